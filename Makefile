@@ -1,0 +1,159 @@
+# gencost — build, test, run.  `make run` and `make test` are the two commands a newcomer needs.
+#
+# Sources are found by wildcard, so adding a module means adding files, not editing this file.
+# Per-ISA micro-kernels are named for their ISA (`*_avx2.c`, `*_avx512.c`, `*_neon.c`,
+# `*_dotprod.c`, `*_i8mm.c`) and compiled with only that ISA's flags; the binary picks one at
+# run time from CPU features, so it runs on any x86-64 or AArch64.
+
+BUILD    ?= build
+CC       ?= cc
+CC       := $(if $(filter cc,$(CC)),gcc,$(CC))
+VERSION  := 0.1.0
+GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)
+
+PKGS      := hwloc jansson libcurl sqlite3 inih
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+MACHINE  := $(shell $(CC) -dumpmachine)
+ifneq (,$(findstring x86_64,$(MACHINE)))
+  ARCH := x86_64
+else ifneq (,$(findstring aarch64,$(MACHINE)))
+  ARCH := aarch64
+else
+  ARCH := other
+endif
+
+WARN     := -Wall -Wextra -Wno-unused-parameter
+BASEFLAGS := -std=c17 -D_GNU_SOURCE -I. $(WARN) -pthread -DGK_HAVE_HWLOC $(PKG_CFLAGS)
+OPT      ?= -O2 -g
+SANITIZE := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+LDLIBS   := $(PKG_LIBS) -lm -ldl -pthread
+
+# ISA-specific flags, by file-name suffix.
+FLAGS_avx2    := -mavx2 -mfma -mf16c
+FLAGS_avx512  := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx512bf16 -mfma -mf16c
+FLAGS_neon    := -march=armv8-a
+FLAGS_dotprod := -march=armv8.2-a+dotprod+fp16
+FLAGS_i8mm    := -march=armv8.6-a+i8mm+dotprod+fp16
+X86_ONLY  := %_avx2.c %_avx512.c
+ARM_ONLY  := %_neon.c %_dotprod.c %_i8mm.c
+isa_flags = $(foreach s,avx2 avx512 neon dotprod i8mm,$(if $(filter %_$(s).c,$(1)),$(FLAGS_$(s))))
+
+ALL_SRC   := $(sort $(wildcard bench/*.c bench/*/*.c kernels/*.c kernels/cpu/*.c reports/*.c))
+ifeq ($(ARCH),x86_64)
+  ALL_SRC := $(filter-out $(ARM_ONLY),$(ALL_SRC))
+else ifeq ($(ARCH),aarch64)
+  ALL_SRC := $(filter-out $(X86_ONLY),$(ALL_SRC))
+else
+  ALL_SRC := $(filter-out $(X86_ONLY) $(ARM_ONLY),$(ALL_SRC))
+endif
+MAIN_SRC  := bench/main.c
+LIB_SRC   := $(filter-out $(MAIN_SRC),$(ALL_SRC))
+TEST_SRC  := $(sort $(wildcard tests/test_*.c))
+# Kernel tests link only kernels/, so they can also be cross-built for AArch64 and run under qemu.
+KTEST_SRC := $(filter tests/test_kernels%,$(TEST_SRC))
+KERN_SRC  := $(sort $(wildcard kernels/*.c kernels/cpu/*.c))
+
+# ---- CUDA (optional) -------------------------------------------------------------------------
+NVCC ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
+CU_SRC := $(sort $(wildcard kernels/cuda/*.cu))
+ifneq ($(NVCC),)
+ifneq ($(CU_SRC),)
+  CUDA_HOME  := $(patsubst %/bin/nvcc,%,$(NVCC))
+  CUDA_ARCHS ?= -gencode arch=compute_75,code=sm_75 -gencode arch=compute_80,code=sm_80 \
+                -gencode arch=compute_86,code=sm_86 -gencode arch=compute_89,code=sm_89 \
+                -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
+  NVCCFLAGS  ?= -O3 -std=c++17 -I. --compiler-options -fPIC,-Wall,-Wextra,-Wno-unused-parameter
+  BASEFLAGS  += -DGC_HAVE_CUDA
+  # cudart is linked statically so the binary starts on machines with no NVIDIA driver;
+  # cuBLAS is opened at run time by the CUDA backend for the same reason.
+  CUDA_LIBS  := -L$(CUDA_HOME)/lib64 -L$(CUDA_HOME)/targets/x86_64-linux/lib -lcudart_static -lrt -lstdc++
+  HAVE_CUDA  := 1
+endif
+endif
+CU_OBJ = $(patsubst %.cu,$(BUILD)/cuda/%.o,$(CU_SRC))
+
+# ---- objects ---------------------------------------------------------------------------------
+OBJ      := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC))
+TOBJ     := $(patsubst %.c,$(BUILD)/tobj/%.o,$(LIB_SRC))
+DEPS     := $(OBJ:.o=.d) $(TOBJ:.o=.d)
+
+.PHONY: all run test bench fuzz clean deps info-build check-warnings
+all: $(BUILD)/gencost
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(BASEFLAGS) $(OPT) $(call isa_flags,$<) -MMD -MP -c $< -o $@
+
+$(BUILD)/tobj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(BASEFLAGS) $(SANITIZE) $(call isa_flags,$<) -DGC_TEST_BUILD -MMD -MP -c $< -o $@
+
+$(BUILD)/cuda/%.o: %.cu $(wildcard kernels/cuda/*.cuh kernels/*.h)
+	@mkdir -p $(@D)
+	$(NVCC) $(NVCCFLAGS) $(CUDA_ARCHS) -c $< -o $@
+
+BUILD_FLAGS_STR = $(CC) $(OPT)
+$(BUILD)/obj/version.o $(BUILD)/tobj/version.o: FORCE
+	@mkdir -p $(@D)
+	@printf '#include "bench/version.h"\nconst char *const gc_version = "%s";\nconst char *const gc_git_commit = "%s";\nconst char *const gc_compiler = "%s";\nconst char *const gc_cflags = "%s";\n' \
+	  '$(VERSION)' '$(GIT_COMMIT)' "$$($(CC) --version | head -1)" '$(if $(findstring tobj,$@),$(SANITIZE),$(OPT)) $(if $(HAVE_CUDA),+cuda)' > $(@D)/version.c
+	$(CC) $(BASEFLAGS) -c $(@D)/version.c -o $@
+FORCE:
+
+$(BUILD)/libgencost.a: $(OBJ) $(CU_OBJ) $(BUILD)/obj/version.o
+	@rm -f $@; ar rcs $@ $^
+
+$(BUILD)/libgencost-test.a: $(TOBJ) $(CU_OBJ) $(BUILD)/tobj/version.o
+	@rm -f $@; ar rcs $@ $^
+
+$(BUILD)/gencost: $(BUILD)/obj/bench/main.o $(BUILD)/libgencost.a
+	$(CC) $(OPT) -o $@ $^ $(CUDA_LIBS) $(LDLIBS)
+	@echo "built $@$(if $(HAVE_CUDA), (with CUDA),$(if $(NVCC), (no CUDA sources), (CUDA left out: nvcc not found)))"
+
+# The sanitized CLI that end-to-end tests drive.
+$(BUILD)/gencost-test: $(BUILD)/tobj/bench/main.o $(BUILD)/libgencost-test.a
+	$(CC) $(SANITIZE) -o $@ $^ $(CUDA_LIBS) $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c $(BUILD)/libgencost-test.a $(wildcard tests/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(BASEFLAGS) $(SANITIZE) -DGC_TEST_BUILD -o $@ $< $(BUILD)/libgencost-test.a $(CUDA_LIBS) $(LDLIBS) -lcmocka
+
+TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
+
+# ---- AArch64 kernels, cross-built and run under qemu ----------------------------------------
+AARCH64_CC   ?= aarch64-linux-gnu-gcc
+QEMU_AARCH64 ?= qemu-aarch64
+HAVE_AARCH64 := $(shell command -v $(AARCH64_CC) >/dev/null 2>&1 && command -v $(QEMU_AARCH64) >/dev/null 2>&1 && \
+                  test -e /usr/lib/aarch64-linux-gnu/libcmocka.so && echo 1)
+A64_KSRC  := $(filter-out $(X86_ONLY),$(KERN_SRC))
+A64_BINS  := $(patsubst tests/%.c,$(BUILD)/aarch64/%,$(KTEST_SRC))
+$(BUILD)/aarch64/%: tests/%.c $(A64_KSRC) $(wildcard kernels/*.h kernels/cpu/*.h tests/*.h)
+	@mkdir -p $(@D)/obj
+	@set -e; objs=""; for s in $(A64_KSRC); do o=$(@D)/obj/$$(echo $$s | tr / _).o; \
+	  f=""; case $$s in *_neon.c) f="$(FLAGS_neon)";; *_dotprod.c) f="$(FLAGS_dotprod)";; *_i8mm.c) f="$(FLAGS_i8mm)";; esac; \
+	  $(AARCH64_CC) -std=c17 -D_GNU_SOURCE -I. $(WARN) -O1 -g -pthread $$f -c $$s -o $$o; objs="$$objs $$o"; done; \
+	  $(AARCH64_CC) -std=c17 -D_GNU_SOURCE -I. $(WARN) -O1 -g -pthread -o $@ $< $$objs -L/usr/lib/aarch64-linux-gnu -lcmocka -lm -pthread
+
+# ---- the two commands -------------------------------------------------------------------------
+deps:
+	@bash scripts/install-deps.sh
+
+test: deps $(BUILD)/gencost $(BUILD)/gencost-test $(TEST_BINS) $(if $(HAVE_AARCH64),$(A64_BINS))
+	@GENCOST_BIN=$(abspath $(BUILD)/gencost-test) GENCOST_REL_BIN=$(abspath $(BUILD)/gencost) \
+	  QEMU_AARCH64=$(QEMU_AARCH64) bash tests/run.sh $(BUILD) "$(TEST_BINS)" "$(if $(HAVE_AARCH64),$(A64_BINS))"
+
+run: deps $(BUILD)/gencost
+	@bash scripts/make-run.sh $(BUILD)/gencost
+
+bench: $(BUILD)/gencost
+	$(BUILD)/gencost run --workload triad,kernels --reps 5 --out $(BUILD)/bench.json
+
+check-warnings:
+	$(MAKE) --no-print-directory BUILD=build-clang CC=clang OPT="-O2 -Werror" build-clang/gencost
+
+clean:
+	rm -rf $(BUILD) build-clang build-fuzz
+
+-include $(DEPS)

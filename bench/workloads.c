@@ -1,0 +1,18 @@
+/* The registry of workloads `gencost run` knows. Add a workload: one extern line, one entry. */
+#include <string.h>
+#include "bench/workload.h"
+
+extern const gc_workload wl_triad;
+
+static const gc_workload *const all[] = {
+    &wl_triad,
+    NULL,
+};
+
+const gc_workload *const *gc_workload_all(void) { return all; }
+
+const gc_workload *gc_workload_find(const char *name) {
+    for (int i = 0; all[i]; i++)
+        if (!strcmp(all[i]->name, name)) return all[i];
+    return NULL;
+}

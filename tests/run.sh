@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Runs every test binary (cmocka) natively, and the AArch64 kernel tests under qemu, then prints
+# one closing line CI understands: "N passed, N failed".
+# usage: tests/run.sh BUILD "NATIVE_BINS" "AARCH64_BINS"
+set -u
+build=$1; native=$2; a64=${3:-}
+passed=0; failed=0; failed_names=()
+export CMOCKA_MESSAGE_OUTPUT=stdout
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+count() {   # name, log, status: add cmocka's PASSED/FAILED counts; a crash counts as a failure
+    local name=$1 log=$2 st=$3 p f
+    p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
+    f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
+    passed=$((passed + p)); failed=$((failed + f))
+    if [ "$st" -ne 0 ] && [ "$f" -eq 0 ]; then failed=$((failed + 1)); fi
+    if [ "$st" -ne 0 ] || [ "$f" -ne 0 ]; then failed_names+=("$name"); fi
+}
+
+run_one() {   # label, command...
+    local label=$1; shift
+    local log; log=$(mktemp)
+    echo "== $label"
+    timeout 600 "$@" >"$log" 2>&1
+    local st=$?
+    cat "$log"
+    count "$label" "$log" "$st"
+    rm -f "$log"
+}
+
+for t in $native; do run_one "$(basename "$t")" "$t"; done
+for t in $a64; do
+    run_one "$(basename "$t") (aarch64, qemu -cpu max)" "${QEMU_AARCH64:-qemu-aarch64}" -cpu max -L /usr/aarch64-linux-gnu "$t"
+done
+[ -n "$a64" ] || echo "note: AArch64 kernel tests skipped (aarch64-linux-gnu-gcc, qemu-aarch64 or arm64 cmocka missing)"
+
+echo
+[ ${#failed_names[@]} -gt 0 ] && echo "failing: ${failed_names[*]}"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
