@@ -23,8 +23,10 @@ typedef enum gk_type {
     GK_Q8_0 = 8,
     GK_Q4_K = 12,
     GK_Q6_K = 14,
+    GK_Q8_K = 15,    /* activation type of the K-quant dot products (float d; int8 qs[256]; int16 bsums[16]) */
     GK_I32 = 26,
     GK_BF16 = 30,
+    GK_TYPE_COUNT = 31,
 } gk_type;
 
 typedef struct gk_type_info {

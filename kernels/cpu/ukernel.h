@@ -1,0 +1,72 @@
+/* Micro-kernels of the CPU backend: the only per-ISA code (BLIS's idea).
+ *
+ * Blocking, packing, threading and the op logic are portable C in kernels/cpu/. Each ISA
+ * provides a gk_ukernels table (scalar in ukernel_scalar.c is the reference that defines the
+ * meaning of every entry; avx2 in *_avx2.c, avx512 in *_avx512.c, neon/dotprod/i8mm in
+ * *_neon.c/*_dotprod.c/*_i8mm.c). A table may leave an entry NULL: the dispatcher then uses
+ * the next-best table's entry (ultimately scalar), so an ISA file can grow one kernel at a time.
+ *
+ * Quantized matmul: activations are quantised once per matmul into the weight type's
+ * "activation type" (Q8_0 blocks for Q4_0/Q4_1/Q8_0, Q8_K for Q4_K/Q6_K), then integer dots.
+ * Float weights (F32/F16/BF16): activations stay F32 (act_type GK_F32); the matrix-vector path
+ * uses vec_dot directly, the many-column path packs panels into F32 and calls sgemm.
+ */
+#ifndef GK_UKERNEL_H
+#define GK_UKERNEL_H
+#include <stddef.h>
+#include <stdint.h>
+#include "kernels/quant.h"
+
+/* Row of k floats -> activation-type blocks (k a multiple of the weight type's block). */
+typedef void (*gk_quant_act_fn)(const float *x, void *xq, int64_t k);
+/* One weight row (weight type) · one activation row (act type), k elements. */
+typedef void (*gk_vec_dot_fn)(int64_t k, const void *w, const void *xq, float *out);
+/* A tile: nr weight rows (row i at w + i*w_stride bytes) × nc activation rows (column j at
+ * xq + j*x_stride bytes): y[j*ldy + i] = dot(row i, column j). nr <= tile_rows, nc <= tile_cols. */
+typedef void (*gk_dot_tile_fn)(int64_t k, const void *w, size_t w_stride, int nr,
+                               const void *xq, size_t x_stride, int nc, float *y, int64_t ldy);
+
+typedef struct gk_type_kernels {
+    int act_type;               /* GK_F32, GK_Q8_0 or GK_Q8_K */
+    gk_quant_act_fn quantize_act;  /* NULL when act_type is GK_F32 */
+    gk_vec_dot_fn vec_dot;
+    gk_dot_tile_fn dot_tile;    /* optional; NULL = loop of vec_dot */
+    int tile_rows, tile_cols;   /* the tile dot_tile computes best */
+} gk_type_kernels;
+
+/* Dense F32 micro-kernel: C[MR×NR] (row-major, ldc) += A·B over kc, where A is packed MR-row
+ * panels (a[p*MR + i]) and B packed NR-column panels (b[p*NR + j]). */
+typedef void (*gk_sgemm_fn)(int64_t kc, const float *a, const float *b, float *c, int64_t ldc);
+
+typedef struct gk_ukernels {
+    const char *isa;            /* "scalar", "avx2", "avx512", "neon", "dotprod", "i8mm" */
+    gk_type_kernels t[GK_TYPE_COUNT];   /* indexed by weight type */
+    int sgemm_mr, sgemm_nr;
+    gk_sgemm_fn sgemm;
+    /* Conversions for packing and the KV cache. */
+    void (*f16_to_f32)(const uint16_t *x, float *y, int64_t n);
+    void (*f32_to_f16)(const float *x, uint16_t *y, int64_t n);
+    void (*bf16_to_f32)(const uint16_t *x, float *y, int64_t n);
+    /* Vector helpers used by rmsnorm/softmax/attention (n arbitrary). */
+    float (*dot_f32)(const float *a, const float *b, int64_t n);
+    void (*axpy_f32)(float a, const float *x, float *y, int64_t n);        /* y += a*x */
+    float (*dot_f32_f16)(const float *a, const uint16_t *b, int64_t n);
+    void (*axpy_f16)(float a, const uint16_t *x, float *y, int64_t n);    /* y += a*x */
+} gk_ukernels;
+
+/* Tables compiled into this binary (NULL when the ISA is not compiled or not present). */
+const gk_ukernels *gk_ukernels_scalar(void);
+const gk_ukernels *gk_ukernels_avx2(void);      /* x86-64: AVX2 + FMA + F16C */
+const gk_ukernels *gk_ukernels_avx512(void);    /* x86-64: AVX-512 F/BW/VL (+VNNI, BF16) */
+const gk_ukernels *gk_ukernels_neon(void);      /* AArch64 baseline */
+const gk_ukernels *gk_ukernels_dotprod(void);   /* AArch64 + SDOT */
+const gk_ukernels *gk_ukernels_i8mm(void);      /* AArch64 + SMMLA */
+
+/* The best table for this CPU, or a forced one ("scalar", "avx2", ...; NULL = best). The
+ * result has no NULL entries: gaps are filled from the next-best table. NULL if the named
+ * ISA is unknown or not supported by this CPU. */
+const gk_ukernels *gk_ukernels_select(const char *isa);
+/* ISAs usable on this CPU, best first, NULL-terminated (for tests that try every path). */
+const char *const *gk_ukernels_available(void);
+
+#endif
