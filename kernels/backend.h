@@ -104,10 +104,26 @@ int gk_new2d(gk_backend *b, gk_tensor *t, int type, int64_t ne0, int64_t ne1);
 
 
 
+/* An accelerator a backend can see, for `gencost info` and results files. */
+typedef struct gk_device_info {
+    char name[128];
+    int cc_major, cc_minor;        /* compute capability (CUDA) */
+    int sm_count;
+    unsigned long long mem_bytes;
+    int bus_width_bits;
+    int mem_clock_khz;
+    double peak_bw_gbs;            /* 2 * mem_clock * bus_width / 8 (DDR), from the two above */
+    char driver_version[32], runtime_version[32];
+} gk_device_info;
+
+/* Devices of a backend (0 when none or not a device backend); up to max filled. */
+int gk_backend_devices(const char *name, gk_device_info *out, int max);
+
 /* ---- for backend implementers -------------------------------------------------------------- */
 typedef struct gk_backend_desc {
     const char *name;
     bool (*available)(char *why, size_t whylen);
+    int (*devices)(gk_device_info *out, int max);    /* NULL for host backends */
     gk_backend *(*open)(const gk_backend_opts *o, char *err, size_t errlen);
     void (*close)(gk_backend *b);
 } gk_backend_desc;
