@@ -1,0 +1,410 @@
+/* Results files: writing (atomically, after every case) and reading back with validation.
+ * The field names are a contract other tools read (bench/results.h); readers accept extra
+ * fields, and fields beyond the contract are optional on reading but type-checked when present. */
+#include "bench/results.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench/host.h"
+#include "bench/version.h"
+#include "kernels/backend.h"
+
+/* ---- building ------------------------------------------------------------------------------ */
+
+static json_t *build_json(void) {
+    json_t *names = json_array();
+    for (const char *const *n = gk_backend_names(); *n; n++) json_array_append_new(names, json_string(*n));
+    return json_pack("{s:s, s:s, s:s, s:s, s:o}", "version", gc_version, "git_commit", gc_git_commit,
+                     "compiler", gc_compiler, "cflags", gc_cflags, "backends", names);
+}
+
+void results_init(gc_results *r) {
+    memset(r, 0, sizeof *r);
+    r->schema = GC_RESULTS_SCHEMA;
+    snprintf(r->gencost_version, sizeof r->gencost_version, "%s", gc_version);
+    snprintf(r->git_commit, sizeof r->git_commit, "%s", gc_git_commit);
+    r->host = host_json();
+    snprintf(r->host_name, sizeof r->host_name, "%s", host_get()->name);
+    r->build = build_json();
+}
+
+gc_case_result *results_add_case(gc_results *r) {
+    if (r->n_cases == r->cap_cases) {
+        int cap = r->cap_cases ? 2 * r->cap_cases : 16;
+        gc_case_result *c = realloc(r->cases, (size_t)cap * sizeof *c);
+        if (!c) return NULL;
+        r->cases = c;
+        r->cap_cases = cap;
+    }
+    gc_case_result *c = &r->cases[r->n_cases++];
+    memset(c, 0, sizeof *c);
+    energy_none(&c->energy);
+    return c;
+}
+
+void results_free(gc_results *r) {
+    for (int i = 0; i < r->n_cases; i++) free(r->cases[i].samples_s);
+    free(r->cases);
+    free(r->command_line);
+    json_decref(r->host);
+    json_decref(r->build);
+    memset(r, 0, sizeof *r);
+}
+
+void results_case_key(const gc_case_result *c, char *buf, size_t n) {
+    snprintf(buf, n, "%s/%s/%s/%s/%d/%s", c->workload, c->preset, c->quant, c->backend, c->threads, c->phase);
+}
+
+/* ---- writing ------------------------------------------------------------------------------- */
+
+/* JSON has no NaN or infinity; a figure that is not finite is written as null. */
+static json_t *num(double v) { return isfinite(v) ? json_real(v) : json_null(); }
+
+static json_t *stats_json(const gc_stats *s) {
+    json_t *o = json_object();
+    json_object_set_new(o, "n", json_integer(s->n));
+    json_object_set_new(o, "median", num(s->median));
+    json_object_set_new(o, "mean", num(s->mean));
+    json_object_set_new(o, "stddev", num(s->stddev));
+    json_object_set_new(o, "mad", num(s->mad));
+    json_object_set_new(o, "min", num(s->min));
+    json_object_set_new(o, "max", num(s->max));
+    json_object_set_new(o, "ci95_low", num(s->ci95_low));
+    json_object_set_new(o, "ci95_high", num(s->ci95_high));
+    json_object_set_new(o, "cv", num(s->cv));
+    return o;
+}
+
+static json_t *kv_json(const gc_kv *kv, int n) {
+    json_t *o = json_object();
+    for (int i = 0; i < n; i++) json_object_set_new(o, kv[i].name, num(kv[i].value));
+    return o;
+}
+
+static json_t *case_json(const gc_case_result *c) {
+    json_t *o = json_object();
+    json_object_set_new(o, "workload", json_string(c->workload));
+    json_object_set_new(o, "preset", json_string(c->preset));
+    json_object_set_new(o, "quant", json_string(c->quant));
+    json_object_set_new(o, "backend", json_string(c->backend));
+    json_object_set_new(o, "threads", json_integer(c->threads));
+    json_object_set_new(o, "phase", json_string(c->phase));
+    json_object_set_new(o, "unit", json_string(c->unit));
+    json_object_set_new(o, "work_per_rep", num(c->work_per_rep));
+    json_object_set_new(o, "bytes_per_rep", num(c->bytes_per_rep));
+    json_object_set_new(o, "flops_per_rep", num(c->flops_per_rep));
+    json_object_set_new(o, "status", json_string(c->status));
+    json_object_set_new(o, "error", json_string(c->error));
+    json_t *samples = json_array();
+    for (int i = 0; i < c->n_samples; i++) json_array_append_new(samples, num(c->samples_s[i]));
+    json_object_set_new(o, "samples_s", samples);
+    json_object_set_new(o, "time_s", stats_json(&c->time_s));
+    json_object_set_new(o, "throughput", stats_json(&c->throughput));
+    json_object_set_new(o, "high_spread", json_boolean(c->high_spread));
+    json_object_set_new(o, "verify", json_pack("{s:b, s:s, s:o}", "ok", c->verify.ok, "detail", c->verify.detail,
+                                               "values", kv_json(c->verify.vals, c->verify.n_vals)));
+    json_object_set_new(o, "metrics", kv_json(c->metrics.vals, c->metrics.n_vals));
+    json_object_set_new(o, "energy", energy_to_json(&c->energy));
+    return o;
+}
+
+static json_t *results_json(const gc_results *r) {
+    json_t *o = json_object();
+    json_object_set_new(o, "schema", json_integer(r->schema));
+    json_object_set_new(o, "gencost_version", json_string(r->gencost_version));
+    json_object_set_new(o, "git_commit", json_string(r->git_commit));
+    json_object_set_new(o, "complete", json_boolean(r->complete));
+    json_t *host = r->host ? json_deep_copy(r->host) : json_object();
+    if (!json_object_get(host, "name")) json_object_set_new(host, "name", json_string(r->host_name));
+    json_object_set_new(o, "host", host);
+    json_object_set_new(o, "build", r->build ? json_deep_copy(r->build) : json_object());
+    json_object_set_new(o, "started", json_string(r->started));
+    json_object_set_new(o, "finished", json_string(r->finished));
+    json_object_set_new(o, "command_line", json_string(r->command_line ? r->command_line : ""));
+    json_t *cases = json_array();
+    for (int i = 0; i < r->n_cases; i++) json_array_append_new(cases, case_json(&r->cases[i]));
+    json_object_set_new(o, "cases", cases);
+    return o;
+}
+
+int results_write(const gc_results *r, const char *path, gc_err *err) {
+    json_t *o = results_json(r);
+    char *text = o ? json_dumps(o, JSON_INDENT(1) | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(o);
+    if (!text) return gc_errf(err, "%s: cannot serialise results (out of memory or invalid text)", path);
+    size_t len = strlen(text);
+    text[len] = '\n';    /* json_dumps' NUL becomes the final newline; len + 1 bytes written */
+    int rc = gc_write_file_atomic(path, text, len + 1, err);
+    free(text);
+    return rc;
+}
+
+/* ---- reading ------------------------------------------------------------------------------- */
+
+/* Where the reader is, for messages such as "f.json: cases[3].throughput.median: ...". */
+typedef struct reader {
+    const char *path;
+    char where[128];
+    gc_err *err;
+} reader;
+
+static int bad(const reader *rd, const char *field, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int bad(const reader *rd, const char *field, const char *fmt, ...) {
+    char why[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    if (!*field) /* the object at `where` itself: drop the trailing dot */
+        return gc_errf(rd->err, "%s: %.*s: %s", rd->path, (int)strlen(rd->where) - 1, rd->where, why);
+    return gc_errf(rd->err, "%s: %s%s: %s", rd->path, rd->where, field, why);
+}
+
+static int get_str(const reader *rd, const json_t *o, const char *field, bool required, char *dst, size_t n) {
+    const json_t *v = json_object_get(o, field);
+    if (!v) {
+        if (required) return bad(rd, field, "missing (required string)");
+        dst[0] = 0;
+        return 0;
+    }
+    if (!json_is_string(v)) return bad(rd, field, "must be a string");
+    if (json_string_length(v) >= n) return bad(rd, field, "longer than %zu characters", n - 1);
+    memcpy(dst, json_string_value(v), json_string_length(v) + 1);
+    return 0;
+}
+
+/* A number field; null (how non-finite figures are written) reads as NaN. */
+static int get_num(const reader *rd, const json_t *o, const char *field, bool required, double *dst) {
+    const json_t *v = json_object_get(o, field);
+    if (!v) {
+        if (required) return bad(rd, field, "missing (required number)");
+        *dst = 0;
+        return 0;
+    }
+    if (json_is_null(v)) {
+        *dst = NAN;
+        return 0;
+    }
+    if (!json_is_number(v)) return bad(rd, field, "must be a number");
+    *dst = json_number_value(v);
+    return 0;
+}
+
+static int get_int(const reader *rd, const json_t *o, const char *field, bool required, long lo, long hi, int *dst) {
+    const json_t *v = json_object_get(o, field);
+    if (!v) {
+        if (required) return bad(rd, field, "missing (required integer)");
+        *dst = 0;
+        return 0;
+    }
+    if (!json_is_integer(v)) return bad(rd, field, "must be an integer");
+    json_int_t x = json_integer_value(v);
+    if (x < lo || x > hi) return bad(rd, field, "%lld is out of range %ld..%ld", (long long)x, lo, hi);
+    *dst = (int)x;
+    return 0;
+}
+
+static int get_bool(const reader *rd, const json_t *o, const char *field, bool required, bool *dst) {
+    const json_t *v = json_object_get(o, field);
+    if (!v) {
+        if (required) return bad(rd, field, "missing (required true/false)");
+        *dst = false;
+        return 0;
+    }
+    if (!json_is_boolean(v)) return bad(rd, field, "must be true or false");
+    *dst = json_is_true(v);
+    return 0;
+}
+
+static const json_t *get_obj(const reader *rd, const json_t *o, const char *field, bool required, int *rc) {
+    const json_t *v = json_object_get(o, field);
+    *rc = 0;
+    if (!v) {
+        if (required) *rc = bad(rd, field, "missing (required object)");
+        return NULL;
+    }
+    if (!json_is_object(v)) {
+        *rc = bad(rd, field, "must be an object");
+        return NULL;
+    }
+    return v;
+}
+
+/* Enters a sub-object for messages: where = "<prefix><field>." */
+static void enter(reader *rd, const char *prefix, const char *field) {
+    if (snprintf(rd->where, sizeof rd->where, "%s%s.", prefix, field) >= (int)sizeof rd->where)
+        rd->where[sizeof rd->where - 2] = '.';   /* cut short; only messages read it */
+}
+
+static int read_stats(reader *rd, const json_t *c, const char *field, bool required, gc_stats *s) {
+    char saved[128];
+    memcpy(saved, rd->where, sizeof saved);
+    int rc;
+    const json_t *o = get_obj(rd, c, field, required, &rc);
+    if (rc || !o) return rc;
+    enter(rd, saved, field);
+    rc = get_int(rd, o, "n", false, 0, 1L << 30, &s->n);
+    rc = rc ? rc : get_num(rd, o, "median", true, &s->median);
+    rc = rc ? rc : get_num(rd, o, "mean", true, &s->mean);
+    rc = rc ? rc : get_num(rd, o, "stddev", true, &s->stddev);
+    rc = rc ? rc : get_num(rd, o, "mad", false, &s->mad);
+    rc = rc ? rc : get_num(rd, o, "min", true, &s->min);
+    rc = rc ? rc : get_num(rd, o, "max", true, &s->max);
+    rc = rc ? rc : get_num(rd, o, "ci95_low", true, &s->ci95_low);
+    rc = rc ? rc : get_num(rd, o, "ci95_high", true, &s->ci95_high);
+    rc = rc ? rc : get_num(rd, o, "cv", true, &s->cv);
+    memcpy(rd->where, saved, sizeof saved);
+    return rc;
+}
+
+static int read_kv(reader *rd, const json_t *o, const char *field, gc_kv *kv, int *n) {
+    *n = 0;
+    const json_t *v = json_object_get(o, field);
+    if (!v) return 0;
+    if (!json_is_object(v)) return bad(rd, field, "must be an object of numbers");
+    const char *key;
+    json_t *val;
+    json_object_foreach((json_t *)v, key, val) {
+        if (!json_is_number(val) && !json_is_null(val)) return bad(rd, field, "'%s' must be a number", key);
+        if (strlen(key) >= sizeof kv[0].name) return bad(rd, field, "name '%.40s...' too long", key);
+        if (*n >= GC_MAX_KV) return bad(rd, field, "more than %d entries", GC_MAX_KV);
+        gc_kv_add(kv, n, GC_MAX_KV, key, json_is_null(val) ? NAN : json_number_value(val));
+    }
+    return 0;
+}
+
+static int read_verify(reader *rd, const json_t *c, gc_verify *v) {
+    char saved[128];
+    memcpy(saved, rd->where, sizeof saved);
+    int rc;
+    const json_t *o = get_obj(rd, c, "verify", true, &rc);
+    if (rc) return rc;
+    enter(rd, saved, "verify");
+    rc = get_bool(rd, o, "ok", true, &v->ok);
+    rc = rc ? rc : get_str(rd, o, "detail", false, v->detail, sizeof v->detail);
+    rc = rc ? rc : read_kv(rd, o, "values", v->vals, &v->n_vals);
+    memcpy(rd->where, saved, sizeof saved);
+    return rc;
+}
+
+static int read_samples(reader *rd, const json_t *c, gc_case_result *cr) {
+    const json_t *a = json_object_get(c, "samples_s");
+    if (!a) return bad(rd, "samples_s", "missing (required array of seconds)");
+    if (!json_is_array(a)) return bad(rd, "samples_s", "must be an array of numbers");
+    size_t n = json_array_size(a);
+    cr->samples_s = n ? malloc(n * sizeof(double)) : NULL;
+    if (n && !cr->samples_s) return bad(rd, "samples_s", "out of memory for %zu samples", n);
+    for (size_t i = 0; i < n; i++) {
+        const json_t *x = json_array_get(a, i);
+        if (!json_is_number(x)) return bad(rd, "samples_s", "element %zu must be a number", i);
+        cr->samples_s[i] = json_number_value(x);
+        cr->n_samples = (int)i + 1;
+    }
+    return 0;
+}
+
+static int read_energy(reader *rd, const json_t *c, gc_energy *e) {
+    int rc;
+    const json_t *o = get_obj(rd, c, "energy", true, &rc);
+    if (rc) return rc;
+    gc_err eerr;
+    if (energy_from_json(o, e, &eerr)) return bad(rd, "energy", "%s", eerr.msg);
+    return 0;
+}
+
+static int read_case(reader *rd, const json_t *c, gc_case_result *cr) {
+    if (!json_is_object(c)) return bad(rd, "", "must be an object");
+    int rc = get_str(rd, c, "workload", true, cr->workload, sizeof cr->workload);
+    rc = rc ? rc : get_str(rd, c, "preset", true, cr->preset, sizeof cr->preset);
+    rc = rc ? rc : get_str(rd, c, "quant", true, cr->quant, sizeof cr->quant);
+    rc = rc ? rc : get_str(rd, c, "backend", true, cr->backend, sizeof cr->backend);
+    rc = rc ? rc : get_int(rd, c, "threads", true, 0, 1 << 20, &cr->threads);
+    rc = rc ? rc : get_str(rd, c, "phase", true, cr->phase, sizeof cr->phase);
+    rc = rc ? rc : get_str(rd, c, "unit", true, cr->unit, sizeof cr->unit);
+    rc = rc ? rc : get_num(rd, c, "work_per_rep", true, &cr->work_per_rep);
+    rc = rc ? rc : get_num(rd, c, "bytes_per_rep", false, &cr->bytes_per_rep);
+    rc = rc ? rc : get_num(rd, c, "flops_per_rep", false, &cr->flops_per_rep);
+    rc = rc ? rc : get_str(rd, c, "status", false, cr->status, sizeof cr->status);
+    rc = rc ? rc : get_str(rd, c, "error", false, cr->error, sizeof cr->error);
+    rc = rc ? rc : read_samples(rd, c, cr);
+    rc = rc ? rc : read_stats(rd, c, "time_s", false, &cr->time_s);
+    rc = rc ? rc : read_stats(rd, c, "throughput", true, &cr->throughput);
+    rc = rc ? rc : get_bool(rd, c, "high_spread", false, &cr->high_spread);
+    rc = rc ? rc : read_verify(rd, c, &cr->verify);
+    rc = rc ? rc : read_kv(rd, c, "metrics", cr->metrics.vals, &cr->metrics.n_vals);
+    rc = rc ? rc : read_energy(rd, c, &cr->energy);
+    if (rc) return rc;
+    if (!cr->status[0]) snprintf(cr->status, sizeof cr->status, "%s", cr->verify.ok ? "ok" : "failed");
+    if (strcmp(cr->status, "ok") && strcmp(cr->status, "failed") && strcmp(cr->status, "error"))
+        return bad(rd, "status", "'%s' is not ok, failed or error", cr->status);
+    return 0;
+}
+
+static int read_cases(reader *rd, const json_t *root, gc_results *r) {
+    const json_t *cases = json_object_get(root, "cases");
+    if (!cases) return bad(rd, "cases", "missing (required array)");
+    if (!json_is_array(cases)) return bad(rd, "cases", "must be an array");
+    for (size_t i = 0; i < json_array_size(cases); i++) {
+        gc_case_result *cr = results_add_case(r);
+        if (!cr) return bad(rd, "cases", "out of memory");
+        snprintf(rd->where, sizeof rd->where, "cases[%zu].", i);
+        if (read_case(rd, json_array_get(cases, i), cr)) return -1;
+    }
+    rd->where[0] = 0;
+    return 0;
+}
+
+static int read_top(reader *rd, const json_t *root, gc_results *r) {
+    if (!json_is_object(root)) return bad(rd, "top level", "must be an object (is this a gencost results file?)");
+    const json_t *schema = json_object_get(root, "schema");
+    if (!schema) return bad(rd, "schema", "missing: not a gencost results file");
+    if (!json_is_integer(schema)) return bad(rd, "schema", "must be an integer");
+    if (json_integer_value(schema) != GC_RESULTS_SCHEMA)
+        return bad(rd, "schema", "version %lld is not supported (this gencost reads version %d)",
+                   (long long)json_integer_value(schema), GC_RESULTS_SCHEMA);
+    r->schema = GC_RESULTS_SCHEMA;
+    int rc = get_str(rd, root, "gencost_version", true, r->gencost_version, sizeof r->gencost_version);
+    rc = rc ? rc : get_str(rd, root, "git_commit", true, r->git_commit, sizeof r->git_commit);
+    rc = rc ? rc : get_bool(rd, root, "complete", true, &r->complete);
+    rc = rc ? rc : get_str(rd, root, "started", false, r->started, sizeof r->started);
+    rc = rc ? rc : get_str(rd, root, "finished", false, r->finished, sizeof r->finished);
+    if (rc) return rc;
+    const json_t *host = get_obj(rd, root, "host", true, &rc);
+    if (rc) return rc;
+    enter(rd, "", "host");
+    if (get_str(rd, host, "name", true, r->host_name, sizeof r->host_name)) return -1;
+    rd->where[0] = 0;
+    r->host = json_deep_copy(host);
+    const json_t *build = get_obj(rd, root, "build", false, &rc);
+    if (rc) return rc;
+    r->build = build ? json_deep_copy(build) : json_object();
+    const json_t *cl = json_object_get(root, "command_line");
+    if (cl && !json_is_string(cl)) return bad(rd, "command_line", "must be a string");
+    r->command_line = strdup(cl ? json_string_value(cl) : "");
+    return read_cases(rd, root, r);
+}
+
+int results_read(const char *path, gc_results *r, gc_err *err) {
+    memset(r, 0, sizeof *r);
+    size_t len = 0;
+    char *text = gc_read_file(path, &len, err);
+    if (!text) return -1;
+    json_error_t jerr;
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    free(text);
+    if (!root)
+        return gc_errf(err, "%s: not valid JSON (line %d, column %d): %s", path, jerr.line, jerr.column, jerr.text);
+    reader rd = {.path = path, .err = err};
+    int rc = read_top(&rd, root, r);
+    json_decref(root);
+    if (rc) {
+        results_free(r);
+        return -1;
+    }
+    return 0;
+}
