@@ -1,0 +1,100 @@
+/* Regression verdicts: two sets of results files compared case by case.
+ *
+ * Cases match on workload, preset, quant, backend, threads, phase and host. Per case: the ratio
+ * of median throughputs NEW/BASE (> 1 is faster) with a seeded bootstrap 95% confidence
+ * interval over the raw samples, a two-sided Mann-Whitney U test on the samples, and a verdict.
+ * `slower` needs BOTH p < alpha AND a throughput change beyond the threshold, so noise alone
+ * (which a rank test at alpha = 0.01 flags in about 1% of cases) rarely becomes an alarm.
+ */
+#ifndef GC_COMPARE_H
+#define GC_COMPARE_H
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "bench/results.h"
+
+typedef enum gc_verdict {
+    GC_SAME,      /* no change beyond the threshold */
+    GC_FASTER,    /* p < alpha and throughput up by more than the threshold */
+    GC_SLOWER,    /* p < alpha and throughput down by more than the threshold: a regression */
+    GC_NOISY,     /* too few samples, or the CI spans beyond the threshold without significance */
+    GC_BROKEN,    /* NEW did not run or failed verification where BASE passed: a regression */
+    GC_UNUSABLE,  /* BASE did not pass (failed/error): nothing to compare against */
+} gc_verdict;
+
+const char *compare_verdict_name(gc_verdict v);
+
+typedef struct gc_compare_opts {
+    double threshold;   /* fraction, 0.05 = 5% change of throughput */
+    double alpha;       /* significance level of the U test, default 0.01 */
+    int min_samples;    /* fewer samples on either side → noisy (default 3) */
+    int n_boot;         /* bootstrap resamples (default 2000) */
+    uint64_t seed;      /* bootstrap seed (default fixed, so verdicts are reproducible) */
+    bool any_host;      /* match cases across hosts (host left out of the key) */
+} gc_compare_opts;
+
+void compare_opts_defaults(gc_compare_opts *o);
+
+/* ---- statistics, public so the tests can check them against known values ---------------- */
+
+/* Two-sided Mann-Whitney U test. *u = U of sample a (number of pairs with a > b, ties count
+ * one half). Exact null distribution when both n <= 50 and there are no ties (*exact = true),
+ * else the normal approximation with tie correction and continuity correction. Returns p. */
+double compare_mann_whitney(const double *a, int na, const double *b, int nb, double *u,
+                            bool *exact);
+
+/* P(U <= u) under the null for sample sizes m, n without ties (exact; m, n <= 50). */
+double compare_u_cdf_exact(int m, int n, double u);
+
+/* Percentile bootstrap 95% CI of median(b) / median(a): each side resampled with replacement,
+ * n_boot times, from a splitmix64 stream seeded by seed. Deterministic for a given seed. */
+void compare_bootstrap_ratio(const double *a, int na, const double *b, int nb, int n_boot,
+                             uint64_t seed, double *lo, double *hi);
+
+/* ---- case comparison ---------------------------------------------------------------------- */
+
+typedef struct gc_case_cmp {
+    char key[400];               /* "workload/preset/quant/backend/threads/phase@host" */
+    char workload[32], preset[64], quant[16], backend[16], phase[64], unit[16], host[128];
+    int threads;
+    int n_base, n_new;
+    double median_base, median_new;   /* throughput, units per second */
+    double ratio, ci_low, ci_high;    /* NEW/BASE throughput */
+    double u, p;
+    bool exact;
+    gc_verdict verdict;
+    char why[160];               /* one line: the reason for the verdict */
+} gc_case_cmp;
+
+typedef struct gc_comparison {
+    gc_compare_opts opt;
+    gc_case_cmp *cases;
+    int n_cases;
+    char **only_base, **only_new;     /* keys present on one side only */
+    int n_only_base, n_only_new;
+    int n_verdict[GC_UNUSABLE + 1];
+} gc_comparison;
+
+/* Compares the cases of base[0..nb) with those of nw[0..nn); several files on one side are
+ * merged (samples of the same case appended: used by the interleaved A/B mode). Samples are
+ * seconds per repetition; throughput = work_per_rep / seconds. Returns 0, or non-zero with
+ * err filled (out of memory). */
+int compare_results(const gc_results *base, int nb, const gc_results *nw, int nn,
+                    const gc_compare_opts *opt, gc_comparison *out, gc_err *err);
+
+/* Verdict for one case from raw throughput samples; fills ratio, CI, U, p, verdict, why. */
+void compare_samples(const double *base_tp, int nb, const double *new_tp, int nn,
+                     const gc_compare_opts *opt, gc_case_cmp *c);
+
+void comparison_free(gc_comparison *c);
+
+/* True when at least one case is a regression (slower or broken): exit status 1. */
+bool comparison_regressed(const gc_comparison *c);
+
+typedef enum gc_cmp_format { GC_FMT_MD, GC_FMT_TEXT, GC_FMT_JSON } gc_cmp_format;
+int compare_parse_format(const char *s, gc_cmp_format *f);
+/* base_name / new_name label the two sides (file names or commands). */
+void comparison_print(const gc_comparison *c, gc_cmp_format f, const char *base_name,
+                      const char *new_name, FILE *out);
+
+#endif

@@ -1,0 +1,405 @@
+/* Tests for bench/compare: the U test against enumeration and published critical values, the
+ * bootstrap on a fixed seed, verdicts on synthetic samples, the false-alarm rate on pure noise,
+ * and case matching across results. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench/compare.h"
+
+/* ---- a seeded normal generator for synthetic samples (independent of compare's) ---------- */
+static uint64_t rng_state;
+/* Seeds pass through splitmix64 first: xorshift started from nearby seeds gives correlated
+ * first outputs, which would make "independent" repetitions alike. */
+static void seed_rng(uint64_t seed) {
+    uint64_t z = seed + 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    rng_state = (z ^ (z >> 31)) | 1;
+}
+static double unif(void) {   /* xorshift64*, (0, 1) */
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return ((rng_state * 2685821657736338717ull) >> 11) * (1.0 / 9007199254740992.0) + 1e-17;
+}
+static double normal(void) {   /* Box-Muller */
+    return sqrt(-2 * log(unif())) * cos(6.283185307179586 * unif());
+}
+static void fill_normal(double *x, int n, double mean, double rel_sd) {
+    for (int i = 0; i < n; i++)
+        x[i] = mean * (1 + rel_sd * normal());
+}
+
+/* ---- U statistic and exact distribution ---------------------------------------------------- */
+
+/* Oracle: count, over all C(m+n, m) ways to pick which ranks belong to sample a, those whose
+ * U (sum of a's ranks minus m(m+1)/2) is <= u. */
+static double cdf_by_enumeration(int m, int n, int u) {
+    int total = 0, hit = 0, N = m + n;
+    for (unsigned mask = 0; mask < (1u << N); mask++) {
+        if (__builtin_popcount(mask) != m)
+            continue;
+        int rank_sum = 0;
+        for (int r = 0; r < N; r++)
+            if (mask & (1u << r))
+                rank_sum += r + 1;
+        total++;
+        hit += rank_sum - m * (m + 1) / 2 <= u;
+    }
+    return (double)hit / total;
+}
+
+static void exact_cdf_matches_enumeration(void **s) {
+    static const int sizes[][2] = {{1, 1}, {2, 3}, {3, 3}, {4, 4}, {3, 7}, {6, 6}, {5, 8}};
+    for (size_t t = 0; t < sizeof sizes / sizeof sizes[0]; t++) {
+        int m = sizes[t][0], n = sizes[t][1];
+        for (int u = 0; u <= m * n; u++)
+            assert_float_equal(compare_u_cdf_exact(m, n, u), cdf_by_enumeration(m, n, u), 1e-12);
+    }
+    /* m = n = 4: the counts of U = 0..4 are 1, 1, 2, 3, 5 of C(8,4) = 70 (partitions of k into
+     * at most 4 parts no larger than 4). */
+    assert_float_equal(compare_u_cdf_exact(4, 4, 0), 1.0 / 70, 1e-15);
+    assert_float_equal(compare_u_cdf_exact(4, 4, 2), 4.0 / 70, 1e-15);
+    assert_float_equal(compare_u_cdf_exact(4, 4, 4), 12.0 / 70, 1e-15);
+}
+
+/* Published two-sided critical values of U (largest U with 2*P(U <= u) <= alpha), from the
+ * standard Mann-Whitney tables: n1 = n2 = 5: 2 (0.05), 0 (0.01); 8: 13, 7; 10: 23, 16;
+ * 20: 127, 105. */
+static void exact_cdf_matches_tables(void **s) {
+    static const struct { int n, crit05, crit01; } tab[] = {
+        {5, 2, 0}, {8, 13, 7}, {10, 23, 16}, {20, 127, 105}};
+    for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++) {
+        int n = tab[i].n;
+        assert_true(2 * compare_u_cdf_exact(n, n, tab[i].crit05) <= 0.05);
+        assert_true(2 * compare_u_cdf_exact(n, n, tab[i].crit05 + 1) > 0.05);
+        assert_true(2 * compare_u_cdf_exact(n, n, tab[i].crit01) <= 0.01);
+        assert_true(2 * compare_u_cdf_exact(n, n, tab[i].crit01 + 1) > 0.01);
+    }
+}
+
+static void u_test_exact_small(void **s) {
+    double a[] = {1, 2, 3}, b[] = {4, 5, 6}, u = -1;
+    bool exact = false;
+    double p = compare_mann_whitney(a, 3, b, 3, &u, &exact);
+    assert_true(exact);
+    assert_float_equal(u, 0, 0);
+    assert_float_equal(p, 2.0 / 20, 1e-12);          /* 2 * 1/C(6,3) */
+    /* U counts pairs where a beats b: reversed roles give U = m*n, same two-sided p. */
+    p = compare_mann_whitney(b, 3, a, 3, &u, &exact);
+    assert_float_equal(u, 9, 0);
+    assert_float_equal(p, 0.1, 1e-12);
+    double c[] = {1.1, 2.2, 3.3, 4.4, 5.5}, d[] = {6, 7, 8, 9, 10};
+    p = compare_mann_whitney(c, 5, d, 5, &u, &exact);
+    assert_float_equal(p, 2.0 / 252, 1e-12);          /* 2 * 1/C(10,5) */
+    /* interleaved: a = {1,3,5}, b = {2,4,6}: pairs a > b: (3>2), (5>2), (5>4) → U = 3;
+     * counts of U = 0..3 for m = n = 3 are 1, 1, 2, 3 of 20 → P(U <= 3) = 7/20, p = 0.7. */
+    double e[] = {1, 3, 5}, f[] = {2, 4, 6};
+    p = compare_mann_whitney(e, 3, f, 3, &u, &exact);
+    assert_float_equal(u, 3, 0);
+    assert_float_equal(p, 0.7, 1e-12);
+}
+
+/* Ties: a = {1,2,2,3}, b = {2,3,4,5}. Mid-ranks 1, 3, 3, (3), 5.5, (5.5), 7, 8 → R_a = 12.5,
+ * U = 12.5 - 10 = 2.5; mean 8; tie groups of 3 and 2 → sum(t^3 - t) = 30;
+ * var = 16/12 * (9 - 30/56) = 11.2857; z = (5.5 - 0.5)/3.35942 = 1.48835; p = 0.1367
+ * (Phi(1.488) = 0.9317 from a normal table). */
+static void u_test_normal_with_ties(void **s) {
+    double a[] = {1, 2, 2, 3}, b[] = {2, 3, 4, 5}, u = 0;
+    bool exact = true;
+    double p = compare_mann_whitney(a, 4, b, 4, &u, &exact);
+    assert_false(exact);
+    assert_float_equal(u, 2.5, 1e-12);
+    assert_float_equal(p, 0.1367, 5e-4);
+    /* all values equal: no evidence either way */
+    double g[] = {7, 7, 7}, h[] = {7, 7, 7, 7};
+    assert_float_equal(compare_mann_whitney(g, 3, h, 4, &u, &exact), 1.0, 0);
+    assert_float_equal(u, 6, 0);                       /* 12 pairs, all ties: 12/2 */
+}
+
+/* Large samples without ties use the normal approximation: n = 60 vs 60, fully separated.
+ * U = 0, mean 1800, var = 3600*121/12 = 36300, z = (1800 - 0.5)/190.526 = 9.445 → p ~ 3.5e-21. */
+static void u_test_normal_large(void **s) {
+    double a[60], b[60], u;
+    bool exact = true;
+    for (int i = 0; i < 60; i++) {
+        a[i] = i;
+        b[i] = 100 + i;
+    }
+    double p = compare_mann_whitney(a, 60, b, 60, &u, &exact);
+    assert_false(exact);
+    assert_float_equal(u, 0, 0);
+    assert_float_equal(log10(p), log10(erfc(9.4451 / sqrt(2.0))), 0.01);
+}
+
+/* ---- bootstrap -------------------------------------------------------------------------------- */
+
+static void bootstrap_constant_sides(void **s) {
+    double a[] = {10, 10, 10}, b[] = {20, 20, 20, 20}, lo, hi;
+    compare_bootstrap_ratio(a, 3, b, 4, 500, 1, &lo, &hi);
+    assert_float_equal(lo, 2, 0);
+    assert_float_equal(hi, 2, 0);
+}
+
+/* BASE constant 10, NEW {9..13}: a resampled median of 5 is 9 when at least 3 draws are 9,
+ * probability C(5,3)0.2^3 0.8^2 + C(5,4)0.2^4 0.8 + 0.2^5 = 0.0579 > 0.025, likewise 13 at the
+ * top, so the 2.5% and 97.5% percentiles are exactly 0.9 and 1.3. */
+static void bootstrap_discrete_percentiles(void **s) {
+    double a[] = {10, 10, 10, 10, 10}, b[] = {9, 10, 11, 12, 13}, lo, hi;
+    compare_bootstrap_ratio(a, 5, b, 5, 2000, 42, &lo, &hi);
+    assert_float_equal(lo, 0.9, 1e-12);
+    assert_float_equal(hi, 1.3, 1e-12);
+}
+
+static void bootstrap_seeded_and_covering(void **s) {
+    double a[20], b[20], lo1, hi1, lo2, hi2, lo3, hi3;
+    seed_rng(7);
+    fill_normal(a, 20, 100, 0.02);
+    fill_normal(b, 20, 110, 0.02);
+    compare_bootstrap_ratio(a, 20, b, 20, 2000, 99, &lo1, &hi1);
+    compare_bootstrap_ratio(a, 20, b, 20, 2000, 99, &lo2, &hi2);
+    compare_bootstrap_ratio(a, 20, b, 20, 2000, 100, &lo3, &hi3);
+    assert_true(lo1 == lo2 && hi1 == hi2);            /* same seed, same interval */
+    assert_true(lo1 != lo3 || hi1 != hi3);            /* another seed, another resampling */
+    assert_true(lo1 > 1.03 && hi1 < 1.17);
+    /* Coverage: over 200 data sets with a true +10% shift, a 95% interval should contain 1.10
+     * about 95% of the time (the percentile bootstrap of a median runs a little short at
+     * n = 20, so the bound is loose; a broken interval covers far less or always). */
+    int covered = 0;
+    for (int r = 0; r < 200; r++) {
+        seed_rng(5000 + (uint64_t)r);
+        fill_normal(a, 20, 100, 0.02);
+        fill_normal(b, 20, 110, 0.02);
+        compare_bootstrap_ratio(a, 20, b, 20, 1000, (uint64_t)r, &lo1, &hi1);
+        covered += lo1 <= 1.10 && hi1 >= 1.10;
+    }
+    printf("bootstrap 95%% CI coverage of a +10%% shift (2%% noise, n=20, 200 data sets): %.1f%%\n",
+           covered / 2.0);
+    assert_true(covered >= 170 && covered < 200);
+}
+
+/* ---- verdicts --------------------------------------------------------------------------------- */
+
+static gc_verdict verdict_of(const double *a, int na, const double *b, int nb) {
+    gc_compare_opts o;
+    compare_opts_defaults(&o);
+    gc_case_cmp c;
+    memset(&c, 0, sizeof c);
+    compare_samples(a, na, b, nb, &o, &c);
+    return c.verdict;
+}
+
+static void verdicts_synthetic(void **s) {
+    double a[10], b[10];
+    seed_rng(11);
+    fill_normal(a, 10, 100, 0.01);
+    fill_normal(b, 10, 90, 0.01);
+    assert_int_equal(verdict_of(a, 10, b, 10), GC_SLOWER);      /* clear regression */
+    assert_int_equal(verdict_of(b, 10, a, 10), GC_FASTER);      /* clear speed-up */
+    assert_int_equal(verdict_of(a, 10, a, 10), GC_SAME);        /* identical */
+    assert_int_equal(verdict_of(a, 2, b, 2), GC_NOISY);         /* 2 samples */
+    /* 3 vs 3 cannot reach p < 0.01 (smallest two-sided p is 0.1): a 10% drop stays noisy */
+    assert_int_equal(verdict_of(a, 3, b, 3), GC_NOISY);
+    /* 5 vs 5 fully separated: p = 2/252 = 0.0079 < 0.01 → slower */
+    assert_int_equal(verdict_of(a, 5, b, 5), GC_SLOWER);
+    /* a real 2% drop, significant, within the 5% threshold → same */
+    fill_normal(b, 10, 98, 0.002);
+    for (int i = 0; i < 10; i++)
+        a[i] = 100 * (1 + 0.002 * normal());
+    assert_int_equal(verdict_of(a, 10, b, 10), GC_SAME);
+    /* 10% noise, no shift: the CI reaches beyond 5% → noisy, never slower */
+    fill_normal(a, 10, 100, 0.10);
+    fill_normal(b, 10, 100, 0.10);
+    gc_verdict v = verdict_of(a, 10, b, 10);
+    assert_true(v == GC_NOISY || v == GC_SAME);
+}
+
+static void verdict_threshold_option(void **s) {
+    double a[10], b[10];
+    seed_rng(5);
+    fill_normal(a, 10, 100, 0.002);
+    fill_normal(b, 10, 97, 0.002);
+    gc_compare_opts o;
+    compare_opts_defaults(&o);
+    gc_case_cmp c;
+    compare_samples(a, 10, b, 10, &o, &c);
+    assert_int_equal(c.verdict, GC_SAME);
+    o.threshold = 0.02;
+    compare_samples(a, 10, b, 10, &o, &c);
+    assert_int_equal(c.verdict, GC_SLOWER);
+    assert_true(c.ratio < 0.98 && c.ratio > 0.96);
+    assert_true(c.p < 0.01);
+    assert_true(c.exact);
+}
+
+/* Pure noise: BASE and NEW drawn from one distribution, 200 repetitions with different seeds.
+ * A false alarm is a `slower` verdict; the rate must stay at or below alpha. Three noise models:
+ * Gaussian 3%, Gaussian 10%, and a shared-runner model (2% noise plus 10% of samples slowed by
+ * 20-50%, as when another job steals the core). */
+static double noise_model(int model) {
+    switch (model) {
+    case 0: return 100 * (1 + 0.03 * normal());
+    case 1: return 100 * (1 + 0.10 * normal());
+    default: {
+        double x = 100 * (1 + 0.02 * normal());
+        return unif() < 0.1 ? x / (1.2 + 0.3 * unif()) : x;
+    }
+    }
+}
+
+static void false_alarm_rate_on_noise(void **s) {
+    static const char *const names[] = {"gaussian 3%", "gaussian 10%", "shared runner"};
+    gc_compare_opts o;
+    compare_opts_defaults(&o);
+    /* GC_FALSE_ALARM_REPS raises the count for a tighter measurement (not used by make test) */
+    const char *env = getenv("GC_FALSE_ALARM_REPS");
+    const int reps = env && atoi(env) > 0 ? atoi(env) : 200, n = 10;
+    for (int model = 0; model < 3; model++) {
+        int slower = 0, faster = 0, rejected = 0, noisy = 0;
+        for (int r = 0; r < reps; r++) {
+            seed_rng(1000003ull * (uint64_t)(r + 1) + (uint64_t)model);
+            double a[10], b[10];
+            for (int i = 0; i < n; i++) {
+                a[i] = noise_model(model);
+                b[i] = noise_model(model);
+            }
+            o.seed = (uint64_t)r;
+            gc_case_cmp c;
+            compare_samples(a, n, b, n, &o, &c);
+            slower += c.verdict == GC_SLOWER;
+            faster += c.verdict == GC_FASTER;
+            noisy += c.verdict == GC_NOISY;
+            rejected += c.p < o.alpha;
+        }
+        printf("false alarms on pure noise (%s, n=%d vs %d, %d repetitions): slower %d (%.1f%%), "
+               "faster %d, U test p<alpha %d (%.1f%%), noisy %d; alpha %.0f%%\n",
+               names[model], n, n, reps, slower, 100.0 * slower / reps, faster, rejected,
+               100.0 * rejected / reps, noisy, 100 * o.alpha);
+        assert_true(slower <= o.alpha * reps);
+    }
+}
+
+/* ---- matching across results ------------------------------------------------------------------ */
+
+static void set_case(gc_case_result *c, const char *workload, const char *phase, int threads,
+                     const double *samples, int n, const char *status) {
+    memset(c, 0, sizeof *c);
+    snprintf(c->workload, sizeof c->workload, "%s", workload);
+    snprintf(c->preset, sizeof c->preset, "tiny");
+    snprintf(c->quant, sizeof c->quant, "q4_0");
+    snprintf(c->backend, sizeof c->backend, "cpu");
+    snprintf(c->phase, sizeof c->phase, "%s", phase);
+    snprintf(c->unit, sizeof c->unit, "token");
+    snprintf(c->status, sizeof c->status, "%s", status);
+    c->threads = threads;
+    c->work_per_rep = 16;
+    c->samples_s = (double *)samples;   /* borrowed: these results are never freed here */
+    c->n_samples = n;
+}
+
+static void matching_and_one_sided_cases(void **s) {
+    static const double fast[] = {0.100, 0.101, 0.099, 0.100, 0.102, 0.098};
+    static const double slow[] = {0.120, 0.121, 0.119, 0.122, 0.120, 0.118};
+    gc_case_result bc[4], nc[4];
+    set_case(&bc[0], "llm", "decode", 2, fast, 6, "ok");
+    set_case(&bc[1], "llm", "prefill", 2, fast, 6, "ok");
+    set_case(&bc[2], "llm", "decode", 1, fast, 6, "ok");       /* only in BASE */
+    set_case(&bc[3], "triad", "copy", 2, fast, 6, "ok");
+    set_case(&nc[0], "llm", "prefill", 2, fast, 6, "ok");      /* other order in NEW */
+    set_case(&nc[1], "llm", "decode", 2, slow, 6, "ok");       /* 20% more time: slower */
+    set_case(&nc[2], "triad", "copy", 2, NULL, 0, "failed");   /* verification failed */
+    set_case(&nc[3], "llm", "decode", 4, fast, 6, "ok");       /* only in NEW */
+    gc_results base = {.n_cases = 4, .cases = bc}, nw = {.n_cases = 4, .cases = nc};
+    snprintf(base.host_name, sizeof base.host_name, "box");
+    snprintf(nw.host_name, sizeof nw.host_name, "box");
+    gc_compare_opts o;
+    compare_opts_defaults(&o);
+    gc_comparison cmp;
+    gc_err err;
+    assert_int_equal(compare_results(&base, 1, &nw, 1, &o, &cmp, &err), 0);
+    assert_int_equal(cmp.n_cases, 3);
+    assert_string_equal(cmp.cases[0].key, "llm/tiny/q4_0/cpu/2/decode@box");
+    assert_int_equal(cmp.cases[0].verdict, GC_SLOWER);
+    assert_float_equal(cmp.cases[0].median_base, 16 / 0.1, 1e-9);
+    assert_float_equal(cmp.cases[0].ratio, 0.1 / 0.1200, 1e-9);
+    assert_int_equal(cmp.cases[1].verdict, GC_SAME);
+    assert_int_equal(cmp.cases[2].verdict, GC_BROKEN);
+    assert_int_equal(cmp.n_only_base, 1);
+    assert_string_equal(cmp.only_base[0], "llm/tiny/q4_0/cpu/1/decode@box");
+    assert_int_equal(cmp.n_only_new, 1);
+    assert_string_equal(cmp.only_new[0], "llm/tiny/q4_0/cpu/4/decode@box");
+    assert_true(comparison_regressed(&cmp));
+    assert_int_equal(cmp.n_verdict[GC_SLOWER], 1);
+
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&buf, &len);
+    comparison_print(&cmp, GC_FMT_MD, "base.json", "new.json", mem);
+    fclose(mem);
+    assert_non_null(strstr(buf, "regression found"));
+    assert_non_null(strstr(buf, "| **slower** | llm/tiny/q4_0/cpu/2/decode@box |"));
+    assert_non_null(strstr(buf, "only in BASE: `llm/tiny/q4_0/cpu/1/decode@box`"));
+    assert_non_null(strstr(buf, "-16.7%"));
+    free(buf);
+    comparison_free(&cmp);
+
+    /* another host: nothing matches unless hosts are ignored */
+    snprintf(nw.host_name, sizeof nw.host_name, "other");
+    assert_int_equal(compare_results(&base, 1, &nw, 1, &o, &cmp, &err), 0);
+    assert_int_equal(cmp.n_cases, 0);
+    assert_int_equal(cmp.n_only_base, 4);
+    assert_false(comparison_regressed(&cmp));
+    comparison_free(&cmp);
+    o.any_host = true;
+    assert_int_equal(compare_results(&base, 1, &nw, 1, &o, &cmp, &err), 0);
+    assert_int_equal(cmp.n_cases, 3);
+    assert_string_equal(cmp.cases[0].host, "box -> other");
+    comparison_free(&cmp);
+}
+
+/* Several files per side merge their samples (the interleaved A/B mode). */
+static void merging_files_per_side(void **s) {
+    static const double t1[] = {0.100, 0.101}, t2[] = {0.099, 0.100}, t3[] = {0.102, 0.098};
+    gc_case_result c1, c2, c3;
+    set_case(&c1, "llm", "decode", 2, t1, 2, "ok");
+    set_case(&c2, "llm", "decode", 2, t2, 2, "ok");
+    set_case(&c3, "llm", "decode", 2, t3, 2, "ok");
+    gc_results side[3] = {{.n_cases = 1, .cases = &c1}, {.n_cases = 1, .cases = &c2},
+                          {.n_cases = 1, .cases = &c3}};
+    gc_compare_opts o;
+    compare_opts_defaults(&o);
+    gc_comparison cmp;
+    gc_err err;
+    assert_int_equal(compare_results(side, 3, side, 1, &o, &cmp, &err), 0);
+    assert_int_equal(cmp.n_cases, 1);
+    assert_int_equal(cmp.cases[0].n_base, 6);
+    assert_int_equal(cmp.cases[0].n_new, 2);
+    assert_int_equal(cmp.cases[0].verdict, GC_NOISY);   /* 2 samples in NEW */
+    comparison_free(&cmp);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(exact_cdf_matches_enumeration),
+        cmocka_unit_test(exact_cdf_matches_tables),
+        cmocka_unit_test(u_test_exact_small),
+        cmocka_unit_test(u_test_normal_with_ties),
+        cmocka_unit_test(u_test_normal_large),
+        cmocka_unit_test(bootstrap_constant_sides),
+        cmocka_unit_test(bootstrap_discrete_percentiles),
+        cmocka_unit_test(bootstrap_seeded_and_covering),
+        cmocka_unit_test(verdicts_synthetic),
+        cmocka_unit_test(verdict_threshold_option),
+        cmocka_unit_test(false_alarm_rate_on_noise),
+        cmocka_unit_test(matching_and_one_sided_cases),
+        cmocka_unit_test(merging_files_per_side),
+    };
+    return cmocka_run_group_tests_name("compare", tests, NULL, NULL);
+}
