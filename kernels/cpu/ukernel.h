@@ -3,7 +3,7 @@
  * Blocking, packing, threading and the op logic are portable C in kernels/cpu/. Each ISA
  * provides a gk_ukernels table (scalar in ukernel_scalar.c is the reference that defines the
  * meaning of every entry; avx2 in *_avx2.c, avx512 in *_avx512.c, neon/dotprod/i8mm in
- * *_neon.c/*_dotprod.c/*_i8mm.c). A table may leave an entry NULL: the dispatcher then uses
+ * *_neon.c, *_dotprod.c, *_i8mm.c). A table may leave an entry NULL: the dispatcher then uses
  * the next-best table's entry (ultimately scalar), so an ISA file can grow one kernel at a time.
  *
  * Quantized matmul: activations are quantised once per matmul into the weight type's

@@ -1,0 +1,144 @@
+/* Float weights (F32, F16, BF16) · F32 activations, conversions and vector helpers, AVX2 +
+ * FMA + F16C. Matrix-vector products stream the weights once: four rows share each load of x,
+ * with two accumulators per row to cover the FMA latency. Tails (k not a multiple of 8) are
+ * finished in scalar code. */
+#include "kernels/cpu/simd_avx2.h"
+#include "kernels/cpu/ukernel_avx2.h"
+
+#define FL_INLINE static inline __attribute__((always_inline))
+enum { FW_F32, FW_F16, FW_BF16 };
+
+
+/* Eight weights starting at element i, as floats. */
+FL_INLINE __m256 fw_load8(int fmt, const uint8_t *w, int64_t i) {
+    if (fmt == FW_F32) return _mm256_loadu_ps((const float *)(const void *)(w + 4 * i));
+    __m128i h = _mm_loadu_si128((const __m128i *)(w + 2 * i));
+    if (fmt == FW_F16) return _mm256_cvtph_ps(h);
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+FL_INLINE float fw_load1(int fmt, const uint8_t *w, int64_t i) {
+    if (fmt == FW_F32) return gk_ld_f32(w + 4 * i);
+    uint16_t h;
+    memcpy(&h, w + 2 * i, 2);
+    if (fmt == FW_F16) return _cvtsh_ss(h);
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+FL_INLINE float fw_vec_dot(int fmt, int64_t k, const uint8_t *w, const float *x) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    __m256 a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 32 <= k; i += 32) {
+        a0 = _mm256_fmadd_ps(fw_load8(fmt, w, i), _mm256_loadu_ps(x + i), a0);
+        a1 = _mm256_fmadd_ps(fw_load8(fmt, w, i + 8), _mm256_loadu_ps(x + i + 8), a1);
+        a2 = _mm256_fmadd_ps(fw_load8(fmt, w, i + 16), _mm256_loadu_ps(x + i + 16), a2);
+        a3 = _mm256_fmadd_ps(fw_load8(fmt, w, i + 24), _mm256_loadu_ps(x + i + 24), a3);
+    }
+    for (; i + 8 <= k; i += 8) a0 = _mm256_fmadd_ps(fw_load8(fmt, w, i), _mm256_loadu_ps(x + i), a0);
+    float s = gk_hsum_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+    for (; i < k; i++) s += fw_load1(fmt, w, i) * x[i];
+    return s;
+}
+
+/* Four rows (pointers, possibly repeated) · one column. */
+FL_INLINE void fw_dot4(int fmt, int64_t k, const uint8_t *const wr[4], const float *x, float out[4]) {
+    __m256 a[4][2];
+    for (int r = 0; r < 4; r++) a[r][0] = a[r][1] = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= k; i += 16) {
+        __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);
+        for (int r = 0; r < 4; r++) {
+            a[r][0] = _mm256_fmadd_ps(fw_load8(fmt, wr[r], i), x0, a[r][0]);
+            a[r][1] = _mm256_fmadd_ps(fw_load8(fmt, wr[r], i + 8), x1, a[r][1]);
+        }
+    }
+    for (; i + 8 <= k; i += 8) {
+        __m256 x0 = _mm256_loadu_ps(x + i);
+        for (int r = 0; r < 4; r++) a[r][0] = _mm256_fmadd_ps(fw_load8(fmt, wr[r], i), x0, a[r][0]);
+    }
+    for (int r = 0; r < 4; r++) {
+        float s = gk_hsum_ps(_mm256_add_ps(a[r][0], a[r][1]));
+        for (int64_t j = i; j < k; j++) s += fw_load1(fmt, wr[r], j) * x[j];
+        out[r] = s;
+    }
+}
+
+FL_INLINE void fw_dot_tile(int fmt, int64_t k, const void *w, size_t w_stride, int nr, const void *xq,
+                           size_t x_stride, int nc, float *y, int64_t ldy) {
+    for (int r0 = 0; r0 < nr; r0 += 4) {
+        int n = nr - r0 < 4 ? nr - r0 : 4;
+        const uint8_t *wr[4];
+        for (int r = 0; r < 4; r++) wr[r] = (const uint8_t *)w + (size_t)(r0 + (r < n ? r : n - 1)) * w_stride;
+        for (int c = 0; c < nc; c++) {
+            float out[4];
+            fw_dot4(fmt, k, wr, (const float *)(const void *)((const uint8_t *)xq + (size_t)c * x_stride), out);
+            for (int r = 0; r < n; r++) y[(int64_t)c * ldy + r0 + r] = out[r];
+        }
+    }
+}
+
+#define FW_ENTRIES(name, FMT)                                                                   \
+    void gk_avx2_vec_dot_##name(int64_t k, const void *w, const void *xq, float *out) {        \
+        *out = fw_vec_dot(FMT, k, w, xq);                                                      \
+    }                                                                                          \
+    void gk_avx2_dot_tile_##name(int64_t k, const void *w, size_t w_stride, int nr,            \
+                                 const void *xq, size_t x_stride, int nc, float *y, int64_t ldy) { \
+        fw_dot_tile(FMT, k, w, w_stride, nr, xq, x_stride, nc, y, ldy);                        \
+    }
+FW_ENTRIES(f32, FW_F32)
+FW_ENTRIES(f16, FW_F16)
+FW_ENTRIES(bf16, FW_BF16)
+
+/* ---- conversions ---------------------------------------------------------------------------- */
+
+void gk_avx2_f16_to_f32(const uint16_t *x, float *y, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i))));
+    for (; i < n; i++) y[i] = _cvtsh_ss(x[i]);
+}
+
+/* Round to nearest even, as gk_f32_to_f16. */
+void gk_avx2_f32_to_f16(const float *x, uint16_t *y, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(y + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; i++) y[i] = _cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT);
+}
+
+void gk_avx2_bf16_to_f32(const uint16_t *x, float *y, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, fw_load8(FW_BF16, (const uint8_t *)(x + i), 0));
+    for (; i < n; i++) y[i] = fw_load1(FW_BF16, (const uint8_t *)(x + i), 0);
+}
+
+/* ---- vector helpers --------------------------------------------------------------------------- */
+
+float gk_avx2_dot_f32(const float *a, const float *b, int64_t n) {
+    return fw_vec_dot(FW_F32, n, (const uint8_t *)a, b);
+}
+
+float gk_avx2_dot_f32_f16(const float *a, const uint16_t *b, int64_t n) {
+    return fw_vec_dot(FW_F16, n, (const uint8_t *)b, a);
+}
+
+void gk_avx2_axpy_f32(float a, const float *x, float *y, int64_t n) {
+    const __m256 va = _mm256_set1_ps(a);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; i++) y[i] += a * x[i];
+}
+
+void gk_avx2_axpy_f16(float a, const uint16_t *x, float *y, int64_t n) {
+    const __m256 va = _mm256_set1_ps(a);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 xv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i)));
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, xv, _mm256_loadu_ps(y + i)));
+    }
+    for (; i < n; i++) y[i] += a * _cvtsh_ss(x[i]);
+}

@@ -1,0 +1,146 @@
+/* The integer-dot core shared by the 32-element block formats (Q4_0, Q4_1, Q8_0) against Q8_0
+ * activations, for AVX2 files only. Each format is a compile-time constant `fmt`, so the
+ * always-inline functions below fold into one straight kernel per format.
+ *
+ * Per block the weights become 32 bytes s (signed for Q4_0/Q8_0: q-8 or q; unsigned 0..15 for
+ * Q4_1), and gk_dot_i8(s, y) gives Σ s·y in eight int32 lanes (maddubs of |s| with y carrying
+ * s's sign: the products fit int16 since |s| <= 128 and |y| <= 127). The float result of a
+ * block is d_w·d_x·Σ s·y, plus m_w·d_x·Σ y for Q4_1 (x = d·q + m).
+ *
+ * Tiles keep one accumulator per weight row whose eight lanes hold four columns × two halves
+ * (gk_hadd4_epi32), so a 4×4 tile needs four accumulators, not sixteen. Partial tiles repeat
+ * the last valid row or column pointer and store only the valid results.
+ */
+#ifndef GK_QDOT_AVX2_H
+#define GK_QDOT_AVX2_H
+#include "kernels/cpu/simd_avx2.h"
+
+enum { QF_Q4_0, QF_Q4_1, QF_Q8_0 };
+#define GK_Q8_0_BYTES 34
+
+#define QD_INLINE static inline __attribute__((always_inline))
+
+QD_INLINE size_t qd_bytes(int fmt) { return fmt == QF_Q4_0 ? 18 : fmt == QF_Q4_1 ? 20 : 34; }
+
+QD_INLINE __m256i qd_weights(int fmt, const uint8_t *blk) {
+    if (fmt == QF_Q4_0) return _mm256_sub_epi8(gk_unpack_nibbles(blk + 2), _mm256_set1_epi8(8));
+    if (fmt == QF_Q4_1) return gk_unpack_nibbles(blk + 4);
+    return _mm256_loadu_si256((const __m256i *)(blk + 2));
+}
+
+QD_INLINE __m256i qd_act(const uint8_t *xb) { return _mm256_loadu_si256((const __m256i *)(xb + 2)); }
+
+/* Σ y of one activation block as int32 lanes (Q4_1's min term). */
+QD_INLINE __m256i qd_sum_i8(__m256i y) {
+    __m256i p = _mm256_maddubs_epi16(_mm256_set1_epi8(1), y);
+    return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+}
+
+/* Four fp16 values at p0..p3 as floats in lanes 0..3 and again in 4..7. */
+QD_INLINE __m256 qd_f16x4(const uint8_t *p0, const uint8_t *p1, const uint8_t *p2, const uint8_t *p3) {
+    uint16_t h[4];
+    memcpy(&h[0], p0, 2);
+    memcpy(&h[1], p1, 2);
+    memcpy(&h[2], p2, 2);
+    memcpy(&h[3], p3, 2);
+    __m128i v = _mm_set_epi16(0, 0, 0, 0, (short)h[3], (short)h[2], (short)h[1], (short)h[0]);
+    __m128 f = _mm_cvtph_ps(v);
+    return _mm256_set_m128(f, f);
+}
+
+/* One row · one column. */
+QD_INLINE float qd_vec_dot(int fmt, int64_t k, const uint8_t *w, const uint8_t *x) {
+    const int64_t nb = k / 32;
+    const size_t wb = qd_bytes(fmt);
+    __m256 acc = _mm256_setzero_ps();
+    float macc = 0.0f;
+    for (int64_t b = 0; b < nb; b++, w += wb, x += GK_Q8_0_BYTES) {
+        __m256i y = qd_act(x);
+        float dx = gk_ld_f16(x);
+        __m256 p = _mm256_cvtepi32_ps(gk_dot_i8(qd_weights(fmt, w), y));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(gk_ld_f16(w) * dx), p, acc);
+        if (fmt == QF_Q4_1) macc += gk_ld_f16(w + 2) * dx * (float)gk_hsum_epi32(qd_sum_i8(y));
+    }
+    return gk_hsum_ps(acc) + macc;
+}
+
+/* Four rows · one column: out[r] for r < 4 (rows given by pointer, possibly repeated). */
+QD_INLINE void qd_tile4x1(int fmt, int64_t k, const uint8_t *const wr[4], const uint8_t *x,
+                          float out[4]) {
+    const int64_t nb = k / 32;
+    const size_t wb = qd_bytes(fmt);
+    const uint8_t *w0 = wr[0], *w1 = wr[1], *w2 = wr[2], *w3 = wr[3];
+    __m256 acc = _mm256_setzero_ps(), macc = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++, x += GK_Q8_0_BYTES) {
+        const size_t o = (size_t)b * wb;
+        __m256i y = qd_act(x);
+        __m256i p = gk_hadd4_epi32(gk_dot_i8(qd_weights(fmt, w0 + o), y),
+                                   gk_dot_i8(qd_weights(fmt, w1 + o), y),
+                                   gk_dot_i8(qd_weights(fmt, w2 + o), y),
+                                   gk_dot_i8(qd_weights(fmt, w3 + o), y));
+        __m256 dx = _mm256_set1_ps(gk_ld_f16(x));
+        __m256 dw = qd_f16x4(w0 + o, w1 + o, w2 + o, w3 + o);
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_mul_ps(dw, dx), acc);
+        if (fmt == QF_Q4_1) {
+            /* Half of d_x·Σy in each half: the two halves add up when folded. */
+            __m256 sy = _mm256_set1_ps(0.5f * (float)gk_hsum_epi32(qd_sum_i8(y)));
+            __m256 mw = qd_f16x4(w0 + o + 2, w1 + o + 2, w2 + o + 2, w3 + o + 2);
+            macc = _mm256_fmadd_ps(mw, _mm256_mul_ps(dx, sy), macc);
+        }
+    }
+    _mm_storeu_ps(out, gk_fold_halves(_mm256_add_ps(acc, macc)));
+}
+
+/* Four rows · four columns: out[r*4 + c]. */
+QD_INLINE void qd_tile4x4(int fmt, int64_t k, const uint8_t *const wr[4], const uint8_t *const xc[4],
+                          float out[16]) {
+    const int64_t nb = k / 32;
+    const size_t wb = qd_bytes(fmt);
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                     _mm256_setzero_ps()};
+    for (int64_t b = 0; b < nb; b++) {
+        const size_t o = (size_t)b * wb, ox = (size_t)b * GK_Q8_0_BYTES;
+        __m256i y0 = qd_act(xc[0] + ox), y1 = qd_act(xc[1] + ox);
+        __m256i y2 = qd_act(xc[2] + ox), y3 = qd_act(xc[3] + ox);
+        __m256 dx = qd_f16x4(xc[0] + ox, xc[1] + ox, xc[2] + ox, xc[3] + ox);
+        __m256 mterm = _mm256_setzero_ps();
+        if (fmt == QF_Q4_1) {
+            __m256i sy = gk_hadd4_epi32(qd_sum_i8(y0), qd_sum_i8(y1), qd_sum_i8(y2), qd_sum_i8(y3));
+            mterm = _mm256_mul_ps(dx, _mm256_cvtepi32_ps(sy));
+        }
+        for (int r = 0; r < 4; r++) {
+            const uint8_t *wb_ = wr[r] + o;
+            __m256i s = qd_weights(fmt, wb_);
+            __m256i p = gk_hadd4_epi32(gk_dot_i8(s, y0), gk_dot_i8(s, y1), gk_dot_i8(s, y2),
+                                       gk_dot_i8(s, y3));
+            __m256 dw = _mm256_set1_ps(gk_ld_f16(wb_));
+            acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_mul_ps(dw, dx), acc[r]);
+            if (fmt == QF_Q4_1) acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(gk_ld_f16(wb_ + 2)), mterm, acc[r]);
+        }
+    }
+    for (int r = 0; r < 4; r++) _mm_storeu_ps(out + 4 * r, gk_fold_halves(acc[r]));
+}
+
+/* The gk_dot_tile_fn contract on top of the two tiles: nr <= 4 rows, nc columns (any count,
+ * taken four at a time). */
+QD_INLINE void qd_dot_tile(int fmt, int64_t k, const void *w, size_t w_stride, int nr,
+                           const void *xq, size_t x_stride, int nc, float *y, int64_t ldy) {
+    const uint8_t *wr[4], *xc[4];
+    for (int r = 0; r < 4; r++) wr[r] = (const uint8_t *)w + (size_t)(r < nr ? r : nr - 1) * w_stride;
+    for (int c0 = 0; c0 < nc; c0 += 4) {
+        int n = nc - c0 < 4 ? nc - c0 : 4;
+        float out[16];
+        if (n == 1) {
+            qd_tile4x1(fmt, k, wr, (const uint8_t *)xq + (size_t)c0 * x_stride, out);
+            for (int r = 0; r < nr; r++) y[(int64_t)c0 * ldy + r] = out[r];
+            continue;
+        }
+        for (int c = 0; c < 4; c++)
+            xc[c] = (const uint8_t *)xq + (size_t)(c0 + (c < n ? c : n - 1)) * x_stride;
+        qd_tile4x4(fmt, k, wr, xc, out);
+        for (int c = 0; c < n; c++)
+            for (int r = 0; r < nr; r++) y[(int64_t)(c0 + c) * ldy + r] = out[r * 4 + c];
+    }
+}
+
+#endif

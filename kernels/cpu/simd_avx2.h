@@ -1,0 +1,60 @@
+/* Inline helpers shared by the AVX2 micro-kernels (*_avx2.c and *_avx512.c only: every function
+ * here needs AVX2 + FMA + F16C, so it must never be included from a file built without them). */
+#ifndef GK_SIMD_AVX2_H
+#define GK_SIMD_AVX2_H
+#include <immintrin.h>
+#include <stdint.h>
+#include <string.h>
+
+/* Block fields sit at byte offsets that need not be aligned: read them with memcpy. */
+static inline float gk_ld_f16(const uint8_t *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return _cvtsh_ss(h);
+}
+
+static inline float gk_ld_f32(const uint8_t *p) {
+    float f;
+    memcpy(&f, p, 4);
+    return f;
+}
+
+static inline float gk_hsum_ps(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+static inline int32_t gk_hsum_epi32(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+    return _mm_cvtsi128_si32(s);
+}
+
+/* 16 bytes of packed nibbles -> 32 bytes: low nibbles (elements 0..15) then high (16..31). */
+static inline __m256i gk_unpack_nibbles(const uint8_t *qs) {
+    __m128i q = _mm_loadu_si128((const __m128i *)qs);
+    __m256i both = _mm256_set_m128i(_mm_srli_epi16(q, 4), q);
+    return _mm256_and_si256(both, _mm256_set1_epi8(0x0f));
+}
+
+/* Sum of signed byte products a·b in eight int32 lanes, a and b in [-127, 127] (a may be -128). */
+static inline __m256i gk_dot_i8(__m256i a, __m256i b) {
+    __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(a, a), _mm256_sign_epi8(b, a));
+    return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+}
+
+/* Lane-wise sums of four int32 vectors: lanes 0..3 hold the halves-0 sums of a,b,c,d and lanes
+ * 4..7 the halves-1 sums; adding lane i and i+4 gives the full sum of the i-th vector. */
+static inline __m256i gk_hadd4_epi32(__m256i a, __m256i b, __m256i c, __m256i d) {
+    return _mm256_hadd_epi32(_mm256_hadd_epi32(a, b), _mm256_hadd_epi32(c, d));
+}
+
+/* Adds lanes i and i+4 of v: four floats. */
+static inline __m128 gk_fold_halves(__m256 v) {
+    return _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+}
+
+#endif

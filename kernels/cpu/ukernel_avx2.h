@@ -1,0 +1,36 @@
+/* The AVX2 micro-kernels (files *_avx2.c), gathered into a table by ukernels_avx2.c. Private
+ * to kernels/cpu: everything else reaches them through gk_ukernels_avx2(). The meaning of each
+ * entry is the scalar reference's (ukernel.h). */
+#ifndef GK_UKERNEL_AVX2_H
+#define GK_UKERNEL_AVX2_H
+#include <stddef.h>
+#include <stdint.h>
+
+void gk_avx2_quantize_q8_0(const float *x, void *xq, int64_t k);
+void gk_avx2_quantize_q8_k(const float *x, void *xq, int64_t k);
+
+#define GK_AVX2_DOT(name)                                                                    \
+    void gk_avx2_vec_dot_##name(int64_t k, const void *w, const void *xq, float *out);       \
+    void gk_avx2_dot_tile_##name(int64_t k, const void *w, size_t w_stride, int nr,          \
+                                 const void *xq, size_t x_stride, int nc, float *y, int64_t ldy);
+GK_AVX2_DOT(q4_0)
+GK_AVX2_DOT(q4_1)
+GK_AVX2_DOT(q8_0)
+GK_AVX2_DOT(q4_k)
+GK_AVX2_DOT(q6_k)
+GK_AVX2_DOT(f32)
+GK_AVX2_DOT(f16)
+GK_AVX2_DOT(bf16)
+#undef GK_AVX2_DOT
+
+void gk_avx2_sgemm_6x16(int64_t kc, const float *a, const float *b, float *c, int64_t ldc);
+
+void gk_avx2_f16_to_f32(const uint16_t *x, float *y, int64_t n);
+void gk_avx2_f32_to_f16(const float *x, uint16_t *y, int64_t n);
+void gk_avx2_bf16_to_f32(const uint16_t *x, float *y, int64_t n);
+float gk_avx2_dot_f32(const float *a, const float *b, int64_t n);
+void gk_avx2_axpy_f32(float a, const float *x, float *y, int64_t n);
+float gk_avx2_dot_f32_f16(const float *a, const uint16_t *b, int64_t n);
+void gk_avx2_axpy_f16(float a, const uint16_t *x, float *y, int64_t n);
+
+#endif
