@@ -1,0 +1,124 @@
+/* Float kernels for AArch64 (Advanced SIMD): F32/F16/BF16 weight rows · F32 activations, the
+ * half/bfloat conversions, and the dot/axpy helpers of the norms and attention.
+ *
+ * F16 -> F32 is FCVTL (exact); F32 -> F16 is FCVTN, which rounds by FPCR (nearest-even, the
+ * Linux/macOS default), like gk_f32_to_f16. BF16 -> F32 is a 16-bit shift (exact).
+ * Dots keep four independent accumulators of four lanes, so 16 FMAs are in flight. */
+#include "kernels/cpu/ukernel_arm.h"
+
+static inline float32x4_t f16x4_load(const uint16_t *p) {
+    return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p)));
+}
+
+static inline float32x4_t bf16x4_load(const uint16_t *p) {
+    return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(p), 16));
+}
+
+static inline float f16_scalar(uint16_t h) {
+    return vgetq_lane_f32(vcvt_f32_f16(vreinterpret_f16_u16(vdup_n_u16(h))), 0);
+}
+
+static inline float bf16_scalar(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+float gk_neon_dot_f32(const float *a, const float *b, int64_t n) {
+    float32x4_t s0 = vdupq_n_f32(0), s1 = s0, s2 = s0, s3 = s0;
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        s0 = vfmaq_f32(s0, vld1q_f32(a + i), vld1q_f32(b + i));
+        s1 = vfmaq_f32(s1, vld1q_f32(a + i + 4), vld1q_f32(b + i + 4));
+        s2 = vfmaq_f32(s2, vld1q_f32(a + i + 8), vld1q_f32(b + i + 8));
+        s3 = vfmaq_f32(s3, vld1q_f32(a + i + 12), vld1q_f32(b + i + 12));
+    }
+    for (; i + 4 <= n; i += 4) s0 = vfmaq_f32(s0, vld1q_f32(a + i), vld1q_f32(b + i));
+    float s = vaddvq_f32(vaddq_f32(vaddq_f32(s0, s1), vaddq_f32(s2, s3)));
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+float gk_neon_dot_f32_f16(const float *a, const uint16_t *b, int64_t n) {
+    float32x4_t s0 = vdupq_n_f32(0), s1 = s0, s2 = s0, s3 = s0;
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        s0 = vfmaq_f32(s0, vld1q_f32(a + i), f16x4_load(b + i));
+        s1 = vfmaq_f32(s1, vld1q_f32(a + i + 4), f16x4_load(b + i + 4));
+        s2 = vfmaq_f32(s2, vld1q_f32(a + i + 8), f16x4_load(b + i + 8));
+        s3 = vfmaq_f32(s3, vld1q_f32(a + i + 12), f16x4_load(b + i + 12));
+    }
+    for (; i + 4 <= n; i += 4) s0 = vfmaq_f32(s0, vld1q_f32(a + i), f16x4_load(b + i));
+    float s = vaddvq_f32(vaddq_f32(vaddq_f32(s0, s1), vaddq_f32(s2, s3)));
+    for (; i < n; i++) s += a[i] * f16_scalar(b[i]);
+    return s;
+}
+
+static float dot_f32_bf16(const float *a, const uint16_t *b, int64_t n) {
+    float32x4_t s0 = vdupq_n_f32(0), s1 = s0, s2 = s0, s3 = s0;
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        s0 = vfmaq_f32(s0, vld1q_f32(a + i), bf16x4_load(b + i));
+        s1 = vfmaq_f32(s1, vld1q_f32(a + i + 4), bf16x4_load(b + i + 4));
+        s2 = vfmaq_f32(s2, vld1q_f32(a + i + 8), bf16x4_load(b + i + 8));
+        s3 = vfmaq_f32(s3, vld1q_f32(a + i + 12), bf16x4_load(b + i + 12));
+    }
+    for (; i + 4 <= n; i += 4) s0 = vfmaq_f32(s0, vld1q_f32(a + i), bf16x4_load(b + i));
+    float s = vaddvq_f32(vaddq_f32(vaddq_f32(s0, s1), vaddq_f32(s2, s3)));
+    for (; i < n; i++) s += a[i] * bf16_scalar(b[i]);
+    return s;
+}
+
+void gk_neon_vec_dot_f32(int64_t k, const void *w, const void *x, float *out) {
+    *out = gk_neon_dot_f32(w, x, k);
+}
+
+void gk_neon_vec_dot_f16(int64_t k, const void *w, const void *x, float *out) {
+    *out = gk_neon_dot_f32_f16(x, w, k);
+}
+
+void gk_neon_vec_dot_bf16(int64_t k, const void *w, const void *x, float *out) {
+    *out = dot_f32_bf16(x, w, k);
+}
+
+void gk_neon_axpy_f32(float a, const float *x, float *y, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        vst1q_f32(y + i, vfmaq_n_f32(vld1q_f32(y + i), vld1q_f32(x + i), a));
+        vst1q_f32(y + i + 4, vfmaq_n_f32(vld1q_f32(y + i + 4), vld1q_f32(x + i + 4), a));
+    }
+    for (; i + 4 <= n; i += 4) vst1q_f32(y + i, vfmaq_n_f32(vld1q_f32(y + i), vld1q_f32(x + i), a));
+    for (; i < n; i++) y[i] += a * x[i];
+}
+
+void gk_neon_axpy_f16(float a, const uint16_t *x, float *y, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        vst1q_f32(y + i, vfmaq_n_f32(vld1q_f32(y + i), f16x4_load(x + i), a));
+        vst1q_f32(y + i + 4, vfmaq_n_f32(vld1q_f32(y + i + 4), f16x4_load(x + i + 4), a));
+    }
+    for (; i + 4 <= n; i += 4) vst1q_f32(y + i, vfmaq_n_f32(vld1q_f32(y + i), f16x4_load(x + i), a));
+    for (; i < n; i++) y[i] += a * f16_scalar(x[i]);
+}
+
+void gk_neon_f16_to_f32(const uint16_t *x, float *y, int64_t n) {
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) vst1q_f32(y + i, f16x4_load(x + i));
+    for (; i < n; i++) y[i] = f16_scalar(x[i]);
+}
+
+void gk_neon_f32_to_f16(const float *x, uint16_t *y, int64_t n) {
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) vst1_u16(y + i, vreinterpret_u16_f16(vcvt_f16_f32(vld1q_f32(x + i))));
+    for (; i < n; i++) {
+        float32x4_t v = vdupq_n_f32(x[i]);
+        y[i] = vget_lane_u16(vreinterpret_u16_f16(vcvt_f16_f32(v)), 0);
+    }
+}
+
+void gk_neon_bf16_to_f32(const uint16_t *x, float *y, int64_t n) {
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) vst1q_f32(y + i, bf16x4_load(x + i));
+    for (; i < n; i++) y[i] = bf16_scalar(x[i]);
+}
