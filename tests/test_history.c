@@ -1,0 +1,283 @@
+/* Tests for bench/history: add, list, show, check and plot on a temporary database, duplicate
+ * runs skipped, the window verdict on hand-computed values, and two processes adding at once. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bench/history.h"
+
+static char tmpdir[64];
+static char dbpath[128];
+
+static int setup(void **s) {
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/gc_hist_XXXXXX");
+    if (!mkdtemp(tmpdir))
+        return -1;
+    snprintf(dbpath, sizeof dbpath, "%s/sub/history.db", tmpdir);  /* folder made on open */
+    return 0;
+}
+
+static int teardown(void **s) {
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* A run with one decode case whose samples give throughput `tp` token/s (16 tokens per rep)
+ * and a failed triad case. */
+typedef struct fake_run {
+    gc_results r;
+    gc_case_result c[2];
+    double samples[5];
+} fake_run;
+
+static void fake(fake_run *f, const char *host, const char *commit, const char *started,
+                 double tp) {
+    memset(f, 0, sizeof *f);
+    snprintf(f->r.host_name, sizeof f->r.host_name, "%s", host);
+    snprintf(f->r.git_commit, sizeof f->r.git_commit, "%s", commit);
+    snprintf(f->r.started, sizeof f->r.started, "%s", started);
+    f->r.schema = 1;
+    f->r.cases = f->c;
+    f->r.n_cases = 2;
+    for (int i = 0; i < 5; i++)
+        f->samples[i] = 16 / tp * (1 + 0.001 * (i - 2));
+    gc_case_result *c = &f->c[0];
+    snprintf(c->workload, sizeof c->workload, "llm");
+    snprintf(c->preset, sizeof c->preset, "tiny");
+    snprintf(c->quant, sizeof c->quant, "q4_0");
+    snprintf(c->backend, sizeof c->backend, "cpu");
+    snprintf(c->phase, sizeof c->phase, "decode");
+    snprintf(c->unit, sizeof c->unit, "token");
+    snprintf(c->status, sizeof c->status, "ok");
+    c->threads = 2;
+    c->work_per_rep = 16;
+    c->samples_s = f->samples;
+    c->n_samples = 5;
+    c->throughput = (gc_stats){.n = 5, .median = tp, .ci95_low = tp * 0.99,
+                               .ci95_high = tp * 1.01, .mad = tp * 0.001};
+    gc_kv_add(c->metrics.vals, &c->metrics.n_vals, GC_MAX_KV, "instructions_per_rep", 1e6);
+    c = &f->c[1];
+    snprintf(c->workload, sizeof c->workload, "triad");
+    snprintf(c->preset, sizeof c->preset, "-");
+    snprintf(c->quant, sizeof c->quant, "-");
+    snprintf(c->backend, sizeof c->backend, "cpu");
+    snprintf(c->phase, sizeof c->phase, "triad");
+    snprintf(c->unit, sizeof c->unit, "GB");
+    snprintf(c->status, sizeof c->status, "failed");
+    c->threads = 1;
+}
+
+static void judge_hand_values(void **s) {
+    gc_hist_check_opts o;
+    history_check_defaults(&o);
+    gc_hist_check c;
+    /* median 100, |deviations| 0,2,2,1,1 → MAD 1; 3 scaled MADs = 3 * 1.4826 = 4.45% */
+    double quiet[] = {100, 102, 98, 101, 99};
+    history_judge(quiet, 5, 90, &o, &c);
+    assert_int_equal(c.verdict, GC_SLOWER);
+    assert_float_equal(c.hist_median, 100, 0);
+    assert_float_equal(c.hist_mad, 1, 0);
+    assert_float_equal(c.ratio, 0.9, 1e-12);
+    history_judge(quiet, 5, 97, &o, &c);
+    assert_int_equal(c.verdict, GC_SAME);
+    history_judge(quiet, 5, 111, &o, &c);
+    assert_int_equal(c.verdict, GC_FASTER);
+    /* MAD 10 → 3 scaled MADs = 44.5%: a 10% dip is within the series' own wander */
+    double wild[] = {100, 120, 80, 110, 90};
+    history_judge(wild, 5, 90, &o, &c);
+    assert_int_equal(c.verdict, GC_NOISY);
+    history_judge(quiet, 2, 50, &o, &c);
+    assert_int_equal(c.verdict, GC_NOISY);             /* too little history */
+}
+
+static void add_list_show_check(void **s) {
+    gc_history *h = NULL;
+    gc_err err;
+    assert_int_equal(history_open(dbpath, &h, &err), 0);
+    fake_run f;
+    static const double tps[] = {100, 101, 99, 100.5, 99.5, 100};
+    char commit[16], started[32];
+    for (int i = 0; i < 6; i++) {
+        snprintf(commit, sizeof commit, "c%02d", i);
+        snprintf(started, sizeof started, "2026-01-%02dT00:00:00Z", i + 1);
+        fake(&f, "box", commit, started, tps[i]);
+        int added = -1;
+        assert_int_equal(history_add(h, &f.r, "x.json", &added, &err), 0);
+        assert_int_equal(added, 2);
+    }
+    int added = -1;
+    assert_int_equal(history_add(h, &f.r, "again.json", &added, &err), 0);
+    assert_int_equal(added, 0);                         /* same run: skipped */
+
+    gc_hist_series *ser = NULL;
+    int n = 0;
+    assert_int_equal(history_series(h, &ser, &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(ser[0].key, "llm/tiny/q4_0/cpu/2/decode");
+    assert_string_equal(ser[0].host, "box");
+    assert_int_equal(ser[0].n_points, 6);
+    assert_string_equal(ser[0].last_commit, "c05");
+    assert_float_equal(ser[0].last_median, 100, 1e-9);
+    free(ser);
+
+    gc_hist_point *p = NULL;
+    assert_int_equal(history_points(h, "llm/tiny/q4_0/cpu/2/decode", "box", &p, &n, &err), 0);
+    assert_int_equal(n, 6);
+    assert_string_equal(p[0].commit, "c00");
+    assert_float_equal(p[2].median, 99, 1e-9);
+    assert_float_equal(p[2].ci_low, 99 * 0.99, 1e-9);
+    free(p);
+    assert_int_equal(history_points(h, "llm/tiny/q4_0/cpu/2/decode", "elsewhere", &p, &n, &err), 0);
+    assert_int_equal(n, 0);
+    free(p);
+
+    /* a new run 10% slower: median of the window 100, MAD 0.5 → slower */
+    fake(&f, "box", "c06", "2026-01-07T00:00:00Z", 90);
+    gc_hist_check_opts o;
+    history_check_defaults(&o);
+    gc_hist_check *c = NULL;
+    assert_int_equal(history_check(h, &f.r, &o, &c, &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(c[0].verdict, GC_SLOWER);
+    assert_int_equal(c[0].n_window, 6);
+    assert_float_equal(c[0].hist_median, 100, 1e-9);
+    assert_int_equal(c[1].verdict, GC_BROKEN);          /* its triad case failed */
+    free(c);
+    /* adding it first changes nothing: the run's own point is left out of its window */
+    assert_int_equal(history_add(h, &f.r, "new.json", &added, &err), 0);
+    o.window = 3;
+    assert_int_equal(history_check(h, &f.r, &o, &c, &n, &err), 0);
+    assert_int_equal(c[0].verdict, GC_SLOWER);
+    assert_int_equal(c[0].n_window, 3);
+    free(c);
+    fake(&f, "box", "c07", "2026-01-08T00:00:00Z", 101);
+    assert_int_equal(history_check(h, &f.r, &o, &c, &n, &err), 0);
+    /* window of 3: the last three points are 99.5, 100, 90 → median 99.5, MAD 0.5 */
+    assert_float_equal(c[0].hist_median, 99.5, 1e-9);
+    assert_int_equal(c[0].verdict, GC_SAME);
+    free(c);
+    history_close(h);
+}
+
+static void plot_writes_png_and_svg(void **s) {
+    if (system("command -v gnuplot >/dev/null 2>&1")) {
+        printf("gnuplot not installed: plot not checked\n");
+        skip();
+    }
+    gc_history *h = NULL;
+    gc_err err;
+    assert_int_equal(history_open(dbpath, &h, &err), 0);
+    gc_hist_series *ser = NULL;
+    int n = 0, files = 0;
+    assert_int_equal(history_series(h, &ser, &n, &err), 0);
+    assert_true(n >= 1);
+    gc_hist_check_opts o;
+    history_check_defaults(&o);
+    char dir[128];
+    snprintf(dir, sizeof dir, "%s/charts", tmpdir);
+    assert_int_equal(history_plot(h, &ser[0], &o, dir, &files, &err), 0);
+    assert_int_equal(files, 2);
+    char path[256];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/llm_tiny_q4_0_cpu_2_decode@box.png", dir);
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(st.st_size > 1000);
+    snprintf(path, sizeof path, "%s/llm_tiny_q4_0_cpu_2_decode@box.svg", dir);
+    size_t len = 0;
+    char *svg = gc_read_file(path, &len, &err);
+    assert_non_null(svg);
+    assert_non_null(strstr(svg, "<svg"));
+    assert_non_null(strstr(svg, "regression"));        /* the legend of the marked points */
+    free(svg);
+    /* the failed triad series has no ok point: a clear error, not an empty chart */
+    assert_int_not_equal(history_plot(h, &ser[1], &o, dir, &files, &err), 0);
+    assert_non_null(strstr(err.msg, "no ok points"));
+    free(ser);
+    history_close(h);
+}
+
+/* Two processes each add 25 runs to one new database at the same time; afterwards every run is
+ * there whole (50 runs, 100 points) and SQLite's integrity check passes. */
+static void concurrent_writers(void **s) {
+    char path[160];
+    snprintf(path, sizeof path, "%s/concurrent.db", tmpdir);
+    pid_t kids[2];
+    for (int k = 0; k < 2; k++) {
+        kids[k] = fork();
+        assert_true(kids[k] >= 0);
+        if (kids[k] == 0) {
+            gc_history *h = NULL;
+            gc_err err;
+            if (history_open(path, &h, &err))
+                _exit(3);
+            for (int i = 0; i < 25; i++) {
+                fake_run f;
+                char commit[32], started[48];
+                snprintf(commit, sizeof commit, "k%d-%02d", k, i);
+                snprintf(started, sizeof started, "2026-02-01T00:%02d:%02dZ", i, k);
+                fake(&f, "box", commit, started, 100 + i);
+                int added = 0;
+                if (history_add(h, &f.r, "c.json", &added, &err) || added != 2)
+                    _exit(4);
+            }
+            history_close(h);
+            _exit(0);
+        }
+    }
+    for (int k = 0; k < 2; k++) {
+        int st = 0;
+        assert_int_equal(waitpid(kids[k], &st, 0), kids[k]);
+        assert_true(WIFEXITED(st));
+        assert_int_equal(WEXITSTATUS(st), 0);
+    }
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *q = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT (SELECT COUNT(*) FROM runs),"
+                                            " (SELECT COUNT(*) FROM points)", -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(q, 0), 50);
+    assert_int_equal(sqlite3_column_int(q, 1), 100);
+    sqlite3_finalize(q);
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(q, 0), "ok");
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+}
+
+static void not_a_database(void **s) {
+    char path[160];
+    snprintf(path, sizeof path, "%s/garbage.db", tmpdir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("this is not an SQLite database, but it is long enough to have a header page.....\n", f);
+    fclose(f);
+    gc_history *h = NULL;
+    gc_err err;
+    assert_int_not_equal(history_open(path, &h, &err), 0);
+    assert_null(h);
+    assert_non_null(strstr(err.msg, path));
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(judge_hand_values),
+        cmocka_unit_test(add_list_show_check),
+        cmocka_unit_test(plot_writes_png_and_svg),
+        cmocka_unit_test(concurrent_writers),
+        cmocka_unit_test(not_a_database),
+    };
+    return cmocka_run_group_tests_name("history", tests, setup, teardown);
+}
