@@ -1,0 +1,296 @@
+/* The "cpu" backend: host memory, a persistent thread pool, micro-kernels chosen at open time
+ * from CPU features (or forced by opts->isa / env GENCOST_ISA). matmul and attention live in
+ * cpu_matmul.c and cpu_attention.c; the row-wise ops are here. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/cpu/cpu_backend.h"
+#include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/host.h"
+
+/* Below this many bytes touched, waking the workers costs more than the op. */
+#define PARALLEL_MIN_BYTES (256.0 * 1024)
+
+void *gk_cpu_scratch(gk_cpu *c, int slot, size_t bytes) {
+    if (bytes <= c->scratch_bytes[slot]) return c->scratch[slot];
+    size_t n = (bytes + 63) / 64 * 64;
+    void *p = aligned_alloc(64, n);
+    if (!p) return NULL;
+    free(c->scratch[slot]);
+    c->scratch[slot] = p;
+    c->scratch_bytes[slot] = n;
+    return p;
+}
+
+typedef struct rows_job {
+    int64_t n;
+    void (*fn)(void *ctx, int64_t r0, int64_t r1);
+    void *ctx;
+} rows_job;
+
+static void rows_worker(void *ctx, int ith, int nth) {
+    rows_job *j = ctx;
+    int64_t r0 = j->n * ith / nth, r1 = j->n * (ith + 1) / nth;
+    if (r1 > r0) j->fn(j->ctx, r0, r1);
+}
+
+void gk_cpu_rows(gk_cpu *c, int64_t n, double row_cost, void (*fn)(void *ctx, int64_t r0, int64_t r1),
+                 void *ctx) {
+    if (n <= 0) return;
+    if (n == 1 || gk_pool_size(c->pool) == 1 || (double)n * row_cost < PARALLEL_MIN_BYTES) {
+        fn(ctx, 0, n);
+        return;
+    }
+    rows_job j = {n, fn, ctx};
+    gk_pool_run(c->pool, rows_worker, &j);
+}
+
+/* ---- row-wise ops --------------------------------------------------------------------------- */
+
+typedef struct row_op {
+    gk_cpu *c;
+    const gk_tensor *a, *b, *w;
+    gk_tensor *y;
+    float f;                  /* eps, scale, rope base */
+    int n_head, head_dim, pos0;
+} row_op;
+
+static const float *rowp(const gk_tensor *t, int64_t r) { return (const float *)t->data + r * t->ne[0]; }
+static float *roww(gk_tensor *t, int64_t r) { return (float *)t->data + r * t->ne[0]; }
+
+static void rmsnorm_rows(void *ctx, int64_t r0, int64_t r1) {
+    row_op *o = ctx;
+    int64_t n = o->a->ne[0];
+    for (int64_t r = r0; r < r1; r++) {
+        const float *x = rowp(o->a, r), *w = o->w->data;
+        float *y = roww(o->y, r);
+        float s = 1.0f / sqrtf(o->c->uk->dot_f32(x, x, n) / (float)n + o->f);
+        for (int64_t i = 0; i < n; i++) y[i] = x[i] * s * w[i];
+    }
+}
+
+static int cpu_rmsnorm(gk_backend *b, gk_tensor *y, const gk_tensor *x, const gk_tensor *w, float eps) {
+    if (gk_check_rmsnorm(b, y, x, w)) return -1;
+    row_op o = {.c = gk_cpu_of(b), .a = x, .w = w, .y = y, .f = eps};
+    gk_cpu_rows(o.c, gk_rows(x), 8.0 * x->ne[0], rmsnorm_rows, &o);
+    return 0;
+}
+
+static void rope_rows(void *ctx, int64_t r0, int64_t r1) {
+    row_op *o = ctx;
+    for (int64_t t = r0; t < r1; t++)
+        for (int i = 0; i < o->head_dim / 2; i++) {
+            float th = gk_rope_theta(o->pos0 + (int)t, i, o->head_dim, o->f), c = cosf(th), s = sinf(th);
+            for (int h = 0; h < o->n_head; h++) {
+                float *v = roww(o->y, t) + (int64_t)h * o->head_dim + 2 * i, a = v[0], d = v[1];
+                v[0] = a * c - d * s;
+                v[1] = a * s + d * c;
+            }
+        }
+}
+
+static int cpu_rope(gk_backend *b, gk_tensor *x, int n_head, int head_dim, int pos0, float base) {
+    if (gk_check_rope(b, x, n_head, head_dim, pos0, base)) return -1;
+    row_op o = {.c = gk_cpu_of(b), .y = x, .f = base, .n_head = n_head, .head_dim = head_dim, .pos0 = pos0};
+    gk_cpu_rows(o.c, gk_rows(x), 16.0 * x->ne[0], rope_rows, &o);
+    return 0;
+}
+
+static void softmax_rows(void *ctx, int64_t r0, int64_t r1) {
+    row_op *o = ctx;
+    int64_t n = o->a->ne[0];
+    for (int64_t r = r0; r < r1; r++) {
+        const float *x = rowp(o->a, r);
+        float *y = roww(o->y, r), mx = -INFINITY, sum = 0;
+        for (int64_t i = 0; i < n; i++) mx = fmaxf(mx, x[i]);
+        for (int64_t i = 0; i < n; i++) sum += y[i] = expf(x[i] - mx);
+        for (int64_t i = 0; i < n; i++) y[i] /= sum;
+    }
+}
+
+static int cpu_softmax(gk_backend *b, gk_tensor *y, const gk_tensor *x) {
+    if (gk_check_same_f32(b, "softmax", y, x, NULL)) return -1;
+    row_op o = {.c = gk_cpu_of(b), .a = x, .y = y};
+    gk_cpu_rows(o.c, gk_rows(x), 8.0 * x->ne[0], softmax_rows, &o);
+    return 0;
+}
+
+/* Elementwise ops run over the flat arrays in ranges of ELEMS_PER_ROW elements. */
+enum { ELEMS_PER_ROW = 4096 };
+
+static void elem_range(const row_op *o, int64_t r0, int64_t r1, int64_t *i0, int64_t *i1) {
+    int64_t n = gk_nelements(o->a);
+    *i0 = r0 * ELEMS_PER_ROW;
+    *i1 = r1 * ELEMS_PER_ROW < n ? r1 * ELEMS_PER_ROW : n;
+}
+
+static void silu_mul_rows(void *ctx, int64_t r0, int64_t r1) {
+    row_op *o = ctx;
+    int64_t i0, i1;
+    elem_range(o, r0, r1, &i0, &i1);
+    const float *g = o->a->data, *u = o->b->data;
+    float *y = o->y->data;
+    for (int64_t i = i0; i < i1; i++) y[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
+
+static void add_rows(void *ctx, int64_t r0, int64_t r1) {
+    row_op *o = ctx;
+    int64_t i0, i1;
+    elem_range(o, r0, r1, &i0, &i1);
+    const float *a = o->a->data, *c = o->b->data;
+    float *y = o->y->data;
+    for (int64_t i = i0; i < i1; i++) y[i] = a[i] + c[i];
+}
+
+static void scale_rows(void *ctx, int64_t r0, int64_t r1) {
+    row_op *o = ctx;
+    int64_t i0, i1;
+    elem_range(o, r0, r1, &i0, &i1);
+    const float *x = o->a->data;
+    float *y = o->y->data;
+    for (int64_t i = i0; i < i1; i++) y[i] = o->f * x[i];
+}
+
+static int run_elementwise(gk_backend *b, row_op *o, void (*fn)(void *, int64_t, int64_t)) {
+    int64_t n = gk_nelements(o->a);
+    gk_cpu_rows(o->c, (n + ELEMS_PER_ROW - 1) / ELEMS_PER_ROW, 12.0 * ELEMS_PER_ROW, fn, o);
+    (void)b;
+    return 0;
+}
+
+static int cpu_silu_mul(gk_backend *b, gk_tensor *y, const gk_tensor *g, const gk_tensor *u) {
+    if (gk_check_same_f32(b, "silu_mul", y, g, u)) return -1;
+    row_op o = {.c = gk_cpu_of(b), .a = g, .b = u, .y = y};
+    return run_elementwise(b, &o, silu_mul_rows);
+}
+
+static int cpu_add(gk_backend *b, gk_tensor *y, const gk_tensor *a, const gk_tensor *c) {
+    if (gk_check_same_f32(b, "add", y, a, c)) return -1;
+    row_op o = {.c = gk_cpu_of(b), .a = a, .b = c, .y = y};
+    return run_elementwise(b, &o, add_rows);
+}
+
+static int cpu_scale(gk_backend *b, gk_tensor *y, const gk_tensor *x, float s) {
+    if (gk_check_same_f32(b, "scale", y, x, NULL)) return -1;
+    row_op o = {.c = gk_cpu_of(b), .a = x, .y = y, .f = s};
+    return run_elementwise(b, &o, scale_rows);
+}
+
+/* ---- embedding and the KV cache ------------------------------------------------------------- */
+
+static void embed_rows(void *ctx, int64_t r0, int64_t r1) {
+    row_op *o = ctx;
+    const gk_type_info *ti = gk_type_get(o->w->type);
+    const int32_t *id = o->a->data;
+    for (int64_t t = r0; t < r1; t++)
+        ti->to_f32((const char *)o->w->data + (size_t)id[t] * gk_row_bytes(o->w), roww(o->y, t), o->w->ne[0]);
+}
+
+static int cpu_embedding(gk_backend *b, gk_tensor *y, const gk_tensor *table, const gk_tensor *ids) {
+    if (gk_check_embedding(b, y, table, ids)) return -1;
+    const int32_t *id = ids->data;
+    for (int64_t t = 0; t < gk_nelements(ids); t++)
+        if (id[t] < 0 || id[t] >= gk_rows(table))
+            return gk_fail(b, "embedding: id %d at %lld outside vocabulary of %lld", (int)id[t],
+                           (long long)t, (long long)gk_rows(table));
+    row_op o = {.c = gk_cpu_of(b), .a = ids, .w = table, .y = y};
+    gk_cpu_rows(o.c, gk_nelements(ids), 8.0 * table->ne[0], embed_rows, &o);
+    return 0;
+}
+
+static void kv_rows(void *ctx, int64_t r0, int64_t r1) {
+    row_op *o = ctx;
+    gk_tensor *cache = o->y;
+    size_t rb = gk_row_bytes(cache);
+    int64_t n = cache->ne[0];
+    for (int64_t t = r0; t < r1; t++) {
+        char *dst = (char *)cache->data + (size_t)(o->pos0 + t) * rb;
+        if (cache->type == GK_F16) o->c->uk->f32_to_f16(rowp(o->a, t), (uint16_t *)dst, n);
+        else gk_type_get(cache->type)->from_f32(rowp(o->a, t), dst, n);
+    }
+}
+
+static int cpu_kv_store(gk_backend *b, gk_tensor *cache, const gk_tensor *src, int pos0) {
+    if (gk_check_kv_store(b, cache, src, pos0)) return -1;
+    row_op o = {.c = gk_cpu_of(b), .a = src, .y = cache, .pos0 = pos0};
+    gk_cpu_rows(o.c, gk_rows(src), 8.0 * src->ne[0], kv_rows, &o);
+    return 0;
+}
+
+/* ---- the backend ---------------------------------------------------------------------------- */
+
+static const gk_ops cpu_ops = {
+    .alloc = gk_host_alloc,
+    .free = gk_host_free,
+    .upload = gk_host_upload,
+    .download = gk_host_download,
+    .sync = gk_host_sync,
+    .matmul = gk_cpu_matmul,
+    .embedding = cpu_embedding,
+    .rmsnorm = cpu_rmsnorm,
+    .rope = cpu_rope,
+    .kv_store = cpu_kv_store,
+    .attention = gk_cpu_attention,
+    .silu_mul = cpu_silu_mul,
+    .add = cpu_add,
+    .scale = cpu_scale,
+    .softmax = cpu_softmax,
+};
+
+static bool cpu_available(char *why, size_t whylen) {
+    (void)why, (void)whylen;
+    return true;
+}
+
+static void cpu_close(gk_backend *b) {
+    if (!b) return;
+    gk_cpu *c = b->impl;
+    if (c) {
+        gk_pool_destroy(c->pool);
+        for (int i = 0; i < CPU_SCRATCH_COUNT; i++) free(c->scratch[i]);
+        free(c);
+    }
+    free(b);
+}
+
+static gk_backend *cpu_open(const gk_backend_opts *o, char *err, size_t errlen) {
+    const char *isa = o->isa && *o->isa ? o->isa : getenv("GENCOST_ISA");
+    const gk_ukernels *uk = gk_ukernels_select(isa && *isa ? isa : NULL);
+    if (!uk) {
+        char avail[128] = "";
+        for (const char *const *n = gk_ukernels_available(); *n; n++)
+            snprintf(avail + strlen(avail), sizeof avail - strlen(avail), "%s%s", n == gk_ukernels_available() ? "" : ", ", *n);
+        snprintf(err, errlen, "cpu backend: micro-kernel set '%s' not usable on this CPU (available: %s)", isa, avail);
+        return NULL;
+    }
+    gk_backend *b = calloc(1, sizeof *b);
+    gk_cpu *c = calloc(1, sizeof *c);
+    if (!b || !c) {
+        free(b), free(c);
+        snprintf(err, errlen, "cpu backend: out of memory");
+        return NULL;
+    }
+    b->impl = c;
+    c->uk = uk;
+    c->pool = gk_pool_create(o->n_threads, o->smt, err, errlen);
+    if (!c->pool) {
+        cpu_close(b);
+        return NULL;
+    }
+    b->ops = &cpu_ops;
+    b->name = "cpu";
+    b->n_threads = gk_pool_size(c->pool);
+    snprintf(b->device_name, sizeof b->device_name, "CPU, %d thread%s, %s micro-kernels", b->n_threads,
+             b->n_threads == 1 ? "" : "s", uk->isa);
+    return b;
+}
+
+const gk_backend_desc gk_cpu_backend = {
+    .name = "cpu",
+    .available = cpu_available,
+    .devices = NULL,
+    .open = cpu_open,
+    .close = cpu_close,
+};

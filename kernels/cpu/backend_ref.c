@@ -1,0 +1,211 @@
+/* The "ref" backend: the scalar oracle every other backend is tested against. One thread, host
+ * memory, straightforward loops; weights are dequantised to F32 with the type table and sums
+ * are accumulated in double in a fixed order, so its results do not depend on blocking. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/cpu/host.h"
+
+static const float *f32(const gk_tensor *t) { return (const float *)t->data; }
+static float *f32w(gk_tensor *t) { return (float *)t->data; }
+
+static int ref_matmul(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_tensor *x) {
+    if (gk_check_matmul(b, y, w, x)) return -1;
+    int64_t k = w->ne[0], n = gk_rows(w), m = gk_rows(x);
+    size_t rb = gk_row_bytes(w);
+    float *row = malloc((size_t)k * sizeof *row);
+    if (!row) return gk_fail(b, "matmul: out of memory");
+    const gk_type_info *ti = gk_type_get(w->type);
+    for (int64_t i = 0; i < n; i++) {
+        ti->to_f32((const char *)w->data + (size_t)i * rb, row, k);
+        for (int64_t j = 0; j < m; j++) {
+            const float *xr = f32(x) + j * k;
+            double s = 0;
+            for (int64_t p = 0; p < k; p++) s += (double)row[p] * xr[p];
+            f32w(y)[j * n + i] = (float)s;
+        }
+    }
+    free(row);
+    return 0;
+}
+
+static int ref_embedding(gk_backend *b, gk_tensor *y, const gk_tensor *table, const gk_tensor *ids) {
+    if (gk_check_embedding(b, y, table, ids)) return -1;
+    int64_t dim = table->ne[0], nt = gk_nelements(ids), vocab = gk_rows(table);
+    const int32_t *id = ids->data;
+    for (int64_t t = 0; t < nt; t++)
+        if (id[t] < 0 || id[t] >= vocab)
+            return gk_fail(b, "embedding: id %d at %lld outside vocabulary of %lld", (int)id[t],
+                           (long long)t, (long long)vocab);
+    const gk_type_info *ti = gk_type_get(table->type);
+    for (int64_t t = 0; t < nt; t++)
+        ti->to_f32((const char *)table->data + (size_t)id[t] * gk_row_bytes(table), f32w(y) + t * dim, dim);
+    return 0;
+}
+
+static int ref_rmsnorm(gk_backend *b, gk_tensor *y, const gk_tensor *x, const gk_tensor *w, float eps) {
+    if (gk_check_rmsnorm(b, y, x, w)) return -1;
+    int64_t dim = x->ne[0];
+    for (int64_t r = 0; r < gk_rows(x); r++) {
+        const float *xr = f32(x) + r * dim;
+        float *yr = f32w(y) + r * dim;
+        double ss = 0;
+        for (int64_t i = 0; i < dim; i++) ss += (double)xr[i] * xr[i];
+        double s = 1.0 / sqrt(ss / (double)dim + eps);
+        for (int64_t i = 0; i < dim; i++) yr[i] = (float)(xr[i] * s * f32(w)[i]);
+    }
+    return 0;
+}
+
+static int ref_rope(gk_backend *b, gk_tensor *x, int n_head, int head_dim, int pos0, float base) {
+    if (gk_check_rope(b, x, n_head, head_dim, pos0, base)) return -1;
+    for (int64_t t = 0; t < gk_rows(x); t++)
+        for (int h = 0; h < n_head; h++) {
+            float *v = f32w(x) + t * x->ne[0] + (int64_t)h * head_dim;
+            for (int i = 0; i < head_dim / 2; i++) {
+                double th = gk_rope_theta(pos0 + (int)t, i, head_dim, base);
+                double c = cos(th), s = sin(th), a = v[2 * i], d = v[2 * i + 1];
+                v[2 * i] = (float)(a * c - d * s);
+                v[2 * i + 1] = (float)(a * s + d * c);
+            }
+        }
+    return 0;
+}
+
+static int ref_kv_store(gk_backend *b, gk_tensor *cache, const gk_tensor *src, int pos0) {
+    if (gk_check_kv_store(b, cache, src, pos0)) return -1;
+    const gk_type_info *ti = gk_type_get(cache->type);
+    size_t rb = gk_row_bytes(cache);
+    for (int64_t t = 0; t < gk_rows(src); t++)
+        ti->from_f32(f32(src) + t * src->ne[0], (char *)cache->data + (size_t)(pos0 + t) * rb, src->ne[0]);
+    return 0;
+}
+
+/* One row of head kvh of a cache, as floats. */
+static void cache_row(const gk_tensor *c, int64_t pos, int kvh, int hd, float *out) {
+    const gk_type_info *ti = gk_type_get(c->type);
+    size_t off = (size_t)pos * gk_row_bytes(c) + gk_type_bytes(c->type, (int64_t)kvh * hd);
+    ti->to_f32((const char *)c->data + off, out, hd);
+}
+
+static int ref_attention(gk_backend *b, gk_tensor *out, const gk_tensor *q, const gk_tensor *kc,
+                         const gk_tensor *vc, const gk_attn_params *p) {
+    if (gk_check_attention(b, out, q, kc, vc, p)) return -1;
+    int hd = p->head_dim, group = p->n_head / p->n_kv_head;
+    int64_t nt = gk_rows(q), npos = p->pos0 + nt;
+    double *sc = malloc((size_t)npos * sizeof *sc), *acc = malloc((size_t)hd * sizeof *acc);
+    float *row = malloc((size_t)hd * sizeof *row);
+    if (!sc || !acc || !row) {
+        free(sc), free(acc), free(row);
+        return gk_fail(b, "attention: out of memory");
+    }
+    for (int64_t t = 0; t < nt; t++)
+        for (int h = 0; h < p->n_head; h++) {
+            const float *qv = f32(q) + t * q->ne[0] + (int64_t)h * hd;
+            int kvh = h / group;
+            int64_t last = p->pos0 + t;
+            double mx = -INFINITY, sum = 0;
+            for (int64_t j = 0; j <= last; j++) {
+                cache_row(kc, j, kvh, hd, row);
+                double s = 0;
+                for (int i = 0; i < hd; i++) s += (double)qv[i] * row[i];
+                sc[j] = s * p->scale;
+                mx = fmax(mx, sc[j]);
+            }
+            for (int i = 0; i < hd; i++) acc[i] = 0;
+            for (int64_t j = 0; j <= last; j++) {
+                double e = exp(sc[j] - mx);
+                sum += e;
+                cache_row(vc, j, kvh, hd, row);
+                for (int i = 0; i < hd; i++) acc[i] += e * row[i];
+            }
+            float *o = f32w(out) + t * out->ne[0] + (int64_t)h * hd;
+            for (int i = 0; i < hd; i++) o[i] = (float)(acc[i] / sum);
+        }
+    free(sc), free(acc), free(row);
+    return 0;
+}
+
+static int ref_silu_mul(gk_backend *b, gk_tensor *y, const gk_tensor *g, const gk_tensor *u) {
+    if (gk_check_same_f32(b, "silu_mul", y, g, u)) return -1;
+    for (int64_t i = 0; i < gk_nelements(g); i++) {
+        double v = f32(g)[i];
+        f32w(y)[i] = (float)(v / (1.0 + exp(-v)) * f32(u)[i]);
+    }
+    return 0;
+}
+
+static int ref_add(gk_backend *b, gk_tensor *y, const gk_tensor *a, const gk_tensor *c) {
+    if (gk_check_same_f32(b, "add", y, a, c)) return -1;
+    for (int64_t i = 0; i < gk_nelements(a); i++) f32w(y)[i] = f32(a)[i] + f32(c)[i];
+    return 0;
+}
+
+static int ref_scale(gk_backend *b, gk_tensor *y, const gk_tensor *x, float s) {
+    if (gk_check_same_f32(b, "scale", y, x, NULL)) return -1;
+    for (int64_t i = 0; i < gk_nelements(x); i++) f32w(y)[i] = s * f32(x)[i];
+    return 0;
+}
+
+static int ref_softmax(gk_backend *b, gk_tensor *y, const gk_tensor *x) {
+    if (gk_check_same_f32(b, "softmax", y, x, NULL)) return -1;
+    int64_t n = x->ne[0];
+    for (int64_t r = 0; r < gk_rows(x); r++) {
+        const float *xr = f32(x) + r * n;
+        float *yr = f32w(y) + r * n;
+        double mx = -INFINITY, sum = 0;
+        for (int64_t i = 0; i < n; i++) mx = fmax(mx, xr[i]);
+        for (int64_t i = 0; i < n; i++) sum += exp(xr[i] - mx);
+        for (int64_t i = 0; i < n; i++) yr[i] = (float)(exp(xr[i] - mx) / sum);
+    }
+    return 0;
+}
+
+static const gk_ops ref_ops = {
+    .alloc = gk_host_alloc,
+    .free = gk_host_free,
+    .upload = gk_host_upload,
+    .download = gk_host_download,
+    .sync = gk_host_sync,
+    .matmul = ref_matmul,
+    .embedding = ref_embedding,
+    .rmsnorm = ref_rmsnorm,
+    .rope = ref_rope,
+    .kv_store = ref_kv_store,
+    .attention = ref_attention,
+    .silu_mul = ref_silu_mul,
+    .add = ref_add,
+    .scale = ref_scale,
+    .softmax = ref_softmax,
+};
+
+static bool ref_available(char *why, size_t whylen) {
+    (void)why, (void)whylen;
+    return true;
+}
+
+static gk_backend *ref_open(const gk_backend_opts *o, char *err, size_t errlen) {
+    (void)o;
+    gk_backend *b = calloc(1, sizeof *b);
+    if (!b) {
+        snprintf(err, errlen, "ref backend: out of memory");
+        return NULL;
+    }
+    b->ops = &ref_ops;
+    b->name = "ref";
+    b->n_threads = 1;
+    snprintf(b->device_name, sizeof b->device_name, "scalar reference (1 thread)");
+    return b;
+}
+
+static void ref_close(gk_backend *b) { free(b); }
+
+const gk_backend_desc gk_ref_backend = {
+    .name = "ref",
+    .available = ref_available,
+    .devices = NULL,
+    .open = ref_open,
+    .close = ref_close,
+};

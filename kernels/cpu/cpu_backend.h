@@ -1,0 +1,33 @@
+/* Internals of the "cpu" backend shared by its files (backend_cpu.c, cpu_matmul.c,
+ * cpu_attention.c): the private state, scratch memory and the row-parallel helper. */
+#ifndef GK_CPU_BACKEND_H
+#define GK_CPU_BACKEND_H
+#include <stdint.h>
+#include "kernels/backend.h"
+#include "kernels/cpu/pool.h"
+#include "kernels/cpu/ukernel.h"
+
+enum { CPU_SCRATCH_ACT, CPU_SCRATCH_THREADS, CPU_SCRATCH_COUNT };
+
+typedef struct gk_cpu {
+    gk_pool *pool;
+    const gk_ukernels *uk;
+    void *scratch[CPU_SCRATCH_COUNT];
+    size_t scratch_bytes[CPU_SCRATCH_COUNT];
+} gk_cpu;
+
+static inline gk_cpu *gk_cpu_of(gk_backend *b) { return (gk_cpu *)b->impl; }
+
+/* A 64-byte aligned buffer of at least bytes, kept between calls; NULL when out of memory. */
+void *gk_cpu_scratch(gk_cpu *c, int slot, size_t bytes);
+
+/* Runs fn over rows [0, n) in contiguous ranges on the pool; inline when the work (rows times
+ * per-row cost in bytes touched) is too small to pay for waking the workers. */
+void gk_cpu_rows(gk_cpu *c, int64_t n, double row_cost, void (*fn)(void *ctx, int64_t r0, int64_t r1),
+                 void *ctx);
+
+int gk_cpu_matmul(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_tensor *x);
+int gk_cpu_attention(gk_backend *b, gk_tensor *out, const gk_tensor *q, const gk_tensor *kc,
+                     const gk_tensor *vc, const gk_attn_params *p);
+
+#endif

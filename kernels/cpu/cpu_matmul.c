@@ -1,0 +1,256 @@
+/* The matmul driver of the "cpu" backend: blocking, packing and threading in portable C; the
+ * inner loops are the micro-kernels of the selected table (BLIS's split).
+ *
+ * Y{N, M} = X{K, M} · W{K, N}ᵀ. Three paths:
+ *  - matvec (M = 1): weight rows are handed out in contiguous chunks from an atomic counter, so
+ *    each thread streams long runs of memory and nobody idles at the tail; one vec_dot per row.
+ *  - quantised or narrow (M > 1): units of (row block × column block) sized so the block's
+ *    weights and activations stay in L2; inside a unit, dot_tile covers tile_rows × tile_cols.
+ *  - float weights with many columns: X is packed once into MR-row panels (shared), then each
+ *    thread takes NC weight rows, converts them to F32 into NR-column panels KC deep (kept in
+ *    L2) and runs the MR×NR sgemm kernel over all of X.
+ * Integer formats quantise X once per matmul (not per thread) into the table's activation type.
+ */
+#include <stdatomic.h>
+#include <string.h>
+
+#include "kernels/cpu/cpu_backend.h"
+#include "kernels/cpu/host.h"
+
+enum {
+    L2_BLOCK_BYTES = 128 * 1024,   /* per operand block: two fit a 256 KiB+ L2 with room */
+    CHUNKS_PER_THREAD = 16,        /* matvec: tail imbalance <= 1/16 of a thread's share */
+    SGEMM_MIN_COLS = 8,            /* float weights: below this, dot_tile beats packing */
+    SGEMM_KC = 256,
+    SGEMM_NC = 128,
+};
+
+typedef struct mm_job {
+    const gk_ukernels *uk;
+    const gk_type_kernels *tk;
+    int wtype;
+    int64_t k, n, m;
+    const char *w;
+    size_t wrow;
+    const float *x;
+    char *xq;            /* activations in act type (== x for F32 activations) */
+    size_t xrow;
+    float *y;
+    /* work units */
+    _Atomic int64_t next;
+    int64_t units, rows_per_unit, cols_per_unit, col_units;
+    /* sgemm path */
+    float *apack;
+    char *thread_mem;
+    size_t thread_bytes;
+} mm_job;
+
+static int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+
+/* ---- activation quantisation (once per matmul) ---------------------------------------------- */
+
+static void quantize_rows(void *ctx, int64_t r0, int64_t r1) {
+    mm_job *j = ctx;
+    for (int64_t r = r0; r < r1; r++) j->tk->quantize_act(j->x + r * j->k, j->xq + (size_t)r * j->xrow, j->k);
+}
+
+/* ---- matvec and tiles ----------------------------------------------------------------------- */
+
+static void matvec_worker(void *ctx, int ith, int nth) {
+    (void)ith, (void)nth;
+    mm_job *j = ctx;
+    for (;;) {
+        int64_t u = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+        if (u >= j->units) return;
+        int64_t r0 = u * j->rows_per_unit, r1 = min64(j->n, r0 + j->rows_per_unit);
+        for (int64_t r = r0; r < r1; r++) j->tk->vec_dot(j->k, j->w + (size_t)r * j->wrow, j->xq, &j->y[r]);
+    }
+}
+
+static void tile_unit(mm_job *j, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+    const gk_type_kernels *tk = j->tk;
+    int tr = tk->dot_tile ? tk->tile_rows : 1, tc = tk->dot_tile ? tk->tile_cols : 1;
+    for (int64_t c = c0; c < c1; c += tc) {
+        int nc = (int)min64(tc, c1 - c);
+        const char *xq = j->xq + (size_t)c * j->xrow;
+        for (int64_t r = r0; r < r1; r += tr) {
+            int nr = (int)min64(tr, r1 - r);
+            const char *w = j->w + (size_t)r * j->wrow;
+            float *y = j->y + c * j->n + r;
+            if (tk->dot_tile) {
+                tk->dot_tile(j->k, w, j->wrow, nr, xq, j->xrow, nc, y, j->n);
+            } else {
+                for (int jc = 0; jc < nc; jc++)
+                    for (int i = 0; i < nr; i++)
+                        tk->vec_dot(j->k, w + (size_t)i * j->wrow, xq + (size_t)jc * j->xrow, &y[jc * j->n + i]);
+            }
+        }
+    }
+}
+
+static void tile_worker(void *ctx, int ith, int nth) {
+    (void)ith, (void)nth;
+    mm_job *j = ctx;
+    for (;;) {
+        int64_t u = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+        if (u >= j->units) return;
+        /* Consecutive units share a row block, so the two threads' weights overlap in L3. */
+        int64_t rb = u / j->col_units, cb = u % j->col_units;
+        int64_t r0 = rb * j->rows_per_unit, c0 = cb * j->cols_per_unit;
+        tile_unit(j, r0, min64(j->n, r0 + j->rows_per_unit), c0, min64(j->m, c0 + j->cols_per_unit));
+    }
+}
+
+static void plan_matvec(mm_job *j, int nth) {
+    int64_t chunks = (int64_t)nth * CHUNKS_PER_THREAD;
+    j->rows_per_unit = max64(8, round_up((j->n + chunks - 1) / chunks, 4));
+    j->units = (j->n + j->rows_per_unit - 1) / j->rows_per_unit;
+}
+
+static void plan_tiles(mm_job *j, int nth) {
+    int tr = j->tk->dot_tile ? j->tk->tile_rows : 1, tc = j->tk->dot_tile ? j->tk->tile_cols : 1;
+    int64_t rows = max64(tr, (int64_t)(L2_BLOCK_BYTES / j->wrow) / tr * tr);
+    int64_t cols = max64(tc, (int64_t)(L2_BLOCK_BYTES / j->xrow) / tc * tc);
+    cols = min64(cols, round_up(j->m, tc));
+    /* Enough units that every thread gets several (balance), without tiles thinner than a tile. */
+    while (rows > tr && ((j->n + rows - 1) / rows) * ((j->m + cols - 1) / cols) < (int64_t)nth * 8)
+        rows = max64(tr, (rows / 2) / tr * tr);
+    j->rows_per_unit = rows;
+    j->cols_per_unit = cols;
+    j->col_units = (j->m + cols - 1) / cols;
+    j->units = ((j->n + rows - 1) / rows) * j->col_units;
+}
+
+/* ---- float weights × many columns: pack and sgemm ------------------------------------------ */
+
+static void pack_a_rows(void *ctx, int64_t p0, int64_t p1) {   /* p: MR-row panel index */
+    mm_job *j = ctx;
+    int mr = j->uk->sgemm_mr;
+    for (int64_t pn = p0; pn < p1; pn++) {
+        float *dst = j->apack + pn * j->k * mr;
+        for (int i = 0; i < mr; i++) {
+            int64_t row = pn * mr + i;
+            if (row >= j->m) {
+                for (int64_t p = 0; p < j->k; p++) dst[p * mr + i] = 0;
+                continue;
+            }
+            const float *src = j->x + row * j->k;
+            for (int64_t p = 0; p < j->k; p++) dst[p * mr + i] = src[p];
+        }
+    }
+}
+
+/* Weight rows n0..n0+nc, inputs k0..k0+kc, as F32 NR-column panels (zero-padded). */
+static void pack_b(mm_job *j, int64_t n0, int64_t nc, int64_t k0, int64_t kc, float *bp, float *row) {
+    int nr = j->uk->sgemm_nr;
+    int type = j->wtype;
+    int64_t ncp = round_up(nc, nr);
+    for (int64_t jn = 0; jn < ncp; jn++) {
+        float *panel = bp + (jn / nr) * kc * nr + jn % nr;
+        if (jn >= nc) {
+            for (int64_t p = 0; p < kc; p++) panel[p * nr] = 0;
+            continue;
+        }
+        const char *src = j->w + (size_t)(n0 + jn) * j->wrow;
+        const float *r;
+        if (type == GK_F32) {
+            r = (const float *)src + k0;
+        } else {
+            /* Weight rows are 2-byte aligned (64-byte aligned storage, even row bytes). */
+            const uint16_t *h = (const uint16_t *)src + k0;
+            if (type == GK_F16) j->uk->f16_to_f32(h, row, kc);
+            else j->uk->bf16_to_f32(h, row, kc);
+            r = row;
+        }
+        for (int64_t p = 0; p < kc; p++) panel[p * nr] = r[p];
+    }
+}
+
+static void sgemm_unit(mm_job *j, int64_t n0, int64_t nc, float *bp, float *row, float *ct) {
+    int mr = j->uk->sgemm_mr, nr = j->uk->sgemm_nr;
+    for (int64_t i = 0; i < j->m; i++) memset(j->y + i * j->n + n0, 0, (size_t)nc * sizeof(float));
+    for (int64_t k0 = 0; k0 < j->k; k0 += SGEMM_KC) {
+        int64_t kc = min64(SGEMM_KC, j->k - k0);
+        pack_b(j, n0, nc, k0, kc, bp, row);
+        for (int64_t i0 = 0; i0 < j->m; i0 += mr) {
+            const float *a = j->apack + (i0 / mr) * j->k * mr + k0 * mr;
+            int64_t mi = min64(mr, j->m - i0);
+            for (int64_t c0 = 0; c0 < nc; c0 += nr) {
+                const float *b = bp + (c0 / nr) * kc * nr;
+                float *y = j->y + i0 * j->n + n0 + c0;
+                int64_t ni = min64(nr, nc - c0);
+                if (mi == mr && ni == nr) {
+                    j->uk->sgemm(kc, a, b, y, j->n);
+                    continue;
+                }
+                memset(ct, 0, (size_t)mr * nr * sizeof *ct);   /* edge: compute whole, add part */
+                j->uk->sgemm(kc, a, b, ct, nr);
+                for (int64_t i = 0; i < mi; i++)
+                    for (int64_t c = 0; c < ni; c++) y[i * j->n + c] += ct[i * nr + c];
+            }
+        }
+    }
+}
+
+static void sgemm_worker(void *ctx, int ith, int nth) {
+    (void)nth;
+    mm_job *j = ctx;
+    int nr = j->uk->sgemm_nr;
+    char *mem = j->thread_mem + (size_t)ith * j->thread_bytes;
+    float *bp = (float *)mem, *row = bp + SGEMM_KC * round_up(SGEMM_NC, nr), *ct = row + SGEMM_KC;
+    for (;;) {
+        int64_t u = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+        if (u >= j->units) return;
+        int64_t n0 = u * SGEMM_NC;
+        sgemm_unit(j, n0, min64(SGEMM_NC, j->n - n0), bp, row, ct);
+    }
+}
+
+static int matmul_sgemm(gk_backend *b, mm_job *j) {
+    gk_cpu *c = gk_cpu_of(b);
+    int mr = j->uk->sgemm_mr, nr = j->uk->sgemm_nr, nth = gk_pool_size(c->pool);
+    int64_t panels = (j->m + mr - 1) / mr;
+    j->apack = gk_cpu_scratch(c, CPU_SCRATCH_ACT, (size_t)(panels * mr * j->k) * sizeof(float));
+    /* per thread: B panels, one converted row, one edge tile; 64-byte multiples */
+    j->thread_bytes = (size_t)round_up((SGEMM_KC * round_up(SGEMM_NC, nr) + SGEMM_KC + mr * nr) * 4, 64);
+    j->thread_mem = gk_cpu_scratch(c, CPU_SCRATCH_THREADS, j->thread_bytes * (size_t)nth);
+    if (!j->apack || !j->thread_mem) return gk_fail(b, "matmul: out of memory for packing");
+    gk_cpu_rows(c, panels, (double)mr * j->k * 8, pack_a_rows, j);
+    j->units = (j->n + SGEMM_NC - 1) / SGEMM_NC;
+    atomic_store(&j->next, 0);
+    gk_pool_run(c->pool, sgemm_worker, j);
+    return 0;
+}
+
+int gk_cpu_matmul(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_tensor *x) {
+    if (gk_check_matmul(b, y, w, x)) return -1;
+    gk_cpu *c = gk_cpu_of(b);
+    mm_job j = {.uk = c->uk, .tk = &c->uk->t[w->type], .wtype = w->type, .k = w->ne[0], .n = gk_rows(w), .m = gk_rows(x),
+                .w = w->data, .wrow = gk_row_bytes(w), .x = x->data, .y = y->data};
+    if (!j.tk->vec_dot) return gk_fail(b, "matmul: no kernel for %s weights", gk_type_name(w->type));
+    if (j.m == 0 || j.n == 0) return 0;
+    if (j.tk->act_type == GK_F32 && j.m >= SGEMM_MIN_COLS) return matmul_sgemm(b, &j);
+    if (j.tk->act_type == GK_F32) {
+        j.xq = (char *)x->data;
+        j.xrow = (size_t)j.k * sizeof(float);
+    } else {
+        j.xrow = gk_type_bytes(j.tk->act_type, j.k);
+        if (!j.xrow) return gk_fail(b, "matmul: K = %lld is not a whole number of %s blocks",
+                                    (long long)j.k, gk_type_name(j.tk->act_type));
+        j.xq = gk_cpu_scratch(c, CPU_SCRATCH_ACT, j.xrow * (size_t)j.m);
+        if (!j.xq) return gk_fail(b, "matmul: out of memory for activations");
+        gk_cpu_rows(c, j.m, (double)j.k * 8, quantize_rows, &j);
+    }
+    int nth = gk_pool_size(c->pool);
+    atomic_store(&j.next, 0);
+    if (j.m == 1) {
+        plan_matvec(&j, nth);
+        gk_pool_run(c->pool, matvec_worker, &j);
+    } else {
+        plan_tiles(&j, nth);
+        gk_pool_run(c->pool, tile_worker, &j);
+    }
+    return 0;
+}
