@@ -93,6 +93,8 @@ typedef struct gc_workload {
     /* Optional: --dry-run description of the case (parameters, memory). */
     void (*describe)(const gc_case *c);
     void (*teardown)(void *state);
+    /* --threads when none is given, e.g. "1,all"; NULL = "all" (every physical core). */
+    const char *default_threads;
 } gc_workload;
 
 /* Registry (bench/workloads.c). */

@@ -1,0 +1,449 @@
+/* The runner: case matrix, measurement loop, progress, results table. */
+#include "bench/runner.h"
+
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "bench/energy.h"
+#include "bench/results.h"
+#include "bench/stats.h"
+
+/* One combination of the matrix. */
+typedef struct plan_case {
+    const gc_workload *wl;
+    const char *preset, *quant, *backend;
+    int threads;
+} plan_case;
+
+typedef struct progress {
+    bool tty;
+    int index, total;        /* case index (0-based) and count */
+    double start, last_draw;
+    char label[160];
+} progress;
+
+typedef struct runner {
+    const gc_options *opt;
+    gc_results res;
+    const char *out_path;
+    gc_meters *meters;
+    progress pg;
+    int n_bad;               /* cases failed or errored */
+    int n_write_errors;
+} runner;
+
+/* Set by SIGINT/SIGTERM; the loop stops after the current repetition. SA_RESETHAND makes a
+ * second Ctrl-C end the process at once; finished cases are already on disk by then. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig) { stop_signal = sig; }
+
+static void install_signals(struct sigaction *old_int, struct sigaction *old_term) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, old_int);
+    sigaction(SIGTERM, &sa, old_term);
+}
+
+/* Appends what fits of s to the string in buf (size n). */
+static void append(char *buf, size_t n, const char *s) {
+    size_t w = strlen(buf), k = strnlen(s, n - 1 - w);
+    memcpy(buf + w, s, k);
+    buf[w + k] = 0;
+}
+
+/* ---- the matrix ---------------------------------------------------------------------------- */
+
+static int line_cases(const gc_plan_line *l) { return l->n_presets * l->n_quants * l->n_backends * l->n_threads; }
+
+int runner_n_cases(const gc_plan *p) {
+    int n = 0;
+    for (int i = 0; i < p->n_lines; i++) n += line_cases(&p->lines[i]);
+    return n;
+}
+
+/* Case k of the plan, in the order workload, preset, quant, backend, threads (threads fastest). */
+static plan_case plan_get(const gc_plan *p, int k) {
+    plan_case c = {0};
+    for (int i = 0; i < p->n_lines; i++) {
+        const gc_plan_line *l = &p->lines[i];
+        int n = line_cases(l);
+        if (k >= n) {
+            k -= n;
+            continue;
+        }
+        c.wl = l->wl;
+        c.threads = l->threads[k % l->n_threads];
+        k /= l->n_threads;
+        c.backend = l->backends[k % l->n_backends];
+        k /= l->n_backends;
+        c.quant = l->quants[k % l->n_quants];
+        k /= l->n_quants;
+        c.preset = l->presets[k];
+        break;
+    }
+    return c;
+}
+
+static void case_label(const plan_case *c, char *buf, size_t n) {
+    int w = snprintf(buf, n, "%s", c->wl->name);
+    if (strcmp(c->preset, "-") && w >= 0 && (size_t)w < n) w += snprintf(buf + w, n - (size_t)w, " %s", c->preset);
+    if (strcmp(c->quant, "-") && w >= 0 && (size_t)w < n) w += snprintf(buf + w, n - (size_t)w, " %s", c->quant);
+    if (w >= 0 && (size_t)w < n) snprintf(buf + w, n - (size_t)w, " %s t=%d", c->backend, c->threads);
+}
+
+static gc_case to_gc_case(const plan_case *pc, const gc_options *opt) {
+    return (gc_case){.workload = pc->wl->name, .preset = pc->preset, .quant = pc->quant, .backend = pc->backend,
+                     .threads = pc->threads, .opt = opt};
+}
+
+void runner_dry_run(const gc_plan *p, const gc_options *opt, FILE *out) {
+    int n = runner_n_cases(p);
+    fprintf(out, "%d case%s; each: verify, %d warm-up run(s), then >= %d repetitions and >= %.2g s per phase%s%s\n", n,
+            n == 1 ? "" : "s", opt->warmup, opt->reps, opt->min_time, opt->phases ? "; phases: " : "",
+            opt->phases ? opt->phases : "");
+    for (int k = 0; k < n; k++) {
+        plan_case pc = plan_get(p, k);
+        char label[160];
+        case_label(&pc, label, sizeof label);
+        fprintf(out, "[%d/%d] %s\n", k + 1, n, label);
+        fflush(out);
+        if (pc.wl->describe) {
+            gc_case c = to_gc_case(&pc, opt);
+            pc.wl->describe(&c);
+            fflush(stdout);
+        }
+    }
+}
+
+/* ---- progress ------------------------------------------------------------------------------ */
+
+static void fmt_duration(double s, char *buf, size_t n) {
+    if (!(s >= 0) || s > 1e6) {
+        snprintf(buf, n, "--");
+        return;
+    }
+    long t = lround(s);
+    if (t >= 3600) snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    else snprintf(buf, n, "%ld:%02ld", t / 60, t % 60);
+}
+
+/* The live line on a terminal: case i of n, what runs, ETA from the fraction done so far. */
+static void progress_draw(progress *pg, const char *what, double case_frac, bool force) {
+    if (!pg->tty) return;
+    double now = gc_now();
+    if (!force && now - pg->last_draw < 0.1) return;
+    pg->last_draw = now;
+    double done = (pg->index + fmin(fmax(case_frac, 0), 1)) / pg->total;
+    char eta[32];
+    fmt_duration(done > 0.01 ? (now - pg->start) * (1 - done) / done : -1, eta, sizeof eta);
+    fprintf(stderr, "\r\033[K[%d/%d] %s: %s  ETA %s", pg->index + 1, pg->total, pg->label, what, eta);
+    fflush(stderr);
+}
+
+/* A finished step: one plain line (the live line, if any, is cleared first). */
+static void progress_line(progress *pg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void progress_line(progress *pg, const char *fmt, ...) {
+    if (pg->tty) fputs("\r\033[K", stderr);
+    fprintf(stderr, "[%d/%d] %s: ", pg->index + 1, pg->total, pg->label);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    fflush(stderr);
+}
+
+/* ---- measuring ----------------------------------------------------------------------------- */
+
+static void save(runner *R) {
+    gc_err err;
+    gc_utc_iso(R->res.finished, sizeof R->res.finished);
+    if (results_write(&R->res, R->out_path, &err)) {
+        R->n_write_errors++;
+        progress_line(&R->pg, "cannot save results: %s", err.msg);
+    }
+}
+
+static void record(runner *R, const gc_case_result *c) {
+    gc_case_result *slot = results_add_case(&R->res);
+    if (!slot) {
+        free(c->samples_s);
+        progress_line(&R->pg, "out of memory recording a case");
+        return;
+    }
+    *slot = *c;
+    if (strcmp(c->status, "ok")) R->n_bad++;
+    save(R);
+}
+
+static void case_result_init(gc_case_result *cr, const plan_case *pc, const gc_phase *ph) {
+    memset(cr, 0, sizeof *cr);
+    snprintf(cr->workload, sizeof cr->workload, "%s", pc->wl->name);
+    snprintf(cr->preset, sizeof cr->preset, "%s", pc->preset);
+    snprintf(cr->quant, sizeof cr->quant, "%s", pc->quant);
+    snprintf(cr->backend, sizeof cr->backend, "%s", pc->backend);
+    cr->threads = pc->threads;
+    snprintf(cr->phase, sizeof cr->phase, "%s", ph ? ph->name : "setup");
+    snprintf(cr->unit, sizeof cr->unit, "%s", ph ? ph->unit : "-");
+    if (ph) {
+        cr->work_per_rep = ph->work_per_rep;
+        cr->bytes_per_rep = ph->bytes_per_rep;
+        cr->flops_per_rep = ph->flops_per_rep;
+    }
+    snprintf(cr->status, sizeof cr->status, "ok");
+    energy_none(&cr->energy);
+}
+
+static void set_error(gc_case_result *cr, const char *status, const char *msg) {
+    snprintf(cr->status, sizeof cr->status, "%s", status);
+    snprintf(cr->error, sizeof cr->error, "%s", msg);
+}
+
+static double cpu_seconds(void) {
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru)) return 0;
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6;
+}
+
+static int push_sample(gc_case_result *cr, int *cap, double s) {
+    if (cr->n_samples == *cap) {
+        int nc = *cap ? 2 * *cap : 64;
+        double *p = realloc(cr->samples_s, (size_t)nc * sizeof *p);
+        if (!p) return -1;
+        cr->samples_s = p;
+        *cap = nc;
+    }
+    cr->samples_s[cr->n_samples++] = s;
+    return 0;
+}
+
+/* Timed repetitions until both opt->reps and opt->min_time are reached (at most max_reps),
+ * with the energy meters sampling the whole span. */
+static void timed_reps(runner *R, const plan_case *pc, void *state, int ph, int n_ph, gc_case_result *cr) {
+    const gc_options *o = R->opt;
+    int cap = 0;
+    gc_err err = {{0}};
+    double cpu0 = cpu_seconds();
+    energy_begin(R->meters);
+    double start = gc_now();
+    while (!stop_signal && cr->n_samples < o->max_reps) {
+        double elapsed = gc_now() - start;
+        if (cr->n_samples >= o->reps && elapsed >= o->min_time) break;
+        char what[96];
+        snprintf(what, sizeof what, "%s rep %d", cr->phase, cr->n_samples + 1);
+        double frac = fmin((double)cr->n_samples / o->reps, o->min_time > 0 ? elapsed / o->min_time : 1);
+        progress_draw(&R->pg, what, (ph + fmin(frac, 1)) / n_ph, false);
+        double t0 = gc_now();
+        int rc = pc->wl->run(state, ph, &err);
+        double dt = gc_now() - t0;
+        if (rc) {
+            set_error(cr, "error", err.msg[0] ? err.msg : "run failed");
+            break;
+        }
+        if (push_sample(cr, &cap, dt)) {
+            set_error(cr, "error", "out of memory storing samples");
+            break;
+        }
+    }
+    double span = gc_now() - start;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    double util = span > 0 && ncpu > 0 ? (cpu_seconds() - cpu0) / (span * (double)ncpu) : 0;
+    energy_end(R->meters, span, cr->work_per_rep * cr->n_samples, fmin(util, 1), &cr->energy);
+    if (stop_signal && !strcmp(cr->status, "ok") && (cr->n_samples < o->reps || span < o->min_time)) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "interrupted after %d repetition(s) (%.2f s)", cr->n_samples, span);
+        set_error(cr, "error", msg);
+    }
+}
+
+static void fmt_rate(double v, char *buf, size_t n) {
+    if (!isfinite(v)) snprintf(buf, n, "-");
+    else if (fabs(v) >= 100) snprintf(buf, n, "%.1f", v);
+    else if (fabs(v) >= 10) snprintf(buf, n, "%.2f", v);
+    else snprintf(buf, n, "%.3g", v);
+}
+
+static void run_phase(runner *R, const plan_case *pc, void *state, const gc_phase *phases, int ph, int n_ph) {
+    const gc_workload *wl = pc->wl;
+    gc_case_result cr;
+    case_result_init(&cr, pc, &phases[ph]);
+    gc_err err = {{0}};
+    char what[96];
+    snprintf(what, sizeof what, "%s: verifying", cr.phase);
+    progress_draw(&R->pg, what, (double)ph / n_ph, true);
+    if (wl->verify(state, ph, &cr.verify, &err)) {
+        set_error(&cr, "error", err.msg[0] ? err.msg : "verification could not run");
+        progress_line(&R->pg, "%s: error: %s", cr.phase, cr.error);
+        record(R, &cr);
+        return;
+    }
+    if (!cr.verify.ok) {
+        set_error(&cr, "failed", cr.verify.detail);
+        progress_line(&R->pg, "%s: VERIFICATION FAILED (not timed): %s", cr.phase, cr.verify.detail);
+        record(R, &cr);
+        return;
+    }
+    for (int i = 0; i < R->opt->warmup && !stop_signal; i++) {
+        snprintf(what, sizeof what, "%s: warm-up %d", cr.phase, i + 1);
+        progress_draw(&R->pg, what, (double)ph / n_ph, false);
+        if (wl->run(state, ph, &err)) {
+            set_error(&cr, "error", err.msg[0] ? err.msg : "warm-up run failed");
+            progress_line(&R->pg, "%s: error: %s", cr.phase, cr.error);
+            record(R, &cr);
+            return;
+        }
+    }
+    if (stop_signal) return;          /* nothing measured: nothing to record */
+    timed_reps(R, pc, state, ph, n_ph, &cr);
+    if (cr.n_samples > 0) {
+        stats_compute(cr.samples_s, cr.n_samples, &cr.time_s);
+        stats_throughput(cr.samples_s, cr.n_samples, cr.work_per_rep, &cr.throughput);
+        cr.high_spread = stats_high_spread(&cr.throughput);
+    }
+    if (wl->finish && !strcmp(cr.status, "ok")) wl->finish(state, ph, &cr.metrics);
+    if (!strcmp(cr.status, "ok")) {
+        char med[32];
+        fmt_rate(cr.throughput.median, med, sizeof med);
+        progress_line(&R->pg, "%s: %s %s/s (median of %d, cv %.1f%%)%s", cr.phase, med, cr.unit, cr.n_samples,
+                      100 * cr.throughput.cv, cr.high_spread ? " [high spread]" : "");
+    } else if (cr.n_samples > 0 || strcmp(cr.status, "ok")) {
+        progress_line(&R->pg, "%s: %s: %s", cr.phase, cr.status, cr.error);
+    }
+    record(R, &cr);
+}
+
+static bool phase_selected(const char *filter, const char *name) {
+    if (!filter) return true;
+    size_t len = strlen(name);
+    for (const char *p = filter; *p;) {
+        size_t n = strcspn(p, ",");
+        if (n == len && !strncmp(p, name, n)) return true;
+        p += n + (p[n] == ',');
+    }
+    return false;
+}
+
+static void run_case(runner *R, const plan_case *pc) {
+    gc_case c = to_gc_case(pc, R->opt);
+    gc_phase phases[GC_MAX_PHASES];
+    memset(phases, 0, sizeof phases);
+    int n_ph = 0;
+    void *state = NULL;
+    gc_err err = {{0}};
+    progress_draw(&R->pg, "setting up", 0, true);
+    if (pc->wl->setup(&c, &state, phases, &n_ph, &err)) {
+        gc_case_result cr;
+        case_result_init(&cr, pc, NULL);
+        set_error(&cr, "error", err.msg[0] ? err.msg : "setup failed");
+        progress_line(&R->pg, "setup error: %s", cr.error);
+        record(R, &cr);
+        return;
+    }
+    if (n_ph > GC_MAX_PHASES) n_ph = GC_MAX_PHASES;
+    int selected = 0;
+    for (int ph = 0; ph < n_ph && !stop_signal; ph++) {
+        if (!phase_selected(R->opt->phases, phases[ph].name)) continue;
+        selected++;
+        run_phase(R, pc, state, phases, ph, n_ph);
+    }
+    if (!selected && !stop_signal) {
+        gc_case_result cr;
+        case_result_init(&cr, pc, NULL);
+        char names[256] = "";
+        for (int ph = 0; ph < n_ph; ph++) {
+            if (ph) append(names, sizeof names, ", ");
+            append(names, sizeof names, phases[ph].name);
+        }
+        char msg[400];
+        snprintf(msg, sizeof msg, "--phases %s matches none of this case's phases (%s)", R->opt->phases, names);
+        set_error(&cr, "error", msg);
+        progress_line(&R->pg, "%s", msg);
+        record(R, &cr);
+    }
+    if (pc->wl->teardown) pc->wl->teardown(state);
+}
+
+/* ---- the table ----------------------------------------------------------------------------- */
+
+static void print_table(const gc_results *r, const char *path, FILE *f) {
+    fprintf(f, "\n%-34s %-12s %16s  %-23s %7s  %s\n", "case", "phase", "median", "95% CI", "cv", "verification");
+    bool any_spread = false;
+    for (int i = 0; i < r->n_cases; i++) {
+        const gc_case_result *c = &r->cases[i];
+        plan_case pc = {.preset = c->preset, .quant = c->quant, .backend = c->backend, .threads = c->threads};
+        gc_workload fake = {.name = c->workload};
+        pc.wl = &fake;
+        char label[160], med[32] = "-", lo[32] = "", hi[32] = "", ci[80] = "-", cv[16] = "-", unit[24];
+        case_label(&pc, label, sizeof label);
+        snprintf(unit, sizeof unit, "%s/s", c->unit);
+        bool ok = !strcmp(c->status, "ok");
+        if (ok) {
+            fmt_rate(c->throughput.median, med, sizeof med);
+            fmt_rate(c->throughput.ci95_low, lo, sizeof lo);
+            fmt_rate(c->throughput.ci95_high, hi, sizeof hi);
+            snprintf(ci, sizeof ci, "[%s, %s]", lo, hi);
+            snprintf(cv, sizeof cv, "%.1f%%", 100 * c->throughput.cv);
+            strncat(med, " ", sizeof med - strlen(med) - 1);
+            strncat(med, unit, sizeof med - strlen(med) - 1);
+        }
+        char verdict[600];
+        if (ok) snprintf(verdict, sizeof verdict, "ok");
+        else if (!strcmp(c->status, "failed")) snprintf(verdict, sizeof verdict, "FAILED: %s", c->verify.detail);
+        else snprintf(verdict, sizeof verdict, "error: %s", c->error);
+        fprintf(f, "%-34s %-12s %16s  %-23s %7s%s %s\n", label, c->phase, med, ci, cv, ok && c->high_spread ? "!" : " ", verdict);
+        any_spread |= ok && c->high_spread;
+    }
+    if (any_spread) fprintf(f, "! high spread (cv > 5%% or CI wider than 10%% of the median): rerun on a quieter machine or with more --reps\n");
+    fprintf(f, "\nresults: %s%s\n", path, r->complete ? "" : " (incomplete)");
+}
+
+/* ---- the run ------------------------------------------------------------------------------- */
+
+int runner_run(const gc_plan *p, const gc_options *opt, const char *out_path, const char *command_line, gc_err *err) {
+    runner R = {.opt = opt, .out_path = out_path};
+    results_init(&R.res);
+    R.res.command_line = strdup(command_line ? command_line : "");
+    gc_utc_iso(R.res.started, sizeof R.res.started);
+    gc_utc_iso(R.res.finished, sizeof R.res.finished);
+    stop_signal = 0;
+    struct sigaction old_int, old_term;
+    install_signals(&old_int, &old_term);
+    /* Written once before anything runs, so an unwritable path is bad input, not lost work. */
+    if (results_write(&R.res, out_path, err)) {
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGTERM, &old_term, NULL);
+        results_free(&R.res);
+        return GC_EXIT_USAGE;
+    }
+    R.meters = energy_open(opt);
+    R.pg = (progress){.tty = isatty(2), .total = runner_n_cases(p), .start = gc_now()};
+    for (int k = 0; k < R.pg.total && !stop_signal; k++) {
+        plan_case pc = plan_get(p, k);
+        R.pg.index = k;
+        case_label(&pc, R.pg.label, sizeof R.pg.label);
+        run_case(&R, &pc);
+    }
+    if (R.pg.tty) fputs("\r\033[K", stderr);
+    energy_close(R.meters);
+    int sig = stop_signal;
+    R.res.complete = !sig;
+    save(&R);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    if (sig) fprintf(stderr, "gencost: interrupted by %s: stopped after the current repetition; finished cases are saved\n",
+                     sig == SIGINT ? "SIGINT" : "SIGTERM");
+    print_table(&R.res, out_path, stdout);
+    fflush(stdout);
+    int rc = sig ? 130 : (R.n_bad || R.n_write_errors) ? 1 : 0;
+    results_free(&R.res);
+    return rc;
+}

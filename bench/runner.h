@@ -1,0 +1,43 @@
+/* The runner: expands a plan (workload lines x presets x quants x backends x threads) into
+ * cases and measures each: setup -> per phase verify -> warm-up -> timed repetitions until both
+ * the minimum count and the minimum time are reached -> statistics -> energy -> results file
+ * (rewritten atomically after every phase, marked complete at the end). */
+#ifndef GC_RUNNER_H
+#define GC_RUNNER_H
+#include <stdio.h>
+#include "bench/util.h"
+#include "bench/workload.h"
+
+#define GC_MAX_LIST 32
+
+/* One workload with the values of each matrix axis. Strings are borrowed. */
+typedef struct gc_plan_line {
+    const gc_workload *wl;
+    const char *presets[GC_MAX_LIST];
+    int n_presets;
+    const char *quants[GC_MAX_LIST];
+    int n_quants;
+    const char *backends[GC_MAX_LIST];
+    int n_backends;
+    int threads[GC_MAX_LIST];
+    int n_threads;
+} gc_plan_line;
+
+typedef struct gc_plan {
+    gc_plan_line lines[GC_MAX_LIST];
+    int n_lines;
+} gc_plan;
+
+/* Number of cases (combinations) the plan expands to. */
+int runner_n_cases(const gc_plan *p);
+
+/* --dry-run: prints every case (and the workload's own description of it) on out. */
+void runner_dry_run(const gc_plan *p, const gc_options *opt, FILE *out);
+
+/* Runs the plan, writing out_path after every phase. Returns the exit status: 0 every case
+ * verified and ran, 1 some case failed verification or could not run, 130 interrupted by
+ * SIGINT/SIGTERM (file marked incomplete), GC_EXIT_USAGE with err when the results file cannot
+ * be written at the start. Prints the results table on stdout at the end. */
+int runner_run(const gc_plan *p, const gc_options *opt, const char *out_path, const char *command_line, gc_err *err);
+
+#endif

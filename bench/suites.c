@@ -1,0 +1,32 @@
+/* The suites. Add a workload to one: one line in its table. */
+#include <string.h>
+#include "bench/suites.h"
+
+static const gc_suite_line default_lines[] = {
+    {"triad", NULL, NULL},
+    {NULL, NULL, NULL},
+};
+
+static const gc_suite_line full_lines[] = {
+    {"triad", NULL, NULL},
+    {NULL, NULL, NULL},
+};
+
+static const gc_suite_line smoke_lines[] = {
+    {"triad", NULL, NULL},
+    {NULL, NULL, NULL},
+};
+
+static const gc_suite suite_default = {"default", "what `make run` measures on this machine", false, default_lines};
+static const gc_suite suite_full = {"full", "the default suite plus the large presets", false, full_lines};
+static const gc_suite suite_smoke = {"smoke", "everything small and quick (--quick): checks that it all runs", true, smoke_lines};
+
+static const gc_suite *const all[] = {&suite_default, &suite_full, &suite_smoke, NULL};
+
+const gc_suite *const *gc_suite_all(void) { return all; }
+
+const gc_suite *gc_suite_find(const char *name) {
+    for (int i = 0; all[i]; i++)
+        if (!strcmp(all[i]->name, name)) return all[i];
+    return NULL;
+}

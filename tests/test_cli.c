@@ -1,0 +1,289 @@
+/* End-to-end tests of the gencost CLI: drives the binary in $GENCOST_BIN (the sanitized build)
+ * with fork/exec and checks exit statuses, messages and the results files it writes. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench/results.h"
+#include "bench/util.h"
+
+typedef struct proc {
+    pid_t pid;
+    char out_path[64], err_path[64];
+    int status;              /* exit status, or 128 + signal */
+    char *out, *err;         /* captured stdout / stderr */
+} proc;
+
+static const char *bin(void) {
+    const char *b = getenv("GENCOST_BIN");
+    return b && *b ? b : "build/gencost-test";
+}
+
+static void sleep_s(double s) {
+    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+    nanosleep(&ts, NULL);
+}
+
+/* Starts gencost with args (NULL-terminated), stdout and stderr into temporary files. */
+static void start(proc *p, const char *const *args) {
+    memset(p, 0, sizeof *p);
+    static int seq;
+    snprintf(p->out_path, sizeof p->out_path, "/tmp/gc_cli_%d_%d.out", (int)getpid(), seq);
+    snprintf(p->err_path, sizeof p->err_path, "/tmp/gc_cli_%d_%d.err", (int)getpid(), seq++);
+    const char *argv[64] = {bin()};
+    int n = 1;
+    for (; args[n - 1] && n < 63; n++) argv[n] = args[n - 1];
+    argv[n] = NULL;
+    p->pid = fork();
+    assert_true(p->pid >= 0);
+    if (p->pid == 0) {
+        int o = open(p->out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int e = open(p->err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(o, 1);
+        dup2(e, 2);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+}
+
+/* Waits at most timeout seconds (a hang is a failure, not a stuck test), then reads output. */
+static void finish(proc *p, double timeout) {
+    int st = 0;
+    double t0 = gc_now();
+    for (;;) {
+        pid_t w = waitpid(p->pid, &st, WNOHANG);
+        if (w == p->pid) break;
+        if (gc_now() - t0 > timeout) {
+            kill(p->pid, SIGKILL);
+            waitpid(p->pid, &st, 0);
+            fail_msg("gencost did not finish within %.0f s", timeout);
+        }
+        sleep_s(0.01);
+    }
+    p->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    gc_err err;
+    p->out = gc_read_file(p->out_path, NULL, &err);
+    p->err = gc_read_file(p->err_path, NULL, &err);
+    unlink(p->out_path);
+    unlink(p->err_path);
+    assert_non_null(p->out);
+    assert_non_null(p->err);
+}
+
+static void proc_free(proc *p) {
+    free(p->out);
+    free(p->err);
+}
+
+static void run_cmd(proc *p, double timeout, const char *const *args) {
+    start(p, args);
+    finish(p, timeout);
+}
+
+#define RUN(p, ...) run_cmd((p), 60, (const char *const[]){__VA_ARGS__, NULL})
+
+/* Bad input: exit 2 and exactly one line on stderr, "gencost: ...", containing each needle. */
+static void expect_usage_error(const char *const *args, const char *n1, const char *n2) {
+    proc p;
+    run_cmd(&p, 60, args);
+    if (p.status != 2) fail_msg("%s %s: exit %d, stderr: %s", args[0], args[1] ? args[1] : "", p.status, p.err);
+    size_t len = strlen(p.err);
+    assert_true(len > 0 && p.err[len - 1] == '\n');
+    assert_true(strchr(p.err, '\n') == p.err + len - 1);   /* exactly one line */
+    assert_int_equal(strncmp(p.err, "gencost: ", 9), 0);
+    if (n1 && !strstr(p.err, n1)) fail_msg("message '%s' lacks '%s'", p.err, n1);
+    if (n2 && !strstr(p.err, n2)) fail_msg("message '%s' lacks '%s'", p.err, n2);
+    proc_free(&p);
+}
+
+#define BAD(n1, n2, ...) expect_usage_error((const char *const[]){__VA_ARGS__, NULL}, n1, n2)
+
+static void help_everywhere(void **s) {
+    static const char *const cmds[] = {"info", "list", "run", "report", "compare", "history", "export", "logits"};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        proc p;
+        RUN(&p, cmds[i], "--help");
+        if (p.status != 0) fail_msg("gencost %s --help: exit %d", cmds[i], p.status);
+        assert_true(strlen(p.out) > 20);
+        proc_free(&p);
+    }
+    proc p;
+    RUN(&p, "--help");
+    assert_int_equal(p.status, 0);
+    assert_non_null(strstr(p.out, "run"));
+    proc_free(&p);
+}
+
+static bool is_hex(const char *s, int n) {
+    for (int i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return false;
+    return true;
+}
+
+/* --version names the commit; in a git checkout, the commit the binary was built from. */
+static void version_has_commit(void **s) {
+    proc p;
+    RUN(&p, "--version");
+    assert_int_equal(p.status, 0);
+    const char *c = strstr(p.out, "(commit ");
+    assert_non_null(c);
+    c += 8;
+    FILE *g = popen("git rev-parse --short=12 HEAD 2>/dev/null", "r");
+    char head[64] = "";
+    if (g) {
+        if (!fgets(head, sizeof head, g)) head[0] = 0;
+        pclose(g);
+    }
+    head[strcspn(head, "\n")] = 0;
+    if (strlen(head) == 12) assert_int_equal(strncmp(c, head, 12), 0);
+    else assert_true(is_hex(c, 12) || !strncmp(c, "unknown", 7));
+    proc_free(&p);
+}
+
+static void bad_input(void **s) {
+    BAD("'frobnicate'", "unknown command", "frobnicate");
+    BAD("'--bogus'", "unknown option", "run", "--bogus");
+    BAD("'--json2'", "unknown option", "info", "--json2");
+    BAD("'-x'", "unknown option", "list", "-x");
+    BAD("--reps", "'abc'", "run", "--reps", "abc");
+    BAD("--reps", "'0'", "run", "--reps", "0");
+    BAD("--min-time", "'-1'", "run", "--min-time", "-1");
+    BAD("--threads", "'many'", "run", "--threads", "many");
+    BAD("--kv-type", "'f8'", "run", "--kv-type", "f8");
+    BAD("--reps needs a value", NULL, "run", "--reps");
+    BAD("--workload", "'nosuch'", "run", "--workload", "nosuch");
+    BAD("--suite", "'nosuch'", "run", "--suite", "nosuch");
+    BAD("unexpected argument", "'stray'", "run", "stray");
+}
+
+static void missing_files(void **s) {
+    BAD("--model", "/nonexistent/model.gguf", "run", "--model", "/nonexistent/model.gguf");
+    BAD("--profile", "/nonexistent/host.ini", "run", "--profile", "/nonexistent/host.ini");
+    BAD("--out", "/proc/gencost-cannot-write-here", "run", "--workload", "triad", "--quick", "--out",
+        "/proc/gencost-cannot-write-here/r.json");
+}
+
+static void impossible_combinations(void **s) {
+    BAD("--suite", "--workload", "run", "--suite", "smoke", "--workload", "triad");
+    BAD("--preset", "'tinyllama-1.1b'", "run", "--workload", "triad", "--preset", "tinyllama-1.1b");
+    BAD("--quant", "'q4_0'", "run", "--workload", "triad", "--quant", "q4_0");
+    BAD("--preset needs --workload", NULL, "run", "--preset", "x");
+    BAD("--backend", "'nosuch'", "run", "--workload", "triad", "--backend", "nosuch");
+    BAD("triad does not run on 'ref'", NULL, "run", "--workload", "triad", "--backend", "ref");
+}
+
+static void info_and_list(void **s) {
+    proc p;
+    RUN(&p, "info", "--json");
+    assert_int_equal(p.status, 0);
+    assert_non_null(strstr(p.out, "\"name\""));
+    assert_non_null(strstr(p.out, "\"caches\""));
+    proc_free(&p);
+    RUN(&p, "list");
+    assert_int_equal(p.status, 0);
+    assert_non_null(strstr(p.out, "triad"));
+    assert_non_null(strstr(p.out, "cpu"));
+    proc_free(&p);
+    RUN(&p, "run", "--dry-run", "--workload", "triad", "--threads", "1,2,1");
+    assert_int_equal(p.status, 0);
+    assert_non_null(strstr(p.out, "2 cases"));              /* duplicate thread count dropped */
+    proc_free(&p);
+}
+
+static void tmp_results_path(char *buf, size_t n, const char *tag) {
+    snprintf(buf, n, "/tmp/gc_cli_%d_%s/r.json", (int)getpid(), tag);   /* folder created by gencost */
+}
+
+static void remove_results(const char *path) {
+    unlink(path);
+    char dir[128];
+    snprintf(dir, sizeof dir, "%s", path);
+    *strrchr(dir, '/') = 0;
+    rmdir(dir);
+}
+
+static void quick_triad_run(void **s) {
+    char out[128];
+    tmp_results_path(out, sizeof out, "quick");
+    proc p;
+    run_cmd(&p, 120, (const char *const[]){"run", "--workload", "triad", "--quick", "--reps", "2", "--out", out, NULL});
+    if (p.status != 0) fail_msg("exit %d: %s", p.status, p.err);
+    assert_non_null(strstr(p.out, out));                    /* the table names the file */
+    assert_non_null(strstr(p.out, "GB/s"));
+    gc_results r;
+    gc_err err;
+    if (results_read(out, &r, &err)) fail_msg("%s", err.msg);
+    remove_results(out);
+    assert_true(r.complete);
+    assert_true(r.n_cases >= 2);
+    bool saw_copy = false, saw_triad = false;
+    for (int i = 0; i < r.n_cases; i++) {
+        const gc_case_result *c = &r.cases[i];
+        assert_string_equal(c->workload, "triad");
+        assert_string_equal(c->status, "ok");
+        assert_true(c->verify.ok);
+        assert_string_equal(c->unit, "GB");
+        assert_true(c->n_samples >= 2);
+        assert_true(c->throughput.median > 0);
+        assert_true(c->throughput.ci95_low <= c->throughput.median && c->throughput.median <= c->throughput.ci95_high);
+        saw_copy |= !strcmp(c->phase, "copy");
+        saw_triad |= !strcmp(c->phase, "triad");
+        /* STREAM counting: 16 B per element for copy, 24 B for triad; both phases share n. */
+        double per_elem = !strcmp(c->phase, "copy") ? 16 : 24;
+        assert_true(c->bytes_per_rep / per_elem == r.cases[0].bytes_per_rep / 16);
+    }
+    assert_true(saw_copy && saw_triad);
+    assert_non_null(strstr(r.command_line, "--reps 2"));
+    results_free(&r);
+    proc_free(&p);
+}
+
+/* SIGINT during a long run: exit 130, the file exists, reads back valid, marked incomplete. */
+static void interrupted_run(void **s) {
+    char out[128];
+    tmp_results_path(out, sizeof out, "sigint");
+    proc p;
+    start(&p, (const char *const[]){"run", "--workload", "triad", "--quick", "--reps", "1000000", "--min-time", "600",
+                                    "--out", out, NULL});
+    /* The first write happens after the signal handlers are installed; wait for it. */
+    struct stat st;
+    double t0 = gc_now();
+    while (stat(out, &st) && gc_now() - t0 < 60) sleep_s(0.02);
+    sleep_s(0.5);
+    kill(p.pid, SIGINT);
+    finish(&p, 60);
+    if (p.status != 130) fail_msg("exit %d after SIGINT: %s", p.status, p.err);
+    gc_results r;
+    gc_err err;
+    if (results_read(out, &r, &err)) fail_msg("%s", err.msg);
+    remove_results(out);
+    assert_false(r.complete);
+    assert_non_null(strstr(p.err, "interrupted"));
+    results_free(&r);
+    proc_free(&p);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(help_everywhere),
+        cmocka_unit_test(version_has_commit),
+        cmocka_unit_test(bad_input),
+        cmocka_unit_test(missing_files),
+        cmocka_unit_test(impossible_combinations),
+        cmocka_unit_test(info_and_list),
+        cmocka_unit_test(quick_triad_run),
+        cmocka_unit_test(interrupted_run),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
