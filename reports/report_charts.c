@@ -1,0 +1,263 @@
+/* Charts through the gnuplot program: for each chart a data file and a script, run with the
+ * chart folder as working directory, writing NAME.svg and NAME.png. gnuplot is a separate program,
+ * so it runs in a child process with a time limit: a broken gnuplot can never hang a report. */
+#include "reports/report_model.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define GNUPLOT_TIMEOUT_S 60
+
+typedef struct chart_ctx {
+    const rp_model *m;
+    const char *dir;
+    char (*names)[32];
+    char (*titles)[96];
+    int n;
+} chart_ctx;
+
+static FILE *open_in(const char *dir, const char *name, const char *ext) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s.%s", dir, name, ext);
+    return fopen(path, "w");
+}
+
+/* Quoted for a gnuplot string or data-file column header. */
+static void gp_str(FILE *f, const char *s) {
+    fputc('"', f);
+    for (; *s; s++) fputc(*s == '"' ? '\'' : *s, f);
+    fputc('"', f);
+}
+
+/* The terminal lines both outputs share; pngcairo when built in, else libgd's png. */
+static void gp_prologue(FILE *f, const char *name, const char *title) {
+    fprintf(f, "set terminal svg size 960,540 dynamic noenhanced font 'sans,11' background rgb 'white'\n");
+    fprintf(f, "set output '%s.svg'\nset title ", name);
+    gp_str(f, title);
+    fprintf(f, "\nset datafile missing '?'\nset key outside right top noenhanced\n"
+               "set grid ytics\nset border 3\nset tics nomirror\n");
+}
+
+static void gp_png(FILE *f, const char *name) {
+    fprintf(f, "set output\nif (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) "
+               "{ set terminal pngcairo size 960,540 noenhanced font 'sans,10' } "
+               "else { set terminal png size 960,540 noenhanced }\n"
+               "set output '%s.png'\nreplot\nset output\n", name);
+}
+
+typedef double (*cell_fn)(const rp_model *m, int job, int host);
+
+static double cell_tput(const rp_model *m, int j, int h) {
+    int b = m->jobs[j].best[h];
+    return b >= 0 ? m->rows[b].tput : NAN;
+}
+static double cell_cost(const rp_model *m, int j, int h) {
+    return m->jobs[j].has_cost[h] ? m->jobs[j].cost[h].usd_per_1000 : NAN;
+}
+static double cell_joules(const rp_model *m, int j, int h) {
+    int b = m->jobs[j].best[h];
+    return b >= 0 && m->rows[b].j_per_unit >= 0 ? m->rows[b].j_per_unit : NAN;
+}
+static double cell_speedup(const rp_model *m, int j, int h) {
+    int b = m->jobs[j].best[h], base = m->baseline >= 0 ? m->jobs[j].best[m->baseline] : -1;
+    return b >= 0 && base >= 0 ? m->rows[b].tput / m->rows[base].tput : NAN;
+}
+
+/* A clustered bar chart: one group per job (those accepted by want), one bar per host with a
+ * value; projected hosts hatched, hosts' figures from profiles cross-hatched. */
+static int bar_chart(chart_ctx *c, const char *name, const char *title, const char *ylabel,
+                     cell_fn cell, bool costed_only) {
+    const rp_model *m = c->m;
+    bool host_used[RP_MAX_HOSTS] = {0};
+    int n_jobs = 0;
+    for (int j = 0; j < m->n_jobs; j++) {
+        if (costed_only && m->any_costed && !m->jobs[j].costed) continue;
+        bool any = false;
+        for (int h = 0; h < m->n_hosts; h++)
+            if (isfinite(cell(m, j, h)) && cell(m, j, h) > 0) any = host_used[h] = true;
+        n_jobs += any;
+    }
+    if (!n_jobs) return 0;
+    FILE *d = open_in(c->dir, name, "dat"), *g = open_in(c->dir, name, "gp");
+    if (!d || !g) {
+        if (d) fclose(d);
+        if (g) fclose(g);
+        return -1;
+    }
+    gp_str(d, "job");
+    for (int h = 0; h < m->n_hosts; h++) {
+        if (!host_used[h]) continue;
+        char tag[128];
+        rp_host_tag(m, h, tag, sizeof tag);
+        fputc(' ', d);
+        gp_str(d, tag);
+    }
+    fputc('\n', d);
+    for (int j = 0; j < m->n_jobs; j++) {
+        if (costed_only && m->any_costed && !m->jobs[j].costed) continue;
+        bool any = false;
+        for (int h = 0; h < m->n_hosts; h++) any |= isfinite(cell(m, j, h)) && cell(m, j, h) > 0;
+        if (!any) continue;
+        gp_str(d, m->jobs[j].key);
+        for (int h = 0; h < m->n_hosts; h++) {
+            if (!host_used[h]) continue;
+            double v = cell(m, j, h);
+            if (isfinite(v) && v > 0) fprintf(d, " %.6g", v);
+            else fputs(" ?", d);
+        }
+        fputc('\n', d);
+    }
+    fclose(d);
+    gp_prologue(g, name, title);
+    fprintf(g, "set style data histogram\nset style histogram clustered gap 1\n"
+               "set logscale y\nset xtics rotate by -25 scale 0\nset ylabel ");
+    gp_str(g, ylabel);
+    fputs("\nplot ", g);
+    int col = 2;
+    for (int h = 0; h < m->n_hosts; h++) {
+        if (!host_used[h]) continue;
+        const char *fs = m->hosts[h].measured ? "solid 0.85 border -1"
+                         : rp_host_projected(m, h) ? "pattern 4 border -1" : "pattern 5 border -1";
+        fprintf(g, "%s'%s.dat' using %d%s title columnheader(%d) fs %s", col > 2 ? ", \\\n     " : "",
+                name, col, col == 2 ? ":xtic(1)" : "", col, fs);
+        col++;
+    }
+    fputc('\n', g);
+    gp_png(g, name);
+    fclose(g);
+    snprintf(c->names[c->n], 32, "%s", name);
+    snprintf(c->titles[c->n], 96, "%s", title);
+    c->n++;
+    return 0;
+}
+
+/* Roofline: attainable GFLOP/s = min(peak, intensity × bandwidth) per host, and each measured
+ * case whose bytes and FLOPs are known placed at its arithmetic intensity. */
+static int roofline_chart(chart_ctx *c) {
+    const rp_model *m = c->m;
+    FILE *d = open_in(c->dir, "roofline", "dat"), *g = open_in(c->dir, "roofline", "gp");
+    if (!d || !g) {
+        if (d) fclose(d);
+        if (g) fclose(g);
+        return -1;
+    }
+    gp_prologue(g, "roofline", "Roofline: achieved GFLOP/s vs each host's ceilings");
+    fputs("set logscale xy\nset xlabel 'arithmetic intensity (FLOP per byte)'\nset ylabel 'GFLOP/s'\n"
+          "set xrange [0.05:2000]\nset samples 400\n", g);
+    int n_plots = 0, block = 0;
+    char plot[8192] = "";
+    size_t used = 0;
+    for (int h = 0; h < m->n_hosts; h++) {
+        double bw = rp_host_bw(m, h);
+        const char *which = "";
+        double peak = m->hosts[h].prof ? rp_peak_flops(m->hosts[h].prof, "f16", &which) / 1e9 : 0;
+        char tag[128];
+        rp_host_tag(m, h, tag, sizeof tag);
+        if (bw > 0) {
+            if (peak > 0)
+                used += (size_t)snprintf(plot + used, sizeof plot - used,
+                                         "%s(x*%g < %g ? x*%g : %g) with lines lw 2 title '%s ceiling (%s)'",
+                                         n_plots ? ", \\\n     " : "", bw, peak, bw, peak, tag, which);
+            else
+                used += (size_t)snprintf(plot + used, sizeof plot - used,
+                                         "%sx*%g with lines lw 2 dt 2 title '%s bandwidth ceiling'",
+                                         n_plots ? ", \\\n     " : "", bw, tag);
+            n_plots++;
+        }
+        int pts = 0;
+        for (int i = 0; i < m->n_rows; i++) {
+            const rp_row *r = &m->rows[i];
+            if (r->host != h || r->how != RP_MEASURED || r->bytes_per_rep <= 0 || r->flops_per_rep <= 0) continue;
+            double reps = r->tput / r->work_per_rep;
+            fprintf(d, "%.6g %.6g\n", r->flops_per_rep / r->bytes_per_rep, r->flops_per_rep * reps / 1e9);
+            pts++;
+        }
+        if (pts) {
+            fputs("\n\n", d);
+            used += (size_t)snprintf(plot + used, sizeof plot - used,
+                                     "%s'roofline.dat' index %d using 1:2 with points pt 7 ps 1.2 title '%s cases'",
+                                     n_plots ? ", \\\n     " : "", block++, tag);
+            n_plots++;
+        }
+        if (used >= sizeof plot - 256) break;
+    }
+    fclose(d);
+    if (!n_plots) {
+        fclose(g);
+        return 0;
+    }
+    fprintf(g, "plot %s\n", plot);
+    gp_png(g, "roofline");
+    fclose(g);
+    snprintf(c->names[c->n], 32, "roofline");
+    snprintf(c->titles[c->n], 96, "Roofline: achieved GFLOP/s vs each host's ceilings");
+    c->n++;
+    return 0;
+}
+
+/* Runs gnuplot on one script in dir; 0 on exit status 0. */
+static int run_gnuplot(const char *gnuplot, const char *dir, const char *script, char *why, size_t why_n) {
+    pid_t pid = fork();
+    if (pid < 0) return snprintf(why, why_n, "cannot start gnuplot: %s", strerror(errno)), -1;
+    if (pid == 0) {
+        if (chdir(dir)) _exit(126);
+        int fd = open("gnuplot.log", O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+            close(fd);
+        }
+        execlp(gnuplot, gnuplot, script, (char *)NULL);
+        _exit(127);
+    }
+    int st = 0;
+    double deadline = gc_now() + GNUPLOT_TIMEOUT_S;
+    for (;;) {
+        pid_t w = waitpid(pid, &st, WNOHANG);
+        if (w == pid) break;
+        if (w < 0 && errno != EINTR) return snprintf(why, why_n, "gnuplot: wait failed"), -1;
+        if (gc_now() > deadline) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &st, 0);
+            return snprintf(why, why_n, "gnuplot took over %d s on %s; killed", GNUPLOT_TIMEOUT_S, script), -1;
+        }
+        nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
+    }
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 127)
+        return snprintf(why, why_n, "gnuplot ('%s') not found", gnuplot), -1;
+    if (!WIFEXITED(st) || WEXITSTATUS(st))
+        return snprintf(why, why_n, "gnuplot failed on %s/%s (see %s/gnuplot.log)", dir, script, dir), -1;
+    return 0;
+}
+
+int rp_charts(const rp_model *m, const char *dir, const char *gnuplot, char names[][32],
+              char titles[][96], char *why, size_t why_n) {
+    chart_ctx c = {m, dir, names, titles, 0};
+    why[0] = 0;
+    bool costed = m->any_costed;
+    char base_title[128];
+    snprintf(base_title, sizeof base_title, "Speedup vs %s (fastest configuration each)",
+             m->baseline >= 0 ? m->hosts[m->baseline].label : "baseline");
+    int rc = bar_chart(&c, "throughput", "Throughput per host and job (units per second, log scale)",
+                       "units per second", cell_tput, false);
+    rc = rc ? rc : bar_chart(&c, "cost", costed ? "Cost per 1,000 generations (USD, log scale)" : "Cost per 1,000 units (USD, log scale)",
+                             "USD per 1,000", cell_cost, true);
+    rc = rc ? rc : bar_chart(&c, "energy", costed ? "Energy per generation (joules, log scale)" : "Energy per unit (joules, log scale)",
+                             "joules", cell_joules, true);
+    rc = rc ? rc : bar_chart(&c, "speedup", base_title, "speedup (×)", cell_speedup, false);
+    rc = rc ? rc : roofline_chart(&c);
+    if (rc) return snprintf(why, why_n, "cannot write chart files in %s", dir), 0;
+    for (int i = 0; i < c.n; i++) {
+        char script[48];
+        snprintf(script, sizeof script, "%s.gp", names[i]);
+        if (run_gnuplot(gnuplot, dir, script, why, why_n)) return 0;
+    }
+    return c.n;
+}

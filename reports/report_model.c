@@ -1,0 +1,426 @@
+/* The report's model: results files merged per host, jobs compared across hosts, hosts without
+ * results projected from their roofline, api hosts from their stated figures, and costs. */
+#include "reports/report_model.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench/results.h"
+
+/* gencost's llm defaults (P = 512 prompt tokens, N = 128 new), used to price an api call when the
+ * results do not say the generation's shape. */
+#define DEFAULT_PROMPT 512
+#define DEFAULT_NEW 128
+
+const char *rp_how_name(rp_how h) {
+    return h == RP_MEASURED ? "measured" : h == RP_PROJECTED ? "projected" : "profile";
+}
+
+bool rp_host_projected(const rp_model *m, int h) {
+    const rp_host *x = &m->hosts[h];
+    return !x->measured && x->prof && x->prof->kind != GC_COST_API;
+}
+
+void rp_host_tag(const rp_model *m, int h, char *buf, size_t n) {
+    const rp_host *x = &m->hosts[h];
+    if (x->measured) snprintf(buf, n, "%s", x->label);
+    else if (rp_host_projected(m, h)) snprintf(buf, n, "%s (projected)", x->label);
+    else snprintf(buf, n, "%s (profile figures)", x->label);
+}
+
+double rp_peak_flops(const gc_profile *p, const char *quant, const char **which) {
+    bool f32 = !strcmp(quant, "f32") || !strcmp(quant, "-");
+    if (!f32 && p->peak_tflops_fp16 > 0) {
+        *which = "FP16";
+        return p->peak_tflops_fp16 * 1e12;
+    }
+    *which = "FP32";
+    return p->peak_tflops_fp32 * 1e12;
+}
+
+double rp_host_bw(const rp_model *m, int h) {
+    const rp_host *x = &m->hosts[h];
+    if (x->prof && x->prof->mem_bw_gbs > 0) return x->prof->mem_bw_gbs;
+    return x->meas_bw_gbs;
+}
+
+static rp_row *add_row(rp_model *m) {
+    if (m->n_rows == m->cap_rows) {
+        int cap = m->cap_rows ? 2 * m->cap_rows : 64;
+        rp_row *r = realloc(m->rows, (size_t)cap * sizeof *r);
+        if (!r) return NULL;
+        m->rows = r;
+        m->cap_rows = cap;
+    }
+    rp_row *r = &m->rows[m->n_rows++];
+    memset(r, 0, sizeof *r);
+    r->j_per_unit = -1;
+    snprintf(r->e_kind, sizeof r->e_kind, "none");
+    return r;
+}
+
+static double metric(const gc_metrics *mt, const char *name) {
+    for (int i = 0; i < mt->n_vals; i++)
+        if (!strcmp(mt->vals[i].name, name)) return mt->vals[i].value;
+    return 0;
+}
+
+static void job_key(const rp_row *r, char *buf, size_t n) {
+    snprintf(buf, n, "%s/%s/%s/%s", r->workload, r->preset, r->quant, r->phase);
+}
+
+static bool is_generation(const rp_row *r) {
+    return !strcmp(r->unit, "generation") || !strcmp(r->unit, "image") || !strcmp(r->unit, "step");
+}
+
+/* ---- inputs --------------------------------------------------------------------------------- */
+
+static const gc_profile *resolve_profile(rp_model *m, const char *spec, gc_err *err) {
+    size_t len = strlen(spec);
+    if (len > 4 && !strcmp(spec + len - 4, ".ini")) {
+        if (m->n_extra == RP_MAX_HOSTS) {
+            gc_errf(err, "%s: too many profiles", spec);
+            return NULL;
+        }
+        gc_profile *p = &m->extra[m->n_extra];
+        if (profile_load(spec, p, err)) return NULL;
+        m->n_extra++;
+        return p;
+    }
+    const gc_profile *p = profile_find(m->profs, m->n_profs, spec);
+    if (!p) gc_errf(err, "profile '%s' not found in the hosts folder (give an id or a path to .ini)", spec);
+    return p;
+}
+
+static int host_index(rp_model *m, const char *label, const gc_profile *prof, bool measured, gc_err *err) {
+    for (int i = 0; i < m->n_hosts; i++)
+        if (!strcmp(m->hosts[i].label, label)) {
+            m->hosts[i].measured |= measured;
+            return i;
+        }
+    if (m->n_hosts == RP_MAX_HOSTS) return gc_errf(err, "more than %d hosts", RP_MAX_HOSTS), -1;
+    rp_host *h = &m->hosts[m->n_hosts];
+    memset(h, 0, sizeof *h);
+    snprintf(h->label, sizeof h->label, "%s", label);
+    snprintf(h->name, sizeof h->name, "%s", prof ? prof->name : label);
+    h->prof = prof;
+    h->measured = measured;
+    return m->n_hosts++;
+}
+
+static void row_energy_from_case(rp_row *r, const gc_case_result *c) {
+    if (!strcmp(c->energy.kind, "measured") || !strcmp(c->energy.kind, "estimated")) {
+        r->j_per_unit = c->energy.joules_per_unit;
+        snprintf(r->e_kind, sizeof r->e_kind, "%s", c->energy.kind);
+        snprintf(r->e_source, sizeof r->e_source, "%s", c->energy.source);
+    }
+}
+
+static int add_results(rp_model *m, const char *input, gc_err *err) {
+    char path[1024], *prof_spec = NULL;
+    snprintf(path, sizeof path, "%s", input);
+    char *eq = strrchr(path, '=');
+    if (eq) {
+        *eq = 0;
+        prof_spec = eq + 1;
+    }
+    gc_results res;
+    if (results_read(path, &res, err)) return -1;
+    const gc_profile *prof = NULL;
+    if (prof_spec && !(prof = resolve_profile(m, prof_spec, err))) {
+        results_free(&res);
+        return -1;
+    }
+    if (!prof) prof = profile_find(m->profs, m->n_profs, res.host_name);
+    int h = host_index(m, prof ? prof->id : res.host_name, prof, true, err);
+    if (h < 0) {
+        results_free(&res);
+        return -1;
+    }
+    rp_host *host = &m->hosts[h];
+    size_t used = strlen(host->files);
+    snprintf(host->files + used, sizeof host->files - used, "%s%s", used ? ", " : "", path);
+    for (int i = 0; i < res.n_cases; i++) {
+        const gc_case_result *c = &res.cases[i];
+        if (strcmp(c->status, "ok") || !(c->throughput.median > 0)) continue;   /* unverified: no figure */
+        rp_row *r = add_row(m);
+        if (!r) return results_free(&res), gc_errf(err, "out of memory");
+        r->host = h;
+        r->how = RP_MEASURED;
+        snprintf(r->workload, sizeof r->workload, "%s", c->workload);
+        snprintf(r->preset, sizeof r->preset, "%s", c->preset);
+        snprintf(r->quant, sizeof r->quant, "%s", c->quant);
+        snprintf(r->backend, sizeof r->backend, "%s", c->backend);
+        snprintf(r->phase, sizeof r->phase, "%s", c->phase);
+        snprintf(r->unit, sizeof r->unit, "%s", c->unit);
+        r->threads = c->threads;
+        r->tput = c->throughput.median;
+        r->lo = c->throughput.ci95_low;
+        r->hi = c->throughput.ci95_high;
+        r->cv = c->throughput.cv;
+        r->n = c->n_samples;
+        r->high_spread = c->high_spread;
+        r->work_per_rep = c->work_per_rep;
+        r->bytes_per_rep = c->bytes_per_rep;
+        r->flops_per_rep = c->flops_per_rep;
+        /* workloads may state their traffic per unit rather than per repetition */
+        double wbpt = metric(&c->metrics, "weight_bytes_per_token");
+        if (r->bytes_per_rep <= 0 && wbpt > 0 && !strcmp(r->unit, "token"))
+            r->bytes_per_rep = wbpt * r->work_per_rep;
+        if (r->flops_per_rep <= 0) r->flops_per_rep = metric(&c->metrics, "flops_per_rep");
+        r->prompt_tokens = metric(&c->metrics, "prompt_tokens");
+        r->new_tokens = metric(&c->metrics, "new_tokens");
+        if (r->new_tokens <= 0) r->new_tokens = metric(&c->metrics, "gen_tokens");
+        row_energy_from_case(r, c);
+        if (!strcmp(r->workload, "triad") && !strcmp(r->unit, "GB") && r->tput > host->meas_bw_gbs)
+            host->meas_bw_gbs = r->tput;
+    }
+    results_free(&res);
+    return 0;
+}
+
+/* ---- jobs ----------------------------------------------------------------------------------- */
+
+static int find_job(rp_model *m, const char *key) {
+    for (int j = 0; j < m->n_jobs; j++)
+        if (!strcmp(m->jobs[j].key, key)) return j;
+    return -1;
+}
+
+static int add_job(rp_model *m, const rp_row *r) {
+    char key[192];
+    job_key(r, key, sizeof key);
+    int j = find_job(m, key);
+    if (j >= 0) return j;
+    rp_job *nj = realloc(m->jobs, (size_t)(m->n_jobs + 1) * sizeof *nj);
+    if (!nj) return -1;
+    m->jobs = nj;
+    rp_job *job = &m->jobs[m->n_jobs];
+    memset(job, 0, sizeof *job);
+    snprintf(job->key, sizeof job->key, "%s", key);
+    snprintf(job->unit, sizeof job->unit, "%s", r->unit);
+    job->costed = is_generation(r);
+    for (int h = 0; h < RP_MAX_HOSTS; h++) job->best[h] = -1;
+    return m->n_jobs++;
+}
+
+static int index_jobs(rp_model *m) {
+    for (int j = 0; j < m->n_jobs; j++)
+        for (int h = 0; h < RP_MAX_HOSTS; h++) m->jobs[j].best[h] = -1;
+    for (int i = 0; i < m->n_rows; i++) {
+        rp_row *r = &m->rows[i];
+        int j = add_job(m, r);
+        if (j < 0) return -1;
+        int *b = &m->jobs[j].best[r->host];
+        if (*b < 0 || r->tput > m->rows[*b].tput) *b = i;
+    }
+    for (int i = 0; i < m->n_rows; i++) m->rows[i].best = false;
+    for (int j = 0; j < m->n_jobs; j++) {
+        m->any_costed |= m->jobs[j].costed;
+        for (int h = 0; h < m->n_hosts; h++)
+            if (m->jobs[j].best[h] >= 0) m->rows[m->jobs[j].best[h]].best = true;
+    }
+    return 0;
+}
+
+/* ---- projection ----------------------------------------------------------------------------- */
+
+/* Roofline time of one repetition. A generation is a compute-bound prefill followed by
+ * memory-bound decode steps, so its two times add; a single phase is bound by the larger. */
+static double roofline_seconds(const gc_profile *p, const rp_row *ref, char *basis, size_t n) {
+    const char *which;
+    double peak = rp_peak_flops(p, ref->quant, &which);
+    double t_bw = ref->bytes_per_rep > 0 && p->mem_bw_gbs > 0
+                      ? ref->bytes_per_rep / (p->mem_bw_gbs * 1e9 * p->bw_efficiency) : 0;
+    double t_c = ref->flops_per_rep > 0 && peak > 0 ? ref->flops_per_rep / (peak * p->compute_efficiency) : 0;
+    if ((ref->bytes_per_rep > 0 && t_bw == 0) || (ref->flops_per_rep > 0 && t_c == 0)) return 0;
+    bool sum = !strcmp(ref->phase, "generation") || !strcmp(ref->unit, "generation");
+    snprintf(basis, n, "roofline: %.3g GB / (%g GB/s x %.2f) %s %.3g GFLOP / (%g TFLOPS %s x %.2f)",
+             ref->bytes_per_rep / 1e9, p->mem_bw_gbs, p->bw_efficiency, sum ? "+" : "max",
+             ref->flops_per_rep / 1e9, peak / 1e12, which, p->compute_efficiency);
+    return sum ? t_bw + t_c : fmax(t_bw, t_c);
+}
+
+static int project_host(rp_model *m, int h) {
+    const gc_profile *p = m->hosts[h].prof;
+    int n_jobs = m->n_jobs;
+    for (int j = 0; j < n_jobs; j++) {
+        int ref_i = -1;
+        for (int k = 0; k < m->n_hosts && ref_i < 0; k++) {
+            int b = m->jobs[j].best[k];
+            if (b >= 0 && m->rows[b].how == RP_MEASURED && (m->rows[b].bytes_per_rep > 0 || m->rows[b].flops_per_rep > 0))
+                ref_i = b;
+        }
+        if (ref_i < 0) continue;
+        rp_row ref = m->rows[ref_i];
+        char basis[200];
+        double t = roofline_seconds(p, &ref, basis, sizeof basis);
+        if (!(t > 0)) continue;
+        rp_row *r = add_row(m);
+        if (!r) return -1;
+        *r = ref;
+        r->host = h;
+        r->how = RP_PROJECTED;
+        snprintf(r->backend, sizeof r->backend, "-");
+        r->threads = 0;
+        r->tput = ref.work_per_rep / t;
+        r->lo = r->hi = r->tput;
+        r->cv = 0;
+        r->n = 0;
+        r->high_spread = false;
+        snprintf(r->basis, sizeof r->basis, "%s", basis);
+        r->j_per_unit = -1;
+        snprintf(r->e_kind, sizeof r->e_kind, "none");
+        r->e_source[0] = 0;
+    }
+    return 0;
+}
+
+/* The prompt and new-token counts of an llm generation, from the results or gencost's defaults. */
+static void generation_shape(rp_model *m, const char *preset, double *prompt, double *gen) {
+    for (int i = 0; i < m->n_rows; i++) {
+        const rp_row *r = &m->rows[i];
+        if (r->how == RP_MEASURED && !strcmp(r->workload, "llm") && !strcmp(r->preset, preset) &&
+            r->prompt_tokens > 0 && r->new_tokens > 0) {
+            *prompt = r->prompt_tokens;
+            *gen = r->new_tokens;
+            snprintf(m->shape_note, sizeof m->shape_note, "P = %.0f prompt and N = %.0f new tokens per generation (from the results)", *prompt, *gen);
+            return;
+        }
+    }
+    *prompt = DEFAULT_PROMPT;
+    *gen = DEFAULT_NEW;
+    snprintf(m->shape_note, sizeof m->shape_note, "P = %d prompt and N = %d new tokens per generation (gencost's defaults; the results do not say)", DEFAULT_PROMPT, DEFAULT_NEW);
+}
+
+/* An api host's rows: its stated decode rate and the generation time those figures imply. */
+static int add_api_rows(rp_model *m, int h) {
+    const gc_profile *p = m->hosts[h].prof;
+    double prompt, gen;
+    generation_shape(m, p->model, &prompt, &gen);
+    gc_job_shape shape = {prompt, gen, 0};
+    static const char *const phases[] = {"decode", "generation"};
+    for (int k = 0; k < 2; k++) {
+        rp_row *r = add_row(m);
+        if (!r) return -1;
+        r->host = h;
+        r->how = RP_PROFILE;
+        snprintf(r->workload, sizeof r->workload, "llm");
+        snprintf(r->preset, sizeof r->preset, "%s", p->model);
+        snprintf(r->quant, sizeof r->quant, "-");
+        snprintf(r->backend, sizeof r->backend, "api");
+        snprintf(r->phase, sizeof r->phase, "%s", phases[k]);
+        r->prompt_tokens = prompt;
+        r->new_tokens = gen;
+        if (k == 0) {
+            snprintf(r->unit, sizeof r->unit, "token");
+            r->tput = p->out_tokens_per_s;
+            r->work_per_rep = 1;
+            snprintf(r->basis, sizeof r->basis, "stated by the profile: %.170s", p->throughput_source);
+        } else {
+            snprintf(r->unit, sizeof r->unit, "generation");
+            r->tput = 1.0 / cost_api_seconds(p, &shape);
+            r->work_per_rep = 1;
+            snprintf(r->basis, sizeof r->basis, "profile: %.3g s to first token + %.0f tokens / %g tokens/s",
+                     p->first_token_s, gen, p->out_tokens_per_s);
+        }
+        r->lo = r->hi = r->tput;
+        /* an api that stands in for a preset compares with that preset's runs of every quant */
+        snprintf(r->quant, sizeof r->quant, "-");
+    }
+    return 0;
+}
+
+/* ---- energy and cost ------------------------------------------------------------------------ */
+
+/* Rows without a meter figure get the profile's active power × time, labelled estimated. */
+static void estimate_energy(rp_model *m) {
+    for (int i = 0; i < m->n_rows; i++) {
+        rp_row *r = &m->rows[i];
+        const gc_profile *p = m->hosts[r->host].prof;
+        if (r->j_per_unit >= 0 || !p || p->active_watts <= 0 || p->kind == GC_COST_API) continue;
+        r->j_per_unit = p->active_watts / r->tput;
+        snprintf(r->e_kind, sizeof r->e_kind, "estimated");
+        snprintf(r->e_source, sizeof r->e_source, "profile:%.40s active_watts", p->id);
+    }
+}
+
+static void cost_jobs(rp_model *m) {
+    for (int j = 0; j < m->n_jobs; j++) {
+        rp_job *job = &m->jobs[j];
+        for (int h = 0; h < m->n_hosts; h++) {
+            int b = job->best[h];
+            const gc_profile *p = m->hosts[h].prof;
+            if (b < 0) continue;
+            if (!p) {
+                snprintf(job->cost_note[h], sizeof job->cost_note[h], "no profile: no price");
+                continue;
+            }
+            const rp_row *r = &m->rows[b];
+            gc_job_shape shape = {0};
+            if (p->kind == GC_COST_API) {
+                if (strcmp(r->unit, "generation")) continue;   /* priced per generation only */
+                shape.prompt_tokens = r->prompt_tokens;
+                shape.new_tokens = r->new_tokens;
+            }
+            double j_unit = r->j_per_unit;
+            gc_err err;
+            if (cost_job(p, &shape, 1.0 / r->tput, j_unit, &job->cost[h], &err) == 0)
+                job->has_cost[h] = true;
+            else
+                snprintf(job->cost_note[h], sizeof job->cost_note[h], "%.95s", err.msg);
+        }
+    }
+}
+
+/* ---- building ------------------------------------------------------------------------------- */
+
+static int pick_baseline(rp_model *m, const char *want, gc_err *err) {
+    m->baseline = -1;
+    for (int h = 0; h < m->n_hosts; h++) {
+        if (want && (!strcmp(m->hosts[h].label, want) || !strcmp(m->hosts[h].name, want))) {
+            m->baseline = h;
+            return 0;
+        }
+        if (!want && m->baseline < 0 && m->hosts[h].measured) m->baseline = h;
+    }
+    if (want) {
+        char known[512] = "";
+        for (int h = 0; h < m->n_hosts; h++) {
+            size_t u = strlen(known);
+            snprintf(known + u, sizeof known - u, "%s%s", h ? ", " : "", m->hosts[h].label);
+        }
+        return gc_errf(err, "--baseline '%s' is not a host of this report (hosts: %s)", want, known);
+    }
+    return 0;
+}
+
+int rp_model_build(rp_model *m, char *const *inputs, int n, const char *hosts_dir,
+                   const char *baseline, gc_err *err) {
+    memset(m, 0, sizeof *m);
+    m->baseline = -1;
+    if (profile_load_dir(hosts_dir, &m->profs, &m->n_profs, err)) return -1;
+    for (int i = 0; i < n; i++)
+        if (add_results(m, inputs[i], err)) return -1;
+    int n_measured_hosts = m->n_hosts;
+    for (int i = 0; i < m->n_profs; i++)
+        if (host_index(m, m->profs[i].id, &m->profs[i], false, err) < 0) return -1;
+    if (index_jobs(m)) return gc_errf(err, "out of memory");
+    for (int h = n_measured_hosts; h < m->n_hosts; h++) {
+        if (m->hosts[h].measured) continue;
+        int rc = m->hosts[h].prof->kind == GC_COST_API ? add_api_rows(m, h) : project_host(m, h);
+        if (rc) return gc_errf(err, "out of memory");
+    }
+    if (index_jobs(m)) return gc_errf(err, "out of memory");
+    estimate_energy(m);
+    cost_jobs(m);
+    return pick_baseline(m, baseline, err);
+}
+
+void rp_model_free(rp_model *m) {
+    free(m->profs);
+    free(m->rows);
+    free(m->jobs);
+    memset(m, 0, sizeof *m);
+}

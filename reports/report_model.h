@@ -1,0 +1,103 @@
+/* Inside `gencost report` (not a public surface): the merged model of hosts and figures that the
+ * table, chart and file writers share. Built by report_model.c. */
+#ifndef GC_REPORT_MODEL_H
+#define GC_REPORT_MODEL_H
+#include <stdbool.h>
+#include <stdio.h>
+#include "reports/cost.h"
+#include "reports/profile.h"
+
+#define RP_MAX_HOSTS 32
+
+typedef enum rp_how { RP_MEASURED, RP_PROJECTED, RP_PROFILE } rp_how;   /* PROFILE: api figures */
+
+typedef struct rp_host {
+    char label[80];            /* profile id, or the results' host name */
+    char name[128];            /* display name */
+    const gc_profile *prof;    /* NULL when measured without a profile */
+    bool measured;
+    double meas_bw_gbs;        /* best triad/copy figure of its results, 0 if none */
+    char files[256];           /* results files it came from */
+} rp_host;
+
+/* One figure: a phase of a case on a host (measured), or projected/stated for a host. */
+typedef struct rp_row {
+    int host;
+    rp_how how;
+    char workload[32], preset[64], quant[16], backend[16], phase[64], unit[16];
+    int threads;
+    double tput, lo, hi, cv;   /* units per second: median and 95% CI (measured) */
+    int n;
+    bool high_spread;
+    double work_per_rep, bytes_per_rep, flops_per_rep;
+    double j_per_unit;         /* < 0 unknown */
+    char e_kind[12], e_source[64];
+    char basis[200];           /* how a projected/stated figure was obtained */
+    double prompt_tokens, new_tokens;   /* generation shape (llm), 0 unknown */
+    bool best;                 /* fastest row of its job on its host */
+} rp_row;
+
+/* A job: workload/preset/quant/phase, compared across hosts (each host's fastest config). */
+typedef struct rp_job {
+    char key[192];             /* "llm/tinyllama-1.1b/q4_0/generation" */
+    char unit[16];
+    bool costed;               /* unit is a generation, image or step */
+    int best[RP_MAX_HOSTS];    /* row index per host, -1 none */
+    gc_job_cost cost[RP_MAX_HOSTS];
+    bool has_cost[RP_MAX_HOSTS];
+    char cost_note[RP_MAX_HOSTS][96];
+} rp_job;
+
+typedef struct rp_model {
+    gc_profile *profs;
+    int n_profs;
+    gc_profile extra[RP_MAX_HOSTS];   /* profiles named by path on the command line */
+    int n_extra;
+    rp_host hosts[RP_MAX_HOSTS];
+    int n_hosts;
+    rp_row *rows;
+    int n_rows, cap_rows;
+    rp_job *jobs;
+    int n_jobs;
+    int baseline;                     /* host index, -1 none */
+    bool any_costed;                  /* some job has generation-like units */
+    char shape_note[160];             /* how P and N were known for api pricing */
+} rp_model;
+
+int rp_model_build(rp_model *m, char *const *inputs, int n, const char *hosts_dir,
+                   const char *baseline, gc_err *err);
+void rp_model_free(rp_model *m);
+
+const char *rp_how_name(rp_how h);
+bool rp_host_projected(const rp_model *m, int h);   /* profile, no results, not an api */
+/* "apple-m1-macbook-air (projected)" etc. */
+void rp_host_tag(const rp_model *m, int h, char *buf, size_t n);
+/* Peak ops/s a profile offers for a quant type, and which figure it used. */
+double rp_peak_flops(const gc_profile *p, const char *quant, const char **which);
+/* Bandwidth ceiling of a host (GB/s): profile, else measured triad; 0 when unknown. */
+double rp_host_bw(const rp_model *m, int h);
+
+/* A table the writers render as Markdown and HTML. */
+typedef struct rp_table {
+    char title[128];
+    char intro[600];
+    int ncol;
+    const char *head[16];
+    char **cells;              /* nrow * ncol, owned */
+    int nrow, cap;
+} rp_table;
+
+/* Builds every table of the report (caller frees with rp_tables_free). */
+int rp_tables_build(const rp_model *m, rp_table **out, int *n);
+void rp_tables_free(rp_table *t, int n);
+void rp_table_md(FILE *f, const rp_table *t);
+void rp_table_html(FILE *f, const rp_table *t);
+int rp_write_csv(const rp_model *m, const char *path, gc_err *err);
+
+/* Charts: writes data, scripts and *.png / *.svg under dir. Returns the number of charts made;
+ * 0 with *why filled when gnuplot is missing or failed. names[]: base names of the charts. */
+#define RP_MAX_CHARTS 8
+int rp_charts(const rp_model *m, const char *dir, const char *gnuplot, char names[][32],
+              char titles[][96], char *why, size_t why_n);
+
+#endif

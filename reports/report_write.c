@@ -1,0 +1,176 @@
+/* `gencost report`: builds the model, the charts and the tables, and writes report.md,
+ * report.csv and report.html (one self-contained page: the SVG charts are inlined). */
+#include "reports/report.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench/version.h"
+#include "reports/report_model.h"
+
+static void csv_field(FILE *f, const char *s, bool last) {
+    if (strpbrk(s, ",\"\n")) {
+        fputc('"', f);
+        for (; *s; s++) {
+            if (*s == '"') fputc('"', f);
+            fputc(*s, f);
+        }
+        fputc('"', f);
+    } else {
+        fputs(s, f);
+    }
+    fputc(last ? '\n' : ',', f);
+}
+
+static void csv_num(FILE *f, double x, bool known) {
+    if (known) fprintf(f, "%.6g,", x);
+    else fputc(',', f);
+}
+
+int rp_write_csv(const rp_model *m, const char *path, gc_err *err) {
+    FILE *f = fopen(path, "w");
+    if (!f) return gc_errf(err, "%s: cannot write", path);
+    fputs("host,host_name,figure,workload,preset,quant,backend,threads,phase,unit,median_per_s,ci95_low,"
+          "ci95_high,cv,n,joules_per_unit,energy_kind,energy_source,usd_per_hour,usd_per_unit,"
+          "usd_per_1000,gco2_per_unit,basis\n", f);
+    for (int i = 0; i < m->n_rows; i++) {
+        const rp_row *r = &m->rows[i];
+        const rp_host *h = &m->hosts[r->host];
+        csv_field(f, h->label, false);
+        csv_field(f, h->name, false);
+        csv_field(f, rp_how_name(r->how), false);
+        csv_field(f, r->workload, false);
+        csv_field(f, r->preset, false);
+        csv_field(f, r->quant, false);
+        csv_field(f, r->backend, false);
+        fprintf(f, "%d,", r->threads);
+        csv_field(f, r->phase, false);
+        csv_field(f, r->unit, false);
+        fprintf(f, "%.6g,%.6g,%.6g,%.6g,%d,", r->tput, r->lo, r->hi, r->cv, r->n);
+        csv_num(f, r->j_per_unit, r->j_per_unit >= 0);
+        csv_field(f, r->j_per_unit >= 0 ? r->e_kind : "unknown", false);
+        csv_field(f, r->e_source, false);
+        const gc_job_cost *c = NULL;
+        if (r->best) {
+            char key[192];
+            snprintf(key, sizeof key, "%s/%s/%s/%s", r->workload, r->preset, r->quant, r->phase);
+            for (int j = 0; j < m->n_jobs; j++)
+                if (!strcmp(m->jobs[j].key, key) && m->jobs[j].has_cost[r->host]) c = &m->jobs[j].cost[r->host];
+        }
+        csv_num(f, c ? c->usd_per_hour : 0, c);
+        csv_num(f, c ? c->usd : 0, c);
+        csv_num(f, c ? c->usd_per_1000 : 0, c);
+        csv_num(f, c ? c->gco2 : 0, c && c->gco2 >= 0);
+        csv_field(f, r->basis, true);
+    }
+    int bad = ferror(f);
+    if (fclose(f) || bad) return gc_errf(err, "%s: write failed", path);
+    return 0;
+}
+
+static void write_md(FILE *f, const rp_model *m, const rp_table *t, int nt, char names[][32],
+                     char titles[][96], int n_charts, const char *why) {
+    fprintf(f, "# gencost report\n\nWritten by gencost %s (commit %s). Figures say how they were "
+               "obtained: **measured** on the host, **projected** from a profile's roofline, or "
+               "stated by a **profile** (api).\n\n", gc_version, gc_git_commit);
+    for (int i = 0; i < nt; i++) rp_table_md(f, &t[i]);
+    fputs("## Charts\n\n", f);
+    if (!n_charts) fprintf(f, "Charts were skipped: %s. The tables above are complete without them.\n\n", why);
+    for (int i = 0; i < n_charts; i++)
+        fprintf(f, "![%s](charts/%s.png)  \n[%s.svg](charts/%s.svg)\n\n", titles[i], names[i], names[i], names[i]);
+    (void)m;
+}
+
+/* Copies an SVG into the page, without its XML prolog (not allowed inside HTML). */
+static int inline_svg(FILE *f, const char *path) {
+    size_t len = 0;
+    gc_err err;
+    char *svg = gc_read_file(path, &len, &err);
+    if (!svg) return -1;
+    char *start = strstr(svg, "<svg");
+    if (!start) {
+        free(svg);
+        return -1;
+    }
+    fputs(start, f);
+    free(svg);
+    return 0;
+}
+
+static int write_html(const char *path, const rp_model *m, const rp_table *t, int nt, const char *chart_dir,
+                      char names[][32], char titles[][96], int n_charts, const char *why, gc_err *err) {
+    FILE *f = fopen(path, "w");
+    if (!f) return gc_errf(err, "%s: cannot write", path);
+    fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>gencost report</title>\n"
+               "<style>body{font-family:sans-serif;margin:2em;max-width:1200px}"
+               "table{border-collapse:collapse;margin:1em 0;font-size:13px}"
+               "td,th{border:1px solid #bbb;padding:3px 6px;text-align:left}th{background:#eee}"
+               "tr.projected td{font-style:italic;background:#f7f3e8}figure{margin:2em 0}"
+               "figure svg{max-width:100%%;height:auto}</style>\n</head><body>\n"
+               "<h1>gencost report</h1>\n<p>Written by gencost %s (commit %s). Figures say how they "
+               "were obtained: <b>measured</b> on the host, <b>projected</b> from a profile's roofline "
+               "(rows in italics), or stated by a <b>profile</b> (api).</p>\n", gc_version, gc_git_commit);
+    for (int i = 0; i < nt; i++) rp_table_html(f, &t[i]);
+    fputs("<h2>Charts</h2>\n", f);
+    if (!n_charts) fprintf(f, "<p>Charts were skipped: %s. The tables above are complete without them.</p>\n", why);
+    for (int i = 0; i < n_charts; i++) {
+        char svg[1100];
+        snprintf(svg, sizeof svg, "%s/%s.svg", chart_dir, names[i]);
+        fprintf(f, "<figure id=\"chart-%s\">\n", names[i]);
+        if (inline_svg(f, svg)) fprintf(f, "<p>(chart %s missing)</p>", names[i]);
+        fprintf(f, "\n<figcaption>%s</figcaption></figure>\n", titles[i]);
+    }
+    fputs("</body></html>\n", f);
+    int bad = ferror(f);
+    (void)m;
+    if (fclose(f) || bad) return gc_errf(err, "%s: write failed", path);
+    return 0;
+}
+
+int report_run(char *const *inputs, int n_inputs, const gc_report_opts *o, gc_err *err) {
+    const char *hosts = o->hosts_dir ? o->hosts_dir : "hosts";
+    const char *out = o->out_dir ? o->out_dir : "report";
+    const char *gnuplot = o->gnuplot ? o->gnuplot : getenv("GENCOST_GNUPLOT") ? getenv("GENCOST_GNUPLOT") : "gnuplot";
+    rp_model *m = calloc(1, sizeof *m);
+    if (!m) return gc_errf(err, "out of memory");
+    int rc = rp_model_build(m, inputs, n_inputs, hosts, o->baseline, err);
+    char chart_dir[1024], path[1100], why[512] = "", names[RP_MAX_CHARTS][32], titles[RP_MAX_CHARTS][96];
+    snprintf(chart_dir, sizeof chart_dir, "%s/charts", out);
+    rc = rc ? rc : gc_mkdirs(chart_dir, err);
+    int n_charts = rc ? 0 : rp_charts(m, chart_dir, gnuplot, names, titles, why, sizeof why);
+    rp_table *t = NULL;
+    int nt = 0;
+    if (!rc && rp_tables_build(m, &t, &nt)) rc = gc_errf(err, "out of memory building tables");
+    if (!rc) {
+        snprintf(path, sizeof path, "%s/report.md", out);
+        FILE *f = fopen(path, "w");
+        if (!f) rc = gc_errf(err, "%s: cannot write", path);
+        else {
+            write_md(f, m, t, nt, names, titles, n_charts, why);
+            if (fclose(f)) rc = gc_errf(err, "%s: write failed", path);
+        }
+    }
+    if (!rc) {
+        snprintf(path, sizeof path, "%s/report.csv", out);
+        rc = rp_write_csv(m, path, err);
+    }
+    if (!rc) {
+        snprintf(path, sizeof path, "%s/report.html", out);
+        rc = write_html(path, m, t, nt, chart_dir, names, titles, n_charts, why, err);
+    }
+    if (!rc && !o->quiet) {
+        int measured = 0, projected = 0;
+        for (int h = 0; h < m->n_hosts; h++) {
+            measured += m->hosts[h].measured;
+            projected += rp_host_projected(m, h);
+        }
+        printf("report: %d measured host(s), %d projected, %d job(s) -> %s/report.md, report.html, report.csv\n",
+               measured, projected, m->n_jobs, out);
+        if (n_charts) printf("charts: %d (PNG and SVG) in %s\n", n_charts, chart_dir);
+        else printf("charts skipped: %s\n", why);
+    }
+    rp_tables_free(t, nt);
+    rp_model_free(m);
+    free(m);
+    return rc;
+}
