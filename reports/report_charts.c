@@ -163,12 +163,12 @@ static int roofline_chart(chart_ctx *c) {
         if (bw > 0) {
             if (peak > 0)
                 used += (size_t)snprintf(plot + used, sizeof plot - used,
-                                         "%s(x*%g < %g ? x*%g : %g) with lines lw 2 title '%s ceiling (%s)'",
-                                         n_plots ? ", \\\n     " : "", bw, peak, bw, peak, tag, which);
+                                         "%s(x*%g < %g ? x*%g : %g) with lines lw 2 lc %d title '%s ceiling (%s)'",
+                                         n_plots ? ", \\\n     " : "", bw, peak, bw, peak, h + 1, tag, which);
             else
                 used += (size_t)snprintf(plot + used, sizeof plot - used,
-                                         "%sx*%g with lines lw 2 dt 2 title '%s bandwidth ceiling'",
-                                         n_plots ? ", \\\n     " : "", bw, tag);
+                                         "%sx*%g with lines lw 2 dt 2 lc %d title '%s bandwidth ceiling'",
+                                         n_plots ? ", \\\n     " : "", bw, h + 1, tag);
             n_plots++;
         }
         int pts = 0;
@@ -182,8 +182,8 @@ static int roofline_chart(chart_ctx *c) {
         if (pts) {
             fputs("\n\n", d);
             used += (size_t)snprintf(plot + used, sizeof plot - used,
-                                     "%s'roofline.dat' index %d using 1:2 with points pt 7 ps 1.2 title '%s cases'",
-                                     n_plots ? ", \\\n     " : "", block++, tag);
+                                     "%s'roofline.dat' index %d using 1:2 with points pt 7 ps 1.2 lc %d title '%s cases'",
+                                     n_plots ? ", \\\n     " : "", block++, h + 1, tag);
             n_plots++;
         }
         if (used >= sizeof plot - 256) break;

@@ -1,0 +1,247 @@
+/* Tests for `gencost report` (reports/report*.c): two results files from different machines
+ * (tests/fixtures/reports) merged with the shipped profiles; the tables hold the numbers worked
+ * out here by hand from the fixtures; gnuplot writes valid PNG and SVG; the HTML page carries
+ * every chart inline; hosts without results are marked projected; no gnuplot → tables only. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "reports/report.h"
+
+#define FIX "tests/fixtures/reports/"
+static char out_dir[64];
+static char *md, *html, *csv;
+
+static char *slurp(const char *dir, const char *name, size_t *len) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    gc_err err;
+    size_t n = 0;
+    char *s = gc_read_file(path, &n, &err);
+    if (len) *len = n;
+    return s;
+}
+
+/* The line of table `section` (a "## title") that contains both a and b; NULL if none. */
+static char *table_line(const char *text, const char *section, const char *a, const char *b) {
+    static char line[2048];
+    const char *s = strstr(text, section);
+    if (!s) return NULL;
+    const char *end = strstr(s + 3, "\n## ");
+    for (const char *p = s; p && (!end || p < end); p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+        size_t n = strcspn(p, "\n");
+        snprintf(line, sizeof line, "%.*s", (int)n, p);
+        if (strstr(line, a) && strstr(line, b)) return line;
+        if (!p[n]) break;
+    }
+    return NULL;
+}
+
+static void expect_in_row(const char *section, const char *a, const char *b, const char *want) {
+    char *l = table_line(md, section, a, b);
+    if (!l) fail_msg("no row with '%s' and '%s' in %s", a, b, section);
+    if (!strstr(l, want)) fail_msg("row '%s' lacks '%s'", l, want);
+}
+
+static int setup(void **s) {
+    snprintf(out_dir, sizeof out_dir, "/tmp/gc_report_XXXXXX");
+    assert_non_null(mkdtemp(out_dir));
+    char *inputs[] = {FIX "m1.json", FIX "rtx.json=rtx3080-laptop"};
+    gc_report_opts o = {.hosts_dir = "hosts", .out_dir = out_dir, .baseline = "apple-m1-macbook-air", .quiet = true};
+    gc_err err = {{0}};
+    if (report_run(inputs, 2, &o, &err)) fail_msg("%s", err.msg);
+    md = slurp(out_dir, "report.md", NULL);
+    html = slurp(out_dir, "report.html", NULL);
+    csv = slurp(out_dir, "report.csv", NULL);
+    return md && html && csv ? 0 : -1;
+}
+
+static int teardown(void **s) {
+    free(md);
+    free(html);
+    free(csv);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", out_dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Fixture figures (tests/fixtures/reports): llama3-8b q4_0, 4.5 GB of weights and 16 GFLOP per
+ * token; M1 prefill 100 and decode 12 tokens/s, RTX 90 and 3000; generation P = 512, N = 128. */
+#define W 4.5e9
+#define F 1.6e10
+static double gen_rate(double dec, double pre) { return 1.0 / (512 / pre + 128 / dec); }
+
+static void throughput_measured_and_projected(void **s) {
+    char want[64];
+    snprintf(want, sizeof want, "| %.4g |", gen_rate(12, 100));
+    expect_in_row("## Throughput", "generation (generation) | apple-m1-macbook-air |", "measured", want);
+    /* H100 decode: 16 tokens per rep; max(16 W / 3350 GB/s, 16 F / (989 TFLOPS × 0.5)) */
+    double t = fmax(16 * W / 3350e9, 16 * F / (989e12 * 0.5));
+    snprintf(want, sizeof want, "| %.4g |", 16 / t);
+    expect_in_row("## Throughput", "q4_0 decode (token) | cloud-h100 (projected)", "| projected |", want);
+    /* H100 generation: the sum of bandwidth time and compute time */
+    t = 129 * W / 3350e9 + 640 * F / (989e12 * 0.5);
+    snprintf(want, sizeof want, "| %.4g |", 1 / t);
+    expect_in_row("## Throughput", "q4_0 generation (generation) | cloud-h100 (projected)", "projected", want);
+    /* the api's generation: 0.08 s + 128 tokens / 750 tokens/s, marked profile */
+    snprintf(want, sizeof want, "| %.4g |", 1 / (0.08 + 128 / 750.0));
+    expect_in_row("## Throughput", "api-llama3-8b (profile figures)", "generation", want);
+    /* a case that failed verification is no figure */
+    assert_null(strstr(md, "q8_0"));
+    assert_null(strstr(csv, "q8_0"));
+}
+
+static void speedup_vs_baseline(void **s) {
+    char want[32];
+    snprintf(want, sizeof want, "%.3g×", gen_rate(90, 3000) / gen_rate(12, 100));
+    expect_in_row("## Speedup vs apple-m1-macbook-air", "q4_0/generation | rtx3080-laptop", "measured", want);
+    expect_in_row("## Speedup vs apple-m1-macbook-air", "q4_0/generation | apple-m1-macbook-air", "measured", "| 1× |");
+}
+
+static void energy_with_source(void **s) {
+    expect_in_row("## Energy per generation", "apple-m1-macbook-air", "measured", "| 300 | measured | powermetrics |");
+    char want[96];
+    snprintf(want, sizeof want, "| %.4g | estimated | profile:rtx3080-laptop active_watts |", 180 / gen_rate(90, 3000));
+    expect_in_row("## Energy per generation", "rtx3080-laptop", "measured", want);
+}
+
+static void cost_per_1000(void **s) {
+    char want[64];
+    /* M1 owned: 999 / (4 × 365 × 8) $/h + measured 300 J per generation of 1/rate s → watts */
+    double sec = 1 / gen_rate(12, 100);
+    double usd_h = 999.0 / 11680 + (300 / sec) / 1000 * 0.16;
+    snprintf(want, sizeof want, "| $%.3g |", usd_h * sec / 3600 * 1000);
+    expect_in_row("## Cost per 1,000", "apple-m1-macbook-air", "measured", want);
+    /* gCO2: 300 J at 366 g/kWh */
+    snprintf(want, sizeof want, "| %.4g |", 300 / 3.6e6 * 366);
+    expect_in_row("## Cost per 1,000", "apple-m1-macbook-air", "measured", want);
+    /* H100 projected at $4.29/h */
+    double t = 129 * W / 3350e9 + 640 * F / (989e12 * 0.5);
+    snprintf(want, sizeof want, "| $%.3g |", 4.29 * t / 3600 * 1000);
+    expect_in_row("## Cost per 1,000", "q4_0/generation | cloud-h100 (projected)", "projected", want);
+    /* Colab: $9.99 / 100 CU × 13.45 CU/h */
+    t = 129 * W / 1555e9 + 640 * F / (312e12 * 0.5);
+    snprintf(want, sizeof want, "| $%.3g |", 9.99 / 100 * 13.45 * t / 3600 * 1000);
+    expect_in_row("## Cost per 1,000", "colab-pro-a100 (projected)", "projected", want);
+    /* api: 512 × $0.05/M + 128 × $0.08/M */
+    snprintf(want, sizeof want, "| $%.3g |", (512 * 0.05 + 128 * 0.08) / 1e6 * 1000);
+    expect_in_row("## Cost per 1,000", "api-llama3-8b (profile figures)", "profile", want);
+}
+
+static void break_even(void **s) {
+    /* M1 vs the api: (999 / 48) / (api $ per generation − 300 J of electricity) */
+    double api = (512 * 0.05 + 128 * 0.08) / 1e6, elec = 300 / 3.6e6 * 0.16;
+    char want[64];
+    snprintf(want, sizeof want, "| %.0f |", ceil((999.0 / 48) / (api - elec)));
+    char *l = table_line(md, "## Break-even", "| apple-m1-macbook-air | api-llama3-8b", want);
+    if (!l) fail_msg("no break-even row M1 vs api with %s", want);
+    assert_non_null(strstr(l, "beyond capacity"));
+    /* the RTX laptop vs the H100: owning wins above the break-even */
+    double t = 129 * W / 3350e9 + 640 * F / (989e12 * 0.5);
+    double h100 = 4.29 * t / 3600, sec = 1 / gen_rate(90, 3000), e = 180 * sec / 3.6e6 * 0.16;
+    snprintf(want, sizeof want, "| %.0f |", ceil((1999.0 / 48) / (h100 - e)));
+    l = table_line(md, "## Break-even", "| rtx3080-laptop | cloud-h100 (projected)", want);
+    if (!l) fail_msg("no break-even row RTX vs H100 with %s", want);
+}
+
+static void hosts_marked(void **s) {
+    expect_in_row("## Hosts", "| cloud-a100-80gb |", "| projected |", "AWS on-demand");
+    expect_in_row("## Hosts", "| rtx3080-laptop |", "| measured |", "owned");
+    /* every projected row of the csv says so */
+    assert_non_null(strstr(csv, "cloud-h100,Cloud H100 (Lambda on-demand),projected,llm,llama3-8b,q4_0,-,0,generation"));
+}
+
+static int is_png(const char *dir, const char *name) {
+    size_t n = 0;
+    char *p = slurp(dir, name, &n);
+    int ok = p && n > 8 && !memcmp(p, "\x89PNG\r\n\x1a\n", 8);
+    free(p);
+    return ok;
+}
+
+static void charts_png_svg_and_inline(void **s) {
+    char dir[128];
+    snprintf(dir, sizeof dir, "%s/charts", out_dir);
+    const char *names[] = {"throughput", "cost", "energy", "speedup", "roofline"};
+    for (int i = 0; i < 5; i++) {
+        char f[64];
+        snprintf(f, sizeof f, "%s.png", names[i]);
+        if (!is_png(dir, f)) fail_msg("%s/%s is not a PNG", dir, f);
+        snprintf(f, sizeof f, "%s.svg", names[i]);
+        char *svg = slurp(dir, f, NULL);
+        assert_non_null(svg);
+        assert_non_null(strstr(svg, "<svg"));
+        assert_non_null(strstr(svg, "</svg>"));
+        free(svg);
+        char id[64];
+        snprintf(id, sizeof id, "<figure id=\"chart-%s\">\n<svg", names[i]);
+        if (!strstr(html, id)) fail_msg("report.html lacks inline chart %s", names[i]);
+        snprintf(id, sizeof id, "charts/%s.png", names[i]);
+        assert_non_null(strstr(md, id));
+    }
+    assert_null(strstr(html, "<?xml"));     /* a prolog inside HTML would break the page */
+    assert_null(strstr(html, "src=\"charts/"));   /* self-contained: nothing fetched */
+    assert_non_null(strstr(html, "class=\"projected\""));
+    /* the projected hosts are named so in the charts too */
+    char *svg = slurp(dir, "cost.svg", NULL);
+    assert_non_null(strstr(svg, "cloud-h100 (projected)"));
+    free(svg);
+}
+
+static void without_gnuplot_tables_only(void **s) {
+    char dir[64];
+    snprintf(dir, sizeof dir, "/tmp/gc_report_XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    char *inputs[] = {FIX "m1.json"};
+    gc_report_opts o = {.hosts_dir = "hosts", .out_dir = dir, .gnuplot = "/nonexistent/gnuplot", .quiet = true};
+    gc_err err = {{0}};
+    if (report_run(inputs, 1, &o, &err)) fail_msg("%s", err.msg);
+    char *text = slurp(dir, "report.md", NULL);
+    assert_non_null(strstr(text, "Charts were skipped: gnuplot ('/nonexistent/gnuplot') not found"));
+    assert_non_null(strstr(text, "## Cost per 1,000 generations"));
+    free(text);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void bad_inputs(void **s) {
+    gc_report_opts o = {.hosts_dir = "hosts", .out_dir = "/tmp/gc_report_never", .quiet = true};
+    gc_err err = {{0}};
+    char *missing[] = {FIX "nope.json"};
+    assert_int_not_equal(report_run(missing, 1, &o, &err), 0);
+    assert_non_null(strstr(err.msg, "nope.json"));
+    char *bad_prof[] = {FIX "m1.json=no-such-host"};
+    assert_int_not_equal(report_run(bad_prof, 1, &o, &err), 0);
+    assert_non_null(strstr(err.msg, "profile 'no-such-host' not found"));
+    char *ok[] = {FIX "m1.json"};
+    o.baseline = "mainframe";
+    assert_int_not_equal(report_run(ok, 1, &o, &err), 0);
+    assert_non_null(strstr(err.msg, "--baseline 'mainframe' is not a host"));
+    o.baseline = NULL;
+    o.hosts_dir = "/nonexistent/hosts";
+    assert_int_not_equal(report_run(ok, 1, &o, &err), 0);
+    assert_non_null(strstr(err.msg, "/nonexistent/hosts"));
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(throughput_measured_and_projected),
+        cmocka_unit_test(speedup_vs_baseline),
+        cmocka_unit_test(energy_with_source),
+        cmocka_unit_test(cost_per_1000),
+        cmocka_unit_test(break_even),
+        cmocka_unit_test(hosts_marked),
+        cmocka_unit_test(charts_png_svg_and_inline),
+        cmocka_unit_test(without_gnuplot_tables_only),
+        cmocka_unit_test(bad_inputs),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
