@@ -179,7 +179,7 @@ static void side_free(side *s) {
 
 static void fill_identity(gc_case_cmp *c, const side_case *sc, const side_case *other) {
     const gc_case_result *r = sc->first;
-    snprintf(c->key, sizeof c->key, "%s", sc->key);
+    case_key(r, "", true, c->key, sizeof c->key);   /* shown with the host in its own column */
     snprintf(c->workload, sizeof c->workload, "%s", r->workload);
     snprintf(c->preset, sizeof c->preset, "%s", r->preset);
     snprintf(c->quant, sizeof c->quant, "%s", r->quant);

@@ -54,7 +54,7 @@ void compare_bootstrap_ratio(const double *a, int na, const double *b, int nb, i
 /* ---- case comparison ---------------------------------------------------------------------- */
 
 typedef struct gc_case_cmp {
-    char key[400];               /* "workload/preset/quant/backend/threads/phase@host" */
+    char key[400];               /* "workload/preset/quant/backend/threads/phase" */
     char workload[32], preset[64], quant[16], backend[16], phase[64], unit[16], host[128];
     int threads;
     int n_base, n_new;
@@ -70,7 +70,7 @@ typedef struct gc_comparison {
     gc_compare_opts opt;
     gc_case_cmp *cases;
     int n_cases;
-    char **only_base, **only_new;     /* keys present on one side only */
+    char **only_base, **only_new;     /* "key@host" present on one side only */
     int n_only_base, n_only_new;
     int n_verdict[GC_UNUSABLE + 1];
 } gc_comparison;

@@ -132,7 +132,7 @@ static void print_md(const gc_comparison *c, const int *idx, const char *bn, con
             continue;
         if (!shown++)
             fprintf(out, "\n<details><summary>why</summary>\n\n");
-        fprintf(out, "- `%s`: %s\n", x->key, x->why);
+        fprintf(out, "- `%s` on %s: %s\n", x->key, x->host, x->why);
     }
     if (shown)
         fprintf(out, "\n</details>\n");

@@ -325,7 +325,8 @@ static void matching_and_one_sided_cases(void **s) {
     gc_err err;
     assert_int_equal(compare_results(&base, 1, &nw, 1, &o, &cmp, &err), 0);
     assert_int_equal(cmp.n_cases, 3);
-    assert_string_equal(cmp.cases[0].key, "llm/tiny/q4_0/cpu/2/decode@box");
+    assert_string_equal(cmp.cases[0].key, "llm/tiny/q4_0/cpu/2/decode");
+    assert_string_equal(cmp.cases[0].host, "box");
     assert_int_equal(cmp.cases[0].verdict, GC_SLOWER);
     assert_float_equal(cmp.cases[0].median_base, 16 / 0.1, 1e-9);
     assert_float_equal(cmp.cases[0].ratio, 0.1 / 0.1200, 1e-9);
@@ -344,7 +345,7 @@ static void matching_and_one_sided_cases(void **s) {
     comparison_print(&cmp, GC_FMT_MD, "base.json", "new.json", mem);
     fclose(mem);
     assert_non_null(strstr(buf, "regression found"));
-    assert_non_null(strstr(buf, "| **slower** | llm/tiny/q4_0/cpu/2/decode@box |"));
+    assert_non_null(strstr(buf, "| **slower** | llm/tiny/q4_0/cpu/2/decode | box |"));
     assert_non_null(strstr(buf, "only in BASE: `llm/tiny/q4_0/cpu/1/decode@box`"));
     assert_non_null(strstr(buf, "-16.7%"));
     free(buf);

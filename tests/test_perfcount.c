@@ -14,8 +14,8 @@
 #include "bench/perfcount.h"
 
 /* A loop the compiler cannot remove; each iteration retires a handful of instructions. */
+static volatile long sink;
 static void spin(long n) {
-    volatile long sink = 0;
     for (long i = 0; i < n; i++)
         sink += i;
 }

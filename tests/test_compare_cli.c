@@ -1,0 +1,321 @@
+/* End-to-end tests of `gencost compare` and `gencost history`, driving the sanitized binary
+ * ($GENCOST_BIN) on crafted results files: exit codes 0/1/2, output formats, malformed input,
+ * the interleaved A/B mode, and the history actions. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <spawn.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static char dir[64];
+static const char *bin;
+
+/* A throughput statistics object with every field the reader requires (values near m). */
+static const char *stats_text(double m) {
+    static char buf[4][256];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k],
+             "{\"n\": 5, \"median\": %.6g, \"mean\": %.6g, \"stddev\": %.6g, \"mad\": %.6g, "
+             "\"min\": %.6g, \"max\": %.6g, \"ci95_low\": %.6g, \"ci95_high\": %.6g, \"cv\": 0.01}",
+             m, m, m * 0.01, m * 0.005, m * 0.99, m * 1.01, m * 0.99, m * 1.01);
+    return buf[k];
+}
+
+/* Writes a results file with two cases: llm decode (16 tokens per rep, samples around
+ * decode_s seconds) and triad (status as given). Spread is +-1% in fixed steps. */
+static void write_results(const char *name, const char *host, const char *commit,
+                          const char *started, double decode_s, const char *triad_status,
+                          bool with_prefill) {
+    char path[160];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "{\"schema\": 1, \"gencost_version\": \"0.1.0\", \"git_commit\": \"%s\","
+               " \"complete\": true, \"started\": \"%s\", \"host\": {\"name\": \"%s\"},"
+               " \"cases\": [\n", commit, started, host);
+    static const double steps[] = {-0.01, -0.005, 0, 0.005, 0.01, -0.0075, 0.0075, 0.0025};
+    fprintf(f, "{\"workload\": \"llm\", \"preset\": \"tiny\", \"quant\": \"q4_0\", \"backend\": "
+               "\"cpu\", \"threads\": 2, \"phase\": \"decode\", \"unit\": \"token\", "
+               "\"work_per_rep\": 16, \"status\": \"ok\", \"samples_s\": [");
+    for (int i = 0; i < 8; i++)
+        fprintf(f, "%s%.6f", i ? ", " : "", decode_s * (1 + steps[i]));
+    fprintf(f, "], \"throughput\": %s, \"verify\": {\"ok\": true}, "
+               "\"energy\": {\"source\": \"none\", \"kind\": \"none\"}},\n",
+            stats_text(16 / decode_s));
+    if (with_prefill)
+        fprintf(f, "{\"workload\": \"llm\", \"preset\": \"tiny\", \"quant\": \"q4_0\", "
+                   "\"backend\": \"cpu\", \"threads\": 2, \"phase\": \"prefill\", \"unit\": "
+                   "\"token\", \"work_per_rep\": 64, \"status\": \"ok\", \"samples_s\": [0.1, "
+                   "0.1, 0.1], \"throughput\": %s, \"verify\": {\"ok\": true}, "
+                   "\"energy\": {\"source\": \"none\", \"kind\": \"none\"}},\n",
+                stats_text(640));
+    bool ok = !strcmp(triad_status, "ok");
+    fprintf(f, "{\"workload\": \"triad\", \"preset\": \"-\", \"quant\": \"-\", \"backend\": "
+               "\"cpu\", \"threads\": 1, \"phase\": \"triad\", \"unit\": \"GB\", "
+               "\"work_per_rep\": 0.8, \"status\": \"%s\", \"samples_s\": %s, "
+               "\"throughput\": %s, \"verify\": {\"ok\": %s}, "
+               "\"energy\": {\"source\": \"none\", \"kind\": \"none\"}}\n]}\n",
+            triad_status, ok ? "[0.01, 0.0101, 0.0099, 0.01, 0.01]" : "[]", stats_text(80),
+            ok ? "true" : "false");
+    fclose(f);
+}
+
+static int setup(void **s) {
+    bin = getenv("GENCOST_BIN");
+    snprintf(dir, sizeof dir, "/tmp/gc_cmpcli_XXXXXX");
+    if (!mkdtemp(dir))
+        return -1;
+    return 0;
+}
+
+static int teardown(void **s) {
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Runs gencost with args (NULL-terminated); stdout into *out (malloc'd, may be NULL). */
+static int gencost(char **out, const char *const *args) {
+    char *argv[32];
+    int n = 0;
+    argv[n++] = (char *)bin;
+    for (; args[n - 1] && n < 31; n++)
+        argv[n] = (char *)args[n - 1];
+    argv[n] = NULL;
+    char outp[128];
+    snprintf(outp, sizeof outp, "%s/stdout.txt", dir);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, outp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    pid_t pid;
+    assert_int_equal(posix_spawn(&pid, bin, &fa, NULL, argv, environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));   /* never a crash or a sanitizer abort */
+    if (out) {
+        FILE *f = fopen(outp, "r");
+        assert_non_null(f);
+        *out = calloc(1, 1 << 20);
+        size_t got = fread(*out, 1, (1 << 20) - 1, f);
+        (*out)[got] = 0;
+        fclose(f);
+    }
+    return WEXITSTATUS(st);
+}
+
+#define GENCOST(out, ...) gencost(out, (const char *const[]){__VA_ARGS__, NULL})
+
+static const char *path_of(const char *name) {
+    static char buf[4][160];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
+    return buf[k];
+}
+
+#define NEED_BIN()                                                                  \
+    do {                                                                            \
+        if (!bin) {                                                                 \
+            printf("GENCOST_BIN not set (run through make test): skipped\n");       \
+            skip();                                                                 \
+        }                                                                           \
+    } while (0)
+
+static void compare_exit_codes(void **s) {
+    NEED_BIN();
+    write_results("base.json", "box", "aaa", "2026-03-01T00:00:00Z", 0.100, "ok", true);
+    write_results("same.json", "box", "bbb", "2026-03-02T00:00:00Z", 0.1005, "ok", true);
+    write_results("slow.json", "box", "ccc", "2026-03-03T00:00:00Z", 0.120, "ok", true);
+    write_results("fast.json", "box", "ddd", "2026-03-04T00:00:00Z", 0.080, "ok", true);
+    char *out = NULL;
+    assert_int_equal(GENCOST(&out, "compare", path_of("base.json"), path_of("same.json")), 0);
+    assert_non_null(strstr(out, "no regression"));
+    assert_non_null(strstr(out, "| same | llm/tiny/q4_0/cpu/2/decode | box |"));
+    free(out);
+    assert_int_equal(GENCOST(&out, "compare", path_of("base.json"), path_of("slow.json")), 1);
+    assert_non_null(strstr(out, "| **slower** | llm/tiny/q4_0/cpu/2/decode | box |"));
+    assert_non_null(strstr(out, "-16.7%"));
+    free(out);
+    assert_int_equal(GENCOST(&out, "compare", path_of("base.json"), path_of("fast.json"),
+                             "--format", "text"), 0);
+    assert_non_null(strstr(out, "faster   llm/tiny/q4_0/cpu/2/decode @ box"));
+    free(out);
+    /* 20% slower is no regression at a 25% threshold */
+    assert_int_equal(GENCOST(NULL, "compare", path_of("base.json"), path_of("slow.json"),
+                             "--threshold", "25"), 0);
+}
+
+static void compare_json_and_one_sided(void **s) {
+    NEED_BIN();
+    write_results("base.json", "box", "aaa", "2026-03-01T00:00:00Z", 0.100, "ok", true);
+    write_results("noprefill.json", "box", "eee", "2026-03-05T00:00:00Z", 0.100, "failed",
+                  false);
+    char *out = NULL;
+    assert_int_equal(GENCOST(&out, "compare", path_of("base.json"), path_of("noprefill.json"),
+                             "--format", "json"), 1);   /* triad failed verification: broken */
+    json_error_t e;
+    json_t *j = json_loads(out, 0, &e);
+    assert_non_null(j);
+    assert_true(json_is_true(json_object_get(j, "regression")));
+    json_t *only = json_object_get(j, "only_base");
+    assert_int_equal(json_array_size(only), 1);
+    assert_string_equal(json_string_value(json_array_get(only, 0)),
+                        "llm/tiny/q4_0/cpu/2/prefill@box");
+    json_t *cases = json_object_get(j, "cases");
+    assert_int_equal(json_array_size(cases), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(cases, 0), "verdict")),
+                        "broken");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "counts"), "same")), 1);
+    json_decref(j);
+    free(out);
+    /* another host matches nothing unless --any-host */
+    write_results("other.json", "laptop", "fff", "2026-03-06T00:00:00Z", 0.100, "ok", true);
+    assert_int_equal(GENCOST(&out, "compare", path_of("base.json"), path_of("other.json")), 0);
+    assert_non_null(strstr(out, "only in NEW: `llm/tiny/q4_0/cpu/2/decode@laptop`"));
+    free(out);
+    assert_int_equal(GENCOST(&out, "compare", path_of("base.json"), path_of("other.json"),
+                             "--any-host", "--format", "text"), 0);
+    assert_non_null(strstr(out, "box -> laptop"));
+    free(out);
+}
+
+static void compare_bad_input(void **s) {
+    NEED_BIN();
+    write_results("base.json", "box", "aaa", "2026-03-01T00:00:00Z", 0.100, "ok", true);
+    static const char *const fixtures[] = {
+        "tests/fixtures/results/not-json.json", "tests/fixtures/results/wrong-schema.json",
+        "tests/fixtures/results/missing-field.json", "tests/fixtures/results/empty.json",
+        "tests/fixtures/results/bad-sample.json", "/nonexistent/results.json"};
+    for (size_t i = 0; i < sizeof fixtures / sizeof fixtures[0]; i++) {
+        assert_int_equal(GENCOST(NULL, "compare", path_of("base.json"), fixtures[i]), 2);
+        assert_int_equal(GENCOST(NULL, "compare", fixtures[i], path_of("base.json")), 2);
+    }
+    assert_int_equal(GENCOST(NULL, "compare", path_of("base.json")), 2);
+    assert_int_equal(GENCOST(NULL, "compare", path_of("base.json"), path_of("base.json"),
+                             "--format", "xml"), 2);
+    assert_int_equal(GENCOST(NULL, "compare", path_of("base.json"), path_of("base.json"),
+                             "--alpha", "2"), 2);
+    assert_int_equal(GENCOST(NULL, "compare", path_of("base.json"), path_of("base.json"),
+                             "--threshold", "five"), 2);
+    assert_int_equal(GENCOST(NULL, "compare", path_of("base.json"), path_of("base.json"),
+                             "--bogus"), 2);
+    assert_int_equal(GENCOST(NULL, "compare", "--help"), 0);
+}
+
+/* Interleaved A/B with commands that just copy crafted files: checks the alternation, the
+ * {out} substitution, the merging of rounds and the exit status, without a runner. */
+static void interleave_ab(void **s) {
+    NEED_BIN();
+    write_results("base.json", "box", "aaa", "2026-03-01T00:00:00Z", 0.100, "ok", true);
+    write_results("slow.json", "box", "ccc", "2026-03-03T00:00:00Z", 0.120, "ok", true);
+    char a[512], b[512], log[256], keep[160];
+    snprintf(log, sizeof log, "%s/order.log", dir);
+    snprintf(a, sizeof a, "echo A >> %s && cp %s {out}", log, path_of("base.json"));
+    snprintf(b, sizeof b, "echo B >> %s && cp %s {out}", log, path_of("slow.json"));
+    snprintf(keep, sizeof keep, "%s/ab", dir);
+    char *out = NULL;
+    assert_int_equal(GENCOST(&out, "compare", "--interleave", "--rounds", "3", "--keep", keep,
+                             a, b, "--format", "json"), 1);
+    json_t *j = json_loads(out, 0, NULL);
+    assert_non_null(j);
+    json_t *c0 = json_array_get(json_object_get(j, "cases"), 0);
+    assert_string_equal(json_string_value(json_object_get(c0, "verdict")), "slower");
+    assert_int_equal(json_integer_value(json_object_get(c0, "n_base")), 24);   /* 3 x 8 */
+    json_decref(j);
+    free(out);
+    size_t len = 0;
+    FILE *f = fopen(log, "r");
+    assert_non_null(f);
+    char order[64] = {0};
+    len = fread(order, 1, sizeof order - 1, f);
+    fclose(f);
+    assert_int_equal(len, 12);
+    assert_string_equal(order, "A\nB\nA\nB\nA\nB\n");
+    struct stat st;
+    assert_int_equal(stat(path_of("ab/b-002.json"), &st), 0);
+    /* same build on both sides: no regression */
+    snprintf(b, sizeof b, "cp %s {out}", path_of("base.json"));
+    assert_int_equal(GENCOST(NULL, "compare", "--interleave", "--rounds", "2", b, b), 0);
+    /* a command that fails, or writes nothing readable: bad input */
+    assert_int_equal(GENCOST(NULL, "compare", "--interleave", "false", b), 2);
+    assert_int_equal(GENCOST(NULL, "compare", "--interleave", "--rounds", "1", b, "true"), 2);
+    assert_int_equal(GENCOST(NULL, "compare", "--interleave", b), 2);
+}
+
+static void history_cli(void **s) {
+    NEED_BIN();
+    const char *db = path_of("h/history.db");
+    char dbcopy[160];
+    snprintf(dbcopy, sizeof dbcopy, "%s", db);
+    char name[32], commit[16], started[32];
+    for (int i = 0; i < 5; i++) {
+        snprintf(name, sizeof name, "run%d.json", i);
+        snprintf(commit, sizeof commit, "c%d", i);
+        snprintf(started, sizeof started, "2026-04-0%dT00:00:00Z", i + 1);
+        write_results(name, "box", commit, started, 0.100 * (1 + 0.002 * (i % 3)), "ok", true);
+    }
+    char *out = NULL;
+    assert_int_equal(GENCOST(&out, "history", "--db", dbcopy, "add", path_of("run0.json"),
+                             path_of("run1.json"), path_of("run2.json"), path_of("run3.json"),
+                             path_of("run4.json")), 0);
+    assert_non_null(strstr(out, "added"));
+    free(out);
+    assert_int_equal(GENCOST(&out, "history", "--db", dbcopy, "add", path_of("run4.json")), 0);
+    assert_non_null(strstr(out, "skipped"));
+    free(out);
+    assert_int_equal(GENCOST(&out, "history", "--db", dbcopy, "list"), 0);
+    assert_non_null(strstr(out, "llm/tiny/q4_0/cpu/2/decode"));
+    free(out);
+    assert_int_equal(GENCOST(&out, "history", "--db", dbcopy, "show",
+                             "llm/tiny/q4_0/cpu/2/decode@box"), 0);
+    assert_non_null(strstr(out, "2026-04-05T00:00:00Z"));
+    free(out);
+    write_results("late.json", "box", "c9", "2026-04-09T00:00:00Z", 0.125, "ok", true);
+    assert_int_equal(GENCOST(&out, "history", "--db", dbcopy, "check", path_of("late.json")), 1);
+    assert_non_null(strstr(out, "slower   llm/tiny/q4_0/cpu/2/decode@box"));
+    free(out);
+    write_results("fine.json", "box", "c8", "2026-04-08T00:00:00Z", 0.1001, "ok", true);
+    assert_int_equal(GENCOST(NULL, "history", "--db", dbcopy, "check", path_of("fine.json"),
+                             "--window", "4"), 0);
+    assert_int_equal(GENCOST(&out, "history", "--db", dbcopy, "plot", "--all", "--out",
+                             path_of("charts")), 0);
+    assert_non_null(strstr(out, "wrote 6 charts"));
+    free(out);
+    struct stat st;
+    assert_int_equal(stat(path_of("charts/llm_tiny_q4_0_cpu_2_decode@box.svg"), &st), 0);
+    /* bad input: exit 2 */
+    assert_int_equal(GENCOST(NULL, "history", "--db", dbcopy, "add",
+                             "tests/fixtures/results/not-json.json"), 2);
+    assert_int_equal(GENCOST(NULL, "history", "--db", dbcopy, "show", "no/such/case"), 2);
+    assert_int_equal(GENCOST(NULL, "history", "--db", dbcopy, "frobnicate"), 2);
+    assert_int_equal(GENCOST(NULL, "history", "--db", dbcopy, "check"), 2);
+    assert_int_equal(GENCOST(NULL, "history", "--db", path_of("missing.db"), "list"), 2);
+    assert_int_equal(GENCOST(NULL, "history", "--db", dbcopy, "check", path_of("late.json"),
+                             "--window", "0"), 2);
+    assert_int_equal(GENCOST(NULL, "history", "--db", path_of("run0.json"), "list"), 2);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(compare_exit_codes),
+        cmocka_unit_test(compare_json_and_one_sided),
+        cmocka_unit_test(compare_bad_input),
+        cmocka_unit_test(interleave_ab),
+        cmocka_unit_test(history_cli),
+    };
+    return cmocka_run_group_tests_name("compare_cli", tests, setup, teardown);
+}
