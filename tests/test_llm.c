@@ -1,0 +1,267 @@
+/* Tests for the Llama model (bench/llm): preset sizes against the published parameter counts,
+ * deterministic synthetic weights, the forward pass on the ref and cpu backends, batch vs
+ * step-by-step equivalence, the GGUF export round trip, and the quality arithmetic. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench/gguf/gguf.h"
+#include "bench/llm/llm.h"
+
+#define NTOK 6
+
+static gk_backend *open_be(const char *name, int threads) {
+    char why[256];
+    gk_backend_opts o = {.n_threads = threads};
+    gk_backend *b = gk_backend_open(name, &o, why, sizeof why);
+    if (!b) fail_msg("cannot open backend %s: %s", name, why);
+    return b;
+}
+
+static llm_load_opts opts(int wtype) {
+    return (llm_load_opts){.wtype = wtype, .kv_type = GK_F32, .ctx = 32, .max_t = 16, .max_logits = 16};
+}
+
+/* Loads the tiny preset in wtype on a backend; the caller frees. */
+static void load_tiny(llm_model *m, gk_backend *b, int wtype, unsigned long seed) {
+    llm_source src;
+    llm_source_synthetic(&src, llm_preset("tiny"), seed);
+    llm_load_opts o = opts(wtype);
+    gc_err err = {{0}};
+    m->be = b;
+    if (llm_load(m, &o, 1, &src, &err)) fail_msg("%s", err.msg);
+}
+
+static float *run_all(llm_model *m, const int32_t *tok, int n) {
+    float *out = malloc((size_t)n * m->c.vocab * sizeof *out);
+    gc_err err;
+    if (llm_forward(m, tok, n, 0, LLM_LOGITS_ALL, out, &err)) fail_msg("%s", err.msg);
+    return out;
+}
+
+static void preset_parameter_counts(void **st) {
+    /* Published sizes: TinyLlama 1,100,048,384; Llama-2-7B 6,738,415,616; Llama-3-8B
+     * 8,030,261,248; Mistral-7B 7,241,732,096 (untied embeddings and output heads). */
+    assert_int_equal(llm_param_count(llm_preset("tinyllama-1.1b")), 1100048384LL);
+    assert_int_equal(llm_param_count(llm_preset("llama2-7b")), 6738415616LL);
+    assert_int_equal(llm_param_count(llm_preset("llama3-8b")), 8030261248LL);
+    assert_int_equal(llm_param_count(llm_preset("mistral-7b")), 7241732096LL);
+    int64_t tiny = llm_param_count(llm_preset("tiny"));
+    assert_true(tiny > 13000000 && tiny < 17000000);
+    /* Q4_0: 18 bytes per 32 weights; norms stay F32. */
+    const llm_config *c = llm_preset("tinyllama-1.1b");
+    int64_t norms = (2LL * c->n_layers + 1) * c->dim;
+    assert_int_equal(llm_weight_bytes(c, GK_Q4_0), (uint64_t)((llm_param_count(c) - norms) / 32 * 18 + norms * 4));
+    /* KV: 2 caches x 22 layers x 256 wide x 2 bytes (f16) per position. */
+    assert_int_equal(llm_kv_bytes(c, GK_F16, 100), 2ull * 22 * 256 * 2 * 100);
+    assert_null(llm_preset("llama-9000"));
+}
+
+static void config_checks(void **st) {
+    gc_err err;
+    llm_config c = *llm_preset("tiny");
+    assert_int_equal(llm_config_check(&c, GK_Q4_0, &err), 0);
+    assert_int_equal(llm_config_check(&c, GK_Q4_K, &err), 0);   /* rows of 256 and 768: whole 256-blocks */
+    c.dim = 288;
+    assert_int_equal(llm_config_check(&c, GK_F32, &err), 0);
+    assert_int_not_equal(llm_config_check(&c, GK_Q4_K, &err), 0);
+    assert_non_null(strstr(err.msg, "blocks"));
+    c = *llm_preset("tiny");
+    c.n_kv_heads = 3;
+    assert_int_not_equal(llm_config_check(&c, GK_F32, &err), 0);
+    assert_non_null(strstr(err.msg, "kv heads"));
+    c = *llm_preset("tiny");
+    c.dim = 250;
+    assert_int_not_equal(llm_config_check(&c, GK_F32, &err), 0);
+    assert_int_not_equal(llm_check_memory("a model", UINT64_MAX / 2, &err), 0);
+    assert_non_null(strstr(err.msg, "a model needs"));
+}
+
+static void synthetic_weights_are_deterministic(void **st) {
+    llm_source a, b;
+    llm_source_synthetic(&a, llm_preset("tiny"), 42);
+    llm_source_synthetic(&b, llm_preset("tiny"), 43);
+    llm_tinfo t;
+    llm_tensor_info(&a.c, 2, &t);   /* blk.0.attn_q.weight */
+    assert_string_equal(t.name, "blk.0.attn_q.weight");
+    size_t n = (size_t)t.ne0 * 64;
+    float *x = malloc(n * 4), *y = malloc(n * 4), *z = malloc(n * 4);
+    gc_err err;
+    assert_int_equal(llm_source_rows(&a, &t, GK_F32, 0, 64, x, 1, &err), 0);
+    assert_int_equal(llm_source_rows(&a, &t, GK_F32, 0, 64, y, 2, &err), 0);   /* threads change nothing */
+    assert_memory_equal(x, y, n * 4);
+    assert_int_equal(llm_source_rows(&a, &t, GK_F32, 10, 1, z, 1, &err), 0);    /* a row is its own stream */
+    assert_memory_equal(z, x + 10 * t.ne0, (size_t)t.ne0 * 4);
+    assert_int_equal(llm_source_rows(&b, &t, GK_F32, 0, 64, z, 1, &err), 0);    /* another seed differs */
+    assert_memory_not_equal(x, z, n * 4);
+    /* std 1/sqrt(K) for a projection into a block */
+    double ss = 0;
+    for (size_t i = 0; i < n; i++) ss += (double)x[i] * x[i];
+    double sd = sqrt(ss / (double)n);
+    assert_true(fabs(sd - 1.0 / sqrt((double)t.ne0)) < 0.05 / sqrt((double)t.ne0));
+    free(x);
+    free(y);
+    free(z);
+}
+
+static void decode_after_prefill_equals_longer_prefill(void **st) {
+    gk_backend *b = open_be("ref", 1);
+    llm_model m = {0};
+    load_tiny(&m, b, GK_Q8_0, 7);
+    int32_t tok[NTOK];
+    llm_tokens(tok, NTOK, m.c.vocab, 1);
+    float *all = run_all(&m, tok, NTOK);
+    /* Same tokens: 3 as a batch, then one at a time. */
+    gc_err err;
+    float *step = malloc((size_t)m.c.vocab * sizeof *step);
+    assert_int_equal(llm_forward(&m, tok, 3, 0, LLM_LOGITS_NONE, NULL, &err), 0);
+    for (int p = 3; p < NTOK; p++) {
+        assert_int_equal(llm_forward(&m, &tok[p], 1, p, LLM_LOGITS_LAST, step, &err), 0);
+        llm_compare c;
+        llm_compare_logits(all + (size_t)p * m.c.vocab, step, 1, m.c.vocab, 0, &c);
+        assert_true(c.max_rel_err < 1e-5);
+        assert_int_equal(c.top1_agree, 1);
+    }
+    /* Out-of-range inputs are errors, not reads out of bounds. */
+    int32_t bad = m.c.vocab;
+    assert_int_not_equal(llm_forward(&m, &bad, 1, 0, LLM_LOGITS_LAST, step, &err), 0);
+    assert_non_null(strstr(err.msg, "out of the vocabulary"));
+    assert_int_not_equal(llm_forward(&m, tok, 1, 32, LLM_LOGITS_LAST, step, &err), 0);
+    free(step);
+    free(all);
+    llm_free(&m);
+    gk_backend_close(b);
+}
+
+static void cpu_matches_ref(void **st) {
+    static const int types[] = {GK_F32, GK_F16, GK_Q8_0, GK_Q4_0, GK_Q4_K};
+    int32_t tok[NTOK];
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        gk_backend *rb = open_be("ref", 1), *cb = open_be("cpu", 2);
+        llm_model r = {0}, c = {0};
+        load_tiny(&r, rb, types[i], 42);
+        load_tiny(&c, cb, types[i], 42);
+        llm_tokens(tok, NTOK, r.c.vocab, 2);
+        float *a = run_all(&r, tok, NTOK), *x = run_all(&c, tok, NTOK);
+        llm_compare cmp;
+        double tol = gk_type_get(types[i])->quantized ? 0.06 : 2e-3;
+        llm_compare_logits(a, x, NTOK, r.c.vocab, tol, &cmp);
+        printf("  %s: cpu vs ref max rel err %.3g, top-1 %d/%d\n", gk_type_name(types[i]), cmp.max_rel_err, cmp.top1_agree, cmp.rows);
+        assert_true(cmp.max_rel_err < tol);
+        assert_int_equal(cmp.top1_agree, NTOK);
+        free(a);
+        free(x);
+        llm_free(&r);
+        llm_free(&c);
+        gk_backend_close(rb);
+        gk_backend_close(cb);
+    }
+}
+
+static void export_load_identical_logits(void **st) {
+    char path[] = "/tmp/gc_llm_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    llm_source src;
+    llm_source_synthetic(&src, llm_preset("tiny"), 42);
+    gc_err err;
+    if (llm_export_gguf(&src, GK_Q4_0, path, &err)) fail_msg("%s", err.msg);
+    gguf_file f;
+    if (gguf_open(path, &f, &err)) fail_msg("%s", err.msg);
+    llm_config c;
+    int wtype;
+    if (llm_config_from_gguf(&f, &c, &wtype, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(wtype, GK_Q4_0);
+    assert_int_equal(c.dim, 256);
+    assert_int_equal(c.n_kv_heads, 2);
+    assert_int_equal(c.vocab, 16384);
+    assert_true(c.rope_base == 10000.0f);
+    llm_source fsrc;
+    llm_source_synthetic(&fsrc, &c, 0);
+    fsrc.gguf = &f;
+    gk_backend *b = open_be("cpu", 1);
+    llm_model a = {.be = b}, g = {.be = b};
+    llm_load_opts o = opts(GK_Q4_0), on = opts(-1);
+    if (llm_load(&a, &o, 1, &src, &err) || llm_load(&g, &on, 1, &fsrc, &err)) fail_msg("%s", err.msg);
+    int32_t tok[NTOK];
+    llm_tokens(tok, NTOK, c.vocab, 3);
+    float *x = run_all(&a, tok, NTOK), *y = run_all(&g, tok, NTOK);
+    assert_memory_equal(x, y, (size_t)NTOK * c.vocab * sizeof *x);
+    free(x);
+    free(y);
+    llm_free(&a);
+    llm_free(&g);
+    gk_backend_close(b);
+    gguf_close(&f);
+    unlink(path);
+}
+
+static void quality_arithmetic(void **st) {
+    float p[4] = {1, 2, 3, 4}, q[4] = {1, 2, 3, 4}, r[4] = {4, 3, 2, 1};
+    assert_true(llm_kl_div(p, q, 4) == 0.0);
+    /* KL(softmax(p) || softmax(r)) by hand: sum p_i (p_i - r_i) with p = softmax(1,2,3,4). */
+    double z = exp(1) + exp(2) + exp(3) + exp(4), kl = 0;
+    for (int i = 0; i < 4; i++) kl += exp(p[i]) / z * (p[i] - r[i]);   /* both have the same normaliser */
+    assert_true(fabs(llm_kl_div(p, r, 4) - kl) < 1e-12);
+    assert_int_equal(llm_argmax(r, 4), 0);
+    llm_compare c;
+    llm_compare_logits(p, r, 1, 4, 0.1, &c);
+    assert_int_equal(c.top1_agree, 0);
+    assert_true(fabs(c.max_rel_err - 3.0 / 4.0) < 1e-12);
+    float near[4] = {1, 2, 3.99f, 3.98f};
+    llm_compare_logits(p, near, 1, 4, 0.01, &c);   /* picks 2; ref's 3 vs 4 differ by 1/4 of max: not a tie */
+    assert_int_equal(c.top1_agree, 0);
+    int32_t t1[8], t2[8];
+    llm_tokens(t1, 8, 100, 5);
+    llm_tokens(t2, 8, 100, 5);
+    assert_memory_equal(t1, t2, sizeof t1);
+    for (int i = 0; i < 8; i++) assert_true(t1[i] >= 0 && t1[i] < 100);
+}
+
+static void kl_of_a_format_vs_itself_is_zero(void **st) {
+    gk_backend *b = open_be("cpu", 1);
+    llm_model x = {0}, y = {0}, q = {0};
+    load_tiny(&x, b, GK_F32, 42);
+    load_tiny(&y, b, GK_F32, 42);
+    load_tiny(&q, b, GK_Q4_0, 42);
+    int32_t tok[NTOK];
+    llm_tokens(tok, NTOK, x.c.vocab, 4);
+    float *a = run_all(&x, tok, NTOK), *c = run_all(&y, tok, NTOK), *d = run_all(&q, tok, NTOK);
+    double same = 0, quant = 0;
+    for (int r = 0; r < NTOK; r++) {
+        same += llm_kl_div(a + (size_t)r * x.c.vocab, c + (size_t)r * x.c.vocab, x.c.vocab);
+        quant += llm_kl_div(a + (size_t)r * x.c.vocab, d + (size_t)r * x.c.vocab, x.c.vocab);
+    }
+    printf("  KL f32 vs f32 %.3g, q4_0 vs f32 %.3g (mean over %d positions)\n", same / NTOK, quant / NTOK, NTOK);
+    assert_true(same == 0.0);
+    assert_true(quant > 1e-6 && quant / NTOK < 0.5);
+    free(a);
+    free(c);
+    free(d);
+    llm_free(&x);
+    llm_free(&y);
+    llm_free(&q);
+    gk_backend_close(b);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(preset_parameter_counts),
+        cmocka_unit_test(config_checks),
+        cmocka_unit_test(synthetic_weights_are_deterministic),
+        cmocka_unit_test(quality_arithmetic),
+        cmocka_unit_test(decode_after_prefill_equals_longer_prefill),
+        cmocka_unit_test(cpu_matches_ref),
+        cmocka_unit_test(export_load_identical_logits),
+        cmocka_unit_test(kl_of_a_format_vs_itself_is_zero),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
