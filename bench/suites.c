@@ -4,16 +4,20 @@
 
 static const gc_suite_line default_lines[] = {
     {"triad", NULL, NULL},
+    {"llm", "tinyllama-1.1b", "q4_0,q8_0"},
     {NULL, NULL, NULL},
 };
 
 static const gc_suite_line full_lines[] = {
     {"triad", NULL, NULL},
+    {"llm", "tinyllama-1.1b", "q4_0,q8_0,f16"},
+    {"llm", "llama2-7b,llama3-8b,mistral-7b", "q4_0,q8_0"},
     {NULL, NULL, NULL},
 };
 
 static const gc_suite_line smoke_lines[] = {
     {"triad", NULL, NULL},
+    {"llm", "tiny", "q4_0"},
     {NULL, NULL, NULL},
 };
 

@@ -3,9 +3,11 @@
 #include "bench/workload.h"
 
 extern const gc_workload wl_triad;
+extern const gc_workload wl_llm;
 
 static const gc_workload *const all[] = {
     &wl_triad,
+    &wl_llm,
     NULL,
 };
 
