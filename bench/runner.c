@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "bench/energy.h"
+#include "bench/perfcount.h"
 #include "bench/results.h"
 #include "bench/stats.h"
 
@@ -35,6 +36,7 @@ typedef struct runner {
     progress pg;
     int n_bad;               /* cases failed or errored */
     int n_write_errors;
+    bool perf_noted;         /* "instruction counts unavailable" said once per run */
 } runner;
 
 /* Set by SIGINT/SIGTERM; the loop stops after the current repetition. SA_RESETHAND makes a
@@ -233,7 +235,14 @@ static void timed_reps(runner *R, const plan_case *pc, void *state, int ph, int 
     int cap = 0;
     gc_err err = {{0}};
     double cpu0 = cpu_seconds();
+    gc_perfcount perf;       /* user-space instructions: a load-independent count for CI */
+    bool counting = perfcount_open(&perf) == 0;
+    if (!counting && !R->perf_noted) {
+        R->perf_noted = true;
+        progress_line(&R->pg, "note: %s; results carry no instruction counts", perf.why);
+    }
     energy_begin(R->meters);
+    perfcount_start(&perf);
     double start = gc_now();
     while (!stop_signal && cr->n_samples < o->max_reps) {
         double elapsed = gc_now() - start;
@@ -255,6 +264,10 @@ static void timed_reps(runner *R, const plan_case *pc, void *state, int ph, int 
         }
     }
     double span = gc_now() - start;
+    uint64_t ins = 0;
+    if (counting && !perfcount_stop(&perf, &ins) && cr->n_samples > 0)
+        gc_kv_add(cr->metrics.vals, &cr->metrics.n_vals, GC_MAX_KV, GC_METRIC_INSTRUCTIONS, (double)ins / cr->n_samples);
+    perfcount_close(&perf);
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     double util = span > 0 && ncpu > 0 ? (cpu_seconds() - cpu0) / (span * (double)ncpu) : 0;
     energy_end(R->meters, span, cr->work_per_rep * cr->n_samples, fmin(util, 1), &cr->energy);

@@ -1,0 +1,132 @@
+/* The project's own CI path, end to end on every `make test`: run the smoke suite → results
+ * file → compare it with itself (exit 0, every verdict same or noisy, never slower) → report →
+ * history add and check. It proves the path works without depending on timing noise: nothing
+ * here compares two separate timings. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bench/results.h"
+
+extern char **environ;
+
+static char dir[64];
+static const char *bin;
+
+static int setup(void **s) {
+    bin = getenv("GENCOST_BIN");
+    snprintf(dir, sizeof dir, "/tmp/gc_smoke_XXXXXX");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **s) {
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static const char *in_dir(const char *name) {
+    static char buf[4][160];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
+    return buf[k];
+}
+
+/* Runs gencost with the NULL-terminated args; stdout to DIR/<log>, stderr passes through. */
+static int gencost(const char *log, const char *const *args) {
+    char *argv[32];
+    int n = 0;
+    argv[n++] = (char *)bin;
+    for (; args[n - 1] && n < 31; n++)
+        argv[n] = (char *)args[n - 1];
+    argv[n] = NULL;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, in_dir(log), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    pid_t pid;
+    assert_int_equal(posix_spawn(&pid, bin, &fa, NULL, argv, environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    return WEXITSTATUS(st);
+}
+
+#define GENCOST(log, ...) gencost(log, (const char *const[]){__VA_ARGS__, NULL})
+
+static void smoke_path(void **s) {
+    if (!bin) {
+        printf("GENCOST_BIN not set (run through make test): skipped\n");
+        skip();
+    }
+    const char *results = in_dir("smoke.json");
+    char res[160];
+    snprintf(res, sizeof res, "%s", results);
+
+    /* 1. run: the smoke suite (tiny sizes, few repetitions) writes a valid results file */
+    assert_int_equal(GENCOST("run.txt", "run", "--suite", "smoke", "--out", res), 0);
+    gc_results r;
+    gc_err err;
+    assert_int_equal(results_read(res, &r, &err), 0);
+    assert_true(r.complete);
+    assert_true(r.n_cases >= 1);
+    for (int i = 0; i < r.n_cases; i++) {
+        assert_string_equal(r.cases[i].status, "ok");
+        assert_true(r.cases[i].n_samples >= 1);
+    }
+    int n_cases = r.n_cases;
+    results_free(&r);
+
+    /* 2. compare with itself: no regression, and no verdict but same or noisy */
+    assert_int_equal(GENCOST("compare.json", "compare", res, res, "--format", "json"), 0);
+    size_t len = 0;
+    char *text = gc_read_file(in_dir("compare.json"), &len, &err);
+    assert_non_null(text);
+    json_t *j = json_loads(text, 0, NULL);
+    free(text);
+    assert_non_null(j);
+    assert_true(json_is_false(json_object_get(j, "regression")));
+    json_t *cases = json_object_get(j, "cases");
+    assert_int_equal(json_array_size(cases), n_cases);
+    for (size_t i = 0; i < json_array_size(cases); i++) {
+        const char *v = json_string_value(json_object_get(json_array_get(cases, i), "verdict"));
+        assert_non_null(v);
+        assert_true(!strcmp(v, "same") || !strcmp(v, "noisy"));
+    }
+    assert_int_equal(json_array_size(json_object_get(j, "only_base")), 0);
+    json_decref(j);
+    assert_int_equal(GENCOST("compare.md", "compare", res, res), 0);
+
+    /* 3. report: the tables of the run */
+    char out[160];
+    snprintf(out, sizeof out, "%s", in_dir("report"));
+    assert_int_equal(GENCOST("report.txt", "report", res, "--out", out, "--quiet"), 0);
+    struct stat st;
+    assert_int_equal(stat(in_dir("report/report.md"), &st), 0);
+    assert_true(st.st_size > 0);
+
+    /* 4. history: add, then check the same run (left out of its own window: no alarm) */
+    char db[160];
+    snprintf(db, sizeof db, "%s", in_dir("history.db"));
+    assert_int_equal(GENCOST("hadd.txt", "history", "--db", db, "add", res), 0);
+    assert_int_equal(GENCOST("hcheck.txt", "history", "--db", db, "check", res), 0);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(smoke_path),
+    };
+    return cmocka_run_group_tests_name("smoke", tests, setup, teardown);
+}
