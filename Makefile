@@ -120,6 +120,9 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/libgencost-test.a $(wildcard tests/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(BASEFLAGS) $(SANITIZE) -DGC_TEST_BUILD -o $@ $< $(BUILD)/libgencost-test.a $(CUDA_LIBS) $(LDLIBS) -lcmocka
 
+# The CUDA test runs the kernel bodies in host emulation: it includes kernels/cuda/*.cuh.
+$(BUILD)/tests/test_cuda: $(wildcard kernels/cuda/*.cuh)
+
 TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
 # ---- AArch64 kernels, cross-built and run under qemu ----------------------------------------

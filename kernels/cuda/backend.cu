@@ -1,0 +1,489 @@
+/* The CUDA backend: device memory (cudaMalloc), one non-blocking stream per backend, ops
+ * enqueued asynchronously; download() and sync() are the only synchronisation points.
+ *
+ * matmul: M <= GK_MV_MAX_M columns (decode) run the custom kernels that read ggml blocks
+ * directly; more columns (prefill) run cuBLAS GemmEx on tensor cores, F16/BF16 inputs with
+ * F32 accumulation. Quantized weights are dequantised to F16 into a scratch buffer on every
+ * such call: it costs one read of the weight plus one F16 write (for a 4096² Q4_0 weight and
+ * 512 tokens about 40% of the GEMM's own time on an H100), but needs no second copy of the
+ * model in F16, which would not fit beside a 7B model on 8-16 GB laptop GPUs.
+ *
+ * cuBLAS is opened at run time with dlopen, so the binary starts (and every other backend
+ * works) on machines without CUDA libraries; without cuBLAS the custom kernels serve every M.
+ * The CUDA runtime is linked statically (Makefile) and finds the driver itself at run time.
+ *
+ * Decode launches are not captured in a CUDA graph: the op table has no begin/end of a step,
+ * and capturing transparently between sync points would defer the upload()s of pageable host
+ * memory past the call that owns the buffer and move every launch error to the sync point. */
+#include <cuda_runtime.h>
+#include <cublas_v2.h>
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern "C" {
+#include "kernels/backend.h"
+}
+#include "kernels/cuda/cuda_backend.h"
+#include "kernels/cuda/launch.cuh"
+
+/* ---- cuBLAS, opened at run time -------------------------------------------------------- */
+struct cublas_fns {
+    void *lib;
+    decltype(&cublasCreate_v2) create;
+    decltype(&cublasDestroy_v2) destroy;
+    decltype(&cublasSetStream_v2) set_stream;
+    /* the C entry point (C++ also sees an inline overload taking cudaDataType computeType) */
+    cublasStatus_t (*gemm_ex)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int,
+                              const void *, const void *, cudaDataType, int, const void *, cudaDataType,
+                              int, const void *, void *, cudaDataType, int, cublasComputeType_t,
+                              cublasGemmAlgo_t);
+    decltype(&cublasGetStatusString) status_string;
+};
+
+#define GK_STR2(x) #x
+#define GK_STR(x) GK_STR2(x)
+
+static bool cublas_load(cublas_fns *f, char *why, size_t n)
+{
+    /* The soname of the toolkit we compiled against first, then the unversioned name. */
+    static const char *const names[] = {"libcublas.so." GK_STR(CUBLAS_VER_MAJOR), "libcublas.so",
+                                        "/usr/local/cuda/lib64/libcublas.so." GK_STR(CUBLAS_VER_MAJOR)};
+    memset(f, 0, sizeof *f);
+    for (size_t i = 0; i < sizeof names / sizeof names[0] && !f->lib; i++)
+        f->lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+    if (!f->lib) {
+        snprintf(why, n, "cuBLAS not loadable (%s): %s", names[0], dlerror());
+        return false;
+    }
+    struct { const char *name; void **slot; } syms[] = {
+        {"cublasCreate_v2", (void **)&f->create},
+        {"cublasDestroy_v2", (void **)&f->destroy},
+        {"cublasSetStream_v2", (void **)&f->set_stream},
+        {"cublasGemmEx", (void **)&f->gemm_ex},
+        {"cublasGetStatusString", (void **)&f->status_string},
+    };
+    for (auto &s : syms) {
+        *s.slot = dlsym(f->lib, s.name);
+        if (!*s.slot) {
+            snprintf(why, n, "cuBLAS lacks %s", s.name);
+            dlclose(f->lib);
+            f->lib = NULL;
+            return false;
+        }
+    }
+    return true;
+}
+
+extern "C" bool gk_cuda_cublas_probe(char *why, size_t whylen)
+{
+    cublas_fns f;
+    if (!cublas_load(&f, why, whylen)) return false;
+    dlclose(f.lib);
+    return true;
+}
+
+/* ---- backend state --------------------------------------------------------------------- */
+struct cu_impl {
+    int dev, cc;                 /* device index, compute capability * 10 */
+    cudaStream_t stream;
+    int *err_dev;                /* device-side error word (embedding ids out of range) */
+    int *err_host;               /* pinned mirror, copied at each sync point */
+    void *scratch;               /* GEMM conversions, attention partials */
+    size_t scratch_bytes;
+    cublas_fns blas;
+    cublasHandle_t handle;
+    bool have_blas;
+    bool faulted;                /* a sticky device error happened: reset the device at close */
+};
+
+static cu_impl *impl_of(gk_backend *b) { return (cu_impl *)b->impl; }
+
+static int fail(gk_backend *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(gk_backend *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = snprintf(b->err, sizeof b->err, "cuda: ");
+    vsnprintf(b->err + n, sizeof b->err - (size_t)n, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* Errors that leave the context unusable (CUDA programming guide, "error checking"). */
+static bool is_sticky(cudaError_t e)
+{
+    switch (e) {
+    case cudaErrorIllegalAddress: case cudaErrorLaunchFailure: case cudaErrorHardwareStackError:
+    case cudaErrorIllegalInstruction: case cudaErrorMisalignedAddress:
+    case cudaErrorInvalidAddressSpace: case cudaErrorInvalidPc: case cudaErrorAssert:
+    case cudaErrorLaunchTimeout: case cudaErrorECCUncorrectable: case cudaErrorDevicesUnavailable:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static int cu_check(gk_backend *b, const char *what, cudaError_t e)
+{
+    if (e == cudaSuccess) return 0;
+    if (is_sticky(e)) impl_of(b)->faulted = true;
+    cudaGetLastError();   /* clear a non-sticky error so the next op starts clean */
+    return fail(b, "%s: %s", what, cudaGetErrorString(e));
+}
+
+static int ensure_scratch(gk_backend *b, size_t bytes)
+{
+    cu_impl *c = impl_of(b);
+    if (bytes <= c->scratch_bytes) return 0;
+    if (c->scratch) cudaFree(c->scratch);   /* waits for kernels still using it */
+    c->scratch = NULL;
+    c->scratch_bytes = 0;
+    size_t want = bytes + bytes / 4;
+    if (cu_check(b, "scratch buffer", cudaMalloc(&c->scratch, want))) return -1;
+    c->scratch_bytes = want;
+    return 0;
+}
+
+/* ---- device facts ---------------------------------------------------------------------- */
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+static cudaError_t g_count_err;
+static int g_count;
+
+static void count_devices(void) { g_count_err = cudaGetDeviceCount(&g_count); }
+
+static bool cu_available(char *why, size_t n)
+{
+    pthread_once(&g_once, count_devices);
+    if (g_count_err != cudaSuccess) {
+        snprintf(why, n, "no CUDA device: %s", cudaGetErrorString(g_count_err));
+        return false;
+    }
+    if (g_count <= 0) {
+        snprintf(why, n, "no CUDA device: none found");
+        return false;
+    }
+    return true;
+}
+
+static void version_str(int v, char *out, size_t n)
+{
+    snprintf(out, n, "%d.%d", v / 1000, (v % 1000) / 10);
+}
+
+static int fill_info(int dev, gk_device_info *d)
+{
+    cudaDeviceProp p;
+    if (cudaGetDeviceProperties(&p, dev) != cudaSuccess) return -1;
+    memset(d, 0, sizeof *d);
+    snprintf(d->name, sizeof d->name, "%.127s", p.name);
+    d->cc_major = p.major;
+    d->cc_minor = p.minor;
+    d->sm_count = p.multiProcessorCount;
+    d->mem_bytes = (unsigned long long)p.totalGlobalMem;
+    d->bus_width_bits = p.memoryBusWidth;
+    /* memoryClockRate left cudaDeviceProp in CUDA 13; the attribute remains (kHz). */
+    int clk = 0;
+    if (cudaDeviceGetAttribute(&clk, cudaDevAttrMemoryClockRate, dev) == cudaSuccess) d->mem_clock_khz = clk;
+    d->peak_bw_gbs = 2.0 * d->mem_clock_khz * 1e3 * (d->bus_width_bits / 8.0) / 1e9;
+    int v = 0;
+    if (cudaDriverGetVersion(&v) == cudaSuccess) version_str(v, d->driver_version, sizeof d->driver_version);
+    if (cudaRuntimeGetVersion(&v) == cudaSuccess) version_str(v, d->runtime_version, sizeof d->runtime_version);
+    return 0;
+}
+
+static int cu_devices(gk_device_info *out, int max)
+{
+    char why[256];
+    if (!cu_available(why, sizeof why)) return 0;
+    int n = 0;
+    for (int i = 0; i < g_count && n < max; i++)
+        if (fill_info(i, &out[n]) == 0) n++;
+    return n;
+}
+
+/* ---- memory ---------------------------------------------------------------------------- */
+static int cu_alloc(gk_backend *b, gk_tensor *t)
+{
+    size_t bytes = gk_nbytes(t->type, t->ne);
+    if (bytes == 0) return fail(b, "alloc: bad shape or type %s", gk_type_name(t->type));
+    void *p = NULL;
+    cudaError_t e = cudaMalloc(&p, bytes);
+    if (e != cudaSuccess) {
+        cudaGetLastError();
+        return fail(b, "alloc of %.1f MiB: %s", bytes / 1048576.0, cudaGetErrorString(e));
+    }
+    t->nbytes = bytes;
+    t->data = p;
+    t->view = false;
+    t->be = b;
+    return 0;
+}
+
+static void cu_free(gk_backend *b, gk_tensor *t)
+{
+    if (t->data && !t->view) cudaFree(t->data);
+    t->data = NULL;
+}
+
+static int cu_upload(gk_backend *b, gk_tensor *t, size_t off, const void *src, size_t n)
+{
+    if (off > t->nbytes || n > t->nbytes - off) return fail(b, "upload: %zu bytes at %zu past tensor end %zu", n, off, t->nbytes);
+    /* From pageable memory this returns once src has been staged, so the caller may reuse it. */
+    return cu_check(b, "upload", cudaMemcpyAsync((char *)t->data + off, src, n, cudaMemcpyHostToDevice,
+                                                 impl_of(b)->stream));
+}
+
+/* Waits for the stream and reports a device-side error word raised since the last sync. */
+static int sync_point(gk_backend *b, const char *what)
+{
+    cu_impl *c = impl_of(b);
+    if (cu_check(b, what, cudaMemcpyAsync(c->err_host, c->err_dev, sizeof(int), cudaMemcpyDeviceToHost, c->stream)))
+        return -1;
+    if (cu_check(b, what, cudaStreamSynchronize(c->stream))) return -1;
+    if (*c->err_host) {
+        *c->err_host = 0;
+        cudaMemsetAsync(c->err_dev, 0, sizeof(int), c->stream);
+        return fail(b, "embedding: a token id was outside the table (row written as zeros)");
+    }
+    return 0;
+}
+
+static int cu_download(gk_backend *b, const gk_tensor *t, size_t off, void *dst, size_t n)
+{
+    if (off > t->nbytes || n > t->nbytes - off) return fail(b, "download: %zu bytes at %zu past tensor end %zu", n, off, t->nbytes);
+    if (cu_check(b, "download", cudaMemcpyAsync(dst, (const char *)t->data + off, n, cudaMemcpyDeviceToHost,
+                                                impl_of(b)->stream)))
+        return -1;
+    return sync_point(b, "download");
+}
+
+static int cu_sync(gk_backend *b) { return sync_point(b, "sync"); }
+
+/* ---- matmul ------------------------------------------------------------------------------ */
+static int gemm_path(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_tensor *x,
+                     int64_t K, int64_t N, int64_t M)
+{
+    cu_impl *c = impl_of(b);
+    const bool f32 = w->type == GK_F32, bf16 = w->type == GK_BF16;
+    const size_t wbytes = (f32 || bf16 || w->type == GK_F16) ? 0 : (size_t)(N * K * 2 + 255) / 256 * 256;
+    const size_t xbytes = f32 ? 0 : (size_t)(K * M * 2);
+    if (ensure_scratch(b, wbytes + xbytes + 1)) return -1;
+    const void *A = w->data, *B = x->data;
+    if (wbytes) {
+        gk_dq_args d = {(const uint8_t *)w->data, gk_row_bytes(w), (uint16_t *)c->scratch, K, N, w->type};
+        if (cu_check(b, "matmul: dequantise", gk_cu_dequant_f16(&d, c->stream))) return -1;
+        A = c->scratch;
+    }
+    if (xbytes) {
+        uint16_t *xh = (uint16_t *)((char *)c->scratch + wbytes);
+        gk_cvt_args v = {(const float *)x->data, xh, K * M, bf16};
+        if (cu_check(b, "matmul: convert", gk_cu_convert_half(&v, c->stream))) return -1;
+        B = xh;
+    }
+    const cudaDataType_t t = f32 ? CUDA_R_32F : bf16 ? CUDA_R_16BF : CUDA_R_16F;
+    const gk_gemm_plan p = gk_plan_gemm(K, N, M);
+    const float one = 1.0f, zero = 0.0f;
+    cublasStatus_t s = c->blas.gemm_ex(c->handle, p.transa ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                       p.transb ? CUBLAS_OP_T : CUBLAS_OP_N, p.m, p.n, p.k, &one, A, t,
+                                       p.lda, B, t, p.ldb, &zero, y->data, CUDA_R_32F, p.ldc,
+                                       CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+    if (s != CUBLAS_STATUS_SUCCESS) return fail(b, "matmul: cublasGemmEx: %s", c->blas.status_string(s));
+    return 0;
+}
+
+static int cu_matmul(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_tensor *x)
+{
+    cu_impl *c = impl_of(b);
+    const int64_t K = w->ne[0], N = w->ne[1], M = x->ne[1];
+    const int qb = gk_cu_qblock(w->type);
+    const bool float_w = w->type == GK_F32 || w->type == GK_F16 || w->type == GK_BF16;
+    if (!float_w && !qb) return fail(b, "matmul: weight type %s not supported", gk_type_name(w->type));
+    if (x->type != GK_F32 || y->type != GK_F32) return fail(b, "matmul: activations and output must be f32");
+    if (x->ne[0] != K || y->ne[0] != N || y->ne[1] != M)
+        return fail(b, "matmul: shapes w{%lld,%lld} x{%lld,%lld} y{%lld,%lld} do not match", (long long)K,
+                    (long long)N, (long long)x->ne[0], (long long)M, (long long)y->ne[0], (long long)y->ne[1]);
+    if (qb && K % qb) return fail(b, "matmul: K=%lld is not a multiple of the %s block (%d)", (long long)K, gk_type_name(w->type), qb);
+    if (N >= INT32_MAX || M >= INT32_MAX || K >= INT32_MAX) return fail(b, "matmul: dimension too large");
+    const bool gemm = c->have_blas && M > GK_MV_MAX_M && !(w->type == GK_BF16 && c->cc < 80);
+    if (gemm) return gemm_path(b, y, w, x, K, N, M);
+    gk_mv_args a = {(const uint8_t *)w->data, gk_row_bytes(w), (const float *)x->data, (float *)y->data, K, N, M, w->type};
+    return cu_check(b, "matmul", gk_cu_matvec(&a, c->stream));
+}
+
+/* ---- the other ops ----------------------------------------------------------------------- */
+static bool same_f32(const gk_tensor *a, const gk_tensor *c)
+{
+    return a->type == GK_F32 && c->type == GK_F32 && gk_nelements(a) == gk_nelements(c);
+}
+
+static int cu_embedding(gk_backend *b, gk_tensor *y, const gk_tensor *table, const gk_tensor *ids)
+{
+    const int64_t dim = table->ne[0], T = ids->ne[0];
+    const int qb = gk_cu_qblock(table->type);
+    if (ids->type != GK_I32 || y->type != GK_F32 || y->ne[0] != dim || y->ne[1] != T)
+        return fail(b, "embedding: expects ids i32 {T} and y f32 {%lld, T}", (long long)dim);
+    if (!qb && table->type != GK_F32 && table->type != GK_F16 && table->type != GK_BF16)
+        return fail(b, "embedding: table type %s not supported", gk_type_name(table->type));
+    gk_emb_args a = {(const uint8_t *)table->data, gk_row_bytes(table), (const int32_t *)ids->data,
+                     (float *)y->data, dim, table->ne[1], T, table->type, impl_of(b)->err_dev};
+    return cu_check(b, "embedding", gk_cu_embedding(&a, impl_of(b)->stream));
+}
+
+static int cu_rmsnorm(gk_backend *b, gk_tensor *y, const gk_tensor *x, const gk_tensor *w, float eps)
+{
+    const int64_t dim = x->ne[0];
+    if (!same_f32(y, x) || w->type != GK_F32 || w->ne[0] != dim) return fail(b, "rmsnorm: expects f32 x, y and w{%lld}", (long long)dim);
+    gk_row_args a = {(const float *)x->data, (const float *)w->data, (float *)y->data, dim, eps};
+    return cu_check(b, "rmsnorm", gk_cu_rmsnorm(&a, gk_nelements(x) / dim, impl_of(b)->stream));
+}
+
+static int cu_softmax(gk_backend *b, gk_tensor *y, const gk_tensor *x)
+{
+    if (!same_f32(y, x)) return fail(b, "softmax: expects f32 x and y of one shape");
+    gk_row_args a = {(const float *)x->data, NULL, (float *)y->data, x->ne[0], 0.0f};
+    return cu_check(b, "softmax", gk_cu_softmax(&a, gk_nelements(x) / x->ne[0], impl_of(b)->stream));
+}
+
+static int cu_rope(gk_backend *b, gk_tensor *x, int n_head, int head_dim, int pos0, float base)
+{
+    if (x->type != GK_F32 || head_dim <= 0 || head_dim % 2 || n_head <= 0 || x->ne[0] != (int64_t)n_head * head_dim)
+        return fail(b, "rope: x must be f32 {n_head*head_dim, T} with an even head_dim");
+    gk_rope_args a = {(float *)x->data, n_head, head_dim, pos0, gk_nelements(x) / x->ne[0], base};
+    return cu_check(b, "rope", gk_cu_rope(&a, impl_of(b)->stream));
+}
+
+static int cu_kv_store(gk_backend *b, gk_tensor *cache, const gk_tensor *src, int pos0)
+{
+    const int64_t width = src->ne[0], T = src->ne[1];
+    if (src->type != GK_F32 || cache->ne[0] != width) return fail(b, "kv_store: src f32 rows must match the cache width");
+    if (cache->type != GK_F32 && cache->type != GK_F16 && cache->type != GK_Q8_0)
+        return fail(b, "kv_store: cache type %s not supported", gk_type_name(cache->type));
+    if (cache->type == GK_Q8_0 && width % 32) return fail(b, "kv_store: q8_0 cache width %lld not a multiple of 32", (long long)width);
+    if (pos0 < 0 || pos0 + T > cache->ne[1]) return fail(b, "kv_store: rows %d..%lld past the cache (%lld)", pos0, (long long)(pos0 + T), (long long)cache->ne[1]);
+    gk_kvs_args a = {(uint8_t *)cache->data, gk_row_bytes(cache), (const float *)src->data, width, T, pos0, cache->type};
+    return cu_check(b, "kv_store", gk_cu_kv_store(&a, impl_of(b)->stream));
+}
+
+static int cu_attention(gk_backend *b, gk_tensor *out, const gk_tensor *q, const gk_tensor *k,
+                        const gk_tensor *v, const gk_attn_params *p)
+{
+    const int hd = p->head_dim;
+    const int64_t T = q->ne[1];
+    if (hd <= 0 || hd > GK_AT_DMAX || p->n_kv_head <= 0 || p->n_head % p->n_kv_head)
+        return fail(b, "attention: head_dim %d (max %d) or heads %d/%d not supported", hd, GK_AT_DMAX, p->n_head, p->n_kv_head);
+    if (q->type != GK_F32 || !same_f32(out, q) || q->ne[0] != (int64_t)p->n_head * hd)
+        return fail(b, "attention: q and out must be f32 {n_head*head_dim, T}");
+    if (k->type != v->type || k->ne[0] != (int64_t)p->n_kv_head * hd || v->ne[0] != k->ne[0] || v->ne[1] != k->ne[1])
+        return fail(b, "attention: k and v caches must be {n_kv_head*head_dim, ctx} of one type");
+    if (k->type != GK_F32 && k->type != GK_F16 && k->type != GK_Q8_0)
+        return fail(b, "attention: cache type %s not supported", gk_type_name(k->type));
+    if (p->pos0 < 0 || p->pos0 + T > k->ne[1]) return fail(b, "attention: positions past the cache");
+    cu_impl *c = impl_of(b);
+    gk_attn_args a = {(const float *)q->data, (float *)out->data, (const uint8_t *)k->data, (const uint8_t *)v->data,
+                      gk_row_bytes(k), NULL, k->type, p->n_head, p->n_kv_head, hd, p->pos0, 0, T, p->scale};
+    if (gk_attn_use_decode(T)) {
+        a.n_split = gk_attn_n_split(p->pos0, T);
+        if (ensure_scratch(b, gk_attn_part_floats(a.n_split, p->n_head, hd, T) * sizeof(float))) return -1;
+        a.part = (float *)c->scratch;
+    }
+    return cu_check(b, "attention", gk_cu_attention(&a, c->stream));
+}
+
+static int elementwise(gk_backend *b, const char *what, gk_tensor *y, const gk_tensor *x, const gk_tensor *x2, float s, int op)
+{
+    if (!same_f32(y, x) || (x2 && !same_f32(x, x2))) return fail(b, "%s: expects f32 tensors of one size", what);
+    gk_ew_args a = {(const float *)x->data, x2 ? (const float *)x2->data : NULL, (float *)y->data, gk_nelements(x), s, op};
+    return cu_check(b, what, gk_cu_elementwise(&a, impl_of(b)->stream));
+}
+
+static int cu_silu_mul(gk_backend *b, gk_tensor *y, const gk_tensor *g, const gk_tensor *u)
+{
+    return elementwise(b, "silu_mul", y, g, u, 0.0f, GK_EW_SILU_MUL);
+}
+static int cu_add(gk_backend *b, gk_tensor *y, const gk_tensor *a, const gk_tensor *c)
+{
+    return elementwise(b, "add", y, a, c, 0.0f, GK_EW_ADD);
+}
+static int cu_scale(gk_backend *b, gk_tensor *y, const gk_tensor *x, float s)
+{
+    return elementwise(b, "scale", y, x, NULL, s, GK_EW_SCALE);
+}
+
+static const gk_ops cu_ops = {
+    cu_alloc, cu_free, cu_upload, cu_download, cu_sync, cu_matmul, cu_embedding, cu_rmsnorm, cu_rope,
+    cu_kv_store, cu_attention, cu_silu_mul, cu_add, cu_scale, cu_softmax,
+};
+
+/* ---- open / close ------------------------------------------------------------------------ */
+static void cu_close(gk_backend *b)
+{
+    if (!b) return;
+    cu_impl *c = impl_of(b);
+    if (c) {
+        if (c->stream) cudaStreamSynchronize(c->stream);
+        if (c->handle) c->blas.destroy(c->handle);
+        if (c->blas.lib) dlclose(c->blas.lib);
+        if (c->scratch) cudaFree(c->scratch);
+        if (c->err_dev) cudaFree(c->err_dev);
+        if (c->err_host) cudaFreeHost(c->err_host);
+        if (c->stream) cudaStreamDestroy(c->stream);
+        /* After a sticky error the context is unusable: reset it so the next case can open. */
+        if (c->faulted) cudaDeviceReset();
+        free(c);
+    }
+    free(b);
+}
+
+static gk_backend *cu_open(const gk_backend_opts *o, char *err, size_t errlen)
+{
+    if (!cu_available(err, errlen)) return NULL;
+    const int dev = o ? o->device : 0;
+    if (dev < 0 || dev >= g_count) {
+        snprintf(err, errlen, "cuda: device %d does not exist (%d found)", dev, g_count);
+        return NULL;
+    }
+    gk_backend *b = (gk_backend *)calloc(1, sizeof *b);
+    cu_impl *c = (cu_impl *)calloc(1, sizeof *c);
+    if (!b || !c) {
+        free(b);
+        free(c);
+        snprintf(err, errlen, "cuda: out of host memory");
+        return NULL;
+    }
+    b->ops = &cu_ops;
+    b->name = "cuda";
+    b->n_threads = 1;
+    b->impl = c;
+    c->dev = dev;
+    cudaDeviceProp p;
+    cudaError_t e = cudaSetDevice(dev);
+    if (e == cudaSuccess) e = cudaGetDeviceProperties(&p, dev);
+    if (e == cudaSuccess) e = cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking);
+    if (e == cudaSuccess) e = cudaMalloc((void **)&c->err_dev, sizeof(int));
+    if (e == cudaSuccess) e = cudaMemset(c->err_dev, 0, sizeof(int));
+    if (e == cudaSuccess) e = cudaMallocHost((void **)&c->err_host, sizeof(int));
+    if (e != cudaSuccess) {
+        snprintf(err, errlen, "cuda: device %d: %s", dev, cudaGetErrorString(e));
+        cudaGetLastError();
+        cu_close(b);
+        return NULL;
+    }
+    *c->err_host = 0;
+    c->cc = p.major * 10 + p.minor;
+    char why[256] = "";
+    if (cublas_load(&c->blas, why, sizeof why)) {
+        cublasStatus_t s = c->blas.create(&c->handle);
+        if (s == CUBLAS_STATUS_SUCCESS) s = c->blas.set_stream(c->handle, c->stream);
+        if (s == CUBLAS_STATUS_SUCCESS) c->have_blas = true;
+        else snprintf(why, sizeof why, "cuBLAS: %s", c->blas.status_string(s));
+    }
+    snprintf(b->device_name, sizeof b->device_name, "%.60s (sm_%d, %d SMs%s%.40s)", p.name, c->cc,
+             p.multiProcessorCount, c->have_blas ? "" : "; ", c->have_blas ? "" : why);
+    return b;
+}
+
+extern "C" const gk_backend_desc gk_cuda_backend = {"cuda", cu_available, cu_devices, cu_open, cu_close};

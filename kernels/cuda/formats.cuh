@@ -1,0 +1,211 @@
+/* ggml block formats read directly from device memory and dequantised in registers, 32
+ * weights ("a chunk") at a time: one Q8_0/Q4_0/Q4_1 block, or one 32-weight sub-block of a
+ * Q4_K/Q6_K super-block. Layouts are those of kernels/quant.h (ggml's, little-endian);
+ * the K-quant index arithmetic follows ggml's dequantize_row_q4_K / _q6_K.
+ *
+ * Loads are as wide as each layout's alignment allows when a row starts 16-byte aligned
+ * (cudaMalloc gives 256): Q4_K quants 16 bytes, Q4_1 4 bytes, the 2-byte-aligned formats
+ * (Q8_0 34 B, Q4_0 18 B, Q6_K 210 B blocks) 2 bytes. Emulation checks each load's alignment,
+ * so a load that would fault on the GPU fails a host test. */
+#ifndef GK_FORMATS_CUH
+#define GK_FORMATS_CUH
+#include "kernels/cuda/simt.cuh"
+#include "kernels/quant.h"
+
+#ifdef __CUDACC__
+#include <cuda_fp16.h>
+GK_DEV float gk_h2f(uint16_t h) { return __half2float(__ushort_as_half(h)); }
+GK_DEV uint16_t gk_f2h(float f) { return __half_as_ushort(__float2half_rn(f)); }
+GK_DEV float gk_bf2f(uint16_t h) { return __uint_as_float((uint32_t)h << 16); }
+GK_DEV uint32_t gk_f2u(float f) { return __float_as_uint(f); }
+GK_DEV uint32_t gk_u16(const uint8_t *p) { return *(const uint16_t *)p; }
+GK_DEV uint32_t gk_u32(const uint8_t *p) { return *(const uint32_t *)p; }
+GK_DEV void gk_ld16(const uint8_t *p, uint8_t *dst) { *(uint4 *)dst = *(const uint4 *)p; }
+GK_DEV float gk_expf(float x) { return expf(x); }
+#else
+#include <assert.h>
+GK_DEV float gk_h2f(uint16_t h) { return gk_f16_to_f32(h); }
+GK_DEV uint16_t gk_f2h(float f) { return gk_f32_to_f16(f); }
+GK_DEV float gk_bf2f(uint16_t h)
+{
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+GK_DEV uint32_t gk_f2u(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+GK_DEV uint32_t gk_u16(const uint8_t *p)
+{
+    assert(((uintptr_t)p & 1) == 0 && "misaligned 2-byte device load");
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return v;
+}
+GK_DEV uint32_t gk_u32(const uint8_t *p)
+{
+    assert(((uintptr_t)p & 3) == 0 && "misaligned 4-byte device load");
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+GK_DEV void gk_ld16(const uint8_t *p, uint8_t *dst)
+{
+    assert(((uintptr_t)p & 15) == 0 && "misaligned 16-byte device load");
+    memcpy(dst, p, 16);
+}
+GK_DEV float gk_expf(float x) { return expf(x); }
+#endif
+
+/* f32 -> bf16, round to nearest even, NaN kept quiet (bit arithmetic, same on both sides). */
+GK_DEV uint16_t gk_f2bf(float f)
+{
+    uint32_t u = gk_f2u(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+/* ---- one 32-weight chunk of a quantized row; c is the chunk index within the row -------- */
+
+GK_DEV void gk_dq32_q8_0(const uint8_t *row, int64_t c, float *out)
+{
+    const uint8_t *p = row + 34 * c;
+    const float d = gk_h2f((uint16_t)gk_u16(p));
+    GK_UNROLL
+    for (int j = 0; j < 32; j += 2) {
+        uint32_t v = gk_u16(p + 2 + j);
+        out[j] = d * (float)(int8_t)(uint8_t)(v & 0xffu);
+        out[j + 1] = d * (float)(int8_t)(uint8_t)(v >> 8);
+    }
+}
+
+GK_DEV void gk_dq32_q4_0(const uint8_t *row, int64_t c, float *out)
+{
+    const uint8_t *p = row + 18 * c;
+    const float d = gk_h2f((uint16_t)gk_u16(p));
+    GK_UNROLL
+    for (int j = 0; j < 16; j += 2) {
+        uint32_t v = gk_u16(p + 2 + j);
+        out[j] = d * (float)((int)(v & 0xfu) - 8);
+        out[j + 16] = d * (float)((int)((v >> 4) & 0xfu) - 8);
+        out[j + 1] = d * (float)((int)((v >> 8) & 0xfu) - 8);
+        out[j + 17] = d * (float)((int)((v >> 12) & 0xfu) - 8);
+    }
+}
+
+GK_DEV void gk_dq32_q4_1(const uint8_t *row, int64_t c, float *out)
+{
+    const uint8_t *p = row + 20 * c;
+    const uint32_t dm = gk_u32(p);
+    const float d = gk_h2f((uint16_t)(dm & 0xffffu)), m = gk_h2f((uint16_t)(dm >> 16));
+    GK_UNROLL
+    for (int j = 0; j < 16; j += 4) {
+        uint32_t v = gk_u32(p + 4 + j);
+        GK_UNROLL
+        for (int b = 0; b < 4; b++) {
+            uint32_t byte = (v >> (8 * b)) & 0xffu;
+            out[j + b] = d * (float)(byte & 0xfu) + m;
+            out[j + b + 16] = d * (float)(byte >> 4) + m;
+        }
+    }
+}
+
+/* ggml get_scale_min_k4: 6-bit scale and min of sub-block j from the 12 packed bytes. */
+GK_DEV void gk_q4k_scale_min(int j, const uint8_t *q, int *sc, int *mn)
+{
+    if (j < 4) {
+        *sc = q[j] & 63;
+        *mn = q[j + 4] & 63;
+    } else {
+        *sc = (q[j + 4] & 0xf) | ((q[j - 4] >> 6) << 4);
+        *mn = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+    }
+}
+
+GK_DEV void gk_dq32_q4_k(const uint8_t *row, int64_t c, float *out)
+{
+    const uint8_t *p = row + 144 * (c >> 3);
+    const int sub = (int)(c & 7);
+    const uint32_t dd = gk_u32(p);
+    uint8_t sc12[12], qs[32];
+    for (int i = 0; i < 12; i += 4) {
+        uint32_t v = gk_u32(p + 4 + i);
+        sc12[i] = (uint8_t)v; sc12[i + 1] = (uint8_t)(v >> 8);
+        sc12[i + 2] = (uint8_t)(v >> 16); sc12[i + 3] = (uint8_t)(v >> 24);
+    }
+    int sc, mn;
+    gk_q4k_scale_min(sub, sc12, &sc, &mn);
+    const float d = gk_h2f((uint16_t)(dd & 0xffffu)) * (float)sc;
+    const float m = gk_h2f((uint16_t)(dd >> 16)) * (float)mn;
+    gk_ld16(p + 16 + 32 * (sub >> 1), qs);
+    gk_ld16(p + 32 + 32 * (sub >> 1), qs + 16);
+    const int shift = (sub & 1) * 4;
+    GK_UNROLL
+    for (int l = 0; l < 32; l++) out[l] = d * (float)((qs[l] >> shift) & 0xf) - m;
+}
+
+GK_DEV void gk_dq32_q6_k(const uint8_t *row, int64_t c, float *out)
+{
+    const uint8_t *p = row + 210 * (c >> 3);
+    const int sub = (int)(c & 7), h = sub >> 2, g = sub & 3;
+    const uint8_t *ql = p + 64 * h + 32 * (g & 1);
+    const uint8_t *qh = p + 128 + 32 * h;
+    const float d = gk_h2f((uint16_t)gk_u16(p + 208));
+    const uint32_t scw = gk_u16(p + 192 + 8 * h + 2 * g);   /* sc[is+2g], is = 0 and 1 */
+    const float d0 = d * (float)(int8_t)(uint8_t)(scw & 0xffu);
+    const float d1 = d * (float)(int8_t)(uint8_t)(scw >> 8);
+    const int lshift = (g >> 1) * 4, hshift = 2 * g;
+    GK_UNROLL
+    for (int l = 0; l < 32; l += 2) {
+        uint32_t lo = gk_u16(ql + l), hi = gk_u16(qh + l);
+        GK_UNROLL
+        for (int b = 0; b < 2; b++) {
+            int q = (int)(((lo >> (8 * b + lshift)) & 0xfu) | (((hi >> (8 * b + hshift)) & 3u) << 4)) - 32;
+            out[l + b] = (l < 16 ? d0 : d1) * (float)q;
+        }
+    }
+}
+
+/* Element k of a float-typed row (F32/F16/BF16). */
+GK_DEV float gk_float_elem(int type, const uint8_t *row, int64_t k)
+{
+    if (type == GK_F32) return ((const float *)(const void *)row)[k];
+    uint16_t h = ((const uint16_t *)(const void *)row)[k];
+    return type == GK_F16 ? gk_h2f(h) : gk_bf2f(h);
+}
+
+/* Dequantises chunk c (elements 32c .. 32c+31) of a row of any supported type into out;
+ * returns how many are valid (fewer only for the last chunk of a float row with K % 32). */
+GK_DEV int gk_dq32(int type, const uint8_t *row, int64_t K, int64_t c, float *out)
+{
+    switch (type) {
+    case GK_Q8_0: gk_dq32_q8_0(row, c, out); return 32;
+    case GK_Q4_0: gk_dq32_q4_0(row, c, out); return 32;
+    case GK_Q4_1: gk_dq32_q4_1(row, c, out); return 32;
+    case GK_Q4_K: gk_dq32_q4_k(row, c, out); return 32;
+    case GK_Q6_K: gk_dq32_q6_k(row, c, out); return 32;
+    default: break;
+    }
+    int n = K - 32 * c < 32 ? (int)(K - 32 * c) : 32;
+    for (int j = 0; j < n; j++) out[j] = gk_float_elem(type, row, 32 * c + j);
+    return n;
+}
+
+/* Q8_0 quantisation of 32 floats (ggml quantize_row_q8_0_ref: d = amax/127, q = round(x/d), kept in ±127). */
+GK_DEV void gk_q8_0_quantize32(const float *x, uint8_t *blk)
+{
+    float amax = 0.0f;
+    for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(x[j]));
+    const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+    uint16_t dh = gk_f2h(d);
+    blk[0] = (uint8_t)(dh & 0xff);
+    blk[1] = (uint8_t)(dh >> 8);
+    for (int j = 0; j < 32; j++) blk[2 + j] = (uint8_t)(int8_t)fminf(fmaxf(roundf(x[j] * id), -127.0f), 127.0f);
+}
+
+#endif

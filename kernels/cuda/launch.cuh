@@ -1,0 +1,22 @@
+/* Device launchers of the CUDA backend's kernels (kernels.cu), called by the op table
+ * (backend.cu). Each plans its grid with plan.cuh, launches on stream s and returns the
+ * launch status (cudaGetLastError); execution errors surface at the next sync point. */
+#ifndef GK_LAUNCH_CUH
+#define GK_LAUNCH_CUH
+#include <cuda_runtime.h>
+#include "kernels/cuda/plan.cuh"
+
+cudaError_t gk_cu_matvec(const gk_mv_args *a, cudaStream_t s);
+cudaError_t gk_cu_dequant_f16(const gk_dq_args *a, cudaStream_t s);
+cudaError_t gk_cu_convert_half(const gk_cvt_args *a, cudaStream_t s);
+cudaError_t gk_cu_rmsnorm(const gk_row_args *a, int64_t T, cudaStream_t s);
+cudaError_t gk_cu_softmax(const gk_row_args *a, int64_t T, cudaStream_t s);
+cudaError_t gk_cu_elementwise(const gk_ew_args *a, cudaStream_t s);
+cudaError_t gk_cu_rope(const gk_rope_args *a, cudaStream_t s);
+cudaError_t gk_cu_embedding(const gk_emb_args *a, cudaStream_t s);
+cudaError_t gk_cu_kv_store(const gk_kvs_args *a, cudaStream_t s);
+/* Decode or prefill kernels by gk_attn_use_decode(); a->part must hold
+ * gk_attn_part_floats() floats on the decode path. */
+cudaError_t gk_cu_attention(const gk_attn_args *a, cudaStream_t s);
+
+#endif

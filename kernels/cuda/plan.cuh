@@ -1,0 +1,213 @@
+/* Kernel arguments and launch geometry of every op of the CUDA backend, in plain C shared by
+ * the device launchers (kernels.cu) and the host emulation in tests: what the GPU runs and
+ * what `make test` checks on the CPU are planned by the same functions. All pointers are
+ * device pointers on the GPU and host pointers in emulation. */
+#ifndef GK_PLAN_CUH
+#define GK_PLAN_CUH
+#include <stdint.h>
+#include <stddef.h>
+#include "kernels/quant.h"
+
+typedef struct gk_grid {
+    int64_t gx, gy, gz;   /* blocks */
+    int nt;               /* threads per block (a multiple of 32, <= 256) */
+} gk_grid;
+
+/* Elements per block of a quantized type the kernels read, 0 for float and unsupported types. */
+static inline int gk_cu_qblock(int type)
+{
+    switch (type) {
+    case GK_Q8_0: case GK_Q4_0: case GK_Q4_1: return 32;
+    case GK_Q4_K: case GK_Q6_K: return 256;
+    default: return 0;
+    }
+}
+
+/* ---- matmul ------------------------------------------------------------------------------- */
+/* Custom matrix-vector kernels serve M <= GK_MV_MAX_M (decode, tiny batches) and any M when
+ * cuBLAS is missing; larger M goes to cuBLAS (tensor cores). One warp per weight row, each
+ * lane a 32-weight chunk (quantized) or element pairs (float); GK_MV_COLS columns per pass so
+ * a dequantised chunk is reused from registers. */
+#define GK_MV_ROWS 4          /* warps (= rows) per block */
+#define GK_MV_COLS 4          /* activation columns per block */
+#define GK_MV_MAX_M 8
+
+typedef struct gk_mv_args {
+    const uint8_t *w;         /* N rows of row_bytes */
+    size_t row_bytes;
+    const float *x;           /* {K, M} */
+    float *y;                 /* {N, M} */
+    int64_t K, N, M;
+    int type;
+} gk_mv_args;
+
+static inline gk_grid gk_plan_matvec(int64_t N, int64_t M)
+{
+    gk_grid g = {(N + GK_MV_ROWS - 1) / GK_MV_ROWS, (M + GK_MV_COLS - 1) / GK_MV_COLS, 1,
+                 32 * GK_MV_ROWS};
+    return g;
+}
+
+/* Dequantise a weight {K, N} to F16 rows (for the cuBLAS path), one thread per 32-chunk. */
+typedef struct gk_dq_args {
+    const uint8_t *w;
+    size_t row_bytes;
+    uint16_t *out;            /* {K, N} F16 */
+    int64_t K, N;
+    int type;
+} gk_dq_args;
+
+static inline gk_grid gk_plan_dequant(int64_t K, int64_t N)
+{
+    int64_t chunks = N * ((K + 31) / 32);
+    gk_grid g = {(chunks + 255) / 256, 1, 1, 256};
+    return g;
+}
+
+/* F32 -> F16 or BF16 (activations for cuBLAS). */
+typedef struct gk_cvt_args {
+    const float *x;
+    uint16_t *out;
+    int64_t n;
+    int bf16;
+} gk_cvt_args;
+
+/* Column-major GEMM call that computes Y{N,M} = X{K,M} · Wᵀ with W{K,N}: cuBLAS sees W as a
+ * K×N column-major matrix (lda = K) used transposed, X as K×M (ldb = K), Y as N×M (ldc = N). */
+typedef struct gk_gemm_plan {
+    int transa, transb;       /* 1 = transposed */
+    int m, n, k;
+    int lda, ldb, ldc;
+} gk_gemm_plan;
+
+static inline gk_gemm_plan gk_plan_gemm(int64_t K, int64_t N, int64_t M)
+{
+    gk_gemm_plan p = {1, 0, (int)N, (int)M, (int)K, (int)K, (int)K, (int)N};
+    return p;
+}
+
+/* ---- row ops ------------------------------------------------------------------------------ */
+typedef struct gk_row_args {      /* rmsnorm, softmax: one block per row of x{dim, T} */
+    const float *x;
+    const float *w;               /* rmsnorm weight, NULL for softmax */
+    float *y;
+    int64_t dim;
+    float eps;
+} gk_row_args;
+
+static inline gk_grid gk_plan_rows(int64_t T)
+{
+    gk_grid g = {T, 1, 1, 256};
+    return g;
+}
+
+typedef struct gk_ew_args {       /* silu_mul, add, scale: y = f(a, c) over n elements */
+    const float *a, *c;
+    float *y;
+    int64_t n;
+    float s;
+    int op;                       /* GK_EW_* */
+} gk_ew_args;
+enum { GK_EW_SILU_MUL = 0, GK_EW_ADD = 1, GK_EW_SCALE = 2 };
+
+static inline gk_grid gk_plan_elems(int64_t n)
+{
+    gk_grid g = {(n + 255) / 256, 1, 1, 256};
+    return g;
+}
+
+typedef struct gk_rope_args {
+    float *x;                     /* {n_head*head_dim, T} */
+    int n_head, head_dim, pos0;
+    int64_t T;
+    float base;
+} gk_rope_args;
+
+static inline gk_grid gk_plan_rope(int n_head, int head_dim, int64_t T)
+{
+    int64_t pairs = (int64_t)n_head * (head_dim / 2);
+    gk_grid g = {(pairs + 127) / 128, T, 1, 128};
+    return g;
+}
+
+typedef struct gk_emb_args {      /* y{dim, T} = table rows ids[t] */
+    const uint8_t *table;
+    size_t row_bytes;
+    const int32_t *ids;
+    float *y;
+    int64_t dim, vocab, T;
+    int type;
+    int *err;                     /* set to 1 when an id is out of range (row written as 0) */
+} gk_emb_args;
+
+static inline gk_grid gk_plan_embedding(int64_t dim, int64_t T)
+{
+    int64_t chunks = (dim + 31) / 32;
+    gk_grid g = {(chunks + 127) / 128, T, 1, 128};
+    return g;
+}
+
+typedef struct gk_kvs_args {      /* cache rows pos0.. = src rows, converted */
+    uint8_t *cache;
+    size_t row_bytes;
+    const float *src;             /* {width, T} */
+    int64_t width, T;
+    int pos0, type;
+} gk_kvs_args;
+
+static inline gk_grid gk_plan_kv_store(int64_t width, int64_t T)
+{
+    int64_t chunks = (width + 31) / 32;
+    gk_grid g = {(chunks + 127) / 128, T, 1, 128};
+    return g;
+}
+
+/* ---- attention ---------------------------------------------------------------------------- */
+/* Decode (few query rows): one block of GK_AT_SPLIT threads per (split of GK_AT_SPLIT
+ * positions, head, query row), one thread per key; partial (max, sum, o) per split, then a
+ * combine kernel. Prefill: FlashAttention-style tiles of GK_AT_BR queries × GK_AT_BC keys with
+ * an online softmax, so no score matrix larger than a tile exists. head_dim <= GK_AT_DMAX. */
+#define GK_AT_SPLIT 128
+#define GK_AT_DMAX 256
+#define GK_AT_BR 16
+#define GK_AT_BC 16
+#define GK_AT_DECODE_MAX_T 8
+
+typedef struct gk_attn_args {
+    const float *q;               /* {n_head*hd, T} */
+    float *out;
+    const uint8_t *k, *v;         /* caches {n_kv*hd, ctx} */
+    size_t kv_row_bytes;
+    float *part;                  /* decode partials: [T][n_head][n_split][hd + 2] */
+    int kv_type, n_head, n_kv_head, head_dim, pos0, n_split;
+    int64_t T;
+    float scale;
+} gk_attn_args;
+
+/* Few query rows scan the cache per row (parallel over the sequence); many share tiles. */
+static inline int gk_attn_use_decode(int64_t T) { return T <= GK_AT_DECODE_MAX_T; }
+static inline int gk_attn_n_split(int pos0, int64_t T)
+{
+    return (int)((pos0 + T + GK_AT_SPLIT - 1) / GK_AT_SPLIT);
+}
+static inline gk_grid gk_plan_attn_decode(int n_split, int n_head, int64_t T)
+{
+    gk_grid g = {n_split, n_head, T, GK_AT_SPLIT};
+    return g;
+}
+static inline gk_grid gk_plan_attn_combine(int n_head, int64_t T)
+{
+    gk_grid g = {n_head, T, 1, 128};
+    return g;
+}
+static inline gk_grid gk_plan_attn_prefill(int n_head, int64_t T)
+{
+    gk_grid g = {(T + GK_AT_BR - 1) / GK_AT_BR, n_head, 1, 128};
+    return g;
+}
+static inline size_t gk_attn_part_floats(int n_split, int n_head, int head_dim, int64_t T)
+{
+    return (size_t)T * (size_t)n_head * (size_t)n_split * (size_t)(head_dim + 2);
+}
+
+#endif

@@ -1,0 +1,581 @@
+/* Tests for the CUDA backend (kernels/cuda) without a GPU: every kernel's block body runs in
+ * host emulation (kernels/cuda/simt.cuh), planned by the same functions as the device
+ * launches, and is compared with the scalar "ref" backend on random data and awkward shapes;
+ * each emulated kernel runs twice, with the threads of every region in forward and reverse
+ * order, so a body that depends on thread order between barriers fails. When a CUDA device is
+ * present the same cases also run through the "cuda" backend's op table against "ref";
+ * otherwise the device path says it was skipped and why. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <dlfcn.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/backend.h"
+#include "kernels/cuda/attention.cuh"
+#include "kernels/cuda/matvec.cuh"
+#include "kernels/cuda/rowops.cuh"
+#ifdef GC_HAVE_CUDA
+#include "kernels/cuda/cuda_backend.h"
+#endif
+
+/* ---- helpers ------------------------------------------------------------------------------ */
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+static float frand(void)    /* uniform in [-1, 1) */
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (float)((rng_state >> 40) / 8388608.0 - 1.0);
+}
+static float *rand_f32(int64_t n, float scale)
+{
+    float *p = malloc((size_t)n * sizeof *p);
+    assert_non_null(p);
+    for (int64_t i = 0; i < n; i++) p[i] = frand() * scale;
+    return p;
+}
+/* Device-like buffer: 256-byte aligned like cudaMalloc, so emulated loads check alignment. */
+static void *dalloc(size_t bytes)
+{
+    void *p = aligned_alloc(256, (bytes + 255) / 256 * 256);
+    assert_non_null(p);
+    memset(p, 0, bytes);
+    return p;
+}
+/* Rows of floats encoded as `type` (the project's own quantisers). */
+static uint8_t *encode(int type, const float *x, int64_t ne0, int64_t rows)
+{
+    size_t rb = gk_type_bytes(type, ne0);
+    assert_true(rb > 0);
+    uint8_t *p = dalloc(rb * (size_t)rows);
+    for (int64_t r = 0; r < rows; r++) gk_type_get(type)->from_f32(x + r * ne0, p + r * rb, ne0);
+    return p;
+}
+
+/* |got - want| <= atol + rtol * |want| everywhere; reports the first miss. */
+static void expect_close(const char *what, const float *got, const float *want, int64_t n, float atol, float rtol)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float d = fabsf(got[i] - want[i]);
+        if (!(d <= atol + rtol * fabsf(want[i]))) {
+            fail_msg("%s: element %lld is %.7g, reference %.7g (|diff| %.3g)", what, (long long)i, got[i],
+                     want[i], d);
+        }
+    }
+}
+static float max_abs(const float *x, int64_t n)
+{
+    float m = 0;
+    for (int64_t i = 0; i < n; i++) m = fmaxf(m, fabsf(x[i]));
+    return m;
+}
+
+/* ---- backends: the oracle, and the device when there is one -------------------------------- */
+static gk_backend *ref_be, *dev_be;
+static char dev_why[512] = "built without CUDA";
+
+static int setup(void **s)
+{
+    char err[512];
+    ref_be = gk_backend_open("ref", NULL, err, sizeof err);
+    if (!ref_be) {
+        fprintf(stderr, "ref backend: %s\n", err);
+        return -1;
+    }
+#ifdef GC_HAVE_CUDA
+    if (gk_backend_available("cuda", dev_why, sizeof dev_why)) {
+        dev_be = gk_backend_open("cuda", NULL, err, sizeof err);
+        if (!dev_be) snprintf(dev_why, sizeof dev_why, "%s", err);
+    }
+#endif
+    if (!dev_be) printf("device path skipped: %s\n", dev_why);
+    else printf("device path: %s\n", dev_be->device_name);
+    return 0;
+}
+static int teardown(void **s)
+{
+    gk_backend_close(ref_be);
+    gk_backend_close(dev_be);
+    return 0;
+}
+
+static gk_tensor put(gk_backend *b, int type, int64_t ne0, int64_t ne1, const void *host)
+{
+    gk_tensor t;
+    assert_int_equal(gk_new2d(b, &t, type, ne0, ne1), 0);
+    if (host) assert_int_equal(b->ops->upload(b, &t, 0, host, t.nbytes), 0);
+    return t;
+}
+static void get(gk_backend *b, gk_tensor *t, void *dst)
+{
+    int rc = b->ops->download(b, t, 0, dst, t->nbytes);
+    if (rc) fail_msg("%s download: %s", b->name, gk_backend_error(b));
+}
+static void drop(gk_backend *b, gk_tensor *t) { b->ops->free(b, t); }
+#define OK(b, call) do { if ((call) != 0) fail_msg("%s: %s", (b)->name, gk_backend_error(b)); } while (0)
+
+/* y{N,M} = x{K,M} · wᵀ on backend b, w given in its storage bytes. */
+static void be_matmul(gk_backend *b, int type, const uint8_t *w, const float *x, int64_t K, int64_t N, int64_t M, float *y)
+{
+    gk_tensor tw = put(b, type, K, N, w), tx = put(b, GK_F32, K, M, x), ty = put(b, GK_F32, N, M, NULL);
+    OK(b, b->ops->matmul(b, &ty, &tw, &tx));
+    get(b, &ty, y);
+    drop(b, &tw), drop(b, &tx), drop(b, &ty);
+}
+
+/* ---- matmul ------------------------------------------------------------------------------- */
+static void emul_matvec(int type, const uint8_t *w, const float *x, int64_t K, int64_t N, int64_t M, float *y, int rev)
+{
+    gk_mv_args a = {w, gk_type_bytes(type, K), x, y, K, N, M, type};
+    gk_grid g = gk_plan_matvec(N, M);
+    switch (type) {
+    case GK_Q8_0: GK_EMUL_LAUNCH(gk_body_matvec_q8_0, g.gx, g.gy, g.gz, g.nt, rev, a); break;
+    case GK_Q4_0: GK_EMUL_LAUNCH(gk_body_matvec_q4_0, g.gx, g.gy, g.gz, g.nt, rev, a); break;
+    case GK_Q4_1: GK_EMUL_LAUNCH(gk_body_matvec_q4_1, g.gx, g.gy, g.gz, g.nt, rev, a); break;
+    case GK_Q4_K: GK_EMUL_LAUNCH(gk_body_matvec_q4_k, g.gx, g.gy, g.gz, g.nt, rev, a); break;
+    case GK_Q6_K: GK_EMUL_LAUNCH(gk_body_matvec_q6_k, g.gx, g.gy, g.gz, g.nt, rev, a); break;
+    default: GK_EMUL_LAUNCH(gk_body_matvec_float, g.gx, g.gy, g.gz, g.nt, rev, a); break;
+    }
+}
+
+static void check_matmul(int type, int64_t K, int64_t N, int64_t M)
+{
+    float *wf = rand_f32(K * N, 1.0f), *xh = rand_f32(K * M, 1.0f);
+    uint8_t *w = encode(type, wf, K, N);
+    float *x = dalloc((size_t)(K * M) * sizeof(float));
+    memcpy(x, xh, (size_t)(K * M) * sizeof(float));
+    float *want = malloc((size_t)(N * M) * sizeof(float)), *got = dalloc((size_t)(N * M) * sizeof(float));
+    be_matmul(ref_be, type, w, x, K, N, M, want);
+    const float atol = 2e-5f * (float)K, rtol = 1e-4f;   /* F32 sums of K products of magnitude <= 1 */
+    char what[96];
+    for (int rev = 0; rev < 2; rev++) {
+        memset(got, 0xff, (size_t)(N * M) * sizeof(float));
+        emul_matvec(type, w, x, K, N, M, got, rev);
+        snprintf(what, sizeof what, "matvec %s K=%lld N=%lld M=%lld rev=%d", gk_type_name(type), (long long)K,
+                 (long long)N, (long long)M, rev);
+        expect_close(what, got, want, N * M, atol, rtol);
+    }
+    if (dev_be) {
+        /* The device takes the cuBLAS path for M > GK_MV_MAX_M: F16 inputs, so a looser bound. */
+        be_matmul(dev_be, type, w, x, K, N, M, got);
+        snprintf(what, sizeof what, "device matmul %s K=%lld N=%lld M=%lld", gk_type_name(type), (long long)K,
+                 (long long)N, (long long)M);
+        expect_close(what, got, want, N * M, M > GK_MV_MAX_M ? 2e-3f * (float)K : atol, M > GK_MV_MAX_M ? 1e-2f : rtol);
+    }
+    free(wf), free(xh), free(w), free(x), free(want), free(got);
+}
+
+static const int all_weight_types[] = {GK_F32, GK_F16, GK_BF16, GK_Q8_0, GK_Q4_0, GK_Q4_1, GK_Q4_K, GK_Q6_K};
+enum { N_WTYPES = sizeof all_weight_types / sizeof all_weight_types[0] };
+
+static void matvec_all_types(void **s)
+{
+    for (int i = 0; i < N_WTYPES; i++) {
+        int t = all_weight_types[i];
+        check_matmul(t, 256, 7, 1);       /* decode: fewer rows than a block's warps */
+        check_matmul(t, 512, 9, 5);       /* two column groups, the second partial */
+        check_matmul(t, 1024, 4, 8);      /* 32 chunks per lane pass: every lane loops */
+    }
+}
+
+static void matvec_float_odd_k(void **s)
+{
+    check_matmul(GK_F32, 37, 5, 3);
+    check_matmul(GK_F16, 33, 6, 1);
+    check_matmul(GK_BF16, 1, 3, 2);
+}
+
+static void matmul_many_columns(void **s)
+{
+    /* Emulation runs the custom kernel (the cuBLAS fallback); a device runs cuBLAS. */
+    check_matmul(GK_Q4_0, 256, 12, 20);
+    check_matmul(GK_F16, 64, 5, 17);
+}
+
+/* The GEMM path's pieces: dequantisation to F16, activation conversion, and the
+ * column-major call plan (driven here through a column-major reference GEMM). */
+static void dequant_f16_matches_type_table(void **s)
+{
+    for (int i = 0; i < N_WTYPES; i++) {
+        const int type = all_weight_types[i];
+        const int64_t K = type == GK_F32 || type == GK_F16 || type == GK_BF16 ? 70 : 512, N = 3;
+        float *wf = rand_f32(K * N, 2.0f), *want = malloc((size_t)(K * N) * sizeof(float));
+        uint8_t *w = encode(type, wf, K, N);
+        for (int64_t r = 0; r < N; r++)
+            gk_type_get(type)->to_f32(w + r * gk_type_bytes(type, K), want + r * K, K);
+        uint16_t *h = dalloc((size_t)(K * N) * 2);
+        gk_dq_args a = {w, gk_type_bytes(type, K), h, K, N, type};
+        gk_grid g = gk_plan_dequant(K, N);
+        GK_EMUL_LAUNCH(gk_body_dequant_f16, g.gx, g.gy, g.gz, g.nt, 0, a);
+        for (int64_t j = 0; j < K * N; j++)
+            if (h[j] != gk_f32_to_f16(want[j]))
+                fail_msg("dequant %s: element %lld is %g, type table gives %g", gk_type_name(type), (long long)j,
+                         gk_f16_to_f32(h[j]), want[j]);
+        free(wf), free(want), free(w), free(h);
+    }
+}
+
+static void convert_half_rounds_to_nearest_even(void **s)
+{
+    const int64_t n = 1000;
+    float *x = rand_f32(n, 1000.0f);
+    x[0] = 1.0f + 1.0f / 2048.0f;   /* a tie in F16: rounds to even, 1.0 */
+    x[1] = 65520.0f;                /* rounds past the largest F16 to +inf */
+    x[2] = -0.0f;
+    x[3] = 1.0f + 3.0f / 256.0f;    /* a tie in BF16: rounds to even, 1 + 4/256 */
+    uint16_t *h = dalloc(n * 2);
+    for (int bf = 0; bf < 2; bf++) {
+        gk_cvt_args a = {x, h, n, bf};
+        gk_grid g = gk_plan_elems(n);
+        GK_EMUL_LAUNCH(gk_body_convert_half, g.gx, g.gy, g.gz, g.nt, 1, a);
+        if (!bf) {
+            assert_int_equal(h[0], 0x3c00);
+            assert_int_equal(h[1], 0x7c00);
+            assert_int_equal(h[2], 0x8000);
+        } else {
+            assert_int_equal(h[3], 0x3f82);
+            for (int64_t i = 0; i < n; i++) assert_int_equal(h[i], gk_f32_to_bf16(x[i]));
+        }
+    }
+    free(x), free(h);
+}
+
+static void gemm_plan_computes_y_equals_x_wt(void **s)
+{
+    const int64_t K = 13, N = 6, M = 4;
+    float *w = rand_f32(K * N, 1), *x = rand_f32(K * M, 1), want[N * M], got[N * M];
+    be_matmul(ref_be, GK_F32, (const uint8_t *)w, x, K, N, M, want);
+    gk_gemm_plan p = gk_plan_gemm(K, N, M);
+    /* C(m×n) = op(A)(m×k) · op(B)(k×n), all column-major, as cublasGemmEx defines it. */
+    for (int i = 0; i < p.m; i++)
+        for (int j = 0; j < p.n; j++) {
+            double acc = 0;
+            for (int l = 0; l < p.k; l++) {
+                float av = p.transa ? w[i * p.lda + l] : w[l * p.lda + i];
+                float bv = p.transb ? x[l * p.ldb + j] : x[j * p.ldb + l];
+                acc += (double)av * bv;
+            }
+            got[j * p.ldc + i] = (float)acc;
+        }
+    expect_close("gemm plan", got, want, N * M, 1e-6f, 1e-6f);
+    free(w), free(x);
+}
+
+/* ---- row ops ------------------------------------------------------------------------------ */
+static void rmsnorm_and_softmax(void **s)
+{
+    static const int64_t dims[] = {1, 7, 256, 1000, 4099};
+    for (size_t di = 0; di < sizeof dims / sizeof dims[0]; di++) {
+        const int64_t dim = dims[di], T = 3;
+        float *x = rand_f32(dim * T, 30.0f), *w = rand_f32(dim, 1.0f);
+        float *want = malloc((size_t)(dim * T) * 4), *got = dalloc((size_t)(dim * T) * 4), *xd = dalloc((size_t)(dim * T) * 4);
+        for (int op = 0; op < 2; op++) {
+            gk_backend *b = ref_be;
+            gk_tensor tx = put(b, GK_F32, dim, T, x), tw = put(b, GK_F32, dim, 1, w), ty = put(b, GK_F32, dim, T, NULL);
+            OK(b, op ? b->ops->softmax(b, &ty, &tx) : b->ops->rmsnorm(b, &ty, &tx, &tw, 1e-5f));
+            get(b, &ty, want);
+            drop(b, &tx), drop(b, &tw), drop(b, &ty);
+            for (int rev = 0; rev < 2; rev++) {
+                /* in place (y = x) for rmsnorm, as the op allows */
+                memcpy(xd, x, (size_t)(dim * T) * 4);
+                gk_row_args a = {xd, w, op ? got : xd, dim, 1e-5f};
+                gk_grid g = gk_plan_rows(T);
+                if (op) GK_EMUL_LAUNCH(gk_body_softmax, g.gx, g.gy, g.gz, g.nt, rev, a);
+                else GK_EMUL_LAUNCH(gk_body_rmsnorm, g.gx, g.gy, g.gz, g.nt, rev, a);
+                expect_close(op ? "softmax" : "rmsnorm", op ? got : xd, want, dim * T, 1e-6f, 2e-5f);
+            }
+            if (dev_be) {
+                b = dev_be;
+                tx = put(b, GK_F32, dim, T, x), tw = put(b, GK_F32, dim, 1, w);
+                OK(b, op ? b->ops->softmax(b, &tx, &tx) : b->ops->rmsnorm(b, &tx, &tx, &tw, 1e-5f));
+                get(b, &tx, got);
+                drop(b, &tx), drop(b, &tw);
+                expect_close(op ? "device softmax" : "device rmsnorm", got, want, dim * T, 1e-6f, 2e-5f);
+            }
+        }
+        free(x), free(w), free(want), free(got), free(xd);
+    }
+}
+
+static void elementwise_ops(void **s)
+{
+    static const int64_t sizes[] = {1, 255, 70001};
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+        const int64_t n = sizes[si];
+        float *x = rand_f32(n, 12.0f), *c = rand_f32(n, 3.0f);
+        float *want = malloc((size_t)n * 4), *got = dalloc((size_t)n * 4);
+        for (int op = 0; op < 3; op++) {
+            gk_backend *b = ref_be;
+            gk_tensor ta = put(b, GK_F32, n, 1, x), tc = put(b, GK_F32, n, 1, c), ty = put(b, GK_F32, n, 1, NULL);
+            OK(b, op == GK_EW_SILU_MUL ? b->ops->silu_mul(b, &ty, &ta, &tc)
+                  : op == GK_EW_ADD    ? b->ops->add(b, &ty, &ta, &tc)
+                                       : b->ops->scale(b, &ty, &ta, -0.375f));
+            get(b, &ty, want);
+            drop(b, &ta), drop(b, &tc), drop(b, &ty);
+            gk_ew_args a = {x, c, got, n, -0.375f, op};
+            gk_grid g = gk_plan_elems(n);
+            GK_EMUL_LAUNCH(gk_body_elementwise, g.gx, g.gy, g.gz, g.nt, op & 1, a);
+            expect_close("elementwise", got, want, n, 1e-6f, 1e-6f);
+            if (dev_be) {
+                b = dev_be;
+                ta = put(b, GK_F32, n, 1, x), tc = put(b, GK_F32, n, 1, c);
+                OK(b, op == GK_EW_SILU_MUL ? b->ops->silu_mul(b, &ta, &ta, &tc)
+                      : op == GK_EW_ADD    ? b->ops->add(b, &ta, &ta, &tc)
+                                           : b->ops->scale(b, &ta, &ta, -0.375f));
+                get(b, &ta, got);
+                drop(b, &ta), drop(b, &tc);
+                expect_close("device elementwise", got, want, n, 1e-6f, 1e-6f);
+            }
+        }
+        free(x), free(c), free(want), free(got);
+    }
+}
+
+static void rope_positions(void **s)
+{
+    static const struct { int n_head, hd, pos0; int64_t T; } cases[] = {
+        {3, 2, 0, 2}, {2, 8, 5, 3}, {4, 128, 4000, 2}, {1, 256, 17, 1}};
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+        const int nh = cases[ci].n_head, hd = cases[ci].hd, pos0 = cases[ci].pos0;
+        const int64_t T = cases[ci].T, n = (int64_t)nh * hd * T;
+        float *x = rand_f32(n, 2.0f), *want = malloc((size_t)n * 4), *got = dalloc((size_t)n * 4);
+        gk_tensor tx = put(ref_be, GK_F32, (int64_t)nh * hd, T, x);
+        OK(ref_be, ref_be->ops->rope(ref_be, &tx, nh, hd, pos0, 10000.0f));
+        get(ref_be, &tx, want);
+        drop(ref_be, &tx);
+        for (int rev = 0; rev < 2; rev++) {
+            memcpy(got, x, (size_t)n * 4);
+            gk_rope_args a = {got, nh, hd, pos0, T, 10000.0f};
+            gk_grid g = gk_plan_rope(nh, hd, T);
+            GK_EMUL_LAUNCH(gk_body_rope, g.gx, g.gy, g.gz, g.nt, rev, a);
+            expect_close("rope", got, want, n, 2e-5f, 2e-5f);
+        }
+        if (dev_be) {
+            tx = put(dev_be, GK_F32, (int64_t)nh * hd, T, x);
+            OK(dev_be, dev_be->ops->rope(dev_be, &tx, nh, hd, pos0, 10000.0f));
+            get(dev_be, &tx, got);
+            drop(dev_be, &tx);
+            /* float angles at position 4000 differ from double ones by ~1e-4 rad */
+            expect_close("device rope", got, want, n, 1e-3f, 1e-3f);
+        }
+        free(x), free(want), free(got);
+    }
+}
+
+static void embedding_rows(void **s)
+{
+    for (int i = 0; i < N_WTYPES; i++) {
+        const int type = all_weight_types[i];
+        const int64_t dim = gk_cu_qblock(type) == 256 ? 512 : (gk_cu_qblock(type) ? 96 : 45), vocab = 11, T = 4;
+        float *tf = rand_f32(dim * vocab, 3.0f);
+        uint8_t *table = encode(type, tf, dim, vocab);
+        int32_t *ids = dalloc(T * 4);
+        ids[0] = 10, ids[1] = 0, ids[2] = 3, ids[3] = 10;
+        float *want = malloc((size_t)(dim * T) * 4), *got = dalloc((size_t)(dim * T) * 4);
+        gk_tensor tt = put(ref_be, type, dim, vocab, table), ti = put(ref_be, GK_I32, T, 1, ids), ty = put(ref_be, GK_F32, dim, T, NULL);
+        OK(ref_be, ref_be->ops->embedding(ref_be, &ty, &tt, &ti));
+        get(ref_be, &ty, want);
+        drop(ref_be, &tt), drop(ref_be, &ti), drop(ref_be, &ty);
+        int err = 0;
+        gk_emb_args a = {table, gk_type_bytes(type, dim), ids, got, dim, vocab, T, type, &err};
+        gk_grid g = gk_plan_embedding(dim, T);
+        GK_EMUL_LAUNCH(gk_body_embedding, g.gx, g.gy, g.gz, g.nt, i & 1, a);
+        expect_close("embedding", got, want, dim * T, 0, 0);
+        assert_int_equal(err, 0);
+        ids[2] = 11;   /* one past the table: zeros and the error word */
+        GK_EMUL_LAUNCH(gk_body_embedding, g.gx, g.gy, g.gz, g.nt, 0, a);
+        assert_int_equal(err, 1);
+        assert_true(got[2 * dim] == 0.0f && got[3 * dim - 1] == 0.0f);
+        if (dev_be) {
+            ids[2] = 3;
+            tt = put(dev_be, type, dim, vocab, table), ti = put(dev_be, GK_I32, T, 1, ids), ty = put(dev_be, GK_F32, dim, T, NULL);
+            OK(dev_be, dev_be->ops->embedding(dev_be, &ty, &tt, &ti));
+            get(dev_be, &ty, got);
+            expect_close("device embedding", got, want, dim * T, 0, 0);
+            ids[2] = 11;
+            OK(dev_be, dev_be->ops->upload(dev_be, &ti, 0, ids, T * 4));
+            OK(dev_be, dev_be->ops->embedding(dev_be, &ty, &tt, &ti));
+            assert_int_not_equal(dev_be->ops->sync(dev_be), 0);
+            assert_non_null(strstr(gk_backend_error(dev_be), "token id"));
+            OK(dev_be, dev_be->ops->sync(dev_be));   /* the error is reported once */
+            drop(dev_be, &tt), drop(dev_be, &ti), drop(dev_be, &ty);
+        }
+        free(tf), free(table), free(ids), free(want), free(got);
+    }
+}
+
+/* ---- KV cache and attention --------------------------------------------------------------- */
+static const int cache_types[] = {GK_F32, GK_F16, GK_Q8_0};
+
+static void kv_store_rows(void **s)
+{
+    for (int ci = 0; ci < 3; ci++) {
+        const int type = cache_types[ci];
+        const int64_t width = 96, ctx = 9, T = 3;
+        const int pos0 = 5;
+        const size_t rb = gk_type_bytes(type, width), bytes = rb * ctx;
+        float *src = rand_f32(width * T, 4.0f);
+        uint8_t *want = malloc(bytes), *got = dalloc(bytes);
+        gk_tensor tc = put(ref_be, type, width, ctx, NULL), ts = put(ref_be, GK_F32, width, T, src);
+        memset(got, 0x5a, bytes);
+        OK(ref_be, ref_be->ops->upload(ref_be, &tc, 0, got, bytes));
+        OK(ref_be, ref_be->ops->kv_store(ref_be, &tc, &ts, pos0));
+        get(ref_be, &tc, want);
+        drop(ref_be, &tc), drop(ref_be, &ts);
+        gk_kvs_args a = {got, rb, src, width, T, pos0, type};
+        gk_grid g = gk_plan_kv_store(width, T);
+        GK_EMUL_LAUNCH(gk_body_kv_store, g.gx, g.gy, g.gz, g.nt, ci & 1, a);
+        if (memcmp(got, want, bytes) != 0) fail_msg("kv_store %s: cache bytes differ from ref", gk_type_name(type));
+        if (dev_be) {
+            memset(got, 0x5a, bytes);
+            tc = put(dev_be, type, width, ctx, got), ts = put(dev_be, GK_F32, width, T, src);
+            OK(dev_be, dev_be->ops->kv_store(dev_be, &tc, &ts, pos0));
+            get(dev_be, &tc, got);
+            drop(dev_be, &tc), drop(dev_be, &ts);
+            if (memcmp(got, want, bytes) != 0) fail_msg("device kv_store %s: cache bytes differ", gk_type_name(type));
+        }
+        free(src), free(want), free(got);
+    }
+}
+
+typedef struct attn_case { int n_head, n_kv, hd, pos0; int64_t T; } attn_case;
+
+static void emul_attention(const gk_attn_args *in, int rev)
+{
+    gk_attn_args a = *in;
+    float *part = NULL;
+    if (gk_attn_use_decode(a.T)) {
+        a.n_split = gk_attn_n_split(a.pos0, a.T);
+        part = dalloc(gk_attn_part_floats(a.n_split, a.n_head, a.head_dim, a.T) * sizeof(float));
+        a.part = part;
+        gk_grid g = gk_plan_attn_decode(a.n_split, a.n_head, a.T);
+        GK_EMUL_LAUNCH(gk_body_attn_decode, g.gx, g.gy, g.gz, g.nt, rev, a);
+        g = gk_plan_attn_combine(a.n_head, a.T);
+        GK_EMUL_LAUNCH(gk_body_attn_combine, g.gx, g.gy, g.gz, g.nt, rev, a);
+    } else {
+        gk_grid g = gk_plan_attn_prefill(a.n_head, a.T);
+        GK_EMUL_LAUNCH(gk_body_attn_prefill, g.gx, g.gy, g.gz, g.nt, rev, a);
+    }
+    free(part);
+}
+
+static void check_attention(int type, attn_case c)
+{
+    const int64_t qw = (int64_t)c.n_head * c.hd, kw = (int64_t)c.n_kv * c.hd, ctx = c.pos0 + c.T + 3;
+    float *q = rand_f32(qw * c.T, 1.0f), *kf = rand_f32(kw * ctx, 2.0f), *vf = rand_f32(kw * ctx, 1.0f);
+    uint8_t *k = encode(type, kf, kw, ctx), *v = encode(type, vf, kw, ctx);
+    float *qd = dalloc((size_t)(qw * c.T) * 4), *want = malloc((size_t)(qw * c.T) * 4), *got = dalloc((size_t)(qw * c.T) * 4);
+    memcpy(qd, q, (size_t)(qw * c.T) * 4);
+    const gk_attn_params p = {c.n_head, c.n_kv, c.hd, c.pos0, 1.0f / sqrtf((float)c.hd)};
+    gk_backend *b = ref_be;
+    gk_tensor tq = put(b, GK_F32, qw, c.T, q), tk = put(b, type, kw, ctx, k), tv = put(b, type, kw, ctx, v),
+              to = put(b, GK_F32, qw, c.T, NULL);
+    OK(b, b->ops->attention(b, &to, &tq, &tk, &tv, &p));
+    get(b, &to, want);
+    drop(b, &tq), drop(b, &tk), drop(b, &tv), drop(b, &to);
+    char what[128];
+    snprintf(what, sizeof what, "attention %s heads %d/%d hd %d pos0 %d T %lld (%s)", gk_type_name(type), c.n_head,
+             c.n_kv, c.hd, c.pos0, (long long)c.T, gk_attn_use_decode(c.T) ? "decode" : "prefill");
+    for (int rev = 0; rev < 2; rev++) {
+        memset(got, 0xff, (size_t)(qw * c.T) * 4);
+        gk_attn_args a = {qd, got, k, v, gk_type_bytes(type, kw), NULL, type, c.n_head, c.n_kv, c.hd, c.pos0, 0, c.T, p.scale};
+        emul_attention(&a, rev);
+        expect_close(what, got, want, qw * c.T, 2e-5f, 1e-4f);
+    }
+    if (dev_be) {
+        b = dev_be;
+        tq = put(b, GK_F32, qw, c.T, q), tk = put(b, type, kw, ctx, k), tv = put(b, type, kw, ctx, v),
+        to = put(b, GK_F32, qw, c.T, NULL);
+        OK(b, b->ops->attention(b, &to, &tq, &tk, &tv, &p));
+        get(b, &to, got);
+        drop(b, &tq), drop(b, &tk), drop(b, &tv), drop(b, &to);
+        expect_close(what, got, want, qw * c.T, 2e-5f, 1e-4f);
+    }
+    free(q), free(kf), free(vf), free(k), free(v), free(qd), free(want), free(got);
+}
+
+static void attention_decode(void **s)
+{
+    static const attn_case cases[] = {
+        {4, 2, 64, 0, 1},      /* the first token: one key */
+        {4, 4, 32, 5, 1},
+        {2, 1, 128, 300, 1},   /* three splits, the last partial */
+        {4, 2, 32, 250, 8},    /* rows of 251..258 keys: a split empty for the early rows */
+        {1, 1, 256, 40, 2},
+    };
+    for (int ti = 0; ti < 3; ti++)
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_attention(cache_types[ti], cases[i]);
+}
+
+static void attention_prefill(void **s)
+{
+    static const attn_case cases[] = {
+        {4, 2, 32, 0, 37},     /* three query tiles, the last partial; key tiles cross rows */
+        {2, 2, 64, 50, 20},    /* a prompt continuing a cache */
+        {6, 2, 96, 0, 16},     /* exactly one tile */
+        {1, 1, 256, 3, 9},     /* widest head */
+    };
+    for (int ti = 0; ti < 3; ti++)
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_attention(cache_types[ti], cases[i]);
+}
+
+/* ---- the backend without (or with) a device ------------------------------------------------ */
+static void backend_presence(void **s)
+{
+#ifdef GC_HAVE_CUDA
+    char why[512] = "", err[512] = "";
+    gk_device_info info[4];
+    int nd = gk_backend_devices("cuda", info, 4);
+    if (!gk_backend_available("cuda", why, sizeof why)) {
+        assert_non_null(strstr(why, "no CUDA device: "));
+        assert_null(strchr(why, '\n'));
+        assert_int_equal(nd, 0);
+        assert_null(gk_backend_open("cuda", NULL, err, sizeof err));
+        assert_non_null(strstr(err, "no CUDA device"));
+    } else {
+        assert_true(nd >= 1);
+        assert_true(info[0].cc_major >= 7 && info[0].sm_count > 0 && info[0].mem_bytes > 0);
+        assert_true(info[0].peak_bw_gbs > 50.0 && info[0].name[0] && info[0].runtime_version[0]);
+    }
+    /* When the loader can open cuBLAS, the backend must find every function it needs. */
+    void *h = dlopen("libcublas.so.13", RTLD_NOW | RTLD_LOCAL);
+    bool ok = gk_cuda_cublas_probe(why, sizeof why);
+    if (h) {
+        if (!ok) fail_msg("cuBLAS present but probe failed: %s", why);
+        dlclose(h);
+    } else {
+        assert_false(ok);
+        assert_non_null(strstr(why, "cuBLAS"));
+    }
+#else
+    char why[256];
+    assert_false(gk_backend_available("cuda", why, sizeof why));
+#endif
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(backend_presence),
+        cmocka_unit_test(matvec_all_types),
+        cmocka_unit_test(matvec_float_odd_k),
+        cmocka_unit_test(matmul_many_columns),
+        cmocka_unit_test(dequant_f16_matches_type_table),
+        cmocka_unit_test(convert_half_rounds_to_nearest_even),
+        cmocka_unit_test(gemm_plan_computes_y_equals_x_wt),
+        cmocka_unit_test(rmsnorm_and_softmax),
+        cmocka_unit_test(elementwise_ops),
+        cmocka_unit_test(rope_positions),
+        cmocka_unit_test(embedding_rows),
+        cmocka_unit_test(kv_store_rows),
+        cmocka_unit_test(attention_decode),
+        cmocka_unit_test(attention_prefill),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
