@@ -47,7 +47,7 @@ struct cublas_fns {
 #define GK_STR2(x) #x
 #define GK_STR(x) GK_STR2(x)
 
-static bool cublas_load(cublas_fns *f, char *why, size_t n)
+static bool cublas_load_once(cublas_fns *f, char *why, size_t n)
 {
     /* The soname of the toolkit we compiled against first, then the unversioned name. */
     static const char *const names[] = {"libcublas.so." GK_STR(CUBLAS_VER_MAJOR), "libcublas.so",
@@ -70,20 +70,34 @@ static bool cublas_load(cublas_fns *f, char *why, size_t n)
         *s.slot = dlsym(f->lib, s.name);
         if (!*s.slot) {
             snprintf(why, n, "cuBLAS lacks %s", s.name);
-            dlclose(f->lib);
-            f->lib = NULL;
             return false;
         }
     }
     return true;
 }
 
+/* Loaded once per process and kept: unloading cuBLAS would strand its own allocations, and
+ * every backend instance uses the same functions. */
+static pthread_once_t g_blas_once = PTHREAD_ONCE_INIT;
+static cublas_fns g_blas;
+static bool g_blas_ok;
+static char g_blas_why[256];
+
+static void cublas_init(void) { g_blas_ok = cublas_load_once(&g_blas, g_blas_why, sizeof g_blas_why); }
+
+static const cublas_fns *cublas_get(char *why, size_t n)
+{
+    pthread_once(&g_blas_once, cublas_init);
+    if (!g_blas_ok) {
+        snprintf(why, n, "%s", g_blas_why);
+        return NULL;
+    }
+    return &g_blas;
+}
+
 extern "C" bool gk_cuda_cublas_probe(char *why, size_t whylen)
 {
-    cublas_fns f;
-    if (!cublas_load(&f, why, whylen)) return false;
-    dlclose(f.lib);
-    return true;
+    return cublas_get(why, whylen) != NULL;
 }
 
 /* ---- backend state --------------------------------------------------------------------- */
@@ -94,7 +108,7 @@ struct cu_impl {
     int *err_host;               /* pinned mirror, copied at each sync point */
     void *scratch;               /* GEMM conversions, attention partials */
     size_t scratch_bytes;
-    cublas_fns blas;
+    const cublas_fns *blas;      /* NULL without cuBLAS */
     cublasHandle_t handle;
     bool have_blas;
     bool faulted;                /* a sticky device error happened: reset the device at close */
@@ -287,11 +301,11 @@ static int gemm_path(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_t
     const cudaDataType_t t = f32 ? CUDA_R_32F : bf16 ? CUDA_R_16BF : CUDA_R_16F;
     const gk_gemm_plan p = gk_plan_gemm(K, N, M);
     const float one = 1.0f, zero = 0.0f;
-    cublasStatus_t s = c->blas.gemm_ex(c->handle, p.transa ? CUBLAS_OP_T : CUBLAS_OP_N,
+    cublasStatus_t s = c->blas->gemm_ex(c->handle, p.transa ? CUBLAS_OP_T : CUBLAS_OP_N,
                                        p.transb ? CUBLAS_OP_T : CUBLAS_OP_N, p.m, p.n, p.k, &one, A, t,
                                        p.lda, B, t, p.ldb, &zero, y->data, CUDA_R_32F, p.ldc,
                                        CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
-    if (s != CUBLAS_STATUS_SUCCESS) return fail(b, "matmul: cublasGemmEx: %s", c->blas.status_string(s));
+    if (s != CUBLAS_STATUS_SUCCESS) return fail(b, "matmul: cublasGemmEx: %s", c->blas->status_string(s));
     return 0;
 }
 
@@ -425,8 +439,7 @@ static void cu_close(gk_backend *b)
     cu_impl *c = impl_of(b);
     if (c) {
         if (c->stream) cudaStreamSynchronize(c->stream);
-        if (c->handle) c->blas.destroy(c->handle);
-        if (c->blas.lib) dlclose(c->blas.lib);
+        if (c->handle) c->blas->destroy(c->handle);
         if (c->scratch) cudaFree(c->scratch);
         if (c->err_dev) cudaFree(c->err_dev);
         if (c->err_host) cudaFreeHost(c->err_host);
@@ -475,11 +488,12 @@ static gk_backend *cu_open(const gk_backend_opts *o, char *err, size_t errlen)
     *c->err_host = 0;
     c->cc = p.major * 10 + p.minor;
     char why[256] = "";
-    if (cublas_load(&c->blas, why, sizeof why)) {
-        cublasStatus_t s = c->blas.create(&c->handle);
-        if (s == CUBLAS_STATUS_SUCCESS) s = c->blas.set_stream(c->handle, c->stream);
+    c->blas = cublas_get(why, sizeof why);
+    if (c->blas) {
+        cublasStatus_t s = c->blas->create(&c->handle);
+        if (s == CUBLAS_STATUS_SUCCESS) s = c->blas->set_stream(c->handle, c->stream);
         if (s == CUBLAS_STATUS_SUCCESS) c->have_blas = true;
-        else snprintf(why, sizeof why, "cuBLAS: %s", c->blas.status_string(s));
+        else snprintf(why, sizeof why, "cuBLAS: %s", c->blas->status_string(s));
     }
     snprintf(b->device_name, sizeof b->device_name, "%.60s (sm_%d, %d SMs%s%.40s)", p.name, c->cc,
              p.multiProcessorCount, c->have_blas ? "" : "; ", c->have_blas ? "" : why);
