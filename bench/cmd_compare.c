@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include "bench/commands.h"
 #include "bench/compare.h"
+#include "bench/stats.h"
 #include "bench/util.h"
 
 static void usage(FILE *f) {
@@ -42,6 +43,10 @@ static void usage(FILE *f) {
         "      'base/build/gencost run --suite smoke' 'build/gencost run --suite smoke'\n"
         "  --rounds N        number of A B pairs (default 5)\n"
         "  --keep DIR        keep the results files in DIR (default: a temporary folder, removed)\n"
+        "  --round-medians   each run counts as one sample (its median) instead of all its\n"
+        "                    repetitions: robust when load bursts hit whole runs, which makes\n"
+        "                    the repetitions of one run alike; needs --rounds 5 or more to ever\n"
+        "                    reach p < 0.01\n"
         "The commands' own output goes to stderr; the comparison goes to stdout.\n"
         "\n"
         "exit status: 0 no regression, 1 at least one slower or broken case, 2 bad input\n");
@@ -50,7 +55,7 @@ static void usage(FILE *f) {
 typedef struct cmp_args {
     gc_compare_opts opt;
     gc_cmp_format format;
-    bool interleave;
+    bool interleave, round_medians;
     int rounds;
     const char *keep;
     const char *pos[2];
@@ -72,6 +77,8 @@ static int parse_args(int argc, char **argv, cmp_args *a) {
             return -1;
         } else if (!strcmp(s, "--interleave")) {
             a->interleave = true;
+        } else if (!strcmp(s, "--round-medians")) {
+            a->round_medians = true;
         } else if (!strcmp(s, "--any-host")) {
             a->opt.any_host = true;
         } else if (s[0] == '-' && s[1] == '-' && !v) {
@@ -243,6 +250,17 @@ static int run_side(const char *cmd, const char *dir, char side, int round, gc_r
     return 0;
 }
 
+/* Replaces each case's samples by their median: one observation per run. */
+static void collapse_to_median(gc_results *r) {
+    for (int i = 0; i < r->n_cases; i++) {
+        gc_case_result *c = &r->cases[i];
+        if (c->n_samples > 1) {
+            c->samples_s[0] = stats_median(c->samples_s, c->n_samples);
+            c->n_samples = 1;
+        }
+    }
+}
+
 static void remove_tree_files(const char *dir, int rounds) {
     char path[4096];
     for (int i = 0; i < rounds; i++)
@@ -279,6 +297,10 @@ static int interleave(const cmp_args *a) {
             nb += !rc;
         }
     }
+    for (int i = 0; a->round_medians && i < na; i++)
+        collapse_to_median(&ra[i]);
+    for (int i = 0; a->round_medians && i < nb; i++)
+        collapse_to_median(&rb[i]);
     if (!rc) {
         char bn[4200], nn[4200];
         snprintf(bn, sizeof bn, "A, %d runs: %.4000s", na, a->pos[0]);

@@ -247,6 +247,21 @@ static void interleave_ab(void **s) {
     assert_string_equal(order, "A\nB\nA\nB\nA\nB\n");
     struct stat st;
     assert_int_equal(stat(path_of("ab/b-002.json"), &st), 0);
+    /* one sample per run: 3 vs 3 can never reach p < 0.01, so a 20% drop is only noisy */
+    snprintf(a, sizeof a, "cp %s {out}", path_of("base.json"));
+    snprintf(b, sizeof b, "cp %s {out}", path_of("slow.json"));
+    assert_int_equal(GENCOST(&out, "compare", "--interleave", "--rounds", "3", "--round-medians",
+                             a, b, "--format", "json"), 0);
+    j = json_loads(out, 0, NULL);
+    assert_non_null(j);
+    c0 = json_array_get(json_object_get(j, "cases"), 0);
+    assert_string_equal(json_string_value(json_object_get(c0, "verdict")), "noisy");
+    assert_int_equal(json_integer_value(json_object_get(c0, "n_base")), 3);
+    json_decref(j);
+    free(out);
+    /* with 5 rounds the runs separate completely: p = 2/252 < 0.01 → slower */
+    assert_int_equal(GENCOST(NULL, "compare", "--interleave", "--rounds", "5", "--round-medians",
+                             a, b), 1);
     /* same build on both sides: no regression */
     snprintf(b, sizeof b, "cp %s {out}", path_of("base.json"));
     assert_int_equal(GENCOST(NULL, "compare", "--interleave", "--rounds", "2", b, b), 0);
