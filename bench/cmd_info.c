@@ -8,16 +8,22 @@
 #include "bench/commands.h"
 #include "bench/host.h"
 #include "bench/util.h"
+#include "reports/profile.h"
 
 int cmd_info(int argc, char **argv) {
     bool json = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: gencost info [--json]\n"
+            printf("usage: gencost info [--json | --profile]\n"
                    "Describes this host: CPU model, packages/cores/threads, caches, NUMA nodes, memory,\n"
                    "SIMD features, OS and kernel, compiler and flags, and the backends of this build with\n"
-                   "the accelerators they see. --json prints the object results files record as \"host\".\n");
+                   "the accelerators they see. --json prints the object results files record as \"host\".\n"
+                   "--profile prints a host profile for this machine: gencost info --profile > hosts/local.ini\n");
             return 0;
+        }
+        if (!strcmp(argv[i], "--profile")) {   /* reports/profile_local.c */
+            gc_err err = {{0}};
+            return profile_write_local(stdout, &err) ? (fprintf(stderr, "gencost: info: %s\n", err.msg), 1) : 0;
         }
         if (!strcmp(argv[i], "--json")) json = true;
         else if (argv[i][0] == '-') return gc_die_usage("info: unknown option '%s' (try: gencost info --help)", argv[i]);

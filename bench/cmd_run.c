@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "bench/commands.h"
+#include "bench/energy.h"
 #include "bench/host.h"
 #include "bench/runner.h"
 #include "bench/suites.h"
@@ -102,7 +103,11 @@ static int parse_value(run_args *a, const char *name, const char *v) {
     else if (!strcmp(name, "--out")) a->out = v;
     else if (!strcmp(name, "--suite")) a->suite = v;
     else if (!strcmp(name, "--phases")) o->phases = v;
-    else if (!strcmp(name, "--meter")) o->meter = v;
+    else if (!strcmp(name, "--meter")) {
+        gc_err e = {{0}};
+        if (energy_check_spec(v, &e)) return gc_die_usage("run: %s", e.msg);
+        o->meter = v;
+    }
     else if (!strcmp(name, "--reps")) {
         a->reps_set = true;
         return int_arg(name, v, 1, 1000000, &o->reps);

@@ -117,7 +117,7 @@ static int bar_chart(chart_ctx *c, const char *name, const char *title, const ch
     fclose(d);
     gp_prologue(g, name, title);
     fprintf(g, "set style data histogram\nset style histogram clustered gap 1\n"
-               "set logscale y\nset xtics rotate by -25 scale 0\nset ylabel ");
+               "set logscale y\nset xtics rotate by 25 right scale 0\nset ylabel ");
     gp_str(g, ylabel);
     fputs("\nplot ", g);
     int col = 2;

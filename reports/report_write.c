@@ -114,7 +114,7 @@ static int write_html(const char *path, const rp_model *m, const rp_table *t, in
     fputs("<h2>Charts</h2>\n", f);
     if (!n_charts) fprintf(f, "<p>Charts were skipped: %s. The tables above are complete without them.</p>\n", why);
     for (int i = 0; i < n_charts; i++) {
-        char svg[1100];
+        char svg[1400];
         snprintf(svg, sizeof svg, "%s/%s.svg", chart_dir, names[i]);
         fprintf(f, "<figure id=\"chart-%s\">\n", names[i]);
         if (inline_svg(f, svg)) fprintf(f, "<p>(chart %s missing)</p>", names[i]);
