@@ -505,6 +505,9 @@ static void attention_decode(void **s)
     };
     for (int ti = 0; ti < 3; ti++)
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_attention(cache_types[ti], cases[i]);
+    /* a head width that is not a multiple of 8 takes the element-wise loads (float caches) */
+    check_attention(GK_F32, (attn_case){2, 1, 12, 7, 1});
+    check_attention(GK_F16, (attn_case){3, 3, 6, 130, 2});
 }
 
 static void attention_prefill(void **s)
@@ -517,6 +520,7 @@ static void attention_prefill(void **s)
     };
     for (int ti = 0; ti < 3; ti++)
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_attention(cache_types[ti], cases[i]);
+    check_attention(GK_F16, (attn_case){2, 1, 12, 0, 20});
 }
 
 /* ---- the backend without (or with) a device ------------------------------------------------ */

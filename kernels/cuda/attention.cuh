@@ -20,6 +20,37 @@ GK_DEV float gk_kv_elem(int type, const uint8_t *row, int64_t e)
     return gk_float_elem(type, row, e);
 }
 
+/* Elements e .. e+7 of a cache row, e a multiple of 8, in 16-byte loads (F16, F32) or 2-byte
+ * loads within one Q8_0 block. Rows are 16-byte aligned when their width is a multiple of 8. */
+GK_DEV void gk_kv_load8(int type, const uint8_t *row, int64_t e, float *out)
+{
+    uint32_t w[4];
+    if (type == GK_F16) {
+        gk_ld16w(row + 2 * e, w);
+        GK_UNROLL
+        for (int i = 0; i < 4; i++) {
+            out[2 * i] = gk_h2f((uint16_t)(w[i] & 0xffffu));
+            out[2 * i + 1] = gk_h2f((uint16_t)(w[i] >> 16));
+        }
+    } else if (type == GK_F32) {
+        gk_ld16w(row + 4 * e, w);
+        GK_UNROLL
+        for (int i = 0; i < 4; i++) out[i] = gk_u2f(w[i]);
+        gk_ld16w(row + 4 * e + 16, w);
+        GK_UNROLL
+        for (int i = 0; i < 4; i++) out[4 + i] = gk_u2f(w[i]);
+    } else {
+        const uint8_t *blk = row + 34 * (e >> 5);
+        const float d = gk_h2f((uint16_t)gk_u16(blk));
+        GK_UNROLL
+        for (int i = 0; i < 8; i += 2) {
+            const uint32_t v = gk_u16(blk + 2 + (e & 31) + i);
+            out[i] = d * (float)(int8_t)(uint8_t)(v & 0xffu);
+            out[i + 1] = d * (float)(int8_t)(uint8_t)(v >> 8);
+        }
+    }
+}
+
 /* Decode: block (split sp, head h, query row t). Thread i scores key j = sp*SPLIT + i with a
  * whole-row dot product; then thread d accumulates output dimension d over the split's keys,
  * so value rows are read coalesced. */
@@ -46,7 +77,16 @@ GK_BODY(gk_body_attn_decode, gk_attn_args)
         if (tid < cnt) {
             const uint8_t *krow = a.k + (size_t)(j0 + tid) * a.kv_row_bytes;
             sc = 0.0f;
-            for (int d = 0; d < hd; d++) sc += qs[d] * gk_kv_elem(a.kv_type, krow, kvoff + d);
+            if ((hd & 7) == 0) {
+                for (int d = 0; d < hd; d += 8) {
+                    float kv8[8];
+                    gk_kv_load8(a.kv_type, krow, kvoff + d, kv8);
+                    GK_UNROLL
+                    for (int i = 0; i < 8; i++) sc += qs[d + i] * kv8[i];
+                }
+            } else {
+                for (int d = 0; d < hd; d++) sc += qs[d] * gk_kv_elem(a.kv_type, krow, kvoff + d);
+            }
         }
         R(s) = sc;
         R(mx) = sc;

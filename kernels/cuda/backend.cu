@@ -26,6 +26,7 @@
 
 extern "C" {
 #include "kernels/backend.h"
+#include "kernels/cpu/host.h"   /* the argument checks every backend shares (not its storage) */
 }
 #include "kernels/cuda/cuda_backend.h"
 #include "kernels/cuda/launch.cuh"
@@ -311,15 +312,10 @@ static int gemm_path(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_t
 
 static int cu_matmul(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_tensor *x)
 {
+    if (gk_check_matmul(b, y, w, x)) return -1;
     cu_impl *c = impl_of(b);
-    const int64_t K = w->ne[0], N = w->ne[1], M = x->ne[1];
+    const int64_t K = w->ne[0], N = gk_rows(w), M = gk_rows(x);
     const int qb = gk_cu_qblock(w->type);
-    const bool float_w = w->type == GK_F32 || w->type == GK_F16 || w->type == GK_BF16;
-    if (!float_w && !qb) return fail(b, "matmul: weight type %s not supported", gk_type_name(w->type));
-    if (x->type != GK_F32 || y->type != GK_F32) return fail(b, "matmul: activations and output must be f32");
-    if (x->ne[0] != K || y->ne[0] != N || y->ne[1] != M)
-        return fail(b, "matmul: shapes w{%lld,%lld} x{%lld,%lld} y{%lld,%lld} do not match", (long long)K,
-                    (long long)N, (long long)x->ne[0], (long long)M, (long long)y->ne[0], (long long)y->ne[1]);
     if (qb && K % qb) return fail(b, "matmul: K=%lld is not a multiple of the %s block (%d)", (long long)K, gk_type_name(w->type), qb);
     if (N >= INT32_MAX || M >= INT32_MAX || K >= INT32_MAX) return fail(b, "matmul: dimension too large");
     const bool gemm = c->have_blas && M > GK_MV_MAX_M && !(w->type == GK_BF16 && c->cc < 80);
@@ -329,73 +325,52 @@ static int cu_matmul(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_t
 }
 
 /* ---- the other ops ----------------------------------------------------------------------- */
-static bool same_f32(const gk_tensor *a, const gk_tensor *c)
-{
-    return a->type == GK_F32 && c->type == GK_F32 && gk_nelements(a) == gk_nelements(c);
-}
-
 static int cu_embedding(gk_backend *b, gk_tensor *y, const gk_tensor *table, const gk_tensor *ids)
 {
-    const int64_t dim = table->ne[0], T = ids->ne[0];
-    const int qb = gk_cu_qblock(table->type);
-    if (ids->type != GK_I32 || y->type != GK_F32 || y->ne[0] != dim || y->ne[1] != T)
-        return fail(b, "embedding: expects ids i32 {T} and y f32 {%lld, T}", (long long)dim);
-    if (!qb && table->type != GK_F32 && table->type != GK_F16 && table->type != GK_BF16)
-        return fail(b, "embedding: table type %s not supported", gk_type_name(table->type));
+    if (gk_check_embedding(b, y, table, ids)) return -1;
+    const int64_t dim = table->ne[0];
     gk_emb_args a = {(const uint8_t *)table->data, gk_row_bytes(table), (const int32_t *)ids->data,
-                     (float *)y->data, dim, table->ne[1], T, table->type, impl_of(b)->err_dev};
+                     (float *)y->data, dim, gk_rows(table), gk_nelements(ids), table->type, impl_of(b)->err_dev};
     return cu_check(b, "embedding", gk_cu_embedding(&a, impl_of(b)->stream));
 }
 
 static int cu_rmsnorm(gk_backend *b, gk_tensor *y, const gk_tensor *x, const gk_tensor *w, float eps)
 {
-    const int64_t dim = x->ne[0];
-    if (!same_f32(y, x) || w->type != GK_F32 || w->ne[0] != dim) return fail(b, "rmsnorm: expects f32 x, y and w{%lld}", (long long)dim);
-    gk_row_args a = {(const float *)x->data, (const float *)w->data, (float *)y->data, dim, eps};
-    return cu_check(b, "rmsnorm", gk_cu_rmsnorm(&a, gk_nelements(x) / dim, impl_of(b)->stream));
+    if (gk_check_rmsnorm(b, y, x, w)) return -1;
+    gk_row_args a = {(const float *)x->data, (const float *)w->data, (float *)y->data, x->ne[0], eps};
+    return cu_check(b, "rmsnorm", gk_cu_rmsnorm(&a, gk_rows(x), impl_of(b)->stream));
 }
 
 static int cu_softmax(gk_backend *b, gk_tensor *y, const gk_tensor *x)
 {
-    if (!same_f32(y, x)) return fail(b, "softmax: expects f32 x and y of one shape");
+    if (gk_check_same_f32(b, "softmax", y, x, NULL)) return -1;
     gk_row_args a = {(const float *)x->data, NULL, (float *)y->data, x->ne[0], 0.0f};
-    return cu_check(b, "softmax", gk_cu_softmax(&a, gk_nelements(x) / x->ne[0], impl_of(b)->stream));
+    return cu_check(b, "softmax", gk_cu_softmax(&a, gk_rows(x), impl_of(b)->stream));
 }
 
 static int cu_rope(gk_backend *b, gk_tensor *x, int n_head, int head_dim, int pos0, float base)
 {
-    if (x->type != GK_F32 || head_dim <= 0 || head_dim % 2 || n_head <= 0 || x->ne[0] != (int64_t)n_head * head_dim)
-        return fail(b, "rope: x must be f32 {n_head*head_dim, T} with an even head_dim");
-    gk_rope_args a = {(float *)x->data, n_head, head_dim, pos0, gk_nelements(x) / x->ne[0], base};
+    if (gk_check_rope(b, x, n_head, head_dim, pos0, base)) return -1;
+    gk_rope_args a = {(float *)x->data, n_head, head_dim, pos0, gk_rows(x), base};
     return cu_check(b, "rope", gk_cu_rope(&a, impl_of(b)->stream));
 }
 
 static int cu_kv_store(gk_backend *b, gk_tensor *cache, const gk_tensor *src, int pos0)
 {
-    const int64_t width = src->ne[0], T = src->ne[1];
-    if (src->type != GK_F32 || cache->ne[0] != width) return fail(b, "kv_store: src f32 rows must match the cache width");
-    if (cache->type != GK_F32 && cache->type != GK_F16 && cache->type != GK_Q8_0)
-        return fail(b, "kv_store: cache type %s not supported", gk_type_name(cache->type));
-    if (cache->type == GK_Q8_0 && width % 32) return fail(b, "kv_store: q8_0 cache width %lld not a multiple of 32", (long long)width);
-    if (pos0 < 0 || pos0 + T > cache->ne[1]) return fail(b, "kv_store: rows %d..%lld past the cache (%lld)", pos0, (long long)(pos0 + T), (long long)cache->ne[1]);
-    gk_kvs_args a = {(uint8_t *)cache->data, gk_row_bytes(cache), (const float *)src->data, width, T, pos0, cache->type};
+    if (gk_check_kv_store(b, cache, src, pos0)) return -1;
+    gk_kvs_args a = {(uint8_t *)cache->data, gk_row_bytes(cache), (const float *)src->data, src->ne[0],
+                     gk_rows(src), pos0, cache->type};
     return cu_check(b, "kv_store", gk_cu_kv_store(&a, impl_of(b)->stream));
 }
 
 static int cu_attention(gk_backend *b, gk_tensor *out, const gk_tensor *q, const gk_tensor *k,
                         const gk_tensor *v, const gk_attn_params *p)
 {
+    if (gk_check_attention(b, out, q, k, v, p)) return -1;
     const int hd = p->head_dim;
-    const int64_t T = q->ne[1];
-    if (hd <= 0 || hd > GK_AT_DMAX || p->n_kv_head <= 0 || p->n_head % p->n_kv_head)
-        return fail(b, "attention: head_dim %d (max %d) or heads %d/%d not supported", hd, GK_AT_DMAX, p->n_head, p->n_kv_head);
-    if (q->type != GK_F32 || !same_f32(out, q) || q->ne[0] != (int64_t)p->n_head * hd)
-        return fail(b, "attention: q and out must be f32 {n_head*head_dim, T}");
-    if (k->type != v->type || k->ne[0] != (int64_t)p->n_kv_head * hd || v->ne[0] != k->ne[0] || v->ne[1] != k->ne[1])
-        return fail(b, "attention: k and v caches must be {n_kv_head*head_dim, ctx} of one type");
-    if (k->type != GK_F32 && k->type != GK_F16 && k->type != GK_Q8_0)
-        return fail(b, "attention: cache type %s not supported", gk_type_name(k->type));
-    if (p->pos0 < 0 || p->pos0 + T > k->ne[1]) return fail(b, "attention: positions past the cache");
+    const int64_t T = gk_rows(q);
+    if (hd > GK_AT_DMAX) return fail(b, "attention: head_dim %d above this backend's %d", hd, GK_AT_DMAX);
+    if (k->type != v->type) return fail(b, "attention: k and v caches of different types (%s, %s)", gk_type_name(k->type), gk_type_name(v->type));
     cu_impl *c = impl_of(b);
     gk_attn_args a = {(const float *)q->data, (float *)out->data, (const uint8_t *)k->data, (const uint8_t *)v->data,
                       gk_row_bytes(k), NULL, k->type, p->n_head, p->n_kv_head, hd, p->pos0, 0, T, p->scale};
@@ -409,7 +384,7 @@ static int cu_attention(gk_backend *b, gk_tensor *out, const gk_tensor *q, const
 
 static int elementwise(gk_backend *b, const char *what, gk_tensor *y, const gk_tensor *x, const gk_tensor *x2, float s, int op)
 {
-    if (!same_f32(y, x) || (x2 && !same_f32(x, x2))) return fail(b, "%s: expects f32 tensors of one size", what);
+    if (gk_check_same_f32(b, what, y, x, x2)) return -1;
     gk_ew_args a = {(const float *)x->data, x2 ? (const float *)x2->data : NULL, (float *)y->data, gk_nelements(x), s, op};
     return cu_check(b, what, gk_cu_elementwise(&a, impl_of(b)->stream));
 }

@@ -21,6 +21,12 @@ GK_DEV uint32_t gk_f2u(float f) { return __float_as_uint(f); }
 GK_DEV uint32_t gk_u16(const uint8_t *p) { return *(const uint16_t *)p; }
 GK_DEV uint32_t gk_u32(const uint8_t *p) { return *(const uint32_t *)p; }
 GK_DEV void gk_ld16(const uint8_t *p, uint8_t *dst) { *(uint4 *)dst = *(const uint4 *)p; }
+GK_DEV void gk_ld16w(const uint8_t *p, uint32_t *w)
+{
+    const uint4 v = *(const uint4 *)p;
+    w[0] = v.x, w[1] = v.y, w[2] = v.z, w[3] = v.w;
+}
+GK_DEV float gk_u2f(uint32_t u) { return __uint_as_float(u); }
 GK_DEV float gk_expf(float x) { return expf(x); }
 #else
 #include <assert.h>
@@ -57,6 +63,17 @@ GK_DEV void gk_ld16(const uint8_t *p, uint8_t *dst)
 {
     assert(((uintptr_t)p & 15) == 0 && "misaligned 16-byte device load");
     memcpy(dst, p, 16);
+}
+GK_DEV void gk_ld16w(const uint8_t *p, uint32_t *w)
+{
+    assert(((uintptr_t)p & 15) == 0 && "misaligned 16-byte device load");
+    memcpy(w, p, 16);
+}
+GK_DEV float gk_u2f(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
 }
 GK_DEV float gk_expf(float x) { return expf(x); }
 #endif
