@@ -151,7 +151,7 @@ run: deps $(BUILD)/gencost
 	@bash scripts/make-run.sh $(BUILD)/gencost
 
 bench: $(BUILD)/gencost
-	$(BUILD)/gencost run --workload triad,kernels --reps 5 --out $(BUILD)/bench.json
+	$(BUILD)/gencost run --workload triad,kernels --quant q4_0,q8_0,f16,bf16 --reps 5 --out $(BUILD)/bench.json
 
 check-warnings:
 	$(MAKE) --no-print-directory BUILD=build-clang CC=clang OPT="-O2 -Werror" build-clang/gencost

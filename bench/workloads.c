@@ -4,10 +4,12 @@
 
 extern const gc_workload wl_triad;
 extern const gc_workload wl_llm;
+extern const gc_workload wl_kernels;
 
 static const gc_workload *const all[] = {
     &wl_triad,
     &wl_llm,
+    &wl_kernels,
     NULL,
 };
 
