@@ -10,7 +10,8 @@
  *   idle                      measure an idle baseline at start and subtract it
  *   interval=S, timeout=S     HTTP poll interval (default 1 s) and request timeout (default 2 s)
  * HTTP credentials come only from GENCOST_METER_USER / GENCOST_METER_PASSWORD and are never
- * written anywhere. GENCOST_POWERCAP_ROOT overrides /sys/class/powercap (tests).
+ * written anywhere. GENCOST_POWERCAP_ROOT overrides /sys/class/powercap (tests); GENCOST_NVML_LIB
+ * names the NVML library when it is not libnvidia-ml.so.1 on the loader path.
  * With no measuring meter, gc_options.profile (a host profile) gives an estimate:
  * idle_watts + (active_watts − idle_watts) × the phase's CPU utilisation.
  */

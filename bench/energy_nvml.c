@@ -37,9 +37,11 @@ typedef struct nvml_meter {
 } nvml_meter;
 
 static int load_api(void) {
-    api.lib = dlopen("libnvidia-ml.so.1", RTLD_NOW | RTLD_LOCAL);
+    /* GENCOST_NVML_LIB: a driver library outside the loader's path (e.g. WSL's), or a test's */
+    const char *path = getenv("GENCOST_NVML_LIB") ? getenv("GENCOST_NVML_LIB") : "libnvidia-ml.so.1";
+    api.lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!api.lib) {
-        snprintf(api_why, sizeof api_why, "NVML not found (libnvidia-ml.so.1: no NVIDIA driver here)");
+        snprintf(api_why, sizeof api_why, "NVML not found (%.60s: no NVIDIA driver here)", path);
         return -1;
     }
     /* a function pointer from a data pointer: POSIX dlsym guarantees this works */

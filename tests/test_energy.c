@@ -345,6 +345,59 @@ static void wall_meter_through_energy_open(void **s) {
     energy_close(m);
 }
 
+/* ---- NVML through a stand-in library (compiled here; skipped without a C compiler) ----------- */
+
+static const char fake_nvml_src[] =
+    "#include <stdint.h>\n"
+    "typedef struct d *dev;\n"
+    "static unsigned long long mj = 5000;\n"
+    "int nvmlInit_v2(void) { return 0; }\n"
+    "int nvmlDeviceGetCount_v2(unsigned *n) { *n = 2; return 0; }\n"
+    "int nvmlDeviceGetHandleByIndex_v2(unsigned i, dev *d) { *d = (dev)(uintptr_t)(i + 1); return 0; }\n"
+    "int nvmlDeviceGetTotalEnergyConsumption(dev d, unsigned long long *e) {\n"
+    "  if ((uintptr_t)d != 1) return 3; mj += 1500; *e = mj; return 0; }\n"
+    "int nvmlDeviceGetPowerUsage(dev d, unsigned *mw) { *mw = 150000; return 0; }\n"
+    "int nvmlDeviceGetName(dev d, char *s, unsigned n) { s[0] = 'G'; s[1] = 0; return 0; }\n"
+    "const char *nvmlErrorString(int r) { return \"fake\"; }\n";
+
+static void nvml_counter_and_power(void **s) {
+    char src[] = "/tmp/gc_fake_nvml_XXXXXX.c";
+    int fd = mkstemps(src, 2);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, fake_nvml_src, strlen(fake_nvml_src)), (ssize_t)strlen(fake_nvml_src));
+    close(fd);
+    char so[64], cmd[256];
+    snprintf(so, sizeof so, "%.*s.so", (int)(strlen(src) - 2), src);
+    snprintf(cmd, sizeof cmd, "cc -shared -fPIC -o %s %s 2>/dev/null", so, src);
+    if (system(cmd) != 0) {
+        unlink(src);
+        printf("skipped: no C compiler to build the stand-in NVML library\n");
+        skip();
+    }
+    setenv("GENCOST_NVML_LIB", so, 1);
+    gc_meter *m[4];
+    int n = 0;
+    gc_err err = {{0}};
+    if (meter_nvml_open(m, &n, 4, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(n, 2);
+    assert_string_equal(m[0]->name, "nvml:0");
+    assert_non_null(strstr(m[0]->note, "total-energy counter"));
+    assert_non_null(strstr(m[1]->note, "averages power"));
+    gc_meter_reading a = {0}, b = {0};
+    assert_int_equal(m[0]->read(m[0], &a, &err), 0);
+    assert_int_equal(m[0]->read(m[0], &b, &err), 0);
+    assert_true(a.has_energy && !a.has_power);
+    near(b.energy_j - a.energy_j, 1.5);   /* mJ counter: +1500 per call */
+    memset(&a, 0, sizeof a);
+    assert_int_equal(m[1]->read(m[1], &a, &err), 0);
+    assert_true(a.has_power && !a.has_energy);
+    near(a.watts, 150);
+    for (int i = 0; i < n; i++) m[i]->close(m[i]);
+    unsetenv("GENCOST_NVML_LIB");
+    unlink(src);
+    unlink(so);
+}
+
 /* ---- estimates, parsers, JSON --------------------------------------------------------------- */
 
 static void estimated_from_profile(void **s) {
@@ -442,6 +495,7 @@ int main(void) {
         cmocka_unit_test(http_errors),
         cmocka_unit_test(http_credentials_from_env_only),
         cmocka_unit_test(wall_meter_through_energy_open),
+        cmocka_unit_test(nvml_counter_and_power),
         cmocka_unit_test(estimated_from_profile),
         cmocka_unit_test(powermetrics_plist),
         cmocka_unit_test(meter_spec_checks),
