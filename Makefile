@@ -139,6 +139,21 @@ $(BUILD)/aarch64/%: tests/%.c $(A64_KSRC) $(wildcard kernels/*.h kernels/cpu/*.h
 	  $(AARCH64_CC) -std=c17 -D_GNU_SOURCE -I. $(WARN) -O1 -g -pthread $$f -c $$s -o $$o; objs="$$objs $$o"; done; \
 	  $(AARCH64_CC) -std=c17 -D_GNU_SOURCE -I. $(WARN) -O1 -g -pthread -o $@ $< $$objs -L/usr/lib/aarch64-linux-gnu -lcmocka -lm -pthread
 
+# ---- fuzzing: the GGUF reader under libFuzzer + ASan/UBSan (clang) ---------------------------
+# -malloc_limit_mb turns any allocation a hostile size could cause into a reported failure.
+FUZZ_SRC  := bench/gguf/gguf_read.c bench/gguf/gguf_write.c bench/llm/llm_gguf.c bench/llm/llm_presets.c \
+             bench/llm/llm_weights.c kernels/quant.c bench/util.c
+FUZZ_TIME ?= 60
+build-fuzz/fuzz_gguf: tests/fuzz/fuzz_gguf.c $(FUZZ_SRC) $(wildcard bench/gguf/*.h bench/llm/*.h kernels/*.h)
+	@mkdir -p $(@D)
+	clang -std=c17 -D_GNU_SOURCE -I. $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	  -o $@ tests/fuzz/fuzz_gguf.c $(FUZZ_SRC) -lm -pthread
+
+fuzz: build-fuzz/fuzz_gguf
+	@mkdir -p build-fuzz/corpus
+	@cp tests/fixtures/gguf-bad/* tests/fixtures/gguf-good/* build-fuzz/corpus/
+	build-fuzz/fuzz_gguf -max_total_time=$(FUZZ_TIME) -rss_limit_mb=2048 -malloc_limit_mb=256 build-fuzz/corpus
+
 # ---- the two commands -------------------------------------------------------------------------
 deps:
 	@bash scripts/install-deps.sh
