@@ -250,6 +250,29 @@ static void quick_triad_run(void **s) {
     proc_free(&p);
 }
 
+/* --phases keeps only the phases it names; one that names no phase of any case is bad input. */
+static void phases_filter(void **s) {
+    char out[128];
+    tmp_results_path(out, sizeof out, "phases");
+    proc p;
+    run_cmd(&p, 120, (const char *const[]){"run", "--workload", "triad", "--quick", "--reps", "1", "--min-time", "0",
+                                           "--threads", "1", "--phases", "triad", "--out", out, NULL});
+    if (p.status != 0) fail_msg("exit %d: %s", p.status, p.err);
+    gc_results r;
+    gc_err err;
+    if (results_read(out, &r, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(r.n_cases, 1);
+    assert_string_equal(r.cases[0].phase, "triad");
+    results_free(&r);
+    proc_free(&p);
+    run_cmd(&p, 120, (const char *const[]){"run", "--workload", "triad", "--quick", "--reps", "1", "--min-time", "0",
+                                           "--threads", "1", "--phases", "nosuch", "--out", out, NULL});
+    remove_results(out);
+    assert_int_equal(p.status, 2);
+    assert_non_null(strstr(p.err, "--phases nosuch matched no phase"));
+    proc_free(&p);
+}
+
 /* SIGINT during a long run: exit 130, the file exists, reads back valid, marked incomplete. */
 static void interrupted_run(void **s) {
     char out[128];
@@ -284,6 +307,7 @@ int main(void) {
         cmocka_unit_test(impossible_combinations),
         cmocka_unit_test(info_and_list),
         cmocka_unit_test(quick_triad_run),
+        cmocka_unit_test(phases_filter),
         cmocka_unit_test(interrupted_run),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
