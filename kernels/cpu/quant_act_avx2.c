@@ -23,6 +23,9 @@ static inline __m256i quant32(const float *x, __m256 id, __m256 lo) {
     __m256i q[4];
     for (int i = 0; i < 4; i++) {
         __m256 v = round_half_away(_mm256_mul_ps(_mm256_loadu_ps(x + 8 * i), id));
+        /* x·id is NaN only as 0·inf (a subnormal block maximum makes 1/d overflow): such
+         * elements quantise to 0, as the scalar reference does. */
+        v = _mm256_and_ps(v, _mm256_cmp_ps(v, v, _CMP_ORD_Q));
         q[i] = _mm256_cvttps_epi32(_mm256_min_ps(_mm256_max_ps(v, lo), hi));
     }
     /* packs work within 128-bit lanes; the permute puts the four groups of 8 back in order. */

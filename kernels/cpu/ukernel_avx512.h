@@ -1,0 +1,17 @@
+/* The AVX-512 micro-kernels (files *_avx512.c), gathered into a table by ukernels_avx512.c.
+ * Private to kernels/cpu. Entries not listed stay NULL and come from the AVX2 table. */
+#ifndef GK_UKERNEL_AVX512_H
+#define GK_UKERNEL_AVX512_H
+#include <stddef.h>
+#include <stdint.h>
+
+void gk_avx512_vec_dot_q4_0(int64_t k, const void *w, const void *xq, float *out);
+void gk_avx512_dot_tile_q4_0(int64_t k, const void *w, size_t w_stride, int nr, const void *xq, size_t x_stride,
+                             int nc, float *y, int64_t ldy);
+void gk_avx512_vec_dot_q8_0(int64_t k, const void *w, const void *xq, float *out);
+void gk_avx512_dot_tile_q8_0(int64_t k, const void *w, size_t w_stride, int nr, const void *xq, size_t x_stride,
+                             int nc, float *y, int64_t ldy);
+void gk_avx512_sgemm_6x32(int64_t kc, const float *a, const float *b, float *c, int64_t ldc);
+void gk_avx512_f16_to_f32(const uint16_t *x, float *y, int64_t n);
+
+#endif

@@ -1,0 +1,40 @@
+/* The AVX-512 micro-kernel table: a few hot entries (the 6×32 sgemm behind float weights × many
+ * columns, F16 unpacking, and VNNI integer dots for Q4_0/Q8_0); every other entry is NULL and is
+ * filled from the AVX2 table by the dispatcher. Two tables: with VNNI (Ice Lake, Zen 4 and
+ * later) and without (Skylake-X: only the float entries). The quantised entries quantise
+ * activations with the AVX2 Q8_0 quantiser (the format is the same). */
+#include "kernels/cpu/ukernel.h"
+
+#include "kernels/cpu/cpu_features.h"
+#include "kernels/cpu/ukernel_avx2.h"
+#include "kernels/cpu/ukernel_avx512.h"
+
+#define VNNI(name) {GK_Q8_0, gk_avx2_quantize_q8_0, gk_avx512_vec_dot_##name, gk_avx512_dot_tile_##name, 4, 4}
+
+static const gk_ukernels table_vnni = {
+    .isa = "avx512",
+    .t = {
+        [GK_Q4_0] = VNNI(q4_0),
+        [GK_Q8_0] = VNNI(q8_0),
+    },
+    .sgemm_mr = 6,
+    .sgemm_nr = 32,
+    .sgemm = gk_avx512_sgemm_6x32,
+    .f16_to_f32 = gk_avx512_f16_to_f32,
+};
+
+static const gk_ukernels table_plain = {
+    .isa = "avx512",
+    .sgemm_mr = 6,
+    .sgemm_nr = 32,
+    .sgemm = gk_avx512_sgemm_6x32,
+    .f16_to_f32 = gk_avx512_f16_to_f32,
+};
+
+/* The files are built with -mavx512f/bw/vl/dq/vnni/bf16: the compiler may use any of F, BW, VL,
+ * DQ in them, so all four are required (BF16 instructions are never used). */
+const gk_ukernels *gk_ukernels_avx512(void) {
+    const gk_cpu_features *f = gk_cpu_features_get();
+    if (!(f->avx512f && f->avx512bw && f->avx512vl && f->avx512dq && f->avx2 && f->fma && f->f16c)) return NULL;
+    return f->avx512vnni ? &table_vnni : &table_plain;
+}
