@@ -507,8 +507,11 @@ static void llm_describe(const gc_case *c) {
            wtype < 0 ? "as in the file" : gk_type_name(wtype), (double)llm_source_weight_bytes(&src, wtype, false) / 1e9,
            (double)llm_source_weight_bytes(&src, wtype, true) / 1e9, gk_type_name(kv_type), ctx,
            (double)llm_kv_bytes(m, kv_type, ctx) / 1e9, (double)(llm_buffer_bytes(m, &lo) - llm_kv_bytes(m, kv_type, ctx)) / 1e9);
-    printf("    prompt %d tokens, %d new tokens, decode at depth %d; seed %lu; memory available %.2f GB\n", P, N, D, c->opt->seed,
-           (double)gc_mem_available_bytes() / 1e9);
+    uint64_t need = llm_source_weight_bytes(&src, wtype, false) + llm_buffer_bytes(m, &lo);
+    gc_err mem;
+    printf("    prompt %d tokens, %d new tokens, decode at depth %d; seed %lu; needs %.2f GB (+ a reference copy while verifying), %.2f GB available%s\n",
+           P, N, D, c->opt->seed, (double)need / 1e9, (double)gc_mem_available_bytes() / 1e9,
+           llm_check_memory("it", need, &mem) ? ": does not fit" : "");
     if (have_file) gguf_close(&file);
 }
 
