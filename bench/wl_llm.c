@@ -65,9 +65,10 @@ typedef struct llm_case {
 
 static double tolerance(int wtype) {
     /* Quantised matmuls quantise activations to 8 bits (Q8_0/Q8_K, as ggml does): ~0.4% per
-     * element, compounding over the layers. Float weights differ only in summation order. */
+     * element, compounding over the layers (measured: ~0.9% on tinyllama-1.1b and tiny, q4_0/q8_0/q4_k).
+     * Float weights differ only in summation order. */
     const gk_type_info *ti = gk_type_get(wtype);
-    return ti && !ti->quantized ? 2e-3 : 6e-2;
+    return ti && !ti->quantized ? 2e-3 : 3e-2;
 }
 
 static int file_tolerance_type(const llm_case *s) {   /* the loosest type in a mixed file */

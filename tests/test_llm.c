@@ -151,7 +151,7 @@ static void cpu_matches_ref(void **st) {
         llm_tokens(tok, NTOK, r.c.vocab, 2);
         float *a = run_all(&r, tok, NTOK), *x = run_all(&c, tok, NTOK);
         llm_compare cmp;
-        double tol = gk_type_get(types[i])->quantized ? 0.06 : 2e-3;
+        double tol = gk_type_get(types[i])->quantized ? 0.03 : 2e-3;
         llm_compare_logits(a, x, NTOK, r.c.vocab, tol, &cmp);
         printf("  %s: cpu vs ref max rel err %.3g, top-1 %d/%d\n", gk_type_name(types[i]), cmp.max_rel_err, cmp.top1_agree, cmp.rows);
         assert_true(cmp.max_rel_err < tol);
