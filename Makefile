@@ -131,13 +131,20 @@ QEMU_AARCH64 ?= qemu-aarch64
 HAVE_AARCH64 := $(shell command -v $(AARCH64_CC) >/dev/null 2>&1 && command -v $(QEMU_AARCH64) >/dev/null 2>&1 && \
                   test -e /usr/lib/aarch64-linux-gnu/libcmocka.so && echo 1)
 A64_KSRC  := $(filter-out $(X86_ONLY),$(KERN_SRC))
+A64_KOBJ  := $(patsubst %.c,$(BUILD)/aarch64/obj/%.o,$(A64_KSRC))
 A64_BINS  := $(patsubst tests/%.c,$(BUILD)/aarch64/%,$(KTEST_SRC))
-$(BUILD)/aarch64/%: tests/%.c $(A64_KSRC) $(wildcard kernels/*.h kernels/cpu/*.h tests/*.h)
-	@mkdir -p $(@D)/obj
-	@set -e; objs=""; for s in $(A64_KSRC); do o=$(@D)/obj/$$(echo $$s | tr / _).o; \
-	  f=""; case $$s in *_neon.c) f="$(FLAGS_neon)";; *_dotprod.c) f="$(FLAGS_dotprod)";; *_i8mm.c) f="$(FLAGS_i8mm)";; esac; \
-	  $(AARCH64_CC) -std=c17 -D_GNU_SOURCE -I. $(WARN) -O1 -g -pthread $$f -c $$s -o $$o; objs="$$objs $$o"; done; \
-	  $(AARCH64_CC) -std=c17 -D_GNU_SOURCE -I. $(WARN) -O1 -g -pthread -o $@ $< $$objs -L/usr/lib/aarch64-linux-gnu -lcmocka -lm -pthread
+# Sanitized like the native tests when the cross toolchain has the runtimes (ASan works under
+# qemu-user; LeakSanitizer does not, so tests/run.sh turns leak detection off there).
+A64_SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+A64_SANITIZE := $(if $(wildcard $(shell $(AARCH64_CC) -print-file-name=libasan.so 2>/dev/null)),$(A64_SAN_FLAGS))
+A64_CFLAGS := -std=c17 -D_GNU_SOURCE -I. $(WARN) -O1 -g -pthread $(A64_SANITIZE)
+# One object per source (shared by every kernel test, so parallel builds never write one file twice).
+.SECONDARY: $(A64_KOBJ)
+$(BUILD)/aarch64/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(AARCH64_CC) $(A64_CFLAGS) $(call isa_flags,$<) -MMD -MP -c $< -o $@
+$(BUILD)/aarch64/%: tests/%.c $(A64_KOBJ) $(wildcard tests/*.h)
+	$(AARCH64_CC) $(A64_CFLAGS) -o $@ $< $(A64_KOBJ) -L/usr/lib/aarch64-linux-gnu -lcmocka -lm
 
 # ---- fuzzing: the GGUF reader under libFuzzer + ASan/UBSan (clang) ---------------------------
 # -malloc_limit_mb turns any allocation a hostile size could cause into a reported failure.
@@ -174,4 +181,4 @@ check-warnings:
 clean:
 	rm -rf $(BUILD) build-clang build-fuzz
 
--include $(DEPS)
+-include $(DEPS) $(A64_KOBJ:.o=.d)

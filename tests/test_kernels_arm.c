@@ -268,10 +268,10 @@ static void check_dot_tile(const gk_ukernels *t, const gk_ukernels *ref, int typ
     const gk_type_kernels *tk = &t->t[type];
     const int rows = tk->tile_rows, cols = tk->tile_cols;
     assert_true(rows >= 1 && cols >= 1);
-    /* Strides with a few spare bytes (kept even, as a row of 2-byte scales is in a tensor). */
-    const size_t w_stride = gk_type_bytes(type, k) + 6;
+    /* Strides with spare bytes, keeping the 4-byte alignment real rows of floats have. */
+    const size_t w_stride = gk_type_bytes(type, k) + 8;
     const int act = ref->t[type].act_type;
-    const size_t x_stride = act_bytes(act, k) + (act == GK_Q8_K ? 8 : 6);
+    const size_t x_stride = act_bytes(act, k) + 8;
     uint8_t *w = make_rows(type, rows, k, w_stride, seed);
     uint8_t *xq = calloc((size_t)cols, x_stride);
     float *x = make_act(k * cols, seed + 1);
