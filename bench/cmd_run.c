@@ -17,7 +17,7 @@
 
 typedef struct run_args {
     const char *workloads, *presets, *quants, *backends, *threads, *out, *suite;
-    bool reps_set, min_time_set;
+    bool reps_set, min_time_set, prompt_set, gen_set;
     gc_options opt;
     char *storage[MAX_STORAGE];   /* copies the plan's strings point into */
     int n_storage;
@@ -112,8 +112,13 @@ static int parse_value(run_args *a, const char *name, const char *v) {
         a->reps_set = true;
         return int_arg(name, v, 1, 1000000, &o->reps);
     } else if (!strcmp(name, "--warmup")) return int_arg(name, v, 0, 10000, &o->warmup);
-    else if (!strcmp(name, "--prompt")) return int_arg(name, v, 1, 1 << 20, &o->prompt_tokens);
-    else if (!strcmp(name, "--gen")) return int_arg(name, v, 1, 1 << 20, &o->gen_tokens);
+    else if (!strcmp(name, "--prompt")) {
+        a->prompt_set = true;
+        return int_arg(name, v, 1, 1 << 20, &o->prompt_tokens);
+    } else if (!strcmp(name, "--gen")) {
+        a->gen_set = true;
+        return int_arg(name, v, 1, 1 << 20, &o->gen_tokens);
+    }
     else if (!strcmp(name, "--depth")) return int_arg(name, v, 0, 1 << 22, &o->kv_depth);
     else if (!strcmp(name, "--seed")) {
         long s;
@@ -285,8 +290,18 @@ static int add_line(run_args *a, gc_plan *p, const char *name) {
 static int fill_line(run_args *a, gc_plan_line *l, const char *presets, const char *quants) {
     const char *given[GC_MAX_LIST];
     int n = 0;
-    if (presets && split(a, "--preset", presets, given, &n)) return GC_EXIT_USAGE;
-    if (axis_for_line("--preset", "preset", l->wl, l->wl->presets, given, n, l->presets, &l->n_presets)) return GC_EXIT_USAGE;
+    if (a->opt.model_path) {
+        /* The file is the model: it names the preset axis, and runs as stored unless --quant. */
+        if (!l->wl->takes_model) return gc_die_usage("run: --model: workload %s does not take a model file", l->wl->name);
+        if (presets) return gc_die_usage("run: --model and --preset cannot be combined (the file is the model)");
+        const char *slash = strrchr(a->opt.model_path, '/');
+        l->presets[0] = slash ? slash + 1 : a->opt.model_path;
+        l->n_presets = 1;
+        if (!quants) quants = "native";
+    } else {
+        if (presets && split(a, "--preset", presets, given, &n)) return GC_EXIT_USAGE;
+        if (axis_for_line("--preset", "preset", l->wl, l->wl->presets, given, n, l->presets, &l->n_presets)) return GC_EXIT_USAGE;
+    }
     n = 0;
     if (quants && split(a, "--quant", quants, given, &n)) return GC_EXIT_USAGE;
     if (axis_for_line("--quant", "quant type", l->wl, l->wl->quants, given, n, l->quants, &l->n_quants)) return GC_EXIT_USAGE;
@@ -304,6 +319,9 @@ static int fill_line(run_args *a, gc_plan_line *l, const char *presets, const ch
 
 static int plan_from_suite(run_args *a, gc_plan *p, const gc_suite *s) {
     if (s->quick) a->opt.quick = true;
+    if (s->prompt_tokens && !a->prompt_set) a->opt.prompt_tokens = s->prompt_tokens;
+    if (s->gen_tokens && !a->gen_set) a->opt.gen_tokens = s->gen_tokens;
+    if (s->reps && !a->reps_set) a->opt.reps = s->reps;
     for (const gc_suite_line *sl = s->lines; sl->workload; sl++) {
         if (add_line(a, p, sl->workload)) return GC_EXIT_USAGE;
         if (fill_line(a, &p->lines[p->n_lines - 1], sl->presets, sl->quants)) return GC_EXIT_USAGE;

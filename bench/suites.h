@@ -13,6 +13,9 @@ typedef struct gc_suite {
     const char *name;
     const char *description;
     bool quick;               /* implies --quick */
+    /* Sizes the suite chooses so it finishes in reasonable time; a flag the user gives wins.
+     * 0 leaves the workload's own default. */
+    int prompt_tokens, gen_tokens, reps;
     const gc_suite_line *lines;   /* ends with a line whose workload is NULL */
 } gc_suite;
 

@@ -529,4 +529,5 @@ const gc_workload wl_llm = {
     .describe = llm_describe,
     .teardown = llm_teardown,
     .default_threads = "all",
+    .takes_model = true,
 };

@@ -95,6 +95,7 @@ typedef struct gc_workload {
     void (*teardown)(void *state);
     /* --threads when none is given, e.g. "1,all"; NULL = "all" (every physical core). */
     const char *default_threads;
+    bool takes_model;             /* accepts --model FILE (then the file names the preset axis) */
 } gc_workload;
 
 /* Registry (bench/workloads.c). */
