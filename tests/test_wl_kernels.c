@@ -1,0 +1,110 @@
+/* End-to-end test of the `kernels` workload: runs $GENCOST_BIN (the sanitized build) with
+ * --quick for an integer and a float format and checks the results file: the phases it
+ * declares, their units and work per repetition (closed forms), verification against the ref
+ * backend passed with its numbers recorded, and the roofline metrics present and consistent. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "bench/results.h"
+#include "bench/util.h"
+
+static const char *bin(void) {
+    const char *b = getenv("GENCOST_BIN");
+    return b && *b ? b : "build/gencost-test";
+}
+
+/* Runs gencost with args (NULL-terminated), output discarded; returns its exit status. */
+static int run_gencost(const char *const *args) {
+    const char *argv[32] = {bin()};
+    int n = 1;
+    for (; args[n - 1] && n < 31; n++) argv[n] = args[n - 1];
+    argv[n] = NULL;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr)) _exit(126);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static double metric(const gc_case_result *c, const char *name) {
+    for (int i = 0; i < c->metrics.n_vals; i++)
+        if (!strcmp(c->metrics.vals[i].name, name)) return c->metrics.vals[i].value;
+    return NAN;
+}
+
+static double verify_value(const gc_case_result *c, const char *name) {
+    for (int i = 0; i < c->verify.n_vals; i++)
+        if (!strcmp(c->verify.vals[i].name, name)) return c->verify.vals[i].value;
+    return NAN;
+}
+
+static void test_quick_run(void **st) {
+    (void)st;
+    char out[64];
+    snprintf(out, sizeof out, "/tmp/gc_wlk_%d.json", (int)getpid());
+    const char *args[] = {"run", "--workload", "kernels", "--quant", "q4_0,f16", "--quick", "--threads", "2",
+                          "--reps", "2", "--warmup", "1", "--min-time", "0", "--out", out, NULL};
+    assert_int_equal(run_gencost(args), 0);
+    gc_results r;
+    gc_err err;
+    if (results_read(out, &r, &err)) fail_msg("%s", err.msg);
+    unlink(out);
+    /* --quick: the 2048x2048 shape, 1 and 16 columns, for each of the two formats. */
+    assert_int_equal(r.n_cases, 4);
+    const double n = 2048, k = 2048;
+    for (int i = 0; i < r.n_cases; i++) {
+        const gc_case_result *c = &r.cases[i];
+        assert_string_equal(c->workload, "kernels");
+        assert_string_equal(c->status, "ok");
+        assert_true(c->verify.ok);
+        assert_true(verify_value(c, "outputs_checked") >= 8);
+        assert_true(verify_value(c, "outputs_out_of_bound") == 0);
+        assert_true(verify_value(c, "max_err_over_bound") <= 1);
+        bool q4 = !strcmp(c->quant, "q4_0");
+        double wbytes = q4 ? n * k / 32 * 18 : n * k * 2;
+        if (!strcmp(c->phase, "matvec-2048x2048")) {
+            assert_string_equal(c->unit, "GB");
+            assert_true(fabs(c->work_per_rep - wbytes / 1e9) < 1e-12);
+            assert_true(metric(c, "matrices_in_set") == 1);   /* --quick: one copy */
+        } else {
+            assert_string_equal(c->phase, "matmul-2048x2048-n16");
+            assert_string_equal(c->unit, "GFLOP");
+            assert_true(fabs(c->work_per_rep - 2 * n * k * 16 / 1e9) < 1e-12);
+        }
+        assert_true(metric(c, "weight_gbs") > 0);
+        assert_true(metric(c, "fma_peak_gflops") > 0);
+        assert_true(metric(c, "triad_gbs") > 0);
+        double ceiling = c->unit[0] == 'G' && c->unit[1] == 'B' ? metric(c, "triad_gbs") : metric(c, "fma_peak_gflops");
+        double value = c->unit[1] == 'B' ? metric(c, "weight_gbs") : metric(c, "gflops");
+        assert_true(fabs(metric(c, "roofline_fraction") - value / ceiling) <= 1e-9 * value / ceiling);
+    }
+    results_free(&r);
+}
+
+static void test_unknown_quant(void **st) {
+    (void)st;
+    const char *args[] = {"run", "--workload", "kernels", "--quant", "q5_0", "--quick", "--out", "/tmp/gc_wlk_never.json", NULL};
+    assert_int_equal(run_gencost(args), 2);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_quick_run),
+        cmocka_unit_test(test_unknown_quant),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
