@@ -129,15 +129,34 @@ QD_INLINE void qd_tile4x4(int fmt, int64_t k, const uint8_t *const wr[4], const 
         __m256i y2 = qd_act(xc[2] + ox), y3 = qd_act(xc[3] + ox);
         __m256 dx = qd_f16x4(xc[0] + ox, xc[1] + ox, xc[2] + ox, xc[3] + ox);
         __m256 mterm = _mm256_setzero_ps();
+        __m256i off = _mm256_setzero_si256();
+        if (fmt == QF_Q4_0) {
+            /* Σ(q-8)·y = Σ q·y - 8·Σy: with q unsigned each product is maddubs + madd (no sign
+             * fix-up), and the 8·Σy of the four columns is subtracted once per row. */
+            const __m256i eight = _mm256_set1_epi8(8), one = _mm256_set1_epi16(1);
+            off = gk_hadd4_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(eight, y0), one),
+                                 _mm256_madd_epi16(_mm256_maddubs_epi16(eight, y1), one),
+                                 _mm256_madd_epi16(_mm256_maddubs_epi16(eight, y2), one),
+                                 _mm256_madd_epi16(_mm256_maddubs_epi16(eight, y3), one));
+        }
         if (fmt == QF_Q4_1) {
             __m256i sy = gk_hadd4_epi32(qd_sum_i8(y0), qd_sum_i8(y1), qd_sum_i8(y2), qd_sum_i8(y3));
             mterm = _mm256_mul_ps(dx, _mm256_cvtepi32_ps(sy));
         }
         for (int r = 0; r < 4; r++) {
             const uint8_t *wb_ = wr[r] + o;
-            __m256i s = qd_weights(fmt, wb_);
-            __m256i p = gk_hadd4_epi32(gk_dot_i8(s, y0), gk_dot_i8(s, y1), gk_dot_i8(s, y2),
-                                       gk_dot_i8(s, y3));
+            __m256i p;
+            if (fmt == QF_Q4_0) {
+                const __m256i q = qd_nibbles(wb_ + 2), one = _mm256_set1_epi16(1);
+                p = gk_hadd4_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(q, y0), one),
+                                   _mm256_madd_epi16(_mm256_maddubs_epi16(q, y1), one),
+                                   _mm256_madd_epi16(_mm256_maddubs_epi16(q, y2), one),
+                                   _mm256_madd_epi16(_mm256_maddubs_epi16(q, y3), one));
+                p = _mm256_sub_epi32(p, off);
+            } else {
+                __m256i s = qd_weights(fmt, wb_);
+                p = gk_hadd4_epi32(gk_dot_i8(s, y0), gk_dot_i8(s, y1), gk_dot_i8(s, y2), gk_dot_i8(s, y3));
+            }
             __m256 dw = _mm256_set1_ps(gk_ld_f16(wb_));
             acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_mul_ps(dw, dx), acc[r]);
             if (fmt == QF_Q4_1) acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(gk_ld_f16(wb_ + 2)), mterm, acc[r]);
