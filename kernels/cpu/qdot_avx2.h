@@ -44,29 +44,28 @@ QD_INLINE __m256i qd_sum_i8(__m256i y) {
     return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
 }
 
-/* Four fp16 values at p0..p3 as floats in lanes 0..3 and again in 4..7. */
+/* Four fp16 values at p0..p3 as four floats. Assembled in a general register (integer pipes
+ * are idle here) and converted with one vcvtph2ps: per-value vpinsrw + vcvtph2ps cost more
+ * vector uops than the integer dot itself. */
+QD_INLINE __m128 qd_f16x4v(const uint8_t *p0, const uint8_t *p1, const uint8_t *p2, const uint8_t *p3) {
+    uint16_t h0, h1, h2, h3;
+    memcpy(&h0, p0, 2);
+    memcpy(&h1, p1, 2);
+    memcpy(&h2, p2, 2);
+    memcpy(&h3, p3, 2);
+    uint64_t v = (uint64_t)h0 | (uint64_t)h1 << 16 | (uint64_t)h2 << 32 | (uint64_t)h3 << 48;
+    return _mm_cvtph_ps(_mm_cvtsi64_si128((long long)v));
+}
+
+/* The same in lanes 0..3 and again in 4..7. */
 QD_INLINE __m256 qd_f16x4(const uint8_t *p0, const uint8_t *p1, const uint8_t *p2, const uint8_t *p3) {
-    uint16_t h[4];
-    memcpy(&h[0], p0, 2);
-    memcpy(&h[1], p1, 2);
-    memcpy(&h[2], p2, 2);
-    memcpy(&h[3], p3, 2);
-    __m128i v = _mm_set_epi16(0, 0, 0, 0, (short)h[3], (short)h[2], (short)h[1], (short)h[0]);
-    __m128 f = _mm_cvtph_ps(v);
+    __m128 f = qd_f16x4v(p0, p1, p2, p3);
     return _mm256_set_m128(f, f);
 }
 
-/* Four fp16 scales, `stride` bytes apart, as four floats. Assembled in a general register
- * (integer pipes are idle here) and converted with one vcvtph2ps: per-block vpinsrw + vcvtph2ps
- * cost more vector uops than the integer dot itself. */
+/* Four fp16 scales, `stride` bytes apart, as four floats. */
 QD_INLINE __m128 qd_f16x4s(const uint8_t *p, size_t stride) {
-    uint16_t h0, h1, h2, h3;
-    memcpy(&h0, p, 2);
-    memcpy(&h1, p + stride, 2);
-    memcpy(&h2, p + 2 * stride, 2);
-    memcpy(&h3, p + 3 * stride, 2);
-    uint64_t v = (uint64_t)h0 | (uint64_t)h1 << 16 | (uint64_t)h2 << 32 | (uint64_t)h3 << 48;
-    return _mm_cvtph_ps(_mm_cvtsi64_si128((long long)v));
+    return qd_f16x4v(p, p + stride, p + 2 * stride, p + 3 * stride);
 }
 
 QD_INLINE __m256 qd_lane(__m128 s, int i) {
@@ -143,6 +142,7 @@ QD_INLINE void qd_tile4x4(int fmt, int64_t k, const uint8_t *const wr[4], const 
             __m256i sy = gk_hadd4_epi32(qd_sum_i8(y0), qd_sum_i8(y1), qd_sum_i8(y2), qd_sum_i8(y3));
             mterm = _mm256_mul_ps(dx, _mm256_cvtepi32_ps(sy));
         }
+        const __m128 dw4 = qd_f16x4v(wr[0] + o, wr[1] + o, wr[2] + o, wr[3] + o);
         for (int r = 0; r < 4; r++) {
             const uint8_t *wb_ = wr[r] + o;
             __m256i p;
@@ -157,8 +157,7 @@ QD_INLINE void qd_tile4x4(int fmt, int64_t k, const uint8_t *const wr[4], const 
                 __m256i s = qd_weights(fmt, wb_);
                 p = gk_hadd4_epi32(gk_dot_i8(s, y0), gk_dot_i8(s, y1), gk_dot_i8(s, y2), gk_dot_i8(s, y3));
             }
-            __m256 dw = _mm256_set1_ps(gk_ld_f16(wb_));
-            acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_mul_ps(dw, dx), acc[r]);
+            acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_mul_ps(qd_lane(dw4, r), dx), acc[r]);
             if (fmt == QF_Q4_1) acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(gk_ld_f16(wb_ + 2)), mterm, acc[r]);
         }
     }

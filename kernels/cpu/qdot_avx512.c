@@ -60,13 +60,13 @@ V_INLINE void vn_tile4x4(int fmt, int64_t k, const uint8_t *const wr[4], const u
         __m256i y0 = qd_act(xc[0] + ox), y1 = qd_act(xc[1] + ox), y2 = qd_act(xc[2] + ox), y3 = qd_act(xc[3] + ox);
         __m256i o0 = vn_offset(fmt, y0), o1 = vn_offset(fmt, y1), o2 = vn_offset(fmt, y2), o3 = vn_offset(fmt, y3);
         __m256 dx = qd_f16x4(xc[0] + ox, xc[1] + ox, xc[2] + ox, xc[3] + ox);
+        const __m128 dw4 = qd_f16x4v(wr[0] + o, wr[1] + o, wr[2] + o, wr[3] + o);
         for (int r = 0; r < 4; r++) {
             const uint8_t *blk = wr[r] + o;
             __m256i q = vn_weights(fmt, blk);
             __m256i p = gk_hadd4_epi32(_mm256_dpbusd_epi32(o0, q, y0), _mm256_dpbusd_epi32(o1, q, y1),
                                        _mm256_dpbusd_epi32(o2, q, y2), _mm256_dpbusd_epi32(o3, q, y3));
-            __m256 dw = _mm256_set1_ps(gk_ld_f16(blk));
-            acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_mul_ps(dw, dx), acc[r]);
+            acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_mul_ps(qd_lane(dw4, r), dx), acc[r]);
         }
     }
     for (int r = 0; r < 4; r++) _mm_storeu_ps(out + 4 * r, gk_fold_halves(acc[r]));
