@@ -1,0 +1,499 @@
+/* Every op of the "cpu" backend, with every micro-kernel table usable on this CPU and with 1 and
+ * 2 threads, equals the "ref" oracle within the tolerances stated at each check, on random data
+ * and awkward shapes. Also: the thread pool, table selection, and bad calls being refused. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kernels/backend.h"
+#include "kernels/cpu/pool.h"
+#include "kernels/cpu/ukernel.h"
+
+static uint32_t rng_state = 777;
+static float frand(void) {   /* uniform in [-1, 1) */
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 17;
+    rng_state ^= rng_state << 5;
+    return (float)(rng_state >> 8) / 8388608.0f - 1.0f;
+}
+
+static float *rand_vec(int64_t n, float scale) {
+    float *v = malloc((size_t)n * sizeof *v);
+    for (int64_t i = 0; i < n; i++) v[i] = frand() * scale;
+    return v;
+}
+
+/* ---- can this process start threads? ------------------------------------------------------ */
+
+/* qemu-aarch64 7.2 on some host kernels never returns from a guest pthread_create (seen on the
+ * 6.18 VM this project is developed on). A forked child tries it; if it does not finish within
+ * a few seconds, the multi-threaded configurations are skipped with a notice instead of
+ * hanging `make test`. */
+static void *nop_thread(void *arg) { return arg; }
+
+static bool threads_work(void) {
+    static int known = -1;
+    if (known >= 0) return known;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        pthread_t t;
+        if (pthread_create(&t, NULL, nop_thread, NULL)) _exit(1);
+        pthread_join(t, NULL);
+        _exit(0);
+    }
+    int st = 0;
+    known = 0;
+    for (int i = 0; pid > 0 && i < 200; i++) {
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid) {
+            known = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+            pid = 0;
+            break;
+        }
+        usleep(25000);
+    }
+    if (pid > 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &st, 0);
+    }
+    if (!known) print_message("note: threads cannot start here (emulator?): 2-thread runs skipped\n");
+    return known;
+}
+
+/* ---- backends under test -------------------------------------------------------------------- */
+
+typedef struct pair {
+    gk_backend *ref, *cpu;
+    char label[64];
+} pair;
+
+static gk_backend *open_backend(const char *name, const char *isa, int threads) {
+    char err[256];
+    gk_backend_opts o = {.n_threads = threads, .isa = isa};
+    gk_backend *b = gk_backend_open(name, &o, err, sizeof err);
+    if (!b) fail_msg("open %s/%s: %s", name, isa ? isa : "-", err);
+    return b;
+}
+
+/* Calls fn for every usable table and thread count. */
+static void for_each_config(void (*fn)(pair *p)) {
+    for (const char *const *isa = gk_ukernels_available(); *isa; isa++)
+        for (int threads = 1; threads <= (threads_work() ? 2 : 1); threads++) {
+            pair p = {.ref = open_backend("ref", NULL, 1), .cpu = open_backend("cpu", *isa, threads)};
+            snprintf(p.label, sizeof p.label, "%s, %d thread%s", *isa, threads, threads > 1 ? "s" : "");
+            fn(&p);
+            gk_backend_close(p.ref);
+            gk_backend_close(p.cpu);
+        }
+}
+
+static void tensor_from(gk_backend *b, gk_tensor *t, int type, int64_t ne0, int64_t ne1, const void *bytes) {
+    assert_int_equal(gk_new2d(b, t, type, ne0, ne1), 0);
+    if (bytes) assert_int_equal(b->ops->upload(b, t, 0, bytes, t->nbytes), 0);
+}
+
+static float *download_f32(gk_backend *b, const gk_tensor *t) {
+    float *v = malloc(t->nbytes);
+    assert_int_equal(b->ops->download(b, t, 0, v, t->nbytes), 0);
+    return v;
+}
+
+static void free_t(gk_backend *b, gk_tensor *t) { b->ops->free(b, t); }
+
+/* ---- matmul --------------------------------------------------------------------------------- */
+
+typedef struct mm_shape {
+    int64_t k, n, m;
+} mm_shape;
+
+/* Shapes chosen to hit every path and edge: M = 1 (matvec), small M (tiles), M >= 8 (packed
+ * sgemm for float weights), rows and columns that are not multiples of any tile or SIMD width,
+ * K = one block, K beyond the sgemm's KC = 256, N beyond its NC = 128. */
+static const mm_shape shapes32[] = {
+    {32, 1, 1}, {32, 17, 3}, {96, 3, 17}, {320, 64, 1}, {64, 1, 64}, {160, 17, 17}, {96, 67, 9}, {288, 5, 64},
+};
+static const mm_shape shapes256[] = {
+    {256, 1, 1}, {256, 17, 3}, {512, 3, 17}, {256, 64, 1}, {256, 1, 64}, {512, 67, 9},
+};
+static const mm_shape shapes_float[] = {
+    {1, 1, 1}, {7, 3, 5}, {33, 17, 17}, {300, 130, 9}, {64, 1, 64}, {17, 64, 1}, {260, 3, 3},
+};
+
+/* Tolerance for Y[m][n]. The cpu backend quantises activations to the table's activation type;
+ * each element then errs by at most amax(block)/254 (Q8_0, plus its f16 scale's 2^-11) or
+ * amax(block)/128 (Q8_K), so by Cauchy-Schwarz |ΔY| <= ||w_n|| * ||e_m||. Float accumulation
+ * in a different order adds at most 2e-4 * Σ|w·x| here (K <= 512). */
+static double mm_tol(int wtype, const float *wrow, const float *x, int64_t k) {
+    double sabs = 0, w2 = 0, e2 = 0;
+    for (int64_t i = 0; i < k; i++) sabs += fabs((double)wrow[i] * x[i]), w2 += (double)wrow[i] * wrow[i];
+    int blk = 0;
+    double per = 0;
+    if (wtype == GK_Q8_0 || wtype == GK_Q4_0 || wtype == GK_Q4_1) blk = 32, per = 1.0 / 254 + 1.0 / 2048;
+    if (wtype == GK_Q4_K || wtype == GK_Q6_K) blk = 256, per = 1.0 / 128;
+    for (int64_t b0 = 0; blk && b0 < k; b0 += blk) {
+        double amax = 0;
+        for (int64_t i = b0; i < b0 + blk; i++) amax = fmax(amax, fabs(x[i]));
+        e2 += blk * (amax * per) * (amax * per);
+    }
+    return sqrt(w2) * sqrt(e2) + 2e-4 * sabs + 1e-6;
+}
+
+/* The activations as the cpu backend's integer dots see them: quantised to the activation
+ * type of ukernel.h's contract (Q8_0 for 32-blocks, Q8_K for K-quants) and decoded. Also
+ * returns the largest scale, the size of one rounding step. */
+static float *act_as_quantised(int wtype, const float *x, int64_t k, int64_t m, double *step) {
+    int act = wtype == GK_Q4_K || wtype == GK_Q6_K ? GK_Q8_K : GK_Q8_0;
+    const gk_type_info *ai = gk_type_get(act);
+    float *xq = malloc((size_t)(k * m) * sizeof *xq);
+    void *buf = malloc(gk_type_bytes(act, k));
+    *step = 0;
+    for (int64_t r = 0; r < m; r++) {
+        ai->from_f32(x + r * k, buf, k);
+        ai->to_f32(buf, xq + r * k, k);
+        for (int64_t i = 0; i < k; i++) *step = fmax(*step, fabs(x[r * k + i]) / (act == GK_Q8_K ? 128 : 127));
+    }
+    free(buf);
+    return xq;
+}
+
+/* A second, tighter check for integer formats: against the exact product with activations
+ * quantised as the contract says; a table may round up to 4 activation elements per dot the
+ * other way (ties, reciprocal vs division), each worth max|w| * step. */
+static void check_matmul_tight(const char *label, int wtype, mm_shape s, const float *wf, const float *x,
+                               const float *y) {
+    double step;
+    float *xq = act_as_quantised(wtype, x, s.k, s.m, &step);
+    for (int64_t m = 0; m < s.m; m++)
+        for (int64_t n = 0; n < s.n; n++) {
+            double e = 0, sabs = 0, wmax = 0;
+            for (int64_t i = 0; i < s.k; i++) {
+                double w = wf[n * s.k + i], v = xq[m * s.k + i];
+                e += w * v, sabs += fabs(w * v), wmax = fmax(wmax, fabs(w));
+            }
+            double tol = 2e-4 * sabs + 4 * wmax * step + 1e-6, d = fabs(e - y[m * s.n + n]);
+            if (!(d <= tol))
+                fail_msg("matmul %s K=%lld N=%lld M=%lld (%s): y[%lld][%lld] = %g, exact with quantised "
+                         "activations %g, tolerance %g", gk_type_name(wtype), (long long)s.k, (long long)s.n,
+                         (long long)s.m, label, (long long)m, (long long)n, (double)y[m * s.n + n], e, tol);
+        }
+    free(xq);
+}
+
+static void check_matmul(pair *p, int wtype, mm_shape s) {
+    const gk_type_info *ti = gk_type_get(wtype);
+    float *wf = rand_vec(s.k * s.n, 1.0f), *x = rand_vec(s.k * s.m, 2.0f);
+    size_t wbytes = gk_type_bytes(wtype, s.k) * (size_t)s.n;
+    void *wq = malloc(wbytes);
+    for (int64_t r = 0; r < s.n; r++)
+        ti->from_f32(wf + r * s.k, (char *)wq + (size_t)r * gk_type_bytes(wtype, s.k), s.k);
+    for (int64_t r = 0; r < s.n; r++)   /* what the weights really are, for the tolerance */
+        ti->to_f32((char *)wq + (size_t)r * gk_type_bytes(wtype, s.k), wf + r * s.k, s.k);
+    float *y[2];
+    gk_backend *bs[2] = {p->ref, p->cpu};
+    for (int i = 0; i < 2; i++) {
+        gk_tensor tw, tx, ty;
+        tensor_from(bs[i], &tw, wtype, s.k, s.n, wq);
+        tensor_from(bs[i], &tx, GK_F32, s.k, s.m, x);
+        tensor_from(bs[i], &ty, GK_F32, s.n, s.m, NULL);
+        if (bs[i]->ops->matmul(bs[i], &ty, &tw, &tx)) fail_msg("%s", gk_backend_error(bs[i]));
+        y[i] = download_f32(bs[i], &ty);
+        free_t(bs[i], &tw), free_t(bs[i], &tx), free_t(bs[i], &ty);
+    }
+    for (int64_t m = 0; m < s.m; m++)
+        for (int64_t n = 0; n < s.n; n++) {
+            double tol = mm_tol(wtype, wf + n * s.k, x + m * s.k, s.k);
+            double d = fabs((double)y[0][m * s.n + n] - y[1][m * s.n + n]);
+            if (!(d <= tol))
+                fail_msg("matmul %s K=%lld N=%lld M=%lld (%s): y[%lld][%lld] ref %g cpu %g, tolerance %g",
+                         gk_type_name(wtype), (long long)s.k, (long long)s.n, (long long)s.m, p->label,
+                         (long long)m, (long long)n, (double)y[0][m * s.n + n], (double)y[1][m * s.n + n], tol);
+        }
+    if (gk_type_get(wtype)->quantized) check_matmul_tight(p->label, wtype, s, wf, x, y[1]);
+    free(wf), free(x), free(wq), free(y[0]), free(y[1]);
+}
+
+static void matmul_all(pair *p) {
+    const int q32[] = {GK_Q8_0, GK_Q4_0, GK_Q4_1}, q256[] = {GK_Q4_K, GK_Q6_K}, fl[] = {GK_F32, GK_F16, GK_BF16};
+    for (size_t t = 0; t < 3; t++)
+        for (size_t i = 0; i < sizeof shapes32 / sizeof shapes32[0]; i++) check_matmul(p, q32[t], shapes32[i]);
+    for (size_t t = 0; t < 2; t++)
+        for (size_t i = 0; i < sizeof shapes256 / sizeof shapes256[0]; i++) check_matmul(p, q256[t], shapes256[i]);
+    for (size_t t = 0; t < 3; t++)
+        for (size_t i = 0; i < sizeof shapes_float / sizeof shapes_float[0]; i++) check_matmul(p, fl[t], shapes_float[i]);
+}
+
+static void test_matmul(void **state) {
+    (void)state;
+    for_each_config(matmul_all);
+}
+
+/* ---- row-wise ops --------------------------------------------------------------------------- */
+
+typedef enum { OP_RMSNORM, OP_SOFTMAX, OP_SILU_MUL, OP_ADD, OP_SCALE, OP_ROPE } rowop;
+
+/* Runs one op on both backends on the same inputs and returns both outputs. */
+static void run_rowop(pair *p, rowop op, int64_t ne0, int64_t rows, float *out[2]) {
+    float *a = rand_vec(ne0 * rows, 3.0f), *c = rand_vec(ne0 * rows, 1.0f), *w = rand_vec(ne0, 1.0f);
+    gk_backend *bs[2] = {p->ref, p->cpu};
+    for (int i = 0; i < 2; i++) {
+        gk_backend *b = bs[i];
+        gk_tensor ta, tc, tw, ty;
+        tensor_from(b, &ta, GK_F32, ne0, rows, a);
+        tensor_from(b, &tc, GK_F32, ne0, rows, c);
+        tensor_from(b, &tw, GK_F32, ne0, 1, w);
+        tensor_from(b, &ty, GK_F32, ne0, rows, NULL);
+        int rc = 0;
+        switch (op) {
+        case OP_RMSNORM: rc = b->ops->rmsnorm(b, &ty, &ta, &tw, 1e-5f); break;
+        case OP_SOFTMAX: rc = b->ops->softmax(b, &ty, &ta); break;
+        case OP_SILU_MUL: rc = b->ops->silu_mul(b, &ty, &ta, &tc); break;
+        case OP_ADD: rc = b->ops->add(b, &ty, &ta, &tc); break;
+        case OP_SCALE: rc = b->ops->scale(b, &ty, &ta, -0.37f); break;
+        case OP_ROPE: {
+            rc = b->ops->rope(b, &ta, (int)(ne0 / 8), 8, 5, 10000.0f);
+            free_t(b, &ty);
+            ty = ta;   /* in place */
+            break;
+        }
+        }
+        if (rc) fail_msg("%s", gk_backend_error(b));
+        out[i] = download_f32(b, &ty);
+        free_t(b, &ta), free_t(b, &tc), free_t(b, &tw);
+        if (op != OP_ROPE) free_t(b, &ty);
+    }
+    free(a), free(c), free(w);
+}
+
+/* Tolerances: single-precision ops against a double-precision oracle, outputs of order 1..10:
+ * |Δ| <= 2e-5 * |ref| + 2e-6 (rope: angles up to ~30 rad lose ~2e-6 in float cos/sin). */
+static void rowops_all(pair *p) {
+    const int64_t dims[][2] = {{1, 1}, {8, 3}, {40, 17}, {4096, 2}, {8200, 9}};   /* ne0, rows */
+    for (int op = OP_RMSNORM; op <= OP_ROPE; op++)
+        for (size_t d = 0; d < sizeof dims / sizeof dims[0]; d++) {
+            if (op == OP_ROPE && dims[d][0] % 8) continue;
+            float *y[2];
+            run_rowop(p, (rowop)op, dims[d][0], dims[d][1], y);
+            for (int64_t i = 0; i < dims[d][0] * dims[d][1]; i++) {
+                double tol = 2e-5 * fabs(y[0][i]) + 2e-6 + (op == OP_ROPE ? 1e-5 : 0);
+                if (!(fabs((double)y[0][i] - y[1][i]) <= tol))
+                    fail_msg("op %d, %lldx%lld (%s): element %lld ref %g cpu %g", op, (long long)dims[d][0],
+                             (long long)dims[d][1], p->label, (long long)i, (double)y[0][i], (double)y[1][i]);
+            }
+            free(y[0]), free(y[1]);
+        }
+}
+
+static void test_row_ops(void **state) {
+    (void)state;
+    for_each_config(rowops_all);
+}
+
+/* ---- embedding and kv_store (bit-exact: both decode with the same formats) ------------------ */
+
+static void embed_kv_all(pair *p) {
+    const int types[] = {GK_F32, GK_F16, GK_BF16, GK_Q8_0, GK_Q4_0, GK_Q4_1, GK_Q4_K, GK_Q6_K};
+    const int32_t ids[] = {3, 0, 6, 3, 1};
+    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+        int64_t dim = 512, vocab = 7;
+        const gk_type_info *ti = gk_type_get(types[t]);
+        float *tf = rand_vec(dim * vocab, 1.0f);
+        void *tq = malloc(gk_type_bytes(types[t], dim * vocab));
+        ti->from_f32(tf, tq, dim * vocab);
+        float *y[2];
+        gk_backend *bs[2] = {p->ref, p->cpu};
+        for (int i = 0; i < 2; i++) {
+            gk_tensor tt, ti32, ty;
+            tensor_from(bs[i], &tt, types[t], dim, vocab, tq);
+            tensor_from(bs[i], &ti32, GK_I32, 5, 1, ids);
+            tensor_from(bs[i], &ty, GK_F32, dim, 5, NULL);
+            assert_int_equal(bs[i]->ops->embedding(bs[i], &ty, &tt, &ti32), 0);
+            y[i] = download_f32(bs[i], &ty);
+            free_t(bs[i], &tt), free_t(bs[i], &ti32), free_t(bs[i], &ty);
+        }
+        assert_memory_equal(y[0], y[1], (size_t)dim * 5 * sizeof(float));
+        float row[512];
+        ti->to_f32((char *)tq + 6 * gk_type_bytes(types[t], dim), row, dim);
+        assert_memory_equal(y[1] + 2 * dim, row, sizeof row);   /* token 2 is row 6 */
+        free(tf), free(tq), free(y[0]), free(y[1]);
+    }
+    const int ctypes[] = {GK_F32, GK_F16, GK_Q8_0};
+    for (size_t t = 0; t < 3; t++) {
+        float *src = rand_vec(96 * 3, 4.0f);
+        void *bytes[2];
+        gk_backend *bs[2] = {p->ref, p->cpu};
+        for (int i = 0; i < 2; i++) {
+            gk_tensor tc, ts;
+            tensor_from(bs[i], &tc, ctypes[t], 96, 10, NULL);
+            bytes[i] = calloc(1, tc.nbytes);
+            assert_int_equal(bs[i]->ops->upload(bs[i], &tc, 0, bytes[i], tc.nbytes), 0);
+            tensor_from(bs[i], &ts, GK_F32, 96, 3, src);
+            assert_int_equal(bs[i]->ops->kv_store(bs[i], &tc, &ts, 6), 0);
+            assert_int_equal(bs[i]->ops->download(bs[i], &tc, 0, bytes[i], tc.nbytes), 0);
+            free_t(bs[i], &tc), free_t(bs[i], &ts);
+        }
+        assert_memory_equal(bytes[0], bytes[1], gk_type_bytes(ctypes[t], 96) * 10);
+        free(src), free(bytes[0]), free(bytes[1]);
+    }
+}
+
+static void test_embedding_kv_store(void **state) {
+    (void)state;
+    for_each_config(embed_kv_all);
+}
+
+/* ---- attention ------------------------------------------------------------------------------ */
+
+typedef struct attn_case {
+    int n_head, n_kv, hd, t, pos0, ctype;
+} attn_case;
+
+static void check_attention(pair *p, attn_case c) {
+    int64_t dq = (int64_t)c.n_head * c.hd, dkv = (int64_t)c.n_kv * c.hd, ctx = c.pos0 + c.t + 2;
+    float *q = rand_vec(dq * c.t, 1.0f), *k = rand_vec(dkv * (c.pos0 + c.t), 1.5f),
+          *v = rand_vec(dkv * (c.pos0 + c.t), 1.0f);
+    gk_attn_params ap = {c.n_head, c.n_kv, c.hd, c.pos0, 1.0f / sqrtf((float)c.hd)};
+    float *y[2];
+    gk_backend *bs[2] = {p->ref, p->cpu};
+    for (int i = 0; i < 2; i++) {
+        gk_backend *b = bs[i];
+        gk_tensor tq, tk, tv, kc, vc, to;
+        tensor_from(b, &tq, GK_F32, dq, c.t, q);
+        tensor_from(b, &tk, GK_F32, dkv, c.pos0 + c.t, k);
+        tensor_from(b, &tv, GK_F32, dkv, c.pos0 + c.t, v);
+        tensor_from(b, &kc, c.ctype, dkv, ctx, NULL);
+        tensor_from(b, &vc, c.ctype, dkv, ctx, NULL);
+        tensor_from(b, &to, GK_F32, dq, c.t, NULL);
+        /* kv_store writes identical bytes on both (test_embedding_kv_store) */
+        assert_int_equal(b->ops->kv_store(b, &kc, &tk, 0), 0);
+        assert_int_equal(b->ops->kv_store(b, &vc, &tv, 0), 0);
+        if (b->ops->attention(b, &to, &tq, &kc, &vc, &ap)) fail_msg("%s", gk_backend_error(b));
+        y[i] = download_f32(b, &to);
+        free_t(b, &tq), free_t(b, &tk), free_t(b, &tv), free_t(b, &kc), free_t(b, &vc), free_t(b, &to);
+    }
+    /* outputs are convex combinations of values in [-1, 1]: float vs double, |Δ| <= 2e-5 */
+    for (int64_t i = 0; i < dq * c.t; i++)
+        if (!(fabs((double)y[0][i] - y[1][i]) <= 2e-5))
+            fail_msg("attention %s h=%d kv=%d hd=%d T=%d pos0=%d (%s): element %lld ref %g cpu %g",
+                     gk_type_name(c.ctype), c.n_head, c.n_kv, c.hd, c.t, c.pos0, p->label, (long long)i,
+                     (double)y[0][i], (double)y[1][i]);
+    free(q), free(k), free(v), free(y[0]), free(y[1]);
+}
+
+static void attention_all(pair *p) {
+    const int ctypes[] = {GK_F32, GK_F16, GK_Q8_0};
+    const attn_case cases[] = {
+        {4, 2, 32, 1, 0, 0}, {4, 2, 32, 5, 7, 0}, {6, 1, 64, 3, 0, 0}, {2, 2, 32, 9, 3, 0}, {8, 4, 32, 1, 40, 0},
+    };
+    for (size_t t = 0; t < 3; t++)
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            attn_case c = cases[i];
+            c.ctype = ctypes[t];
+            check_attention(p, c);
+        }
+}
+
+static void test_attention(void **state) {
+    (void)state;
+    for_each_config(attention_all);
+}
+
+/* ---- bad calls, table selection, the pool --------------------------------------------------- */
+
+static void test_bad_calls_refused(void **state) {
+    (void)state;
+    const char *names[] = {"ref", "cpu"};
+    for (int i = 0; i < 2; i++) {
+        gk_backend *b = open_backend(names[i], NULL, 1);
+        gk_tensor w, x, y, ids;
+        tensor_from(b, &w, GK_Q4_0, 64, 4, NULL);
+        tensor_from(b, &x, GK_F32, 32, 2, NULL);
+        tensor_from(b, &y, GK_F32, 4, 2, NULL);
+        assert_int_not_equal(b->ops->matmul(b, &y, &w, &x), 0);   /* K mismatch */
+        assert_non_null(strstr(gk_backend_error(b), "matmul"));
+        int32_t bad[1] = {4};
+        tensor_from(b, &ids, GK_I32, 1, 1, bad);
+        gk_tensor e;
+        tensor_from(b, &e, GK_F32, 64, 1, NULL);
+        assert_int_not_equal(b->ops->embedding(b, &e, &w, &ids), 0);   /* id 4 of 4 rows */
+        assert_non_null(strstr(gk_backend_error(b), "outside"));
+        gk_tensor bad_alloc = {.type = GK_Q4_0, .ne = {33, 1, 1, 1}};
+        assert_int_not_equal(b->ops->alloc(b, &bad_alloc), 0);
+        char buf[8];
+        assert_int_not_equal(b->ops->download(b, &x, x.nbytes - 4, buf, 8), 0);
+        free_t(b, &w), free_t(b, &x), free_t(b, &y), free_t(b, &ids), free_t(b, &e);
+        gk_backend_close(b);
+    }
+    char err[256];
+    assert_null(gk_backend_open("nope", NULL, err, sizeof err));
+    assert_non_null(strstr(err, "unknown"));
+    gk_backend_opts o = {.n_threads = 1, .isa = "no-such-isa"};
+    assert_null(gk_backend_open("cpu", &o, err, sizeof err));
+    assert_non_null(strstr(err, "no-such-isa"));
+}
+
+static void test_tables_complete(void **state) {
+    (void)state;
+    const int types[] = {GK_F32, GK_F16, GK_BF16, GK_Q8_0, GK_Q4_0, GK_Q4_1, GK_Q4_K, GK_Q6_K};
+    const char *const *names = gk_ukernels_available();
+    assert_non_null(names[0]);
+    for (const char *const *n = names; *n; n++) {
+        print_message("micro-kernel table under test: %s\n", *n);
+        const gk_ukernels *u = gk_ukernels_select(*n);
+        assert_non_null(u);
+        assert_string_equal(u->isa, *n);
+        for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+            assert_non_null(u->t[types[t]].vec_dot);
+            if (u->t[types[t]].act_type != GK_F32) assert_non_null(u->t[types[t]].quantize_act);
+        }
+        assert_non_null(u->sgemm);
+        assert_true(u->sgemm_mr > 0 && u->sgemm_nr > 0);
+        assert_non_null(u->f16_to_f32), assert_non_null(u->f32_to_f16), assert_non_null(u->bf16_to_f32);
+        assert_non_null(u->dot_f32), assert_non_null(u->axpy_f32);
+        assert_non_null(u->dot_f32_f16), assert_non_null(u->axpy_f16);
+    }
+    assert_ptr_equal(gk_ukernels_select(NULL), gk_ukernels_select(names[0]));   /* best first */
+    assert_string_equal(gk_ukernels_select("scalar")->isa, "scalar");
+}
+
+static void count_job(void *ctx, int ith, int nth) {
+    _Atomic int *hits = ctx;
+    assert_true(ith >= 0 && ith < nth);
+    atomic_fetch_add(&hits[ith], 1);
+}
+
+static void test_pool(void **state) {
+    (void)state;
+    char err[256];
+    for (int n = 1; n <= (threads_work() ? 3 : 1); n++) {
+        gk_pool *p = gk_pool_create(n, false, err, sizeof err);
+        assert_non_null(p);
+        assert_int_equal(gk_pool_size(p), n);
+        _Atomic int hits[3] = {0};
+        for (int r = 0; r < 500; r++) gk_pool_run(p, count_job, hits);
+        for (int i = 0; i < n; i++) assert_int_equal(atomic_load(&hits[i]), 500);
+        gk_pool_destroy(p);
+    }
+    assert_true(gk_physical_cores() >= 1);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pool),           cmocka_unit_test(test_tables_complete),
+        cmocka_unit_test(test_bad_calls_refused), cmocka_unit_test(test_matmul),
+        cmocka_unit_test(test_row_ops),        cmocka_unit_test(test_embedding_kv_store),
+        cmocka_unit_test(test_attention),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
