@@ -160,8 +160,8 @@ static void free_shape(kcase *s) {
 
 /* Copies of the matrix whose total is >= SET_LLC_FACTOR × the last-level cache (one copy with
  * --quick or when the LLC is unknown), limited to half of the available memory. */
-static int set_size(const kcase *s, double matrix_bytes) {
-    if (s->opt->quick) return 1;
+static int set_size(bool quick, double matrix_bytes) {
+    if (quick) return 1;
     double want = SET_LLC_FACTOR * (double)host_llc_bytes();
     int n = (int)ceil(want / matrix_bytes);
     double avail = (double)gc_mem_available_bytes();
@@ -202,7 +202,7 @@ static int load_shape(kcase *s, int si, gc_err *err) {
 
     bool has_matvec = false;
     for (int p = 0; p < s->n_ph; p++) has_matvec |= s->ph[p].shape == si && s->ph[p].m == 1;
-    int want = has_matvec ? set_size(s, (double)s->row_bytes * (double)sh->n) : 1;
+    int want = has_matvec ? set_size(s->opt->quick, (double)s->row_bytes * (double)sh->n) : 1;
     for (s->n_set = 0; s->n_set < want; s->n_set++) {
         gk_tensor *t = &s->w[s->n_set];
         if (gk_new2d(s->be, t, s->wtype, sh->k, sh->n)) {
@@ -491,12 +491,15 @@ static void kernels_teardown(void *state) {
 
 static void kernels_describe(const gc_case *c) {
     int t = gk_type_from_name(c->quant);
+    if (t < 0) return;
     const shape *sh = c->opt->quick ? shapes_quick : shapes_full;
+    printf("    last-level cache %.0f MB; matvec cycles copies of its matrix totalling >= %dx that%s\n",
+           (double)host_llc_bytes() / 1e6, SET_LLC_FACTOR, c->opt->quick ? " (--quick: one copy)" : "");
     for (int i = 0; i < n_shapes(c->opt); i++) {
-        double mb = t >= 0 ? (double)gk_type_bytes(t, sh[i].k) * (double)sh[i].n / 1e6 : 0;
-        printf("    %lldx%lld %s: %.1f MB of weights; matvec cycles copies totalling >= %dx the last-level cache (%.0f MB)%s\n",
-               (long long)sh[i].n, (long long)sh[i].k, c->quant, mb, SET_LLC_FACTOR, (double)host_llc_bytes() / 1e6,
-               c->opt->quick ? " [--quick: one copy]" : "");
+        double bytes = (double)gk_type_bytes(t, sh[i].k) * (double)sh[i].n;
+        int copies = set_size(c->opt->quick, bytes);
+        printf("    %lldx%lld %s: %.1f MB of weights, %d cop%s for matvec (%.0f MB)\n", (long long)sh[i].n, (long long)sh[i].k,
+               c->quant, bytes / 1e6, copies, copies == 1 ? "y" : "ies", copies * bytes / 1e6);
     }
 }
 
