@@ -22,14 +22,21 @@
 #define Q6K_BYTES 210
 #define Q8K_BYTES 292
 
-/* The eight 6-bit scales and mins of a Q4_K super-block (ggml get_scale_min_k4). */
-static inline void q4k_scales(const uint8_t *s, uint8_t sc[8], uint8_t mn[8]) {
-    for (int j = 0; j < 4; j++) {
-        sc[j] = s[j] & 63;
-        mn[j] = s[j + 4] & 63;
-        sc[j + 4] = (uint8_t)((s[j + 8] & 0xf) | ((s[j] >> 6) << 4));
-        mn[j + 4] = (uint8_t)((s[j + 8] >> 4) | ((s[j + 4] >> 6) << 4));
-    }
+/* The eight 6-bit scales and eight mins of a Q4_K super-block as sixteen bytes: scales in
+ * bytes 0..7, mins in 8..15. Layout (ggml get_scale_min_k4), bytes s[0..11]:
+ *   j < 4:  scale = s[j] & 63,                     min = s[j+4] & 63
+ *   j >= 4: scale = s[j+4] & 15 | (s[j-4] >> 6) << 4, min = s[j+4] >> 4 | (s[j] >> 6) << 4
+ * done four bytes at a time in 32-bit words (byte-wise masks keep the bytes apart). */
+static inline __m128i q4k_scales_mins(const uint8_t *s) {
+    uint32_t w0, w1, w2;
+    memcpy(&w0, s, 4);
+    memcpy(&w1, s + 4, 4);
+    memcpy(&w2, s + 8, 4);
+    const uint32_t lo6 = 0x3f3f3f3fu, lo4 = 0x0f0f0f0fu, lo2 = 0x03030303u;
+    uint32_t sc_lo = w0 & lo6, mn_lo = w1 & lo6;
+    uint32_t sc_hi = (w2 & lo4) | ((w0 >> 6) & lo2) << 4;
+    uint32_t mn_hi = ((w2 >> 4) & lo4) | ((w1 >> 6) & lo2) << 4;
+    return _mm_setr_epi32((int)sc_lo, (int)sc_hi, (int)mn_lo, (int)mn_hi);
 }
 
 static inline __m256i load_bsums(const uint8_t *xb) {
@@ -39,21 +46,21 @@ static inline __m256i load_bsums(const uint8_t *xb) {
 KQ_INLINE void q4k_row(int n, int64_t k, const uint8_t *w, const uint8_t *const xc[4], float out[4]) {
     const __m256i m4 = _mm256_set1_epi8(0x0f);
     __m256 acc[4];
-    float mins[4] = {0, 0, 0, 0};
-    for (int c = 0; c < n; c++) acc[c] = _mm256_setzero_ps();
+    __m128 macc[4];
+    for (int c = 0; c < n; c++) acc[c] = _mm256_setzero_ps(), macc[c] = _mm_setzero_ps();
     for (int64_t i = 0; i < k / 256; i++, w += Q4K_BYTES) {
-        uint8_t sc[8], mn[8];
-        q4k_scales(w + 4, sc, mn);
+        const __m128i sm = q4k_scales_mins(w + 4);
+        const __m128i mins16 = _mm_cvtepu8_epi16(_mm_unpackhi_epi64(sm, sm));
+        /* Both 128-bit halves hold the eight scales as int16; a byte shuffle broadcasts one. */
+        const __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));
         const float d = gk_ld_f16(w), dmin = gk_ld_f16(w + 2);
-        /* Each min multiplies the sum of its 32 activations, i.e. two adjacent bsums. */
-        const __m256i mins16 = _mm256_setr_epi16(mn[0], mn[0], mn[1], mn[1], mn[2], mn[2], mn[3], mn[3],
-                                                 mn[4], mn[4], mn[5], mn[5], mn[6], mn[6], mn[7], mn[7]);
         __m256i sumi[4];
         for (int c = 0; c < n; c++) sumi[c] = _mm256_setzero_si256();
         for (int j = 0; j < 4; j++) {
             __m256i q = _mm256_loadu_si256((const __m256i *)(w + 16 + 32 * j));
             __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
-            __m256i s_lo = _mm256_set1_epi16(sc[2 * j]), s_hi = _mm256_set1_epi16(sc[2 * j + 1]);
+            __m256i s_lo = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(0x0100 + 0x0202 * (2 * j))));
+            __m256i s_hi = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(0x0100 + 0x0202 * (2 * j + 1))));
             for (int c = 0; c < n; c++) {
                 const uint8_t *y = xc[c] + (size_t)i * Q8K_BYTES + 4 + 64 * j;
                 __m256i p0 = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)y));
@@ -66,15 +73,28 @@ KQ_INLINE void q4k_row(int n, int64_t k, const uint8_t *w, const uint8_t *const 
             const uint8_t *xb = xc[c] + (size_t)i * Q8K_BYTES;
             float dx = gk_ld_f32(xb);
             acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(d * dx), _mm256_cvtepi32_ps(sumi[c]), acc[c]);
-            mins[c] += dmin * dx * (float)gk_hsum_epi32(_mm256_madd_epi16(load_bsums(xb), mins16));
+            /* Each min multiplies the sum of its 32 activations: two adjacent bsums (|sum| <= 4096
+             * fits int16). */
+            __m256i b = load_bsums(xb);
+            __m128i ysum = _mm_hadd_epi16(_mm256_castsi256_si128(b), _mm256_extracti128_si256(b, 1));
+            __m128 m = _mm_cvtepi32_ps(_mm_madd_epi16(ysum, mins16));
+            macc[c] = _mm_fmadd_ps(_mm_set1_ps(dmin * dx), m, macc[c]);
         }
     }
-    for (int c = 0; c < n; c++) out[c] = gk_hsum_ps(acc[c]) - mins[c];
+    for (int c = 0; c < n; c++) {
+        __m128 t = macc[c];
+        t = _mm_add_ps(t, _mm_movehl_ps(t, t));
+        t = _mm_add_ss(t, _mm_movehdup_ps(t));
+        out[c] = gk_hsum_ps(acc[c]) - _mm_cvtss_f32(t);
+    }
 }
 
-/* The 16-bit scale pair of Q6_K group g of a 128-element half: 8 lanes of scale s, 8 of s+1. */
-static inline __m256i q6k_scale_pair(const int8_t *sc, int s) {
-    return _mm256_set_m128i(_mm_set1_epi16(sc[s + 1]), _mm_set1_epi16(sc[s]));
+/* The 16-bit scale pair of Q6_K group g: eight lanes of scale 2g, eight of 2g+1, shuffled out
+ * of the eight scales of a 128-element half held (as int16) in both 128-bit lanes. */
+static inline __m256i q6k_scale_pair(__m256i sc8, int g) {
+    const __m256i mask = _mm256_set_m128i(_mm_set1_epi16((short)(0x0100 + 0x0202 * (2 * g + 1))),
+                                          _mm_set1_epi16((short)(0x0100 + 0x0202 * (2 * g))));
+    return _mm256_shuffle_epi8(sc8, mask);
 }
 
 KQ_INLINE void q6k_row(int n, int64_t k, const uint8_t *w, const uint8_t *const xc[4], float out[4]) {
@@ -102,8 +122,9 @@ KQ_INLINE void q6k_row(int n, int64_t k, const uint8_t *w, const uint8_t *const 
             q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(hb, m2));
             q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
                                    _mm256_and_si256(_mm256_srli_epi16(hb, 2), m2));
+            const __m256i sc8 = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)(sc + 8 * h))));
             for (int g = 0; g < 4; g++) {
-                __m256i s = q6k_scale_pair(sc, 8 * h + 2 * g);
+                __m256i s = q6k_scale_pair(sc8, g);
                 for (int c = 0; c < n; c++) {
                     const uint8_t *y = xc[c] + (size_t)i * Q8K_BYTES + 4 + 128 * h + 32 * g;
                     __m256i p = _mm256_maddubs_epi16(q[g], _mm256_loadu_si256((const __m256i *)y));
