@@ -118,7 +118,7 @@ typedef struct mm_shape {
     int64_t k, n, m;
 } mm_shape;
 
-/* Shapes chosen to hit every path and edge: M = 1 (matvec), small M (tiles), M >= 8 (packed
+/* Shapes chosen to hit every path and edge: M = 1 (matvec), small M (tiles), M >= 32 (packed
  * sgemm for float weights), rows and columns that are not multiples of any tile or SIMD width,
  * K = one block, K beyond the sgemm's KC = 256, N beyond its NC = 128. */
 static const mm_shape shapes32[] = {
@@ -128,7 +128,7 @@ static const mm_shape shapes256[] = {
     {256, 1, 1}, {256, 17, 3}, {512, 3, 17}, {256, 64, 1}, {256, 1, 64}, {512, 67, 9},
 };
 static const mm_shape shapes_float[] = {
-    {1, 1, 1}, {7, 3, 5}, {33, 17, 17}, {300, 130, 9}, {64, 1, 64}, {17, 64, 1}, {260, 3, 3},
+    {1, 1, 1}, {7, 3, 5}, {33, 17, 17}, {300, 130, 33}, {64, 1, 64}, {17, 64, 1}, {260, 3, 3}, {33, 17, 40},
 };
 
 /* Tolerance for Y[m][n]. The cpu backend quantises activations to the table's activation type;

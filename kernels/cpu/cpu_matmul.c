@@ -20,7 +20,7 @@
 enum {
     L2_BLOCK_BYTES = 128 * 1024,   /* per operand block: two fit a 256 KiB+ L2 with room */
     CHUNKS_PER_THREAD = 16,        /* matvec: tail imbalance <= 1/16 of a thread's share */
-    SGEMM_MIN_COLS = 8,            /* float weights: below this, dot_tile beats packing */
+    SGEMM_MIN_COLS = 32,           /* float weights: below this, dot_tile beats packing (measured: F16 x 16 columns 55 vs 34 GFLOP/s) */
     SGEMM_KC = 256,
     SGEMM_NC = 128,
 };
