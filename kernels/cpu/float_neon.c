@@ -82,6 +82,43 @@ void gk_neon_vec_dot_bf16(int64_t k, const void *w, const void *x, float *out) {
     *out = dot_f32_bf16(x, w, k);
 }
 
+/* Four weight rows · one F32 column: the column is loaded once for all four rows. Rows beyond
+ * nr re-read row 0 and are not stored. */
+#define FLOAT_TILE(name, elem, load4, scalar)                                                     \
+    void name(int64_t k, const void *w, size_t w_stride, int nr, const void *xq, size_t x_stride, \
+              int nc, float *y, int64_t ldy) {                                                    \
+        const elem *r0 = w;                                                                       \
+        const elem *r1 = (const elem *)((const uint8_t *)w + (nr > 1 ? w_stride : 0));            \
+        const elem *r2 = (const elem *)((const uint8_t *)w + (nr > 2 ? 2 * w_stride : 0));        \
+        const elem *r3 = (const elem *)((const uint8_t *)w + (nr > 3 ? 3 * w_stride : 0));        \
+        for (int j = 0; j < nc; j++) {                                                            \
+            const float *x = (const float *)((const uint8_t *)xq + (size_t)j * x_stride);        \
+            float32x4_t s0 = vdupq_n_f32(0), s1 = s0, s2 = s0, s3 = s0;                           \
+            int64_t p = 0;                                                                        \
+            for (; p + 4 <= k; p += 4) {                                                          \
+                const float32x4_t xv = vld1q_f32(x + p);                                          \
+                s0 = vfmaq_f32(s0, load4(r0 + p), xv);                                            \
+                s1 = vfmaq_f32(s1, load4(r1 + p), xv);                                            \
+                s2 = vfmaq_f32(s2, load4(r2 + p), xv);                                            \
+                s3 = vfmaq_f32(s3, load4(r3 + p), xv);                                            \
+            }                                                                                     \
+            float v[4] = {vaddvq_f32(s0), vaddvq_f32(s1), vaddvq_f32(s2), vaddvq_f32(s3)};        \
+            for (; p < k; p++) {                                                                  \
+                v[0] += scalar(r0[p]) * x[p];                                                     \
+                v[1] += scalar(r1[p]) * x[p];                                                     \
+                v[2] += scalar(r2[p]) * x[p];                                                     \
+                v[3] += scalar(r3[p]) * x[p];                                                     \
+            }                                                                                     \
+            for (int i = 0; i < nr; i++) y[j * ldy + i] = v[i];                                   \
+        }                                                                                         \
+    }
+
+static inline float f32_scalar(float f) { return f; }
+
+FLOAT_TILE(gk_neon_dot_tile_f32, float, vld1q_f32, f32_scalar)
+FLOAT_TILE(gk_neon_dot_tile_f16, uint16_t, f16x4_load, f16_scalar)
+FLOAT_TILE(gk_neon_dot_tile_bf16, uint16_t, bf16x4_load, bf16_scalar)
+
 void gk_neon_axpy_f32(float a, const float *x, float *y, int64_t n) {
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {

@@ -86,6 +86,13 @@ void gk_neon_quantize_q8_K(const float *x, void *xq, int64_t k);
 void gk_neon_vec_dot_f32(int64_t k, const void *w, const void *x, float *out);
 void gk_neon_vec_dot_f16(int64_t k, const void *w, const void *x, float *out);
 void gk_neon_vec_dot_bf16(int64_t k, const void *w, const void *x, float *out);
+void gk_neon_dot_tile_f32(int64_t k, const void *w, size_t w_stride, int nr, const void *xq,
+                          size_t x_stride, int nc, float *y, int64_t ldy);
+void gk_neon_dot_tile_f16(int64_t k, const void *w, size_t w_stride, int nr, const void *xq,
+                          size_t x_stride, int nc, float *y, int64_t ldy);
+void gk_neon_dot_tile_bf16(int64_t k, const void *w, size_t w_stride, int nr, const void *xq,
+                           size_t x_stride, int nc, float *y, int64_t ldy);
+enum { GK_NEON_FLOAT_TILE_ROWS = 4, GK_NEON_FLOAT_TILE_COLS = 1 };
 void gk_neon_f16_to_f32(const uint16_t *x, float *y, int64_t n);
 void gk_neon_f32_to_f16(const float *x, uint16_t *y, int64_t n);
 void gk_neon_bf16_to_f32(const uint16_t *x, float *y, int64_t n);

@@ -31,8 +31,10 @@ static const gk_ukernels table = {
                      .dot_tile = dot_tile_q4_0, .tile_rows = QDOT_TILE_ROWS, .tile_cols = QDOT_TILE_COLS},
         [GK_Q4_1] = {.act_type = GK_Q8_0, .vec_dot = vec_dot_q4_1,
                      .dot_tile = dot_tile_q4_1, .tile_rows = QDOT_TILE_ROWS, .tile_cols = QDOT_TILE_COLS},
-        [GK_Q4_K] = {.act_type = GK_Q8_K, .vec_dot = vec_dot_q4_K},
-        [GK_Q6_K] = {.act_type = GK_Q8_K, .vec_dot = vec_dot_q6_K},
+        [GK_Q4_K] = {.act_type = GK_Q8_K, .vec_dot = vec_dot_q4_K,
+                     .dot_tile = dot_tile_q4_K, .tile_rows = QDOT_TILE_ROWS, .tile_cols = QDOT_TILE_COLS},
+        [GK_Q6_K] = {.act_type = GK_Q8_K, .vec_dot = vec_dot_q6_K,
+                     .dot_tile = dot_tile_q6_K, .tile_rows = QDOT_TILE_ROWS, .tile_cols = QDOT_TILE_COLS},
     },
 };
 

@@ -31,27 +31,26 @@ static inline int32x4_t mm_block(const int8x16_t w[4], const int8x16_t x[4]) {
 }
 
 /* Rows and columns beyond nr/nc re-read row/column 0 and are not stored (see qdot_arm.h).
- * acc[rp][cp] holds rows 2rp, 2rp+1 × columns 2cp, 2cp+1 in SMMLA's lane order. */
+ * lo[cp] holds rows 0, 1 × columns 2cp, 2cp+1 in SMMLA's lane order, hi[cp] rows 2, 3. Per
+ * block: 8 weight and 4 activation operand registers, 16 float accumulators. */
 #define MM_TILE(name, decode, wbytes)                                                              \
     static void name(int64_t k, const void *w, size_t w_stride, int nr, const void *xq,           \
                      size_t x_stride, int nc, float *y, int64_t ldy) {                             \
-        const uint8_t *wr[MM_TILE_ROWS], *xc[MM_TILE_COLS];                                        \
-        for (int i = 0; i < MM_TILE_ROWS; i++)                                                     \
-            wr[i] = (const uint8_t *)w + (size_t)(i < nr ? i : 0) * w_stride;                      \
+        const uint8_t *w0 = w, *w1 = w0 + (nr > 1 ? w_stride : 0);                                 \
+        const uint8_t *w2 = w0 + (nr > 2 ? 2 * w_stride : 0), *w3 = w0 + (nr > 3 ? 3 * w_stride : 0); \
+        const uint8_t *xc[MM_TILE_COLS];                                                           \
         for (int j = 0; j < MM_TILE_COLS; j++)                                                     \
             xc[j] = (const uint8_t *)xq + (size_t)(j < nc ? j : 0) * x_stride;                     \
-        float32x4_t acc[MM_TILE_ROWS / 2][MM_TILE_COLS / 2];                                       \
-        for (int rp = 0; rp < MM_TILE_ROWS / 2; rp++)                                              \
-            for (int cp = 0; cp < MM_TILE_COLS / 2; cp++) acc[rp][cp] = vdupq_n_f32(0.0f);         \
+        float32x4_t lo[MM_TILE_COLS / 2], hi[MM_TILE_COLS / 2];                                    \
+        for (int cp = 0; cp < MM_TILE_COLS / 2; cp++) lo[cp] = hi[cp] = vdupq_n_f32(0.0f);         \
         for (int64_t b = 0; b < k / ARM_QK; b++) {                                                 \
-            int8x16_t wv[MM_TILE_ROWS / 2][4];                                                     \
-            float32x4_t dw[MM_TILE_ROWS / 2];                                                      \
-            for (int rp = 0; rp < MM_TILE_ROWS / 2; rp++) {                                        \
-                const qblock q0 = decode(wr[2 * rp] + b * (wbytes));                               \
-                const qblock q1 = decode(wr[2 * rp + 1] + b * (wbytes));                           \
-                interleave_pair(q0, q1, wv[rp]);                                                   \
-                dw[rp] = (float32x4_t){q0.d, q0.d, q1.d, q1.d};                                    \
-            }                                                                                      \
+            const int64_t off = b * (wbytes);                                                      \
+            const qblock q0 = decode(w0 + off), q1 = decode(w1 + off);                             \
+            const qblock q2 = decode(w2 + off), q3 = decode(w3 + off);                             \
+            int8x16_t wa[4], wb[4];                                                                \
+            interleave_pair(q0, q1, wa);                                                           \
+            interleave_pair(q2, q3, wb);                                                           \
+            const float32x4_t da = {q0.d, q0.d, q1.d, q1.d}, db = {q2.d, q2.d, q3.d, q3.d};        \
             _Pragma("GCC unroll 4") for (int cp = 0; cp < MM_TILE_COLS / 2; cp++) {                \
                 const uint8_t *x0 = xc[2 * cp] + b * ARM_Q8_0_BYTES;                               \
                 const uint8_t *x1 = xc[2 * cp + 1] + b * ARM_Q8_0_BYTES;                           \
@@ -59,20 +58,19 @@ static inline int32x4_t mm_block(const int8x16_t w[4], const int8x16_t x[4]) {
                 interleave_pair(decode_q8_0(x0), decode_q8_0(x1), xv);                             \
                 const float d0 = arm_f16_at(x0), d1 = arm_f16_at(x1);                              \
                 const float32x4_t dx = {d0, d1, d0, d1};                                           \
-                for (int rp = 0; rp < MM_TILE_ROWS / 2; rp++)                                      \
-                    acc[rp][cp] = vfmaq_f32(acc[rp][cp], vcvtq_f32_s32(mm_block(wv[rp], xv)),      \
-                                            vmulq_f32(dw[rp], dx));                                \
+                lo[cp] = vfmaq_f32(lo[cp], vcvtq_f32_s32(mm_block(wa, xv)), vmulq_f32(da, dx));    \
+                hi[cp] = vfmaq_f32(hi[cp], vcvtq_f32_s32(mm_block(wb, xv)), vmulq_f32(db, dx));    \
             }                                                                                      \
         }                                                                                          \
-        for (int rp = 0; rp < MM_TILE_ROWS / 2; rp++)                                              \
-            for (int cp = 0; cp < MM_TILE_COLS / 2; cp++) {                                        \
-                float v[4];                                                                        \
-                vst1q_f32(v, acc[rp][cp]);                                                         \
-                for (int l = 0; l < 4; l++) {                                                      \
-                    const int i = 2 * rp + l / 2, j = 2 * cp + l % 2;                              \
-                    if (i < nr && j < nc) y[j * ldy + i] = v[l];                                   \
-                }                                                                                  \
+        for (int cp = 0; cp < MM_TILE_COLS / 2; cp++) {                                            \
+            float v[8];                                                                            \
+            vst1q_f32(v, lo[cp]);                                                                  \
+            vst1q_f32(v + 4, hi[cp]);                                                              \
+            for (int l = 0; l < 8; l++) {                                                          \
+                const int i = 2 * (l / 4) + (l % 4) / 2, j = 2 * cp + l % 2;                       \
+                if (i < nr && j < nc) y[j * ldy + i] = v[l];                                       \
             }                                                                                      \
+        }                                                                                          \
     }
 
 MM_TILE(dot_tile_q8_0, decode_q8_0, ARM_Q8_0_BYTES)
