@@ -1,7 +1,7 @@
 /* Float weights (F32, F16, BF16) · F32 activations, conversions and vector helpers, AVX2 +
- * FMA + F16C. Matrix-vector products stream the weights once: four rows share each load of x,
- * with two accumulators per row to cover the FMA latency. Tails (k not a multiple of 8) are
- * finished in scalar code. */
+ * FMA + F16C. Matrix-vector products stream the weights one row at a time with four
+ * accumulators; a few columns (below the driver's sgemm threshold) use a 2×4 register tile.
+ * Tails (k not a multiple of 8) are finished in scalar code. */
 #include "kernels/cpu/simd_avx2.h"
 #include "kernels/cpu/ukernel_avx2.h"
 
@@ -44,26 +44,30 @@ FL_INLINE float fw_vec_dot(int fmt, int64_t k, const uint8_t *w, const float *x)
     return s;
 }
 
-/* Four rows (pointers, possibly repeated) · one column. */
-FL_INLINE void fw_dot4(int fmt, int64_t k, const uint8_t *const wr[4], const float *x, float out[4]) {
-    __m256 a[4][2];
-    for (int r = 0; r < 4; r++) a[r][0] = a[r][1] = _mm256_setzero_ps();
+/* Two weight rows × four activation columns (pointers, possibly repeated): eight accumulators;
+ * each step of eight converts two weight vectors and loads four activation vectors for eight
+ * FMAs, so the FMA ports, not the conversions, set the pace. out[r*4 + c]. */
+FL_INLINE void fw_tile2x4(int fmt, int64_t k, const uint8_t *const wr[2], const float *const xc[4], float out[8]) {
+    __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00;
     int64_t i = 0;
-    for (; i + 16 <= k; i += 16) {
-        __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);
-        for (int r = 0; r < 4; r++) {
-            a[r][0] = _mm256_fmadd_ps(fw_load8(fmt, wr[r], i), x0, a[r][0]);
-            a[r][1] = _mm256_fmadd_ps(fw_load8(fmt, wr[r], i + 8), x1, a[r][1]);
-        }
-    }
     for (; i + 8 <= k; i += 8) {
-        __m256 x0 = _mm256_loadu_ps(x + i);
-        for (int r = 0; r < 4; r++) a[r][0] = _mm256_fmadd_ps(fw_load8(fmt, wr[r], i), x0, a[r][0]);
+        __m256 w0 = fw_load8(fmt, wr[0], i), w1 = fw_load8(fmt, wr[1], i);
+        __m256 x0 = _mm256_loadu_ps(xc[0] + i), x1 = _mm256_loadu_ps(xc[1] + i);
+        __m256 x2 = _mm256_loadu_ps(xc[2] + i), x3 = _mm256_loadu_ps(xc[3] + i);
+        a00 = _mm256_fmadd_ps(w0, x0, a00);
+        a01 = _mm256_fmadd_ps(w0, x1, a01);
+        a02 = _mm256_fmadd_ps(w0, x2, a02);
+        a03 = _mm256_fmadd_ps(w0, x3, a03);
+        a10 = _mm256_fmadd_ps(w1, x0, a10);
+        a11 = _mm256_fmadd_ps(w1, x1, a11);
+        a12 = _mm256_fmadd_ps(w1, x2, a12);
+        a13 = _mm256_fmadd_ps(w1, x3, a13);
     }
-    for (int r = 0; r < 4; r++) {
-        float s = gk_hsum_ps(_mm256_add_ps(a[r][0], a[r][1]));
-        for (int64_t j = i; j < k; j++) s += fw_load1(fmt, wr[r], j) * x[j];
-        out[r] = s;
+    const __m256 acc[8] = {a00, a01, a02, a03, a10, a11, a12, a13};
+    for (int j = 0; j < 8; j++) {
+        float s = gk_hsum_ps(acc[j]);
+        for (int64_t t = i; t < k; t++) s += fw_load1(fmt, wr[j / 4], t) * xc[j % 4][t];
+        out[j] = s;
     }
 }
 
@@ -76,14 +80,19 @@ FL_INLINE void fw_dot_tile(int fmt, int64_t k, const void *w, size_t w_stride, i
             y[r] = fw_vec_dot(fmt, k, (const uint8_t *)w + (size_t)r * w_stride, xq);
         return;
     }
-    for (int r0 = 0; r0 < nr; r0 += 4) {
-        int n = nr - r0 < 4 ? nr - r0 : 4;
-        const uint8_t *wr[4];
-        for (int r = 0; r < 4; r++) wr[r] = (const uint8_t *)w + (size_t)(r0 + (r < n ? r : n - 1)) * w_stride;
-        for (int c = 0; c < nc; c++) {
-            float out[4];
-            fw_dot4(fmt, k, wr, (const float *)(const void *)((const uint8_t *)xq + (size_t)c * x_stride), out);
-            for (int r = 0; r < n; r++) y[(int64_t)c * ldy + r0 + r] = out[r];
+    for (int r0 = 0; r0 < nr; r0 += 2) {
+        int n = nr - r0 < 2 ? nr - r0 : 2;
+        const uint8_t *wr[2];
+        for (int r = 0; r < 2; r++) wr[r] = (const uint8_t *)w + (size_t)(r0 + (r < n ? r : n - 1)) * w_stride;
+        for (int c0 = 0; c0 < nc; c0 += 4) {
+            int m = nc - c0 < 4 ? nc - c0 : 4;
+            const float *xc[4];
+            for (int c = 0; c < 4; c++)
+                xc[c] = (const float *)(const void *)((const uint8_t *)xq + (size_t)(c0 + (c < m ? c : m - 1)) * x_stride);
+            float out[8];
+            fw_tile2x4(fmt, k, wr, xc, out);
+            for (int c = 0; c < m; c++)
+                for (int r = 0; r < n; r++) y[(int64_t)(c0 + c) * ldy + r0 + r] = out[r * 4 + c];
         }
     }
 }

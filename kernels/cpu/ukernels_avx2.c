@@ -5,7 +5,7 @@
 #include "kernels/cpu/ukernel_avx2.h"
 
 #define QT(act, quant, name, tr, tc) {act, quant, gk_avx2_vec_dot_##name, gk_avx2_dot_tile_##name, tr, tc}
-#define FT(name) {GK_F32, NULL, gk_avx2_vec_dot_##name, gk_avx2_dot_tile_##name, 4, 1}
+#define FT(name) {GK_F32, NULL, gk_avx2_vec_dot_##name, gk_avx2_dot_tile_##name, 2, 4}
 
 static const gk_ukernels table = {
     .isa = "avx2",
