@@ -186,18 +186,111 @@ static void vec_dot_q6_K(int64_t k, const void *w, const void *xq, float *out) {
     *out = sum;
 }
 
-/* K-quant tiles: a loop of this ISA's row dots. Without them the dispatcher would fill the
- * entry from the scalar table, whose tile loops over the scalar dot. */
-#define QDOT_TILE_FROM_VEC(name, vec)                                                             \
-    static void name(int64_t k, const void *w, size_t w_stride, int nr, const void *xq,          \
-                     size_t x_stride, int nc, float *y, int64_t ldy) {                            \
-        for (int j = 0; j < nc; j++)                                                              \
-            for (int i = 0; i < nr; i++)                                                          \
-                vec(k, (const uint8_t *)w + (size_t)i * w_stride,                                 \
-                    (const uint8_t *)xq + (size_t)j * x_stride, &y[j * ldy + i]);                 \
-    }
+/* K-quant tiles: one weight row against four columns at a time, so a block's nibbles and
+ * scales are decoded once per four columns; a column's four integer sums are gathered into one
+ * vector (lane = column). Columns beyond nc re-read column 0 and are not stored. */
+static inline void kq_columns(const void *xq, size_t x_stride, int nc, const uint8_t *xc[4]) {
+    for (int j = 0; j < 4; j++) xc[j] = (const uint8_t *)xq + (size_t)(j < nc ? j : 0) * x_stride;
+}
 
-QDOT_TILE_FROM_VEC(dot_tile_q4_K, vec_dot_q4_K)
-QDOT_TILE_FROM_VEC(dot_tile_q6_K, vec_dot_q6_K)
+static inline void kq_store(float32x4_t v, int nc, float *y, int64_t ldy) {
+    float s[4];
+    vst1q_f32(s, v);
+    for (int j = 0; j < nc; j++) y[j * ldy] = s[j];
+}
+
+/* sum_s m_s * xsum_s of one Q4_K block against one Q8_K block (the min term, < 2^21). */
+static inline int32_t q4k_min_term(int16x8_t mins, const uint8_t *xk) {
+    const int16x8_t bs0 = vreinterpretq_s16_u8(vld1q_u8(xk + ARM_Q8_K_BSUMS));
+    const int16x8_t bs1 = vreinterpretq_s16_u8(vld1q_u8(xk + ARM_Q8_K_BSUMS + 16));
+    const int16x8_t xsum = vpaddq_s16(bs0, bs1);
+    return vaddvq_s32(vaddq_s32(vmull_s16(vget_low_s16(xsum), vget_low_s16(mins)), vmull_high_s16(xsum, mins)));
+}
+
+static void dot_tile_q4_K(int64_t k, const void *w, size_t w_stride, int nr, const void *xq,
+                          size_t x_stride, int nc, float *y, int64_t ldy) {
+    const uint8_t *xc[4];
+    kq_columns(xq, x_stride, nc, xc);
+    for (int i = 0; i < nr; i++) {
+        const uint8_t *row = (const uint8_t *)w + (size_t)i * w_stride;
+        float32x4_t sum = vdupq_n_f32(0.0f);
+        for (int64_t b = 0; b < k / ARM_QKK; b++) {
+            const uint8_t *blk = row + b * ARM_Q4_K_BYTES;
+            const int64_t xoff = b * ARM_Q8_K_BYTES;
+            int16_t sc[8], mn[8];
+            for (int s = 0; s < 8; s++) {
+                int a, m;
+                arm_q4k_scale_min(blk + ARM_Q4_K_SCALES, s, &a, &m);
+                sc[s] = (int16_t)a;
+                mn[s] = (int16_t)m;
+            }
+            int32x4_t acc[4] = {vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0)};
+            for (int c = 0; c < 4; c++) {   /* 64 elements: low nibbles of 32 bytes, then high */
+                int8x16_t l0, h0, l1, h1;
+                arm_unpack_nibbles(blk + ARM_Q4_K_QS + 32 * c, &l0, &h0);
+                arm_unpack_nibbles(blk + ARM_Q4_K_QS + 32 * c + 16, &l1, &h1);
+                _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) {
+                    const int8_t *x = (const int8_t *)xc[j] + xoff + ARM_Q8_K_QS + 64 * c;
+                    acc[j] = vmlaq_n_s32(acc[j], dot32(l0, l1, vld1q_s8(x), vld1q_s8(x + 16)), sc[2 * c]);
+                    acc[j] = vmlaq_n_s32(acc[j], dot32(h0, h1, vld1q_s8(x + 32), vld1q_s8(x + 48)), sc[2 * c + 1]);
+                }
+            }
+            const int16x8_t mins = vld1q_s16(mn);
+            const int32x4_t msum = {q4k_min_term(mins, xc[0] + xoff), q4k_min_term(mins, xc[1] + xoff),
+                                    q4k_min_term(mins, xc[2] + xoff), q4k_min_term(mins, xc[3] + xoff)};
+            const float32x4_t dx = {arm_f32_at(xc[0] + xoff), arm_f32_at(xc[1] + xoff),
+                                    arm_f32_at(xc[2] + xoff), arm_f32_at(xc[3] + xoff)};
+            const float32x4_t isum = vcvtq_f32_s32(reduce4(acc[0], acc[1], acc[2], acc[3]));
+            const float32x4_t v = vsubq_f32(vmulq_n_f32(isum, arm_f16_at(blk)),
+                                            vmulq_n_f32(vcvtq_f32_s32(msum), arm_f16_at(blk + 2)));
+            sum = vfmaq_f32(sum, dx, v);
+        }
+        kq_store(sum, nc, y + i, ldy);
+    }
+}
+
+static void dot_tile_q6_K(int64_t k, const void *w, size_t w_stride, int nr, const void *xq,
+                          size_t x_stride, int nc, float *y, int64_t ldy) {
+    const uint8x16_t m4 = vdupq_n_u8(0x0f), m30 = vdupq_n_u8(0x30);
+    const int8x16_t off = vdupq_n_s8(32);
+    const uint8_t *xc[4];
+    kq_columns(xq, x_stride, nc, xc);
+    for (int i = 0; i < nr; i++) {
+        const uint8_t *row = (const uint8_t *)w + (size_t)i * w_stride;
+        float32x4_t sum = vdupq_n_f32(0.0f);
+        for (int64_t b = 0; b < k / ARM_QKK; b++) {
+            const uint8_t *blk = row + b * ARM_Q6_K_BYTES;
+            const int8_t *sc = (const int8_t *)blk + ARM_Q6_K_SC;
+            const int64_t xoff = b * ARM_Q8_K_BYTES + ARM_Q8_K_QS;
+            int32x4_t acc[4] = {vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0)};
+            for (int h = 0; h < 2; h++) {
+                const uint8_t *ql = blk + 64 * h, *qh = blk + ARM_Q6_K_QH + 32 * h;
+                const int8_t *s = sc + 8 * h;
+                for (int c = 0; c < 2; c++) {
+                    const uint8x16_t la = vld1q_u8(ql + 16 * c), lb = vld1q_u8(ql + 32 + 16 * c);
+                    const uint8x16_t hb = vld1q_u8(qh + 16 * c);
+                    const int8x16_t q1 = vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(vandq_u8(la, m4), vandq_u8(vshlq_n_u8(hb, 4), m30))), off);
+                    const int8x16_t q2 = vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(vandq_u8(lb, m4), vandq_u8(vshlq_n_u8(hb, 2), m30))), off);
+                    const int8x16_t q3 = vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(vshrq_n_u8(la, 4), vandq_u8(hb, m30))), off);
+                    const int8x16_t q4 = vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(vshrq_n_u8(lb, 4), vandq_u8(vshrq_n_u8(hb, 2), m30))), off);
+                    _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) {
+                        const int8_t *x = (const int8_t *)xc[j] + xoff + 128 * h + 16 * c;
+                        const int32x4_t z = vdupq_n_s32(0);
+                        acc[j] = vmlaq_n_s32(acc[j], arm_dot16(z, q1, vld1q_s8(x)), s[c]);
+                        acc[j] = vmlaq_n_s32(acc[j], arm_dot16(z, q2, vld1q_s8(x + 32)), s[2 + c]);
+                        acc[j] = vmlaq_n_s32(acc[j], arm_dot16(z, q3, vld1q_s8(x + 64)), s[4 + c]);
+                        acc[j] = vmlaq_n_s32(acc[j], arm_dot16(z, q4, vld1q_s8(x + 96)), s[6 + c]);
+                    }
+                }
+            }
+            const int64_t dxo = b * ARM_Q8_K_BYTES;
+            const float32x4_t dx = {arm_f32_at(xc[0] + dxo), arm_f32_at(xc[1] + dxo),
+                                    arm_f32_at(xc[2] + dxo), arm_f32_at(xc[3] + dxo)};
+            const float32x4_t isum = vcvtq_f32_s32(reduce4(acc[0], acc[1], acc[2], acc[3]));
+            sum = vfmaq_f32(sum, vmulq_n_f32(dx, arm_f16_at(blk + ARM_Q6_K_D)), isum);
+        }
+        kq_store(sum, nc, y + i, ldy);
+    }
+}
 
 #endif
