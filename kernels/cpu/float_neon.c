@@ -82,35 +82,42 @@ void gk_neon_vec_dot_bf16(int64_t k, const void *w, const void *x, float *out) {
     *out = dot_f32_bf16(x, w, k);
 }
 
-/* Four weight rows · one F32 column: the column is loaded once for all four rows. Rows beyond
- * nr re-read row 0 and are not stored. */
+/* Four weight rows × four F32 columns: each converted weight vector serves four columns and
+ * each column vector four rows (16 FMAs per 8 loads, 16 accumulators + 8 operands in
+ * registers). Rows/columns beyond nr/nc re-read row/column 0 and are not stored. */
 #define FLOAT_TILE(name, elem, load4, scalar)                                                     \
     void name(int64_t k, const void *w, size_t w_stride, int nr, const void *xq, size_t x_stride, \
               int nc, float *y, int64_t ldy) {                                                    \
-        const elem *r0 = w;                                                                       \
-        const elem *r1 = (const elem *)((const uint8_t *)w + (nr > 1 ? w_stride : 0));            \
-        const elem *r2 = (const elem *)((const uint8_t *)w + (nr > 2 ? 2 * w_stride : 0));        \
-        const elem *r3 = (const elem *)((const uint8_t *)w + (nr > 3 ? 3 * w_stride : 0));        \
-        for (int j = 0; j < nc; j++) {                                                            \
-            const float *x = (const float *)((const uint8_t *)xq + (size_t)j * x_stride);        \
-            float32x4_t s0 = vdupq_n_f32(0), s1 = s0, s2 = s0, s3 = s0;                           \
-            int64_t p = 0;                                                                        \
-            for (; p + 4 <= k; p += 4) {                                                          \
-                const float32x4_t xv = vld1q_f32(x + p);                                          \
-                s0 = vfmaq_f32(s0, load4(r0 + p), xv);                                            \
-                s1 = vfmaq_f32(s1, load4(r1 + p), xv);                                            \
-                s2 = vfmaq_f32(s2, load4(r2 + p), xv);                                            \
-                s3 = vfmaq_f32(s3, load4(r3 + p), xv);                                            \
-            }                                                                                     \
-            float v[4] = {vaddvq_f32(s0), vaddvq_f32(s1), vaddvq_f32(s2), vaddvq_f32(s3)};        \
-            for (; p < k; p++) {                                                                  \
-                v[0] += scalar(r0[p]) * x[p];                                                     \
-                v[1] += scalar(r1[p]) * x[p];                                                     \
-                v[2] += scalar(r2[p]) * x[p];                                                     \
-                v[3] += scalar(r3[p]) * x[p];                                                     \
-            }                                                                                     \
-            for (int i = 0; i < nr; i++) y[j * ldy + i] = v[i];                                   \
+        const elem *r[4];                                                                         \
+        const float *c[4];                                                                        \
+        for (int i = 0; i < 4; i++) {                                                             \
+            r[i] = (const elem *)((const uint8_t *)w + (size_t)(i < nr ? i : 0) * w_stride);      \
+            c[i] = (const float *)((const uint8_t *)xq + (size_t)(i < nc ? i : 0) * x_stride);    \
         }                                                                                         \
+        float32x4_t s[4][4];                                                                      \
+        for (int i = 0; i < 4; i++)                                                               \
+            for (int j = 0; j < 4; j++) s[i][j] = vdupq_n_f32(0.0f);                              \
+        int64_t p = 0;                                                                            \
+        for (; p + 4 <= k; p += 4) {                                                              \
+            const float32x4_t w0 = load4(r[0] + p), w1 = load4(r[1] + p);                         \
+            const float32x4_t w2 = load4(r[2] + p), w3 = load4(r[3] + p);                         \
+            _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) {                                 \
+                const float32x4_t xv = vld1q_f32(c[j] + p);                                       \
+                s[0][j] = vfmaq_f32(s[0][j], w0, xv);                                             \
+                s[1][j] = vfmaq_f32(s[1][j], w1, xv);                                             \
+                s[2][j] = vfmaq_f32(s[2][j], w2, xv);                                             \
+                s[3][j] = vfmaq_f32(s[3][j], w3, xv);                                             \
+            }                                                                                     \
+        }                                                                                         \
+        float t[4][4];   /* constant indices only, so s stays in registers */                    \
+        _Pragma("GCC unroll 4") for (int i = 0; i < 4; i++)                                       \
+            _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) t[i][j] = vaddvq_f32(s[i][j]);    \
+        for (int j = 0; j < nc; j++)                                                              \
+            for (int i = 0; i < nr; i++) {                                                        \
+                float v = t[i][j];                                                                \
+                for (int64_t q = p; q < k; q++) v += scalar(r[i][q]) * c[j][q];                   \
+                y[j * ldy + i] = v;                                                               \
+            }                                                                                     \
     }
 
 static inline float f32_scalar(float f) { return f; }

@@ -92,7 +92,7 @@ void gk_neon_dot_tile_f16(int64_t k, const void *w, size_t w_stride, int nr, con
                           size_t x_stride, int nc, float *y, int64_t ldy);
 void gk_neon_dot_tile_bf16(int64_t k, const void *w, size_t w_stride, int nr, const void *xq,
                            size_t x_stride, int nc, float *y, int64_t ldy);
-enum { GK_NEON_FLOAT_TILE_ROWS = 4, GK_NEON_FLOAT_TILE_COLS = 1 };
+enum { GK_NEON_FLOAT_TILE_ROWS = 4, GK_NEON_FLOAT_TILE_COLS = 4 };
 void gk_neon_f16_to_f32(const uint16_t *x, float *y, int64_t n);
 void gk_neon_f32_to_f16(const float *x, uint16_t *y, int64_t n);
 void gk_neon_bf16_to_f32(const uint16_t *x, float *y, int64_t n);
