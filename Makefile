@@ -24,7 +24,9 @@ else
   ARCH := other
 endif
 
-WARN     := -Wall -Wextra -Wno-unused-parameter
+WARN     := -Wall -Wextra
+# cmocka fixes every test's signature as `void test(void **state)`, which most tests ignore.
+TEST_WARN := -Wno-unused-parameter
 BASEFLAGS := -std=c17 -D_GNU_SOURCE -I. $(WARN) -pthread -DGK_HAVE_HWLOC $(PKG_CFLAGS)
 OPT      ?= -O2 -g
 SANITIZE := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
@@ -64,7 +66,7 @@ ifneq ($(CU_SRC),)
   CUDA_ARCHS ?= -gencode arch=compute_75,code=sm_75 -gencode arch=compute_80,code=sm_80 \
                 -gencode arch=compute_86,code=sm_86 -gencode arch=compute_89,code=sm_89 \
                 -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
-  NVCCFLAGS  ?= -O3 -std=c++17 -I. --compiler-options -fPIC,-Wall,-Wextra,-Wno-unused-parameter
+  NVCCFLAGS  ?= -O3 -std=c++17 -I. --compiler-options -fPIC,-Wall,-Wextra
   BASEFLAGS  += -DGC_HAVE_CUDA
   # cudart is linked statically so the binary starts on machines with no NVIDIA driver;
   # cuBLAS is opened at run time by the CUDA backend for the same reason.
@@ -118,7 +120,7 @@ $(BUILD)/gencost-test: $(BUILD)/tobj/bench/main.o $(BUILD)/libgencost-test.a
 
 $(BUILD)/tests/%: tests/%.c $(BUILD)/libgencost-test.a $(wildcard tests/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(BASEFLAGS) $(SANITIZE) -DGC_TEST_BUILD -o $@ $< $(BUILD)/libgencost-test.a $(CUDA_LIBS) $(LDLIBS) -lcmocka
+	$(CC) $(BASEFLAGS) $(TEST_WARN) $(SANITIZE) -DGC_TEST_BUILD -o $@ $< $(BUILD)/libgencost-test.a $(CUDA_LIBS) $(LDLIBS) -lcmocka
 
 # The CUDA test runs the kernel bodies in host emulation: it includes kernels/cuda/*.cuh.
 $(BUILD)/tests/test_cuda: $(wildcard kernels/cuda/*.cuh)
@@ -144,7 +146,7 @@ $(BUILD)/aarch64/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(AARCH64_CC) $(A64_CFLAGS) $(call isa_flags,$<) -MMD -MP -c $< -o $@
 $(BUILD)/aarch64/%: tests/%.c $(A64_KOBJ) $(wildcard tests/*.h)
-	$(AARCH64_CC) $(A64_CFLAGS) -o $@ $< $(A64_KOBJ) -L/usr/lib/aarch64-linux-gnu -lcmocka -lm
+	$(AARCH64_CC) $(A64_CFLAGS) $(TEST_WARN) -o $@ $< $(A64_KOBJ) -L/usr/lib/aarch64-linux-gnu -lcmocka -lm
 
 # ---- fuzzing: the GGUF reader under libFuzzer + ASan/UBSan (clang) ---------------------------
 # -malloc_limit_mb turns any allocation a hostile size could cause into a reported failure.

@@ -269,7 +269,7 @@ static int parse_threads(run_args *a, const char *s, int *out, int *n) {
     return 0;
 }
 
-static int add_line(run_args *a, gc_plan *p, const char *name) {
+static int add_line(gc_plan *p, const char *name) {
     if (p->n_lines == GC_MAX_LIST) return gc_die_usage("run: more than %d workloads", GC_MAX_LIST);
     const gc_workload *wl = gc_workload_find(name);
     if (!wl) {
@@ -323,7 +323,7 @@ static int plan_from_suite(run_args *a, gc_plan *p, const gc_suite *s) {
     if (s->gen_tokens && !a->gen_set) a->opt.gen_tokens = s->gen_tokens;
     if (s->reps && !a->reps_set) a->opt.reps = s->reps;
     for (const gc_suite_line *sl = s->lines; sl->workload; sl++) {
-        if (add_line(a, p, sl->workload)) return GC_EXIT_USAGE;
+        if (add_line(p, sl->workload)) return GC_EXIT_USAGE;
         if (fill_line(a, &p->lines[p->n_lines - 1], sl->presets, sl->quants)) return GC_EXIT_USAGE;
     }
     return 0;
@@ -334,7 +334,7 @@ static int plan_from_workloads(run_args *a, gc_plan *p) {
     int n;
     if (split(a, "--workload", a->workloads, names, &n)) return GC_EXIT_USAGE;
     for (int i = 0; i < n; i++)
-        if (add_line(a, p, names[i])) return GC_EXIT_USAGE;
+        if (add_line(p, names[i])) return GC_EXIT_USAGE;
     const char *given[GC_MAX_LIST];
     int ng;
     if (a->presets && (split(a, "--preset", a->presets, given, &ng) || check_axis_known("--preset", "preset", p, true, given, ng)))

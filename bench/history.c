@@ -44,6 +44,19 @@ static int exec(gc_history *h, const char *sql, const char *what, gc_err *err) {
     return 0;
 }
 
+/* Switching a new database to WAL needs an exclusive lock, and SQLite answers SQLITE_BUSY there
+ * without calling the busy handler when another process is creating the same file; so the
+ * switch is retried here for as long as the busy timeout would have waited. */
+static int set_wal(gc_history *h, gc_err *err) {
+    for (int tries = 0;; tries++) {
+        int rc = sqlite3_exec(h->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL);
+        if (rc == SQLITE_OK) return 0;
+        if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) || tries >= 3000)
+            return gc_errf(err, "history %s: set-up: %s", h->path, sqlite3_errmsg(h->db));
+        sqlite3_sleep(10);
+    }
+}
+
 static int make_parent(const char *path, gc_err *err) {
     char dir[1024];
     snprintf(dir, sizeof dir, "%s", path);
@@ -70,7 +83,7 @@ int history_open(const char *path, gc_history **out, gc_err *err) {
     }
     /* The busy timeout comes first: every later statement may meet another writer's lock. */
     sqlite3_busy_timeout(h->db, 30000);
-    if (exec(h, "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;", "set-up", err) ||
+    if (set_wal(h, err) || exec(h, "PRAGMA foreign_keys = ON", "set-up", err) ||
         exec(h, "BEGIN IMMEDIATE", "lock for schema", err)) {
         history_close(h);
         return -1;

@@ -115,8 +115,11 @@ static void i32_from_f32(const float *src, void *dst, int64_t n) {
 
 /* ---- Q8_0, Q4_0, Q4_1: 32 weights per block (ggml reference rounding) ------------------------- */
 
+/* A NaN product (0 * inf when a block's scale is so small its inverse overflows) maps to 0:
+ * converting NaN to an integer type is undefined behaviour. */
 static float clamp_round(float v, float lo, float hi) {
     float r = roundf(v);
+    if (isnan(r)) return 0;
     return r < lo ? lo : r > hi ? hi : r;
 }
 

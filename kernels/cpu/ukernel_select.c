@@ -1,27 +1,19 @@
 /* Picks the micro-kernel table for this CPU and fills its gaps from the next-best table.
  *
  * Per-ISA tables live in their own files (kernels/cpu/ukernels_<isa>.c, compiled with only that
- * ISA's flags). A table is referenced only when its file is in the tree (__has_include), so the
- * portable core links on its own while the per-ISA files are written separately. */
+ * ISA's flags); each table function returns NULL when the CPU lacks the ISA. */
 #include <pthread.h>
 #include <string.h>
 
 #include "kernels/cpu/cpu_features.h"
 #include "kernels/cpu/ukernel.h"
 
-#if defined(__x86_64__) && __has_include("kernels/cpu/ukernels_avx512.c")
+#if defined(__x86_64__)
 #define HAVE_AVX512 1
-#endif
-#if defined(__x86_64__) && __has_include("kernels/cpu/ukernels_avx2.c")
 #define HAVE_AVX2 1
-#endif
-#if defined(__aarch64__) && __has_include("kernels/cpu/ukernels_i8mm.c")
+#elif defined(__aarch64__)
 #define HAVE_I8MM 1
-#endif
-#if defined(__aarch64__) && __has_include("kernels/cpu/ukernels_dotprod.c")
 #define HAVE_DOTPROD 1
-#endif
-#if defined(__aarch64__) && __has_include("kernels/cpu/ukernels_neon.c")
 #define HAVE_NEON 1
 #endif
 

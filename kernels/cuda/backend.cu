@@ -238,7 +238,7 @@ static int cu_alloc(gk_backend *b, gk_tensor *t)
     return 0;
 }
 
-static void cu_free(gk_backend *b, gk_tensor *t)
+static void cu_free(gk_backend *, gk_tensor *t)
 {
     if (t->data && !t->view) cudaFree(t->data);
     t->data = NULL;
