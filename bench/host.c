@@ -52,6 +52,11 @@ static void detect_topology(gc_host *h) {
     h->l3 = cache_level(t, HWLOC_OBJ_L3CACHE);
     hwloc_obj_t root = hwloc_get_root_obj(t);
     h->mem_bytes = root->total_memory;
+    /* Some VMs hot-plug memory that no NUMA node lists (hwloc saw 12 GiB of a 24 GiB guest): the
+     * OS's count of physical pages is then the memory a run can use. */
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    if (pages > 0 && page > 0 && (unsigned long long)pages * (unsigned long long)page > h->mem_bytes)
+        h->mem_bytes = (unsigned long long)pages * (unsigned long long)page;
     hwloc_obj_t pkg = hwloc_get_obj_by_type(t, HWLOC_OBJ_PACKAGE, 0);
     hwloc_obj_t info_obj = pkg ? pkg : root;
     copy_str(h->cpu_model, sizeof h->cpu_model, hwloc_obj_get_info_by_name(info_obj, "CPUModel"));
