@@ -66,6 +66,19 @@ static void fmt_tp(char *buf, size_t n, double v, const char *unit, int count) {
         snprintf(buf, n, "- (n=%d)", count);
 }
 
+/* The figures of one case as printed by the md and text formats. */
+typedef struct cells {
+    char base[64], neu[64], change[32], ci[64], p[32];
+} cells;
+
+static void fill_cells(const gc_case_cmp *x, cells *t) {
+    fmt_tp(t->base, sizeof t->base, x->median_base, x->unit, x->n_base);
+    fmt_tp(t->neu, sizeof t->neu, x->median_new, x->unit, x->n_new);
+    fmt_pct(t->change, sizeof t->change, x->ratio);
+    fmt_ci(t->ci, sizeof t->ci, x);
+    fmt_p(t->p, sizeof t->p, x);
+}
+
 static void summary_line(const gc_comparison *c, char *buf, size_t n) {
     size_t used = 0;
     buf[0] = 0;
@@ -107,18 +120,14 @@ static void print_md(const gc_comparison *c, const int *idx, const char *bn, con
                      "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |\n");
         for (int k = 0; k < c->n_cases; k++) {
             const gc_case_cmp *x = &c->cases[idx[k]];
-            char b[64], n[64], ch[32], ci[64], p[32];
-            fmt_tp(b, sizeof b, x->median_base, x->unit, x->n_base);
-            fmt_tp(n, sizeof n, x->median_new, x->unit, x->n_new);
-            fmt_pct(ch, sizeof ch, x->ratio);
-            fmt_ci(ci, sizeof ci, x);
-            fmt_p(p, sizeof p, x);
+            cells t;
+            fill_cells(x, &t);
             bool alarm = x->verdict == GC_SLOWER || x->verdict == GC_BROKEN;
             fprintf(out, alarm ? "| **%s** | " : "| %s | ", compare_verdict_name(x->verdict));
             md_cell(out, x->key);
             fputs(" | ", out);
             md_cell(out, x->host);
-            fprintf(out, " | %s | %s | %s | %s | %s |\n", b, n, ch, ci, p);
+            fprintf(out, " | %s | %s | %s | %s | %s |\n", t.base, t.neu, t.change, t.ci, t.p);
         }
     }
     for (int i = 0; i < c->n_only_base; i++)
@@ -146,14 +155,10 @@ static void print_text(const gc_comparison *c, const int *idx, const char *bn, c
             100 * c->opt.threshold, c->opt.alpha);
     for (int k = 0; k < c->n_cases; k++) {
         const gc_case_cmp *x = &c->cases[idx[k]];
-        char b[64], n[64], ch[32], ci[64], p[32];
-        fmt_tp(b, sizeof b, x->median_base, x->unit, x->n_base);
-        fmt_tp(n, sizeof n, x->median_new, x->unit, x->n_new);
-        fmt_pct(ch, sizeof ch, x->ratio);
-        fmt_ci(ci, sizeof ci, x);
-        fmt_p(p, sizeof p, x);
+        cells t;
+        fill_cells(x, &t);
         fprintf(out, "%-8s %s @ %s\n         %s -> %s  change %s  CI %s  p %s\n         %s\n",
-                compare_verdict_name(x->verdict), x->key, x->host, b, n, ch, ci, p, x->why);
+                compare_verdict_name(x->verdict), x->key, x->host, t.base, t.neu, t.change, t.ci, t.p, x->why);
     }
     for (int i = 0; i < c->n_only_base; i++)
         fprintf(out, "only in BASE: %s\n", c->only_base[i]);

@@ -164,13 +164,16 @@ uint64_t gc_peak_rss_bytes(void) {
     return (uint64_t)ru.ru_maxrss * 1024u;   /* Linux reports KiB */
 }
 
-uint64_t gc_mem_available_bytes(void) {
-    FILE *f = fopen("/proc/meminfo", "r");
+uint64_t gc_proc_kb_field(const char *path, const char *field) {
+    FILE *f = fopen(path, "r");
     if (!f) return 0;
     char line[256];
+    size_t n = strlen(field);
     unsigned long long kb = 0;
     while (fgets(line, sizeof line, f))
-        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) break;
+        if (!strncmp(line, field, n) && line[n] == ':' && sscanf(line + n + 1, " %llu kB", &kb) == 1) break;
     fclose(f);
     return (uint64_t)kb * 1024u;
 }
+
+uint64_t gc_mem_available_bytes(void) { return gc_proc_kb_field("/proc/meminfo", "MemAvailable"); }

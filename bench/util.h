@@ -38,5 +38,7 @@ int gc_mkdirs(const char *dir, gc_err *err);
 uint64_t gc_peak_rss_bytes(void);
 /* Available memory (MemAvailable) in bytes, 0 if unknown. */
 uint64_t gc_mem_available_bytes(void);
+/* A "Name:   N kB" field of a /proc file (/proc/meminfo, /proc/self/status) in bytes, 0 if absent. */
+uint64_t gc_proc_kb_field(const char *path, const char *field);
 
 #endif

@@ -90,17 +90,6 @@ static bool reset_peak_rss(void) {
     return fclose(f) == 0 && ok;
 }
 
-static uint64_t vm_hwm_bytes(void) {
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f) return 0;
-    char line[256];
-    unsigned long long kb = 0;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "VmHWM: %llu kB", &kb) == 1) break;
-    fclose(f);
-    return (uint64_t)kb * 1024u;
-}
-
 static int open_source(const gc_case *c, llm_source *src, gguf_file *file, bool *have_file, gc_err *err) {
     const gc_options *o = c->opt;
     if (o->model_path) {
@@ -453,7 +442,7 @@ static int cmp_double(const void *a, const void *b) {
 static void llm_finish(void *state, int phase, gc_metrics *mt) {
     llm_case *s = state;
     const llm_config *c = &s->src.c;
-    uint64_t rss = s->rss_reset ? vm_hwm_bytes() : 0;
+    uint64_t rss = s->rss_reset ? gc_proc_kb_field("/proc/self/status", "VmHWM") : 0;
     gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, "peak_rss_bytes", (double)(rss ? rss : gc_peak_rss_bytes()));
     gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, "kv_cache_bytes", (double)llm_kv_bytes(c, s->kv_type, s->ctx));
     gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, "weight_bytes", (double)llm_source_weight_bytes(&s->src, s->wtype, false));
