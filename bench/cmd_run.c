@@ -10,6 +10,7 @@
 #include "bench/host.h"
 #include "bench/runner.h"
 #include "bench/suites.h"
+#include "bench/gguf/gguf.h"
 #include "kernels/backend.h"
 #include "kernels/cpu/pool.h"
 
@@ -91,6 +92,16 @@ static int readable_file(const char *flag, const char *path) {
     return 0;
 }
 
+/* A model file is validated whole before anything runs: a malformed file is bad input. */
+static int valid_gguf(const char *path) {
+    if (readable_file("--model", path)) return GC_EXIT_USAGE;
+    gguf_file f;
+    gc_err e = {{0}};
+    if (gguf_open(path, &f, &e)) return gc_die_usage("run: --model: %s", e.msg);
+    gguf_close(&f);
+    return 0;
+}
+
 static int parse_value(run_args *a, const char *name, const char *v) {
     gc_options *o = &a->opt;
     double d;
@@ -134,7 +145,7 @@ static int parse_value(run_args *a, const char *name, const char *v) {
         o->kv_type = v;
     } else if (!strcmp(name, "--model")) {
         o->model_path = v;
-        return readable_file(name, v);
+        return valid_gguf(v);
     } else if (!strcmp(name, "--profile")) {
         o->profile = v;
         return readable_file(name, v);

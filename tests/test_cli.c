@@ -171,6 +171,8 @@ static void bad_input(void **s) {
 static void missing_files(void **s) {
     BAD("--model", "/nonexistent/model.gguf", "run", "--model", "/nonexistent/model.gguf");
     BAD("--profile", "/nonexistent/host.ini", "run", "--profile", "/nonexistent/host.ini");
+    /* a malformed model is bad input too: refused before anything runs */
+    BAD("--model", "magic", "run", "--workload", "llm", "--model", "tests/fixtures/gguf-bad/bad-magic.gguf");
     BAD("--out", "/proc/gencost-cannot-write-here", "run", "--workload", "triad", "--quick", "--out",
         "/proc/gencost-cannot-write-here/r.json");
 }
@@ -182,6 +184,9 @@ static void impossible_combinations(void **s) {
     BAD("--preset needs --workload", NULL, "run", "--preset", "x");
     BAD("--backend", "'nosuch'", "run", "--workload", "triad", "--backend", "nosuch");
     BAD("triad does not run on 'ref'", NULL, "run", "--workload", "triad", "--backend", "ref");
+    BAD("--model and --preset", NULL, "run", "--workload", "llm", "--preset", "tiny", "--model",
+        "tests/fixtures/gguf-good/micro-q8_0.gguf");
+    BAD("does not take a model", NULL, "run", "--workload", "triad", "--model", "tests/fixtures/gguf-good/micro-q8_0.gguf");
 }
 
 static void info_and_list(void **s) {
