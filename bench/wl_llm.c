@@ -16,12 +16,13 @@
 #include <string.h>
 #include "bench/gguf/gguf.h"
 #include "bench/llm/llm.h"
+#include "bench/stats.h"
 #include "bench/wl_triad.h"
 #include "bench/workload.h"
 
 #define VERIFY_T 3            /* prompt positions checked against the reference, then one decode step */
 #define QUALITY_T 32          /* positions whose next-token distributions are scored */
-#define MAX_DECODE_SAMPLES 4096
+#define MAX_RUN_SAMPLES 4096
 
 enum { PH_PREFILL, PH_DECODE, PH_GENERATION };
 static const char *const phase_names[] = {"prefill", "decode", "generation"};
@@ -55,8 +56,8 @@ typedef struct llm_case {
     double kl_mean, kl_max, top1;
     int ref_bits;
     /* decode timings, for the roofline fraction */
-    double *dec_s;
-    int n_dec, dec_runs;
+    double *run_s, *dev_s;     /* per timed run of the current phase: host and device seconds */
+    int n_runs, runs_seen;
     double triad_gbs;
     bool rss_reset;
 } llm_case;
@@ -301,7 +302,8 @@ static void llm_teardown(void *state) {
     if (s->have_file) gguf_close(&s->file);
     free(s->prompt);
     free(s->logits);
-    free(s->dec_s);
+    free(s->run_s);
+    free(s->dev_s);
     free(s);
 }
 
@@ -373,8 +375,9 @@ static int llm_setup(const gc_case *c, void **state, gc_phase *phases, int *n_ph
     int np = s->D + 1 > s->P ? s->D + 1 : s->P;
     s->prompt = malloc((size_t)np * sizeof *s->prompt);
     s->logits = malloc((size_t)s->src.c.vocab * sizeof *s->logits);
-    s->dec_s = malloc(MAX_DECODE_SAMPLES * sizeof *s->dec_s);
-    if (!s->prompt || !s->logits || !s->dec_s) return gc_errf(err, "llm: out of memory");
+    s->run_s = malloc(MAX_RUN_SAMPLES * sizeof *s->run_s);
+    s->dev_s = malloc(MAX_RUN_SAMPLES * sizeof *s->dev_s);
+    if (!s->prompt || !s->logits || !s->run_s || !s->dev_s) return gc_errf(err, "llm: out of memory");
     llm_tokens(s->prompt, np, s->src.c.vocab, o->seed);
 
     quality_reference(s);   /* before the case's model: the two need not fit together */
@@ -405,23 +408,18 @@ static int llm_verify(void *state, int phase, gc_verify *v, gc_err *err) {
     *v = s->ver;
     /* Ready the state the phase's runs assume: a KV cache filled to depth D for decode. */
     if (s->phase_of[phase] == PH_DECODE && llm_prefill(&s->m[0], s->prompt, s->D, 0, NULL, err)) return -1;
-    s->n_dec = s->dec_runs = 0;
+    s->n_runs = s->runs_seen = 0;
     s->rss_reset = reset_peak_rss();
     return 0;
 }
 
-static int llm_run(void *state, int phase, gc_err *err) {
-    llm_case *s = state;
+static int run_phase(llm_case *s, int phase, gc_err *err) {
     llm_model *m = &s->m[0];
     switch (s->phase_of[phase]) {
     case PH_PREFILL:
         return llm_forward(m, s->prompt, s->P, 0, LLM_LOGITS_LAST, s->logits, err);
-    case PH_DECODE: {
-        double t0 = gc_now();
-        if (llm_forward(m, &s->prompt[s->D], 1, s->D, LLM_LOGITS_LAST, s->logits, err)) return -1;
-        if (s->dec_runs++ >= s->warmup && s->n_dec < MAX_DECODE_SAMPLES) s->dec_s[s->n_dec++] = gc_now() - t0;
-        return 0;
-    }
+    case PH_DECODE:
+        return llm_forward(m, &s->prompt[s->D], 1, s->D, LLM_LOGITS_LAST, s->logits, err);
     default: {   /* generation: the prompt, then greedy decoding up to N new tokens */
         if (llm_forward(m, s->prompt, s->P, 0, LLM_LOGITS_LAST, s->logits, err)) return -1;
         int32_t tok = llm_argmax(s->logits, m->c.vocab);
@@ -434,9 +432,46 @@ static int llm_run(void *state, int phase, gc_err *err) {
     }
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
+/* One repetition, timed here too: host seconds feed the decode roofline, and a backend with
+ * its own clock (CUDA events) gives the device time of the same work. */
+static int llm_run(void *state, int phase, gc_err *err) {
+    llm_case *s = state;
+    int (*timer)(gk_backend *, int, double *) = s->be->ops->device_timer;
+    double dev = 0, t0 = gc_now();
+    if (timer && timer(s->be, 0, NULL)) return gc_errf(err, "llm: %s", gk_backend_error(s->be));
+    if (run_phase(s, phase, err)) return -1;
+    if (timer && timer(s->be, 1, &dev)) return gc_errf(err, "llm: %s", gk_backend_error(s->be));
+    double host = gc_now() - t0;
+    if (s->runs_seen++ >= s->warmup && s->n_runs < MAX_RUN_SAMPLES) {
+        s->run_s[s->n_runs] = host;
+        s->dev_s[s->n_runs++] = dev;
+    }
+    return 0;
+}
+
+/* Decode streams every weight once per token, so its ceiling is memory bandwidth ÷ weight bytes
+ * per token: on the CPU the triad bandwidth measured here, on a GPU its memory's peak
+ * (clock × bus width, from the device) against the device-timed decode. */
+static void decode_roofline(llm_case *s, double per_tok, gc_metrics *mt) {
+    if (s->n_runs == 0) return;
+    bool gpu = s->be->ops->device_timer != NULL;
+    double bw = 0, med = stats_median(gpu ? s->dev_s : s->run_s, s->n_runs);
+    if (gpu) {
+        gk_device_info d;
+        if (gk_backend_devices(s->be->name, &d, 1) == 1) bw = d.peak_bw_gbs;
+        if (bw > 0) gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, "device_peak_bw_gbs", bw);
+    } else {
+        if (s->triad_gbs <= 0) {
+            gc_err e;
+            s->triad_gbs = triad_probe_gbs(s->threads, &e);
+        }
+        bw = s->triad_gbs;
+        if (bw > 0) gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, "triad_gbs", bw);
+    }
+    if (bw <= 0 || med <= 0) return;
+    double roof = bw * 1e9 / per_tok;   /* tokens/s if every weight byte streamed at that bandwidth */
+    gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, "roofline_tokens_per_s", roof);
+    gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, "roofline_fraction", 1.0 / med / roof);
 }
 
 static void llm_finish(void *state, int phase, gc_metrics *mt) {
@@ -459,20 +494,9 @@ static void llm_finish(void *state, int phase, gc_metrics *mt) {
         gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, "quality_positions", QUALITY_T);
         gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, "quality_ref_bits", s->ref_bits);
     }
-    if (s->phase_of[phase] != PH_DECODE || !strcmp(s->be->name, "cuda")) return;
-    if (s->triad_gbs <= 0) {
-        gc_err e;
-        s->triad_gbs = triad_probe_gbs(s->threads, &e);
-    }
-    if (s->triad_gbs <= 0) return;
-    double roof = s->triad_gbs * 1e9 / per_tok;   /* tokens/s if every weight byte streamed at triad speed */
-    gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, "triad_gbs", s->triad_gbs);
-    gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, "roofline_tokens_per_s", roof);
-    if (s->n_dec > 0) {
-        qsort(s->dec_s, (size_t)s->n_dec, sizeof *s->dec_s, cmp_double);
-        double med = s->n_dec % 2 ? s->dec_s[s->n_dec / 2] : 0.5 * (s->dec_s[s->n_dec / 2 - 1] + s->dec_s[s->n_dec / 2]);
-        if (med > 0) gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, "roofline_fraction", 1.0 / med / roof);
-    }
+    if (s->be->ops->device_timer && s->n_runs > 0)
+        gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, "device_s_median", stats_median(s->dev_s, s->n_runs));
+    if (s->phase_of[phase] == PH_DECODE) decode_roofline(s, per_tok, mt);
 }
 
 static void llm_describe(const gc_case *c) {

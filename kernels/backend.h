@@ -72,6 +72,10 @@ typedef struct gk_ops {
     int (*add)(gk_backend *b, gk_tensor *y, const gk_tensor *a, const gk_tensor *c);  /* y = a + c */
     int (*scale)(gk_backend *b, gk_tensor *y, const gk_tensor *x, float s);           /* y = s * x */
     int (*softmax)(gk_backend *b, gk_tensor *y, const gk_tensor *x);                  /* per row */
+    /* Optional, NULL on host backends: the device's own clock around queued work (CUDA
+     * events). stop = 0 marks the start; stop = 1 marks the end, waits for it (a sync point)
+     * and fills *seconds with the device time between the two marks. */
+    int (*device_timer)(gk_backend *b, int stop, double *seconds);
 } gk_ops;
 
 struct gk_backend {

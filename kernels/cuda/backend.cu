@@ -113,6 +113,7 @@ struct cu_impl {
     cublasHandle_t handle;
     bool have_blas;
     bool faulted;                /* a sticky device error happened: reset the device at close */
+    cudaEvent_t t0, t1;          /* device_timer marks, created on first use */
 };
 
 static cu_impl *impl_of(gk_backend *b) { return (cu_impl *)b->impl; }
@@ -278,6 +279,21 @@ static int cu_download(gk_backend *b, const gk_tensor *t, size_t off, void *dst,
 
 static int cu_sync(gk_backend *b) { return sync_point(b, "sync"); }
 
+/* CUDA events time the work on the stream itself, free of host launch and wake-up noise. */
+static int cu_device_timer(gk_backend *b, int stop, double *seconds)
+{
+    cu_impl *c = impl_of(b);
+    if (!c->t0 && (cu_check(b, "timer", cudaEventCreate(&c->t0)) || cu_check(b, "timer", cudaEventCreate(&c->t1))))
+        return -1;
+    if (!stop) return cu_check(b, "timer", cudaEventRecord(c->t0, c->stream));
+    float ms = 0;
+    if (cu_check(b, "timer", cudaEventRecord(c->t1, c->stream)) || sync_point(b, "timer") ||
+        cu_check(b, "timer", cudaEventElapsedTime(&ms, c->t0, c->t1)))
+        return -1;
+    *seconds = ms * 1e-3;
+    return 0;
+}
+
 /* ---- matmul ------------------------------------------------------------------------------ */
 static int gemm_path(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_tensor *x,
                      int64_t K, int64_t N, int64_t M)
@@ -404,7 +420,7 @@ static int cu_scale(gk_backend *b, gk_tensor *y, const gk_tensor *x, float s)
 
 static const gk_ops cu_ops = {
     cu_alloc, cu_free, cu_upload, cu_download, cu_sync, cu_matmul, cu_embedding, cu_rmsnorm, cu_rope,
-    cu_kv_store, cu_attention, cu_silu_mul, cu_add, cu_scale, cu_softmax,
+    cu_kv_store, cu_attention, cu_silu_mul, cu_add, cu_scale, cu_softmax, cu_device_timer,
 };
 
 /* ---- open / close ------------------------------------------------------------------------ */
@@ -418,6 +434,8 @@ static void cu_close(gk_backend *b)
         if (c->scratch) cudaFree(c->scratch);
         if (c->err_dev) cudaFree(c->err_dev);
         if (c->err_host) cudaFreeHost(c->err_host);
+        if (c->t0) cudaEventDestroy(c->t0);
+        if (c->t1) cudaEventDestroy(c->t1);
         if (c->stream) cudaStreamDestroy(c->stream);
         /* After a sticky error the context is unusable: reset it so the next case can open. */
         if (c->faulted) cudaDeviceReset();
