@@ -49,6 +49,7 @@ KQ_INLINE void q4k_row(int n, int64_t k, const uint8_t *w, const uint8_t *const 
     __m128 macc[4];
     for (int c = 0; c < n; c++) acc[c] = _mm256_setzero_ps(), macc[c] = _mm_setzero_ps();
     for (int64_t i = 0; i < k / 256; i++, w += Q4K_BYTES) {
+        gk_prefetch_ahead(w, 3);   /* 144 bytes per super-block: up to three lines */
         const __m128i sm = q4k_scales_mins(w + 4);
         const __m128i mins16 = _mm_cvtepu8_epi16(_mm_unpackhi_epi64(sm, sm));
         /* Both 128-bit halves hold the eight scales as int16; a byte shuffle broadcasts one. */
@@ -102,6 +103,7 @@ KQ_INLINE void q6k_row(int n, int64_t k, const uint8_t *w, const uint8_t *const 
     __m256 acc[4];
     for (int c = 0; c < n; c++) acc[c] = _mm256_setzero_ps();
     for (int64_t i = 0; i < k / 256; i++, w += Q6K_BYTES) {
+        gk_prefetch_ahead(w, 4);   /* 210 bytes per super-block: up to four lines */
         const int8_t *sc = (const int8_t *)(w + 192);
         const float d = gk_ld_f16(w + 208);
         const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc));

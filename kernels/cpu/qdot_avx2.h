@@ -94,6 +94,7 @@ QD_INLINE float qd_vec_dot(int fmt, int64_t k, const uint8_t *w, const uint8_t *
     float tail = 0;
     int64_t b = 0;
     for (; b + 4 <= nb; b += 4, w += 4 * wb, x += 4 * xb) {
+        gk_prefetch_ahead(w, wb > 18 ? 2 : 1);   /* 72, 80 or 136 bytes per step */
         __m128 dx = qd_f16x4s(x, xb);
         __m128 s = _mm_mul_ps(qd_f16x4s(w, wb), dx);
         a0 = _mm256_fmadd_ps(qd_lane(s, 0), qd_block_dot(fmt, w, x), a0);
