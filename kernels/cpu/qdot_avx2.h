@@ -144,6 +144,9 @@ QD_INLINE void qd_tile4x4(int fmt, int64_t k, const uint8_t *const wr[4], const 
             mterm = _mm256_mul_ps(dx, _mm256_cvtepi32_ps(sy));
         }
         const __m128 dw4 = qd_f16x4v(wr[0] + o, wr[1] + o, wr[2] + o, wr[3] + o);
+        /* Unrolled so the four accumulators stay in registers: GCC 12 left this loop rolled, with
+         * acc[] on the stack and every FMA waiting on a store-to-load round trip. */
+#pragma GCC unroll 4
         for (int r = 0; r < 4; r++) {
             const uint8_t *wb_ = wr[r] + o;
             __m256i p;

@@ -62,6 +62,9 @@ V_INLINE void vn_tile4x4(int fmt, int64_t k, const uint8_t *const wr[4], const u
         __m256i o0 = vn_offset(fmt, y0), o1 = vn_offset(fmt, y1), o2 = vn_offset(fmt, y2), o3 = vn_offset(fmt, y3);
         __m256 dx = qd_f16x4(xc[0] + ox, xc[1] + ox, xc[2] + ox, xc[3] + ox);
         const __m128 dw4 = qd_f16x4v(wr[0] + o, wr[1] + o, wr[2] + o, wr[3] + o);
+        /* Unrolled so the four accumulators stay in registers: GCC 12 left this loop rolled, with
+         * acc[] on the stack and every FMA waiting on a store-to-load round trip. */
+#pragma GCC unroll 4
         for (int r = 0; r < 4; r++) {
             const uint8_t *blk = wr[r] + o;
             __m256i q = vn_weights(fmt, blk);
