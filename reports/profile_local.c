@@ -4,6 +4,8 @@
  * so the owner edits them rather than trusting them. */
 #include "reports/profile.h"
 
+#include "bench/probe_fma.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +76,13 @@ int profile_write_local(FILE *f, gc_err *err) {
                "; reports use the measured figure as this host's ceiling\n");
     if (mem_gb > 0)
         fprintf(f, "; physical memory (sysconf, this machine, %s)\nmemory_gb = %.1f\n", date, mem_gb);
+    /* The compute ceiling of this host's roofline: measured, since a looked-up figure would not
+     * know the clock, the vector width actually executed or the cores this machine lends. */
+    probe_fma_result fma;
+    gc_err perr;
+    if (probe_fma(0, NULL, &fma, &perr) == 0 && fma.gflops > 0)
+        fprintf(f, "; FP32 FMA peak measured by gencost's FMA probe (%s, %d threads, this machine, %s)\n"
+                   "peak_tflops_fp32 = %.4f\n", fma.isa, fma.threads, date, fma.gflops / 1000);
     if (pl1 > 0) {
         fprintf(f, "; RAPL package power limit PL1 (powercap sysfs, this machine, %s)\n", date);
         fprintf(f, "active_watts = %.1f\n", pl1);
