@@ -60,9 +60,15 @@ KERN_SRC  := $(sort $(wildcard kernels/*.c kernels/cpu/*.c))
 # ---- CUDA (optional) -------------------------------------------------------------------------
 NVCC ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
 CU_SRC := $(sort $(wildcard kernels/cuda/*.cu))
+# nvcc is often a wrapper script or symlink outside the toolkit (/usr/local/bin/nvcc), so the
+# toolkit root comes from nvcc itself (its dry run prints TOP), not from where nvcc was found.
 ifneq ($(NVCC),)
 ifneq ($(CU_SRC),)
-  CUDA_HOME  := $(patsubst %/bin/nvcc,%,$(NVCC))
+  CUDA_HOME  ?= $(realpath $(or $(shell $(NVCC) --dryrun -c -x cu /dev/null -o /dev/null 2>&1 | \
+                  sed -n 's/^\#\$$ TOP=//p' | head -1),$(patsubst %/bin/nvcc,%,$(NVCC))/bin/..))
+  CUDART     := $(firstword $(wildcard $(CUDA_HOME)/lib64/libcudart_static.a \
+                  $(CUDA_HOME)/targets/*/lib/libcudart_static.a))
+ifneq ($(CUDART),)
   CUDA_ARCHS ?= -gencode arch=compute_75,code=sm_75 -gencode arch=compute_80,code=sm_80 \
                 -gencode arch=compute_86,code=sm_86 -gencode arch=compute_89,code=sm_89 \
                 -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
@@ -70,11 +76,14 @@ ifneq ($(CU_SRC),)
   BASEFLAGS  += -DGC_HAVE_CUDA
   # cudart is linked statically so the binary starts on machines with no NVIDIA driver;
   # cuBLAS is opened at run time by the CUDA backend for the same reason.
-  CUDA_LIBS  := -L$(CUDA_HOME)/lib64 -L$(CUDA_HOME)/targets/x86_64-linux/lib -lcudart_static -lrt -lstdc++
+  CUDA_LIBS  := -L$(dir $(CUDART)) -lcudart_static -lrt -lstdc++
   HAVE_CUDA  := 1
+else
+  CUDA_NOTE  := (CUDA left out: nvcc found but no libcudart_static.a under $(or $(CUDA_HOME),its toolkit))
 endif
 endif
-CU_OBJ = $(patsubst %.cu,$(BUILD)/cuda/%.o,$(CU_SRC))
+endif
+CU_OBJ = $(if $(HAVE_CUDA),$(patsubst %.cu,$(BUILD)/cuda/%.o,$(CU_SRC)))
 
 # ---- objects ---------------------------------------------------------------------------------
 OBJ      := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC))
@@ -112,7 +121,7 @@ $(BUILD)/libgencost-test.a: $(TOBJ) $(CU_OBJ) $(BUILD)/tobj/version.o
 
 $(BUILD)/gencost: $(BUILD)/obj/bench/main.o $(BUILD)/libgencost.a
 	$(CC) $(OPT) -o $@ $^ $(CUDA_LIBS) $(LDLIBS)
-	@echo "built $@$(if $(HAVE_CUDA), (with CUDA),$(if $(NVCC), (no CUDA sources), (CUDA left out: nvcc not found)))"
+	@echo "built $@$(if $(HAVE_CUDA), (with CUDA),$(if $(NVCC),$(if $(CUDA_NOTE), $(CUDA_NOTE), (no CUDA sources)), (CUDA left out: nvcc not found)))"
 
 # The sanitized CLI that end-to-end tests drive.
 $(BUILD)/gencost-test: $(BUILD)/tobj/bench/main.o $(BUILD)/libgencost-test.a
