@@ -33,6 +33,20 @@ static void usage(FILE *f) {
         "  --min-samples N   fewer samples on a side make a case noisy (default 3)\n"
         "  --seed N          bootstrap seed (default fixed: the same input gives the same output)\n"
         "  --any-host        match cases across hosts (compare two machines)\n"
+        "  --counts          CI mode for noisy runners: judge each case on its work counts,\n"
+        "                    which do not move with machine load (rules below)\n"
+        "  --count-threshold PCT  smallest change of instructions per rep that counts, in\n"
+        "                    percent (default 2)\n"
+        "\n"
+        "--counts, per case where BASE and NEW both passed:\n"
+        "  work-changed  work_per_rep, bytes_per_rep or flops_per_rep (exact model counts)\n"
+        "                differ: the runs did not do the same work, so the case is not\n"
+        "                comparable (no regression, nothing judged)\n"
+        "  otherwise, with instructions_per_rep recorded on both sides (Linux perf counters),\n"
+        "  the verdict comes from the counts and REPLACES the time verdict (still shown):\n"
+        "  slower when NEW/BASE instructions > 1 + threshold, faster when < 1 - threshold,\n"
+        "  else same. Without a count on a side (e.g. a VM without counters) the case says\n"
+        "  'counts: unavailable' and keeps the throughput verdict; no count is estimated.\n"
         "\n"
         "--interleave runs two gencost command lines alternately, A B A B ..., on this machine,\n"
         "then compares the merged samples of all A runs (BASE) with those of all B runs (NEW).\n"
@@ -62,6 +76,16 @@ typedef struct cmp_args {
     int n_pos;
 } cmp_args;
 
+/* "5" or "5%" → 5. Returns 0, or -1 when v is not a number in 0..1000. */
+static int parse_percent(const char *v, double *d) {
+    char buf[64];
+    snprintf(buf, sizeof buf, "%s", v);
+    size_t n = strlen(buf);
+    if (n && buf[n - 1] == '%')
+        buf[n - 1] = 0;
+    return gc_parse_double(buf, 0, 1000, d) ? -1 : 0;
+}
+
 /* Returns 0, or GC_EXIT_USAGE after printing the problem; -1 when --help was printed. */
 static int parse_args(int argc, char **argv, cmp_args *a) {
     compare_opts_defaults(&a->opt);
@@ -81,17 +105,14 @@ static int parse_args(int argc, char **argv, cmp_args *a) {
             a->round_medians = true;
         } else if (!strcmp(s, "--any-host")) {
             a->opt.any_host = true;
+        } else if (!strcmp(s, "--counts")) {
+            a->opt.counts = true;
         } else if (s[0] == '-' && s[1] == '-' && !v) {
             return gc_die_usage("compare: %s needs a value", s);
-        } else if (!strcmp(s, "--threshold")) {
-            char buf[64];
-            snprintf(buf, sizeof buf, "%s", v);
-            size_t n = strlen(buf);
-            if (n && buf[n - 1] == '%')
-                buf[n - 1] = 0;
-            if (gc_parse_double(buf, 0, 1000, &d))
-                return gc_die_usage("compare: --threshold '%s' is not a percentage in 0..1000", v);
-            a->opt.threshold = d / 100;
+        } else if (!strcmp(s, "--threshold") || !strcmp(s, "--count-threshold")) {
+            if (parse_percent(v, &d))
+                return gc_die_usage("compare: %s '%s' is not a percentage in 0..1000", s, v);
+            *(!strcmp(s, "--threshold") ? &a->opt.threshold : &a->opt.count_threshold) = d / 100;
             i++;
         } else if (!strcmp(s, "--alpha")) {
             if (gc_parse_double(v, 1e-12, 0.5, &d))

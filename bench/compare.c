@@ -4,17 +4,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include "bench/compare.h"
+#include "bench/perfcount.h"
 
 static const char *const verdict_names[] = {"same", "faster", "slower", "noisy", "broken",
-                                            "unusable"};
+                                            "unusable", "work-changed"};
 
 const char *compare_verdict_name(gc_verdict v) {
-    return (unsigned)v <= GC_UNUSABLE ? verdict_names[v] : "?";
+    return (unsigned)v <= GC_WORK_CHANGED ? verdict_names[v] : "?";
 }
 
 void compare_opts_defaults(gc_compare_opts *o) {
     *o = (gc_compare_opts){.threshold = 0.05, .alpha = 0.01, .min_samples = 3, .n_boot = 2000,
-                           .seed = 0x6763636f6d70ull /* "gccomp" */};
+                           .seed = 0x6763636f6d70ull /* "gccomp" */,
+                           .count_threshold = 0.02};
 }
 
 static double median_of(const double *x, int n) {
@@ -90,6 +92,8 @@ typedef struct side_case {
     char host[128];
     double *tp;                    /* throughput samples merged over files */
     int n, cap;
+    double *ins;                   /* instructions per rep, one per file that recorded it */
+    int n_ins, cap_ins;
     bool all_ok;                   /* every occurrence had status "ok" */
     char bad_status[12];
 } side_case;
@@ -105,16 +109,30 @@ static void case_key(const gc_case_result *c, const char *host, bool any_host, c
              c->threads, c->phase, any_host ? "" : "@", any_host ? "" : host);
 }
 
-static int push_sample(side_case *sc, double v) {
-    if (sc->n == sc->cap) {
-        int cap = sc->cap ? 2 * sc->cap : 16;
-        double *t = realloc(sc->tp, (size_t)cap * sizeof *t);
+static int push_value(double **arr, int *n, int *cap, double v) {
+    if (*n == *cap) {
+        int c = *cap ? 2 * *cap : 16;
+        double *t = realloc(*arr, (size_t)c * sizeof *t);
         if (!t)
             return -1;
-        sc->tp = t;
-        sc->cap = cap;
+        *arr = t;
+        *cap = c;
     }
-    sc->tp[sc->n++] = v;
+    (*arr)[(*n)++] = v;
+    return 0;
+}
+
+static int push_sample(side_case *sc, double v) {
+    return push_value(&sc->tp, &sc->n, &sc->cap, v);
+}
+
+/* The instruction count of one file's case, when its counters worked. */
+static int push_instructions(side_case *sc, const gc_case_result *cr) {
+    for (int i = 0; i < cr->metrics.n_vals; i++) {
+        double v = cr->metrics.vals[i].value;
+        if (!strcmp(cr->metrics.vals[i].name, GC_METRIC_INSTRUCTIONS) && isfinite(v) && v > 0)
+            return push_value(&sc->ins, &sc->n_ins, &sc->cap_ins, v);
+    }
     return 0;
 }
 
@@ -161,6 +179,8 @@ static int side_add_file(side *s, const gc_results *r, bool any_host) {
             snprintf(sc->bad_status, sizeof sc->bad_status, "%s", cr->status);
             continue;
         }
+        if (push_instructions(sc, cr))
+            return -1;
         double work = cr->work_per_rep > 0 ? cr->work_per_rep : 1;
         for (int k = 0; k < cr->n_samples; k++) {
             double t = cr->samples_s[k];
@@ -172,8 +192,10 @@ static int side_add_file(side *s, const gc_results *r, bool any_host) {
 }
 
 static void side_free(side *s) {
-    for (int i = 0; i < s->n; i++)
+    for (int i = 0; i < s->n; i++) {
         free(s->c[i].tp);
+        free(s->c[i].ins);
+    }
     free(s->c);
 }
 
@@ -193,6 +215,15 @@ static void fill_identity(gc_case_cmp *c, const side_case *sc, const side_case *
     c->threads = r->threads;
 }
 
+/* Model counts from the first file of the side (they are fixed by the case), instructions as
+ * the median over the files that counted them. */
+static gc_work_counts side_counts(const side_case *sc) {
+    const gc_case_result *r = sc->first;
+    return (gc_work_counts){.instructions = sc->n_ins ? median_of(sc->ins, sc->n_ins) : NAN,
+                            .work = r->work_per_rep, .bytes = r->bytes_per_rep,
+                            .flops = r->flops_per_rep};
+}
+
 static void compare_one(const side_case *b, const side_case *n, const gc_compare_opts *opt,
                         gc_case_cmp *c) {
     memset(c, 0, sizeof *c);
@@ -209,6 +240,8 @@ static void compare_one(const side_case *b, const side_case *n, const gc_compare
     } else {
         compare_samples(b->tp, b->n, n->tp, n->n, opt, c);
     }
+    gc_work_counts cb = side_counts(b), cn = side_counts(n);
+    compare_counts(&cb, &cn, opt, c);
 }
 
 static int add_key(char ***list, int *n, const char *key) {

@@ -5,6 +5,19 @@
  * interval over the raw samples, a two-sided Mann-Whitney U test on the samples, and a verdict.
  * `slower` needs BOTH p < alpha AND a throughput change beyond the threshold, so noise alone
  * (which a rank test at alpha = 0.01 flags in about 1% of cases) rarely becomes an alarm.
+ *
+ * Work counts (opt.counts, `compare --counts`; compare_counts.c): for CI on shared runners, where
+ * wall time moves with machine load but the work a case does does not. Rules, per matched case
+ * whose BASE and NEW both passed:
+ *  1. work_per_rep, bytes_per_rep or flops_per_rep (exact model counts) recorded on both sides
+ *     (> 0) and different → verdict `work-changed`: the two runs did not do the same work, so
+ *     the case is not comparable (not a regression; neither counts nor time are judged).
+ *  2. else, instructions_per_rep (metrics, GC_METRIC_INSTRUCTIONS) on both sides → the verdict
+ *     comes from the counts: ratio NEW/BASE > 1 + count_threshold → slower, < 1 -
+ *     count_threshold → faster, else same. The throughput verdict is kept (time_verdict) and
+ *     shown, but only for information: counts REPLACE wall time as the verdict.
+ *  3. else (no counters on a side, e.g. a VM) → counts "unavailable", said per case, and the
+ *     verdict is the throughput one. No count is ever estimated.
  */
 #ifndef GC_COMPARE_H
 #define GC_COMPARE_H
@@ -20,7 +33,10 @@ typedef enum gc_verdict {
     GC_NOISY,     /* too few samples, or the CI spans beyond the threshold without significance */
     GC_BROKEN,    /* NEW did not run or failed verification where BASE passed: a regression */
     GC_UNUSABLE,  /* BASE did not pass (failed/error): nothing to compare against */
+    GC_WORK_CHANGED, /* --counts: the modelled work per rep differs: not comparable */
 } gc_verdict;
+
+#define GC_N_VERDICTS (GC_WORK_CHANGED + 1)
 
 const char *compare_verdict_name(gc_verdict v);
 
@@ -31,6 +47,8 @@ typedef struct gc_compare_opts {
     int n_boot;         /* bootstrap resamples (default 2000) */
     uint64_t seed;      /* bootstrap seed (default fixed, so verdicts are reproducible) */
     bool any_host;      /* match cases across hosts (host left out of the key) */
+    bool counts;        /* verdict from work counts where both sides have them (rules above) */
+    double count_threshold;   /* fraction, change of instructions per rep (default 0.02) */
 } gc_compare_opts;
 
 void compare_opts_defaults(gc_compare_opts *o);
@@ -53,6 +71,22 @@ void compare_bootstrap_ratio(const double *a, int na, const double *b, int nb, i
 
 /* ---- case comparison ---------------------------------------------------------------------- */
 
+/* What the work counts of one case gave (only with opt.counts). */
+typedef enum gc_counts_state {
+    GC_COUNTS_OFF,          /* not asked for, or a side did not pass: not looked at */
+    GC_COUNTS_COMPARED,     /* instructions on both sides: the verdict comes from them */
+    GC_COUNTS_UNAVAILABLE,  /* no instruction count on a side: throughput verdict */
+    GC_COUNTS_WORK_CHANGED, /* modelled work per rep differs: not comparable */
+} gc_counts_state;
+
+const char *compare_counts_state_name(gc_counts_state s);   /* "compared", "unavailable", ... */
+
+/* The work counts of one side of a case; NaN where not recorded. */
+typedef struct gc_work_counts {
+    double instructions;   /* metrics.instructions_per_rep (median over merged files) */
+    double work, bytes, flops;   /* work_per_rep, bytes_per_rep, flops_per_rep */
+} gc_work_counts;
+
 typedef struct gc_case_cmp {
     char key[400];               /* "workload/preset/quant/backend/threads/phase" */
     char workload[32], preset[64], quant[16], backend[16], phase[64], unit[16], host[128];
@@ -64,6 +98,12 @@ typedef struct gc_case_cmp {
     bool exact;
     gc_verdict verdict;
     char why[160];               /* one line: the reason for the verdict */
+    /* work counts (opt.counts) */
+    gc_counts_state counts;
+    gc_work_counts cnt_base, cnt_new;
+    double ins_ratio;            /* instructions per rep NEW/BASE (> 1 is more work); NaN if none */
+    gc_verdict time_verdict;     /* the throughput verdict, informational when counts decided */
+    char time_why[160];
 } gc_case_cmp;
 
 typedef struct gc_comparison {
@@ -72,7 +112,7 @@ typedef struct gc_comparison {
     int n_cases;
     char **only_base, **only_new;     /* "key@host" present on one side only */
     int n_only_base, n_only_new;
-    int n_verdict[GC_UNUSABLE + 1];
+    int n_verdict[GC_N_VERDICTS];
 } gc_comparison;
 
 /* Compares the cases of base[0..nb) with those of nw[0..nn); several files on one side are
@@ -85,6 +125,12 @@ int compare_results(const gc_results *base, int nb, const gc_results *nw, int nn
 /* Verdict for one case from raw throughput samples; fills ratio, CI, U, p, verdict, why. */
 void compare_samples(const double *base_tp, int nb, const double *new_tp, int nn,
                      const gc_compare_opts *opt, gc_case_cmp *c);
+
+/* Applies the work-count rules (top of this file) to c, whose throughput verdict is already
+ * set: keeps it in time_verdict / time_why, then sets counts, ins_ratio and, where the counts
+ * decide, verdict and why. Does nothing unless opt->counts. */
+void compare_counts(const gc_work_counts *base, const gc_work_counts *nw,
+                    const gc_compare_opts *opt, gc_case_cmp *c);
 
 void comparison_free(gc_comparison *c);
 

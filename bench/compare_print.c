@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "bench/compare.h"
+#include "bench/perfcount.h"
 
 int compare_parse_format(const char *s, gc_cmp_format *f) {
     if (!strcmp(s, "md") || !strcmp(s, "markdown"))
@@ -21,7 +22,8 @@ int compare_parse_format(const char *s, gc_cmp_format *f) {
 /* Regressions first, then changes, then what could not be told, then the quiet rest. */
 static int verdict_rank(gc_verdict v) {
     static const int rank[] = {[GC_BROKEN] = 0, [GC_SLOWER] = 1, [GC_FASTER] = 2,
-                               [GC_NOISY] = 3, [GC_UNUSABLE] = 4, [GC_SAME] = 5};
+                               [GC_NOISY] = 3, [GC_UNUSABLE] = 4, [GC_WORK_CHANGED] = 4,
+                               [GC_SAME] = 5};
     return rank[v];
 }
 
@@ -52,6 +54,18 @@ static void fmt_ci(char *buf, size_t n, const gc_case_cmp *c) {
         snprintf(buf, n, "n/a");
 }
 
+/* The counts cell: the change of instructions per rep, or why there is none. */
+static void fmt_counts(char *buf, size_t n, const gc_case_cmp *c) {
+    if (c->counts == GC_COUNTS_COMPARED)
+        snprintf(buf, n, "instr %+.2f%%", 100 * (c->ins_ratio - 1));
+    else if (c->counts == GC_COUNTS_UNAVAILABLE)
+        snprintf(buf, n, "unavailable");
+    else if (c->counts == GC_COUNTS_WORK_CHANGED)
+        snprintf(buf, n, "work changed");
+    else
+        snprintf(buf, n, "-");
+}
+
 static void fmt_p(char *buf, size_t n, const gc_case_cmp *c) {
     if (isfinite(c->p))
         snprintf(buf, n, c->p < 0.001 ? "%.1e" : "%.3f", c->p);
@@ -68,7 +82,7 @@ static void fmt_tp(char *buf, size_t n, double v, const char *unit, int count) {
 
 /* The figures of one case as printed by the md and text formats. */
 typedef struct cells {
-    char base[64], neu[64], change[32], ci[64], p[32];
+    char base[64], neu[64], change[32], ci[64], p[32], counts[32];
 } cells;
 
 static void fill_cells(const gc_case_cmp *x, cells *t) {
@@ -77,13 +91,14 @@ static void fill_cells(const gc_case_cmp *x, cells *t) {
     fmt_pct(t->change, sizeof t->change, x->ratio);
     fmt_ci(t->ci, sizeof t->ci, x);
     fmt_p(t->p, sizeof t->p, x);
+    fmt_counts(t->counts, sizeof t->counts, x);
 }
 
 static void summary_line(const gc_comparison *c, char *buf, size_t n) {
     size_t used = 0;
     buf[0] = 0;
     static const gc_verdict order[] = {GC_SLOWER, GC_BROKEN, GC_FASTER, GC_SAME, GC_NOISY,
-                                       GC_UNUSABLE};
+                                       GC_UNUSABLE, GC_WORK_CHANGED};
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
         int k = c->n_verdict[order[i]];
         if (!k && order[i] != GC_SLOWER)
@@ -115,9 +130,20 @@ static void print_md(const gc_comparison *c, const int *idx, const char *bn, con
     fprintf(out, "`\n\n**%s** (threshold %.1f%%, alpha %g, Mann-Whitney U, 95%% bootstrap CI "
                  "of the ratio of median throughputs)\n\n",
             sum, 100 * c->opt.threshold, c->opt.alpha);
-    if (c->n_cases) {
+    if (c->opt.counts)
+        fprintf(out, "Verdicts from instructions per repetition where both sides counted them "
+                     "(threshold %.1f%%); wall time (column *time*) is then for information "
+                     "only.\n\n",
+                100 * c->opt.count_threshold);
+    if (c->n_cases && c->opt.counts) {
+        fprintf(out, "| verdict | case | host | counts | time | BASE | NEW | change | 95%% CI "
+                     "| p |\n"
+                     "| --- | --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |\n");
+    } else if (c->n_cases) {
         fprintf(out, "| verdict | case | host | BASE | NEW | change | 95%% CI | p |\n"
                      "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |\n");
+    }
+    if (c->n_cases) {
         for (int k = 0; k < c->n_cases; k++) {
             const gc_case_cmp *x = &c->cases[idx[k]];
             cells t;
@@ -127,6 +153,9 @@ static void print_md(const gc_comparison *c, const int *idx, const char *bn, con
             md_cell(out, x->key);
             fputs(" | ", out);
             md_cell(out, x->host);
+            if (c->opt.counts)
+                fprintf(out, " | %s | %s", t.counts,
+                        x->counts == GC_COUNTS_OFF ? "-" : compare_verdict_name(x->time_verdict));
             fprintf(out, " | %s | %s | %s | %s | %s |\n", t.base, t.neu, t.change, t.ci, t.p);
         }
     }
@@ -147,18 +176,39 @@ static void print_md(const gc_comparison *c, const int *idx, const char *bn, con
         fprintf(out, "\n</details>\n");
 }
 
+/* One line with the counts of a case: ratio, or the reason there is none, and the time verdict
+ * when it did not decide. */
+static void print_text_counts(const gc_case_cmp *x, FILE *out) {
+    if (x->counts == GC_COUNTS_COMPARED)
+        fprintf(out, "         counts: %s %.6g -> %.6g (ratio %.4f, %+.2f%%); time: %s\n",
+                GC_METRIC_INSTRUCTIONS, x->cnt_base.instructions, x->cnt_new.instructions,
+                x->ins_ratio, 100 * (x->ins_ratio - 1), compare_verdict_name(x->time_verdict));
+    else if (x->counts == GC_COUNTS_UNAVAILABLE)
+        fprintf(out, "         counts: unavailable (verdict from time)\n");
+    else if (x->counts == GC_COUNTS_WORK_CHANGED)
+        fprintf(out, "         counts: work changed (not comparable)\n");
+    else
+        fprintf(out, "         counts: not compared (a side did not pass)\n");
+}
+
 static void print_text(const gc_comparison *c, const int *idx, const char *bn, const char *nn,
                        FILE *out) {
     char sum[256];
     summary_line(c, sum, sizeof sum);
-    fprintf(out, "BASE %s\nNEW  %s\n%s (threshold %.1f%%, alpha %g)\n\n", bn, nn, sum,
+    fprintf(out, "BASE %s\nNEW  %s\n%s (threshold %.1f%%, alpha %g", bn, nn, sum,
             100 * c->opt.threshold, c->opt.alpha);
+    if (c->opt.counts)
+        fprintf(out, "; verdicts from instruction counts where both sides have them, "
+                     "count threshold %.1f%%", 100 * c->opt.count_threshold);
+    fprintf(out, ")\n\n");
     for (int k = 0; k < c->n_cases; k++) {
         const gc_case_cmp *x = &c->cases[idx[k]];
         cells t;
         fill_cells(x, &t);
         fprintf(out, "%-8s %s @ %s\n         %s -> %s  change %s  CI %s  p %s\n         %s\n",
                 compare_verdict_name(x->verdict), x->key, x->host, t.base, t.neu, t.change, t.ci, t.p, x->why);
+        if (c->opt.counts)
+            print_text_counts(x, out);
     }
     for (int i = 0; i < c->n_only_base; i++)
         fprintf(out, "only in BASE: %s\n", c->only_base[i]);
@@ -196,6 +246,27 @@ static json_t *case_json(const gc_case_cmp *x) {
     return o;
 }
 
+static json_t *side_counts_json(const gc_work_counts *w) {
+    json_t *o = json_object();
+    json_object_set_new(o, "instructions_per_rep", num_or_null(w->instructions));
+    json_object_set_new(o, "work_per_rep", num_or_null(w->work));
+    json_object_set_new(o, "bytes_per_rep", num_or_null(w->bytes));
+    json_object_set_new(o, "flops_per_rep", num_or_null(w->flops));
+    return o;
+}
+
+/* With --counts: what the counts gave, and the throughput verdict they may have replaced. */
+static json_t *work_counts_json(const gc_case_cmp *x) {
+    json_t *o = json_object();
+    json_object_set_new(o, "state", json_string(compare_counts_state_name(x->counts)));
+    json_object_set_new(o, "instructions_ratio", num_or_null(x->ins_ratio));
+    json_object_set_new(o, "base", side_counts_json(&x->cnt_base));
+    json_object_set_new(o, "new", side_counts_json(&x->cnt_new));
+    json_object_set_new(o, "time_verdict", json_string(compare_verdict_name(x->time_verdict)));
+    json_object_set_new(o, "time_why", json_string(x->time_why));
+    return o;
+}
+
 static json_t *key_list(char *const *keys, int n) {
     json_t *a = json_array();
     for (int i = 0; i < n; i++)
@@ -211,15 +282,22 @@ static void print_json(const gc_comparison *c, const int *idx, const char *bn, c
     json_object_set_new(o, "threshold", json_real(c->opt.threshold));
     json_object_set_new(o, "alpha", json_real(c->opt.alpha));
     json_object_set_new(o, "bootstrap_resamples", json_integer(c->opt.n_boot));
+    json_object_set_new(o, "verdict_from", json_string(c->opt.counts ? "counts" : "time"));
+    if (c->opt.counts)
+        json_object_set_new(o, "count_threshold", json_real(c->opt.count_threshold));
     json_object_set_new(o, "regression", json_boolean(comparison_regressed(c)));
     json_t *counts = json_object();
-    for (int v = 0; v <= GC_UNUSABLE; v++)
+    for (int v = 0; v < GC_N_VERDICTS; v++)
         json_object_set_new(counts, compare_verdict_name((gc_verdict)v),
                             json_integer(c->n_verdict[v]));
     json_object_set_new(o, "counts", counts);
     json_t *cases = json_array();
-    for (int k = 0; k < c->n_cases; k++)
-        json_array_append_new(cases, case_json(&c->cases[idx[k]]));
+    for (int k = 0; k < c->n_cases; k++) {
+        json_t *x = case_json(&c->cases[idx[k]]);
+        if (c->opt.counts)
+            json_object_set_new(x, "work_counts", work_counts_json(&c->cases[idx[k]]));
+        json_array_append_new(cases, x);
+    }
     json_object_set_new(o, "cases", cases);
     json_object_set_new(o, "only_base", key_list(c->only_base, c->n_only_base));
     json_object_set_new(o, "only_new", key_list(c->only_new, c->n_only_new));

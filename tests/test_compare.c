@@ -386,6 +386,200 @@ static void merging_files_per_side(void **s) {
     comparison_free(&cmp);
 }
 
+/* ---- work counts (--counts) ------------------------------------------------------------------ */
+
+/* A case whose throughput verdict is already set, as compare_one leaves it. */
+static gc_case_cmp timed_case(gc_verdict time_verdict) {
+    gc_case_cmp c;
+    memset(&c, 0, sizeof c);
+    c.verdict = time_verdict;
+    snprintf(c.why, sizeof c.why, "time says so");
+    return c;
+}
+
+static gc_work_counts counted(double instructions, double bytes) {
+    return (gc_work_counts){.instructions = instructions, .work = 16, .bytes = bytes,
+                            .flops = 2e9};
+}
+
+static void counts_verdicts(void **s) {
+    gc_compare_opts o;
+    compare_opts_defaults(&o);
+    assert_float_equal(o.count_threshold, 0.02, 0);
+    o.counts = true;
+    gc_work_counts base = counted(1e9, 5e8), up = counted(1.1e9, 5e8), down = counted(9e8, 5e8),
+                   tiny = counted(1.005e9, 5e8);
+    /* +10% instructions: slower, though wall time saw no change */
+    gc_case_cmp c = timed_case(GC_SAME);
+    compare_counts(&base, &up, &o, &c);
+    assert_int_equal(c.counts, GC_COUNTS_COMPARED);
+    assert_int_equal(c.verdict, GC_SLOWER);
+    assert_int_equal(c.time_verdict, GC_SAME);
+    assert_string_equal(c.time_why, "time says so");
+    assert_float_equal(c.ins_ratio, 1.1, 1e-12);
+    assert_string_equal(c.why, "instructions_per_rep +10.00% (ratio 1.1000) beyond 2.0%");
+    /* -10%: faster, even where noisy wall time said slower */
+    c = timed_case(GC_SLOWER);
+    compare_counts(&base, &down, &o, &c);
+    assert_int_equal(c.verdict, GC_FASTER);
+    assert_int_equal(c.time_verdict, GC_SLOWER);
+    assert_float_equal(c.ins_ratio, 0.9, 1e-12);
+    /* +0.5%: within 2% → same */
+    c = timed_case(GC_NOISY);
+    compare_counts(&base, &tiny, &o, &c);
+    assert_int_equal(c.verdict, GC_SAME);
+    assert_float_equal(c.ins_ratio, 1.005, 1e-12);
+    assert_string_equal(c.why, "instructions_per_rep +0.50% (ratio 1.0050) within 2.0%");
+    /* the threshold option: +10% is within 15% */
+    o.count_threshold = 0.15;
+    c = timed_case(GC_SAME);
+    compare_counts(&base, &up, &o, &c);
+    assert_int_equal(c.verdict, GC_SAME);
+    o.count_threshold = 0.02;
+}
+
+static void counts_unavailable_and_work_changed(void **s) {
+    gc_compare_opts o;
+    compare_opts_defaults(&o);
+    o.counts = true;
+    gc_work_counts base = counted(1e9, 5e8), none = counted(NAN, 5e8);
+    /* no count in NEW: the throughput verdict stands, and the case says why */
+    gc_case_cmp c = timed_case(GC_SLOWER);
+    compare_counts(&base, &none, &o, &c);
+    assert_int_equal(c.counts, GC_COUNTS_UNAVAILABLE);
+    assert_int_equal(c.verdict, GC_SLOWER);
+    assert_true(isnan(c.ins_ratio));
+    assert_string_equal(c.why, "counts unavailable (NEW has no instructions_per_rep); time: "
+                               "time says so");
+    c = timed_case(GC_SAME);
+    compare_counts(&none, &none, &o, &c);
+    assert_int_equal(c.verdict, GC_SAME);
+    assert_non_null(strstr(c.why, "BASE and NEW have no"));
+    /* bytes per rep differ: not comparable, whatever instructions and time say */
+    gc_work_counts bigger = counted(1.5e9, 6e8);
+    c = timed_case(GC_SLOWER);
+    compare_counts(&base, &bigger, &o, &c);
+    assert_int_equal(c.counts, GC_COUNTS_WORK_CHANGED);
+    assert_int_equal(c.verdict, GC_WORK_CHANGED);
+    assert_string_equal(compare_verdict_name(c.verdict), "work-changed");
+    assert_true(isnan(c.ins_ratio));
+    assert_non_null(strstr(c.why, "work changed: bytes_per_rep 5e+08 -> 6e+08 (x1.2000)"));
+    /* flops too; a count missing on one side (0: not modelled) is no change */
+    gc_work_counts flops = counted(1e9, 5e8), unmodelled = counted(1e9, 0);
+    flops.flops = 4e9;
+    c = timed_case(GC_SAME);
+    compare_counts(&base, &flops, &o, &c);
+    assert_int_equal(c.verdict, GC_WORK_CHANGED);
+    assert_non_null(strstr(c.why, "flops_per_rep"));
+    c = timed_case(GC_SAME);
+    compare_counts(&base, &unmodelled, &o, &c);
+    assert_int_equal(c.counts, GC_COUNTS_COMPARED);
+    assert_int_equal(c.verdict, GC_SAME);
+    /* a side that did not pass keeps its verdict; without --counts nothing changes */
+    c = timed_case(GC_BROKEN);
+    compare_counts(&base, &bigger, &o, &c);
+    assert_int_equal(c.verdict, GC_BROKEN);
+    assert_int_equal(c.counts, GC_COUNTS_OFF);
+    o.counts = false;
+    c = timed_case(GC_SAME);
+    gc_work_counts up = counted(1.1e9, 5e8);
+    compare_counts(&base, &up, &o, &c);
+    assert_int_equal(c.verdict, GC_SAME);
+    assert_int_equal(c.counts, GC_COUNTS_OFF);
+}
+
+static void set_counts(gc_case_result *c, double instructions, double bytes) {
+    c->bytes_per_rep = bytes;
+    c->flops_per_rep = 2e9;
+    if (instructions > 0)
+        gc_kv_add(c->metrics.vals, &c->metrics.n_vals, GC_MAX_KV, "instructions_per_rep",
+                  instructions);
+}
+
+static char *print_to_string(const gc_comparison *cmp, gc_cmp_format f) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&buf, &len);
+    comparison_print(cmp, f, "base.json", "new.json", mem);
+    fclose(mem);
+    return buf;
+}
+
+/* Through compare_results: counts read from metrics, the median over merged files, the verdict
+ * tally, and all three output formats. */
+static void counts_through_results(void **s) {
+    static const double t[] = {0.100, 0.101, 0.099, 0.100, 0.102, 0.098};
+    gc_case_result b[3], n1[3], n2[3], n3[3];
+    for (int i = 0; i < 3; i++) {
+        static const char *const phases[] = {"decode", "prefill", "copy"};
+        set_case(&b[i], "llm", phases[i], 2, t, 6, "ok");
+        set_case(&n1[i], "llm", phases[i], 2, t, 6, "ok");
+        set_case(&n2[i], "llm", phases[i], 2, t, 6, "ok");
+        set_case(&n3[i], "llm", phases[i], 2, t, 6, "ok");
+        set_counts(&b[i], 1e9, 5e8);
+    }
+    /* decode: NEW files count 1.2e9, 1.1e9 and nothing → median 1.15e9, +15%: slower */
+    set_counts(&n1[0], 1.2e9, 5e8);
+    set_counts(&n2[0], 1.1e9, 5e8);
+    set_counts(&n3[0], 0, 5e8);
+    /* prefill: no counter in any NEW file → unavailable, time says same */
+    for (int k = 0; k < 3; k++)
+        set_counts(k == 0 ? &n1[1] : k == 1 ? &n2[1] : &n3[1], 0, 5e8);
+    /* copy: bytes per rep doubled → work-changed */
+    set_counts(&n1[2], 1e9, 1e9);
+    set_counts(&n2[2], 1e9, 1e9);
+    set_counts(&n3[2], 1e9, 1e9);
+    gc_results base = {.n_cases = 3, .cases = b};
+    gc_results nw[3] = {{.n_cases = 3, .cases = n1}, {.n_cases = 3, .cases = n2},
+                        {.n_cases = 3, .cases = n3}};
+    gc_compare_opts o;
+    compare_opts_defaults(&o);
+    o.counts = true;
+    gc_comparison cmp;
+    gc_err err;
+    assert_int_equal(compare_results(&base, 1, nw, 3, &o, &cmp, &err), 0);
+    assert_int_equal(cmp.n_cases, 3);
+    assert_int_equal(cmp.cases[0].verdict, GC_SLOWER);
+    assert_int_equal(cmp.cases[0].time_verdict, GC_SAME);
+    assert_float_equal(cmp.cases[0].cnt_new.instructions, 1.15e9, 1e-3);
+    assert_float_equal(cmp.cases[0].ins_ratio, 1.15, 1e-12);
+    assert_int_equal(cmp.cases[1].counts, GC_COUNTS_UNAVAILABLE);
+    assert_int_equal(cmp.cases[1].verdict, GC_SAME);
+    assert_int_equal(cmp.cases[2].verdict, GC_WORK_CHANGED);
+    assert_int_equal(cmp.n_verdict[GC_SLOWER], 1);
+    assert_int_equal(cmp.n_verdict[GC_WORK_CHANGED], 1);
+    assert_true(comparison_regressed(&cmp));
+
+    char *md = print_to_string(&cmp, GC_FMT_MD);
+    assert_non_null(strstr(md, "| verdict | case | host | counts | time | BASE |"));
+    assert_non_null(
+        strstr(md, "| **slower** | llm/tiny/q4_0/cpu/2/decode |  | instr +15.00% | same |"));
+    assert_non_null(
+        strstr(md, "| work-changed | llm/tiny/q4_0/cpu/2/copy |  | work changed | same |"));
+    assert_non_null(strstr(md, "| same | llm/tiny/q4_0/cpu/2/prefill |  | unavailable | same |"));
+    assert_non_null(strstr(md, "1 slower, 1 same, 1 work-changed"));
+    free(md);
+    char *text = print_to_string(&cmp, GC_FMT_TEXT);
+    assert_non_null(strstr(text, "counts: instructions_per_rep 1e+09 -> 1.15e+09 (ratio 1.1500, "
+                                 "+15.00%); time: same"));
+    assert_non_null(strstr(text, "counts: unavailable (verdict from time)"));
+    assert_non_null(strstr(text, "counts: work changed (not comparable)"));
+    free(text);
+    comparison_free(&cmp);
+
+    /* without --counts: the same files give throughput verdicts only, and no counts column */
+    o.counts = false;
+    assert_int_equal(compare_results(&base, 1, nw, 3, &o, &cmp, &err), 0);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(cmp.cases[i].verdict, GC_SAME);
+        assert_int_equal(cmp.cases[i].counts, GC_COUNTS_OFF);
+    }
+    md = print_to_string(&cmp, GC_FMT_MD);
+    assert_null(strstr(md, "counts"));
+    free(md);
+    comparison_free(&cmp);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(exact_cdf_matches_enumeration),
@@ -401,6 +595,9 @@ int main(void) {
         cmocka_unit_test(false_alarm_rate_on_noise),
         cmocka_unit_test(matching_and_one_sided_cases),
         cmocka_unit_test(merging_files_per_side),
+        cmocka_unit_test(counts_verdicts),
+        cmocka_unit_test(counts_unavailable_and_work_changed),
+        cmocka_unit_test(counts_through_results),
     };
     return cmocka_run_group_tests_name("compare", tests, NULL, NULL);
 }

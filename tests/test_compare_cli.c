@@ -324,11 +324,123 @@ static void history_cli(void **s) {
     assert_int_equal(GENCOST(NULL, "history", "--db", path_of("run0.json"), "list"), 2);
 }
 
+/* A results file with one case, llm decode (16 tokens per rep, samples around decode_s), that
+ * records bytes_per_rep and, when instructions > 0, metrics.instructions_per_rep. */
+static void write_counted(const char *name, double decode_s, double instructions,
+                          double bytes) {
+    char path[160], metrics[96] = "{}";
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (instructions > 0)
+        snprintf(metrics, sizeof metrics, "{\"instructions_per_rep\": %.17g}", instructions);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "{\"schema\": 1, \"gencost_version\": \"0.1.0\", \"git_commit\": \"abc\","
+               " \"complete\": true, \"host\": {\"name\": \"ci\"}, \"cases\": [\n"
+               "{\"workload\": \"llm\", \"preset\": \"tiny\", \"quant\": \"q4_0\", \"backend\": "
+               "\"cpu\", \"threads\": 2, \"phase\": \"decode\", \"unit\": \"token\", "
+               "\"work_per_rep\": 16, \"bytes_per_rep\": %.17g, \"flops_per_rep\": 2e9, "
+               "\"status\": \"ok\", \"samples_s\": [",
+            bytes);
+    static const double steps[] = {-0.01, -0.005, 0, 0.005, 0.01, -0.0075, 0.0075, 0.0025};
+    for (int i = 0; i < 8; i++)
+        fprintf(f, "%s%.6f", i ? ", " : "", decode_s * (1 + steps[i]));
+    fprintf(f, "], \"throughput\": %s, \"verify\": {\"ok\": true}, \"metrics\": %s, "
+               "\"energy\": {\"source\": \"none\", \"kind\": \"none\"}}\n]}\n",
+            stats_text(16 / decode_s), metrics);
+    fclose(f);
+}
+
+/* The first case of a --format json comparison. */
+static json_t *first_case(json_t *j) {
+    return json_array_get(json_object_get(j, "cases"), 0);
+}
+
+static const char *case_str(json_t *j, const char *field) {
+    return json_string_value(json_object_get(first_case(j), field));
+}
+
+static void compare_counts_cli(void **s) {
+    NEED_BIN();
+    write_counted("c-base.json", 0.100, 1e9, 5e8);
+    write_counted("c-up.json", 0.100, 1.1e9, 5e8);      /* +10% instructions, same time */
+    write_counted("c-down.json", 0.120, 9e8, 5e8);      /* -10% instructions, 20% more time */
+    write_counted("c-tiny.json", 0.100, 1.005e9, 5e8);  /* +0.5% */
+    write_counted("c-none.json", 0.120, 0, 5e8);        /* no counters, 20% more time */
+    write_counted("c-none-same.json", 0.100, 0, 5e8);   /* no counters, same time */
+    write_counted("c-bytes.json", 0.100, 1.5e9, 6e8);   /* the workload itself changed */
+    char base[160];   /* path_of's buffers are reused after four calls */
+    snprintf(base, sizeof base, "%s", path_of("c-base.json"));
+    char *out = NULL;
+    /* more instructions: slower (exit 1) though wall time did not move; the ratio is shown */
+    assert_int_equal(GENCOST(&out, "compare", base, path_of("c-up.json"), "--counts"), 1);
+    assert_non_null(strstr(out, "| **slower** | llm/tiny/q4_0/cpu/2/decode | ci | instr +10.00% "
+                                "| same |"));
+    assert_non_null(strstr(out, "instructions_per_rep +10.00% (ratio 1.1000) beyond 2.0%"));
+    free(out);
+    assert_int_equal(GENCOST(&out, "compare", base, path_of("c-up.json"), "--counts", "--format",
+                             "json"), 1);
+    json_t *j = json_loads(out, 0, NULL);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "verdict_from")), "counts");
+    assert_string_equal(case_str(j, "verdict"), "slower");
+    json_t *wc = json_object_get(first_case(j), "work_counts");
+    assert_string_equal(json_string_value(json_object_get(wc, "state")), "compared");
+    assert_float_equal(json_real_value(json_object_get(wc, "instructions_ratio")), 1.1, 1e-12);
+    assert_float_equal(json_number_value(json_object_get(json_object_get(wc, "new"),
+                                                         "instructions_per_rep")), 1.1e9, 0);
+    assert_string_equal(json_string_value(json_object_get(wc, "time_verdict")), "same");
+    json_decref(j);
+    free(out);
+    /* fewer instructions: faster (exit 0) though wall time says 20% slower */
+    assert_int_equal(GENCOST(&out, "compare", base, path_of("c-down.json"), "--counts", "--format",
+                             "text"), 0);
+    assert_non_null(strstr(out, "faster   llm/tiny/q4_0/cpu/2/decode @ ci"));
+    assert_non_null(strstr(out, "counts: instructions_per_rep 1e+09 -> 9e+08 (ratio 0.9000, "
+                                "-10.00%); time: slower"));
+    free(out);
+    /* the same two files without --counts: the wall-time regression decides */
+    assert_int_equal(GENCOST(NULL, "compare", base, path_of("c-down.json")), 1);
+    assert_int_equal(GENCOST(NULL, "compare", base, path_of("c-up.json")), 0);
+    /* +0.5% is within the 2% default; +10% within --count-threshold 15 */
+    assert_int_equal(GENCOST(&out, "compare", base, path_of("c-tiny.json"), "--counts"), 0);
+    assert_non_null(
+        strstr(out, "| same | llm/tiny/q4_0/cpu/2/decode | ci | instr +0.50% | same |"));
+    free(out);
+    assert_int_equal(GENCOST(NULL, "compare", base, path_of("c-up.json"), "--counts",
+                             "--count-threshold", "15"), 0);
+    /* no counter on one side: says unavailable, and the time verdict stands (either way) */
+    assert_int_equal(GENCOST(&out, "compare", base, path_of("c-none.json"), "--counts"), 1);
+    assert_non_null(strstr(out, "| **slower** | llm/tiny/q4_0/cpu/2/decode | ci | unavailable |"));
+    assert_non_null(strstr(out, "counts unavailable (NEW has no instructions_per_rep)"));
+    free(out);
+    assert_int_equal(GENCOST(&out, "compare", path_of("c-none-same.json"), base, "--counts",
+                             "--format", "json"), 0);
+    j = json_loads(out, 0, NULL);
+    assert_non_null(j);
+    assert_string_equal(case_str(j, "verdict"), "same");
+    wc = json_object_get(first_case(j), "work_counts");
+    assert_string_equal(json_string_value(json_object_get(wc, "state")), "unavailable");
+    assert_true(json_is_null(json_object_get(wc, "instructions_ratio")));
+    json_decref(j);
+    free(out);
+    /* bytes per rep differ: work changed, not comparable, no regression */
+    assert_int_equal(GENCOST(&out, "compare", base, path_of("c-bytes.json"), "--counts"), 0);
+    assert_non_null(
+        strstr(out, "| work-changed | llm/tiny/q4_0/cpu/2/decode | ci | work changed |"));
+    assert_non_null(strstr(out, "work changed: bytes_per_rep 5e+08 -> 6e+08"));
+    free(out);
+    /* bad threshold: exit 2 */
+    assert_int_equal(GENCOST(NULL, "compare", base, base, "--counts", "--count-threshold", "x"), 2);
+    assert_int_equal(GENCOST(NULL, "compare", base, base, "--count-threshold", "-1"), 2);
+    assert_int_equal(GENCOST(NULL, "compare", base, base, "--count-threshold"), 2);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(compare_exit_codes),
         cmocka_unit_test(compare_json_and_one_sided),
         cmocka_unit_test(compare_bad_input),
+        cmocka_unit_test(compare_counts_cli),
         cmocka_unit_test(interleave_ab),
         cmocka_unit_test(history_cli),
     };
