@@ -47,6 +47,8 @@ static void usage(FILE *f) {
         "  slower when NEW/BASE instructions > 1 + threshold, faster when < 1 - threshold,\n"
         "  else same. Without a count on a side (e.g. a VM without counters) the case says\n"
         "  'counts: unavailable' and keeps the throughput verdict; no count is estimated.\n"
+        "  Single-thread cases count best: at threads > 1 idle pool workers spin briefly\n"
+        "  (kernels/cpu/pool.c), and those instructions grow with machine load.\n"
         "\n"
         "--interleave runs two gencost command lines alternately, A B A B ..., on this machine,\n"
         "then compares the merged samples of all A runs (BASE) with those of all B runs (NEW).\n"

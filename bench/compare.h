@@ -18,6 +18,8 @@
  *     shown, but only for information: counts REPLACE wall time as the verdict.
  *  3. else (no counters on a side, e.g. a VM) → counts "unavailable", said per case, and the
  *     verdict is the throughput one. No count is ever estimated.
+ * Caveat: at threads > 1 the CPU pool's workers spin up to 200 us waiting for jobs, and those
+ * user-space instructions are counted too, so multi-thread counts move somewhat with load.
  */
 #ifndef GC_COMPARE_H
 #define GC_COMPARE_H
