@@ -381,9 +381,18 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* The ceilings, measured once per thread count in this process. */
+/* The FMA probe that matches a micro-kernel set: a forced AVX2 table on an AVX-512 CPU is held
+ * to the AVX2 peak, the rate its own instructions can reach. */
+static const char *probe_isa(const char *uk_isa) {
+    if (!uk_isa) return NULL;
+    if (!strcmp(uk_isa, "dotprod") || !strcmp(uk_isa, "i8mm")) return "neon";
+    return uk_isa;
+}
+
+/* The ceilings, measured once per thread count and micro-kernel set in this process. */
 static void ceilings(kcase *s) {
     static int t_threads = -1, f_threads = -1;
+    static const char *f_isa;
     static double t_gbs;
     static probe_fma_result f_res;
     if (strcmp(s->be->name, "cpu")) return;   /* a CPU roofline says nothing about a GPU */
@@ -392,10 +401,12 @@ static void ceilings(kcase *s) {
         t_gbs = triad_probe_gbs(s->threads, &e);
         t_threads = s->threads;
     }
-    if (f_threads != s->threads) {
+    const char *isa = probe_isa(s->be->isa);
+    if (f_threads != s->threads || f_isa != isa) {
         gc_err e;
-        if (probe_fma(s->threads, NULL, &f_res, &e)) f_res.gflops = 0;
+        if (probe_fma(s->threads, isa, &f_res, &e) && probe_fma(s->threads, NULL, &f_res, &e)) f_res.gflops = 0;
         f_threads = s->threads;
+        f_isa = isa;
     }
     s->triad_gbs = t_gbs;
     s->fma = f_res;

@@ -84,6 +84,7 @@ struct gk_backend {
     char err[512];            /* last error, one line */
     char device_name[128];    /* what runs the ops ("AMD Ryzen ... / avx2", "NVIDIA H100 ...") */
     int n_threads;
+    const char *isa;          /* CPU: the micro-kernel set in use ("avx2", "neon", ...); else NULL */
     void *impl;               /* backend private */
 };
 

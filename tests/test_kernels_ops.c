@@ -467,6 +467,46 @@ static void test_tables_complete(void **state) {
     assert_string_equal(gk_ukernels_select("scalar")->isa, "scalar");
 }
 
+/* Every table's optional sgemm packing against the panel written out by hand from the format's
+ * own decoder: bit-identical, on row counts below, at and past a group of eight, inputs that
+ * are not a multiple of eight, an offset k0, and zero padding up to NR. */
+static void test_sgemm_pack(void **state) {
+    (void)state;
+    const int types[] = {GK_F32, GK_F16, GK_BF16};
+    enum { K = 300 };
+    const struct { int rows; int64_t k0, kc; } cases[] = {{1, 0, 1}, {7, 0, 8}, {8, 3, 13}, {9, 0, 256}, {16, 256, 44},
+                                                          {13, 5, 295}, {31, 37, 200}, {32, 0, 300}};
+    for (const char *const *n = gk_ukernels_available(); *n; n++) {
+        const gk_ukernels *u = gk_ukernels_select(*n);
+        if (!u->sgemm_pack_b) continue;
+        print_message("sgemm packing under test: %s (nr %d)\n", *n, u->sgemm_nr);
+        const int nr = u->sgemm_nr;
+        for (size_t t = 0; t < sizeof types / sizeof *types; t++) {
+            const gk_type_info *ti = gk_type_get(types[t]);
+            size_t wrow = gk_type_bytes(types[t], K);
+            char *w = malloc(wrow * (size_t)nr);
+            float *f = malloc(sizeof(float) * K * (size_t)nr), *got = malloc(sizeof(float) * K * (size_t)nr);
+            float *want = malloc(sizeof(float) * K * (size_t)nr);
+            for (int r = 0; r < nr; r++) {
+                for (int i = 0; i < K; i++) f[r * K + i] = (float)((r * 131 + i * 71) % 97 - 48) / 7.0f;
+                f[r * K + r % K] = r % 2 ? 1e-40f : -0.0f;   /* a subnormal and a negative zero */
+                ti->from_f32(f + r * K, w + (size_t)r * wrow, K);
+                ti->to_f32(w + (size_t)r * wrow, f + r * K, K);   /* what the weights really hold */
+            }
+            for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+                int rows = cases[c].rows < nr ? cases[c].rows : nr;
+                int64_t k0 = cases[c].k0, kc = cases[c].kc;
+                for (int64_t p = 0; p < kc; p++)
+                    for (int r = 0; r < nr; r++) want[p * nr + r] = r < rows ? f[r * K + k0 + p] : 0.0f;
+                memset(got, 0xff, sizeof(float) * (size_t)(kc * nr));
+                u->sgemm_pack_b(types[t], w, wrow, rows, k0, kc, nr, got);
+                assert_memory_equal(got, want, sizeof(float) * (size_t)(kc * nr));
+            }
+            free(w), free(f), free(got), free(want);
+        }
+    }
+}
+
 static void count_job(void *ctx, int ith, int nth) {
     _Atomic int *hits = ctx;
     assert_true(ith >= 0 && ith < nth);
@@ -493,7 +533,7 @@ int main(void) {
         cmocka_unit_test(test_pool),           cmocka_unit_test(test_tables_complete),
         cmocka_unit_test(test_bad_calls_refused), cmocka_unit_test(test_matmul),
         cmocka_unit_test(test_row_ops),        cmocka_unit_test(test_embedding_kv_store),
-        cmocka_unit_test(test_attention),
+        cmocka_unit_test(test_attention),      cmocka_unit_test(test_sgemm_pack),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -282,6 +282,7 @@ static gk_backend *cpu_open(const gk_backend_opts *o, char *err, size_t errlen) 
     b->ops = &cpu_ops;
     b->name = "cpu";
     b->n_threads = gk_pool_size(c->pool);
+    b->isa = uk->isa;
     snprintf(b->device_name, sizeof b->device_name, "CPU, %d thread%s, %s micro-kernels", b->n_threads,
              b->n_threads == 1 ? "" : "s", uk->isa);
     return b;

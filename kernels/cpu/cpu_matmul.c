@@ -147,6 +147,12 @@ static void pack_b(mm_job *j, int64_t n0, int64_t nc, int64_t k0, int64_t kc, fl
     int nr = j->uk->sgemm_nr;
     int type = j->wtype;
     int64_t ncp = round_up(nc, nr);
+    if (j->uk->sgemm_pack_b) {
+        for (int64_t c0 = 0; c0 < ncp; c0 += nr)
+            j->uk->sgemm_pack_b(type, j->w + (size_t)(n0 + c0) * j->wrow, j->wrow, (int)min64(nr, nc - c0), k0, kc,
+                                nr, bp + (c0 / nr) * kc * nr);
+        return;
+    }
     for (int64_t jn = 0; jn < ncp; jn++) {
         float *panel = bp + (jn / nr) * kc * nr + jn % nr;
         if (jn >= nc) {

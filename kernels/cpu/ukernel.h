@@ -38,11 +38,18 @@ typedef struct gk_type_kernels {
  * panels (a[p*MR + i]) and B packed NR-column panels (b[p*NR + j]). */
 typedef void (*gk_sgemm_fn)(int64_t kc, const float *a, const float *b, float *c, int64_t ldc);
 
+/* Optional packing for that kernel: weight rows w[0..rows) (rows <= nr; row stride wrow bytes;
+ * type F32, F16 or BF16), inputs k0..k0+kc, as F32 into one NR-column panel panel[p*nr + r],
+ * rows..nr-1 zero. Must equal the portable packing of cpu_matmul.c bit for bit. */
+typedef void (*gk_sgemm_pack_fn)(int type, const char *w, size_t wrow, int rows, int64_t k0, int64_t kc, int nr,
+                                 float *panel);
+
 typedef struct gk_ukernels {
     const char *isa;            /* "scalar", "avx2", "avx512", "neon", "dotprod", "i8mm" */
     gk_type_kernels t[GK_TYPE_COUNT];   /* indexed by weight type */
     int sgemm_mr, sgemm_nr;
     gk_sgemm_fn sgemm;
+    gk_sgemm_pack_fn sgemm_pack_b;   /* NULL = portable packing; any nr */
     /* Conversions for packing and the KV cache. */
     void (*f16_to_f32)(const uint16_t *x, float *y, int64_t n);
     void (*f32_to_f16)(const float *x, uint16_t *y, int64_t n);

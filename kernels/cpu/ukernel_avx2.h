@@ -24,6 +24,8 @@ GK_AVX2_DOT(bf16)
 #undef GK_AVX2_DOT
 
 void gk_avx2_sgemm_6x16(int64_t kc, const float *a, const float *b, float *c, int64_t ldc);
+void gk_avx2_sgemm_pack_b(int type, const char *w, size_t wrow, int rows, int64_t k0, int64_t kc, int nr,
+                          float *panel);
 
 void gk_avx2_f16_to_f32(const uint16_t *x, float *y, int64_t n);
 void gk_avx2_f32_to_f16(const float *x, uint16_t *y, int64_t n);

@@ -95,6 +95,7 @@ static void fill_table(gk_ukernels *dst, const gk_ukernels *src) {
         dst->sgemm_mr = src->sgemm_mr;
         dst->sgemm_nr = src->sgemm_nr;
     }
+    FILL(sgemm_pack_b);
     FILL(f16_to_f32);
     FILL(f32_to_f16);
     FILL(bf16_to_f32);

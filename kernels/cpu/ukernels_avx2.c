@@ -22,6 +22,7 @@ static const gk_ukernels table = {
     .sgemm_mr = 6,
     .sgemm_nr = 16,
     .sgemm = gk_avx2_sgemm_6x16,
+    .sgemm_pack_b = gk_avx2_sgemm_pack_b,
     .f16_to_f32 = gk_avx2_f16_to_f32,
     .f32_to_f16 = gk_avx2_f32_to_f16,
     .bf16_to_f32 = gk_avx2_bf16_to_f32,
