@@ -372,7 +372,7 @@ static void run_case(runner *R, const plan_case *pc) {
     /* A case none of whose phases --phases names is skipped, not failed: `--phases decode`
      * over a suite that also holds triad is a sensible request. */
     if (!selected && !stop_signal) {
-        char names[256] = "";
+        char names[1024] = "";
         for (int ph = 0; ph < n_ph; ph++) {
             if (ph) append(names, sizeof names, ", ");
             append(names, sizeof names, phases[ph].name);
@@ -453,11 +453,17 @@ int runner_run(const gc_plan *p, const gc_options *opt, const char *out_path, co
     sigaction(SIGTERM, &old_term, NULL);
     if (sig) fprintf(stderr, "gencost: interrupted by %s: stopped after the current repetition; finished cases are saved\n",
                      sig == SIGINT ? "SIGINT" : "SIGTERM");
-    print_table(&R.res, out_path, stdout);
-    fflush(stdout);
     int rc = sig ? 130 : (R.n_bad || R.n_write_errors) ? 1 : 0;
-    if (!sig && opt->phases && R.n_setup_ok && !R.n_selected)
+    if (!sig && opt->phases && R.n_setup_ok && !R.n_selected && R.res.n_cases == 0) {
+        /* bad input, and nothing was measured: no empty table, no empty results file */
+        remove(out_path);
         rc = gc_die_usage("run: --phases %s matched no phase of any case", opt->phases);
+    } else {
+        print_table(&R.res, out_path, stdout);
+        fflush(stdout);
+        if (!sig && opt->phases && R.n_setup_ok && !R.n_selected)
+            rc = gc_die_usage("run: --phases %s matched no phase of any case", opt->phases);
+    }
     results_free(&R.res);
     return rc;
 }

@@ -272,9 +272,13 @@ static void phases_filter(void **s) {
     proc_free(&p);
     run_cmd(&p, 120, (const char *const[]){"run", "--workload", "triad", "--quick", "--reps", "1", "--min-time", "0",
                                            "--threads", "1", "--phases", "nosuch", "--out", out, NULL});
+    bool left_file = access(out, F_OK) == 0;   /* nothing measured: no empty results file */
     remove_results(out);
     assert_int_equal(p.status, 2);
+    assert_false(left_file);
     assert_non_null(strstr(p.err, "--phases nosuch matched no phase"));
+    assert_null(strstr(p.err, "--out"));           /* one error, not a second empty one */
+    assert_null(strstr(p.out, "results:"));
     proc_free(&p);
 }
 
