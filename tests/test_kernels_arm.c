@@ -485,6 +485,31 @@ static void test_helpers(void **state) {
     }
 }
 
+/* Q8_0 KV-cache helpers (as the dispatcher completes the table) against the scalar table, on
+ * rows of 0 to 3 blocks with one large value (it sets its block's scale). */
+static void test_q8_0_kv_helpers(void **state) {
+    const gk_ukernels *raw = table_or_skip(state), *ref = gk_ukernels_scalar();
+    if (!raw) return;
+    const gk_ukernels *t = gk_ukernels_select(raw->isa);   /* dotprod and i8mm take NEON's */
+    enum { N = 96 };
+    uint64_t s = 13;
+    float a[N], w[N], y0[N], y1[N];
+    uint8_t q[N / 32 * 34];
+    for (int64_t n = 0; n <= N; n += 32) {
+        float mag = 0;
+        for (int i = 0; i < N; i++) a[i] = rng_float(&s), w[i] = rng_float(&s), y0[i] = y1[i] = rng_float(&s);
+        w[5] = 30.0f;
+        gk_type_get(GK_Q8_0)->from_f32(w, q, N);
+        for (int64_t i = 0; i < n; i++) mag += fabsf(a[i] * w[i]);
+        char what[64];
+        snprintf(what, sizeof what, "%s q8_0 helpers n=%lld", t->isa, (long long)n);
+        expect_close(t->dot_f32_q8_0(a, q, n), ref->dot_f32_q8_0(a, q, n), 2e-6 * mag + 1e-30, what);
+        t->axpy_q8_0(-1.5f, q, y1, n);
+        ref->axpy_q8_0(-1.5f, q, y0, n);
+        for (int64_t i = 0; i < N; i++) expect_close(y1[i], y0[i], 2e-6 * (1 + fabsf(y0[i])), what);
+    }
+}
+
 /* ---- the dispatcher's view ---------------------------------------------------------------- */
 
 static void test_selected_complete(void **state) {
@@ -509,6 +534,7 @@ static void test_selected_complete(void **state) {
     assert_true(t->sgemm_mr >= 1 && t->sgemm_nr >= 1);
     assert_true(t->f16_to_f32 && t->f32_to_f16 && t->bf16_to_f32);
     assert_true(t->dot_f32 && t->axpy_f32 && t->dot_f32_f16 && t->axpy_f16);
+    assert_true(t->dot_f32_q8_0 && t->axpy_q8_0);
 }
 
 static const isa_case cases[] = {
@@ -524,7 +550,8 @@ static const isa_case cases[] = {
     ISA_TEST(test_dot_tile, i, name ": dot_tile"),                                     \
     ISA_TEST(test_sgemm, i, name ": sgemm"),                                           \
     ISA_TEST(test_convert, i, name ": conversions"),                                   \
-    ISA_TEST(test_helpers, i, name ": dot/axpy helpers")
+    ISA_TEST(test_helpers, i, name ": dot/axpy helpers"),                              \
+    ISA_TEST(test_q8_0_kv_helpers, i, name ": q8_0 KV-cache helpers")
 
 int main(void) {
     const struct CMUnitTest own[] = {ISA_TESTS(0, "neon"), ISA_TESTS(1, "dotprod"), ISA_TESTS(2, "i8mm")};

@@ -338,6 +338,41 @@ static void test_vector_helpers(void **st) {
     }
 }
 
+/* Q8_0 KV-cache helpers against the scalar table, and the scalar table against a dot with the
+ * row decoded by quant.c (exact dequantisation: d · q). */
+static void test_q8_0_kv_helpers(void **st) {
+    (void)st;
+    const gk_ukernels *s = gk_ukernels_scalar();
+    enum { N = 128 };
+    float a[N], w[N], wd[N], y0[N], y1[N];
+    uint8_t q[N / 32 * 34];
+    for (size_t t = 0; t < sizeof isas / sizeof isas[0]; t++) {
+        const gk_ukernels *u = table_or_skip(&isas[t]);
+        if (!u || !u->dot_f32_q8_0 || !u->axpy_q8_0) continue;   /* raw tables may leave them to AVX2 */
+        for (int n = 0; n <= N; n += 32) {
+            fill(a, N, 2.0f);
+            fill(w, N, 3.0f);
+            w[1] = 40.0f;   /* one large value: the block's scale is set by it */
+            gk_type_get(GK_Q8_0)->from_f32(w, q, N);
+            gk_type_get(GK_Q8_0)->to_f32(q, wd, N);
+            double want = 0, mag = 1e-6;
+            for (int i = 0; i < n; i++) want += (double)a[i] * wd[i], mag += fabs((double)a[i] * wd[i]);
+            assert_true(fabs(s->dot_f32_q8_0(a, q, n) - want) <= 1e-5 * mag);
+            assert_true(fabs(u->dot_f32_q8_0(a, q, n) - want) <= 1e-5 * mag);
+            float y[N];
+            fill(y, N, 1.0f);
+            memcpy(y0, y, sizeof y), memcpy(y1, y, sizeof y);
+            u->axpy_q8_0(-1.25f, q, y0, n);
+            s->axpy_q8_0(-1.25f, q, y1, n);
+            for (int i = 0; i < N; i++) {
+                float want_y = i < n ? y[i] + -1.25f * wd[i] : y[i];
+                assert_true(fabsf(y1[i] - want_y) <= 1e-5f * (1 + fabsf(want_y)));
+                assert_true(fabsf(y0[i] - y1[i]) <= 1e-6f * (1 + fabsf(y1[i])));
+            }
+        }
+    }
+}
+
 /* The dispatcher's merged table for each ISA has every entry (gaps filled from AVX2/scalar). */
 static void test_selected_complete(void **st) {
     (void)st;
@@ -360,7 +395,7 @@ int main(void) {
         cmocka_unit_test(test_dots),
         cmocka_unit_test(test_sgemm),
         cmocka_unit_test(test_conversions),
-        cmocka_unit_test(test_vector_helpers),
+        cmocka_unit_test(test_vector_helpers), cmocka_unit_test(test_q8_0_kv_helpers),
         cmocka_unit_test(test_selected_complete),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -30,6 +30,7 @@ static float key_dot(const attn_job *j, const float *q, const char *k, float *tm
     switch (j->k->type) {
     case GK_F32: return j->uk->dot_f32(q, (const float *)k, hd);
     case GK_F16: return j->uk->dot_f32_f16(q, (const uint16_t *)k, hd);
+    case GK_Q8_0: return j->uk->dot_f32_q8_0(q, k, hd);
     default:
         gk_type_get(j->k->type)->to_f32(k, tmp, hd);
         return j->uk->dot_f32(q, tmp, hd);
@@ -41,6 +42,7 @@ static void value_axpy(const attn_job *j, float a, const char *v, float *acc, fl
     switch (j->v->type) {
     case GK_F32: j->uk->axpy_f32(a, (const float *)v, acc, hd); break;
     case GK_F16: j->uk->axpy_f16(a, (const uint16_t *)v, acc, hd); break;
+    case GK_Q8_0: j->uk->axpy_q8_0(a, v, acc, hd); break;
     default:
         gk_type_get(j->v->type)->to_f32(v, tmp, hd);
         j->uk->axpy_f32(a, tmp, acc, hd);

@@ -154,6 +154,33 @@ void gk_avx2_axpy_f32(float a, const float *x, float *y, int64_t n) {
     for (; i < n; i++) y[i] += a * x[i];
 }
 
+/* Q8_0 KV rows: 32 int8 of a block widened to four 8-float vectors, scaled once per block. */
+static inline __m256 q8_0_part(const uint8_t *qs, int j) {
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(qs + 8 * j))));
+}
+
+float gk_avx2_dot_f32_q8_0(const float *a, const void *b, int64_t n) {
+    const uint8_t *blk = b;
+    __m256 s = _mm256_setzero_ps();
+    for (int64_t i0 = 0; i0 < n; i0 += 32, blk += 34) {
+        __m256 p = _mm256_mul_ps(_mm256_loadu_ps(a + i0), q8_0_part(blk + 2, 0));
+        p = _mm256_fmadd_ps(_mm256_loadu_ps(a + i0 + 8), q8_0_part(blk + 2, 1), p);
+        p = _mm256_fmadd_ps(_mm256_loadu_ps(a + i0 + 16), q8_0_part(blk + 2, 2), p);
+        p = _mm256_fmadd_ps(_mm256_loadu_ps(a + i0 + 24), q8_0_part(blk + 2, 3), p);
+        s = _mm256_fmadd_ps(_mm256_set1_ps(fw_load1(FW_F16, blk, 0)), p, s);
+    }
+    return gk_hsum_ps(s);
+}
+
+void gk_avx2_axpy_q8_0(float a, const void *x, float *y, int64_t n) {
+    const uint8_t *blk = x;
+    for (int64_t i0 = 0; i0 < n; i0 += 32, blk += 34) {
+        const __m256 ad = _mm256_set1_ps(a * fw_load1(FW_F16, blk, 0));
+        for (int j = 0; j < 4; j++)
+            _mm256_storeu_ps(y + i0 + 8 * j, _mm256_fmadd_ps(ad, q8_0_part(blk + 2, j), _mm256_loadu_ps(y + i0 + 8 * j)));
+    }
+}
+
 void gk_avx2_axpy_f16(float a, const uint16_t *x, float *y, int64_t n) {
     const __m256 va = _mm256_set1_ps(a);
     int64_t i = 0;

@@ -136,6 +136,47 @@ void gk_neon_axpy_f32(float a, const float *x, float *y, int64_t n) {
     for (; i < n; i++) y[i] += a * x[i];
 }
 
+/* Q8_0 KV rows: a block's 32 int8 widened to eight 4-float vectors, scaled once per block. */
+static inline float32x4_t q8_0_part(int8x16_t q, int hi, int quarter) {
+    const int16x8_t w = hi ? vmovl_high_s8(q) : vmovl_s8(vget_low_s8(q));
+    return vcvtq_f32_s32(quarter ? vmovl_high_s16(w) : vmovl_s16(vget_low_s16(w)));
+}
+
+float gk_neon_dot_f32_q8_0(const float *a, const void *b, int64_t n) {
+    const uint8_t *blk = b;
+    float32x4_t s = vdupq_n_f32(0);
+    for (int64_t i0 = 0; i0 < n; i0 += 32, blk += 34) {
+        uint16_t d;
+        memcpy(&d, blk, sizeof d);
+        float32x4_t p = vdupq_n_f32(0);
+        for (int h = 0; h < 2; h++) {
+            const int8x16_t q = vld1q_s8((const int8_t *)blk + 2 + 16 * h);
+            const float *ah = a + i0 + 16 * h;
+            p = vfmaq_f32(p, vld1q_f32(ah), q8_0_part(q, 0, 0));
+            p = vfmaq_f32(p, vld1q_f32(ah + 4), q8_0_part(q, 0, 1));
+            p = vfmaq_f32(p, vld1q_f32(ah + 8), q8_0_part(q, 1, 0));
+            p = vfmaq_f32(p, vld1q_f32(ah + 12), q8_0_part(q, 1, 1));
+        }
+        s = vfmaq_n_f32(s, p, f16_scalar(d));
+    }
+    return vaddvq_f32(s);
+}
+
+void gk_neon_axpy_q8_0(float a, const void *x, float *y, int64_t n) {
+    const uint8_t *blk = x;
+    for (int64_t i0 = 0; i0 < n; i0 += 32, blk += 34) {
+        uint16_t d;
+        memcpy(&d, blk, sizeof d);
+        const float ad = a * f16_scalar(d);
+        for (int h = 0; h < 2; h++) {
+            const int8x16_t q = vld1q_s8((const int8_t *)blk + 2 + 16 * h);
+            float *yh = y + i0 + 16 * h;
+            for (int j = 0; j < 4; j++)
+                vst1q_f32(yh + 4 * j, vfmaq_n_f32(vld1q_f32(yh + 4 * j), q8_0_part(q, j >> 1, j & 1), ad));
+        }
+    }
+}
+
 void gk_neon_axpy_f16(float a, const uint16_t *x, float *y, int64_t n) {
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {

@@ -59,6 +59,10 @@ typedef struct gk_ukernels {
     void (*axpy_f32)(float a, const float *x, float *y, int64_t n);        /* y += a*x */
     float (*dot_f32_f16)(const float *a, const uint16_t *b, int64_t n);
     void (*axpy_f16)(float a, const uint16_t *x, float *y, int64_t n);    /* y += a*x */
+    /* Q8_0 KV-cache rows (n a multiple of 32): the dot with an F32 query, and y += a*x,
+     * dequantising in registers. */
+    float (*dot_f32_q8_0)(const float *a, const void *b, int64_t n);
+    void (*axpy_q8_0)(float a, const void *x, float *y, int64_t n);
 } gk_ukernels;
 
 /* Tables compiled into this binary (NULL when the ISA is not compiled or not present). */

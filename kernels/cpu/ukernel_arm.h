@@ -100,6 +100,8 @@ float gk_neon_dot_f32(const float *a, const float *b, int64_t n);
 void gk_neon_axpy_f32(float a, const float *x, float *y, int64_t n);
 float gk_neon_dot_f32_f16(const float *a, const uint16_t *b, int64_t n);
 void gk_neon_axpy_f16(float a, const uint16_t *x, float *y, int64_t n);
+float gk_neon_dot_f32_q8_0(const float *a, const void *b, int64_t n);
+void gk_neon_axpy_q8_0(float a, const void *x, float *y, int64_t n);
 enum { GK_NEON_SGEMM_MR = 8, GK_NEON_SGEMM_NR = 12 };
 void gk_neon_sgemm_8x12(int64_t kc, const float *a, const float *b, float *c, int64_t ldc);
 

@@ -215,6 +215,28 @@ static float vdot_f32_f16(const float *a, const uint16_t *b, int64_t n) {
 static void vaxpy_f16(float a, const uint16_t *x, float *y, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] += a * gk_f16_to_f32(x[i]);
 }
+/* Q8_0 rows: per 32-block, the f16 scale d then 32 int8 (quant.h). */
+static float vdot_f32_q8_0(const float *a, const void *b, int64_t n) {
+    const uint8_t *blk = b;
+    float s = 0;
+    for (int64_t i0 = 0; i0 < n; i0 += 32, blk += 34) {
+        uint16_t d;
+        memcpy(&d, blk, sizeof d);
+        float part = 0;
+        for (int i = 0; i < 32; i++) part += a[i0 + i] * (float)(int8_t)blk[2 + i];
+        s += gk_f16_to_f32(d) * part;
+    }
+    return s;
+}
+static void vaxpy_q8_0(float a, const void *x, float *y, int64_t n) {
+    const uint8_t *blk = x;
+    for (int64_t i0 = 0; i0 < n; i0 += 32, blk += 34) {
+        uint16_t d;
+        memcpy(&d, blk, sizeof d);
+        const float ad = a * gk_f16_to_f32(d);
+        for (int i = 0; i < 32; i++) y[i0 + i] += ad * (float)(int8_t)blk[2 + i];
+    }
+}
 
 #define TK(act, q, dot, tile) {act, q, dot, tile, 4, 4}
 static const gk_ukernels scalar = {
@@ -239,6 +261,8 @@ static const gk_ukernels scalar = {
     .axpy_f32 = vaxpy_f32,
     .dot_f32_f16 = vdot_f32_f16,
     .axpy_f16 = vaxpy_f16,
+    .dot_f32_q8_0 = vdot_f32_q8_0,
+    .axpy_q8_0 = vaxpy_q8_0,
 };
 
 const gk_ukernels *gk_ukernels_scalar(void) { return &scalar; }

@@ -43,6 +43,8 @@ static const gk_ukernels table = {
     .axpy_f32 = gk_neon_axpy_f32,
     .dot_f32_f16 = gk_neon_dot_f32_f16,
     .axpy_f16 = gk_neon_axpy_f16,
+    .dot_f32_q8_0 = gk_neon_dot_f32_q8_0,
+    .axpy_q8_0 = gk_neon_axpy_q8_0,
 };
 
 const gk_ukernels *gk_ukernels_neon(void) { return &table; }
