@@ -18,11 +18,13 @@ typedef struct attn_job {
     _Atomic int64_t next;
     float *mem;
     size_t per_thread;   /* floats */
+    size_t k_row, v_row, k_head, v_head;   /* bytes of a cache row, and of one KV head's slice */
 } attn_job;
 
-/* Pointer to head kvh's slice of cache row pos. */
-static const char *slice(const gk_tensor *c, int64_t pos, int kvh, int hd) {
-    return (const char *)c->data + (size_t)pos * gk_row_bytes(c) + gk_type_bytes(c->type, (int64_t)kvh * hd);
+/* Pointer to head kvh's slice of cache row pos (strides computed once per call: this runs for
+ * every cached position of every head). */
+static const char *slice(const gk_tensor *c, size_t row, size_t head, int64_t pos, int kvh) {
+    return (const char *)c->data + (size_t)pos * row + (size_t)kvh * head;
 }
 
 static float key_dot(const attn_job *j, const float *q, const char *k, float *tmp) {
@@ -56,14 +58,14 @@ static void attend_one(const attn_job *j, int64_t t, int h, float *sc, float *ac
     int64_t last = p->pos0 + t;
     float mx = -INFINITY, sum = 0;
     for (int64_t pos = 0; pos <= last; pos++) {
-        sc[pos] = key_dot(j, q, slice(j->k, pos, kvh, hd), tmp) * p->scale;
+        sc[pos] = key_dot(j, q, slice(j->k, j->k_row, j->k_head, pos, kvh), tmp) * p->scale;
         mx = fmaxf(mx, sc[pos]);
     }
     memset(acc, 0, (size_t)hd * sizeof *acc);
     for (int64_t pos = 0; pos <= last; pos++) {
         float e = expf(sc[pos] - mx);
         sum += e;
-        value_axpy(j, e, slice(j->v, pos, kvh, hd), acc, tmp);
+        value_axpy(j, e, slice(j->v, j->v_row, j->v_head, pos, kvh), acc, tmp);
     }
     float *o = (float *)j->out->data + t * j->out->ne[0] + (int64_t)h * hd;
     for (int i = 0; i < hd; i++) o[i] = acc[i] / sum;
@@ -86,7 +88,9 @@ int gk_cpu_attention(gk_backend *b, gk_tensor *out, const gk_tensor *q, const gk
                      const gk_tensor *vc, const gk_attn_params *p) {
     if (gk_check_attention(b, out, q, kc, vc, p)) return -1;
     gk_cpu *c = gk_cpu_of(b);
-    attn_job j = {.uk = c->uk, .p = p, .q = q, .k = kc, .v = vc, .out = out, .nt = gk_rows(q)};
+    attn_job j = {.uk = c->uk, .p = p, .q = q, .k = kc, .v = vc, .out = out, .nt = gk_rows(q),
+                  .k_row = gk_row_bytes(kc), .v_row = gk_row_bytes(vc),
+                  .k_head = gk_type_bytes(kc->type, p->head_dim), .v_head = gk_type_bytes(vc->type, p->head_dim)};
     /* scores for every position, the output accumulator, one dequantised row; 64-byte multiple */
     j.per_thread = (size_t)(p->pos0 + j.nt + 2 * (int64_t)p->head_dim + 15) / 16 * 16;
     int nth = gk_pool_size(c->pool);
