@@ -514,9 +514,9 @@ static void llm_describe(const gc_case *c) {
     const llm_config *m = &src.c;
     int ctx = max3(P + N, D + 1, QUALITY_T + 1);
     llm_load_opts lo = {.wtype = wtype, .kv_type = kv_type, .ctx = ctx, .max_t = max3(P, VERIFY_T, QUALITY_T), .max_logits = QUALITY_T};
-    printf("    model %s: dim %d, %d layers, %d heads (%d kv), ffn %d, vocab %d, context %d, rope base %g, eps %g: %.3f B parameters\n",
-           m->name, m->dim, m->n_layers, m->n_heads, m->n_kv_heads, m->ffn, m->vocab, m->ctx, m->rope_base, m->norm_eps,
-           (double)llm_param_count(m) / 1e9);
+    printf("    model %s: dim %d, %d layers, %d heads (%d kv), ffn %d, vocab %d, context %d, rope base %g (rope factors: %s), eps %g: %.3f B parameters\n",
+           m->name, m->dim, m->n_layers, m->n_heads, m->n_kv_heads, m->ffn, m->vocab, m->ctx, m->rope_base,
+           m->rope_factors ? "yes" : "no", m->norm_eps, (double)llm_param_count(m) / 1e9);
     printf("    weights %s: %.3f GB (%.3f GB read per decoded token); KV cache %s for %d positions: %.3f GB; buffers %.3f GB\n",
            wtype < 0 ? "as in the file" : gk_type_name(wtype), (double)llm_source_weight_bytes(&src, wtype, false) / 1e9,
            (double)llm_source_weight_bytes(&src, wtype, true) / 1e9, gk_type_name(kv_type), ctx,

@@ -61,8 +61,12 @@ typedef struct gk_ops {
     /* y = x / rms(x) * w, per row of x{dim, T}; w F32 {dim}. y may equal x. */
     int (*rmsnorm)(gk_backend *b, gk_tensor *y, const gk_tensor *x, const gk_tensor *w, float eps);
     /* In place on x{n_head*head_dim, T}: rotary embedding (rotating pairs (2i, 2i+1), GPT-J
-     * "normal" ordering as llama.cpp's LLAMA arch), position of row t = pos0 + t. */
-    int (*rope)(gk_backend *b, gk_tensor *x, int n_head, int head_dim, int pos0, float base);
+     * "normal" ordering as llama.cpp's LLAMA arch), position of row t = pos0 + t. Pair i turns
+     * by pos * base^(-2i/head_dim) / ff[i] when freq_factors is given: an F32 tensor {head_dim/2}
+     * of this backend (Llama 3.1's rope_freqs.weight, as ggml_rope_ext's freq factors); NULL:
+     * every ff[i] is 1. */
+    int (*rope)(gk_backend *b, gk_tensor *x, int n_head, int head_dim, int pos0, float base,
+                const gk_tensor *freq_factors);
     /* Writes rows src{n_kv*head_dim, T} F32 into cache rows pos0..pos0+T-1, converting. */
     int (*kv_store)(gk_backend *b, gk_tensor *cache, const gk_tensor *src, int pos0);
     int (*attention)(gk_backend *b, gk_tensor *out, const gk_tensor *q, const gk_tensor *kcache,

@@ -331,35 +331,44 @@ static void elementwise_ops(void **s)
     }
 }
 
+/* Every case without frequency factors, then with factors (Llama 3.1's rope_freqs) from 0.5 to
+ * 8: the emulated body against the ref backend, and the device when there is one. */
 static void rope_positions(void **s)
 {
     static const struct { int n_head, hd, pos0; int64_t T; } cases[] = {
         {3, 2, 0, 2}, {2, 8, 5, 3}, {4, 128, 4000, 2}, {1, 256, 17, 1}};
-    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
-        const int nh = cases[ci].n_head, hd = cases[ci].hd, pos0 = cases[ci].pos0;
-        const int64_t T = cases[ci].T, n = (int64_t)nh * hd * T;
-        float *x = rand_f32(n, 2.0f), *want = malloc((size_t)n * 4), *got = dalloc((size_t)n * 4);
-        gk_tensor tx = put(ref_be, GK_F32, (int64_t)nh * hd, T, x);
-        OK(ref_be, ref_be->ops->rope(ref_be, &tx, nh, hd, pos0, 10000.0f));
-        get(ref_be, &tx, want);
-        drop(ref_be, &tx);
-        for (int rev = 0; rev < 2; rev++) {
-            memcpy(got, x, (size_t)n * 4);
-            gk_rope_args a = {got, nh, hd, pos0, T, 10000.0f};
-            gk_grid g = gk_plan_rope(nh, hd, T);
-            GK_EMUL_LAUNCH(gk_body_rope, g.gx, g.gy, g.gz, g.nt, rev, a);
-            expect_close("rope", got, want, n, 2e-5f, 2e-5f);
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++)
+        for (int with_ff = 0; with_ff < 2; with_ff++) {
+            const int nh = cases[ci].n_head, hd = cases[ci].hd, pos0 = cases[ci].pos0;
+            const int64_t T = cases[ci].T, n = (int64_t)nh * hd * T;
+            float *x = rand_f32(n, 2.0f), *want = malloc((size_t)n * 4), *got = dalloc((size_t)n * 4);
+            float *ff = with_ff ? dalloc((size_t)hd / 2 * 4) : NULL;
+            for (int i = 0; with_ff && i < hd / 2; i++) ff[i] = 0.5f + 7.5f * (float)i / (float)(hd / 2);
+            gk_tensor tx = put(ref_be, GK_F32, (int64_t)nh * hd, T, x), tf = {0};
+            if (ff) tf = put(ref_be, GK_F32, hd / 2, 1, ff);
+            OK(ref_be, ref_be->ops->rope(ref_be, &tx, nh, hd, pos0, 10000.0f, ff ? &tf : NULL));
+            get(ref_be, &tx, want);
+            drop(ref_be, &tx);
+            if (ff) drop(ref_be, &tf);
+            for (int rev = 0; rev < 2; rev++) {
+                memcpy(got, x, (size_t)n * 4);
+                gk_rope_args a = {got, nh, hd, pos0, T, 10000.0f, ff};
+                gk_grid g = gk_plan_rope(nh, hd, T);
+                GK_EMUL_LAUNCH(gk_body_rope, g.gx, g.gy, g.gz, g.nt, rev, a);
+                expect_close(ff ? "rope with factors" : "rope", got, want, n, 2e-5f, 2e-5f);
+            }
+            if (dev_be) {
+                tx = put(dev_be, GK_F32, (int64_t)nh * hd, T, x);
+                if (ff) tf = put(dev_be, GK_F32, hd / 2, 1, ff);
+                OK(dev_be, dev_be->ops->rope(dev_be, &tx, nh, hd, pos0, 10000.0f, ff ? &tf : NULL));
+                get(dev_be, &tx, got);
+                drop(dev_be, &tx);
+                if (ff) drop(dev_be, &tf);
+                /* float angles at position 4000 differ from double ones by ~1e-4 rad */
+                expect_close(ff ? "device rope with factors" : "device rope", got, want, n, 1e-3f, 1e-3f);
+            }
+            free(x), free(want), free(got), free(ff);
         }
-        if (dev_be) {
-            tx = put(dev_be, GK_F32, (int64_t)nh * hd, T, x);
-            OK(dev_be, dev_be->ops->rope(dev_be, &tx, nh, hd, pos0, 10000.0f));
-            get(dev_be, &tx, got);
-            drop(dev_be, &tx);
-            /* float angles at position 4000 differ from double ones by ~1e-4 rad */
-            expect_close("device rope", got, want, n, 1e-3f, 1e-3f);
-        }
-        free(x), free(want), free(got);
-    }
 }
 
 static void embedding_rows(void **s)

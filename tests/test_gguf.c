@@ -4,7 +4,9 @@
  * into a corpus of malformed files (truncations, bad magic/version/counts/lengths/types,
  * offsets outside the file or misaligned, overlapping tensors, shapes that disagree with the
  * metadata, unsupported tensor types): every one must be rejected with the expected message.
- * The committed corpus in tests/fixtures/gguf-bad/ (also the fuzzer's seeds) is checked too;
+ * A second export carries Llama 3.1's rope_freqs.weight; its mutations (wrong shape, type or
+ * values) must be rejected too. The committed corpus in tests/fixtures/gguf-bad/ (also the
+ * fuzzer's seeds) is checked too;
  * regenerate it with:  GC_WRITE_GGUF_CORPUS=tests/fixtures build/tests/test_gguf
  */
 #include <stdarg.h>
@@ -25,30 +27,39 @@
 #define FIXTURES "tests/fixtures"
 #endif
 
-static const llm_config micro = {"micro", 32, 1, 2, 1, 64, 260, 64, 10000.0f, 1e-5f};
+static const llm_config micro = {"micro", 32, 1, 2, 1, 64, 260, 64, 10000.0f, 1e-5f, false};
 
 static uint8_t *good;     /* the exported micro model */
 static size_t good_len;
+static uint8_t *good_rf;  /* the same with RoPE frequency factors (rope_freqs.weight) */
+static size_t good_rf_len;
 
-static int load_good(void **st) {
+static uint8_t *export_micro(bool rope_factors, size_t *len) {
     char path[] = "/tmp/gc_gguf_XXXXXX";
     int fd = mkstemp(path);
-    if (fd < 0) return -1;
+    if (fd < 0) return NULL;
     close(fd);
+    llm_config c = micro;
+    c.rope_factors = rope_factors;
     llm_source src;
-    llm_source_synthetic(&src, &micro, 42);
+    llm_source_synthetic(&src, &c, 42);
     gc_err err;
-    if (llm_export_gguf(&src, GK_Q8_0, path, &err)) {
-        fprintf(stderr, "%s\n", err.msg);
-        return -1;
-    }
-    good = (uint8_t *)gc_read_file(path, &good_len, &err);
+    uint8_t *b = NULL;
+    if (llm_export_gguf(&src, GK_Q8_0, path, &err)) fprintf(stderr, "%s\n", err.msg);
+    else b = (uint8_t *)gc_read_file(path, len, &err);
     unlink(path);
-    return good ? 0 : -1;
+    return b;
+}
+
+static int load_good(void **st) {
+    good = export_micro(false, &good_len);
+    good_rf = export_micro(true, &good_rf_len);
+    return good && good_rf ? 0 : -1;
 }
 
 static int free_good(void **st) {
     free(good);
+    free(good_rf);
     return 0;
 }
 
@@ -157,6 +168,22 @@ static size_t m_no_data(uint8_t *b, size_t n) {
 }
 #define TRUNC(at) static size_t m_trunc_##at(uint8_t *b, size_t n) { return at; }
 TRUNC(0) TRUNC(3) TRUNC(7) TRUNC(15) TRUNC(23) TRUNC(30) TRUNC(60) TRUNC(200) TRUNC(1000) TRUNC(3000) TRUNC(6000)
+/* Offset in the file of a tensor's data. */
+static size_t data_of(const uint8_t *b, size_t n, const char *name) {
+    gguf_file f;
+    gc_err err;
+    if (gguf_parse(b, n, &f, &err)) fail_msg("%s", err.msg);
+    const gguf_tensor *t = gguf_find_tensor(&f, name);
+    if (!t) fail_msg("tensor %s not found", name);
+    size_t off = (size_t)((const uint8_t *)t->data - b);
+    gguf_close(&f);
+    return off;
+}
+/* Mutations of the file with rope_freqs.weight (micro: head_dim 16, 8 factors). */
+static size_t m_rf_shape(uint8_t *b, size_t n) { u64_at(b, tensor_fields(b, n, "rope_freqs.weight").dim0, 4); return n; }
+static size_t m_rf_type(uint8_t *b, size_t n) { u32_at(b, tensor_fields(b, n, "rope_freqs.weight").type, GK_F16); return n; }
+static size_t m_rf_zero(uint8_t *b, size_t n) { u32_at(b, data_of(b, n, "rope_freqs.weight") + 3 * 4, 0); return n; }
+static size_t m_rf_nan(uint8_t *b, size_t n) { u32_at(b, data_of(b, n, "rope_freqs.weight"), 0x7fc00000u); return n; }
 static size_t m_trunc_tinfo(uint8_t *b, size_t n) { return tensor_fields(b, n, "blk.0.attn_v.weight").type + 2; }
 static size_t m_trunc_tokens(uint8_t *b, size_t n) { return find(b, n, "<0x80>"); }
 
@@ -211,6 +238,15 @@ static const bad_case bad_cases[] = {
     {"trunc-in-tokens", "tokenizer.ggml.tokens", m_trunc_tokens},
 };
 #define N_BAD (sizeof bad_cases / sizeof bad_cases[0])
+
+/* Made from good_rf. */
+static const bad_case bad_rf_cases[] = {
+    {"rope-freqs-shape", "rope_freqs.weight has shape {4, 1, 1, 1}, expected {8}", m_rf_shape},
+    {"rope-freqs-type", "rope_freqs.weight is f16, expected f32", m_rf_type},
+    {"rope-freqs-zero", "rope_freqs.weight holds 0 at 3, expected positive finite", m_rf_zero},
+    {"rope-freqs-nan", "rope_freqs.weight holds nan at 0", m_rf_nan},
+};
+#define N_BAD_RF (sizeof bad_rf_cases / sizeof bad_rf_cases[0])
 
 static void exported_file_is_spec_exact(void **st) {
     assert_memory_equal(good, "GGUF", 4);
@@ -273,6 +309,42 @@ static void exported_file_is_spec_exact(void **st) {
     gguf_close(&f);
 }
 
+/* The export with factors: rope_freqs.weight is a 1-D F32 tensor of head_dim/2 values (as
+ * llama.cpp's converter writes it), read back as a config with rope factors. */
+static void rope_freqs_file(void **st) {
+    gguf_file f;
+    gc_err err;
+    if (gguf_parse(good_rf, good_rf_len, &f, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(f.n_tensors, 4 + 9 * micro.n_layers);
+    const gguf_tensor *t = gguf_find_tensor(&f, "rope_freqs.weight");
+    assert_non_null(t);
+    assert_int_equal(t->n_dims, 1);
+    assert_int_equal(t->ne[0], 8);
+    assert_int_equal(t->ne[1], 1);
+    assert_int_equal(t->type, GK_F32);
+    assert_int_equal(t->nbytes, 32);
+    for (int i = 0; i < 8; i++) {   /* synthetic factors: 1 +- 0.1, like norm gains */
+        float v;
+        memcpy(&v, (const uint8_t *)t->data + 4 * i, 4);
+        assert_true(v >= 0.9f && v <= 1.1f);
+    }
+    llm_config c;
+    int wtype;
+    if (llm_config_from_gguf(&f, &c, &wtype, &err)) fail_msg("%s", err.msg);
+    assert_true(c.rope_factors);
+    assert_int_equal(wtype, GK_Q8_0);
+    assert_int_equal(llm_tensor_count(&c), 4 + 9 * micro.n_layers);
+    llm_tinfo ti;
+    llm_tensor_info(&c, llm_tensor_count(&c) - 1, &ti);
+    assert_string_equal(ti.name, "rope_freqs.weight");
+    assert_int_equal(ti.ne0, 8);
+    gguf_close(&f);
+    if (gguf_parse(good, good_len, &f, &err)) fail_msg("%s", err.msg);
+    if (llm_config_from_gguf(&f, &c, &wtype, &err)) fail_msg("%s", err.msg);
+    assert_false(c.rope_factors);   /* without the tensor, no factors */
+    gguf_close(&f);
+}
+
 static void version_2_is_accepted(void **st) {
     uint8_t *b = malloc(good_len);
     memcpy(b, good, good_len);
@@ -282,33 +354,34 @@ static void version_2_is_accepted(void **st) {
     free(b);
 }
 
+static void write_fixture(const char *dir, const char *sub, const char *name, const uint8_t *b, size_t n) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s/%s.gguf", dir, sub, name);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(b, 1, n, f), n);
+    fclose(f);
+}
+
+static void reject_mutated(const bad_case *c, const uint8_t *base, size_t len, const char *dir) {
+    uint8_t *b = malloc(len);
+    memcpy(b, base, len);
+    size_t n = c->mutate(b, len);
+    gc_err err = {{0}};
+    int rc = check(b, n, &err);
+    if (rc == 0) fail_msg("%s: accepted", c->name);
+    if (!strstr(err.msg, c->expect)) fail_msg("%s: error '%s' lacks '%s'", c->name, err.msg, c->expect);
+    if (dir) write_fixture(dir, "gguf-bad", c->name, b, n);
+    free(b);
+}
+
 static void malformed_files_are_rejected(void **st) {
     const char *dir = getenv("GC_WRITE_GGUF_CORPUS");
-    for (size_t i = 0; i < N_BAD; i++) {
-        uint8_t *b = malloc(good_len);
-        memcpy(b, good, good_len);
-        size_t n = bad_cases[i].mutate(b, good_len);
-        gc_err err = {{0}};
-        int rc = check(b, n, &err);
-        if (rc == 0) fail_msg("%s: accepted", bad_cases[i].name);
-        if (!strstr(err.msg, bad_cases[i].expect)) fail_msg("%s: error '%s' lacks '%s'", bad_cases[i].name, err.msg, bad_cases[i].expect);
-        if (dir) {
-            char path[512];
-            snprintf(path, sizeof path, "%s/gguf-bad/%s.gguf", dir, bad_cases[i].name);
-            FILE *f = fopen(path, "wb");
-            assert_non_null(f);
-            assert_int_equal(fwrite(b, 1, n, f), n);
-            fclose(f);
-        }
-        free(b);
-    }
+    for (size_t i = 0; i < N_BAD; i++) reject_mutated(&bad_cases[i], good, good_len, dir);
+    for (size_t i = 0; i < N_BAD_RF; i++) reject_mutated(&bad_rf_cases[i], good_rf, good_rf_len, dir);
     if (dir) {
-        char path[512];
-        snprintf(path, sizeof path, "%s/gguf-good/micro-q8_0.gguf", dir);
-        FILE *f = fopen(path, "wb");
-        assert_non_null(f);
-        assert_int_equal(fwrite(good, 1, good_len, f), good_len);
-        fclose(f);
+        write_fixture(dir, "gguf-good", "micro-q8_0", good, good_len);
+        write_fixture(dir, "gguf-good", "micro-rope-freqs-q8_0", good_rf, good_rf_len);
     }
 }
 
@@ -335,11 +408,18 @@ static void committed_corpus_is_rejected(void **st) {
         n++;
     }
     closedir(d);
-    assert_true(n >= (int)N_BAD);
+    assert_true(n >= (int)(N_BAD + N_BAD_RF));
     gguf_file f;
     gc_err err;
-    if (gguf_open(FIXTURES "/gguf-good/micro-q8_0.gguf", &f, &err)) fail_msg("%s", err.msg);
-    gguf_close(&f);
+    const char *goods[] = {FIXTURES "/gguf-good/micro-q8_0.gguf", FIXTURES "/gguf-good/micro-rope-freqs-q8_0.gguf"};
+    for (int i = 0; i < 2; i++) {
+        if (gguf_open(goods[i], &f, &err)) fail_msg("%s", err.msg);
+        llm_config c;
+        int wtype;
+        if (llm_config_from_gguf(&f, &c, &wtype, &err)) fail_msg("%s: %s", goods[i], err.msg);
+        assert_int_equal(c.rope_factors, i == 1);
+        gguf_close(&f);
+    }
     assert_int_not_equal(gguf_open(FIXTURES "/no-such-file.gguf", &f, &err), 0);
     assert_non_null(strstr(err.msg, "cannot open"));
 }
@@ -396,6 +476,7 @@ static void writer_layout(void **st) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(exported_file_is_spec_exact),
+        cmocka_unit_test(rope_freqs_file),
         cmocka_unit_test(version_2_is_accepted),
         cmocka_unit_test(malformed_files_are_rejected),
         cmocka_unit_test(committed_corpus_is_rejected),

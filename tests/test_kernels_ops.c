@@ -262,7 +262,7 @@ static void run_rowop(pair *p, rowop op, int64_t ne0, int64_t rows, float *out[2
         case OP_ADD: rc = b->ops->add(b, &ty, &ta, &tc); break;
         case OP_SCALE: rc = b->ops->scale(b, &ty, &ta, -0.37f); break;
         case OP_ROPE: {
-            rc = b->ops->rope(b, &ta, (int)(ne0 / 8), 8, 5, 10000.0f);
+            rc = b->ops->rope(b, &ta, (int)(ne0 / 8), 8, 5, 10000.0f, NULL);
             free_t(b, &ty);
             ty = ta;   /* in place */
             break;
@@ -298,6 +298,104 @@ static void rowops_all(pair *p) {
 static void test_row_ops(void **state) {
     (void)state;
     for_each_config(rowops_all);
+}
+
+/* ---- rope with frequency factors (Llama 3.1's rope_freqs) ----------------------------------- */
+
+/* Runs rope on x (nh heads of hd, T rows at pos0) on b, with factors ff (NULL: none). */
+static float *rope_on(gk_backend *b, const float *x, int nh, int hd, int64_t T, int pos0, const float *ff) {
+    gk_tensor tx, tf;
+    tensor_from(b, &tx, GK_F32, (int64_t)nh * hd, T, x);
+    if (ff) tensor_from(b, &tf, GK_F32, hd / 2, 1, ff);
+    if (b->ops->rope(b, &tx, nh, hd, pos0, 10000.0f, ff ? &tf : NULL)) fail_msg("%s", gk_backend_error(b));
+    float *y = download_f32(b, &tx);
+    free_t(b, &tx);
+    if (ff) free_t(b, &tf);
+    return y;
+}
+
+/* Pair i of a row at position pos turns by pos * 10000^(-2i/hd) / ff[i], computed here in
+ * double from the definition. */
+static void expect_rotated(const char *what, const float *x, const float *y, int nh, int hd, int64_t T, int pos0,
+                           const float *ff, double tol) {
+    for (int64_t t = 0; t < T; t++)
+        for (int h = 0; h < nh; h++)
+            for (int i = 0; i < hd / 2; i++) {
+                int64_t at = t * nh * hd + (int64_t)h * hd + 2 * i;
+                double th = (double)(pos0 + t) * pow(10000.0, -2.0 * i / hd) / (ff ? ff[i] : 1.0);
+                double a = x[at], d = x[at + 1];
+                double w0 = a * cos(th) - d * sin(th), w1 = a * sin(th) + d * cos(th);
+                if (!(fabs(y[at] - w0) <= tol && fabs(y[at + 1] - w1) <= tol))
+                    fail_msg("%s: row %lld head %d pair %d is (%g, %g), by hand (%g, %g)", what, (long long)t, h, i,
+                             (double)y[at], (double)y[at + 1], w0, w1);
+            }
+}
+
+static void rope_factors_all(pair *p) {
+    enum { NH = 3, HD = 16, T = 4, POS0 = 7 };
+    float *x = rand_vec(NH * HD * T, 2.0f), halves[HD / 2], ones[HD / 2], mixed[HD / 2];
+    for (int i = 0; i < HD / 2; i++) halves[i] = 2.0f, ones[i] = 1.0f, mixed[i] = 0.5f + 0.75f * (float)i;
+    gk_backend *bs[2] = {p->ref, p->cpu};
+    float *y[2];
+    for (int k = 0; k < 2; k++) {
+        /* ff = 2 halves every angle: by hand, and exactly rope at half the position (2p/2 = p in
+         * float), so at even positions bit-identical to no factors at pos/2. */
+        float *half = rope_on(bs[k], x, NH, HD, 1, 2 * POS0 + 2, halves), *plain = rope_on(bs[k], x, NH, HD, 1, POS0 + 1, NULL);
+        expect_rotated(p->label, x, half, NH, HD, 1, 2 * POS0 + 2, halves, 2e-5);
+        assert_memory_equal(half, plain, sizeof(float) * NH * HD);
+        /* factors of 1 change nothing: bit-identical to none */
+        float *one = rope_on(bs[k], x, NH, HD, T, POS0, ones), *none = rope_on(bs[k], x, NH, HD, T, POS0, NULL);
+        assert_memory_equal(one, none, sizeof(float) * NH * HD * T);
+        y[k] = rope_on(bs[k], x, NH, HD, T, POS0, mixed);
+        expect_rotated(p->label, x, y[k], NH, HD, T, POS0, mixed, 2e-5);
+        free(half), free(plain), free(one), free(none);
+    }
+    for (int i = 0; i < NH * HD * T; i++)
+        if (!(fabs((double)y[0][i] - y[1][i]) <= 2e-5 * fabs(y[0][i]) + 1e-5))
+            fail_msg("rope with factors (%s): element %d ref %g cpu %g", p->label, i, (double)y[0][i], (double)y[1][i]);
+    /* and they did something: pair 0 (factor 0.5) of row 1 turned by 16 rad, not 8 */
+    float *none = rope_on(p->cpu, x, NH, HD, T, POS0, NULL);
+    assert_true(fabs((double)none[HD * NH] - y[1][HD * NH]) > 1e-2);
+    free(x), free(y[0]), free(y[1]), free(none);
+}
+
+static void test_rope_factors(void **state) {
+    (void)state;
+    for_each_config(rope_factors_all);
+}
+
+/* A factors tensor of the wrong length, type or row count, or of another backend, is refused
+ * with an error naming the op and the factors; x is left as it was. */
+static void test_rope_factors_refused(void **state) {
+    (void)state;
+    gk_backend *other = open_backend("ref", NULL, 1);
+    const char *names[] = {"ref", "cpu"};
+    for (int i = 0; i < 2; i++) {
+        gk_backend *b = open_backend(names[i], NULL, 1);
+        float x[2 * 8], ff[8], back[2 * 8];
+        for (int j = 0; j < 16; j++) x[j] = (float)j;
+        for (int j = 0; j < 8; j++) ff[j] = 1.5f;
+        gk_tensor tx, bad[4];
+        tensor_from(b, &tx, GK_F32, 16, 1, x);
+        tensor_from(b, &bad[0], GK_F32, 5, 1, ff);       /* head_dim/2 is 4 */
+        tensor_from(b, &bad[1], GK_F16, 4, 1, NULL);
+        tensor_from(b, &bad[2], GK_F32, 4, 2, ff);       /* two rows */
+        tensor_from(other, &bad[3], GK_F32, 4, 1, ff);   /* another backend's */
+        const char *why[] = {"5x1, expected 4x1", "must be f32", "4x2, expected 4x1", "belong to backend"};
+        for (int k = 0; k < 4; k++) {
+            assert_int_not_equal(b->ops->rope(b, &tx, 2, 8, 0, 10000.0f, &bad[k]), 0);
+            const char *e = gk_backend_error(b);
+            if (!strstr(e, "rope") || !strstr(e, "frequency factors") || !strstr(e, why[k]))
+                fail_msg("%s, bad factors %d: error '%s' does not say '%s'", names[i], k, e, why[k]);
+        }
+        assert_int_equal(b->ops->download(b, &tx, 0, back, sizeof back), 0);
+        assert_memory_equal(back, x, sizeof x);
+        free_t(b, &tx);
+        for (int k = 0; k < 3; k++) free_t(b, &bad[k]);
+        free_t(other, &bad[3]);
+        gk_backend_close(b);
+    }
+    gk_backend_close(other);
 }
 
 /* ---- embedding and kv_store (bit-exact: both decode with the same formats) ------------------ */
@@ -535,6 +633,7 @@ int main(void) {
         cmocka_unit_test(test_bad_calls_refused), cmocka_unit_test(test_matmul),
         cmocka_unit_test(test_row_ops),        cmocka_unit_test(test_embedding_kv_store),
         cmocka_unit_test(test_attention),      cmocka_unit_test(test_sgemm_pack),
+        cmocka_unit_test(test_rope_factors),   cmocka_unit_test(test_rope_factors_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -204,6 +204,103 @@ static void export_load_identical_logits(void **st) {
     unlink(path);
 }
 
+/* ---- Llama 3.1/3.2 RoPE frequency factors (rope_freqs.weight) -------------------------------- */
+
+static char *temp_path(void) {
+    char *p = strdup("/tmp/gc_llm_rf_XXXXXX");
+    int fd = mkstemp(p);
+    assert_true(fd >= 0);
+    close(fd);
+    return p;
+}
+
+/* Overwrites the values of rope_freqs.weight in a GGUF file. */
+static void patch_factors(const char *path, const float *ff, int n) {
+    gguf_file f;
+    gc_err err;
+    if (gguf_open(path, &f, &err)) fail_msg("%s", err.msg);
+    const gguf_tensor *t = gguf_find_tensor(&f, "rope_freqs.weight");
+    assert_non_null(t);
+    assert_int_equal(t->nbytes, (uint64_t)n * 4);
+    long off = (long)((const uint8_t *)t->data - f.base);
+    gguf_close(&f);
+    FILE *fp = fopen(path, "r+b");
+    assert_non_null(fp);
+    assert_int_equal(fseek(fp, off, SEEK_SET), 0);
+    assert_int_equal(fwrite(ff, 4, (size_t)n, fp), (size_t)n);
+    assert_int_equal(fclose(fp), 0);
+}
+
+/* Loads a GGUF file as its tensors are (native types) on backend `be` and returns the logits of
+ * all NTOK positions; *factors says whether the config has rope factors. */
+static float *file_logits(const char *path, const char *be, const int32_t *tok, bool *factors) {
+    gguf_file f;
+    gc_err err;
+    if (gguf_open(path, &f, &err)) fail_msg("%s", err.msg);
+    llm_config c;
+    int wtype;
+    if (llm_config_from_gguf(&f, &c, &wtype, &err)) fail_msg("%s", err.msg);
+    *factors = c.rope_factors;
+    llm_source src;
+    llm_source_synthetic(&src, &c, 0);
+    src.gguf = &f;
+    gk_backend *b = open_be(be, 2);
+    llm_model m = {.be = b};
+    llm_load_opts o = opts(-1);
+    if (llm_load(&m, &o, 1, &src, &err)) fail_msg("%s", err.msg);
+    float *y = run_all(&m, tok, NTOK);
+    llm_free(&m);
+    gk_backend_close(b);
+    gguf_close(&f);
+    return y;
+}
+
+/* The same synthetic model exported without and with rope_freqs.weight (same seed: every other
+ * tensor is identical). Factors of 1 must give the logits of the file without them, bit for bit
+ * (dividing an angle by 1 is exact); the synthetic factors (1 +- 0.1) must change them, with the
+ * cpu backend agreeing with the ref oracle. */
+static void rope_factors_from_gguf(void **st) {
+    const llm_config base = {"rf", 64, 2, 4, 2, 128, 300, 64, 10000.0f, 1e-5f, false};
+    llm_config cf = base;
+    cf.rope_factors = true;
+    char *plain = temp_path(), *with = temp_path(), *ones = temp_path();
+    llm_source s0, s1;
+    llm_source_synthetic(&s0, &base, 5);
+    llm_source_synthetic(&s1, &cf, 5);
+    gc_err err;
+    if (llm_export_gguf(&s0, GK_F32, plain, &err) || llm_export_gguf(&s1, GK_F32, with, &err) ||
+        llm_export_gguf(&s1, GK_F32, ones, &err))
+        fail_msg("%s", err.msg);
+    float one[8] = {1, 1, 1, 1, 1, 1, 1, 1};   /* head_dim 16: 8 factors */
+    patch_factors(ones, one, 8);
+    int32_t tok[NTOK];
+    llm_tokens(tok, NTOK, base.vocab, 9);
+    size_t n = (size_t)NTOK * base.vocab;
+    const char *bes[] = {"ref", "cpu"};
+    float *y_plain[2], *y_ones[2], *y_with[2];
+    for (int k = 0; k < 2; k++) {
+        bool f0, f1, f2;
+        y_plain[k] = file_logits(plain, bes[k], tok, &f0);
+        y_ones[k] = file_logits(ones, bes[k], tok, &f1);
+        y_with[k] = file_logits(with, bes[k], tok, &f2);
+        assert_false(f0);
+        assert_true(f1 && f2);
+        assert_memory_equal(y_ones[k], y_plain[k], n * sizeof(float));
+    }
+    llm_compare c;
+    llm_compare_logits(y_with[0], y_with[1], NTOK, base.vocab, 0, &c);   /* cpu vs ref, with factors */
+    if (!(c.max_rel_err < 2e-3) || c.top1_agree != NTOK)
+        fail_msg("cpu vs ref with rope factors: max relative error %g, top-1 agrees on %d of %d", c.max_rel_err,
+                 c.top1_agree, NTOK);
+    llm_compare_logits(y_plain[0], y_with[0], NTOK, base.vocab, 0, &c);  /* the factors did something */
+    if (!(c.max_rel_err > 1e-2)) fail_msg("rope factors 1 +- 0.1 changed the logits by only %g", c.max_rel_err);
+    /* position 0 turns by 0 whatever the factors: the first row is the same */
+    for (int v = 0; v < base.vocab; v++) assert_true(fabsf(y_plain[0][v] - y_with[0][v]) <= 1e-6f * (1 + fabsf(y_plain[0][v])));
+    for (int k = 0; k < 2; k++) free(y_plain[k]), free(y_ones[k]), free(y_with[k]);
+    unlink(plain), unlink(with), unlink(ones);
+    free(plain), free(with), free(ones);
+}
+
 static void quality_arithmetic(void **st) {
     float p[4] = {1, 2, 3, 4}, q[4] = {1, 2, 3, 4}, r[4] = {4, 3, 2, 1};
     assert_true(llm_kl_div(p, q, 4) == 0.0);
@@ -261,6 +358,7 @@ int main(void) {
         cmocka_unit_test(decode_after_prefill_equals_longer_prefill),
         cmocka_unit_test(cpu_matches_ref),
         cmocka_unit_test(export_load_identical_logits),
+        cmocka_unit_test(rope_factors_from_gguf),
         cmocka_unit_test(kl_of_a_format_vs_itself_is_zero),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -27,6 +27,7 @@ typedef struct llm_config {
     int ctx;              /* the model's maximum context length */
     float rope_base;
     float norm_eps;
+    bool rope_factors;    /* per-pair RoPE frequency factors (Llama 3.1/3.2's rope_freqs.weight) */
 } llm_config;
 
 /* ---- presets and sizes (llm_presets.c) ------------------------------------------------------ */
@@ -53,13 +54,14 @@ enum llm_tensor_kind {
     LLM_TOK_EMBD, LLM_OUT_NORM, LLM_OUTPUT,            /* model-wide */
     LLM_ATTN_NORM, LLM_WQ, LLM_WK, LLM_WV, LLM_WO,     /* per layer */
     LLM_FFN_NORM, LLM_W_GATE, LLM_W_UP, LLM_W_DOWN,
+    LLM_ROPE_FREQS,                                    /* model-wide, only with c.rope_factors */
 };
 
 typedef struct llm_tinfo {
     char name[64];        /* GGUF name: "blk.3.attn_q.weight" */
     int kind, layer;      /* layer -1 for model-wide tensors */
-    int64_t ne0, ne1;     /* {K, N}: N rows of K; norms are {dim, 1} */
-    bool norm;            /* F32 vector, whatever the weight type */
+    int64_t ne0, ne1;     /* {K, N}: N rows of K; norms are {dim, 1}, rope factors {head_dim/2, 1} */
+    bool norm;            /* F32 vector, whatever the weight type (norms, rope factors) */
 } llm_tinfo;
 
 int llm_tensor_count(const llm_config *c);
@@ -79,6 +81,7 @@ typedef struct llm_weights {
     llm_layer *layers;                   /* n_layers */
     gk_tensor out_norm;                  /* {dim} */
     gk_tensor output;                    /* {dim, vocab} */
+    gk_tensor rope_freqs;                /* {head_dim/2}: RoPE frequency factors; no data without */
 } llm_weights;
 
 /* Run-time buffers, allocated once; a forward pass allocates nothing. */

@@ -2,6 +2,7 @@
  * them (llama-arch.cpp: LLM_ARCH_LLAMA; gguf-py/gguf/constants.py), a reader that checks a
  * file's metadata against its tensors, and the exporter of a source's model. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,25 @@ static int opt_f32(const gguf_file *f, const char *key, float *out, gc_err *err)
     return gguf_get_f32(f, key, out, &e) < 0 ? gc_errf(err, "gguf: %s", e.msg) : 0;
 }
 
+/* rope_freqs.weight, as llama.cpp's converter writes it for Llama 3.1/3.2 (convert_hf_to_gguf.py,
+ * LlamaModel.generate_extra_tensors; read by ggml_rope_ext as freq factors): F32 {head_dim/2},
+ * pair i of every head turns by pos * base^(-2i/head_dim) / ff[i]. A factor must be a positive
+ * finite number: anything else makes every angle of its pair meaningless. */
+static int check_rope_freqs(const gguf_tensor *g, int64_t half, gc_err *err) {
+    if (g->ne[0] != half || g->ne[1] != 1 || g->ne[2] != 1 || g->ne[3] != 1)
+        return gc_errf(err, "gguf: tensor rope_freqs.weight has shape {%lld, %lld, %lld, %lld}, expected {%lld} (head_dim/2 RoPE frequency factors)",
+                       (long long)g->ne[0], (long long)g->ne[1], (long long)g->ne[2], (long long)g->ne[3], (long long)half);
+    if (g->type != GK_F32)
+        return gc_errf(err, "gguf: tensor rope_freqs.weight is %s, expected f32 (RoPE frequency factors)", gk_type_name(g->type));
+    for (int64_t i = 0; i < half; i++) {
+        float v;
+        memcpy(&v, (const uint8_t *)g->data + (size_t)i * sizeof v, sizeof v);
+        if (!(v > 0.0f) || !isfinite(v))
+            return gc_errf(err, "gguf: tensor rope_freqs.weight holds %g at %lld, expected positive finite factors", (double)v, (long long)i);
+    }
+    return 0;
+}
+
 /* Every tensor the model reads, with the shape the metadata implies. */
 static int check_tensors(const gguf_file *f, const llm_config *c, int *wtype, gc_err *err) {
     llm_tinfo t;
@@ -41,6 +61,10 @@ static int check_tensors(const gguf_file *f, const llm_config *c, int *wtype, gc
         const gguf_tensor *g = gguf_find_tensor(f, t.name);
         if (!g && t.kind == LLM_OUTPUT) continue;   /* tied to token_embd.weight */
         if (!g) return gc_errf(err, "gguf: tensor %s is missing", t.name);
+        if (t.kind == LLM_ROPE_FREQS) {
+            if (check_rope_freqs(g, t.ne0, err)) return -1;
+            continue;
+        }
         int64_t want1 = t.norm ? 1 : t.ne1;
         if (g->ne[0] != t.ne0 || g->ne[1] != want1 || g->ne[2] != 1 || g->ne[3] != 1)
             return gc_errf(err, "gguf: tensor %s has shape {%lld, %lld, %lld, %lld}, the metadata implies {%lld, %lld}", t.name,
@@ -51,8 +75,6 @@ static int check_tensors(const gguf_file *f, const llm_config *c, int *wtype, gc
             *wtype = g->type;
         }
     }
-    if (gguf_find_tensor(f, "rope_freqs.weight"))
-        return gc_errf(err, "gguf: rope_freqs.weight (Llama 3.1 RoPE scaling) is not supported");
     return 0;
 }
 
@@ -95,6 +117,7 @@ int llm_config_from_gguf(const gguf_file *f, llm_config *c, int *wtype, gc_err *
                        rope_dims, c->dim / c->n_heads);
     if (vocab_meta >= 0 && vocab_meta != c->vocab)
         return gc_errf(err, "gguf: llama.vocab_size %d differs from token_embd.weight's %d rows", vocab_meta, c->vocab);
+    c->rope_factors = gguf_find_tensor(f, "rope_freqs.weight") != NULL;
     uint64_t n_tok;
     rc = gguf_get_arr(f, "tokenizer.ggml.tokens", GGUF_STRING, &n_tok, &e);
     if (rc < 0) return gc_errf(err, "gguf: %s", e.msg);

@@ -50,8 +50,9 @@ static int attention_forward(llm_model *m, int l, acts *a, int pos0, gc_err *err
     OP(b->ops->matmul(b, &a->q, &L->wq, &a->xb), l, "Q projection");      /* q: (dim, T) */
     OP(b->ops->matmul(b, &a->k, &L->wk, &a->xb), l, "K projection");      /* k: (kv_dim, T) */
     OP(b->ops->matmul(b, &a->v, &L->wv, &a->xb), l, "V projection");      /* v: (kv_dim, T) */
-    OP(b->ops->rope(b, &a->q, c->n_heads, hd, pos0, c->rope_base), l, "rope of Q");
-    OP(b->ops->rope(b, &a->k, c->n_kv_heads, hd, pos0, c->rope_base), l, "rope of K");
+    const gk_tensor *ff = c->rope_factors ? &m->w.rope_freqs : NULL;   /* Llama 3.1's frequency factors */
+    OP(b->ops->rope(b, &a->q, c->n_heads, hd, pos0, c->rope_base, ff), l, "rope of Q");
+    OP(b->ops->rope(b, &a->k, c->n_kv_heads, hd, pos0, c->rope_base, ff), l, "rope of K");
     OP(b->ops->kv_store(b, &m->s.kcache[l], &a->k, pos0), l, "K cache store");
     OP(b->ops->kv_store(b, &m->s.vcache[l], &a->v, pos0), l, "V cache store");
     gk_attn_params p = {c->n_heads, c->n_kv_heads, hd, pos0, 1.0f / sqrtf((float)hd)};
@@ -135,6 +136,7 @@ static gk_tensor *weight_slot(llm_weights *w, const llm_tinfo *t) {
     if (t->kind == LLM_TOK_EMBD) return &w->tok_embd;
     if (t->kind == LLM_OUT_NORM) return &w->out_norm;
     if (t->kind == LLM_OUTPUT) return &w->output;
+    if (t->kind == LLM_ROPE_FREQS) return &w->rope_freqs;
     llm_layer *L = &w->layers[t->layer];
     gk_tensor *slots[] = {&L->attn_norm, &L->wq, &L->wk, &L->wv, &L->wo, &L->ffn_norm, &L->w_gate, &L->w_up, &L->w_down};
     return slots[t->kind - LLM_ATTN_NORM];

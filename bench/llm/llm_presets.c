@@ -9,12 +9,12 @@
 #include "bench/llm/llm.h"
 
 static const llm_config presets[] = {
-    /* name            dim  layers heads kv  ffn    vocab   ctx    rope_base  eps */
-    {"tiny",           256, 8,     4,    2,  768,   16384,  1024,  10000.0f,  1e-5f},
-    {"tinyllama-1.1b", 2048, 22,   32,   4,  5632,  32000,  2048,  10000.0f,  1e-5f},
-    {"llama2-7b",      4096, 32,   32,   32, 11008, 32000,  4096,  10000.0f,  1e-5f},
-    {"llama3-8b",      4096, 32,   32,   8,  14336, 128256, 8192,  500000.0f, 1e-5f},
-    {"mistral-7b",     4096, 32,   32,   8,  14336, 32000,  32768, 10000.0f,  1e-5f},
+    /* name            dim  layers heads kv  ffn    vocab   ctx    rope_base  eps    rope factors */
+    {"tiny",           256, 8,     4,    2,  768,   16384,  1024,  10000.0f,  1e-5f,  false},
+    {"tinyllama-1.1b", 2048, 22,   32,   4,  5632,  32000,  2048,  10000.0f,  1e-5f,  false},
+    {"llama2-7b",      4096, 32,   32,   32, 11008, 32000,  4096,  10000.0f,  1e-5f,  false},
+    {"llama3-8b",      4096, 32,   32,   8,  14336, 128256, 8192,  500000.0f, 1e-5f,  false},
+    {"mistral-7b",     4096, 32,   32,   8,  14336, 32000,  32768, 10000.0f,  1e-5f,  false},
 };
 #define N_PRESETS (sizeof presets / sizeof presets[0])
 
@@ -52,19 +52,25 @@ int llm_config_check(const llm_config *c, int wtype, gc_err *err) {
     return 0;
 }
 
-int llm_tensor_count(const llm_config *c) { return 3 + 9 * c->n_layers; }
+int llm_tensor_count(const llm_config *c) { return 3 + 9 * c->n_layers + (c->rope_factors ? 1 : 0); }
 
 void llm_tensor_info(const llm_config *c, int i, llm_tinfo *t) {
     static const char *const layer_names[] = {"attn_norm", "attn_q", "attn_k", "attn_v", "attn_output",
                                               "ffn_norm", "ffn_gate", "ffn_up", "ffn_down"};
     int64_t hd = c->dim / c->n_heads, kv_dim = hd * c->n_kv_heads;
     memset(t, 0, sizeof *t);
-    /* File order as llama.cpp writes it: embedding, the layers, final norm, output head. */
+    /* File order as llama.cpp writes it: embedding, the layers, final norm, output head; the
+     * rope factors (when the model has them) come last. */
     if (i == 0) {
         *t = (llm_tinfo){"token_embd.weight", LLM_TOK_EMBD, -1, c->dim, c->vocab, false};
         return;
     }
     int last = llm_tensor_count(c);
+    if (c->rope_factors && i == last - 1) {
+        *t = (llm_tinfo){"rope_freqs.weight", LLM_ROPE_FREQS, -1, hd / 2, 1, true};
+        return;
+    }
+    if (c->rope_factors) last--;
     if (i == last - 2) {
         *t = (llm_tinfo){"output_norm.weight", LLM_OUT_NORM, -1, c->dim, 1, true};
         return;

@@ -5,9 +5,10 @@
  * well-conditioned through many layers: projections into a block have std 1/sqrt(K) (unit
  * variance out for unit-RMS input), projections back into the residual stream are further
  * scaled by 1/sqrt(2 * n_layers) (GPT-2's residual scaling) so the stream's RMS stays near 1
- * at any depth; norm gains are 1 +- 0.1; the output head gives logits of std ~4 (a peaked
- * distribution, as a trained model's is). Each row comes from its own PRNG stream seeded by
- * (seed, tensor kind, layer, row): generation parallelises freely and is identical everywhere.
+ * at any depth; norm gains and RoPE frequency factors (for a config that has them) are
+ * 1 +- 0.1; the output head gives logits of std ~4 (a peaked distribution, as a trained
+ * model's is). Each row comes from its own PRNG stream seeded by (seed, tensor kind, layer,
+ * row): generation parallelises freely and is identical everywhere.
  */
 #include <math.h>
 #include <pthread.h>

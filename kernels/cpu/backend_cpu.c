@@ -51,7 +51,7 @@ void gk_cpu_rows(gk_cpu *c, int64_t n, double row_cost, void (*fn)(void *ctx, in
 
 typedef struct row_op {
     gk_cpu *c;
-    const gk_tensor *a, *b, *w;
+    const gk_tensor *a, *b, *w;   /* w: norm weights; rope's frequency factors (or NULL) */
     gk_tensor *y;
     float f;                  /* eps, scale, rope base */
     int n_head, head_dim, pos0;
@@ -82,7 +82,8 @@ static void rope_rows(void *ctx, int64_t r0, int64_t r1) {
     row_op *o = ctx;
     for (int64_t t = r0; t < r1; t++)
         for (int i = 0; i < o->head_dim / 2; i++) {
-            float th = gk_rope_theta(o->pos0 + (int)t, i, o->head_dim, o->f), c = cosf(th), s = sinf(th);
+            float ff = o->w ? ((const float *)o->w->data)[i] : 1.0f;
+            float th = gk_rope_theta(o->pos0 + (int)t, i, o->head_dim, o->f, ff), c = cosf(th), s = sinf(th);
             for (int h = 0; h < o->n_head; h++) {
                 float *v = roww(o->y, t) + (int64_t)h * o->head_dim + 2 * i, a = v[0], d = v[1];
                 v[0] = a * c - d * s;
@@ -91,9 +92,11 @@ static void rope_rows(void *ctx, int64_t r0, int64_t r1) {
         }
 }
 
-static int cpu_rope(gk_backend *b, gk_tensor *x, int n_head, int head_dim, int pos0, float base) {
-    if (gk_check_rope(b, x, n_head, head_dim, pos0, base)) return -1;
-    row_op o = {.c = gk_cpu_of(b), .y = x, .f = base, .n_head = n_head, .head_dim = head_dim, .pos0 = pos0};
+static int cpu_rope(gk_backend *b, gk_tensor *x, int n_head, int head_dim, int pos0, float base,
+                    const gk_tensor *freq_factors) {
+    if (gk_check_rope(b, x, n_head, head_dim, pos0, base, freq_factors)) return -1;
+    row_op o = {.c = gk_cpu_of(b), .y = x, .w = freq_factors, .f = base, .n_head = n_head, .head_dim = head_dim,
+                .pos0 = pos0};
     gk_cpu_rows(o.c, gk_rows(x), 16.0 * x->ne[0], rope_rows, &o);
     return 0;
 }

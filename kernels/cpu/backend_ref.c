@@ -59,13 +59,15 @@ static int ref_rmsnorm(gk_backend *b, gk_tensor *y, const gk_tensor *x, const gk
     return 0;
 }
 
-static int ref_rope(gk_backend *b, gk_tensor *x, int n_head, int head_dim, int pos0, float base) {
-    if (gk_check_rope(b, x, n_head, head_dim, pos0, base)) return -1;
+static int ref_rope(gk_backend *b, gk_tensor *x, int n_head, int head_dim, int pos0, float base,
+                    const gk_tensor *freq_factors) {
+    if (gk_check_rope(b, x, n_head, head_dim, pos0, base, freq_factors)) return -1;
+    const float *ff = freq_factors ? f32(freq_factors) : NULL;
     for (int64_t t = 0; t < gk_rows(x); t++)
         for (int h = 0; h < n_head; h++) {
             float *v = f32w(x) + t * x->ne[0] + (int64_t)h * head_dim;
             for (int i = 0; i < head_dim / 2; i++) {
-                double th = gk_rope_theta(pos0 + (int)t, i, head_dim, base);
+                double th = gk_rope_theta(pos0 + (int)t, i, head_dim, base, ff ? ff[i] : 1.0f);
                 double c = cos(th), s = sin(th), a = v[2 * i], d = v[2 * i + 1];
                 v[2 * i] = (float)(a * c - d * s);
                 v[2 * i + 1] = (float)(a * s + d * c);

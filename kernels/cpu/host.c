@@ -109,10 +109,14 @@ int gk_check_rmsnorm(gk_backend *b, const gk_tensor *y, const gk_tensor *x, cons
     return f32_2d(b, "rmsnorm", "weight", w, x->ne[0], 1);
 }
 
-int gk_check_rope(gk_backend *b, const gk_tensor *x, int n_head, int head_dim, int pos0, float base) {
+int gk_check_rope(gk_backend *b, const gk_tensor *x, int n_head, int head_dim, int pos0, float base,
+                  const gk_tensor *ff) {
     if (n_head < 1 || head_dim < 2 || head_dim % 2 || pos0 < 0 || !(base > 0))
         return gk_fail(b, "rope: bad parameters (n_head %d, head_dim %d, pos0 %d, base %g)", n_head,
                        head_dim, pos0, (double)base);
+    if (ff && ff->be && ff->be != b)
+        return gk_fail(b, "rope: frequency factors belong to backend %s, not %s", ff->be->name, b->name);
+    if (ff && f32_2d(b, "rope", "frequency factors", ff, head_dim / 2, 1)) return -1;
     return f32_2d(b, "rope", "x", x, (int64_t)n_head * head_dim, -1);
 }
 
@@ -162,7 +166,7 @@ int gk_check_same_f32(gk_backend *b, const char *op, const gk_tensor *y, const g
     return f32_2d(b, op, "output", y, a->ne[0], gk_rows(a));
 }
 
-float gk_rope_theta(int pos, int i, int head_dim, float base) {
+float gk_rope_theta(int pos, int i, int head_dim, float base, float ff) {
     float theta_scale = powf(base, -2.0f / (float)head_dim);
-    return (float)pos * powf(theta_scale, (float)i);
+    return (float)pos * powf(theta_scale, (float)i) / ff;
 }

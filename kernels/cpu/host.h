@@ -23,7 +23,8 @@ int64_t gk_rows(const gk_tensor *t);
 int gk_check_matmul(gk_backend *b, const gk_tensor *y, const gk_tensor *w, const gk_tensor *x);
 int gk_check_embedding(gk_backend *b, const gk_tensor *y, const gk_tensor *table, const gk_tensor *ids);
 int gk_check_rmsnorm(gk_backend *b, const gk_tensor *y, const gk_tensor *x, const gk_tensor *w);
-int gk_check_rope(gk_backend *b, const gk_tensor *x, int n_head, int head_dim, int pos0, float base);
+int gk_check_rope(gk_backend *b, const gk_tensor *x, int n_head, int head_dim, int pos0, float base,
+                  const gk_tensor *freq_factors);
 int gk_check_kv_store(gk_backend *b, const gk_tensor *cache, const gk_tensor *src, int pos0);
 int gk_check_attention(gk_backend *b, const gk_tensor *out, const gk_tensor *q, const gk_tensor *k,
                        const gk_tensor *v, const gk_attn_params *p);
@@ -31,7 +32,8 @@ int gk_check_attention(gk_backend *b, const gk_tensor *out, const gk_tensor *q, 
 int gk_check_same_f32(gk_backend *b, const char *op, const gk_tensor *y, const gk_tensor *a,
                       const gk_tensor *c);
 
-/* Rotary angle step of pair i (theta = pos * base^(-2i/head_dim)), as ggml computes it. */
-float gk_rope_theta(int pos, int i, int head_dim, float base);
+/* Rotary angle of pair i (theta = pos * base^(-2i/head_dim) / ff), as ggml computes it: ff is
+ * the pair's frequency factor (1 without factors; dividing by 1 is exact). */
+float gk_rope_theta(int pos, int i, int head_dim, float base, float ff);
 
 #endif

@@ -364,10 +364,12 @@ static int cu_softmax(gk_backend *b, gk_tensor *y, const gk_tensor *x)
     return cu_check(b, "softmax", gk_cu_softmax(&a, gk_rows(x), impl_of(b)->stream));
 }
 
-static int cu_rope(gk_backend *b, gk_tensor *x, int n_head, int head_dim, int pos0, float base)
+static int cu_rope(gk_backend *b, gk_tensor *x, int n_head, int head_dim, int pos0, float base,
+                   const gk_tensor *freq_factors)
 {
-    if (gk_check_rope(b, x, n_head, head_dim, pos0, base)) return -1;
-    gk_rope_args a = {(float *)x->data, n_head, head_dim, pos0, gk_rows(x), base};
+    if (gk_check_rope(b, x, n_head, head_dim, pos0, base, freq_factors)) return -1;
+    gk_rope_args a = {(float *)x->data, n_head, head_dim, pos0, gk_rows(x), base,
+                      freq_factors ? (const float *)freq_factors->data : NULL};
     return cu_check(b, "rope", gk_cu_rope(&a, impl_of(b)->stream));
 }
 

@@ -121,6 +121,7 @@ typedef struct gk_rope_args {
     int n_head, head_dim, pos0;
     int64_t T;
     float base;
+    const float *ff;              /* device: head_dim/2 frequency factors, or NULL (all 1) */
 } gk_rope_args;
 
 static inline gk_grid gk_plan_rope(int n_head, int head_dim, int64_t T)

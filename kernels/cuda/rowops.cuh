@@ -64,7 +64,8 @@ GK_BODY(gk_body_elementwise, gk_ew_args)
     }
 }
 
-/* Rotates pair (2i, 2i+1) of each head by the angle of position pos0+t. */
+/* Rotates pair (2i, 2i+1) of each head by the angle of position pos0+t, divided by the pair's
+ * frequency factor when there are factors (Llama 3.1's rope_freqs, as ggml_rope_ext). */
 GK_BODY(gk_body_rope, gk_rope_args)
 {
     GK_THREADS {
@@ -74,7 +75,7 @@ GK_BODY(gk_body_rope, gk_rope_args)
             const int h = (int)(p / half), i = (int)(p % half);
             /* ggml's form: theta = pos * (base^(-2/head_dim))^i */
             const float theta_scale = powf(a.base, -2.0f / (float)a.head_dim);
-            const float ang = (float)(a.pos0 + GK_BY) * powf(theta_scale, (float)i);
+            const float ang = (float)(a.pos0 + GK_BY) * powf(theta_scale, (float)i) / (a.ff ? a.ff[i] : 1.0f);
             const float c = cosf(ang), s = sinf(ang);
             float *v = a.x + GK_BY * (int64_t)a.n_head * a.head_dim + (int64_t)h * a.head_dim + 2 * i;
             const float v0 = v[0], v1 = v[1];
