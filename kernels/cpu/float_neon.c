@@ -6,25 +6,6 @@
  * Dots keep four independent accumulators of four lanes, so 16 FMAs are in flight. */
 #include "kernels/cpu/ukernel_arm.h"
 
-static inline float32x4_t f16x4_load(const uint16_t *p) {
-    return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p)));
-}
-
-static inline float32x4_t bf16x4_load(const uint16_t *p) {
-    return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(p), 16));
-}
-
-static inline float f16_scalar(uint16_t h) {
-    return vgetq_lane_f32(vcvt_f32_f16(vreinterpret_f16_u16(vdup_n_u16(h))), 0);
-}
-
-static inline float bf16_scalar(uint16_t h) {
-    uint32_t u = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
 float gk_neon_dot_f32(const float *a, const float *b, int64_t n) {
     float32x4_t s0 = vdupq_n_f32(0), s1 = s0, s2 = s0, s3 = s0;
     int64_t i = 0;
@@ -44,14 +25,14 @@ float gk_neon_dot_f32_f16(const float *a, const uint16_t *b, int64_t n) {
     float32x4_t s0 = vdupq_n_f32(0), s1 = s0, s2 = s0, s3 = s0;
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
-        s0 = vfmaq_f32(s0, vld1q_f32(a + i), f16x4_load(b + i));
-        s1 = vfmaq_f32(s1, vld1q_f32(a + i + 4), f16x4_load(b + i + 4));
-        s2 = vfmaq_f32(s2, vld1q_f32(a + i + 8), f16x4_load(b + i + 8));
-        s3 = vfmaq_f32(s3, vld1q_f32(a + i + 12), f16x4_load(b + i + 12));
+        s0 = vfmaq_f32(s0, vld1q_f32(a + i), arm_f16x4(b + i));
+        s1 = vfmaq_f32(s1, vld1q_f32(a + i + 4), arm_f16x4(b + i + 4));
+        s2 = vfmaq_f32(s2, vld1q_f32(a + i + 8), arm_f16x4(b + i + 8));
+        s3 = vfmaq_f32(s3, vld1q_f32(a + i + 12), arm_f16x4(b + i + 12));
     }
-    for (; i + 4 <= n; i += 4) s0 = vfmaq_f32(s0, vld1q_f32(a + i), f16x4_load(b + i));
+    for (; i + 4 <= n; i += 4) s0 = vfmaq_f32(s0, vld1q_f32(a + i), arm_f16x4(b + i));
     float s = vaddvq_f32(vaddq_f32(vaddq_f32(s0, s1), vaddq_f32(s2, s3)));
-    for (; i < n; i++) s += a[i] * f16_scalar(b[i]);
+    for (; i < n; i++) s += a[i] * arm_f16(b[i]);
     return s;
 }
 
@@ -59,14 +40,14 @@ static float dot_f32_bf16(const float *a, const uint16_t *b, int64_t n) {
     float32x4_t s0 = vdupq_n_f32(0), s1 = s0, s2 = s0, s3 = s0;
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
-        s0 = vfmaq_f32(s0, vld1q_f32(a + i), bf16x4_load(b + i));
-        s1 = vfmaq_f32(s1, vld1q_f32(a + i + 4), bf16x4_load(b + i + 4));
-        s2 = vfmaq_f32(s2, vld1q_f32(a + i + 8), bf16x4_load(b + i + 8));
-        s3 = vfmaq_f32(s3, vld1q_f32(a + i + 12), bf16x4_load(b + i + 12));
+        s0 = vfmaq_f32(s0, vld1q_f32(a + i), arm_bf16x4(b + i));
+        s1 = vfmaq_f32(s1, vld1q_f32(a + i + 4), arm_bf16x4(b + i + 4));
+        s2 = vfmaq_f32(s2, vld1q_f32(a + i + 8), arm_bf16x4(b + i + 8));
+        s3 = vfmaq_f32(s3, vld1q_f32(a + i + 12), arm_bf16x4(b + i + 12));
     }
-    for (; i + 4 <= n; i += 4) s0 = vfmaq_f32(s0, vld1q_f32(a + i), bf16x4_load(b + i));
+    for (; i + 4 <= n; i += 4) s0 = vfmaq_f32(s0, vld1q_f32(a + i), arm_bf16x4(b + i));
     float s = vaddvq_f32(vaddq_f32(vaddq_f32(s0, s1), vaddq_f32(s2, s3)));
-    for (; i < n; i++) s += a[i] * bf16_scalar(b[i]);
+    for (; i < n; i++) s += a[i] * arm_bf16(b[i]);
     return s;
 }
 
@@ -123,8 +104,8 @@ void gk_neon_vec_dot_bf16(int64_t k, const void *w, const void *x, float *out) {
 static inline float f32_scalar(float f) { return f; }
 
 FLOAT_TILE(gk_neon_dot_tile_f32, float, vld1q_f32, f32_scalar)
-FLOAT_TILE(gk_neon_dot_tile_f16, uint16_t, f16x4_load, f16_scalar)
-FLOAT_TILE(gk_neon_dot_tile_bf16, uint16_t, bf16x4_load, bf16_scalar)
+FLOAT_TILE(gk_neon_dot_tile_f16, uint16_t, arm_f16x4, arm_f16)
+FLOAT_TILE(gk_neon_dot_tile_bf16, uint16_t, arm_bf16x4, arm_bf16)
 
 void gk_neon_axpy_f32(float a, const float *x, float *y, int64_t n) {
     int64_t i = 0;
@@ -157,7 +138,7 @@ float gk_neon_dot_f32_q8_0(const float *a, const void *b, int64_t n) {
             p = vfmaq_f32(p, vld1q_f32(ah + 8), q8_0_part(q, 1, 0));
             p = vfmaq_f32(p, vld1q_f32(ah + 12), q8_0_part(q, 1, 1));
         }
-        s = vfmaq_n_f32(s, p, f16_scalar(d));
+        s = vfmaq_n_f32(s, p, arm_f16(d));
     }
     return vaddvq_f32(s);
 }
@@ -167,7 +148,7 @@ void gk_neon_axpy_q8_0(float a, const void *x, float *y, int64_t n) {
     for (int64_t i0 = 0; i0 < n; i0 += 32, blk += 34) {
         uint16_t d;
         memcpy(&d, blk, sizeof d);
-        const float ad = a * f16_scalar(d);
+        const float ad = a * arm_f16(d);
         for (int h = 0; h < 2; h++) {
             const int8x16_t q = vld1q_s8((const int8_t *)blk + 2 + 16 * h);
             float *yh = y + i0 + 16 * h;
@@ -180,17 +161,17 @@ void gk_neon_axpy_q8_0(float a, const void *x, float *y, int64_t n) {
 void gk_neon_axpy_f16(float a, const uint16_t *x, float *y, int64_t n) {
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
-        vst1q_f32(y + i, vfmaq_n_f32(vld1q_f32(y + i), f16x4_load(x + i), a));
-        vst1q_f32(y + i + 4, vfmaq_n_f32(vld1q_f32(y + i + 4), f16x4_load(x + i + 4), a));
+        vst1q_f32(y + i, vfmaq_n_f32(vld1q_f32(y + i), arm_f16x4(x + i), a));
+        vst1q_f32(y + i + 4, vfmaq_n_f32(vld1q_f32(y + i + 4), arm_f16x4(x + i + 4), a));
     }
-    for (; i + 4 <= n; i += 4) vst1q_f32(y + i, vfmaq_n_f32(vld1q_f32(y + i), f16x4_load(x + i), a));
-    for (; i < n; i++) y[i] += a * f16_scalar(x[i]);
+    for (; i + 4 <= n; i += 4) vst1q_f32(y + i, vfmaq_n_f32(vld1q_f32(y + i), arm_f16x4(x + i), a));
+    for (; i < n; i++) y[i] += a * arm_f16(x[i]);
 }
 
 void gk_neon_f16_to_f32(const uint16_t *x, float *y, int64_t n) {
     int64_t i = 0;
-    for (; i + 4 <= n; i += 4) vst1q_f32(y + i, f16x4_load(x + i));
-    for (; i < n; i++) y[i] = f16_scalar(x[i]);
+    for (; i + 4 <= n; i += 4) vst1q_f32(y + i, arm_f16x4(x + i));
+    for (; i < n; i++) y[i] = arm_f16(x[i]);
 }
 
 void gk_neon_f32_to_f16(const float *x, uint16_t *y, int64_t n) {
@@ -204,6 +185,6 @@ void gk_neon_f32_to_f16(const float *x, uint16_t *y, int64_t n) {
 
 void gk_neon_bf16_to_f32(const uint16_t *x, float *y, int64_t n) {
     int64_t i = 0;
-    for (; i + 4 <= n; i += 4) vst1q_f32(y + i, bf16x4_load(x + i));
-    for (; i < n; i++) y[i] = bf16_scalar(x[i]);
+    for (; i + 4 <= n; i += 4) vst1q_f32(y + i, arm_bf16x4(x + i));
+    for (; i < n; i++) y[i] = arm_bf16(x[i]);
 }

@@ -30,6 +30,26 @@ static inline float arm_f16_at(const uint8_t *p) {
     return (float)h;
 }
 
+/* Four halves / bfloats as F32 (both exact: FCVTL, and a 16-bit shift), and one of each. */
+static inline float32x4_t arm_f16x4(const uint16_t *p) {
+    return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p)));
+}
+
+static inline float32x4_t arm_bf16x4(const uint16_t *p) {
+    return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(p), 16));
+}
+
+static inline float arm_f16(uint16_t h) {
+    return vgetq_lane_f32(vcvt_f32_f16(vreinterpret_f16_u16(vdup_n_u16(h))), 0);
+}
+
+static inline float arm_bf16(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
 static inline float arm_f32_at(const uint8_t *p) {
     float f;
     memcpy(&f, p, sizeof f);
@@ -104,6 +124,8 @@ float gk_neon_dot_f32_q8_0(const float *a, const void *b, int64_t n);
 void gk_neon_axpy_q8_0(float a, const void *x, float *y, int64_t n);
 enum { GK_NEON_SGEMM_MR = 8, GK_NEON_SGEMM_NR = 12 };
 void gk_neon_sgemm_8x12(int64_t kc, const float *a, const float *b, float *c, int64_t ldc);
+void gk_neon_sgemm_pack_b(int type, const char *w, size_t wrow, int rows, int64_t k0, int64_t kc, int nr,
+                          float *panel);
 
 /* The SDOT row dots of ukernels_dotprod.c, lent to the i8mm table: the dispatcher takes a
  * type's entries as one unit when vec_dot is NULL, so a table with its own dot_tile must also

@@ -36,6 +36,7 @@ static const gk_ukernels table = {
     .sgemm_mr = GK_NEON_SGEMM_MR,
     .sgemm_nr = GK_NEON_SGEMM_NR,
     .sgemm = gk_neon_sgemm_8x12,
+    .sgemm_pack_b = gk_neon_sgemm_pack_b,
     .f16_to_f32 = gk_neon_f16_to_f32,
     .f32_to_f16 = gk_neon_f32_to_f16,
     .bf16_to_f32 = gk_neon_bf16_to_f32,
