@@ -11,6 +11,7 @@
 #include "bench/runner.h"
 #include "bench/suites.h"
 #include "bench/gguf/gguf.h"
+#include "bench/llm/llm.h"
 #include "kernels/backend.h"
 #include "kernels/cpu/pool.h"
 
@@ -92,14 +93,19 @@ static int readable_file(const char *flag, const char *path) {
     return 0;
 }
 
-/* A model file is validated whole before anything runs: a malformed file is bad input. */
+/* A model file is validated whole before anything runs, as a container and as a model (the
+ * metadata agrees with the tensors, every tensor is there with its shape and a supported type):
+ * a malformed file is bad input, not a failed case. */
 static int valid_gguf(const char *path) {
     if (readable_file("--model", path)) return GC_EXIT_USAGE;
     gguf_file f;
     gc_err e = {{0}};
     if (gguf_open(path, &f, &e)) return gc_die_usage("run: --model: %s", e.msg);
+    llm_config c;
+    int wtype;
+    int rc = llm_config_from_gguf(&f, &c, &wtype, &e);
     gguf_close(&f);
-    return 0;
+    return rc ? gc_die_usage("run: --model %s: %s", path, e.msg) : 0;
 }
 
 static int parse_value(run_args *a, const char *name, const char *v) {

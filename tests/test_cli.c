@@ -173,6 +173,10 @@ static void missing_files(void **s) {
     BAD("--profile", "/nonexistent/host.ini", "run", "--profile", "/nonexistent/host.ini");
     /* a malformed model is bad input too: refused before anything runs */
     BAD("--model", "magic", "run", "--workload", "llm", "--model", "tests/fixtures/gguf-bad/bad-magic.gguf");
+    /* ... as a container and as a model: tensors against the metadata, RoPE factors */
+    BAD("--model", "the metadata implies", "run", "--workload", "llm", "--model",
+        "tests/fixtures/gguf-bad/shape-vs-metadata.gguf");
+    BAD("--model", "rope_freqs.weight", "run", "--workload", "llm", "--model", "tests/fixtures/gguf-bad/rope-freqs-type.gguf");
     BAD("--out", "/proc/gencost-cannot-write-here", "run", "--workload", "triad", "--quick", "--out",
         "/proc/gencost-cannot-write-here/r.json");
 }
