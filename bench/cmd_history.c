@@ -20,11 +20,17 @@ static void usage(FILE *f) {
         "                             trend charts (PNG and SVG, gnuplot): median over commits\n"
         "                             with its 95%% CI band, regressions marked (default DIR:\n"
         "                             results/history-charts)\n"
-        "  check NEW.json [--window N] [--threshold PCT] [--mads K]\n"
+        "  check NEW.json [--window N] [--threshold PCT] [--mads K] [--counts [--count-threshold PCT]]\n"
         "                             compare each case of NEW with the median and MAD of the\n"
         "                             last N points of its series (default 10): slower needs a\n"
         "                             change beyond PCT (default 5) AND beyond K scaled MADs\n"
         "                             (default 3); exit 1 on a regression\n"
+        "                             --counts: where NEW and the window recorded instructions per\n"
+        "                             rep, judge on those instead (compare --counts' rules: more\n"
+        "                             than PCT, default 2, above the window's median is slower;\n"
+        "                             modelled work that differs from the newest point is\n"
+        "                             work-changed); elsewhere 'counts: unavailable' and the\n"
+        "                             throughput verdict stands\n"
         "\n"
         "CASE is workload/preset/quant/backend/threads/phase, as `history list` prints it.\n"
         "--db FILE: the database (default $GENCOST_HISTORY, else " GC_HISTORY_DEFAULT_DB ").\n"
@@ -61,6 +67,10 @@ static int parse_value_opt(const char *s, const char *v, hist_args *a) {
         if (gc_parse_double(v, 0, 1000, &d))
             return gc_die_usage("history: --mads '%s' is not a number in 0..1000", v);
         a->check.mads = d;
+    } else if (!strcmp(s, "--count-threshold")) {
+        if (gc_parse_double(v, 0, 1000, &d))
+            return gc_die_usage("history: --count-threshold '%s' is not a percentage in 0..1000", v);
+        a->check.count_threshold = d / 100;
     } else
         return gc_die_usage("history: unknown option '%s' (try: gencost history --help)", s);
     return 0;
@@ -79,6 +89,8 @@ static int parse_args(int argc, char **argv, hist_args *a) {
             return -1;
         } else if (!strcmp(s, "--all")) {
             a->all = true;
+        } else if (!strcmp(s, "--counts")) {
+            a->check.counts = true;
         } else if (!strncmp(s, "--", 2)) {
             if (i + 1 >= argc)
                 return gc_die_usage("history: %s needs a value", s);
@@ -244,6 +256,11 @@ static int act_check(const hist_args *a, gc_history *h) {
         printf("%-8s %s@%s: %.4g %s/s vs history %.4g (MAD %.3g, %d points): %s\n",
                compare_verdict_name(c[i].verdict), c[i].key, c[i].host, c[i].new_median,
                c[i].unit, c[i].hist_median, c[i].hist_mad, c[i].n_window, c[i].why);
+        if (c[i].counts == GC_COUNTS_COMPARED)   /* else `why` says what the counts were */
+            printf("         counts: %.6g instructions/rep vs window median %.6g (x%.4f); time: %s\n",
+                   c[i].new_instructions, c[i].hist_instructions, c[i].ins_ratio,
+                   compare_verdict_name(c[i].time_verdict));
+
     }
     printf("%d regression%s\n", bad, bad == 1 ? "" : "s");
     free(c);

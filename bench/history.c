@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "bench/history.h"
+#include "bench/perfcount.h"
 #include "bench/stats.h"
 
 struct gc_history {
@@ -311,8 +312,9 @@ static int query_points(gc_history *h, const char *key, const char *host, const 
     *n = 0;
     char sql[768];
     snprintf(sql, sizeof sql,
-             "SELECT commit_id, time, host, status, unit, n, median, ci95_low, ci95_high, mad"
-             " FROM points WHERE case_key = ?1 AND (?2 IS NULL OR host = ?2) %s"
+             "SELECT commit_id, time, host, status, unit, n, median, ci95_low, ci95_high, mad,"
+             " json_extract(metrics, '$." GC_METRIC_INSTRUCTIONS "'), work_per_rep, bytes_per_rep,"
+             " flops_per_rep FROM points WHERE case_key = ?1 AND (?2 IS NULL OR host = ?2) %s"
              " ORDER BY time, id", extra ? extra : "");
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(h->db, sql, -1, &st, NULL) != SQLITE_OK)
@@ -339,6 +341,10 @@ static int query_points(gc_history *h, const char *key, const char *host, const 
         p->ci_low = col_num(st, 7);
         p->ci_high = col_num(st, 8);
         p->mad = col_num(st, 9);
+        p->instructions = col_num(st, 10);
+        p->work = col_num(st, 11);
+        p->bytes = col_num(st, 12);
+        p->flops = col_num(st, 13);
     }
     if (!rc && step != SQLITE_DONE)
         rc = db_fail(h, err, "query points");
@@ -359,7 +365,8 @@ int history_points(gc_history *h, const char *key, const char *host, gc_hist_poi
 /* ---- check ---------------------------------------------------------------------------------- */
 
 void history_check_defaults(gc_hist_check_opts *o) {
-    *o = (gc_hist_check_opts){.window = 10, .min_points = 3, .threshold = 0.05, .mads = 3};
+    *o = (gc_hist_check_opts){.window = 10, .min_points = 3, .threshold = 0.05, .mads = 3,
+                              .count_threshold = 0.02};
 }
 
 /* Slower needs both a change beyond the threshold and beyond `mads` scaled MADs of the window
@@ -396,6 +403,48 @@ void history_judge(const double *past, int n_past, double new_median, const gc_h
     }
 }
 
+static double instructions_of(const gc_case_result *c) {
+    for (int i = 0; i < c->metrics.n_vals; i++)
+        if (!strcmp(c->metrics.vals[i].name, GC_METRIC_INSTRUCTIONS)) return c->metrics.vals[i].value;
+    return NAN;
+}
+
+/* --counts: NEW's instructions per rep against the median of the window's points that recorded
+ * them, its modelled work against the newest point's; the rules and the verdict are compare's
+ * (compare_counts), so both gates judge alike. Where the counts do not decide, the throughput
+ * verdict already in *out stands. */
+static int judge_counts(const gc_hist_point *p, int n, const gc_case_result *c, const gc_hist_check_opts *o,
+                        gc_hist_check *out, gc_err *err) {
+    double *ins = malloc((size_t)(n + 1) * sizeof *ins);
+    if (!ins) return gc_errf(err, "history: out of memory");
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        if (isfinite(p[i].instructions) && p[i].instructions > 0) ins[k++] = p[i].instructions;
+    gc_stats s = {0};
+    if (k) stats_compute(ins, k, &s);
+    free(ins);
+    const gc_hist_point *last = n ? &p[n - 1] : NULL;
+    gc_work_counts base = {.instructions = k ? s.median : NAN, .work = last ? last->work : NAN,
+                           .bytes = last ? last->bytes : NAN, .flops = last ? last->flops : NAN};
+    gc_work_counts nw = {.instructions = instructions_of(c), .work = c->work_per_rep, .bytes = c->bytes_per_rep,
+                         .flops = c->flops_per_rep};
+    gc_compare_opts co;
+    compare_opts_defaults(&co);
+    co.counts = true;
+    co.count_threshold = o->count_threshold;
+    gc_case_cmp cc = {.verdict = out->verdict};
+    snprintf(cc.why, sizeof cc.why, "%s", out->why);
+    compare_counts(&base, &nw, &co, &cc);
+    out->counts = cc.counts;
+    out->hist_instructions = base.instructions;
+    out->new_instructions = nw.instructions;
+    out->ins_ratio = cc.ins_ratio;
+    out->time_verdict = cc.time_verdict;
+    out->verdict = cc.verdict;
+    snprintf(out->why, sizeof out->why, "%s", cc.why);
+    return 0;
+}
+
 static int check_case(gc_history *h, const gc_results *r, const gc_case_result *c,
                       const gc_hist_check_opts *o, gc_hist_check *out, gc_err *err) {
     case_key(c, out->key, sizeof out->key);
@@ -424,8 +473,9 @@ static int check_case(gc_history *h, const gc_results *r, const gc_case_result *
         past[i - from] = p[i].median;
     history_judge(past, n - from, throughput_of(c).median, o, out);
     free(past);
+    int rc = o->counts ? judge_counts(p + from, n - from, c, o, out, err) : 0;
     free(p);
-    return 0;
+    return rc;
 }
 
 int history_check(gc_history *h, const gc_results *r, const gc_hist_check_opts *o,

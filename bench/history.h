@@ -28,6 +28,7 @@ typedef struct gc_hist_point {
     char commit[48], time[32], host[128], status[12], unit[16];
     int n;
     double median, ci_low, ci_high, mad;
+    double instructions, work, bytes, flops;   /* work counts per rep; NaN where not recorded */
 } gc_hist_point;
 
 /* One series: a case key ("workload/preset/quant/backend/threads/phase") on one host. */
@@ -52,6 +53,8 @@ typedef struct gc_hist_check_opts {
     int min_points;      /* fewer → noisy (default 3) */
     double threshold;    /* fraction (default 0.05) */
     double mads;         /* the change must also exceed this many scaled MADs (default 3) */
+    bool counts;         /* judge on work counts where recorded (compare --counts' rules) */
+    double count_threshold;   /* fraction of instructions per rep (default 0.02) */
 } gc_hist_check_opts;
 
 void history_check_defaults(gc_hist_check_opts *o);
@@ -61,8 +64,12 @@ typedef struct gc_hist_check {
     int n_window;
     double hist_median, hist_mad;      /* of the window's point medians; MAD unscaled */
     double new_median, ratio;          /* new / hist_median */
-    gc_verdict verdict;                /* same, slower, faster, noisy, broken */
+    gc_verdict verdict;                /* same, slower, faster, noisy, broken, work-changed */
     char why[160];
+    /* opts.counts: instructions per rep of NEW against the window's median */
+    gc_counts_state counts;
+    double hist_instructions, new_instructions, ins_ratio;
+    gc_verdict time_verdict;           /* the throughput verdict, informational when counts decided */
 } gc_hist_check;
 
 /* Verdict of a new median against earlier point medians (any order). Pure: used by check and

@@ -170,6 +170,91 @@ static void add_list_show_check(void **s) {
     history_close(h);
 }
 
+/* The instruction count of a fake run's decode case (<= 0: not recorded, as on a VM). */
+static void set_instructions(fake_run *f, double ins) {
+    gc_case_result *c = &f->c[0];
+    c->metrics.n_vals = 0;
+    if (ins > 0) gc_kv_add(c->metrics.vals, &c->metrics.n_vals, GC_MAX_KV, "instructions_per_rep", ins);
+}
+
+static gc_hist_check check_one(gc_history *h, fake_run *f, const gc_hist_check_opts *o) {
+    gc_hist_check *c = NULL, out;
+    int n = 0;
+    gc_err err;
+    if (history_check(h, &f->r, o, &c, &n, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(n, 2);
+    out = c[0];
+    free(c);
+    return out;
+}
+
+/* check --counts: NEW's instructions per rep against the window's median (1.00e6 here, from
+ * 1.00 1.01 0.99 1.02 1.00), compare's rules, the throughput verdict kept beside. */
+static void check_counts(void **s) {
+    char path[160];
+    snprintf(path, sizeof path, "%s/counts.db", tmpdir);
+    gc_history *h = NULL;
+    gc_err err;
+    assert_int_equal(history_open(path, &h, &err), 0);
+    static const double ins[] = {1.00e6, 1.01e6, 0.99e6, 1.02e6, 1.00e6};
+    fake_run f;
+    for (int i = 0; i < 5; i++) {
+        char commit[16], started[32];
+        snprintf(commit, sizeof commit, "k%02d", i);
+        snprintf(started, sizeof started, "2026-02-%02dT00:00:00Z", i + 1);
+        fake(&f, "box", commit, started, 100);
+        set_instructions(&f, ins[i]);
+        int added;
+        assert_int_equal(history_add(h, &f.r, "x.json", &added, &err), 0);
+        fake(&f, "vm", commit, started, 100);   /* a host without counters */
+        set_instructions(&f, 0);
+        assert_int_equal(history_add(h, &f.r, "x.json", &added, &err), 0);
+    }
+    gc_hist_check_opts o;
+    history_check_defaults(&o);
+    o.counts = true;
+    fake(&f, "box", "k05", "2026-02-06T00:00:00Z", 100);   /* wall time unchanged ... */
+    set_instructions(&f, 1.10e6);                           /* ... 10% more instructions */
+    gc_hist_check c = check_one(h, &f, &o);
+    assert_int_equal(c.counts, GC_COUNTS_COMPARED);
+    assert_int_equal(c.verdict, GC_SLOWER);
+    assert_int_equal(c.time_verdict, GC_SAME);
+    assert_float_equal(c.hist_instructions, 1.00e6, 1e-6);
+    assert_float_equal(c.ins_ratio, 1.10, 1e-12);
+    set_instructions(&f, 0.90e6);
+    assert_int_equal(check_one(h, &f, &o).verdict, GC_FASTER);
+    fake(&f, "box", "k05", "2026-02-06T00:00:00Z", 90);     /* wall time 10% down, counts +0.5% */
+    set_instructions(&f, 1.005e6);
+    c = check_one(h, &f, &o);
+    assert_int_equal(c.verdict, GC_SAME);
+    assert_int_equal(c.time_verdict, GC_SLOWER);
+    set_instructions(&f, 0);                                 /* NEW without a count: time decides */
+    c = check_one(h, &f, &o);
+    assert_int_equal(c.counts, GC_COUNTS_UNAVAILABLE);
+    assert_int_equal(c.verdict, GC_SLOWER);
+    fake(&f, "box", "k05", "2026-02-06T00:00:00Z", 100);
+    set_instructions(&f, 1.00e6);
+    f.c[0].work_per_rep = 32;                                /* not the same work */
+    assert_int_equal(check_one(h, &f, &o).verdict, GC_WORK_CHANGED);
+    fake(&f, "box", "k05", "2026-02-06T00:00:00Z", 100);
+    set_instructions(&f, 1.10e6);
+    o.count_threshold = 0.15;
+    assert_int_equal(check_one(h, &f, &o).verdict, GC_SAME);
+    o.count_threshold = 0.02;
+    fake(&f, "vm", "k05", "2026-02-06T00:00:00Z", 100);     /* history without counts */
+    set_instructions(&f, 1.10e6);
+    c = check_one(h, &f, &o);
+    assert_int_equal(c.counts, GC_COUNTS_UNAVAILABLE);
+    assert_int_equal(c.verdict, GC_SAME);
+    o.counts = false;                                        /* off: counts not looked at */
+    fake(&f, "box", "k05", "2026-02-06T00:00:00Z", 100);
+    set_instructions(&f, 2.0e6);
+    c = check_one(h, &f, &o);
+    assert_int_equal(c.counts, GC_COUNTS_OFF);
+    assert_int_equal(c.verdict, GC_SAME);
+    history_close(h);
+}
+
 static void plot_writes_png_and_svg(void **s) {
     if (system("command -v gnuplot >/dev/null 2>&1")) {
         printf("gnuplot not installed: plot not checked\n");
@@ -275,6 +360,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(judge_hand_values),
         cmocka_unit_test(add_list_show_check),
+        cmocka_unit_test(check_counts),
         cmocka_unit_test(plot_writes_png_and_svg),
         cmocka_unit_test(concurrent_writers),
         cmocka_unit_test(not_a_database),
