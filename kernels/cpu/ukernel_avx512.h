@@ -11,6 +11,12 @@ void gk_avx512_dot_tile_q4_0(int64_t k, const void *w, size_t w_stride, int nr, 
 void gk_avx512_vec_dot_q8_0(int64_t k, const void *w, const void *xq, float *out);
 void gk_avx512_dot_tile_q8_0(int64_t k, const void *w, size_t w_stride, int nr, const void *xq, size_t x_stride,
                              int nc, float *y, int64_t ldy);
+void gk_avx512_vec_dot_q4_k(int64_t k, const void *w, const void *xq, float *out);
+void gk_avx512_dot_tile_q4_k(int64_t k, const void *w, size_t w_stride, int nr, const void *xq, size_t x_stride,
+                             int nc, float *y, int64_t ldy);
+void gk_avx512_vec_dot_q6_k(int64_t k, const void *w, const void *xq, float *out);
+void gk_avx512_dot_tile_q6_k(int64_t k, const void *w, size_t w_stride, int nr, const void *xq, size_t x_stride,
+                             int nc, float *y, int64_t ldy);
 void gk_avx512_sgemm_6x32(int64_t kc, const float *a, const float *b, float *c, int64_t ldc);
 void gk_avx512_f16_to_f32(const uint16_t *x, float *y, int64_t n);
 

@@ -1,5 +1,5 @@
 /* The AVX-512 micro-kernel table: a few hot entries (the 6×32 sgemm behind float weights × many
- * columns, F16 unpacking, and VNNI integer dots for Q4_0/Q8_0); every other entry is NULL and is
+ * columns, F16 unpacking, VNNI integer dots for Q4_0/Q8_0 and Q4_K/Q6_K); every other entry is NULL and is
  * filled from the AVX2 table by the dispatcher. Two tables: with VNNI (Ice Lake, Zen 4 and
  * later) and without (Skylake-X: only the float entries). The quantised entries quantise
  * activations with the AVX2 Q8_0 quantiser (the format is the same). */
@@ -10,12 +10,16 @@
 #include "kernels/cpu/ukernel_avx512.h"
 
 #define VNNI(name) {GK_Q8_0, gk_avx2_quantize_q8_0, gk_avx512_vec_dot_##name, gk_avx512_dot_tile_##name, 4, 4}
+/* K-quants: Q8_K activations from the AVX2 quantiser, as in the AVX2 table. */
+#define KQUANT(name) {GK_Q8_K, gk_avx2_quantize_q8_k, gk_avx512_vec_dot_##name, gk_avx512_dot_tile_##name, 4, 4}
 
 static const gk_ukernels table_vnni = {
     .isa = "avx512",
     .t = {
         [GK_Q4_0] = VNNI(q4_0),
         [GK_Q8_0] = VNNI(q8_0),
+        [GK_Q4_K] = KQUANT(q4_k),
+        [GK_Q6_K] = KQUANT(q6_k),
     },
     .sgemm_mr = 6,
     .sgemm_nr = 32,
