@@ -14,6 +14,7 @@
  * A row is processed against up to four activation columns at once so that the weight unpacking
  * and scale decoding are shared (dot_tile); vec_dot is the one-column case.
  */
+#include "kernels/cpu/kquant_scales.h"
 #include "kernels/cpu/simd_avx2.h"
 #include "kernels/cpu/ukernel_avx2.h"
 
@@ -21,23 +22,6 @@
 #define Q4K_BYTES 144
 #define Q6K_BYTES 210
 #define Q8K_BYTES 292
-
-/* The eight 6-bit scales and eight mins of a Q4_K super-block as sixteen bytes: scales in
- * bytes 0..7, mins in 8..15. Layout (ggml get_scale_min_k4), bytes s[0..11]:
- *   j < 4:  scale = s[j] & 63,                     min = s[j+4] & 63
- *   j >= 4: scale = s[j+4] & 15 | (s[j-4] >> 6) << 4, min = s[j+4] >> 4 | (s[j] >> 6) << 4
- * done four bytes at a time in 32-bit words (byte-wise masks keep the bytes apart). */
-static inline __m128i q4k_scales_mins(const uint8_t *s) {
-    uint32_t w0, w1, w2;
-    memcpy(&w0, s, 4);
-    memcpy(&w1, s + 4, 4);
-    memcpy(&w2, s + 8, 4);
-    const uint32_t lo6 = 0x3f3f3f3fu, lo4 = 0x0f0f0f0fu, lo2 = 0x03030303u;
-    uint32_t sc_lo = w0 & lo6, mn_lo = w1 & lo6;
-    uint32_t sc_hi = (w2 & lo4) | ((w0 >> 6) & lo2) << 4;
-    uint32_t mn_hi = ((w2 >> 4) & lo4) | ((w1 >> 6) & lo2) << 4;
-    return _mm_setr_epi32((int)sc_lo, (int)sc_hi, (int)mn_lo, (int)mn_hi);
-}
 
 static inline __m256i load_bsums(const uint8_t *xb) {
     return _mm256_loadu_si256((const __m256i *)(xb + 260));
@@ -50,7 +34,7 @@ KQ_INLINE void q4k_row(int n, int64_t k, const uint8_t *w, const uint8_t *const 
     for (int c = 0; c < n; c++) acc[c] = _mm256_setzero_ps(), macc[c] = _mm_setzero_ps();
     for (int64_t i = 0; i < k / 256; i++, w += Q4K_BYTES) {
         gk_prefetch_ahead(w, 3);   /* 144 bytes per super-block: up to three lines */
-        const __m128i sm = q4k_scales_mins(w + 4);
+        const __m128i sm = gk_q4k_scales_mins(w + 4);
         const __m128i mins16 = _mm_cvtepu8_epi16(_mm_unpackhi_epi64(sm, sm));
         /* Both 128-bit halves hold the eight scales as int16; a byte shuffle broadcasts one. */
         const __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));

@@ -21,6 +21,7 @@
  * whose lane 4L+c holds a partial sum of column c (L = 128-bit lane); the mins/bsums terms are
  * built in that same layout, so one float vector per row accumulates all four columns.
  * Only called after the CPU was checked for AVX512F/BW/VL/DQ and VNNI (ukernels_avx512.c). */
+#include "kernels/cpu/kquant_scales.h"
 #include "kernels/cpu/simd_avx2.h"
 #include "kernels/cpu/ukernel_avx512.h"
 
@@ -76,19 +77,6 @@ KZ_INLINE __m512i kz_mac(__m512i acc, __m512i w, __m512i y, __m512i sc) {
 
 /* ---- Q4_K ----------------------------------------------------------------------------------- */
 
-/* Scales (bytes 0..7) and mins (8..15) of a super-block, as the AVX2 kernel decodes them. */
-KZ_INLINE __m128i q4k_scales_mins(const uint8_t *s) {
-    uint32_t w0, w1, w2;
-    memcpy(&w0, s, 4);
-    memcpy(&w1, s + 4, 4);
-    memcpy(&w2, s + 8, 4);
-    const uint32_t lo6 = 0x3f3f3f3fu, lo4 = 0x0f0f0f0fu, lo2 = 0x03030303u;
-    uint32_t sc_lo = w0 & lo6, mn_lo = w1 & lo6;
-    uint32_t sc_hi = (w2 & lo4) | ((w0 >> 6) & lo2) << 4;
-    uint32_t mn_hi = ((w2 >> 4) & lo4) | ((w1 >> 6) & lo2) << 4;
-    return _mm_setr_epi32((int)sc_lo, (int)sc_hi, (int)mn_lo, (int)mn_hi);
-}
-
 /* Elements 64j..64j+63 of a Q4_K super-block as bytes 0..15. */
 KZ_INLINE __m512i q4k_weights(const uint8_t *qs, int j) {
     __m512i q = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(qs + 32 * j)));
@@ -122,7 +110,7 @@ KZ_INLINE void q4k_tile(int TR, int64_t k, const uint8_t *const wr[TILE_R], cons
 #pragma GCC unroll 4
         for (int r = 0; r < TR; r++) {
             gk_prefetch_ahead(wr[r] + ow, 3);
-            sm[r] = q4k_scales_mins(wr[r] + ow + 4);
+            sm[r] = gk_q4k_scales_mins(wr[r] + ow + 4);
             sc16[r] = _mm512_castsi128_si512(_mm_cvtepu8_epi16(sm[r]));
 #pragma GCC unroll 4
             for (int c = 0; c < 4; c++) sumi[r][c] = _mm512_setzero_si512();
@@ -162,7 +150,7 @@ static float q4k_dot1(int64_t k, const uint8_t *w, const uint8_t *x) {
     __m128 macc = _mm_setzero_ps();
     for (int64_t i = 0; i < k / 256; i++, w += Q4K_BYTES, x += Q8K_BYTES) {
         gk_prefetch_ahead(w, 3);
-        const __m128i sm = q4k_scales_mins(w + 4);
+        const __m128i sm = gk_q4k_scales_mins(w + 4);
         const __m512i sc16 = _mm512_castsi128_si512(_mm_cvtepu8_epi16(sm));
         __m512i s0 = _mm512_setzero_si512(), s1 = s0;
         s0 = kz_mac(s0, q4k_weights(w + 16, 0), kz_act(x + 4), q4k_scale_pair(sc16, 0));
