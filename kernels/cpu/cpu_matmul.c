@@ -9,9 +9,14 @@
  *  - float weights with many columns: X is packed once into MR-row panels (shared), then each
  *    thread takes NC weight rows, converts them to F32 into NR-column panels KC deep (kept in
  *    L2) and runs the MR×NR sgemm kernel over all of X.
+ *  - Q4_0/Q8_0 weights with many columns, where the table has a packed integer GEMM: each thread
+ *    takes a few 16-row panels, packs them (lanes = rows, ukernel.h) a range of blocks at a time
+ *    (kept in L1/L2), and runs the igemm kernel over all columns; each column's block scales and
+ *    sums are taken once per matmul, when the activations are quantised.
  * Integer formats quantise X once per matmul (not per thread) into the table's activation type.
  */
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "kernels/cpu/cpu_backend.h"
@@ -23,6 +28,10 @@ enum {
     SGEMM_MIN_COLS = 32,           /* float weights: below this, dot_tile beats packing (measured: F16 x 16 columns 55 vs 34 GFLOP/s) */
     SGEMM_KC = 256,
     SGEMM_NC = 128,
+    IGEMM_MIN_COLS = 16,           /* integer weights: below this, dot_tile */
+    IGEMM_KB = 32,                 /* blocks per packed range: a 16-row panel is 18 KiB */
+    IGEMM_PANELS = 4,              /* panels per work unit */
+    IGEMM_COLS = 64,               /* columns per pass over the packed panels (~70 KiB of activations) */
 };
 
 typedef struct mm_job {
@@ -43,6 +52,11 @@ typedef struct mm_job {
     float *apack;
     char *thread_mem;
     size_t thread_bytes;
+    /* igemm path: per column and block, the activation scale and the sum of its int8 values */
+    float *xd;
+    int32_t *xs;
+    int64_t nblk;
+    size_t panel_block;   /* bytes of one block of one packed panel */
 } mm_job;
 
 static int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
@@ -51,9 +65,25 @@ static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 
 /* ---- activation quantisation (once per matmul) ---------------------------------------------- */
 
+/* Q8_0 block (quant.h): f16 scale, 32 int8. */
+static void act_block_sums(mm_job *j, int64_t r) {
+    const unsigned char *q = (const unsigned char *)j->xq + (size_t)r * j->xrow;
+    for (int64_t b = 0; b < j->nblk; b++, q += 34) {
+        uint16_t h;
+        memcpy(&h, q, 2);
+        int32_t s = 0;
+        for (int i = 0; i < 32; i++) s += (int8_t)q[2 + i];
+        j->xd[r * j->nblk + b] = gk_f16_to_f32(h);
+        j->xs[r * j->nblk + b] = s;
+    }
+}
+
 static void quantize_rows(void *ctx, int64_t r0, int64_t r1) {
     mm_job *j = ctx;
-    for (int64_t r = r0; r < r1; r++) j->tk->quantize_act(j->x + r * j->k, j->xq + (size_t)r * j->xrow, j->k);
+    for (int64_t r = r0; r < r1; r++) {
+        j->tk->quantize_act(j->x + r * j->k, j->xq + (size_t)r * j->xrow, j->k);
+        if (j->xd) act_block_sums(j, r);
+    }
 }
 
 /* ---- matvec and tiles ----------------------------------------------------------------------- */
@@ -230,6 +260,56 @@ static int matmul_sgemm(gk_backend *b, mm_job *j) {
     return 0;
 }
 
+/* ---- Q4_0/Q8_0 weights × many columns: packed integer GEMM ------------------------------- */
+
+/* Weight rows n0..n0+nc over all of K into y (zeroed first), IGEMM_KB blocks at a time. */
+static void igemm_unit(mm_job *j, int64_t n0, int64_t nc, char *pack) {
+    const gk_type_kernels *tk = j->tk;
+    const int R = tk->igemm_rows;
+    const int np = (int)((nc + R - 1) / R);
+    for (int64_t i = 0; i < j->m; i++) memset(j->y + i * j->n + n0, 0, (size_t)nc * sizeof(float));
+    for (int64_t b0 = 0; b0 < j->nblk; b0 += IGEMM_KB) {
+        int64_t nb = min64(IGEMM_KB, j->nblk - b0);
+        for (int p = 0; p < np; p++)
+            tk->igemm_pack(j->w + (size_t)(n0 + p * R) * j->wrow, j->wrow, (int)min64(R, nc - p * R), b0, nb,
+                           pack + (size_t)p * nb * j->panel_block);
+        for (int64_t c0 = 0; c0 < j->m; c0 += IGEMM_COLS) {
+            int ncol = (int)min64(IGEMM_COLS, j->m - c0);
+            const char *xq = j->xq + (size_t)c0 * j->xrow + (size_t)b0 * 34;
+            int64_t a = c0 * j->nblk + b0;
+            for (int p = 0; p < np; p++)
+                tk->igemm(nb, pack + (size_t)p * nb * j->panel_block, xq, j->xrow, j->xd + a, j->xs + a, j->nblk, ncol,
+                          j->y + c0 * j->n + n0 + p * R, j->n, (int)min64(R, nc - p * R));
+        }
+    }
+}
+
+static void igemm_worker(void *ctx, int ith, int nth) {
+    (void)nth;
+    mm_job *j = ctx;
+    char *pack = j->thread_mem + (size_t)ith * j->thread_bytes;
+    const int64_t rows = (int64_t)IGEMM_PANELS * j->tk->igemm_rows;
+    for (;;) {
+        int64_t u = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+        if (u >= j->units) return;
+        igemm_unit(j, u * rows, min64(rows, j->n - u * rows), pack);
+    }
+}
+
+static int matmul_igemm(gk_backend *b, mm_job *j) {
+    gk_cpu *c = gk_cpu_of(b);
+    int nth = gk_pool_size(c->pool);
+    const int R = j->tk->igemm_rows;
+    j->panel_block = (size_t)R * 32 + (size_t)R * sizeof(float);
+    j->thread_bytes = (size_t)round_up((int64_t)(IGEMM_PANELS * IGEMM_KB * j->panel_block), 64);
+    j->thread_mem = gk_cpu_scratch(c, CPU_SCRATCH_THREADS, j->thread_bytes * (size_t)nth);
+    if (!j->thread_mem) return gk_fail(b, "matmul: out of memory for packing");
+    j->units = (j->n + IGEMM_PANELS * R - 1) / (IGEMM_PANELS * R);
+    atomic_store(&j->next, 0);
+    gk_pool_run(c->pool, igemm_worker, j);
+    return 0;
+}
+
 int gk_cpu_matmul(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_tensor *x) {
     if (gk_check_matmul(b, y, w, x)) return -1;
     gk_cpu *c = gk_cpu_of(b);
@@ -245,9 +325,19 @@ int gk_cpu_matmul(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_tens
         j.xrow = gk_type_bytes(j.tk->act_type, j.k);
         if (!j.xrow) return gk_fail(b, "matmul: K = %lld is not a whole number of %s blocks",
                                     (long long)j.k, gk_type_name(j.tk->act_type));
-        j.xq = gk_cpu_scratch(c, CPU_SCRATCH_ACT, j.xrow * (size_t)j.m);
+        bool igemm = j.tk->igemm && j.tk->act_type == GK_Q8_0 && j.m >= IGEMM_MIN_COLS;
+        /* igemm: the quantised rows, then per column and block a float scale and an int32 sum */
+        size_t qbytes = (size_t)round_up((int64_t)(j.xrow * (size_t)j.m), 64);
+        j.nblk = j.k / 32;
+        size_t sums = igemm ? (size_t)(j.m * j.nblk) * (sizeof(float) + sizeof(int32_t)) : 0;
+        j.xq = gk_cpu_scratch(c, CPU_SCRATCH_ACT, qbytes + sums);
         if (!j.xq) return gk_fail(b, "matmul: out of memory for activations");
+        if (igemm) {
+            j.xd = (float *)(j.xq + qbytes);
+            j.xs = (int32_t *)(j.xd + j.m * j.nblk);
+        }
         gk_cpu_rows(c, j.m, (double)j.k * 8, quantize_rows, &j);
+        if (igemm) return matmul_igemm(b, &j);
     }
     int nth = gk_pool_size(c->pool);
     atomic_store(&j.next, 0);

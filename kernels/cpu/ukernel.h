@@ -26,12 +26,29 @@ typedef void (*gk_vec_dot_fn)(int64_t k, const void *w, const void *xq, float *o
 typedef void (*gk_dot_tile_fn)(int64_t k, const void *w, size_t w_stride, int nr,
                                const void *xq, size_t x_stride, int nc, float *y, int64_t ldy);
 
+/* Packed integer GEMM for 32-element block weights (Q4_0, Q8_0) × Q8_0 activations, used for
+ * many columns. A panel holds R = igemm_rows weight rows over nb blocks; per block, R*32 bytes
+ * then R floats: byte (g*R + r)*4 + i is row r's weight 4g+i of the block as an unsigned byte
+ * (Q4_0: the nibble q, the weight being q-8; Q8_0: w+128), then row r's block scale. Rows past
+ * those packed are zero bytes with scale 0.
+ * Pack: weight rows w[0..rows) (rows <= R, row stride wrow bytes), blocks b0..b0+nb. */
+typedef void (*gk_igemm_pack_fn)(const char *w, size_t wrow, int rows, int64_t b0, int64_t nb, void *panel);
+/* Kernel: one panel of nb blocks × nc activation columns (column j's blocks at xq + j*x_stride,
+ * the same nb blocks; its block scales xd[j*xa_stride + b] as float and its sums of the 32
+ * int8 values xs[j*xa_stride + b]): y[j*ldy + r] += dot(row r, column j) for r < nr. */
+typedef void (*gk_igemm_fn)(int64_t nb, const void *panel, const void *xq, size_t x_stride, const float *xd,
+                            const int32_t *xs, int64_t xa_stride, int nc, float *y, int64_t ldy, int nr);
+
 typedef struct gk_type_kernels {
     int act_type;               /* GK_F32, GK_Q8_0 or GK_Q8_K */
     gk_quant_act_fn quantize_act;  /* NULL when act_type is GK_F32 */
     gk_vec_dot_fn vec_dot;
     gk_dot_tile_fn dot_tile;    /* optional; NULL = loop of vec_dot */
     int tile_rows, tile_cols;   /* the tile dot_tile computes best */
+    /* optional (act_type GK_Q8_0 only), both or neither: the packed integer GEMM above */
+    gk_igemm_pack_fn igemm_pack;
+    gk_igemm_fn igemm;
+    int igemm_rows;
 } gk_type_kernels;
 
 /* Dense F32 micro-kernel: C[MR×NR] (row-major, ldc) += A·B over kc, where A is packed MR-row

@@ -86,6 +86,11 @@ static void fill_type(gk_type_kernels *dst, const gk_type_kernels *src) {
         dst->tile_rows = src->tile_rows;
         dst->tile_cols = src->tile_cols;
     }
+    if (!dst->igemm && src->igemm) {
+        dst->igemm_pack = src->igemm_pack;
+        dst->igemm = src->igemm;
+        dst->igemm_rows = src->igemm_rows;
+    }
 }
 
 static void fill_table(gk_ukernels *dst, const gk_ukernels *src) {

@@ -1,7 +1,7 @@
 /* The AVX-512 micro-kernel table: a few hot entries (the 6×32 sgemm behind float weights × many
- * columns, F16 unpacking, VNNI integer dots for Q4_0/Q8_0 and Q4_K/Q6_K); every other entry is NULL and is
- * filled from the AVX2 table by the dispatcher. Two tables: with VNNI (Ice Lake, Zen 4 and
- * later) and without (Skylake-X: only the float entries). The quantised entries quantise
+ * columns, F16 unpacking, VNNI integer dots for Q4_0/Q8_0 (with their packed integer GEMM) and
+ * Q4_K/Q6_K); every other entry is NULL and is filled from the AVX2 table by the dispatcher.
+ * Two tables: with VNNI (Ice Lake, Zen 4 and later) and without (Skylake-X: only the float entries). The quantised entries quantise
  * activations with the AVX2 Q8_0 quantiser (the format is the same). */
 #include "kernels/cpu/ukernel.h"
 
@@ -9,7 +9,10 @@
 #include "kernels/cpu/ukernel_avx2.h"
 #include "kernels/cpu/ukernel_avx512.h"
 
-#define VNNI(name) {GK_Q8_0, gk_avx2_quantize_q8_0, gk_avx512_vec_dot_##name, gk_avx512_dot_tile_##name, 4, 4}
+/* Q4_0/Q8_0 also carry the packed integer GEMM (16-row panels) for many columns. */
+#define VNNI(name)                                                                                          \
+    {GK_Q8_0, gk_avx2_quantize_q8_0, gk_avx512_vec_dot_##name, gk_avx512_dot_tile_##name, 4, 4,             \
+     gk_avx512_igemm_pack_##name, gk_avx512_igemm_##name, 16}
 /* K-quants: Q8_K activations from the AVX2 quantiser, as in the AVX2 table. */
 #define KQUANT(name) {GK_Q8_K, gk_avx2_quantize_q8_k, gk_avx512_vec_dot_##name, gk_avx512_dot_tile_##name, 4, 4}
 
