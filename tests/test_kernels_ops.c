@@ -120,9 +120,13 @@ typedef struct mm_shape {
 
 /* Shapes chosen to hit every path and edge: M = 1 (matvec), small M (tiles), M >= 32 (packed
  * sgemm for float weights), rows and columns that are not multiples of any tile or SIMD width,
- * K = one block, K beyond the sgemm's KC = 256, N beyond its NC = 128. */
+ * K = one block, K beyond the sgemm's KC = 256, N beyond its NC = 128. For the packed integer
+ * GEMM (M >= 16; 16-row panels, 4 per unit, 32 blocks per packed range, 8 columns per register
+ * block): 130 rows (units of 64 rows, a last panel of 2), column counts 17, 23, 33, 64 (every
+ * remainder of 8: 4, 2, 1), K = 1088 and 2080 (ranges of 32 blocks and a partial one). */
 static const mm_shape shapes32[] = {
-    {32, 1, 1}, {32, 17, 3}, {96, 3, 17}, {320, 64, 1}, {64, 1, 64}, {160, 17, 17}, {96, 67, 9}, {288, 5, 64},
+    {32, 1, 1},    {32, 17, 3},   {96, 3, 17},    {320, 64, 1},  {64, 1, 64},    {160, 17, 17}, {96, 67, 9},
+    {288, 5, 64},  {32, 130, 33}, {1088, 33, 23}, {96, 16, 16},  {2080, 19, 18},
 };
 static const mm_shape shapes256[] = {
     {256, 1, 1}, {256, 17, 3}, {512, 3, 17}, {256, 64, 1}, {256, 1, 64}, {512, 67, 9},
@@ -606,6 +610,67 @@ static void test_sgemm_pack(void **state) {
     }
 }
 
+/* Every table's packed integer GEMM layout (ukernel.h) written out by hand from the raw block
+ * bytes: byte (g*R + r)*4 + i of a block is row r's weight 4g+i as an unsigned byte, then the R
+ * row scales as float; rows past those packed are zero with scale 0. Q4_0 weight e is the low
+ * nibble of byte e (e < 16) or the high nibble of byte e-16; Q8_0's is the int8 plus 128. */
+static void igemm_pack_expect(int wtype, const unsigned char *w, size_t wrow, int rows, int R, int64_t b0,
+                              int64_t nb, unsigned char *want) {
+    const size_t bb = wtype == GK_Q4_0 ? 18 : 34, pb = (size_t)R * 32 + (size_t)R * 4;
+    memset(want, 0, pb * (size_t)nb);
+    for (int64_t b = 0; b < nb; b++)
+        for (int r = 0; r < rows; r++) {
+            const unsigned char *blk = w + (size_t)r * wrow + (size_t)(b0 + b) * bb;
+            for (int e = 0; e < 32; e++) {
+                unsigned v = wtype == GK_Q4_0 ? (e < 16 ? blk[2 + e] & 15u : blk[2 + e - 16] >> 4) : blk[2 + e] ^ 0x80u;
+                want[(size_t)b * pb + (size_t)((e / 4) * R + r) * 4 + e % 4] = (unsigned char)v;
+            }
+            uint16_t h = (uint16_t)(blk[0] | blk[1] << 8);
+            float sc = gk_f16_to_f32(h);
+            memcpy(want + (size_t)b * pb + (size_t)R * 32 + (size_t)r * 4, &sc, 4);
+        }
+}
+
+static void test_igemm_pack(void **state) {
+    (void)state;
+    enum { K = 96, ROWS = 17 };
+    const int types[] = {GK_Q4_0, GK_Q8_0};
+    const struct { int rows; int64_t b0, nb; } cases[] = {{1, 0, 1}, {16, 0, 3}, {5, 1, 2}, {13, 2, 1}};
+    int tested = 0;
+    for (const char *const *n = gk_ukernels_available(); *n; n++) {
+        const gk_ukernels *u = gk_ukernels_select(*n);
+        for (size_t t = 0; t < 2; t++) {
+            const gk_igemm_kernels *ik = &u->igemm[types[t]];
+            if (!ik->pack) continue;
+            assert_non_null(ik->kernel);
+            assert_int_equal(u->t[types[t]].act_type, GK_Q8_0);
+            print_message("igemm packing under test: %s %s (%d rows)\n", *n, gk_type_name(types[t]), ik->rows);
+            const int R = ik->rows;
+            const size_t wrow = gk_type_bytes(types[t], K), pb = (size_t)R * 36;
+            unsigned char *w = malloc(wrow * ROWS), *got = malloc(pb * 3), *want = malloc(pb * 3);
+            for (size_t i = 0; i < wrow * ROWS; i++) w[i] = (unsigned char)((i * 151 + 7) % 251);
+            for (int r = 0; r < ROWS; r++)   /* scales: small normal halves (exponent 0x38 = 2^-1) */
+                for (int b = 0; b < K / 32; b++) w[(size_t)r * wrow + (size_t)b * (wrow / (K / 32)) + 1] = (unsigned char)(0x38 + r % 4);
+            /* one value by hand: row 0, block 0, byte 2 = 0x3a; Q4_0 elements 0 and 16 are 0x0a, 0x03 */
+            w[2] = 0x3a;
+            for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+                int rows = cases[c].rows < R ? cases[c].rows : R;
+                igemm_pack_expect(types[t], w, wrow, rows, R, cases[c].b0, cases[c].nb, want);
+                memset(got, 0xee, pb * 3);
+                ik->pack((const char *)w, wrow, rows, cases[c].b0, cases[c].nb, got);
+                assert_memory_equal(got, want, pb * (size_t)cases[c].nb);
+                if (cases[c].b0 == 0) {
+                    assert_int_equal(got[0], types[t] == GK_Q4_0 ? 0x0a : 0xba);
+                    assert_int_equal(got[4 * R * 4], types[t] == GK_Q4_0 ? 0x03 : w[2 + 16] ^ 0x80);
+                }
+            }
+            free(w), free(got), free(want);
+            tested++;
+        }
+    }
+    print_message("igemm packings tested: %d\n", tested);
+}
+
 static void count_job(void *ctx, int ith, int nth) {
     _Atomic int *hits = ctx;
     assert_true(ith >= 0 && ith < nth);
@@ -633,6 +698,7 @@ int main(void) {
         cmocka_unit_test(test_bad_calls_refused), cmocka_unit_test(test_matmul),
         cmocka_unit_test(test_row_ops),        cmocka_unit_test(test_embedding_kv_store),
         cmocka_unit_test(test_attention),      cmocka_unit_test(test_sgemm_pack),
+        cmocka_unit_test(test_igemm_pack),
         cmocka_unit_test(test_rope_factors),   cmocka_unit_test(test_rope_factors_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -37,6 +37,7 @@ enum {
 typedef struct mm_job {
     const gk_ukernels *uk;
     const gk_type_kernels *tk;
+    const gk_igemm_kernels *ik;   /* the packed integer GEMM of this weight type */
     int wtype;
     int64_t k, n, m;
     const char *w;
@@ -264,21 +265,21 @@ static int matmul_sgemm(gk_backend *b, mm_job *j) {
 
 /* Weight rows n0..n0+nc over all of K into y (zeroed first), IGEMM_KB blocks at a time. */
 static void igemm_unit(mm_job *j, int64_t n0, int64_t nc, char *pack) {
-    const gk_type_kernels *tk = j->tk;
-    const int R = tk->igemm_rows;
+    const gk_igemm_kernels *ik = j->ik;
+    const int R = ik->rows;
     const int np = (int)((nc + R - 1) / R);
     for (int64_t i = 0; i < j->m; i++) memset(j->y + i * j->n + n0, 0, (size_t)nc * sizeof(float));
     for (int64_t b0 = 0; b0 < j->nblk; b0 += IGEMM_KB) {
         int64_t nb = min64(IGEMM_KB, j->nblk - b0);
         for (int p = 0; p < np; p++)
-            tk->igemm_pack(j->w + (size_t)(n0 + p * R) * j->wrow, j->wrow, (int)min64(R, nc - p * R), b0, nb,
+            ik->pack(j->w + (size_t)(n0 + p * R) * j->wrow, j->wrow, (int)min64(R, nc - p * R), b0, nb,
                            pack + (size_t)p * nb * j->panel_block);
         for (int64_t c0 = 0; c0 < j->m; c0 += IGEMM_COLS) {
             int ncol = (int)min64(IGEMM_COLS, j->m - c0);
             const char *xq = j->xq + (size_t)c0 * j->xrow + (size_t)b0 * 34;
             int64_t a = c0 * j->nblk + b0;
             for (int p = 0; p < np; p++)
-                tk->igemm(nb, pack + (size_t)p * nb * j->panel_block, xq, j->xrow, j->xd + a, j->xs + a, j->nblk, ncol,
+                ik->kernel(nb, pack + (size_t)p * nb * j->panel_block, xq, j->xrow, j->xd + a, j->xs + a, j->nblk, ncol,
                           j->y + c0 * j->n + n0 + p * R, j->n, (int)min64(R, nc - p * R));
         }
     }
@@ -288,7 +289,7 @@ static void igemm_worker(void *ctx, int ith, int nth) {
     (void)nth;
     mm_job *j = ctx;
     char *pack = j->thread_mem + (size_t)ith * j->thread_bytes;
-    const int64_t rows = (int64_t)IGEMM_PANELS * j->tk->igemm_rows;
+    const int64_t rows = (int64_t)IGEMM_PANELS * j->ik->rows;
     for (;;) {
         int64_t u = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
         if (u >= j->units) return;
@@ -299,7 +300,7 @@ static void igemm_worker(void *ctx, int ith, int nth) {
 static int matmul_igemm(gk_backend *b, mm_job *j) {
     gk_cpu *c = gk_cpu_of(b);
     int nth = gk_pool_size(c->pool);
-    const int R = j->tk->igemm_rows;
+    const int R = j->ik->rows;
     j->panel_block = (size_t)R * 32 + (size_t)R * sizeof(float);
     j->thread_bytes = (size_t)round_up((int64_t)(IGEMM_PANELS * IGEMM_KB * j->panel_block), 64);
     j->thread_mem = gk_cpu_scratch(c, CPU_SCRATCH_THREADS, j->thread_bytes * (size_t)nth);
@@ -313,7 +314,7 @@ static int matmul_igemm(gk_backend *b, mm_job *j) {
 int gk_cpu_matmul(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_tensor *x) {
     if (gk_check_matmul(b, y, w, x)) return -1;
     gk_cpu *c = gk_cpu_of(b);
-    mm_job j = {.uk = c->uk, .tk = &c->uk->t[w->type], .wtype = w->type, .k = w->ne[0], .n = gk_rows(w), .m = gk_rows(x),
+    mm_job j = {.uk = c->uk, .tk = &c->uk->t[w->type], .ik = &c->uk->igemm[w->type], .wtype = w->type, .k = w->ne[0], .n = gk_rows(w), .m = gk_rows(x),
                 .w = w->data, .wrow = gk_row_bytes(w), .x = x->data, .y = y->data};
     if (!j.tk->vec_dot) return gk_fail(b, "matmul: no kernel for %s weights", gk_type_name(w->type));
     if (j.m == 0 || j.n == 0) return 0;
@@ -325,7 +326,7 @@ int gk_cpu_matmul(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_tens
         j.xrow = gk_type_bytes(j.tk->act_type, j.k);
         if (!j.xrow) return gk_fail(b, "matmul: K = %lld is not a whole number of %s blocks",
                                     (long long)j.k, gk_type_name(j.tk->act_type));
-        bool igemm = j.tk->igemm && j.tk->act_type == GK_Q8_0 && j.m >= IGEMM_MIN_COLS;
+        bool igemm = j.ik->kernel && j.tk->act_type == GK_Q8_0 && j.m >= IGEMM_MIN_COLS;
         /* igemm: the quantised rows, then per column and block a float scale and an int32 sum */
         size_t qbytes = (size_t)round_up((int64_t)(j.xrow * (size_t)j.m), 64);
         j.nblk = j.k / 32;

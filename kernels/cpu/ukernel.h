@@ -27,8 +27,8 @@ typedef void (*gk_dot_tile_fn)(int64_t k, const void *w, size_t w_stride, int nr
                                const void *xq, size_t x_stride, int nc, float *y, int64_t ldy);
 
 /* Packed integer GEMM for 32-element block weights (Q4_0, Q8_0) × Q8_0 activations, used for
- * many columns. A panel holds R = igemm_rows weight rows over nb blocks; per block, R*32 bytes
- * then R floats: byte (g*R + r)*4 + i is row r's weight 4g+i of the block as an unsigned byte
+ * many columns. A panel holds R (gk_igemm_kernels.rows) weight rows over nb blocks; per block,
+ * R*32 bytes then R floats: byte (g*R + r)*4 + i is row r's weight 4g+i of the block as an unsigned byte
  * (Q4_0: the nibble q, the weight being q-8; Q8_0: w+128), then row r's block scale. Rows past
  * those packed are zero bytes with scale 0.
  * Pack: weight rows w[0..rows) (rows <= R, row stride wrow bytes), blocks b0..b0+nb. */
@@ -45,11 +45,14 @@ typedef struct gk_type_kernels {
     gk_vec_dot_fn vec_dot;
     gk_dot_tile_fn dot_tile;    /* optional; NULL = loop of vec_dot */
     int tile_rows, tile_cols;   /* the tile dot_tile computes best */
-    /* optional (act_type GK_Q8_0 only), both or neither: the packed integer GEMM above */
-    gk_igemm_pack_fn igemm_pack;
-    gk_igemm_fn igemm;
-    int igemm_rows;
 } gk_type_kernels;
+
+/* The packed integer GEMM of one weight type (act_type GK_Q8_0): both functions or neither. */
+typedef struct gk_igemm_kernels {
+    gk_igemm_pack_fn pack;
+    gk_igemm_fn kernel;
+    int rows;                   /* R, the rows of one panel */
+} gk_igemm_kernels;
 
 /* Dense F32 micro-kernel: C[MR×NR] (row-major, ldc) += A·B over kc, where A is packed MR-row
  * panels (a[p*MR + i]) and B packed NR-column panels (b[p*NR + j]). */
@@ -64,6 +67,7 @@ typedef void (*gk_sgemm_pack_fn)(int type, const char *w, size_t wrow, int rows,
 typedef struct gk_ukernels {
     const char *isa;            /* "scalar", "avx2", "avx512", "neon", "dotprod", "i8mm" */
     gk_type_kernels t[GK_TYPE_COUNT];   /* indexed by weight type */
+    gk_igemm_kernels igemm[GK_TYPE_COUNT];   /* optional, by weight type (Q4_0, Q8_0 weights) */
     int sgemm_mr, sgemm_nr;
     gk_sgemm_fn sgemm;
     gk_sgemm_pack_fn sgemm_pack_b;   /* NULL = portable packing; any nr */

@@ -86,15 +86,14 @@ static void fill_type(gk_type_kernels *dst, const gk_type_kernels *src) {
         dst->tile_rows = src->tile_rows;
         dst->tile_cols = src->tile_cols;
     }
-    if (!dst->igemm && src->igemm) {
-        dst->igemm_pack = src->igemm_pack;
-        dst->igemm = src->igemm;
-        dst->igemm_rows = src->igemm_rows;
-    }
 }
 
 static void fill_table(gk_ukernels *dst, const gk_ukernels *src) {
-    for (int t = 0; t < GK_TYPE_COUNT; t++) fill_type(&dst->t[t], &src->t[t]);
+    for (int t = 0; t < GK_TYPE_COUNT; t++) {
+        fill_type(&dst->t[t], &src->t[t]);
+        /* the packed GEMM reads Q8_0 activations, whichever table's quantiser wrote them */
+        if (!dst->igemm[t].kernel && dst->t[t].act_type == GK_Q8_0) dst->igemm[t] = src->igemm[t];
+    }
     if (!dst->sgemm) {
         dst->sgemm = src->sgemm;
         dst->sgemm_mr = src->sgemm_mr;

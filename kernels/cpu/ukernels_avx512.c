@@ -9,10 +9,9 @@
 #include "kernels/cpu/ukernel_avx2.h"
 #include "kernels/cpu/ukernel_avx512.h"
 
-/* Q4_0/Q8_0 also carry the packed integer GEMM (16-row panels) for many columns. */
-#define VNNI(name)                                                                                          \
-    {GK_Q8_0, gk_avx2_quantize_q8_0, gk_avx512_vec_dot_##name, gk_avx512_dot_tile_##name, 4, 4,             \
-     gk_avx512_igemm_pack_##name, gk_avx512_igemm_##name, 16}
+#define VNNI(name) {GK_Q8_0, gk_avx2_quantize_q8_0, gk_avx512_vec_dot_##name, gk_avx512_dot_tile_##name, 4, 4}
+/* The packed integer GEMM (16-row panels) behind Q4_0/Q8_0 × many columns. */
+#define IGEMM(name) {gk_avx512_igemm_pack_##name, gk_avx512_igemm_##name, 16}
 /* K-quants: Q8_K activations from the AVX2 quantiser, as in the AVX2 table. */
 #define KQUANT(name) {GK_Q8_K, gk_avx2_quantize_q8_k, gk_avx512_vec_dot_##name, gk_avx512_dot_tile_##name, 4, 4}
 
@@ -24,6 +23,7 @@ static const gk_ukernels table_vnni = {
         [GK_Q4_K] = KQUANT(q4_k),
         [GK_Q6_K] = KQUANT(q6_k),
     },
+    .igemm = {[GK_Q4_0] = IGEMM(q4_0), [GK_Q8_0] = IGEMM(q8_0)},
     .sgemm_mr = 6,
     .sgemm_nr = 32,
     .sgemm = gk_avx512_sgemm_6x32,
