@@ -650,7 +650,8 @@ static void test_igemm_pack(void **state) {
             unsigned char *w = malloc(wrow * ROWS), *got = malloc(pb * 3), *want = malloc(pb * 3);
             for (size_t i = 0; i < wrow * ROWS; i++) w[i] = (unsigned char)((i * 151 + 7) % 251);
             for (int r = 0; r < ROWS; r++)   /* scales: small normal halves (exponent 0x38 = 2^-1) */
-                for (int b = 0; b < K / 32; b++) w[(size_t)r * wrow + (size_t)b * (wrow / (K / 32)) + 1] = (unsigned char)(0x38 + r % 4);
+                for (int b = 0; b < K / 32; b++)
+                    w[(size_t)r * wrow + (size_t)b * (wrow / (K / 32)) + 1] = (unsigned char)(0x38 + r % 4);
             /* one value by hand: row 0, block 0, byte 2 = 0x3a; Q4_0 elements 0 and 16 are 0x0a, 0x03 */
             w[2] = 0x3a;
             for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {

@@ -314,7 +314,8 @@ static int matmul_igemm(gk_backend *b, mm_job *j) {
 int gk_cpu_matmul(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_tensor *x) {
     if (gk_check_matmul(b, y, w, x)) return -1;
     gk_cpu *c = gk_cpu_of(b);
-    mm_job j = {.uk = c->uk, .tk = &c->uk->t[w->type], .ik = &c->uk->igemm[w->type], .wtype = w->type, .k = w->ne[0], .n = gk_rows(w), .m = gk_rows(x),
+    mm_job j = {.uk = c->uk, .tk = &c->uk->t[w->type], .ik = &c->uk->igemm[w->type], .wtype = w->type,
+                .k = w->ne[0], .n = gk_rows(w), .m = gk_rows(x),
                 .w = w->data, .wrow = gk_row_bytes(w), .x = x->data, .y = y->data};
     if (!j.tk->vec_dot) return gk_fail(b, "matmul: no kernel for %s weights", gk_type_name(w->type));
     if (j.m == 0 || j.n == 0) return 0;

@@ -107,19 +107,14 @@ V_INLINE void ig_kernel(int off, int64_t nb, const void *panel, const void *xq, 
                         const int32_t *xs, int64_t xa, int nc, float *y, int64_t ldy, int nr) {
     const __mmask16 rows = (__mmask16)((1u << nr) - 1u);
     const uint8_t *p = panel, *x = xq;
+#define IG_COLS_AT(cn, c) \
+    ig_cols(cn, off, nb, p, x + (size_t)(c) * x_stride, x_stride, xd + (c) * xa, xs + (c) * xa, xa, y + (c) * ldy, ldy, rows)
     int c = 0;
-    for (; c + 8 <= nc; c += 8)
-        ig_cols(8, off, nb, p, x + (size_t)c * x_stride, x_stride, xd + c * xa, xs + c * xa, xa, y + c * ldy, ldy, rows);
-    if (c + 4 <= nc) {
-        ig_cols(4, off, nb, p, x + (size_t)c * x_stride, x_stride, xd + c * xa, xs + c * xa, xa, y + c * ldy, ldy, rows);
-        c += 4;
-    }
-    if (c + 2 <= nc) {
-        ig_cols(2, off, nb, p, x + (size_t)c * x_stride, x_stride, xd + c * xa, xs + c * xa, xa, y + c * ldy, ldy, rows);
-        c += 2;
-    }
-    if (c < nc)
-        ig_cols(1, off, nb, p, x + (size_t)c * x_stride, x_stride, xd + c * xa, xs + c * xa, xa, y + c * ldy, ldy, rows);
+    for (; c + 8 <= nc; c += 8) IG_COLS_AT(8, c);
+    if (c + 4 <= nc) IG_COLS_AT(4, c), c += 4;   /* the rest as 4 + 2 + 1 */
+    if (c + 2 <= nc) IG_COLS_AT(2, c), c += 2;
+    if (c < nc) IG_COLS_AT(1, c);
+#undef IG_COLS_AT
 }
 
 void gk_avx512_igemm_pack_q4_0(const char *w, size_t wrow, int rows, int64_t b0, int64_t nb, void *panel) {

@@ -1,8 +1,8 @@
 /* The AVX-512 micro-kernel table: a few hot entries (the 6×32 sgemm behind float weights × many
  * columns, F16 unpacking, VNNI integer dots for Q4_0/Q8_0 (with their packed integer GEMM) and
  * Q4_K/Q6_K); every other entry is NULL and is filled from the AVX2 table by the dispatcher.
- * Two tables: with VNNI (Ice Lake, Zen 4 and later) and without (Skylake-X: only the float entries). The quantised entries quantise
- * activations with the AVX2 Q8_0 quantiser (the format is the same). */
+ * Two tables: with VNNI (Ice Lake, Zen 4 and later) and without (Skylake-X: only the float
+ * entries). The quantised entries quantise activations with the AVX2 Q8_0 quantiser (the format is the same). */
 #include "kernels/cpu/ukernel.h"
 
 #include "kernels/cpu/cpu_features.h"
