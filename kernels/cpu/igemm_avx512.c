@@ -26,44 +26,69 @@ enum {
     Q4_BYTES = 18,                            /* Q4_0 block: f16 scale, 16 bytes of nibbles */
 };
 
-V_INLINE float ld_f16(const uint8_t *p) {
-    uint16_t h;
-    memcpy(&h, p, 2);
-    return _cvtsh_ss(h);
-}
-
-/* One block of 16 rows: unsigned weights into q[r][0..32), scales into sc[r]. */
-V_INLINE void unpack_rows(int is_q4, const uint8_t *w, size_t wrow, int rows, int64_t blk, uint8_t q[IG_ROWS][32],
-                          float sc[IG_ROWS]) {
-    for (int r = 0; r < IG_ROWS; r++) {
-        if (r >= rows) {
-            memset(q[r], 0, 32);
-            sc[r] = 0.0f;
-            continue;
-        }
-        const uint8_t *b = w + (size_t)r * wrow + (size_t)blk * (is_q4 ? Q4_BYTES : Q8_BYTES);
-        sc[r] = ld_f16(b);
-        if (is_q4) {   /* element i is the low nibble of byte i, element i+16 the high one */
-            __m128i v = _mm_loadu_si128((const __m128i *)(b + 2)), m = _mm_set1_epi8(0x0f);
-            _mm_storeu_si128((__m128i *)q[r], _mm_and_si128(v, m));
-            _mm_storeu_si128((__m128i *)(q[r] + 16), _mm_and_si128(_mm_srli_epi16(v, 4), m));
-        } else {
-            __m256i v = _mm256_loadu_si256((const __m256i *)(b + 2));
-            _mm256_storeu_si256((__m256i *)q[r], _mm256_xor_si256(v, _mm256_set1_epi8((char)0x80)));
-        }
+/* Unsigned weight bytes of rows r and r+1 of one block (zero past the packed rows), as 16 dwords:
+ * row r's groups 0..7 then row r+1's. */
+V_INLINE __m512i two_rows(int is_q4, const uint8_t *w, size_t wrow, int rows, int r, size_t off) {
+    /* pointers formed only for rows that exist */
+#define ROW(i) (w + (size_t)(i) * wrow + off + 2)
+    if (is_q4) {   /* element i is the low nibble of byte i, element i+16 the high one */
+        __m128i va = r < rows ? _mm_loadu_si128((const __m128i *)ROW(r)) : _mm_setzero_si128();
+        __m128i vb = r + 1 < rows ? _mm_loadu_si128((const __m128i *)ROW(r + 1)) : _mm_setzero_si128();
+        __m512i x = _mm512_castsi256_si512(_mm256_set_m128i(vb, va));
+        x = _mm512_shuffle_i64x2(x, x, _MM_SHUFFLE(1, 1, 0, 0));   /* a, a, b, b */
+        x = _mm512_mask_blend_epi64(0xcc, x, _mm512_srli_epi16(x, 4));   /* lanes 1, 3: high nibbles */
+        return _mm512_and_si512(x, _mm512_set1_epi8(0x0f));
     }
+    __m256i va = r < rows ? _mm256_loadu_si256((const __m256i *)ROW(r)) : _mm256_set1_epi8((char)0x80);
+    __m256i vb = r + 1 < rows ? _mm256_loadu_si256((const __m256i *)ROW(r + 1)) : _mm256_set1_epi8((char)0x80);
+#undef ROW
+    __m512i x = _mm512_inserti64x4(_mm512_castsi256_si512(va), vb, 1);
+    return _mm512_xor_si512(x, _mm512_set1_epi8((char)0x80));
 }
 
+/* The row scales of one block as float, 0 past the packed rows. */
+V_INLINE __m512 row_scales(const uint8_t *w, size_t wrow, int rows, size_t off) {
+    uint16_t h[IG_ROWS];
+    for (int r = 0; r < IG_ROWS; r++) {
+        h[r] = 0;
+        if (r < rows) memcpy(&h[r], w + (size_t)r * wrow + off, 2);
+    }
+    return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)h));
+}
+
+/* Rows as loaded (two per register, 8 dword groups each) to the panel's group-major order: a
+ * 16×8 dword transpose in three rounds of two-register permutes (4×4 blocks, then 8-row
+ * halves of two groups, then the two halves of 16 rows). */
 V_INLINE void ig_pack(int is_q4, const char *w, size_t wrow, int rows, int64_t b0, int64_t nb, void *panel) {
+    const __m512i s1l = _mm512_set_epi32(27, 19, 11, 3, 26, 18, 10, 2, 25, 17, 9, 1, 24, 16, 8, 0);
+    const __m512i s1h = _mm512_set_epi32(31, 23, 15, 7, 30, 22, 14, 6, 29, 21, 13, 5, 28, 20, 12, 4);
+    const __m512i s2l = _mm512_set_epi32(23, 22, 21, 20, 7, 6, 5, 4, 19, 18, 17, 16, 3, 2, 1, 0);
+    const __m512i s2h = _mm512_set_epi32(31, 30, 29, 28, 15, 14, 13, 12, 27, 26, 25, 24, 11, 10, 9, 8);
+    const uint8_t *wb = (const uint8_t *)w;
+    const size_t bb = is_q4 ? Q4_BYTES : Q8_BYTES;
     for (int64_t b = 0; b < nb; b++) {
-        uint8_t q[IG_ROWS][32];
-        float sc[IG_ROWS];
-        unpack_rows(is_q4, (const uint8_t *)w, wrow, rows, b0 + b, q, sc);
-        /* q[r] as 8 dwords is row r's groups; the panel is group-major (a 16×8 dword transpose) */
+        const size_t off = (size_t)(b0 + b) * bb;
         uint8_t *dst = (uint8_t *)panel + (size_t)b * IG_BLOCK;
-        for (int g = 0; g < 8; g++)
-            for (int r = 0; r < IG_ROWS; r++) memcpy(dst + g * 64 + r * 4, q[r] + 4 * g, 4);
-        memcpy(dst + IG_QBYTES, sc, sizeof sc);
+        __m512i a[8], c[8], d[8];
+        for (int k = 0; k < 8; k++) a[k] = two_rows(is_q4, wb, wrow, rows, 2 * k, off);
+        /* c[2m+h]: rows 4m..4m+3 × groups 4h..4h+3 */
+        for (int m = 0; m < 4; m++) {
+            c[2 * m] = _mm512_permutex2var_epi32(a[2 * m], s1l, a[2 * m + 1]);
+            c[2 * m + 1] = _mm512_permutex2var_epi32(a[2 * m], s1h, a[2 * m + 1]);
+        }
+        /* d[4p+2h+q]: rows 8p..8p+7 × groups 4h+2q, 4h+2q+1 */
+        for (int p = 0; p < 2; p++)
+            for (int h = 0; h < 2; h++) {
+                __m512i lo = c[4 * p + h], hi = c[4 * p + 2 + h];
+                d[4 * p + 2 * h] = _mm512_permutex2var_epi32(lo, s2l, hi);
+                d[4 * p + 2 * h + 1] = _mm512_permutex2var_epi32(lo, s2h, hi);
+            }
+        /* group g = 2j+s: rows 0..7 from d[j], rows 8..15 from d[4+j] */
+        for (int j = 0; j < 4; j++) {
+            _mm512_storeu_si512(dst + (2 * j) * 64, _mm512_shuffle_i64x2(d[j], d[4 + j], _MM_SHUFFLE(1, 0, 1, 0)));
+            _mm512_storeu_si512(dst + (2 * j + 1) * 64, _mm512_shuffle_i64x2(d[j], d[4 + j], _MM_SHUFFLE(3, 2, 3, 2)));
+        }
+        _mm512_storeu_ps((float *)(dst + IG_QBYTES), row_scales(wb, wrow, rows, off));
     }
 }
 
