@@ -121,12 +121,14 @@ typedef struct mm_shape {
 /* Shapes chosen to hit every path and edge: M = 1 (matvec), small M (tiles), M >= 32 (packed
  * sgemm for float weights), rows and columns that are not multiples of any tile or SIMD width,
  * K = one block, K beyond the sgemm's KC = 256, N beyond its NC = 128. For the packed integer
- * GEMM (M >= 16; 16-row panels, 4 per unit, 32 blocks per packed range, 8 columns per register
+ * GEMM (M >= 8; 16-row panels, 4 per unit, 64 blocks per packed range, 8 columns per register
  * block): 130 rows (units of 64 rows, a last panel of 2), column counts 17, 23, 33, 64 (every
- * remainder of 8: 4, 2, 1), K = 1088 and 2080 (ranges of 32 blocks and a partial one). */
+ * remainder of 8: 4, 2, 1), K = 2080 (65 blocks: a range of 64 blocks and a partial one), M = 8
+ * and 7 (either side of the threshold). */
 static const mm_shape shapes32[] = {
     {32, 1, 1},    {32, 17, 3},   {96, 3, 17},    {320, 64, 1},  {64, 1, 64},    {160, 17, 17}, {96, 67, 9},
     {288, 5, 64},  {32, 130, 33}, {1088, 33, 23}, {96, 16, 16},  {2080, 19, 18},
+    {64, 20, 8},   {64, 20, 7},
 };
 static const mm_shape shapes256[] = {
     {256, 1, 1}, {256, 17, 3}, {512, 3, 17}, {256, 64, 1}, {256, 1, 64}, {512, 67, 9},
