@@ -33,7 +33,7 @@ enum {
     IGEMM_MIN_COLS = 8,
     IGEMM_KB = 64,                 /* blocks per packed range: a 16-row panel is 36 KiB (5% over 32) */
     IGEMM_PANELS = 4,              /* panels per work unit */
-    IGEMM_COLS = 64,               /* columns per pass over the packed panels (~70 KiB of activations) */
+    IGEMM_COLS = 64,               /* columns per pass over the packed panels (~140 KiB of activations) */
 };
 
 typedef struct mm_job {
