@@ -11,8 +11,8 @@
  *    L2) and runs the MR×NR sgemm kernel over all of X.
  *  - Q4_0/Q8_0 weights with many columns, where the table has a packed integer GEMM: each thread
  *    takes a few 16-row panels, packs them (lanes = rows, ukernel.h) a range of blocks at a time
- *    (kept in L1/L2), and runs the igemm kernel over all columns; each column's block scales and
- *    sums are taken once per matmul, when the activations are quantised.
+ *    (kept in L1/L2), and runs the igemm kernel over all columns; the activations are packed for
+ *    it (column groups, with each block's scale and sum) once per matmul, as they are quantised.
  * Integer formats quantise X once per matmul (not per thread) into the table's activation type.
  */
 #include <stdatomic.h>
@@ -33,7 +33,8 @@ enum {
     IGEMM_MIN_COLS = 8,
     IGEMM_KB = 64,                 /* blocks per packed range: a 16-row panel is 36 KiB (5% over 32) */
     IGEMM_PANELS = 4,              /* panels per work unit */
-    IGEMM_COLS = 64,               /* columns per pass over the packed panels (~140 KiB of activations) */
+    IGEMM_COLS = 64,               /* columns per pass over the packed panels (~160 KiB of activations;
+                                      a multiple of GK_IGEMM_COLS) */
 };
 
 typedef struct mm_job {
@@ -55,9 +56,8 @@ typedef struct mm_job {
     float *apack;
     char *thread_mem;
     size_t thread_bytes;
-    /* igemm path: per column and block, the activation scale and the sum of its int8 values */
-    float *xd;
-    int32_t *xs;
+    /* igemm path: the activations packed for the kernel (ukernel.h, GK_IGEMM_ACT_BYTES) */
+    char *xp;
     int64_t nblk;
     size_t panel_block;   /* bytes of one block of one packed panel */
 } mm_job;
@@ -68,16 +68,21 @@ static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 
 /* ---- activation quantisation (once per matmul) ---------------------------------------------- */
 
-/* Q8_0 block (quant.h): f16 scale, 32 int8. */
-static void act_block_sums(mm_job *j, int64_t r) {
+/* Row r's Q8_0 blocks (quant.h: f16 scale, 32 int8) into the igemm's packed activations: its
+ * values, its scale as float and the sum of its values, at column r % 8 of group r / 8. */
+static void act_pack_row(mm_job *j, int64_t r) {
     const unsigned char *q = (const unsigned char *)j->xq + (size_t)r * j->xrow;
-    for (int64_t b = 0; b < j->nblk; b++, q += 34) {
+    const int c = (int)(r % GK_IGEMM_COLS);
+    char *dst = j->xp + (size_t)(r / GK_IGEMM_COLS * j->nblk) * GK_IGEMM_ACT_BYTES;
+    for (int64_t b = 0; b < j->nblk; b++, q += 34, dst += GK_IGEMM_ACT_BYTES) {
         uint16_t h;
         memcpy(&h, q, 2);
+        float d = gk_f16_to_f32(h);
         int32_t s = 0;
         for (int i = 0; i < 32; i++) s += (int8_t)q[2 + i];
-        j->xd[r * j->nblk + b] = gk_f16_to_f32(h);
-        j->xs[r * j->nblk + b] = s;
+        memcpy(dst + 32 * c, q + 2, 32);
+        memcpy(dst + 32 * GK_IGEMM_COLS + 4 * c, &d, 4);
+        memcpy(dst + 36 * GK_IGEMM_COLS + 4 * c, &s, 4);
     }
 }
 
@@ -85,7 +90,7 @@ static void quantize_rows(void *ctx, int64_t r0, int64_t r1) {
     mm_job *j = ctx;
     for (int64_t r = r0; r < r1; r++) {
         j->tk->quantize_act(j->x + r * j->k, j->xq + (size_t)r * j->xrow, j->k);
-        if (j->xd) act_block_sums(j, r);
+        if (j->xp) act_pack_row(j, r);
     }
 }
 
@@ -276,13 +281,12 @@ static void igemm_unit(mm_job *j, int64_t n0, int64_t nc, char *pack) {
         for (int p = 0; p < np; p++)
             ik->pack(j->w + (size_t)(n0 + p * R) * j->wrow, j->wrow, (int)min64(R, nc - p * R), b0, nb,
                            pack + (size_t)p * nb * j->panel_block);
-        for (int64_t c0 = 0; c0 < j->m; c0 += IGEMM_COLS) {
+        for (int64_t c0 = 0; c0 < j->m; c0 += IGEMM_COLS) {   /* IGEMM_COLS: a multiple of the groups */
             int ncol = (int)min64(IGEMM_COLS, j->m - c0);
-            const char *xq = j->xq + (size_t)c0 * j->xrow + (size_t)b0 * 34;
-            int64_t a = c0 * j->nblk + b0;
+            const char *xp = j->xp + (size_t)(c0 / GK_IGEMM_COLS * j->nblk + b0) * GK_IGEMM_ACT_BYTES;
             for (int p = 0; p < np; p++)
-                ik->kernel(nb, pack + (size_t)p * nb * j->panel_block, xq, j->xrow, j->xd + a, j->xs + a, j->nblk, ncol,
-                          j->y + c0 * j->n + n0 + p * R, j->n, (int)min64(R, nc - p * R));
+                ik->kernel(nb, pack + (size_t)p * nb * j->panel_block, xp, (size_t)j->nblk * GK_IGEMM_ACT_BYTES, ncol,
+                           j->y + c0 * j->n + n0 + p * R, j->n, (int)min64(R, nc - p * R));
         }
     }
 }
@@ -330,16 +334,13 @@ int gk_cpu_matmul(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_tens
         if (!j.xrow) return gk_fail(b, "matmul: K = %lld is not a whole number of %s blocks",
                                     (long long)j.k, gk_type_name(j.tk->act_type));
         bool igemm = j.ik->kernel && j.tk->act_type == GK_Q8_0 && j.m >= IGEMM_MIN_COLS;
-        /* igemm: the quantised rows, then per column and block a float scale and an int32 sum */
+        /* igemm: the quantised rows, then the same packed in column groups for the kernel */
         size_t qbytes = (size_t)round_up((int64_t)(j.xrow * (size_t)j.m), 64);
         j.nblk = j.k / 32;
-        size_t sums = igemm ? (size_t)(j.m * j.nblk) * (sizeof(float) + sizeof(int32_t)) : 0;
-        j.xq = gk_cpu_scratch(c, CPU_SCRATCH_ACT, qbytes + sums);
+        size_t packed = igemm ? (size_t)((j.m + GK_IGEMM_COLS - 1) / GK_IGEMM_COLS * j.nblk) * GK_IGEMM_ACT_BYTES : 0;
+        j.xq = gk_cpu_scratch(c, CPU_SCRATCH_ACT, qbytes + packed);
         if (!j.xq) return gk_fail(b, "matmul: out of memory for activations");
-        if (igemm) {
-            j.xd = (float *)(j.xq + qbytes);
-            j.xs = (int32_t *)(j.xd + j.m * j.nblk);
-        }
+        if (igemm) j.xp = j.xq + qbytes;
         gk_cpu_rows(c, j.m, (double)j.k * 8, quantize_rows, &j);
         if (igemm) return matmul_igemm(b, &j);
     }

@@ -13,6 +13,7 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "kernels/cpu/ukernel.h"
 #include "kernels/cpu/ukernel_avx512.h"
 
 #define V_INLINE static inline __attribute__((always_inline))
@@ -21,7 +22,7 @@ enum {
     IG_ROWS = 16,
     IG_QBYTES = IG_ROWS * 32,                 /* unsigned weights of one block */
     IG_BLOCK = IG_QBYTES + IG_ROWS * 4,       /* + the 16 row scales as float */
-    IG_COLS = 8,
+    IG_COLS = GK_IGEMM_COLS,
     Q8_BYTES = 34,                            /* Q8_0 block: f16 scale, 32 int8 */
     Q4_BYTES = 18,                            /* Q4_0 block: f16 scale, 16 bytes of nibbles */
 };
@@ -98,28 +99,41 @@ V_INLINE __m512i bcast4(const uint8_t *p) {
     return _mm512_set1_epi32(v);
 }
 
-/* cn (a constant after inlining) columns × one panel over nb blocks, added into y. */
-V_INLINE void ig_cols(int cn, int off, int64_t nb, const uint8_t *panel, const uint8_t *xq, size_t x_stride,
-                      const float *xd, const int32_t *xs, int64_t xa, float *y, int64_t ldy, __mmask16 rows) {
+V_INLINE int32_t ld32(const uint8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* cn (a constant after inlining) columns of one activation group, from column co, × one panel
+ * over nb blocks, added into y. Every activation operand is at a constant offset from one
+ * pointer, so the column addresses need no registers. */
+V_INLINE void ig_cols(int cn, int off, int64_t nb, const uint8_t *panel, const uint8_t *xp, int co, float *y,
+                      int64_t ldy, __mmask16 rows) {
+    const uint8_t *xv = xp + 32 * co, *xs = xp + 8 * 32 + 4 * co;   /* values; scales then sums */
     __m512 f[IG_COLS];
 #pragma GCC unroll 8
     for (int c = 0; c < cn; c++) f[c] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *pb = panel + (size_t)b * IG_BLOCK;
-        const uint8_t *xb = xq + (size_t)b * Q8_BYTES + 2;
+        const size_t xb = (size_t)b * GK_IGEMM_ACT_BYTES;
         __m512i a[IG_COLS];
 #pragma GCC unroll 8
-        for (int c = 0; c < cn; c++) a[c] = _mm512_set1_epi32(-off * xs[c * xa + b]);
+        for (int c = 0; c < cn; c++) a[c] = _mm512_set1_epi32(-off * ld32(xs + xb + 32 + 4 * c));
 #pragma GCC unroll 8
         for (int g = 0; g < 8; g++) {
             __m512i p = _mm512_loadu_si512(pb + 64 * g);
 #pragma GCC unroll 8
-            for (int c = 0; c < cn; c++) a[c] = _mm512_dpbusd_epi32(a[c], p, bcast4(xb + (size_t)c * x_stride + 4 * g));
+            for (int c = 0; c < cn; c++)
+                a[c] = _mm512_dpbusd_epi32(a[c], p, _mm512_set1_epi32(ld32(xv + xb + 32 * c + 4 * g)));
         }
         __m512 ws = _mm512_loadu_ps((const float *)(pb + IG_QBYTES));
 #pragma GCC unroll 8
-        for (int c = 0; c < cn; c++)
-            f[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(a[c]), _mm512_mul_ps(ws, _mm512_set1_ps(xd[c * xa + b])), f[c]);
+        for (int c = 0; c < cn; c++) {
+            float d;
+            memcpy(&d, xs + xb + 4 * c, 4);
+            f[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(a[c]), _mm512_mul_ps(ws, _mm512_set1_ps(d)), f[c]);
+        }
     }
 #pragma GCC unroll 8
     for (int c = 0; c < cn; c++) {
@@ -128,18 +142,17 @@ V_INLINE void ig_cols(int cn, int off, int64_t nb, const uint8_t *panel, const u
     }
 }
 
-V_INLINE void ig_kernel(int off, int64_t nb, const void *panel, const void *xq, size_t x_stride, const float *xd,
-                        const int32_t *xs, int64_t xa, int nc, float *y, int64_t ldy, int nr) {
+V_INLINE void ig_kernel(int off, int64_t nb, const void *panel, const void *xp, size_t group_bytes, int nc, float *y,
+                        int64_t ldy, int nr) {
     const __mmask16 rows = (__mmask16)((1u << nr) - 1u);
-    const uint8_t *p = panel, *x = xq;
-#define IG_COLS_AT(cn, c) \
-    ig_cols(cn, off, nb, p, x + (size_t)(c) * x_stride, x_stride, xd + (c) * xa, xs + (c) * xa, xa, y + (c) * ldy, ldy, rows)
+    const uint8_t *p = panel, *x = xp;
     int c = 0;
-    for (; c + 8 <= nc; c += 8) IG_COLS_AT(8, c);
-    if (c + 4 <= nc) IG_COLS_AT(4, c), c += 4;   /* the rest as 4 + 2 + 1 */
-    if (c + 2 <= nc) IG_COLS_AT(2, c), c += 2;
-    if (c < nc) IG_COLS_AT(1, c);
-#undef IG_COLS_AT
+    for (; c + 8 <= nc; c += 8) ig_cols(8, off, nb, p, x + (size_t)(c / 8) * group_bytes, 0, y + c * ldy, ldy, rows);
+    const uint8_t *last = x + (size_t)(c / 8) * group_bytes;   /* the rest, in the last group: 4 + 2 + 1 */
+    int co = 0;
+    if (co + 4 <= nc - c) ig_cols(4, off, nb, p, last, co, y + (c + co) * ldy, ldy, rows), co += 4;
+    if (co + 2 <= nc - c) ig_cols(2, off, nb, p, last, co, y + (c + co) * ldy, ldy, rows), co += 2;
+    if (co < nc - c) ig_cols(1, off, nb, p, last, co, y + (c + co) * ldy, ldy, rows);
 }
 
 void gk_avx512_igemm_pack_q4_0(const char *w, size_t wrow, int rows, int64_t b0, int64_t nb, void *panel) {
@@ -150,12 +163,12 @@ void gk_avx512_igemm_pack_q8_0(const char *w, size_t wrow, int rows, int64_t b0,
     ig_pack(0, w, wrow, rows, b0, nb, panel);
 }
 
-void gk_avx512_igemm_q4_0(int64_t nb, const void *panel, const void *xq, size_t x_stride, const float *xd,
-                          const int32_t *xs, int64_t xa_stride, int nc, float *y, int64_t ldy, int nr) {
-    ig_kernel(8, nb, panel, xq, x_stride, xd, xs, xa_stride, nc, y, ldy, nr);
+void gk_avx512_igemm_q4_0(int64_t nb, const void *panel, const void *xp, size_t group_bytes, int nc, float *y,
+                          int64_t ldy, int nr) {
+    ig_kernel(8, nb, panel, xp, group_bytes, nc, y, ldy, nr);
 }
 
-void gk_avx512_igemm_q8_0(int64_t nb, const void *panel, const void *xq, size_t x_stride, const float *xd,
-                          const int32_t *xs, int64_t xa_stride, int nc, float *y, int64_t ldy, int nr) {
-    ig_kernel(128, nb, panel, xq, x_stride, xd, xs, xa_stride, nc, y, ldy, nr);
+void gk_avx512_igemm_q8_0(int64_t nb, const void *panel, const void *xp, size_t group_bytes, int nc, float *y,
+                          int64_t ldy, int nr) {
+    ig_kernel(128, nb, panel, xp, group_bytes, nc, y, ldy, nr);
 }

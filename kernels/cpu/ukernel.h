@@ -33,11 +33,15 @@ typedef void (*gk_dot_tile_fn)(int64_t k, const void *w, size_t w_stride, int nr
  * those packed are zero bytes with scale 0.
  * Pack: weight rows w[0..rows) (rows <= R, row stride wrow bytes), blocks b0..b0+nb. */
 typedef void (*gk_igemm_pack_fn)(const char *w, size_t wrow, int rows, int64_t b0, int64_t nb, void *panel);
-/* Kernel: one panel of nb blocks × nc activation columns (column j's blocks at xq + j*x_stride,
- * the same nb blocks; its block scales xd[j*xa_stride + b] as float and its sums of the 32
- * int8 values xs[j*xa_stride + b]): y[j*ldy + r] += dot(row r, column j) for r < nr. */
-typedef void (*gk_igemm_fn)(int64_t nb, const void *panel, const void *xq, size_t x_stride, const float *xd,
-                            const int32_t *xs, int64_t xa_stride, int nc, float *y, int64_t ldy, int nr);
+/* Activations for that kernel, packed by the driver in groups of GK_IGEMM_COLS columns: per
+ * group and block GK_IGEMM_ACT_BYTES bytes: the 32 int8 values of each column (column c at
+ * 32c), then their Q8_0 block scales as float (at 256 + 4c), then the sums of their 32 values as
+ * int32 (at 288 + 4c). A group's blocks follow each other; columns past the matrix are not read.
+ * Kernel: one panel of nb blocks × nc columns, xp at the first group's first block, group i at
+ * xp + i*group_bytes: y[j*ldy + r] += dot(row r, column j) for r < nr, j < nc. */
+enum { GK_IGEMM_COLS = 8, GK_IGEMM_ACT_BYTES = GK_IGEMM_COLS * (32 + 4 + 4) };
+typedef void (*gk_igemm_fn)(int64_t nb, const void *panel, const void *xp, size_t group_bytes, int nc, float *y,
+                            int64_t ldy, int nr);
 
 typedef struct gk_type_kernels {
     int act_type;               /* GK_F32, GK_Q8_0 or GK_Q8_K */

@@ -20,10 +20,10 @@ void gk_avx512_dot_tile_q6_k(int64_t k, const void *w, size_t w_stride, int nr, 
 /* Packed integer GEMM (igemm_avx512.c): 16-row panels, layout in ukernel.h. */
 void gk_avx512_igemm_pack_q4_0(const char *w, size_t wrow, int rows, int64_t b0, int64_t nb, void *panel);
 void gk_avx512_igemm_pack_q8_0(const char *w, size_t wrow, int rows, int64_t b0, int64_t nb, void *panel);
-void gk_avx512_igemm_q4_0(int64_t nb, const void *panel, const void *xq, size_t x_stride, const float *xd,
-                          const int32_t *xs, int64_t xa_stride, int nc, float *y, int64_t ldy, int nr);
-void gk_avx512_igemm_q8_0(int64_t nb, const void *panel, const void *xq, size_t x_stride, const float *xd,
-                          const int32_t *xs, int64_t xa_stride, int nc, float *y, int64_t ldy, int nr);
+void gk_avx512_igemm_q4_0(int64_t nb, const void *panel, const void *xp, size_t group_bytes, int nc, float *y,
+                          int64_t ldy, int nr);
+void gk_avx512_igemm_q8_0(int64_t nb, const void *panel, const void *xp, size_t group_bytes, int nc, float *y,
+                          int64_t ldy, int nr);
 void gk_avx512_sgemm_6x32(int64_t kc, const float *a, const float *b, float *c, int64_t ldc);
 void gk_avx512_f16_to_f32(const uint16_t *x, float *y, int64_t n);
 
