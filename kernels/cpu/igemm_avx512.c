@@ -93,12 +93,6 @@ V_INLINE void ig_pack(int is_q4, const char *w, size_t wrow, int rows, int64_t b
     }
 }
 
-V_INLINE __m512i bcast4(const uint8_t *p) {
-    int32_t v;
-    memcpy(&v, p, 4);
-    return _mm512_set1_epi32(v);
-}
-
 V_INLINE int32_t ld32(const uint8_t *p) {
     int32_t v;
     memcpy(&v, p, 4);
