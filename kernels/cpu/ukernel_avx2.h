@@ -27,6 +27,11 @@ void gk_avx2_sgemm_6x16(int64_t kc, const float *a, const float *b, float *c, in
 void gk_avx2_sgemm_pack_b(int type, const char *w, size_t wrow, int rows, int64_t k0, int64_t kc, int nr,
                           float *panel);
 
+/* The packed integer GEMM for Q4_0 weights (igemm_avx2.c; layouts in ukernel.h). */
+void gk_avx2_igemm_pack_q4_0(const char *w, size_t wrow, int rows, int64_t b0, int64_t nb, void *panel);
+void gk_avx2_igemm_q4_0(int64_t nb, const void *panel, const void *xp, size_t group_bytes, int nc, float *y,
+                        int64_t ldy, int nr);
+
 void gk_avx2_f16_to_f32(const uint16_t *x, float *y, int64_t n);
 void gk_avx2_f32_to_f16(const float *x, uint16_t *y, int64_t n);
 void gk_avx2_bf16_to_f32(const uint16_t *x, float *y, int64_t n);
