@@ -197,15 +197,11 @@ static void check_matmul_tight(const char *label, int wtype, mm_shape s, const f
     free(xq);
 }
 
-static void check_matmul(pair *p, int wtype, mm_shape s) {
+/* ref vs cpu on weights wq (wtype) and activations x; wf: the weights decoded (overwritten). */
+static void check_matmul_data(pair *p, int wtype, mm_shape s, const void *wq, float *wf, const float *x) {
     const gk_type_info *ti = gk_type_get(wtype);
-    float *wf = rand_vec(s.k * s.n, 1.0f), *x = rand_vec(s.k * s.m, 2.0f);
-    size_t wbytes = gk_type_bytes(wtype, s.k) * (size_t)s.n;
-    void *wq = malloc(wbytes);
-    for (int64_t r = 0; r < s.n; r++)
-        ti->from_f32(wf + r * s.k, (char *)wq + (size_t)r * gk_type_bytes(wtype, s.k), s.k);
     for (int64_t r = 0; r < s.n; r++)   /* what the weights really are, for the tolerance */
-        ti->to_f32((char *)wq + (size_t)r * gk_type_bytes(wtype, s.k), wf + r * s.k, s.k);
+        ti->to_f32((const char *)wq + (size_t)r * gk_type_bytes(wtype, s.k), wf + r * s.k, s.k);
     float *y[2];
     gk_backend *bs[2] = {p->ref, p->cpu};
     for (int i = 0; i < 2; i++) {
@@ -227,7 +223,66 @@ static void check_matmul(pair *p, int wtype, mm_shape s) {
                          (long long)m, (long long)n, (double)y[0][m * s.n + n], (double)y[1][m * s.n + n], tol);
         }
     if (gk_type_get(wtype)->quantized) check_matmul_tight(p->label, wtype, s, wf, x, y[1]);
-    free(wf), free(x), free(wq), free(y[0]), free(y[1]);
+    free(y[0]), free(y[1]);
+}
+
+static void check_matmul(pair *p, int wtype, mm_shape s) {
+    const gk_type_info *ti = gk_type_get(wtype);
+    float *wf = rand_vec(s.k * s.n, 1.0f), *x = rand_vec(s.k * s.m, 2.0f);
+    void *wq = malloc(gk_type_bytes(wtype, s.k) * (size_t)s.n);
+    for (int64_t r = 0; r < s.n; r++)
+        ti->from_f32(wf + r * s.k, (char *)wq + (size_t)r * gk_type_bytes(wtype, s.k), s.k);
+    check_matmul_data(p, wtype, s, wq, wf, x);
+    free(wf), free(x), free(wq);
+}
+
+/* Q4_0 at its extremes: every nibble 0 or 15 (weights -8, +7) and every activation ±amax (the
+ * quantised ±127), so the per-block integer sums reach their bounds. The AVX2 packed GEMM sums
+ * the vpmaddubsw pairs of a block as int16 (at most 8·2·15·127 = 30480 here): an overflow, or a
+ * saturation, would show as a wrong result. Shape: 2 panels + 3 rows, 8 + 8 + 3 columns. */
+static void matmul_q4_0_extremes(pair *p) {
+    const mm_shape s = {256, 35, 19};
+    const size_t wrow = gk_type_bytes(GK_Q4_0, s.k);
+    unsigned char *wq = malloc(wrow * (size_t)s.n);
+    float *wf = malloc((size_t)(s.k * s.n) * sizeof *wf), *x = malloc((size_t)(s.k * s.m) * sizeof *x);
+    const unsigned char pat[] = {0xff, 0x00, 0x0f, 0xf0};
+    for (int64_t r = 0; r < s.n; r++)
+        for (int64_t b = 0; b < s.k / 32; b++) {
+            unsigned char *blk = wq + (size_t)r * wrow + (size_t)b * 18;
+            blk[0] = 0x00, blk[1] = 0x3c;   /* f16 1.0 */
+            memset(blk + 2, pat[(r + b) % 4], 16);
+        }
+    for (int64_t m = 0; m < s.m; m++)   /* columns: all +2, all -2, then alternating by block */
+        for (int64_t i = 0; i < s.k; i++) x[m * s.k + i] = m % 3 == 0 ? 2.0f : m % 3 == 1 ? -2.0f : (i / 32) % 2 ? 2.0f : -2.0f;
+    check_matmul_data(p, GK_Q4_0, s, wq, wf, x);
+    free(wq), free(wf), free(x);
+}
+
+static void test_matmul_q4_0_extremes(void **state) {
+    (void)state;
+    for_each_config(matmul_q4_0_extremes);
+}
+
+/* Which tables carry a packed integer GEMM: none for scalar (the table the others fall back
+ * to), never Q8_0 on AVX2 (its w+128 bytes would saturate vpmaddubsw), Q4_0 on every x86-64
+ * SIMD table (AVX2's own, or AVX-512's); only Q4_0 and Q8_0 anywhere. */
+static void test_igemm_tables(void **state) {
+    (void)state;
+    for (const char *const *n = gk_ukernels_available(); *n; n++) {
+        const gk_ukernels *u = gk_ukernels_select(*n);
+        print_message("igemm entries of %s: q4_0 %s, q8_0 %s\n", *n, u->igemm[GK_Q4_0].kernel ? "yes" : "no",
+                      u->igemm[GK_Q8_0].kernel ? "yes" : "no");
+        for (int t = 0; t < GK_TYPE_COUNT; t++) {
+            const gk_igemm_kernels *ik = &u->igemm[t];
+            assert_true((ik->kernel == NULL) == (ik->pack == NULL));
+            if (ik->kernel) assert_true(t == GK_Q4_0 || t == GK_Q8_0);
+            if (strcmp(*n, "scalar") == 0) assert_null(ik->kernel);
+        }
+        if (strcmp(*n, "avx2") == 0) assert_null(u->igemm[GK_Q8_0].kernel);
+#if defined(__x86_64__)
+        if (strcmp(*n, "avx2") == 0 || strcmp(*n, "avx512") == 0) assert_non_null(u->igemm[GK_Q4_0].kernel);
+#endif
+    }
 }
 
 static void matmul_all(pair *p) {
@@ -701,7 +756,8 @@ int main(void) {
         cmocka_unit_test(test_bad_calls_refused), cmocka_unit_test(test_matmul),
         cmocka_unit_test(test_row_ops),        cmocka_unit_test(test_embedding_kv_store),
         cmocka_unit_test(test_attention),      cmocka_unit_test(test_sgemm_pack),
-        cmocka_unit_test(test_igemm_pack),
+        cmocka_unit_test(test_igemm_pack),     cmocka_unit_test(test_igemm_tables),
+        cmocka_unit_test(test_matmul_q4_0_extremes),
         cmocka_unit_test(test_rope_factors),   cmocka_unit_test(test_rope_factors_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -29,7 +29,8 @@ enum {
     SGEMM_KC = 256,
     SGEMM_NC = 128,
     /* Q4_0/Q8_0 with a packed integer GEMM: below IGEMM_MIN_COLS columns, dot_tile (measured at
-     * 4096², 2 threads: 8 columns Q4_0 269 vs 189 GFLOP/s, Q8_0 even; 4 columns slower). */
+     * 4096², 2 threads: 8 columns Q4_0 269 vs 189 GFLOP/s, Q8_0 even; 4 columns slower). AVX2
+     * Q4_0 (igemm_avx2.c) agrees: 8 columns ~280 vs ~190, 6 ~230 vs ~140, 4 even. */
     IGEMM_MIN_COLS = 8,
     IGEMM_KB = 64,                 /* blocks per packed range: a 16-row panel is 36 KiB (5% over 32) */
     IGEMM_PANELS = 4,              /* panels per work unit */
