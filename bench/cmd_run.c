@@ -446,7 +446,7 @@ static int run_plan(run_args *a, const gc_plan *p, int argc, char **argv) {
     gc_err err = {{0}};
     int rc = runner_run(p, &a->opt, out, cl, &err);
     free(cl);
-    if (rc == GC_EXIT_USAGE && err.msg[0]) gc_die_usage("run: --out: %s", err.msg);   /* else already said */
+    if (rc == GC_EXIT_USAGE) gc_die_usage("run: %s", err.msg);
     return rc;
 }
 

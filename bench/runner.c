@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -431,6 +432,9 @@ int runner_run(const gc_plan *p, const gc_options *opt, const char *out_path, co
     install_signals(&old_int, &old_term);
     /* Written once before anything runs, so an unwritable path is bad input, not lost work. */
     if (results_write(&R.res, out_path, err)) {
+        char why[sizeof err->msg];
+        snprintf(why, sizeof why, "%s", err->msg);
+        gc_errf(err, "--out: %.480s", why);
         sigaction(SIGINT, &old_int, NULL);
         sigaction(SIGTERM, &old_term, NULL);
         results_free(&R.res);
@@ -454,15 +458,16 @@ int runner_run(const gc_plan *p, const gc_options *opt, const char *out_path, co
     if (sig) fprintf(stderr, "gencost: interrupted by %s: stopped after the current repetition; finished cases are saved\n",
                      sig == SIGINT ? "SIGINT" : "SIGTERM");
     int rc = sig ? 130 : (R.n_bad || R.n_write_errors) ? 1 : 0;
-    if (!sig && opt->phases && R.n_setup_ok && !R.n_selected && R.res.n_cases == 0) {
-        /* bad input, and nothing was measured: no empty table, no empty results file */
-        remove(out_path);
-        rc = gc_die_usage("run: --phases %s matched no phase of any case", opt->phases);
+    bool no_phase = !sig && opt->phases && R.n_setup_ok && !R.n_selected;
+    if (no_phase && R.res.n_cases == 0) {
+        remove(out_path);   /* nothing was measured: no empty table, no empty results file */
     } else {
         print_table(&R.res, out_path, stdout);
         fflush(stdout);
-        if (!sig && opt->phases && R.n_setup_ok && !R.n_selected)
-            rc = gc_die_usage("run: --phases %s matched no phase of any case", opt->phases);
+    }
+    if (no_phase) {
+        gc_errf(err, "--phases %s matched no phase of any case", opt->phases);
+        rc = GC_EXIT_USAGE;
     }
     results_free(&R.res);
     return rc;

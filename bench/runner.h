@@ -36,8 +36,9 @@ void runner_dry_run(const gc_plan *p, const gc_options *opt, FILE *out);
 
 /* Runs the plan, writing out_path after every phase. Returns the exit status: 0 every case
  * verified and ran, 1 some case failed verification or could not run, 130 interrupted by
- * SIGINT/SIGTERM (file marked incomplete), GC_EXIT_USAGE with err when the results file cannot
- * be written at the start. Prints the results table on stdout at the end. */
+ * SIGINT/SIGTERM (file marked incomplete), GC_EXIT_USAGE with err (one line, for the caller to
+ * print) when the results file cannot be written at the start or --phases named no phase of any
+ * case. Prints the results table on stdout at the end (none when nothing ran). */
 int runner_run(const gc_plan *p, const gc_options *opt, const char *out_path, const char *command_line, gc_err *err);
 
 #endif
