@@ -128,12 +128,8 @@ static int push_sample(side_case *sc, double v) {
 
 /* The instruction count of one file's case, when its counters worked. */
 static int push_instructions(side_case *sc, const gc_case_result *cr) {
-    for (int i = 0; i < cr->metrics.n_vals; i++) {
-        double v = cr->metrics.vals[i].value;
-        if (!strcmp(cr->metrics.vals[i].name, GC_METRIC_INSTRUCTIONS) && isfinite(v) && v > 0)
-            return push_value(&sc->ins, &sc->n_ins, &sc->cap_ins, v);
-    }
-    return 0;
+    double v = gc_kv_get(cr->metrics.vals, cr->metrics.n_vals, GC_METRIC_INSTRUCTIONS, NAN);
+    return isfinite(v) && v > 0 ? push_value(&sc->ins, &sc->n_ins, &sc->cap_ins, v) : 0;
 }
 
 static side_case *side_find(side *s, const char *key) {

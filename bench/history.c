@@ -403,12 +403,6 @@ void history_judge(const double *past, int n_past, double new_median, const gc_h
     }
 }
 
-static double instructions_of(const gc_case_result *c) {
-    for (int i = 0; i < c->metrics.n_vals; i++)
-        if (!strcmp(c->metrics.vals[i].name, GC_METRIC_INSTRUCTIONS)) return c->metrics.vals[i].value;
-    return NAN;
-}
-
 /* --counts: NEW's instructions per rep against the median of the window's points that recorded
  * them, its modelled work against the newest point's; the rules and the verdict are compare's
  * (compare_counts), so both gates judge alike. Where the counts do not decide, the throughput
@@ -426,7 +420,7 @@ static int judge_counts(const gc_hist_point *p, int n, const gc_case_result *c, 
     const gc_hist_point *last = n ? &p[n - 1] : NULL;
     gc_work_counts base = {.instructions = k ? s.median : NAN, .work = last ? last->work : NAN,
                            .bytes = last ? last->bytes : NAN, .flops = last ? last->flops : NAN};
-    gc_work_counts nw = {.instructions = instructions_of(c), .work = c->work_per_rep, .bytes = c->bytes_per_rep,
+    gc_work_counts nw = {.instructions = gc_kv_get(c->metrics.vals, c->metrics.n_vals, GC_METRIC_INSTRUCTIONS, NAN), .work = c->work_per_rep, .bytes = c->bytes_per_rep,
                          .flops = c->flops_per_rep};
     gc_compare_opts co;
     compare_opts_defaults(&co);

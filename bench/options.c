@@ -28,3 +28,9 @@ void gc_kv_add(gc_kv *arr, int *n, int max, const char *name, double value) {
     arr[*n].value = value;
     (*n)++;
 }
+
+double gc_kv_get(const gc_kv *arr, int n, const char *name, double absent) {
+    for (int i = 0; i < n; i++)
+        if (!strncmp(arr[i].name, name, sizeof arr[i].name - 1)) return arr[i].value;
+    return absent;
+}

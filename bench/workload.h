@@ -77,6 +77,8 @@ typedef struct gc_metrics {
 } gc_metrics;
 
 void gc_kv_add(gc_kv *arr, int *n, int max, const char *name, double value);
+/* The value named name, or `absent` when the list has none. */
+double gc_kv_get(const gc_kv *arr, int n, const char *name, double absent);
 
 typedef struct gc_workload {
     const char *name;

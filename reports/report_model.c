@@ -61,9 +61,7 @@ static rp_row *add_row(rp_model *m) {
 }
 
 static double metric(const gc_metrics *mt, const char *name) {
-    for (int i = 0; i < mt->n_vals; i++)
-        if (!strcmp(mt->vals[i].name, name)) return mt->vals[i].value;
-    return 0;
+    return gc_kv_get(mt->vals, mt->n_vals, name, 0);
 }
 
 /* A triad case is a memory-bandwidth ceiling only when its arrays overflow the last-level cache
