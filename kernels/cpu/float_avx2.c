@@ -8,28 +8,6 @@
 #include "kernels/cpu/ukernel_avx2.h"
 
 #define FL_INLINE static inline __attribute__((always_inline))
-enum { FW_F32, FW_F16, FW_BF16 };
-
-
-/* Eight weights starting at element i, as floats. */
-FL_INLINE __m256 fw_load8(int fmt, const uint8_t *w, int64_t i) {
-    if (fmt == FW_F32) return _mm256_loadu_ps((const float *)(const void *)(w + 4 * i));
-    __m128i h = _mm_loadu_si128((const __m128i *)(w + 2 * i));
-    if (fmt == FW_F16) return _mm256_cvtph_ps(h);
-    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-}
-
-FL_INLINE float fw_load1(int fmt, const uint8_t *w, int64_t i) {
-    if (fmt == FW_F32) return gk_ld_f32(w + 4 * i);
-    uint16_t h;
-    memcpy(&h, w + 2 * i, 2);
-    if (fmt == FW_F16) return _cvtsh_ss(h);
-    uint32_t u = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-
 /* stream: w is a weight row read from memory (matrix-vector), so prefetch ahead of it; the
  * vector helpers (attention over short cached rows) leave it off. */
 FL_INLINE float fw_vec_dot(int fmt, bool stream, int64_t k, const uint8_t *w, const float *x) {
@@ -37,15 +15,15 @@ FL_INLINE float fw_vec_dot(int fmt, bool stream, int64_t k, const uint8_t *w, co
     __m256 a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
     int64_t i = 0;
     for (; i + 32 <= k; i += 32) {
-        if (stream) gk_prefetch_ahead(w + (fmt == FW_F32 ? 4 : 2) * i, fmt == FW_F32 ? 2 : 1);
-        a0 = _mm256_fmadd_ps(fw_load8(fmt, w, i), _mm256_loadu_ps(x + i), a0);
-        a1 = _mm256_fmadd_ps(fw_load8(fmt, w, i + 8), _mm256_loadu_ps(x + i + 8), a1);
-        a2 = _mm256_fmadd_ps(fw_load8(fmt, w, i + 16), _mm256_loadu_ps(x + i + 16), a2);
-        a3 = _mm256_fmadd_ps(fw_load8(fmt, w, i + 24), _mm256_loadu_ps(x + i + 24), a3);
+        if (stream) gk_prefetch_ahead(w + (fmt == GK_F32 ? 4 : 2) * i, fmt == GK_F32 ? 2 : 1);
+        a0 = _mm256_fmadd_ps(gk_ld8_float(fmt, w, i), _mm256_loadu_ps(x + i), a0);
+        a1 = _mm256_fmadd_ps(gk_ld8_float(fmt, w, i + 8), _mm256_loadu_ps(x + i + 8), a1);
+        a2 = _mm256_fmadd_ps(gk_ld8_float(fmt, w, i + 16), _mm256_loadu_ps(x + i + 16), a2);
+        a3 = _mm256_fmadd_ps(gk_ld8_float(fmt, w, i + 24), _mm256_loadu_ps(x + i + 24), a3);
     }
-    for (; i + 8 <= k; i += 8) a0 = _mm256_fmadd_ps(fw_load8(fmt, w, i), _mm256_loadu_ps(x + i), a0);
+    for (; i + 8 <= k; i += 8) a0 = _mm256_fmadd_ps(gk_ld8_float(fmt, w, i), _mm256_loadu_ps(x + i), a0);
     float s = gk_hsum_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
-    for (; i < k; i++) s += fw_load1(fmt, w, i) * x[i];
+    for (; i < k; i++) s += gk_ld1_float(fmt, w, i) * x[i];
     return s;
 }
 
@@ -56,7 +34,7 @@ FL_INLINE void fw_tile2x4(int fmt, int64_t k, const uint8_t *const wr[2], const 
     __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00;
     int64_t i = 0;
     for (; i + 8 <= k; i += 8) {
-        __m256 w0 = fw_load8(fmt, wr[0], i), w1 = fw_load8(fmt, wr[1], i);
+        __m256 w0 = gk_ld8_float(fmt, wr[0], i), w1 = gk_ld8_float(fmt, wr[1], i);
         __m256 x0 = _mm256_loadu_ps(xc[0] + i), x1 = _mm256_loadu_ps(xc[1] + i);
         __m256 x2 = _mm256_loadu_ps(xc[2] + i), x3 = _mm256_loadu_ps(xc[3] + i);
         a00 = _mm256_fmadd_ps(w0, x0, a00);
@@ -71,7 +49,7 @@ FL_INLINE void fw_tile2x4(int fmt, int64_t k, const uint8_t *const wr[2], const 
     const __m256 acc[8] = {a00, a01, a02, a03, a10, a11, a12, a13};
     for (int j = 0; j < 8; j++) {
         float s = gk_hsum_ps(acc[j]);
-        for (int64_t t = i; t < k; t++) s += fw_load1(fmt, wr[j / 4], t) * xc[j % 4][t];
+        for (int64_t t = i; t < k; t++) s += gk_ld1_float(fmt, wr[j / 4], t) * xc[j % 4][t];
         out[j] = s;
     }
 }
@@ -110,9 +88,9 @@ FL_INLINE void fw_dot_tile(int fmt, int64_t k, const void *w, size_t w_stride, i
                                  const void *xq, size_t x_stride, int nc, float *y, int64_t ldy) { \
         fw_dot_tile(FMT, k, w, w_stride, nr, xq, x_stride, nc, y, ldy);                        \
     }
-FW_ENTRIES(f32, FW_F32)
-FW_ENTRIES(f16, FW_F16)
-FW_ENTRIES(bf16, FW_BF16)
+FW_ENTRIES(f32, GK_F32)
+FW_ENTRIES(f16, GK_F16)
+FW_ENTRIES(bf16, GK_BF16)
 
 /* ---- conversions ---------------------------------------------------------------------------- */
 
@@ -132,18 +110,18 @@ void gk_avx2_f32_to_f16(const float *x, uint16_t *y, int64_t n) {
 
 void gk_avx2_bf16_to_f32(const uint16_t *x, float *y, int64_t n) {
     int64_t i = 0;
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, fw_load8(FW_BF16, (const uint8_t *)(x + i), 0));
-    for (; i < n; i++) y[i] = fw_load1(FW_BF16, (const uint8_t *)(x + i), 0);
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, gk_ld8_float(GK_BF16, (const uint8_t *)(x + i), 0));
+    for (; i < n; i++) y[i] = gk_ld1_float(GK_BF16, (const uint8_t *)(x + i), 0);
 }
 
 /* ---- vector helpers --------------------------------------------------------------------------- */
 
 float gk_avx2_dot_f32(const float *a, const float *b, int64_t n) {
-    return fw_vec_dot(FW_F32, false, n, (const uint8_t *)a, b);
+    return fw_vec_dot(GK_F32, false, n, (const uint8_t *)a, b);
 }
 
 float gk_avx2_dot_f32_f16(const float *a, const uint16_t *b, int64_t n) {
-    return fw_vec_dot(FW_F16, false, n, (const uint8_t *)b, a);
+    return fw_vec_dot(GK_F16, false, n, (const uint8_t *)b, a);
 }
 
 void gk_avx2_axpy_f32(float a, const float *x, float *y, int64_t n) {
@@ -167,7 +145,7 @@ float gk_avx2_dot_f32_q8_0(const float *a, const void *b, int64_t n) {
         p = _mm256_fmadd_ps(_mm256_loadu_ps(a + i0 + 8), q8_0_part(blk + 2, 1), p);
         p = _mm256_fmadd_ps(_mm256_loadu_ps(a + i0 + 16), q8_0_part(blk + 2, 2), p);
         p = _mm256_fmadd_ps(_mm256_loadu_ps(a + i0 + 24), q8_0_part(blk + 2, 3), p);
-        s = _mm256_fmadd_ps(_mm256_set1_ps(fw_load1(FW_F16, blk, 0)), p, s);
+        s = _mm256_fmadd_ps(_mm256_set1_ps(gk_ld_f16(blk)), p, s);
     }
     return gk_hsum_ps(s);
 }
@@ -175,7 +153,7 @@ float gk_avx2_dot_f32_q8_0(const float *a, const void *b, int64_t n) {
 void gk_avx2_axpy_q8_0(float a, const void *x, float *y, int64_t n) {
     const uint8_t *blk = x;
     for (int64_t i0 = 0; i0 < n; i0 += 32, blk += 34) {
-        const __m256 ad = _mm256_set1_ps(a * fw_load1(FW_F16, blk, 0));
+        const __m256 ad = _mm256_set1_ps(a * gk_ld_f16(blk));
         for (int j = 0; j < 4; j++)
             _mm256_storeu_ps(y + i0 + 8 * j, _mm256_fmadd_ps(ad, q8_0_part(blk + 2, j), _mm256_loadu_ps(y + i0 + 8 * j)));
     }

@@ -9,31 +9,6 @@
  * a 16-bit shift), so the panels are bit-identical to the portable packing's. */
 #include "kernels/cpu/simd_avx2.h"
 #include "kernels/cpu/ukernel_avx2.h"
-#include "kernels/quant.h"
-
-/* Eight consecutive weights of one row, from input index p, as F32. */
-static inline __m256 load8(int type, const char *row, int64_t p) {
-    if (type == GK_F16) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row + p * 2)));
-    if (type == GK_BF16)
-        return _mm256_castsi256_ps(
-            _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(row + p * 2))), 16));
-    return _mm256_loadu_ps((const float *)row + p);
-}
-
-static inline float load1(int type, const char *row, int64_t p) {
-    uint16_t h;
-    if (type == GK_F32) {
-        float f;
-        memcpy(&f, row + p * 4, sizeof f);
-        return f;
-    }
-    memcpy(&h, row + p * 2, sizeof h);
-    if (type == GK_F16) return _cvtsh_ss(h);
-    uint32_t u = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
 
 /* r[i] (row i, 8 inputs) → r[p] (input p, 8 rows). */
 static inline void transpose8(__m256 r[8]) {
@@ -58,7 +33,7 @@ static inline void transpose8(__m256 r[8]) {
 /* One panel column (weight row) element by element: the rows left over after the groups of
  * eight, the inputs after the last whole eight, and the zero padding past the last row. */
 static void pack_col(int type, const char *row, int64_t k0, int64_t p0, int64_t kc, int nr, float *col) {
-    for (int64_t p = p0; p < kc; p++) col[p * nr] = row ? load1(type, row, k0 + p) : 0.0f;
+    for (int64_t p = p0; p < kc; p++) col[p * nr] = row ? gk_ld1_float(type, (const uint8_t *)row, k0 + p) : 0.0f;
 }
 
 void gk_avx2_sgemm_pack_b(int type, const char *w, size_t wrow, int rows, int64_t k0, int64_t kc, int nr,
@@ -69,7 +44,7 @@ void gk_avx2_sgemm_pack_b(int type, const char *w, size_t wrow, int rows, int64_
         const char *w0 = w + (size_t)r0 * wrow;
         for (int64_t p = 0; p < kv; p += 8) {
             __m256 v[8];
-            for (int i = 0; i < 8; i++) v[i] = load8(type, w0 + (size_t)i * wrow, k0 + p);
+            for (int i = 0; i < 8; i++) v[i] = gk_ld8_float(type, (const uint8_t *)w0 + (size_t)i * wrow, k0 + p);
             transpose8(v);
             for (int i = 0; i < 8; i++) _mm256_storeu_ps(panel + (p + i) * nr + r0, v[i]);
         }

@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "kernels/quant.h"
+
 /* Matrix-vector kernels read every weight byte once, from DRAM. A software prefetch this far
  * ahead of the weight pointer raised the streaming rate of every format and shape (AMD Zen 5
  * VM, 2 threads, same process A/B: F16/BF16 4096x11008 23 -> 36 GB/s, other F16 shapes +15-35%,
@@ -38,6 +40,26 @@ static inline float gk_ld_f16(const uint8_t *p) {
 static inline float gk_ld_f32(const uint8_t *p) {
     float f;
     memcpy(&f, p, 4);
+    return f;
+}
+
+/* Eight / one float weights (GK_F32, GK_F16 or GK_BF16 storage) from element i of w, as F32;
+ * all three conversions are exact. `type` is a constant at every call, so the branches fold. */
+static inline __attribute__((always_inline)) __m256 gk_ld8_float(int type, const uint8_t *w, int64_t i) {
+    if (type == GK_F32) return _mm256_loadu_ps((const float *)(const void *)(w + 4 * i));
+    __m128i h = _mm_loadu_si128((const __m128i *)(w + 2 * i));
+    if (type == GK_F16) return _mm256_cvtph_ps(h);
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+static inline __attribute__((always_inline)) float gk_ld1_float(int type, const uint8_t *w, int64_t i) {
+    if (type == GK_F32) return gk_ld_f32(w + 4 * i);
+    uint16_t h;
+    memcpy(&h, w + 2 * i, 2);
+    if (type == GK_F16) return _cvtsh_ss(h);
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
     return f;
 }
 
