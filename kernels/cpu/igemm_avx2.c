@@ -14,6 +14,7 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "kernels/cpu/simd_avx2.h"
 #include "kernels/cpu/ukernel.h"
 #include "kernels/cpu/ukernel_avx2.h"
 
@@ -78,11 +79,6 @@ void gk_avx2_igemm_pack_q4_0(const char *w, size_t wrow, int rows, int64_t b0, i
     }
 }
 
-V_INLINE int32_t ld32(const uint8_t *p) {
-    int32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
 
 V_INLINE void add_rows(float *y, __m256 lo, __m256 hi, int nr) {
     if (nr == IG_ROWS) {
@@ -115,7 +111,7 @@ V_INLINE void ig_cols(int cn, int64_t nb, const uint8_t *panel, const uint8_t *x
             __m256i p1 = _mm256_loadu_si256((const __m256i *)(pb + 64 * g + 32));
 #pragma GCC unroll 4
             for (int c = 0; c < cn; c++) {
-                __m256i x = _mm256_set1_epi32(ld32(xb + 32 * c + 4 * g));
+                __m256i x = _mm256_set1_epi32(gk_ld_i32(xb + 32 * c + 4 * g));
                 __m256i m0 = _mm256_maddubs_epi16(p0, x), m1 = _mm256_maddubs_epi16(p1, x);
                 s[c][0] = g ? _mm256_add_epi16(s[c][0], m0) : m0;
                 s[c][1] = g ? _mm256_add_epi16(s[c][1], m1) : m1;
@@ -132,7 +128,7 @@ V_INLINE void ig_cols(int cn, int64_t nb, const uint8_t *panel, const uint8_t *x
             float d;
             memcpy(&d, sb + 4 * c, 4);
             const __m256 vd = _mm256_set1_ps(d);
-            const __m256i o = _mm256_set1_epi32(-Q4_OFFSET * ld32(sb + 4 * GK_IGEMM_COLS + 4 * c));
+            const __m256i o = _mm256_set1_epi32(-Q4_OFFSET * gk_ld_i32(sb + 4 * GK_IGEMM_COLS + 4 * c));
             __m256i i0 = _mm256_add_epi32(_mm256_madd_epi16(s[c][0], ones), o);
             __m256i i1 = _mm256_add_epi32(_mm256_madd_epi16(s[c][1], ones), o);
             f[c][0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i0), _mm256_mul_ps(w0, vd), f[c][0]);

@@ -13,6 +13,7 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "kernels/cpu/simd_avx2.h"
 #include "kernels/cpu/ukernel.h"
 #include "kernels/cpu/ukernel_avx512.h"
 
@@ -93,11 +94,6 @@ V_INLINE void ig_pack(int is_q4, const char *w, size_t wrow, int rows, int64_t b
     }
 }
 
-V_INLINE int32_t ld32(const uint8_t *p) {
-    int32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
 
 /* cn (a constant after inlining) columns of one activation group, from column co, × one panel
  * over nb blocks, added into y. Every activation operand is at a constant offset from one
@@ -113,13 +109,13 @@ V_INLINE void ig_cols(int cn, int off, int64_t nb, const uint8_t *panel, const u
         const size_t xb = (size_t)b * GK_IGEMM_ACT_BYTES;
         __m512i a[IG_COLS];
 #pragma GCC unroll 8
-        for (int c = 0; c < cn; c++) a[c] = _mm512_set1_epi32(-off * ld32(xs + xb + 32 + 4 * c));
+        for (int c = 0; c < cn; c++) a[c] = _mm512_set1_epi32(-off * gk_ld_i32(xs + xb + 32 + 4 * c));
 #pragma GCC unroll 8
         for (int g = 0; g < 8; g++) {
             __m512i p = _mm512_loadu_si512(pb + 64 * g);
 #pragma GCC unroll 8
             for (int c = 0; c < cn; c++)
-                a[c] = _mm512_dpbusd_epi32(a[c], p, _mm512_set1_epi32(ld32(xv + xb + 32 * c + 4 * g)));
+                a[c] = _mm512_dpbusd_epi32(a[c], p, _mm512_set1_epi32(gk_ld_i32(xv + xb + 32 * c + 4 * g)));
         }
         __m512 ws = _mm512_loadu_ps((const float *)(pb + IG_QBYTES));
 #pragma GCC unroll 8

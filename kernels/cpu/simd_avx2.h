@@ -37,6 +37,12 @@ static inline float gk_ld_f16(const uint8_t *p) {
     return _cvtsh_ss(h);
 }
 
+static inline int32_t gk_ld_i32(const uint8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
 static inline float gk_ld_f32(const uint8_t *p) {
     float f;
     memcpy(&f, p, 4);
