@@ -1,6 +1,10 @@
 # gencost — build, test, run.  `make run` and `make test` are the two commands a newcomer needs.
 #
-# Sources are found by wildcard, so adding a module means adding files, not editing this file.
+# `make run` and `make test` work in two stages: the first installs what is missing
+# (scripts/install-deps.sh), the second is a new make that reads the configuration (pkg-config,
+# cross compilers) only after the install, so a fresh machine builds on the first try.
+# Sources are found at any depth under the source folders, so adding a module (or a folder)
+# means adding files, not editing this file.
 # Per-ISA micro-kernels are named for their ISA (`*_avx2.c`, `*_avx512.c`, `*_neon.c`,
 # `*_dotprod.c`, `*_i8mm.c`) and compiled with only that ISA's flags; the binary picks one at
 # run time from CPU features, so it runs on any x86-64 or AArch64.
@@ -12,6 +16,9 @@ VERSION  := 0.1.0
 GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)
 
 PKGS      := hwloc jansson libcurl sqlite3 inih
+# What pkg-config cannot find: the libraries always, cmocka too when tests are asked for.
+missing_pkgs = $(strip $(foreach p,$(1),$(if $(shell pkg-config --exists $(p) 2>/dev/null && echo y),,$(p))))
+MISSING_BUILD := $(if $(filter-out deps clean,$(or $(MAKECMDGOALS),all)),$(call missing_pkgs,$(PKGS) $(if $(filter test,$(MAKECMDGOALS)),cmocka)))
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -42,7 +49,10 @@ X86_ONLY  := %_avx2.c %_avx512.c
 ARM_ONLY  := %_neon.c %_dotprod.c %_i8mm.c
 isa_flags = $(foreach s,avx2 avx512 neon dotprod i8mm,$(if $(filter %_$(s).c,$(1)),$(FLAGS_$(s))))
 
-ALL_SRC   := $(sort $(wildcard bench/*.c bench/*/*.c kernels/*.c kernels/cpu/*.c reports/*.c))
+# Layers, lowest first: base/ -> kernels/ -> bench/ -> reports/ -> cli/ (tests/test_layers.c).
+SRC_DIRS  := base kernels bench reports cli
+find_src   = $(sort $(shell find $(1) -name '*.$(2)' 2>/dev/null))
+ALL_SRC   := $(call find_src,$(SRC_DIRS),c)
 ifeq ($(ARCH),x86_64)
   ALL_SRC := $(filter-out $(ARM_ONLY),$(ALL_SRC))
 else ifeq ($(ARCH),aarch64)
@@ -50,16 +60,16 @@ else ifeq ($(ARCH),aarch64)
 else
   ALL_SRC := $(filter-out $(X86_ONLY) $(ARM_ONLY),$(ALL_SRC))
 endif
-MAIN_SRC  := bench/main.c
+MAIN_SRC  := cli/main.c
 LIB_SRC   := $(filter-out $(MAIN_SRC),$(ALL_SRC))
 TEST_SRC  := $(sort $(wildcard tests/test_*.c))
 # Kernel tests link only kernels/, so they can also be cross-built for AArch64 and run under qemu.
 KTEST_SRC := $(filter tests/test_kernels%,$(TEST_SRC))
-KERN_SRC  := $(sort $(wildcard kernels/*.c kernels/cpu/*.c))
+KERN_SRC  := $(call find_src,kernels,c)
 
 # ---- CUDA (optional) -------------------------------------------------------------------------
 NVCC ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
-CU_SRC := $(sort $(wildcard kernels/cuda/*.cu))
+CU_SRC := $(call find_src,kernels,cu)
 # nvcc is often a wrapper script or symlink outside the toolkit (/usr/local/bin/nvcc), so the
 # toolkit root comes from nvcc itself (its dry run prints TOP), not from where nvcc was found.
 ifneq ($(NVCC),)
@@ -99,18 +109,21 @@ $(BUILD)/obj/%.o: %.c
 
 $(BUILD)/tobj/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(BASEFLAGS) $(SANITIZE) $(call isa_flags,$<) -DGC_TEST_BUILD -MMD -MP -c $< -o $@
+	$(CC) $(BASEFLAGS) $(SANITIZE) $(call isa_flags,$<) -MMD -MP -c $< -o $@
 
-$(BUILD)/cuda/%.o: %.cu $(wildcard kernels/cuda/*.cuh kernels/*.h)
+$(BUILD)/cuda/%.o: %.cu $(call find_src,kernels,cuh) $(wildcard kernels/*.h)
 	@mkdir -p $(@D)
 	$(NVCC) $(NVCCFLAGS) $(CUDA_ARCHS) -c $< -o $@
 
-BUILD_FLAGS_STR = $(CC) $(OPT)
-$(BUILD)/obj/version.o $(BUILD)/tobj/version.o: FORCE
+# version.c is regenerated every time but replaced only when its text changes (commit, dirty
+# state, compiler, flags), so an unchanged tree relinks nothing.
+$(BUILD)/obj/version.c $(BUILD)/tobj/version.c: FORCE
 	@mkdir -p $(@D)
-	@printf '#include "bench/version.h"\nconst char *const gc_version = "%s";\nconst char *const gc_git_commit = "%s";\nconst char *const gc_compiler = "%s";\nconst char *const gc_cflags = "%s";\n' \
-	  '$(VERSION)' '$(GIT_COMMIT)' "$$($(CC) --version | head -1)" '$(if $(findstring tobj,$@),$(SANITIZE),$(OPT)) $(if $(HAVE_CUDA),+cuda)' > $(@D)/version.c
-	$(CC) $(BASEFLAGS) -c $(@D)/version.c -o $@
+	@printf '#include "base/version.h"\nconst char *const gc_version = "%s";\nconst char *const gc_git_commit = "%s";\nconst char *const gc_compiler = "%s";\nconst char *const gc_cflags = "%s";\n' \
+	  '$(VERSION)' '$(GIT_COMMIT)' "$$($(CC) --version | head -1)" '$(if $(findstring tobj,$@),$(SANITIZE),$(OPT)) $(if $(HAVE_CUDA),+cuda)' > $@.new
+	@if cmp -s $@.new $@; then rm -f $@.new; else mv -f $@.new $@; fi
+$(BUILD)/obj/version.o $(BUILD)/tobj/version.o: %.o: %.c
+	$(CC) $(BASEFLAGS) -c $< -o $@
 FORCE:
 
 $(BUILD)/libgencost.a: $(OBJ) $(CU_OBJ) $(BUILD)/obj/version.o
@@ -119,20 +132,20 @@ $(BUILD)/libgencost.a: $(OBJ) $(CU_OBJ) $(BUILD)/obj/version.o
 $(BUILD)/libgencost-test.a: $(TOBJ) $(CU_OBJ) $(BUILD)/tobj/version.o
 	@rm -f $@; ar rcs $@ $^
 
-$(BUILD)/gencost: $(BUILD)/obj/bench/main.o $(BUILD)/libgencost.a
+$(BUILD)/gencost: $(BUILD)/obj/cli/main.o $(BUILD)/libgencost.a
 	$(CC) $(OPT) -o $@ $^ $(CUDA_LIBS) $(LDLIBS)
 	@echo "built $@$(if $(HAVE_CUDA), (with CUDA),$(if $(NVCC),$(if $(CUDA_NOTE), $(CUDA_NOTE), (no CUDA sources)), (CUDA left out: nvcc not found)))"
 
 # The sanitized CLI that end-to-end tests drive.
-$(BUILD)/gencost-test: $(BUILD)/tobj/bench/main.o $(BUILD)/libgencost-test.a
+$(BUILD)/gencost-test: $(BUILD)/tobj/cli/main.o $(BUILD)/libgencost-test.a
 	$(CC) $(SANITIZE) -o $@ $^ $(CUDA_LIBS) $(LDLIBS)
 
 $(BUILD)/tests/%: tests/%.c $(BUILD)/libgencost-test.a $(wildcard tests/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(BASEFLAGS) $(TEST_WARN) $(SANITIZE) -DGC_TEST_BUILD -o $@ $< $(BUILD)/libgencost-test.a $(CUDA_LIBS) $(LDLIBS) -lcmocka
+	$(CC) $(BASEFLAGS) $(TEST_WARN) $(SANITIZE) -o $@ $< $(BUILD)/libgencost-test.a $(CUDA_LIBS) $(LDLIBS) -lcmocka
 
 # The CUDA test runs the kernel bodies in host emulation: it includes kernels/cuda/*.cuh.
-$(BUILD)/tests/test_cuda: $(wildcard kernels/cuda/*.cuh)
+$(BUILD)/tests/test_cuda: $(call find_src,kernels,cuh)
 
 TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
@@ -158,30 +171,53 @@ $(BUILD)/aarch64/%: tests/%.c $(A64_KOBJ) $(wildcard tests/*.h)
 	$(AARCH64_CC) $(A64_CFLAGS) $(TEST_WARN) -o $@ $< $(A64_KOBJ) -L/usr/lib/aarch64-linux-gnu -lcmocka -lm
 
 # ---- fuzzing: the GGUF reader under libFuzzer + ASan/UBSan (clang) ---------------------------
+# The library code the harness reaches (base/, the GGUF and model-loading folders, kernels/ top
+# level) is compiled with clang into an archive, so the linker takes only what the harness
+# needs and a new file in those folders is found without editing this list. `make test`
+# compiles the fuzzer (so it never rots); `make fuzz` runs it.
 # -malloc_limit_mb turns any allocation a hostile size could cause into a reported failure.
-FUZZ_SRC  := bench/gguf/gguf_read.c bench/gguf/gguf_write.c bench/llm/llm_gguf.c bench/llm/llm_presets.c \
-             bench/llm/llm_weights.c kernels/quant.c bench/util.c
+FUZZ_DIR   := $(BUILD)/fuzz
+FUZZ_FLAGS := -std=c17 -D_GNU_SOURCE -I. $(WARN) -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_SRC   := $(call find_src,base bench/gguf bench/llm,c) $(wildcard kernels/*.c)
+FUZZ_OBJ   := $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(FUZZ_SRC))
 FUZZ_TIME ?= 60
-build-fuzz/fuzz_gguf: tests/fuzz/fuzz_gguf.c $(FUZZ_SRC) $(wildcard bench/gguf/*.h bench/llm/*.h kernels/*.h)
+$(FUZZ_DIR)/obj/%.o: %.c
 	@mkdir -p $(@D)
-	clang -std=c17 -D_GNU_SOURCE -I. $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	  -o $@ tests/fuzz/fuzz_gguf.c $(FUZZ_SRC) -lm -pthread
-
-fuzz: build-fuzz/fuzz_gguf
-	@mkdir -p build-fuzz/corpus
-	@cp tests/fixtures/gguf-bad/* tests/fixtures/gguf-good/* build-fuzz/corpus/
-	build-fuzz/fuzz_gguf -max_total_time=$(FUZZ_TIME) -rss_limit_mb=2048 -malloc_limit_mb=256 build-fuzz/corpus
+	clang $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+$(FUZZ_DIR)/libfuzzdeps.a: $(FUZZ_OBJ)
+	@rm -f $@; ar rcs $@ $^
+$(FUZZ_DIR)/fuzz_gguf: tests/fuzz/fuzz_gguf.c $(FUZZ_DIR)/libfuzzdeps.a
+	clang $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_DIR)/libfuzzdeps.a -lm -pthread
 
 # ---- the two commands -------------------------------------------------------------------------
-deps:
-	@bash scripts/install-deps.sh
-
-test: deps $(BUILD)/gencost $(BUILD)/gencost-test $(TEST_BINS) $(if $(HAVE_AARCH64),$(A64_BINS))
+# Stage 1 (what you type): install what is missing, then start stage 2, a new make that reads
+# pkg-config and the cross tools after the install.
+STAGED := run test fuzz
+ifeq ($(GC_STAGE)$(filter $(STAGED),$(MAKECMDGOALS)),)
+  GC_STAGE := 2
+endif
+ifeq ($(GC_STAGE),)
+$(STAGED): deps
+	@$(MAKE) --no-print-directory GC_STAGE=2 $@
+else
+ifneq ($(MISSING_BUILD),)
+  $(error gencost: missing libraries: $(MISSING_BUILD) (pkg-config cannot find them; run `make deps` or install their development packages))
+endif
+test: $(BUILD)/gencost $(BUILD)/gencost-test $(TEST_BINS) $(if $(HAVE_AARCH64),$(A64_BINS)) $(FUZZ_DIR)/fuzz_gguf
 	@GENCOST_BIN=$(abspath $(BUILD)/gencost-test) GENCOST_REL_BIN=$(abspath $(BUILD)/gencost) \
 	  QEMU_AARCH64=$(QEMU_AARCH64) bash tests/run.sh $(BUILD) "$(TEST_BINS)" "$(if $(HAVE_AARCH64),$(A64_BINS))"
 
-run: deps $(BUILD)/gencost
+run: $(BUILD)/gencost
 	@bash scripts/make-run.sh $(BUILD)/gencost
+
+fuzz: $(FUZZ_DIR)/fuzz_gguf
+	@mkdir -p $(FUZZ_DIR)/corpus
+	@cp tests/fixtures/gguf-bad/* tests/fixtures/gguf-good/* $(FUZZ_DIR)/corpus/
+	$(FUZZ_DIR)/fuzz_gguf -max_total_time=$(FUZZ_TIME) -rss_limit_mb=2048 -malloc_limit_mb=256 $(FUZZ_DIR)/corpus
+endif
+
+deps:
+	@bash scripts/install-deps.sh
 
 bench: $(BUILD)/gencost
 	$(BUILD)/gencost run --workload triad,kernels --quant q4_0,q8_0,f16,bf16 --reps 5 --out $(BUILD)/bench.json
@@ -190,6 +226,6 @@ check-warnings:
 	$(MAKE) --no-print-directory BUILD=build-clang CC=clang OPT="-O2 -Werror" build-clang/gencost
 
 clean:
-	rm -rf $(BUILD) build-clang build-fuzz
+	rm -rf $(BUILD) build-clang
 
--include $(DEPS) $(A64_KOBJ:.o=.d)
+-include $(DEPS) $(A64_KOBJ:.o=.d) $(FUZZ_OBJ:.o=.d)

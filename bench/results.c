@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bench/host.h"
-#include "bench/version.h"
+#include "bench/host/facts.h"
+#include "base/version.h"
 #include "kernels/backend.h"
 
 /* ---- building ------------------------------------------------------------------------------ */

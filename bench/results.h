@@ -11,7 +11,7 @@
 #ifndef GC_RESULTS_H
 #define GC_RESULTS_H
 #include <stdbool.h>
-#include "bench/energy.h"
+#include "bench/energy/energy.h"
 #include "bench/stats.h"
 #include "bench/workload.h"
 

@@ -10,7 +10,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "bench/energy.h"
+#include "bench/energy/energy.h"
 #include "bench/perfcount.h"
 #include "bench/results.h"
 #include "bench/stats.h"

@@ -5,7 +5,7 @@
 #ifndef GC_RUNNER_H
 #define GC_RUNNER_H
 #include <stdio.h>
-#include "bench/util.h"
+#include "base/util.h"
 #include "bench/workload.h"
 
 #define GC_MAX_LIST 32

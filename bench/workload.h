@@ -10,7 +10,7 @@
 #ifndef GC_WORKLOAD_H
 #define GC_WORKLOAD_H
 #include <stdbool.h>
-#include "bench/util.h"
+#include "base/util.h"
 
 #define GC_MAX_PHASES 64
 #define GC_MAX_KV 32

@@ -8,7 +8,7 @@
  */
 #ifndef GC_COST_H
 #define GC_COST_H
-#include "reports/profile.h"
+#include "bench/host/profile.h"
 
 /* Dollars per hour while working. watts: power drawn while working (measured or estimated);
  * <= 0 uses the profile's active_watts. Meaningless for api (returns 0): use cost_job. */

@@ -8,7 +8,7 @@
 #ifndef GC_REPORT_H
 #define GC_REPORT_H
 #include <stdbool.h>
-#include "bench/util.h"
+#include "base/util.h"
 
 typedef struct gc_report_opts {
     const char *hosts_dir;     /* default "hosts" */

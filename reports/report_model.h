@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include "reports/cost.h"
-#include "reports/profile.h"
+#include "bench/host/profile.h"
 
 #define RP_MAX_HOSTS 32
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bench/version.h"
+#include "base/version.h"
 #include "reports/report_model.h"
 
 static void csv_field(FILE *f, const char *s, bool last) {

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "bench/results.h"
-#include "bench/util.h"
+#include "base/util.h"
 
 typedef struct proc {
     pid_t pid;

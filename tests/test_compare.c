@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bench/compare.h"
+#include "bench/regress/compare.h"
 
 /* ---- a seeded normal generator for synthetic samples (independent of compare's) ---------- */
 static uint64_t rng_state;

@@ -14,7 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "bench/history.h"
+#include "bench/regress/history.h"
 
 static char tmpdir[64];
 static char dbpath[128];

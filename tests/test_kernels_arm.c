@@ -25,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/cpu/ukernel.h"
+#include "kernels/cpu/microkernels.h"
 #include "kernels/quant.h"
 
 /* ---- data --------------------------------------------------------------------------------- */

@@ -17,8 +17,8 @@
 #include <unistd.h>
 
 #include "kernels/backend.h"
-#include "kernels/cpu/pool.h"
-#include "kernels/cpu/ukernel.h"
+#include "kernels/platform.h"
+#include "kernels/cpu/microkernels.h"
 
 static uint32_t rng_state = 777;
 static float frand(void) {   /* uniform in [-1, 1) */

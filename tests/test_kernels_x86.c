@@ -20,7 +20,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "kernels/cpu/ukernel.h"
+#include "kernels/cpu/microkernels.h"
 #include "kernels/quant.h"
 
 #if defined(__x86_64__)

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "reports/profile.h"
+#include "bench/host/profile.h"
 
 static char tmp_path[64];
 

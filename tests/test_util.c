@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bench/util.h"
+#include "base/util.h"
 
 static void parse_int_strict(void **s) {
     long v = 0;

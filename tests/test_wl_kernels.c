@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 #include "bench/results.h"
-#include "bench/util.h"
+#include "base/util.h"
 
 static const char *bin(void) {
     const char *b = getenv("GENCOST_BIN");

@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "bench/util.h"
+#include "base/util.h"
 #include "kernels/backend.h"
 
 struct gguf_file;

@@ -7,8 +7,9 @@
 #include <string.h>
 
 #include "kernels/cpu/cpu_backend.h"
-#include "kernels/cpu/cpu_features.h"
-#include "kernels/cpu/host.h"
+#include "kernels/platform.h"
+#include "kernels/cpu/host_memory.h"
+#include "kernels/op_checks.h"
 
 /* Below this many bytes touched, waking the workers costs more than the op. */
 #define PARALLEL_MIN_BYTES (256.0 * 1024)

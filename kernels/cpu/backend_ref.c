@@ -6,7 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/cpu/host.h"
+#include "kernels/cpu/host_memory.h"
+#include "kernels/op_checks.h"
 
 static const float *f32(const gk_tensor *t) { return (const float *)t->data; }
 static float *f32w(gk_tensor *t) { return (float *)t->data; }

@@ -7,7 +7,8 @@
 #include <string.h>
 
 #include "kernels/cpu/cpu_backend.h"
-#include "kernels/cpu/host.h"
+#include "kernels/cpu/host_memory.h"
+#include "kernels/op_checks.h"
 
 typedef struct attn_job {
     const gk_ukernels *uk;

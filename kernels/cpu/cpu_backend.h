@@ -4,8 +4,8 @@
 #define GK_CPU_BACKEND_H
 #include <stdint.h>
 #include "kernels/backend.h"
-#include "kernels/cpu/pool.h"
-#include "kernels/cpu/ukernel.h"
+#include "kernels/platform.h"
+#include "kernels/cpu/microkernels.h"
 
 enum { CPU_SCRATCH_ACT, CPU_SCRATCH_THREADS, CPU_SCRATCH_COUNT };
 

@@ -20,7 +20,8 @@
 #include <string.h>
 
 #include "kernels/cpu/cpu_backend.h"
-#include "kernels/cpu/host.h"
+#include "kernels/cpu/host_memory.h"
+#include "kernels/op_checks.h"
 
 enum {
     L2_BLOCK_BYTES = 128 * 1024,   /* per operand block: two fit a 256 KiB+ L2 with room */

@@ -26,7 +26,7 @@
 
 extern "C" {
 #include "kernels/backend.h"
-#include "kernels/cpu/host.h"   /* the argument checks every backend shares (not its storage) */
+#include "kernels/op_checks.h"   /* the argument checks every backend shares (not its storage) */
 }
 #include "kernels/cuda/cuda_backend.h"
 #include "kernels/cuda/launch.cuh"

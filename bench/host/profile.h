@@ -1,0 +1,75 @@
+/* Host profiles: one INI file per target in hosts/ (hardware facts + a cost model of one kind).
+ *
+ * Sections and fields (every figure has its source and date in a comment in the file):
+ *   [host]        name (required), device, notes
+ *   [hardware]    memory_bandwidth_gbs, memory_gb, peak_tflops_fp32, peak_tflops_fp16,
+ *                 peak_tops_int8, idle_watts, active_watts, power_source
+ *   [cost]        kind = owned | subscription | hourly | api (required), source, as_of (required),
+ *                 owned:        purchase_usd, lifetime_years, hours_per_day,
+ *                               electricity_usd_per_kwh, grid_gco2_per_kwh
+ *                 subscription: monthly_usd, units_per_month, units_per_hour
+ *                 hourly:       usd_per_hour, provider, pricing (on-demand | spot)
+ *                 api:          provider, model, usd_per_m_input_tokens, usd_per_m_output_tokens,
+ *                               usd_per_image (optional)
+ *                 any kind:     grid_gco2_per_kwh (optional except for owned)
+ *   [throughput]  (api only) output_tokens_per_s, first_token_s (latency), source
+ *   [projection]  bandwidth_efficiency, compute_efficiency (optional; defaults below)
+ * An unknown field, a bad value, a duplicate or a missing required field is an error naming
+ * file:line.
+ */
+#ifndef GC_PROFILE_H
+#define GC_PROFILE_H
+#include <stdbool.h>
+#include <stdio.h>
+#include "base/util.h"
+
+/* Defaults used when projecting a host from its roofline; the report states them. Decode reads
+ * every weight once per token, so the bandwidth ceiling is used as is; compute-bound phases
+ * rarely sustain the datasheet peak, so half of it is assumed. */
+#define GC_PROJ_BW_EFFICIENCY 1.0
+#define GC_PROJ_COMPUTE_EFFICIENCY 0.5
+
+typedef enum gc_cost_kind {
+    GC_COST_OWNED,
+    GC_COST_SUBSCRIPTION,
+    GC_COST_HOURLY,
+    GC_COST_API,
+} gc_cost_kind;
+
+typedef struct gc_profile {
+    char id[64];                 /* file stem: "apple-m1-macbook-air" */
+    char path[512];
+    char name[128], device[128], notes[192];
+    /* hardware; 0 = not given */
+    double mem_bw_gbs, mem_gb;
+    double peak_tflops_fp32, peak_tflops_fp16, peak_tops_int8;
+    double idle_watts, active_watts;
+    char power_source[128];
+    /* cost */
+    gc_cost_kind kind;
+    char cost_source[192], as_of[32], provider[64], pricing[16], model[64];
+    double purchase_usd, lifetime_years, hours_per_day, usd_per_kwh, gco2_per_kwh;
+    double monthly_usd, units_per_month, units_per_hour;
+    double usd_per_hour;
+    double usd_per_m_input, usd_per_m_output, usd_per_image;
+    /* api throughput, from the profile (not measured) */
+    double out_tokens_per_s, first_token_s;
+    char throughput_source[192];
+    /* projection */
+    double bw_efficiency, compute_efficiency;
+} gc_profile;
+
+const char *profile_kind_name(gc_cost_kind k);
+
+/* Loads and validates one profile. */
+int profile_load(const char *path, gc_profile *p, gc_err *err);
+/* Loads every *.ini in dir, sorted by file name; *out is malloc'd (free it). */
+int profile_load_dir(const char *dir, gc_profile **out, int *n, gc_err *err);
+/* Finds a profile by id in the array, NULL if none. */
+const gc_profile *profile_find(const gc_profile *p, int n, const char *id);
+
+/* Writes a profile for this machine (owned kind) to f: facts read here, and figures gencost cannot
+ * know (purchase price, hours of use) as commented defaults for the owner to edit. */
+int profile_write_local(FILE *f, gc_err *err);
+
+#endif

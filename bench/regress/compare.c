@@ -1,0 +1,310 @@
+/* Case matching and verdicts for `gencost compare` (statistics in compare_stats.c, output in
+ * compare_print.c). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "bench/regress/compare.h"
+#include "bench/perfcount.h"
+
+static const char *const verdict_names[] = {"same", "faster", "slower", "noisy", "broken",
+                                            "unusable", "work-changed"};
+
+const char *compare_verdict_name(gc_verdict v) {
+    return (unsigned)v <= GC_WORK_CHANGED ? verdict_names[v] : "?";
+}
+
+void compare_opts_defaults(gc_compare_opts *o) {
+    *o = (gc_compare_opts){.threshold = 0.05, .alpha = 0.01, .min_samples = 3, .n_boot = 2000,
+                           .seed = 0x6763636f6d70ull /* "gccomp" */,
+                           .count_threshold = 0.02};
+}
+
+static double median_of(const double *x, int n) {
+    double *t = malloc((size_t)n * sizeof *t);
+    if (!t)
+        return NAN;
+    memcpy(t, x, (size_t)n * sizeof *t);
+    /* insertion sort: n is a handful of repetitions, and this keeps the file free of qsort
+     * comparators duplicated from compare_stats.c */
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && t[j - 1] > t[j]; j--) {
+            double s = t[j];
+            t[j] = t[j - 1];
+            t[j - 1] = s;
+        }
+    double m = n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
+    free(t);
+    return m;
+}
+
+/* The verdict rules, in order:
+ *  1. fewer than min_samples on a side → noisy (no test can tell);
+ *  2. p < alpha and |ratio - 1| > threshold → slower / faster;
+ *  3. p < alpha (a real change, but within the threshold) → same;
+ *  4. the whole CI inside [1 - threshold, 1 + threshold] → same;
+ *  5. otherwise → noisy: the data allow a change beyond the threshold but do not show one. */
+void compare_samples(const double *base_tp, int nb, const double *new_tp, int nn,
+                     const gc_compare_opts *opt, gc_case_cmp *c) {
+    c->n_base = nb;
+    c->n_new = nn;
+    c->median_base = nb > 0 ? median_of(base_tp, nb) : NAN;
+    c->median_new = nn > 0 ? median_of(new_tp, nn) : NAN;
+    c->ratio = c->median_base > 0 ? c->median_new / c->median_base : NAN;
+    c->ci_low = c->ci_high = NAN;
+    c->u = NAN;
+    c->p = NAN;
+    c->exact = false;
+    if (nb < opt->min_samples || nn < opt->min_samples || !isfinite(c->ratio)) {
+        c->verdict = GC_NOISY;
+        snprintf(c->why, sizeof c->why, "too few samples (%d base, %d new; need %d each)", nb,
+                 nn, opt->min_samples);
+        return;
+    }
+    compare_bootstrap_ratio(base_tp, nb, new_tp, nn, opt->n_boot, opt->seed, &c->ci_low,
+                            &c->ci_high);
+    c->p = compare_mann_whitney(base_tp, nb, new_tp, nn, &c->u, &c->exact);
+    double change = c->ratio - 1, thr = opt->threshold;
+    bool significant = c->p < opt->alpha;
+    if (significant && fabs(change) > thr) {
+        c->verdict = change < 0 ? GC_SLOWER : GC_FASTER;
+        snprintf(c->why, sizeof c->why, "p = %.3g < %g and change %+.1f%% beyond %.1f%%", c->p,
+                 opt->alpha, 100 * change, 100 * thr);
+    } else if (significant) {
+        c->verdict = GC_SAME;
+        snprintf(c->why, sizeof c->why, "significant (p = %.3g) but change %+.1f%% within %.1f%%",
+                 c->p, 100 * change, 100 * thr);
+    } else if (c->ci_low >= 1 - thr && c->ci_high <= 1 + thr) {
+        c->verdict = GC_SAME;
+        snprintf(c->why, sizeof c->why, "95%% CI within %.1f%% of no change", 100 * thr);
+    } else {
+        c->verdict = GC_NOISY;
+        snprintf(c->why, sizeof c->why,
+                 "p = %.3g not below %g and the 95%% CI reaches beyond %.1f%%", c->p,
+                 opt->alpha, 100 * thr);
+    }
+}
+
+/* ---- matching -------------------------------------------------------------------------------- */
+
+typedef struct side_case {
+    const gc_case_result *first;   /* identity and status come from the first file seen */
+    char key[400];
+    char host[128];
+    double *tp;                    /* throughput samples merged over files */
+    int n, cap;
+    double *ins;                   /* instructions per rep, one per file that recorded it */
+    int n_ins, cap_ins;
+    bool all_ok;                   /* every occurrence had status "ok" */
+    char bad_status[12];
+} side_case;
+
+typedef struct side {
+    side_case *c;
+    int n, cap;
+} side;
+
+static void case_key(const gc_case_result *c, const char *host, bool any_host, char *buf,
+                     size_t n) {
+    snprintf(buf, n, "%s/%s/%s/%s/%d/%s%s%s", c->workload, c->preset, c->quant, c->backend,
+             c->threads, c->phase, any_host ? "" : "@", any_host ? "" : host);
+}
+
+static int push_value(double **arr, int *n, int *cap, double v) {
+    if (*n == *cap) {
+        int c = *cap ? 2 * *cap : 16;
+        double *t = realloc(*arr, (size_t)c * sizeof *t);
+        if (!t)
+            return -1;
+        *arr = t;
+        *cap = c;
+    }
+    (*arr)[(*n)++] = v;
+    return 0;
+}
+
+static int push_sample(side_case *sc, double v) {
+    return push_value(&sc->tp, &sc->n, &sc->cap, v);
+}
+
+/* The instruction count of one file's case, when its counters worked. */
+static int push_instructions(side_case *sc, const gc_case_result *cr) {
+    double v = gc_kv_get(cr->metrics.vals, cr->metrics.n_vals, GC_METRIC_INSTRUCTIONS, NAN);
+    return isfinite(v) && v > 0 ? push_value(&sc->ins, &sc->n_ins, &sc->cap_ins, v) : 0;
+}
+
+static side_case *side_find(side *s, const char *key) {
+    for (int i = 0; i < s->n; i++)
+        if (!strcmp(s->c[i].key, key))
+            return &s->c[i];
+    return NULL;
+}
+
+static side_case *side_get(side *s, const gc_case_result *cr, const char *key,
+                           const char *host) {
+    side_case *sc = side_find(s, key);
+    if (sc)
+        return sc;
+    if (s->n == s->cap) {
+        int cap = s->cap ? 2 * s->cap : 16;
+        side_case *t = realloc(s->c, (size_t)cap * sizeof *t);
+        if (!t)
+            return NULL;
+        s->c = t;
+        s->cap = cap;
+    }
+    sc = &s->c[s->n++];
+    memset(sc, 0, sizeof *sc);
+    sc->first = cr;
+    sc->all_ok = true;
+    snprintf(sc->key, sizeof sc->key, "%s", key);
+    snprintf(sc->host, sizeof sc->host, "%s", host);
+    return sc;
+}
+
+/* Throughput per repetition; work_per_rep 0 (not modelled) counts repetitions per second. */
+static int side_add_file(side *s, const gc_results *r, bool any_host) {
+    for (int i = 0; i < r->n_cases; i++) {
+        const gc_case_result *cr = &r->cases[i];
+        char key[400];
+        case_key(cr, r->host_name, any_host, key, sizeof key);
+        side_case *sc = side_get(s, cr, key, r->host_name);
+        if (!sc)
+            return -1;
+        if (strcmp(cr->status, "ok")) {
+            sc->all_ok = false;
+            snprintf(sc->bad_status, sizeof sc->bad_status, "%s", cr->status);
+            continue;
+        }
+        if (push_instructions(sc, cr))
+            return -1;
+        double work = cr->work_per_rep > 0 ? cr->work_per_rep : 1;
+        for (int k = 0; k < cr->n_samples; k++) {
+            double t = cr->samples_s[k];
+            if (isfinite(t) && t > 0 && push_sample(sc, work / t))
+                return -1;
+        }
+    }
+    return 0;
+}
+
+static void side_free(side *s) {
+    for (int i = 0; i < s->n; i++) {
+        free(s->c[i].tp);
+        free(s->c[i].ins);
+    }
+    free(s->c);
+}
+
+static void fill_identity(gc_case_cmp *c, const side_case *sc, const side_case *other) {
+    const gc_case_result *r = sc->first;
+    case_key(r, "", true, c->key, sizeof c->key);   /* shown with the host in its own column */
+    snprintf(c->workload, sizeof c->workload, "%s", r->workload);
+    snprintf(c->preset, sizeof c->preset, "%s", r->preset);
+    snprintf(c->quant, sizeof c->quant, "%s", r->quant);
+    snprintf(c->backend, sizeof c->backend, "%s", r->backend);
+    snprintf(c->phase, sizeof c->phase, "%s", r->phase);
+    snprintf(c->unit, sizeof c->unit, "%s", r->unit);
+    if (strcmp(sc->host, other->host))
+        snprintf(c->host, sizeof c->host, "%.60s -> %.60s", sc->host, other->host);
+    else
+        snprintf(c->host, sizeof c->host, "%s", sc->host);
+    c->threads = r->threads;
+}
+
+/* Model counts from the first file of the side (they are fixed by the case), instructions as
+ * the median over the files that counted them. */
+static gc_work_counts side_counts(const side_case *sc) {
+    const gc_case_result *r = sc->first;
+    return (gc_work_counts){.instructions = sc->n_ins ? median_of(sc->ins, sc->n_ins) : NAN,
+                            .work = r->work_per_rep, .bytes = r->bytes_per_rep,
+                            .flops = r->flops_per_rep};
+}
+
+static void compare_one(const side_case *b, const side_case *n, const gc_compare_opts *opt,
+                        gc_case_cmp *c) {
+    memset(c, 0, sizeof *c);
+    fill_identity(c, b, n);
+    if (!b->all_ok) {
+        compare_samples(b->tp, b->n, n->tp, n->n, opt, c);
+        c->verdict = GC_UNUSABLE;
+        snprintf(c->why, sizeof c->why, "BASE case has status '%s'", b->bad_status);
+    } else if (!n->all_ok) {
+        compare_samples(b->tp, b->n, n->tp, n->n, opt, c);
+        c->verdict = GC_BROKEN;
+        snprintf(c->why, sizeof c->why, "NEW case has status '%s' where BASE was ok",
+                 n->bad_status);
+    } else {
+        compare_samples(b->tp, b->n, n->tp, n->n, opt, c);
+    }
+    gc_work_counts cb = side_counts(b), cn = side_counts(n);
+    compare_counts(&cb, &cn, opt, c);
+}
+
+static int add_key(char ***list, int *n, const char *key) {
+    char **t = realloc(*list, (size_t)(*n + 1) * sizeof *t);
+    if (!t)
+        return -1;
+    *list = t;
+    if (!(t[*n] = strdup(key)))
+        return -1;
+    (*n)++;
+    return 0;
+}
+
+static int match_sides(side *sb, side *sn, gc_comparison *out) {
+    out->cases = calloc((size_t)(sb->n ? sb->n : 1), sizeof *out->cases);
+    if (!out->cases)
+        return -1;
+    for (int i = 0; i < sb->n; i++) {
+        side_case *n = side_find(sn, sb->c[i].key);
+        if (!n) {
+            if (add_key(&out->only_base, &out->n_only_base, sb->c[i].key))
+                return -1;
+            continue;
+        }
+        gc_case_cmp *c = &out->cases[out->n_cases++];
+        compare_one(&sb->c[i], n, &out->opt, c);
+        out->n_verdict[c->verdict]++;
+    }
+    for (int i = 0; i < sn->n; i++)
+        if (!side_find(sb, sn->c[i].key) &&
+            add_key(&out->only_new, &out->n_only_new, sn->c[i].key))
+            return -1;
+    return 0;
+}
+
+int compare_results(const gc_results *base, int nb, const gc_results *nw, int nn,
+                    const gc_compare_opts *opt, gc_comparison *out, gc_err *err) {
+    memset(out, 0, sizeof *out);
+    out->opt = *opt;
+    side sb = {0}, sn = {0};
+    int rc = 0;
+    for (int i = 0; i < nb && !rc; i++)
+        rc = side_add_file(&sb, &base[i], opt->any_host);
+    for (int i = 0; i < nn && !rc; i++)
+        rc = side_add_file(&sn, &nw[i], opt->any_host);
+    if (!rc)
+        rc = match_sides(&sb, &sn, out);
+    side_free(&sb);
+    side_free(&sn);
+    if (rc) {
+        comparison_free(out);
+        return gc_errf(err, "compare: out of memory");
+    }
+    return 0;
+}
+
+void comparison_free(gc_comparison *c) {
+    free(c->cases);
+    for (int i = 0; i < c->n_only_base; i++)
+        free(c->only_base[i]);
+    for (int i = 0; i < c->n_only_new; i++)
+        free(c->only_new[i]);
+    free(c->only_base);
+    free(c->only_new);
+    memset(c, 0, sizeof *c);
+}
+
+bool comparison_regressed(const gc_comparison *c) {
+    return c->n_verdict[GC_SLOWER] > 0 || c->n_verdict[GC_BROKEN] > 0;
+}

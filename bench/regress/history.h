@@ -1,0 +1,93 @@
+/* Results history in SQLite: every case of every added results file, with its commit, time,
+ * host, parameters, raw samples and statistics; trend queries and a check of a new run against
+ * a window of recent history (median and MAD of the last N points).
+ *
+ * Concurrency: every write is one IMMEDIATE transaction, the database runs in WAL mode and
+ * waits up to 30 s for a lock (busy timeout), so two CI jobs adding at once both land whole.
+ */
+#ifndef GC_HISTORY_H
+#define GC_HISTORY_H
+#include <stdbool.h>
+#include "bench/regress/compare.h"
+#include "bench/results.h"
+
+#define GC_HISTORY_DEFAULT_DB "results/history.db"
+
+typedef struct gc_history gc_history;
+
+/* Opens (creating file, folders and tables when missing). */
+int history_open(const char *path, gc_history **out, gc_err *err);
+void history_close(gc_history *h);
+
+/* Adds every case of r (source = the file name, kept for reference). A run already stored
+ * (same host, commit and start time) is skipped: *added = 0. Else *added = cases stored. */
+int history_add(gc_history *h, const gc_results *r, const char *source, int *added, gc_err *err);
+
+/* One stored case of one run: throughput statistics (units per second). */
+typedef struct gc_hist_point {
+    char commit[48], time[32], host[128], status[12], unit[16];
+    int n;
+    double median, ci_low, ci_high, mad;
+    double instructions, work, bytes, flops;   /* work counts per rep; NaN where not recorded */
+} gc_hist_point;
+
+/* One series: a case key ("workload/preset/quant/backend/threads/phase") on one host. */
+typedef struct gc_hist_series {
+    char key[320], host[128], unit[16];
+    int n_points;
+    char last_commit[48], last_time[32];
+    double last_median;
+} gc_hist_series;
+
+/* Every series, ordered by key then host. *out is malloc'd. */
+int history_series(gc_history *h, gc_hist_series **out, int *n, gc_err *err);
+
+/* Points of one series, oldest first (host NULL: the key on every host). *out is malloc'd. */
+int history_points(gc_history *h, const char *key, const char *host, gc_hist_point **out,
+                   int *n, gc_err *err);
+
+/* ---- checking against a window of history ---------------------------------------------------- */
+
+typedef struct gc_hist_check_opts {
+    int window;          /* last N ok points of each series (default 10) */
+    int min_points;      /* fewer → noisy (default 3) */
+    double threshold;    /* fraction (default 0.05) */
+    double mads;         /* the change must also exceed this many scaled MADs (default 3) */
+    bool counts;         /* judge on work counts where recorded (compare --counts' rules) */
+    double count_threshold;   /* fraction of instructions per rep (default 0.02) */
+} gc_hist_check_opts;
+
+void history_check_defaults(gc_hist_check_opts *o);
+
+typedef struct gc_hist_check {
+    char key[320], host[128], unit[16];
+    int n_window;
+    double hist_median, hist_mad;      /* of the window's point medians; MAD unscaled */
+    double new_median, ratio;          /* new / hist_median */
+    gc_verdict verdict;                /* same, slower, faster, noisy, broken, work-changed */
+    char why[160];
+    /* opts.counts: instructions per rep of NEW against the window's median */
+    gc_counts_state counts;
+    double hist_instructions, new_instructions, ins_ratio;
+    gc_verdict time_verdict;           /* the throughput verdict, informational when counts decided */
+} gc_hist_check;
+
+/* Verdict of a new median against earlier point medians (any order). Pure: used by check and
+ * by the plot's regression marks. */
+void history_judge(const double *past, int n_past, double new_median, const gc_hist_check_opts *o,
+                   gc_hist_check *c);
+
+/* Checks every case of r against the last o->window points of its series (points from r's own
+ * run, if it was already added, are left out). *out is malloc'd. */
+int history_check(gc_history *h, const gc_results *r, const gc_hist_check_opts *o,
+                  gc_hist_check **out, int *n, gc_err *err);
+
+/* ---- charts -------------------------------------------------------------------------------- */
+
+/* Draws one series with gnuplot into dir as <name>.png and <name>.svg: median over commits with
+ * its 95% CI band; points that history_judge finds slower than their preceding window are
+ * marked. *files_written counts the images. */
+int history_plot(gc_history *h, const gc_hist_series *s, const gc_hist_check_opts *o,
+                 const char *dir, int *files_written, gc_err *err);
+
+#endif

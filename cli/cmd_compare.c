@@ -1,0 +1,353 @@
+/* gencost compare: regression verdicts between two results files, or between two command lines
+ * run alternately on this machine (--interleave). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "cli/commands.h"
+#include "bench/regress/compare.h"
+#include "bench/stats.h"
+#include "base/util.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+        "usage: gencost compare BASE.json NEW.json [options]\n"
+        "       gencost compare --interleave [--rounds N] [--keep DIR] CMD_A CMD_B [options]\n"
+        "\n"
+        "Compares every case (workload, preset, quant, backend, threads, phase, host) of NEW with\n"
+        "BASE: ratio of median throughputs NEW/BASE with a 95%% bootstrap confidence interval, a\n"
+        "two-sided Mann-Whitney U test on the raw samples, and a verdict:\n"
+        "  slower  p < alpha AND throughput down by more than the threshold (a regression)\n"
+        "  faster  p < alpha AND throughput up by more than the threshold\n"
+        "  same    change within the threshold (significant or not, CI inside the band)\n"
+        "  noisy   too few samples, or the CI reaches beyond the threshold without significance\n"
+        "  broken  NEW failed verification or could not run where BASE passed (a regression)\n"
+        "Cases present on one side only are listed.\n"
+        "\n"
+        "options:\n"
+        "  --threshold PCT   smallest change that counts, in percent (default 5)\n"
+        "  --alpha A         significance level of the U test (default 0.01)\n"
+        "  --format F        md (pull-request comment, default), text, json\n"
+        "  --min-samples N   fewer samples on a side make a case noisy (default 3)\n"
+        "  --seed N          bootstrap seed (default fixed: the same input gives the same output)\n"
+        "  --any-host        match cases across hosts (compare two machines)\n"
+        "  --counts          CI mode for noisy runners: judge each case on its work counts,\n"
+        "                    which do not move with machine load (rules below)\n"
+        "  --count-threshold PCT  smallest change of instructions per rep that counts, in\n"
+        "                    percent (default 2)\n"
+        "\n"
+        "--counts, per case where BASE and NEW both passed:\n"
+        "  work-changed  work_per_rep, bytes_per_rep or flops_per_rep (exact model counts)\n"
+        "                differ: the runs did not do the same work, so the case is not\n"
+        "                comparable (no regression, nothing judged)\n"
+        "  otherwise, with instructions_per_rep recorded on both sides (Linux perf counters),\n"
+        "  the verdict comes from the counts and REPLACES the time verdict (still shown):\n"
+        "  slower when NEW/BASE instructions > 1 + threshold, faster when < 1 - threshold,\n"
+        "  else same. Without a count on a side (e.g. a VM without counters) the case says\n"
+        "  'counts: unavailable' and keeps the throughput verdict; no count is estimated.\n"
+        "  Single-thread cases count best: at threads > 1 idle pool workers spin briefly\n"
+        "  (kernels/platform/pool.c), and those instructions grow with machine load.\n"
+        "\n"
+        "--interleave runs two gencost command lines alternately, A B A B ..., on this machine,\n"
+        "then compares the merged samples of all A runs (BASE) with those of all B runs (NEW).\n"
+        "Ratios taken within one session survive machine drift that separate sessions do not.\n"
+        "Each CMD is one shell command line (quote it) that writes a results file: the file name\n"
+        "replaces {out} when the command contains it, else '--out FILE' is appended. Example:\n"
+        "  gencost compare --interleave --rounds 5 \\\n"
+        "      'base/build/gencost run --suite smoke' 'build/gencost run --suite smoke'\n"
+        "  --rounds N        number of A B pairs (default 5)\n"
+        "  --keep DIR        keep the results files in DIR (default: a temporary folder, removed)\n"
+        "  --round-medians   each run counts as one sample (its median) instead of all its\n"
+        "                    repetitions: robust when load bursts hit whole runs, which makes\n"
+        "                    the repetitions of one run alike; needs --rounds 5 or more to ever\n"
+        "                    reach p < 0.01\n"
+        "The commands' own output goes to stderr; the comparison goes to stdout.\n"
+        "\n"
+        "exit status: 0 no regression, 1 at least one slower or broken case, 2 bad input\n");
+}
+
+typedef struct cmp_args {
+    gc_compare_opts opt;
+    gc_cmp_format format;
+    bool interleave, round_medians;
+    int rounds;
+    const char *keep;
+    const char *pos[2];
+    int n_pos;
+} cmp_args;
+
+/* "5" or "5%" → 5. Returns 0, or -1 when v is not a number in 0..1000. */
+static int parse_percent(const char *v, double *d) {
+    char buf[64];
+    snprintf(buf, sizeof buf, "%s", v);
+    size_t n = strlen(buf);
+    if (n && buf[n - 1] == '%')
+        buf[n - 1] = 0;
+    return gc_parse_double(buf, 0, 1000, d) ? -1 : 0;
+}
+
+/* Returns 0, or GC_EXIT_USAGE after printing the problem; -1 when --help was printed. */
+static int parse_args(int argc, char **argv, cmp_args *a) {
+    compare_opts_defaults(&a->opt);
+    a->format = GC_FMT_MD;
+    a->rounds = 5;
+    for (int i = 1; i < argc; i++) {
+        const char *s = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long l;
+        double d;
+        if (!strcmp(s, "--help") || !strcmp(s, "-h")) {
+            usage(stdout);
+            return -1;
+        } else if (!strcmp(s, "--interleave")) {
+            a->interleave = true;
+        } else if (!strcmp(s, "--round-medians")) {
+            a->round_medians = true;
+        } else if (!strcmp(s, "--any-host")) {
+            a->opt.any_host = true;
+        } else if (!strcmp(s, "--counts")) {
+            a->opt.counts = true;
+        } else if (s[0] == '-' && s[1] == '-' && !v) {
+            return gc_die_usage("compare: %s needs a value", s);
+        } else if (!strcmp(s, "--threshold") || !strcmp(s, "--count-threshold")) {
+            if (parse_percent(v, &d))
+                return gc_die_usage("compare: %s '%s' is not a percentage in 0..1000", s, v);
+            *(!strcmp(s, "--threshold") ? &a->opt.threshold : &a->opt.count_threshold) = d / 100;
+            i++;
+        } else if (!strcmp(s, "--alpha")) {
+            if (gc_parse_double(v, 1e-12, 0.5, &d))
+                return gc_die_usage("compare: --alpha '%s' is not a probability in (0, 0.5]", v);
+            a->opt.alpha = d;
+            i++;
+        } else if (!strcmp(s, "--format")) {
+            if (compare_parse_format(v, &a->format))
+                return gc_die_usage("compare: --format '%s' is not md, text or json", v);
+            i++;
+        } else if (!strcmp(s, "--min-samples")) {
+            if (gc_parse_int(v, 1, 1000000, &l))
+                return gc_die_usage("compare: --min-samples '%s' is not an integer >= 1", v);
+            a->opt.min_samples = (int)l;
+            i++;
+        } else if (!strcmp(s, "--seed")) {
+            if (gc_parse_int(v, 0, 2147483647L, &l))
+                return gc_die_usage("compare: --seed '%s' is not a non-negative integer", v);
+            a->opt.seed = (uint64_t)l;
+            i++;
+        } else if (!strcmp(s, "--rounds")) {
+            if (gc_parse_int(v, 1, 1000, &l))
+                return gc_die_usage("compare: --rounds '%s' is not an integer in 1..1000", v);
+            a->rounds = (int)l;
+            i++;
+        } else if (!strcmp(s, "--keep")) {
+            a->keep = v;
+            i++;
+        } else if (s[0] == '-' && s[1] == '-') {
+            return gc_die_usage("compare: unknown option '%s' (try: gencost compare --help)", s);
+        } else if (a->n_pos < 2) {
+            a->pos[a->n_pos++] = s;
+        } else {
+            return gc_die_usage("compare: unexpected argument '%s' (BASE and NEW already given)", s);
+        }
+    }
+    if (a->n_pos != 2)
+        return gc_die_usage(a->interleave ? "compare: --interleave needs two command lines, CMD_A CMD_B"
+                                          : "compare: needs two results files, BASE and NEW (try: gencost compare --help)");
+    return 0;
+}
+
+static int compare_and_print(const gc_results *base, int nb, const gc_results *nw, int nn,
+                             const cmp_args *a, const char *bname, const char *nname) {
+    gc_comparison cmp;
+    gc_err err;
+    if (compare_results(base, nb, nw, nn, &a->opt, &cmp, &err)) {
+        fprintf(stderr, "gencost: %s\n", err.msg);
+        return GC_EXIT_USAGE;
+    }
+    comparison_print(&cmp, a->format, bname, nname, stdout);
+    fflush(stdout);
+    int rc = comparison_regressed(&cmp) ? 1 : 0;
+    comparison_free(&cmp);
+    return rc;
+}
+
+static int compare_files(const cmp_args *a) {
+    gc_results r[2];
+    gc_err err;
+    if (results_read(a->pos[0], &r[0], &err)) {
+        fprintf(stderr, "gencost: compare: BASE %s\n", err.msg);
+        return GC_EXIT_USAGE;
+    }
+    if (results_read(a->pos[1], &r[1], &err)) {
+        results_free(&r[0]);
+        fprintf(stderr, "gencost: compare: NEW %s\n", err.msg);
+        return GC_EXIT_USAGE;
+    }
+    int rc = compare_and_print(&r[0], 1, &r[1], 1, a, a->pos[0], a->pos[1]);
+    results_free(&r[0]);
+    results_free(&r[1]);
+    return rc;
+}
+
+/* ---- interleaved A/B ------------------------------------------------------------------------- */
+
+/* Single quotes make any path one shell word; a quote inside becomes '\''. */
+static char *shell_quote(const char *s) {
+    size_t n = 3;
+    for (const char *p = s; *p; p++)
+        n += *p == '\'' ? 4 : 1;
+    char *q = malloc(n), *o = q;
+    if (!q)
+        return NULL;
+    *o++ = '\'';
+    for (const char *p = s; *p; p++) {
+        if (*p == '\'') {
+            memcpy(o, "'\\''", 4);
+            o += 4;
+        } else {
+            *o++ = *p;
+        }
+    }
+    *o++ = '\'';
+    *o = 0;
+    return q;
+}
+
+/* The command with the results path in place of {out}, or with --out PATH appended. */
+static char *command_with_out(const char *cmd, const char *path) {
+    char *qp = shell_quote(path);
+    if (!qp)
+        return NULL;
+    const char *at = strstr(cmd, "{out}");
+    size_t n = strlen(cmd) + strlen(qp) + 16;
+    char *full = malloc(n);
+    if (full) {
+        if (at)
+            snprintf(full, n, "%.*s%s%s", (int)(at - cmd), cmd, qp, at + 5);
+        else
+            snprintf(full, n, "%s --out %s", cmd, qp);
+    }
+    free(qp);
+    return full;
+}
+
+/* Runs one command through /bin/sh with its stdout sent to our stderr (our stdout carries the
+ * comparison). Returns the exit status, or -1 when it could not run or died on a signal. */
+static int run_shell(const char *cmd) {
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        dup2(STDERR_FILENO, STDOUT_FILENO);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* One side of one round: run, then read the file it wrote. A command that exits 1 (e.g. a case
+ * failed verification) still counts when its results file is valid: compare reports it. */
+static int run_side(const char *cmd, const char *dir, char side, int round, gc_results *r) {
+    char path[4096];
+    snprintf(path, sizeof path, "%.3900s/%c-%03d.json", dir, side, round);
+    char *full = command_with_out(cmd, path);
+    if (!full)
+        return gc_die_usage("compare: out of memory");
+    fprintf(stderr, "gencost compare: round %d %c: %s\n", round + 1, side == 'a' ? 'A' : 'B', full);
+    int st = run_shell(full);
+    free(full);
+    if (st != 0 && st != 1)
+        return gc_die_usage("compare: command %c (round %d) failed with status %d: %s",
+                            side == 'a' ? 'A' : 'B', round + 1, st, cmd);
+    gc_err err;
+    if (results_read(path, r, &err))
+        return gc_die_usage("compare: command %c (round %d) left no readable results: %s",
+                            side == 'a' ? 'A' : 'B', round + 1, err.msg);
+    return 0;
+}
+
+/* Replaces each case's samples by their median: one observation per run. */
+static void collapse_to_median(gc_results *r) {
+    for (int i = 0; i < r->n_cases; i++) {
+        gc_case_result *c = &r->cases[i];
+        if (c->n_samples > 1) {
+            c->samples_s[0] = stats_median(c->samples_s, c->n_samples);
+            c->n_samples = 1;
+        }
+    }
+}
+
+static void remove_tree_files(const char *dir, int rounds) {
+    char path[4096];
+    for (int i = 0; i < rounds; i++)
+        for (const char *s = "ab"; *s; s++) {
+            snprintf(path, sizeof path, "%.3900s/%c-%03d.json", dir, *s, i);
+            unlink(path);
+        }
+    rmdir(dir);
+}
+
+static int interleave(const cmp_args *a) {
+    char tmpl[3900], dir[3900];
+    gc_err err;
+    if (a->keep) {
+        if (gc_mkdirs(a->keep, &err))
+            return gc_die_usage("compare: --keep %s", err.msg);
+        snprintf(dir, sizeof dir, "%s", a->keep);
+    } else {
+        const char *t = getenv("TMPDIR");
+        snprintf(tmpl, sizeof tmpl, "%s/gencost-ab-XXXXXX", t && *t ? t : "/tmp");
+        if (!mkdtemp(tmpl))
+            return gc_die_usage("compare: cannot create a temporary folder %s: %s", tmpl,
+                                strerror(errno));
+        snprintf(dir, sizeof dir, "%s", tmpl);
+    }
+    gc_results *ra = calloc((size_t)a->rounds, sizeof *ra);
+    gc_results *rb = calloc((size_t)a->rounds, sizeof *rb);
+    int na = 0, nb = 0, rc = ra && rb ? 0 : gc_die_usage("compare: out of memory");
+    for (int i = 0; i < a->rounds && !rc; i++) {
+        rc = run_side(a->pos[0], dir, 'a', i, &ra[na]);
+        na += !rc;
+        if (!rc) {
+            rc = run_side(a->pos[1], dir, 'b', i, &rb[nb]);
+            nb += !rc;
+        }
+    }
+    for (int i = 0; a->round_medians && i < na; i++)
+        collapse_to_median(&ra[i]);
+    for (int i = 0; a->round_medians && i < nb; i++)
+        collapse_to_median(&rb[i]);
+    if (!rc) {
+        char bn[4200], nn[4200];
+        snprintf(bn, sizeof bn, "A, %d runs: %.4000s", na, a->pos[0]);
+        snprintf(nn, sizeof nn, "B, %d runs: %.4000s", nb, a->pos[1]);
+        rc = compare_and_print(ra, na, rb, nb, a, bn, nn);
+    }
+    for (int i = 0; i < na; i++)
+        results_free(&ra[i]);
+    for (int i = 0; i < nb; i++)
+        results_free(&rb[i]);
+    free(ra);
+    free(rb);
+    if (!a->keep)
+        remove_tree_files(dir, a->rounds);
+    else
+        fprintf(stderr, "gencost compare: results files kept in %s\n", dir);
+    return rc;
+}
+
+int cmd_compare(int argc, char **argv) {
+    cmp_args a;
+    memset(&a, 0, sizeof a);
+    int rc = parse_args(argc, argv, &a);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    return a.interleave ? interleave(&a) : compare_files(&a);
+}

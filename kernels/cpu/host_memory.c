@@ -1,0 +1,59 @@
+/* Host-memory tensor storage shared by the "ref" and "cpu" backends. */
+#include "kernels/cpu/host_memory.h"
+#include "kernels/op_checks.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int gk_host_alloc(gk_backend *b, gk_tensor *t) {
+    if (!gk_type_get(t->type)) return gk_fail(b, "alloc: unsupported tensor type %d", t->type);
+    for (int i = 0; i < 4; i++)
+        if (t->ne[i] < 1) t->ne[i] = 1;
+    size_t n = gk_nbytes(t->type, t->ne);
+    if (!n)
+        return gk_fail(b, "alloc: %s row of %lld elements is not a whole number of blocks",
+                       gk_type_name(t->type), (long long)t->ne[0]);
+    size_t padded = (n + 63) / 64 * 64;   /* aligned_alloc wants a multiple of the alignment */
+    void *p = aligned_alloc(64, padded);
+    if (!p) return gk_fail(b, "alloc: out of memory for %zu bytes", n);
+    t->data = p;
+    t->nbytes = n;
+    t->view = false;
+    t->be = b;
+    return 0;
+}
+
+void gk_host_free(gk_backend *b, gk_tensor *t) {
+    (void)b;
+    if (!t || t->view) return;
+    free(t->data);
+    t->data = NULL;
+}
+
+static int range_ok(gk_backend *b, const char *op, const gk_tensor *t, size_t offset, size_t bytes) {
+    if (!t->data) return gk_fail(b, "%s: tensor has no storage", op);
+    if (offset > t->nbytes || bytes > t->nbytes - offset)
+        return gk_fail(b, "%s: %zu bytes at offset %zu exceed the tensor's %zu bytes", op, bytes,
+                       offset, t->nbytes);
+    return 0;
+}
+
+int gk_host_upload(gk_backend *b, gk_tensor *t, size_t offset, const void *src, size_t bytes) {
+    if (range_ok(b, "upload", t, offset, bytes)) return -1;
+    if (bytes) memcpy((char *)t->data + offset, src, bytes);
+    return 0;
+}
+
+int gk_host_download(gk_backend *b, const gk_tensor *t, size_t offset, void *dst, size_t bytes) {
+    if (range_ok(b, "download", t, offset, bytes)) return -1;
+    if (bytes) memcpy(dst, (const char *)t->data + offset, bytes);
+    return 0;
+}
+
+int gk_host_sync(gk_backend *b) {
+    (void)b;
+    return 0;
+}

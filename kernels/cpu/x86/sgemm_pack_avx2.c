@@ -1,0 +1,54 @@
+/* Packing of float weights into the sgemm's NR-column panels, AVX2 + F16C (the
+ * gk_sgemm_pack_fn contract in ukernel.h).
+ *
+ * The portable packing converts a weight row to F32 and scatters it into the panel with stride
+ * NR, one scalar store per element. When the product has few columns (a 128-token prefill) that
+ * packing is a large share of the matmul: each packed element is used only M times. Here eight
+ * rows are converted at once, eight inputs each, and an 8×8 transpose in registers turns them
+ * into eight panel rows, stored as whole vectors. The conversions are exact (F16C, and BF16 by
+ * a 16-bit shift), so the panels are bit-identical to the portable packing's. */
+#include "kernels/cpu/x86/simd_avx2.h"
+#include "kernels/cpu/x86/avx2.h"
+
+/* r[i] (row i, 8 inputs) → r[p] (input p, 8 rows). */
+static inline void transpose8(__m256 r[8]) {
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    r[0] = _mm256_permute2f128_ps(s0, s4, 0x20);
+    r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
+    r[2] = _mm256_permute2f128_ps(s2, s6, 0x20);
+    r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
+    r[4] = _mm256_permute2f128_ps(s0, s4, 0x31);
+    r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+    r[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
+    r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
+/* One panel column (weight row) element by element: the rows left over after the groups of
+ * eight, the inputs after the last whole eight, and the zero padding past the last row. */
+static void pack_col(int type, const char *row, int64_t k0, int64_t p0, int64_t kc, int nr, float *col) {
+    for (int64_t p = p0; p < kc; p++) col[p * nr] = row ? gk_ld1_float(type, (const uint8_t *)row, k0 + p) : 0.0f;
+}
+
+void gk_avx2_sgemm_pack_b(int type, const char *w, size_t wrow, int rows, int64_t k0, int64_t kc, int nr,
+                          float *panel) {
+    const int64_t kv = kc & ~(int64_t)7;
+    int r0 = 0;
+    for (; r0 + 8 <= rows; r0 += 8) {
+        const char *w0 = w + (size_t)r0 * wrow;
+        for (int64_t p = 0; p < kv; p += 8) {
+            __m256 v[8];
+            for (int i = 0; i < 8; i++) v[i] = gk_ld8_float(type, (const uint8_t *)w0 + (size_t)i * wrow, k0 + p);
+            transpose8(v);
+            for (int i = 0; i < 8; i++) _mm256_storeu_ps(panel + (p + i) * nr + r0, v[i]);
+        }
+        for (int i = 0; i < 8; i++) pack_col(type, w0 + (size_t)i * wrow, k0, kv, kc, nr, panel + r0 + i);
+    }
+    for (; r0 < nr; r0++) pack_col(type, r0 < rows ? w + (size_t)r0 * wrow : NULL, k0, 0, kc, nr, panel + r0);
+}

@@ -1,0 +1,42 @@
+/* The AVX2 + FMA + F16C micro-kernel table. */
+#include "kernels/cpu/microkernels.h"
+
+#include "kernels/platform.h"
+#include "kernels/cpu/x86/avx2.h"
+
+#define QT(act, quant, name, tr, tc) {act, quant, gk_avx2_vec_dot_##name, gk_avx2_dot_tile_##name, tr, tc}
+#define FT(name) {GK_F32, NULL, gk_avx2_vec_dot_##name, gk_avx2_dot_tile_##name, 2, 4}
+
+static const gk_ukernels table = {
+    .isa = "avx2",
+    .t = {
+        [GK_F32] = FT(f32),
+        [GK_F16] = FT(f16),
+        [GK_BF16] = FT(bf16),
+        [GK_Q4_0] = QT(GK_Q8_0, gk_avx2_quantize_q8_0, q4_0, 4, 4),
+        [GK_Q4_1] = QT(GK_Q8_0, gk_avx2_quantize_q8_0, q4_1, 4, 4),
+        [GK_Q8_0] = QT(GK_Q8_0, gk_avx2_quantize_q8_0, q8_0, 4, 4),
+        [GK_Q4_K] = QT(GK_Q8_K, gk_avx2_quantize_q8_k, q4_k, 1, 4),
+        [GK_Q6_K] = QT(GK_Q8_K, gk_avx2_quantize_q8_k, q6_k, 1, 4),
+    },
+    /* Q4_0 only: Q8_0's w+128 would saturate vpmaddubsw (igemm_avx2.c) */
+    .igemm = {[GK_Q4_0] = {gk_avx2_igemm_pack_q4_0, gk_avx2_igemm_q4_0, 16}},
+    .sgemm_mr = 6,
+    .sgemm_nr = 16,
+    .sgemm = gk_avx2_sgemm_6x16,
+    .sgemm_pack_b = gk_avx2_sgemm_pack_b,
+    .f16_to_f32 = gk_avx2_f16_to_f32,
+    .f32_to_f16 = gk_avx2_f32_to_f16,
+    .bf16_to_f32 = gk_avx2_bf16_to_f32,
+    .dot_f32 = gk_avx2_dot_f32,
+    .axpy_f32 = gk_avx2_axpy_f32,
+    .dot_f32_f16 = gk_avx2_dot_f32_f16,
+    .axpy_f16 = gk_avx2_axpy_f16,
+    .dot_f32_q8_0 = gk_avx2_dot_f32_q8_0,
+    .axpy_q8_0 = gk_avx2_axpy_q8_0,
+};
+
+const gk_ukernels *gk_ukernels_avx2(void) {
+    const gk_cpu_features *f = gk_cpu_features_get();
+    return f->avx2 && f->fma && f->f16c ? &table : NULL;
+}

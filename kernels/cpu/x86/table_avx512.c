@@ -1,0 +1,47 @@
+/* The AVX-512 micro-kernel table: a few hot entries (the 6×32 sgemm behind float weights × many
+ * columns, F16 unpacking, VNNI integer dots for Q4_0/Q8_0 (with their packed integer GEMM) and
+ * Q4_K/Q6_K); every other entry is NULL and is filled from the AVX2 table by the dispatcher.
+ * Two tables: with VNNI (Ice Lake, Zen 4 and later) and without (Skylake-X: only the float
+ * entries). The quantised entries quantise activations with the AVX2 Q8_0 quantiser (the format is the same). */
+#include "kernels/cpu/microkernels.h"
+
+#include "kernels/platform.h"
+#include "kernels/cpu/x86/avx2.h"
+#include "kernels/cpu/x86/avx512.h"
+
+#define VNNI(name) {GK_Q8_0, gk_avx2_quantize_q8_0, gk_avx512_vec_dot_##name, gk_avx512_dot_tile_##name, 4, 4}
+/* The packed integer GEMM (16-row panels) behind Q4_0/Q8_0 × many columns. */
+#define IGEMM(name) {gk_avx512_igemm_pack_##name, gk_avx512_igemm_##name, 16}
+/* K-quants: Q8_K activations from the AVX2 quantiser, as in the AVX2 table. */
+#define KQUANT(name) {GK_Q8_K, gk_avx2_quantize_q8_k, gk_avx512_vec_dot_##name, gk_avx512_dot_tile_##name, 4, 4}
+
+static const gk_ukernels table_vnni = {
+    .isa = "avx512",
+    .t = {
+        [GK_Q4_0] = VNNI(q4_0),
+        [GK_Q8_0] = VNNI(q8_0),
+        [GK_Q4_K] = KQUANT(q4_k),
+        [GK_Q6_K] = KQUANT(q6_k),
+    },
+    .igemm = {[GK_Q4_0] = IGEMM(q4_0), [GK_Q8_0] = IGEMM(q8_0)},
+    .sgemm_mr = 6,
+    .sgemm_nr = 32,
+    .sgemm = gk_avx512_sgemm_6x32,
+    .f16_to_f32 = gk_avx512_f16_to_f32,
+};
+
+static const gk_ukernels table_plain = {
+    .isa = "avx512",
+    .sgemm_mr = 6,
+    .sgemm_nr = 32,
+    .sgemm = gk_avx512_sgemm_6x32,
+    .f16_to_f32 = gk_avx512_f16_to_f32,
+};
+
+/* The files are built with -mavx512f/bw/vl/dq/vnni/bf16: the compiler may use any of F, BW, VL,
+ * DQ in them, so all four are required (BF16 instructions are never used). */
+const gk_ukernels *gk_ukernels_avx512(void) {
+    const gk_cpu_features *f = gk_cpu_features_get();
+    if (!(f->avx512f && f->avx512bw && f->avx512vl && f->avx512dq && f->avx2 && f->fma && f->f16c)) return NULL;
+    return f->avx512vnni ? &table_vnni : &table_plain;
+}
