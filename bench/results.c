@@ -56,9 +56,6 @@ void results_free(gc_results *r) {
     memset(r, 0, sizeof *r);
 }
 
-void results_case_key(const gc_case_result *c, char *buf, size_t n) {
-    snprintf(buf, n, "%s/%s/%s/%s/%d/%s", c->workload, c->preset, c->quant, c->backend, c->threads, c->phase);
-}
 
 /* ---- writing ------------------------------------------------------------------------------- */
 
@@ -88,12 +85,12 @@ static json_t *kv_json(const gc_kv *kv, int n) {
 
 static json_t *case_json(const gc_case_result *c) {
     json_t *o = json_object();
-    json_object_set_new(o, "workload", json_string(c->workload));
-    json_object_set_new(o, "preset", json_string(c->preset));
-    json_object_set_new(o, "quant", json_string(c->quant));
-    json_object_set_new(o, "backend", json_string(c->backend));
-    json_object_set_new(o, "threads", json_integer(c->threads));
-    json_object_set_new(o, "phase", json_string(c->phase));
+    json_object_set_new(o, "workload", json_string(c->id.workload));
+    json_object_set_new(o, "preset", json_string(c->id.preset));
+    json_object_set_new(o, "quant", json_string(c->id.quant));
+    json_object_set_new(o, "backend", json_string(c->id.backend));
+    json_object_set_new(o, "threads", json_integer(c->id.threads));
+    json_object_set_new(o, "phase", json_string(c->id.phase));
     json_object_set_new(o, "unit", json_string(c->unit));
     json_object_set_new(o, "work_per_rep", num(c->work_per_rep));
     json_object_set_new(o, "bytes_per_rep", num(c->bytes_per_rep));
@@ -319,12 +316,12 @@ static int read_energy(reader *rd, const json_t *c, gc_energy *e) {
 
 static int read_case(reader *rd, const json_t *c, gc_case_result *cr) {
     if (!json_is_object(c)) return bad(rd, "", "must be an object");
-    int rc = get_str(rd, c, "workload", true, cr->workload, sizeof cr->workload);
-    rc = rc ? rc : get_str(rd, c, "preset", true, cr->preset, sizeof cr->preset);
-    rc = rc ? rc : get_str(rd, c, "quant", true, cr->quant, sizeof cr->quant);
-    rc = rc ? rc : get_str(rd, c, "backend", true, cr->backend, sizeof cr->backend);
-    rc = rc ? rc : get_int(rd, c, "threads", true, 0, 1 << 20, &cr->threads);
-    rc = rc ? rc : get_str(rd, c, "phase", true, cr->phase, sizeof cr->phase);
+    int rc = get_str(rd, c, "workload", true, cr->id.workload, sizeof cr->id.workload);
+    rc = rc ? rc : get_str(rd, c, "preset", true, cr->id.preset, sizeof cr->id.preset);
+    rc = rc ? rc : get_str(rd, c, "quant", true, cr->id.quant, sizeof cr->id.quant);
+    rc = rc ? rc : get_str(rd, c, "backend", true, cr->id.backend, sizeof cr->id.backend);
+    rc = rc ? rc : get_int(rd, c, "threads", true, 0, 1 << 20, &cr->id.threads);
+    rc = rc ? rc : get_str(rd, c, "phase", true, cr->id.phase, sizeof cr->id.phase);
     rc = rc ? rc : get_str(rd, c, "unit", true, cr->unit, sizeof cr->unit);
     rc = rc ? rc : get_num(rd, c, "work_per_rep", true, &cr->work_per_rep);
     rc = rc ? rc : get_num(rd, c, "bytes_per_rep", false, &cr->bytes_per_rep);

@@ -11,6 +11,7 @@
 #ifndef GC_RESULTS_H
 #define GC_RESULTS_H
 #include <stdbool.h>
+#include "bench/case_id.h"
 #include "bench/energy/energy.h"
 #include "bench/stats.h"
 #include "bench/workload.h"
@@ -20,8 +21,8 @@
 struct json_t;
 
 typedef struct gc_case_result {
-    char workload[32], preset[64], quant[16], backend[16], phase[64], unit[16];
-    int threads;
+    gc_case_id id;              /* what was measured, where (bench/case_id.h) */
+    char unit[16];
     double work_per_rep, bytes_per_rep, flops_per_rep;
     char status[12];            /* "ok", "failed" (verification), "error" (could not run) */
     char error[512];
@@ -55,7 +56,5 @@ int results_write(const gc_results *r, const char *path, gc_err *err);
 int results_read(const char *path, gc_results *r, gc_err *err);
 void results_free(gc_results *r);
 
-/* Case identity for matching across files: "workload/preset/quant/backend/threads/phase". */
-void results_case_key(const gc_case_result *c, char *buf, size_t n);
 
 #endif

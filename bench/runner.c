@@ -191,12 +191,12 @@ static void record(runner *R, const gc_case_result *c) {
 
 static void case_result_init(gc_case_result *cr, const plan_case *pc, const gc_phase *ph) {
     memset(cr, 0, sizeof *cr);
-    snprintf(cr->workload, sizeof cr->workload, "%s", pc->wl->name);
-    snprintf(cr->preset, sizeof cr->preset, "%s", pc->preset);
-    snprintf(cr->quant, sizeof cr->quant, "%s", pc->quant);
-    snprintf(cr->backend, sizeof cr->backend, "%s", pc->backend);
-    cr->threads = pc->threads;
-    snprintf(cr->phase, sizeof cr->phase, "%s", ph ? ph->name : "setup");
+    snprintf(cr->id.workload, sizeof cr->id.workload, "%s", pc->wl->name);
+    snprintf(cr->id.preset, sizeof cr->id.preset, "%s", pc->preset);
+    snprintf(cr->id.quant, sizeof cr->id.quant, "%s", pc->quant);
+    snprintf(cr->id.backend, sizeof cr->id.backend, "%s", pc->backend);
+    cr->id.threads = pc->threads;
+    snprintf(cr->id.phase, sizeof cr->id.phase, "%s", ph ? ph->name : "setup");
     snprintf(cr->unit, sizeof cr->unit, "%s", ph ? ph->unit : "-");
     if (ph) {
         cr->work_per_rep = ph->work_per_rep;
@@ -250,7 +250,7 @@ static void timed_reps(runner *R, const plan_case *pc, void *state, int ph, int 
         double elapsed = gc_now() - start;
         if (cr->n_samples >= o->reps && elapsed >= o->min_time) break;
         char what[96];
-        snprintf(what, sizeof what, "%s rep %d", cr->phase, cr->n_samples + 1);
+        snprintf(what, sizeof what, "%s rep %d", cr->id.phase, cr->n_samples + 1);
         double frac = fmin((double)cr->n_samples / o->reps, o->min_time > 0 ? elapsed / o->min_time : 1);
         progress_draw(&R->pg, what, (ph + fmin(frac, 1)) / n_ph, false);
         double t0 = gc_now();
@@ -293,26 +293,26 @@ static void run_phase(runner *R, const plan_case *pc, void *state, const gc_phas
     case_result_init(&cr, pc, &phases[ph]);
     gc_err err = {{0}};
     char what[96];
-    snprintf(what, sizeof what, "%s: verifying", cr.phase);
+    snprintf(what, sizeof what, "%s: verifying", cr.id.phase);
     progress_draw(&R->pg, what, (double)ph / n_ph, true);
     if (wl->verify(state, ph, &cr.verify, &err)) {
         set_error(&cr, "error", err.msg[0] ? err.msg : "verification could not run");
-        progress_line(&R->pg, "%s: error: %s", cr.phase, cr.error);
+        progress_line(&R->pg, "%s: error: %s", cr.id.phase, cr.error);
         record(R, &cr);
         return;
     }
     if (!cr.verify.ok) {
         set_error(&cr, "failed", cr.verify.detail);
-        progress_line(&R->pg, "%s: VERIFICATION FAILED (not timed): %s", cr.phase, cr.verify.detail);
+        progress_line(&R->pg, "%s: VERIFICATION FAILED (not timed): %s", cr.id.phase, cr.verify.detail);
         record(R, &cr);
         return;
     }
     for (int i = 0; i < R->opt->warmup && !stop_signal; i++) {
-        snprintf(what, sizeof what, "%s: warm-up %d", cr.phase, i + 1);
+        snprintf(what, sizeof what, "%s: warm-up %d", cr.id.phase, i + 1);
         progress_draw(&R->pg, what, (double)ph / n_ph, false);
         if (wl->run(state, ph, &err)) {
             set_error(&cr, "error", err.msg[0] ? err.msg : "warm-up run failed");
-            progress_line(&R->pg, "%s: error: %s", cr.phase, cr.error);
+            progress_line(&R->pg, "%s: error: %s", cr.id.phase, cr.error);
             record(R, &cr);
             return;
         }
@@ -328,10 +328,10 @@ static void run_phase(runner *R, const plan_case *pc, void *state, const gc_phas
     if (!strcmp(cr.status, "ok")) {
         char med[32];
         fmt_rate(cr.throughput.median, med, sizeof med);
-        progress_line(&R->pg, "%s: %s %s/s (median of %d, cv %.1f%%)%s", cr.phase, med, cr.unit, cr.n_samples,
+        progress_line(&R->pg, "%s: %s %s/s (median of %d, cv %.1f%%)%s", cr.id.phase, med, cr.unit, cr.n_samples,
                       100 * cr.throughput.cv, cr.high_spread ? " [high spread]" : "");
     } else if (cr.n_samples > 0 || strcmp(cr.status, "ok")) {
-        progress_line(&R->pg, "%s: %s: %s", cr.phase, cr.status, cr.error);
+        progress_line(&R->pg, "%s: %s: %s", cr.id.phase, cr.status, cr.error);
     }
     record(R, &cr);
 }
@@ -392,8 +392,8 @@ static void print_table(const gc_results *r, const char *path, FILE *f) {
     bool any_spread = false;
     for (int i = 0; i < r->n_cases; i++) {
         const gc_case_result *c = &r->cases[i];
-        plan_case pc = {.preset = c->preset, .quant = c->quant, .backend = c->backend, .threads = c->threads};
-        gc_workload fake = {.name = c->workload};
+        plan_case pc = {.preset = c->id.preset, .quant = c->id.quant, .backend = c->id.backend, .threads = c->id.threads};
+        gc_workload fake = {.name = c->id.workload};
         pc.wl = &fake;
         char label[160], med[32] = "-", lo[32] = "", hi[32] = "", ci[80] = "-", cv[16] = "-", unit[24];
         case_label(&pc, label, sizeof label);
@@ -412,7 +412,7 @@ static void print_table(const gc_results *r, const char *path, FILE *f) {
         if (ok) snprintf(verdict, sizeof verdict, "ok");
         else if (!strcmp(c->status, "failed")) snprintf(verdict, sizeof verdict, "FAILED: %s", c->verify.detail);
         else snprintf(verdict, sizeof verdict, "error: %s", c->error);
-        fprintf(f, "%-34s %-12s %16s  %-23s %7s%s %s\n", label, c->phase, med, ci, cv, ok && c->high_spread ? "!" : " ", verdict);
+        fprintf(f, "%-34s %-12s %16s  %-23s %7s%s %s\n", label, c->id.phase, med, ci, cv, ok && c->high_spread ? "!" : " ", verdict);
         any_spread |= ok && c->high_spread;
     }
     if (any_spread) fprintf(f, "! high spread (cv > 5%% or CI wider than 10%% of the median): rerun on a quieter machine or with more --reps\n");

@@ -240,17 +240,17 @@ static void quick_triad_run(void **s) {
     bool saw_copy = false, saw_triad = false;
     for (int i = 0; i < r.n_cases; i++) {
         const gc_case_result *c = &r.cases[i];
-        assert_string_equal(c->workload, "triad");
+        assert_string_equal(c->id.workload, "triad");
         assert_string_equal(c->status, "ok");
         assert_true(c->verify.ok);
         assert_string_equal(c->unit, "GB");
         assert_true(c->n_samples >= 2);
         assert_true(c->throughput.median > 0);
         assert_true(c->throughput.ci95_low <= c->throughput.median && c->throughput.median <= c->throughput.ci95_high);
-        saw_copy |= !strcmp(c->phase, "copy");
-        saw_triad |= !strcmp(c->phase, "triad");
+        saw_copy |= !strcmp(c->id.phase, "copy");
+        saw_triad |= !strcmp(c->id.phase, "triad");
         /* STREAM counting: 16 B per element for copy, 24 B for triad; both phases share n. */
-        double per_elem = !strcmp(c->phase, "copy") ? 16 : 24;
+        double per_elem = !strcmp(c->id.phase, "copy") ? 16 : 24;
         assert_true(c->bytes_per_rep / per_elem == r.cases[0].bytes_per_rep / 16);
     }
     assert_true(saw_copy && saw_triad);
@@ -271,7 +271,7 @@ static void phases_filter(void **s) {
     gc_err err;
     if (results_read(out, &r, &err)) fail_msg("%s", err.msg);
     assert_int_equal(r.n_cases, 1);
-    assert_string_equal(r.cases[0].phase, "triad");
+    assert_string_equal(r.cases[0].id.phase, "triad");
     results_free(&r);
     proc_free(&p);
     run_cmd(&p, 120, (const char *const[]){"run", "--workload", "triad", "--quick", "--reps", "1", "--min-time", "0",

@@ -291,14 +291,14 @@ static void false_alarm_rate_on_noise(void **s) {
 static void set_case(gc_case_result *c, const char *workload, const char *phase, int threads,
                      const double *samples, int n, const char *status) {
     memset(c, 0, sizeof *c);
-    snprintf(c->workload, sizeof c->workload, "%s", workload);
-    snprintf(c->preset, sizeof c->preset, "tiny");
-    snprintf(c->quant, sizeof c->quant, "q4_0");
-    snprintf(c->backend, sizeof c->backend, "cpu");
-    snprintf(c->phase, sizeof c->phase, "%s", phase);
+    snprintf(c->id.workload, sizeof c->id.workload, "%s", workload);
+    snprintf(c->id.preset, sizeof c->id.preset, "tiny");
+    snprintf(c->id.quant, sizeof c->id.quant, "q4_0");
+    snprintf(c->id.backend, sizeof c->id.backend, "cpu");
+    snprintf(c->id.phase, sizeof c->id.phase, "%s", phase);
     snprintf(c->unit, sizeof c->unit, "token");
     snprintf(c->status, sizeof c->status, "%s", status);
-    c->threads = threads;
+    c->id.threads = threads;
     c->work_per_rep = 16;
     c->samples_s = (double *)samples;   /* borrowed: these results are never freed here */
     c->n_samples = n;

@@ -53,14 +53,14 @@ static void fake(fake_run *f, const char *host, const char *commit, const char *
     for (int i = 0; i < 5; i++)
         f->samples[i] = 16 / tp * (1 + 0.001 * (i - 2));
     gc_case_result *c = &f->c[0];
-    snprintf(c->workload, sizeof c->workload, "llm");
-    snprintf(c->preset, sizeof c->preset, "tiny");
-    snprintf(c->quant, sizeof c->quant, "q4_0");
-    snprintf(c->backend, sizeof c->backend, "cpu");
-    snprintf(c->phase, sizeof c->phase, "decode");
+    snprintf(c->id.workload, sizeof c->id.workload, "llm");
+    snprintf(c->id.preset, sizeof c->id.preset, "tiny");
+    snprintf(c->id.quant, sizeof c->id.quant, "q4_0");
+    snprintf(c->id.backend, sizeof c->id.backend, "cpu");
+    snprintf(c->id.phase, sizeof c->id.phase, "decode");
     snprintf(c->unit, sizeof c->unit, "token");
     snprintf(c->status, sizeof c->status, "ok");
-    c->threads = 2;
+    c->id.threads = 2;
     c->work_per_rep = 16;
     c->samples_s = f->samples;
     c->n_samples = 5;
@@ -68,14 +68,14 @@ static void fake(fake_run *f, const char *host, const char *commit, const char *
                                .ci95_high = tp * 1.01, .mad = tp * 0.001};
     gc_kv_add(c->metrics.vals, &c->metrics.n_vals, GC_MAX_KV, "instructions_per_rep", 1e6);
     c = &f->c[1];
-    snprintf(c->workload, sizeof c->workload, "triad");
-    snprintf(c->preset, sizeof c->preset, "-");
-    snprintf(c->quant, sizeof c->quant, "-");
-    snprintf(c->backend, sizeof c->backend, "cpu");
-    snprintf(c->phase, sizeof c->phase, "triad");
+    snprintf(c->id.workload, sizeof c->id.workload, "triad");
+    snprintf(c->id.preset, sizeof c->id.preset, "-");
+    snprintf(c->id.quant, sizeof c->id.quant, "-");
+    snprintf(c->id.backend, sizeof c->id.backend, "cpu");
+    snprintf(c->id.phase, sizeof c->id.phase, "triad");
     snprintf(c->unit, sizeof c->unit, "GB");
     snprintf(c->status, sizeof c->status, "failed");
-    c->threads = 1;
+    c->id.threads = 1;
 }
 
 static void judge_hand_values(void **s) {

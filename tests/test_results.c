@@ -18,14 +18,14 @@
 #define FIXTURES "tests/fixtures/results/"
 
 static void fill_case(gc_case_result *c) {
-    strcpy(c->workload, "llm");
-    strcpy(c->preset, "tinyllama-1.1b");
-    strcpy(c->quant, "q4_0");
-    strcpy(c->backend, "cpu");
-    strcpy(c->phase, "decode");
+    strcpy(c->id.workload, "llm");
+    strcpy(c->id.preset, "tinyllama-1.1b");
+    strcpy(c->id.quant, "q4_0");
+    strcpy(c->id.backend, "cpu");
+    strcpy(c->id.phase, "decode");
     strcpy(c->unit, "token");
     strcpy(c->status, "ok");
-    c->threads = 8;
+    c->id.threads = 8;
     c->work_per_rep = 128;
     c->bytes_per_rep = 1.25e9;
     c->flops_per_rep = 3.0e11 + 0.5;
@@ -55,15 +55,15 @@ static void assert_stats_equal(const gc_stats *a, const gc_stats *b) {
 }
 
 static void assert_case_equal(const gc_case_result *a, const gc_case_result *b) {
-    assert_string_equal(a->workload, b->workload);
-    assert_string_equal(a->preset, b->preset);
-    assert_string_equal(a->quant, b->quant);
-    assert_string_equal(a->backend, b->backend);
-    assert_string_equal(a->phase, b->phase);
+    assert_string_equal(a->id.workload, b->id.workload);
+    assert_string_equal(a->id.preset, b->id.preset);
+    assert_string_equal(a->id.quant, b->id.quant);
+    assert_string_equal(a->id.backend, b->id.backend);
+    assert_string_equal(a->id.phase, b->id.phase);
     assert_string_equal(a->unit, b->unit);
     assert_string_equal(a->status, b->status);
     assert_string_equal(a->error, b->error);
-    assert_int_equal(a->threads, b->threads);
+    assert_int_equal(a->id.threads, b->id.threads);
     assert_true(a->work_per_rep == b->work_per_rep);
     assert_true(a->bytes_per_rep == b->bytes_per_rep);
     assert_true(a->flops_per_rep == b->flops_per_rep);
@@ -106,15 +106,15 @@ static void round_trip(void **s) {
     w.complete = true;
     fill_case(results_add_case(&w));
     gc_case_result *f = results_add_case(&w);        /* a failed case: no samples */
-    strcpy(f->workload, "triad");
-    strcpy(f->preset, "-");
-    strcpy(f->quant, "-");
-    strcpy(f->backend, "cpu");
-    strcpy(f->phase, "copy");
+    strcpy(f->id.workload, "triad");
+    strcpy(f->id.preset, "-");
+    strcpy(f->id.quant, "-");
+    strcpy(f->id.backend, "cpu");
+    strcpy(f->id.phase, "copy");
     strcpy(f->unit, "GB");
     strcpy(f->status, "error");
     strcpy(f->error, "triad: needs 384 MiB, only 100 MiB available");
-    f->threads = 1;
+    f->id.threads = 1;
 
     char path[64];
     tmp_path(path, sizeof path);
@@ -140,8 +140,8 @@ static void round_trip(void **s) {
     assert_case_equal(&r.cases[1], &w.cases[1]);
 
     char key[256];
-    results_case_key(&r.cases[0], key, sizeof key);
-    assert_string_equal(key, "llm/tinyllama-1.1b/q4_0/cpu/8/decode");
+    gc_case_key(&r.cases[0].id, key, sizeof key);
+    assert_string_equal(key, "llm/tinyllama-1.1b/q4_0/cpu/-/t8/decode");
     results_free(&r);
     results_free(&w);
 }
@@ -173,9 +173,9 @@ static void foreign_minimal(void **s) {
     assert_string_equal(r.host_name, "m1-air");
     assert_int_equal(r.n_cases, 1);
     const gc_case_result *c = &r.cases[0];
-    assert_string_equal(c->phase, "triad");
+    assert_string_equal(c->id.phase, "triad");
     assert_string_equal(c->status, "ok");          /* absent: derived from verify.ok */
-    assert_int_equal(c->threads, 4);
+    assert_int_equal(c->id.threads, 4);
     assert_int_equal(c->n_samples, 3);
     assert_true(c->samples_s[2] == 0.012);
     assert_true(c->throughput.median == 72.7);

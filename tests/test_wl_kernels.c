@@ -68,20 +68,20 @@ static void test_quick_run(void **st) {
     const double n = 2048, k = 2048;
     for (int i = 0; i < r.n_cases; i++) {
         const gc_case_result *c = &r.cases[i];
-        assert_string_equal(c->workload, "kernels");
+        assert_string_equal(c->id.workload, "kernels");
         assert_string_equal(c->status, "ok");
         assert_true(c->verify.ok);
         assert_true(verify_value(c, "outputs_checked") >= 8);
         assert_true(verify_value(c, "outputs_out_of_bound") == 0);
         assert_true(verify_value(c, "max_err_over_bound") <= 1);
-        bool q4 = !strcmp(c->quant, "q4_0");
+        bool q4 = !strcmp(c->id.quant, "q4_0");
         double wbytes = q4 ? n * k / 32 * 18 : n * k * 2;
-        if (!strcmp(c->phase, "matvec-2048x2048")) {
+        if (!strcmp(c->id.phase, "matvec-2048x2048")) {
             assert_string_equal(c->unit, "GB");
             assert_true(fabs(c->work_per_rep - wbytes / 1e9) < 1e-12);
             assert_true(metric(c, "matrices_in_set") == 1);   /* --quick: one copy */
         } else {
-            assert_string_equal(c->phase, "matmul-2048x2048-n16");
+            assert_string_equal(c->id.phase, "matmul-2048x2048-n16");
             assert_string_equal(c->unit, "GFLOP");
             assert_true(fabs(c->work_per_rep - 2 * n * k * 16 / 1e9) < 1e-12);
         }

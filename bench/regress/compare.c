@@ -105,8 +105,8 @@ typedef struct side {
 
 static void case_key(const gc_case_result *c, const char *host, bool any_host, char *buf,
                      size_t n) {
-    snprintf(buf, n, "%s/%s/%s/%s/%d/%s%s%s", c->workload, c->preset, c->quant, c->backend,
-             c->threads, c->phase, any_host ? "" : "@", any_host ? "" : host);
+    snprintf(buf, n, "%s/%s/%s/%s/%d/%s%s%s", c->id.workload, c->id.preset, c->id.quant, c->id.backend,
+             c->id.threads, c->id.phase, any_host ? "" : "@", any_host ? "" : host);
 }
 
 static int push_value(double **arr, int *n, int *cap, double v) {
@@ -198,17 +198,17 @@ static void side_free(side *s) {
 static void fill_identity(gc_case_cmp *c, const side_case *sc, const side_case *other) {
     const gc_case_result *r = sc->first;
     case_key(r, "", true, c->key, sizeof c->key);   /* shown with the host in its own column */
-    snprintf(c->workload, sizeof c->workload, "%s", r->workload);
-    snprintf(c->preset, sizeof c->preset, "%s", r->preset);
-    snprintf(c->quant, sizeof c->quant, "%s", r->quant);
-    snprintf(c->backend, sizeof c->backend, "%s", r->backend);
-    snprintf(c->phase, sizeof c->phase, "%s", r->phase);
+    snprintf(c->workload, sizeof c->workload, "%s", r->id.workload);
+    snprintf(c->preset, sizeof c->preset, "%s", r->id.preset);
+    snprintf(c->quant, sizeof c->quant, "%s", r->id.quant);
+    snprintf(c->backend, sizeof c->backend, "%s", r->id.backend);
+    snprintf(c->phase, sizeof c->phase, "%s", r->id.phase);
     snprintf(c->unit, sizeof c->unit, "%s", r->unit);
     if (strcmp(sc->host, other->host))
         snprintf(c->host, sizeof c->host, "%.60s -> %.60s", sc->host, other->host);
     else
         snprintf(c->host, sizeof c->host, "%s", sc->host);
-    c->threads = r->threads;
+    c->threads = r->id.threads;
 }
 
 /* Model counts from the first file of the side (they are fixed by the case), instructions as

@@ -112,8 +112,8 @@ void history_close(gc_history *h) {
 /* ---- add --------------------------------------------------------------------------------- */
 
 static void case_key(const gc_case_result *c, char *buf, size_t n) {
-    snprintf(buf, n, "%s/%s/%s/%s/%d/%s", c->workload, c->preset, c->quant, c->backend,
-             c->threads, c->phase);
+    snprintf(buf, n, "%s/%s/%s/%s/%d/%s", c->id.workload, c->id.preset, c->id.quant, c->id.backend,
+             c->id.threads, c->id.phase);
 }
 
 static char *json_text_of_samples(const gc_case_result *c) {
@@ -171,12 +171,12 @@ static int insert_point(sqlite3_stmt *st, sqlite3_int64 run, const gc_results *r
     char *verify = json_text_of_kv(c->verify.vals, c->verify.n_vals, c->verify.detail);
     sqlite3_reset(st);
     sqlite3_bind_int64(st, 1, run);
-    const char *text[] = {key, r->host_name, r->git_commit, time, c->workload, c->preset,
-                          c->quant, c->backend};
+    const char *text[] = {key, r->host_name, r->git_commit, time, c->id.workload, c->id.preset,
+                          c->id.quant, c->id.backend};
     for (int i = 0; i < 8; i++)
         sqlite3_bind_text(st, 2 + i, text[i], -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int(st, 10, c->threads);
-    sqlite3_bind_text(st, 11, c->phase, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 10, c->id.threads);
+    sqlite3_bind_text(st, 11, c->id.phase, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 12, c->unit, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 13, c->status, -1, SQLITE_TRANSIENT);
     const double nums[] = {c->work_per_rep, c->bytes_per_rep, c->flops_per_rep};
