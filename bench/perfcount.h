@@ -33,6 +33,6 @@ int perfcount_stop(gc_perfcount *pc, uint64_t *instructions);
 void perfcount_close(gc_perfcount *pc);
 
 /* Metric name the runner stores in a case's metrics when counting worked. */
-#define GC_METRIC_INSTRUCTIONS "instructions_per_rep"
+#include "bench/metrics.h"   /* GC_METRIC_INSTRUCTIONS */
 
 #endif
