@@ -22,7 +22,7 @@ MISSING_BUILD := $(if $(filter-out deps clean,$(or $(MAKECMDGOALS),all)),$(call 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
-MACHINE  := $(shell $(CC) -dumpmachine)
+MACHINE  := $(shell $(CC) -dumpmachine 2>/dev/null)
 ifneq (,$(findstring x86_64,$(MACHINE)))
   ARCH := x86_64
 else ifneq (,$(findstring aarch64,$(MACHINE)))
