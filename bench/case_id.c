@@ -15,6 +15,12 @@ void gc_case_key(const gc_case_id *id, char *buf, size_t n) {
              id->params);
 }
 
+void gc_case_key_coarse(const gc_case_id *id, char *buf, size_t n) {
+    gc_case_id c = *id;
+    c.device[0] = c.params[0] = 0;
+    gc_case_key(&c, buf, n);
+}
+
 bool gc_case_id_equal(const gc_case_id *a, const gc_case_id *b) {
     return a->threads == b->threads && !strcmp(a->workload, b->workload) &&
            !strcmp(a->preset, b->preset) && !strcmp(a->params, b->params) &&

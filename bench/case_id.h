@@ -5,8 +5,13 @@
  * The key is readable and stable (SQLite stores it):
  *   case key  "workload/preset/quant/backend/device/t<threads>/phase?params"
  *   job key   "workload/preset/quant/phase?params"   (the work, independent of where it ran)
- * "?params" is left out when the workload has none. params is canonical: "name=value" pairs
- * sorted by name, joined by ','; values never contain ',', '=' or '/'.
+ * "?params" is left out when the workload has none; device is written "-" when unknown. params
+ * is canonical: "name=value" pairs sorted by name, joined by ','; values never contain ',', '='
+ * or '/'.
+ *
+ * Identities recorded before device and params existed (results schema 1, history points stored
+ * before its version 2) have both unknown; they match a full identity on the fields they have
+ * (the coarse key below): see compare.h and history.h for how each consumer applies that.
  */
 #ifndef GC_CASE_ID_H
 #define GC_CASE_ID_H
@@ -26,9 +31,15 @@ typedef struct gc_case_id {
     char phase[64];
 } gc_case_id;
 
+/* A buffer that holds any case key (every field at its longest, seven '/', 't', '?'). */
+#define GC_CASE_KEY_LEN 544
+
 /* Writes the keys above (truncated to n, always NUL-terminated). */
 void gc_case_key(const gc_case_id *id, char *buf, size_t n);
 void gc_job_key(const gc_case_id *id, char *buf, size_t n);
+/* The case key without device and params ("llm/tiny/q4_0/cpu/-/t2/decode"): what an identity
+ * whose device and params are unknown can be matched on. */
+void gc_case_key_coarse(const gc_case_id *id, char *buf, size_t n);
 bool gc_case_id_equal(const gc_case_id *a, const gc_case_id *b);
 
 /* Sets name=value in a canonical params string of capacity n (replacing an existing value,

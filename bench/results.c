@@ -83,12 +83,31 @@ static json_t *kv_json(const gc_kv *kv, int n) {
     return o;
 }
 
-static json_t *case_json(const gc_case_result *c) {
+/* The canonical "a=1,b=2" as {"a": "1", "b": "2"} (already sorted: the order is kept). */
+static json_t *params_json(const char *params) {
+    json_t *o = json_object();
+    for (const char *p = params; *p;) {
+        size_t len = strcspn(p, ",");
+        const char *eq = memchr(p, '=', len);
+        if (eq) {
+            char name[256];
+            snprintf(name, sizeof name, "%.*s", (int)(eq - p), p);
+            json_object_set_new(o, name, json_stringn(eq + 1, len - (size_t)(eq - p) - 1));
+        }
+        p += len;
+        if (*p) p++;
+    }
+    return o;
+}
+
+static json_t *case_json(const gc_case_result *c, int schema) {
     json_t *o = json_object();
     json_object_set_new(o, "workload", json_string(c->id.workload));
     json_object_set_new(o, "preset", json_string(c->id.preset));
+    if (schema >= 2) json_object_set_new(o, "params", params_json(c->id.params));
     json_object_set_new(o, "quant", json_string(c->id.quant));
     json_object_set_new(o, "backend", json_string(c->id.backend));
+    if (schema >= 2) json_object_set_new(o, "device", json_string(c->id.device));
     json_object_set_new(o, "threads", json_integer(c->id.threads));
     json_object_set_new(o, "phase", json_string(c->id.phase));
     json_object_set_new(o, "unit", json_string(c->unit));
@@ -124,7 +143,7 @@ static json_t *results_json(const gc_results *r) {
     json_object_set_new(o, "finished", json_string(r->finished));
     json_object_set_new(o, "command_line", json_string(r->command_line ? r->command_line : ""));
     json_t *cases = json_array();
-    for (int i = 0; i < r->n_cases; i++) json_array_append_new(cases, case_json(&r->cases[i]));
+    for (int i = 0; i < r->n_cases; i++) json_array_append_new(cases, case_json(&r->cases[i], r->schema));
     json_object_set_new(o, "cases", cases);
     return o;
 }
@@ -314,14 +333,40 @@ static int read_energy(reader *rd, const json_t *c, gc_energy *e) {
     return 0;
 }
 
-static int read_case(reader *rd, const json_t *c, gc_case_result *cr) {
+/* params: {name: value} (strings) into the canonical sorted string; absent is none. */
+static int read_params(const reader *rd, const json_t *c, char *params, size_t n) {
+    params[0] = 0;
+    const json_t *v = json_object_get(c, "params");
+    if (!v) return 0;
+    if (!json_is_object(v)) return bad(rd, "params", "must be an object of name: value strings");
+    const char *key;
+    json_t *val;
+    json_object_foreach((json_t *)v, key, val) {
+        if (!json_is_string(val)) return bad(rd, "params", "'%.40s' must be a string", key);
+        gc_err perr;
+        if (gc_params_set(params, n, key, json_string_value(val), &perr)) return bad(rd, "params", "%s", perr.msg);
+    }
+    return 0;
+}
+
+/* The identity (bench/case_id.h); schema 1 files have no params or device: both stay "". */
+static int read_id(reader *rd, const json_t *c, int schema, gc_case_id *id) {
+    int rc = get_str(rd, c, "workload", true, id->workload, sizeof id->workload);
+    rc = rc ? rc : get_str(rd, c, "preset", true, id->preset, sizeof id->preset);
+    rc = rc ? rc : get_str(rd, c, "quant", true, id->quant, sizeof id->quant);
+    rc = rc ? rc : get_str(rd, c, "backend", true, id->backend, sizeof id->backend);
+    rc = rc ? rc : get_int(rd, c, "threads", true, 0, 1 << 20, &id->threads);
+    rc = rc ? rc : get_str(rd, c, "phase", true, id->phase, sizeof id->phase);
+    if (schema >= 2) {
+        rc = rc ? rc : read_params(rd, c, id->params, sizeof id->params);
+        rc = rc ? rc : get_str(rd, c, "device", false, id->device, sizeof id->device);
+    }
+    return rc;
+}
+
+static int read_case(reader *rd, const json_t *c, int schema, gc_case_result *cr) {
     if (!json_is_object(c)) return bad(rd, "", "must be an object");
-    int rc = get_str(rd, c, "workload", true, cr->id.workload, sizeof cr->id.workload);
-    rc = rc ? rc : get_str(rd, c, "preset", true, cr->id.preset, sizeof cr->id.preset);
-    rc = rc ? rc : get_str(rd, c, "quant", true, cr->id.quant, sizeof cr->id.quant);
-    rc = rc ? rc : get_str(rd, c, "backend", true, cr->id.backend, sizeof cr->id.backend);
-    rc = rc ? rc : get_int(rd, c, "threads", true, 0, 1 << 20, &cr->id.threads);
-    rc = rc ? rc : get_str(rd, c, "phase", true, cr->id.phase, sizeof cr->id.phase);
+    int rc = read_id(rd, c, schema, &cr->id);
     rc = rc ? rc : get_str(rd, c, "unit", true, cr->unit, sizeof cr->unit);
     rc = rc ? rc : get_num(rd, c, "work_per_rep", true, &cr->work_per_rep);
     rc = rc ? rc : get_num(rd, c, "bytes_per_rep", false, &cr->bytes_per_rep);
@@ -350,7 +395,7 @@ static int read_cases(reader *rd, const json_t *root, gc_results *r) {
         gc_case_result *cr = results_add_case(r);
         if (!cr) return bad(rd, "cases", "out of memory");
         snprintf(rd->where, sizeof rd->where, "cases[%zu].", i);
-        if (read_case(rd, json_array_get(cases, i), cr)) return -1;
+        if (read_case(rd, json_array_get(cases, i), r->schema, cr)) return -1;
     }
     rd->where[0] = 0;
     return 0;
@@ -361,10 +406,15 @@ static int read_top(reader *rd, const json_t *root, gc_results *r) {
     const json_t *schema = json_object_get(root, "schema");
     if (!schema) return bad(rd, "schema", "missing: not a gencost results file");
     if (!json_is_integer(schema)) return bad(rd, "schema", "must be an integer");
-    if (json_integer_value(schema) != GC_RESULTS_SCHEMA)
-        return bad(rd, "schema", "version %lld is not supported (this gencost reads version %d)",
-                   (long long)json_integer_value(schema), GC_RESULTS_SCHEMA);
-    r->schema = GC_RESULTS_SCHEMA;
+    json_int_t v = json_integer_value(schema);
+    if (v > GC_RESULTS_SCHEMA)
+        return bad(rd, "schema", "version %lld is not supported: this gencost reads versions %d to %d "
+                   "(a newer gencost wrote the file; update gencost to read it)", (long long)v,
+                   GC_RESULTS_SCHEMA_MIN, GC_RESULTS_SCHEMA);
+    if (v < GC_RESULTS_SCHEMA_MIN)
+        return bad(rd, "schema", "version %lld is not supported: this gencost reads versions %d to %d",
+                   (long long)v, GC_RESULTS_SCHEMA_MIN, GC_RESULTS_SCHEMA);
+    r->schema = (int)v;
     int rc = get_str(rd, root, "gencost_version", true, r->gencost_version, sizeof r->gencost_version);
     rc = rc ? rc : get_str(rd, root, "git_commit", true, r->git_commit, sizeof r->git_commit);
     rc = rc ? rc : get_bool(rd, root, "complete", true, &r->complete);
@@ -385,6 +435,8 @@ static int read_top(reader *rd, const json_t *root, gc_results *r) {
     r->command_line = strdup(cl ? json_string_value(cl) : "");
     return read_cases(rd, root, r);
 }
+
+bool results_id_complete(const gc_results *r) { return r->schema >= 2; }
 
 int results_read(const char *path, gc_results *r, gc_err *err) {
     memset(r, 0, sizeof *r);

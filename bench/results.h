@@ -2,11 +2,23 @@
  *
  * Contract (other tools read these files): top level `schema` (int), `gencost_version`,
  * `git_commit`, `complete` (bool), `host` (object with `name`), `build`, `started`, `finished`,
- * `command_line`, `cases` (array). Each case: `workload`, `preset`, `quant`, `backend`,
- * `threads`, `phase`, `unit`, `work_per_rep`, `status` ("ok" | "failed" | "error"), `error`,
- * `samples_s`, `time_s` (stats), `throughput` {median, mean, stddev, mad, min, max, ci95_low,
- * ci95_high, cv}, `high_spread`, `verify` {ok, detail, values{}}, `metrics` {}, `bytes_per_rep`,
- * `flops_per_rep`, `energy` {source, kind, ...}.
+ * `command_line`, `cases` (array). Each case: `workload`, `preset`, `params`, `quant`,
+ * `backend`, `device`, `threads`, `phase` (together the case identity, bench/case_id.h), `unit`,
+ * `work_per_rep`, `status` ("ok" | "failed" | "error"), `error`, `samples_s`, `time_s` (stats),
+ * `throughput` {median, mean, stddev, mad, min, max, ci95_low, ci95_high, cv}, `high_spread`,
+ * `verify` {ok, detail, values{}}, `metrics` {}, `bytes_per_rep`, `flops_per_rep`,
+ * `energy` {source, kind, ...}.
+ *
+ * `params` is an object of the workload's own parameters, name → value, both strings
+ * ({"gen": "32", "prompt": "128"}; {} when the workload has none), written sorted by name; in
+ * memory it is the canonical string "gen=32,prompt=128". `device` is what ran the ops: the CPU
+ * micro-kernel set ("avx2", "avx512") or the GPU's name; "" when unknown. Both are optional on
+ * reading (absent: none / unknown).
+ *
+ * Schema history: 1 had no `params` and no `device`; its files are still read, with both ""
+ * (unknown), and keep schema = 1 in memory so compare and history know the identity is partial
+ * (and writing such a gc_results back writes schema 1 without them). 2 added them. A schema
+ * above GC_RESULTS_SCHEMA is refused: a newer gencost wrote it.
  */
 #ifndef GC_RESULTS_H
 #define GC_RESULTS_H
@@ -16,7 +28,8 @@
 #include "bench/stats.h"
 #include "bench/workload.h"
 
-#define GC_RESULTS_SCHEMA 1
+#define GC_RESULTS_SCHEMA 2
+#define GC_RESULTS_SCHEMA_MIN 1   /* the oldest schema the reader accepts */
 
 struct json_t;
 
@@ -37,7 +50,7 @@ typedef struct gc_case_result {
 } gc_case_result;
 
 typedef struct gc_results {
-    int schema;
+    int schema;                 /* of the file read (1 or 2), GC_RESULTS_SCHEMA when built here */
     char gencost_version[32], git_commit[48];
     bool complete;
     char host_name[128];
@@ -55,6 +68,8 @@ int results_write(const gc_results *r, const char *path, gc_err *err);
 /* Reads and validates (schema version, required fields, types). */
 int results_read(const char *path, gc_results *r, gc_err *err);
 void results_free(gc_results *r);
-
+/* Whether r's cases record device and params (schema 2 on); false for schema 1 files, whose
+ * case identities are partial (bench/case_id.h). */
+bool results_id_complete(const gc_results *r);
 
 #endif

@@ -1,5 +1,6 @@
-/* Tests for bench/results: write -> read round trip of every field, a foreign minimal file,
- * and malformed files (each gives one error line naming the file and the field). */
+/* Tests for bench/results: write -> read round trip of every field (schema 2: params and device),
+ * a committed schema-1 file, a foreign minimal file, and malformed files (each gives one error
+ * line naming the file and the field). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench/metrics.h"
 #include "bench/results.h"
 
 /* Fixtures sit next to this file; tests run from the repository root (make test). */
@@ -22,6 +24,8 @@ static void fill_case(gc_case_result *c) {
     strcpy(c->id.preset, "tinyllama-1.1b");
     strcpy(c->id.quant, "q4_0");
     strcpy(c->id.backend, "cpu");
+    strcpy(c->id.device, "avx2");
+    strcpy(c->id.params, "gen=128,prompt=512");
     strcpy(c->id.phase, "decode");
     strcpy(c->unit, "token");
     strcpy(c->status, "ok");
@@ -59,7 +63,10 @@ static void assert_case_equal(const gc_case_result *a, const gc_case_result *b) 
     assert_string_equal(a->id.preset, b->id.preset);
     assert_string_equal(a->id.quant, b->id.quant);
     assert_string_equal(a->id.backend, b->id.backend);
+    assert_string_equal(a->id.device, b->id.device);
+    assert_string_equal(a->id.params, b->id.params);
     assert_string_equal(a->id.phase, b->id.phase);
+    assert_true(gc_case_id_equal(&a->id, &b->id));
     assert_string_equal(a->unit, b->unit);
     assert_string_equal(a->status, b->status);
     assert_string_equal(a->error, b->error);
@@ -139,11 +146,96 @@ static void round_trip(void **s) {
     assert_case_equal(&r.cases[0], &w.cases[0]);
     assert_case_equal(&r.cases[1], &w.cases[1]);
 
-    char key[256];
+    assert_true(results_id_complete(&r));
+    char key[GC_CASE_KEY_LEN];
     gc_case_key(&r.cases[0].id, key, sizeof key);
+    assert_string_equal(key, "llm/tinyllama-1.1b/q4_0/cpu/avx2/t8/decode?gen=128,prompt=512");
+    gc_job_key(&r.cases[0].id, key, sizeof key);
+    assert_string_equal(key, "llm/tinyllama-1.1b/q4_0/decode?gen=128,prompt=512");
+    gc_case_key_coarse(&r.cases[0].id, key, sizeof key);
     assert_string_equal(key, "llm/tinyllama-1.1b/q4_0/cpu/-/t8/decode");
+    gc_case_key(&r.cases[1].id, key, sizeof key);           /* no params, device unknown */
+    assert_string_equal(key, "triad/-/-/cpu/-/t1/copy");
     results_free(&r);
     results_free(&w);
+}
+
+/* On disk, schema 2 writes params as an object of strings, sorted by name, and the device. */
+static void schema2_on_disk(void **s) {
+    gc_results w;
+    results_init(&w);
+    fill_case(results_add_case(&w));
+    char path[64];
+    tmp_path(path, sizeof path);
+    gc_err err;
+    assert_int_equal(results_write(&w, path, &err), 0);
+    json_t *j = json_load_file(path, 0, NULL);
+    unlink(path);
+    assert_non_null(j);
+    assert_int_equal(json_integer_value(json_object_get(j, "schema")), 2);
+    json_t *c = json_array_get(json_object_get(j, "cases"), 0);
+    assert_string_equal(json_string_value(json_object_get(c, "device")), "avx2");
+    json_t *p = json_object_get(c, "params");
+    assert_true(json_is_object(p));
+    assert_int_equal(json_object_size(p), 2);
+    assert_string_equal(json_string_value(json_object_get(p, "gen")), "128");
+    assert_string_equal(json_string_value(json_object_get(p, "prompt")), "512");
+    assert_string_equal(json_object_iter_key(json_object_iter(p)), "gen");   /* sorted */
+    json_decref(j);
+    results_free(&w);
+}
+
+/* Another tool's schema-2 file: params in any order read back canonical. */
+static void schema2_params_canonical(void **s) {
+    gc_results r;
+    gc_err err;
+    if (results_read(FIXTURES "schema2-params.json", &r, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(r.schema, 2);
+    assert_string_equal(r.cases[0].id.params, "arrays=3,size=64MiB");
+    assert_string_equal(r.cases[0].id.device, "avx512");
+    char key[GC_CASE_KEY_LEN];
+    gc_case_key(&r.cases[0].id, key, sizeof key);
+    assert_string_equal(key, "triad/-/-/cpu/avx512/t4/triad?arrays=3,size=64MiB");
+    results_free(&r);
+}
+
+/* A schema-1 file as the schema-1 writer wrote it (tests/fixtures/results/schema1.json): read
+ * whole, with params and device unknown (""), and written back as schema 1 without them. */
+static void schema1_file(void **s) {
+    gc_results r;
+    gc_err err;
+    if (results_read(FIXTURES "schema1.json", &r, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(r.schema, 1);
+    assert_false(results_id_complete(&r));
+    assert_string_equal(r.host_name, "ci-box");
+    assert_int_equal(r.n_cases, 2);
+    const gc_case_result *c = &r.cases[0];
+    assert_string_equal(c->id.params, "");
+    assert_string_equal(c->id.device, "");
+    char key[GC_CASE_KEY_LEN];
+    gc_case_key(&c->id, key, sizeof key);
+    assert_string_equal(key, "llm/tinyllama-1.1b/q4_0/cpu/-/t8/decode");
+    assert_true(c->throughput.median == 64);
+    assert_int_equal(c->n_samples, 5);
+    assert_true(gc_kv_get(c->metrics.vals, c->metrics.n_vals, GC_METRIC_GEN_TOKENS, 0) == 128);
+    assert_string_equal(r.cases[1].id.phase, "triad");
+    char path[64];
+    tmp_path(path, sizeof path);
+    assert_int_equal(results_write(&r, path, &err), 0);
+    json_t *j = json_load_file(path, 0, NULL);
+    assert_non_null(j);
+    assert_int_equal(json_integer_value(json_object_get(j, "schema")), 1);
+    json_t *jc = json_array_get(json_object_get(j, "cases"), 0);
+    assert_null(json_object_get(jc, "params"));
+    assert_null(json_object_get(jc, "device"));
+    json_decref(j);
+    gc_results back;
+    assert_int_equal(results_read(path, &back, &err), 0);
+    unlink(path);
+    assert_int_equal(back.schema, 1);
+    assert_case_equal(&back.cases[0], &r.cases[0]);
+    results_free(&back);
+    results_free(&r);
 }
 
 /* A NaN figure is written as null and reads back as NaN, never as invalid JSON. */
@@ -202,7 +294,10 @@ static void malformed_files(void **s) {
     expect_error("not-json.json", "not valid JSON (line 1");
     expect_error("empty.json", "not valid JSON");
     expect_error("not-object.json", "must be an object");
-    expect_error("wrong-schema.json", "schema: version 99 is not supported");
+    expect_error("wrong-schema.json", "schema: version 99 is not supported: this gencost reads versions 1 to 2 "
+                                      "(a newer gencost wrote the file");
+    expect_error("bad-params.json", "cases[0].params: 'size' must be a string");
+    expect_error("bad-param-value.json", "cases[0].params: parameter size=64,128");
     expect_error("missing-field.json", "cases[0].throughput.median: missing");
     expect_error("wrong-type.json", "cases[0].threads: must be an integer");
     expect_error("missing-host-name.json", "host.name: missing");
@@ -240,6 +335,9 @@ static void unwritable_path(void **s) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(round_trip),
+        cmocka_unit_test(schema2_on_disk),
+        cmocka_unit_test(schema2_params_canonical),
+        cmocka_unit_test(schema1_file),
         cmocka_unit_test(non_finite_is_null),
         cmocka_unit_test(foreign_minimal),
         cmocka_unit_test(malformed_files),
