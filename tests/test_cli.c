@@ -17,79 +17,22 @@
 
 #include "bench/results.h"
 #include "base/util.h"
+#include "tests/helpers.h"
 
-typedef struct proc {
-    pid_t pid;
-    char out_path[64], err_path[64];
-    int status;              /* exit status, or 128 + signal */
-    char *out, *err;         /* captured stdout / stderr */
-} proc;
+typedef th_proc proc;
 
-static const char *bin(void) {
-    const char *b = getenv("GENCOST_BIN");
-    return b && *b ? b : "build/gencost-test";
-}
+static const char *bin(void) { return th_gencost_bin("build/gencost-test"); }
 
 static void sleep_s(double s) {
     struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
     nanosleep(&ts, NULL);
 }
 
-/* Starts gencost with args (NULL-terminated), stdout and stderr into temporary files. */
-static void start(proc *p, const char *const *args) {
-    memset(p, 0, sizeof *p);
-    static int seq;
-    snprintf(p->out_path, sizeof p->out_path, "/tmp/gc_cli_%d_%d.out", (int)getpid(), seq);
-    snprintf(p->err_path, sizeof p->err_path, "/tmp/gc_cli_%d_%d.err", (int)getpid(), seq++);
-    const char *argv[64] = {bin()};
-    int n = 1;
-    for (; args[n - 1] && n < 63; n++) argv[n] = args[n - 1];
-    argv[n] = NULL;
-    p->pid = fork();
-    assert_true(p->pid >= 0);
-    if (p->pid == 0) {
-        int o = open(p->out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int e = open(p->err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(o, 1);
-        dup2(e, 2);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-}
-
-/* Waits at most timeout seconds (a hang is a failure, not a stuck test), then reads output. */
-static void finish(proc *p, double timeout) {
-    int st = 0;
-    double t0 = gc_now();
-    for (;;) {
-        pid_t w = waitpid(p->pid, &st, WNOHANG);
-        if (w == p->pid) break;
-        if (gc_now() - t0 > timeout) {
-            kill(p->pid, SIGKILL);
-            waitpid(p->pid, &st, 0);
-            fail_msg("gencost did not finish within %.0f s", timeout);
-        }
-        sleep_s(0.01);
-    }
-    p->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    gc_err err;
-    p->out = gc_read_file(p->out_path, NULL, &err);
-    p->err = gc_read_file(p->err_path, NULL, &err);
-    unlink(p->out_path);
-    unlink(p->err_path);
-    assert_non_null(p->out);
-    assert_non_null(p->err);
-}
-
-static void proc_free(proc *p) {
-    free(p->out);
-    free(p->err);
-}
-
+/* gencost with args (NULL-terminated), stdout and stderr captured (tests/helpers.h). */
 static void run_cmd(proc *p, double timeout, const char *const *args) {
-    start(p, args);
-    finish(p, timeout);
+    th_run(p, bin(), args, (th_io){0}, timeout);
 }
+static void proc_free(proc *p) { th_free(p); }
 
 #define RUN(p, ...) run_cmd((p), 60, (const char *const[]){__VA_ARGS__, NULL})
 
@@ -291,15 +234,17 @@ static void interrupted_run(void **s) {
     char out[128];
     tmp_results_path(out, sizeof out, "sigint");
     proc p;
-    start(&p, (const char *const[]){"run", "--workload", "triad", "--quick", "--reps", "1000000", "--min-time", "600",
-                                    "--out", out, NULL});
+    th_start(&p, bin(),
+             (const char *const[]){"run", "--workload", "triad", "--quick", "--reps", "1000000", "--min-time",
+                                   "600", "--out", out, NULL},
+             (th_io){0});
     /* The first write happens after the signal handlers are installed; wait for it. */
     struct stat st;
     double t0 = gc_now();
     while (stat(out, &st) && gc_now() - t0 < 60) sleep_s(0.02);
     sleep_s(0.5);
     kill(p.pid, SIGINT);
-    finish(&p, 60);
+    th_finish(&p, 60);
     if (p.status != 130) fail_msg("exit %d after SIGINT: %s", p.status, p.err);
     gc_results r;
     gc_err err;

@@ -8,7 +8,6 @@
 #include <cmocka.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <spawn.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-extern char **environ;
+#include "tests/helpers.h"
 
 static char dir[64];
 static const char *bin;
@@ -74,7 +73,7 @@ static void write_results(const char *name, const char *host, const char *commit
 }
 
 static int setup(void **s) {
-    bin = getenv("GENCOST_BIN");
+    bin = th_gencost_bin(NULL);
     snprintf(dir, sizeof dir, "/tmp/gc_cmpcli_XXXXXX");
     if (!mkdtemp(dir))
         return -1;
@@ -87,34 +86,15 @@ static int teardown(void **s) {
     return system(cmd) == 0 ? 0 : -1;
 }
 
-/* Runs gencost with args (NULL-terminated); stdout into *out (malloc'd, may be NULL). */
+/* Runs gencost with args (NULL-terminated); stdout into *out (malloc'd, may be NULL), stderr
+ * to the test log (tests/helpers.h). */
 static int gencost(char **out, const char *const *args) {
-    char *argv[32];
-    int n = 0;
-    argv[n++] = (char *)bin;
-    for (; args[n - 1] && n < 31; n++)
-        argv[n] = (char *)args[n - 1];
-    argv[n] = NULL;
-    char outp[128];
-    snprintf(outp, sizeof outp, "%s/stdout.txt", dir);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, outp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    pid_t pid;
-    assert_int_equal(posix_spawn(&pid, bin, &fa, NULL, argv, environ), 0);
-    posix_spawn_file_actions_destroy(&fa);
-    int st = 0;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    assert_true(WIFEXITED(st));   /* never a crash or a sanitizer abort */
-    if (out) {
-        FILE *f = fopen(outp, "r");
-        assert_non_null(f);
-        *out = calloc(1, 1 << 20);
-        size_t got = fread(*out, 1, (1 << 20) - 1, f);
-        (*out)[got] = 0;
-        fclose(f);
-    }
-    return WEXITSTATUS(st);
+    th_proc p;
+    th_run(&p, bin, args, (th_io){.out = out ? TH_CAPTURE : TH_DISCARD, .err = TH_INHERIT}, 0);
+    assert_int_equal(p.signal, 0); /* never a crash or a sanitizer abort */
+    if (out) *out = p.out, p.out = NULL;
+    th_free(&p);
+    return p.status;
 }
 
 #define GENCOST(out, ...) gencost(out, (const char *const[]){__VA_ARGS__, NULL})

@@ -9,7 +9,6 @@
 #include <cmocka.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,14 +17,13 @@
 #include <unistd.h>
 
 #include "bench/results.h"
-
-extern char **environ;
+#include "tests/helpers.h"
 
 static char dir[64];
 static const char *bin;
 
 static int setup(void **s) {
-    bin = getenv("GENCOST_BIN");
+    bin = th_gencost_bin(NULL);
     snprintf(dir, sizeof dir, "/tmp/gc_smoke_XXXXXX");
     return mkdtemp(dir) ? 0 : -1;
 }
@@ -44,24 +42,14 @@ static const char *in_dir(const char *name) {
     return buf[k];
 }
 
-/* Runs gencost with the NULL-terminated args; stdout to DIR/<log>, stderr passes through. */
+/* Runs gencost with the NULL-terminated args; stdout to DIR/<log>, stderr passes through
+ * (tests/helpers.h). */
 static int gencost(const char *log, const char *const *args) {
-    char *argv[32];
-    int n = 0;
-    argv[n++] = (char *)bin;
-    for (; args[n - 1] && n < 31; n++)
-        argv[n] = (char *)args[n - 1];
-    argv[n] = NULL;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, in_dir(log), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    pid_t pid;
-    assert_int_equal(posix_spawn(&pid, bin, &fa, NULL, argv, environ), 0);
-    posix_spawn_file_actions_destroy(&fa);
-    int st = 0;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    assert_true(WIFEXITED(st));
-    return WEXITSTATUS(st);
+    th_proc p;
+    th_run(&p, bin, args, (th_io){.out = TH_FILE, .out_file = in_dir(log), .err = TH_INHERIT}, 0);
+    assert_int_equal(p.signal, 0);
+    th_free(&p);
+    return p.status;
 }
 
 #define GENCOST(log, ...) gencost(log, (const char *const[]){__VA_ARGS__, NULL})

@@ -16,28 +16,15 @@
 
 #include "bench/results.h"
 #include "base/util.h"
+#include "tests/helpers.h"
 
-static const char *bin(void) {
-    const char *b = getenv("GENCOST_BIN");
-    return b && *b ? b : "build/gencost-test";
-}
+static const char *bin(void) { return th_gencost_bin("build/gencost-test"); }
 
 /* Runs gencost with args (NULL-terminated), output discarded; returns its exit status. */
 static int run_gencost(const char *const *args) {
-    const char *argv[32] = {bin()};
-    int n = 1;
-    for (; args[n - 1] && n < 31; n++) argv[n] = args[n - 1];
-    argv[n] = NULL;
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr)) _exit(126);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    int st = 0;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    th_proc p;
+    th_run(&p, bin(), args, (th_io){.out = TH_DISCARD, .err = TH_DISCARD}, 0);
+    return p.status;
 }
 
 static double metric(const gc_case_result *c, const char *name) {
