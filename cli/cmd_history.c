@@ -32,7 +32,8 @@ static void usage(FILE *f) {
         "                             work-changed); elsewhere 'counts: unavailable' and the\n"
         "                             throughput verdict stands\n"
         "\n"
-        "CASE is workload/preset/quant/backend/threads/phase, as `history list` prints it.\n"
+        "CASE is workload/preset/quant/backend/device/tTHREADS/phase[?params], as `history list`\n"
+        "prints it (device '-' where a schema-1 file did not record it).\n"
         "--db FILE: the database (default $GENCOST_HISTORY, else " GC_HISTORY_DEFAULT_DB ").\n"
         "Concurrent writers are safe: each add is one transaction; a busy database is waited for.\n"
         "exit status: 0 ok, 1 check found a regression, 2 bad input\n");

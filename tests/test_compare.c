@@ -295,6 +295,7 @@ static void set_case(gc_case_result *c, const char *workload, const char *phase,
     snprintf(c->id.preset, sizeof c->id.preset, "tiny");
     snprintf(c->id.quant, sizeof c->id.quant, "q4_0");
     snprintf(c->id.backend, sizeof c->id.backend, "cpu");
+    snprintf(c->id.device, sizeof c->id.device, "avx2");
     snprintf(c->id.phase, sizeof c->id.phase, "%s", phase);
     snprintf(c->unit, sizeof c->unit, "token");
     snprintf(c->status, sizeof c->status, "%s", status);
@@ -302,6 +303,13 @@ static void set_case(gc_case_result *c, const char *workload, const char *phase,
     c->work_per_rep = 16;
     c->samples_s = (double *)samples;   /* borrowed: these results are never freed here */
     c->n_samples = n;
+}
+
+/* A results side of n cases on host "box" in schema 2 (device and params recorded). */
+static gc_results results_of(gc_case_result *c, int n) {
+    gc_results r = {.schema = GC_RESULTS_SCHEMA, .n_cases = n, .cases = c};
+    snprintf(r.host_name, sizeof r.host_name, "box");
+    return r;
 }
 
 static void matching_and_one_sided_cases(void **s) {
@@ -316,16 +324,16 @@ static void matching_and_one_sided_cases(void **s) {
     set_case(&nc[1], "llm", "decode", 2, slow, 6, "ok");       /* 20% more time: slower */
     set_case(&nc[2], "triad", "copy", 2, NULL, 0, "failed");   /* verification failed */
     set_case(&nc[3], "llm", "decode", 4, fast, 6, "ok");       /* only in NEW */
-    gc_results base = {.n_cases = 4, .cases = bc}, nw = {.n_cases = 4, .cases = nc};
-    snprintf(base.host_name, sizeof base.host_name, "box");
-    snprintf(nw.host_name, sizeof nw.host_name, "box");
+    gc_results base = results_of(bc, 4), nw = results_of(nc, 4);
     gc_compare_opts o;
     compare_opts_defaults(&o);
     gc_comparison cmp;
     gc_err err;
     assert_int_equal(compare_results(&base, 1, &nw, 1, &o, &cmp, &err), 0);
     assert_int_equal(cmp.n_cases, 3);
-    assert_string_equal(cmp.cases[0].key, "llm/tiny/q4_0/cpu/2/decode");
+    assert_string_equal(cmp.cases[0].key, "llm/tiny/q4_0/cpu/avx2/t2/decode");
+    assert_string_equal(cmp.cases[0].id.device, "avx2");
+    assert_false(cmp.cases[0].partial);
     assert_string_equal(cmp.cases[0].host, "box");
     assert_int_equal(cmp.cases[0].verdict, GC_SLOWER);
     assert_float_equal(cmp.cases[0].median_base, 16 / 0.1, 1e-9);
@@ -333,9 +341,9 @@ static void matching_and_one_sided_cases(void **s) {
     assert_int_equal(cmp.cases[1].verdict, GC_SAME);
     assert_int_equal(cmp.cases[2].verdict, GC_BROKEN);
     assert_int_equal(cmp.n_only_base, 1);
-    assert_string_equal(cmp.only_base[0], "llm/tiny/q4_0/cpu/1/decode@box");
+    assert_string_equal(cmp.only_base[0], "llm/tiny/q4_0/cpu/avx2/t1/decode@box");
     assert_int_equal(cmp.n_only_new, 1);
-    assert_string_equal(cmp.only_new[0], "llm/tiny/q4_0/cpu/4/decode@box");
+    assert_string_equal(cmp.only_new[0], "llm/tiny/q4_0/cpu/avx2/t4/decode@box");
     assert_true(comparison_regressed(&cmp));
     assert_int_equal(cmp.n_verdict[GC_SLOWER], 1);
 
@@ -345,9 +353,10 @@ static void matching_and_one_sided_cases(void **s) {
     comparison_print(&cmp, GC_FMT_MD, "base.json", "new.json", mem);
     fclose(mem);
     assert_non_null(strstr(buf, "regression found"));
-    assert_non_null(strstr(buf, "| **slower** | llm/tiny/q4_0/cpu/2/decode | box |"));
-    assert_non_null(strstr(buf, "only in BASE: `llm/tiny/q4_0/cpu/1/decode@box`"));
+    assert_non_null(strstr(buf, "| **slower** | llm/tiny/q4_0/cpu/avx2/t2/decode | box |"));
+    assert_non_null(strstr(buf, "only in BASE: `llm/tiny/q4_0/cpu/avx2/t1/decode@box`"));
     assert_non_null(strstr(buf, "-16.7%"));
+    assert_null(strstr(buf, "schema 1"));               /* no note: every identity is whole */
     free(buf);
     comparison_free(&cmp);
 
@@ -372,8 +381,7 @@ static void merging_files_per_side(void **s) {
     set_case(&c1, "llm", "decode", 2, t1, 2, "ok");
     set_case(&c2, "llm", "decode", 2, t2, 2, "ok");
     set_case(&c3, "llm", "decode", 2, t3, 2, "ok");
-    gc_results side[3] = {{.n_cases = 1, .cases = &c1}, {.n_cases = 1, .cases = &c2},
-                          {.n_cases = 1, .cases = &c3}};
+    gc_results side[3] = {results_of(&c1, 1), results_of(&c2, 1), results_of(&c3, 1)};
     gc_compare_opts o;
     compare_opts_defaults(&o);
     gc_comparison cmp;
@@ -383,6 +391,132 @@ static void merging_files_per_side(void **s) {
     assert_int_equal(cmp.cases[0].n_base, 6);
     assert_int_equal(cmp.cases[0].n_new, 2);
     assert_int_equal(cmp.cases[0].verdict, GC_NOISY);   /* 2 samples in NEW */
+    comparison_free(&cmp);
+}
+
+/* The whole identity decides: an avx2 and an avx512 run of the same binary, or two prompt
+ * lengths, are different cases, never one (and their samples never mix). */
+static void device_and_params_are_identity(void **s) {
+    static const double fast[] = {0.100, 0.101, 0.099, 0.100, 0.102, 0.098};
+    static const double slow[] = {0.120, 0.121, 0.119, 0.122, 0.120, 0.118};
+    gc_case_result b, n;
+    set_case(&b, "llm", "decode", 2, fast, 6, "ok");
+    set_case(&n, "llm", "decode", 2, fast, 6, "ok");
+    snprintf(n.id.device, sizeof n.id.device, "avx512");
+    gc_results base = results_of(&b, 1), nw = results_of(&n, 1);
+    gc_compare_opts o;
+    compare_opts_defaults(&o);
+    gc_comparison cmp;
+    gc_err err;
+    assert_int_equal(compare_results(&base, 1, &nw, 1, &o, &cmp, &err), 0);
+    assert_int_equal(cmp.n_cases, 0);                    /* no case in common */
+    assert_int_equal(cmp.n_only_base, 1);
+    assert_string_equal(cmp.only_base[0], "llm/tiny/q4_0/cpu/avx2/t2/decode@box");
+    assert_int_equal(cmp.n_only_new, 1);
+    assert_string_equal(cmp.only_new[0], "llm/tiny/q4_0/cpu/avx512/t2/decode@box");
+    comparison_free(&cmp);
+    /* the same for parameters */
+    snprintf(n.id.device, sizeof n.id.device, "avx2");
+    snprintf(b.id.params, sizeof b.id.params, "gen=16,prompt=64");
+    snprintf(n.id.params, sizeof n.id.params, "gen=16,prompt=128");
+    assert_int_equal(compare_results(&base, 1, &nw, 1, &o, &cmp, &err), 0);
+    assert_int_equal(cmp.n_cases, 0);
+    assert_string_equal(cmp.only_base[0], "llm/tiny/q4_0/cpu/avx2/t2/decode?gen=16,prompt=64@box");
+    assert_string_equal(cmp.only_new[0], "llm/tiny/q4_0/cpu/avx2/t2/decode?gen=16,prompt=128@box");
+    comparison_free(&cmp);
+    /* both devices on both sides: each meets its own (avx512 got slower, avx2 did not) */
+    gc_case_result b2[2], n2[2];
+    set_case(&b2[0], "llm", "decode", 2, fast, 6, "ok");
+    set_case(&b2[1], "llm", "decode", 2, fast, 6, "ok");
+    set_case(&n2[0], "llm", "decode", 2, slow, 6, "ok");
+    set_case(&n2[1], "llm", "decode", 2, fast, 6, "ok");
+    snprintf(b2[1].id.device, sizeof b2[1].id.device, "avx512");
+    snprintf(n2[0].id.device, sizeof n2[0].id.device, "avx512");
+    base = results_of(b2, 2);
+    nw = results_of(n2, 2);
+    assert_int_equal(compare_results(&base, 1, &nw, 1, &o, &cmp, &err), 0);
+    assert_int_equal(cmp.n_cases, 2);
+    assert_int_equal(cmp.n_only_base + cmp.n_only_new, 0);
+    assert_string_equal(cmp.cases[0].key, "llm/tiny/q4_0/cpu/avx2/t2/decode");
+    assert_int_equal(cmp.cases[0].verdict, GC_SAME);
+    assert_int_equal(cmp.cases[0].n_new, 6);
+    assert_string_equal(cmp.cases[1].key, "llm/tiny/q4_0/cpu/avx512/t2/decode");
+    assert_int_equal(cmp.cases[1].verdict, GC_SLOWER);
+    assert_int_equal(cmp.n_partial, 0);
+    comparison_free(&cmp);
+}
+
+/* A schema-1 side (device and params unknown) meets every case of the other side with the same
+ * other fields, each as its own comparison under the fuller identity, and the output says so
+ * once; the other fields must still agree. */
+static void schema1_matches_on_what_it_has(void **s) {
+    static const double fast[] = {0.100, 0.101, 0.099, 0.100, 0.102, 0.098};
+    static const double slow[] = {0.120, 0.121, 0.119, 0.122, 0.120, 0.118};
+    gc_case_result old[2], cur[3];
+    set_case(&old[0], "llm", "decode", 2, fast, 6, "ok");
+    set_case(&old[1], "llm", "prefill", 2, fast, 6, "ok");
+    for (int i = 0; i < 2; i++)
+        old[i].id.device[0] = 0;                       /* as a schema-1 file reads */
+    set_case(&cur[0], "llm", "decode", 2, fast, 6, "ok");
+    set_case(&cur[1], "llm", "decode", 2, slow, 6, "ok");
+    set_case(&cur[2], "llm", "prefill", 4, fast, 6, "ok");   /* other threads: no match */
+    snprintf(cur[1].id.device, sizeof cur[1].id.device, "avx512");
+    snprintf(cur[0].id.params, sizeof cur[0].id.params, "gen=16");
+    snprintf(cur[1].id.params, sizeof cur[1].id.params, "gen=16");
+    gc_results base = results_of(old, 2), nw = results_of(cur, 3);
+    base.schema = 1;
+    gc_compare_opts o;
+    compare_opts_defaults(&o);
+    gc_comparison cmp;
+    gc_err err;
+    assert_int_equal(compare_results(&base, 1, &nw, 1, &o, &cmp, &err), 0);
+    assert_int_equal(cmp.n_cases, 2);
+    assert_int_equal(cmp.n_partial, 2);
+    assert_true(cmp.base_schema1);
+    assert_false(cmp.new_schema1);
+    assert_true(cmp.cases[0].partial);
+    assert_string_equal(cmp.cases[0].key, "llm/tiny/q4_0/cpu/avx2/t2/decode?gen=16");
+    assert_int_equal(cmp.cases[0].verdict, GC_SAME);
+    assert_string_equal(cmp.cases[1].key, "llm/tiny/q4_0/cpu/avx512/t2/decode?gen=16");
+    assert_int_equal(cmp.cases[1].verdict, GC_SLOWER);
+    assert_int_equal(cmp.n_only_base, 1);
+    assert_string_equal(cmp.only_base[0], "llm/tiny/q4_0/cpu/-/t2/prefill@box");
+    assert_int_equal(cmp.n_only_new, 1);
+    assert_string_equal(cmp.only_new[0], "llm/tiny/q4_0/cpu/avx2/t4/prefill@box");
+    const char *note = "BASE is schema 1: cases matched without device and parameters";
+    for (int f = GC_FMT_MD; f <= GC_FMT_JSON; f++) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *mem = open_memstream(&buf, &len);
+        comparison_print(&cmp, (gc_cmp_format)f, "old.json", "new.json", mem);
+        fclose(mem);
+        const char *at = strstr(buf, note);
+        if (!at) fail_msg("format %d lacks the note:\n%s", f, buf);
+        assert_null(strstr(at + 1, note));                 /* once */
+        free(buf);
+    }
+    comparison_free(&cmp);
+    /* the other way round names NEW; the fuller identity is still the one shown */
+    assert_int_equal(compare_results(&nw, 1, &base, 1, &o, &cmp, &err), 0);
+    assert_int_equal(cmp.n_cases, 2);
+    assert_true(cmp.new_schema1);
+    assert_string_equal(cmp.cases[1].key, "llm/tiny/q4_0/cpu/avx512/t2/decode?gen=16");
+    assert_int_equal(cmp.cases[1].verdict, GC_FASTER);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&buf, &len);
+    comparison_print(&cmp, GC_FMT_TEXT, "new.json", "old.json", mem);
+    fclose(mem);
+    assert_non_null(strstr(buf, "note: NEW is schema 1: cases matched without device and parameters"));
+    free(buf);
+    comparison_free(&cmp);
+    /* schema 1 against schema 1: exact keys, as before; no note */
+    nw = results_of(old, 2);
+    nw.schema = 1;
+    assert_int_equal(compare_results(&base, 1, &nw, 1, &o, &cmp, &err), 0);
+    assert_int_equal(cmp.n_cases, 2);
+    assert_int_equal(cmp.n_partial, 0);
+    assert_string_equal(cmp.cases[0].key, "llm/tiny/q4_0/cpu/-/t2/decode");
     comparison_free(&cmp);
 }
 
@@ -529,9 +663,8 @@ static void counts_through_results(void **s) {
     set_counts(&n1[2], 1e9, 1e9);
     set_counts(&n2[2], 1e9, 1e9);
     set_counts(&n3[2], 1e9, 1e9);
-    gc_results base = {.n_cases = 3, .cases = b};
-    gc_results nw[3] = {{.n_cases = 3, .cases = n1}, {.n_cases = 3, .cases = n2},
-                        {.n_cases = 3, .cases = n3}};
+    gc_results base = results_of(b, 3);
+    gc_results nw[3] = {results_of(n1, 3), results_of(n2, 3), results_of(n3, 3)};
     gc_compare_opts o;
     compare_opts_defaults(&o);
     o.counts = true;
@@ -553,10 +686,10 @@ static void counts_through_results(void **s) {
     char *md = print_to_string(&cmp, GC_FMT_MD);
     assert_non_null(strstr(md, "| verdict | case | host | counts | time | BASE |"));
     assert_non_null(
-        strstr(md, "| **slower** | llm/tiny/q4_0/cpu/2/decode |  | instr +15.00% | same |"));
+        strstr(md, "| **slower** | llm/tiny/q4_0/cpu/avx2/t2/decode | box | instr +15.00% | same |"));
     assert_non_null(
-        strstr(md, "| work-changed | llm/tiny/q4_0/cpu/2/copy |  | work changed | same |"));
-    assert_non_null(strstr(md, "| same | llm/tiny/q4_0/cpu/2/prefill |  | unavailable | same |"));
+        strstr(md, "| work-changed | llm/tiny/q4_0/cpu/avx2/t2/copy | box | work changed | same |"));
+    assert_non_null(strstr(md, "| same | llm/tiny/q4_0/cpu/avx2/t2/prefill | box | unavailable | same |"));
     assert_non_null(strstr(md, "1 slower, 1 same, 1 work-changed"));
     free(md);
     char *text = print_to_string(&cmp, GC_FMT_TEXT);
@@ -595,6 +728,8 @@ int main(void) {
         cmocka_unit_test(false_alarm_rate_on_noise),
         cmocka_unit_test(matching_and_one_sided_cases),
         cmocka_unit_test(merging_files_per_side),
+        cmocka_unit_test(device_and_params_are_identity),
+        cmocka_unit_test(schema1_matches_on_what_it_has),
         cmocka_unit_test(counts_verdicts),
         cmocka_unit_test(counts_unavailable_and_work_changed),
         cmocka_unit_test(counts_through_results),

@@ -124,15 +124,15 @@ static void compare_exit_codes(void **s) {
     char *out = NULL;
     assert_int_equal(GENCOST(&out, "compare", path_of("base.json"), path_of("same.json")), 0);
     assert_non_null(strstr(out, "no regression"));
-    assert_non_null(strstr(out, "| same | llm/tiny/q4_0/cpu/2/decode | box |"));
+    assert_non_null(strstr(out, "| same | llm/tiny/q4_0/cpu/-/t2/decode | box |"));
     free(out);
     assert_int_equal(GENCOST(&out, "compare", path_of("base.json"), path_of("slow.json")), 1);
-    assert_non_null(strstr(out, "| **slower** | llm/tiny/q4_0/cpu/2/decode | box |"));
+    assert_non_null(strstr(out, "| **slower** | llm/tiny/q4_0/cpu/-/t2/decode | box |"));
     assert_non_null(strstr(out, "-16.7%"));
     free(out);
     assert_int_equal(GENCOST(&out, "compare", path_of("base.json"), path_of("fast.json"),
                              "--format", "text"), 0);
-    assert_non_null(strstr(out, "faster   llm/tiny/q4_0/cpu/2/decode @ box"));
+    assert_non_null(strstr(out, "faster   llm/tiny/q4_0/cpu/-/t2/decode @ box"));
     free(out);
     /* 20% slower is no regression at a 25% threshold */
     assert_int_equal(GENCOST(NULL, "compare", path_of("base.json"), path_of("slow.json"),
@@ -154,7 +154,7 @@ static void compare_json_and_one_sided(void **s) {
     json_t *only = json_object_get(j, "only_base");
     assert_int_equal(json_array_size(only), 1);
     assert_string_equal(json_string_value(json_array_get(only, 0)),
-                        "llm/tiny/q4_0/cpu/2/prefill@box");
+                        "llm/tiny/q4_0/cpu/-/t2/prefill@box");
     json_t *cases = json_object_get(j, "cases");
     assert_int_equal(json_array_size(cases), 2);
     assert_string_equal(json_string_value(json_object_get(json_array_get(cases, 0), "verdict")),
@@ -165,11 +165,54 @@ static void compare_json_and_one_sided(void **s) {
     /* another host matches nothing unless --any-host */
     write_results("other.json", "laptop", "fff", "2026-03-06T00:00:00Z", 0.100, "ok", true);
     assert_int_equal(GENCOST(&out, "compare", path_of("base.json"), path_of("other.json")), 0);
-    assert_non_null(strstr(out, "only in NEW: `llm/tiny/q4_0/cpu/2/decode@laptop`"));
+    assert_non_null(strstr(out, "only in NEW: `llm/tiny/q4_0/cpu/-/t2/decode@laptop`"));
     free(out);
     assert_int_equal(GENCOST(&out, "compare", path_of("base.json"), path_of("other.json"),
                              "--any-host", "--format", "text"), 0);
     assert_non_null(strstr(out, "box -> laptop"));
+    free(out);
+}
+
+/* A schema-2 results file with one llm decode case run on `device` (samples around decode_s). */
+static void write_device_results(const char *name, const char *device, double decode_s) {
+    FILE *f = fopen(path_of(name), "w");
+    assert_non_null(f);
+    fprintf(f, "{\"schema\": 2, \"gencost_version\": \"0.1.0\", \"git_commit\": \"abc\","
+               " \"complete\": true, \"host\": {\"name\": \"box\"}, \"cases\": [\n"
+               "{\"workload\": \"llm\", \"preset\": \"tiny\", \"params\": {\"gen\": \"16\"}, "
+               "\"quant\": \"q4_0\", \"backend\": \"cpu\", \"device\": \"%s\", \"threads\": 2, "
+               "\"phase\": \"decode\", \"unit\": \"token\", \"work_per_rep\": 16, \"status\": \"ok\", "
+               "\"samples_s\": [", device);
+    static const double steps[] = {-0.01, -0.005, 0, 0.005, 0.01, -0.0075, 0.0075, 0.0025};
+    for (int i = 0; i < 8; i++)
+        fprintf(f, "%s%.6f", i ? ", " : "", decode_s * (1 + steps[i]));
+    fprintf(f, "], \"throughput\": %s, \"verify\": {\"ok\": true}, "
+               "\"energy\": {\"source\": \"none\", \"kind\": \"none\"}}\n]}\n",
+            stats_text(16 / decode_s));
+    fclose(f);
+}
+
+/* An avx2 and an avx512 run of the same binary have no case in common; a schema-1 BASE (device
+ * and parameters unknown) is matched on the fields it has, with one note. */
+static void compare_device_and_schema1(void **s) {
+    NEED_BIN();
+    write_device_results("avx2.json", "avx2", 0.100);
+    write_device_results("avx512.json", "avx512", 0.050);
+    write_results("old.json", "box", "aaa", "2026-03-01T00:00:00Z", 0.100, "ok", false);
+    char base[160], *out = NULL;
+    snprintf(base, sizeof base, "%s", path_of("avx2.json"));
+    assert_int_equal(GENCOST(&out, "compare", base, path_of("avx512.json")), 0);
+    assert_non_null(strstr(out, "only in BASE: `llm/tiny/q4_0/cpu/avx2/t2/decode?gen=16@box`"));
+    assert_non_null(strstr(out, "only in NEW: `llm/tiny/q4_0/cpu/avx512/t2/decode?gen=16@box`"));
+    assert_null(strstr(out, "| same |"));
+    free(out);
+    assert_int_equal(GENCOST(&out, "compare", path_of("old.json"), base, "--format", "text"), 0);
+    const char *note = "note: BASE is schema 1: cases matched without device and parameters";
+    const char *at = strstr(out, note);
+    assert_non_null(at);
+    assert_null(strstr(at + 1, note));
+    assert_non_null(strstr(out, "same     llm/tiny/q4_0/cpu/avx2/t2/decode?gen=16 @ box"));
+    assert_non_null(strstr(out, "only in BASE: triad/-/-/cpu/-/t1/triad@box"));
     free(out);
 }
 
@@ -273,15 +316,15 @@ static void history_cli(void **s) {
     assert_non_null(strstr(out, "skipped"));
     free(out);
     assert_int_equal(GENCOST(&out, "history", "--db", dbcopy, "list"), 0);
-    assert_non_null(strstr(out, "llm/tiny/q4_0/cpu/2/decode"));
+    assert_non_null(strstr(out, "llm/tiny/q4_0/cpu/-/t2/decode"));
     free(out);
     assert_int_equal(GENCOST(&out, "history", "--db", dbcopy, "show",
-                             "llm/tiny/q4_0/cpu/2/decode@box"), 0);
+                             "llm/tiny/q4_0/cpu/-/t2/decode@box"), 0);
     assert_non_null(strstr(out, "2026-04-05T00:00:00Z"));
     free(out);
     write_results("late.json", "box", "c9", "2026-04-09T00:00:00Z", 0.125, "ok", true);
     assert_int_equal(GENCOST(&out, "history", "--db", dbcopy, "check", path_of("late.json")), 1);
-    assert_non_null(strstr(out, "slower   llm/tiny/q4_0/cpu/2/decode@box"));
+    assert_non_null(strstr(out, "slower   llm/tiny/q4_0/cpu/-/t2/decode@box"));
     free(out);
     write_results("fine.json", "box", "c8", "2026-04-08T00:00:00Z", 0.1001, "ok", true);
     assert_int_equal(GENCOST(NULL, "history", "--db", dbcopy, "check", path_of("fine.json"),
@@ -291,7 +334,7 @@ static void history_cli(void **s) {
     assert_non_null(strstr(out, "wrote 6 charts"));
     free(out);
     struct stat st;
-    assert_int_equal(stat(path_of("charts/llm_tiny_q4_0_cpu_2_decode@box.svg"), &st), 0);
+    assert_int_equal(stat(path_of("charts/llm_tiny_q4_0_cpu_-_t2_decode@box.svg"), &st), 0);
     /* bad input: exit 2 */
     assert_int_equal(GENCOST(NULL, "history", "--db", dbcopy, "add",
                              "tests/fixtures/results/not-json.json"), 2);
@@ -353,7 +396,7 @@ static void compare_counts_cli(void **s) {
     char *out = NULL;
     /* more instructions: slower (exit 1) though wall time did not move; the ratio is shown */
     assert_int_equal(GENCOST(&out, "compare", base, path_of("c-up.json"), "--counts"), 1);
-    assert_non_null(strstr(out, "| **slower** | llm/tiny/q4_0/cpu/2/decode | ci | instr +10.00% "
+    assert_non_null(strstr(out, "| **slower** | llm/tiny/q4_0/cpu/-/t2/decode | ci | instr +10.00% "
                                 "| same |"));
     assert_non_null(strstr(out, "instructions_per_rep +10.00% (ratio 1.1000) beyond 2.0%"));
     free(out);
@@ -374,7 +417,7 @@ static void compare_counts_cli(void **s) {
     /* fewer instructions: faster (exit 0) though wall time says 20% slower */
     assert_int_equal(GENCOST(&out, "compare", base, path_of("c-down.json"), "--counts", "--format",
                              "text"), 0);
-    assert_non_null(strstr(out, "faster   llm/tiny/q4_0/cpu/2/decode @ ci"));
+    assert_non_null(strstr(out, "faster   llm/tiny/q4_0/cpu/-/t2/decode @ ci"));
     assert_non_null(strstr(out, "counts: instructions_per_rep 1e+09 -> 9e+08 (ratio 0.9000, "
                                 "-10.00%); time: slower"));
     free(out);
@@ -384,13 +427,13 @@ static void compare_counts_cli(void **s) {
     /* +0.5% is within the 2% default; +10% within --count-threshold 15 */
     assert_int_equal(GENCOST(&out, "compare", base, path_of("c-tiny.json"), "--counts"), 0);
     assert_non_null(
-        strstr(out, "| same | llm/tiny/q4_0/cpu/2/decode | ci | instr +0.50% | same |"));
+        strstr(out, "| same | llm/tiny/q4_0/cpu/-/t2/decode | ci | instr +0.50% | same |"));
     free(out);
     assert_int_equal(GENCOST(NULL, "compare", base, path_of("c-up.json"), "--counts",
                              "--count-threshold", "15"), 0);
     /* no counter on one side: says unavailable, and the time verdict stands (either way) */
     assert_int_equal(GENCOST(&out, "compare", base, path_of("c-none.json"), "--counts"), 1);
-    assert_non_null(strstr(out, "| **slower** | llm/tiny/q4_0/cpu/2/decode | ci | unavailable |"));
+    assert_non_null(strstr(out, "| **slower** | llm/tiny/q4_0/cpu/-/t2/decode | ci | unavailable |"));
     assert_non_null(strstr(out, "counts unavailable (NEW has no instructions_per_rep)"));
     free(out);
     assert_int_equal(GENCOST(&out, "compare", path_of("c-none-same.json"), base, "--counts",
@@ -406,7 +449,7 @@ static void compare_counts_cli(void **s) {
     /* bytes per rep differ: work changed, not comparable, no regression */
     assert_int_equal(GENCOST(&out, "compare", base, path_of("c-bytes.json"), "--counts"), 0);
     assert_non_null(
-        strstr(out, "| work-changed | llm/tiny/q4_0/cpu/2/decode | ci | work changed |"));
+        strstr(out, "| work-changed | llm/tiny/q4_0/cpu/-/t2/decode | ci | work changed |"));
     assert_non_null(strstr(out, "work changed: bytes_per_rep 5e+08 -> 6e+08"));
     free(out);
     /* bad threshold: exit 2 */
@@ -420,6 +463,7 @@ int main(void) {
         cmocka_unit_test(compare_exit_codes),
         cmocka_unit_test(compare_json_and_one_sided),
         cmocka_unit_test(compare_bad_input),
+        cmocka_unit_test(compare_device_and_schema1),
         cmocka_unit_test(compare_counts_cli),
         cmocka_unit_test(interleave_ab),
         cmocka_unit_test(history_cli),

@@ -1,5 +1,6 @@
 /* Tests for bench/history: add, list, show, check and plot on a temporary database, duplicate
- * runs skipped, the window verdict on hand-computed values, and two processes adding at once. */
+ * runs skipped, the window verdict on hand-computed values, two processes adding at once, the
+ * whole case identity as the series (device, params), and a version-1 database migrated. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -33,8 +34,8 @@ static int teardown(void **s) {
     return system(cmd) == 0 ? 0 : -1;
 }
 
-/* A run with one decode case whose samples give throughput `tp` token/s (16 tokens per rep)
- * and a failed triad case. */
+/* A schema-2 run on avx2 with one decode case whose samples give throughput `tp` token/s (16
+ * tokens per rep) and a failed triad case. */
 typedef struct fake_run {
     gc_results r;
     gc_case_result c[2];
@@ -47,7 +48,7 @@ static void fake(fake_run *f, const char *host, const char *commit, const char *
     snprintf(f->r.host_name, sizeof f->r.host_name, "%s", host);
     snprintf(f->r.git_commit, sizeof f->r.git_commit, "%s", commit);
     snprintf(f->r.started, sizeof f->r.started, "%s", started);
-    f->r.schema = 1;
+    f->r.schema = GC_RESULTS_SCHEMA;
     f->r.cases = f->c;
     f->r.n_cases = 2;
     for (int i = 0; i < 5; i++)
@@ -57,6 +58,7 @@ static void fake(fake_run *f, const char *host, const char *commit, const char *
     snprintf(c->id.preset, sizeof c->id.preset, "tiny");
     snprintf(c->id.quant, sizeof c->id.quant, "q4_0");
     snprintf(c->id.backend, sizeof c->id.backend, "cpu");
+    snprintf(c->id.device, sizeof c->id.device, "avx2");
     snprintf(c->id.phase, sizeof c->id.phase, "decode");
     snprintf(c->unit, sizeof c->unit, "token");
     snprintf(c->status, sizeof c->status, "ok");
@@ -72,6 +74,7 @@ static void fake(fake_run *f, const char *host, const char *commit, const char *
     snprintf(c->id.preset, sizeof c->id.preset, "-");
     snprintf(c->id.quant, sizeof c->id.quant, "-");
     snprintf(c->id.backend, sizeof c->id.backend, "cpu");
+    snprintf(c->id.device, sizeof c->id.device, "avx2");
     snprintf(c->id.phase, sizeof c->id.phase, "triad");
     snprintf(c->unit, sizeof c->unit, "GB");
     snprintf(c->status, sizeof c->status, "failed");
@@ -124,7 +127,7 @@ static void add_list_show_check(void **s) {
     int n = 0;
     assert_int_equal(history_series(h, &ser, &n, &err), 0);
     assert_int_equal(n, 2);
-    assert_string_equal(ser[0].key, "llm/tiny/q4_0/cpu/2/decode");
+    assert_string_equal(ser[0].key, "llm/tiny/q4_0/cpu/avx2/t2/decode");
     assert_string_equal(ser[0].host, "box");
     assert_int_equal(ser[0].n_points, 6);
     assert_string_equal(ser[0].last_commit, "c05");
@@ -132,13 +135,13 @@ static void add_list_show_check(void **s) {
     free(ser);
 
     gc_hist_point *p = NULL;
-    assert_int_equal(history_points(h, "llm/tiny/q4_0/cpu/2/decode", "box", &p, &n, &err), 0);
+    assert_int_equal(history_points(h, "llm/tiny/q4_0/cpu/avx2/t2/decode", "box", &p, &n, &err), 0);
     assert_int_equal(n, 6);
     assert_string_equal(p[0].commit, "c00");
     assert_float_equal(p[2].median, 99, 1e-9);
     assert_float_equal(p[2].ci_low, 99 * 0.99, 1e-9);
     free(p);
-    assert_int_equal(history_points(h, "llm/tiny/q4_0/cpu/2/decode", "elsewhere", &p, &n, &err), 0);
+    assert_int_equal(history_points(h, "llm/tiny/q4_0/cpu/avx2/t2/decode", "elsewhere", &p, &n, &err), 0);
     assert_int_equal(n, 0);
     free(p);
 
@@ -275,10 +278,10 @@ static void plot_writes_png_and_svg(void **s) {
     assert_int_equal(files, 2);
     char path[256];
     struct stat st;
-    snprintf(path, sizeof path, "%s/llm_tiny_q4_0_cpu_2_decode@box.png", dir);
+    snprintf(path, sizeof path, "%s/llm_tiny_q4_0_cpu_avx2_t2_decode@box.png", dir);
     assert_int_equal(stat(path, &st), 0);
     assert_true(st.st_size > 1000);
-    snprintf(path, sizeof path, "%s/llm_tiny_q4_0_cpu_2_decode@box.svg", dir);
+    snprintf(path, sizeof path, "%s/llm_tiny_q4_0_cpu_avx2_t2_decode@box.svg", dir);
     size_t len = 0;
     char *svg = gc_read_file(path, &len, &err);
     assert_non_null(svg);
@@ -342,6 +345,171 @@ static void concurrent_writers(void **s) {
     sqlite3_close(db);
 }
 
+/* The device and the parameters are part of the series: an avx2 and an avx512 run of the same
+ * binary, or two prompt lengths, never share a window. */
+static void device_and_params_are_series(void **s) {
+    char path[160];
+    snprintf(path, sizeof path, "%s/identity.db", tmpdir);
+    gc_history *h = NULL;
+    gc_err err;
+    assert_int_equal(history_open(path, &h, &err), 0);
+    fake_run f;
+    int added;
+    for (int i = 0; i < 4; i++) {
+        char started[32];
+        snprintf(started, sizeof started, "2026-05-%02dT00:00:00Z", i + 1);
+        fake(&f, "box", "c1", started, 100);                      /* avx2 at 100 token/s */
+        assert_int_equal(history_add(h, &f.r, "a.json", &added, &err), 0);
+        snprintf(started, sizeof started, "2026-05-%02dT12:00:00Z", i + 1);
+        fake(&f, "box", "c1", started, 200);                      /* avx512 at 200 */
+        snprintf(f.c[0].id.device, sizeof f.c[0].id.device, "avx512");
+        assert_int_equal(history_add(h, &f.r, "b.json", &added, &err), 0);
+    }
+    fake(&f, "box", "c1", "2026-05-09T00:00:00Z", 100);           /* another prompt length */
+    snprintf(f.c[0].id.params, sizeof f.c[0].id.params, "gen=16,prompt=64");
+    assert_int_equal(history_add(h, &f.r, "c.json", &added, &err), 0);
+    gc_hist_series *ser = NULL;
+    int n = 0;
+    assert_int_equal(history_series(h, &ser, &n, &err), 0);
+    assert_int_equal(n, 4);                                       /* 3 decode series + triad */
+    assert_string_equal(ser[0].key, "llm/tiny/q4_0/cpu/avx2/t2/decode");
+    assert_int_equal(ser[0].n_points, 4);
+    assert_string_equal(ser[1].key, "llm/tiny/q4_0/cpu/avx2/t2/decode?gen=16,prompt=64");
+    assert_int_equal(ser[1].n_points, 1);
+    assert_string_equal(ser[2].key, "llm/tiny/q4_0/cpu/avx512/t2/decode");
+    assert_int_equal(ser[2].n_points, 4);
+    assert_float_equal(ser[2].last_median, 200, 1e-9);
+    free(ser);
+    /* avx512 at 200 is its own history: same; at 100 it is slower, though avx2 runs 100 */
+    gc_hist_check_opts o;
+    history_check_defaults(&o);
+    fake(&f, "box", "c2", "2026-05-10T00:00:00Z", 200);
+    snprintf(f.c[0].id.device, sizeof f.c[0].id.device, "avx512");
+    gc_hist_check c = check_one(h, &f, &o);
+    assert_int_equal(c.verdict, GC_SAME);
+    assert_int_equal(c.n_window, 4);
+    assert_int_equal(c.n_partial, 0);
+    assert_float_equal(c.hist_median, 200, 1e-9);
+    fake(&f, "box", "c2", "2026-05-10T00:00:00Z", 100);
+    snprintf(f.c[0].id.device, sizeof f.c[0].id.device, "avx512");
+    assert_int_equal(check_one(h, &f, &o).verdict, GC_SLOWER);
+    history_close(h);
+}
+
+/* Version-1 tables and rows, as the version-1 code created and stored them. */
+static const char v1_sql[] =
+    "CREATE TABLE runs ("
+    " id INTEGER PRIMARY KEY, host TEXT NOT NULL, commit_id TEXT NOT NULL,"
+    " started TEXT NOT NULL, finished TEXT, gencost_version TEXT, command_line TEXT,"
+    " source TEXT, added TEXT NOT NULL, UNIQUE (host, commit_id, started));"
+    "CREATE TABLE points ("
+    " id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    " case_key TEXT NOT NULL, host TEXT NOT NULL, commit_id TEXT NOT NULL, time TEXT NOT NULL,"
+    " workload TEXT, preset TEXT, quant TEXT, backend TEXT, threads INTEGER, phase TEXT,"
+    " unit TEXT, status TEXT, work_per_rep REAL, bytes_per_rep REAL, flops_per_rep REAL,"
+    " n INTEGER, median REAL, mean REAL, stddev REAL, mad REAL, ci95_low REAL, ci95_high REAL,"
+    " cv REAL, samples_s TEXT, metrics TEXT, verify TEXT);"
+    "CREATE INDEX points_series ON points (case_key, host, time);"
+    "PRAGMA user_version = 1;";
+
+static void sql(const char *path, const char *text) {
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    char *msg = NULL;
+    if (sqlite3_exec(db, text, NULL, NULL, &msg) != SQLITE_OK) fail_msg("%s: %s", text, msg);
+    sqlite3_close(db);
+}
+
+static int sql_int(const char *path, const char *query) {
+    sqlite3 *db = NULL;
+    sqlite3_stmt *q = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, query, -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    int v = sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return v;
+}
+
+/* A version-1 database (old keys, no params or device) is migrated on open: keys rebuilt by
+ * gc_case_key, the identity unknown where it was never recorded; its points stay the past of
+ * the runs that now record a device. */
+static void migrates_version_1(void **s) {
+    char path[160];
+    snprintf(path, sizeof path, "%s/v1.db", tmpdir);
+    sql(path, v1_sql);
+    for (int i = 0; i < 4; i++) {
+        char row[1024];
+        snprintf(row, sizeof row,
+                 "INSERT INTO runs VALUES (%d, 'box', 'old%d', '2026-01-0%dT00:00:00Z', NULL, '0.1.0', '',"
+                 " 'x.json', '2026-01-10T00:00:00Z');"
+                 "INSERT INTO points (run_id, case_key, host, commit_id, time, workload, preset, quant,"
+                 " backend, threads, phase, unit, status, work_per_rep, n, median, metrics, verify)"
+                 " VALUES (%d, 'llm/tiny/q4_0/cpu/2/decode', 'box', 'old%d', '2026-01-0%dT00:00:00Z',"
+                 " 'llm', 'tiny', 'q4_0', 'cpu', 2, 'decode', 'token', 'ok', 16, 5, %g, '{}', '{}');",
+                 i + 1, i, i + 1, i + 1, i, i + 1, 100.0 + i % 2);
+        sql(path, row);
+    }
+    gc_history *h = NULL;
+    gc_err err;
+    if (history_open(path, &h, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(sql_int(path, "PRAGMA user_version"), GC_HISTORY_DB_VERSION);
+    assert_int_equal(sql_int(path, "SELECT COUNT(*) FROM points WHERE device IS NULL AND params IS NULL"), 4);
+    gc_hist_series *ser = NULL;
+    int n = 0;
+    assert_int_equal(history_series(h, &ser, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(ser[0].key, "llm/tiny/q4_0/cpu/-/t2/decode");
+    assert_int_equal(ser[0].n_points, 4);
+    free(ser);
+    /* a run that records its device: a new series, whose window reaches into the old points */
+    fake_run f;
+    fake(&f, "box", "new1", "2026-02-01T00:00:00Z", 100);
+    int added;
+    assert_int_equal(history_add(h, &f.r, "new.json", &added, &err), 0);
+    assert_int_equal(history_series(h, &ser, &n, &err), 0);
+    assert_int_equal(n, 3);
+    assert_string_equal(ser[0].key, "llm/tiny/q4_0/cpu/-/t2/decode");
+    assert_string_equal(ser[1].key, "llm/tiny/q4_0/cpu/avx2/t2/decode");
+    free(ser);
+    gc_hist_check_opts o;
+    history_check_defaults(&o);
+    fake(&f, "box", "new2", "2026-02-02T00:00:00Z", 80);
+    gc_hist_check c = check_one(h, &f, &o);
+    assert_int_equal(c.n_window, 5);
+    assert_int_equal(c.n_partial, 4);
+    assert_int_equal(c.verdict, GC_SLOWER);
+    assert_non_null(strstr(c.why, "(4 of 5 points without device and params)"));
+    /* a schema-1 run knows no device: its own (old) series only */
+    fake(&f, "box", "new2", "2026-02-02T00:00:00Z", 100);
+    f.r.schema = 1;
+    f.c[0].id.device[0] = 0;
+    c = check_one(h, &f, &o);
+    assert_int_equal(c.n_window, 4);
+    assert_int_equal(c.verdict, GC_SAME);
+    history_close(h);
+    /* opening again changes nothing; nor does an older gencost having reset the version to 1 */
+    sql(path, "PRAGMA user_version = 1");
+    if (history_open(path, &h, &err)) fail_msg("%s", err.msg);
+    history_close(h);
+    assert_int_equal(sql_int(path, "PRAGMA user_version"), GC_HISTORY_DB_VERSION);
+    assert_int_equal(sql_int(path, "SELECT COUNT(*) FROM points WHERE case_key = 'llm/tiny/q4_0/cpu/-/t2/decode'"), 4);
+    assert_int_equal(sql_int(path, "SELECT COUNT(*) FROM points"), 6);
+}
+
+static void newer_database_refused(void **s) {
+    char path[160];
+    snprintf(path, sizeof path, "%s/future.db", tmpdir);
+    sql(path, "CREATE TABLE points (id INTEGER); PRAGMA user_version = 3;");
+    gc_history *h = NULL;
+    gc_err err;
+    assert_int_not_equal(history_open(path, &h, &err), 0);
+    assert_null(h);
+    assert_non_null(strstr(err.msg, path));
+    assert_non_null(strstr(err.msg, "database version 3 is newer than this gencost reads (2)"));
+}
+
 static void not_a_database(void **s) {
     char path[160];
     snprintf(path, sizeof path, "%s/garbage.db", tmpdir);
@@ -363,6 +531,9 @@ int main(void) {
         cmocka_unit_test(check_counts),
         cmocka_unit_test(plot_writes_png_and_svg),
         cmocka_unit_test(concurrent_writers),
+        cmocka_unit_test(device_and_params_are_series),
+        cmocka_unit_test(migrates_version_1),
+        cmocka_unit_test(newer_database_refused),
         cmocka_unit_test(not_a_database),
     };
     return cmocka_run_group_tests_name("history", tests, setup, teardown);

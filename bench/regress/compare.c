@@ -86,10 +86,16 @@ void compare_samples(const double *base_tp, int nb, const double *new_tp, int nn
 
 /* ---- matching -------------------------------------------------------------------------------- */
 
+/* A case key with its host: "key@host", or the bare key when hosts are ignored. */
+#define SIDE_KEY_LEN (GC_CASE_KEY_LEN + 130)
+
 typedef struct side_case {
     const gc_case_result *first;   /* identity and status come from the first file seen */
-    char key[400];
+    char key[SIDE_KEY_LEN];        /* gc_case_key (+ "@host") */
+    char coarse[SIDE_KEY_LEN];     /* gc_case_key_coarse (+ "@host"): the schema-1 match */
     char host[128];
+    bool partial;                  /* from a schema-1 file: device and params unknown */
+    bool paired;                   /* matched a case of the other side */
     double *tp;                    /* throughput samples merged over files */
     int n, cap;
     double *ins;                   /* instructions per rep, one per file that recorded it */
@@ -101,12 +107,14 @@ typedef struct side_case {
 typedef struct side {
     side_case *c;
     int n, cap;
+    bool schema1;                  /* some file of this side is schema 1 */
 } side;
 
-static void case_key(const gc_case_result *c, const char *host, bool any_host, char *buf,
-                     size_t n) {
-    snprintf(buf, n, "%s/%s/%s/%s/%d/%s%s%s", c->id.workload, c->id.preset, c->id.quant, c->id.backend,
-             c->id.threads, c->id.phase, any_host ? "" : "@", any_host ? "" : host);
+static void with_host(char *buf, size_t n, const char *host, bool any_host) {
+    if (any_host)
+        return;
+    size_t used = strlen(buf);
+    snprintf(buf + used, n - used, "@%s", host);
 }
 
 static int push_value(double **arr, int *n, int *cap, double v) {
@@ -139,11 +147,16 @@ static side_case *side_find(side *s, const char *key) {
     return NULL;
 }
 
-static side_case *side_get(side *s, const gc_case_result *cr, const char *key,
-                           const char *host) {
+static side_case *side_get(side *s, const gc_case_result *cr, const gc_results *r,
+                           bool any_host) {
+    char key[SIDE_KEY_LEN];
+    gc_case_key(&cr->id, key, sizeof key);
+    with_host(key, sizeof key, r->host_name, any_host);
     side_case *sc = side_find(s, key);
-    if (sc)
+    if (sc) {
+        sc->partial |= !results_id_complete(r);
         return sc;
+    }
     if (s->n == s->cap) {
         int cap = s->cap ? 2 * s->cap : 16;
         side_case *t = realloc(s->c, (size_t)cap * sizeof *t);
@@ -156,18 +169,20 @@ static side_case *side_get(side *s, const gc_case_result *cr, const char *key,
     memset(sc, 0, sizeof *sc);
     sc->first = cr;
     sc->all_ok = true;
+    sc->partial = !results_id_complete(r);
     snprintf(sc->key, sizeof sc->key, "%s", key);
-    snprintf(sc->host, sizeof sc->host, "%s", host);
+    gc_case_key_coarse(&cr->id, sc->coarse, sizeof sc->coarse);
+    with_host(sc->coarse, sizeof sc->coarse, r->host_name, any_host);
+    snprintf(sc->host, sizeof sc->host, "%s", r->host_name);
     return sc;
 }
 
 /* Throughput per repetition; work_per_rep 0 (not modelled) counts repetitions per second. */
 static int side_add_file(side *s, const gc_results *r, bool any_host) {
+    s->schema1 |= !results_id_complete(r);
     for (int i = 0; i < r->n_cases; i++) {
         const gc_case_result *cr = &r->cases[i];
-        char key[400];
-        case_key(cr, r->host_name, any_host, key, sizeof key);
-        side_case *sc = side_get(s, cr, key, r->host_name);
+        side_case *sc = side_get(s, cr, r, any_host);
         if (!sc)
             return -1;
         if (strcmp(cr->status, "ok")) {
@@ -195,20 +210,17 @@ static void side_free(side *s) {
     free(s->c);
 }
 
-static void fill_identity(gc_case_cmp *c, const side_case *sc, const side_case *other) {
-    const gc_case_result *r = sc->first;
-    case_key(r, "", true, c->key, sizeof c->key);   /* shown with the host in its own column */
-    snprintf(c->workload, sizeof c->workload, "%s", r->id.workload);
-    snprintf(c->preset, sizeof c->preset, "%s", r->id.preset);
-    snprintf(c->quant, sizeof c->quant, "%s", r->id.quant);
-    snprintf(c->backend, sizeof c->backend, "%s", r->id.backend);
-    snprintf(c->phase, sizeof c->phase, "%s", r->id.phase);
+/* The identity shown is the fuller one: a schema-1 side knows neither device nor params. */
+static void fill_identity(gc_case_cmp *c, const side_case *b, const side_case *n) {
+    const gc_case_result *r = b->partial && !n->partial ? n->first : b->first;
+    c->id = r->id;
+    c->partial = strcmp(b->key, n->key) != 0;   /* met on the coarse key */
+    gc_case_key(&c->id, c->key, sizeof c->key);   /* shown with the host in its own column */
     snprintf(c->unit, sizeof c->unit, "%s", r->unit);
-    if (strcmp(sc->host, other->host))
-        snprintf(c->host, sizeof c->host, "%.60s -> %.60s", sc->host, other->host);
+    if (strcmp(b->host, n->host))
+        snprintf(c->host, sizeof c->host, "%.60s -> %.60s", b->host, n->host);
     else
-        snprintf(c->host, sizeof c->host, "%s", sc->host);
-    c->threads = r->id.threads;
+        snprintf(c->host, sizeof c->host, "%s", b->host);
 }
 
 /* Model counts from the first file of the side (they are fixed by the case), instructions as
@@ -251,24 +263,49 @@ static int add_key(char ***list, int *n, const char *key) {
     return 0;
 }
 
+static int add_pair(side_case *b, side_case *n, gc_comparison *out, int *cap) {
+    if (out->n_cases == *cap) {
+        int c = *cap ? 2 * *cap : 16;
+        gc_case_cmp *t = realloc(out->cases, (size_t)c * sizeof *t);
+        if (!t)
+            return -1;
+        out->cases = t;
+        *cap = c;
+    }
+    gc_case_cmp *c = &out->cases[out->n_cases++];
+    compare_one(b, n, &out->opt, c);
+    out->n_verdict[c->verdict]++;
+    out->n_partial += c->partial;
+    b->paired = n->paired = true;
+    return 0;
+}
+
+/* The exact key first; failing that, when either case is from a schema-1 file, every case of
+ * the other side that agrees on the fields both have (the coarse key). */
+static int match_one(side_case *b, side *sn, gc_comparison *out, int *cap) {
+    side_case *n = side_find(sn, b->key);
+    if (n)
+        return add_pair(b, n, out, cap);
+    for (int i = 0; i < sn->n; i++) {
+        side_case *x = &sn->c[i];
+        if ((b->partial || x->partial) && !strcmp(b->coarse, x->coarse) && add_pair(b, x, out, cap))
+            return -1;
+    }
+    return 0;
+}
+
 static int match_sides(side *sb, side *sn, gc_comparison *out) {
-    out->cases = calloc((size_t)(sb->n ? sb->n : 1), sizeof *out->cases);
-    if (!out->cases)
-        return -1;
+    int cap = 0;
+    out->base_schema1 = sb->schema1;
+    out->new_schema1 = sn->schema1;
     for (int i = 0; i < sb->n; i++) {
-        side_case *n = side_find(sn, sb->c[i].key);
-        if (!n) {
-            if (add_key(&out->only_base, &out->n_only_base, sb->c[i].key))
-                return -1;
-            continue;
-        }
-        gc_case_cmp *c = &out->cases[out->n_cases++];
-        compare_one(&sb->c[i], n, &out->opt, c);
-        out->n_verdict[c->verdict]++;
+        if (match_one(&sb->c[i], sn, out, &cap))
+            return -1;
+        if (!sb->c[i].paired && add_key(&out->only_base, &out->n_only_base, sb->c[i].key))
+            return -1;
     }
     for (int i = 0; i < sn->n; i++)
-        if (!side_find(sb, sn->c[i].key) &&
-            add_key(&out->only_new, &out->n_only_new, sn->c[i].key))
+        if (!sn->c[i].paired && add_key(&out->only_new, &out->n_only_new, sn->c[i].key))
             return -1;
     return 0;
 }

@@ -1,6 +1,12 @@
 /* Regression verdicts: two sets of results files compared case by case.
  *
- * Cases match on workload, preset, quant, backend, threads, phase and host. Per case: the ratio
+ * Cases match on their whole identity (bench/case_id.h: workload, preset, params, quant, backend,
+ * device, threads, phase) and host, so an avx2 run and an avx512 run of the same binary, or two
+ * prompt lengths, are different cases. Schema-1 files recorded no device and no params: a case
+ * whose file is schema 1 matches, when no case has its exact key, every case of the other side
+ * with the same coarse key (gc_case_key_coarse: the fields it has), each as its own comparison
+ * shown under the fuller identity; the output then says once "BASE is schema 1: cases matched
+ * without device and parameters" (or NEW, or both). Per case: the ratio
  * of median throughputs NEW/BASE (> 1 is faster) with a seeded bootstrap 95% confidence
  * interval over the raw samples, a two-sided Mann-Whitney U test on the samples, and a verdict.
  * `slower` needs BOTH p < alpha AND a throughput change beyond the threshold, so noise alone
@@ -90,9 +96,10 @@ typedef struct gc_work_counts {
 } gc_work_counts;
 
 typedef struct gc_case_cmp {
-    char key[400];               /* "workload/preset/quant/backend/threads/phase" */
-    char workload[32], preset[64], quant[16], backend[16], phase[64], unit[16], host[128];
-    int threads;
+    char key[GC_CASE_KEY_LEN];   /* gc_case_key of id: "llm/tiny/q4_0/cpu/avx2/t2/decode?gen=16" */
+    gc_case_id id;               /* the fuller side's identity when one side was schema 1 */
+    bool partial;                /* matched without device and params (a side was schema 1) */
+    char unit[16], host[128];
     int n_base, n_new;
     double median_base, median_new;   /* throughput, units per second */
     double ratio, ci_low, ci_high;    /* NEW/BASE throughput */
@@ -115,6 +122,8 @@ typedef struct gc_comparison {
     char **only_base, **only_new;     /* "key@host" present on one side only */
     int n_only_base, n_only_new;
     int n_verdict[GC_N_VERDICTS];
+    int n_partial;                    /* cases matched without device and params */
+    bool base_schema1, new_schema1;   /* a file of that side is schema 1 (partial identities) */
 } gc_comparison;
 
 /* Compares the cases of base[0..nb) with those of nw[0..nn); several files on one side are

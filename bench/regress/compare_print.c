@@ -111,6 +111,17 @@ static void summary_line(const gc_comparison *c, char *buf, size_t n) {
     }
 }
 
+/* The one note on schema-1 matching (compare.h), when some case was matched that way. */
+static bool schema1_note(const gc_comparison *c, char *buf, size_t n) {
+    if (!c->n_partial)
+        return false;
+    const char *who = c->base_schema1 && c->new_schema1 ? "BASE and NEW are"
+                      : c->base_schema1                 ? "BASE is"
+                                                        : "NEW is";
+    snprintf(buf, n, "%s schema 1: cases matched without device and parameters", who);
+    return true;
+}
+
 /* Markdown table cells must not contain '|'. */
 static void md_cell(FILE *out, const char *s) {
     for (; *s; s++)
@@ -130,6 +141,9 @@ static void print_md(const gc_comparison *c, const int *idx, const char *bn, con
     fprintf(out, "`\n\n**%s** (threshold %.1f%%, alpha %g, Mann-Whitney U, 95%% bootstrap CI "
                  "of the ratio of median throughputs)\n\n",
             sum, 100 * c->opt.threshold, c->opt.alpha);
+    char note[128];
+    if (schema1_note(c, note, sizeof note))
+        fprintf(out, "Note: %s.\n\n", note);
     if (c->opt.counts)
         fprintf(out, "Verdicts from instructions per repetition where both sides counted them "
                      "(threshold %.1f%%); wall time (column *time*) is then for information "
@@ -200,7 +214,11 @@ static void print_text(const gc_comparison *c, const int *idx, const char *bn, c
     if (c->opt.counts)
         fprintf(out, "; verdicts from instruction counts where both sides have them, "
                      "count threshold %.1f%%", 100 * c->opt.count_threshold);
-    fprintf(out, ")\n\n");
+    fprintf(out, ")\n");
+    char note[128];
+    if (schema1_note(c, note, sizeof note))
+        fprintf(out, "note: %s\n", note);
+    fputc('\n', out);
     for (int k = 0; k < c->n_cases; k++) {
         const gc_case_cmp *x = &c->cases[idx[k]];
         cells t;
@@ -223,12 +241,15 @@ static json_t *num_or_null(double v) {
 static json_t *case_json(const gc_case_cmp *x) {
     json_t *o = json_object();
     json_object_set_new(o, "key", json_string(x->key));
-    json_object_set_new(o, "workload", json_string(x->workload));
-    json_object_set_new(o, "preset", json_string(x->preset));
-    json_object_set_new(o, "quant", json_string(x->quant));
-    json_object_set_new(o, "backend", json_string(x->backend));
-    json_object_set_new(o, "threads", json_integer(x->threads));
-    json_object_set_new(o, "phase", json_string(x->phase));
+    json_object_set_new(o, "workload", json_string(x->id.workload));
+    json_object_set_new(o, "preset", json_string(x->id.preset));
+    json_object_set_new(o, "params", json_string(x->id.params));
+    json_object_set_new(o, "quant", json_string(x->id.quant));
+    json_object_set_new(o, "backend", json_string(x->id.backend));
+    json_object_set_new(o, "device", json_string(x->id.device));
+    json_object_set_new(o, "threads", json_integer(x->id.threads));
+    json_object_set_new(o, "phase", json_string(x->id.phase));
+    json_object_set_new(o, "matched_without_device_and_params", json_boolean(x->partial));
     json_object_set_new(o, "host", json_string(x->host));
     json_object_set_new(o, "unit", json_string(x->unit));
     json_object_set_new(o, "n_base", json_integer(x->n_base));
@@ -286,6 +307,9 @@ static void print_json(const gc_comparison *c, const int *idx, const char *bn, c
     if (c->opt.counts)
         json_object_set_new(o, "count_threshold", json_real(c->opt.count_threshold));
     json_object_set_new(o, "regression", json_boolean(comparison_regressed(c)));
+    char note[128];
+    if (schema1_note(c, note, sizeof note))
+        json_object_set_new(o, "note", json_string(note));
     json_t *counts = json_object();
     for (int v = 0; v < GC_N_VERDICTS; v++)
         json_object_set_new(counts, compare_verdict_name((gc_verdict)v),

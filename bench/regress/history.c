@@ -14,9 +14,10 @@ struct gc_history {
     char path[1024];
 };
 
-/* Schema version 1. One row per run, one per case of a run; points repeat the run's host,
- * commit and time so trend queries need no join. */
-static const char schema_sql[] =
+/* The tables, built by migrations in order: the database's PRAGMA user_version says how many
+ * have run (history.h). Version 1: one row per run, one per case of a run; points repeat the
+ * run's host, commit and time so trend queries need no join. */
+static const char create_v1_sql[] =
     "CREATE TABLE IF NOT EXISTS runs ("
     " id INTEGER PRIMARY KEY, host TEXT NOT NULL, commit_id TEXT NOT NULL,"
     " started TEXT NOT NULL, finished TEXT, gencost_version TEXT, command_line TEXT,"
@@ -30,6 +31,14 @@ static const char schema_sql[] =
     " cv REAL, samples_s TEXT, metrics TEXT, verify TEXT);"
     "CREATE INDEX IF NOT EXISTS points_series ON points (case_key, host, time);"
     "PRAGMA user_version = 1;";
+
+/* Version 2: the identity's params and device (NULL: unknown), and every key rebuilt from the
+ * stored fields by gc_case_key (the SQL function below). The columns are added only when
+ * missing, so the step can run again on a database an older gencost marked version 1. */
+static const char rekey_v2_sql[] =
+    "UPDATE points SET case_key = gc_case_key(workload, preset, params, quant, backend, device,"
+    " threads, phase);"
+    "PRAGMA user_version = 2;";
 
 static int db_fail(gc_history *h, gc_err *err, const char *what) {
     return gc_errf(err, "history %s: %s: %s", h->path, what, sqlite3_errmsg(h->db));
@@ -68,6 +77,67 @@ static int make_parent(const char *path, gc_err *err) {
     return gc_mkdirs(dir, err);
 }
 
+/* gc_case_key(workload, preset, params, quant, backend, device, threads, phase) in SQL, so the
+ * migration keys old points with the one key function; NULL reads as "" (unknown). */
+static void sql_case_key(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+    gc_case_id id;
+    memset(&id, 0, sizeof id);
+    struct { char *dst; size_t n; } f[] = {{id.workload, sizeof id.workload}, {id.preset, sizeof id.preset},
+                                          {id.params, sizeof id.params}, {id.quant, sizeof id.quant},
+                                          {id.backend, sizeof id.backend}, {id.device, sizeof id.device}};
+    for (int i = 0; i < 6 && i < argc; i++) {
+        const unsigned char *t = sqlite3_value_text(argv[i]);
+        snprintf(f[i].dst, f[i].n, "%s", t ? (const char *)t : "");
+    }
+    id.threads = argc > 6 ? sqlite3_value_int(argv[6]) : 0;
+    const unsigned char *phase = argc > 7 ? sqlite3_value_text(argv[7]) : NULL;
+    snprintf(id.phase, sizeof id.phase, "%s", phase ? (const char *)phase : "");
+    char key[GC_CASE_KEY_LEN];
+    gc_case_key(&id, key, sizeof key);
+    sqlite3_result_text(ctx, key, -1, SQLITE_TRANSIENT);
+}
+
+static int query_int(gc_history *h, const char *sql, int *out, gc_err *err) {
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(h->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return db_fail(h, err, "cannot read the database (is this a gencost history?)");
+    int rc = sqlite3_step(st);
+    *out = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_fail(h, err, "cannot read the database");
+}
+
+static int migrate_v2(gc_history *h, gc_err *err) {
+    static const char *const cols[] = {"params", "device"};
+    for (int i = 0; i < 2; i++) {
+        char sql[160];
+        int have = 0;
+        snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM pragma_table_info('points') WHERE name = '%s'", cols[i]);
+        if (query_int(h, sql, &have, err))
+            return -1;
+        snprintf(sql, sizeof sql, "ALTER TABLE points ADD COLUMN %s TEXT", cols[i]);
+        if (!have && exec(h, sql, "migrate to version 2", err))
+            return -1;
+    }
+    return exec(h, rekey_v2_sql, "migrate to version 2", err);
+}
+
+/* Runs the migrations the database lacks (inside the caller's transaction, so a second process
+ * opening at the same time finds them done). */
+static int migrate(gc_history *h, gc_err *err) {
+    int version = 0;
+    if (query_int(h, "PRAGMA user_version", &version, err))
+        return -1;
+    if (version > GC_HISTORY_DB_VERSION)
+        return gc_errf(err, "history %s: database version %d is newer than this gencost reads (%d): "
+                       "update gencost", h->path, version, GC_HISTORY_DB_VERSION);
+    if (version < 1 && exec(h, create_v1_sql, "cannot create tables (is this a gencost history?)", err))
+        return -1;
+    if (version < 2 && migrate_v2(h, err))
+        return -1;
+    return 0;
+}
+
 int history_open(const char *path, gc_history **out, gc_err *err) {
     *out = NULL;
     if (make_parent(path, err))
@@ -84,12 +154,18 @@ int history_open(const char *path, gc_history **out, gc_err *err) {
     }
     /* The busy timeout comes first: every later statement may meet another writer's lock. */
     sqlite3_busy_timeout(h->db, 30000);
+    if (sqlite3_create_function(h->db, "gc_case_key", 8, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+                                sql_case_key, NULL, NULL) != SQLITE_OK) {
+        db_fail(h, err, "set-up");
+        history_close(h);
+        return -1;
+    }
     if (set_wal(h, err) || exec(h, "PRAGMA foreign_keys = ON", "set-up", err) ||
         exec(h, "BEGIN IMMEDIATE", "lock for schema", err)) {
         history_close(h);
         return -1;
     }
-    if (exec(h, schema_sql, "cannot create tables (is this a gencost history?)", err)) {
+    if (migrate(h, err)) {
         sqlite3_exec(h->db, "ROLLBACK", NULL, NULL, NULL);
         history_close(h);
         return -1;
@@ -110,11 +186,6 @@ void history_close(gc_history *h) {
 }
 
 /* ---- add --------------------------------------------------------------------------------- */
-
-static void case_key(const gc_case_result *c, char *buf, size_t n) {
-    snprintf(buf, n, "%s/%s/%s/%s/%d/%s", c->id.workload, c->id.preset, c->id.quant, c->id.backend,
-             c->id.threads, c->id.phase);
-}
 
 static char *json_text_of_samples(const gc_case_result *c) {
     json_t *a = json_array();
@@ -157,14 +228,15 @@ static gc_stats throughput_of(const gc_case_result *c) {
 static const char insert_point_sql[] =
     "INSERT INTO points (run_id, case_key, host, commit_id, time, workload, preset, quant,"
     " backend, threads, phase, unit, status, work_per_rep, bytes_per_rep, flops_per_rep, n,"
-    " median, mean, stddev, mad, ci95_low, ci95_high, cv, samples_s, metrics, verify)"
+    " median, mean, stddev, mad, ci95_low, ci95_high, cv, samples_s, metrics, verify, params,"
+    " device)"
     " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,"
-    "?23,?24,?25,?26,?27)";
+    "?23,?24,?25,?26,?27,?28,?29)";
 
 static int insert_point(sqlite3_stmt *st, sqlite3_int64 run, const gc_results *r,
                         const char *time, const gc_case_result *c) {
-    char key[320];
-    case_key(c, key, sizeof key);
+    char key[GC_CASE_KEY_LEN];
+    gc_case_key(&c->id, key, sizeof key);
     gc_stats s = throughput_of(c);
     char *samples = json_text_of_samples(c);
     char *metrics = json_text_of_kv(c->metrics.vals, c->metrics.n_vals, NULL);
@@ -189,6 +261,13 @@ static int insert_point(sqlite3_stmt *st, sqlite3_int64 run, const gc_results *r
     sqlite3_bind_text(st, 25, samples ? samples : "[]", -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 26, metrics ? metrics : "{}", -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 27, verify ? verify : "{}", -1, SQLITE_TRANSIENT);
+    if (results_id_complete(r)) {   /* else both stay NULL: unknown */
+        sqlite3_bind_text(st, 28, c->id.params, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 29, c->id.device, -1, SQLITE_TRANSIENT);
+    } else {
+        sqlite3_bind_null(st, 28);
+        sqlite3_bind_null(st, 29);
+    }
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
     free(samples);
     free(metrics);
@@ -304,26 +383,30 @@ int history_series(gc_history *h, gc_hist_series **out, int *n, gc_err *err) {
     return rc;
 }
 
-/* Points of a series, oldest first; extra_where narrows (bound from ?3 on by the caller). */
-static int query_points(gc_history *h, const char *key, const char *host, const char *extra,
-                        const char *const *extra_args, int n_extra, gc_hist_point **out, int *n,
-                        gc_err *err) {
+/* Points of a series, oldest first; with coarse (a gc_case_key_coarse), also the points of that
+ * key whose device and params are unknown (history.h); extra narrows (bound from ?4 on). */
+static int query_points(gc_history *h, const char *key, const char *coarse, const char *host,
+                        const char *extra, const char *const *extra_args, int n_extra,
+                        gc_hist_point **out, int *n, gc_err *err) {
     *out = NULL;
     *n = 0;
     char sql[768];
     snprintf(sql, sizeof sql,
              "SELECT commit_id, time, host, status, unit, n, median, ci95_low, ci95_high, mad,"
              " json_extract(metrics, '$." GC_METRIC_INSTRUCTIONS "'), work_per_rep, bytes_per_rep,"
-             " flops_per_rep FROM points WHERE case_key = ?1 AND (?2 IS NULL OR host = ?2) %s"
-             " ORDER BY time, id", extra ? extra : "");
+             " flops_per_rep, device IS NULL FROM points"
+             " WHERE (case_key = ?1 OR (case_key = ?3 AND device IS NULL AND params IS NULL))"
+             " AND (?2 IS NULL OR host = ?2) %s ORDER BY time, id", extra ? extra : "");
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(h->db, sql, -1, &st, NULL) != SQLITE_OK)
         return db_fail(h, err, "query points");
     sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
     if (host)
         sqlite3_bind_text(st, 2, host, -1, SQLITE_TRANSIENT);
+    if (coarse)
+        sqlite3_bind_text(st, 3, coarse, -1, SQLITE_TRANSIENT);
     for (int i = 0; i < n_extra; i++)
-        sqlite3_bind_text(st, 3 + i, extra_args[i], -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 4 + i, extra_args[i], -1, SQLITE_TRANSIENT);
     int cap = 0, rc = 0, step;
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         gc_hist_point *p = grow((void **)out, n, &cap, sizeof *p);
@@ -345,6 +428,7 @@ static int query_points(gc_history *h, const char *key, const char *host, const 
         p->work = col_num(st, 11);
         p->bytes = col_num(st, 12);
         p->flops = col_num(st, 13);
+        p->partial = sqlite3_column_int(st, 14);
     }
     if (!rc && step != SQLITE_DONE)
         rc = db_fail(h, err, "query points");
@@ -359,7 +443,7 @@ static int query_points(gc_history *h, const char *key, const char *host, const 
 
 int history_points(gc_history *h, const char *key, const char *host, gc_hist_point **out,
                    int *n, gc_err *err) {
-    return query_points(h, key, host, NULL, NULL, 0, out, n, err);
+    return query_points(h, key, NULL, host, NULL, NULL, 0, out, n, err);
 }
 
 /* ---- check ---------------------------------------------------------------------------------- */
@@ -441,7 +525,9 @@ static int judge_counts(const gc_hist_point *p, int n, const gc_case_result *c, 
 
 static int check_case(gc_history *h, const gc_results *r, const gc_case_result *c,
                       const gc_hist_check_opts *o, gc_hist_check *out, gc_err *err) {
-    case_key(c, out->key, sizeof out->key);
+    gc_case_key(&c->id, out->key, sizeof out->key);
+    char coarse[GC_CASE_KEY_LEN];
+    gc_case_key_coarse(&c->id, coarse, sizeof coarse);
     snprintf(out->host, sizeof out->host, "%s", r->host_name);
     snprintf(out->unit, sizeof out->unit, "%s", c->unit);
     if (strcmp(c->status, "ok")) {
@@ -453,8 +539,8 @@ static int check_case(gc_history *h, const gc_results *r, const gc_case_result *
     const char *args[] = {r->git_commit, r->started};
     gc_hist_point *p = NULL;
     int n = 0;
-    if (query_points(h, out->key, r->host_name,
-                     "AND status = 'ok' AND median IS NOT NULL AND NOT (commit_id = ?3 AND time = ?4)",
+    if (query_points(h, out->key, results_id_complete(r) ? coarse : NULL, r->host_name,
+                     "AND status = 'ok' AND median IS NOT NULL AND NOT (commit_id = ?4 AND time = ?5)",
                      args, 2, &p, &n, err))
         return -1;
     int from = n > o->window ? n - o->window : 0;
@@ -468,6 +554,13 @@ static int check_case(gc_history *h, const gc_results *r, const gc_case_result *
     history_judge(past, n - from, throughput_of(c).median, o, out);
     free(past);
     int rc = o->counts ? judge_counts(p + from, n - from, c, o, out, err) : 0;
+    for (int i = from; i < n; i++)
+        out->n_partial += p[i].partial;
+    if (out->n_partial) {
+        size_t used = strlen(out->why);
+        snprintf(out->why + used, sizeof out->why - used, " (%d of %d points without device and params)",
+                 out->n_partial, n - from);
+    }
     free(p);
     return rc;
 }

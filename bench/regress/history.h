@@ -4,6 +4,23 @@
  *
  * Concurrency: every write is one IMMEDIATE transaction, the database runs in WAL mode and
  * waits up to 30 s for a lock (busy timeout), so two CI jobs adding at once both land whole.
+ *
+ * Series are keyed by gc_case_key (bench/case_id.h), host apart: an avx2 and an avx512 run, or
+ * two prompt lengths, are two series. Each point also stores its identity as columns; params
+ * and device are NULL where unknown (a schema-1 results file, or a point stored before database
+ * version 2).
+ *
+ * Database versions (PRAGMA user_version): 1 keyed points "workload/preset/quant/backend/
+ * threads/phase" and had no params or device columns; 2 adds the columns and keys by
+ * gc_case_key. history_open migrates a version-1 database in place, in one transaction: the
+ * columns are added (NULL: unknown) and every key is rebuilt from the stored fields with
+ * gc_case_key, so old points read "llm/tiny/q4_0/cpu/-/t2/decode". A database of a version
+ * above 2 is refused (a newer gencost wrote it).
+ *
+ * check and a case recorded with device and params: its window is the points of its own series
+ * plus those of the same fields whose device and params are unknown (the points from before
+ * them), so a history keeps its past across the upgrade. A case whose own device and params are
+ * unknown uses its own (coarse) series only: the devices it might have run on are other series.
  */
 #ifndef GC_HISTORY_H
 #define GC_HISTORY_H
@@ -12,6 +29,7 @@
 #include "bench/results.h"
 
 #define GC_HISTORY_DEFAULT_DB "results/history.db"
+#define GC_HISTORY_DB_VERSION 2   /* PRAGMA user_version of the tables history_open makes */
 
 typedef struct gc_history gc_history;
 
@@ -29,11 +47,12 @@ typedef struct gc_hist_point {
     int n;
     double median, ci_low, ci_high, mad;
     double instructions, work, bytes, flops;   /* work counts per rep; NaN where not recorded */
+    bool partial;                              /* device and params unknown (history.h top) */
 } gc_hist_point;
 
-/* One series: a case key ("workload/preset/quant/backend/threads/phase") on one host. */
+/* One series: a case key (gc_case_key: "llm/tiny/q4_0/cpu/avx2/t2/decode?gen=16") on one host. */
 typedef struct gc_hist_series {
-    char key[320], host[128], unit[16];
+    char key[GC_CASE_KEY_LEN], host[128], unit[16];
     int n_points;
     char last_commit[48], last_time[32];
     double last_median;
@@ -60,8 +79,9 @@ typedef struct gc_hist_check_opts {
 void history_check_defaults(gc_hist_check_opts *o);
 
 typedef struct gc_hist_check {
-    char key[320], host[128], unit[16];
+    char key[GC_CASE_KEY_LEN], host[128], unit[16];
     int n_window;
+    int n_partial;                     /* window points without device and params (see top) */
     double hist_median, hist_mad;      /* of the window's point medians; MAD unscaled */
     double new_median, ratio;          /* new / hist_median */
     gc_verdict verdict;                /* same, slower, faster, noisy, broken, work-changed */

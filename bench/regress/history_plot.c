@@ -3,6 +3,7 @@
  * marked in red. One PNG and one SVG per series. */
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,14 +11,25 @@
 #include <unistd.h>
 #include "bench/regress/history.h"
 
-/* "llm/tiny/q4_0/cpu/2/decode" on host "box" → "llm_tiny_q4_0_cpu_2_decode@box": a file name
- * without folders or shell-hostile characters. */
+/* "llm/tiny/q4_0/cpu/avx2/t2/decode?gen=16" on host "box" → "llm_tiny_q4_0_cpu_avx2_t2_decode_gen_16@box":
+ * a file name without folders or shell-hostile characters. A name that would pass 200 bytes is
+ * cut to 180 and ends in a hash of the whole, so long parameter lists stay distinct files. */
 static void series_file_name(const gc_hist_series *s, char *buf, size_t n) {
-    snprintf(buf, n, "%s@%s", s->key, s->host);
-    for (char *p = buf; *p; p++)
+    char full[GC_CASE_KEY_LEN + 130];
+    snprintf(full, sizeof full, "%s@%s", s->key, s->host);
+    for (char *p = full; *p; p++)
         if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
               *p == '-' || *p == '_' || *p == '.' || *p == '@'))
             *p = '_';
+    size_t len = strlen(full);
+    if (len <= 200 && len < n) {
+        memcpy(buf, full, len + 1);
+        return;
+    }
+    uint32_t hash = 2166136261u;   /* FNV-1a */
+    for (const char *p = full; *p; p++)
+        hash = (hash ^ (unsigned char)*p) * 16777619u;
+    snprintf(buf, n, "%.180s-%08x", full, (unsigned)hash);
 }
 
 /* Marks point i when it is slower than the window of points before it. */
@@ -100,7 +112,7 @@ int history_plot(gc_history *h, const gc_hist_series *s, const gc_hist_check_opt
     int n = 0;
     if (history_points(h, s->key, s->host, &p, &n, err))
         return -1;
-    char name[460], data[1600], script[1600], img[1600];
+    char name[256], data[1600], script[1600], img[1600];
     series_file_name(s, name, sizeof name);
     snprintf(data, sizeof data, "%s/%s.dat", dir, name);
     snprintf(script, sizeof script, "%s/%s.gp", dir, name);
