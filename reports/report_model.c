@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench/metrics.h"
 #include "bench/results.h"
 
 /* gencost's llm defaults (P = 512 prompt tokens, N = 128 new), used to price an api call when the
@@ -67,12 +68,8 @@ static double metric(const gc_metrics *mt, const char *name) {
 /* A triad case is a memory-bandwidth ceiling only when its arrays overflow the last-level cache
  * (--quick arrays may fit in it and measure the cache). Files without the figures count. */
 static bool triad_streams_memory(const gc_case_result *c) {
-    double arrays = metric(&c->metrics, "arrays_total_bytes"), llc = metric(&c->metrics, "llc_bytes");
+    double arrays = metric(&c->metrics, GC_METRIC_ARRAYS_TOTAL_BYTES), llc = metric(&c->metrics, GC_METRIC_LLC_BYTES);
     return arrays <= 0 || llc <= 0 || arrays >= 2 * llc;
-}
-
-static void job_key(const rp_row *r, char *buf, size_t n) {
-    snprintf(buf, n, "%s/%s/%s/%s", r->workload, r->preset, r->quant, r->phase);
 }
 
 static bool is_generation(const rp_row *r) {
@@ -153,13 +150,8 @@ static int add_results(rp_model *m, const char *input, gc_err *err) {
         if (!r) return results_free(&res), gc_errf(err, "out of memory");
         r->host = h;
         r->how = RP_MEASURED;
-        snprintf(r->workload, sizeof r->workload, "%s", c->id.workload);
-        snprintf(r->preset, sizeof r->preset, "%s", c->id.preset);
-        snprintf(r->quant, sizeof r->quant, "%s", c->id.quant);
-        snprintf(r->backend, sizeof r->backend, "%s", c->id.backend);
-        snprintf(r->phase, sizeof r->phase, "%s", c->id.phase);
+        r->id = c->id;
         snprintf(r->unit, sizeof r->unit, "%s", c->unit);
-        r->threads = c->id.threads;
         r->tput = c->throughput.median;
         r->lo = c->throughput.ci95_low;
         r->hi = c->throughput.ci95_high;
@@ -170,17 +162,16 @@ static int add_results(rp_model *m, const char *input, gc_err *err) {
         r->bytes_per_rep = c->bytes_per_rep;
         r->flops_per_rep = c->flops_per_rep;
         /* workloads may state their traffic per unit rather than per repetition */
-        double wbpt = metric(&c->metrics, "weight_bytes_per_token");
+        double wbpt = metric(&c->metrics, GC_METRIC_WEIGHT_BYTES_PER_TOKEN);
         if (r->bytes_per_rep <= 0 && wbpt > 0 && !strcmp(r->unit, "token"))
             r->bytes_per_rep = wbpt * r->work_per_rep;
-        if (r->flops_per_rep <= 0) r->flops_per_rep = metric(&c->metrics, "flops_per_rep");
-        r->prompt_tokens = metric(&c->metrics, "prompt_tokens");
-        r->new_tokens = metric(&c->metrics, "new_tokens");
-        if (r->new_tokens <= 0) r->new_tokens = metric(&c->metrics, "gen_tokens");
+        if (r->flops_per_rep <= 0) r->flops_per_rep = metric(&c->metrics, GC_METRIC_FLOPS_PER_REP);
+        r->prompt_tokens = metric(&c->metrics, GC_METRIC_PROMPT_TOKENS);
+        r->gen_tokens = metric(&c->metrics, GC_METRIC_GEN_TOKENS);
         row_energy_from_case(r, c);
-        if (!strcmp(r->workload, "triad") && !strcmp(r->unit, "GB") && triad_streams_memory(c) && r->tput > host->meas_bw_gbs)
+        if (!strcmp(r->id.workload, "triad") && !strcmp(r->unit, "GB") && triad_streams_memory(c) && r->tput > host->meas_bw_gbs)
             host->meas_bw_gbs = r->tput;
-        double probe = metric(&c->metrics, "triad_gbs");   /* the probe other workloads ran */
+        double probe = metric(&c->metrics, GC_METRIC_TRIAD_GBS);   /* the probe other workloads ran */
         if (probe > host->meas_bw_gbs) host->meas_bw_gbs = probe;
     }
     results_free(&res);
@@ -196,8 +187,8 @@ static int find_job(rp_model *m, const char *key) {
 }
 
 static int add_job(rp_model *m, const rp_row *r) {
-    char key[192];
-    job_key(r, key, sizeof key);
+    char key[GC_CASE_KEY_LEN];
+    gc_job_key(&r->id, key, sizeof key);
     int j = find_job(m, key);
     if (j >= 0) return j;
     rp_job *nj = realloc(m->jobs, (size_t)(m->n_jobs + 1) * sizeof *nj);
@@ -205,6 +196,9 @@ static int add_job(rp_model *m, const rp_row *r) {
     m->jobs = nj;
     rp_job *job = &m->jobs[m->n_jobs];
     memset(job, 0, sizeof *job);
+    job->id = r->id;
+    job->id.backend[0] = job->id.device[0] = 0;
+    job->id.threads = 0;
     snprintf(job->key, sizeof job->key, "%s", key);
     snprintf(job->unit, sizeof job->unit, "%s", r->unit);
     job->costed = is_generation(r);
@@ -237,12 +231,12 @@ static int index_jobs(rp_model *m) {
  * memory-bound decode steps, so its two times add; a single phase is bound by the larger. */
 static double roofline_seconds(const gc_profile *p, const rp_row *ref, char *basis, size_t n) {
     const char *which;
-    double peak = rp_peak_flops(p, ref->quant, &which);
+    double peak = rp_peak_flops(p, ref->id.quant, &which);
     double t_bw = ref->bytes_per_rep > 0 && p->mem_bw_gbs > 0
                       ? ref->bytes_per_rep / (p->mem_bw_gbs * 1e9 * p->bw_efficiency) : 0;
     double t_c = ref->flops_per_rep > 0 && peak > 0 ? ref->flops_per_rep / (peak * p->compute_efficiency) : 0;
     if ((ref->bytes_per_rep > 0 && t_bw == 0) || (ref->flops_per_rep > 0 && t_c == 0)) return 0;
-    bool sum = !strcmp(ref->phase, "generation") || !strcmp(ref->unit, "generation");
+    bool sum = !strcmp(ref->id.phase, "generation") || !strcmp(ref->unit, "generation");
     snprintf(basis, n, "roofline: %.3g GB / (%g GB/s x %.2f) %s %.3g GFLOP / (%g TFLOPS %s x %.2f)",
              ref->bytes_per_rep / 1e9, p->mem_bw_gbs, p->bw_efficiency, sum ? "+" : "max",
              ref->flops_per_rep / 1e9, peak / 1e12, which, p->compute_efficiency);
@@ -269,8 +263,9 @@ static int project_host(rp_model *m, int h) {
         *r = ref;
         r->host = h;
         r->how = RP_PROJECTED;
-        snprintf(r->backend, sizeof r->backend, "-");
-        r->threads = 0;
+        snprintf(r->id.backend, sizeof r->id.backend, "-");
+        r->id.device[0] = 0;
+        r->id.threads = 0;
         r->tput = ref.work_per_rep / t;
         r->lo = r->hi = r->tput;
         r->cv = 0;
@@ -284,20 +279,24 @@ static int project_host(rp_model *m, int h) {
     return 0;
 }
 
-/* The prompt and new-token counts of an llm generation, from the results or gencost's defaults. */
-static void generation_shape(rp_model *m, const char *preset, double *prompt, double *gen) {
+/* The prompt and new-token counts of an llm generation, from the results or gencost's defaults;
+ * *params: the parameters of the results' case that gave them ("" for the defaults), so the api
+ * rows form the same job as the runs they price. */
+static void generation_shape(rp_model *m, const char *preset, double *prompt, double *gen, char *params, size_t n) {
     for (int i = 0; i < m->n_rows; i++) {
         const rp_row *r = &m->rows[i];
-        if (r->how == RP_MEASURED && !strcmp(r->workload, "llm") && !strcmp(r->preset, preset) &&
-            r->prompt_tokens > 0 && r->new_tokens > 0) {
+        if (r->how == RP_MEASURED && !strcmp(r->id.workload, "llm") && !strcmp(r->id.preset, preset) &&
+            r->prompt_tokens > 0 && r->gen_tokens > 0) {
             *prompt = r->prompt_tokens;
-            *gen = r->new_tokens;
+            *gen = r->gen_tokens;
+            snprintf(params, n, "%s", r->id.params);
             snprintf(m->shape_note, sizeof m->shape_note, "P = %.0f prompt and N = %.0f new tokens per generation (from the results)", *prompt, *gen);
             return;
         }
     }
     *prompt = DEFAULT_PROMPT;
     *gen = DEFAULT_NEW;
+    params[0] = 0;
     snprintf(m->shape_note, sizeof m->shape_note, "P = %d prompt and N = %d new tokens per generation (gencost's defaults; the results do not say)", DEFAULT_PROMPT, DEFAULT_NEW);
 }
 
@@ -305,7 +304,8 @@ static void generation_shape(rp_model *m, const char *preset, double *prompt, do
 static int add_api_rows(rp_model *m, int h) {
     const gc_profile *p = m->hosts[h].prof;
     double prompt, gen;
-    generation_shape(m, p->model, &prompt, &gen);
+    char params[sizeof m->rows[0].id.params];
+    generation_shape(m, p->model, &prompt, &gen, params, sizeof params);
     gc_job_shape shape = {prompt, gen, 0};
     static const char *const phases[] = {"decode", "generation"};
     for (int k = 0; k < 2; k++) {
@@ -313,13 +313,15 @@ static int add_api_rows(rp_model *m, int h) {
         if (!r) return -1;
         r->host = h;
         r->how = RP_PROFILE;
-        snprintf(r->workload, sizeof r->workload, "llm");
-        snprintf(r->preset, sizeof r->preset, "%s", p->model);
-        snprintf(r->quant, sizeof r->quant, "-");
-        snprintf(r->backend, sizeof r->backend, "api");
-        snprintf(r->phase, sizeof r->phase, "%s", phases[k]);
+        snprintf(r->id.workload, sizeof r->id.workload, "llm");
+        snprintf(r->id.preset, sizeof r->id.preset, "%s", p->model);
+        snprintf(r->id.params, sizeof r->id.params, "%s", params);
+        /* an api that stands in for a preset compares with that preset's runs of every quant */
+        snprintf(r->id.quant, sizeof r->id.quant, "-");
+        snprintf(r->id.backend, sizeof r->id.backend, "api");
+        snprintf(r->id.phase, sizeof r->id.phase, "%s", phases[k]);
         r->prompt_tokens = prompt;
-        r->new_tokens = gen;
+        r->gen_tokens = gen;
         if (k == 0) {
             snprintf(r->unit, sizeof r->unit, "token");
             r->tput = p->out_tokens_per_s;
@@ -333,8 +335,6 @@ static int add_api_rows(rp_model *m, int h) {
                      p->first_token_s, gen, p->out_tokens_per_s);
         }
         r->lo = r->hi = r->tput;
-        /* an api that stands in for a preset compares with that preset's runs of every quant */
-        snprintf(r->quant, sizeof r->quant, "-");
     }
     return 0;
 }
@@ -369,7 +369,7 @@ static void cost_jobs(rp_model *m) {
             if (p->kind == GC_COST_API) {
                 if (strcmp(r->unit, "generation")) continue;   /* priced per generation only */
                 shape.prompt_tokens = r->prompt_tokens;
-                shape.new_tokens = r->new_tokens;
+                shape.new_tokens = r->gen_tokens;
             }
             double j_unit = r->j_per_unit;
             gc_err err;

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include "reports/cost.h"
+#include "bench/case_id.h"
 #include "bench/host/profile.h"
 
 #define RP_MAX_HOSTS 32
@@ -24,8 +25,8 @@ typedef struct rp_host {
 typedef struct rp_row {
     int host;
     rp_how how;
-    char workload[32], preset[64], quant[16], backend[16], phase[64], unit[16];
-    int threads;
+    gc_case_id id;             /* the case (bench/case_id.h); projected: backend "-", threads 0 */
+    char unit[16];
     double tput, lo, hi, cv;   /* units per second: median and 95% CI (measured) */
     int n;
     bool high_spread;
@@ -33,13 +34,15 @@ typedef struct rp_row {
     double j_per_unit;         /* < 0 unknown */
     char e_kind[12], e_source[64];
     char basis[200];           /* how a projected/stated figure was obtained */
-    double prompt_tokens, new_tokens;   /* generation shape (llm), 0 unknown */
+    double prompt_tokens, gen_tokens;   /* generation shape (llm, GC_METRIC_*), 0 unknown */
     bool best;                 /* fastest row of its job on its host */
 } rp_row;
 
-/* A job: workload/preset/quant/phase, compared across hosts (each host's fastest config). */
+/* A job: the work of a case wherever it ran (workload, preset, params, quant, phase), compared
+ * across hosts (each host's fastest configuration of backend, device and threads). */
 typedef struct rp_job {
-    char key[192];             /* "llm/tinyllama-1.1b/q4_0/generation" */
+    gc_case_id id;             /* backend and device "", threads 0 */
+    char key[GC_CASE_KEY_LEN]; /* gc_job_key: "llm/tinyllama-1.1b/q4_0/generation?gen=128,prompt=512" */
     char unit[16];
     bool costed;               /* unit is a generation, image or step */
     int best[RP_MAX_HOSTS];    /* row index per host, -1 none */

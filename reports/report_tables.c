@@ -116,9 +116,9 @@ static int hosts_table(const rp_model *m, rp_table **ts, int *n) {
 static int cmp_rows(const void *a, const void *b, void *ctx) {
     (void)ctx;
     const rp_row *x = a, *y = b;
-    char ka[192], kb[192];
-    snprintf(ka, sizeof ka, "%s/%s/%s/%s", x->workload, x->preset, x->quant, x->phase);
-    snprintf(kb, sizeof kb, "%s/%s/%s/%s", y->workload, y->preset, y->quant, y->phase);
+    char ka[GC_CASE_KEY_LEN], kb[GC_CASE_KEY_LEN];
+    gc_job_key(&x->id, ka, sizeof ka);
+    gc_job_key(&y->id, kb, sizeof kb);
     int c = strcmp(ka, kb);
     if (c) return c;
     if (x->host != y->host) return x->host - y->host;
@@ -126,7 +126,7 @@ static int cmp_rows(const void *a, const void *b, void *ctx) {
 }
 
 static int throughput_table(const rp_model *m, rp_table **ts, int *n) {
-    static const char *const head[] = {"job", "host", "figure", "backend × threads", "median /s",
+    static const char *const head[] = {"job", "host", "figure", "backend (device) × threads", "median /s",
                                        "95% CI", "cv", "n", "note"};
     rp_table *t = new_table(ts, n, "Throughput", 9, head);
     if (!t) return -1;
@@ -150,11 +150,14 @@ static int throughput_table(const rp_model *m, rp_table **ts, int *n) {
     int rc = 0;
     for (int i = 0; i < m->n_rows && !rc; i++) {
         const rp_row *r = &m->rows[order[i]];
-        char job[200], host[128], cfg[48], med[32], ci[80], cv[32], nn[16], note[256], a[32], b[32];
-        snprintf(job, sizeof job, "%s/%s/%s %s (%s)", r->workload, r->preset, r->quant, r->phase, r->unit);
+        char job[GC_CASE_KEY_LEN + 24], key[GC_CASE_KEY_LEN], host[128], cfg[112], med[32], ci[80], cv[32],
+            nn[16], note[256], a[32], b[32];
+        gc_job_key(&r->id, key, sizeof key);
+        snprintf(job, sizeof job, "%s (%s)", key, r->unit);
         host_tag(m, r->host, host, sizeof host);
         if (r->how == RP_MEASURED) {
-            snprintf(cfg, sizeof cfg, "%s × %d", r->backend, r->threads);
+            snprintf(cfg, sizeof cfg, "%s%s%s%s × %d", r->id.backend, r->id.device[0] ? " (" : "", r->id.device,
+                     r->id.device[0] ? ")" : "", r->id.threads);
             snprintf(ci, sizeof ci, "%s … %s", num(a, r->lo), num(b, r->hi));
             snprintf(cv, sizeof cv, "%.1f%%", 100 * r->cv);
             snprintf(nn, sizeof nn, "%d", r->n);
@@ -269,21 +272,20 @@ static int cost_table(const rp_model *m, rp_table **ts, int *n) {
 }
 
 /* Hosts to compare an owned host with on a job: others with a cost on the same job, and api
- * hosts standing in for the job's model (any quant). */
+ * hosts standing in for the job's model: an llm generation of the same preset and parameters,
+ * any quant (the api's rows carry quant "-"). */
 static const gc_job_cost *other_cost(const rp_model *m, const rp_job *job, int h) {
     if (job->has_cost[h]) return &job->cost[h];
     const gc_profile *p = m->hosts[h].prof;
     if (!p || p->kind != GC_COST_API) return NULL;
-    char key[192];
-    snprintf(key, sizeof key, "llm/%s/-/generation", p->model);
-    const char *slash = strchr(job->key, '/');
-    if (!slash || strncmp(job->key, "llm/", 4)) return NULL;
-    size_t plen = strcspn(slash + 1, "/");
-    if (strlen(p->model) != plen || strncmp(slash + 1, p->model, plen)) return NULL;
-    const char *phase = strrchr(job->key, '/');
-    if (!phase || strcmp(phase, "/generation")) return NULL;
-    for (int j = 0; j < m->n_jobs; j++)
-        if (!strcmp(m->jobs[j].key, key) && m->jobs[j].has_cost[h]) return &m->jobs[j].cost[h];
+    const gc_case_id *id = &job->id;
+    if (strcmp(id->workload, "llm") || strcmp(id->preset, p->model) || strcmp(id->phase, "generation")) return NULL;
+    for (int j = 0; j < m->n_jobs; j++) {
+        const gc_case_id *a = &m->jobs[j].id;
+        if (!strcmp(a->workload, "llm") && !strcmp(a->preset, p->model) && !strcmp(a->quant, "-") &&
+            !strcmp(a->phase, "generation") && !strcmp(a->params, id->params) && m->jobs[j].has_cost[h])
+            return &m->jobs[j].cost[h];
+    }
     return NULL;
 }
 

@@ -32,19 +32,19 @@ int rp_write_csv(const rp_model *m, const char *path, gc_err *err) {
     if (!f) return gc_errf(err, "%s: cannot write", path);
     fputs("host,host_name,figure,workload,preset,quant,backend,threads,phase,unit,median_per_s,ci95_low,"
           "ci95_high,cv,n,joules_per_unit,energy_kind,energy_source,usd_per_hour,usd_per_unit,"
-          "usd_per_1000,gco2_per_unit,basis\n", f);
+          "usd_per_1000,gco2_per_unit,basis,device,params\n", f);
     for (int i = 0; i < m->n_rows; i++) {
         const rp_row *r = &m->rows[i];
         const rp_host *h = &m->hosts[r->host];
         csv_field(f, h->label, false);
         csv_field(f, h->name, false);
         csv_field(f, rp_how_name(r->how), false);
-        csv_field(f, r->workload, false);
-        csv_field(f, r->preset, false);
-        csv_field(f, r->quant, false);
-        csv_field(f, r->backend, false);
-        fprintf(f, "%d,", r->threads);
-        csv_field(f, r->phase, false);
+        csv_field(f, r->id.workload, false);
+        csv_field(f, r->id.preset, false);
+        csv_field(f, r->id.quant, false);
+        csv_field(f, r->id.backend, false);
+        fprintf(f, "%d,", r->id.threads);
+        csv_field(f, r->id.phase, false);
         csv_field(f, r->unit, false);
         fprintf(f, "%.6g,%.6g,%.6g,%.6g,%d,", r->tput, r->lo, r->hi, r->cv, r->n);
         csv_num(f, r->j_per_unit, r->j_per_unit >= 0);
@@ -52,8 +52,8 @@ int rp_write_csv(const rp_model *m, const char *path, gc_err *err) {
         csv_field(f, r->e_source, false);
         const gc_job_cost *c = NULL;
         if (r->best) {
-            char key[192];
-            snprintf(key, sizeof key, "%s/%s/%s/%s", r->workload, r->preset, r->quant, r->phase);
+            char key[GC_CASE_KEY_LEN];
+            gc_job_key(&r->id, key, sizeof key);
             for (int j = 0; j < m->n_jobs; j++)
                 if (!strcmp(m->jobs[j].key, key) && m->jobs[j].has_cost[r->host]) c = &m->jobs[j].cost[r->host];
         }
@@ -61,7 +61,9 @@ int rp_write_csv(const rp_model *m, const char *path, gc_err *err) {
         csv_num(f, c ? c->usd : 0, c);
         csv_num(f, c ? c->usd_per_1000 : 0, c);
         csv_num(f, c ? c->gco2 : 0, c && c->gco2 >= 0);
-        csv_field(f, r->basis, true);
+        csv_field(f, r->basis, false);
+        csv_field(f, r->id.device, false);   /* the identity's newer fields go last: old columns keep their place */
+        csv_field(f, r->id.params, true);
     }
     int bad = ferror(f);
     if (fclose(f) || bad) return gc_errf(err, "%s: write failed", path);

@@ -85,11 +85,11 @@ static void throughput_measured_and_projected(void **s) {
     /* H100 decode: 16 tokens per rep; max(16 W / 3350 GB/s, 16 F / (989 TFLOPS × 0.5)) */
     double t = fmax(16 * W / 3350e9, 16 * F / (989e12 * 0.5));
     snprintf(want, sizeof want, "| %.4g |", 16 / t);
-    expect_in_row("## Throughput", "q4_0 decode (token) | cloud-h100 (projected)", "| projected |", want);
+    expect_in_row("## Throughput", "q4_0/decode (token) | cloud-h100 (projected)", "| projected |", want);
     /* H100 generation: the sum of bandwidth time and compute time */
     t = 129 * W / 3350e9 + 640 * F / (989e12 * 0.5);
     snprintf(want, sizeof want, "| %.4g |", 1 / t);
-    expect_in_row("## Throughput", "q4_0 generation (generation) | cloud-h100 (projected)", "projected", want);
+    expect_in_row("## Throughput", "q4_0/generation (generation) | cloud-h100 (projected)", "projected", want);
     /* the api's generation: 0.08 s + 128 tokens / 750 tokens/s, marked profile */
     snprintf(want, sizeof want, "| %.4g |", 1 / (0.08 + 128 / 750.0));
     expect_in_row("## Throughput", "api-llama3-8b (profile figures)", "generation", want);
@@ -212,6 +212,51 @@ static void without_gnuplot_tables_only(void **s) {
     assert_int_equal(system(cmd), 0);
 }
 
+/* The generation's shape comes from the results' metrics (GC_METRIC_PROMPT_TOKENS and
+ * GC_METRIC_GEN_TOKENS), not from gencost's defaults. */
+static void shape_from_metrics(void **s) {
+    assert_non_null(strstr(md, "P = 512 prompt and N = 128 new tokens per generation (from the results)"));
+}
+
+/* A schema-2 file: the parameters belong to the job (and to the api rows that price it), the
+ * device to the configuration; two devices are two rows of one job, the faster one counts. */
+static void schema2_params_and_device(void **s) {
+    char dir[64];
+    snprintf(dir, sizeof dir, "/tmp/gc_report_XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    char *inputs[] = {FIX "m1-isa.json"};
+    gc_report_opts o = {.hosts_dir = "hosts", .out_dir = dir, .gnuplot = "/nonexistent/gnuplot", .quiet = true};
+    gc_err err = {{0}};
+    if (report_run(inputs, 1, &o, &err)) fail_msg("%s", err.msg);
+    char *text = slurp(dir, "report.md", NULL), *table = slurp(dir, "report.csv", NULL);
+    assert_non_null(text);
+    const char *job = "llm/llama3-8b/q4_0/generation?gen=64,prompt=256";
+    char a[160], want[64];
+    snprintf(a, sizeof a, "| %s (generation) | apple-m1-macbook-air |", job);
+    char *l = table_line(text, "## Throughput", a, "cpu (dotprod) × 4");
+    if (!l) fail_msg("no throughput row for %s on dotprod", job);
+    assert_non_null(strstr(l, "fastest here"));
+    snprintf(want, sizeof want, "| %.4g |", 1.5 * gen_rate(12, 100));
+    assert_non_null(strstr(l, want));
+    l = table_line(text, "## Throughput", a, "cpu (neon) × 4");
+    if (!l) fail_msg("no throughput row for %s on neon", job);
+    assert_null(strstr(l, "fastest here"));
+    /* the api is priced for the shape the results state: 256 prompt and 64 new tokens */
+    assert_non_null(strstr(text, "P = 256 prompt and N = 64 new tokens per generation (from the results)"));
+    snprintf(want, sizeof want, "| $%.3g |", (256 * 0.05 + 64 * 0.08) / 1e6 * 1000);
+    l = table_line(text, "## Cost per 1,000", "| llm/llama3-8b/-/generation?gen=64,prompt=256 | api-llama3-8b", want);
+    if (!l) fail_msg("no api cost row with %s", want);
+    snprintf(a, sizeof a, "| %s | apple-m1-macbook-air | api-llama3-8b", job);
+    if (!table_line(text, "## Break-even", a, "|")) fail_msg("no break-even row of %s against the api", job);
+    assert_non_null(strstr(table, ",basis,device,params\n"));
+    assert_non_null(strstr(table, ",dotprod,\"gen=64,prompt=256\"\n"));
+    free(text);
+    free(table);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void bad_inputs(void **s) {
     gc_report_opts o = {.hosts_dir = "hosts", .out_dir = "/tmp/gc_report_never", .quiet = true};
     gc_err err = {{0}};
@@ -241,6 +286,8 @@ int main(void) {
         cmocka_unit_test(hosts_marked),
         cmocka_unit_test(charts_png_svg_and_inline),
         cmocka_unit_test(without_gnuplot_tables_only),
+        cmocka_unit_test(shape_from_metrics),
+        cmocka_unit_test(schema2_params_and_device),
         cmocka_unit_test(bad_inputs),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
