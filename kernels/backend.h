@@ -1,4 +1,4 @@
-/* The kernel interface: tensors owned by a backend, and an op table.
+/* The kernel interface: tensors owned by a backend, and an op table grouped in families.
  *
  * Workloads never touch SIMD, CUDA or threads; they call a backend through this table. Tensor
  * storage belongs to the backend (host memory for the CPU, device memory for CUDA): a workload
@@ -6,11 +6,30 @@
  * asynchronously; download() and sync() are the synchronisation points. Every op returns 0 or
  * an error code, with a one-line message in gk_backend_error().
  *
- * Shapes follow ggml: ne[0] is the innermost (contiguous) dimension. A matrix of R rows and C
- * columns has ne = {C, R}. Weights W of a linear layer: ne = {K, N} (N rows of K inputs).
- * Activations X: ne = {K, M} (M tokens). matmul: Y{N, M} = X{K, M} · Wᵀ, i.e.
- *   Y[m][n] = sum_k X[m][k] * W[n][k].
+ * Shapes follow ggml: ne[0] is the innermost dimension. A matrix of R rows and C columns has
+ * ne = {C, R}; the rows of a tensor seen as a matrix are ne[1]·ne[2]·ne[3]. Weights W of a
+ * linear layer: ne = {K, N} (N rows of K inputs). Activations X: ne = {K, M} (M tokens).
+ * matmul (default form): Y{N, M} = X{K, M} · Wᵀ, i.e. Y[m][n] = sum_k X[m][k] * W[n][k].
  * Activations, norms, logits are F32. Weights may be any gk_type the backend supports.
+ *
+ * Strides follow ggml too: nb[i] is the byte distance between consecutive indices of dimension
+ * i; nb[0] is the bytes of one element (of one block for block types, whose rows are always
+ * whole blocks). alloc() makes tensors contiguous (nb[1] = row bytes, nb[i] = nb[i-1]·ne[i-1]);
+ * views (gk_view) may have any strides. Every op says below whether it accepts strided views;
+ * those that do not refuse one with an error naming the tensor, never reading wrong data.
+ *
+ * Ops come in families (core: the transformer forward; image: the UNet's; train: backward
+ * ops and optimisers). A backend fills one family table at a time and leaves the others NULL;
+ * supports() tells a caller beforehand whether a backend can run an op on given types. The ref
+ * backend implements every op of every family and is the oracle the others are tested against.
+ *
+ * How to add an op (nothing else changes; backends that lack it say so through supports()):
+ *  1. here: an X(NAME, name) entry in its family's list, its entry in the family struct, and
+ *     its gk_<name>() wrapper (a new family: its list, struct, a pointer in gk_ops);
+ *  2. kernels/op_checks.c: its argument check, and its operand types in the domain table when
+ *     they are not all F32;
+ *  3. the ref backend: its oracle (kernels/cpu/ref_<family>.c), entered in the ref's table;
+ *  4. tests on ref by hand; then any backend may fill its entry, tested against ref.
  */
 #ifndef GK_BACKEND_H
 #define GK_BACKEND_H
@@ -24,7 +43,8 @@ typedef struct gk_backend gk_backend;
 typedef struct gk_tensor {
     int type;            /* gk_type */
     int64_t ne[4];       /* elements per dimension; unused dimensions are 1 */
-    size_t nbytes;       /* total bytes of storage this tensor covers */
+    size_t nb[4];        /* byte strides (see above); a dimension of one element has any stride */
+    size_t nbytes;       /* bytes of storage this tensor spans from data (gaps of a view included) */
     void *data;          /* backend-owned storage; opaque to workloads */
     bool view;           /* true: shares another tensor's storage, never freed */
     gk_backend *be;
@@ -34,8 +54,25 @@ typedef struct gk_backend_opts {
     int n_threads;       /* CPU: worker threads (<= 0: all physical cores) */
     bool smt;            /* CPU: allow SMT siblings when pinning */
     int device;          /* GPU index */
-    const char *isa;     /* CPU: force a micro-kernel set ("scalar", "avx2", "neon", ...); NULL = best */
+    /* CPU: the micro-kernel set ("scalar", "avx2", "avx512", "neon", "dotprod", "i8mm"); NULL
+     * or "" = the best this CPU runs. A run axis chosen by the caller (gencost run --isa, whose
+     * default the CLI reads from GENCOST_ISA); backends never read the environment. */
+    const char *isa;
 } gk_backend_opts;
+
+/* ---- op parameters ---------------------------------------------------------------------- */
+
+/* matmul: Y = alpha · op(X) · op(W)ᵀ + beta · Y, op(A) = A, or Aᵀ when trans_a, on the tensors
+ * seen as matrices (ne[0] columns). NULL params = the default form Y = X·Wᵀ (alpha 1, beta 0,
+ * no transposes): a linear layer. Set alpha explicitly (a zeroed struct with alpha = beta = 0
+ * is refused as a mistake). beta = 0: Y's old contents are not read. Y must not overlap X or W.
+ * With training's names: dX = dY·W is {.trans_w = true, .alpha = 1} with (y dX, w W, x dY);
+ * dW += dYᵀ·X is {.trans_x = true, .trans_w = true, .alpha = 1, .beta = 1} with (y dW, w X,
+ * x dY). Backends that implement only the default form refuse the others (supports() says so). */
+typedef struct gk_matmul_params {
+    bool trans_x, trans_w;
+    float alpha, beta;
+} gk_matmul_params;
 
 /* Attention parameters. q: {n_head*head_dim, T} F32, rows are tokens at positions
  * pos0 .. pos0+T-1. kcache, vcache: {n_kv_head*head_dim, ctx} of type F32/F16/Q8_0, holding
@@ -47,15 +84,35 @@ typedef struct gk_attn_params {
     float scale;         /* usually 1/sqrt(head_dim) */
 } gk_attn_params;
 
-typedef struct gk_ops {
-    int (*alloc)(gk_backend *b, gk_tensor *t);     /* t->type and t->ne set by the caller */
-    void (*free)(gk_backend *b, gk_tensor *t);
-    /* Copies bytes of host memory into/out of t at byte offset. download() synchronises. */
-    int (*upload)(gk_backend *b, gk_tensor *t, size_t offset, const void *src, size_t bytes);
-    int (*download)(gk_backend *b, const gk_tensor *t, size_t offset, void *dst, size_t bytes);
-    int (*sync)(gk_backend *b);
+/* ---- ops and families ------------------------------------------------------------------- */
 
-    int (*matmul)(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_tensor *x);
+/* Every op, as X(ENUM_NAME, field_name), by family; the order is the family struct's. */
+#define GK_CORE_OPS(X)                                                                           \
+    X(MATMUL, matmul) X(EMBEDDING, embedding) X(RMSNORM, rmsnorm) X(ROPE, rope)                  \
+    X(KV_STORE, kv_store) X(ATTENTION, attention) X(SILU_MUL, silu_mul) X(ADD, add)              \
+    X(SCALE, scale) X(SOFTMAX, softmax)
+#define GK_IMAGE_OPS(X)   /* conv2d, group_norm, upsample, gelu, ...: added with the image workload */
+#define GK_TRAIN_OPS(X)   /* backward ops, adamw, cross_entropy: added with the training workload */
+
+typedef enum gk_family { GK_FAMILY_CORE, GK_FAMILY_IMAGE, GK_FAMILY_TRAIN, GK_FAMILY_COUNT } gk_family;
+
+typedef enum gk_op {
+#define GK_OP_ENUM_(U, l) GK_OP_##U,
+    GK_CORE_OPS(GK_OP_ENUM_) GK_IMAGE_OPS(GK_OP_ENUM_) GK_TRAIN_OPS(GK_OP_ENUM_)
+#undef GK_OP_ENUM_
+    GK_OP_COUNT
+} gk_op;
+
+const char *gk_op_name(gk_op op);             /* "matmul"; "?" when unknown */
+gk_family gk_op_family(gk_op op);             /* GK_FAMILY_COUNT when unknown */
+const char *gk_family_name(gk_family f);      /* "core", "image", "train" */
+
+/* The core family: the Llama forward pass. Tensors must be contiguous except where noted. */
+typedef struct gk_core_ops {
+    /* See gk_matmul_params. x, y (and w when a float type) may be strided views on ref and
+     * cpu; a block-type w needs whole-block rows (any row stride). */
+    int (*matmul)(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_tensor *x,
+                  const gk_matmul_params *p);
     /* y{dim, T} = dequantised rows table{dim, vocab}[ids[t]]; ids: I32 {T}. */
     int (*embedding)(gk_backend *b, gk_tensor *y, const gk_tensor *table, const gk_tensor *ids);
     /* y = x / rms(x) * w, per row of x{dim, T}; w F32 {dim}. y may equal x. */
@@ -76,10 +133,39 @@ typedef struct gk_ops {
     int (*add)(gk_backend *b, gk_tensor *y, const gk_tensor *a, const gk_tensor *c);  /* y = a + c */
     int (*scale)(gk_backend *b, gk_tensor *y, const gk_tensor *x, float s);           /* y = s * x */
     int (*softmax)(gk_backend *b, gk_tensor *y, const gk_tensor *x);                  /* per row */
+} gk_core_ops;
+
+/* Defined with their first ops (their issues); until then no backend can have one. */
+typedef struct gk_image_ops gk_image_ops;
+typedef struct gk_train_ops gk_train_ops;
+
+/* Capabilities of an open backend (gk_backend.caps). */
+enum {
+    /* Tensor storage is this process's memory: a model's weights count against host RAM. */
+    GK_CAP_HOST_MEMORY = 1u << 0,
+};
+
+typedef struct gk_ops {
+    /* ---- storage and synchronisation: every backend, called as b->ops->upload(b, ...) ---- */
+    int (*alloc)(gk_backend *b, gk_tensor *t);     /* t->type and t->ne set by the caller */
+    void (*free)(gk_backend *b, gk_tensor *t);
+    /* Copies bytes of host memory into/out of t's span at byte offset (on a strided view the
+     * span includes the gaps). download() synchronises. */
+    int (*upload)(gk_backend *b, gk_tensor *t, size_t offset, const void *src, size_t bytes);
+    int (*download)(gk_backend *b, const gk_tensor *t, size_t offset, void *dst, size_t bytes);
+    int (*sync)(gk_backend *b);
     /* Optional, NULL on host backends: the device's own clock around queued work (CUDA
      * events). stop = 0 marks the start; stop = 1 marks the end, waits for it (a sync point)
      * and fills *seconds with the device time between the two marks. */
     int (*device_timer)(gk_backend *b, int stop, double *seconds);
+
+    /* ---- what it can run: see gk_backend_supports(). NULL = gk_supports_default. ---- */
+    bool (*supports)(gk_backend *b, gk_op op, const int *types, int n_types, const void *params);
+
+    /* ---- the op families; NULL: the backend has none of that family ---- */
+    const gk_core_ops *core;
+    const gk_image_ops *image;
+    const gk_train_ops *train;
 } gk_ops;
 
 struct gk_backend {
@@ -89,6 +175,7 @@ struct gk_backend {
     char device_name[128];    /* what runs the ops ("AMD Ryzen ... / avx2", "NVIDIA H100 ...") */
     int n_threads;
     const char *isa;          /* CPU: the micro-kernel set in use ("avx2", "neon", ...); else NULL */
+    unsigned caps;            /* GK_CAP_* */
     void *impl;               /* backend private */
 };
 
@@ -100,18 +187,89 @@ void gk_backend_close(gk_backend *b);
 const char *const *gk_backend_names(void);
 bool gk_backend_available(const char *name, char *why, size_t whylen);
 const char *gk_backend_error(const gk_backend *b);
+static inline bool gk_backend_has(const gk_backend *b, unsigned caps) { return (b->caps & caps) == caps; }
 
-/* Tensor helpers (backend-independent). */
-size_t gk_nbytes(int type, const int64_t ne[4]);
+/* Can b run op on these operand types? types[i] is the gk_type of the op's i-th tensor argument
+ * in its signature's order (matmul: y, w, x; attention: out, q, kcache, vcache); only the first
+ * n_types are asked about (0: the op at all). false also leaves the reason, one line, in
+ * gk_backend_error(b) ("cuda: matmul: only the default form ..."). The _params form also asks
+ * about the op's parameters (a gk_matmul_params or gk_attn_params; NULL = the default form).
+ * A workload asks before it allocates, so a case a backend cannot run is dropped or reported
+ * instead of failing inside it. */
+bool gk_backend_supports(gk_backend *b, gk_op op, const int *types, int n_types);
+bool gk_backend_supports_params(gk_backend *b, gk_op op, const int *types, int n_types, const void *params);
+
+/* ---- calling ops: gk_<op>(b, ...) runs b's entry, or fails cleanly when b lacks the op ---- */
+
+int gk_op_missing(gk_backend *b, gk_op op);   /* fills b->err ("backend X has no op"), returns -1 */
+
+static inline int gk_matmul(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_tensor *x,
+                            const gk_matmul_params *p) {
+    const gk_core_ops *f = b->ops->core;
+    return f && f->matmul ? f->matmul(b, y, w, x, p) : gk_op_missing(b, GK_OP_MATMUL);
+}
+static inline int gk_embedding(gk_backend *b, gk_tensor *y, const gk_tensor *table, const gk_tensor *ids) {
+    const gk_core_ops *f = b->ops->core;
+    return f && f->embedding ? f->embedding(b, y, table, ids) : gk_op_missing(b, GK_OP_EMBEDDING);
+}
+static inline int gk_rmsnorm(gk_backend *b, gk_tensor *y, const gk_tensor *x, const gk_tensor *w, float eps) {
+    const gk_core_ops *f = b->ops->core;
+    return f && f->rmsnorm ? f->rmsnorm(b, y, x, w, eps) : gk_op_missing(b, GK_OP_RMSNORM);
+}
+static inline int gk_rope(gk_backend *b, gk_tensor *x, int n_head, int head_dim, int pos0, float base,
+                          const gk_tensor *freq_factors) {
+    const gk_core_ops *f = b->ops->core;
+    return f && f->rope ? f->rope(b, x, n_head, head_dim, pos0, base, freq_factors) : gk_op_missing(b, GK_OP_ROPE);
+}
+static inline int gk_kv_store(gk_backend *b, gk_tensor *cache, const gk_tensor *src, int pos0) {
+    const gk_core_ops *f = b->ops->core;
+    return f && f->kv_store ? f->kv_store(b, cache, src, pos0) : gk_op_missing(b, GK_OP_KV_STORE);
+}
+static inline int gk_attention(gk_backend *b, gk_tensor *out, const gk_tensor *q, const gk_tensor *kcache,
+                               const gk_tensor *vcache, const gk_attn_params *p) {
+    const gk_core_ops *f = b->ops->core;
+    return f && f->attention ? f->attention(b, out, q, kcache, vcache, p) : gk_op_missing(b, GK_OP_ATTENTION);
+}
+static inline int gk_silu_mul(gk_backend *b, gk_tensor *y, const gk_tensor *gate, const gk_tensor *up) {
+    const gk_core_ops *f = b->ops->core;
+    return f && f->silu_mul ? f->silu_mul(b, y, gate, up) : gk_op_missing(b, GK_OP_SILU_MUL);
+}
+static inline int gk_add(gk_backend *b, gk_tensor *y, const gk_tensor *a, const gk_tensor *c) {
+    const gk_core_ops *f = b->ops->core;
+    return f && f->add ? f->add(b, y, a, c) : gk_op_missing(b, GK_OP_ADD);
+}
+static inline int gk_scale(gk_backend *b, gk_tensor *y, const gk_tensor *x, float s) {
+    const gk_core_ops *f = b->ops->core;
+    return f && f->scale ? f->scale(b, y, x, s) : gk_op_missing(b, GK_OP_SCALE);
+}
+static inline int gk_softmax(gk_backend *b, gk_tensor *y, const gk_tensor *x) {
+    const gk_core_ops *f = b->ops->core;
+    return f && f->softmax ? f->softmax(b, y, x) : gk_op_missing(b, GK_OP_SOFTMAX);
+}
+
+/* ---- tensor helpers (backend-independent) ------------------------------------------------- */
+
+size_t gk_nbytes(int type, const int64_t ne[4]);   /* contiguous bytes of that shape; 0 if invalid */
 int64_t gk_nelements(const gk_tensor *t);
-size_t gk_row_bytes(const gk_tensor *t);      /* bytes of one ne[0] row */
-/* A view of rows [row0, row0+nrows) of a 2-D tensor (no copy, never freed). */
+size_t gk_row_bytes(const gk_tensor *t);      /* bytes of one ne[0] row's elements */
+/* Contiguous strides of that type and shape into nb (nb[0] = block bytes). */
+void gk_contiguous_strides(int type, const int64_t ne[4], size_t nb[4]);
+/* Elements laid out densely in ggml order (dimensions of one element are not looked at). */
+bool gk_is_contiguous(const gk_tensor *t);
+
+/* A view of t (no copy, never freed): shape ne, strides nb (NULL: contiguous for ne), starting
+ * offset bytes into t's storage. Any of the 4 dimensions may be strided, as long as the view
+ * stays inside t, offset and strides are whole elements (blocks), and a block type's rows
+ * stay whole blocks (nb[0] = block bytes). 0, or -1 with the reason in t's backend's error. */
+int gk_view(gk_tensor *v, const gk_tensor *t, size_t offset, const int64_t ne[4], const size_t nb[4]);
+/* The matrix transposed (dimensions 0 and 1 swapped; float and I32 types only). */
+int gk_view_transposed(gk_tensor *v, const gk_tensor *t);
+/* Rows [row0, row0+nrows) of a tensor seen as a matrix: 2-D, or contiguous (a convenience on
+ * gk_view; an invalid range gives a tensor without storage, which every op refuses). */
 gk_tensor gk_view_rows(const gk_tensor *t, int64_t row0, int64_t nrows);
 
 /* Convenience: allocate a 2-D tensor {ne0, ne1}. */
 int gk_new2d(gk_backend *b, gk_tensor *t, int type, int64_t ne0, int64_t ne1);
-
-
 
 /* An accelerator a backend can see, for `gencost info` and results files. */
 typedef struct gk_device_info {
@@ -136,6 +294,16 @@ typedef struct gk_backend_desc {
     gk_backend *(*open)(const gk_backend_opts *o, char *err, size_t errlen);
     void (*close)(gk_backend *b);
 } gk_backend_desc;
+
+/* What every backend's supports() starts from: b has the op's entry, and the types are in the
+ * op's contract (kernels/op_checks.c). A backend narrows it (types it has no kernels for,
+ * parameter forms it does not implement) with gk_unsupported() for the reason. */
+bool gk_supports_default(gk_backend *b, gk_op op, const int *types, int n_types, const void *params);
+bool gk_has_op(const gk_backend *b, gk_op op);
+bool gk_unsupported(gk_backend *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));   /* false */
+/* Lays out t contiguously: dimensions < 1 become 1, nb and nbytes set. -1 with b->err when the
+ * type is unknown or a row is not whole blocks. For alloc(). */
+int gk_layout_contiguous(gk_backend *b, gk_tensor *t);
 
 extern const gk_backend_desc gk_ref_backend;   /* kernels/cpu: scalar oracle, one thread */
 extern const gk_backend_desc gk_cpu_backend;   /* kernels/cpu: SIMD + thread pool */

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 int gk_fail(gk_backend *b, const char *fmt, ...) {
     va_list ap;
@@ -19,6 +20,11 @@ int64_t gk_rows(const gk_tensor *t) { return t->ne[1] * t->ne[2] * t->ne[3]; }
 
 /* ---- argument checks ------------------------------------------------------------------------ */
 
+int gk_check_contiguous(gk_backend *b, const char *op, const char *what, const gk_tensor *t) {
+    if (gk_is_contiguous(t)) return 0;
+    return gk_fail(b, "%s: %s is a strided view; this op needs contiguous tensors", op, what);
+}
+
 static int f32_2d(gk_backend *b, const char *op, const char *what, const gk_tensor *t, int64_t ne0,
                   int64_t rows) {
     if (!t || !t->data) return gk_fail(b, "%s: %s has no storage", op, what);
@@ -27,7 +33,7 @@ static int f32_2d(gk_backend *b, const char *op, const char *what, const gk_tens
     if (t->ne[0] != ne0 || (rows >= 0 && gk_rows(t) != rows))
         return gk_fail(b, "%s: %s is %lldx%lld, expected %lldx%lld", op, what, (long long)t->ne[0],
                        (long long)gk_rows(t), (long long)ne0, (long long)rows);
-    return 0;
+    return gk_check_contiguous(b, op, what, t);
 }
 
 static bool weight_type(int type) {
@@ -35,20 +41,70 @@ static bool weight_type(int type) {
            type == GK_Q4_0 || type == GK_Q4_1 || type == GK_Q4_K || type == GK_Q6_K;
 }
 
-int gk_check_matmul(gk_backend *b, const gk_tensor *y, const gk_tensor *w, const gk_tensor *x) {
+/* ---- matmul ---- */
+
+gk_matmul_params gk_matmul_resolve(const gk_matmul_params *p) {
+    return p ? *p : (gk_matmul_params){.alpha = 1.0f, .beta = 0.0f};
+}
+
+bool gk_matmul_is_default(const gk_matmul_params *p) {
+    return !p || (!p->trans_x && !p->trans_w && p->alpha == 1.0f && p->beta == 0.0f);
+}
+
+static bool overlap(const gk_tensor *a, const gk_tensor *c) {
+    uintptr_t a0 = (uintptr_t)a->data, c0 = (uintptr_t)c->data;
+    return a->nbytes && c->nbytes && a0 < c0 + c->nbytes && c0 < a0 + a->nbytes;
+}
+
+static int f32_operand(gk_backend *b, const char *what, const gk_tensor *t) {
+    if (!t || !t->data) return gk_fail(b, "matmul: %s has no storage", what);
+    if (t->type != GK_F32) return gk_fail(b, "matmul: %s must be f32, is %s", what, gk_type_name(t->type));
+    return 0;
+}
+
+int gk_check_matmul(gk_backend *b, const gk_tensor *y, const gk_tensor *w, const gk_tensor *x,
+                    const gk_matmul_params *p, gk_mm_dims *d) {
     if (!w || !w->data) return gk_fail(b, "matmul: weights have no storage");
     if (!weight_type(w->type))
         return gk_fail(b, "matmul: weight type %s not supported", gk_type_name(w->type));
-    int64_t k = w->ne[0], n = gk_rows(w);
-    if (f32_2d(b, "matmul", "x", x, k, -1)) return -1;
-    return f32_2d(b, "matmul", "y", y, n, gk_rows(x));
+    if (f32_operand(b, "x", x) || f32_operand(b, "y", y)) return -1;
+    if (p && p->alpha == 0.0f && p->beta == 0.0f)
+        return gk_fail(b, "matmul: alpha and beta are both 0 (a zeroed gk_matmul_params? alpha = 1 is a product)");
+    gk_matmul_params q = gk_matmul_resolve(p);
+    int64_t xr = gk_rows(x), wr = gk_rows(w);
+    d->m = q.trans_x ? x->ne[0] : xr;
+    d->k = q.trans_x ? xr : x->ne[0];
+    d->n = q.trans_w ? w->ne[0] : wr;
+    int64_t kw = q.trans_w ? wr : w->ne[0];
+    if (kw != d->k)
+        return gk_fail(b, "matmul: op(x) is %lldx%lld but op(w) is %lldx%lld (rows x columns): inner sizes differ",
+                       (long long)d->m, (long long)d->k, (long long)d->n, (long long)kw);
+    if (y->ne[0] != d->n || gk_rows(y) != d->m)
+        return gk_fail(b, "matmul: y is %lldx%lld, expected %lldx%lld", (long long)y->ne[0], (long long)gk_rows(y),
+                       (long long)d->n, (long long)d->m);
+    if (overlap(y, x) || overlap(y, w)) return gk_fail(b, "matmul: y overlaps %s", overlap(y, x) ? "x" : "w");
+    return 0;
 }
+
+int gk_check_matmul_default(gk_backend *b, const gk_tensor *y, const gk_tensor *w, const gk_tensor *x,
+                            const gk_matmul_params *p, gk_mm_dims *d) {
+    if (gk_check_matmul(b, y, w, x, p, d)) return -1;
+    if (!gk_matmul_is_default(p))
+        return gk_fail(b, "matmul: backend %s runs only the default form Y = X*W^T (asked: trans_x %d, trans_w %d, "
+                       "alpha %g, beta %g)", b->name, p->trans_x, p->trans_w, (double)p->alpha, (double)p->beta);
+    if (gk_check_contiguous(b, "matmul", "y", y) || gk_check_contiguous(b, "matmul", "w", w)) return -1;
+    return gk_check_contiguous(b, "matmul", "x", x);
+}
+
+/* ---- the other ops ---- */
 
 int gk_check_embedding(gk_backend *b, const gk_tensor *y, const gk_tensor *table, const gk_tensor *ids) {
     if (!table || !table->data) return gk_fail(b, "embedding: table has no storage");
     if (!weight_type(table->type))
         return gk_fail(b, "embedding: table type %s not supported", gk_type_name(table->type));
     if (!ids || !ids->data || ids->type != GK_I32) return gk_fail(b, "embedding: ids must be an i32 tensor");
+    if (gk_check_contiguous(b, "embedding", "table", table) || gk_check_contiguous(b, "embedding", "ids", ids))
+        return -1;
     return f32_2d(b, "embedding", "y", y, table->ne[0], gk_nelements(ids));
 }
 
@@ -76,6 +132,7 @@ int gk_check_kv_store(gk_backend *b, const gk_tensor *cache, const gk_tensor *sr
     if (!cache || !cache->data) return gk_fail(b, "kv_store: cache has no storage");
     if (!cache_type(cache->type))
         return gk_fail(b, "kv_store: cache type %s not supported (f32, f16, q8_0)", gk_type_name(cache->type));
+    if (gk_check_contiguous(b, "kv_store", "cache", cache)) return -1;
     if (f32_2d(b, "kv_store", "src", src, cache->ne[0], -1)) return -1;
     if (pos0 < 0 || pos0 + gk_rows(src) > gk_rows(cache))
         return gk_fail(b, "kv_store: rows %d..%lld outside the cache's %lld", pos0,
@@ -98,6 +155,7 @@ int gk_check_attention(gk_backend *b, const gk_tensor *out, const gk_tensor *q, 
         if (!cache_type(c[i]->type))
             return gk_fail(b, "attention: %s type %s not supported", name, gk_type_name(c[i]->type));
         if (c[i]->ne[0] != dkv) return gk_fail(b, "attention: %s rows are not n_kv_head*head_dim", name);
+        if (gk_check_contiguous(b, "attention", name, c[i])) return -1;
         if (p->head_dim % gk_type_get(c[i]->type)->block)
             return gk_fail(b, "attention: head_dim %d is not a whole number of %s blocks", p->head_dim,
                            gk_type_name(c[i]->type));
@@ -119,4 +177,36 @@ int gk_check_same_f32(gk_backend *b, const char *op, const gk_tensor *y, const g
 float gk_rope_theta(int pos, int i, int head_dim, float base, float ff) {
     float theta_scale = powf(base, -2.0f / (float)head_dim);
     return (float)pos * powf(theta_scale, (float)i) / ff;
+}
+
+/* ---- the domain of every op ------------------------------------------------------------------ */
+
+/* Operand types by op, one letter per tensor argument in signature order: f F32, w a weight
+ * type, c a KV-cache type, i I32. An op without an entry takes F32 tensors only. */
+static const char *const operands[GK_OP_COUNT] = {
+    [GK_OP_MATMUL] = "fwf",  [GK_OP_EMBEDDING] = "fwi", [GK_OP_RMSNORM] = "fff", [GK_OP_ROPE] = "ff",
+    [GK_OP_KV_STORE] = "cf", [GK_OP_ATTENTION] = "ffcc", [GK_OP_SILU_MUL] = "fff", [GK_OP_ADD] = "fff",
+    [GK_OP_SCALE] = "ff",    [GK_OP_SOFTMAX] = "ff",
+};
+
+static bool letter_takes(char kind, int type) {
+    switch (kind) {
+    case 'w': return weight_type(type);
+    case 'c': return cache_type(type);
+    case 'i': return type == GK_I32;
+    default: return type == GK_F32;
+    }
+}
+
+bool gk_op_accepts(gk_backend *b, gk_op op, const int *types, int n_types) {
+    if (gk_op_family(op) == GK_FAMILY_COUNT) return gk_unsupported(b, "op %d is not an op", (int)op);
+    const char *kinds = operands[op];
+    int n = kinds ? (int)strlen(kinds) : n_types;
+    if (n_types > n)
+        return gk_unsupported(b, "%s takes %d tensors, %d types asked about", gk_op_name(op), n, n_types);
+    for (int i = 0; i < n_types; i++)
+        if (!letter_takes(kinds ? kinds[i] : 'f', types[i]))
+            return gk_unsupported(b, "%s: tensor argument %d (from 0) cannot be %s", gk_op_name(op), i,
+                                  gk_type_name(types[i]));
+    return true;
 }

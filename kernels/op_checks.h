@@ -1,6 +1,6 @@
-/* For backend implementers: the error setter and the argument checks of every op, shared by
- * all backends so each rejects bad calls with the same message and the op bodies can assume
- * valid shapes. */
+/* For backend implementers: the error setter, the argument checks of every op and the domain of
+ * every op (which operand types its contract allows), shared by all backends so each rejects
+ * bad calls with the same message and the op bodies can assume valid shapes. */
 #ifndef GK_OP_CHECKS_H
 #define GK_OP_CHECKS_H
 #include <stdint.h>
@@ -11,9 +11,32 @@ int gk_fail(gk_backend *b, const char *fmt, ...) __attribute__((format(printf, 2
 
 /* Rows of a tensor seen as a matrix of ne[0] columns. */
 int64_t gk_rows(const gk_tensor *t);
+/* Byte offset of row r of t seen as a matrix, whatever its strides. */
+static inline size_t gk_row_offset(const gk_tensor *t, int64_t r) {
+    int64_t i1 = r % t->ne[1], i23 = r / t->ne[1];
+    return (size_t)i1 * t->nb[1] + (size_t)(i23 % t->ne[2]) * t->nb[2] + (size_t)(i23 / t->ne[2]) * t->nb[3];
+}
 
-/* Argument checks: 0 when the op can run, else -1 with b->err filled. */
-int gk_check_matmul(gk_backend *b, const gk_tensor *y, const gk_tensor *w, const gk_tensor *x);
+/* The op's contract accepts these operand types (see gk_backend_supports); false with the
+ * reason in b->err. */
+bool gk_op_accepts(gk_backend *b, gk_op op, const int *types, int n_types);
+
+/* ---- matmul ---- */
+typedef struct gk_mm_dims {
+    int64_t m, n, k;     /* Y is M×N; op(X) M×K; op(W) N×K */
+} gk_mm_dims;
+/* p with NULL resolved to the default form. */
+gk_matmul_params gk_matmul_resolve(const gk_matmul_params *p);
+bool gk_matmul_is_default(const gk_matmul_params *p);
+/* Any form, any strides (block-type w: whole-block rows, as every view has). Fills *d. */
+int gk_check_matmul(gk_backend *b, const gk_tensor *y, const gk_tensor *w, const gk_tensor *x,
+                    const gk_matmul_params *p, gk_mm_dims *d);
+/* The same, for backends that run only the default form on contiguous tensors. */
+int gk_check_matmul_default(gk_backend *b, const gk_tensor *y, const gk_tensor *w, const gk_tensor *x,
+                            const gk_matmul_params *p, gk_mm_dims *d);
+
+/* Argument checks of the other core ops (every tensor contiguous): 0 when the op can run, else
+ * -1 with b->err filled. */
 int gk_check_embedding(gk_backend *b, const gk_tensor *y, const gk_tensor *table, const gk_tensor *ids);
 int gk_check_rmsnorm(gk_backend *b, const gk_tensor *y, const gk_tensor *x, const gk_tensor *w);
 int gk_check_rope(gk_backend *b, const gk_tensor *x, int n_head, int head_dim, int pos0, float base,
@@ -24,6 +47,8 @@ int gk_check_attention(gk_backend *b, const gk_tensor *out, const gk_tensor *q, 
 /* Same-shape F32 tensors (c may be NULL). */
 int gk_check_same_f32(gk_backend *b, const char *op, const gk_tensor *y, const gk_tensor *a,
                       const gk_tensor *c);
+/* t is contiguous, else -1: "<op>: <what> is a strided view; this op needs contiguous tensors". */
+int gk_check_contiguous(gk_backend *b, const char *op, const char *what, const gk_tensor *t);
 
 /* Rotary angle of pair i (theta = pos * base^(-2i/head_dim) / ff), as ggml computes it: ff is
  * the pair's frequency factor (1 without factors; dividing by 1 is exact). */

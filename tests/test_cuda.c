@@ -118,7 +118,7 @@ static void drop(gk_backend *b, gk_tensor *t) { b->ops->free(b, t); }
 static void be_matmul(gk_backend *b, int type, const uint8_t *w, const float *x, int64_t K, int64_t N, int64_t M, float *y)
 {
     gk_tensor tw = put(b, type, K, N, w), tx = put(b, GK_F32, K, M, x), ty = put(b, GK_F32, N, M, NULL);
-    OK(b, b->ops->matmul(b, &ty, &tw, &tx));
+    OK(b, gk_matmul(b, &ty, &tw, &tx, NULL));
     get(b, &ty, y);
     drop(b, &tw), drop(b, &tx), drop(b, &ty);
 }
@@ -272,7 +272,7 @@ static void rmsnorm_and_softmax(void **s)
         for (int op = 0; op < 2; op++) {
             gk_backend *b = ref_be;
             gk_tensor tx = put(b, GK_F32, dim, T, x), tw = put(b, GK_F32, dim, 1, w), ty = put(b, GK_F32, dim, T, NULL);
-            OK(b, op ? b->ops->softmax(b, &ty, &tx) : b->ops->rmsnorm(b, &ty, &tx, &tw, 1e-5f));
+            OK(b, op ? gk_softmax(b, &ty, &tx) : gk_rmsnorm(b, &ty, &tx, &tw, 1e-5f));
             get(b, &ty, want);
             drop(b, &tx), drop(b, &tw), drop(b, &ty);
             for (int rev = 0; rev < 2; rev++) {
@@ -287,7 +287,7 @@ static void rmsnorm_and_softmax(void **s)
             if (dev_be) {
                 b = dev_be;
                 tx = put(b, GK_F32, dim, T, x), tw = put(b, GK_F32, dim, 1, w);
-                OK(b, op ? b->ops->softmax(b, &tx, &tx) : b->ops->rmsnorm(b, &tx, &tx, &tw, 1e-5f));
+                OK(b, op ? gk_softmax(b, &tx, &tx) : gk_rmsnorm(b, &tx, &tx, &tw, 1e-5f));
                 get(b, &tx, got);
                 drop(b, &tx), drop(b, &tw);
                 expect_close(op ? "device softmax" : "device rmsnorm", got, want, dim * T, 1e-6f, 2e-5f);
@@ -307,9 +307,9 @@ static void elementwise_ops(void **s)
         for (int op = 0; op < 3; op++) {
             gk_backend *b = ref_be;
             gk_tensor ta = put(b, GK_F32, n, 1, x), tc = put(b, GK_F32, n, 1, c), ty = put(b, GK_F32, n, 1, NULL);
-            OK(b, op == GK_EW_SILU_MUL ? b->ops->silu_mul(b, &ty, &ta, &tc)
-                  : op == GK_EW_ADD    ? b->ops->add(b, &ty, &ta, &tc)
-                                       : b->ops->scale(b, &ty, &ta, -0.375f));
+            OK(b, op == GK_EW_SILU_MUL ? gk_silu_mul(b, &ty, &ta, &tc)
+                  : op == GK_EW_ADD    ? gk_add(b, &ty, &ta, &tc)
+                                       : gk_scale(b, &ty, &ta, -0.375f));
             get(b, &ty, want);
             drop(b, &ta), drop(b, &tc), drop(b, &ty);
             gk_ew_args a = {x, c, got, n, -0.375f, op};
@@ -319,9 +319,9 @@ static void elementwise_ops(void **s)
             if (dev_be) {
                 b = dev_be;
                 ta = put(b, GK_F32, n, 1, x), tc = put(b, GK_F32, n, 1, c);
-                OK(b, op == GK_EW_SILU_MUL ? b->ops->silu_mul(b, &ta, &ta, &tc)
-                      : op == GK_EW_ADD    ? b->ops->add(b, &ta, &ta, &tc)
-                                           : b->ops->scale(b, &ta, &ta, -0.375f));
+                OK(b, op == GK_EW_SILU_MUL ? gk_silu_mul(b, &ta, &ta, &tc)
+                      : op == GK_EW_ADD    ? gk_add(b, &ta, &ta, &tc)
+                                           : gk_scale(b, &ta, &ta, -0.375f));
                 get(b, &ta, got);
                 drop(b, &ta), drop(b, &tc);
                 expect_close("device elementwise", got, want, n, 1e-6f, 1e-6f);
@@ -346,7 +346,7 @@ static void rope_positions(void **s)
             for (int i = 0; with_ff && i < hd / 2; i++) ff[i] = 0.5f + 7.5f * (float)i / (float)(hd / 2);
             gk_tensor tx = put(ref_be, GK_F32, (int64_t)nh * hd, T, x), tf = {0};
             if (ff) tf = put(ref_be, GK_F32, hd / 2, 1, ff);
-            OK(ref_be, ref_be->ops->rope(ref_be, &tx, nh, hd, pos0, 10000.0f, ff ? &tf : NULL));
+            OK(ref_be, gk_rope(ref_be, &tx, nh, hd, pos0, 10000.0f, ff ? &tf : NULL));
             get(ref_be, &tx, want);
             drop(ref_be, &tx);
             if (ff) drop(ref_be, &tf);
@@ -360,7 +360,7 @@ static void rope_positions(void **s)
             if (dev_be) {
                 tx = put(dev_be, GK_F32, (int64_t)nh * hd, T, x);
                 if (ff) tf = put(dev_be, GK_F32, hd / 2, 1, ff);
-                OK(dev_be, dev_be->ops->rope(dev_be, &tx, nh, hd, pos0, 10000.0f, ff ? &tf : NULL));
+                OK(dev_be, gk_rope(dev_be, &tx, nh, hd, pos0, 10000.0f, ff ? &tf : NULL));
                 get(dev_be, &tx, got);
                 drop(dev_be, &tx);
                 if (ff) drop(dev_be, &tf);
@@ -382,7 +382,7 @@ static void embedding_rows(void **s)
         ids[0] = 10, ids[1] = 0, ids[2] = 3, ids[3] = 10;
         float *want = malloc((size_t)(dim * T) * 4), *got = dalloc((size_t)(dim * T) * 4);
         gk_tensor tt = put(ref_be, type, dim, vocab, table), ti = put(ref_be, GK_I32, T, 1, ids), ty = put(ref_be, GK_F32, dim, T, NULL);
-        OK(ref_be, ref_be->ops->embedding(ref_be, &ty, &tt, &ti));
+        OK(ref_be, gk_embedding(ref_be, &ty, &tt, &ti));
         get(ref_be, &ty, want);
         drop(ref_be, &tt), drop(ref_be, &ti), drop(ref_be, &ty);
         int err = 0;
@@ -398,12 +398,12 @@ static void embedding_rows(void **s)
         if (dev_be) {
             ids[2] = 3;
             tt = put(dev_be, type, dim, vocab, table), ti = put(dev_be, GK_I32, T, 1, ids), ty = put(dev_be, GK_F32, dim, T, NULL);
-            OK(dev_be, dev_be->ops->embedding(dev_be, &ty, &tt, &ti));
+            OK(dev_be, gk_embedding(dev_be, &ty, &tt, &ti));
             get(dev_be, &ty, got);
             expect_close("device embedding", got, want, dim * T, 0, 0);
             ids[2] = 11;
             OK(dev_be, dev_be->ops->upload(dev_be, &ti, 0, ids, T * 4));
-            OK(dev_be, dev_be->ops->embedding(dev_be, &ty, &tt, &ti));
+            OK(dev_be, gk_embedding(dev_be, &ty, &tt, &ti));
             assert_int_not_equal(dev_be->ops->sync(dev_be), 0);
             assert_non_null(strstr(gk_backend_error(dev_be), "token id"));
             OK(dev_be, dev_be->ops->sync(dev_be));   /* the error is reported once */
@@ -428,7 +428,7 @@ static void kv_store_rows(void **s)
         gk_tensor tc = put(ref_be, type, width, ctx, NULL), ts = put(ref_be, GK_F32, width, T, src);
         memset(got, 0x5a, bytes);
         OK(ref_be, ref_be->ops->upload(ref_be, &tc, 0, got, bytes));
-        OK(ref_be, ref_be->ops->kv_store(ref_be, &tc, &ts, pos0));
+        OK(ref_be, gk_kv_store(ref_be, &tc, &ts, pos0));
         get(ref_be, &tc, want);
         drop(ref_be, &tc), drop(ref_be, &ts);
         gk_kvs_args a = {got, rb, src, width, T, pos0, type};
@@ -438,7 +438,7 @@ static void kv_store_rows(void **s)
         if (dev_be) {
             memset(got, 0x5a, bytes);
             tc = put(dev_be, type, width, ctx, got), ts = put(dev_be, GK_F32, width, T, src);
-            OK(dev_be, dev_be->ops->kv_store(dev_be, &tc, &ts, pos0));
+            OK(dev_be, gk_kv_store(dev_be, &tc, &ts, pos0));
             get(dev_be, &tc, got);
             drop(dev_be, &tc), drop(dev_be, &ts);
             if (memcmp(got, want, bytes) != 0) fail_msg("device kv_store %s: cache bytes differ", gk_type_name(type));
@@ -479,7 +479,7 @@ static void check_attention(int type, attn_case c)
     gk_backend *b = ref_be;
     gk_tensor tq = put(b, GK_F32, qw, c.T, q), tk = put(b, type, kw, ctx, k), tv = put(b, type, kw, ctx, v),
               to = put(b, GK_F32, qw, c.T, NULL);
-    OK(b, b->ops->attention(b, &to, &tq, &tk, &tv, &p));
+    OK(b, gk_attention(b, &to, &tq, &tk, &tv, &p));
     get(b, &to, want);
     drop(b, &tq), drop(b, &tk), drop(b, &tv), drop(b, &to);
     char what[128];
@@ -495,7 +495,7 @@ static void check_attention(int type, attn_case c)
         b = dev_be;
         tq = put(b, GK_F32, qw, c.T, q), tk = put(b, type, kw, ctx, k), tv = put(b, type, kw, ctx, v),
         to = put(b, GK_F32, qw, c.T, NULL);
-        OK(b, b->ops->attention(b, &to, &tq, &tk, &tv, &p));
+        OK(b, gk_attention(b, &to, &tq, &tk, &tv, &p));
         get(b, &to, got);
         drop(b, &tq), drop(b, &tk), drop(b, &tv), drop(b, &to);
         expect_close(what, got, want, qw * c.T, 2e-5f, 1e-4f);

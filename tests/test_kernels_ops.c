@@ -209,7 +209,7 @@ static void check_matmul_data(pair *p, int wtype, mm_shape s, const void *wq, fl
         tensor_from(bs[i], &tw, wtype, s.k, s.n, wq);
         tensor_from(bs[i], &tx, GK_F32, s.k, s.m, x);
         tensor_from(bs[i], &ty, GK_F32, s.n, s.m, NULL);
-        if (bs[i]->ops->matmul(bs[i], &ty, &tw, &tx)) fail_msg("%s", gk_backend_error(bs[i]));
+        if (gk_matmul(bs[i], &ty, &tw, &tx, NULL)) fail_msg("%s", gk_backend_error(bs[i]));
         y[i] = download_f32(bs[i], &ty);
         free_t(bs[i], &tw), free_t(bs[i], &tx), free_t(bs[i], &ty);
     }
@@ -317,13 +317,13 @@ static void run_rowop(pair *p, rowop op, int64_t ne0, int64_t rows, float *out[2
         tensor_from(b, &ty, GK_F32, ne0, rows, NULL);
         int rc = 0;
         switch (op) {
-        case OP_RMSNORM: rc = b->ops->rmsnorm(b, &ty, &ta, &tw, 1e-5f); break;
-        case OP_SOFTMAX: rc = b->ops->softmax(b, &ty, &ta); break;
-        case OP_SILU_MUL: rc = b->ops->silu_mul(b, &ty, &ta, &tc); break;
-        case OP_ADD: rc = b->ops->add(b, &ty, &ta, &tc); break;
-        case OP_SCALE: rc = b->ops->scale(b, &ty, &ta, -0.37f); break;
+        case OP_RMSNORM: rc = gk_rmsnorm(b, &ty, &ta, &tw, 1e-5f); break;
+        case OP_SOFTMAX: rc = gk_softmax(b, &ty, &ta); break;
+        case OP_SILU_MUL: rc = gk_silu_mul(b, &ty, &ta, &tc); break;
+        case OP_ADD: rc = gk_add(b, &ty, &ta, &tc); break;
+        case OP_SCALE: rc = gk_scale(b, &ty, &ta, -0.37f); break;
         case OP_ROPE: {
-            rc = b->ops->rope(b, &ta, (int)(ne0 / 8), 8, 5, 10000.0f, NULL);
+            rc = gk_rope(b, &ta, (int)(ne0 / 8), 8, 5, 10000.0f, NULL);
             free_t(b, &ty);
             ty = ta;   /* in place */
             break;
@@ -368,7 +368,7 @@ static float *rope_on(gk_backend *b, const float *x, int nh, int hd, int64_t T, 
     gk_tensor tx, tf;
     tensor_from(b, &tx, GK_F32, (int64_t)nh * hd, T, x);
     if (ff) tensor_from(b, &tf, GK_F32, hd / 2, 1, ff);
-    if (b->ops->rope(b, &tx, nh, hd, pos0, 10000.0f, ff ? &tf : NULL)) fail_msg("%s", gk_backend_error(b));
+    if (gk_rope(b, &tx, nh, hd, pos0, 10000.0f, ff ? &tf : NULL)) fail_msg("%s", gk_backend_error(b));
     float *y = download_f32(b, &tx);
     free_t(b, &tx);
     if (ff) free_t(b, &tf);
@@ -444,7 +444,7 @@ static void test_rope_factors_refused(void **state) {
         tensor_from(other, &bad[3], GK_F32, 4, 1, ff);   /* another backend's */
         const char *why[] = {"5x1, expected 4x1", "must be f32", "4x2, expected 4x1", "belong to backend"};
         for (int k = 0; k < 4; k++) {
-            assert_int_not_equal(b->ops->rope(b, &tx, 2, 8, 0, 10000.0f, &bad[k]), 0);
+            assert_int_not_equal(gk_rope(b, &tx, 2, 8, 0, 10000.0f, &bad[k]), 0);
             const char *e = gk_backend_error(b);
             if (!strstr(e, "rope") || !strstr(e, "frequency factors") || !strstr(e, why[k]))
                 fail_msg("%s, bad factors %d: error '%s' does not say '%s'", names[i], k, e, why[k]);
@@ -477,7 +477,7 @@ static void embed_kv_all(pair *p) {
             tensor_from(bs[i], &tt, types[t], dim, vocab, tq);
             tensor_from(bs[i], &ti32, GK_I32, 5, 1, ids);
             tensor_from(bs[i], &ty, GK_F32, dim, 5, NULL);
-            assert_int_equal(bs[i]->ops->embedding(bs[i], &ty, &tt, &ti32), 0);
+            assert_int_equal(gk_embedding(bs[i], &ty, &tt, &ti32), 0);
             y[i] = download_f32(bs[i], &ty);
             free_t(bs[i], &tt), free_t(bs[i], &ti32), free_t(bs[i], &ty);
         }
@@ -498,7 +498,7 @@ static void embed_kv_all(pair *p) {
             bytes[i] = calloc(1, tc.nbytes);
             assert_int_equal(bs[i]->ops->upload(bs[i], &tc, 0, bytes[i], tc.nbytes), 0);
             tensor_from(bs[i], &ts, GK_F32, 96, 3, src);
-            assert_int_equal(bs[i]->ops->kv_store(bs[i], &tc, &ts, 6), 0);
+            assert_int_equal(gk_kv_store(bs[i], &tc, &ts, 6), 0);
             assert_int_equal(bs[i]->ops->download(bs[i], &tc, 0, bytes[i], tc.nbytes), 0);
             free_t(bs[i], &tc), free_t(bs[i], &ts);
         }
@@ -535,9 +535,9 @@ static void check_attention(pair *p, attn_case c) {
         tensor_from(b, &vc, c.ctype, dkv, ctx, NULL);
         tensor_from(b, &to, GK_F32, dq, c.t, NULL);
         /* kv_store writes identical bytes on both (test_embedding_kv_store) */
-        assert_int_equal(b->ops->kv_store(b, &kc, &tk, 0), 0);
-        assert_int_equal(b->ops->kv_store(b, &vc, &tv, 0), 0);
-        if (b->ops->attention(b, &to, &tq, &kc, &vc, &ap)) fail_msg("%s", gk_backend_error(b));
+        assert_int_equal(gk_kv_store(b, &kc, &tk, 0), 0);
+        assert_int_equal(gk_kv_store(b, &vc, &tv, 0), 0);
+        if (gk_attention(b, &to, &tq, &kc, &vc, &ap)) fail_msg("%s", gk_backend_error(b));
         y[i] = download_f32(b, &to);
         free_t(b, &tq), free_t(b, &tk), free_t(b, &tv), free_t(b, &kc), free_t(b, &vc), free_t(b, &to);
     }
@@ -579,13 +579,13 @@ static void test_bad_calls_refused(void **state) {
         tensor_from(b, &w, GK_Q4_0, 64, 4, NULL);
         tensor_from(b, &x, GK_F32, 32, 2, NULL);
         tensor_from(b, &y, GK_F32, 4, 2, NULL);
-        assert_int_not_equal(b->ops->matmul(b, &y, &w, &x), 0);   /* K mismatch */
+        assert_int_not_equal(gk_matmul(b, &y, &w, &x, NULL), 0);   /* K mismatch */
         assert_non_null(strstr(gk_backend_error(b), "matmul"));
         int32_t bad[1] = {4};
         tensor_from(b, &ids, GK_I32, 1, 1, bad);
         gk_tensor e;
         tensor_from(b, &e, GK_F32, 64, 1, NULL);
-        assert_int_not_equal(b->ops->embedding(b, &e, &w, &ids), 0);   /* id 4 of 4 rows */
+        assert_int_not_equal(gk_embedding(b, &e, &w, &ids), 0);   /* id 4 of 4 rows */
         assert_non_null(strstr(gk_backend_error(b), "outside"));
         gk_tensor bad_alloc = {.type = GK_Q4_0, .ne = {33, 1, 1, 1}};
         assert_int_not_equal(b->ops->alloc(b, &bad_alloc), 0);

@@ -30,12 +30,10 @@ static int op_failed(const llm_model *m, int layer, const char *op, gc_err *err)
 /* tokens: (T) ids -> x: (dim, T) rows of the embedding table */
 static int embedding_forward(llm_model *m, acts *a, const int32_t *tokens, gc_err *err) {
     gk_backend *b = m->be;
-    gk_tensor ids = m->s.ids;
-    ids.ne[0] = a->T;
-    ids.nbytes = (size_t)a->T * sizeof(int32_t);
-    ids.view = true;
+    gk_tensor ids;
+    OP(gk_view(&ids, &m->s.ids, 0, (const int64_t[4]){a->T, 1, 1, 1}, NULL), -1, "view of token ids");
     OP(b->ops->upload(b, &ids, 0, tokens, ids.nbytes), -1, "upload of token ids");
-    OP(b->ops->embedding(b, &a->x, &m->w.tok_embd, &ids), -1, "embedding");
+    OP(gk_embedding(b, &a->x, &m->w.tok_embd, &ids), -1, "embedding");
     return 0;
 }
 
@@ -46,19 +44,19 @@ static int attention_forward(llm_model *m, int l, acts *a, int pos0, gc_err *err
     const llm_layer *L = &m->w.layers[l];
     const llm_config *c = &m->c;
     int hd = c->dim / c->n_heads;
-    OP(b->ops->rmsnorm(b, &a->xb, &a->x, &L->attn_norm, c->norm_eps), l, "attention rmsnorm");
-    OP(b->ops->matmul(b, &a->q, &L->wq, &a->xb), l, "Q projection");      /* q: (dim, T) */
-    OP(b->ops->matmul(b, &a->k, &L->wk, &a->xb), l, "K projection");      /* k: (kv_dim, T) */
-    OP(b->ops->matmul(b, &a->v, &L->wv, &a->xb), l, "V projection");      /* v: (kv_dim, T) */
+    OP(gk_rmsnorm(b, &a->xb, &a->x, &L->attn_norm, c->norm_eps), l, "attention rmsnorm");
+    OP(gk_matmul(b, &a->q, &L->wq, &a->xb, NULL), l, "Q projection");      /* q: (dim, T) */
+    OP(gk_matmul(b, &a->k, &L->wk, &a->xb, NULL), l, "K projection");      /* k: (kv_dim, T) */
+    OP(gk_matmul(b, &a->v, &L->wv, &a->xb, NULL), l, "V projection");      /* v: (kv_dim, T) */
     const gk_tensor *ff = c->rope_factors ? &m->w.rope_freqs : NULL;   /* Llama 3.1's frequency factors */
-    OP(b->ops->rope(b, &a->q, c->n_heads, hd, pos0, c->rope_base, ff), l, "rope of Q");
-    OP(b->ops->rope(b, &a->k, c->n_kv_heads, hd, pos0, c->rope_base, ff), l, "rope of K");
-    OP(b->ops->kv_store(b, &m->s.kcache[l], &a->k, pos0), l, "K cache store");
-    OP(b->ops->kv_store(b, &m->s.vcache[l], &a->v, pos0), l, "V cache store");
+    OP(gk_rope(b, &a->q, c->n_heads, hd, pos0, c->rope_base, ff), l, "rope of Q");
+    OP(gk_rope(b, &a->k, c->n_kv_heads, hd, pos0, c->rope_base, ff), l, "rope of K");
+    OP(gk_kv_store(b, &m->s.kcache[l], &a->k, pos0), l, "K cache store");
+    OP(gk_kv_store(b, &m->s.vcache[l], &a->v, pos0), l, "V cache store");
     gk_attn_params p = {c->n_heads, c->n_kv_heads, hd, pos0, 1.0f / sqrtf((float)hd)};
-    OP(b->ops->attention(b, &a->att, &a->q, &m->s.kcache[l], &m->s.vcache[l], &p), l, "attention");
-    OP(b->ops->matmul(b, &a->xb, &L->wo, &a->att), l, "output projection");
-    OP(b->ops->add(b, &a->x, &a->x, &a->xb), l, "attention residual");
+    OP(gk_attention(b, &a->att, &a->q, &m->s.kcache[l], &m->s.vcache[l], &p), l, "attention");
+    OP(gk_matmul(b, &a->xb, &L->wo, &a->att, NULL), l, "output projection");
+    OP(gk_add(b, &a->x, &a->x, &a->xb), l, "attention residual");
     return 0;
 }
 
@@ -67,12 +65,12 @@ static int attention_forward(llm_model *m, int l, acts *a, int pos0, gc_err *err
 static int ffn_forward(llm_model *m, int l, acts *a, gc_err *err) {
     gk_backend *b = m->be;
     const llm_layer *L = &m->w.layers[l];
-    OP(b->ops->rmsnorm(b, &a->xb, &a->x, &L->ffn_norm, m->c.norm_eps), l, "ffn rmsnorm");
-    OP(b->ops->matmul(b, &a->hb, &L->w_gate, &a->xb), l, "gate projection");
-    OP(b->ops->matmul(b, &a->hb2, &L->w_up, &a->xb), l, "up projection");
-    OP(b->ops->silu_mul(b, &a->hb, &a->hb, &a->hb2), l, "silu_mul");
-    OP(b->ops->matmul(b, &a->xb, &L->w_down, &a->hb), l, "down projection");
-    OP(b->ops->add(b, &a->x, &a->x, &a->xb), l, "ffn residual");
+    OP(gk_rmsnorm(b, &a->xb, &a->x, &L->ffn_norm, m->c.norm_eps), l, "ffn rmsnorm");
+    OP(gk_matmul(b, &a->hb, &L->w_gate, &a->xb, NULL), l, "gate projection");
+    OP(gk_matmul(b, &a->hb2, &L->w_up, &a->xb, NULL), l, "up projection");
+    OP(gk_silu_mul(b, &a->hb, &a->hb, &a->hb2), l, "silu_mul");
+    OP(gk_matmul(b, &a->xb, &L->w_down, &a->hb, NULL), l, "down projection");
+    OP(gk_add(b, &a->x, &a->x, &a->xb), l, "ffn residual");
     return 0;
 }
 
@@ -81,8 +79,8 @@ static int head_forward(llm_model *m, acts *a, int r0, int n, float *out, gc_err
     gk_backend *b = m->be;
     gk_tensor x = gk_view_rows(&a->x, r0, n), xb = gk_view_rows(&a->xb, r0, n);
     gk_tensor logits = gk_view_rows(&m->s.logits, 0, n);
-    OP(b->ops->rmsnorm(b, &xb, &x, &m->w.out_norm, m->c.norm_eps), -1, "final rmsnorm");
-    OP(b->ops->matmul(b, &logits, &m->w.output, &xb), -1, "output head");
+    OP(gk_rmsnorm(b, &xb, &x, &m->w.out_norm, m->c.norm_eps), -1, "final rmsnorm");
+    OP(gk_matmul(b, &logits, &m->w.output, &xb, NULL), -1, "output head");
     OP(b->ops->download(b, &logits, 0, out, (size_t)n * (size_t)m->c.vocab * sizeof(float)), -1, "download of logits");
     return 0;
 }
@@ -238,8 +236,6 @@ uint64_t llm_buffer_bytes(const llm_config *c, const llm_load_opts *o) {
     return per_t * (uint64_t)o->max_t + 4u * (uint64_t)c->vocab * (uint64_t)o->max_logits + llm_kv_bytes(c, o->kv_type, o->ctx);
 }
 
-static bool host_backend(const gk_backend *b) { return !strcmp(b->name, "ref") || !strcmp(b->name, "cpu"); }
-
 #define CHUNK_BYTES ((size_t)16 << 20)
 
 int llm_check_memory(const char *what, uint64_t need, gc_err *err) {
@@ -292,7 +288,8 @@ int llm_load(llm_model *m, const llm_load_opts *o, int n_models, const llm_sourc
         m[k].wtype = o[k].wtype;
         if (o[k].wtype < 0 && !src->gguf) return gc_errf(err, "llm %s: no weight type given", src->c.name);
         if (llm_config_check(&m[k].c, o[k].wtype, err) || check_opts(&m[k].c, &o[k], err)) return -1;
-        if (host_backend(be)) host_need += llm_source_weight_bytes(src, o[k].wtype, false) + llm_buffer_bytes(&m[k].c, &o[k]);
+        if (gk_backend_has(be, GK_CAP_HOST_MEMORY))   /* its weights and buffers take host RAM */
+            host_need += llm_source_weight_bytes(src, o[k].wtype, false) + llm_buffer_bytes(&m[k].c, &o[k]);
     }
     char what[160];
     snprintf(what, sizeof what, "model %s (%s weights%s)", src->c.name, o[0].wtype < 0 ? "file's" : gk_type_name(o[0].wtype),

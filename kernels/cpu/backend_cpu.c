@@ -1,6 +1,7 @@
 /* The "cpu" backend: host memory, a persistent thread pool, micro-kernels chosen at open time
- * from CPU features (or forced by opts->isa / env GENCOST_ISA). matmul and attention live in
- * cpu_matmul.c and cpu_attention.c; the row-wise ops are here. */
+ * from CPU features (or forced by opts->isa, a run axis the caller chooses). It has the core
+ * family: matmul in every form lives in cpu_matmul_forms.c (the kernels in cpu_matmul.c),
+ * attention in cpu_attention.c, the row-wise ops here. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -225,12 +226,17 @@ static int cpu_kv_store(gk_backend *b, gk_tensor *cache, const gk_tensor *src, i
 
 /* ---- the backend ---------------------------------------------------------------------------- */
 
-static const gk_ops cpu_ops = {
-    .alloc = gk_host_alloc,
-    .free = gk_host_free,
-    .upload = gk_host_upload,
-    .download = gk_host_download,
-    .sync = gk_host_sync,
+/* What it runs: the core family, on the types the default answer allows, with a kernel for the
+ * weight type in the selected table (every table has all of them today; a gap would show here). */
+static bool cpu_supports(gk_backend *b, gk_op op, const int *types, int n_types, const void *params) {
+    if (!gk_supports_default(b, op, types, n_types, params)) return false;
+    const gk_ukernels *uk = gk_cpu_of(b)->uk;
+    if (op == GK_OP_MATMUL && n_types >= 2 && !uk->t[types[1]].vec_dot)
+        return gk_unsupported(b, "cpu: matmul: the %s micro-kernels have no %s dot", uk->isa, gk_type_name(types[1]));
+    return true;
+}
+
+static const gk_core_ops cpu_core = {
     .matmul = gk_cpu_matmul,
     .embedding = cpu_embedding,
     .rmsnorm = cpu_rmsnorm,
@@ -241,6 +247,16 @@ static const gk_ops cpu_ops = {
     .add = cpu_add,
     .scale = cpu_scale,
     .softmax = cpu_softmax,
+};
+
+static const gk_ops cpu_ops = {
+    .alloc = gk_host_alloc,
+    .free = gk_host_free,
+    .upload = gk_host_upload,
+    .download = gk_host_download,
+    .sync = gk_host_sync,
+    .supports = cpu_supports,
+    .core = &cpu_core,
 };
 
 static bool cpu_available(char *why, size_t whylen) {
@@ -260,8 +276,8 @@ static void cpu_close(gk_backend *b) {
 }
 
 static gk_backend *cpu_open(const gk_backend_opts *o, char *err, size_t errlen) {
-    const char *isa = o->isa && *o->isa ? o->isa : getenv("GENCOST_ISA");
-    const gk_ukernels *uk = gk_ukernels_select(isa && *isa ? isa : NULL);
+    const char *isa = o->isa && *o->isa ? o->isa : NULL;
+    const gk_ukernels *uk = gk_ukernels_select(isa);
     if (!uk) {
         char avail[128] = "";
         for (const char *const *n = gk_ukernels_available(); *n; n++)
@@ -287,6 +303,7 @@ static gk_backend *cpu_open(const gk_backend_opts *o, char *err, size_t errlen) 
     b->name = "cpu";
     b->n_threads = gk_pool_size(c->pool);
     b->isa = uk->isa;
+    b->caps = GK_CAP_HOST_MEMORY;
     snprintf(b->device_name, sizeof b->device_name, "CPU, %d thread%s, %s micro-kernels", b->n_threads,
              b->n_threads == 1 ? "" : "s", uk->isa);
     return b;

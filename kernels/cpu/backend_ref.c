@@ -1,6 +1,7 @@
 /* The "ref" backend: the scalar oracle every other backend is tested against. One thread, host
  * memory, straightforward loops; weights are dequantised to F32 with the type table and sums
- * are accumulated in double in a fixed order, so its results do not depend on blocking. */
+ * are accumulated in double in a fixed order, so its results do not depend on blocking. It
+ * implements every op of every family, matmul in every form and on strided views. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,23 +13,57 @@
 static const float *f32(const gk_tensor *t) { return (const float *)t->data; }
 static float *f32w(gk_tensor *t) { return (float *)t->data; }
 
-static int ref_matmul(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_tensor *x) {
-    if (gk_check_matmul(b, y, w, x)) return -1;
-    int64_t k = w->ne[0], n = gk_rows(w), m = gk_rows(x);
-    size_t rb = gk_row_bytes(w);
-    float *row = malloc((size_t)k * sizeof *row);
-    if (!row) return gk_fail(b, "matmul: out of memory");
+/* Row r of w seen as a matrix, decoded to F32 (w->ne[0] values), whatever its strides. */
+static void w_row(const gk_tensor *w, int64_t r, float *out) {
     const gk_type_info *ti = gk_type_get(w->type);
+    const char *row = (const char *)w->data + gk_row_offset(w, r);
+    if (w->nb[0] == ti->block_bytes || w->ne[0] <= ti->block) {
+        ti->to_f32(row, out, w->ne[0]);
+        return;
+    }
+    for (int64_t c = 0; c < w->ne[0]; c++) ti->to_f32(row + (size_t)c * w->nb[0], out + c, 1);   /* float types */
+}
+
+static float *f32_at(const gk_tensor *t, int64_t r, int64_t c) {
+    return (float *)((char *)t->data + gk_row_offset(t, r) + (size_t)c * t->nb[0]);
+}
+
+/* Y = alpha · op(X) · op(W)ᵀ + beta · Y, each output one double sum over k in order. Rows of
+ * op(W) are decoded one at a time (for trans_w, from all of W decoded once); op(X) is read in
+ * place when X is contiguous and not transposed, else gathered once. */
+static int ref_matmul(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_tensor *x,
+                      const gk_matmul_params *p) {
+    gk_mm_dims d;
+    if (gk_check_matmul(b, y, w, x, p, &d)) return -1;
+    const gk_matmul_params q = gk_matmul_resolve(p);
+    const int64_t k = d.k, n = d.n, m = d.m;
+    const bool x_direct = !q.trans_x && gk_is_contiguous(x);
+    float *row = malloc((size_t)(k ? k : 1) * sizeof *row);
+    float *wall = q.trans_w ? malloc((size_t)(k * n) * sizeof *wall + 1) : NULL;
+    float *xg = x_direct ? NULL : malloc((size_t)(m * k) * sizeof *xg + 1);
+    if (!row || (q.trans_w && !wall) || (!x_direct && !xg)) {
+        free(row), free(wall), free(xg);
+        return gk_fail(b, "matmul: out of memory");
+    }
+    for (int64_t r = 0; q.trans_w && r < k; r++) w_row(w, r, wall + r * n);
+    for (int64_t i = 0; !x_direct && i < m; i++)
+        for (int64_t c = 0; c < k; c++) xg[i * k + c] = q.trans_x ? *f32_at(x, c, i) : *f32_at(x, i, c);
     for (int64_t i = 0; i < n; i++) {
-        ti->to_f32((const char *)w->data + (size_t)i * rb, row, k);
+        if (q.trans_w)
+            for (int64_t c = 0; c < k; c++) row[c] = wall[c * n + i];
+        else
+            w_row(w, i, row);
         for (int64_t j = 0; j < m; j++) {
-            const float *xr = f32(x) + j * k;
+            const float *xr = x_direct ? f32(x) + j * k : xg + j * k;
             double s = 0;
-            for (int64_t p = 0; p < k; p++) s += (double)row[p] * xr[p];
-            f32w(y)[j * n + i] = (float)s;
+            for (int64_t c = 0; c < k; c++) s += (double)row[c] * xr[c];
+            float *yv = f32_at(y, j, i);
+            double v = (double)q.alpha * s;
+            if (q.beta != 0.0f) v += (double)q.beta * *yv;
+            *yv = (float)v;
         }
     }
-    free(row);
+    free(row), free(wall), free(xg);
     return 0;
 }
 
@@ -166,12 +201,8 @@ static int ref_softmax(gk_backend *b, gk_tensor *y, const gk_tensor *x) {
     return 0;
 }
 
-static const gk_ops ref_ops = {
-    .alloc = gk_host_alloc,
-    .free = gk_host_free,
-    .upload = gk_host_upload,
-    .download = gk_host_download,
-    .sync = gk_host_sync,
+/* The oracle of every family: adding a family adds its table here (kernels/cpu/ref_<family>.c). */
+static const gk_core_ops ref_core = {
     .matmul = ref_matmul,
     .embedding = ref_embedding,
     .rmsnorm = ref_rmsnorm,
@@ -182,6 +213,16 @@ static const gk_ops ref_ops = {
     .add = ref_add,
     .scale = ref_scale,
     .softmax = ref_softmax,
+};
+
+static const gk_ops ref_ops = {
+    .alloc = gk_host_alloc,
+    .free = gk_host_free,
+    .upload = gk_host_upload,
+    .download = gk_host_download,
+    .sync = gk_host_sync,
+    .supports = NULL,   /* the default: every op it has, every type each op's contract allows */
+    .core = &ref_core,
 };
 
 static bool ref_available(char *why, size_t whylen) {
@@ -199,6 +240,7 @@ static gk_backend *ref_open(const gk_backend_opts *o, char *err, size_t errlen) 
     b->ops = &ref_ops;
     b->name = "ref";
     b->n_threads = 1;
+    b->caps = GK_CAP_HOST_MEMORY;
     snprintf(b->device_name, sizeof b->device_name, "scalar reference (1 thread)");
     return b;
 }

@@ -1,5 +1,6 @@
 /* Internals of the "cpu" backend shared by its files (backend_cpu.c, cpu_matmul.c,
- * cpu_attention.c): the private state, scratch memory and the row-parallel helper. */
+ * cpu_matmul_forms.c, cpu_attention.c): the private state, scratch memory and the row-parallel
+ * helper. */
 #ifndef GK_CPU_BACKEND_H
 #define GK_CPU_BACKEND_H
 #include <stdint.h>
@@ -7,7 +8,17 @@
 #include "kernels/platform.h"
 #include "kernels/cpu/microkernels.h"
 
-enum { CPU_SCRATCH_ACT, CPU_SCRATCH_THREADS, CPU_SCRATCH_COUNT };
+/* ACT and THREADS belong to the kernels of one op; FORM_* hold matmul operands brought to the
+ * default form (cpu_matmul_forms.c), alive while those kernels run. */
+enum {
+    CPU_SCRATCH_ACT,
+    CPU_SCRATCH_THREADS,
+    CPU_SCRATCH_FORM_W,
+    CPU_SCRATCH_FORM_X,
+    CPU_SCRATCH_FORM_Y,
+    CPU_SCRATCH_FORM_TMP,
+    CPU_SCRATCH_COUNT
+};
 
 typedef struct gk_cpu {
     gk_pool *pool;
@@ -26,7 +37,12 @@ void *gk_cpu_scratch(gk_cpu *c, int slot, size_t bytes);
 void gk_cpu_rows(gk_cpu *c, int64_t n, double row_cost, void (*fn)(void *ctx, int64_t r0, int64_t r1),
                  void *ctx);
 
-int gk_cpu_matmul(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_tensor *x);
+/* The op table's matmul: every form of gk_matmul_params, any strides (cpu_matmul_forms.c). */
+int gk_cpu_matmul(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_tensor *x, const gk_matmul_params *p);
+/* The default form on host operands, the kernels of cpu_matmul.c: y (n floats a row, m rows) =
+ * x (k floats a row, m rows) · wᵀ, w: n rows of k elements of wtype, wrow bytes apart. */
+int gk_cpu_linear(gk_backend *b, float *y, int wtype, const void *w, size_t wrow, int64_t k, int64_t n,
+                  const float *x, int64_t m);
 int gk_cpu_attention(gk_backend *b, gk_tensor *out, const gk_tensor *q, const gk_tensor *kc,
                      const gk_tensor *vc, const gk_attn_params *p);
 

@@ -1,7 +1,8 @@
 /* The matmul driver of the "cpu" backend: blocking, packing and threading in portable C; the
  * inner loops are the micro-kernels of the selected table (BLIS's split).
  *
- * Y{N, M} = X{K, M} · W{K, N}ᵀ. Three paths:
+ * Y{N, M} = X{K, M} · W{K, N}ᵀ on raw operands (the op entry, which brings every other form to
+ * this one, is in cpu_matmul_forms.c). Four paths:
  *  - matvec (M = 1): weight rows are handed out in contiguous chunks from an atomic counter, so
  *    each thread streams long runs of memory and nobody idles at the tail; one vec_dot per row.
  *  - quantised or narrow (M > 1): units of (row block × column block) sized so the block's
@@ -319,17 +320,16 @@ static int matmul_igemm(gk_backend *b, mm_job *j) {
     return 0;
 }
 
-int gk_cpu_matmul(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_tensor *x) {
-    if (gk_check_matmul(b, y, w, x)) return -1;
+int gk_cpu_linear(gk_backend *b, float *y, int wtype, const void *w, size_t wrow, int64_t k, int64_t n,
+                  const float *x, int64_t m) {
     gk_cpu *c = gk_cpu_of(b);
-    mm_job j = {.uk = c->uk, .tk = &c->uk->t[w->type], .ik = &c->uk->igemm[w->type], .wtype = w->type,
-                .k = w->ne[0], .n = gk_rows(w), .m = gk_rows(x),
-                .w = w->data, .wrow = gk_row_bytes(w), .x = x->data, .y = y->data};
-    if (!j.tk->vec_dot) return gk_fail(b, "matmul: no kernel for %s weights", gk_type_name(w->type));
+    mm_job j = {.uk = c->uk, .tk = &c->uk->t[wtype], .ik = &c->uk->igemm[wtype], .wtype = wtype,
+                .k = k, .n = n, .m = m, .w = w, .wrow = wrow, .x = x, .y = y};
+    if (!j.tk->vec_dot) return gk_fail(b, "matmul: no kernel for %s weights", gk_type_name(wtype));
     if (j.m == 0 || j.n == 0) return 0;
     if (j.tk->act_type == GK_F32 && j.m >= SGEMM_MIN_COLS) return matmul_sgemm(b, &j);
     if (j.tk->act_type == GK_F32) {
-        j.xq = (char *)x->data;
+        j.xq = (char *)x;
         j.xrow = (size_t)j.k * sizeof(float);
     } else {
         j.xrow = gk_type_bytes(j.tk->act_type, j.k);

@@ -9,18 +9,12 @@
 #include <string.h>
 
 int gk_host_alloc(gk_backend *b, gk_tensor *t) {
-    if (!gk_type_get(t->type)) return gk_fail(b, "alloc: unsupported tensor type %d", t->type);
-    for (int i = 0; i < 4; i++)
-        if (t->ne[i] < 1) t->ne[i] = 1;
-    size_t n = gk_nbytes(t->type, t->ne);
-    if (!n)
-        return gk_fail(b, "alloc: %s row of %lld elements is not a whole number of blocks",
-                       gk_type_name(t->type), (long long)t->ne[0]);
+    if (gk_layout_contiguous(b, t)) return -1;
+    size_t n = t->nbytes;
     size_t padded = (n + 63) / 64 * 64;   /* aligned_alloc wants a multiple of the alignment */
     void *p = aligned_alloc(64, padded);
     if (!p) return gk_fail(b, "alloc: out of memory for %zu bytes", n);
     t->data = p;
-    t->nbytes = n;
     t->view = false;
     t->be = b;
     return 0;

@@ -224,15 +224,14 @@ static int cu_devices(gk_device_info *out, int max)
 /* ---- memory ---------------------------------------------------------------------------- */
 static int cu_alloc(gk_backend *b, gk_tensor *t)
 {
-    size_t bytes = gk_nbytes(t->type, t->ne);
-    if (bytes == 0) return fail(b, "alloc: bad shape or type %s", gk_type_name(t->type));
+    if (gk_layout_contiguous(b, t)) return -1;
+    const size_t bytes = t->nbytes;
     void *p = NULL;
     cudaError_t e = cudaMalloc(&p, bytes);
     if (e != cudaSuccess) {
         cudaGetLastError();
         return fail(b, "alloc of %.1f MiB: %s", bytes / 1048576.0, cudaGetErrorString(e));
     }
-    t->nbytes = bytes;
     t->data = p;
     t->view = false;
     t->be = b;
@@ -326,11 +325,13 @@ static int gemm_path(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_t
     return 0;
 }
 
-static int cu_matmul(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_tensor *x)
+/* The default form Y = X·Wᵀ on contiguous tensors only; other forms are refused (supports()). */
+static int cu_matmul(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_tensor *x, const gk_matmul_params *p)
 {
-    if (gk_check_matmul(b, y, w, x)) return -1;
+    gk_mm_dims d;
+    if (gk_check_matmul_default(b, y, w, x, p, &d)) return -1;
     cu_impl *c = impl_of(b);
-    const int64_t K = w->ne[0], N = gk_rows(w), M = gk_rows(x);
+    const int64_t K = d.k, N = d.n, M = d.m;
     const int qb = gk_cu_qblock(w->type);
     if (qb && K % qb) return fail(b, "matmul: K=%lld is not a multiple of the %s block (%d)", (long long)K, gk_type_name(w->type), qb);
     if (N >= INT32_MAX || M >= INT32_MAX || K >= INT32_MAX) return fail(b, "matmul: dimension too large");
@@ -420,10 +421,51 @@ static int cu_scale(gk_backend *b, gk_tensor *y, const gk_tensor *x, float s)
     return elementwise(b, "scale", y, x, NULL, s, GK_EW_SCALE);
 }
 
-static const gk_ops cu_ops = {
-    cu_alloc, cu_free, cu_upload, cu_download, cu_sync, cu_matmul, cu_embedding, cu_rmsnorm, cu_rope,
-    cu_kv_store, cu_attention, cu_silu_mul, cu_add, cu_scale, cu_softmax, cu_device_timer,
-};
+/* What it runs: the core family; matmul in the default form only; attention with k and v caches
+ * of one type and head_dim up to GK_AT_DMAX (when params are given). */
+static bool cu_supports(gk_backend *b, gk_op op, const int *types, int n_types, const void *params)
+{
+    if (!gk_supports_default(b, op, types, n_types, params)) return false;
+    if (op == GK_OP_MATMUL && !gk_matmul_is_default((const gk_matmul_params *)params))
+        return gk_unsupported(b, "cuda: matmul: only the default form Y = X*W^T (no transposes, alpha 1, beta 0)");
+    if (op == GK_OP_ATTENTION && n_types >= 4 && types[2] != types[3])
+        return gk_unsupported(b, "cuda: attention: k and v caches of different types (%s, %s)", gk_type_name(types[2]),
+                              gk_type_name(types[3]));
+    const gk_attn_params *ap = (const gk_attn_params *)params;
+    if (op == GK_OP_ATTENTION && ap && ap->head_dim > GK_AT_DMAX)
+        return gk_unsupported(b, "cuda: attention: head_dim %d above %d", ap->head_dim, GK_AT_DMAX);
+    return true;
+}
+
+/* Built field by field (C++17 has no designated initialisers), so a field added to either
+ * struct is NULL here until this backend fills it. */
+static const gk_core_ops cu_core = [] {
+    gk_core_ops o = {};
+    o.matmul = cu_matmul;
+    o.embedding = cu_embedding;
+    o.rmsnorm = cu_rmsnorm;
+    o.rope = cu_rope;
+    o.kv_store = cu_kv_store;
+    o.attention = cu_attention;
+    o.silu_mul = cu_silu_mul;
+    o.add = cu_add;
+    o.scale = cu_scale;
+    o.softmax = cu_softmax;
+    return o;
+}();
+
+static const gk_ops cu_ops = [] {
+    gk_ops o = {};
+    o.alloc = cu_alloc;
+    o.free = cu_free;
+    o.upload = cu_upload;
+    o.download = cu_download;
+    o.sync = cu_sync;
+    o.device_timer = cu_device_timer;
+    o.supports = cu_supports;
+    o.core = &cu_core;
+    return o;
+}();
 
 /* ---- open / close ------------------------------------------------------------------------ */
 static void cu_close(gk_backend *b)

@@ -1,0 +1,133 @@
+/* The "cpu" backend's matmul entry: Y = alpha · op(X) · op(W)ᵀ + beta · Y on any strides.
+ *
+ * The default form on contiguous tensors (every matmul of the llm) goes straight to the
+ * kernels of cpu_matmul.c. Every other form is first brought to it, so the same kernels run:
+ * op(W) is used in place when its rows are evenly spaced whole rows, else decoded to F32 rows
+ * (a transpose, or a strided float view); op(X) is used in place when contiguous, else gathered;
+ * Y is written in place when contiguous and beta = 0 (then scaled by alpha if alpha != 1),
+ * else the product goes to scratch and is combined into Y. Each copy is one threaded pass over
+ * the operand (two for a transposed block-type W), small beside the product when M is large.
+ */
+#include <string.h>
+
+#include "kernels/cpu/cpu_backend.h"
+#include "kernels/op_checks.h"
+
+typedef struct form_job {
+    const gk_tensor *t;       /* the operand copied */
+    const float *src;         /* or its rows decoded to F32 (src_cols floats a row) */
+    int64_t src_cols;
+    float *dst;               /* rows of dst_cols floats */
+    int64_t dst_cols;
+    /* combining into y */
+    gk_tensor *y;
+    float alpha, beta;
+} form_job;
+
+static const char *row_at(const gk_tensor *t, int64_t r) { return (const char *)t->data + gk_row_offset(t, r); }
+
+/* Element (r, c) of a float-type tensor, whatever its strides. */
+static float elem(const gk_tensor *t, int64_t r, int64_t c) {
+    const char *p = row_at(t, r) + (size_t)c * t->nb[0];
+    uint16_t h;
+    switch (t->type) {
+    case GK_F32: {
+        float v;
+        memcpy(&v, p, sizeof v);
+        return v;
+    }
+    case GK_F16: memcpy(&h, p, 2); return gk_f16_to_f32(h);
+    default: memcpy(&h, p, 2); return gk_bf16_to_f32(h);   /* BF16: the float types op_checks allows */
+    }
+}
+
+static bool whole_rows(const gk_tensor *t) {
+    const gk_type_info *ti = gk_type_get(t->type);
+    return t->nb[0] == ti->block_bytes || t->ne[0] <= ti->block;
+}
+
+/* dst rows r0..r1 = rows of t decoded to F32. */
+static void decode_rows(void *ctx, int64_t r0, int64_t r1) {
+    form_job *j = ctx;
+    const gk_tensor *t = j->t;
+    for (int64_t r = r0; r < r1; r++) {
+        float *out = j->dst + r * j->dst_cols;
+        if (whole_rows(t)) gk_type_get(t->type)->to_f32(row_at(t, r), out, t->ne[0]);
+        else
+            for (int64_t c = 0; c < t->ne[0]; c++) out[c] = elem(t, r, c);
+    }
+}
+
+/* dst rows c0..c1 = columns of the source: its decoded rows (src) or the float tensor t. */
+static void transpose_rows(void *ctx, int64_t c0, int64_t c1) {
+    form_job *j = ctx;
+    int64_t rows = j->dst_cols;
+    for (int64_t c = c0; c < c1; c++) {
+        float *out = j->dst + c * rows;
+        if (j->src)
+            for (int64_t r = 0; r < rows; r++) out[r] = j->src[r * j->src_cols + c];
+        else
+            for (int64_t r = 0; r < rows; r++) out[r] = elem(j->t, r, c);
+    }
+}
+
+/* y rows i0..i1 = alpha · product + beta · y (y not read when beta = 0); src: the product. */
+static void combine_rows(void *ctx, int64_t i0, int64_t i1) {
+    form_job *j = ctx;
+    for (int64_t i = i0; i < i1; i++)
+        for (int64_t c = 0; c < j->dst_cols; c++) {
+            float *yv = (float *)(row_at(j->y, i) + (size_t)c * j->y->nb[0]);
+            float v = j->alpha * j->src[i * j->dst_cols + c];
+            *yv = j->beta != 0.0f ? v + j->beta * *yv : v;
+        }
+}
+
+/* op(t) as contiguous F32 rows in scratch slot (transposed: its columns). NULL when out of memory. */
+static float *as_f32_rows(gk_cpu *c, int slot, const gk_tensor *t, bool trans) {
+    int64_t rows = gk_rows(t), cols = t->ne[0];
+    float *dst = gk_cpu_scratch(c, slot, (size_t)(rows * cols) * sizeof(float) + 1);
+    if (!dst) return NULL;
+    form_job j = {.t = t, .dst = dst, .dst_cols = trans ? rows : cols};
+    if (!trans) {
+        gk_cpu_rows(c, rows, 8.0 * (double)cols, decode_rows, &j);
+        return dst;
+    }
+    if (gk_type_get(t->type)->block > 1) {   /* block rows decode whole: decode, then transpose */
+        float *tmp = gk_cpu_scratch(c, CPU_SCRATCH_FORM_TMP, (size_t)(rows * cols) * sizeof(float) + 1);
+        if (!tmp) return NULL;
+        form_job d = {.t = t, .dst = tmp, .dst_cols = cols};
+        gk_cpu_rows(c, rows, 8.0 * (double)cols, decode_rows, &d);
+        j.src = tmp;
+        j.src_cols = cols;
+    }
+    gk_cpu_rows(c, cols, 8.0 * (double)rows, transpose_rows, &j);
+    return dst;
+}
+
+int gk_cpu_matmul(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_tensor *x, const gk_matmul_params *p) {
+    gk_mm_dims d;
+    if (gk_check_matmul(b, y, w, x, p, &d)) return -1;
+    gk_cpu *c = gk_cpu_of(b);
+    const gk_matmul_params q = gk_matmul_resolve(p);
+    if (d.m == 0 || d.n == 0) return 0;
+
+    /* op(W): in place when its rows are whole and evenly spaced (contiguous, or one strided matrix) */
+    int wtype = w->type;
+    const void *wp = w->data;
+    size_t wrow = gk_is_contiguous(w) ? gk_row_bytes(w) : w->nb[1];
+    if (q.trans_w || !whole_rows(w) || !(gk_is_contiguous(w) || (w->ne[2] == 1 && w->ne[3] == 1))) {
+        wp = as_f32_rows(c, CPU_SCRATCH_FORM_W, w, q.trans_w);
+        wtype = GK_F32;
+        wrow = (size_t)d.k * sizeof(float);
+    }
+    const float *xp = !q.trans_x && gk_is_contiguous(x) ? x->data : as_f32_rows(c, CPU_SCRATCH_FORM_X, x, q.trans_x);
+    bool y_direct = gk_is_contiguous(y) && q.beta == 0.0f;
+    float *yp = y_direct ? y->data : gk_cpu_scratch(c, CPU_SCRATCH_FORM_Y, (size_t)(d.m * d.n) * sizeof(float));
+    if (!wp || !xp || !yp) return gk_fail(b, "matmul: out of memory for operands in the default form");
+
+    if (gk_cpu_linear(b, yp, wtype, wp, wrow, d.k, d.n, xp, d.m)) return -1;
+    if (y_direct && q.alpha == 1.0f) return 0;
+    form_job j = {.src = yp, .dst_cols = d.n, .y = y, .alpha = q.alpha, .beta = y_direct ? 0.0f : q.beta};
+    gk_cpu_rows(c, d.m, 12.0 * (double)d.n, combine_rows, &j);
+    return 0;
+}
