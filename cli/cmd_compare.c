@@ -7,158 +7,161 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "cli/commands.h"
+#include "cli/opts.h"
 #include "bench/regress/compare.h"
 #include "bench/stats.h"
 #include "base/util.h"
 
-static void usage(FILE *f) {
-    fprintf(f,
-        "usage: gencost compare BASE.json NEW.json [options]\n"
-        "       gencost compare --interleave [--rounds N] [--keep DIR] CMD_A CMD_B [options]\n"
-        "\n"
-        "Compares every case (workload, preset, quant, backend, threads, phase, host) of NEW with\n"
-        "BASE: ratio of median throughputs NEW/BASE with a 95%% bootstrap confidence interval, a\n"
-        "two-sided Mann-Whitney U test on the raw samples, and a verdict:\n"
-        "  slower  p < alpha AND throughput down by more than the threshold (a regression)\n"
-        "  faster  p < alpha AND throughput up by more than the threshold\n"
-        "  same    change within the threshold (significant or not, CI inside the band)\n"
-        "  noisy   too few samples, or the CI reaches beyond the threshold without significance\n"
-        "  broken  NEW failed verification or could not run where BASE passed (a regression)\n"
-        "Cases present on one side only are listed.\n"
-        "\n"
-        "options:\n"
-        "  --threshold PCT   smallest change that counts, in percent (default 5)\n"
-        "  --alpha A         significance level of the U test (default 0.01)\n"
-        "  --format F        md (pull-request comment, default), text, json\n"
-        "  --min-samples N   fewer samples on a side make a case noisy (default 3)\n"
-        "  --seed N          bootstrap seed (default fixed: the same input gives the same output)\n"
-        "  --any-host        match cases across hosts (compare two machines)\n"
-        "  --counts          CI mode for noisy runners: judge each case on its work counts,\n"
-        "                    which do not move with machine load (rules below)\n"
-        "  --count-threshold PCT  smallest change of instructions per rep that counts, in\n"
-        "                    percent (default 2)\n"
-        "\n"
-        "--counts, per case where BASE and NEW both passed:\n"
-        "  work-changed  work_per_rep, bytes_per_rep or flops_per_rep (exact model counts)\n"
-        "                differ: the runs did not do the same work, so the case is not\n"
-        "                comparable (no regression, nothing judged)\n"
-        "  otherwise, with instructions_per_rep recorded on both sides (Linux perf counters),\n"
-        "  the verdict comes from the counts and REPLACES the time verdict (still shown):\n"
-        "  slower when NEW/BASE instructions > 1 + threshold, faster when < 1 - threshold,\n"
-        "  else same. Without a count on a side (e.g. a VM without counters) the case says\n"
-        "  'counts: unavailable' and keeps the throughput verdict; no count is estimated.\n"
-        "  Single-thread cases count best: at threads > 1 idle pool workers spin briefly\n"
-        "  (kernels/platform/pool.c), and those instructions grow with machine load.\n"
-        "\n"
-        "--interleave runs two gencost command lines alternately, A B A B ..., on this machine,\n"
-        "then compares the merged samples of all A runs (BASE) with those of all B runs (NEW).\n"
-        "Ratios taken within one session survive machine drift that separate sessions do not.\n"
-        "Each CMD is one shell command line (quote it) that writes a results file: the file name\n"
-        "replaces {out} when the command contains it, else '--out FILE' is appended. Example:\n"
-        "  gencost compare --interleave --rounds 5 \\\n"
-        "      'base/build/gencost run --suite smoke' 'build/gencost run --suite smoke'\n"
-        "  --rounds N        number of A B pairs (default 5)\n"
-        "  --keep DIR        keep the results files in DIR (default: a temporary folder, removed)\n"
-        "  --round-medians   each run counts as one sample (its median) instead of all its\n"
-        "                    repetitions: robust when load bursts hit whole runs, which makes\n"
-        "                    the repetitions of one run alike; needs --rounds 5 or more to ever\n"
-        "                    reach p < 0.01\n"
-        "The commands' own output goes to stderr; the comparison goes to stdout.\n"
-        "\n"
-        "exit status: 0 no regression, 1 at least one slower or broken case, 2 bad input\n");
+#define N_OPTS(t) ((int)(sizeof(t) / sizeof(t)[0]))
+#define MAX_OPTS 24
+
+static void usage(FILE *f, const gc_opt *t, int n) {
+    fputs("usage: gencost compare BASE.json NEW.json [options]\n"
+          "       gencost compare --interleave [--rounds N] [--keep DIR] CMD_A CMD_B [options]\n"
+          "\n"
+          "Compares every case (workload, preset, quant, backend, threads, phase, host) of NEW with\n"
+          "BASE: ratio of median throughputs NEW/BASE with a 95% bootstrap confidence interval, a\n"
+          "two-sided Mann-Whitney U test on the raw samples, and a verdict:\n"
+          "  slower  p < alpha AND throughput down by more than the threshold (a regression)\n"
+          "  faster  p < alpha AND throughput up by more than the threshold\n"
+          "  same    change within the threshold (significant or not, CI inside the band)\n"
+          "  noisy   too few samples, or the CI reaches beyond the threshold without significance\n"
+          "  broken  NEW failed verification or could not run where BASE passed (a regression)\n"
+          "Cases present on one side only are listed.\n"
+          "\n",
+          f);
+    gc_opts_usage(f, t, n);
+    fputs("\nexit status: 0 no regression, 1 at least one slower or broken case, 2 bad input\n", f);
 }
 
 typedef struct cmp_args {
     gc_compare_opts opt;
     gc_cmp_format format;
     bool interleave, round_medians;
-    int rounds;
-    const char *keep;
+    long rounds, min_samples, seed;
+    bool seed_set;
+    const char *keep, *threshold, *count_threshold, *format_name;
     const char *pos[2];
     int n_pos;
 } cmp_args;
 
-/* "5" or "5%" → 5. Returns 0, or -1 when v is not a number in 0..1000. */
-static int parse_percent(const char *v, double *d) {
+/* clang-format off */
+static const char counts_text[] =
+    "\n"
+    "--counts, per case where BASE and NEW both passed:\n"
+    "  work-changed  work_per_rep, bytes_per_rep or flops_per_rep (exact model counts)\n"
+    "                differ: the runs did not do the same work, so the case is not\n"
+    "                comparable (no regression, nothing judged)\n"
+    "  otherwise, with instructions_per_rep recorded on both sides (Linux perf counters),\n"
+    "  the verdict comes from the counts and REPLACES the time verdict (still shown):\n"
+    "  slower when NEW/BASE instructions > 1 + threshold, faster when < 1 - threshold,\n"
+    "  else same. Without a count on a side (e.g. a VM without counters) the case says\n"
+    "  'counts: unavailable' and keeps the throughput verdict; no count is estimated.\n"
+    "  Single-thread cases count best: at threads > 1 idle pool workers spin briefly\n"
+    "  (kernels/platform/pool.c), and those instructions grow with machine load.\n"
+    "\n"
+    "--interleave runs two gencost command lines alternately, A B A B ..., on this machine,\n"
+    "then compares the merged samples of all A runs (BASE) with those of all B runs (NEW).\n"
+    "Ratios taken within one session survive machine drift that separate sessions do not.\n"
+    "Each CMD is one shell command line (quote it) that writes a results file: the file name\n"
+    "replaces {out} when the command contains it, else '--out FILE' is appended. Example:\n"
+    "  gencost compare --interleave --rounds 5 \\\n"
+    "      'base/build/gencost run --suite smoke' 'build/gencost run --suite smoke'\n"
+    "The commands' own output goes to stderr; the comparison goes to stdout.\n"
+    "\n"
+    "--interleave options:";
+
+/* The options of compare, declared once for parsing and for --help: into t[0..MAX_OPTS). */
+static int option_table(cmp_args *a, gc_opt *t) {
+    const gc_opt table[] = {
+        {.help = "options:"},
+        {.name = "--threshold", .kind = GC_OPT_STRING, .dest = &a->threshold, .metavar = "PCT",
+         .help = "smallest change that counts, in percent (default 5)"},
+        {.name = "--alpha", .kind = GC_OPT_DOUBLE, .dest = &a->opt.alpha, .lo = 1e-12, .hi = 0.5,
+         .metavar = "A", .help = "significance level of the U test (default 0.01)"},
+        {.name = "--format", .kind = GC_OPT_STRING, .dest = &a->format_name, .metavar = "F",
+         .help = "md (pull-request comment, default), text, json"},
+        {.name = "--min-samples", .kind = GC_OPT_INT, .dest = &a->min_samples, .lo = 1, .hi = 1000000,
+         .metavar = "N", .help = "fewer samples on a side make a case noisy (default 3)"},
+        {.name = "--seed", .kind = GC_OPT_INT, .dest = &a->seed, .lo = 0, .hi = 2147483647, .metavar = "N",
+         .seen = &a->seed_set,
+         .help = "bootstrap seed (default fixed: the same input gives the same output)"},
+        {.name = "--any-host", .kind = GC_OPT_FLAG, .dest = &a->opt.any_host,
+         .help = "match cases across hosts (compare two machines)"},
+        {.name = "--counts", .kind = GC_OPT_FLAG, .dest = &a->opt.counts,
+         .help = "CI mode for noisy runners: judge each case on its work counts (rules below)"},
+        {.name = "--count-threshold", .kind = GC_OPT_STRING, .dest = &a->count_threshold, .metavar = "PCT",
+         .help = "smallest change of instructions per rep that counts, in percent (default 2)"},
+        {.help = counts_text},
+        {.name = "--interleave", .kind = GC_OPT_FLAG, .dest = &a->interleave,
+         .help = "run CMD_A and CMD_B alternately and compare their merged samples"},
+        {.name = "--rounds", .kind = GC_OPT_INT, .dest = &a->rounds, .lo = 1, .hi = 1000, .metavar = "N",
+         .help = "number of A B pairs (default 5)"},
+        {.name = "--keep", .kind = GC_OPT_STRING, .dest = &a->keep, .metavar = "DIR",
+         .help = "keep the results files in DIR (default: a temporary folder, removed)"},
+        {.name = "--round-medians", .kind = GC_OPT_FLAG, .dest = &a->round_medians,
+         .help = "each run is one sample (its median): robust when load bursts hit whole"},
+        {.help = "                         runs, which makes the repetitions of one run alike; needs\n"
+                 "                         --rounds 5 or more to ever reach p < 0.01"},
+    };
+    _Static_assert(N_OPTS(table) <= MAX_OPTS, "MAX_OPTS is too small");
+    memcpy(t, table, sizeof table);
+    return N_OPTS(table);
+}
+/* clang-format on */
+
+/* "5" or "5%" as a fraction (0.05) of 0..1000 percent. */
+static int percent(const char *name, const char *v, double *frac, gc_err *err) {
     char buf[64];
     snprintf(buf, sizeof buf, "%s", v);
     size_t n = strlen(buf);
-    if (n && buf[n - 1] == '%')
-        buf[n - 1] = 0;
-    return gc_parse_double(buf, 0, 1000, d) ? -1 : 0;
+    if (n && buf[n - 1] == '%') buf[n - 1] = 0;
+    double d;
+    if (gc_opt_value(name, GC_OPT_DOUBLE, 0, 1000, buf, &d, err))
+        return gc_opt_value(name, GC_OPT_DOUBLE, 0, 1000, v, NULL, err); /* names v as given */
+    *frac = d / 100;
+    return 0;
+}
+
+/* The values that need more than the table's checks. */
+static int finish_args(cmp_args *a, gc_err *err) {
+    if (a->threshold && percent("--threshold", a->threshold, &a->opt.threshold, err)) return -1;
+    if (a->count_threshold && percent("--count-threshold", a->count_threshold, &a->opt.count_threshold, err))
+        return -1;
+    if (a->format_name && compare_parse_format(a->format_name, &a->format))
+        return gc_opt_choice("--format", "md,text,json", a->format_name, err);
+    a->opt.min_samples = (int)a->min_samples;
+    if (a->seed_set) a->opt.seed = (uint64_t)a->seed;
+    return 0;
 }
 
 /* Returns 0, or GC_EXIT_USAGE after printing the problem; -1 when --help was printed. */
 static int parse_args(int argc, char **argv, cmp_args *a) {
+    memset(a, 0, sizeof *a);
     compare_opts_defaults(&a->opt);
     a->format = GC_FMT_MD;
     a->rounds = 5;
-    for (int i = 1; i < argc; i++) {
-        const char *s = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long l;
-        double d;
-        if (!strcmp(s, "--help") || !strcmp(s, "-h")) {
-            usage(stdout);
-            return -1;
-        } else if (!strcmp(s, "--interleave")) {
-            a->interleave = true;
-        } else if (!strcmp(s, "--round-medians")) {
-            a->round_medians = true;
-        } else if (!strcmp(s, "--any-host")) {
-            a->opt.any_host = true;
-        } else if (!strcmp(s, "--counts")) {
-            a->opt.counts = true;
-        } else if (s[0] == '-' && s[1] == '-' && !v) {
-            return gc_die_usage("compare: %s needs a value", s);
-        } else if (!strcmp(s, "--threshold") || !strcmp(s, "--count-threshold")) {
-            if (parse_percent(v, &d))
-                return gc_die_usage("compare: %s '%s' is not a percentage in 0..1000", s, v);
-            *(!strcmp(s, "--threshold") ? &a->opt.threshold : &a->opt.count_threshold) = d / 100;
-            i++;
-        } else if (!strcmp(s, "--alpha")) {
-            if (gc_parse_double(v, 1e-12, 0.5, &d))
-                return gc_die_usage("compare: --alpha '%s' is not a probability in (0, 0.5]", v);
-            a->opt.alpha = d;
-            i++;
-        } else if (!strcmp(s, "--format")) {
-            if (compare_parse_format(v, &a->format))
-                return gc_die_usage("compare: --format '%s' is not md, text or json", v);
-            i++;
-        } else if (!strcmp(s, "--min-samples")) {
-            if (gc_parse_int(v, 1, 1000000, &l))
-                return gc_die_usage("compare: --min-samples '%s' is not an integer >= 1", v);
-            a->opt.min_samples = (int)l;
-            i++;
-        } else if (!strcmp(s, "--seed")) {
-            if (gc_parse_int(v, 0, 2147483647L, &l))
-                return gc_die_usage("compare: --seed '%s' is not a non-negative integer", v);
-            a->opt.seed = (uint64_t)l;
-            i++;
-        } else if (!strcmp(s, "--rounds")) {
-            if (gc_parse_int(v, 1, 1000, &l))
-                return gc_die_usage("compare: --rounds '%s' is not an integer in 1..1000", v);
-            a->rounds = (int)l;
-            i++;
-        } else if (!strcmp(s, "--keep")) {
-            a->keep = v;
-            i++;
-        } else if (s[0] == '-' && s[1] == '-') {
-            return gc_die_usage("compare: unknown option '%s' (try: gencost compare --help)", s);
-        } else if (a->n_pos < 2) {
-            a->pos[a->n_pos++] = s;
-        } else {
-            return gc_die_usage("compare: unexpected argument '%s' (BASE and NEW already given)", s);
-        }
+    a->min_samples = a->opt.min_samples;
+    gc_opt t[MAX_OPTS];
+    int n = option_table(a, t);
+    bool help;
+    gc_err err;
+    if (gc_opts_parse(t, n, argc, argv, 1, a->pos, 2, &a->n_pos, &help, &err))
+        return gc_opts_die("compare", &err);
+    if (help) {
+        usage(stdout, t, n);
+        return -1;
     }
+    if (finish_args(a, &err)) return gc_opts_die("compare", &err);
     if (a->n_pos != 2)
         return gc_die_usage(a->interleave ? "compare: --interleave needs two command lines, CMD_A CMD_B"
-                                          : "compare: needs two results files, BASE and NEW (try: gencost compare --help)");
+                                          : "compare: needs two results files, BASE and NEW "
+                                            "(try: gencost compare --help)");
     return 0;
 }
 
-static int compare_and_print(const gc_results *base, int nb, const gc_results *nw, int nn,
-                             const cmp_args *a, const char *bname, const char *nname) {
+static int compare_and_print(const gc_results *base, int nb, const gc_results *nw, int nn, const cmp_args *a,
+                             const char *bname, const char *nname) {
     gc_comparison cmp;
     gc_err err;
     if (compare_results(base, nb, nw, nn, &a->opt, &cmp, &err)) {
@@ -195,11 +198,9 @@ static int compare_files(const cmp_args *a) {
 /* Single quotes make any path one shell word; a quote inside becomes '\''. */
 static char *shell_quote(const char *s) {
     size_t n = 3;
-    for (const char *p = s; *p; p++)
-        n += *p == '\'' ? 4 : 1;
+    for (const char *p = s; *p; p++) n += *p == '\'' ? 4 : 1;
     char *q = malloc(n), *o = q;
-    if (!q)
-        return NULL;
+    if (!q) return NULL;
     *o++ = '\'';
     for (const char *p = s; *p; p++) {
         if (*p == '\'') {
@@ -217,8 +218,7 @@ static char *shell_quote(const char *s) {
 /* The command with the results path in place of {out}, or with --out PATH appended. */
 static char *command_with_out(const char *cmd, const char *path) {
     char *qp = shell_quote(path);
-    if (!qp)
-        return NULL;
+    if (!qp) return NULL;
     const char *at = strstr(cmd, "{out}");
     size_t n = strlen(cmd) + strlen(qp) + 16;
     char *full = malloc(n);
@@ -238,8 +238,7 @@ static int run_shell(const char *cmd) {
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
-    if (pid < 0)
-        return -1;
+    if (pid < 0) return -1;
     if (pid == 0) {
         dup2(STDERR_FILENO, STDOUT_FILENO);
         execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
@@ -247,8 +246,7 @@ static int run_shell(const char *cmd) {
     }
     int st;
     while (waitpid(pid, &st, 0) < 0)
-        if (errno != EINTR)
-            return -1;
+        if (errno != EINTR) return -1;
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
@@ -258,8 +256,7 @@ static int run_side(const char *cmd, const char *dir, char side, int round, gc_r
     char path[4096];
     snprintf(path, sizeof path, "%.3900s/%c-%03d.json", dir, side, round);
     char *full = command_with_out(cmd, path);
-    if (!full)
-        return gc_die_usage("compare: out of memory");
+    if (!full) return gc_die_usage("compare: out of memory");
     fprintf(stderr, "gencost compare: round %d %c: %s\n", round + 1, side == 'a' ? 'A' : 'B', full);
     int st = run_shell(full);
     free(full);
@@ -298,15 +295,13 @@ static int interleave(const cmp_args *a) {
     char tmpl[3900], dir[3900];
     gc_err err;
     if (a->keep) {
-        if (gc_mkdirs(a->keep, &err))
-            return gc_die_usage("compare: --keep %s", err.msg);
+        if (gc_mkdirs(a->keep, &err)) return gc_die_usage("compare: --keep %s", err.msg);
         snprintf(dir, sizeof dir, "%s", a->keep);
     } else {
         const char *t = getenv("TMPDIR");
         snprintf(tmpl, sizeof tmpl, "%s/gencost-ab-XXXXXX", t && *t ? t : "/tmp");
         if (!mkdtemp(tmpl))
-            return gc_die_usage("compare: cannot create a temporary folder %s: %s", tmpl,
-                                strerror(errno));
+            return gc_die_usage("compare: cannot create a temporary folder %s: %s", tmpl, strerror(errno));
         snprintf(dir, sizeof dir, "%s", tmpl);
     }
     gc_results *ra = calloc((size_t)a->rounds, sizeof *ra);
@@ -320,20 +315,16 @@ static int interleave(const cmp_args *a) {
             nb += !rc;
         }
     }
-    for (int i = 0; a->round_medians && i < na; i++)
-        collapse_to_median(&ra[i]);
-    for (int i = 0; a->round_medians && i < nb; i++)
-        collapse_to_median(&rb[i]);
+    for (int i = 0; a->round_medians && i < na; i++) collapse_to_median(&ra[i]);
+    for (int i = 0; a->round_medians && i < nb; i++) collapse_to_median(&rb[i]);
     if (!rc) {
         char bn[4200], nn[4200];
         snprintf(bn, sizeof bn, "A, %d runs: %.4000s", na, a->pos[0]);
         snprintf(nn, sizeof nn, "B, %d runs: %.4000s", nb, a->pos[1]);
         rc = compare_and_print(ra, na, rb, nb, a, bn, nn);
     }
-    for (int i = 0; i < na; i++)
-        results_free(&ra[i]);
-    for (int i = 0; i < nb; i++)
-        results_free(&rb[i]);
+    for (int i = 0; i < na; i++) results_free(&ra[i]);
+    for (int i = 0; i < nb; i++) results_free(&rb[i]);
     free(ra);
     free(rb);
     if (!a->keep)
@@ -345,9 +336,7 @@ static int interleave(const cmp_args *a) {
 
 int cmd_compare(int argc, char **argv) {
     cmp_args a;
-    memset(&a, 0, sizeof a);
     int rc = parse_args(argc, argv, &a);
-    if (rc)
-        return rc < 0 ? 0 : rc;
+    if (rc) return rc < 0 ? 0 : rc;
     return a.interleave ? interleave(&a) : compare_files(&a);
 }

@@ -3,76 +3,106 @@
 #include <stdio.h>
 #include <string.h>
 #include "cli/commands.h"
+#include "cli/opts.h"
 #include "bench/gguf/gguf.h"
 #include "bench/llm/llm.h"
 #include "base/util.h"
 
-static void usage(FILE *f) {
-    fprintf(f, "usage: gencost export (--preset P | --model IN.gguf) --quant Q [--seed S] FILE.gguf\n\n"
-               "Writes the model as a GGUF v3 file (llama architecture keys, general.alignment,\n"
-               "general.quantization_version, a minimal llama tokenizer block). Norms stay f32; every\n"
-               "other weight is stored in Q. Synthetic weights are a pure function of the seed (default 42).\n\n"
-               "  --preset P   tiny | tinyllama-1.1b | llama2-7b | llama3-8b | mistral-7b\n"
-               "  --model F    re-quantise a llama GGUF file instead (Q may be 'native': types as they are)\n"
-               "  --quant Q    f32 f16 bf16 q8_0 q4_0 q4_1 q4_k q6_k\n");
+#define N_OPTS(t) ((int)(sizeof(t) / sizeof(t)[0]))
+#define QUANT_NAMES "f32,f16,bf16,q8_0,q4_0,q4_1,q4_k,q6_k"
+
+static void usage(FILE *f, const gc_opt *t, int n) {
+    fputs("usage: gencost export (--preset P | --model IN.gguf) --quant Q [--seed S] FILE.gguf\n\n"
+          "Writes the model as a GGUF v3 file (llama architecture keys, general.alignment,\n"
+          "general.quantization_version, a minimal llama tokenizer block). Norms stay f32; every\n"
+          "other weight is stored in Q. Synthetic weights are a pure function of the seed (default 42).\n\n",
+          f);
+    gc_opts_usage(f, t, n);
+}
+
+/* Q (any case, as GGUF writes the names) as one of the weight types QUANT_NAMES lists. */
+static int weight_type(const char *q, int *wtype, gc_err *err) {
+    int t = gk_type_from_name(q);
+    if (t >= 0 && t != GK_I32 && t != GK_Q8_K && gk_type_get(t)) {
+        *wtype = t;
+        return 0;
+    }
+    gc_opt_choice("--quant", QUANT_NAMES, q, err); /* fails: every name it lists is a weight type */
+    return -1;
+}
+
+typedef struct export_args {
+    const char *preset, *model, *quant, *out;
+    long seed;
+} export_args;
+
+/* Returns 0, GC_EXIT_USAGE after printing the problem, or -1 when --help was printed. */
+static int parse_args(int argc, char **argv, export_args *a) {
+    *a = (export_args){.seed = 42};
+    /* clang-format off */
+    const gc_opt t[] = {
+        {.name = "--preset", .kind = GC_OPT_STRING, .dest = &a->preset, .metavar = "P",
+         .help = "tiny | tinyllama-1.1b | llama2-7b | llama3-8b | mistral-7b"},
+        {.name = "--model", .kind = GC_OPT_STRING, .dest = &a->model, .metavar = "F",
+         .help = "re-quantise a llama GGUF file instead (Q may be 'native': types as they are)"},
+        {.name = "--quant", .kind = GC_OPT_STRING, .dest = &a->quant, .metavar = "Q",
+         .help = "weight type: " QUANT_NAMES},
+        {.name = "--seed", .kind = GC_OPT_INT, .dest = &a->seed, .lo = 0, .hi = 2147483647, .metavar = "S",
+         .help = "seed of the synthetic weights (default 42)"},
+    };
+    /* clang-format on */
+    const char *pos[2];
+    int n_pos;
+    bool help;
+    gc_err err;
+    if (gc_opts_parse(t, N_OPTS(t), argc, argv, 1, pos, 2, &n_pos, &help, &err))
+        return gc_opts_die("export", &err);
+    if (help) {
+        usage(stdout, t, N_OPTS(t));
+        return -1;
+    }
+    if (n_pos > 1) return gc_die_usage("export: more than one output file ('%s', '%s')", pos[0], pos[1]);
+    if (!n_pos) return gc_die_usage("export: no output FILE.gguf given (try: gencost export --help)");
+    a->out = pos[0];
+    if (!a->preset == !a->model) return gc_die_usage("export: give one of --preset or --model");
+    if (!a->quant) return gc_die_usage("export: --quant is required");
+    return 0;
 }
 
 int cmd_export(int argc, char **argv) {
-    const char *preset = NULL, *model = NULL, *quant = NULL, *out = NULL;
-    unsigned long seed = 42;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 0;
-        }
-        bool valued = !strcmp(a, "--preset") || !strcmp(a, "--model") || !strcmp(a, "--quant") || !strcmp(a, "--seed");
-        if (valued && i + 1 >= argc) return gc_die_usage("export: %s needs a value", a);
-        if (!strcmp(a, "--preset")) preset = argv[++i];
-        else if (!strcmp(a, "--model")) model = argv[++i];
-        else if (!strcmp(a, "--quant")) quant = argv[++i];
-        else if (!strcmp(a, "--seed")) {
-            long s;
-            if (gc_parse_int(argv[++i], 0, 2147483647L, &s)) return gc_die_usage("export: --seed: '%s' is not a whole number from 0 to 2147483647", argv[i]);
-            seed = (unsigned long)s;
-        } else if (a[0] == '-') return gc_die_usage("export: unknown option '%s' (try: gencost export --help)", a);
-        else if (out) return gc_die_usage("export: more than one output file ('%s', '%s')", out, a);
-        else out = a;
-    }
-    if (!out) return gc_die_usage("export: no output FILE.gguf given (try: gencost export --help)");
-    if (!preset == !model) return gc_die_usage("export: give one of --preset or --model");
-    if (!quant) return gc_die_usage("export: --quant is required");
+    export_args a;
+    int parsed = parse_args(argc, argv, &a);
+    if (parsed) return parsed < 0 ? 0 : parsed;
+    gc_err err;
     int wtype = -1;
-    if (strcmp(quant, "native")) {
-        wtype = gk_type_from_name(quant);
-        if (wtype < 0 || wtype == GK_I32 || wtype == GK_Q8_K || !gk_type_get(wtype))
-            return gc_die_usage("export: --quant: '%s' is not one of f32 f16 bf16 q8_0 q4_0 q4_1 q4_k q6_k", quant);
-    } else if (!model) {
+    if (strcmp(a.quant, "native")) {
+        if (weight_type(a.quant, &wtype, &err)) return gc_opts_die("export", &err);
+    } else if (!a.model) {
         return gc_die_usage("export: --quant native needs --model");
     }
-    gc_err err;
     llm_source src;
     gguf_file f;
-    if (preset) {
-        const llm_config *c = llm_preset(preset);
-        if (!c) return gc_die_usage("export: --preset: unknown preset '%s'", preset);
-        llm_source_synthetic(&src, c, seed);
+    if (a.preset) {
+        const llm_config *c = llm_preset(a.preset);
+        if (!c) return gc_die_usage("export: --preset: unknown preset '%s'", a.preset);
+        llm_source_synthetic(&src, c, (unsigned long)a.seed);
     } else {
         llm_config c;
         int ft;
-        if (gguf_open(model, &f, &err)) return gc_die_usage("%s", err.msg);
+        if (gguf_open(a.model, &f, &err)) return gc_die_usage("%s", err.msg);
         if (llm_config_from_gguf(&f, &c, &ft, &err)) {
             gguf_close(&f);
-            return gc_die_usage("%s: %s", model, err.msg);
+            return gc_die_usage("%s: %s", a.model, err.msg);
         }
-        llm_source_synthetic(&src, &c, seed);
+        llm_source_synthetic(&src, &c, (unsigned long)a.seed);
         src.gguf = &f;
     }
     double t0 = gc_now();
-    int rc = llm_export_gguf(&src, wtype, out, &err);
-    if (model) gguf_close(&f);
+    int rc = llm_export_gguf(&src, wtype, a.out, &err);
+    if (a.model) gguf_close(&f);
     if (rc) return gc_die_usage("export: %s", err.msg);
-    printf("wrote %s: %s, %.3f B parameters, %s weights, %.3f GB, %.1f s\n", out, src.c.name,
-           (double)llm_param_count(&src.c) / 1e9, quant, (double)llm_source_weight_bytes(&src, wtype, false) / 1e9, gc_now() - t0);
+    printf("wrote %s: %s, %.3f B parameters, %s weights, %.3f GB, %.1f s\n", a.out, src.c.name,
+           (double)llm_param_count(&src.c) / 1e9, a.quant,
+           (double)llm_source_weight_bytes(&src, wtype, false) / 1e9, gc_now() - t0);
     return 0;
 }

@@ -1,33 +1,49 @@
-/* gencost info [--json]: this host as hwloc, the CPU feature flags, uname and the compiled
- * backends see it (the same object every results file records under "host"). */
+/* gencost info [--json | --profile]: this host as hwloc, the CPU feature flags, uname and the
+ * compiled backends see it (the same object every results file records under "host"). */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/opts.h"
 #include "bench/host/facts.h"
 #include "base/util.h"
 #include "bench/host/profile.h"
 
+#define N_OPTS(t) ((int)(sizeof(t) / sizeof(t)[0]))
+
+static void usage(FILE *f, const gc_opt *t, int n) {
+    fputs("usage: gencost info [--json | --profile]\n"
+          "Describes this host: CPU model, packages/cores/threads, caches, NUMA nodes, memory,\n"
+          "SIMD features, OS and kernel, compiler and flags, and the backends of this build with\n"
+          "the accelerators they see.\n\n",
+          f);
+    gc_opts_usage(f, t, n);
+}
+
 int cmd_info(int argc, char **argv) {
-    bool json = false;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: gencost info [--json | --profile]\n"
-                   "Describes this host: CPU model, packages/cores/threads, caches, NUMA nodes, memory,\n"
-                   "SIMD features, OS and kernel, compiler and flags, and the backends of this build with\n"
-                   "the accelerators they see. --json prints the object results files record as \"host\".\n"
-                   "--profile prints a host profile for this machine: gencost info --profile > hosts/local.ini\n");
-            return 0;
-        }
-        if (!strcmp(argv[i], "--profile")) {   /* bench/host/profile_local.c */
-            gc_err err = {{0}};
-            return profile_write_local(stdout, &err) ? (fprintf(stderr, "gencost: info: %s\n", err.msg), 1) : 0;
-        }
-        if (!strcmp(argv[i], "--json")) json = true;
-        else if (argv[i][0] == '-') return gc_die_usage("info: unknown option '%s' (try: gencost info --help)", argv[i]);
-        else return gc_die_usage("info: unexpected argument '%s'", argv[i]);
+    bool json = false, profile = false, help;
+    /* clang-format off */
+    const gc_opt t[] = {
+        {.name = "--json", .kind = GC_OPT_FLAG, .dest = &json,
+         .help = "print the object results files record as \"host\""},
+        {.name = "--profile", .kind = GC_OPT_FLAG, .dest = &profile,
+         .help = "print a host profile of this machine: gencost info --profile > hosts/local.ini"},
+    };
+    /* clang-format on */
+    int n_pos;
+    gc_err err = {{0}};
+    if (gc_opts_parse(t, N_OPTS(t), argc, argv, 1, NULL, 0, &n_pos, &help, &err))
+        return gc_opts_die("info", &err);
+    if (help) {
+        usage(stdout, t, N_OPTS(t));
+        return 0;
+    }
+    if (profile) { /* bench/host/profile_local.c */
+        if (!profile_write_local(stdout, &err)) return 0;
+        fprintf(stderr, "gencost: info: %s\n", err.msg);
+        return 1;
     }
     if (!json) {
         host_print(stdout);

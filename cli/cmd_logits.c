@@ -5,19 +5,24 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli/commands.h"
+#include "cli/opts.h"
 #include "bench/gguf/gguf.h"
 #include "bench/llm/llm.h"
 #include "base/util.h"
 
 #define MAX_TOKENS 4096
 
-static void usage(FILE *f) {
-    fprintf(f, "usage: gencost logits (--model F.gguf | --preset P) [--quant Q] --tokens 1,450,4996,... --out FILE.bin\n"
-               "                      [--backend cpu|ref] [--threads N] [--kv-type f32|f16|q8_0] [--seed S]\n\n"
-               "Runs the token ids as one prompt and writes the logits of every position as raw float32\n"
-               "(little-endian, n_tokens x n_vocab); prints n_vocab and n_tokens.\n"
-               "  --quant Q  weight type (presets: required; files: default 'native', the file's own types)\n"
-               "  --backend  default cpu; --kv-type default f32 (exact attention inputs)\n");
+#define N_OPTS(t) ((int)(sizeof(t) / sizeof(t)[0]))
+#define QUANT_NAMES "f32,f16,bf16,q8_0,q4_0,q4_1,q4_k,q6_k"
+
+static void usage(FILE *f, const gc_opt *t, int n) {
+    fputs("usage: gencost logits (--model F.gguf | --preset P) [--quant Q] --tokens 1,450,4996,...\n"
+          "                      --out FILE.bin [--backend cpu|ref] [--threads N]\n"
+          "                      [--kv-type f32|f16|q8_0] [--seed S]\n\n"
+          "Runs the token ids as one prompt and writes the logits of every position as raw float32\n"
+          "(little-endian, n_tokens x n_vocab); prints n_vocab and n_tokens.\n\n",
+          f);
+    gc_opts_usage(f, t, n);
 }
 
 static int parse_tokens(const char *s, int32_t *out, int *n) {
@@ -25,14 +30,15 @@ static int parse_tokens(const char *s, int32_t *out, int *n) {
     int k = gc_split_list(s, items, MAX_TOKENS, &store);
     if (k <= 0) {
         free(store);
-        return k < 0 ? gc_die_usage("logits: --tokens: more than %d ids", MAX_TOKENS) : gc_die_usage("logits: --tokens: no ids given");
+        return k < 0 ? gc_die_usage("logits: --tokens: more than %d ids", MAX_TOKENS)
+                     : gc_die_usage("logits: --tokens: no ids given");
     }
     for (int i = 0; i < k; i++) {
         long v;
-        if (gc_parse_int(items[i], 0, INT32_MAX, &v)) {
-            int rc = gc_die_usage("logits: --tokens: '%s' is not a token id", items[i]);
+        gc_err err;
+        if (gc_opt_value("--tokens", GC_OPT_INT, 0, INT32_MAX, items[i], &v, &err)) {
             free(store);
-            return rc;
+            return gc_opts_die("logits", &err);
         }
         out[i] = (int32_t)v;
     }
@@ -44,33 +50,78 @@ static int parse_tokens(const char *s, int32_t *out, int *n) {
 typedef struct logits_args {
     const char *model, *preset, *quant, *tokens, *out, *backend, *kv;
     long threads, seed;
+    int wtype, kv_type; /* from quant (-1: the file's own types) and kv */
 } logits_args;
 
+/* Q (any case, as GGUF writes the names) as one of the weight types QUANT_NAMES lists. */
+static int weight_type(const char *q, int *wtype, gc_err *err) {
+    int t = gk_type_from_name(q);
+    if (t >= 0 && t != GK_I32 && t != GK_Q8_K && gk_type_get(t)) {
+        *wtype = t;
+        return 0;
+    }
+    gc_opt_choice("--quant", QUANT_NAMES, q, err); /* fails: every name it lists is a weight type */
+    return -1;
+}
+
+/* Returns 0, GC_EXIT_USAGE after printing the problem, or -1 when --help was printed. */
 static int parse_args(int argc, char **argv, logits_args *a) {
     *a = (logits_args){.backend = "cpu", .kv = "f32", .threads = 0, .seed = 42};
-    for (int i = 1; i < argc; i++) {
-        const char *k = argv[i];
-        if (!strcmp(k, "--help") || !strcmp(k, "-h")) {
-            usage(stdout);
-            return 1;
-        }
-        const char **slot = !strcmp(k, "--model") ? &a->model : !strcmp(k, "--preset") ? &a->preset
-                          : !strcmp(k, "--quant") ? &a->quant : !strcmp(k, "--tokens") ? &a->tokens
-                          : !strcmp(k, "--out") ? &a->out : !strcmp(k, "--backend") ? &a->backend
-                          : !strcmp(k, "--kv-type") ? &a->kv : NULL;
-        bool num = !strcmp(k, "--threads") || !strcmp(k, "--seed");
-        if (!slot && !num) return gc_die_usage("logits: unknown option '%s' (try: gencost logits --help)", k);
-        if (i + 1 >= argc) return gc_die_usage("logits: %s needs a value", k);
-        const char *v = argv[++i];
-        if (slot) *slot = v;
-        else if (!strcmp(k, "--threads") && gc_parse_int(v, 1, 1024, &a->threads))
-            return gc_die_usage("logits: --threads: '%s' is not a whole number from 1 to 1024", v);
-        else if (!strcmp(k, "--seed") && gc_parse_int(v, 0, 2147483647L, &a->seed))
-            return gc_die_usage("logits: --seed: '%s' is not a whole number from 0 to 2147483647", v);
+    /* clang-format off */
+    const gc_opt t[] = {
+        {.name = "--model", .kind = GC_OPT_STRING, .dest = &a->model, .metavar = "F.gguf",
+         .help = "a GGUF model file"},
+        {.name = "--preset", .kind = GC_OPT_STRING, .dest = &a->preset, .metavar = "P",
+         .help = "a preset's synthetic model instead (gencost list shows them)"},
+        {.name = "--quant", .kind = GC_OPT_STRING, .dest = &a->quant, .metavar = "Q",
+         .help = "weight type (presets: required; files: default 'native', the file's own types)"},
+        {.name = "--tokens", .kind = GC_OPT_STRING, .dest = &a->tokens, .metavar = "IDS",
+         .help = "comma list of token ids, the prompt"},
+        {.name = "--out", .kind = GC_OPT_STRING, .dest = &a->out, .metavar = "FILE.bin",
+         .help = "where the logits go"},
+        {.name = "--backend", .kind = GC_OPT_STRING, .dest = &a->backend, .metavar = "B",
+         .help = "cpu (default) or ref"},
+        {.name = "--threads", .kind = GC_OPT_INT, .dest = &a->threads, .lo = 1, .hi = 1024, .metavar = "N",
+         .help = "CPU threads (default: the backend's)"},
+        {.name = "--kv-type", .kind = GC_OPT_STRING, .dest = &a->kv, .metavar = "T",
+         .help = "KV cache type: f32 (default: exact attention inputs), f16, q8_0"},
+        {.name = "--seed", .kind = GC_OPT_INT, .dest = &a->seed, .lo = 0, .hi = 2147483647, .metavar = "S",
+         .help = "seed of synthetic weights (default 42)"},
+    };
+    /* clang-format on */
+    int n_pos;
+    bool help;
+    gc_err err;
+    if (gc_opts_parse(t, N_OPTS(t), argc, argv, 1, NULL, 0, &n_pos, &help, &err))
+        return gc_opts_die("logits", &err);
+    if (help) {
+        usage(stdout, t, N_OPTS(t));
+        return -1;
     }
     if (!a->model == !a->preset) return gc_die_usage("logits: give one of --model or --preset");
     if (!a->tokens || !a->out) return gc_die_usage("logits: --tokens and --out are required");
     if (a->preset && !a->quant) return gc_die_usage("logits: --quant is required with --preset");
+    a->kv_type = gk_type_from_name(a->kv);
+    if (a->kv_type != GK_F32 && a->kv_type != GK_F16 && a->kv_type != GK_Q8_0) {
+        gc_opt_choice("--kv-type", "f32,f16,q8_0", a->kv, &err); /* fails: the three pass above */
+        return gc_opts_die("logits", &err);
+    }
+    a->wtype = -1;
+    if (a->quant && strcmp(a->quant, "native")) {
+        if (weight_type(a->quant, &a->wtype, &err)) return gc_opts_die("logits", &err);
+    } else if (a->preset) {
+        return gc_die_usage("logits: --quant native needs --model");
+    }
+    return 0;
+}
+
+/* Every id inside the vocabulary, and no more ids than the context holds. */
+static int check_tokens(const int32_t *tok, int n, const llm_config *c) {
+    for (int i = 0; i < n; i++) {
+        if (tok[i] < c->vocab) continue;
+        return gc_die_usage("logits: token id %d is outside the vocabulary of %d", (int)tok[i], c->vocab);
+    }
+    if (n > c->ctx) return gc_die_usage("logits: %d tokens exceed the model's context of %d", n, c->ctx);
     return 0;
 }
 
@@ -79,15 +130,6 @@ static int run_logits(const logits_args *a, const int32_t *tok, int n) {
     llm_source src;
     gguf_file f;
     bool have_file = false;
-    int wtype = -1, kv = gk_type_from_name(a->kv);
-    if (kv != GK_F32 && kv != GK_F16 && kv != GK_Q8_0) return gc_die_usage("logits: --kv-type: '%s' is not f32, f16 or q8_0", a->kv);
-    if (a->quant && strcmp(a->quant, "native")) {
-        wtype = gk_type_from_name(a->quant);
-        if (wtype < 0 || wtype == GK_I32 || wtype == GK_Q8_K || !gk_type_get(wtype))
-            return gc_die_usage("logits: --quant: '%s' is not one of f32 f16 bf16 q8_0 q4_0 q4_1 q4_k q6_k", a->quant);
-    } else if (a->preset) {
-        return gc_die_usage("logits: --quant native needs --model");
-    }
     if (a->preset) {
         const llm_config *c = llm_preset(a->preset);
         if (!c) return gc_die_usage("logits: --preset: unknown preset '%s'", a->preset);
@@ -104,18 +146,16 @@ static int run_logits(const logits_args *a, const int32_t *tok, int n) {
         llm_source_synthetic(&src, &c, (unsigned long)a->seed);
         src.gguf = &f;
     }
-    int rc = 0;
-    for (int i = 0; i < n && !rc; i++)
-        if (tok[i] >= src.c.vocab) rc = gc_die_usage("logits: token id %d is outside the vocabulary of %d", (int)tok[i], src.c.vocab);
-    if (!rc && n > src.c.ctx) rc = gc_die_usage("logits: %d tokens exceed the model's context of %d", n, src.c.ctx);
+    int rc = check_tokens(tok, n, &src.c);
     char why[256];
-    gk_backend_opts bo = {.n_threads = (int)a->threads};
+    /* the micro-kernel set: GENCOST_ISA, read here (the backend never reads the environment) */
+    gk_backend_opts bo = {.n_threads = (int)a->threads, .isa = getenv("GENCOST_ISA")};
     gk_backend *be = rc ? NULL : gk_backend_open(a->backend, &bo, why, sizeof why);
     if (!rc && !be) rc = gc_die_usage("logits: --backend %s: %s", a->backend, why);
     float *out = rc ? NULL : malloc((size_t)n * (size_t)src.c.vocab * sizeof *out);
     if (!rc && !out) rc = gc_die_usage("logits: out of memory for %d x %d logits", n, src.c.vocab);
     llm_model m = {.be = be};
-    llm_load_opts o = {.wtype = wtype, .kv_type = kv, .ctx = n, .max_t = n, .max_logits = n};
+    llm_load_opts o = {.wtype = a->wtype, .kv_type = a->kv_type, .ctx = n, .max_t = n, .max_logits = n};
     if (!rc && (llm_load(&m, &o, 1, &src, &err) || llm_forward(&m, tok, n, 0, LLM_LOGITS_ALL, out, &err)))
         rc = gc_die_usage("logits: %s", err.msg);
     if (!rc && gc_write_file_atomic(a->out, out, (size_t)n * (size_t)src.c.vocab * sizeof *out, &err))
@@ -131,7 +171,7 @@ static int run_logits(const logits_args *a, const int32_t *tok, int n) {
 int cmd_logits(int argc, char **argv) {
     logits_args a;
     int rc = parse_args(argc, argv, &a);
-    if (rc) return rc == 1 ? 0 : rc;
+    if (rc) return rc < 0 ? 0 : rc;
     int32_t *tok = malloc(MAX_TOKENS * sizeof *tok);
     int n = 0;
     if (!tok) return gc_die_usage("logits: out of memory");

@@ -26,8 +26,7 @@ static const command commands[] = {
 static void usage(FILE *f) {
     fprintf(f, "usage: gencost <command> [options]   (gencost <command> --help for details)\n\n"
                "commands:\n");
-    for (size_t i = 0; i < N_COMMANDS; i++)
-        fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+    for (size_t i = 0; i < N_COMMANDS; i++) fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\n  --version  print version and git commit\n");
 }
 
@@ -45,7 +44,6 @@ int main(int argc, char **argv) {
         return 0;
     }
     for (size_t i = 0; i < N_COMMANDS; i++)
-        if (!strcmp(argv[1], commands[i].name))
-            return commands[i].fn(argc - 1, argv + 1);
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
     return gc_die_usage("unknown command '%s' (try: gencost --help)", argv[1]);
 }
