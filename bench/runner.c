@@ -17,8 +17,9 @@
 
 /* One combination of the matrix. */
 typedef struct plan_case {
+    const gc_plan_line *line;
     const gc_workload *wl;
-    const char *preset, *quant, *backend;
+    const char *preset, *quant, *backend, *isa;   /* isa NULL: the best */
     int threads;
 } plan_case;
 
@@ -37,7 +38,8 @@ typedef struct runner {
     progress pg;
     int n_bad;               /* cases failed or errored */
     int n_write_errors;
-    int n_setup_ok, n_selected;  /* cases set up; phases that passed the --phases filter */
+    int n_known, n_selected; /* cases whose phase names are known; phases --phases selected */
+    bool show_isa;           /* the plan has an ISA axis: labels name the micro-kernel set */
     bool perf_noted;         /* "instruction counts unavailable" said once per run */
 } runner;
 
@@ -66,7 +68,18 @@ static void append(char *buf, size_t n, const char *s) {
 
 /* ---- the matrix ---------------------------------------------------------------------------- */
 
-static int line_cases(const gc_plan_line *l) { return l->n_presets * l->n_quants * l->n_backends * l->n_threads; }
+/* --isa picks among the cpu backend's micro-kernel sets; elsewhere it would change nothing. */
+static bool isa_applies(const gc_plan_line *l, const char *backend) {
+    return l->wl->takes_isa && l->n_isas && !strcmp(backend, "cpu");
+}
+
+static int isa_count(const gc_plan_line *l, const char *backend) { return isa_applies(l, backend) ? l->n_isas : 1; }
+
+static int line_cases(const gc_plan_line *l) {
+    int n = 0;
+    for (int b = 0; b < l->n_backends; b++) n += isa_count(l, l->backends[b]);
+    return n * l->n_presets * l->n_quants * l->n_threads;
+}
 
 int runner_n_cases(const gc_plan *p) {
     int n = 0;
@@ -74,58 +87,97 @@ int runner_n_cases(const gc_plan *p) {
     return n;
 }
 
-/* Case k of the plan, in the order workload, preset, quant, backend, threads (threads fastest). */
-static plan_case plan_get(const gc_plan *p, int k) {
-    plan_case c = {0};
-    for (int i = 0; i < p->n_lines; i++) {
+/* Every case of the plan, in the order workload, preset, quant, backend, isa, threads (threads
+ * fastest); NULL when out of memory. */
+static plan_case *plan_expand(const gc_plan *p, int *n) {
+    *n = runner_n_cases(p);
+    plan_case *c = calloc(*n ? (size_t)*n : 1, sizeof *c);
+    int k = 0;
+    for (int i = 0; c && i < p->n_lines; i++) {
         const gc_plan_line *l = &p->lines[i];
-        int n = line_cases(l);
-        if (k >= n) {
-            k -= n;
-            continue;
-        }
-        c.wl = l->wl;
-        c.threads = l->threads[k % l->n_threads];
-        k /= l->n_threads;
-        c.backend = l->backends[k % l->n_backends];
-        k /= l->n_backends;
-        c.quant = l->quants[k % l->n_quants];
-        k /= l->n_quants;
-        c.preset = l->presets[k];
-        break;
+        for (int pr = 0; pr < l->n_presets; pr++)
+            for (int q = 0; q < l->n_quants; q++)
+                for (int b = 0; b < l->n_backends; b++)
+                    for (int is = 0; is < isa_count(l, l->backends[b]); is++)
+                        for (int t = 0; t < l->n_threads; t++)
+                            c[k++] = (plan_case){.line = l, .wl = l->wl, .preset = l->presets[pr], .quant = l->quants[q],
+                                                 .backend = l->backends[b], .threads = l->threads[t],
+                                                 .isa = isa_applies(l, l->backends[b]) ? l->isas[is] : NULL};
     }
     return c;
 }
 
-static void case_label(const plan_case *c, char *buf, size_t n) {
-    int w = snprintf(buf, n, "%s", c->wl->name);
-    if (strcmp(c->preset, "-") && w >= 0 && (size_t)w < n) w += snprintf(buf + w, n - (size_t)w, " %s", c->preset);
-    if (strcmp(c->quant, "-") && w >= 0 && (size_t)w < n) w += snprintf(buf + w, n - (size_t)w, " %s", c->quant);
-    if (w >= 0 && (size_t)w < n) snprintf(buf + w, n - (size_t)w, " %s t=%d", c->backend, c->threads);
+static bool plan_has_isa(const gc_plan *p) {
+    for (int i = 0; i < p->n_lines; i++)
+        if (p->lines[i].n_isas && p->lines[i].wl->takes_isa) return true;
+    return false;
 }
 
-static gc_case to_gc_case(const plan_case *pc, const gc_options *opt) {
-    return (gc_case){.workload = pc->wl->name, .preset = pc->preset, .quant = pc->quant, .backend = pc->backend,
-                     .threads = pc->threads, .opt = opt};
+/* "llm tiny q4_0 cpu avx2 t=2": what a case is, for progress lines and the table. */
+static void case_label(char *buf, size_t n, const char *wl, const char *preset, const char *quant, const char *backend,
+                       const char *isa, int threads) {
+    snprintf(buf, n, "%s", wl);
+    const char *parts[] = {preset, quant, backend, isa};
+    for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
+        if (parts[i] && parts[i][0] && (i == 2 || strcmp(parts[i], "-"))) {
+            append(buf, n, " ");
+            append(buf, n, parts[i]);
+        }
+    char t[24];
+    snprintf(t, sizeof t, " t=%d", threads);
+    append(buf, n, t);
 }
+
+static void plan_case_label(const plan_case *c, char *buf, size_t n) {
+    case_label(buf, n, c->wl->name, c->preset, c->quant, c->backend, c->isa, c->threads);
+}
+
+/* A case being measured: the plan's case, its parameter values (resolved once), its identity. */
+typedef struct live_case {
+    const plan_case *pc;
+    gc_param_values vals;
+    gc_case c;
+    char params[sizeof ((gc_case_id *)0)->params];
+    char device[sizeof ((gc_case_id *)0)->device];
+} live_case;
+
+static int live_open(live_case *lc, const plan_case *pc, const gc_options *opt, gc_err *err) {
+    memset(lc, 0, sizeof *lc);
+    lc->pc = pc;
+    const gc_param *t = pc->wl->params;
+    if (gc_params_resolve(t, pc->line->params, opt->quick, &lc->vals, err) ||
+        gc_params_canonical(t, &lc->vals, lc->params, sizeof lc->params, err))
+        return -1;
+    lc->c = (gc_case){.workload = pc->wl->name, .preset = pc->preset, .quant = pc->quant, .backend = pc->backend,
+                      .isa = pc->isa, .threads = pc->threads, .params = t, .values = (const char *const *)lc->vals.v,
+                      .opt = opt};
+    return 0;
+}
+
+static void live_close(live_case *lc) { gc_param_values_free(&lc->vals); }
 
 void runner_dry_run(const gc_plan *p, const gc_options *opt, FILE *out) {
-    int n = runner_n_cases(p);
+    int n;
+    plan_case *cases = plan_expand(p, &n);
     fprintf(out, "%d case%s; each: verify, %d warm-up run(s), then >= %d repetitions and >= %.2g s per phase%s%s\n", n,
             n == 1 ? "" : "s", opt->warmup, opt->reps, opt->min_time, opt->phases ? "; phases: " : "",
             opt->phases ? opt->phases : "");
-    for (int k = 0; k < n; k++) {
-        plan_case pc = plan_get(p, k);
+    for (int k = 0; cases && k < n; k++) {
         char label[160];
-        case_label(&pc, label, sizeof label);
-        fprintf(out, "[%d/%d] %s\n", k + 1, n, label);
+        plan_case_label(&cases[k], label, sizeof label);
+        live_case lc;
+        gc_err err = {{0}};
+        int rc = live_open(&lc, &cases[k], opt, &err);
+        fprintf(out, "[%d/%d] %s%s%s%s\n", k + 1, n, label, lc.params[0] ? " (" : "", lc.params, lc.params[0] ? ")" : "");
+        if (rc) fprintf(out, "    %s\n", err.msg);
         fflush(out);
-        if (pc.wl->describe) {
-            gc_case c = to_gc_case(&pc, opt);
-            pc.wl->describe(&c);
+        if (!rc && cases[k].wl->describe) {
+            cases[k].wl->describe(&lc.c);
             fflush(stdout);
         }
+        live_close(&lc);
     }
+    free(cases);
 }
 
 /* ---- progress ------------------------------------------------------------------------------ */
@@ -189,12 +241,15 @@ static void record(runner *R, const gc_case_result *c) {
     save(R);
 }
 
-static void case_result_init(gc_case_result *cr, const plan_case *pc, const gc_phase *ph) {
+static void case_result_init(gc_case_result *cr, const live_case *lc, const gc_phase *ph) {
+    const plan_case *pc = lc->pc;
     memset(cr, 0, sizeof *cr);
     snprintf(cr->id.workload, sizeof cr->id.workload, "%s", pc->wl->name);
     snprintf(cr->id.preset, sizeof cr->id.preset, "%s", pc->preset);
+    snprintf(cr->id.params, sizeof cr->id.params, "%s", lc->params);
     snprintf(cr->id.quant, sizeof cr->id.quant, "%s", pc->quant);
     snprintf(cr->id.backend, sizeof cr->id.backend, "%s", pc->backend);
+    snprintf(cr->id.device, sizeof cr->id.device, "%s", lc->device);
     cr->id.threads = pc->threads;
     snprintf(cr->id.phase, sizeof cr->id.phase, "%s", ph ? ph->name : "setup");
     snprintf(cr->unit, sizeof cr->unit, "%s", ph ? ph->unit : "-");
@@ -287,10 +342,11 @@ static void fmt_rate(double v, char *buf, size_t n) {
     else snprintf(buf, n, "%.3g", v);
 }
 
-static void run_phase(runner *R, const plan_case *pc, void *state, const gc_phase *phases, int ph, int n_ph) {
+static void run_phase(runner *R, const live_case *lc, void *state, const gc_phase *phases, int ph, int n_ph) {
+    const plan_case *pc = lc->pc;
     const gc_workload *wl = pc->wl;
     gc_case_result cr;
-    case_result_init(&cr, pc, &phases[ph]);
+    case_result_init(&cr, lc, &phases[ph]);
     gc_err err = {{0}};
     char what[96];
     snprintf(what, sizeof what, "%s: verifying", cr.id.phase);
@@ -347,56 +403,93 @@ static bool phase_selected(const char *filter, const char *name) {
     return false;
 }
 
-static void run_case(runner *R, const plan_case *pc) {
-    gc_case c = to_gc_case(pc, R->opt);
-    gc_phase phases[GC_MAX_PHASES];
-    memset(phases, 0, sizeof phases);
-    int n_ph = 0;
-    void *state = NULL;
-    gc_err err = {{0}};
-    progress_draw(&R->pg, "setting up", 0, true);
-    if (pc->wl->setup(&c, &state, phases, &n_ph, &err)) {
-        gc_case_result cr;
-        case_result_init(&cr, pc, NULL);
-        set_error(&cr, "error", err.msg[0] ? err.msg : "setup failed");
-        progress_line(&R->pg, "setup error: %s", cr.error);
-        record(R, &cr);
-        return;
+static void phase_list(const char *const *names, int n, char *buf, size_t size) {
+    buf[0] = 0;
+    for (int i = 0; i < n; i++) {
+        if (i) append(buf, size, ", ");
+        append(buf, size, names[i]);
     }
-    if (n_ph > GC_MAX_PHASES) n_ph = GC_MAX_PHASES;
-    int selected = 0;
+}
+
+/* A case none of whose phases --phases names is skipped, not failed: `--phases decode` over a
+ * suite that also holds triad is a sensible request. */
+static void say_skipped(runner *R, const char *names) {
+    progress_line(&R->pg, "skipped: --phases %s names none of its phases (%s)", R->opt->phases, names);
+}
+
+/* True when the workload's static phase names show --phases leaves nothing of the case. */
+static bool skip_before_setup(runner *R, const gc_workload *wl) {
+    if (!R->opt->phases || !wl->phases) return false;
+    int n = 0;
+    while (wl->phases[n]) n++;
+    for (int i = 0; i < n; i++)
+        if (phase_selected(R->opt->phases, wl->phases[i])) return false;
+    char names[1024];
+    phase_list(wl->phases, n, names, sizeof names);
+    R->n_known++;
+    say_skipped(R, names);
+    return true;
+}
+
+static void record_setup_error(runner *R, const live_case *lc, const char *msg) {
+    gc_case_result cr;
+    case_result_init(&cr, lc, NULL);
+    set_error(&cr, "error", msg[0] ? msg : "setup failed");
+    progress_line(&R->pg, "setup error: %s", cr.error);
+    record(R, &cr);
+}
+
+static void run_phases(runner *R, const live_case *lc, void *state, const gc_setup_out *d) {
+    int n_ph = d->n_phases > GC_MAX_PHASES ? GC_MAX_PHASES : d->n_phases, selected = 0;
     for (int ph = 0; ph < n_ph && !stop_signal; ph++) {
-        if (!phase_selected(R->opt->phases, phases[ph].name)) continue;
+        if (!phase_selected(R->opt->phases, d->phases[ph].name)) continue;
         selected++;
-        run_phase(R, pc, state, phases, ph, n_ph);
+        run_phase(R, lc, state, d->phases, ph, n_ph);
     }
-    /* A case none of whose phases --phases names is skipped, not failed: `--phases decode`
-     * over a suite that also holds triad is a sensible request. */
     if (!selected && !stop_signal) {
-        char names[1024] = "";
-        for (int ph = 0; ph < n_ph; ph++) {
-            if (ph) append(names, sizeof names, ", ");
-            append(names, sizeof names, phases[ph].name);
-        }
-        progress_line(&R->pg, "skipped: --phases %s names none of its phases (%s)", R->opt->phases, names);
+        const char *names[GC_MAX_PHASES];
+        for (int ph = 0; ph < n_ph; ph++) names[ph] = d->phases[ph].name;
+        char list[1024];
+        phase_list(names, n_ph, list, sizeof list);
+        say_skipped(R, list);
     }
     R->n_selected += selected;
-    R->n_setup_ok++;
-    if (pc->wl->teardown) pc->wl->teardown(state);
+    R->n_known++;
+}
+
+static void run_case(runner *R, const plan_case *pc) {
+    if (skip_before_setup(R, pc->wl)) return;
+    live_case lc;
+    gc_err err = {{0}};
+    if (live_open(&lc, pc, R->opt, &err)) {
+        record_setup_error(R, &lc, err.msg);
+        live_close(&lc);
+        return;
+    }
+    gc_setup_out *d = calloc(1, sizeof *d);
+    void *state = NULL;
+    progress_draw(&R->pg, "setting up", 0, true);
+    int rc = d ? pc->wl->setup(&lc.c, &state, d, &err) : gc_errf(&err, "out of memory");
+    /* What ran: the backend's report; before a backend opened, the set asked for (so two ISAs
+     * that both fail stay two cases). */
+    snprintf(lc.device, sizeof lc.device, "%s", d && d->device[0] ? d->device : pc->isa ? pc->isa : "");
+    if (rc) record_setup_error(R, &lc, err.msg);
+    else run_phases(R, &lc, state, d);
+    if (state && pc->wl->teardown) pc->wl->teardown(state);   /* also after a failed setup */
+    free(d);
+    live_close(&lc);
 }
 
 /* ---- the table ----------------------------------------------------------------------------- */
 
-static void print_table(const gc_results *r, const char *path, FILE *f) {
+static void print_table(const gc_results *r, const char *path, bool show_isa, FILE *f) {
     fprintf(f, "\n%-34s %-12s %16s  %-23s %7s  %s\n", "case", "phase", "median", "95% CI", "cv", "verification");
     bool any_spread = false;
     for (int i = 0; i < r->n_cases; i++) {
         const gc_case_result *c = &r->cases[i];
-        plan_case pc = {.preset = c->id.preset, .quant = c->id.quant, .backend = c->id.backend, .threads = c->id.threads};
-        gc_workload fake = {.name = c->id.workload};
-        pc.wl = &fake;
         char label[160], med[32] = "-", lo[32] = "", hi[32] = "", ci[80] = "-", cv[16] = "-", unit[24];
-        case_label(&pc, label, sizeof label);
+        case_label(label, sizeof label, c->id.workload, c->id.preset, c->id.quant, c->id.backend,
+                   show_isa && !strcmp(c->id.backend, "cpu") ? c->id.device : NULL, c->id.threads);
         snprintf(unit, sizeof unit, "%s/s", c->unit);
         bool ok = !strcmp(c->status, "ok");
         if (ok) {
@@ -441,13 +534,20 @@ int runner_run(const gc_plan *p, const gc_options *opt, const char *out_path, co
         return GC_EXIT_USAGE;
     }
     R.meters = energy_open(opt);
-    R.pg = (progress){.tty = isatty(2), .total = runner_n_cases(p), .start = gc_now()};
-    for (int k = 0; k < R.pg.total && !stop_signal; k++) {
-        plan_case pc = plan_get(p, k);
-        R.pg.index = k;
-        case_label(&pc, R.pg.label, sizeof R.pg.label);
-        run_case(&R, &pc);
+    int n_cases;
+    plan_case *cases = plan_expand(p, &n_cases);
+    R.pg = (progress){.tty = isatty(2), .total = n_cases, .start = gc_now()};
+    R.show_isa = plan_has_isa(p);
+    if (!cases) {
+        progress_line(&R.pg, "out of memory expanding the plan");
+        R.n_bad++;
     }
+    for (int k = 0; cases && k < n_cases && !stop_signal; k++) {
+        R.pg.index = k;
+        plan_case_label(&cases[k], R.pg.label, sizeof R.pg.label);
+        run_case(&R, &cases[k]);
+    }
+    free(cases);
     if (R.pg.tty) fputs("\r\033[K", stderr);
     energy_close(R.meters);
     int sig = stop_signal;
@@ -458,11 +558,11 @@ int runner_run(const gc_plan *p, const gc_options *opt, const char *out_path, co
     if (sig) fprintf(stderr, "gencost: interrupted by %s: stopped after the current repetition; finished cases are saved\n",
                      sig == SIGINT ? "SIGINT" : "SIGTERM");
     int rc = sig ? 130 : (R.n_bad || R.n_write_errors) ? 1 : 0;
-    bool no_phase = !sig && opt->phases && R.n_setup_ok && !R.n_selected;
+    bool no_phase = !sig && opt->phases && R.n_known && !R.n_selected;
     if (no_phase && R.res.n_cases == 0) {
         remove(out_path);   /* nothing was measured: no empty table, no empty results file */
     } else {
-        print_table(&R.res, out_path, stdout);
+        print_table(&R.res, out_path, R.show_isa, stdout);
         fflush(stdout);
     }
     if (no_phase) {

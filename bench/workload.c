@@ -1,7 +1,12 @@
-/* Defaults of `gencost run` options, and the named-number lists workloads report. */
+/* Defaults of `gencost run` options, a workload's parameter values, and the named-number lists
+ * workloads report. */
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include "bench/case_id.h"
 #include "bench/workload.h"
+#include "kernels/backend.h"
 
 void gc_options_defaults(gc_options *o) {
     memset(o, 0, sizeof *o);
@@ -10,9 +15,98 @@ void gc_options_defaults(gc_options *o) {
     o->min_time = 1.0;
     o->max_reps = 1000;
     o->seed = 42;
-    o->prompt_tokens = 512;
-    o->gen_tokens = 128;
-    o->kv_depth = 0;          /* 0: the decode phase runs at depth = prompt_tokens */
+}
+
+/* ---- parameters ------------------------------------------------------------------------------ */
+
+int gc_param_count(const gc_param *t) {
+    int n = 0;
+    while (t && t[n].name && n < GC_MAX_PARAMS) n++;
+    return n;
+}
+
+int gc_param_find(const gc_param *t, const char *name) {
+    for (int i = 0; i < gc_param_count(t); i++)
+        if (!strcmp(t[i].name, name)) return i;
+    return -1;
+}
+
+void gc_param_help(const gc_param *p, char *buf, size_t n) {
+    snprintf(buf, n, "%s", p->help ? p->help : "");
+    char more[160] = "";
+    size_t w = 0;
+    if (p->kind == GC_PARAM_STRING && p->choices) w += (size_t)snprintf(more, sizeof more, "%s", p->choices);
+    if (p->def) w += (size_t)snprintf(more + w, sizeof more - w, "%sdefault %s", w ? "; " : "", p->def);
+    else if (p->same_as) w += (size_t)snprintf(more + w, sizeof more - w, "%sdefault = --%s", w ? "; " : "", p->same_as);
+    if (p->quick_max > 0 && w < sizeof more)
+        snprintf(more + w, sizeof more - w, "%s--quick: at most %ld", w ? "; " : "", p->quick_max);
+    for (char *c = more; *c; c++)    /* "f32,f16,q8_0" reads better as "f32|f16|q8_0" */
+        if (*c == ',') *c = '|';
+    size_t len = strlen(buf);
+    if (more[0] && len < n) snprintf(buf + len, n - len, "%s(%s)", len ? " " : "", more);
+}
+
+static long as_long(const char *v, long absent) {
+    long x;
+    return v && !gc_parse_int(v, LONG_MIN, LONG_MAX, &x) ? x : absent;
+}
+
+static int set_long(char **slot, long x) {
+    char buf[32];
+    snprintf(buf, sizeof buf, "%ld", x);
+    free(*slot);
+    *slot = strdup(buf);
+    return *slot ? 0 : -1;
+}
+
+/* In order: the given or default text; the --quick caps; then same_as, which sees capped values
+ * (a decode depth that follows the prompt follows the prompt --quick runs). */
+int gc_params_resolve(const gc_param *t, const char *const *given, bool quick, gc_param_values *out, gc_err *err) {
+    memset(out, 0, sizeof *out);
+    int n = gc_param_count(t);
+    for (int i = 0; i < n; i++) {
+        const char *v = given && given[i] ? given[i] : t[i].def;
+        if (v && !(out->v[i] = strdup(v))) goto oom;
+    }
+    for (int i = 0; quick && i < n; i++)
+        if (t[i].kind == GC_PARAM_INT && t[i].quick_max > 0 && as_long(out->v[i], 0) > t[i].quick_max &&
+            set_long(&out->v[i], t[i].quick_max))
+            goto oom;
+    for (int i = 0; i < n; i++) {
+        int j = t[i].same_as ? gc_param_find(t, t[i].same_as) : -1;
+        if (j < 0 || as_long(out->v[i], 0) != 0 || !out->v[j]) continue;
+        free(out->v[i]);
+        if (!(out->v[i] = strdup(out->v[j]))) goto oom;
+    }
+    return 0;
+oom:
+    gc_param_values_free(out);
+    return gc_errf(err, "out of memory resolving parameters");
+}
+
+void gc_param_values_free(gc_param_values *v) {
+    for (int i = 0; i < GC_MAX_PARAMS; i++) {
+        free(v->v[i]);
+        v->v[i] = NULL;
+    }
+}
+
+int gc_params_canonical(const gc_param *t, const gc_param_values *v, char *buf, size_t n, gc_err *err) {
+    buf[0] = 0;
+    for (int i = 0; i < gc_param_count(t); i++)
+        if (v->v[i] && !t[i].names_preset && gc_params_set(buf, n, t[i].name, v->v[i], err)) return -1;
+    return 0;
+}
+
+const char *gc_case_param(const gc_case *c, const char *name) {
+    int i = gc_param_find(c->params, name);
+    return i >= 0 && c->values ? c->values[i] : NULL;
+}
+
+long gc_case_param_int(const gc_case *c, const char *name, long absent) { return as_long(gc_case_param(c, name), absent); }
+
+void gc_device_of(const struct gk_backend *be, char *buf, size_t n) {
+    snprintf(buf, n, "%s", !be ? "" : be->isa ? be->isa : be->device_name);
 }
 
 /* A name already present is updated, so a workload may refine a figure; a full list keeps

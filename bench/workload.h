@@ -1,26 +1,36 @@
 /* The workload interface: what `gencost run` measures.
  *
- * The runner expands the case matrix workload × preset × quant × backend × threads. For each
- * combination it calls setup() once (load or generate weights, allocate), which declares the
- * phases it measures (e.g. prefill, decode, generation; or copy, triad). For each phase the
- * runner then calls verify() (the workload proves its output against its reference; a failed
- * check means the phase is never timed), warm-up run()s, timed run()s, then finish() so the
- * workload may add its own metrics, and finally teardown().
+ * The runner expands the case matrix workload × preset × quant × backend × ISA × threads. For
+ * each combination it resolves the workload's own parameters (its gc_param table: the value
+ * given, or the suite's, or the default) and calls setup() once (load or generate weights,
+ * allocate), which declares every phase it can measure (e.g. prefill, decode, generation; or
+ * copy, triad) and what runs them (device). The runner alone applies --phases: it never sets up
+ * a case none of whose static phase names is asked for, and runs only the phases asked for. For
+ * each phase it then calls verify() (the workload proves its output against its reference; a
+ * failed check means the phase is never timed), warm-up run()s, timed run()s, then finish() so
+ * the workload may add its own metrics, and finally teardown().
+ *
+ * setup() leaves *state NULL or pointing at a state teardown() can free, also when it fails:
+ * the runner calls teardown() whenever *state is not NULL, so a failed setup (a 7B preset that
+ * does not fit in memory) never leaks its backends or their pinned pool threads.
  */
 #ifndef GC_WORKLOAD_H
 #define GC_WORKLOAD_H
 #include <stdbool.h>
+#include <stddef.h>
 #include "base/util.h"
 
 #define GC_MAX_PHASES 64
 #define GC_MAX_KV 32
+#define GC_MAX_PARAMS 16
 
 typedef struct gc_kv {          /* a named number, e.g. {"kl_div", 0.0012} */
     char name[48];
     double value;
 } gc_kv;
 
-/* Options of one `gencost run`, shared by all workloads (each reads what concerns it). */
+/* Options of one `gencost run` that every workload shares; a workload's own options are its
+ * gc_param table. */
 typedef struct gc_options {
     int reps;              /* minimum timed repetitions (default 5) */
     int warmup;            /* warm-up runs (default 1) */
@@ -28,21 +38,55 @@ typedef struct gc_options {
     int max_reps;          /* safety cap on repetitions (default 1000) */
     bool quick;            /* smaller sizes, fewer reps: for smoke runs */
     bool dry_run;          /* print what would run, run nothing */
-    unsigned long seed;    /* synthetic weights and token ids (default 42) */
-    /* llm */
-    int prompt_tokens;     /* P, default 512 */
-    int gen_tokens;        /* N, default 128 */
-    int kv_depth;          /* KV depth for the decode phase (default = P) */
-    const char *model_path;/* --model FILE.gguf, NULL for presets */
-    const char *kv_type;   /* "f32", "f16", "q8_0"; NULL = workload default */
-    const char *phases;    /* comma list to restrict phases, NULL = all */
+    unsigned long seed;    /* synthetic weights and inputs (default 42) */
+    const char *phases;    /* comma list to restrict phases, NULL = all (the runner applies it) */
     bool smt;              /* allow SMT siblings when pinning threads */
     /* energy */
     const char *meter;     /* energy meter selection, NULL = auto */
-    const char *profile;   /* host profile INI for estimated energy, NULL = none */
+    const char *profile;   /* host profile INI to read for estimated energy (--host-profile), NULL = none */
 } gc_options;
 
 void gc_options_defaults(gc_options *o);
+
+/* ---- a workload's own parameters ---------------------------------------------------------- */
+
+typedef enum { GC_PARAM_INT, GC_PARAM_DOUBLE, GC_PARAM_STRING } gc_param_kind;
+
+/* One parameter a workload takes: `gencost run --NAME VALUE`, shown in `run --help` and `list`,
+ * and recorded with its effective value in every case (gc_case_id.params). Tables end with an
+ * entry whose name is NULL. Declare entries with designated initialisers. */
+typedef struct gc_param {
+    const char *name;       /* "prompt": the option --prompt and the key in the case's params */
+    gc_param_kind kind;
+    double lo, hi;          /* INT/DOUBLE: the range, inclusive */
+    const char *choices;    /* STRING: comma list of the values allowed; NULL = any */
+    const char *def;        /* the default as text; NULL = absent unless given */
+    const char *same_as;    /* INT: absent or 0 means the effective value of this other parameter */
+    long quick_max;         /* INT: --quick caps the value at this; 0 = no cap */
+    bool names_preset;      /* a model file: it is the case's preset (its base name); not in params,
+                             * --preset is refused with it, and the quant axis defaults to "native" */
+    const char *alias;      /* an older option spelling accepted for it (without the "--") */
+    const char *metavar;    /* "P", "FILE" */
+    const char *help;       /* one line; the default and the --quick cap are added when shown */
+    int (*check)(const char *value, gc_err *err);   /* optional: a deeper check (a file's contents) */
+} gc_param;
+
+/* Effective values of one workload's parameters, parallel to its table. */
+typedef struct gc_param_values {
+    char *v[GC_MAX_PARAMS];     /* text of params[i]; NULL when absent */
+} gc_param_values;
+
+int gc_param_count(const gc_param *t);                     /* entries before the terminator */
+/* Its help line for `run --help` and `list`: "prompt tokens (default 512; --quick: at most 64)". */
+void gc_param_help(const gc_param *p, char *buf, size_t n);
+int gc_param_find(const gc_param *t, const char *name);    /* index, or -1 */
+/* The effective values: given[i] (text the caller has checked; NULL = not given; given may be
+ * NULL) or the default, then same_as, then the --quick cap. Non-zero + err (out of memory). */
+int gc_params_resolve(const gc_param *t, const char *const *given, bool quick, gc_param_values *out, gc_err *err);
+void gc_param_values_free(gc_param_values *v);
+/* The canonical "name=value,..." string of the recorded values (names_preset ones left out),
+ * through gc_params_set (bench/case_id.h). Non-zero + err when a value cannot be recorded. */
+int gc_params_canonical(const gc_param *t, const gc_param_values *v, char *buf, size_t n, gc_err *err);
 
 /* One combination of the matrix, as given to setup(). */
 typedef struct gc_case {
@@ -50,9 +94,17 @@ typedef struct gc_case {
     const char *preset;    /* "-" when the workload has none */
     const char *quant;     /* "-" when the workload has none */
     const char *backend;   /* "cpu", "cuda", ... */
+    const char *isa;       /* CPU micro-kernel set asked for ("avx2"); NULL = the best this CPU runs */
     int threads;
+    const gc_param *params;       /* the workload's table (may be NULL: none) */
+    const char *const *values;    /* effective values, parallel to params */
     const gc_options *opt;
 } gc_case;
+
+/* A parameter's effective value, by name: the text (NULL when absent or not declared), or the
+ * number (`absent` when absent, not declared or not a number). */
+const char *gc_case_param(const gc_case *c, const char *name);
+long gc_case_param_int(const gc_case *c, const char *name, long absent);
 
 /* A phase the workload measures, declared by setup(). */
 typedef struct gc_phase {
@@ -62,6 +114,18 @@ typedef struct gc_phase {
     double bytes_per_rep;   /* bytes moved per run(), 0 if not modelled (deterministic counts) */
     double flops_per_rep;   /* floating-point/integer ops per run(), 0 if not modelled */
 } gc_phase;
+
+/* What setup() declares: every phase it can measure and what runs its ops. */
+typedef struct gc_setup_out {
+    gc_phase phases[GC_MAX_PHASES];
+    int n_phases;
+    char device[64];        /* recorded as gc_case_id.device: the CPU micro-kernel set (gk_backend.isa),
+                             * the GPU's name (device_name); gc_device_of() fills it from a backend */
+} gc_setup_out;
+
+struct gk_backend;
+/* What ran the ops of backend be, for gc_setup_out.device. */
+void gc_device_of(const struct gk_backend *be, char *buf, size_t n);
 
 typedef struct gc_verify {
     bool ok;
@@ -86,8 +150,13 @@ typedef struct gc_workload {
     const char *const *presets;   /* NULL-terminated; first is the default; NULL = none ("-") */
     const char *const *quants;    /* NULL-terminated; first is the default; NULL = none ("-") */
     const char *const *backends;  /* NULL-terminated backends it can run on */
-    /* Allocates *state and fills phases[0..*n_phases). Non-zero + err on failure. */
-    int (*setup)(const gc_case *c, void **state, gc_phase *phases, int *n_phases, gc_err *err);
+    const gc_param *params;       /* its own options (see gc_param); NULL = none */
+    /* The phase names setup() can declare, NULL-terminated, when they do not depend on the case;
+     * NULL = known only after setup. Lets the runner skip a case --phases leaves nothing of. */
+    const char *const *phases;
+    /* Allocates *state and fills out (phases, device). Non-zero + err on failure, *state NULL or
+     * freeable by teardown (see the top of this file). */
+    int (*setup)(const gc_case *c, void **state, gc_setup_out *out, gc_err *err);
     int (*verify)(void *state, int phase, gc_verify *v, gc_err *err);
     int (*run)(void *state, int phase, gc_err *err);   /* one repetition */
     /* Optional: after the timed repetitions; may add metrics. */
@@ -97,7 +166,7 @@ typedef struct gc_workload {
     void (*teardown)(void *state);
     /* --threads when none is given, e.g. "1,all"; NULL = "all" (every physical core). */
     const char *default_threads;
-    bool takes_model;             /* accepts --model FILE (then the file names the preset axis) */
+    bool takes_isa;               /* runs CPU micro-kernels: --isa multiplies its cpu-backend cases */
 } gc_workload;
 
 /* Registry (bench/workloads.c). */

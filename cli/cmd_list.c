@@ -1,4 +1,5 @@
-/* gencost list: workloads with presets and quant types, suites, and this build's backends. */
+/* gencost list: workloads with presets, quant types, phases and their own options (from their
+ * parameter tables), suites, and this build's backends. */
 #include <stdio.h>
 #include <string.h>
 
@@ -18,6 +19,20 @@ static void print_names(const char *label, const char *const *list) {
     printf("\n");
 }
 
+/* "--prompt P  prompt tokens (default 512; --quick: at most 64)", one line per parameter. */
+static void print_params(const gc_param *t) {
+    if (!t || !t[0].name) {
+        printf("    %-10s-\n", "options:");
+        return;
+    }
+    for (int i = 0; t[i].name; i++) {
+        char flag[64], help[256];
+        snprintf(flag, sizeof flag, "--%s %s", t[i].name, t[i].metavar ? t[i].metavar : "");
+        gc_param_help(&t[i], help, sizeof help);
+        printf("    %-10s%-16s %s\n", i ? "" : "options:", flag, help);
+    }
+}
+
 static void print_workloads(void) {
     printf("workloads:\n");
     for (const gc_workload *const *w = gc_workload_all(); *w; w++) {
@@ -26,6 +41,13 @@ static void print_workloads(void) {
         print_names("quants:", (*w)->quants);
         print_names("backends:", (*w)->backends);
         printf("    %-10s%s\n", "threads:", (*w)->default_threads ? (*w)->default_threads : "all");
+        printf("    %-10s%s\n", "isa:", (*w)->takes_isa ? "yes (--isa picks the cpu backend's micro-kernels)" : "-");
+        if ((*w)->phases) {
+            printf("    %-10s", "phases:");
+            for (int i = 0; (*w)->phases[i]; i++) printf("%s%s", i ? ", " : "", (*w)->phases[i]);
+            printf("\n");
+        }
+        print_params((*w)->params);
     }
 }
 
@@ -34,8 +56,9 @@ static void print_suites(void) {
     for (const gc_suite *const *s = gc_suite_all(); *s; s++) {
         printf("  %-10s %s:", (*s)->name, (*s)->description);
         for (const gc_suite_line *l = (*s)->lines; l->workload; l++)
-            printf("%s %s%s%s%s%s", l == (*s)->lines ? "" : ";", l->workload, l->presets ? " " : "",
-                   l->presets ? l->presets : "", l->quants ? " " : "", l->quants ? l->quants : "");
+            printf("%s %s%s%s%s%s%s%s", l == (*s)->lines ? "" : ";", l->workload, l->presets ? " " : "",
+                   l->presets ? l->presets : "", l->quants ? " " : "", l->quants ? l->quants : "", l->params ? " " : "",
+                   l->params ? l->params : "");
         printf("\n");
     }
 }
@@ -52,7 +75,8 @@ static void print_backends(void) {
 int cmd_list(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: gencost list\nLists the workloads (presets, quant types, backends, default threads),\n"
+            printf("usage: gencost list\nLists the workloads (presets, quant types, backends, default threads, phases,\n"
+                   "their own options),\n"
                    "the suites, and the backends of this build with whether each can run here.\n");
             return 0;
         }

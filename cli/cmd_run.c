@@ -1,90 +1,151 @@
 /* gencost run: options -> plan (checked against the registry and this build's backends) ->
- * runner. Every bad input is one line on stderr and exit status 2, before anything runs. */
+ * runner. Every bad input is one line on stderr and exit status 2, before anything runs.
+ *
+ * The run's own options are one table (cli/opts.h); each workload's own options come from its
+ * gc_param table (bench/workload.h): every name any workload declares is accepted while parsing,
+ * then checked against the workloads the run chose (an option none of them takes is bad input)
+ * and handed to the plan lines of the workloads that declare it. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/opts.h"
 #include "bench/energy/energy.h"
 #include "bench/host/facts.h"
 #include "bench/runner.h"
 #include "bench/suites.h"
-#include "bench/gguf/gguf.h"
-#include "bench/llm/llm.h"
 #include "kernels/backend.h"
 #include "kernels/platform.h"
 
 #define MAX_STORAGE 64
+#define MAX_NAMES 32           /* distinct workload parameter names over the registry */
+#define MAX_TABLE 96
+#define ISA_NAMES "scalar,avx2,avx512,neon,dotprod,i8mm"
+
+/* The workload parameters as options: one per distinct name, its value as given (text). */
+typedef struct param_opts {
+    int n;
+    const gc_param *first[MAX_NAMES];   /* the first declaration of each name (metavar, alias) */
+    char flag[MAX_NAMES][40], alias[MAX_NAMES][40];
+    const char *given[MAX_NAMES];
+} param_opts;
 
 typedef struct run_args {
-    const char *workloads, *presets, *quants, *backends, *threads, *out, *suite;
-    bool reps_set, min_time_set, prompt_set, gen_set;
+    const char *workloads, *presets, *quants, *backends, *isas, *threads, *out, *suite;
+    long reps, warmup, seed;
+    double min_time;
+    bool reps_set, min_time_set, isa_set;
     gc_options opt;
+    param_opts po;
     char *storage[MAX_STORAGE];   /* copies the plan's strings point into */
     int n_storage;
 } run_args;
 
-static const char usage_text[] =
-    "usage: gencost run [options]\n"
-    "Runs a case matrix (workload x preset x quant x backend x threads) and writes a results file.\n"
-    "Without --workload the default suite runs.\n\n"
-    "matrix (comma lists):\n"
-    "  --workload W[,W]      workloads (gencost list shows them)\n"
-    "  --preset P[,P]        presets (default: each workload's first)\n"
-    "  --quant Q[,Q]         quant types (default: each workload's first)\n"
-    "  --backend B[,B]       backends (default: each workload's first)\n"
-    "  --threads N[,N|all]   CPU threads; all = every physical core (default: per workload)\n"
-    "  --suite NAME          default | full | smoke (smoke implies --quick); not with --workload\n"
-    "measurement:\n"
-    "  --reps N              minimum timed repetitions per phase (default 5; 3 with --quick)\n"
-    "  --warmup N            warm-up runs per phase (default 1)\n"
-    "  --min-time S          minimum seconds of timed repetitions per phase (default 1; 0.2 with --quick)\n"
-    "  --quick               small sizes and few repetitions, for smoke runs\n"
-    "  --phases LIST         only these phases (e.g. decode)\n"
-    "  --seed N              seed of synthetic weights and inputs (default 42)\n"
-    "  --smt                 allow SMT siblings when pinning threads\n"
-    "text generation (llm):\n"
-    "  --prompt P            prompt tokens (default 512)\n"
-    "  --gen N               generated tokens (default 128)\n"
-    "  --depth D             KV depth of the decode phase (default = --prompt)\n"
-    "  --model FILE          a GGUF model instead of the synthetic preset\n"
-    "  --kv-type T           KV cache type: f32, f16, q8_0\n"
-    "energy:\n"
-    "  --meter M             energy meter (default: automatic)\n"
-    "  --profile FILE        host profile (hosts/*.ini) for estimated energy\n"
-    "output:\n"
-    "  --out FILE            results file (default results/<host>-<UTC time>.json)\n"
-    "  --dry-run             print the cases and run nothing\n"
-    "Exit status: 0 all cases ran and verified, 1 some failed, 2 bad input, 130 interrupted.\n";
+/* ---- the option table ---------------------------------------------------------------------- */
+
+static int table_head(run_args *a, gc_opt *t) {
+    gc_options *o = &a->opt;
+    const gc_opt head[] = {
+        {.help = "matrix (comma lists):"},
+        {.name = "--workload", .kind = GC_OPT_STRING, .dest = &a->workloads, .metavar = "W[,W]",
+         .help = "workloads (gencost list shows them)"},
+        {.name = "--preset", .kind = GC_OPT_STRING, .dest = &a->presets, .metavar = "P[,P]",
+         .help = "presets (default: each workload's first)"},
+        {.name = "--quant", .kind = GC_OPT_STRING, .dest = &a->quants, .metavar = "Q[,Q]",
+         .help = "quant types (default: each workload's first)"},
+        {.name = "--backend", .kind = GC_OPT_STRING, .dest = &a->backends, .metavar = "B[,B]",
+         .help = "backends (default: each workload's first)"},
+        {.name = "--isa", .kind = GC_OPT_STRING, .dest = &a->isas, .metavar = "I[,I]", .seen = &a->isa_set,
+         .help = "cpu micro-kernels: scalar, avx2, avx512, neon, dotprod, i8mm (default $GENCOST_ISA or best)"},
+        {.name = "--threads", .kind = GC_OPT_STRING, .dest = &a->threads, .metavar = "N[,N|all]",
+         .help = "CPU threads; all = every physical core (default: per workload)"},
+        {.name = "--suite", .kind = GC_OPT_STRING, .dest = &a->suite, .metavar = "NAME",
+         .help = "default | full | smoke (smoke implies --quick); not with --workload"},
+        {.help = "measurement:"},
+        {.name = "--reps", .kind = GC_OPT_INT, .dest = &a->reps, .lo = 1, .hi = 1000000, .metavar = "N",
+         .seen = &a->reps_set, .help = "minimum timed repetitions per phase (default 5; 3 with --quick)"},
+        {.name = "--warmup", .kind = GC_OPT_INT, .dest = &a->warmup, .lo = 0, .hi = 10000, .metavar = "N",
+         .help = "warm-up runs per phase (default 1)"},
+        {.name = "--min-time", .kind = GC_OPT_DOUBLE, .dest = &a->min_time, .lo = 0, .hi = 86400, .metavar = "S",
+         .seen = &a->min_time_set, .help = "minimum seconds of timed repetitions per phase (default 1; 0.2 with --quick)"},
+        {.name = "--quick", .kind = GC_OPT_FLAG, .dest = &o->quick, .help = "small sizes and few repetitions, for smoke runs"},
+        {.name = "--phases", .kind = GC_OPT_STRING, .dest = &o->phases, .metavar = "LIST",
+         .help = "only these phases (e.g. decode); cases with none of them are skipped"},
+        {.name = "--seed", .kind = GC_OPT_INT, .dest = &a->seed, .lo = 0, .hi = 2147483647, .metavar = "N",
+         .help = "seed of synthetic weights and inputs (default 42)"},
+        {.name = "--smt", .kind = GC_OPT_FLAG, .dest = &o->smt, .help = "allow SMT siblings when pinning threads"},
+    };
+    memcpy(t, head, sizeof head);
+    return (int)(sizeof head / sizeof *head);
+}
+
+static int table_tail(run_args *a, gc_opt *t) {
+    gc_options *o = &a->opt;
+    const gc_opt tail[] = {
+        {.help = "energy:"},
+        {.name = "--meter", .kind = GC_OPT_STRING, .dest = &o->meter, .metavar = "M", .help = "energy meter (default: automatic)"},
+        {.name = "--host-profile", .kind = GC_OPT_STRING, .dest = &o->profile, .metavar = "FILE", .alias = "--profile",
+         .help = "host profile (hosts/*.ini) to read for estimated energy (--profile: old name)"},
+        {.help = "output:"},
+        {.name = "--out", .kind = GC_OPT_STRING, .dest = &a->out, .metavar = "FILE",
+         .help = "results file (default results/<host>-<UTC time>.json)"},
+        {.name = "--dry-run", .kind = GC_OPT_FLAG, .dest = &o->dry_run, .help = "print the cases and run nothing"},
+    };
+    memcpy(t, tail, sizeof tail);
+    return (int)(sizeof tail / sizeof *tail);
+}
+
+/* Every parameter name of the registry, once (the first workload declaring it gives the metavar). */
+static void collect_params(param_opts *po) {
+    memset(po, 0, sizeof *po);
+    for (const gc_workload *const *w = gc_workload_all(); *w; w++)
+        for (const gc_param *p = (*w)->params; p && p->name; p++) {
+            bool seen = false;
+            for (int k = 0; k < po->n && !seen; k++) seen = !strcmp(po->first[k]->name, p->name);
+            if (seen || po->n == MAX_NAMES) continue;
+            po->first[po->n] = p;
+            snprintf(po->flag[po->n], sizeof po->flag[0], "--%s", p->name);
+            snprintf(po->alias[po->n], sizeof po->alias[0], "--%s", p->alias ? p->alias : "");
+            po->n++;
+        }
+}
+
+static int table_params(param_opts *po, gc_opt *t) {
+    for (int k = 0; k < po->n; k++)
+        t[k] = (gc_opt){.name = po->flag[k], .kind = GC_OPT_STRING, .dest = &po->given[k],
+                        .metavar = po->first[k]->metavar, .alias = po->first[k]->alias ? po->alias[k] : NULL};
+    return po->n;
+}
+
+/* ---- --help ------------------------------------------------------------------------------- */
+
+static void usage(run_args *a) {
+    static char flags[MAX_TABLE][40], helps[MAX_TABLE][200], heads[16][160];
+    gc_opt t[MAX_TABLE];
+    int n = table_head(a, t), nh = 0;
+    for (const gc_workload *const *w = gc_workload_all(); *w && nh < 16; w++) {
+        if (!(*w)->params || !(*w)->params[0].name) continue;
+        snprintf(heads[nh], sizeof heads[0], "%s options:", (*w)->name);
+        t[n++] = (gc_opt){.help = heads[nh++]};
+        for (const gc_param *p = (*w)->params; p->name && n < MAX_TABLE - 8; p++) {
+            snprintf(flags[n], sizeof flags[0], "--%s", p->name);
+            gc_param_help(p, helps[n], sizeof helps[0]);
+            t[n] = (gc_opt){.name = flags[n], .kind = GC_OPT_STRING, .metavar = p->metavar, .help = helps[n]};
+            n++;
+        }
+    }
+    n += table_tail(a, t + n);
+    fputs("usage: gencost run [options]\n"
+          "Runs a case matrix (workload x preset x quant x backend x ISA x threads) and writes a results file.\n"
+          "Without --workload the default suite runs. A workload's own options apply to it alone.\n\n",
+          stdout);
+    gc_opts_usage(stdout, t, n);
+    fputs("Exit status: 0 all cases ran and verified, 1 some failed, 2 bad input, 130 interrupted.\n", stdout);
+}
 
 /* ---- option parsing ------------------------------------------------------------------------ */
-
-/* Matches "--name" (value in the next argument) or "--name=value". */
-static int take(int argc, char **argv, int *i, const char *name, const char **val, int *rc) {
-    const char *a = argv[*i];
-    size_t n = strlen(name);
-    if (strncmp(a, name, n)) return 0;
-    if (a[n] == '=') {
-        *val = a + n + 1;
-        return 1;
-    }
-    if (a[n]) return 0;
-    if (*i + 1 >= argc) {
-        *rc = gc_die_usage("run: %s needs a value", name);
-        return 1;
-    }
-    *val = argv[++*i];
-    return 1;
-}
-
-static int int_arg(const char *name, const char *v, long lo, long hi, int *out) {
-    long x;
-    if (gc_parse_int(v, lo, hi, &x))
-        return gc_die_usage("run: %s: '%s' is not a whole number from %ld to %ld", name, v, lo, hi);
-    *out = (int)x;
-    return 0;
-}
 
 static int readable_file(const char *flag, const char *path) {
     FILE *f = fopen(path, "rb");
@@ -93,92 +154,40 @@ static int readable_file(const char *flag, const char *path) {
     return 0;
 }
 
-/* A model file is validated whole before anything runs, as a container and as a model (the
- * metadata agrees with the tensors, every tensor is there with its shape and a supported type):
- * a malformed file is bad input, not a failed case. */
-static int valid_gguf(const char *path) {
-    if (readable_file("--model", path)) return GC_EXIT_USAGE;
-    gguf_file f;
+/* Checks of single values that need more than the table (meter syntax, a readable file). */
+static int check_values(run_args *a) {
     gc_err e = {{0}};
-    if (gguf_open(path, &f, &e)) return gc_die_usage("run: --model: %s", e.msg);
-    llm_config c;
-    int wtype;
-    int rc = llm_config_from_gguf(&f, &c, &wtype, &e);
-    gguf_close(&f);
-    return rc ? gc_die_usage("run: --model %s: %s", path, e.msg) : 0;
-}
-
-static int parse_value(run_args *a, const char *name, const char *v) {
-    gc_options *o = &a->opt;
-    double d;
-    if (!*v) return gc_die_usage("run: %s: empty value", name);
-    if (!strcmp(name, "--workload")) a->workloads = v;
-    else if (!strcmp(name, "--preset")) a->presets = v;
-    else if (!strcmp(name, "--quant")) a->quants = v;
-    else if (!strcmp(name, "--backend")) a->backends = v;
-    else if (!strcmp(name, "--threads")) a->threads = v;
-    else if (!strcmp(name, "--out")) a->out = v;
-    else if (!strcmp(name, "--suite")) a->suite = v;
-    else if (!strcmp(name, "--phases")) o->phases = v;
-    else if (!strcmp(name, "--meter")) {
-        gc_err e = {{0}};
-        if (energy_check_spec(v, &e)) return gc_die_usage("run: %s", e.msg);
-        o->meter = v;
+    if (a->opt.meter && energy_check_spec(a->opt.meter, &e)) return gc_die_usage("run: %s", e.msg);
+    if (a->opt.profile && readable_file("--host-profile", a->opt.profile)) return GC_EXIT_USAGE;
+    const char *isas = a->isa_set ? a->isas : getenv("GENCOST_ISA");
+    if (isas && !*isas) isas = NULL;
+    if (isas) {
+        char *store = NULL, *items[GC_MAX_LIST];
+        int k = gc_split_list(isas, items, GC_MAX_LIST, &store);
+        int rc = k <= 0 ? gc_errf(&e, "%s: not a list of micro-kernel sets", a->isa_set ? "--isa" : "GENCOST_ISA") : 0;
+        for (int i = 0; i < k && !rc; i++) rc = gc_opt_choice(a->isa_set ? "--isa" : "GENCOST_ISA", ISA_NAMES, items[i], &e);
+        free(store);
+        if (rc) return gc_opts_die("run", &e);
     }
-    else if (!strcmp(name, "--reps")) {
-        a->reps_set = true;
-        return int_arg(name, v, 1, 1000000, &o->reps);
-    } else if (!strcmp(name, "--warmup")) return int_arg(name, v, 0, 10000, &o->warmup);
-    else if (!strcmp(name, "--prompt")) {
-        a->prompt_set = true;
-        return int_arg(name, v, 1, 1 << 20, &o->prompt_tokens);
-    } else if (!strcmp(name, "--gen")) {
-        a->gen_set = true;
-        return int_arg(name, v, 1, 1 << 20, &o->gen_tokens);
-    }
-    else if (!strcmp(name, "--depth")) return int_arg(name, v, 0, 1 << 22, &o->kv_depth);
-    else if (!strcmp(name, "--seed")) {
-        long s;
-        if (gc_parse_int(v, 0, 2147483647L, &s)) return gc_die_usage("run: --seed: '%s' is not a whole number from 0 to 2147483647", v);
-        o->seed = (unsigned long)s;
-    } else if (!strcmp(name, "--min-time")) {
-        if (gc_parse_double(v, 0, 86400, &d)) return gc_die_usage("run: --min-time: '%s' is not a number of seconds from 0 to 86400", v);
-        o->min_time = d;
-        a->min_time_set = true;
-    } else if (!strcmp(name, "--kv-type")) {
-        if (strcmp(v, "f32") && strcmp(v, "f16") && strcmp(v, "q8_0"))
-            return gc_die_usage("run: --kv-type: '%s' is not one of f32, f16, q8_0", v);
-        o->kv_type = v;
-    } else if (!strcmp(name, "--model")) {
-        o->model_path = v;
-        return valid_gguf(v);
-    } else if (!strcmp(name, "--profile")) {
-        o->profile = v;
-        return readable_file(name, v);
-    }
+    a->isas = isas;
     return 0;
 }
 
-static int parse_args(int argc, char **argv, run_args *a) {
-    static const char *const valued[] = {"--workload", "--preset", "--quant", "--backend", "--threads", "--reps",
-                                         "--warmup", "--min-time", "--out", "--suite", "--seed", "--prompt", "--gen",
-                                         "--depth", "--model", "--kv-type", "--phases", "--meter", "--profile", NULL};
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i], *val = NULL;
-        int rc = 0, hit = 0;
-        for (int k = 0; valued[k] && !hit; k++) {
-            hit = take(argc, argv, &i, valued[k], &val, &rc);
-            if (hit && !rc) rc = parse_value(a, valued[k], val);
-        }
-        if (rc) return rc;
-        if (hit) continue;
-        if (!strcmp(arg, "--quick")) a->opt.quick = true;
-        else if (!strcmp(arg, "--dry-run")) a->opt.dry_run = true;
-        else if (!strcmp(arg, "--smt")) a->opt.smt = true;
-        else if (arg[0] == '-') return gc_die_usage("run: unknown option '%s' (try: gencost run --help)", arg);
-        else return gc_die_usage("run: unexpected argument '%s' (options start with --; try: gencost run --help)", arg);
-    }
-    return 0;
+static int parse_args(int argc, char **argv, run_args *a, bool *help) {
+    gc_opt t[MAX_TABLE];
+    collect_params(&a->po);
+    int n = table_head(a, t);
+    n += table_params(&a->po, t + n);
+    n += table_tail(a, t + n);
+    int n_pos;
+    gc_err err = {{0}};
+    if (gc_opts_parse(t, n, argc, argv, 1, NULL, 0, &n_pos, help, &err)) return gc_opts_die("run", &err);
+    if (*help) return 0;
+    if (a->reps_set) a->opt.reps = (int)a->reps;
+    a->opt.warmup = (int)a->warmup;
+    a->opt.seed = (unsigned long)a->seed;
+    if (a->min_time_set) a->opt.min_time = a->min_time;
+    return check_values(a);
 }
 
 /* ---- building the plan --------------------------------------------------------------------- */
@@ -276,9 +285,10 @@ static int parse_threads(run_args *a, const char *s, int *out, int *n) {
     *n = 0;
     for (int i = 0; i < k; i++) {
         long t;
+        gc_err e;
         if (!strcmp(items[i], "all")) t = gk_physical_cores();
-        else if (gc_parse_int(items[i], 1, 1024, &t))
-            return gc_die_usage("run: --threads: '%s' is not a whole number from 1 to 1024 or 'all'", items[i]);
+        else if (gc_opt_value("--threads", GC_OPT_INT, 1, 1024, items[i], &t, &e))
+            return gc_die_usage("run: %s (or 'all')", e.msg);
         bool dup = false;
         for (int j = 0; j < *n; j++) dup |= out[j] == t;
         if (!dup) out[(*n)++] = (int)t;
@@ -303,23 +313,99 @@ static int add_line(gc_plan *p, const char *name) {
     return 0;
 }
 
+/* ---- workload parameters ------------------------------------------------------------------- */
+
+/* v as a value of parameter p (the same wording as the run's own options, cli/opts.c). */
+static int check_param(const gc_param *p, const char *flag, const char *v) {
+    gc_err e = {{0}};
+    int rc = 0;
+    if (p->kind == GC_PARAM_INT) rc = gc_opt_value(flag, GC_OPT_INT, p->lo, p->hi, v, NULL, &e);
+    else if (p->kind == GC_PARAM_DOUBLE) rc = gc_opt_value(flag, GC_OPT_DOUBLE, p->lo, p->hi, v, NULL, &e);
+    else if (p->choices) rc = gc_opt_choice(flag, p->choices, v, &e);
+    if (rc) return gc_opts_die("run", &e);
+    if (p->check && p->check(v, &e)) return gc_die_usage("run: %s: %s", flag, e.msg);
+    return 0;
+}
+
+/* Each given parameter: checked for every workload of the run that declares it and handed to its
+ * lines; one that no workload of the run takes is bad input. */
+static int apply_params(run_args *a, gc_plan *p) {
+    const param_opts *po = &a->po;
+    for (int k = 0; k < po->n; k++) {
+        if (!po->given[k]) continue;
+        const gc_workload *done[GC_MAX_LIST];
+        int n_done = 0;
+        for (int l = 0; l < p->n_lines; l++) {
+            const gc_workload *wl = p->lines[l].wl;
+            int i = gc_param_find(wl->params, po->first[k]->name);
+            if (i < 0) continue;
+            bool checked = false;
+            for (int j = 0; j < n_done; j++) checked |= done[j] == wl;
+            if (!checked && check_param(&wl->params[i], po->flag[k], po->given[k])) return GC_EXIT_USAGE;
+            if (!checked) done[n_done++] = wl;
+            p->lines[l].params[i] = po->given[k];
+        }
+        if (n_done) continue;
+        char takers[256] = "";
+        for (const gc_workload *const *w = gc_workload_all(); *w; w++)
+            if (gc_param_find((*w)->params, po->first[k]->name) >= 0) {
+                size_t len = strlen(takers);
+                snprintf(takers + len, sizeof takers - len, "%s%s", len ? ", " : "", (*w)->name);
+            }
+        return gc_die_usage("run: %s: no workload of this run takes %s (%s does)", po->flag[k], po->flag[k], takers);
+    }
+    return 0;
+}
+
+/* A suite line's own parameter values ("prompt=128,gen=32"), where nothing was given. */
+static int suite_params(run_args *a, gc_plan_line *l, const char *params) {
+    const char *items[GC_MAX_LIST];
+    int n = 0;
+    if (params && split(a, "suite parameters", params, items, &n)) return GC_EXIT_USAGE;
+    for (int i = 0; i < n; i++) {
+        char *eq = strchr(items[i], '=');
+        if (!eq) continue;
+        *eq = 0;
+        int k = gc_param_find(l->wl->params, items[i]);
+        if (k >= 0 && !l->params[k]) l->params[k] = eq + 1;
+    }
+    return 0;
+}
+
+/* The value of the line's model-file parameter (names_preset), NULL when none was given. */
+static const char *line_model(const gc_plan_line *l, const char **name) {
+    for (int i = 0; l->wl->params && l->wl->params[i].name; i++)
+        if (l->wl->params[i].names_preset && l->params[i]) {
+            *name = l->wl->params[i].name;
+            return l->params[i];
+        }
+    return NULL;
+}
+
+/* ---- the lines ----------------------------------------------------------------------------- */
+
+static int fill_presets(run_args *a, gc_plan_line *l, const char *presets, const char **quants) {
+    const char *pname = NULL, *model = line_model(l, &pname);
+    if (model) {
+        /* The file is the model: it names the preset axis, and runs as stored unless --quant. */
+        if (presets) return gc_die_usage("run: --%s and --preset cannot be combined (the file is the model)", pname);
+        const char *slash = strrchr(model, '/');
+        l->presets[0] = slash ? slash + 1 : model;
+        l->n_presets = 1;
+        if (!*quants) *quants = "native";
+        return 0;
+    }
+    const char *given[GC_MAX_LIST];
+    int n = 0;
+    if (presets && split(a, "--preset", presets, given, &n)) return GC_EXIT_USAGE;
+    return axis_for_line("--preset", "preset", l->wl, l->wl->presets, given, n, l->presets, &l->n_presets) ? GC_EXIT_USAGE : 0;
+}
+
 /* Fills each line's axes from the given lists (or the suite line's, or the defaults). */
 static int fill_line(run_args *a, gc_plan_line *l, const char *presets, const char *quants) {
     const char *given[GC_MAX_LIST];
     int n = 0;
-    if (a->opt.model_path) {
-        /* The file is the model: it names the preset axis, and runs as stored unless --quant. */
-        if (!l->wl->takes_model) return gc_die_usage("run: --model: workload %s does not take a model file", l->wl->name);
-        if (presets) return gc_die_usage("run: --model and --preset cannot be combined (the file is the model)");
-        const char *slash = strrchr(a->opt.model_path, '/');
-        l->presets[0] = slash ? slash + 1 : a->opt.model_path;
-        l->n_presets = 1;
-        if (!quants) quants = "native";
-    } else {
-        if (presets && split(a, "--preset", presets, given, &n)) return GC_EXIT_USAGE;
-        if (axis_for_line("--preset", "preset", l->wl, l->wl->presets, given, n, l->presets, &l->n_presets)) return GC_EXIT_USAGE;
-    }
-    n = 0;
+    if (fill_presets(a, l, presets, &quants)) return GC_EXIT_USAGE;
     if (quants && split(a, "--quant", quants, given, &n)) return GC_EXIT_USAGE;
     if (axis_for_line("--quant", "quant type", l->wl, l->wl->quants, given, n, l->quants, &l->n_quants)) return GC_EXIT_USAGE;
     if (a->backends) {
@@ -330,18 +416,24 @@ static int fill_line(run_args *a, gc_plan_line *l, const char *presets, const ch
     }
     for (int i = 0; i < l->n_backends; i++)
         if (check_backend(l->wl, l->backends[i])) return GC_EXIT_USAGE;
+    if (a->isas && l->wl->takes_isa && split(a, "--isa", a->isas, l->isas, &l->n_isas)) return GC_EXIT_USAGE;
     const char *threads = a->threads ? a->threads : l->wl->default_threads ? l->wl->default_threads : "all";
     return parse_threads(a, threads, l->threads, &l->n_threads);
 }
 
 static int plan_from_suite(run_args *a, gc_plan *p, const gc_suite *s) {
     if (s->quick) a->opt.quick = true;
-    if (s->prompt_tokens && !a->prompt_set) a->opt.prompt_tokens = s->prompt_tokens;
-    if (s->gen_tokens && !a->gen_set) a->opt.gen_tokens = s->gen_tokens;
     if (s->reps && !a->reps_set) a->opt.reps = s->reps;
-    for (const gc_suite_line *sl = s->lines; sl->workload; sl++) {
+    for (const gc_suite_line *sl = s->lines; sl->workload; sl++)
         if (add_line(p, sl->workload)) return GC_EXIT_USAGE;
-        if (fill_line(a, &p->lines[p->n_lines - 1], sl->presets, sl->quants)) return GC_EXIT_USAGE;
+    if (apply_params(a, p)) return GC_EXIT_USAGE;
+    for (int i = 0; i < p->n_lines; i++) {
+        const char *pname = NULL;
+        if (line_model(&p->lines[i], &pname))
+            return gc_die_usage("run: --%s needs --workload (a suite chooses its own presets)", pname);
+        if (suite_params(a, &p->lines[i], s->lines[i].params) ||
+            fill_line(a, &p->lines[i], s->lines[i].presets, s->lines[i].quants))
+            return GC_EXIT_USAGE;
     }
     return 0;
 }
@@ -352,6 +444,7 @@ static int plan_from_workloads(run_args *a, gc_plan *p) {
     if (split(a, "--workload", a->workloads, names, &n)) return GC_EXIT_USAGE;
     for (int i = 0; i < n; i++)
         if (add_line(p, names[i])) return GC_EXIT_USAGE;
+    if (apply_params(a, p)) return GC_EXIT_USAGE;
     const char *given[GC_MAX_LIST];
     int ng;
     if (a->presets && (split(a, "--preset", a->presets, given, &ng) || check_axis_known("--preset", "preset", p, true, given, ng)))
@@ -363,13 +456,27 @@ static int plan_from_workloads(run_args *a, gc_plan *p) {
     return 0;
 }
 
+/* --isa given for a run none of whose workloads runs micro-kernels asks for nothing. */
+static int check_isa_used(const run_args *a, const gc_plan *p) {
+    if (!a->isa_set) return 0;
+    for (int i = 0; i < p->n_lines; i++)
+        if (p->lines[i].wl->takes_isa) return 0;
+    char takers[256] = "";
+    for (const gc_workload *const *w = gc_workload_all(); *w; w++)
+        if ((*w)->takes_isa) {
+            size_t len = strlen(takers);
+            snprintf(takers + len, sizeof takers - len, "%s%s", len ? ", " : "", (*w)->name);
+        }
+    return gc_die_usage("run: --isa: no workload of this run runs CPU micro-kernels (%s do)", takers);
+}
+
 static int build_plan(run_args *a, gc_plan *p) {
     p->n_lines = 0;
     if (a->suite && (a->workloads || a->presets || a->quants))
         return gc_die_usage("run: --suite cannot be combined with --workload, --preset or --quant");
     if (!a->workloads && (a->presets || a->quants))
         return gc_die_usage("run: %s needs --workload (suites choose their own)", a->presets ? "--preset" : "--quant");
-    if (a->workloads) return plan_from_workloads(a, p);
+    if (a->workloads) return plan_from_workloads(a, p) || check_isa_used(a, p) ? GC_EXIT_USAGE : 0;
     const char *name = a->suite ? a->suite : gc_suite_all()[0]->name;
     const gc_suite *s = gc_suite_find(name);
     if (!s) {
@@ -380,7 +487,7 @@ static int build_plan(run_args *a, gc_plan *p) {
         }
         return gc_die_usage("run: --suite: unknown suite '%s' (known: %s)", name, names);
     }
-    return plan_from_suite(a, p, s);
+    return plan_from_suite(a, p, s) || check_isa_used(a, p) ? GC_EXIT_USAGE : 0;
 }
 
 /* ---- output path and command line ---------------------------------------------------------- */
@@ -451,25 +558,28 @@ static int run_plan(run_args *a, const gc_plan *p, int argc, char **argv) {
 }
 
 int cmd_run(int argc, char **argv) {
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(usage_text, stdout);
-            return 0;
-        }
-    run_args a;
-    memset(&a, 0, sizeof a);
-    gc_options_defaults(&a.opt);
-    int rc = parse_args(argc, argv, &a);
+    run_args *a = calloc(1, sizeof *a);
     gc_plan *plan = calloc(1, sizeof *plan);
-    if (!rc && !plan) rc = gc_die_usage("run: out of memory");
-    if (!rc) rc = build_plan(&a, plan);
-    if (!rc) {
-        if (a.opt.quick && !a.reps_set) a.opt.reps = 3;
-        if (a.opt.quick && !a.min_time_set) a.opt.min_time = 0.2;
-        if (a.opt.max_reps < a.opt.reps) a.opt.max_reps = a.opt.reps;
-        rc = run_plan(&a, plan, argc, argv);
+    if (!a || !plan) {
+        free(a);
+        free(plan);
+        return gc_die_usage("run: out of memory");
+    }
+    gc_options_defaults(&a->opt);
+    a->warmup = a->opt.warmup;
+    a->seed = (long)a->opt.seed;
+    bool help = false;
+    int rc = parse_args(argc, argv, a, &help);
+    if (!rc && help) usage(a);
+    if (!rc && !help) rc = build_plan(a, plan);
+    if (!rc && !help) {
+        if (a->opt.quick && !a->reps_set) a->opt.reps = 3;
+        if (a->opt.quick && !a->min_time_set) a->opt.min_time = 0.2;
+        if (a->opt.max_reps < a->opt.reps) a->opt.max_reps = a->opt.reps;
+        rc = run_plan(a, plan, argc, argv);
     }
     free(plan);
-    for (int i = 0; i < a.n_storage; i++) free(a.storage[i]);
+    for (int i = 0; i < a->n_storage; i++) free(a->storage[i]);
+    free(a);
     return rc;
 }

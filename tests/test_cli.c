@@ -111,9 +111,35 @@ static void bad_input(void **s) {
     BAD("unexpected argument", "'stray'", "run", "stray");
 }
 
+/* Every command checks values through the one option table (cli/opts.h): the same wording. */
+static void same_wording_everywhere(void **s) {
+    BAD("gencost: info: unknown option '--json2' (see --help)", NULL, "info", "--json2");
+    BAD("gencost: report: --out needs a value", NULL, "report", "r.json", "--out");
+    BAD("gencost: compare: --rounds: '0' is not a whole number from 1 to 1000", NULL, "compare", "--rounds", "0",
+        "a", "b");
+    BAD("gencost: compare: --threshold: '5x' is not a number from 0 to 1000", NULL, "compare", "--threshold",
+        "5x", "a", "b");
+    BAD("gencost: compare: --format: 'xml' is not one of md, text, json", NULL, "compare", "--format", "xml", "a",
+        "b");
+    BAD("gencost: history: --window: '0' is not a whole number from 1 to 100000", NULL, "history", "--window",
+        "0", "list");
+    BAD("gencost: export: --seed: '-1' is not a whole number from 0 to 2147483647", NULL, "export", "--seed",
+        "-1", "x.gguf");
+    BAD("gencost: export: --quant: 'q9' is not one of f32, f16, bf16, q8_0", NULL, "export", "--preset", "tiny",
+        "--quant", "q9", "x.gguf");
+    BAD("gencost: logits: --threads: '0' is not a whole number from 1 to 1024", NULL, "logits", "--threads", "0");
+    BAD("gencost: logits: --tokens: 'x' is not a whole number from 0 to 2147483647", NULL, "logits", "--preset",
+        "tiny", "--quant", "q4_0", "--tokens", "1,x", "--out", "/nonexistent/l.bin");
+    BAD("gencost: logits: --kv-type: 'f8' is not one of f32, f16, q8_0", NULL, "logits", "--preset", "tiny",
+        "--quant", "q4_0", "--tokens", "1", "--out", "/nonexistent/l.bin", "--kv-type", "f8");
+    BAD("gencost: logits: unexpected argument 'stray' (options start with --; see --help)", NULL, "logits",
+        "stray");
+}
+
 static void missing_files(void **s) {
     BAD("--model", "/nonexistent/model.gguf", "run", "--model", "/nonexistent/model.gguf");
-    BAD("--profile", "/nonexistent/host.ini", "run", "--profile", "/nonexistent/host.ini");
+    BAD("--host-profile", "/nonexistent/host.ini", "run", "--host-profile", "/nonexistent/host.ini");
+    BAD("--host-profile", "/nonexistent/host.ini", "run", "--profile", "/nonexistent/host.ini");   /* the old name */
     /* a malformed model is bad input too: refused before anything runs */
     BAD("--model", "magic", "run", "--workload", "llm", "--model", "tests/fixtures/gguf-bad/bad-magic.gguf");
     /* ... as a container and as a model: tensors against the metadata, RoPE factors */
@@ -133,7 +159,43 @@ static void impossible_combinations(void **s) {
     BAD("triad does not run on 'ref'", NULL, "run", "--workload", "triad", "--backend", "ref");
     BAD("--model and --preset", NULL, "run", "--workload", "llm", "--preset", "tiny", "--model",
         "tests/fixtures/gguf-good/micro-q8_0.gguf");
-    BAD("does not take a model", NULL, "run", "--workload", "triad", "--model", "tests/fixtures/gguf-good/micro-q8_0.gguf");
+    BAD("no workload of this run takes --model", "llm does", "run", "--workload", "triad", "--model",
+        "tests/fixtures/gguf-good/micro-q8_0.gguf");
+    BAD("--model needs --workload", NULL, "run", "--model", "tests/fixtures/gguf-good/micro-q8_0.gguf");
+}
+
+/* A workload's own options: accepted because a workload of the run declares them, checked with
+ * the same wording as the run's own, refused when no workload of the run takes them. */
+static void workload_options(void **s) {
+    BAD("--prompt: no workload of this run takes --prompt", "(llm does)", "run", "--workload", "triad", "--prompt", "128");
+    BAD("--prompt: '0' is not a whole number from 1 to 1048576", NULL, "run", "--workload", "llm", "--prompt", "0");
+    BAD("--kv-depth: 'x'", NULL, "run", "--workload", "llm", "--depth", "x");   /* the old spelling */
+    BAD("--isa: 'avx9' is not one of scalar, avx2", NULL, "run", "--isa", "avx9");
+    BAD("--isa: no workload of this run runs CPU micro-kernels", NULL, "run", "--workload", "triad", "--isa", "scalar");
+    proc p;
+    /* the effective values, --quick caps and a depth that follows the prompt, per case */
+    RUN(&p, "run", "--dry-run", "--workload", "llm", "--preset", "tiny", "--quick", "--threads", "1", "--isa", "scalar");
+    if (p.status != 0) fail_msg("exit %d: %s", p.status, p.err);
+    assert_non_null(strstr(p.out, "llm tiny q4_0 cpu scalar t=1 (gen=16,kv-depth=64,kv-type=f16,prompt=64)"));
+    proc_free(&p);
+    RUN(&p, "run", "--dry-run", "--workload", "llm,triad", "--preset", "tiny", "--prompt=100", "--depth", "7",
+        "--kv-type", "q8_0", "--threads", "1");
+    if (p.status != 0) fail_msg("exit %d: %s", p.status, p.err);
+    assert_non_null(strstr(p.out, "(gen=128,kv-depth=7,kv-type=q8_0,prompt=100)"));
+    assert_non_null(strstr(p.out, "] triad cpu t=1\n"));                /* triad takes none of them */
+    proc_free(&p);
+    RUN(&p, "run", "--help");
+    assert_int_equal(p.status, 0);
+    assert_non_null(strstr(p.out, "llm options:"));
+    assert_non_null(strstr(p.out, "--prompt P"));
+    assert_non_null(strstr(p.out, "(default 512; --quick: at most 64)"));
+    assert_non_null(strstr(p.out, "--host-profile FILE"));
+    proc_free(&p);
+    RUN(&p, "list");
+    assert_int_equal(p.status, 0);
+    assert_non_null(strstr(p.out, "--kv-type T"));
+    assert_non_null(strstr(p.out, "(f32|f16|q8_0; default f16)"));
+    proc_free(&p);
 }
 
 static void info_and_list(void **s) {
@@ -229,6 +291,32 @@ static void phases_filter(void **s) {
     proc_free(&p);
 }
 
+/* The runner alone filters phases: a case none of whose phases --phases names (the llm case of
+ * the smoke suite for `copy`) is skipped, not failed, and never set up. */
+static void phases_skip_a_workload(void **s) {
+    char out[128];
+    tmp_results_path(out, sizeof out, "skip");
+    proc p;
+    run_cmd(&p, 300, (const char *const[]){"run", "--suite", "smoke", "--phases", "copy", "--reps", "1", "--min-time", "0",
+                                           "--out", out, NULL});
+    if (p.status != 0) fail_msg("exit %d: %s", p.status, p.err);
+    gc_results r;
+    gc_err err;
+    if (results_read(out, &r, &err)) fail_msg("%s", err.msg);
+    remove_results(out);
+    assert_true(r.n_cases >= 1);
+    for (int i = 0; i < r.n_cases; i++) {
+        assert_string_equal(r.cases[i].status, "ok");
+        assert_string_equal(r.cases[i].id.workload, "triad");
+        assert_string_equal(r.cases[i].id.phase, "copy");
+    }
+    assert_non_null(strstr(p.err, "skipped: --phases copy names none of its phases (prefill, decode, generation)"));
+    assert_null(strstr(p.err, "setting up"));   /* progress lines only on a terminal; no setup error either */
+    assert_null(strstr(p.err, "error"));
+    results_free(&r);
+    proc_free(&p);
+}
+
 /* SIGINT during a long run: exit 130, the file exists, reads back valid, marked incomplete. */
 static void interrupted_run(void **s) {
     char out[128];
@@ -261,11 +349,14 @@ int main(void) {
         cmocka_unit_test(help_everywhere),
         cmocka_unit_test(version_has_commit),
         cmocka_unit_test(bad_input),
+        cmocka_unit_test(same_wording_everywhere),
         cmocka_unit_test(missing_files),
         cmocka_unit_test(impossible_combinations),
+        cmocka_unit_test(workload_options),
         cmocka_unit_test(info_and_list),
         cmocka_unit_test(quick_triad_run),
         cmocka_unit_test(phases_filter),
+        cmocka_unit_test(phases_skip_a_workload),
         cmocka_unit_test(interrupted_run),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,11 +11,13 @@
  * Quality (once per case): KL divergence of next-token distributions from an F32 reference of
  * the same weights (F16 for models above 3B parameters) and top-1 agreement over a fixed prompt.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "bench/gguf/gguf.h"
 #include "bench/llm/llm.h"
+#include "bench/metrics.h"
 #include "bench/stats.h"
 #include "bench/probes/triad.h"
 #include "bench/workload.h"
@@ -25,7 +27,7 @@
 #define MAX_RUN_SAMPLES 4096
 
 enum { PH_PREFILL, PH_DECODE, PH_GENERATION };
-static const char *const phase_names[] = {"prefill", "decode", "generation"};
+static const char *const phase_names[] = {"prefill", "decode", "generation", NULL};
 
 static const char *const presets[] = {"tinyllama-1.1b", "tiny", "llama2-7b", "llama3-8b", "mistral-7b", NULL};
 /* "native": with --model, every tensor as the file stores it. */
@@ -45,7 +47,6 @@ typedef struct llm_case {
     llm_model m[2];           /* the case's model; its reference copy on rbe until verified */
     int wtype, kv_type, threads, warmup;
     int P, N, D, ctx;
-    int phase_of[3];          /* declared phase index -> PH_* */
     int32_t *prompt;          /* max(P, D + 1) ids */
     float *logits;            /* vocab */
     /* verification, done once */
@@ -93,8 +94,9 @@ static bool reset_peak_rss(void) {
 
 static int open_source(const gc_case *c, llm_source *src, gguf_file *file, bool *have_file, gc_err *err) {
     const gc_options *o = c->opt;
-    if (o->model_path) {
-        if (gguf_open(o->model_path, file, err)) return -1;
+    const char *model = gc_case_param(c, "model");
+    if (model) {
+        if (gguf_open(model, file, err)) return -1;
         *have_file = true;
         int ftype;
         llm_config cfg;
@@ -102,7 +104,7 @@ static int open_source(const gc_case *c, llm_source *src, gguf_file *file, bool 
             gc_err e = *err;
             gguf_close(file);
             *have_file = false;
-            return gc_errf(err, "%s: %s", o->model_path, e.msg);
+            return gc_errf(err, "%s: %s", model, e.msg);
         }
         llm_source_synthetic(src, &cfg, o->seed);
         src->gguf = file;
@@ -116,7 +118,7 @@ static int open_source(const gc_case *c, llm_source *src, gguf_file *file, bool 
 
 static int parse_quant(const gc_case *c, int *wtype, gc_err *err) {
     if (!strcmp(c->quant, "native")) {
-        if (!c->opt->model_path) return gc_errf(err, "llm: quant 'native' needs --model FILE.gguf");
+        if (!gc_case_param(c, "model")) return gc_errf(err, "llm: quant 'native' needs --model FILE.gguf");
         *wtype = -1;
         return 0;
     }
@@ -125,21 +127,19 @@ static int parse_quant(const gc_case *c, int *wtype, gc_err *err) {
     return 0;
 }
 
-static int kv_type_of(const gc_options *o, gc_err *err) {
-    const char *k = o->kv_type ? o->kv_type : "f16";   /* llama.cpp's default cache type */
-    int t = gk_type_from_name(k);
-    if (t != GK_F32 && t != GK_F16 && t != GK_Q8_0) return gc_errf(err, "llm: KV type '%s' is not f32, f16 or q8_0", k);
+static int kv_type_of(const gc_case *c, gc_err *err) {
+    const char *k = gc_case_param(c, "kv-type");
+    int t = k ? gk_type_from_name(k) : -1;
+    if (t != GK_F32 && t != GK_F16 && t != GK_Q8_0) return gc_errf(err, "llm: KV type '%s' is not f32, f16 or q8_0", k ? k : "");
     return t;
 }
 
-static void sizes(const gc_options *o, int *P, int *N, int *D) {
-    *P = o->prompt_tokens > 0 ? o->prompt_tokens : 512;
-    *N = o->gen_tokens > 0 ? o->gen_tokens : 128;
-    if (o->quick) {
-        if (*P > 64) *P = 64;
-        if (*N > 16) *N = 16;
-    }
-    *D = o->kv_depth > 0 ? o->kv_depth : *P;
+/* The runner has resolved them (defaults, --quick caps, a depth that follows the prompt). */
+static void sizes(const gc_case *c, int *P, int *N, int *D) {
+    *P = (int)gc_case_param_int(c, "prompt", 0);
+    *N = (int)gc_case_param_int(c, "gen", 0);
+    *D = (int)gc_case_param_int(c, "kv-depth", 0);
+    if (*D <= 0) *D = *P;
 }
 
 static int max3(int a, int b, int c) { return a > b ? (a > c ? a : c) : (b > c ? b : c); }
@@ -153,7 +153,8 @@ static struct {
 } qcache;
 
 static void quality_key(const llm_case *s, char *key, size_t n) {
-    snprintf(key, n, "%s|%lu|%s|%d|%d", s->ident, s->src.seed, s->be->name, s->threads, s->kv_type);
+    snprintf(key, n, "%s|%lu|%s|%s|%d|%d", s->ident, s->src.seed, s->be->name, s->be->isa ? s->be->isa : "", s->threads,
+             s->kv_type);
 }
 
 static int quality_ref_type(const llm_config *c) { return llm_param_count(c) > 3000000000LL ? GK_F16 : GK_F32; }
@@ -307,29 +308,16 @@ static void llm_teardown(void *state) {
     free(s);
 }
 
-static bool phase_wanted(const char *list, const char *name) {
-    if (!list) return true;
-    size_t n = strlen(name);
-    for (const char *p = list; *p;) {
-        const char *e = strchr(p, ',');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        if (len == n && !strncmp(p, name, n)) return true;
-        p += len + (e ? 1 : 0);
-    }
-    return false;
-}
-
-static void declare_phases(llm_case *s, const gc_options *o, gc_phase *ph, int *n) {
+static void declare_phases(llm_case *s, gc_phase *ph, int *n) {
     const llm_config *c = &s->src.c;
     double wbytes = (double)llm_source_weight_bytes(&s->src, s->wtype, true);
     double kv_row = (double)llm_kv_bytes(c, s->kv_type, 1);
     *n = 0;
     for (int p = PH_PREFILL; p <= PH_GENERATION; p++) {
-        if (!phase_wanted(o->phases, phase_names[p])) continue;
         gc_phase *x = &ph[*n];
         memset(x, 0, sizeof *x);
         snprintf(x->name, sizeof x->name, "%s", phase_names[p]);
-        s->phase_of[(*n)++] = p;
+        (*n)++;
         if (p == PH_PREFILL) {
             snprintf(x->unit, sizeof x->unit, "token");
             x->work_per_rep = s->P;
@@ -349,28 +337,29 @@ static void declare_phases(llm_case *s, const gc_options *o, gc_phase *ph, int *
     }
 }
 
-static int llm_setup(const gc_case *c, void **state, gc_phase *phases, int *n_phases, gc_err *err) {
+static int llm_setup(const gc_case *c, void **state, gc_setup_out *out, gc_err *err) {
     const gc_options *o = c->opt;
     llm_case *s = calloc(1, sizeof *s);
     if (!s) return gc_errf(err, "llm: out of memory");
     *state = s;
     s->threads = c->threads;
     s->warmup = o->warmup;
-    if (parse_quant(c, &s->wtype, err) || (s->kv_type = kv_type_of(o, err)) < 0) return -1;
+    if (parse_quant(c, &s->wtype, err) || (s->kv_type = kv_type_of(c, err)) < 0) return -1;
     if (open_source(c, &s->src, &s->file, &s->have_file, err)) return -1;
-    snprintf(s->ident, sizeof s->ident, "%s", o->model_path ? o->model_path : c->preset);
-    sizes(o, &s->P, &s->N, &s->D);
+    const char *model = gc_case_param(c, "model");
+    snprintf(s->ident, sizeof s->ident, "%s", model ? model : c->preset);
+    sizes(c, &s->P, &s->N, &s->D);
     s->ctx = max3(s->P + s->N, s->D + 1, QUALITY_T + 1);
     if (s->ctx > s->src.c.ctx)
         return gc_errf(err, "llm %s: %d positions (prompt %d + %d new, decode depth %d) exceed the model's context of %d",
                        s->src.c.name, s->ctx, s->P, s->N, s->D, s->src.c.ctx);
-    declare_phases(s, o, phases, n_phases);
-    if (*n_phases == 0) return gc_errf(err, "llm: --phases '%s' names none of prefill, decode, generation", o->phases);
+    declare_phases(s, out->phases, &out->n_phases);
 
     char why[256];
-    gk_backend_opts bo = {.n_threads = c->threads, .smt = o->smt};
+    gk_backend_opts bo = {.n_threads = c->threads, .smt = o->smt, .isa = c->isa};
     s->be = gk_backend_open(c->backend, &bo, why, sizeof why);
     if (!s->be) return gc_errf(err, "llm: backend %s: %s", c->backend, why);
+    gc_device_of(s->be, out->device, sizeof out->device);
 
     int np = s->D + 1 > s->P ? s->D + 1 : s->P;
     s->prompt = malloc((size_t)np * sizeof *s->prompt);
@@ -407,7 +396,7 @@ static int llm_verify(void *state, int phase, gc_verify *v, gc_err *err) {
     }
     *v = s->ver;
     /* Ready the state the phase's runs assume: a KV cache filled to depth D for decode. */
-    if (s->phase_of[phase] == PH_DECODE && llm_prefill(&s->m[0], s->prompt, s->D, 0, NULL, err)) return -1;
+    if (phase == PH_DECODE && llm_prefill(&s->m[0], s->prompt, s->D, 0, NULL, err)) return -1;
     s->n_runs = s->runs_seen = 0;
     s->rss_reset = reset_peak_rss();
     return 0;
@@ -415,7 +404,7 @@ static int llm_verify(void *state, int phase, gc_verify *v, gc_err *err) {
 
 static int run_phase(llm_case *s, int phase, gc_err *err) {
     llm_model *m = &s->m[0];
-    switch (s->phase_of[phase]) {
+    switch (phase) {
     case PH_PREFILL:
         return llm_forward(m, s->prompt, s->P, 0, LLM_LOGITS_LAST, s->logits, err);
     case PH_DECODE:
@@ -466,7 +455,7 @@ static void decode_roofline(llm_case *s, double per_tok, gc_metrics *mt) {
             s->triad_gbs = triad_probe_gbs(s->threads, &e);
         }
         bw = s->triad_gbs;
-        if (bw > 0) gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, "triad_gbs", bw);
+        if (bw > 0) gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, GC_METRIC_TRIAD_GBS, bw);
     }
     if (bw <= 0 || med <= 0) return;
     double roof = bw * 1e9 / per_tok;   /* tokens/s if every weight byte streamed at that bandwidth */
@@ -482,10 +471,10 @@ static void llm_finish(void *state, int phase, gc_metrics *mt) {
     gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, "kv_cache_bytes", (double)llm_kv_bytes(c, s->kv_type, s->ctx));
     gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, "weight_bytes", (double)llm_source_weight_bytes(&s->src, s->wtype, false));
     double per_tok = (double)llm_source_weight_bytes(&s->src, s->wtype, true);
-    gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, "weight_bytes_per_token", per_tok);
+    gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, GC_METRIC_WEIGHT_BYTES_PER_TOKEN, per_tok);
     gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, "params", (double)llm_param_count(c));
-    gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, "prompt_tokens", s->P);
-    gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, "gen_tokens", s->N);
+    gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, GC_METRIC_PROMPT_TOKENS, s->P);
+    gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, GC_METRIC_GEN_TOKENS, s->N);
     gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, "kv_depth", s->D);
     if (s->have_quality) {
         gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, "kl_div_mean", s->kl_mean);
@@ -496,7 +485,7 @@ static void llm_finish(void *state, int phase, gc_metrics *mt) {
     }
     if (s->be->ops->device_timer && s->n_runs > 0)
         gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, "device_s_median", stats_median(s->dev_s, s->n_runs));
-    if (s->phase_of[phase] == PH_DECODE) decode_roofline(s, per_tok, mt);
+    if (phase == PH_DECODE) decode_roofline(s, per_tok, mt);
 }
 
 static void llm_describe(const gc_case *c) {
@@ -505,12 +494,12 @@ static void llm_describe(const gc_case *c) {
     gguf_file file;
     bool have_file = false;
     int wtype, kv_type, P, N, D;
-    if (parse_quant(c, &wtype, &err) || (kv_type = kv_type_of(c->opt, &err)) < 0 ||
+    if (parse_quant(c, &wtype, &err) || (kv_type = kv_type_of(c, &err)) < 0 ||
         open_source(c, &src, &file, &have_file, &err)) {
         printf("    llm: %s\n", err.msg);
         return;
     }
-    sizes(c->opt, &P, &N, &D);
+    sizes(c, &P, &N, &D);
     const llm_config *m = &src.c;
     int ctx = max3(P + N, D + 1, QUALITY_T + 1);
     llm_load_opts lo = {.wtype = wtype, .kv_type = kv_type, .ctx = ctx, .max_t = max3(P, VERIFY_T, QUALITY_T), .max_logits = QUALITY_T};
@@ -529,12 +518,45 @@ static void llm_describe(const gc_case *c) {
     if (have_file) gguf_close(&file);
 }
 
+/* --model: the file is validated whole before anything runs, as a container and as a model (the
+ * metadata agrees with the tensors, every tensor is there with its shape and a supported type):
+ * a malformed file is bad input, not a failed case. */
+static int check_model(const char *path, gc_err *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return gc_errf(err, "cannot open '%s': %s", path, strerror(errno));
+    fclose(f);
+    gguf_file g;
+    gc_err e = {{0}};
+    if (gguf_open(path, &g, &e)) return gc_errf(err, "%s", e.msg);
+    llm_config c;
+    int wtype;
+    int rc = llm_config_from_gguf(&g, &c, &wtype, &e);
+    gguf_close(&g);
+    return rc ? gc_errf(err, "%s: %s", path, e.msg) : 0;
+}
+
+static const gc_param params[] = {
+    {.name = "prompt", .kind = GC_PARAM_INT, .lo = 1, .hi = 1 << 20, .def = "512", .quick_max = 64, .metavar = "P",
+     .help = "prompt tokens"},
+    {.name = "gen", .kind = GC_PARAM_INT, .lo = 1, .hi = 1 << 20, .def = "128", .quick_max = 16, .metavar = "N",
+     .help = "generated tokens"},
+    {.name = "kv-depth", .kind = GC_PARAM_INT, .lo = 0, .hi = 1 << 22, .same_as = "prompt", .alias = "depth",
+     .metavar = "D", .help = "KV depth of the decode phase"},
+    {.name = "kv-type", .kind = GC_PARAM_STRING, .choices = "f32,f16,q8_0", .def = "f16", .metavar = "T",
+     .help = "KV cache type"},
+    {.name = "model", .kind = GC_PARAM_STRING, .names_preset = true, .check = check_model, .metavar = "FILE",
+     .help = "a GGUF model instead of the synthetic preset"},
+    {.name = NULL},
+};
+
 const gc_workload wl_llm = {
     .name = "llm",
     .description = "Llama-family text generation: prefill, decode and generation (prompt + new tokens), verified against the reference backend, with quality scores",
     .presets = presets,
     .quants = quants,
     .backends = backends,
+    .params = params,
+    .phases = phase_names,
     .setup = llm_setup,
     .verify = llm_verify,
     .run = llm_run,
@@ -542,5 +564,5 @@ const gc_workload wl_llm = {
     .describe = llm_describe,
     .teardown = llm_teardown,
     .default_threads = "all",
-    .takes_model = true,
+    .takes_isa = true,
 };

@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "bench/host/facts.h"
+#include "bench/metrics.h"
 #include "bench/probes/fma.h"
 #include "bench/workload.h"
 #include "bench/probes/triad.h"
@@ -220,7 +221,7 @@ static int load_shape(kcase *s, int si, gc_err *err) {
 
 static int matmul_cols(kcase *s, int wi, int m, gc_err *err) {
     gk_tensor xv = gk_view_rows(&s->x, 0, m), yv = gk_view_rows(&s->y, 0, m);
-    if (s->be->ops->matmul(s->be, &yv, &s->w[wi], &xv))
+    if (gk_matmul(s->be, &yv, &s->w[wi], &xv, NULL))
         return gc_errf(err, "kernels: matmul: %s", gk_backend_error(s->be));
     return 0;
 }
@@ -271,7 +272,7 @@ static int ref_outputs(kcase *s, const shape *sh, const check *c, float *out, gc
     for (int j = 0; j < c->n_cols; j++) memcpy(xs + (size_t)j * sh->k, s->xh + (size_t)c->cols[j] * sh->k, (size_t)sh->k * sizeof(float));
     if (gk_new2d(r, &w, s->wtype, sh->k, CHECK_ROWS) || gk_new2d(r, &x, GK_F32, sh->k, c->n_cols) ||
         gk_new2d(r, &y, GK_F32, CHECK_ROWS, c->n_cols) || r->ops->upload(r, &w, 0, ws, w.nbytes) ||
-        r->ops->upload(r, &x, 0, xs, x.nbytes) || r->ops->matmul(r, &y, &w, &x) ||
+        r->ops->upload(r, &x, 0, xs, x.nbytes) || gk_matmul(r, &y, &w, &x, NULL) ||
         r->ops->download(r, &y, 0, out, y.nbytes)) {
         gc_errf(err, "kernels: ref backend: %s", gk_backend_error(r));
         goto done;
@@ -430,10 +431,10 @@ static void kernels_finish(void *state, int phase, gc_metrics *mt) {
     if (p->m == 1) {
         gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, "matrices_in_set", s->n_set);
         gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, "set_bytes", wbytes * s->n_set);
-        gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, "llc_bytes", (double)host_llc_bytes());
+        gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, GC_METRIC_LLC_BYTES, (double)host_llc_bytes());
     }
     r->value = p->m == 1 ? gbs : gflops;
-    if (s->triad_gbs > 0) gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, "triad_gbs", s->triad_gbs);
+    if (s->triad_gbs > 0) gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, GC_METRIC_TRIAD_GBS, s->triad_gbs);
     if (s->fma.gflops > 0) gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, "fma_peak_gflops", s->fma.gflops);
     double ceiling = p->m == 1 ? s->triad_gbs : s->fma.gflops;
     if (ceiling > 0) {
@@ -444,7 +445,7 @@ static void kernels_finish(void *state, int phase, gc_metrics *mt) {
 
 /* ---- set-up and summary ------------------------------------------------------------------- */
 
-static int kernels_setup(const gc_case *c, void **state, gc_phase *phases, int *n_phases, gc_err *err) {
+static int kernels_setup(const gc_case *c, void **state, gc_setup_out *out, gc_err *err) {
     kcase *s = calloc(1, sizeof *s);
     if (!s) return gc_errf(err, "kernels: out of memory");
     *state = s;
@@ -456,11 +457,12 @@ static int kernels_setup(const gc_case *c, void **state, gc_phase *phases, int *
     if (s->wtype < 0 || !gk_type_get(s->wtype)) return gc_errf(err, "kernels: unknown weight type '%s'", c->quant);
     s->samples = malloc(MAX_SAMPLES * sizeof *s->samples);
     if (!s->samples) return gc_errf(err, "kernels: out of memory");
-    declare_phases(s, phases, n_phases);
+    declare_phases(s, out->phases, &out->n_phases);
     char why[256];
-    gk_backend_opts bo = {.n_threads = c->threads, .smt = c->opt->smt};
+    gk_backend_opts bo = {.n_threads = c->threads, .smt = c->opt->smt, .isa = c->isa};
     s->be = gk_backend_open(c->backend, &bo, why, sizeof why);
     if (!s->be) return gc_errf(err, "kernels: backend %s: %s", c->backend, why);
+    gc_device_of(s->be, out->device, sizeof out->device);
     s->threads = s->be->n_threads;
     gk_backend_opts rbo = {.n_threads = 1};
     s->rbe = gk_backend_open("ref", &rbo, why, sizeof why);
@@ -531,4 +533,5 @@ const gc_workload wl_kernels = {
     .describe = kernels_describe,
     .teardown = kernels_teardown,
     .default_threads = "all",
+    .takes_isa = true,
 };

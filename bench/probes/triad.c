@@ -19,6 +19,7 @@
 #include <sys/mman.h>
 
 #include "bench/host/facts.h"
+#include "bench/metrics.h"
 #include "kernels/platform.h"
 
 #define MIB (1024.0 * 1024.0)
@@ -163,14 +164,17 @@ static triad_state *triad_alloc(int threads, bool smt, bool quick, gc_err *err) 
     return t;
 }
 
-static int triad_setup(const gc_case *c, void **state, gc_phase *ph, int *n_phases, gc_err *err) {
+static int triad_setup(const gc_case *c, void **state, gc_setup_out *out, gc_err *err) {
     triad_state *t = triad_alloc(c->threads, c->opt->smt, c->opt->quick, err);
     if (!t) return -1;
     double n = (double)t->n;
+    gc_phase *ph = out->phases;
     ph[PH_COPY] = (gc_phase){.name = "copy", .unit = "GB", .work_per_rep = 16 * n / 1e9, .bytes_per_rep = 16 * n};
     ph[PH_TRIAD] = (gc_phase){.name = "triad", .unit = "GB", .work_per_rep = 24 * n / 1e9,
                               .bytes_per_rep = 24 * n, .flops_per_rep = 2 * n};
-    *n_phases = N_PHASES;
+    out->n_phases = N_PHASES;
+    /* No micro-kernel set runs here: the loops are GNU C generic vectors, the same for any --isa. */
+    snprintf(out->device, sizeof out->device, "generic");
     *state = t;
     return 0;
 }
@@ -218,8 +222,8 @@ static void triad_finish(void *state, int phase, gc_metrics *m) {
     (void)phase;   /* both phases stream the same arrays */
     triad_state *t = state;
     gc_kv_add(m->vals, &m->n_vals, GC_MAX_KV, "array_bytes", (double)t->bytes);
-    gc_kv_add(m->vals, &m->n_vals, GC_MAX_KV, "arrays_total_bytes", 3.0 * (double)t->bytes);
-    gc_kv_add(m->vals, &m->n_vals, GC_MAX_KV, "llc_bytes", (double)host_llc_bytes());
+    gc_kv_add(m->vals, &m->n_vals, GC_MAX_KV, GC_METRIC_ARRAYS_TOTAL_BYTES, 3.0 * (double)t->bytes);
+    gc_kv_add(m->vals, &m->n_vals, GC_MAX_KV, GC_METRIC_LLC_BYTES, (double)host_llc_bytes());
     gc_kv_add(m->vals, &m->n_vals, GC_MAX_KV, "pool_threads", t->threads);
 }
 
@@ -248,6 +252,7 @@ double triad_probe_gbs(int threads, gc_err *err) {
 }
 
 static const char *const triad_backends[] = {"cpu", NULL};
+static const char *const triad_phases[] = {"copy", "triad", NULL};
 
 const gc_workload wl_triad = {
     .name = "triad",
@@ -255,6 +260,7 @@ const gc_workload wl_triad = {
     .presets = NULL,
     .quants = NULL,
     .backends = triad_backends,
+    .phases = triad_phases,
     .default_threads = "1,all",
     .setup = triad_setup,
     .verify = triad_verify,
