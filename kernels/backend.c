@@ -166,7 +166,8 @@ bool gk_supports_default(gk_backend *b, gk_op op, const int *types, int n_types,
 }
 
 bool gk_backend_supports_params(gk_backend *b, gk_op op, const int *types, int n_types, const void *params) {
-    if (n_types > 0 && !types) return gk_unsupported(b, "%s: %d operand types asked, none given", gk_op_name(op), n_types);
+    if (n_types > 0 && !types)
+        return gk_unsupported(b, "%s: %d operand types asked, none given", gk_op_name(op), n_types);
     if (b->ops->supports) return b->ops->supports(b, op, types, n_types, params);
     return gk_supports_default(b, op, types, n_types, params);
 }
@@ -253,10 +254,12 @@ int gk_view(gk_tensor *v, const gk_tensor *t, size_t offset, const int64_t ne[4]
     size_t st[4], bb = ti->block_bytes;
     for (int i = 0; i < 4; i++)
         if (ne[i] < 0) return view_fail(t, "dimension %d of %lld elements", i, (long long)ne[i]);
-    if (ne[0] % ti->block) return view_fail(t, "%s rows of %lld elements are not whole blocks", ti->name, (long long)ne[0]);
+    if (ne[0] % ti->block)
+        return view_fail(t, "%s rows of %lld elements are not whole blocks", ti->name, (long long)ne[0]);
     if (nb) memcpy(st, nb, sizeof st);
     else gk_contiguous_strides(t->type, ne, st);
-    if (ti->block > 1 && st[0] != bb) return view_fail(t, "%s elements inside a row cannot be strided", ti->name);
+    if (ti->block > 1 && st[0] != bb)
+        return view_fail(t, "%s elements inside a row cannot be strided", ti->name);
     if (offset % bb) return view_fail(t, "offset %zu is not a whole number of %zu-byte elements", offset, bb);
     for (int i = 0; i < 4; i++)
         if (st[i] % bb) return view_fail(t, "stride %zu of dimension %d is not whole elements", st[i], i);

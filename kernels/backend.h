@@ -219,7 +219,8 @@ static inline int gk_rmsnorm(gk_backend *b, gk_tensor *y, const gk_tensor *x, co
 static inline int gk_rope(gk_backend *b, gk_tensor *x, int n_head, int head_dim, int pos0, float base,
                           const gk_tensor *freq_factors) {
     const gk_core_ops *f = b->ops->core;
-    return f && f->rope ? f->rope(b, x, n_head, head_dim, pos0, base, freq_factors) : gk_op_missing(b, GK_OP_ROPE);
+    return f && f->rope ? f->rope(b, x, n_head, head_dim, pos0, base, freq_factors)
+                        : gk_op_missing(b, GK_OP_ROPE);
 }
 static inline int gk_kv_store(gk_backend *b, gk_tensor *cache, const gk_tensor *src, int pos0) {
     const gk_core_ops *f = b->ops->core;

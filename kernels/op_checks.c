@@ -69,7 +69,7 @@ int gk_check_matmul(gk_backend *b, const gk_tensor *y, const gk_tensor *w, const
         return gk_fail(b, "matmul: weight type %s not supported", gk_type_name(w->type));
     if (f32_operand(b, "x", x) || f32_operand(b, "y", y)) return -1;
     if (p && p->alpha == 0.0f && p->beta == 0.0f)
-        return gk_fail(b, "matmul: alpha and beta are both 0 (a zeroed gk_matmul_params? alpha = 1 is a product)");
+        return gk_fail(b, "matmul: alpha and beta are both 0 (a zeroed gk_matmul_params? set alpha = 1)");
     gk_matmul_params q = gk_matmul_resolve(p);
     int64_t xr = gk_rows(x), wr = gk_rows(w);
     d->m = q.trans_x ? x->ne[0] : xr;
@@ -77,11 +77,11 @@ int gk_check_matmul(gk_backend *b, const gk_tensor *y, const gk_tensor *w, const
     d->n = q.trans_w ? w->ne[0] : wr;
     int64_t kw = q.trans_w ? wr : w->ne[0];
     if (kw != d->k)
-        return gk_fail(b, "matmul: op(x) is %lldx%lld but op(w) is %lldx%lld (rows x columns): inner sizes differ",
-                       (long long)d->m, (long long)d->k, (long long)d->n, (long long)kw);
+        return gk_fail(b, "matmul: op(x) is %lldx%lld but op(w) is %lldx%lld (rows x columns): inner sizes "
+                       "differ", (long long)d->m, (long long)d->k, (long long)d->n, (long long)kw);
     if (y->ne[0] != d->n || gk_rows(y) != d->m)
-        return gk_fail(b, "matmul: y is %lldx%lld, expected %lldx%lld", (long long)y->ne[0], (long long)gk_rows(y),
-                       (long long)d->n, (long long)d->m);
+        return gk_fail(b, "matmul: y is %lldx%lld, expected %lldx%lld", (long long)y->ne[0],
+                       (long long)gk_rows(y), (long long)d->n, (long long)d->m);
     if (overlap(y, x) || overlap(y, w)) return gk_fail(b, "matmul: y overlaps %s", overlap(y, x) ? "x" : "w");
     return 0;
 }
@@ -90,8 +90,9 @@ int gk_check_matmul_default(gk_backend *b, const gk_tensor *y, const gk_tensor *
                             const gk_matmul_params *p, gk_mm_dims *d) {
     if (gk_check_matmul(b, y, w, x, p, d)) return -1;
     if (!gk_matmul_is_default(p))
-        return gk_fail(b, "matmul: backend %s runs only the default form Y = X*W^T (asked: trans_x %d, trans_w %d, "
-                       "alpha %g, beta %g)", b->name, p->trans_x, p->trans_w, (double)p->alpha, (double)p->beta);
+        return gk_fail(b, "matmul: backend %s runs only the default form Y = X*W^T (asked: trans_x %d, "
+                       "trans_w %d, alpha %g, beta %g)", b->name, p->trans_x, p->trans_w, (double)p->alpha,
+                       (double)p->beta);
     if (gk_check_contiguous(b, "matmul", "y", y) || gk_check_contiguous(b, "matmul", "w", w)) return -1;
     return gk_check_contiguous(b, "matmul", "x", x);
 }
@@ -103,7 +104,8 @@ int gk_check_embedding(gk_backend *b, const gk_tensor *y, const gk_tensor *table
     if (!weight_type(table->type))
         return gk_fail(b, "embedding: table type %s not supported", gk_type_name(table->type));
     if (!ids || !ids->data || ids->type != GK_I32) return gk_fail(b, "embedding: ids must be an i32 tensor");
-    if (gk_check_contiguous(b, "embedding", "table", table) || gk_check_contiguous(b, "embedding", "ids", ids))
+    if (gk_check_contiguous(b, "embedding", "table", table) ||
+        gk_check_contiguous(b, "embedding", "ids", ids))
         return -1;
     return f32_2d(b, "embedding", "y", y, table->ne[0], gk_nelements(ids));
 }

@@ -3,8 +3,8 @@
  * launches, and is compared with the scalar "ref" backend on random data and awkward shapes;
  * each emulated kernel runs twice, with the threads of every region in forward and reverse
  * order, so a body that depends on thread order between barriers fails. When a CUDA device is
- * present the same cases also run through the "cuda" backend's op table against "ref";
- * otherwise the device path says it was skipped and why. */
+ * present the same cases also run through the "cuda" backend's op table against "ref", and its
+ * supports() answers are checked; otherwise the device path says it was skipped and why. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -565,6 +565,39 @@ static void backend_presence(void **s)
 #endif
 }
 
+/* What the device backend says it runs (only with a device): the core family, matmul in the
+ * default form only; the other forms and strided views are refused by the op as well. */
+static void device_supports(void **s)
+{
+    if (!dev_be) {
+        printf("device supports() skipped: %s\n", dev_why);
+        return;
+    }
+    gk_backend *b = dev_be;
+    assert_false(gk_backend_has(b, GK_CAP_HOST_MEMORY));
+    for (int op = 0; op < GK_OP_COUNT; op++) assert_true(gk_backend_supports(b, (gk_op)op, NULL, 0));
+    const int q4k[3] = {GK_F32, GK_Q4_K, GK_F32};
+    const gk_matmul_params tw = {false, true, 1.0f, 0.0f}, acc = {false, false, 1.0f, 1.0f};
+    assert_true(gk_backend_supports_params(b, GK_OP_MATMUL, q4k, 3, NULL));
+    assert_false(gk_backend_supports_params(b, GK_OP_MATMUL, q4k, 3, &tw));
+    assert_non_null(strstr(gk_backend_error(b), "only the default form"));
+    assert_false(gk_backend_supports_params(b, GK_OP_MATMUL, q4k, 3, &acc));
+    const gk_attn_params wide = {2, 1, 512, 0, 1.0f};
+    assert_false(gk_backend_supports_params(b, GK_OP_ATTENTION, NULL, 0, &wide));
+    const int mixed[4] = {GK_F32, GK_F32, GK_F16, GK_Q8_0};
+    assert_false(gk_backend_supports(b, GK_OP_ATTENTION, mixed, 4));
+    gk_tensor w = put(b, GK_F32, 4, 4, NULL), x = put(b, GK_F32, 4, 2, NULL), xt;
+    gk_tensor y = put(b, GK_F32, 4, 2, NULL);
+    assert_int_not_equal(gk_matmul(b, &y, &w, &x, &acc), 0);
+    assert_non_null(strstr(gk_backend_error(b), "only the default form"));
+    gk_tensor xs = put(b, GK_F32, 2, 4, NULL);
+    assert_int_equal(gk_view_transposed(&xt, &xs), 0);
+    assert_int_not_equal(gk_matmul(b, &y, &w, &xt, NULL), 0);
+    assert_non_null(strstr(gk_backend_error(b), "strided view"));
+    OK(b, gk_matmul(b, &y, &w, &x, NULL));
+    drop(b, &w), drop(b, &x), drop(b, &y), drop(b, &xs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -582,6 +615,7 @@ int main(void)
         cmocka_unit_test(kv_store_rows),
         cmocka_unit_test(attention_decode),
         cmocka_unit_test(attention_prefill),
+        cmocka_unit_test(device_supports),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

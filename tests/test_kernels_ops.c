@@ -1,6 +1,8 @@
 /* Every op of the "cpu" backend, with every micro-kernel table usable on this CPU and with 1 and
  * 2 threads, equals the "ref" oracle within the tolerances stated at each check, on random data
- * and awkward shapes. Also: the thread pool, table selection, and bad calls being refused. */
+ * and awkward shapes. Also: the thread pool, table selection, and bad calls being refused; the op
+ * table's growth points: strided views, matmul forms (by hand on ref, cpu against ref), what
+ * supports() answers, a backend without a family. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +19,7 @@
 #include <unistd.h>
 
 #include "kernels/backend.h"
+#include "kernels/op_checks.h"
 #include "kernels/platform.h"
 #include "kernels/cpu/microkernels.h"
 
@@ -750,6 +753,370 @@ static void test_pool(void **state) {
     assert_true(gk_physical_cores() >= 1);
 }
 
+/* ---- strided views ------------------------------------------------------------------------- */
+
+/* Strides that alloc sets (ggml's convention), and what a view may and may not be. */
+static void test_views(void **state) {
+    (void)state;
+    gk_backend *b = open_backend("ref", NULL, 1);
+    gk_tensor f, q, v;
+    tensor_from(b, &f, GK_F32, 5, 3, NULL);
+    tensor_from(b, &q, GK_Q4_0, 64, 2, NULL);
+    assert_true(f.nb[0] == 4 && f.nb[1] == 20 && f.nb[2] == 60 && f.nb[3] == 60);
+    assert_true(q.nb[0] == 18 && q.nb[1] == 36 && q.nb[2] == 72 && q.nb[3] == 72);
+    assert_true(gk_is_contiguous(&f) && gk_is_contiguous(&q));
+    assert_int_equal(gk_view_transposed(&v, &f), 0);               /* {3, 5}, nb {20, 4} */
+    assert_true(v.ne[0] == 3 && v.ne[1] == 5 && v.nb[0] == 20 && v.nb[1] == 4 && !gk_is_contiguous(&v));
+    assert_int_equal(v.nbytes, f.nbytes);
+    /* columns 1..3 of rows 1..2: strided rows; one row of it is contiguous */
+    const int64_t ne[4] = {3, 2, 1, 1};
+    assert_int_equal(gk_view(&v, &f, 24, ne, f.nb), 0);
+    assert_false(gk_is_contiguous(&v));
+    assert_int_equal(v.nbytes, 20 + 12);
+    assert_true(gk_is_contiguous(&(gk_tensor){.type = GK_F32, .ne = {3, 1, 1, 1}, .nb = {4, 20, 40, 40}}));
+    gk_tensor r = gk_view_rows(&f, 1, 2);
+    assert_true(r.data == (char *)f.data + 20 && r.ne[1] == 2 && gk_is_contiguous(&r) && r.nbytes == 40);
+    assert_null(gk_view_rows(&f, 2, 2).data);                        /* past the end */
+    /* refused: outside the tensor, part of an element, strided blocks, a Q4_0 transpose */
+    assert_int_not_equal(gk_view(&v, &f, 32, ne, f.nb), 0);
+    assert_non_null(strstr(gk_backend_error(b), "exceed"));
+    assert_int_not_equal(gk_view(&v, &f, 2, ne, NULL), 0);
+    const int64_t qne[4] = {32, 2, 1, 1};
+    const size_t qnb[4] = {36, 36, 72, 72};
+    assert_int_not_equal(gk_view(&v, &q, 0, qne, qnb), 0);
+    assert_non_null(strstr(gk_backend_error(b), "inside a row"));
+    assert_int_not_equal(gk_view_transposed(&v, &q), 0);
+    assert_int_equal(gk_view(&v, &q, 18, qne, q.nb), 0);          /* the second block of each row */
+    free_t(b, &f), free_t(b, &q);
+    gk_backend_close(b);
+}
+
+/* y{n, m} = matmul on b of the given tensors' host contents, y starting as y0 (NULL: zeros). */
+static float *matmul_on(gk_backend *b, const gk_tensor *w, const gk_tensor *x, const float *y0, int64_t n,
+                        int64_t m, const gk_matmul_params *mp) {
+    gk_tensor ty;
+    tensor_from(b, &ty, GK_F32, n, m, NULL);
+    if (y0) assert_int_equal(b->ops->upload(b, &ty, 0, y0, ty.nbytes), 0);
+    if (gk_matmul(b, &ty, w, x, mp)) fail_msg("%s", gk_backend_error(b));
+    float *y = download_f32(b, &ty);
+    free_t(b, &ty);
+    return y;
+}
+
+/* Through matmul, which takes strided views on ref and cpu: a transposed view of X, a sub-block
+ * of a bigger W (F32, and Q8_0 at a block boundary), a 3-D X with a row missing from each slab,
+ * and a sub-block of a bigger Y; each bit-identical to the same matmul on contiguous copies (the
+ * same sums in the same order). Ops that need contiguous tensors refuse a strided one. */
+static void strided_all(pair *p) {
+    enum { K = 64, N = 24, M = 33, WC = K + 64, WR = N + 5, R0 = 3 };
+    float *x = rand_vec(K * M, 1.0f), *xt = malloc(sizeof(float) * K * M), *wb = rand_vec(WC * WR, 1.0f);
+    float *ws = malloc(sizeof(float) * K * N), *x3 = rand_vec(K * 8, 1.0f);
+    float *x3s = malloc(sizeof(float) * K * 6);
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t k = 0; k < K; k++) xt[k * M + i] = x[i * K + k];
+    for (int64_t r = 0; r < N; r++) memcpy(ws + r * K, wb + (R0 + r) * WC + 32, sizeof(float) * K);
+    for (int64_t s = 0; s < 2; s++) memcpy(x3s + s * 3 * K, x3 + s * 4 * K, sizeof(float) * K * 3);
+    size_t qrow = gk_type_bytes(GK_Q8_0, WC), qsub = gk_type_bytes(GK_Q8_0, K);
+    char *qb = malloc(qrow * WR), *qs = malloc(qsub * N);
+    for (int64_t r = 0; r < WR; r++) gk_type_get(GK_Q8_0)->from_f32(wb + r * WC, qb + r * qrow, WC);
+    for (int64_t r = 0; r < N; r++) memcpy(qs + r * qsub, qb + (R0 + r) * qrow + 34, qsub);
+    gk_backend *bs[2] = {p->ref, p->cpu};
+    for (int i = 0; i < 2; i++) {
+        gk_backend *b = bs[i];
+        gk_tensor tx, txt, tw, twb, tq, tqb, t3s, v, vx, vq, v3;
+        tensor_from(b, &tx, GK_F32, K, M, x), tensor_from(b, &txt, GK_F32, M, K, xt);
+        tensor_from(b, &tw, GK_F32, K, N, ws), tensor_from(b, &twb, GK_F32, WC, WR, wb);
+        tensor_from(b, &tq, GK_Q8_0, K, N, qs), tensor_from(b, &tqb, GK_Q8_0, WC, WR, qb);
+        gk_tensor t3b = {.type = GK_F32, .ne = {K, 4, 2, 1}};
+        assert_int_equal(b->ops->alloc(b, &t3b), 0);
+        assert_int_equal(b->ops->upload(b, &t3b, 0, x3, t3b.nbytes), 0);
+        tensor_from(b, &t3s, GK_F32, K, 6, x3s);
+        assert_int_equal(gk_view_transposed(&vx, &txt), 0);
+        const int64_t wne[4] = {K, N, 1, 1}, x3ne[4] = {K, 3, 2, 1};
+        assert_int_equal(gk_view(&v, &twb, (R0 * WC + 32) * 4, wne, twb.nb), 0);
+        assert_int_equal(gk_view(&vq, &tqb, R0 * qrow + 34, wne, tqb.nb), 0);
+        assert_int_equal(gk_view(&v3, &t3b, 0, x3ne, t3b.nb), 0);
+        assert_false(gk_is_contiguous(&vx) || gk_is_contiguous(&v));
+        assert_false(gk_is_contiguous(&vq) || gk_is_contiguous(&v3));
+        float *want = matmul_on(b, &tw, &tx, NULL, N, M, NULL);
+        float *got = matmul_on(b, &v, &vx, NULL, N, M, NULL);
+        assert_memory_equal(want, got, sizeof(float) * N * M);
+        free(want), free(got);
+        want = matmul_on(b, &tq, &tx, NULL, N, M, NULL), got = matmul_on(b, &vq, &vx, NULL, N, M, NULL);
+        assert_memory_equal(want, got, sizeof(float) * N * M);
+        free(got);
+        got = matmul_on(b, &tw, &v3, NULL, N, 6, NULL);
+        float *want3 = matmul_on(b, &tw, &t3s, NULL, N, 6, NULL);
+        assert_memory_equal(want3, got, sizeof(float) * N * 6);
+        free(got), free(want3);
+        /* Y: rows 1..M of a {N+3, M+1} tensor of sevens, columns 2..N+1; the rest stays 7 */
+        gk_tensor yb, yv;
+        float *sevens = malloc(sizeof(float) * (N + 3) * (M + 1));
+        for (int j = 0; j < (N + 3) * (M + 1); j++) sevens[j] = 7.0f;
+        tensor_from(b, &yb, GK_F32, N + 3, M + 1, sevens);
+        const int64_t yne[4] = {N, M, 1, 1};
+        assert_int_equal(gk_view(&yv, &yb, ((N + 3) + 2) * 4, yne, yb.nb), 0);
+        if (gk_matmul(b, &yv, &vq, &vx, NULL)) fail_msg("%s", gk_backend_error(b));
+        float *all = download_f32(b, &yb);
+        for (int64_t r = 0; r <= M; r++)
+            for (int64_t c = 0; c < N + 3; c++) {
+                bool in = r >= 1 && c >= 2 && c < N + 2;
+                float e = in ? want[(r - 1) * N + c - 2] : 7.0f;
+                if (all[r * (N + 3) + c] != e)
+                    fail_msg("%s: strided y (%lld, %lld) is %g, expected %g", b->name, (long long)r,
+                             (long long)c, (double)all[r * (N + 3) + c], (double)e);
+            }
+        free(all), free(sevens), free(want);
+        /* refused by ops that need contiguous tensors, with the tensor named */
+        gk_tensor norm, out;
+        tensor_from(b, &norm, GK_F32, M, 1, NULL), tensor_from(b, &out, GK_F32, M, K, NULL);
+        assert_int_not_equal(gk_rmsnorm(b, &out, &vx, &norm, 1e-5f), 0);
+        assert_non_null(strstr(gk_backend_error(b), "rmsnorm: x is a strided view"));
+        assert_int_not_equal(gk_add(b, &yv, &yv, &yv), 0);
+        assert_non_null(strstr(gk_backend_error(b), "strided view"));
+        free_t(b, &tx), free_t(b, &txt), free_t(b, &tw), free_t(b, &twb), free_t(b, &tq), free_t(b, &tqb);
+        free_t(b, &t3b), free_t(b, &t3s), free_t(b, &yb), free_t(b, &norm), free_t(b, &out);
+    }
+    free(x), free(xt), free(wb), free(ws), free(x3), free(x3s), free(qb), free(qs);
+}
+
+static void test_strided_views(void **state) {
+    (void)state;
+    for_each_config(strided_all);
+}
+
+/* The check of backends that run only the default form on contiguous tensors (cuda's) refuses
+ * the other forms and strided views; the general one takes both. */
+static void test_matmul_default_check(void **state) {
+    (void)state;
+    gk_backend *b = open_backend("ref", NULL, 1);
+    gk_tensor w, x, y, xt, vx;
+    tensor_from(b, &w, GK_F32, 4, 3, NULL), tensor_from(b, &x, GK_F32, 4, 2, NULL);
+    tensor_from(b, &y, GK_F32, 3, 2, NULL), tensor_from(b, &xt, GK_F32, 2, 4, NULL);
+    assert_int_equal(gk_view_transposed(&vx, &xt), 0);
+    gk_mm_dims d;
+    assert_int_equal(gk_check_matmul_default(b, &y, &w, &x, NULL, &d), 0);
+    assert_true(d.m == 2 && d.n == 3 && d.k == 4);
+    gk_matmul_params acc = {.alpha = 1, .beta = 1}, zero = {0};
+    assert_int_not_equal(gk_check_matmul_default(b, &y, &w, &x, &acc, &d), 0);
+    assert_non_null(strstr(gk_backend_error(b), "only the default form"));
+    assert_int_equal(gk_check_matmul(b, &y, &w, &x, &acc, &d), 0);
+    assert_int_not_equal(gk_check_matmul_default(b, &y, &w, &vx, NULL, &d), 0);
+    assert_non_null(strstr(gk_backend_error(b), "x is a strided view"));
+    assert_int_equal(gk_check_matmul(b, &y, &w, &vx, NULL, &d), 0);
+    assert_int_not_equal(gk_check_matmul(b, &y, &w, &x, &zero, &d), 0);   /* a zeroed struct: alpha 0 */
+    assert_non_null(strstr(gk_backend_error(b), "alpha and beta are both 0"));
+    gk_matmul_params tx = {.trans_x = true, .alpha = 1};                  /* op(x) is 4x2: inner 2 != 4 */
+    assert_int_not_equal(gk_check_matmul(b, &y, &w, &x, &tx, &d), 0);
+    assert_non_null(strstr(gk_backend_error(b), "inner sizes differ"));
+    gk_tensor yx = gk_view_rows(&x, 0, 2);                                 /* y over x */
+    gk_matmul_params tw = {.trans_w = true, .alpha = 1};
+    gk_tensor sq;
+    tensor_from(b, &sq, GK_F32, 4, 4, NULL);
+    assert_int_not_equal(gk_check_matmul(b, &yx, &sq, &x, &tw, &d), 0);
+    assert_non_null(strstr(gk_backend_error(b), "overlaps x"));
+    free_t(b, &w), free_t(b, &x), free_t(b, &y), free_t(b, &xt), free_t(b, &sq);
+    gk_backend_close(b);
+}
+
+/* ---- matmul forms ------------------------------------------------------------------------- */
+
+/* The stored matrix whose op() is a (rows x cols, row-major): a itself, or its transpose. */
+static float *stored_of(const float *a, int64_t rows, int64_t cols, bool trans) {
+    float *s = malloc((size_t)(rows * cols) * sizeof *s);
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < cols; c++) s[trans ? c * rows + r : r * cols + c] = a[r * cols + c];
+    return s;
+}
+
+/* Y = alpha · op(X) · op(W)ᵀ + beta · Y for op(X) = A (M x K) and op(W) = B (N x K), written
+ * out by hand, for every transpose combination on ref and cpu (exact: small integers). */
+static void test_matmul_forms_by_hand(void **state) {
+    (void)state;
+    const float A[6] = {1, 2, 3, 4, 5, 6}, B[6] = {1, 0, -1, 2, 1, 0}, Y0[4] = {10, 20, 30, 40};
+    const float P[4] = {-2, 4, -2, 13};              /* A·Bᵀ = [[1-3, 2+2], [4-6, 8+5]] */
+    const float scaled[4] = {19, 42, 59, 86.5f};     /* 0.5·P + 2·Y0 */
+    const float accum[4] = {8, 24, 28, 53};          /* P + Y0 */
+    const char *names[2] = {"ref", "cpu"};
+    const int types[2] = {GK_F32, GK_F16};
+    for (int i = 0; i < 2; i++)
+        for (int t = 0; t < 2; t++)
+            for (int f = 0; f < 4; f++) {
+                gk_backend *b = open_backend(names[i], NULL, 1);
+                bool tx = f & 1, tw = f & 2;
+                float *xs = stored_of(A, 2, 3, tx), *wsf = stored_of(B, 2, 3, tw);
+                uint16_t wh[6];
+                for (int e = 0; e < 6; e++) wh[e] = gk_f32_to_f16(wsf[e]);
+                gk_tensor tx_, tw_;
+                tensor_from(b, &tx_, GK_F32, tx ? 2 : 3, tx ? 3 : 2, xs);
+                const void *wbytes = types[t] == GK_F32 ? (const void *)wsf : (const void *)wh;
+                tensor_from(b, &tw_, types[t], tw ? 2 : 3, tw ? 3 : 2, wbytes);
+                const struct { gk_matmul_params p; const float *y0, *want; } cases[] = {
+                    {{tx, tw, 1.0f, 0.0f}, NULL, P},
+                    {{tx, tw, 0.5f, 2.0f}, Y0, scaled},
+                    {{tx, tw, 1.0f, 1.0f}, Y0, accum},
+                };
+                for (size_t c = 0; c < 3; c++) {
+                    float *y = matmul_on(b, &tw_, &tx_, cases[c].y0, 2, 2, &cases[c].p);
+                    for (int e = 0; e < 4; e++)
+                        if (y[e] != cases[c].want[e])
+                            fail_msg("%s %s trans_x %d trans_w %d alpha %g beta %g: y[%d] = %g, by hand %g",
+                                     names[i], gk_type_name(types[t]), tx, tw, (double)cases[c].p.alpha,
+                                     (double)cases[c].p.beta, e, (double)y[e], (double)cases[c].want[e]);
+                    free(y);
+                }
+                if (!tx && !tw) {   /* NULL params: the default form */
+                    float *y = matmul_on(b, &tw_, &tx_, Y0, 2, 2, NULL);
+                    assert_memory_equal(y, P, sizeof P);
+                    free(y);
+                }
+                free(xs), free(wsf), free_t(b, &tx_), free_t(b, &tw_);
+                gk_backend_close(b);
+            }
+}
+
+typedef struct form_case {
+    int wtype;
+    int64_t k, n, m;
+} form_case;
+
+/* One form on random data: cpu against ref, |Δ| within |alpha| times the default form's
+ * tolerance (mm_tol) plus float rounding of the combination with beta·Y. */
+static void check_form(pair *p, form_case s, bool tx, bool tw, float alpha, float beta) {
+    const gk_type_info *ti = gk_type_get(s.wtype);
+    float *a = rand_vec(s.m * s.k, 2.0f), *bm = rand_vec(s.n * s.k, 1.0f), *y0 = rand_vec(s.n * s.m, 3.0f);
+    float *xs = stored_of(a, s.m, s.k, tx), *wst = stored_of(bm, s.n, s.k, tw);
+    int64_t wne0 = tw ? s.n : s.k, wne1 = tw ? s.k : s.n;
+    size_t wrow = gk_type_bytes(s.wtype, wne0);
+    char *wq = malloc(wrow * (size_t)wne1);
+    for (int64_t r = 0; r < wne1; r++) {   /* encode, and read back what the weights really are */
+        ti->from_f32(wst + r * wne0, wq + (size_t)r * wrow, wne0);
+        ti->to_f32(wq + (size_t)r * wrow, wst + r * wne0, wne0);
+    }
+    for (int64_t r = 0; r < s.n; r++)
+        for (int64_t c = 0; c < s.k; c++) bm[r * s.k + c] = tw ? wst[c * s.n + r] : wst[r * s.k + c];
+    gk_matmul_params mp = {tx, tw, alpha, beta};
+    float *y[2];
+    gk_backend *bs[2] = {p->ref, p->cpu};
+    for (int i = 0; i < 2; i++) {
+        gk_tensor tw_, tx_;
+        tensor_from(bs[i], &tw_, s.wtype, wne0, wne1, wq);
+        tensor_from(bs[i], &tx_, GK_F32, tx ? s.m : s.k, tx ? s.k : s.m, xs);
+        y[i] = matmul_on(bs[i], &tw_, &tx_, y0, s.n, s.m, &mp);
+        free_t(bs[i], &tw_), free_t(bs[i], &tx_);
+    }
+    for (int64_t m = 0; m < s.m; m++)
+        for (int64_t n = 0; n < s.n; n++) {
+            double r = y[0][m * s.n + n], c = y[1][m * s.n + n], by = fabs((double)beta * y0[m * s.n + n]);
+            double tol = fabs(alpha) * mm_tol(s.wtype, bm + n * s.k, a + m * s.k, s.k);
+            tol += 2e-6 * (fabs(r) + by) + 1e-6;
+            if (!(fabs(r - c) <= tol))
+                fail_msg("matmul %s K=%lld N=%lld M=%lld trans_x %d trans_w %d alpha %g beta %g (%s): "
+                         "y[%lld][%lld] ref %g cpu %g, tolerance %g", gk_type_name(s.wtype), (long long)s.k,
+                         (long long)s.n, (long long)s.m, tx, tw, (double)alpha, (double)beta, p->label,
+                         (long long)m, (long long)n, r, c, tol);
+        }
+    free(a), free(bm), free(y0), free(xs), free(wst), free(wq), free(y[0]), free(y[1]);
+}
+
+/* Every form the cpu backend runs (all of them) on shapes reaching its matvec, tile and packed
+ * paths; a block type's stored rows are whole blocks either way (K and N multiples of it). */
+static void forms_all(pair *p) {
+    const form_case cases[] = {
+        {GK_F32, 33, 17, 5}, {GK_F32, 70, 40, 33}, {GK_F16, 24, 9, 40}, {GK_BF16, 17, 6, 1},
+        {GK_Q8_0, 64, 96, 9}, {GK_Q4_0, 96, 32, 20}, {GK_Q4_K, 256, 256, 3},
+    };
+    const float ab[][2] = {{1.0f, 0.0f}, {-0.75f, 0.5f}, {1.0f, 1.0f}};
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++)
+        for (int f = 0; f < 4; f++)
+            for (size_t k = 0; k < 3; k++) check_form(p, cases[c], f & 1, f & 2, ab[k][0], ab[k][1]);
+}
+
+static void test_matmul_forms(void **state) {
+    (void)state;
+    for_each_config(forms_all);
+}
+
+/* ---- supports() ------------------------------------------------------------------------------ */
+
+static bool asks(gk_backend *b, gk_op op, int n, const int *types) {
+    return gk_backend_supports(b, op, types, n);
+}
+
+static void test_supports(void **state) {
+    (void)state;
+    assert_string_equal(gk_op_name(GK_OP_MATMUL), "matmul");
+    assert_string_equal(gk_op_name(GK_OP_SOFTMAX), "softmax");
+    assert_int_equal(gk_op_family(GK_OP_ATTENTION), GK_FAMILY_CORE);
+    assert_string_equal(gk_family_name(GK_FAMILY_TRAIN), "train");
+    assert_int_equal(gk_op_family((gk_op)GK_OP_COUNT), GK_FAMILY_COUNT);
+    const int weights[] = {GK_F32, GK_F16, GK_BF16, GK_Q8_0, GK_Q4_0, GK_Q4_1, GK_Q4_K, GK_Q6_K};
+    const char *const *isas = gk_ukernels_available();
+    for (int i = -1; isas[i + 1]; i++) {   /* ref, then cpu with every table */
+        gk_backend *b = i < 0 ? open_backend("ref", NULL, 1) : open_backend("cpu", isas[i + 1], 1);
+        assert_true(gk_backend_has(b, GK_CAP_HOST_MEMORY));
+        for (int op = 0; op < GK_OP_COUNT; op++) assert_true(asks(b, (gk_op)op, 0, NULL));
+        for (size_t t = 0; t < sizeof weights / sizeof *weights; t++) {
+            assert_true(asks(b, GK_OP_MATMUL, 3, (const int[]){GK_F32, weights[t], GK_F32}));
+            assert_true(asks(b, GK_OP_EMBEDDING, 3, (const int[]){GK_F32, weights[t], GK_I32}));
+        }
+        const gk_matmul_params every[] = {{true, false, 1, 0}, {false, true, 2, 1}, {true, true, 1, 1}};
+        for (int f = 0; f < 3; f++)
+            assert_true(gk_backend_supports_params(b, GK_OP_MATMUL, (const int[]){GK_F32, GK_Q4_K, GK_F32}, 3,
+                                                   &every[f]));
+        assert_true(asks(b, GK_OP_ATTENTION, 4, (const int[]){GK_F32, GK_F32, GK_F16, GK_Q8_0}));
+        /* types no backend runs: Q8_K (an activation type) or I32 as weights, F32 activations only,
+         * a Q4_0 KV cache, F32 token ids; too many operands; not an op */
+        assert_false(asks(b, GK_OP_MATMUL, 2, (const int[]){GK_F32, GK_Q8_K}));
+        assert_non_null(strstr(gk_backend_error(b), "matmul: tensor argument 1 (from 0) cannot be q8_k"));
+        assert_false(asks(b, GK_OP_MATMUL, 2, (const int[]){GK_F32, GK_I32}));
+        assert_false(asks(b, GK_OP_MATMUL, 3, (const int[]){GK_F32, GK_F16, GK_F16}));
+        assert_false(asks(b, GK_OP_KV_STORE, 1, (const int[]){GK_Q4_0}));
+        assert_false(asks(b, GK_OP_EMBEDDING, 3, (const int[]){GK_F32, GK_F16, GK_F32}));
+        assert_false(asks(b, GK_OP_ADD, 4, (const int[]){GK_F32, GK_F32, GK_F32, GK_F32}));
+        assert_non_null(strstr(gk_backend_error(b), "add takes 3 tensors"));
+        assert_false(asks(b, (gk_op)GK_OP_COUNT, 0, NULL));
+        gk_backend_close(b);
+    }
+}
+
+/* A backend without a family (as cuda will be without the image ops): supports() says so and
+ * calling the op fails cleanly, naming it. */
+static void test_missing_family(void **state) {
+    (void)state;
+    gk_backend *r = open_backend("ref", NULL, 1);
+    gk_ops bare = *r->ops;
+    bare.core = NULL;
+    gk_backend b = *r;
+    b.ops = &bare;
+    b.name = "bare";
+    assert_false(gk_has_op(&b, GK_OP_MATMUL));
+    assert_false(asks(&b, GK_OP_MATMUL, 0, NULL));
+    assert_non_null(strstr(gk_backend_error(&b), "matmul: backend bare does not have this op (core family)"));
+    gk_tensor w, x, y;
+    tensor_from(&b, &w, GK_F32, 4, 2, NULL), tensor_from(&b, &x, GK_F32, 4, 1, NULL);
+    tensor_from(&b, &y, GK_F32, 2, 1, NULL);
+    assert_int_not_equal(gk_matmul(&b, &y, &w, &x, NULL), 0);
+    assert_non_null(strstr(gk_backend_error(&b), "does not have this op"));
+    assert_int_not_equal(gk_softmax(&b, &y, &y), 0);
+    assert_non_null(strstr(gk_backend_error(&b), "softmax"));
+    free_t(&b, &w), free_t(&b, &x), free_t(&b, &y);
+    gk_backend_close(r);
+}
+
+/* The ISA is the caller's choice (gk_backend_opts.isa): the backend no longer reads GENCOST_ISA. */
+static void test_isa_not_from_environment(void **state) {
+    (void)state;
+    setenv("GENCOST_ISA", "no-such-isa", 1);
+    gk_backend *b = open_backend("cpu", NULL, 1);
+    assert_string_equal(b->isa, gk_ukernels_available()[0]);
+    gk_backend_close(b);
+    b = open_backend("cpu", "scalar", 1);
+    assert_string_equal(b->isa, "scalar");
+    gk_backend_close(b);
+    unsetenv("GENCOST_ISA");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pool),           cmocka_unit_test(test_tables_complete),
@@ -759,6 +1126,10 @@ int main(void) {
         cmocka_unit_test(test_igemm_pack),     cmocka_unit_test(test_igemm_tables),
         cmocka_unit_test(test_matmul_q4_0_extremes),
         cmocka_unit_test(test_rope_factors),   cmocka_unit_test(test_rope_factors_refused),
+        cmocka_unit_test(test_views),          cmocka_unit_test(test_strided_views),
+        cmocka_unit_test(test_matmul_default_check), cmocka_unit_test(test_matmul_forms_by_hand),
+        cmocka_unit_test(test_matmul_forms),   cmocka_unit_test(test_supports),
+        cmocka_unit_test(test_missing_family), cmocka_unit_test(test_isa_not_from_environment),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -232,7 +232,8 @@ static bool cpu_supports(gk_backend *b, gk_op op, const int *types, int n_types,
     if (!gk_supports_default(b, op, types, n_types, params)) return false;
     const gk_ukernels *uk = gk_cpu_of(b)->uk;
     if (op == GK_OP_MATMUL && n_types >= 2 && !uk->t[types[1]].vec_dot)
-        return gk_unsupported(b, "cpu: matmul: the %s micro-kernels have no %s dot", uk->isa, gk_type_name(types[1]));
+        return gk_unsupported(b, "cpu: matmul: the %s micro-kernels have no %s dot", uk->isa,
+                              gk_type_name(types[1]));
     return true;
 }
 

@@ -21,7 +21,8 @@ static void w_row(const gk_tensor *w, int64_t r, float *out) {
         ti->to_f32(row, out, w->ne[0]);
         return;
     }
-    for (int64_t c = 0; c < w->ne[0]; c++) ti->to_f32(row + (size_t)c * w->nb[0], out + c, 1);   /* float types */
+    for (int64_t c = 0; c < w->ne[0]; c++)   /* a float type strided inside its rows */
+        ti->to_f32(row + (size_t)c * w->nb[0], out + c, 1);
 }
 
 static float *f32_at(const gk_tensor *t, int64_t r, int64_t c) {

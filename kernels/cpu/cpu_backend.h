@@ -38,7 +38,8 @@ void gk_cpu_rows(gk_cpu *c, int64_t n, double row_cost, void (*fn)(void *ctx, in
                  void *ctx);
 
 /* The op table's matmul: every form of gk_matmul_params, any strides (cpu_matmul_forms.c). */
-int gk_cpu_matmul(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_tensor *x, const gk_matmul_params *p);
+int gk_cpu_matmul(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_tensor *x,
+                  const gk_matmul_params *p);
 /* The default form on host operands, the kernels of cpu_matmul.c: y (n floats a row, m rows) =
  * x (k floats a row, m rows) · wᵀ, w: n rows of k elements of wtype, wrow bytes apart. */
 int gk_cpu_linear(gk_backend *b, float *y, int wtype, const void *w, size_t wrow, int64_t k, int64_t n,

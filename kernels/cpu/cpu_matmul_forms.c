@@ -24,7 +24,9 @@ typedef struct form_job {
     float alpha, beta;
 } form_job;
 
-static const char *row_at(const gk_tensor *t, int64_t r) { return (const char *)t->data + gk_row_offset(t, r); }
+static const char *row_at(const gk_tensor *t, int64_t r) {
+    return (const char *)t->data + gk_row_offset(t, r);
+}
 
 /* Element (r, c) of a float-type tensor, whatever its strides. */
 static float elem(const gk_tensor *t, int64_t r, int64_t c) {
@@ -104,7 +106,8 @@ static float *as_f32_rows(gk_cpu *c, int slot, const gk_tensor *t, bool trans) {
     return dst;
 }
 
-int gk_cpu_matmul(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_tensor *x, const gk_matmul_params *p) {
+int gk_cpu_matmul(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_tensor *x,
+                  const gk_matmul_params *p) {
     gk_mm_dims d;
     if (gk_check_matmul(b, y, w, x, p, &d)) return -1;
     gk_cpu *c = gk_cpu_of(b);
@@ -120,9 +123,13 @@ int gk_cpu_matmul(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_tens
         wtype = GK_F32;
         wrow = (size_t)d.k * sizeof(float);
     }
-    const float *xp = !q.trans_x && gk_is_contiguous(x) ? x->data : as_f32_rows(c, CPU_SCRATCH_FORM_X, x, q.trans_x);
+    /* op(X): in place when contiguous and not transposed */
+    const float *xp = x->data;
+    if (q.trans_x || !gk_is_contiguous(x)) xp = as_f32_rows(c, CPU_SCRATCH_FORM_X, x, q.trans_x);
+    /* Y: in place when contiguous and its old contents are not needed */
     bool y_direct = gk_is_contiguous(y) && q.beta == 0.0f;
-    float *yp = y_direct ? y->data : gk_cpu_scratch(c, CPU_SCRATCH_FORM_Y, (size_t)(d.m * d.n) * sizeof(float));
+    float *yp = y->data;
+    if (!y_direct) yp = gk_cpu_scratch(c, CPU_SCRATCH_FORM_Y, (size_t)(d.m * d.n) * sizeof(float));
     if (!wp || !xp || !yp) return gk_fail(b, "matmul: out of memory for operands in the default form");
 
     if (gk_cpu_linear(b, yp, wtype, wp, wrow, d.k, d.n, xp, d.m)) return -1;

@@ -326,7 +326,8 @@ static int gemm_path(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_t
 }
 
 /* The default form Y = X·Wᵀ on contiguous tensors only; other forms are refused (supports()). */
-static int cu_matmul(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_tensor *x, const gk_matmul_params *p)
+static int cu_matmul(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_tensor *x,
+                     const gk_matmul_params *p)
 {
     gk_mm_dims d;
     if (gk_check_matmul_default(b, y, w, x, p, &d)) return -1;
