@@ -19,13 +19,13 @@
 typedef struct plan_case {
     const gc_plan_line *line;
     const gc_workload *wl;
-    const char *preset, *quant, *backend, *isa;   /* isa NULL: the best */
+    const char *preset, *quant, *backend, *isa; /* isa NULL: the best */
     int threads;
 } plan_case;
 
 typedef struct progress {
     bool tty;
-    int index, total;        /* case index (0-based) and count */
+    int index, total; /* case index (0-based) and count */
     double start, last_draw;
     char label[160];
 } progress;
@@ -36,7 +36,7 @@ typedef struct runner {
     const char *out_path;
     gc_meters *meters;
     progress pg;
-    int n_bad;               /* cases failed or errored */
+    int n_bad; /* cases failed or errored */
     int n_write_errors;
     int n_known, n_selected; /* cases whose phase names are known; phases --phases selected */
     bool show_isa;           /* the plan has an ISA axis: labels name the micro-kernel set */
@@ -73,7 +73,9 @@ static bool isa_applies(const gc_plan_line *l, const char *backend) {
     return l->wl->takes_isa && l->n_isas && !strcmp(backend, "cpu");
 }
 
-static int isa_count(const gc_plan_line *l, const char *backend) { return isa_applies(l, backend) ? l->n_isas : 1; }
+static int isa_count(const gc_plan_line *l, const char *backend) {
+    return isa_applies(l, backend) ? l->n_isas : 1;
+}
 
 static int line_cases(const gc_plan_line *l) {
     int n = 0;
@@ -100,8 +102,12 @@ static plan_case *plan_expand(const gc_plan *p, int *n) {
                 for (int b = 0; b < l->n_backends; b++)
                     for (int is = 0; is < isa_count(l, l->backends[b]); is++)
                         for (int t = 0; t < l->n_threads; t++)
-                            c[k++] = (plan_case){.line = l, .wl = l->wl, .preset = l->presets[pr], .quant = l->quants[q],
-                                                 .backend = l->backends[b], .threads = l->threads[t],
+                            c[k++] = (plan_case){.line = l,
+                                                 .wl = l->wl,
+                                                 .preset = l->presets[pr],
+                                                 .quant = l->quants[q],
+                                                 .backend = l->backends[b],
+                                                 .threads = l->threads[t],
                                                  .isa = isa_applies(l, l->backends[b]) ? l->isas[is] : NULL};
     }
     return c;
@@ -114,8 +120,8 @@ static bool plan_has_isa(const gc_plan *p) {
 }
 
 /* "llm tiny q4_0 cpu avx2 t=2": what a case is, for progress lines and the table. */
-static void case_label(char *buf, size_t n, const char *wl, const char *preset, const char *quant, const char *backend,
-                       const char *isa, int threads) {
+static void case_label(char *buf, size_t n, const char *wl, const char *preset, const char *quant,
+                       const char *backend, const char *isa, int threads) {
     snprintf(buf, n, "%s", wl);
     const char *parts[] = {preset, quant, backend, isa};
     for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
@@ -137,8 +143,8 @@ typedef struct live_case {
     const plan_case *pc;
     gc_param_values vals;
     gc_case c;
-    char params[sizeof ((gc_case_id *)0)->params];
-    char device[sizeof ((gc_case_id *)0)->device];
+    char params[sizeof((gc_case_id *)0)->params];
+    char device[sizeof((gc_case_id *)0)->device];
 } live_case;
 
 static int live_open(live_case *lc, const plan_case *pc, const gc_options *opt, gc_err *err) {
@@ -148,8 +154,14 @@ static int live_open(live_case *lc, const plan_case *pc, const gc_options *opt, 
     if (gc_params_resolve(t, pc->line->params, opt->quick, &lc->vals, err) ||
         gc_params_canonical(t, &lc->vals, lc->params, sizeof lc->params, err))
         return -1;
-    lc->c = (gc_case){.workload = pc->wl->name, .preset = pc->preset, .quant = pc->quant, .backend = pc->backend,
-                      .isa = pc->isa, .threads = pc->threads, .params = t, .values = (const char *const *)lc->vals.v,
+    lc->c = (gc_case){.workload = pc->wl->name,
+                      .preset = pc->preset,
+                      .quant = pc->quant,
+                      .backend = pc->backend,
+                      .isa = pc->isa,
+                      .threads = pc->threads,
+                      .params = t,
+                      .values = (const char *const *)lc->vals.v,
                       .opt = opt};
     return 0;
 }
@@ -159,16 +171,19 @@ static void live_close(live_case *lc) { gc_param_values_free(&lc->vals); }
 void runner_dry_run(const gc_plan *p, const gc_options *opt, FILE *out) {
     int n;
     plan_case *cases = plan_expand(p, &n);
-    fprintf(out, "%d case%s; each: verify, %d warm-up run(s), then >= %d repetitions and >= %.2g s per phase%s%s\n", n,
-            n == 1 ? "" : "s", opt->warmup, opt->reps, opt->min_time, opt->phases ? "; phases: " : "",
-            opt->phases ? opt->phases : "");
+    fprintf(
+        out,
+        "%d case%s; each: verify, %d warm-up run(s), then >= %d repetitions and >= %.2g s per phase%s%s\n", n,
+        n == 1 ? "" : "s", opt->warmup, opt->reps, opt->min_time, opt->phases ? "; phases: " : "",
+        opt->phases ? opt->phases : "");
     for (int k = 0; cases && k < n; k++) {
         char label[160];
         plan_case_label(&cases[k], label, sizeof label);
         live_case lc;
         gc_err err = {{0}};
         int rc = live_open(&lc, &cases[k], opt, &err);
-        fprintf(out, "[%d/%d] %s%s%s%s\n", k + 1, n, label, lc.params[0] ? " (" : "", lc.params, lc.params[0] ? ")" : "");
+        fprintf(out, "[%d/%d] %s%s%s%s\n", k + 1, n, label, lc.params[0] ? " (" : "", lc.params,
+                lc.params[0] ? ")" : "");
         if (rc) fprintf(out, "    %s\n", err.msg);
         fflush(out);
         if (!rc && cases[k].wl->describe) {
@@ -188,8 +203,10 @@ static void fmt_duration(double s, char *buf, size_t n) {
         return;
     }
     long t = lround(s);
-    if (t >= 3600) snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
-    else snprintf(buf, n, "%ld:%02ld", t / 60, t % 60);
+    if (t >= 3600)
+        snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    else
+        snprintf(buf, n, "%ld:%02ld", t / 60, t % 60);
 }
 
 /* The live line on a terminal: case i of n, what runs, ETA from the fraction done so far. */
@@ -270,7 +287,8 @@ static void set_error(gc_case_result *cr, const char *status, const char *msg) {
 static double cpu_seconds(void) {
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru)) return 0;
-    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6;
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + (double)ru.ru_stime.tv_sec +
+           ru.ru_stime.tv_usec * 1e-6;
 }
 
 static int push_sample(gc_case_result *cr, int *cap, double s) {
@@ -292,7 +310,7 @@ static void timed_reps(runner *R, const plan_case *pc, void *state, int ph, int 
     int cap = 0;
     gc_err err = {{0}};
     double cpu0 = cpu_seconds();
-    gc_perfcount perf;       /* user-space instructions: a load-independent count for CI */
+    gc_perfcount perf; /* user-space instructions: a load-independent count for CI */
     bool counting = perfcount_open(&perf) == 0;
     if (!counting && !R->perf_noted) {
         R->perf_noted = true;
@@ -323,7 +341,8 @@ static void timed_reps(runner *R, const plan_case *pc, void *state, int ph, int 
     double span = gc_now() - start;
     uint64_t ins = 0;
     if (counting && !perfcount_stop(&perf, &ins) && cr->n_samples > 0)
-        gc_kv_add(cr->metrics.vals, &cr->metrics.n_vals, GC_MAX_KV, GC_METRIC_INSTRUCTIONS, (double)ins / cr->n_samples);
+        gc_kv_add(cr->metrics.vals, &cr->metrics.n_vals, GC_MAX_KV, GC_METRIC_INSTRUCTIONS,
+                  (double)ins / cr->n_samples);
     perfcount_close(&perf);
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     double util = span > 0 && ncpu > 0 ? (cpu_seconds() - cpu0) / (span * (double)ncpu) : 0;
@@ -336,10 +355,14 @@ static void timed_reps(runner *R, const plan_case *pc, void *state, int ph, int 
 }
 
 static void fmt_rate(double v, char *buf, size_t n) {
-    if (!isfinite(v)) snprintf(buf, n, "-");
-    else if (fabs(v) >= 100) snprintf(buf, n, "%.1f", v);
-    else if (fabs(v) >= 10) snprintf(buf, n, "%.2f", v);
-    else snprintf(buf, n, "%.3g", v);
+    if (!isfinite(v))
+        snprintf(buf, n, "-");
+    else if (fabs(v) >= 100)
+        snprintf(buf, n, "%.1f", v);
+    else if (fabs(v) >= 10)
+        snprintf(buf, n, "%.2f", v);
+    else
+        snprintf(buf, n, "%.3g", v);
 }
 
 static void run_phase(runner *R, const live_case *lc, void *state, const gc_phase *phases, int ph, int n_ph) {
@@ -373,7 +396,7 @@ static void run_phase(runner *R, const live_case *lc, void *state, const gc_phas
             return;
         }
     }
-    if (stop_signal) return;          /* nothing measured: nothing to record */
+    if (stop_signal) return; /* nothing measured: nothing to record */
     timed_reps(R, pc, state, ph, n_ph, &cr);
     if (cr.n_samples > 0) {
         stats_compute(cr.samples_s, cr.n_samples, &cr.time_s);
@@ -384,8 +407,8 @@ static void run_phase(runner *R, const live_case *lc, void *state, const gc_phas
     if (!strcmp(cr.status, "ok")) {
         char med[32];
         fmt_rate(cr.throughput.median, med, sizeof med);
-        progress_line(&R->pg, "%s: %s %s/s (median of %d, cv %.1f%%)%s", cr.id.phase, med, cr.unit, cr.n_samples,
-                      100 * cr.throughput.cv, cr.high_spread ? " [high spread]" : "");
+        progress_line(&R->pg, "%s: %s %s/s (median of %d, cv %.1f%%)%s", cr.id.phase, med, cr.unit,
+                      cr.n_samples, 100 * cr.throughput.cv, cr.high_spread ? " [high spread]" : "");
     } else if (cr.n_samples > 0 || strcmp(cr.status, "ok")) {
         progress_line(&R->pg, "%s: %s: %s", cr.id.phase, cr.status, cr.error);
     }
@@ -473,9 +496,11 @@ static void run_case(runner *R, const plan_case *pc) {
     /* What ran: the backend's report; before a backend opened, the set asked for (so two ISAs
      * that both fail stay two cases). */
     snprintf(lc.device, sizeof lc.device, "%s", d && d->device[0] ? d->device : pc->isa ? pc->isa : "");
-    if (rc) record_setup_error(R, &lc, err.msg);
-    else run_phases(R, &lc, state, d);
-    if (state && pc->wl->teardown) pc->wl->teardown(state);   /* also after a failed setup */
+    if (rc)
+        record_setup_error(R, &lc, err.msg);
+    else
+        run_phases(R, &lc, state, d);
+    if (state && pc->wl->teardown) pc->wl->teardown(state); /* also after a failed setup */
     free(d);
     live_close(&lc);
 }
@@ -483,7 +508,8 @@ static void run_case(runner *R, const plan_case *pc) {
 /* ---- the table ----------------------------------------------------------------------------- */
 
 static void print_table(const gc_results *r, const char *path, bool show_isa, FILE *f) {
-    fprintf(f, "\n%-34s %-12s %16s  %-23s %7s  %s\n", "case", "phase", "median", "95% CI", "cv", "verification");
+    fprintf(f, "\n%-34s %-12s %16s  %-23s %7s  %s\n", "case", "phase", "median", "95% CI", "cv",
+            "verification");
     bool any_spread = false;
     for (int i = 0; i < r->n_cases; i++) {
         const gc_case_result *c = &r->cases[i];
@@ -502,19 +528,26 @@ static void print_table(const gc_results *r, const char *path, bool show_isa, FI
             strncat(med, unit, sizeof med - strlen(med) - 1);
         }
         char verdict[600];
-        if (ok) snprintf(verdict, sizeof verdict, "ok");
-        else if (!strcmp(c->status, "failed")) snprintf(verdict, sizeof verdict, "FAILED: %s", c->verify.detail);
-        else snprintf(verdict, sizeof verdict, "error: %s", c->error);
-        fprintf(f, "%-34s %-12s %16s  %-23s %7s%s %s\n", label, c->id.phase, med, ci, cv, ok && c->high_spread ? "!" : " ", verdict);
+        if (ok)
+            snprintf(verdict, sizeof verdict, "ok");
+        else if (!strcmp(c->status, "failed"))
+            snprintf(verdict, sizeof verdict, "FAILED: %s", c->verify.detail);
+        else
+            snprintf(verdict, sizeof verdict, "error: %s", c->error);
+        fprintf(f, "%-34s %-12s %16s  %-23s %7s%s %s\n", label, c->id.phase, med, ci, cv,
+                ok && c->high_spread ? "!" : " ", verdict);
         any_spread |= ok && c->high_spread;
     }
-    if (any_spread) fprintf(f, "! high spread (cv > 5%% or CI wider than 10%% of the median): rerun on a quieter machine or with more --reps\n");
+    if (any_spread)
+        fprintf(f, "! high spread (cv > 5%% or CI wider than 10%% of the median): rerun on a quieter machine "
+                   "or with more --reps\n");
     fprintf(f, "\nresults: %s%s\n", path, r->complete ? "" : " (incomplete)");
 }
 
 /* ---- the run ------------------------------------------------------------------------------- */
 
-int runner_run(const gc_plan *p, const gc_options *opt, const char *out_path, const char *command_line, gc_err *err) {
+int runner_run(const gc_plan *p, const gc_options *opt, const char *out_path, const char *command_line,
+               gc_err *err) {
     runner R = {.opt = opt, .out_path = out_path};
     results_init(&R.res);
     R.res.command_line = strdup(command_line ? command_line : "");
@@ -555,12 +588,15 @@ int runner_run(const gc_plan *p, const gc_options *opt, const char *out_path, co
     save(&R);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
-    if (sig) fprintf(stderr, "gencost: interrupted by %s: stopped after the current repetition; finished cases are saved\n",
-                     sig == SIGINT ? "SIGINT" : "SIGTERM");
+    if (sig)
+        fprintf(
+            stderr,
+            "gencost: interrupted by %s: stopped after the current repetition; finished cases are saved\n",
+            sig == SIGINT ? "SIGINT" : "SIGTERM");
     int rc = sig ? 130 : (R.n_bad || R.n_write_errors) ? 1 : 0;
     bool no_phase = !sig && opt->phases && R.n_known && !R.n_selected;
     if (no_phase && R.res.n_cases == 0) {
-        remove(out_path);   /* nothing was measured: no empty table, no empty results file */
+        remove(out_path); /* nothing was measured: no empty table, no empty results file */
     } else {
         print_table(&R.res, out_path, R.show_isa, stdout);
         fflush(stdout);

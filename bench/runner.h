@@ -49,6 +49,7 @@ void runner_dry_run(const gc_plan *p, const gc_options *opt, FILE *out);
  * for the caller to print) when the results file cannot be written at the start or --phases
  * named no phase of any case. Prints the results table on stdout at the end (none when nothing
  * ran). */
-int runner_run(const gc_plan *p, const gc_options *opt, const char *out_path, const char *command_line, gc_err *err);
+int runner_run(const gc_plan *p, const gc_options *opt, const char *out_path, const char *command_line,
+               gc_err *err);
 
 #endif

@@ -24,10 +24,12 @@ static const gc_suite_line smoke_lines[] = {
     {NULL, NULL, NULL, NULL},
 };
 
-static const gc_suite suite_default = {"default", "what `make run` measures on this machine (llm: prompt 128, 32 new tokens, 3 reps)",
-                                       false, 3, default_lines};
+static const gc_suite suite_default = {
+    "default", "what `make run` measures on this machine (llm: prompt 128, 32 new tokens, 3 reps)", false, 3,
+    default_lines};
 static const gc_suite suite_full = {"full", "the default suite plus the large presets", false, 0, full_lines};
-static const gc_suite suite_smoke = {"smoke", "everything small and quick (--quick): checks that it all runs", true, 0, smoke_lines};
+static const gc_suite suite_smoke = {"smoke", "everything small and quick (--quick): checks that it all runs",
+                                     true, 0, smoke_lines};
 
 static const gc_suite *const all[] = {&suite_default, &suite_full, &suite_smoke, NULL};
 

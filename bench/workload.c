@@ -36,11 +36,13 @@ void gc_param_help(const gc_param *p, char *buf, size_t n) {
     char more[160] = "";
     size_t w = 0;
     if (p->kind == GC_PARAM_STRING && p->choices) w += (size_t)snprintf(more, sizeof more, "%s", p->choices);
-    if (p->def) w += (size_t)snprintf(more + w, sizeof more - w, "%sdefault %s", w ? "; " : "", p->def);
-    else if (p->same_as) w += (size_t)snprintf(more + w, sizeof more - w, "%sdefault = --%s", w ? "; " : "", p->same_as);
+    if (p->def)
+        w += (size_t)snprintf(more + w, sizeof more - w, "%sdefault %s", w ? "; " : "", p->def);
+    else if (p->same_as)
+        w += (size_t)snprintf(more + w, sizeof more - w, "%sdefault = --%s", w ? "; " : "", p->same_as);
     if (p->quick_max > 0 && w < sizeof more)
         snprintf(more + w, sizeof more - w, "%s--quick: at most %ld", w ? "; " : "", p->quick_max);
-    for (char *c = more; *c; c++)    /* "f32,f16,q8_0" reads better as "f32|f16|q8_0" */
+    for (char *c = more; *c; c++) /* "f32,f16,q8_0" reads better as "f32|f16|q8_0" */
         if (*c == ',') *c = '|';
     size_t len = strlen(buf);
     if (more[0] && len < n) snprintf(buf + len, n - len, "%s(%s)", len ? " " : "", more);
@@ -61,7 +63,8 @@ static int set_long(char **slot, long x) {
 
 /* In order: the given or default text; the --quick caps; then same_as, which sees capped values
  * (a decode depth that follows the prompt follows the prompt --quick runs). */
-int gc_params_resolve(const gc_param *t, const char *const *given, bool quick, gc_param_values *out, gc_err *err) {
+int gc_params_resolve(const gc_param *t, const char *const *given, bool quick, gc_param_values *out,
+                      gc_err *err) {
     memset(out, 0, sizeof *out);
     int n = gc_param_count(t);
     for (int i = 0; i < n; i++) {
@@ -103,7 +106,9 @@ const char *gc_case_param(const gc_case *c, const char *name) {
     return i >= 0 && c->values ? c->values[i] : NULL;
 }
 
-long gc_case_param_int(const gc_case *c, const char *name, long absent) { return as_long(gc_case_param(c, name), absent); }
+long gc_case_param_int(const gc_case *c, const char *name, long absent) {
+    return as_long(gc_case_param(c, name), absent);
+}
 
 void gc_device_of(const struct gk_backend *be, char *buf, size_t n) {
     snprintf(buf, n, "%s", !be ? "" : be->isa ? be->isa : be->device_name);

@@ -24,7 +24,7 @@
 #define GC_MAX_KV 32
 #define GC_MAX_PARAMS 16
 
-typedef struct gc_kv {          /* a named number, e.g. {"kl_div", 0.0012} */
+typedef struct gc_kv { /* a named number, e.g. {"kl_div", 0.0012} */
     char name[48];
     double value;
 } gc_kv;
@@ -32,18 +32,18 @@ typedef struct gc_kv {          /* a named number, e.g. {"kl_div", 0.0012} */
 /* Options of one `gencost run` that every workload shares; a workload's own options are its
  * gc_param table. */
 typedef struct gc_options {
-    int reps;              /* minimum timed repetitions (default 5) */
-    int warmup;            /* warm-up runs (default 1) */
-    double min_time;       /* minimum seconds of timed repetitions per phase (default 1.0) */
-    int max_reps;          /* safety cap on repetitions (default 1000) */
-    bool quick;            /* smaller sizes, fewer reps: for smoke runs */
-    bool dry_run;          /* print what would run, run nothing */
-    unsigned long seed;    /* synthetic weights and inputs (default 42) */
-    const char *phases;    /* comma list to restrict phases, NULL = all (the runner applies it) */
-    bool smt;              /* allow SMT siblings when pinning threads */
+    int reps;           /* minimum timed repetitions (default 5) */
+    int warmup;         /* warm-up runs (default 1) */
+    double min_time;    /* minimum seconds of timed repetitions per phase (default 1.0) */
+    int max_reps;       /* safety cap on repetitions (default 1000) */
+    bool quick;         /* smaller sizes, fewer reps: for smoke runs */
+    bool dry_run;       /* print what would run, run nothing */
+    unsigned long seed; /* synthetic weights and inputs (default 42) */
+    const char *phases; /* comma list to restrict phases, NULL = all (the runner applies it) */
+    bool smt;           /* allow SMT siblings when pinning threads */
     /* energy */
-    const char *meter;     /* energy meter selection, NULL = auto */
-    const char *profile;   /* host profile INI to read for estimated energy (--host-profile), NULL = none */
+    const char *meter;   /* energy meter selection, NULL = auto */
+    const char *profile; /* host profile INI to read for estimated energy (--host-profile), NULL = none */
 } gc_options;
 
 void gc_options_defaults(gc_options *o);
@@ -56,33 +56,34 @@ typedef enum { GC_PARAM_INT, GC_PARAM_DOUBLE, GC_PARAM_STRING } gc_param_kind;
  * and recorded with its effective value in every case (gc_case_id.params). Tables end with an
  * entry whose name is NULL. Declare entries with designated initialisers. */
 typedef struct gc_param {
-    const char *name;       /* "prompt": the option --prompt and the key in the case's params */
+    const char *name; /* "prompt": the option --prompt and the key in the case's params */
     gc_param_kind kind;
-    double lo, hi;          /* INT/DOUBLE: the range, inclusive */
-    const char *choices;    /* STRING: comma list of the values allowed; NULL = any */
-    const char *def;        /* the default as text; NULL = absent unless given */
-    const char *same_as;    /* INT: absent or 0 means the effective value of this other parameter */
-    long quick_max;         /* INT: --quick caps the value at this; 0 = no cap */
-    bool names_preset;      /* a model file: it is the case's preset (its base name); not in params,
-                             * --preset is refused with it, and the quant axis defaults to "native" */
-    const char *alias;      /* an older option spelling accepted for it (without the "--") */
-    const char *metavar;    /* "P", "FILE" */
-    const char *help;       /* one line; the default and the --quick cap are added when shown */
-    int (*check)(const char *value, gc_err *err);   /* optional: a deeper check (a file's contents) */
+    double lo, hi;       /* INT/DOUBLE: the range, inclusive */
+    const char *choices; /* STRING: comma list of the values allowed; NULL = any */
+    const char *def;     /* the default as text; NULL = absent unless given */
+    const char *same_as; /* INT: absent or 0 means the effective value of this other parameter */
+    long quick_max;      /* INT: --quick caps the value at this; 0 = no cap */
+    bool names_preset;   /* a model file: it is the case's preset (its base name); not in params,
+                          * --preset is refused with it, and the quant axis defaults to "native" */
+    const char *alias;   /* an older option spelling accepted for it (without the "--") */
+    const char *metavar; /* "P", "FILE" */
+    const char *help;    /* one line; the default and the --quick cap are added when shown */
+    int (*check)(const char *value, gc_err *err); /* optional: a deeper check (a file's contents) */
 } gc_param;
 
 /* Effective values of one workload's parameters, parallel to its table. */
 typedef struct gc_param_values {
-    char *v[GC_MAX_PARAMS];     /* text of params[i]; NULL when absent */
+    char *v[GC_MAX_PARAMS]; /* text of params[i]; NULL when absent */
 } gc_param_values;
 
-int gc_param_count(const gc_param *t);                     /* entries before the terminator */
+int gc_param_count(const gc_param *t); /* entries before the terminator */
 /* Its help line for `run --help` and `list`: "prompt tokens (default 512; --quick: at most 64)". */
 void gc_param_help(const gc_param *p, char *buf, size_t n);
-int gc_param_find(const gc_param *t, const char *name);    /* index, or -1 */
+int gc_param_find(const gc_param *t, const char *name); /* index, or -1 */
 /* The effective values: given[i] (text the caller has checked; NULL = not given; given may be
  * NULL) or the default, then same_as, then the --quick cap. Non-zero + err (out of memory). */
-int gc_params_resolve(const gc_param *t, const char *const *given, bool quick, gc_param_values *out, gc_err *err);
+int gc_params_resolve(const gc_param *t, const char *const *given, bool quick, gc_param_values *out,
+                      gc_err *err);
 void gc_param_values_free(gc_param_values *v);
 /* The canonical "name=value,..." string of the recorded values (names_preset ones left out),
  * through gc_params_set (bench/case_id.h). Non-zero + err when a value cannot be recorded. */
@@ -91,13 +92,13 @@ int gc_params_canonical(const gc_param *t, const gc_param_values *v, char *buf, 
 /* One combination of the matrix, as given to setup(). */
 typedef struct gc_case {
     const char *workload;
-    const char *preset;    /* "-" when the workload has none */
-    const char *quant;     /* "-" when the workload has none */
-    const char *backend;   /* "cpu", "cuda", ... */
-    const char *isa;       /* CPU micro-kernel set asked for ("avx2"); NULL = the best this CPU runs */
+    const char *preset;  /* "-" when the workload has none */
+    const char *quant;   /* "-" when the workload has none */
+    const char *backend; /* "cpu", "cuda", ... */
+    const char *isa;     /* CPU micro-kernel set asked for ("avx2"); NULL = the best this CPU runs */
     int threads;
-    const gc_param *params;       /* the workload's table (may be NULL: none) */
-    const char *const *values;    /* effective values, parallel to params */
+    const gc_param *params;    /* the workload's table (may be NULL: none) */
+    const char *const *values; /* effective values, parallel to params */
     const gc_options *opt;
 } gc_case;
 
@@ -108,19 +109,19 @@ long gc_case_param_int(const gc_case *c, const char *name, long absent);
 
 /* A phase the workload measures, declared by setup(). */
 typedef struct gc_phase {
-    char name[64];          /* "prefill", "decode", "generation", "copy", "matvec-4096x4096" */
-    char unit[16];          /* one unit of work: "token", "generation", "GB", "GFLOP" */
-    double work_per_rep;    /* units of work in one run() */
-    double bytes_per_rep;   /* bytes moved per run(), 0 if not modelled (deterministic counts) */
-    double flops_per_rep;   /* floating-point/integer ops per run(), 0 if not modelled */
+    char name[64];        /* "prefill", "decode", "generation", "copy", "matvec-4096x4096" */
+    char unit[16];        /* one unit of work: "token", "generation", "GB", "GFLOP" */
+    double work_per_rep;  /* units of work in one run() */
+    double bytes_per_rep; /* bytes moved per run(), 0 if not modelled (deterministic counts) */
+    double flops_per_rep; /* floating-point/integer ops per run(), 0 if not modelled */
 } gc_phase;
 
 /* What setup() declares: every phase it can measure and what runs its ops. */
 typedef struct gc_setup_out {
     gc_phase phases[GC_MAX_PHASES];
     int n_phases;
-    char device[64];        /* recorded as gc_case_id.device: the CPU micro-kernel set (gk_backend.isa),
-                             * the GPU's name (device_name); gc_device_of() fills it from a backend */
+    char device[64]; /* recorded as gc_case_id.device: the CPU micro-kernel set (gk_backend.isa),
+                      * the GPU's name (device_name); gc_device_of() fills it from a backend */
 } gc_setup_out;
 
 struct gk_backend;
@@ -129,8 +130,8 @@ void gc_device_of(const struct gk_backend *be, char *buf, size_t n);
 
 typedef struct gc_verify {
     bool ok;
-    char detail[256];       /* one line: what was checked and how it came out */
-    gc_kv vals[GC_MAX_KV];  /* the numbers checked, e.g. max_rel_err, tolerance, top1_agree */
+    char detail[256];      /* one line: what was checked and how it came out */
+    gc_kv vals[GC_MAX_KV]; /* the numbers checked, e.g. max_rel_err, tolerance, top1_agree */
     int n_vals;
 } gc_verify;
 
@@ -147,10 +148,10 @@ double gc_kv_get(const gc_kv *arr, int n, const char *name, double absent);
 typedef struct gc_workload {
     const char *name;
     const char *description;
-    const char *const *presets;   /* NULL-terminated; first is the default; NULL = none ("-") */
-    const char *const *quants;    /* NULL-terminated; first is the default; NULL = none ("-") */
-    const char *const *backends;  /* NULL-terminated backends it can run on */
-    const gc_param *params;       /* its own options (see gc_param); NULL = none */
+    const char *const *presets;  /* NULL-terminated; first is the default; NULL = none ("-") */
+    const char *const *quants;   /* NULL-terminated; first is the default; NULL = none ("-") */
+    const char *const *backends; /* NULL-terminated backends it can run on */
+    const gc_param *params;      /* its own options (see gc_param); NULL = none */
     /* The phase names setup() can declare, NULL-terminated, when they do not depend on the case;
      * NULL = known only after setup. Lets the runner skip a case --phases leaves nothing of. */
     const char *const *phases;
@@ -158,7 +159,7 @@ typedef struct gc_workload {
      * freeable by teardown (see the top of this file). */
     int (*setup)(const gc_case *c, void **state, gc_setup_out *out, gc_err *err);
     int (*verify)(void *state, int phase, gc_verify *v, gc_err *err);
-    int (*run)(void *state, int phase, gc_err *err);   /* one repetition */
+    int (*run)(void *state, int phase, gc_err *err); /* one repetition */
     /* Optional: after the timed repetitions; may add metrics. */
     void (*finish)(void *state, int phase, gc_metrics *m);
     /* Optional: --dry-run description of the case (parameters, memory). */
@@ -166,11 +167,11 @@ typedef struct gc_workload {
     void (*teardown)(void *state);
     /* --threads when none is given, e.g. "1,all"; NULL = "all" (every physical core). */
     const char *default_threads;
-    bool takes_isa;               /* runs CPU micro-kernels: --isa multiplies its cpu-backend cases */
+    bool takes_isa; /* runs CPU micro-kernels: --isa multiplies its cpu-backend cases */
 } gc_workload;
 
 /* Registry (bench/workloads.c). */
 const gc_workload *gc_workload_find(const char *name);
-const gc_workload *const *gc_workload_all(void);   /* NULL-terminated */
+const gc_workload *const *gc_workload_all(void); /* NULL-terminated */
 
 #endif

@@ -15,7 +15,8 @@ static void print_names(const char *label, const char *const *list) {
         printf("-\n");
         return;
     }
-    for (int i = 0; list[i]; i++) printf("%s%s%s", i ? ", " : "", list[i], i == 0 && list[1] ? " (default)" : "");
+    for (int i = 0; list[i]; i++)
+        printf("%s%s%s", i ? ", " : "", list[i], i == 0 && list[1] ? " (default)" : "");
     printf("\n");
 }
 
@@ -41,7 +42,8 @@ static void print_workloads(void) {
         print_names("quants:", (*w)->quants);
         print_names("backends:", (*w)->backends);
         printf("    %-10s%s\n", "threads:", (*w)->default_threads ? (*w)->default_threads : "all");
-        printf("    %-10s%s\n", "isa:", (*w)->takes_isa ? "yes (--isa picks the cpu backend's micro-kernels)" : "-");
+        printf("    %-10s%s\n",
+               "isa:", (*w)->takes_isa ? "yes (--isa picks the cpu backend's micro-kernels)" : "-");
         if ((*w)->phases) {
             printf("    %-10s", "phases:");
             for (int i = 0; (*w)->phases[i]; i++) printf("%s%s", i ? ", " : "", (*w)->phases[i]);
@@ -57,8 +59,8 @@ static void print_suites(void) {
         printf("  %-10s %s:", (*s)->name, (*s)->description);
         for (const gc_suite_line *l = (*s)->lines; l->workload; l++)
             printf("%s %s%s%s%s%s%s%s", l == (*s)->lines ? "" : ";", l->workload, l->presets ? " " : "",
-                   l->presets ? l->presets : "", l->quants ? " " : "", l->quants ? l->quants : "", l->params ? " " : "",
-                   l->params ? l->params : "");
+                   l->presets ? l->presets : "", l->quants ? " " : "", l->quants ? l->quants : "",
+                   l->params ? " " : "", l->params ? l->params : "");
         printf("\n");
     }
 }
@@ -75,12 +77,14 @@ static void print_backends(void) {
 int cmd_list(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: gencost list\nLists the workloads (presets, quant types, backends, default threads, phases,\n"
+            printf("usage: gencost list\nLists the workloads (presets, quant types, backends, default "
+                   "threads, phases,\n"
                    "their own options),\n"
                    "the suites, and the backends of this build with whether each can run here.\n");
             return 0;
         }
-        if (argv[i][0] == '-') return gc_die_usage("list: unknown option '%s' (try: gencost list --help)", argv[i]);
+        if (argv[i][0] == '-')
+            return gc_die_usage("list: unknown option '%s' (try: gencost list --help)", argv[i]);
         return gc_die_usage("list: unexpected argument '%s'", argv[i]);
     }
     print_workloads();

@@ -20,14 +20,14 @@
 #include "kernels/platform.h"
 
 #define MAX_STORAGE 64
-#define MAX_NAMES 32           /* distinct workload parameter names over the registry */
+#define MAX_NAMES 32 /* distinct workload parameter names over the registry */
 #define MAX_TABLE 96
 #define ISA_NAMES "scalar,avx2,avx512,neon,dotprod,i8mm"
 
 /* The workload parameters as options: one per distinct name, its value as given (text). */
 typedef struct param_opts {
     int n;
-    const gc_param *first[MAX_NAMES];   /* the first declaration of each name (metavar, alias) */
+    const gc_param *first[MAX_NAMES]; /* the first declaration of each name (metavar, alias) */
     char flag[MAX_NAMES][40], alias[MAX_NAMES][40];
     const char *given[MAX_NAMES];
 } param_opts;
@@ -39,7 +39,7 @@ typedef struct run_args {
     bool reps_set, min_time_set, isa_set;
     gc_options opt;
     param_opts po;
-    char *storage[MAX_STORAGE];   /* copies the plan's strings point into */
+    char *storage[MAX_STORAGE]; /* copies the plan's strings point into */
     int n_storage;
 } run_args;
 
@@ -47,6 +47,7 @@ typedef struct run_args {
 
 static int table_head(run_args *a, gc_opt *t) {
     gc_options *o = &a->opt;
+    /* clang-format off */
     const gc_opt head[] = {
         {.help = "matrix (comma lists):"},
         {.name = "--workload", .kind = GC_OPT_STRING, .dest = &a->workloads, .metavar = "W[,W]",
@@ -58,7 +59,8 @@ static int table_head(run_args *a, gc_opt *t) {
         {.name = "--backend", .kind = GC_OPT_STRING, .dest = &a->backends, .metavar = "B[,B]",
          .help = "backends (default: each workload's first)"},
         {.name = "--isa", .kind = GC_OPT_STRING, .dest = &a->isas, .metavar = "I[,I]", .seen = &a->isa_set,
-         .help = "cpu micro-kernels: scalar, avx2, avx512, neon, dotprod, i8mm (default $GENCOST_ISA or best)"},
+         .help = "cpu micro-kernels: scalar, avx2, avx512, neon, dotprod, i8mm "
+                 "(default $GENCOST_ISA or best)"},
         {.name = "--threads", .kind = GC_OPT_STRING, .dest = &a->threads, .metavar = "N[,N|all]",
          .help = "CPU threads; all = every physical core (default: per workload)"},
         {.name = "--suite", .kind = GC_OPT_STRING, .dest = &a->suite, .metavar = "NAME",
@@ -68,31 +70,40 @@ static int table_head(run_args *a, gc_opt *t) {
          .seen = &a->reps_set, .help = "minimum timed repetitions per phase (default 5; 3 with --quick)"},
         {.name = "--warmup", .kind = GC_OPT_INT, .dest = &a->warmup, .lo = 0, .hi = 10000, .metavar = "N",
          .help = "warm-up runs per phase (default 1)"},
-        {.name = "--min-time", .kind = GC_OPT_DOUBLE, .dest = &a->min_time, .lo = 0, .hi = 86400, .metavar = "S",
-         .seen = &a->min_time_set, .help = "minimum seconds of timed repetitions per phase (default 1; 0.2 with --quick)"},
-        {.name = "--quick", .kind = GC_OPT_FLAG, .dest = &o->quick, .help = "small sizes and few repetitions, for smoke runs"},
+        {.name = "--min-time", .kind = GC_OPT_DOUBLE, .dest = &a->min_time, .lo = 0, .hi = 86400,
+         .metavar = "S", .seen = &a->min_time_set,
+         .help = "minimum seconds of timed repetitions per phase (default 1; 0.2 with --quick)"},
+        {.name = "--quick", .kind = GC_OPT_FLAG, .dest = &o->quick,
+         .help = "small sizes and few repetitions, for smoke runs"},
         {.name = "--phases", .kind = GC_OPT_STRING, .dest = &o->phases, .metavar = "LIST",
          .help = "only these phases (e.g. decode); cases with none of them are skipped"},
         {.name = "--seed", .kind = GC_OPT_INT, .dest = &a->seed, .lo = 0, .hi = 2147483647, .metavar = "N",
          .help = "seed of synthetic weights and inputs (default 42)"},
-        {.name = "--smt", .kind = GC_OPT_FLAG, .dest = &o->smt, .help = "allow SMT siblings when pinning threads"},
+        {.name = "--smt", .kind = GC_OPT_FLAG, .dest = &o->smt,
+         .help = "allow SMT siblings when pinning threads"},
     };
+    /* clang-format on */
     memcpy(t, head, sizeof head);
     return (int)(sizeof head / sizeof *head);
 }
 
 static int table_tail(run_args *a, gc_opt *t) {
     gc_options *o = &a->opt;
+    /* clang-format off */
     const gc_opt tail[] = {
         {.help = "energy:"},
-        {.name = "--meter", .kind = GC_OPT_STRING, .dest = &o->meter, .metavar = "M", .help = "energy meter (default: automatic)"},
-        {.name = "--host-profile", .kind = GC_OPT_STRING, .dest = &o->profile, .metavar = "FILE", .alias = "--profile",
+        {.name = "--meter", .kind = GC_OPT_STRING, .dest = &o->meter, .metavar = "M",
+         .help = "energy meter (default: automatic)"},
+        {.name = "--host-profile", .kind = GC_OPT_STRING, .dest = &o->profile, .metavar = "FILE",
+         .alias = "--profile",
          .help = "host profile (hosts/*.ini) to read for estimated energy (--profile: old name)"},
         {.help = "output:"},
         {.name = "--out", .kind = GC_OPT_STRING, .dest = &a->out, .metavar = "FILE",
          .help = "results file (default results/<host>-<UTC time>.json)"},
-        {.name = "--dry-run", .kind = GC_OPT_FLAG, .dest = &o->dry_run, .help = "print the cases and run nothing"},
+        {.name = "--dry-run", .kind = GC_OPT_FLAG, .dest = &o->dry_run,
+         .help = "print the cases and run nothing"},
     };
+    /* clang-format on */
     memcpy(t, tail, sizeof tail);
     return (int)(sizeof tail / sizeof *tail);
 }
@@ -114,8 +125,11 @@ static void collect_params(param_opts *po) {
 
 static int table_params(param_opts *po, gc_opt *t) {
     for (int k = 0; k < po->n; k++)
-        t[k] = (gc_opt){.name = po->flag[k], .kind = GC_OPT_STRING, .dest = &po->given[k],
-                        .metavar = po->first[k]->metavar, .alias = po->first[k]->alias ? po->alias[k] : NULL};
+        t[k] = (gc_opt){.name = po->flag[k],
+                        .kind = GC_OPT_STRING,
+                        .dest = &po->given[k],
+                        .metavar = po->first[k]->metavar,
+                        .alias = po->first[k]->alias ? po->alias[k] : NULL};
     return po->n;
 }
 
@@ -138,11 +152,13 @@ static void usage(run_args *a) {
     }
     n += table_tail(a, t + n);
     fputs("usage: gencost run [options]\n"
-          "Runs a case matrix (workload x preset x quant x backend x ISA x threads) and writes a results file.\n"
+          "Runs a case matrix (workload x preset x quant x backend x ISA x threads) and writes a results "
+          "file.\n"
           "Without --workload the default suite runs. A workload's own options apply to it alone.\n\n",
           stdout);
     gc_opts_usage(stdout, t, n);
-    fputs("Exit status: 0 all cases ran and verified, 1 some failed, 2 bad input, 130 interrupted.\n", stdout);
+    fputs("Exit status: 0 all cases ran and verified, 1 some failed, 2 bad input, 130 interrupted.\n",
+          stdout);
 }
 
 /* ---- option parsing ------------------------------------------------------------------------ */
@@ -164,8 +180,11 @@ static int check_values(run_args *a) {
     if (isas) {
         char *store = NULL, *items[GC_MAX_LIST];
         int k = gc_split_list(isas, items, GC_MAX_LIST, &store);
-        int rc = k <= 0 ? gc_errf(&e, "%s: not a list of micro-kernel sets", a->isa_set ? "--isa" : "GENCOST_ISA") : 0;
-        for (int i = 0; i < k && !rc; i++) rc = gc_opt_choice(a->isa_set ? "--isa" : "GENCOST_ISA", ISA_NAMES, items[i], &e);
+        int rc =
+            k <= 0 ? gc_errf(&e, "%s: not a list of micro-kernel sets", a->isa_set ? "--isa" : "GENCOST_ISA")
+                   : 0;
+        for (int i = 0; i < k && !rc; i++)
+            rc = gc_opt_choice(a->isa_set ? "--isa" : "GENCOST_ISA", ISA_NAMES, items[i], &e);
         free(store);
         if (rc) return gc_opts_die("run", &e);
     }
@@ -240,10 +259,12 @@ static int axis_for_line(const char *flag, const char *what, const gc_workload *
     if (*n_out) return 0;
     char names[512];
     join(known, names, sizeof names);
-    return gc_die_usage("run: %s: none of the values given is a %s of %s (its %ss: %s)", flag, what, wl->name, what, names);
+    return gc_die_usage("run: %s: none of the values given is a %s of %s (its %ss: %s)", flag, what, wl->name,
+                        what, names);
 }
 
-static int check_axis_known(const char *flag, const char *what, const gc_plan *p, bool presets, const char **given, int n) {
+static int check_axis_known(const char *flag, const char *what, const gc_plan *p, bool presets,
+                            const char **given, int n) {
     for (int i = 0; i < n; i++) {
         bool found = false;
         char names[768] = "";
@@ -256,7 +277,9 @@ static int check_axis_known(const char *flag, const char *what, const gc_plan *p
             size_t w = strlen(names);
             snprintf(names + w, sizeof names - w, "%s%s: %s", l ? "; " : "", wl->name, one);
         }
-        if (!found) return gc_die_usage("run: %s: '%s' is not a %s of the workloads given (%s)", flag, given[i], what, names);
+        if (!found)
+            return gc_die_usage("run: %s: '%s' is not a %s of the workloads given (%s)", flag, given[i], what,
+                                names);
     }
     return 0;
 }
@@ -286,7 +309,8 @@ static int parse_threads(run_args *a, const char *s, int *out, int *n) {
     for (int i = 0; i < k; i++) {
         long t;
         gc_err e;
-        if (!strcmp(items[i], "all")) t = gk_physical_cores();
+        if (!strcmp(items[i], "all"))
+            t = gk_physical_cores();
         else if (gc_opt_value("--threads", GC_OPT_INT, 1, 1024, items[i], &t, &e))
             return gc_die_usage("run: %s (or 'all')", e.msg);
         bool dup = false;
@@ -319,9 +343,12 @@ static int add_line(gc_plan *p, const char *name) {
 static int check_param(const gc_param *p, const char *flag, const char *v) {
     gc_err e = {{0}};
     int rc = 0;
-    if (p->kind == GC_PARAM_INT) rc = gc_opt_value(flag, GC_OPT_INT, p->lo, p->hi, v, NULL, &e);
-    else if (p->kind == GC_PARAM_DOUBLE) rc = gc_opt_value(flag, GC_OPT_DOUBLE, p->lo, p->hi, v, NULL, &e);
-    else if (p->choices) rc = gc_opt_choice(flag, p->choices, v, &e);
+    if (p->kind == GC_PARAM_INT)
+        rc = gc_opt_value(flag, GC_OPT_INT, p->lo, p->hi, v, NULL, &e);
+    else if (p->kind == GC_PARAM_DOUBLE)
+        rc = gc_opt_value(flag, GC_OPT_DOUBLE, p->lo, p->hi, v, NULL, &e);
+    else if (p->choices)
+        rc = gc_opt_choice(flag, p->choices, v, &e);
     if (rc) return gc_opts_die("run", &e);
     if (p->check && p->check(v, &e)) return gc_die_usage("run: %s: %s", flag, e.msg);
     return 0;
@@ -352,7 +379,8 @@ static int apply_params(run_args *a, gc_plan *p) {
                 size_t len = strlen(takers);
                 snprintf(takers + len, sizeof takers - len, "%s%s", len ? ", " : "", (*w)->name);
             }
-        return gc_die_usage("run: %s: no workload of this run takes %s (%s does)", po->flag[k], po->flag[k], takers);
+        return gc_die_usage("run: %s: no workload of this run takes %s (%s does)", po->flag[k], po->flag[k],
+                            takers);
     }
     return 0;
 }
@@ -388,7 +416,8 @@ static int fill_presets(run_args *a, gc_plan_line *l, const char *presets, const
     const char *pname = NULL, *model = line_model(l, &pname);
     if (model) {
         /* The file is the model: it names the preset axis, and runs as stored unless --quant. */
-        if (presets) return gc_die_usage("run: --%s and --preset cannot be combined (the file is the model)", pname);
+        if (presets)
+            return gc_die_usage("run: --%s and --preset cannot be combined (the file is the model)", pname);
         const char *slash = strrchr(model, '/');
         l->presets[0] = slash ? slash + 1 : model;
         l->n_presets = 1;
@@ -398,7 +427,9 @@ static int fill_presets(run_args *a, gc_plan_line *l, const char *presets, const
     const char *given[GC_MAX_LIST];
     int n = 0;
     if (presets && split(a, "--preset", presets, given, &n)) return GC_EXIT_USAGE;
-    return axis_for_line("--preset", "preset", l->wl, l->wl->presets, given, n, l->presets, &l->n_presets) ? GC_EXIT_USAGE : 0;
+    return axis_for_line("--preset", "preset", l->wl, l->wl->presets, given, n, l->presets, &l->n_presets)
+               ? GC_EXIT_USAGE
+               : 0;
 }
 
 /* Fills each line's axes from the given lists (or the suite line's, or the defaults). */
@@ -407,7 +438,8 @@ static int fill_line(run_args *a, gc_plan_line *l, const char *presets, const ch
     int n = 0;
     if (fill_presets(a, l, presets, &quants)) return GC_EXIT_USAGE;
     if (quants && split(a, "--quant", quants, given, &n)) return GC_EXIT_USAGE;
-    if (axis_for_line("--quant", "quant type", l->wl, l->wl->quants, given, n, l->quants, &l->n_quants)) return GC_EXIT_USAGE;
+    if (axis_for_line("--quant", "quant type", l->wl, l->wl->quants, given, n, l->quants, &l->n_quants))
+        return GC_EXIT_USAGE;
     if (a->backends) {
         if (split(a, "--backend", a->backends, l->backends, &l->n_backends)) return GC_EXIT_USAGE;
     } else {
@@ -447,9 +479,11 @@ static int plan_from_workloads(run_args *a, gc_plan *p) {
     if (apply_params(a, p)) return GC_EXIT_USAGE;
     const char *given[GC_MAX_LIST];
     int ng;
-    if (a->presets && (split(a, "--preset", a->presets, given, &ng) || check_axis_known("--preset", "preset", p, true, given, ng)))
+    if (a->presets && (split(a, "--preset", a->presets, given, &ng) ||
+                       check_axis_known("--preset", "preset", p, true, given, ng)))
         return GC_EXIT_USAGE;
-    if (a->quants && (split(a, "--quant", a->quants, given, &ng) || check_axis_known("--quant", "quant type", p, false, given, ng)))
+    if (a->quants && (split(a, "--quant", a->quants, given, &ng) ||
+                      check_axis_known("--quant", "quant type", p, false, given, ng)))
         return GC_EXIT_USAGE;
     for (int i = 0; i < p->n_lines; i++)
         if (fill_line(a, &p->lines[i], a->presets, a->quants)) return GC_EXIT_USAGE;
@@ -475,7 +509,8 @@ static int build_plan(run_args *a, gc_plan *p) {
     if (a->suite && (a->workloads || a->presets || a->quants))
         return gc_die_usage("run: --suite cannot be combined with --workload, --preset or --quant");
     if (!a->workloads && (a->presets || a->quants))
-        return gc_die_usage("run: %s needs --workload (suites choose their own)", a->presets ? "--preset" : "--quant");
+        return gc_die_usage("run: %s needs --workload (suites choose their own)",
+                            a->presets ? "--preset" : "--quant");
     if (a->workloads) return plan_from_workloads(a, p) || check_isa_used(a, p) ? GC_EXIT_USAGE : 0;
     const char *name = a->suite ? a->suite : gc_suite_all()[0]->name;
     const gc_suite *s = gc_suite_find(name);
@@ -495,8 +530,9 @@ static int build_plan(run_args *a, gc_plan *p) {
 static int default_out(char *buf, size_t n) {
     char host[128], stamp[32];
     snprintf(host, sizeof host, "%s", host_get()->name);
-    for (char *c = host; *c; c++)     /* a hostname may hold characters a file name should not */
-        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '-' || *c == '_' || *c == '.'))
+    for (char *c = host; *c; c++) /* a hostname may hold characters a file name should not */
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '-' ||
+              *c == '_' || *c == '.'))
             *c = '-';
     gc_utc_compact(stamp, sizeof stamp);
     if (snprintf(buf, n, "results/%s-%s.json", host, stamp) >= (int)n) return -1;
@@ -516,7 +552,7 @@ static int prepare_out(const char *path) {
 
 static char *command_line(int argc, char **argv) {
     size_t len = strlen("gencost") + 1;
-    for (int i = 0; i < argc; i++) len += 4 * strlen(argv[i]) + 3;   /* worst case: every character a quote */
+    for (int i = 0; i < argc; i++) len += 4 * strlen(argv[i]) + 3; /* worst case: every character a quote */
     char *s = malloc(len), *w = s;
     if (!s) return NULL;
     w += sprintf(w, "gencost");
@@ -529,8 +565,10 @@ static char *command_line(int argc, char **argv) {
         *w++ = ' ';
         *w++ = '\'';
         for (const char *c = argv[i]; *c; c++) {
-            if (*c == '\'') w += sprintf(w, "'\\''");
-            else *w++ = *c;
+            if (*c == '\'')
+                w += sprintf(w, "'\\''");
+            else
+                *w++ = *c;
         }
         *w++ = '\'';
         *w = 0;
@@ -546,8 +584,10 @@ static int run_plan(run_args *a, const gc_plan *p, int argc, char **argv) {
         return 0;
     }
     char out[1024];
-    if (a->out) snprintf(out, sizeof out, "%s", a->out);
-    else if (default_out(out, sizeof out)) return gc_die_usage("run: host name too long for a file name; use --out");
+    if (a->out)
+        snprintf(out, sizeof out, "%s", a->out);
+    else if (default_out(out, sizeof out))
+        return gc_die_usage("run: host name too long for a file name; use --out");
     if (prepare_out(out)) return GC_EXIT_USAGE;
     char *cl = command_line(argc, argv);
     gc_err err = {{0}};

@@ -3,18 +3,21 @@
 
 #include <string.h>
 
-#define USAGE_COL_MAX 24   /* "  --name METAVAR" wider than this puts its help after two spaces */
+#define USAGE_COL_MAX 24 /* "  --name METAVAR" wider than this puts its help after two spaces */
 
-int gc_opt_value(const char *name, gc_opt_kind kind, double lo, double hi, const char *v, void *dest, gc_err *err) {
+int gc_opt_value(const char *name, gc_opt_kind kind, double lo, double hi, const char *v, void *dest,
+                 gc_err *err) {
     if (kind == GC_OPT_INT) {
         long x;
         if (gc_parse_int(v, (long)lo, (long)hi, &x))
-            return gc_errf(err, "%s: '%s' is not a whole number from %ld to %ld", name, v, (long)lo, (long)hi);
+            return gc_errf(err, "%s: '%s' is not a whole number from %ld to %ld", name, v, (long)lo,
+                           (long)hi);
         if (dest) *(long *)dest = x;
         return 0;
     }
     double d;
-    if (gc_parse_double(v, lo, hi, &d)) return gc_errf(err, "%s: '%s' is not a number from %g to %g", name, v, lo, hi);
+    if (gc_parse_double(v, lo, hi, &d))
+        return gc_errf(err, "%s: '%s' is not a number from %g to %g", name, v, lo, hi);
     if (dest) *(double *)dest = d;
     return 0;
 }
@@ -27,7 +30,7 @@ int gc_opt_choice(const char *name, const char *choices, const char *v, gc_err *
         p += k + (p[k] == ',');
     }
     char names[256] = "";
-    for (const char *p = choices; *p && strlen(names) + 2 < sizeof names;) {   /* "a,b" -> "a, b" */
+    for (const char *p = choices; *p && strlen(names) + 2 < sizeof names;) { /* "a,b" -> "a, b" */
         size_t k = strcspn(p, ","), w = strlen(names);
         snprintf(names + w, sizeof names - w, "%s%.*s", w ? ", " : "", (int)k, p);
         p += k + (p[k] == ',');
@@ -53,15 +56,13 @@ static const gc_opt *find(const gc_opt *t, int n, const char *arg, const char **
 
 static int store(const gc_opt *o, const char *v, gc_err *err) {
     switch (o->kind) {
-    case GC_OPT_INT:
-    case GC_OPT_DOUBLE:
-        return gc_opt_value(o->name, o->kind, o->lo, o->hi, v, o->dest, err);
-    case GC_OPT_STRING:
-        if (!*v) return gc_errf(err, "%s: empty value", o->name);
-        if (o->dest) *(const char **)o->dest = v;
-        return 0;
-    case GC_OPT_FLAG:
-        break;
+        case GC_OPT_INT:
+        case GC_OPT_DOUBLE: return gc_opt_value(o->name, o->kind, o->lo, o->hi, v, o->dest, err);
+        case GC_OPT_STRING:
+            if (!*v) return gc_errf(err, "%s: empty value", o->name);
+            if (o->dest) *(const char **)o->dest = v;
+            return 0;
+        case GC_OPT_FLAG: break;
     }
     return 0;
 }
@@ -108,7 +109,8 @@ int gc_opts_parse(const gc_opt *t, int n, int argc, char **argv, int first, cons
             continue;
         }
         if (*n_pos >= max_pos)
-            return gc_errf(err, "unexpected argument '%s'%s", arg, max_pos ? " (see --help)" : " (options start with --; see --help)");
+            return gc_errf(err, "unexpected argument '%s'%s", arg,
+                           max_pos ? " (see --help)" : " (options start with --; see --help)");
         pos[(*n_pos)++] = arg;
     }
     return 0;
@@ -121,14 +123,16 @@ static int label_width(const gc_opt *o) {
 void gc_opts_usage(FILE *f, const gc_opt *t, int n) {
     int col = 0;
     for (int i = 0; i < n; i++)
-        if (t[i].name && label_width(&t[i]) > col && label_width(&t[i]) <= USAGE_COL_MAX) col = label_width(&t[i]);
+        if (t[i].name && label_width(&t[i]) > col && label_width(&t[i]) <= USAGE_COL_MAX)
+            col = label_width(&t[i]);
     for (int i = 0; i < n; i++) {
         if (!t[i].name) {
             fprintf(f, "%s\n", t[i].help ? t[i].help : "");
             continue;
         }
         char label[160];
-        snprintf(label, sizeof label, "%s%s%s", t[i].name, t[i].metavar ? " " : "", t[i].metavar ? t[i].metavar : "");
+        snprintf(label, sizeof label, "%s%s%s", t[i].name, t[i].metavar ? " " : "",
+                 t[i].metavar ? t[i].metavar : "");
         fprintf(f, "  %-*s  %s\n", col, label, t[i].help ? t[i].help : "");
     }
 }

@@ -31,14 +31,14 @@
 typedef enum { GC_OPT_FLAG, GC_OPT_INT, GC_OPT_DOUBLE, GC_OPT_STRING } gc_opt_kind;
 
 typedef struct gc_opt {
-    const char *name;      /* "--reps"; NULL: a heading line for --help (help holds its text) */
+    const char *name; /* "--reps"; NULL: a heading line for --help (help holds its text) */
     gc_opt_kind kind;
-    void *dest;            /* bool *, long *, double *, const char ** (borrowed from argv) */
-    double lo, hi;         /* INT/DOUBLE range, inclusive */
-    const char *metavar;   /* "N", "FILE"; NULL for flags */
-    const char *help;      /* one line for --help */
-    const char *alias;     /* optional: an older spelling that is accepted too (not in --help) */
-    bool *seen;            /* optional: set true when the option is given */
+    void *dest;          /* bool *, long *, double *, const char ** (borrowed from argv) */
+    double lo, hi;       /* INT/DOUBLE range, inclusive */
+    const char *metavar; /* "N", "FILE"; NULL for flags */
+    const char *help;    /* one line for --help */
+    const char *alias;   /* optional: an older spelling that is accepted too (not in --help) */
+    bool *seen;          /* optional: set true when the option is given */
 } gc_opt;
 
 /* Parses argv[first..argc) against the table t[0..n). Positional arguments are collected into
@@ -53,7 +53,8 @@ void gc_opts_usage(FILE *f, const gc_opt *t, int n);
 
 /* The one value check: v as a value of option `name` of kind INT (whole number) or DOUBLE, in
  * [lo, hi]. Stores it in *dest (long * or double *) when dest is not NULL. Non-zero + err. */
-int gc_opt_value(const char *name, gc_opt_kind kind, double lo, double hi, const char *v, void *dest, gc_err *err);
+int gc_opt_value(const char *name, gc_opt_kind kind, double lo, double hi, const char *v, void *dest,
+                 gc_err *err);
 /* v is one of the comma list `choices`. Non-zero + err naming them. */
 int gc_opt_choice(const char *name, const char *choices, const char *v, gc_err *err);
 

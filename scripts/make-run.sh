@@ -9,7 +9,7 @@ out="results/$(hostname | tr -c 'A-Za-z0-9._\n-' '-')-$(date -u +%Y%m%dT%H%M%SZ)
 if [ ! -f hosts/local.ini ]; then
     "$bin" info --profile > hosts/local.ini && echo "make run: wrote hosts/local.ini (edit its EDIT lines)"
 fi
-"$bin" run --profile hosts/local.ini --out "$out"
+"$bin" run --host-profile hosts/local.ini --out "$out"
 status=$?
 [ -f "$out" ] && echo "make run: results written to $out"
 if [ -f "$out" ]; then

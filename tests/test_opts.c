@@ -16,10 +16,16 @@ typedef struct vals {
     const char *out;
 } vals;
 
-static int parse(vals *v, const char **pos, int max_pos, int *n_pos, bool *help, gc_err *err, const char *const *args) {
+static int parse(vals *v, const char **pos, int max_pos, int *n_pos, bool *help, gc_err *err,
+                 const char *const *args) {
     gc_opt t[] = {
         {.help = "heading:"},
-        {.name = "--reps", .kind = GC_OPT_INT, .dest = &v->reps, .lo = 1, .hi = 1000000, .seen = &v->reps_seen},
+        {.name = "--reps",
+         .kind = GC_OPT_INT,
+         .dest = &v->reps,
+         .lo = 1,
+         .hi = 1000000,
+         .seen = &v->reps_seen},
         {.name = "--min-time", .kind = GC_OPT_DOUBLE, .dest = &v->min_time, .lo = 0, .hi = 86400},
         {.name = "--out", .kind = GC_OPT_STRING, .dest = &v->out, .alias = "--output"},
         {.name = "--quick", .kind = GC_OPT_FLAG, .dest = &v->quick},
@@ -42,7 +48,10 @@ static void both_forms_and_flags(void **s) {
     int np;
     bool help;
     gc_err err;
-    assert_int_equal(parse(&v, pos, 2, &np, &help, &err, ARGS("--reps", "7", "--min-time=0.5", "a", "--quick", "--output=x.json", "--", "--b")), 0);
+    assert_int_equal(
+        parse(&v, pos, 2, &np, &help, &err,
+              ARGS("--reps", "7", "--min-time=0.5", "a", "--quick", "--output=x.json", "--", "--b")),
+        0);
     assert_int_equal(v.reps, 7);
     assert_true(v.reps_seen);
     assert_true(v.min_time == 0.5);

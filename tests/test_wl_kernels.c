@@ -57,6 +57,7 @@ static void test_quick_run(void **st) {
         const gc_case_result *c = &r.cases[i];
         assert_string_equal(c->id.workload, "kernels");
         assert_string_equal(c->status, "ok");
+        assert_true(c->id.device[0] != 0);   /* the micro-kernel set that ran */
         assert_true(c->verify.ok);
         assert_true(verify_value(c, "outputs_checked") >= 8);
         assert_true(verify_value(c, "outputs_out_of_bound") == 0);
@@ -82,6 +83,24 @@ static void test_quick_run(void **st) {
     results_free(&r);
 }
 
+/* --isa reaches the cpu backend through the CLI, and what ran is the case's device. */
+static void test_isa_scalar(void **st) {
+    (void)st;
+    char out[64];
+    snprintf(out, sizeof out, "/tmp/gc_wlk_isa_%d.json", (int)getpid());
+    const char *args[] = {"run", "--workload", "kernels", "--quant", "q8_0", "--quick", "--threads", "1", "--isa", "scalar",
+                          "--phases", "matvec-2048x2048", "--reps", "1", "--warmup", "0", "--min-time", "0", "--out", out, NULL};
+    assert_int_equal(run_gencost(args), 0);
+    gc_results r;
+    gc_err err;
+    if (results_read(out, &r, &err)) fail_msg("%s", err.msg);
+    unlink(out);
+    assert_int_equal(r.n_cases, 1);
+    assert_string_equal(r.cases[0].status, "ok");
+    assert_string_equal(r.cases[0].id.device, "scalar");
+    results_free(&r);
+}
+
 static void test_unknown_quant(void **st) {
     (void)st;
     const char *args[] = {"run", "--workload", "kernels", "--quant", "q5_0", "--quick", "--out", "/tmp/gc_wlk_never.json", NULL};
@@ -91,6 +110,7 @@ static void test_unknown_quant(void **st) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_quick_run),
+        cmocka_unit_test(test_isa_scalar),
         cmocka_unit_test(test_unknown_quant),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

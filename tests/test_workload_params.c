@@ -23,7 +23,7 @@
 static struct {
     int setups, teardowns, runs;
     bool fail_setup;
-    char seen_params[256];   /* what setup read through the accessors */
+    char seen_params[256]; /* what setup read through the accessors */
     char seen_isa[32];
 } fk;
 
@@ -46,8 +46,9 @@ static int fake_setup(const gc_case *c, void **state, gc_setup_out *out, gc_err 
     fk.setups++;
     fake_state *s = calloc(1, sizeof *s);
     *state = s;
-    snprintf(fk.seen_params, sizeof fk.seen_params, "size=%ld depth=%ld mode=%s file=%s", gc_case_param_int(c, "size", -1),
-             gc_case_param_int(c, "depth", -1), gc_case_param(c, "mode"), gc_case_param(c, "file") ? "set" : "none");
+    snprintf(fk.seen_params, sizeof fk.seen_params, "size=%ld depth=%ld mode=%s file=%s",
+             gc_case_param_int(c, "size", -1), gc_case_param_int(c, "depth", -1), gc_case_param(c, "mode"),
+             gc_case_param(c, "file") ? "set" : "none");
     snprintf(fk.seen_isa, sizeof fk.seen_isa, "%s", c->isa ? c->isa : "(best)");
     if (fk.fail_setup) return gc_errf(err, "fake: setup failed on purpose");
     char why[256];
@@ -150,7 +151,7 @@ static void resolve_and_canonical(void **st) {
     const char *given[GC_MAX_PARAMS] = {NULL, NULL, "b", "/models/m.gguf"};
     assert_int_equal(gc_params_resolve(fake_params, given, false, &v, &err), 0);
     assert_string_equal(v.v[0], "100");
-    assert_string_equal(v.v[1], "100");                    /* same_as follows size */
+    assert_string_equal(v.v[1], "100"); /* same_as follows size */
     assert_int_equal(gc_params_canonical(fake_params, &v, buf, sizeof buf, &err), 0);
     assert_string_equal(buf, "depth=100,mode=b,size=100"); /* sorted; the model file is the preset */
     gc_param_values_free(&v);
@@ -277,8 +278,10 @@ static void isa_unusable_is_a_case_error(void **st) {
         char why[256];
         gk_backend_opts bo = {.n_threads = 1, .isa = sets[i]};
         gk_backend *b = gk_backend_open("cpu", &bo, why, sizeof why);
-        if (b) gk_backend_close(b);
-        else missing = sets[i];
+        if (b)
+            gk_backend_close(b);
+        else
+            missing = sets[i];
     }
     if (!missing) skip();
     gc_plan *p = one_line();
@@ -291,7 +294,7 @@ static void isa_unusable_is_a_case_error(void **st) {
     assert_int_equal(run_plan(p, &o, &r), 1);
     assert_int_equal(r.n_cases, 2);
     assert_string_equal(r.cases[0].status, "error");
-    assert_string_equal(r.cases[0].id.device, missing);   /* the set asked for: still its own case */
+    assert_string_equal(r.cases[0].id.device, missing); /* the set asked for: still its own case */
     assert_non_null(strstr(r.cases[0].error, missing));
     assert_string_equal(r.cases[1].status, "ok");
     assert_string_equal(r.cases[1].id.device, "scalar");
@@ -302,12 +305,9 @@ static void isa_unusable_is_a_case_error(void **st) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(resolve_and_canonical),
-        cmocka_unit_test(params_recorded),
-        cmocka_unit_test(teardown_after_failed_setup),
-        cmocka_unit_test(runner_filters_phases),
-        cmocka_unit_test(isa_axis_two_cases),
-        cmocka_unit_test(isa_unusable_is_a_case_error),
+        cmocka_unit_test(resolve_and_canonical),       cmocka_unit_test(params_recorded),
+        cmocka_unit_test(teardown_after_failed_setup), cmocka_unit_test(runner_filters_phases),
+        cmocka_unit_test(isa_axis_two_cases),          cmocka_unit_test(isa_unusable_is_a_case_error),
     };
     return cmocka_run_group_tests_name("workload_params", tests, NULL, NULL);
 }

@@ -535,6 +535,7 @@ static int check_model(const char *path, gc_err *err) {
     return rc ? gc_errf(err, "%s: %s", path, e.msg) : 0;
 }
 
+/* clang-format off */
 static const gc_param params[] = {
     {.name = "prompt", .kind = GC_PARAM_INT, .lo = 1, .hi = 1 << 20, .def = "512", .quick_max = 64, .metavar = "P",
      .help = "prompt tokens"},
@@ -548,6 +549,7 @@ static const gc_param params[] = {
      .help = "a GGUF model instead of the synthetic preset"},
     {.name = NULL},
 };
+/* clang-format on */
 
 const gc_workload wl_llm = {
     .name = "llm",
