@@ -178,7 +178,7 @@ static void split_case(const char *arg, char *key, size_t n, const char **host) 
 
 static int act_show(const hist_args *a, gc_history *h) {
     if (a->n_pos != 1) return gc_die_usage("history show: needs one CASE (see: gencost history list)");
-    char key[GC_CASE_KEY_LEN + 130];   /* "key@host" */
+    char key[GC_CASE_KEY_LEN + 130]; /* "key@host" */
     const char *host;
     split_case(a->pos[0], key, sizeof key, &host);
     gc_hist_point *p = NULL;
@@ -205,7 +205,7 @@ static int act_plot(const hist_args *a, gc_history *h) {
     int n = 0, files = 0, drawn = 0;
     gc_err err;
     if (history_series(h, &s, &n, &err)) return gc_die_usage("history plot: %s", err.msg);
-    char key[GC_CASE_KEY_LEN + 130];   /* "key@host" */
+    char key[GC_CASE_KEY_LEN + 130]; /* "key@host" */
     const char *host = NULL;
     if (!a->all) split_case(a->pos[0], key, sizeof key, &host);
     const char *dir = a->out ? a->out : "results/history-charts";
