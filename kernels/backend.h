@@ -23,13 +23,15 @@
  * supports() tells a caller beforehand whether a backend can run an op on given types. The ref
  * backend implements every op of every family and is the oracle the others are tested against.
  *
- * How to add an op (nothing else changes; backends that lack it say so through supports()):
- *  1. here: an X(NAME, name) entry in its family's list, its entry in the family struct, and
- *     its gk_<name>() wrapper (a new family: its list, struct, a pointer in gk_ops);
- *  2. kernels/op_checks.c: its argument check, and its operand types in the domain table when
- *     they are not all F32;
- *  3. the ref backend: its oracle (kernels/cpu/ref_<family>.c), entered in the ref's table;
+ * How to add an op (no backend that lacks it changes; its supports() says it has none):
+ *  1. here: an X(NAME, name) entry in its family's list, its field in the family struct (the
+ *     family's first op defines the struct declared below), and its gk_<name>() wrapper;
+ *  2. kernels/op_checks.c: its argument check, and a row in the operand-type table (the op's
+ *     domain, which every backend's supports() starts from);
+ *  3. the ref backend: its oracle (core: backend_ref.c; others kernels/cpu/ref_<family>.c),
+ *     entered in the ref's family table;
  *  4. tests on ref by hand; then any backend may fill its entry, tested against ref.
+ * A new family also needs a gk_family value, a pointer in gk_ops and a has() in backend.c.
  */
 #ifndef GK_BACKEND_H
 #define GK_BACKEND_H
@@ -306,6 +308,13 @@ bool gk_unsupported(gk_backend *b, const char *fmt, ...) __attribute__((format(p
  * type is unknown or a row is not whole blocks. For alloc(). */
 int gk_layout_contiguous(gk_backend *b, gk_tensor *t);
 
+/* What each runs (their supports() is the authority; this is the summary):
+ *  ref   every op of every family, every type each op's contract allows, matmul in every form
+ *        and on strided views; host memory.
+ *  cpu   the core family, the same types, matmul in every form and on strided views (other
+ *        forms copied to the default one, then the same kernels); host memory.
+ *  cuda  the core family, the same types; matmul in the default form on contiguous tensors
+ *        only; attention with k and v of one type and head_dim <= 256; device memory. */
 extern const gk_backend_desc gk_ref_backend;   /* kernels/cpu: scalar oracle, one thread */
 extern const gk_backend_desc gk_cpu_backend;   /* kernels/cpu: SIMD + thread pool */
 #ifdef GC_HAVE_CUDA
