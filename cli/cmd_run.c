@@ -59,8 +59,7 @@ static int table_head(run_args *a, gc_opt *t) {
         {.name = "--backend", .kind = GC_OPT_STRING, .dest = &a->backends, .metavar = "B[,B]",
          .help = "backends (default: each workload's first)"},
         {.name = "--isa", .kind = GC_OPT_STRING, .dest = &a->isas, .metavar = "I[,I]", .seen = &a->isa_set,
-         .help = "cpu micro-kernels: scalar, avx2, avx512, neon, dotprod, i8mm "
-                 "(default $GENCOST_ISA or best)"},
+         .help = "cpu micro-kernels: scalar|avx2|avx512|neon|dotprod|i8mm (default $GENCOST_ISA or best)"},
         {.name = "--threads", .kind = GC_OPT_STRING, .dest = &a->threads, .metavar = "N[,N|all]",
          .help = "CPU threads; all = every physical core (default: per workload)"},
         {.name = "--suite", .kind = GC_OPT_STRING, .dest = &a->suite, .metavar = "NAME",
