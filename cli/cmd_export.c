@@ -3,13 +3,11 @@
 #include <stdio.h>
 #include <string.h>
 #include "cli/commands.h"
+#include "cli/model_opts.h"
 #include "cli/opts.h"
-#include "bench/gguf/gguf.h"
-#include "bench/llm/llm.h"
 #include "base/util.h"
 
 #define N_OPTS(t) ((int)(sizeof(t) / sizeof(t)[0]))
-#define QUANT_NAMES "f32,f16,bf16,q8_0,q4_0,q4_1,q4_k,q6_k"
 
 static void usage(FILE *f, const gc_opt *t, int n) {
     fputs("usage: gencost export (--preset P | --model IN.gguf) --quant Q [--seed S] FILE.gguf\n\n"
@@ -18,17 +16,6 @@ static void usage(FILE *f, const gc_opt *t, int n) {
           "other weight is stored in Q. Synthetic weights are a pure function of the seed (default 42).\n\n",
           f);
     gc_opts_usage(f, t, n);
-}
-
-/* Q (any case, as GGUF writes the names) as one of the weight types QUANT_NAMES lists. */
-static int weight_type(const char *q, int *wtype, gc_err *err) {
-    int t = gk_type_from_name(q);
-    if (t >= 0 && t != GK_I32 && t != GK_Q8_K && gk_type_get(t)) {
-        *wtype = t;
-        return 0;
-    }
-    gc_opt_choice("--quant", QUANT_NAMES, q, err); /* fails: every name it lists is a weight type */
-    return -1;
 }
 
 typedef struct export_args {
@@ -46,7 +33,7 @@ static int parse_args(int argc, char **argv, export_args *a) {
         {.name = "--model", .kind = GC_OPT_STRING, .dest = &a->model, .metavar = "F",
          .help = "re-quantise a llama GGUF file instead (Q may be 'native': types as they are)"},
         {.name = "--quant", .kind = GC_OPT_STRING, .dest = &a->quant, .metavar = "Q",
-         .help = "weight type: " QUANT_NAMES},
+         .help = "weight type: " CLI_WEIGHT_TYPES},
         {.name = "--seed", .kind = GC_OPT_INT, .dest = &a->seed, .lo = 0, .hi = 2147483647, .metavar = "S",
          .help = "seed of the synthetic weights (default 42)"},
     };
@@ -73,33 +60,16 @@ int cmd_export(int argc, char **argv) {
     export_args a;
     int parsed = parse_args(argc, argv, &a);
     if (parsed) return parsed < 0 ? 0 : parsed;
-    gc_err err;
-    int wtype = -1;
-    if (strcmp(a.quant, "native")) {
-        if (weight_type(a.quant, &wtype, &err)) return gc_opts_die("export", &err);
-    } else if (!a.model) {
-        return gc_die_usage("export: --quant native needs --model");
-    }
+    int wtype;
     llm_source src;
     gguf_file f;
-    if (a.preset) {
-        const llm_config *c = llm_preset(a.preset);
-        if (!c) return gc_die_usage("export: --preset: unknown preset '%s'", a.preset);
-        llm_source_synthetic(&src, c, (unsigned long)a.seed);
-    } else {
-        llm_config c;
-        int ft;
-        if (gguf_open(a.model, &f, &err)) return gc_die_usage("%s", err.msg);
-        if (llm_config_from_gguf(&f, &c, &ft, &err)) {
-            gguf_close(&f);
-            return gc_die_usage("%s: %s", a.model, err.msg);
-        }
-        llm_source_synthetic(&src, &c, (unsigned long)a.seed);
-        src.gguf = &f;
-    }
+    int rc = cli_weight_type("export", a.quant, a.model, &wtype);
+    if (!rc) rc = cli_model_source("export", a.preset, a.model, (unsigned long)a.seed, &src, &f);
+    if (rc) return rc;
+    gc_err err;
     double t0 = gc_now();
-    int rc = llm_export_gguf(&src, wtype, a.out, &err);
-    if (a.model) gguf_close(&f);
+    rc = llm_export_gguf(&src, wtype, a.out, &err);
+    if (src.gguf) gguf_close(&f);
     if (rc) return gc_die_usage("export: %s", err.msg);
     printf("wrote %s: %s, %.3f B parameters, %s weights, %.3f GB, %.1f s\n", a.out, src.c.name,
            (double)llm_param_count(&src.c) / 1e9, a.quant,

@@ -5,15 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli/commands.h"
+#include "cli/model_opts.h"
 #include "cli/opts.h"
-#include "bench/gguf/gguf.h"
-#include "bench/llm/llm.h"
 #include "base/util.h"
 
 #define MAX_TOKENS 4096
 
 #define N_OPTS(t) ((int)(sizeof(t) / sizeof(t)[0]))
-#define QUANT_NAMES "f32,f16,bf16,q8_0,q4_0,q4_1,q4_k,q6_k"
 
 static void usage(FILE *f, const gc_opt *t, int n) {
     fputs("usage: gencost logits (--model F.gguf | --preset P) [--quant Q] --tokens 1,450,4996,...\n"
@@ -52,17 +50,6 @@ typedef struct logits_args {
     long threads, seed;
     int wtype, kv_type; /* from quant (-1: the file's own types) and kv */
 } logits_args;
-
-/* Q (any case, as GGUF writes the names) as one of the weight types QUANT_NAMES lists. */
-static int weight_type(const char *q, int *wtype, gc_err *err) {
-    int t = gk_type_from_name(q);
-    if (t >= 0 && t != GK_I32 && t != GK_Q8_K && gk_type_get(t)) {
-        *wtype = t;
-        return 0;
-    }
-    gc_opt_choice("--quant", QUANT_NAMES, q, err); /* fails: every name it lists is a weight type */
-    return -1;
-}
 
 /* Returns 0, GC_EXIT_USAGE after printing the problem, or -1 when --help was printed. */
 static int parse_args(int argc, char **argv, logits_args *a) {
@@ -106,13 +93,7 @@ static int parse_args(int argc, char **argv, logits_args *a) {
         gc_opt_choice("--kv-type", "f32,f16,q8_0", a->kv, &err); /* fails: the three pass above */
         return gc_opts_die("logits", &err);
     }
-    a->wtype = -1;
-    if (a->quant && strcmp(a->quant, "native")) {
-        if (weight_type(a->quant, &a->wtype, &err)) return gc_opts_die("logits", &err);
-    } else if (a->preset) {
-        return gc_die_usage("logits: --quant native needs --model");
-    }
-    return 0;
+    return cli_weight_type("logits", a->quant, a->model, &a->wtype);
 }
 
 /* Every id inside the vocabulary, and no more ids than the context holds. */
@@ -129,24 +110,9 @@ static int run_logits(const logits_args *a, const int32_t *tok, int n) {
     gc_err err;
     llm_source src;
     gguf_file f;
-    bool have_file = false;
-    if (a->preset) {
-        const llm_config *c = llm_preset(a->preset);
-        if (!c) return gc_die_usage("logits: --preset: unknown preset '%s'", a->preset);
-        llm_source_synthetic(&src, c, (unsigned long)a->seed);
-    } else {
-        llm_config c;
-        int ft;
-        if (gguf_open(a->model, &f, &err)) return gc_die_usage("%s", err.msg);
-        have_file = true;
-        if (llm_config_from_gguf(&f, &c, &ft, &err)) {
-            gguf_close(&f);
-            return gc_die_usage("%s: %s", a->model, err.msg);
-        }
-        llm_source_synthetic(&src, &c, (unsigned long)a->seed);
-        src.gguf = &f;
-    }
-    int rc = check_tokens(tok, n, &src.c);
+    int rc = cli_model_source("logits", a->preset, a->model, (unsigned long)a->seed, &src, &f);
+    if (rc) return rc;
+    rc = check_tokens(tok, n, &src.c);
     char why[256];
     /* the micro-kernel set: GENCOST_ISA, read here (the backend never reads the environment) */
     gk_backend_opts bo = {.n_threads = (int)a->threads, .isa = getenv("GENCOST_ISA")};
@@ -164,7 +130,7 @@ static int run_logits(const logits_args *a, const int32_t *tok, int n) {
     llm_free(&m);
     if (be) gk_backend_close(be);
     free(out);
-    if (have_file) gguf_close(&f);
+    if (src.gguf) gguf_close(&f);
     return rc;
 }
 
