@@ -382,8 +382,9 @@ static int read_case(reader *rd, const json_t *c, int schema, gc_case_result *cr
     rc = rc ? rc : read_energy(rd, c, &cr->energy);
     if (rc) return rc;
     if (!cr->status[0]) snprintf(cr->status, sizeof cr->status, "%s", cr->verify.ok ? "ok" : "failed");
-    if (strcmp(cr->status, "ok") && strcmp(cr->status, "failed") && strcmp(cr->status, "error"))
-        return bad(rd, "status", "'%s' is not ok, failed or error", cr->status);
+    if (strcmp(cr->status, "ok") && strcmp(cr->status, "failed") && strcmp(cr->status, "error") &&
+        strcmp(cr->status, "skipped"))
+        return bad(rd, "status", "'%s' is not ok, failed, error or skipped", cr->status);
     return 0;
 }
 

@@ -4,7 +4,7 @@
  * `git_commit`, `complete` (bool), `host` (object with `name`), `build`, `started`, `finished`,
  * `command_line`, `cases` (array). Each case: `workload`, `preset`, `params`, `quant`,
  * `backend`, `device`, `threads`, `phase` (together the case identity, bench/case_id.h), `unit`,
- * `work_per_rep`, `status` ("ok" | "failed" | "error"), `error`, `samples_s`, `time_s` (stats),
+ * `work_per_rep`, `status` ("ok" | "failed" | "error" | "skipped": the backend cannot run it), `error`, `samples_s`, `time_s` (stats),
  * `throughput` {median, mean, stddev, mad, min, max, ci95_low, ci95_high, cv}, `high_spread`,
  * `verify` {ok, detail, values{}}, `metrics` {}, `bytes_per_rep`, `flops_per_rep`,
  * `energy` {source, kind, ...}.

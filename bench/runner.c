@@ -254,7 +254,7 @@ static void record(runner *R, const gc_case_result *c) {
         return;
     }
     *slot = *c;
-    if (strcmp(c->status, "ok")) R->n_bad++;
+    if (strcmp(c->status, "ok") && strcmp(c->status, "skipped")) R->n_bad++;
     save(R);
 }
 
@@ -462,6 +462,16 @@ static void record_setup_error(runner *R, const live_case *lc, const char *msg) 
     record(R, &cr);
 }
 
+/* The backend cannot run the case (GC_SETUP_UNSUPPORTED): recorded, with the reason, as
+ * "skipped", which is not a failure. */
+static void record_unsupported(runner *R, const live_case *lc, const char *msg) {
+    gc_case_result cr;
+    case_result_init(&cr, lc, NULL);
+    set_error(&cr, "skipped", msg);
+    progress_line(&R->pg, "skipped: %s", cr.error);
+    record(R, &cr);
+}
+
 static void run_phases(runner *R, const live_case *lc, void *state, const gc_setup_out *d) {
     int n_ph = d->n_phases > GC_MAX_PHASES ? GC_MAX_PHASES : d->n_phases, selected = 0;
     for (int ph = 0; ph < n_ph && !stop_signal; ph++) {
@@ -496,7 +506,9 @@ static void run_case(runner *R, const plan_case *pc) {
     /* What ran: the backend's report; before a backend opened, the set asked for (so two ISAs
      * that both fail stay two cases). */
     snprintf(lc.device, sizeof lc.device, "%s", d && d->device[0] ? d->device : pc->isa ? pc->isa : "");
-    if (rc)
+    if (rc == GC_SETUP_UNSUPPORTED)
+        record_unsupported(R, &lc, err.msg);
+    else if (rc)
         record_setup_error(R, &lc, err.msg);
     else
         run_phases(R, &lc, state, d);
@@ -532,6 +544,8 @@ static void print_table(const gc_results *r, const char *path, bool show_isa, FI
             snprintf(verdict, sizeof verdict, "ok");
         else if (!strcmp(c->status, "failed"))
             snprintf(verdict, sizeof verdict, "FAILED: %s", c->verify.detail);
+        else if (!strcmp(c->status, "skipped"))
+            snprintf(verdict, sizeof verdict, "skipped: %s", c->error);
         else
             snprintf(verdict, sizeof verdict, "error: %s", c->error);
         fprintf(f, "%-34s %-12s %16s  %-23s %7s%s %s\n", label, c->id.phase, med, ci, cv,

@@ -114,6 +114,20 @@ void gc_device_of(const struct gk_backend *be, char *buf, size_t n) {
     snprintf(buf, n, "%s", !be ? "" : be->isa ? be->isa : be->device_name);
 }
 
+int gc_require_ops(struct gk_backend *be, const char *workload, const gc_op_need *needs, int n, gc_err *err) {
+    for (int i = 0; i < n; i++) {
+        if (gk_backend_supports(be, (gk_op)needs[i].op, needs[i].types, needs[i].n_types)) continue;
+        char types[64] = "";
+        for (int t = 0, used = 0; t < needs[i].n_types && used < (int)sizeof types; t++)
+            used += snprintf(types + used, sizeof types - (size_t)used, "%s%s", t ? ", " : "",
+                             gk_type_name(needs[i].types[t]));
+        gc_errf(err, "%s: backend %s cannot run %s(%s): %s", workload, be->name, gk_op_name((gk_op)needs[i].op),
+                types, gk_backend_error(be));
+        return GC_SETUP_UNSUPPORTED;
+    }
+    return 0;
+}
+
 /* A name already present is updated, so a workload may refine a figure; a full list keeps
  * what it has (GC_MAX_KV is far above what any phase reports). */
 void gc_kv_add(gc_kv *arr, int *n, int max, const char *name, double value) {

@@ -128,6 +128,22 @@ struct gk_backend;
 /* What ran the ops of backend be, for gc_setup_out.device. */
 void gc_device_of(const struct gk_backend *be, char *buf, size_t n);
 
+/* setup() returns GC_SETUP_UNSUPPORTED (err saying why) when the backend cannot run the case:
+ * an op, or an operand type, it does not support (gk_backend_supports). The runner records the
+ * case as "skipped" with that reason, does not count it as a failure, and goes on; nothing is
+ * allocated for an op that would only fail inside the case. */
+#define GC_SETUP_UNSUPPORTED 3
+
+/* One op a case will call, with its operand types in the op's argument order (kernels/backend.h). */
+typedef struct gc_op_need {
+    int op; /* gk_op */
+    int types[4];
+    int n_types;
+} gc_op_need;
+/* 0 when backend be supports every need; else GC_SETUP_UNSUPPORTED with err naming the workload,
+ * the backend, the op and the backend's reason. */
+int gc_require_ops(struct gk_backend *be, const char *workload, const gc_op_need *needs, int n, gc_err *err);
+
 typedef struct gc_verify {
     bool ok;
     char detail[256];      /* one line: what was checked and how it came out */

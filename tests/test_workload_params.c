@@ -2,7 +2,8 @@
  * workload's parameters resolved (given, default, --quick cap, same_as) and recorded canonical
  * in every case; teardown after a failed setup; --phases applied by the runner alone (a case
  * with no phase asked for is never set up); the --isa axis reaching the backend, and what ran
- * recorded as the case's device, so two ISAs are two case keys. */
+ * recorded as the case's device, so two ISAs are two case keys; a case the backend cannot run
+ * (gk_backend_supports) recorded as skipped. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -23,6 +24,7 @@
 static struct {
     int setups, teardowns, runs;
     bool fail_setup;
+    bool need_unsupported; /* setup asks the backend for an op on a type it cannot take */
     char seen_params[256]; /* what setup read through the accessors */
     char seen_isa[32];
 } fk;
@@ -56,6 +58,9 @@ static int fake_setup(const gc_case *c, void **state, gc_setup_out *out, gc_err 
     s->be = gk_backend_open("cpu", &bo, why, sizeof why);
     if (!s->be) return gc_errf(err, "fake: %s", why);
     gc_device_of(s->be, out->device, sizeof out->device);
+    const gc_op_need needs[] = {{GK_OP_MATMUL, {GK_F32, GK_Q4_0, GK_F32}, 3},
+                                {GK_OP_MATMUL, {GK_F32, GK_I32, GK_F32}, 3}};
+    if (gc_require_ops(s->be, "fake", needs, fk.need_unsupported ? 2 : 1, err)) return GC_SETUP_UNSUPPORTED;
     for (int i = 0; i < 2; i++) {
         snprintf(out->phases[i].name, sizeof out->phases[i].name, "%s", fake_phases[i]);
         snprintf(out->phases[i].unit, sizeof out->phases[i].unit, "op");
@@ -211,6 +216,26 @@ static void teardown_after_failed_setup(void **st) {
     free(p);
 }
 
+/* A case the backend cannot run (supports() says no) is recorded as skipped with the reason,
+ * is not a failure (exit 0), and its state is still torn down. */
+static void unsupported_is_skipped(void **st) {
+    (void)st;
+    gc_plan *p = one_line();
+    gc_options o = quick_opts();
+    gc_results r;
+    fk.need_unsupported = true;
+    int rc = run_plan(p, &o, &r);
+    fk.need_unsupported = false;
+    assert_int_equal(rc, 0);
+    assert_int_equal(fk.teardowns, 1);
+    assert_int_equal(fk.runs, 0);
+    assert_int_equal(r.n_cases, 1);
+    assert_string_equal(r.cases[0].status, "skipped");
+    assert_non_null(strstr(r.cases[0].error, "fake: backend cpu cannot run matmul(f32, i32, f32)"));
+    results_free(&r);
+    free(p);
+}
+
 /* --phases: only the phases named run; a case with none of them is never set up. */
 static void runner_filters_phases(void **st) {
     (void)st;
@@ -308,6 +333,7 @@ int main(void) {
         cmocka_unit_test(resolve_and_canonical),       cmocka_unit_test(params_recorded),
         cmocka_unit_test(teardown_after_failed_setup), cmocka_unit_test(runner_filters_phases),
         cmocka_unit_test(isa_axis_two_cases),          cmocka_unit_test(isa_unusable_is_a_case_error),
+        cmocka_unit_test(unsupported_is_skipped),
     };
     return cmocka_run_group_tests_name("workload_params", tests, NULL, NULL);
 }

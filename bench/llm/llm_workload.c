@@ -337,6 +337,23 @@ static void declare_phases(llm_case *s, gc_phase *ph, int *n) {
     }
 }
 
+/* The ops the model calls (bench/llm/llm_model.c) with their operand types. With "native"
+ * weights (-1) the file's own types are checked when the model loads; here only the rest. */
+static int require_ops(const llm_case *s, gc_err *err) {
+    const int w = s->wtype, kv = s->kv_type;
+    const gc_op_need weights[] = {
+        {GK_OP_MATMUL, {GK_F32, w, GK_F32}, 3},
+        {GK_OP_EMBEDDING, {GK_F32, w, GK_I32}, 3},
+    };
+    const gc_op_need rest[] = {
+        {GK_OP_RMSNORM, {GK_F32, GK_F32, GK_F32}, 3},   {GK_OP_ROPE, {GK_F32}, 1},
+        {GK_OP_KV_STORE, {kv, GK_F32}, 2},              {GK_OP_ATTENTION, {GK_F32, GK_F32, kv, kv}, 4},
+        {GK_OP_SILU_MUL, {GK_F32, GK_F32, GK_F32}, 3}, {GK_OP_ADD, {GK_F32, GK_F32, GK_F32}, 3},
+    };
+    if (w >= 0 && gc_require_ops(s->be, "llm", weights, 2, err)) return GC_SETUP_UNSUPPORTED;
+    return gc_require_ops(s->be, "llm", rest, (int)(sizeof rest / sizeof rest[0]), err);
+}
+
 static int llm_setup(const gc_case *c, void **state, gc_setup_out *out, gc_err *err) {
     const gc_options *o = c->opt;
     llm_case *s = calloc(1, sizeof *s);
@@ -360,6 +377,7 @@ static int llm_setup(const gc_case *c, void **state, gc_setup_out *out, gc_err *
     s->be = gk_backend_open(c->backend, &bo, why, sizeof why);
     if (!s->be) return gc_errf(err, "llm: backend %s: %s", c->backend, why);
     gc_device_of(s->be, out->device, sizeof out->device);
+    if (require_ops(s, err)) return GC_SETUP_UNSUPPORTED;
 
     int np = s->D + 1 > s->P ? s->D + 1 : s->P;
     s->prompt = malloc((size_t)np * sizeof *s->prompt);

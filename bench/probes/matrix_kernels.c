@@ -463,6 +463,8 @@ static int kernels_setup(const gc_case *c, void **state, gc_setup_out *out, gc_e
     s->be = gk_backend_open(c->backend, &bo, why, sizeof why);
     if (!s->be) return gc_errf(err, "kernels: backend %s: %s", c->backend, why);
     gc_device_of(s->be, out->device, sizeof out->device);
+    const gc_op_need mm = {GK_OP_MATMUL, {GK_F32, s->wtype, GK_F32}, 3};
+    if (gc_require_ops(s->be, "kernels", &mm, 1, err)) return GC_SETUP_UNSUPPORTED;
     s->threads = s->be->n_threads;
     gk_backend_opts rbo = {.n_threads = 1};
     s->rbe = gk_backend_open("ref", &rbo, why, sizeof why);
