@@ -12,7 +12,6 @@
 #include "bench/stats.h"
 #include "base/util.h"
 
-#define N_OPTS(t) ((int)(sizeof(t) / sizeof(t)[0]))
 #define MAX_OPTS 24
 
 static void usage(FILE *f, const gc_opt *t, int n) {
@@ -104,9 +103,9 @@ static int option_table(cmp_args *a, gc_opt *t) {
         {.help = "                         runs, which makes the repetitions of one run alike; needs\n"
                  "                         --rounds 5 or more to ever reach p < 0.01"},
     };
-    _Static_assert(N_OPTS(table) <= MAX_OPTS, "MAX_OPTS is too small");
+    _Static_assert(GC_N_OPTS(table) <= MAX_OPTS, "MAX_OPTS is too small");
     memcpy(t, table, sizeof table);
-    return N_OPTS(table);
+    return GC_N_OPTS(table);
 }
 /* clang-format on */
 

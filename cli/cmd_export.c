@@ -7,7 +7,6 @@
 #include "cli/opts.h"
 #include "base/util.h"
 
-#define N_OPTS(t) ((int)(sizeof(t) / sizeof(t)[0]))
 
 static void usage(FILE *f, const gc_opt *t, int n) {
     fputs("usage: gencost export (--preset P | --model IN.gguf) --quant Q [--seed S] FILE.gguf\n\n"
@@ -42,10 +41,10 @@ static int parse_args(int argc, char **argv, export_args *a) {
     int n_pos;
     bool help;
     gc_err err;
-    if (gc_opts_parse(t, N_OPTS(t), argc, argv, 1, pos, 2, &n_pos, &help, &err))
+    if (gc_opts_parse(t, GC_N_OPTS(t), argc, argv, 1, pos, 2, &n_pos, &help, &err))
         return gc_opts_die("export", &err);
     if (help) {
-        usage(stdout, t, N_OPTS(t));
+        usage(stdout, t, GC_N_OPTS(t));
         return -1;
     }
     if (n_pos > 1) return gc_die_usage("export: more than one output file ('%s', '%s')", pos[0], pos[1]);

@@ -9,7 +9,6 @@
 #include "bench/regress/history.h"
 #include "base/util.h"
 
-#define N_OPTS(t) ((int)(sizeof(t) / sizeof(t)[0]))
 #define MAX_OPTS 16
 #define MAX_FILES 256
 
@@ -78,9 +77,9 @@ static int option_table(hist_args *a, gc_opt *t) {
          .help = "check --counts: smallest change that counts (default 2)"},
     };
     /* clang-format on */
-    _Static_assert(N_OPTS(table) <= MAX_OPTS, "MAX_OPTS is too small");
+    _Static_assert(GC_N_OPTS(table) <= MAX_OPTS, "MAX_OPTS is too small");
     memcpy(t, table, sizeof table);
-    return N_OPTS(table);
+    return GC_N_OPTS(table);
 }
 
 /* Returns 0, GC_EXIT_USAGE after printing the problem, or -1 when --help was printed. */

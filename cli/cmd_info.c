@@ -11,7 +11,6 @@
 #include "base/util.h"
 #include "bench/host/profile.h"
 
-#define N_OPTS(t) ((int)(sizeof(t) / sizeof(t)[0]))
 
 static void usage(FILE *f, const gc_opt *t, int n) {
     fputs("usage: gencost info [--json | --profile]\n"
@@ -34,10 +33,10 @@ int cmd_info(int argc, char **argv) {
     /* clang-format on */
     int n_pos;
     gc_err err = {{0}};
-    if (gc_opts_parse(t, N_OPTS(t), argc, argv, 1, NULL, 0, &n_pos, &help, &err))
+    if (gc_opts_parse(t, GC_N_OPTS(t), argc, argv, 1, NULL, 0, &n_pos, &help, &err))
         return gc_opts_die("info", &err);
     if (help) {
-        usage(stdout, t, N_OPTS(t));
+        usage(stdout, t, GC_N_OPTS(t));
         return 0;
     }
     if (profile) { /* bench/host/profile_local.c */

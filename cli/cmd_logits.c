@@ -11,7 +11,6 @@
 
 #define MAX_TOKENS 4096
 
-#define N_OPTS(t) ((int)(sizeof(t) / sizeof(t)[0]))
 
 static void usage(FILE *f, const gc_opt *t, int n) {
     fputs("usage: gencost logits (--model F.gguf | --preset P) [--quant Q] --tokens 1,450,4996,...\n"
@@ -79,10 +78,10 @@ static int parse_args(int argc, char **argv, logits_args *a) {
     int n_pos;
     bool help;
     gc_err err;
-    if (gc_opts_parse(t, N_OPTS(t), argc, argv, 1, NULL, 0, &n_pos, &help, &err))
+    if (gc_opts_parse(t, GC_N_OPTS(t), argc, argv, 1, NULL, 0, &n_pos, &help, &err))
         return gc_opts_die("logits", &err);
     if (help) {
-        usage(stdout, t, N_OPTS(t));
+        usage(stdout, t, GC_N_OPTS(t));
         return -1;
     }
     if (!a->model == !a->preset) return gc_die_usage("logits: give one of --model or --preset");

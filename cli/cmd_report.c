@@ -8,7 +8,6 @@
 #include "base/util.h"
 #include "reports/report.h"
 
-#define N_OPTS(t) ((int)(sizeof(t) / sizeof(t)[0]))
 
 static void usage(FILE *f, const gc_opt *t, int n) {
     fputs("usage: gencost report RESULTS[=PROFILE]... [--hosts DIR] [--baseline HOST] [--out DIR]\n\n"
@@ -42,12 +41,12 @@ int cmd_report(int argc, char **argv) {
     if (!inputs) return gc_die_usage("report: out of memory");
     int n = 0, rc = 0;
     gc_err err = {{0}};
-    if (gc_opts_parse(t, N_OPTS(t), argc, argv, 1, inputs, argc, &n, &help, &err)) {
+    if (gc_opts_parse(t, GC_N_OPTS(t), argc, argv, 1, inputs, argc, &n, &help, &err)) {
         rc = gc_opts_die("report", &err);
     } else if (help) {
-        usage(stdout, t, N_OPTS(t));
+        usage(stdout, t, GC_N_OPTS(t));
     } else if (!n) {
-        usage(stderr, t, N_OPTS(t));
+        usage(stderr, t, GC_N_OPTS(t));
         rc = gc_die_usage("report: give at least one results file");
     } else if (report_run((char *const *)inputs, n, &o, &err)) {
         rc = gc_die_usage("report: %s", err.msg);

@@ -41,6 +41,9 @@ typedef struct gc_opt {
     bool *seen;          /* optional: set true when the option is given */
 } gc_opt;
 
+/* Entries of an option table declared as an array: gc_opts_parse(t, GC_N_OPTS(t), ...). */
+#define GC_N_OPTS(t) ((int)(sizeof(t) / sizeof(t)[0]))
+
 /* Parses argv[first..argc) against the table t[0..n). Positional arguments are collected into
  * pos[0..max_pos) (*n_pos set; pos may be NULL when max_pos is 0). `--help`/`-h` anywhere before
  * "--" sets *help and returns 0 at once, nothing else parsed (help wins over bad input).
