@@ -154,6 +154,9 @@ static int live_open(live_case *lc, const plan_case *pc, const gc_options *opt, 
     if (gc_params_resolve(t, pc->line->params, opt->quick, &lc->vals, err) ||
         gc_params_canonical(t, &lc->vals, lc->params, sizeof lc->params, err))
         return -1;
+    /* --quick shrinks what some workloads measure (triad's arrays, the kernels' shapes) beyond
+     * their own parameters: it is part of the case's identity. */
+    if (opt->quick && gc_params_set(lc->params, sizeof lc->params, "quick", "1", err)) return -1;
     lc->c = (gc_case){.workload = pc->wl->name,
                       .preset = pc->preset,
                       .quant = pc->quant,

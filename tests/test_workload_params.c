@@ -193,6 +193,12 @@ static void params_recorded(void **st) {
         assert_string_equal(r.cases[i].id.params, "depth=40,mode=a,size=40");
     }
     results_free(&r);
+    /* --quick is part of the identity: the size is capped to 10 and quick=1 recorded. */
+    o.quick = true;
+    assert_int_equal(run_plan(p, &o, &r), 0);
+    assert_int_equal(r.n_cases, 2);
+    assert_string_equal(r.cases[0].id.params, "depth=10,mode=a,quick=1,size=10");
+    results_free(&r);
     free(p);
 }
 
