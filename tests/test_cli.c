@@ -176,7 +176,7 @@ static void workload_options(void **s) {
     /* the effective values, --quick caps and a depth that follows the prompt, per case */
     RUN(&p, "run", "--dry-run", "--workload", "llm", "--preset", "tiny", "--quick", "--threads", "1", "--isa", "scalar");
     if (p.status != 0) fail_msg("exit %d: %s", p.status, p.err);
-    assert_non_null(strstr(p.out, "llm tiny q4_0 cpu scalar t=1 (gen=16,kv-depth=64,kv-type=f16,prompt=64)"));
+    assert_non_null(strstr(p.out, "llm tiny q4_0 cpu scalar t=1 (gen=16,kv-depth=64,kv-type=f16,prompt=64,quick=1)"));
     proc_free(&p);
     RUN(&p, "run", "--dry-run", "--workload", "llm,triad", "--preset", "tiny", "--prompt=100", "--depth", "7",
         "--kv-type", "q8_0", "--threads", "1");
