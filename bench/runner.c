@@ -171,6 +171,24 @@ static int live_open(live_case *lc, const plan_case *pc, const gc_options *opt, 
 
 static void live_close(live_case *lc) { gc_param_values_free(&lc->vals); }
 
+int runner_check(const gc_plan *p, const gc_options *opt, gc_err *err) {
+    int n, rc = 0;
+    plan_case *cases = plan_expand(p, &n);
+    if (!cases && n > 0) return gc_errf(err, "out of memory");
+    for (int k = 0; k < n && !rc; k++) {
+        live_case lc;
+        gc_err e = {{0}};
+        if (live_open(&lc, &cases[k], opt, &e) || (cases[k].wl->check_case && cases[k].wl->check_case(&lc.c, &e))) {
+            char label[160];
+            plan_case_label(&cases[k], label, sizeof label);
+            rc = gc_errf(err, "%s: %s", label, e.msg);
+        }
+        live_close(&lc);
+    }
+    free(cases);
+    return rc;
+}
+
 void runner_dry_run(const gc_plan *p, const gc_options *opt, FILE *out) {
     int n;
     plan_case *cases = plan_expand(p, &n);

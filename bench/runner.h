@@ -42,6 +42,10 @@ int runner_n_cases(const gc_plan *p);
 /* --dry-run: prints every case (and the workload's own description of it) on out. */
 void runner_dry_run(const gc_plan *p, const gc_options *opt, FILE *out);
 
+/* Every case's parameters resolved and the workloads' check_case() applied, before anything
+ * runs: non-zero + err (one line naming the case) for a case that can never run (bad input). */
+int runner_check(const gc_plan *p, const gc_options *opt, gc_err *err);
+
 /* Runs the plan, writing out_path after every phase. Returns the exit status: 0 every case that
  * ran verified and ran (a case --phases leaves no phase of is skipped, not failed), 1 some case
  * failed verification or could not run (setup error, e.g. a micro-kernel set this CPU lacks),

@@ -41,7 +41,7 @@ void gc_param_help(const gc_param *p, char *buf, size_t n) {
     else if (p->same_as)
         w += (size_t)snprintf(more + w, sizeof more - w, "%sdefault = --%s", w ? "; " : "", p->same_as);
     if (p->quick_max > 0 && w < sizeof more)
-        snprintf(more + w, sizeof more - w, "%s--quick: at most %ld", w ? "; " : "", p->quick_max);
+        snprintf(more + w, sizeof more - w, "%s%ld with --quick", w ? "; " : "", p->quick_max);
     for (char *c = more; *c; c++) /* "f32,f16,q8_0" reads better as "f32|f16|q8_0" */
         if (*c == ',') *c = '|';
     size_t len = strlen(buf);
@@ -61,8 +61,9 @@ static int set_long(char **slot, long x) {
     return *slot ? 0 : -1;
 }
 
-/* In order: the given or default text; the --quick caps; then same_as, which sees capped values
- * (a decode depth that follows the prompt follows the prompt --quick runs). */
+/* In order: the given or default text; the --quick caps, on defaults only (a value the user or
+ * the suite gave is what runs); then same_as, which sees capped values (a decode depth that
+ * follows the prompt follows the prompt --quick runs). */
 int gc_params_resolve(const gc_param *t, const char *const *given, bool quick, gc_param_values *out,
                       gc_err *err) {
     memset(out, 0, sizeof *out);
@@ -72,7 +73,8 @@ int gc_params_resolve(const gc_param *t, const char *const *given, bool quick, g
         if (v && !(out->v[i] = strdup(v))) goto oom;
     }
     for (int i = 0; quick && i < n; i++)
-        if (t[i].kind == GC_PARAM_INT && t[i].quick_max > 0 && as_long(out->v[i], 0) > t[i].quick_max &&
+        if (!(given && given[i]) && t[i].kind == GC_PARAM_INT && t[i].quick_max > 0 &&
+            as_long(out->v[i], 0) > t[i].quick_max &&
             set_long(&out->v[i], t[i].quick_max))
             goto oom;
     for (int i = 0; i < n; i++) {

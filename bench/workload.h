@@ -62,7 +62,7 @@ typedef struct gc_param {
     const char *choices; /* STRING: comma list of the values allowed; NULL = any */
     const char *def;     /* the default as text; NULL = absent unless given */
     const char *same_as; /* INT: absent or 0 means the effective value of this other parameter */
-    long quick_max;      /* INT: --quick caps the value at this; 0 = no cap */
+    long quick_max;      /* INT: --quick caps the default at this (a value given is kept); 0 = no cap */
     bool names_preset;   /* a model file: it is the case's preset (its base name); not in params,
                           * --preset is refused with it, and the quant axis defaults to "native" */
     const char *alias;   /* an older option spelling accepted for it (without the "--") */
@@ -77,7 +77,7 @@ typedef struct gc_param_values {
 } gc_param_values;
 
 int gc_param_count(const gc_param *t); /* entries before the terminator */
-/* Its help line for `run --help` and `list`: "prompt tokens (default 512; --quick: at most 64)". */
+/* Its help line for `run --help` and `list`: "prompt tokens (default 512; 64 with --quick)". */
 void gc_param_help(const gc_param *p, char *buf, size_t n);
 int gc_param_find(const gc_param *t, const char *name); /* index, or -1 */
 /* The effective values: given[i] (text the caller has checked; NULL = not given; given may be
@@ -180,6 +180,9 @@ typedef struct gc_workload {
     void (*finish)(void *state, int phase, gc_metrics *m);
     /* Optional: --dry-run description of the case (parameters, memory). */
     void (*describe)(const gc_case *c);
+    /* Optional: rejects a case that can never run as bad input before anything runs (e.g. a
+     * prompt beyond the model's context): non-zero + err. Cheap: no weights, no backend. */
+    int (*check_case)(const gc_case *c, gc_err *err);
     void (*teardown)(void *state);
     /* --threads when none is given, e.g. "1,all"; NULL = "all" (every physical core). */
     const char *default_threads;

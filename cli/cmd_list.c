@@ -20,7 +20,7 @@ static void print_names(const char *label, const char *const *list) {
     printf("\n");
 }
 
-/* "--prompt P  prompt tokens (default 512; --quick: at most 64)", one line per parameter. */
+/* "--prompt P  prompt tokens (default 512; 64 with --quick)", one line per parameter. */
 static void print_params(const gc_param *t) {
     if (!t || !t[0].name) {
         printf("    %-10s-\n", "options:");

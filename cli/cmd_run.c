@@ -578,6 +578,8 @@ static char *command_line(int argc, char **argv) {
 /* ---- the command --------------------------------------------------------------------------- */
 
 static int run_plan(run_args *a, const gc_plan *p, int argc, char **argv) {
+    gc_err cerr = {{0}};
+    if (runner_check(p, &a->opt, &cerr)) return gc_die_usage("run: %s", cerr.msg);
     if (a->opt.dry_run) {
         runner_dry_run(p, &a->opt, stdout);
         return 0;

@@ -172,6 +172,10 @@ static void workload_options(void **s) {
     BAD("--kv-depth: 'x'", NULL, "run", "--workload", "llm", "--depth", "x");   /* the old spelling */
     BAD("--isa: 'avx9' is not one of scalar, avx2", NULL, "run", "--isa", "avx9");
     BAD("--isa: no workload of this run runs CPU micro-kernels", NULL, "run", "--workload", "triad", "--isa", "scalar");
+    /* a case that can never run is bad input before anything runs, --dry-run included */
+    BAD("exceed tiny's context of 1024", "prompt 100000", "run", "--workload", "llm", "--preset", "tiny", "--prompt",
+        "100000", "--dry-run");
+    BAD("exceed tiny's context of 1024", "prompt 2000", "run", "--workload", "llm", "--preset", "tiny", "--prompt", "2000");
     proc p;
     /* the effective values, --quick caps and a depth that follows the prompt, per case */
     RUN(&p, "run", "--dry-run", "--workload", "llm", "--preset", "tiny", "--quick", "--threads", "1", "--isa", "scalar");
@@ -188,7 +192,7 @@ static void workload_options(void **s) {
     assert_int_equal(p.status, 0);
     assert_non_null(strstr(p.out, "llm options:"));
     assert_non_null(strstr(p.out, "--prompt P"));
-    assert_non_null(strstr(p.out, "(default 512; --quick: at most 64)"));
+    assert_non_null(strstr(p.out, "(default 512; 64 with --quick)"));
     assert_non_null(strstr(p.out, "--host-profile FILE"));
     proc_free(&p);
     RUN(&p, "list");

@@ -160,14 +160,14 @@ static void resolve_and_canonical(void **st) {
     assert_int_equal(gc_params_canonical(fake_params, &v, buf, sizeof buf, &err), 0);
     assert_string_equal(buf, "depth=100,mode=b,size=100"); /* sorted; the model file is the preset */
     gc_param_values_free(&v);
-    /* --quick caps size; depth follows the capped size; a depth given stays */
+    /* --quick caps the default size; depth follows the capped size; values given stay */
     assert_int_equal(gc_params_resolve(fake_params, NULL, true, &v, &err), 0);
     assert_string_equal(v.v[0], "10");
     assert_string_equal(v.v[1], "10");
     gc_param_values_free(&v);
     const char *g2[GC_MAX_PARAMS] = {"500", "7"};
     assert_int_equal(gc_params_resolve(fake_params, g2, true, &v, &err), 0);
-    assert_string_equal(v.v[0], "10");
+    assert_string_equal(v.v[0], "500");
     assert_string_equal(v.v[1], "7");
     assert_null(v.v[3]);
     gc_param_values_free(&v);
@@ -175,7 +175,7 @@ static void resolve_and_canonical(void **st) {
     assert_int_equal(gc_param_find(fake_params, "nosuch"), -1);
     assert_int_equal(gc_param_count(fake_params), 4);
     gc_param_help(&fake_params[0], buf, sizeof buf);
-    assert_string_equal(buf, "(default 100; --quick: at most 10)");
+    assert_string_equal(buf, "(default 100; 10 with --quick)");
 }
 
 /* The runner records the effective values in every case; the workload reads them by name. */
@@ -193,10 +193,14 @@ static void params_recorded(void **st) {
         assert_string_equal(r.cases[i].id.params, "depth=40,mode=a,size=40");
     }
     results_free(&r);
-    /* --quick is part of the identity: the size is capped to 10 and quick=1 recorded. */
+    /* --quick is part of the identity (quick=1); it caps defaults, never a value given. */
     o.quick = true;
     assert_int_equal(run_plan(p, &o, &r), 0);
     assert_int_equal(r.n_cases, 2);
+    assert_string_equal(r.cases[0].id.params, "depth=40,mode=a,quick=1,size=40");
+    results_free(&r);
+    p->lines[0].params[0] = NULL;
+    assert_int_equal(run_plan(p, &o, &r), 0);
     assert_string_equal(r.cases[0].id.params, "depth=10,mode=a,quick=1,size=10");
     results_free(&r);
     free(p);

@@ -539,6 +539,20 @@ static void llm_describe(const gc_case *c) {
 /* --model: the file is validated whole before anything runs, as a container and as a model (the
  * metadata agrees with the tensors, every tensor is there with its shape and a supported type):
  * a malformed file is bad input, not a failed case. */
+/* A prompt, generation or decode depth beyond the preset's context can never run: bad input,
+ * said before anything runs (a model file's context is checked when it is opened, at set-up). */
+static int llm_check_case(const gc_case *c, gc_err *err) {
+    const llm_config *m = gc_case_param(c, "model") ? NULL : llm_preset(c->preset);
+    if (!m) return 0;
+    int P, N, D;
+    sizes(c, &P, &N, &D);
+    int ctx = max3(P + N, D + 1, QUALITY_T + 1);
+    if (ctx > m->ctx)
+        return gc_errf(err, "%d positions (prompt %d + %d new, decode depth %d) exceed %s's context of %d", ctx,
+                       P, N, D, c->preset, m->ctx);
+    return 0;
+}
+
 static int check_model(const char *path, gc_err *err) {
     FILE *f = fopen(path, "rb");
     if (!f) return gc_errf(err, "cannot open '%s': %s", path, strerror(errno));
@@ -582,6 +596,7 @@ const gc_workload wl_llm = {
     .run = llm_run,
     .finish = llm_finish,
     .describe = llm_describe,
+    .check_case = llm_check_case,
     .teardown = llm_teardown,
     .default_threads = "all",
     .takes_isa = true,
