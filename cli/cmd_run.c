@@ -14,6 +14,7 @@
 #include "cli/opts.h"
 #include "bench/energy/energy.h"
 #include "bench/host/facts.h"
+#include "bench/host/profile.h"
 #include "bench/runner.h"
 #include "bench/suites.h"
 #include "kernels/backend.h"
@@ -169,11 +170,24 @@ static int readable_file(const char *flag, const char *path) {
     return 0;
 }
 
+/* --host-profile is read for one thing, the estimated energy: a profile that does not load, or
+ * has no active power to estimate from, is bad input before anything runs (not a warning and a
+ * run without energy). */
+static int check_host_profile(const char *path) {
+    if (readable_file("--host-profile", path)) return GC_EXIT_USAGE;
+    gc_profile p;
+    gc_err e = {{0}};
+    if (profile_load(path, &p, &e)) return gc_die_usage("run: --host-profile: %s", e.msg);
+    if (!(p.active_watts > 0))
+        return gc_die_usage("run: --host-profile: %s has no active_watts, so it cannot estimate energy", path);
+    return 0;
+}
+
 /* Checks of single values that need more than the table (meter syntax, a readable file). */
 static int check_values(run_args *a) {
     gc_err e = {{0}};
     if (a->opt.meter && energy_check_spec(a->opt.meter, &e)) return gc_die_usage("run: %s", e.msg);
-    if (a->opt.profile && readable_file("--host-profile", a->opt.profile)) return GC_EXIT_USAGE;
+    if (a->opt.profile && check_host_profile(a->opt.profile)) return GC_EXIT_USAGE;
     const char *isas = a->isa_set ? a->isas : getenv("GENCOST_ISA");
     if (isas && !*isas) isas = NULL;
     if (isas) {

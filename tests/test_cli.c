@@ -140,6 +140,12 @@ static void missing_files(void **s) {
     BAD("--model", "/nonexistent/model.gguf", "run", "--model", "/nonexistent/model.gguf");
     BAD("--host-profile", "/nonexistent/host.ini", "run", "--host-profile", "/nonexistent/host.ini");
     BAD("--host-profile", "/nonexistent/host.ini", "run", "--profile", "/nonexistent/host.ini");   /* the old name */
+    /* a profile that does not load is bad input, not a warning and a run without energy */
+    BAD("--host-profile", "missing field 'name'", "run", "--workload", "triad", "--host-profile",
+        "tests/fixtures/profiles/cost-only.ini");
+    BAD("--host-profile", "active_watts", "run", "--workload", "triad", "--host-profile",
+        "tests/fixtures/profiles/no-active-watts.ini");
+    BAD("--meter", "say where the watts are", "run", "--workload", "triad", "--meter", "http:http://127.0.0.1:9/x#");
     /* a malformed model is bad input too: refused before anything runs */
     BAD("--model", "magic", "run", "--workload", "llm", "--model", "tests/fixtures/gguf-bad/bad-magic.gguf");
     /* ... as a container and as a model: tensors against the metadata, RoPE factors */

@@ -178,7 +178,7 @@ int energy_check_spec(const char *spec, gc_err *err) {
             const char *url = strchr(it, ':') + 1;
             if (strncmp(url, "http://", 7) && strncmp(url, "https://", 8))
                 rc = gc_errf(err, "--meter: '%s': the URL must start with http:// or https://", it);
-            else if (!strncmp(it, "http:", 5) && !strchr(url, '#'))
+            else if (!strncmp(it, "http:", 5) && (!strchr(url, '#') || !strchr(url, '#')[1]))
                 rc = gc_errf(err, "--meter: '%s': say where the watts are: http:URL#json.path", it);
             else if (strchr(url, '@'))
                 rc = gc_errf(err, "--meter: '%s': put credentials in GENCOST_METER_USER and GENCOST_METER_PASSWORD, not in the URL", it);
