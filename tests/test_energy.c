@@ -92,6 +92,12 @@ static void rapl_zones_and_wrap(void **s) {
     meter_acc_add(&acc, &r, 2);
     /* (262143.0 - 1.0) + (262143.32885 - 262143.0) + 2.0 joules */
     near(meter_acc_joules(&acc), 262142.0 + 0.32885 + 2.0);
+    /* without a wrap range, a counter that falls is no figure at all, never "0 J measured" */
+    gc_meter_reading a = {.has_energy = true, .energy_j = 100.0}, b = {.has_energy = true, .energy_j = 40.0};
+    meter_acc_start(&acc, &a, 0);
+    meter_acc_add(&acc, &b, 1);
+    assert_true(acc.went_backwards);
+    assert_true(meter_acc_joules(&acc) < 0);
     for (int i = 0; i < n; i++) m[i]->close(m[i]);
     rm_rf(pc_root);
 }

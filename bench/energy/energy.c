@@ -56,6 +56,7 @@ void meter_acc_add(gc_meter_acc *a, const gc_meter_reading *r, double t) {
              * wraps between samples impossible: RAPL's range is minutes at full power) */
             if (d < 0 && r->wrap_j > 0) d += r->wrap_j;
             if (d >= 0) a->joules_counter += d;
+            else a->went_backwards = true;
         }
         a->have_energy = true;
         a->e_last = r->energy_j;
@@ -71,6 +72,7 @@ void meter_acc_add(gc_meter_acc *a, const gc_meter_reading *r, double t) {
 }
 
 double meter_acc_joules(const gc_meter_acc *a) {
+    if (a->have_energy && a->went_backwards) return -1;
     if (a->have_energy && a->n_samples >= 2) return a->joules_counter;
     if (a->have_power && a->n_samples >= 2) return a->joules_power;
     if (a->have_power) return 0;   /* one sample: a span too short to integrate */
@@ -344,10 +346,11 @@ void energy_end(gc_meters *m, double seconds, double units, double cpu_util, gc_
     for (int i = 0; i < m->n; i++) {
         sampler *s = &m->s[i];
         double j = meter_acc_joules(&s->acc);
-        char note[160];
-        snprintf(note, sizeof note, "%.100s%s%.40s", s->meter->note,
+        char note[256];   /* the source keeps what fits */
+        snprintf(note, sizeof note, "%.100s%s%.40s%s", s->meter->note,
                  s->acc.n_errors ? (s->meter->note[0] ? "; failed reads: " : "failed reads: ") : "",
-                 s->acc.n_errors ? s->acc.last_error : "");
+                 s->acc.n_errors ? s->acc.last_error : "",
+                 s->acc.went_backwards ? "; the counter went backwards with no wrap range: no figure" : "");
         if (j < 0) {
             add_source(e, s->meter->name, "none", 0, seconds, 0, false, note);
             continue;

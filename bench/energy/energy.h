@@ -98,12 +98,14 @@ typedef struct gc_meter_acc {
     double t0, t_last, e_last, w_last;
     double joules_counter, joules_power;
     int n_samples, n_errors;
+    bool went_backwards; /* a counter fell with no wrap range to explain it: no figure */
     char last_error[128];
 } gc_meter_acc;
 
 void meter_acc_start(gc_meter_acc *a, const gc_meter_reading *r, double t);
 void meter_acc_add(gc_meter_acc *a, const gc_meter_reading *r, double t);
-/* Joules over the span, or < 0 when the meter gave nothing usable. */
+/* Joules over the span, or < 0 when the meter gave nothing usable (too few samples, or a counter
+ * that went backwards without a known wrap range: a reset or a bad meter, never "0 J"). */
 double meter_acc_joules(const gc_meter_acc *a);
 
 /* Parsers shared with tests. */
