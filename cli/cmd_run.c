@@ -605,6 +605,14 @@ static int run_plan(run_args *a, const gc_plan *p, int argc, char **argv) {
         return gc_die_usage("run: host name too long for a file name; use --out");
     if (prepare_out(out)) return GC_EXIT_USAGE;
     char *cl = command_line(argc, argv);
+    if (cl) {   /* a meter URL's query may hold a token: results keep the command line without it */
+        char *shown = malloc(strlen(cl) + 16);
+        if (shown) {
+            energy_redact_urls(cl, shown, strlen(cl) + 16);
+            free(cl);
+            cl = shown;
+        }
+    }
     gc_err err = {{0}};
     int rc = runner_run(p, &a->opt, out, cl, &err);
     free(cl);

@@ -39,6 +39,26 @@ struct gc_meters {
     bool stop;
 };
 
+/* ---- redaction ----------------------------------------------------------------------------- */
+
+void energy_redact_urls(const char *text, char *out, size_t n) {
+    if (!n) return;
+    size_t w = 0;
+    bool in_url = false;
+    for (const char *p = text; *p && w + 1 < n; p++) {
+        if (!strncmp(p, "http://", 7) || !strncmp(p, "https://", 8)) in_url = true;
+        if (*p == ' ' || *p == '\t' || *p == '\'' || *p == '"') in_url = false;
+        if (in_url && *p == '?') {
+            int k = snprintf(out + w, n - w, "?REDACTED");
+            w = k < 0 || (size_t)k >= n - w ? n - 1 : w + (size_t)k;
+            while (p[1] && p[1] != '#' && p[1] != ' ' && p[1] != '\t' && p[1] != '\'' && p[1] != '"') p++;
+            continue;
+        }
+        out[w++] = *p;
+    }
+    out[w] = 0;
+}
+
 /* ---- integration ---------------------------------------------------------------------------- */
 
 void meter_acc_start(gc_meter_acc *a, const gc_meter_reading *r, double t) {
@@ -162,6 +182,7 @@ int energy_check_spec(const char *spec, gc_err *err) {
     int n = gc_split_list(spec, items, 32, &store);
     if (n < 0) {
         free(store);
+        if (n == GC_SPLIT_EMPTY_ITEM) return gc_errf(err, "--meter: empty item in '%s'", GC_ESC(spec));
         return gc_errf(err, "--meter: too many items in '%s'", spec);
     }
     int rc = 0;

@@ -108,6 +108,11 @@ void meter_acc_add(gc_meter_acc *a, const gc_meter_reading *r, double t);
  * that went backwards without a known wrap range: a reset or a bad meter, never "0 J"). */
 double meter_acc_joules(const gc_meter_acc *a);
 
+/* Copies text to out (capacity n) with the query string of every http:// or https:// URL in it
+ * (from '?' to the next '#', blank or end) replaced by "?REDACTED": meter URLs may carry tokens,
+ * and results files (meter notes, the command line) are shared. */
+void energy_redact_urls(const char *text, char *out, size_t n);
+
 /* Parsers shared with tests. */
 /* Watts from one plist of `powermetrics -f plist` (processor.combined_power, mW). */
 int powermetrics_parse_watts(const char *plist, double *watts);

@@ -6,13 +6,17 @@
  *   Generic: any URL with JSON; the watts are at a dot path after '#'.
  * Every request has a connect timeout and a total timeout, so a dead plug costs at most the
  * timeout per poll and never hangs a run. Credentials come from GENCOST_METER_USER and
- * GENCOST_METER_PASSWORD only; the URL may not carry them, so nothing secret reaches results. */
+ * GENCOST_METER_PASSWORD only; the URL may not carry them, so nothing secret reaches results, and
+ * a query string (which may hold a token) is redacted wherever the URL is written. Over plain
+ * http the password is only ever sent as Digest, unless GENCOST_METER_PLAIN_AUTH=1. */
 #include "bench/energy/energy.h"
 
 #include <curl/curl.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #define MAX_BODY (256 * 1024)
@@ -196,14 +200,22 @@ int meter_http_open(const char *spec, double interval_s, double timeout_s, gc_me
     if (user && *user) {
         curl_easy_setopt(h->curl, CURLOPT_USERNAME, user);
         if (pass) curl_easy_setopt(h->curl, CURLOPT_PASSWORD, pass);
-        curl_easy_setopt(h->curl, CURLOPT_HTTPAUTH, (long)CURLAUTH_ANY);
+        /* Over plain http only Digest, which never sends the password: a plug, or anything posing
+         * as one, cannot ask for Basic and read it. Basic (and the rest) over https, or over http
+         * when the user opts in with GENCOST_METER_PLAIN_AUTH=1. */
+        const char *plain = getenv("GENCOST_METER_PLAIN_AUTH");
+        bool tls = !strncmp(h->url, "https://", 8);
+        curl_easy_setopt(h->curl, CURLOPT_HTTPAUTH,
+                         (long)(tls || (plain && !strcmp(plain, "1")) ? CURLAUTH_ANY : CURLAUTH_DIGEST));
     }
     m->wall = true;
     m->interval_s = interval_s;
     m->read = http_read;
     m->close = http_close;
     m->impl = h;
-    snprintf(m->note, sizeof m->note, "wall power polled every %g s from %.100s", interval_s, h->url);
+    char shown[256];
+    energy_redact_urls(h->url, shown, sizeof shown);   /* a token in the query never reaches results */
+    snprintf(m->note, sizeof m->note, "wall power polled every %g s from %.100s", interval_s, shown);
     gc_meter_reading r;
     if (http_read(m, &r, err)) {   /* a meter that cannot answer now is left out, said once */
         http_close(m);
