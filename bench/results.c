@@ -14,6 +14,37 @@
 #include "base/version.h"
 #include "kernels/backend.h"
 
+/* A JSON string of text that may not be valid UTF-8 (a model path with a \xff byte, a host name):
+ * invalid bytes become U+FFFD, so the field is written, never silently dropped (json_string
+ * refuses invalid UTF-8 and returns NULL, which json_object_set_new then ignores). */
+static json_t *text_json(const char *s) {
+    json_t *j = json_string(s);
+    if (j) return j;
+    size_t n = strlen(s);
+    char *fixed = malloc(3 * n + 1), *w = fixed;
+    if (!fixed) return NULL;
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        int len = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3 : (*p & 0xf8) == 0xf0 ? 4 : 0;
+        int ok = len > 0;
+        for (int k = 1; ok && k < len; k++) ok = (p[k] & 0xc0) == 0x80;
+        json_t *probe = ok && len > 1 ? json_stringn((const char *)p, (size_t)len) : NULL;
+        if (ok && (len == 1 || probe)) {
+            memcpy(w, p, (size_t)len);
+            w += len;
+            p += len;
+        } else {
+            memcpy(w, "\xef\xbf\xbd", 3);   /* U+FFFD */
+            w += 3;
+            p++;
+        }
+        json_decref(probe);
+    }
+    *w = 0;
+    j = json_string(fixed);
+    free(fixed);
+    return j;
+}
+
 /* ---- building ------------------------------------------------------------------------------ */
 
 static json_t *build_json(void) {
@@ -102,27 +133,27 @@ static json_t *params_json(const char *params) {
 
 static json_t *case_json(const gc_case_result *c, int schema) {
     json_t *o = json_object();
-    json_object_set_new(o, "workload", json_string(c->id.workload));
-    json_object_set_new(o, "preset", json_string(c->id.preset));
+    json_object_set_new(o, "workload", text_json(c->id.workload));
+    json_object_set_new(o, "preset", text_json(c->id.preset));
     if (schema >= 2) json_object_set_new(o, "params", params_json(c->id.params));
-    json_object_set_new(o, "quant", json_string(c->id.quant));
-    json_object_set_new(o, "backend", json_string(c->id.backend));
-    if (schema >= 2) json_object_set_new(o, "device", json_string(c->id.device));
+    json_object_set_new(o, "quant", text_json(c->id.quant));
+    json_object_set_new(o, "backend", text_json(c->id.backend));
+    if (schema >= 2) json_object_set_new(o, "device", text_json(c->id.device));
     json_object_set_new(o, "threads", json_integer(c->id.threads));
-    json_object_set_new(o, "phase", json_string(c->id.phase));
-    json_object_set_new(o, "unit", json_string(c->unit));
+    json_object_set_new(o, "phase", text_json(c->id.phase));
+    json_object_set_new(o, "unit", text_json(c->unit));
     json_object_set_new(o, "work_per_rep", num(c->work_per_rep));
     json_object_set_new(o, "bytes_per_rep", num(c->bytes_per_rep));
     json_object_set_new(o, "flops_per_rep", num(c->flops_per_rep));
-    json_object_set_new(o, "status", json_string(c->status));
-    json_object_set_new(o, "error", json_string(c->error));
+    json_object_set_new(o, "status", text_json(c->status));
+    json_object_set_new(o, "error", text_json(c->error));
     json_t *samples = json_array();
     for (int i = 0; i < c->n_samples; i++) json_array_append_new(samples, num(c->samples_s[i]));
     json_object_set_new(o, "samples_s", samples);
     json_object_set_new(o, "time_s", stats_json(&c->time_s));
     json_object_set_new(o, "throughput", stats_json(&c->throughput));
     json_object_set_new(o, "high_spread", json_boolean(c->high_spread));
-    json_object_set_new(o, "verify", json_pack("{s:b, s:s, s:o}", "ok", c->verify.ok, "detail", c->verify.detail,
+    json_object_set_new(o, "verify", json_pack("{s:b, s:o, s:o}", "ok", c->verify.ok, "detail", text_json(c->verify.detail),
                                                "values", kv_json(c->verify.vals, c->verify.n_vals)));
     json_object_set_new(o, "metrics", kv_json(c->metrics.vals, c->metrics.n_vals));
     json_object_set_new(o, "energy", energy_to_json(&c->energy));
@@ -132,16 +163,16 @@ static json_t *case_json(const gc_case_result *c, int schema) {
 static json_t *results_json(const gc_results *r) {
     json_t *o = json_object();
     json_object_set_new(o, "schema", json_integer(r->schema));
-    json_object_set_new(o, "gencost_version", json_string(r->gencost_version));
-    json_object_set_new(o, "git_commit", json_string(r->git_commit));
+    json_object_set_new(o, "gencost_version", text_json(r->gencost_version));
+    json_object_set_new(o, "git_commit", text_json(r->git_commit));
     json_object_set_new(o, "complete", json_boolean(r->complete));
     json_t *host = r->host ? json_deep_copy(r->host) : json_object();
-    if (!json_object_get(host, "name")) json_object_set_new(host, "name", json_string(r->host_name));
+    if (!json_object_get(host, "name")) json_object_set_new(host, "name", text_json(r->host_name));
     json_object_set_new(o, "host", host);
     json_object_set_new(o, "build", r->build ? json_deep_copy(r->build) : json_object());
-    json_object_set_new(o, "started", json_string(r->started));
-    json_object_set_new(o, "finished", json_string(r->finished));
-    json_object_set_new(o, "command_line", json_string(r->command_line ? r->command_line : ""));
+    json_object_set_new(o, "started", text_json(r->started));
+    json_object_set_new(o, "finished", text_json(r->finished));
+    json_object_set_new(o, "command_line", text_json(r->command_line ? r->command_line : ""));
     json_t *cases = json_array();
     for (int i = 0; i < r->n_cases; i++) json_array_append_new(cases, case_json(&r->cases[i], r->schema));
     json_object_set_new(o, "cases", cases);

@@ -257,6 +257,31 @@ static void non_finite_is_null(void **s) {
     results_free(&w);
 }
 
+/* Text that is not valid UTF-8 (a model file named with a \xff byte, an error message cut in
+ * the middle of a character) is written with U+FFFD in place of the bad bytes: the field is
+ * never dropped, so the file still reads back with every required field. */
+static void invalid_utf8_is_replaced(void **s) {
+    gc_results w;
+    results_init(&w);
+    gc_case_result *c = results_add_case(&w);
+    fill_case(c);
+    snprintf(c->id.preset, sizeof c->id.preset, "model\xff.gguf");
+    snprintf(c->error, sizeof c->error, "cut \xc3");          /* the first byte of a 2-byte char */
+    snprintf(c->verify.detail, sizeof c->verify.detail, "ok \xe2\x82");   /* 2 of 3 bytes */
+    char path[64];
+    tmp_path(path, sizeof path);
+    gc_err err;
+    assert_int_equal(results_write(&w, path, &err), 0);
+    gc_results r;
+    if (results_read(path, &r, &err)) fail_msg("%s", err.msg);
+    unlink(path);
+    assert_string_equal(r.cases[0].id.preset, "model\xef\xbf\xbd.gguf");
+    assert_string_equal(r.cases[0].error, "cut \xef\xbf\xbd");
+    assert_string_equal(r.cases[0].verify.detail, "ok \xef\xbf\xbd\xef\xbf\xbd");
+    results_free(&r);
+    results_free(&w);
+}
+
 static void foreign_minimal(void **s) {
     gc_results r;
     gc_err err;
@@ -339,6 +364,7 @@ int main(void) {
         cmocka_unit_test(schema2_params_canonical),
         cmocka_unit_test(schema1_file),
         cmocka_unit_test(non_finite_is_null),
+        cmocka_unit_test(invalid_utf8_is_replaced),
         cmocka_unit_test(foreign_minimal),
         cmocka_unit_test(malformed_files),
         cmocka_unit_test(incomplete_is_marked),
