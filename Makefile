@@ -170,24 +170,40 @@ $(BUILD)/aarch64/obj/%.o: %.c
 $(BUILD)/aarch64/%: tests/%.c $(A64_KOBJ) $(wildcard tests/*.h)
 	$(AARCH64_CC) $(A64_CFLAGS) $(TEST_WARN) -o $@ $< $(A64_KOBJ) -L/usr/lib/aarch64-linux-gnu -lcmocka -lm
 
-# ---- fuzzing: the GGUF reader under libFuzzer + ASan/UBSan (clang) ---------------------------
-# The library code the harness reaches (base/, the GGUF and model-loading folders, kernels/ top
-# level) is compiled with clang into an archive, so the linker takes only what the harness
-# needs and a new file in those folders is found without editing this list. `make test`
-# compiles the fuzzer (so it never rots); `make fuzz` runs it.
-# -malloc_limit_mb turns any allocation a hostile size could cause into a reported failure.
-FUZZ_DIR   := $(BUILD)/fuzz
-FUZZ_FLAGS := -std=c17 -D_GNU_SOURCE -I. $(WARN) -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined
-FUZZ_SRC   := $(call find_src,base bench/gguf bench/llm,c) $(wildcard kernels/*.c)
-FUZZ_OBJ   := $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(FUZZ_SRC))
+# ---- fuzzing: every parser of untrusted input under libFuzzer + ASan/UBSan (clang) -------------
+# One harness per parser, tests/fuzz/fuzz_<target>.c (a new file is a new target): gguf (GGUF
+# files and the llama metadata), results (results files), profile (host-profile INI),
+# meter_json (the HTTP meters' JSON body and path), history (results turned into history rows
+# and read back). The library code they reach (base/, bench/ top level and the folders of these
+# parsers, kernels/ top level and platform/) is compiled with clang into one archive, so the
+# linker takes only what each harness needs and a new file in those folders is found without
+# editing this list. The CPU backends are stand-ins (tests/fuzz/stub_backends.c: named, never
+# available): no parser runs a kernel, and compiling the micro-kernels with clang and ASan would
+# triple the time this takes in make test. Seeds: tests/fuzz/corpus/<target>/ (gguf also
+# tests/fixtures/gguf-*), dictionaries tests/fuzz/<target>.dict.
+# `make test` builds every harness and runs each over its seeds plus FUZZ_SMOKE_RUNS inputs
+# (tests/run.sh); `make fuzz` runs each for FUZZ_TIME seconds, one after the other, growing a
+# working corpus per target in $(FUZZ_DIR)/corpus/<target>. How a target is run (seeds,
+# dictionary, limits, where crashes go) is in one place: tests/fuzz/run-fuzz.sh.
+FUZZ_DIR     := $(BUILD)/fuzz
+FUZZ_FLAGS   := -std=c17 -D_GNU_SOURCE -I. $(WARN) -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_SRC     := $(filter $(addsuffix /%,base bench/gguf bench/llm bench/host bench/energy bench/regress \
+                  kernels/platform) $(wildcard bench/*.c kernels/*.c),$(LIB_SRC)) tests/fuzz/stub_backends.c
+FUZZ_OBJ     := $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(FUZZ_SRC)) $(FUZZ_DIR)/obj/version.o
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS    := $(addprefix $(FUZZ_DIR)/fuzz_,$(FUZZ_TARGETS))
 FUZZ_TIME ?= 60
+FUZZ_SMOKE_RUNS ?= 20000
 $(FUZZ_DIR)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	clang $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+$(FUZZ_DIR)/obj/version.o: $(BUILD)/tobj/version.c
+	@mkdir -p $(@D)
+	clang $(FUZZ_FLAGS) -c $< -o $@
 $(FUZZ_DIR)/libfuzzdeps.a: $(FUZZ_OBJ)
 	@rm -f $@; ar rcs $@ $^
-$(FUZZ_DIR)/fuzz_gguf: tests/fuzz/fuzz_gguf.c $(FUZZ_DIR)/libfuzzdeps.a
-	clang $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_DIR)/libfuzzdeps.a -lm -pthread
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_file.h $(FUZZ_DIR)/libfuzzdeps.a
+	clang $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_DIR)/libfuzzdeps.a $(PKG_LIBS) -lm -ldl -pthread
 
 # ---- the two commands -------------------------------------------------------------------------
 # Stage 1 (what you type): install what is missing, then start stage 2, a new make that reads
@@ -203,17 +219,18 @@ else
 ifneq ($(MISSING_BUILD),)
   $(error gencost: missing libraries: $(MISSING_BUILD) (pkg-config cannot find them; run `make deps` or install their development packages))
 endif
-test: $(BUILD)/gencost $(BUILD)/gencost-test $(TEST_BINS) $(if $(HAVE_AARCH64),$(A64_BINS)) $(FUZZ_DIR)/fuzz_gguf
+test: $(BUILD)/gencost $(BUILD)/gencost-test $(TEST_BINS) $(if $(HAVE_AARCH64),$(A64_BINS)) $(FUZZ_BINS)
 	@GENCOST_BIN=$(abspath $(BUILD)/gencost-test) GENCOST_REL_BIN=$(abspath $(BUILD)/gencost) \
-	  QEMU_AARCH64=$(QEMU_AARCH64) bash tests/run.sh $(BUILD) "$(TEST_BINS)" "$(if $(HAVE_AARCH64),$(A64_BINS))"
+	  QEMU_AARCH64=$(QEMU_AARCH64) FUZZ_DIR=$(FUZZ_DIR) FUZZ_TARGETS="$(FUZZ_TARGETS)" \
+	  FUZZ_SMOKE_RUNS=$(FUZZ_SMOKE_RUNS) \
+	  bash tests/run.sh $(BUILD) "$(TEST_BINS)" "$(if $(HAVE_AARCH64),$(A64_BINS))"
 
 run: $(BUILD)/gencost
 	@bash scripts/make-run.sh $(BUILD)/gencost
 
-fuzz: $(FUZZ_DIR)/fuzz_gguf
-	@mkdir -p $(FUZZ_DIR)/corpus
-	@cp tests/fixtures/gguf-bad/* tests/fixtures/gguf-good/* $(FUZZ_DIR)/corpus/
-	$(FUZZ_DIR)/fuzz_gguf -max_total_time=$(FUZZ_TIME) -rss_limit_mb=2048 -malloc_limit_mb=256 $(FUZZ_DIR)/corpus
+fuzz: $(FUZZ_BINS)
+	@for t in $(FUZZ_TARGETS); do \
+	  bash tests/fuzz/run-fuzz.sh $(FUZZ_DIR) $$t long -max_total_time=$(FUZZ_TIME) || exit 1; done
 endif
 
 deps:

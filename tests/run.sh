@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Runs every test binary (cmocka) natively, and the AArch64 kernel tests under qemu, then prints
-# one closing line CI understands: "N passed, N failed".
+# Runs every test binary (cmocka) natively, the AArch64 kernel tests under qemu, and a short run
+# of each fuzz target (FUZZ_DIR/fuzz_T for T in FUZZ_TARGETS, over its seeds plus FUZZ_SMOKE_RUNS
+# inputs: tests/fuzz/run-fuzz.sh), then prints one closing line CI understands: "N passed, N
+# failed". A check that is not cmocka (a fuzz run) counts as one test: passed when it exits 0,
+# failed otherwise.
 # usage: tests/run.sh BUILD "NATIVE_BINS" "AARCH64_BINS"
 set -u
 build=$1; native=$2; a64=${3:-}
@@ -16,6 +19,23 @@ count() {   # name, log, status: add cmocka's PASSED/FAILED counts; a crash coun
     passed=$((passed + p)); failed=$((failed + f))
     if [ "$st" -ne 0 ] && [ "$f" -eq 0 ]; then failed=$((failed + 1)); fi
     if [ "$st" -ne 0 ] || [ "$f" -ne 0 ]; then failed_names+=("$name"); fi
+}
+
+step() {   # label, command...: one non-cmocka check, counted as 1 passed or 1 failed
+    local label=$1; shift
+    local log; log=$(mktemp)
+    echo "== $label"
+    timeout 300 "$@" >"$log" 2>&1
+    local st=$?
+    if [ "$st" -eq 0 ]; then
+        tail -n 2 "$log"
+        passed=$((passed + 1))
+    else
+        cat "$log"
+        echo "[  FAILED  ] $label (exit $st)"
+        failed=$((failed + 1)); failed_names+=("$label")
+    fi
+    rm -f "$log"
 }
 
 run_one() {   # label, command...
@@ -38,6 +58,14 @@ for t in $a64; do
         "${QEMU_AARCH64:-qemu-aarch64}" -cpu max -L /usr/aarch64-linux-gnu \
         -E LD_LIBRARY_PATH=/usr/aarch64-linux-gnu/lib "$t"
 done
+# Fuzz targets: ASan reports a leak as a crash; a clean run over the seeds and the mutations passes.
+if [ -n "${FUZZ_DIR:-}" ]; then
+    for t in ${FUZZ_TARGETS:-}; do
+        runs=${FUZZ_SMOKE_RUNS:-20000}
+        step "fuzz_$t (seeds + $runs inputs)" \
+            bash tests/fuzz/run-fuzz.sh "$FUZZ_DIR" "$t" smoke -runs="$runs" -max_total_time=10
+    done
+fi
 [ -n "$a64" ] || echo "note: AArch64 kernel tests skipped (aarch64-linux-gnu-gcc, qemu-aarch64 or arm64 cmocka missing)"
 
 echo
