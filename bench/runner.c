@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bench/energy/energy.h"
@@ -37,7 +38,10 @@ typedef struct runner {
     gc_meters *meters;
     progress pg;
     int n_bad; /* cases failed or errored */
-    int n_write_errors;
+    int n_write_errors;      /* saves of the results file that failed */
+    int n_saved;             /* case results in the file as last written */
+    bool save_failing;       /* the latest save failed: the file lags behind what was measured */
+    char save_error[sizeof((gc_err *)0)->msg];
     int n_known, n_selected; /* cases whose phase names are known; phases --phases selected */
     bool show_isa;           /* the plan has an ISA axis: labels name the micro-kernel set */
     bool perf_noted;         /* "instruction counts unavailable" said once per run */
@@ -258,13 +262,24 @@ static void progress_line(progress *pg, const char *fmt, ...) {
 
 /* ---- measuring ----------------------------------------------------------------------------- */
 
+/* Writes the results so far after every case, so a fault loses at most the case in flight. A
+ * failing save is said once when it starts failing (and again when saving works again); the
+ * end of the run says what the file holds (say_saved). */
 static void save(runner *R) {
     gc_err err;
     gc_utc_iso(R->res.finished, sizeof R->res.finished);
     if (results_write(&R->res, R->out_path, &err)) {
         R->n_write_errors++;
-        progress_line(&R->pg, "cannot save results: %s", err.msg);
+        if (!R->save_failing)
+            progress_line(&R->pg, "cannot save results: %s (the file keeps the %d case result(s) saved before)",
+                          err.msg, R->n_saved);
+        R->save_failing = true;
+        snprintf(R->save_error, sizeof R->save_error, "%s", err.msg);
+        return;
     }
+    if (R->save_failing) progress_line(&R->pg, "results saved again (%d case results)", R->res.n_cases);
+    R->save_failing = false;
+    R->n_saved = R->res.n_cases;
 }
 
 static void record(runner *R, const gc_case_result *c) {
@@ -540,7 +555,7 @@ static void run_case(runner *R, const plan_case *pc) {
 
 /* ---- the table ----------------------------------------------------------------------------- */
 
-static void print_table(const gc_results *r, const char *path, bool show_isa, FILE *f) {
+static void print_table(const gc_results *r, bool show_isa, FILE *f) {
     fprintf(f, "\n%-34s %-12s %16s  %-23s %7s  %s\n", "case", "phase", "median", "95% CI", "cv",
             "verification");
     bool any_spread = false;
@@ -576,7 +591,37 @@ static void print_table(const gc_results *r, const char *path, bool show_isa, FI
     if (any_spread)
         fprintf(f, "! high spread (cv > 5%% or CI wider than 10%% of the median): rerun on a quieter machine "
                    "or with more --reps\n");
-    fprintf(f, "\nresults: %s%s\n", path, r->complete ? "" : " (incomplete)");
+}
+
+/* The last lines of a run: where the results are, and plainly what the file lacks when the
+ * final save failed (exit 1 then): only the cases saved before, or no file at all. */
+static void say_saved(const runner *R, const char *path, bool table, FILE *f) {
+    char shown[4 * GC_PATH_MAX];
+    gc_esc(path, shown, sizeof shown);
+    int n = R->res.n_cases;
+    if (!R->save_failing) {
+        if (table) fprintf(f, "\nresults: %s%s\n", shown, R->res.complete ? "" : " (incomplete)");
+        if (R->n_write_errors)
+            fprintf(stderr, "gencost: run: %d save(s) of the results failed during the run; the final save "
+                            "worked and %s holds all %d case results\n", R->n_write_errors, shown, n);
+        return;
+    }
+    struct stat st;
+    bool exists = !lstat(path, &st) && S_ISREG(st.st_mode);
+    char holds[64];
+    snprintf(holds, sizeof holds, "%s%d of the %d", R->n_saved < n ? "only " : "", R->n_saved, n);
+    if (table) {
+        if (exists)
+            fprintf(f, "\nresults: NOT SAVED IN FULL: %s holds %s case results\n", shown, holds);
+        else
+            fprintf(f, "\nresults: NOT SAVED: %s was not written\n", shown);
+    }
+    if (exists)
+        fprintf(stderr, "gencost: run: cannot save results: %s; %s holds %s case results (the last save "
+                        "that worked)\n", R->save_error, shown, holds);
+    else
+        fprintf(stderr, "gencost: run: cannot save results: %s; %s was not written (or is gone), so none of "
+                        "the %d case results is on disk\n", R->save_error, shown, n);
 }
 
 /* ---- the run ------------------------------------------------------------------------------- */
@@ -624,18 +669,19 @@ int runner_run(const gc_plan *p, const gc_options *opt, const char *out_path, co
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     if (sig)
-        fprintf(
-            stderr,
-            "gencost: interrupted by %s: stopped after the current repetition; finished cases are saved\n",
-            sig == SIGINT ? "SIGINT" : "SIGTERM");
+        fprintf(stderr, "gencost: interrupted by %s: stopped after the current repetition%s\n",
+                sig == SIGINT ? "SIGINT" : "SIGTERM",
+                R.save_failing ? "" : "; finished cases are saved");
     int rc = sig ? 130 : (R.n_bad || R.n_write_errors) ? 1 : 0;
     bool no_phase = !sig && opt->phases && R.n_known && !R.n_selected;
-    if (no_phase && R.res.n_cases == 0) {
+    bool table = !(no_phase && R.res.n_cases == 0);
+    if (!table) {
         remove(out_path); /* nothing was measured: no empty table, no empty results file */
     } else {
-        print_table(&R.res, out_path, R.show_isa, stdout);
-        fflush(stdout);
+        print_table(&R.res, R.show_isa, stdout);
     }
+    say_saved(&R, out_path, table, stdout);
+    fflush(stdout);
     if (no_phase) {
         gc_errf(err, "--phases %s matched no phase of any case", opt->phases);
         rc = GC_EXIT_USAGE;

@@ -27,8 +27,9 @@ static int parse_tokens(const char *s, int32_t *out, int *n) {
     int k = gc_split_list(s, items, MAX_TOKENS, &store);
     if (k <= 0) {
         free(store);
-        return k < 0 ? gc_die_usage("logits: --tokens: more than %d ids", MAX_TOKENS)
-                     : gc_die_usage("logits: --tokens: no ids given");
+        return k == GC_SPLIT_EMPTY_ITEM ? gc_die_usage("logits: --tokens: empty item in '%s'", GC_ESC(s))
+               : k < 0                  ? gc_die_usage("logits: --tokens: more than %d ids", MAX_TOKENS)
+                                        : gc_die_usage("logits: --tokens: no ids given");
     }
     for (int i = 0; i < k; i++) {
         long v;

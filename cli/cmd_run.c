@@ -230,6 +230,7 @@ static int split(run_args *a, const char *flag, const char *s, const char **item
     int k = gc_split_list(s, tmp, GC_MAX_LIST, &store);
     if (k < 0 || a->n_storage == MAX_STORAGE) {
         free(store);
+        if (k == GC_SPLIT_EMPTY_ITEM) return gc_die_usage("run: %s: empty item in '%s'", flag, GC_ESC(s));
         return gc_die_usage("run: %s: more than %d values", flag, GC_MAX_LIST);
     }
     a->storage[a->n_storage++] = store;
@@ -598,10 +599,10 @@ static int run_plan(run_args *a, const gc_plan *p, int argc, char **argv) {
         runner_dry_run(p, &a->opt, stdout);
         return 0;
     }
-    char out[1024];
-    if (a->out)
-        snprintf(out, sizeof out, "%s", a->out);
-    else if (default_out(out, sizeof out))
+    char out[GC_PATH_MAX]; /* a longer --out is refused, never cut to another path */
+    if (a->out && snprintf(out, sizeof out, "%s", a->out) >= (int)sizeof out)
+        return gc_die_usage("run: --out: path too long (%zu bytes; at most %d)", strlen(a->out), GC_PATH_MAX - 1);
+    if (!a->out && default_out(out, sizeof out))
         return gc_die_usage("run: host name too long for a file name; use --out");
     if (prepare_out(out)) return GC_EXIT_USAGE;
     char *cl = command_line(argc, argv);

@@ -1,4 +1,6 @@
-/* Declarative option tables: parsing, value checks and help lines (see cli/opts.h). */
+/* Declarative option tables: parsing, value checks and help lines (see cli/opts.h). Input echoed
+ * in a message goes through GC_ESC: escaped control bytes, and cut so the message keeps its
+ * reason (the range, the choices) however long the input. */
 #include "cli/opts.h"
 
 #include <string.h>
@@ -10,14 +12,14 @@ int gc_opt_value(const char *name, gc_opt_kind kind, double lo, double hi, const
     if (kind == GC_OPT_INT) {
         long x;
         if (gc_parse_int(v, (long)lo, (long)hi, &x))
-            return gc_errf(err, "%s: '%s' is not a whole number from %ld to %ld", name, v, (long)lo,
+            return gc_errf(err, "%s: '%s' is not a whole number from %ld to %ld", name, GC_ESC(v), (long)lo,
                            (long)hi);
         if (dest) *(long *)dest = x;
         return 0;
     }
     double d;
     if (gc_parse_double(v, lo, hi, &d))
-        return gc_errf(err, "%s: '%s' is not a number from %g to %g", name, v, lo, hi);
+        return gc_errf(err, "%s: '%s' is not a number from %g to %g", name, GC_ESC(v), lo, hi);
     if (dest) *(double *)dest = d;
     return 0;
 }
@@ -35,7 +37,7 @@ int gc_opt_choice(const char *name, const char *choices, const char *v, gc_err *
         snprintf(names + w, sizeof names - w, "%s%.*s", w ? ", " : "", (int)k, p);
         p += k + (p[k] == ',');
     }
-    return gc_errf(err, "%s: '%s' is not one of %s", name, v, names);
+    return gc_errf(err, "%s: '%s' is not one of %s", name, GC_ESC(v), names);
 }
 
 int gc_opts_die(const char *cmd, const gc_err *err) { return gc_die_usage("%s: %s", cmd, err->msg); }
@@ -71,7 +73,7 @@ static int store(const gc_opt *o, const char *v, gc_err *err) {
 static int take(const gc_opt *t, int n, int argc, char **argv, int *i, gc_err *err) {
     const char *arg = argv[*i], *val = NULL;
     const gc_opt *o = find(t, n, arg, &val);
-    if (!o) return gc_errf(err, "unknown option '%s' (see --help)", arg);
+    if (!o) return gc_errf(err, "unknown option '%s' (see --help)", GC_ESC(arg));
     if (o->kind == GC_OPT_FLAG) {
         if (val) return gc_errf(err, "%s takes no value", o->name);
         if (o->dest) *(bool *)o->dest = true;
@@ -109,7 +111,7 @@ int gc_opts_parse(const gc_opt *t, int n, int argc, char **argv, int first, cons
             continue;
         }
         if (*n_pos >= max_pos)
-            return gc_errf(err, "unexpected argument '%s'%s", arg,
+            return gc_errf(err, "unexpected argument '%s'%s", GC_ESC(arg),
                            max_pos ? " (see --help)" : " (options start with --; see --help)");
         pos[(*n_pos)++] = arg;
     }

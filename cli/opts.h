@@ -20,7 +20,9 @@
  *   "unknown option '--bogus' (see --help)"
  *   "unexpected argument 'stray' (options start with --; see --help)"
  * The wording of a value check lives in gc_opt_value/gc_opt_choice alone; tables of other
- * layers (a workload's parameters) are checked through them too.
+ * layers (a workload's parameters) are checked through them too. Numbers are strict decimal
+ * (gc_parse_int/gc_parse_double): "' 5'", "'+5'", "'0x1p3'", "'inf'" are bad input. Input
+ * quoted in a message has its control bytes escaped (gc_esc): "--reps: '5\n6' is not ...".
  */
 #ifndef GC_OPTS_H
 #define GC_OPTS_H

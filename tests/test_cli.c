@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -109,6 +111,23 @@ static void bad_input(void **s) {
     BAD("--workload", "'nosuch'", "run", "--workload", "nosuch");
     BAD("--suite", "'nosuch'", "run", "--suite", "nosuch");
     BAD("unexpected argument", "'stray'", "run", "stray");
+}
+
+/* Lenient numbers are bad input; input echoed in a message keeps it one line (control bytes
+ * escaped); an empty item of a list is an error, not skipped. */
+static void strict_input(void **s) {
+    BAD("--reps: ' 5' is not a whole number", NULL, "run", "--reps", " 5");
+    BAD("--reps: '+5' is not a whole number", NULL, "run", "--reps", "+5");
+    BAD("--min-time: '0x1p3' is not a number", NULL, "run", "--min-time", "0x1p3");
+    BAD("--min-time: 'inf' is not a number", NULL, "run", "--min-time", "inf");
+    BAD("gencost: run: --threads: empty item in '1,,2'", NULL, "run", "--workload", "triad", "--threads", "1,,2");
+    BAD("gencost: run: --workload: empty item in 'triad,'", NULL, "run", "--workload", "triad,");
+    BAD("gencost: logits: --tokens: empty item in '1,,2'", NULL, "logits", "--preset", "tiny", "--quant", "q4_0",
+        "--tokens", "1,,2", "--out", "/nonexistent/l.bin");
+    BAD("--meter: empty item in 'none,,idle'", NULL, "run", "--meter", "none,,idle");
+    BAD("--reps: '5\\n6' is not a whole number", NULL, "run", "--reps", "5\n6");       /* one line */
+    BAD("unknown option '--x\\x1b[2J\\r'", NULL, "run", "--x\x1b[2J\r");
+    BAD("--threads: 'a\\nb'", NULL, "run", "--workload", "triad", "--threads", "a\nb");
 }
 
 /* Every command checks values through the one option table (cli/opts.h): the same wording. */
@@ -327,6 +346,154 @@ static void phases_skip_a_workload(void **s) {
     proc_free(&p);
 }
 
+/* Names in dir other than "." and "..", joined by spaces (a temporary left behind shows). */
+static void folder_names(const char *dir, char *out, size_t n) {
+    out[0] = 0;
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    for (struct dirent *e; (e = readdir(d));)
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+            size_t w = strlen(out), k = strlen(e->d_name);
+            assert_true(w + k + 2 <= n);
+            if (w) out[w++] = ' ';
+            memcpy(out + w, e->d_name, k + 1);
+        }
+    closedir(d);
+}
+
+/* The size of a results file holding the first k cases of r (as the runner writes it). */
+static long results_size(gc_results *r, int k, const char *path) {
+    int n = r->n_cases;
+    r->n_cases = k;
+    gc_err err;
+    int rc = results_write(r, path, &err);
+    r->n_cases = n;
+    if (rc) fail_msg("%s", err.msg);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    unlink(path);
+    return (long)st.st_size;
+}
+
+/* Disk full mid-run (a file-size limit between the sizes of a 1-case and a 2-case results file,
+ * so saves fail from the second case on): exit 1, the end says plainly that the file holds only
+ * the first case, and that file is still valid JSON; no temporary is left. */
+static void save_fails_mid_run(void **s) {
+    char out[128], dir[128], scratch[160], names[256];
+    tmp_results_path(out, sizeof out, "full");
+    snprintf(dir, sizeof dir, "%s", out);
+    *strrchr(dir, '/') = 0;
+    snprintf(scratch, sizeof scratch, "%s.size", dir);
+    const char *args[] = {"run", "--workload", "triad", "--quick", "--reps", "2", "--min-time", "0", "--threads",
+                          "1,2", "--out", out, NULL};
+    proc p;
+    run_cmd(&p, 120, args); /* the same run without a limit: what its files weigh */
+    if (p.status != 0) fail_msg("exit %d: %s", p.status, p.err);
+    proc_free(&p);
+    gc_results r;
+    gc_err err;
+    if (results_read(out, &r, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(r.n_cases, 4);
+    long limit = (results_size(&r, 1, scratch) + results_size(&r, 2, scratch)) / 2;
+    results_free(&r);
+    unlink(out);
+    struct rlimit old, lim;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    lim = (struct rlimit){.rlim_cur = (rlim_t)limit, .rlim_max = old.rlim_max};
+    void (*old_xfsz)(int) = signal(SIGXFSZ, SIG_IGN); /* inherited: a write over the limit fails (EFBIG) */
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    th_start(&p, bin(), args, (th_io){0});
+    setrlimit(RLIMIT_FSIZE, &old);
+    signal(SIGXFSZ, old_xfsz);
+    th_finish(&p, 120);
+    if (p.status != 1) fail_msg("exit %d: %s", p.status, p.err);
+    char want[256];
+    snprintf(want, sizeof want, "results: NOT SAVED IN FULL: %s holds only 1 of the 4 case results\n", out);
+    if (!strstr(p.out, want)) fail_msg("stdout lacks '%s':\n%s", want, p.out);
+    snprintf(want, sizeof want, "%s holds only 1 of the 4 case results (the last save that worked)", out);
+    if (!strstr(p.err, want)) fail_msg("stderr lacks '%s':\n%s", want, p.err);
+    assert_non_null(strstr(p.err, "cannot save results: "));
+    assert_non_null(strstr(p.err, "File too large"));
+    if (results_read(out, &r, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(r.n_cases, 1);
+    assert_false(r.complete);
+    results_free(&r);
+    folder_names(dir, names, sizeof names);
+    assert_string_equal(names, "r.json");
+    remove_results(out);
+    proc_free(&p);
+}
+
+/* The output folder vanishes mid-run (moved away), then Ctrl-C: exit 130 as always, the end says
+ * the file was not written instead of "finished cases are saved"; the moved file is valid. */
+static void folder_vanishes_mid_run(void **s) {
+    char out[128], dir[128], moved[160], moved_file[192];
+    tmp_results_path(out, sizeof out, "vanish");
+    snprintf(dir, sizeof dir, "%s", out);
+    *strrchr(dir, '/') = 0;
+    snprintf(moved, sizeof moved, "%s.moved", dir);
+    snprintf(moved_file, sizeof moved_file, "%s/r.json", moved);
+    proc p;
+    th_start(&p, bin(),
+             (const char *const[]){"run", "--workload", "triad", "--quick", "--reps", "1000000", "--min-time",
+                                   "600", "--threads", "1", "--out", out, NULL},
+             (th_io){0});
+    struct stat st;
+    double t0 = gc_now();
+    while (stat(out, &st) && gc_now() - t0 < 60) sleep_s(0.02);
+    assert_int_equal(rename(dir, moved), 0);
+    sleep_s(0.3);
+    kill(p.pid, SIGINT);
+    th_finish(&p, 60);
+    if (p.status != 130) fail_msg("exit %d: %s", p.status, p.err);
+    assert_non_null(strstr(p.err, "was not written (or is gone)"));
+    assert_null(strstr(p.err, "finished cases are saved"));
+    char want[192];
+    snprintf(want, sizeof want, "results: NOT SAVED: %s was not written\n", out);
+    if (!strstr(p.out, want)) fail_msg("stdout lacks '%s':\n%s", want, p.out);
+    gc_results r;
+    gc_err err;
+    if (results_read(moved_file, &r, &err)) fail_msg("%s", err.msg);
+    results_free(&r);
+    remove_results(moved_file);
+    proc_free(&p);
+}
+
+/* An --out longer than the old fixed buffer (1,023 bytes) is used as given, not cut to another
+ * path; one too long for any path is refused before anything runs. */
+static void long_out_path(void **s) {
+    char base[128], path[1700];
+    snprintf(base, sizeof base, "/tmp/gc_cli_%d_long", (int)getpid());
+    int w = snprintf(path, sizeof path, "%s", base);
+    for (int i = 0; i < 7; i++) {
+        w += snprintf(path + w, sizeof path - (size_t)w, "/");
+        for (int k = 0; k < 200; k++) path[w++] = (char)('a' + i);
+        path[w] = 0;
+    }
+    snprintf(path + w, sizeof path - (size_t)w, "/r.json");
+    assert_true(strlen(path) > 1400);
+    proc p;
+    run_cmd(&p, 120, (const char *const[]){"run", "--workload", "triad", "--quick", "--reps", "1", "--min-time", "0",
+                                           "--threads", "1", "--phases", "copy", "--out", path, NULL});
+    if (p.status != 0) fail_msg("exit %d: %s", p.status, p.err);
+    gc_results r;
+    gc_err err;
+    if (results_read(path, &r, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(r.n_cases, 1);
+    results_free(&r);
+    proc_free(&p);
+    unlink(path);
+    for (char *slash; (slash = strrchr(path, '/')) && strlen(path) > strlen(base);) {
+        *slash = 0;
+        rmdir(path);
+    }
+    static char huge[5000];
+    memset(huge, 'x', sizeof huge - 1);
+    memcpy(huge, "/tmp/", 5);
+    BAD("gencost: run: --out: path too long (4999 bytes; at most 4095)", NULL, "run", "--workload", "triad",
+        "--quick", "--out", huge);
+}
+
 /* SIGINT during a long run: exit 130, the file exists, reads back valid, marked incomplete. */
 static void interrupted_run(void **s) {
     char out[128];
@@ -359,6 +526,7 @@ int main(void) {
         cmocka_unit_test(help_everywhere),
         cmocka_unit_test(version_has_commit),
         cmocka_unit_test(bad_input),
+        cmocka_unit_test(strict_input),
         cmocka_unit_test(same_wording_everywhere),
         cmocka_unit_test(missing_files),
         cmocka_unit_test(impossible_combinations),
@@ -368,6 +536,9 @@ int main(void) {
         cmocka_unit_test(phases_filter),
         cmocka_unit_test(phases_skip_a_workload),
         cmocka_unit_test(interrupted_run),
+        cmocka_unit_test(save_fails_mid_run),
+        cmocka_unit_test(folder_vanishes_mid_run),
+        cmocka_unit_test(long_out_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

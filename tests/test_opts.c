@@ -105,6 +105,44 @@ static void wording(void **s) {
     assert_int_equal(x, -3);
 }
 
+/* Lenient numbers are bad input: only plain decimal passes the value checks. */
+static void strict_numbers(void **s) {
+    (void)s;
+    expect(ARGS("--reps", " 5"), "--reps: ' 5' is not a whole number from 1 to 1000000");
+    expect(ARGS("--reps", "+5"), "--reps: '+5' is not a whole number from 1 to 1000000");
+    expect(ARGS("--reps", "5 "), "--reps: '5 ' is not a whole number from 1 to 1000000");
+    expect(ARGS("--reps", "0x10"), "--reps: '0x10' is not a whole number from 1 to 1000000");
+    expect(ARGS("--min-time", "0x1p3"), "--min-time: '0x1p3' is not a number from 0 to 86400");
+    expect(ARGS("--min-time", "inf"), "--min-time: 'inf' is not a number from 0 to 86400");
+    expect(ARGS("--min-time", "nan"), "--min-time: 'nan' is not a number from 0 to 86400");
+    expect(ARGS("--min-time=+1"), "--min-time: '+1' is not a number from 0 to 86400");
+    expect(ARGS("--min-time", "-0"), "--min-time: '-0' is not a number from 0 to 86400");
+    vals v = {0};
+    int np;
+    bool help;
+    gc_err err;
+    assert_int_equal(parse(&v, NULL, 0, &np, &help, &err, ARGS("--reps", "12", "--min-time", "2.5e-1")), 0);
+    assert_int_equal(v.reps, 12);
+    assert_true(v.min_time == 0.25);
+}
+
+/* Input echoed in a message cannot split it or reach the terminal as control codes. */
+static void escaped_echo(void **s) {
+    (void)s;
+    expect(ARGS("--reps", "5\n6"), "--reps: '5\\n6' is not a whole number from 1 to 1000000");
+    expect(ARGS("--bogus\x1b[2J"), "unknown option '--bogus\\x1b[2J' (see --help)");
+    expect(ARGS("a\rb"), "unexpected argument 'a\\rb' (options start with --; see --help)");
+    gc_err err;
+    assert_int_not_equal(gc_opt_choice("--kv-type", "f32,f16", "f\n8", &err), 0);
+    assert_string_equal(err.msg, "--kv-type: 'f\\n8' is not one of f32, f16");
+    /* long input is cut, the reason stays */
+    char big[2000];
+    memset(big, '9', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    assert_int_not_equal(gc_opt_value("--reps", GC_OPT_INT, 1, 10, big, NULL, &err), 0);
+    assert_non_null(strstr(err.msg, "...' is not a whole number from 1 to 10"));
+}
+
 static void usage_aligned(void **s) {
     (void)s;
     gc_opt t[] = {
@@ -125,6 +163,8 @@ int main(void) {
         cmocka_unit_test(both_forms_and_flags),
         cmocka_unit_test(help_wins),
         cmocka_unit_test(wording),
+        cmocka_unit_test(strict_numbers),
+        cmocka_unit_test(escaped_echo),
         cmocka_unit_test(usage_aligned),
     };
     return cmocka_run_group_tests_name("opts", tests, NULL, NULL);
