@@ -494,6 +494,42 @@ static void long_out_path(void **s) {
         "--quick", "--out", huge);
 }
 
+/* A symlink planted at an output (results, an exported model) is refused, not followed: exit 2
+ * before anything runs, and its target is untouched. So is a FIFO (it stays a FIFO). */
+static void outputs_not_redirected(void **s) {
+    char dir[64], link[96], victim[96], fifo[96];
+    snprintf(dir, sizeof dir, "/tmp/gc_cli_%d_redirect", (int)getpid());
+    assert_int_equal(mkdir(dir, 0755), 0);
+    snprintf(link, sizeof link, "%s/r.json", dir);
+    snprintf(victim, sizeof victim, "%s/victim", dir);
+    snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+    gc_err err;
+    assert_int_equal(gc_write_file_atomic(victim, "precious", 8, &err), 0);
+    assert_int_equal(symlink(victim, link), 0);
+    assert_int_equal(mkfifo(fifo, 0644), 0);
+    BAD("gencost: run: --out: ", "is a symbolic link; refusing to write through it", "run", "--workload", "triad",
+        "--quick", "--out", link);
+    BAD("gencost: run: --out: ", "is a FIFO, not a regular file", "run", "--workload", "triad", "--quick", "--out",
+        fifo);
+    BAD("gencost: export: ", "is a symbolic link", "export", "--preset", "tiny", "--quant", "q8_0", link);
+    char *got = gc_read_file(victim, NULL, &err);
+    assert_non_null(got);
+    assert_string_equal(got, "precious");
+    free(got);
+    struct stat st;
+    assert_int_equal(lstat(link, &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    assert_int_equal(lstat(fifo, &st), 0);
+    assert_true(S_ISFIFO(st.st_mode));
+    char names[256];
+    folder_names(dir, names, sizeof names);
+    assert_int_equal(strlen(names), strlen("r.json victim fifo")); /* no temporary left */
+    unlink(link);
+    unlink(victim);
+    unlink(fifo);
+    rmdir(dir);
+}
+
 /* SIGINT during a long run: exit 130, the file exists, reads back valid, marked incomplete. */
 static void interrupted_run(void **s) {
     char out[128];
@@ -539,6 +575,7 @@ int main(void) {
         cmocka_unit_test(save_fails_mid_run),
         cmocka_unit_test(folder_vanishes_mid_run),
         cmocka_unit_test(long_out_path),
+        cmocka_unit_test(outputs_not_redirected),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

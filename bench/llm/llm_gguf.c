@@ -247,26 +247,20 @@ int llm_export_gguf(const llm_source *s, int wtype, const char *path, gc_err *er
         int64_t ne[2] = {t.ne0, t.ne1};
         gguf_w_tensor(&w, t.name, t.norm ? 1 : 2, ne, type, (uint64_t)gk_type_bytes(type, t.ne0) * (uint64_t)t.ne1);
     }
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp) {
-        gguf_w_free(&w);
-        return gc_errf(err, "%s: path too long", path);
-    }
-    FILE *fp = fopen(tmp, "wb");
+    gc_atomic a; /* an unguessable temporary, renamed into place; a symlink at path refused */
+    FILE *fp = gc_open_atomic(path, &a, err);
     if (!fp) {
         gguf_w_free(&w);
-        return gc_errf(err, "%s: cannot create: %s", tmp, strerror(errno));
+        return -1;
     }
     gc_err e;
     int rc = write_tensors(fp, &w, s, wtype, &e);
-    if (fclose(fp) && !rc) rc = gc_errf(&e, "write failed: %s", strerror(errno));
     gguf_w_free(&w);
-    if (!rc && rename(tmp, path)) rc = gc_errf(&e, "cannot rename into place: %s", strerror(errno));
     if (rc) {
-        unlink(tmp);
+        gc_abort_atomic(&a);
         return gc_errf(err, "%s: %s", path, e.msg);
     }
-    return 0;
+    return gc_commit_atomic(&a, err);
 }
 
 uint64_t llm_source_weight_bytes(const llm_source *s, int wtype, bool per_token) {
