@@ -247,16 +247,17 @@ static void progress_draw(progress *pg, const char *what, double case_frac, bool
     fflush(stderr);
 }
 
-/* A finished step: one plain line (the live line, if any, is cleared first). */
+/* A finished step: one plain line (the live line, if any, is cleared first). What it quotes
+ * (--phases, a workload's error text) has its control bytes escaped: one line, always. */
 static void progress_line(progress *pg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void progress_line(progress *pg, const char *fmt, ...) {
-    if (pg->tty) fputs("\r\033[K", stderr);
-    fprintf(stderr, "[%d/%d] %s: ", pg->index + 1, pg->total, pg->label);
+    char raw[1024], line[1024];
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    if (pg->tty) fputs("\r\033[K", stderr);
+    fprintf(stderr, "[%d/%d] %s: %s\n", pg->index + 1, pg->total, pg->label, gc_esc(raw, line, sizeof line));
     fflush(stderr);
 }
 

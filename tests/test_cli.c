@@ -128,6 +128,15 @@ static void strict_input(void **s) {
     BAD("--reps: '5\\n6' is not a whole number", NULL, "run", "--reps", "5\n6");       /* one line */
     BAD("unknown option '--x\\x1b[2J\\r'", NULL, "run", "--x\x1b[2J\r");
     BAD("--threads: 'a\\nb'", NULL, "run", "--workload", "triad", "--threads", "a\nb");
+    /* progress lines quote input too: --phases with a newline stays on its line */
+    proc p;
+    RUN(&p, "run", "--workload", "triad", "--quick", "--threads", "1", "--phases", "copy\nX", "--out",
+        "/tmp/gc_cli_never_written.json");
+    assert_int_equal(p.status, 2);
+    assert_non_null(strstr(p.err, "skipped: --phases copy\\nX names none of its phases (copy, triad)\n"));
+    assert_non_null(strstr(p.err, "\ngencost: run: --phases copy\\nX matched no phase of any case\n"));
+    assert_null(strstr(p.err, "\nX"));
+    proc_free(&p);
 }
 
 /* Every command checks values through the one option table (cli/opts.h): the same wording. */
