@@ -1,6 +1,11 @@
 /* Charts through the gnuplot program: for each chart a data file and a script, run with the
  * chart folder as working directory, writing NAME.svg and NAME.png. gnuplot is a separate program,
- * so it runs in a child process with a time limit: a broken gnuplot can never hang a report. */
+ * so it runs in a child process with a time limit: a broken gnuplot can never hang a report.
+ *
+ * Host names, job keys and profile ids come from results files and profiles of other machines,
+ * and a gnuplot script is code (system(), backquotes, load, a "!" line). So text from data enters
+ * a script only through gc_gp_quote (a single-quoted literal, base/escape.h), and a data file only
+ * through gc_gp_field; series titles are read from the data file (columnheader). */
 #include "reports/report_model.h"
 
 #include <errno.h>
@@ -13,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/escape.h"
+
 #define GNUPLOT_TIMEOUT_S 60
 
 typedef struct chart_ctx {
@@ -23,24 +30,51 @@ typedef struct chart_ctx {
     int n;
 } chart_ctx;
 
-static FILE *open_in(const char *dir, const char *name, const char *ext) {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s.%s", dir, name, ext);
-    return fopen(path, "w");
+/* A chart file is built in memory and written in one piece (gc_write_file_atomic): never half
+ * a script, and nothing planted at its name is followed. */
+typedef struct chart_file {
+    FILE *f;
+    char *buf;
+    size_t len;
+} chart_file;
+
+static FILE *file_open(chart_file *o) {
+    o->buf = NULL;
+    o->len = 0;
+    o->f = open_memstream(&o->buf, &o->len);
+    return o->f;
 }
 
-/* Quoted for a gnuplot string or data-file column header. */
-static void gp_str(FILE *f, const char *s) {
-    fputc('"', f);
-    for (; *s; s++) fputc(*s == '"' ? '\'' : *s, f);
-    fputc('"', f);
+/* Writes dir/name.ext from o (when f is open and write is set) and frees it; 0 on success. */
+static int file_close(chart_file *o, const char *dir, const char *name, const char *ext, bool write) {
+    if (!o->f) return -1;
+    int rc = fclose(o->f) ? -1 : 0;
+    o->f = NULL;
+    if (!rc && write) {
+        char path[1100];
+        gc_err err;
+        snprintf(path, sizeof path, "%s/%s.%s", dir, name, ext);
+        rc = gc_write_file_atomic(path, o->buf, o->len, &err);
+    }
+    free(o->buf);
+    o->buf = NULL;
+    return rc;
+}
+
+/* 'NAME.EXT' as a gnuplot string (the chart names are fixed, but they go the one way too). */
+static void gp_file(FILE *f, const char *name, const char *ext) {
+    char file[64];
+    snprintf(file, sizeof file, "%s.%s", name, ext);
+    gc_gp_quote(f, file);
 }
 
 /* The terminal lines both outputs share; pngcairo when built in, else libgd's png. */
 static void gp_prologue(FILE *f, const char *name, const char *title) {
     fprintf(f, "set terminal svg size 960,540 dynamic noenhanced font 'sans,11' background rgb 'white'\n");
-    fprintf(f, "set output '%s.svg'\nset title ", name);
-    gp_str(f, title);
+    fputs("set output ", f);
+    gp_file(f, name, "svg");
+    fputs("\nset title ", f);
+    gc_gp_quote(f, title);
     fprintf(f, "\nset datafile missing '?'\nset key outside right top noenhanced\n"
                "set grid ytics\nset border 3\nset tics nomirror\n");
 }
@@ -49,7 +83,9 @@ static void gp_png(FILE *f, const char *name) {
     fprintf(f, "set output\nif (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) "
                "{ set terminal pngcairo size 960,540 noenhanced font 'sans,10' } "
                "else { set terminal png size 960,540 noenhanced }\n"
-               "set output '%s.png'\nreplot\nset output\n", name);
+               "set output ");
+    gp_file(f, name, "png");
+    fputs("\nreplot\nset output\n", f);
 }
 
 typedef double (*cell_fn)(const rp_model *m, int job, int host);
@@ -85,19 +121,20 @@ static int bar_chart(chart_ctx *c, const char *name, const char *title, const ch
         n_jobs += any;
     }
     if (!n_jobs) return 0;
-    FILE *d = open_in(c->dir, name, "dat"), *g = open_in(c->dir, name, "gp");
+    chart_file df, gf;
+    FILE *d = file_open(&df), *g = file_open(&gf);
     if (!d || !g) {
-        if (d) fclose(d);
-        if (g) fclose(g);
+        file_close(&df, c->dir, name, "dat", false);
+        file_close(&gf, c->dir, name, "gp", false);
         return -1;
     }
-    gp_str(d, "job");
+    gc_gp_field(d, "job");
     for (int h = 0; h < m->n_hosts; h++) {
         if (!host_used[h]) continue;
         char tag[128];
         rp_host_tag(m, h, tag, sizeof tag);
         fputc(' ', d);
-        gp_str(d, tag);
+        gc_gp_field(d, tag);
     }
     fputc('\n', d);
     for (int j = 0; j < m->n_jobs; j++) {
@@ -105,7 +142,7 @@ static int bar_chart(chart_ctx *c, const char *name, const char *title, const ch
         bool any = false;
         for (int h = 0; h < m->n_hosts; h++) any |= isfinite(cell(m, j, h)) && cell(m, j, h) > 0;
         if (!any) continue;
-        gp_str(d, m->jobs[j].key);
+        gc_gp_field(d, m->jobs[j].key);
         for (int h = 0; h < m->n_hosts; h++) {
             if (!host_used[h]) continue;
             double v = cell(m, j, h);
@@ -114,24 +151,25 @@ static int bar_chart(chart_ctx *c, const char *name, const char *title, const ch
         }
         fputc('\n', d);
     }
-    fclose(d);
     gp_prologue(g, name, title);
     fprintf(g, "set style data histogram\nset style histogram clustered gap 1\n"
                "set logscale y\nset xtics rotate by 25 right scale 0\nset ylabel ");
-    gp_str(g, ylabel);
+    gc_gp_quote(g, ylabel);
     fputs("\nplot ", g);
     int col = 2;
     for (int h = 0; h < m->n_hosts; h++) {
         if (!host_used[h]) continue;
         const char *fs = m->hosts[h].measured ? "solid 0.85 border -1"
                          : rp_host_projected(m, h) ? "pattern 4 border -1" : "pattern 5 border -1";
-        fprintf(g, "%s'%s.dat' using %d%s title columnheader(%d) fs %s", col > 2 ? ", \\\n     " : "",
-                name, col, col == 2 ? ":xtic(1)" : "", col, fs);
+        fputs(col > 2 ? ", \\\n     " : "", g);
+        gp_file(g, name, "dat");
+        fprintf(g, " using %d%s title columnheader(%d) fs %s", col, col == 2 ? ":xtic(1)" : "", col, fs);
         col++;
     }
     fputc('\n', g);
     gp_png(g, name);
-    fclose(g);
+    int rc = file_close(&df, c->dir, name, "dat", true);
+    if (file_close(&gf, c->dir, name, "gp", !rc) || rc) return -1;
     snprintf(c->names[c->n], 32, "%s", name);
     snprintf(c->titles[c->n], 96, "%s", title);
     c->n++;
@@ -142,33 +180,34 @@ static int bar_chart(chart_ctx *c, const char *name, const char *title, const ch
  * case whose bytes and FLOPs are known placed at its arithmetic intensity. */
 static int roofline_chart(chart_ctx *c) {
     const rp_model *m = c->m;
-    FILE *d = open_in(c->dir, "roofline", "dat"), *g = open_in(c->dir, "roofline", "gp");
-    if (!d || !g) {
-        if (d) fclose(d);
-        if (g) fclose(g);
+    chart_file df, gf, pf;   /* pf: the plot command's clauses, until we know there are any */
+    FILE *d = file_open(&df), *g = file_open(&gf), *p = file_open(&pf);
+    if (!d || !g || !p) {
+        file_close(&df, c->dir, "roofline", "dat", false);
+        file_close(&gf, c->dir, "roofline", "gp", false);
+        file_close(&pf, c->dir, "roofline", "plot", false);
         return -1;
     }
     gp_prologue(g, "roofline", "Roofline: achieved GFLOP/s vs each host's ceilings");
     fputs("set logscale xy\nset xlabel 'arithmetic intensity (FLOP per byte)'\nset ylabel 'GFLOP/s'\n"
           "set xrange [0.05:2000]\nset samples 400\n", g);
     int n_plots = 0, block = 0;
-    char plot[8192] = "";
-    size_t used = 0;
     for (int h = 0; h < m->n_hosts; h++) {
         double bw = rp_host_bw(m, h);
         const char *which = "";
         double peak = m->hosts[h].prof ? rp_peak_flops(m->hosts[h].prof, "f16", &which) / 1e9 : 0;
-        char tag[128];
+        char tag[128], title[224];
         rp_host_tag(m, h, tag, sizeof tag);
-        if (bw > 0) {
-            if (peak > 0)
-                used += (size_t)snprintf(plot + used, sizeof plot - used,
-                                         "%s(x*%g < %g ? x*%g : %g) with lines lw 2 lc %d title '%s ceiling (%s)'",
-                                         n_plots ? ", \\\n     " : "", bw, peak, bw, peak, h + 1, tag, which);
-            else
-                used += (size_t)snprintf(plot + used, sizeof plot - used,
-                                         "%sx*%g with lines lw 2 dt 2 lc %d title '%s bandwidth ceiling'",
-                                         n_plots ? ", \\\n     " : "", bw, h + 1, tag);
+        if (bw > 0 && isfinite(bw)) {
+            fputs(n_plots ? ", \\\n     " : "", p);
+            if (peak > 0 && isfinite(peak)) {
+                fprintf(p, "(x*%g < %g ? x*%g : %g) with lines lw 2 lc %d title ", bw, peak, bw, peak, h + 1);
+                snprintf(title, sizeof title, "%s ceiling (%s)", tag, which);
+            } else {
+                fprintf(p, "x*%g with lines lw 2 dt 2 lc %d title ", bw, h + 1);
+                snprintf(title, sizeof title, "%s bandwidth ceiling", tag);
+            }
+            gc_gp_quote(p, title);
             n_plots++;
         }
         int pts = 0;
@@ -181,21 +220,25 @@ static int roofline_chart(chart_ctx *c) {
         }
         if (pts) {
             fputs("\n\n", d);
-            used += (size_t)snprintf(plot + used, sizeof plot - used,
-                                     "%s'roofline.dat' index %d using 1:2 with points pt 7 ps 1.2 lc %d title '%s cases'",
-                                     n_plots ? ", \\\n     " : "", block++, h + 1, tag);
+            fputs(n_plots ? ", \\\n     " : "", p);
+            gp_file(p, "roofline", "dat");
+            fprintf(p, " index %d using 1:2 with points pt 7 ps 1.2 lc %d title ", block++, h + 1);
+            snprintf(title, sizeof title, "%s cases", tag);
+            gc_gp_quote(p, title);
             n_plots++;
         }
-        if (used >= sizeof plot - 256) break;
     }
-    fclose(d);
-    if (!n_plots) {
-        fclose(g);
-        return 0;
+    if (fflush(p) || !n_plots) {
+        file_close(&pf, c->dir, "roofline", "plot", false);
+        file_close(&df, c->dir, "roofline", "dat", false);
+        file_close(&gf, c->dir, "roofline", "gp", false);
+        return n_plots ? -1 : 0;
     }
-    fprintf(g, "plot %s\n", plot);
+    fprintf(g, "plot %s\n", pf.buf);
+    file_close(&pf, c->dir, "roofline", "plot", false);
     gp_png(g, "roofline");
-    fclose(g);
+    int rc = file_close(&df, c->dir, "roofline", "dat", true);
+    if (file_close(&gf, c->dir, "roofline", "gp", !rc) || rc) return -1;
     snprintf(c->names[c->n], 32, "roofline");
     snprintf(c->titles[c->n], 96, "Roofline: achieved GFLOP/s vs each host's ceilings");
     c->n++;
@@ -208,7 +251,7 @@ static int run_gnuplot(const char *gnuplot, const char *dir, const char *script,
     if (pid < 0) return snprintf(why, why_n, "cannot start gnuplot: %s", strerror(errno)), -1;
     if (pid == 0) {
         if (chdir(dir)) _exit(126);
-        int fd = open("gnuplot.log", O_WRONLY | O_CREAT | O_APPEND, 0644);
+        int fd = open("gnuplot.log", O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0644);   /* no planted link */
         if (fd >= 0) {
             dup2(fd, 1);
             dup2(fd, 2);

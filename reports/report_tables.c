@@ -1,10 +1,14 @@
-/* The report's tables, built once from the model and rendered as Markdown and HTML. */
+/* The report's tables, built once from the model and rendered as Markdown and HTML. Cells,
+ * titles and intros hold names from results files and profiles (untrusted): the renderers pass
+ * every one through gc_md or gc_html (base/escape.h), never print them directly. */
 #include "reports/report_model.h"
 
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "base/escape.h"
 
 static rp_table *new_table(rp_table **ts, int *n, const char *title, int ncol, const char *const *head) {
     rp_table *t = realloc(*ts, (size_t)(*n + 1) * sizeof *t);
@@ -345,29 +349,30 @@ int rp_tables_build(const rp_model *m, rp_table **out, int *n) {
 
 /* ---- rendering ------------------------------------------------------------------------------ */
 
-static void md_cell(FILE *f, const char *s) {
-    for (; *s; s++) {
-        if (*s == '|') fputs("\\|", f);
-        else if (*s == '\n') fputc(' ', f);
-        else fputc(*s, f);
-    }
-}
-
 void rp_table_md(FILE *f, const rp_table *t) {
-    fprintf(f, "## %s\n\n", t->title);
-    if (t->intro[0]) fprintf(f, "%s\n\n", t->intro);
+    fputs("## ", f);
+    gc_md(f, t->title);
+    fputs("\n\n", f);
+    if (t->intro[0]) {
+        gc_md(f, t->intro);
+        fputs("\n\n", f);
+    }
     if (!t->nrow) {
         fprintf(f, "_(nothing to show)_\n\n");
         return;
     }
-    for (int c = 0; c < t->ncol; c++) fprintf(f, "| %s ", t->head[c]);
+    for (int c = 0; c < t->ncol; c++) {
+        fputs("| ", f);
+        gc_md(f, t->head[c]);
+        fputc(' ', f);
+    }
     fputs("|\n", f);
     for (int c = 0; c < t->ncol; c++) fputs("| --- ", f);
     fputs("|\n", f);
     for (int r = 0; r < t->nrow; r++) {
         for (int c = 0; c < t->ncol; c++) {
             fputs("| ", f);
-            md_cell(f, t->cells[r * t->ncol + c]);
+            gc_md(f, t->cells[r * t->ncol + c]);
             fputc(' ', f);
         }
         fputs("|\n", f);
@@ -375,17 +380,7 @@ void rp_table_md(FILE *f, const rp_table *t) {
     fputc('\n', f);
 }
 
-static void html_text(FILE *f, const char *s) {
-    for (; *s; s++) {
-        switch (*s) {
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '&': fputs("&amp;", f); break;
-        case '"': fputs("&quot;", f); break;
-        default: fputc(*s, f);
-        }
-    }
-}
+static void html_text(FILE *f, const char *s) { gc_html(f, s); }
 
 void rp_table_html(FILE *f, const rp_table *t) {
     fputs("<h2>", f);

@@ -1,24 +1,43 @@
 /* `gencost report`: builds the model, the charts and the tables, and writes report.md,
- * report.csv and report.html (one self-contained page: the SVG charts are inlined). */
+ * report.csv and report.html (one self-contained page: the SVG charts are inlined).
+ *
+ * Names in the model come from results files and profiles of other machines: every text cell,
+ * heading, caption and attribute goes through base/escape.h (gc_md, gc_html, gc_csv_text). Each
+ * file is built in memory and written with gc_write_file_atomic, so a reader never sees half a
+ * report and a name planted at the destination is not followed. */
 #include "reports/report.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/escape.h"
 #include "base/version.h"
 #include "reports/report_model.h"
 
+/* An in-memory file, written to its path in one piece by mem_commit. */
+typedef struct mem_file {
+    FILE *f;
+    char *buf;
+    size_t len;
+} mem_file;
+
+static FILE *mem_open(mem_file *o) {
+    o->buf = NULL;
+    o->len = 0;
+    return o->f = open_memstream(&o->buf, &o->len);
+}
+
+static int mem_commit(mem_file *o, const char *path, gc_err *err) {
+    int bad = ferror(o->f);
+    int rc = fclose(o->f) || bad;
+    rc = rc ? gc_errf(err, "%s: write failed (out of memory)", path) : gc_write_file_atomic(path, o->buf, o->len, err);
+    free(o->buf);
+    return rc;
+}
+
+/* A text cell: RFC 4180 quoting and the formula guard (gc_csv_text). */
 static void csv_field(FILE *f, const char *s, bool last) {
-    if (strpbrk(s, ",\"\n")) {
-        fputc('"', f);
-        for (; *s; s++) {
-            if (*s == '"') fputc('"', f);
-            fputc(*s, f);
-        }
-        fputc('"', f);
-    } else {
-        fputs(s, f);
-    }
+    gc_csv_text(f, s);
     fputc(last ? '\n' : ',', f);
 }
 
@@ -28,8 +47,9 @@ static void csv_num(FILE *f, double x, bool known) {
 }
 
 int rp_write_csv(const rp_model *m, const char *path, gc_err *err) {
-    FILE *f = fopen(path, "w");
-    if (!f) return gc_errf(err, "%s: cannot write", path);
+    mem_file mf;
+    FILE *f = mem_open(&mf);
+    if (!f) return gc_errf(err, "%s: cannot write: out of memory", path);
     fputs("host,host_name,figure,workload,preset,quant,backend,threads,phase,unit,median_per_s,ci95_low,"
           "ci95_high,cv,n,joules_per_unit,energy_kind,energy_source,usd_per_hour,usd_per_unit,"
           "usd_per_1000,gco2_per_unit,basis,device,params\n", f);
@@ -65,9 +85,7 @@ int rp_write_csv(const rp_model *m, const char *path, gc_err *err) {
         csv_field(f, r->id.device, false);   /* the identity's newer fields go last: old columns keep their place */
         csv_field(f, r->id.params, true);
     }
-    int bad = ferror(f);
-    if (fclose(f) || bad) return gc_errf(err, "%s: write failed", path);
-    return 0;
+    return mem_commit(&mf, path, err);
 }
 
 static void write_md(FILE *f, const rp_model *m, const rp_table *t, int nt, char names[][32],
@@ -77,9 +95,16 @@ static void write_md(FILE *f, const rp_model *m, const rp_table *t, int nt, char
                "stated by a **profile** (api).\n\n", gc_version, gc_git_commit);
     for (int i = 0; i < nt; i++) rp_table_md(f, &t[i]);
     fputs("## Charts\n\n", f);
-    if (!n_charts) fprintf(f, "Charts were skipped: %s. The tables above are complete without them.\n\n", why);
-    for (int i = 0; i < n_charts; i++)
-        fprintf(f, "![%s](charts/%s.png)  \n[%s.svg](charts/%s.svg)\n\n", titles[i], names[i], names[i], names[i]);
+    if (!n_charts) {
+        fputs("Charts were skipped: ", f);
+        gc_md(f, why);
+        fputs(". The tables above are complete without them.\n\n", f);
+    }
+    for (int i = 0; i < n_charts; i++) {   /* names are the fixed chart names; titles may hold a host */
+        fputs("![", f);
+        gc_md(f, titles[i]);
+        fprintf(f, "](charts/%s.png)  \n[%s.svg](charts/%s.svg)\n\n", names[i], names[i], names[i]);
+    }
     (void)m;
 }
 
@@ -101,8 +126,9 @@ static int inline_svg(FILE *f, const char *path) {
 
 static int write_html(const char *path, const rp_model *m, const rp_table *t, int nt, const char *chart_dir,
                       char names[][32], char titles[][96], int n_charts, const char *why, gc_err *err) {
-    FILE *f = fopen(path, "w");
-    if (!f) return gc_errf(err, "%s: cannot write", path);
+    mem_file mf;
+    FILE *f = mem_open(&mf);
+    if (!f) return gc_errf(err, "%s: cannot write: out of memory", path);
     fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>gencost report</title>\n"
                "<style>body{font-family:sans-serif;margin:2em;max-width:1200px}"
                "table{border-collapse:collapse;margin:1em 0;font-size:13px}"
@@ -114,19 +140,30 @@ static int write_html(const char *path, const rp_model *m, const rp_table *t, in
                "(rows in italics), or stated by a <b>profile</b> (api).</p>\n", gc_version, gc_git_commit);
     for (int i = 0; i < nt; i++) rp_table_html(f, &t[i]);
     fputs("<h2>Charts</h2>\n", f);
-    if (!n_charts) fprintf(f, "<p>Charts were skipped: %s. The tables above are complete without them.</p>\n", why);
+    if (!n_charts) {
+        fputs("<p>Charts were skipped: ", f);
+        gc_html(f, why);
+        fputs(". The tables above are complete without them.</p>\n", f);
+    }
     for (int i = 0; i < n_charts; i++) {
         char svg[1400];
         snprintf(svg, sizeof svg, "%s/%s.svg", chart_dir, names[i]);
-        fprintf(f, "<figure id=\"chart-%s\">\n", names[i]);
-        if (inline_svg(f, svg)) fprintf(f, "<p>(chart %s missing)</p>", names[i]);
-        fprintf(f, "\n<figcaption>%s</figcaption></figure>\n", titles[i]);
+        fputs("<figure id=\"chart-", f);
+        gc_html(f, names[i]);
+        fputs("\">\n", f);
+        /* gnuplot's SVG escapes the text it draws (checked by the report tests) */
+        if (inline_svg(f, svg)) {
+            fputs("<p>(chart ", f);
+            gc_html(f, names[i]);
+            fputs(" missing)</p>", f);
+        }
+        fputs("\n<figcaption>", f);
+        gc_html(f, titles[i]);
+        fputs("</figcaption></figure>\n", f);
     }
     fputs("</body></html>\n", f);
-    int bad = ferror(f);
     (void)m;
-    if (fclose(f) || bad) return gc_errf(err, "%s: write failed", path);
-    return 0;
+    return mem_commit(&mf, path, err);
 }
 
 int report_run(char *const *inputs, int n_inputs, const gc_report_opts *o, gc_err *err) {
@@ -145,11 +182,12 @@ int report_run(char *const *inputs, int n_inputs, const gc_report_opts *o, gc_er
     if (!rc && rp_tables_build(m, &t, &nt)) rc = gc_errf(err, "out of memory building tables");
     if (!rc) {
         snprintf(path, sizeof path, "%s/report.md", out);
-        FILE *f = fopen(path, "w");
-        if (!f) rc = gc_errf(err, "%s: cannot write", path);
+        mem_file mf;
+        FILE *f = mem_open(&mf);
+        if (!f) rc = gc_errf(err, "%s: cannot write: out of memory", path);
         else {
             write_md(f, m, t, nt, names, titles, n_charts, why);
-            if (fclose(f)) rc = gc_errf(err, "%s: write failed", path);
+            rc = mem_commit(&mf, path, err);
         }
     }
     if (!rc) {

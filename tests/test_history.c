@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <math.h>
+#include <dirent.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -295,6 +296,87 @@ static void plot_writes_png_and_svg(void **s) {
     history_close(h);
 }
 
+/* Host names from a results file are data in the plot: a double quote (which ended the title's
+ * string), a single quote, a newline then a shell line, and a path that climbs out of the chart
+ * folder. Each series plots (PNG and SVG, inside the chart folder, the '/' made '_') and no
+ * command runs: no file "owned" in the folder gnuplot runs in, nor in ours. */
+static void plot_hostile_names(void **s) {
+    if (system("command -v gnuplot >/dev/null 2>&1")) {
+        printf("gnuplot not installed: plot not checked\n");
+        skip();
+    }
+    static const char *const hosts[] = {
+        "x\" . system(\"touch owned\") . \"",
+        "x' . system('touch owned') . '",
+        "x\n!touch owned\nsystem('touch owned')\n",
+        "../../etc/x",
+    };
+    enum { N_HOSTS = sizeof hosts / sizeof hosts[0] };
+    char db[160], dir[160], cwd[1024], path[512];
+    snprintf(db, sizeof db, "%s/hostile.db", tmpdir);
+    snprintf(dir, sizeof dir, "%s/hostile/charts", tmpdir);
+    gc_history *h = NULL;
+    gc_err err;
+    assert_int_equal(history_open(db, &h, &err), 0);
+    for (int i = 0; i < N_HOSTS; i++)
+        for (int r = 0; r < 2; r++) {
+            fake_run f;
+            char commit[32], started[32];
+            snprintf(commit, sizeof commit, "c%d%d", i, r);
+            snprintf(started, sizeof started, "2026-02-%02dT00:00:00Z", 2 * i + r + 1);
+            fake(&f, hosts[i], commit, started, 100 + r);
+            int added = -1;
+            assert_int_equal(history_add(h, &f.r, "hostile.json", &added, &err), 0);
+        }
+    gc_hist_series *ser = NULL;
+    int n = 0;
+    assert_int_equal(history_series(h, &ser, &n, &err), 0);
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    assert_int_equal(chdir(tmpdir), 0);              /* where a command run by gnuplot would land too */
+    gc_hist_check_opts o;
+    history_check_defaults(&o);
+    int plotted = 0, failed = 0, files = 0;
+    for (int i = 0; i < n; i++) {
+        if (strcmp(ser[i].key, "llm/tiny/q4_0/cpu/avx2/t2/decode")) continue;
+        if (history_plot(h, &ser[i], &o, dir, &files, &err)) {
+            printf("plot of host %s: %s\n", ser[i].host, err.msg);
+            failed++;
+        }
+        plotted++;
+    }
+    assert_int_equal(chdir(cwd), 0);
+    free(ser);
+    history_close(h);
+    assert_int_equal(plotted, N_HOSTS);
+    assert_int_equal(failed, 0);
+    assert_int_equal(files, 2 * N_HOSTS);
+    struct stat st;
+    const char *places[] = {tmpdir, dir, cwd};
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/owned", places[i]);
+        if (!lstat(path, &st)) fail_msg("a host name ran a command through gnuplot: %s exists", path);
+    }
+    /* just the images, one pair per host (names that differ only in replaced bytes stay apart),
+     * no script, data or stray file; the climbing host's name is flattened ('/' made '_') */
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int images = 0, others = 0, climber = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (e->d_name[0] == '.' && (!e->d_name[1] || !strcmp(e->d_name, ".."))) continue;
+        size_t len = strlen(e->d_name);
+        if (len > 4 && (!strcmp(e->d_name + len - 4, ".png") || !strcmp(e->d_name + len - 4, ".svg"))) images++;
+        else others++;
+        static const char flat[] = "llm_tiny_q4_0_cpu_avx2_t2_decode@.._.._etc_x-";
+        climber += !strncmp(e->d_name, flat, sizeof flat - 1);
+    }
+    closedir(d);
+    assert_int_equal(images, 2 * N_HOSTS);
+    assert_int_equal(others, 0);
+    assert_int_equal(climber, 2);
+    snprintf(path, sizeof path, "%s/hostile/etc", tmpdir);
+    assert_int_not_equal(lstat(path, &st), 0);
+}
+
 /* Two processes each add 25 runs to one new database at the same time; afterwards every run is
  * there whole (50 runs, 100 points) and SQLite's integrity check passes. */
 static void concurrent_writers(void **s) {
@@ -530,6 +612,7 @@ int main(void) {
         cmocka_unit_test(add_list_show_check),
         cmocka_unit_test(check_counts),
         cmocka_unit_test(plot_writes_png_and_svg),
+        cmocka_unit_test(plot_hostile_names),
         cmocka_unit_test(concurrent_writers),
         cmocka_unit_test(device_and_params_are_series),
         cmocka_unit_test(migrates_version_1),

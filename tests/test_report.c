@@ -1,7 +1,8 @@
 /* Tests for `gencost report` (reports/report*.c): two results files from different machines
  * (tests/fixtures/reports) merged with the shipped profiles; the tables hold the numbers worked
  * out here by hand from the fixtures; gnuplot writes valid PNG and SVG; the HTML page carries
- * every chart inline; hosts without results are marked projected; no gnuplot → tables only. */
+ * every chart inline; hosts without results are marked projected; no gnuplot → tables only.
+ * Hostile host names (gnuplot code, HTML, Markdown rows, CSV formulas, folder climbs) stay data. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -11,9 +12,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/escape.h"
 #include "reports/report.h"
+#include "reports/report_model.h"
 
 #define FIX "tests/fixtures/reports/"
 static char out_dir[64];
@@ -257,6 +261,216 @@ static void schema2_params_and_device(void **s) {
     assert_int_equal(system(cmd), 0);
 }
 
+/* ---- hostile data: a results file from another machine is untrusted ------------------------ */
+
+/* Writes dir/hostile.json: m1.json with the host name replaced by host_json (JSON-escaped). */
+static void hostile_results(const char *dir, const char *host_json, char *path, size_t n) {
+    char *src = slurp(FIX, "m1.json", NULL);
+    assert_non_null(src);
+    const char *at = strstr(src, "\"apple-m1-macbook-air\"");
+    assert_non_null(at);
+    snprintf(path, n, "%s/hostile.json", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "%.*s\"%s\"%s", (int)(at - src), src, host_json, at + strlen("\"apple-m1-macbook-air\""));
+    assert_int_equal(fclose(f), 0);
+    free(src);
+}
+
+static bool exists(const char *dir, const char *name) {
+    char path[512];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return lstat(path, &st) == 0;
+}
+
+/* A report (with gnuplot, an empty hosts folder: just this host) of one hostile results file in a
+ * fresh folder; returns that folder (static) with report.* and charts/ in it. */
+static const char *hostile_report(const char *host_json) {
+    static char dir[64];
+    snprintf(dir, sizeof dir, "/tmp/gc_report_XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    char hosts[96], out[96], input[160];
+    snprintf(hosts, sizeof hosts, "%s/hosts", dir);
+    snprintf(out, sizeof out, "%s/out", dir);
+    assert_int_equal(mkdir(hosts, 0755), 0);
+    hostile_results(dir, host_json, input, sizeof input);
+    char *inputs[] = {input};
+    gc_report_opts o = {.hosts_dir = hosts, .out_dir = out, .quiet = true};
+    gc_err err = {{0}};
+    if (report_run(inputs, 1, &o, &err)) fail_msg("%s", err.msg);
+    return dir;
+}
+
+static void remove_dir(const char *dir) {
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* Host names that broke out of the roofline chart's titles (a single quote), the speedup chart's
+ * title (a newline, then a shell line) and, once through the data file, of a double-quoted title:
+ * each gives charts that render, and no file "owned" anywhere (gnuplot runs in charts/). */
+static void gnuplot_never_runs_data(void **s) {
+    static const char *const names[] = {
+        "x' . system('touch owned') . '",
+        "x\\n!touch owned\\nsystem('touch owned')\\n",
+        "x\\\" . system(\\\"touch owned\\\") . \\\"",
+        "x` touch owned` @x",
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const char *dir = hostile_report(names[i]);
+        char out[96], charts[112];
+        snprintf(out, sizeof out, "%s/out", dir);
+        snprintf(charts, sizeof charts, "%s/charts", out);
+        if (exists(dir, "owned") || exists(out, "owned") || exists(charts, "owned") || exists(".", "owned"))
+            fail_msg("host name %s ran a command through gnuplot", names[i]);
+        char *md_text = slurp(out, "report.md", NULL);
+        assert_non_null(md_text);
+        if (strstr(md_text, "Charts were skipped")) fail_msg("no charts for host %s: %s", names[i], md_text);
+        free(md_text);
+        const char *want[] = {"throughput.svg", "speedup.svg", "roofline.svg", "roofline.png"};
+        for (int k = 0; k < 4; k++)
+            if (!exists(charts, want[k])) fail_msg("host %s: no charts/%s", names[i], want[k]);
+        char *svg = slurp(charts, "roofline.svg", NULL);
+        assert_non_null(strstr(svg, "touch owned"));          /* the name is drawn, as text */
+        free(svg);
+        remove_dir(dir);
+    }
+}
+
+/* Markup in a host name is text on the page: every text node and attribute escaped, the
+ * inlined charts included (gnuplot's SVG escapes its text). */
+static void html_has_no_markup_from_data(void **s) {
+    const char *dir = hostile_report("<img src=x onerror=alert(1)>");
+    char out[96];
+    snprintf(out, sizeof out, "%s/out", dir);
+    char *page = slurp(out, "report.html", NULL), *md_text = slurp(out, "report.md", NULL);
+    assert_non_null(page);
+    assert_non_null(strstr(page, "&lt;img src=x onerror=alert(1)&gt;"));
+    assert_null(strstr(page, "<img"));
+    assert_non_null(strstr(page, "<figcaption>Speedup vs &lt;img"));
+    /* Markdown renderers pass raw HTML through: the .md must not carry it either */
+    assert_null(strstr(md_text, "<img"));
+    assert_non_null(strstr(md_text, "&lt;img src=x onerror=alert(1)>"));
+    free(page);
+    free(md_text);
+    remove_dir(dir);
+}
+
+/* A host name with a pipe, a newline and a leading '=': one Markdown row per host, and in the
+ * CSV a quoted cell that a spreadsheet shows as text. */
+static void md_rows_and_csv_cells_hold(void **s) {
+    const char *dir = hostile_report("=HYPERLINK(\\\"http://x\\\")|a\\n| b | [c](d)");
+    char out[96];
+    snprintf(out, sizeof out, "%s/out", dir);
+    char *md_text = slurp(out, "report.md", NULL), *table = slurp(out, "report.csv", NULL);
+    char *l = table_line(md_text, "## Hosts", "| =HYPERLINK(\"http://x\")\\|a \\| b \\| \\[c\\](d) |", "measured");
+    if (!l) fail_msg("no single Hosts row for the host in:\n%s", md_text);
+    assert_null(strstr(md_text, "\n| b |"));
+    assert_non_null(strstr(table, "\n\"'=HYPERLINK(\"\"http://x\"\")|a\n| b | [c](d)\",\"'=HYPERLINK("));
+    free(md_text);
+    free(table);
+    remove_dir(dir);
+}
+
+/* A host named like a path: everything stays inside --out (the chart names are fixed). */
+static void path_like_host_stays_inside(void **s) {
+    const char *dir = hostile_report("../../etc/x");
+    char out[96];
+    snprintf(out, sizeof out, "%s/out", dir);
+    assert_true(exists(out, "report.html"));
+    assert_true(exists(out, "charts/throughput.svg"));
+    assert_false(exists(dir, "etc"));
+    assert_false(exists(out, "etc"));
+    remove_dir(dir);
+}
+
+/* The escaping functions one by one (base/escape.h), on exact strings. */
+static char *escaped(void (*fn)(FILE *, const char *), const char *s) {
+    static char buf[512];
+    buf[0] = 0;
+    FILE *f = fmemopen(buf, sizeof buf, "w");
+    assert_non_null(f);
+    fn(f, s);
+    fclose(f);
+    return buf;
+}
+
+static void escape_functions(void **s) {
+    assert_string_equal(escaped(gc_gp_quote, "a'b\nc`d`@e"), "'a''b c`d`@e'");
+    assert_string_equal(escaped(gc_gp_field, "a\"b\tc"), "\"a'b c\"");
+    assert_string_equal(escaped(gc_html, "<a href='x'>&\"</a>"), "&lt;a href='x'&gt;&amp;&quot;&lt;/a&gt;");
+    assert_string_equal(escaped(gc_md, "a|b\\c\r\n<d>[e]"), "a\\|b\\\\c  &lt;d>\\[e\\]");
+    assert_string_equal(escaped(gc_md, "llm/llama3-8b/q4_0/generation?gen=128,prompt=512 (generation)"),
+                        "llm/llama3-8b/q4_0/generation?gen=128,prompt=512 (generation)");
+    assert_string_equal(escaped(gc_csv_text, "plain text"), "plain text");
+    assert_string_equal(escaped(gc_csv_text, "-"), "-");                       /* "no value" */
+    assert_string_equal(escaped(gc_csv_text, "a,\"b\""), "\"a,\"\"b\"\"\"");
+    assert_string_equal(escaped(gc_csv_text, "=1+1"), "\"'=1+1\"");
+    assert_string_equal(escaped(gc_csv_text, "+1"), "\"'+1\"");
+    assert_string_equal(escaped(gc_csv_text, "-5"), "\"'-5\"");               /* a text cell */
+    assert_string_equal(escaped(gc_csv_text, "@SUM(A1)"), "\"'@SUM(A1)\"");
+    assert_string_equal(escaped(gc_csv_text, "\t=1"), "\"'\t=1\"");
+    assert_string_equal(escaped(gc_csv_text, ""), "");
+    char name[256], other[256];
+    gc_safe_name("llm_tiny_q4_0@box-1.local", "@", name, sizeof name);
+    assert_string_equal(name, "llm_tiny_q4_0@box-1.local");                    /* safe: unchanged */
+    gc_safe_name("../../etc/x", NULL, name, sizeof name);
+    assert_int_equal(strlen(name), strlen("_._.._etc_x") + 9);                 /* changed: + hash */
+    assert_memory_equal(name, "_._.._etc_x-", 12);
+    gc_safe_name("..", NULL, name, sizeof name);
+    assert_memory_equal(name, "_.-", 3);
+    gc_safe_name("", NULL, name, sizeof name);
+    assert_string_equal(name, "_");
+    gc_safe_name("a/b@c d", "@", name, sizeof name);
+    assert_memory_equal(name, "a_b@c_d-", 8);
+    gc_safe_name("a/b", "/", name, sizeof name);                               /* '/' never kept */
+    assert_memory_equal(name, "a_b-", 4);
+    gc_safe_name("x' . y", NULL, name, sizeof name);
+    gc_safe_name("x\" . y", NULL, other, sizeof other);
+    assert_string_not_equal(name, other);                          /* same letters, two files */
+    char longer[300];
+    memset(longer, 'a', 299);
+    longer[299] = 0;
+    gc_safe_name(longer, NULL, name, sizeof name);
+    assert_int_equal(strlen(name), 189);
+    assert_int_equal(name[180], '-');
+    longer[298] = 'b';
+    gc_safe_name(longer, NULL, other, sizeof other);
+    assert_string_not_equal(name, other);                                     /* distinct by the hash */
+}
+
+/* The CSV's numbers are not text cells: a negative figure stays a number (no quote, no guard). */
+static void csv_numbers_stay_numbers(void **s) {
+    rp_model *mp = calloc(1, sizeof *mp);
+    assert_non_null(mp);
+    rp_row row;
+    memset(&row, 0, sizeof row);
+    mp->n_hosts = 1;
+    snprintf(mp->hosts[0].label, sizeof mp->hosts[0].label, "h");
+    snprintf(mp->hosts[0].name, sizeof mp->hosts[0].name, "-lead");
+    snprintf(row.id.workload, sizeof row.id.workload, "w");
+    snprintf(row.id.backend, sizeof row.id.backend, "-");
+    row.id.threads = 1;
+    row.tput = -2.5;
+    row.lo = -3;
+    row.hi = -2;
+    row.cv = 0.5;
+    row.n = 3;
+    row.j_per_unit = -1;
+    mp->rows = &row;
+    mp->n_rows = 1;
+    char path[96];
+    snprintf(path, sizeof path, "%s/neg.csv", out_dir);
+    gc_err err = {{0}};
+    assert_int_equal(rp_write_csv(mp, path, &err), 0);
+    free(mp);
+    char *text = slurp(out_dir, "neg.csv", NULL);
+    assert_non_null(strstr(text, "\nh,\"'-lead\",measured,w,,,-,1,,,-2.5,-3,-2,0.5,3,"));
+    free(text);
+}
+
 static void bad_inputs(void **s) {
     gc_report_opts o = {.hosts_dir = "hosts", .out_dir = "/tmp/gc_report_never", .quiet = true};
     gc_err err = {{0}};
@@ -289,6 +503,12 @@ int main(void) {
         cmocka_unit_test(shape_from_metrics),
         cmocka_unit_test(schema2_params_and_device),
         cmocka_unit_test(bad_inputs),
+        cmocka_unit_test(gnuplot_never_runs_data),
+        cmocka_unit_test(html_has_no_markup_from_data),
+        cmocka_unit_test(md_rows_and_csv_cells_hold),
+        cmocka_unit_test(path_like_host_stays_inside),
+        cmocka_unit_test(escape_functions),
+        cmocka_unit_test(csv_numbers_stay_numbers),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
