@@ -26,11 +26,15 @@ static void usage(FILE *f, const gc_opt *t, int n) {
           "  same    change within the threshold (significant or not, CI inside the band)\n"
           "  noisy   too few samples, or the CI reaches beyond the threshold without significance\n"
           "  broken  NEW failed verification or could not run where BASE passed (a regression)\n"
-          "Cases present on one side only are listed.\n"
+          "Cases present on one side only are listed; when more than half of a side's cases are\n"
+          "not in the other, the summary says so (\"only 2 of 10 BASE cases are in NEW\"). When no\n"
+          "case is in both (another thread count, preset or host), nothing is judged: the verdict\n"
+          "is \"nothing compared\" and the exit status 3, never a silent \"no regression\".\n"
           "\n",
           f);
     gc_opts_usage(f, t, n);
-    fputs("\nexit status: 0 no regression, 1 at least one slower or broken case, 2 bad input\n", f);
+    fputs("\nexit status: 0 no regression, 1 at least one slower or broken case, 2 bad input,\n"
+          "             3 nothing compared (no case of BASE is in NEW)\n", f);
 }
 
 typedef struct cmp_args {
@@ -169,7 +173,10 @@ static int compare_and_print(const gc_results *base, int nb, const gc_results *n
     }
     comparison_print(&cmp, a->format, bname, nname, stdout);
     fflush(stdout);
-    int rc = comparison_regressed(&cmp) ? 1 : 0;
+    int rc = comparison_exit_status(&cmp);
+    char cov[256];
+    if (rc == GC_EXIT_NOTHING_COMPARED && comparison_coverage(&cmp, cov, sizeof cov))
+        fprintf(stderr, "gencost: compare: %s\n", cov);
     comparison_free(&cmp);
     return rc;
 }

@@ -11,7 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include "bench/regress/compare.h"
+#include "bench/stats.h"
 
 /* ---- a seeded normal generator for synthetic samples (independent of compare's) ---------- */
 static uint64_t rng_state;
@@ -366,6 +369,7 @@ static void matching_and_one_sided_cases(void **s) {
     assert_int_equal(cmp.n_cases, 0);
     assert_int_equal(cmp.n_only_base, 4);
     assert_false(comparison_regressed(&cmp));
+    assert_int_equal(comparison_exit_status(&cmp), GC_EXIT_NOTHING_COMPARED);
     comparison_free(&cmp);
     o.any_host = true;
     assert_int_equal(compare_results(&base, 1, &nw, 1, &o, &cmp, &err), 0);
@@ -713,6 +717,198 @@ static void counts_through_results(void **s) {
     comparison_free(&cmp);
 }
 
+/* ---- nothing compared, and few cases in common ----------------------------------------------- */
+
+/* The same job at another thread count has no case in common: that is its own verdict and exit
+ * status (3), in every format, never "no regression" with exit 0. */
+static void nothing_compared_is_its_own_status(void **s) {
+    static const double t[] = {0.100, 0.101, 0.099, 0.100, 0.102, 0.098};
+    gc_case_result bc[2], nc[2];
+    set_case(&bc[0], "llm", "decode", 2, t, 6, "ok");
+    set_case(&bc[1], "llm", "prefill", 2, t, 6, "ok");
+    set_case(&nc[0], "llm", "decode", 8, t, 6, "ok");
+    set_case(&nc[1], "llm", "prefill", 8, t, 6, "ok");
+    gc_results base = results_of(bc, 2), nw = results_of(nc, 2);
+    gc_compare_opts o;
+    compare_opts_defaults(&o);
+    gc_comparison cmp;
+    gc_err err;
+    assert_int_equal(compare_results(&base, 1, &nw, 1, &o, &cmp, &err), 0);
+    assert_int_equal(cmp.n_cases, 0);
+    assert_int_equal(cmp.n_base_cases, 2);
+    assert_int_equal(cmp.n_new_cases, 2);
+    assert_false(comparison_regressed(&cmp));
+    assert_int_equal(comparison_exit_status(&cmp), GC_EXIT_NOTHING_COMPARED);
+    assert_int_not_equal(GC_EXIT_NOTHING_COMPARED, 0);
+    assert_int_not_equal(GC_EXIT_NOTHING_COMPARED, 1);
+    assert_int_not_equal(GC_EXIT_NOTHING_COMPARED, 2);
+    char cov[256];
+    assert_true(comparison_coverage(&cmp, cov, sizeof cov));
+    assert_non_null(strstr(cov, "nothing compared: no case of BASE is in NEW"));
+    char *md = print_to_string(&cmp, GC_FMT_MD);
+    assert_non_null(strstr(md, "### gencost compare: nothing compared"));
+    assert_null(strstr(md, "no regression"));
+    free(md);
+    char *text = print_to_string(&cmp, GC_FMT_TEXT);
+    assert_non_null(strstr(text, "nothing compared: no case of BASE is in NEW"));
+    free(text);
+    char *json = print_to_string(&cmp, GC_FMT_JSON);
+    assert_non_null(strstr(json, "\"nothing_compared\": true"));
+    free(json);
+    comparison_free(&cmp);
+    /* an empty side is nothing compared too */
+    gc_results empty = results_of(nc, 0);
+    assert_int_equal(compare_results(&base, 1, &empty, 1, &o, &cmp, &err), 0);
+    assert_int_equal(comparison_exit_status(&cmp), GC_EXIT_NOTHING_COMPARED);
+    assert_true(comparison_coverage(&cmp, cov, sizeof cov));
+    assert_string_equal(cov, "nothing compared: NEW has no cases");
+    comparison_free(&cmp);
+}
+
+/* 2 of 10 BASE cases are in NEW: compared as usual (exit 0), but the summary says how few. */
+static void few_cases_in_common_are_said(void **s) {
+    static const double t[] = {0.100, 0.101, 0.099, 0.100, 0.102, 0.098};
+    gc_case_result bc[10], nc[2];
+    for (int i = 0; i < 10; i++)
+        set_case(&bc[i], "llm", "decode", i + 1, t, 6, "ok");
+    set_case(&nc[0], "llm", "decode", 1, t, 6, "ok");
+    set_case(&nc[1], "llm", "decode", 2, t, 6, "ok");
+    gc_results base = results_of(bc, 10), nw = results_of(nc, 2);
+    gc_compare_opts o;
+    compare_opts_defaults(&o);
+    gc_comparison cmp;
+    gc_err err;
+    assert_int_equal(compare_results(&base, 1, &nw, 1, &o, &cmp, &err), 0);
+    assert_int_equal(cmp.n_cases, 2);
+    assert_int_equal(comparison_exit_status(&cmp), 0);
+    char cov[256];
+    assert_true(comparison_coverage(&cmp, cov, sizeof cov));
+    assert_string_equal(cov, "only 2 of 10 BASE cases are in NEW");
+    char *text = print_to_string(&cmp, GC_FMT_TEXT);
+    assert_non_null(strstr(text, "0 slower, 2 same; only 2 of 10 BASE cases are in NEW"));
+    free(text);
+    comparison_free(&cmp);
+    /* the other way round: NEW's side is the one mostly missing */
+    assert_int_equal(compare_results(&nw, 1, &base, 1, &o, &cmp, &err), 0);
+    assert_true(comparison_coverage(&cmp, cov, sizeof cov));
+    assert_string_equal(cov, "only 2 of 10 NEW cases are in BASE");
+    comparison_free(&cmp);
+    /* half missing is not "most": no remark */
+    assert_int_equal(compare_results(&base, 1, &base, 1, &o, &cmp, &err), 0);
+    assert_false(comparison_coverage(&cmp, cov, sizeof cov));
+    comparison_free(&cmp);
+}
+
+/* ---- scale ------------------------------------------------------------------------------------- */
+
+#define SCALE_CASES 20000
+#define SCALE_BIG 200000   /* samples of case 0 on each side */
+#define SCALE_ONE_SIDED 10 /* the last cases differ in threads: one side only */
+
+/* Case i of a generated side, one line of JSON with the fields the reader requires: preset
+ * p<i>, 5 samples around 0.1 s (case 0: SCALE_BIG samples); on NEW, case 0 takes 10% more time
+ * and every case with i % 1000 == 500 20% more. */
+static void scale_case(FILE *f, int i, bool is_new) {
+    int n = i == 0 ? SCALE_BIG : 5;
+    int threads = i >= SCALE_CASES - SCALE_ONE_SIDED ? (is_new ? 4 : 2) : 2;
+    double scale = is_new && i == 0 ? 1.10 : is_new && i % 1000 == 500 ? 1.20 : 1.0;
+    fprintf(f, "%s{\"workload\":\"llm\",\"preset\":\"p%05d\",\"params\":{},\"quant\":\"q4_0\","
+               "\"backend\":\"cpu\",\"device\":\"avx2\",\"threads\":%d,\"phase\":\"decode\","
+               "\"unit\":\"token\",\"work_per_rep\":16,\"status\":\"ok\",\"samples_s\":[",
+            i ? ",\n" : "", i, threads);
+    static const double steps[] = {-0.001, -0.0005, 0, 0.0005, 0.001};
+    for (int k = 0; k < n; k++)
+        fprintf(f, "%s%.9g", k ? "," : "", 0.1 * scale * (1 + (i == 0 ? 0.01 * normal() : steps[k])));
+    double m = 160 / scale;
+    fprintf(f, "],\"throughput\":{\"n\":%d,\"median\":%.9g,\"mean\":%.9g,\"stddev\":1,\"min\":%.9g,"
+               "\"max\":%.9g,\"ci95_low\":%.9g,\"ci95_high\":%.9g,\"cv\":0.001},\"verify\":{\"ok\":true},"
+               "\"energy\":{\"source\":\"none\",\"kind\":\"none\"}}",
+            n, m, m, m * 0.99, m * 1.01, m * 0.999, m * 1.001);
+}
+
+static void write_scale_side(const char *path, bool is_new) {
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "{\"schema\":2,\"gencost_version\":\"0.1.0\",\"git_commit\":\"%s\",\"complete\":true,"
+               "\"host\":{\"name\":\"box\"},\"cases\":[\n", is_new ? "new" : "base");
+    seed_rng(is_new ? 2 : 1);
+    for (int i = 0; i < SCALE_CASES; i++)
+        scale_case(f, i, is_new);
+    fprintf(f, "]}\n");
+    assert_int_equal(fclose(f), 0);
+}
+
+/* Two generated results files of 20,000 cases each, one case with 200,000 samples a side: the
+ * old insertion sort, pairwise key scans and full-sort bootstrap took minutes on this; hashing,
+ * qsort and the drawn bootstrap median take seconds. No time is asserted (tests/run.sh limits
+ * the binary); the verdict counts are. The bootstrap count is lowered, a constant factor per
+ * case, to keep the test quick under the sanitizers. */
+static void compare_at_scale(void **s) {
+    char dir[] = "/tmp/gc_cmp_scale_XXXXXX", base_path[64], new_path[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(base_path, sizeof base_path, "%s/base.json", dir);
+    snprintf(new_path, sizeof new_path, "%s/new.json", dir);
+    write_scale_side(base_path, false);
+    write_scale_side(new_path, true);
+    gc_results base, nw;
+    gc_err err;
+    assert_int_equal(results_read(base_path, &base, &err), 0);
+    assert_int_equal(results_read(new_path, &nw, &err), 0);
+    unlink(base_path);
+    unlink(new_path);
+    rmdir(dir);
+    assert_int_equal(base.n_cases, SCALE_CASES);
+    assert_int_equal(base.cases[0].n_samples, SCALE_BIG);
+    gc_compare_opts o;
+    compare_opts_defaults(&o);
+    o.n_boot = 200;
+    gc_comparison cmp;
+    assert_int_equal(compare_results(&base, 1, &nw, 1, &o, &cmp, &err), 0);
+    int matched = SCALE_CASES - SCALE_ONE_SIDED;
+    int slow_small = 0;   /* i % 1000 == 500 among the matched cases */
+    for (int i = 0; i < matched; i++)
+        slow_small += i % 1000 == 500;
+    assert_int_equal(cmp.n_cases, matched);
+    assert_int_equal(cmp.n_only_base, SCALE_ONE_SIDED);
+    assert_int_equal(cmp.n_only_new, SCALE_ONE_SIDED);
+    assert_int_equal(cmp.n_verdict[GC_SLOWER], slow_small + 1);
+    assert_int_equal(cmp.n_verdict[GC_SAME], matched - slow_small - 1);
+    /* the big case: a 10% longer time is a ratio of 1/1.1, its CI close around it */
+    const gc_case_cmp *big = NULL;
+    for (int i = 0; i < cmp.n_cases && !big; i++)
+        if (!strcmp(cmp.cases[i].id.preset, "p00000")) big = &cmp.cases[i];
+    assert_non_null(big);
+    assert_int_equal(big->n_base, SCALE_BIG);
+    assert_int_equal(big->verdict, GC_SLOWER);
+    assert_float_equal(big->ratio, 1 / 1.1, 0.002);
+    assert_true(big->ci_low < big->ratio && big->ratio < big->ci_high);
+    assert_true(big->ci_high - big->ci_low < 0.005);
+    assert_int_equal(comparison_exit_status(&cmp), 1);
+    comparison_free(&cmp);
+    results_free(&base);
+    results_free(&nw);
+}
+
+/* The drawn median of a large side gives the bootstrap the spread it should have: for n
+ * normal samples the median's standard error is sqrt(pi / 2) * sd / sqrt(n); the 95% interval of
+ * the ratio of two such medians is about 2 * 1.96 * sqrt(2) * that wide. */
+static void bootstrap_large_sides(void **s) {
+    int n = 20000;
+    double *a = malloc((size_t)n * sizeof *a), *b = malloc((size_t)n * sizeof *b), lo, hi;
+    assert_non_null(a);
+    assert_non_null(b);
+    seed_rng(11);
+    fill_normal(a, n, 100, 0.05);
+    fill_normal(b, n, 100, 0.05);
+    compare_bootstrap_ratio(a, n, b, n, 2000, 3, &lo, &hi);
+    double se = sqrt(3.141592653589793 / 2) * 0.05 / sqrt(n), want = 2 * 1.96 * sqrt(2.0) * se;
+    printf("bootstrap of 2 x %d samples: CI width %.5f, expected about %.5f\n", n, hi - lo, want);
+    assert_true(hi - lo > 0.8 * want && hi - lo < 1.2 * want);
+    assert_true(lo < 1 && hi > 1);
+    free(a);
+    free(b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(exact_cdf_matches_enumeration),
@@ -733,6 +929,10 @@ int main(void) {
         cmocka_unit_test(counts_verdicts),
         cmocka_unit_test(counts_unavailable_and_work_changed),
         cmocka_unit_test(counts_through_results),
+        cmocka_unit_test(nothing_compared_is_its_own_status),
+        cmocka_unit_test(few_cases_in_common_are_said),
+        cmocka_unit_test(bootstrap_large_sides),
+        cmocka_unit_test(compare_at_scale),
     };
     return cmocka_run_group_tests_name("compare", tests, NULL, NULL);
 }

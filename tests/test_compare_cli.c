@@ -162,9 +162,10 @@ static void compare_json_and_one_sided(void **s) {
     assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "counts"), "same")), 1);
     json_decref(j);
     free(out);
-    /* another host matches nothing unless --any-host */
+    /* another host matches nothing unless --any-host: nothing compared, exit 3 */
     write_results("other.json", "laptop", "fff", "2026-03-06T00:00:00Z", 0.100, "ok", true);
-    assert_int_equal(GENCOST(&out, "compare", path_of("base.json"), path_of("other.json")), 0);
+    assert_int_equal(GENCOST(&out, "compare", path_of("base.json"), path_of("other.json")), 3);
+    assert_non_null(strstr(out, "### gencost compare: nothing compared"));
     assert_non_null(strstr(out, "only in NEW: `llm/tiny/q4_0/cpu/-/t2/decode@laptop`"));
     free(out);
     assert_int_equal(GENCOST(&out, "compare", path_of("base.json"), path_of("other.json"),
@@ -201,7 +202,7 @@ static void compare_device_and_schema1(void **s) {
     write_results("old.json", "box", "aaa", "2026-03-01T00:00:00Z", 0.100, "ok", false);
     char base[160], *out = NULL;
     snprintf(base, sizeof base, "%s", path_of("avx2.json"));
-    assert_int_equal(GENCOST(&out, "compare", base, path_of("avx512.json")), 0);
+    assert_int_equal(GENCOST(&out, "compare", base, path_of("avx512.json")), 3);   /* nothing compared */
     assert_non_null(strstr(out, "only in BASE: `llm/tiny/q4_0/cpu/avx2/t2/decode?gen=16@box`"));
     assert_non_null(strstr(out, "only in NEW: `llm/tiny/q4_0/cpu/avx512/t2/decode?gen=16@box`"));
     assert_null(strstr(out, "| same |"));
@@ -213,6 +214,52 @@ static void compare_device_and_schema1(void **s) {
     assert_null(strstr(at + 1, note));
     assert_non_null(strstr(out, "same     llm/tiny/q4_0/cpu/avx2/t2/decode?gen=16 @ box"));
     assert_non_null(strstr(out, "only in BASE: triad/-/-/cpu/-/t1/triad@box"));
+    free(out);
+}
+
+/* The same job at another thread count (a bigger CI runner) or a renamed preset has no case in
+ * common: exit 3 and "nothing compared" on stdout and stderr, never "no regression" and 0. When
+ * most cases are missing, the summary says how many were compared. */
+static void compare_nothing_in_common(void **s) {
+    NEED_BIN();
+    write_device_results("t2.json", "avx2", 0.100);
+    FILE *in = fopen(path_of("t2.json"), "r");
+    assert_non_null(in);
+    char text[4096];
+    size_t len = fread(text, 1, sizeof text - 1, in);
+    fclose(in);
+    text[len] = 0;
+    char *at = strstr(text, "\"threads\": 2");
+    assert_non_null(at);
+    at[11] = '8';   /* "threads": 8 */
+    FILE *f = fopen(path_of("t8.json"), "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    th_proc p;
+    const char *args[] = {"compare", path_of("t2.json"), path_of("t8.json"), "--format", "text", NULL};
+    th_run(&p, bin, args, (th_io){0}, 0);
+    assert_int_equal(p.status, 3);
+    assert_non_null(strstr(p.out, "nothing compared: no case of BASE is in NEW"));
+    assert_null(strstr(p.out, "no regression"));
+    assert_non_null(strstr(p.err, "nothing compared"));
+    assert_true(strchr(p.err, '\n') == p.err + strlen(p.err) - 1);   /* one line */
+    th_free(&p);
+    char *out = NULL;
+    assert_int_equal(GENCOST(&out, "compare", path_of("t2.json"), path_of("t8.json"), "--format", "json"), 3);
+    assert_non_null(strstr(out, "\"nothing_compared\": true"));
+    free(out);
+    /* --any-host does not help: the thread count is part of the case */
+    assert_int_equal(GENCOST(NULL, "compare", path_of("t2.json"), path_of("t8.json"), "--any-host"), 3);
+    /* 1 of 3 BASE cases in NEW (schema-1 decode matches on what it has): compared, exit 0, and
+     * the summary says how few */
+    write_results("three.json", "box", "aaa", "2026-03-01T00:00:00Z", 0.100, "ok", true);
+    assert_int_equal(GENCOST(&out, "compare", path_of("three.json"), path_of("t2.json"), "--format", "text"), 0);
+    assert_non_null(strstr(out, "only 1 of 3 BASE cases are in NEW"));
+    free(out);
+    /* --help documents the status */
+    assert_int_equal(GENCOST(&out, "compare", "--help"), 0);
+    assert_non_null(strstr(out, "3 nothing compared"));
     free(out);
 }
 
@@ -463,6 +510,7 @@ int main(void) {
         cmocka_unit_test(compare_exit_codes),
         cmocka_unit_test(compare_json_and_one_sided),
         cmocka_unit_test(compare_bad_input),
+        cmocka_unit_test(compare_nothing_in_common),
         cmocka_unit_test(compare_device_and_schema1),
         cmocka_unit_test(compare_counts_cli),
         cmocka_unit_test(interleave_ab),

@@ -19,19 +19,17 @@ void compare_opts_defaults(gc_compare_opts *o) {
                            .count_threshold = 0.02};
 }
 
+static int cmp_double(const void *x, const void *y) {
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
 static double median_of(const double *x, int n) {
     double *t = malloc((size_t)n * sizeof *t);
     if (!t)
         return NAN;
     memcpy(t, x, (size_t)n * sizeof *t);
-    /* insertion sort: n is a handful of repetitions, and this keeps the file free of qsort
-     * comparators duplicated from compare_stats.c */
-    for (int i = 1; i < n; i++)
-        for (int j = i; j > 0 && t[j - 1] > t[j]; j--) {
-            double s = t[j];
-            t[j] = t[j - 1];
-            t[j - 1] = s;
-        }
+    qsort(t, (size_t)n, sizeof *t, cmp_double);   /* n may be 100,000s of samples: no n^2 sort */
     double m = n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
     free(t);
     return m;
@@ -104,11 +102,80 @@ typedef struct side_case {
     char bad_status[12];
 } side_case;
 
+/* Cases are found by key through an open-addressing hash table of indices into c (indices,
+ * not pointers: c moves when it grows), and by coarse key through a second table whose slots
+ * start chains (coarse_next) in index order: matching stays near-linear with 100,000s of cases. */
 typedef struct side {
     side_case *c;
     int n, cap;
     bool schema1;                  /* some file of this side is schema 1 */
+    int *slots;                    /* key table: -1 empty, else an index into c */
+    size_t n_slots;                /* a power of two, at least twice n */
+    int *coarse_slots, *coarse_next;   /* built by side_index_coarse once every file is in */
+    size_t n_slots_coarse;
 } side;
+
+/* FNV-1a: short keys, no adversary who gains from collisions beyond a slower compare. */
+static size_t hash_str(const char *s) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+    return (size_t)h;
+}
+
+/* The slot of key in a table of indices (keys read through key_of): its index, or the empty
+ * slot where it would go. */
+static size_t probe(const int *slots, size_t n_slots, const side *s, const char *key, bool coarse) {
+    size_t i = hash_str(key) & (n_slots - 1);
+    for (; slots[i] >= 0; i = (i + 1) & (n_slots - 1)) {
+        const side_case *x = &s->c[slots[i]];
+        if (!strcmp(coarse ? x->coarse : x->key, key))
+            break;
+    }
+    return i;
+}
+
+/* Doubles the key table and re-inserts every case. */
+static int side_rehash(side *s) {
+    size_t n = s->n_slots ? 2 * s->n_slots : 64;
+    int *t = malloc(n * sizeof *t);
+    if (!t)
+        return -1;
+    memset(t, 0xff, n * sizeof *t);   /* every slot -1 */
+    for (int i = 0; i < s->n; i++)
+        t[probe(t, n, s, s->c[i].key, false)] = i;
+    free(s->slots);
+    s->slots = t;
+    s->n_slots = n;
+    return 0;
+}
+
+/* The coarse table: each slot holds the first case of a coarse key, coarse_next the rest. */
+static int side_index_coarse(side *s) {
+    size_t n = 64;
+    while (n < 2 * (size_t)s->n)
+        n *= 2;
+    s->coarse_slots = malloc(n * sizeof *s->coarse_slots);
+    s->coarse_next = malloc((size_t)(s->n ? s->n : 1) * sizeof *s->coarse_next);
+    int *last = malloc(n * sizeof *last);   /* the chain's tail per slot, so chains keep order */
+    if (!s->coarse_slots || !s->coarse_next || !last) {
+        free(last);
+        return -1;
+    }
+    memset(s->coarse_slots, 0xff, n * sizeof *s->coarse_slots);
+    for (int i = 0; i < s->n; i++) {
+        size_t k = probe(s->coarse_slots, n, s, s->c[i].coarse, true);
+        s->coarse_next[i] = -1;
+        if (s->coarse_slots[k] < 0)
+            s->coarse_slots[k] = i;
+        else
+            s->coarse_next[last[k]] = i;
+        last[k] = i;
+    }
+    free(last);
+    s->n_slots_coarse = n;
+    return 0;
+}
 
 static void with_host(char *buf, size_t n, const char *host, bool any_host) {
     if (any_host)
@@ -141,10 +208,10 @@ static int push_instructions(side_case *sc, const gc_case_result *cr) {
 }
 
 static side_case *side_find(side *s, const char *key) {
-    for (int i = 0; i < s->n; i++)
-        if (!strcmp(s->c[i].key, key))
-            return &s->c[i];
-    return NULL;
+    if (!s->n_slots)
+        return NULL;
+    int i = s->slots[probe(s->slots, s->n_slots, s, key, false)];
+    return i >= 0 ? &s->c[i] : NULL;
 }
 
 static side_case *side_get(side *s, const gc_case_result *cr, const gc_results *r,
@@ -165,7 +232,9 @@ static side_case *side_get(side *s, const gc_case_result *cr, const gc_results *
         s->c = t;
         s->cap = cap;
     }
-    sc = &s->c[s->n++];
+    if (2 * (size_t)(s->n + 1) > s->n_slots && side_rehash(s))
+        return NULL;
+    sc = &s->c[s->n];
     memset(sc, 0, sizeof *sc);
     sc->first = cr;
     sc->all_ok = true;
@@ -174,6 +243,7 @@ static side_case *side_get(side *s, const gc_case_result *cr, const gc_results *
     gc_case_key_coarse(&cr->id, sc->coarse, sizeof sc->coarse);
     with_host(sc->coarse, sizeof sc->coarse, r->host_name, any_host);
     snprintf(sc->host, sizeof sc->host, "%s", r->host_name);
+    s->slots[probe(s->slots, s->n_slots, s, sc->key, false)] = s->n++;
     return sc;
 }
 
@@ -208,6 +278,9 @@ static void side_free(side *s) {
         free(s->c[i].ins);
     }
     free(s->c);
+    free(s->slots);
+    free(s->coarse_slots);
+    free(s->coarse_next);
 }
 
 /* The identity shown is the fuller one: a schema-1 side knows neither device nor params. */
@@ -286,9 +359,10 @@ static int match_one(side_case *b, side *sn, gc_comparison *out, int *cap) {
     side_case *n = side_find(sn, b->key);
     if (n)
         return add_pair(b, n, out, cap);
-    for (int i = 0; i < sn->n; i++) {
+    int first = sn->coarse_slots[probe(sn->coarse_slots, sn->n_slots_coarse, sn, b->coarse, true)];
+    for (int i = first; i >= 0; i = sn->coarse_next[i]) {
         side_case *x = &sn->c[i];
-        if ((b->partial || x->partial) && !strcmp(b->coarse, x->coarse) && add_pair(b, x, out, cap))
+        if ((b->partial || x->partial) && add_pair(b, x, out, cap))
             return -1;
     }
     return 0;
@@ -298,6 +372,10 @@ static int match_sides(side *sb, side *sn, gc_comparison *out) {
     int cap = 0;
     out->base_schema1 = sb->schema1;
     out->new_schema1 = sn->schema1;
+    out->n_base_cases = sb->n;
+    out->n_new_cases = sn->n;
+    if (side_index_coarse(sn))
+        return -1;
     for (int i = 0; i < sb->n; i++) {
         if (match_one(&sb->c[i], sn, out, &cap))
             return -1;
@@ -344,4 +422,10 @@ void comparison_free(gc_comparison *c) {
 
 bool comparison_regressed(const gc_comparison *c) {
     return c->n_verdict[GC_SLOWER] > 0 || c->n_verdict[GC_BROKEN] > 0;
+}
+
+int comparison_exit_status(const gc_comparison *c) {
+    if (comparison_regressed(c))
+        return 1;
+    return c->n_cases ? 0 : GC_EXIT_NOTHING_COMPARED;
 }

@@ -24,6 +24,16 @@
  *     shown, but only for information: counts REPLACE wall time as the verdict.
  *  3. else (no counters on a side, e.g. a VM) → counts "unavailable", said per case, and the
  *     verdict is the throughput one. No count is ever estimated.
+ * Nothing compared: when no case of BASE met a case of NEW (another thread count, a renamed
+ * preset, another host), there is no verdict to give, and saying "no regression" would turn a CI
+ * gate off without a word: comparison_exit_status() is then GC_EXIT_NOTHING_COMPARED and every
+ * format says "nothing compared". When more than half of either side's cases found no partner,
+ * the summary line says so ("only 2 of 10 BASE cases are in NEW").
+ *
+ * Scale: cases are matched through hash tables and samples sorted with qsort, and the bootstrap
+ * of a case with many samples draws the resample's median directly (compare_stats.c), so a
+ * compare of 100,000 cases or of a case with 100,000s of samples takes seconds, not minutes.
+ *
  * Caveat: at threads > 1 the CPU pool's workers spin up to 200 us waiting for jobs, and those
  * user-space instructions are counted too, so multi-thread counts move somewhat with load.
  */
@@ -73,7 +83,9 @@ double compare_mann_whitney(const double *a, int na, const double *b, int nb, do
 double compare_u_cdf_exact(int m, int n, double u);
 
 /* Percentile bootstrap 95% CI of median(b) / median(a): each side resampled with replacement,
- * n_boot times, from a splitmix64 stream seeded by seed. Deterministic for a given seed. */
+ * n_boot times, from a splitmix64 stream seeded by seed. Deterministic for a given seed. A side
+ * of more than 2000 samples has its resample's median drawn directly from order-statistic
+ * distributions (the same bootstrap, O(1) per resample; compare_stats.c). */
 void compare_bootstrap_ratio(const double *a, int na, const double *b, int nb, int n_boot,
                              uint64_t seed, double *lo, double *hi);
 
@@ -124,6 +136,7 @@ typedef struct gc_comparison {
     int n_verdict[GC_N_VERDICTS];
     int n_partial;                    /* cases matched without device and params */
     bool base_schema1, new_schema1;   /* a file of that side is schema 1 (partial identities) */
+    int n_base_cases, n_new_cases;    /* distinct cases of each side (files merged) */
 } gc_comparison;
 
 /* Compares the cases of base[0..nb) with those of nw[0..nn); several files on one side are
@@ -147,6 +160,18 @@ void comparison_free(gc_comparison *c);
 
 /* True when at least one case is a regression (slower or broken): exit status 1. */
 bool comparison_regressed(const gc_comparison *c);
+
+/* `compare` exits 3 when no case was compared at all (top of this file): distinct from 0 (no
+ * regression), 1 (regression) and 2 (bad input). */
+#define GC_EXIT_NOTHING_COMPARED 3
+
+/* 1 on a regression, else GC_EXIT_NOTHING_COMPARED when no case was compared, else 0. */
+int comparison_exit_status(const gc_comparison *c);
+
+/* The summary's coverage remark: "nothing compared: no case of BASE is in NEW" when nothing
+ * was compared, "only K of N BASE cases are in NEW" (and/or the same for NEW) when more than
+ * half of a side's cases are unmatched, else "" (returns false). */
+bool comparison_coverage(const gc_comparison *c, char *buf, size_t n);
 
 typedef enum gc_cmp_format { GC_FMT_MD, GC_FMT_TEXT, GC_FMT_JSON } gc_cmp_format;
 int compare_parse_format(const char *s, gc_cmp_format *f);

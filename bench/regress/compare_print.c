@@ -94,9 +94,40 @@ static void fill_cells(const gc_case_cmp *x, cells *t) {
     fmt_counts(t->counts, sizeof t->counts, x);
 }
 
+bool comparison_coverage(const gc_comparison *c, char *buf, size_t n) {
+    buf[0] = 0;
+    if (!c->n_cases) {
+        if (!c->n_base_cases || !c->n_new_cases)
+            snprintf(buf, n, "nothing compared: %s", !c->n_base_cases && !c->n_new_cases ? "BASE and NEW have no cases"
+                                                     : !c->n_base_cases ? "BASE has no cases"
+                                                                        : "NEW has no cases");
+        else
+            snprintf(buf, n, "nothing compared: no case of BASE is in NEW (%d BASE, %d NEW cases; another "
+                             "thread count, preset, parameter or host makes another case)",
+                     c->n_base_cases, c->n_new_cases);
+        return true;
+    }
+    int base_in = c->n_base_cases - c->n_only_base, new_in = c->n_new_cases - c->n_only_new;
+    bool few_base = 2 * c->n_only_base > c->n_base_cases, few_new = 2 * c->n_only_new > c->n_new_cases;
+    if (few_base && few_new)
+        snprintf(buf, n, "only %d of %d BASE cases are in NEW, only %d of %d NEW cases are in BASE", base_in,
+                 c->n_base_cases, new_in, c->n_new_cases);
+    else if (few_base)
+        snprintf(buf, n, "only %d of %d BASE cases are in NEW", base_in, c->n_base_cases);
+    else if (few_new)
+        snprintf(buf, n, "only %d of %d NEW cases are in BASE", new_in, c->n_new_cases);
+    return few_base || few_new;
+}
+
+/* The verdict counts, with the coverage remark after them (or only it, when nothing was
+ * compared). */
 static void summary_line(const gc_comparison *c, char *buf, size_t n) {
     size_t used = 0;
     buf[0] = 0;
+    if (!c->n_cases) {
+        comparison_coverage(c, buf, n);
+        return;
+    }
     static const gc_verdict order[] = {GC_SLOWER, GC_BROKEN, GC_FASTER, GC_SAME, GC_NOISY,
                                        GC_UNUSABLE, GC_WORK_CHANGED};
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
@@ -109,6 +140,9 @@ static void summary_line(const gc_comparison *c, char *buf, size_t n) {
             return;
         used += (size_t)w;
     }
+    char cov[256];
+    if (comparison_coverage(c, cov, sizeof cov))
+        snprintf(buf + used, n - used, "; %s", cov);
 }
 
 /* The one note on schema-1 matching (compare.h), when some case was matched that way. */
@@ -130,10 +164,11 @@ static void md_cell(FILE *out, const char *s) {
 
 static void print_md(const gc_comparison *c, const int *idx, const char *bn, const char *nn,
                      FILE *out) {
-    char sum[256];
+    char sum[512];
     summary_line(c, sum, sizeof sum);
     bool bad = comparison_regressed(c);
-    fprintf(out, "### gencost compare: %s\n\n", bad ? "regression found" : "no regression");
+    fprintf(out, "### gencost compare: %s\n\n",
+            bad ? "regression found" : c->n_cases ? "no regression" : "nothing compared");
     fprintf(out, "BASE `");
     md_cell(out, bn);
     fprintf(out, "` vs NEW `");
@@ -207,7 +242,7 @@ static void print_text_counts(const gc_case_cmp *x, FILE *out) {
 
 static void print_text(const gc_comparison *c, const int *idx, const char *bn, const char *nn,
                        FILE *out) {
-    char sum[256];
+    char sum[512];
     summary_line(c, sum, sizeof sum);
     fprintf(out, "BASE %s\nNEW  %s\n%s (threshold %.1f%%, alpha %g", bn, nn, sum,
             100 * c->opt.threshold, c->opt.alpha);
@@ -307,6 +342,12 @@ static void print_json(const gc_comparison *c, const int *idx, const char *bn, c
     if (c->opt.counts)
         json_object_set_new(o, "count_threshold", json_real(c->opt.count_threshold));
     json_object_set_new(o, "regression", json_boolean(comparison_regressed(c)));
+    json_object_set_new(o, "nothing_compared", json_boolean(c->n_cases == 0));
+    json_object_set_new(o, "base_cases", json_integer(c->n_base_cases));
+    json_object_set_new(o, "new_cases", json_integer(c->n_new_cases));
+    char cov[256];
+    if (comparison_coverage(c, cov, sizeof cov))
+        json_object_set_new(o, "coverage", json_string(cov));
     char note[128];
     if (schema1_note(c, note, sizeof note))
         json_object_set_new(o, "note", json_string(note));
