@@ -245,6 +245,19 @@ static int roofline_chart(chart_ctx *c) {
     return 0;
 }
 
+/* gnuplot opens the images and its log itself: a symlink (or FIFO, device, folder) planted at
+ * one of them is refused here, not followed there (gc_check_dest). */
+static int check_outputs(const char *dir, const char *name, char *why, size_t why_n) {
+    static const char *const files[][2] = {{"", "svg"}, {"", "png"}, {"gnuplot", "log"}};
+    for (int i = 0; i < 3; i++) {
+        char path[1100];
+        gc_err err;
+        snprintf(path, sizeof path, "%s/%s.%s", dir, files[i][0][0] ? files[i][0] : name, files[i][1]);
+        if (gc_check_dest(path, &err)) return snprintf(why, why_n, "%s", err.msg), -1;
+    }
+    return 0;
+}
+
 /* Runs gnuplot on one script in dir; 0 on exit status 0. */
 static int run_gnuplot(const char *gnuplot, const char *dir, const char *script, char *why, size_t why_n) {
     pid_t pid = fork();
@@ -300,7 +313,7 @@ int rp_charts(const rp_model *m, const char *dir, const char *gnuplot, char name
     for (int i = 0; i < c.n; i++) {
         char script[48];
         snprintf(script, sizeof script, "%s.gp", names[i]);
-        if (run_gnuplot(gnuplot, dir, script, why, why_n)) return 0;
+        if (check_outputs(dir, names[i], why, why_n) || run_gnuplot(gnuplot, dir, script, why, why_n)) return 0;
     }
     return c.n;
 }

@@ -386,6 +386,34 @@ static void path_like_host_stays_inside(void **s) {
     remove_dir(dir);
 }
 
+/* gnuplot writes the images itself: a symlink planted at one is refused (charts skipped, saying
+ * why), and its target is left as it was. */
+static void chart_symlink_not_followed(void **s) {
+    char dir[64], charts[96], target[96], link[128];
+    snprintf(dir, sizeof dir, "/tmp/gc_report_XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    snprintf(charts, sizeof charts, "%s/charts", dir);
+    snprintf(target, sizeof target, "%s/precious", dir);
+    snprintf(link, sizeof link, "%s/speedup.svg", charts);
+    assert_int_equal(mkdir(charts, 0755), 0);
+    FILE *f = fopen(target, "w");
+    assert_non_null(f);
+    fputs("keep me\n", f);
+    fclose(f);
+    assert_int_equal(symlink(target, link), 0);
+    char *inputs[] = {FIX "m1.json"};
+    gc_report_opts o = {.hosts_dir = "hosts", .out_dir = dir, .quiet = true};
+    gc_err err = {{0}};
+    if (report_run(inputs, 1, &o, &err)) fail_msg("%s", err.msg);
+    char *text = slurp(dir, "precious", NULL), *md_text = slurp(dir, "report.md", NULL);
+    assert_string_equal(text, "keep me\n");
+    assert_non_null(strstr(md_text, "Charts were skipped: "));
+    assert_non_null(strstr(md_text, "speedup.svg: is a symbolic link"));
+    free(text);
+    free(md_text);
+    remove_dir(dir);
+}
+
 /* The escaping functions one by one (base/escape.h), on exact strings. */
 static char *escaped(void (*fn)(FILE *, const char *), const char *s) {
     static char buf[512];
@@ -507,6 +535,7 @@ int main(void) {
         cmocka_unit_test(html_has_no_markup_from_data),
         cmocka_unit_test(md_rows_and_csv_cells_hold),
         cmocka_unit_test(path_like_host_stays_inside),
+        cmocka_unit_test(chart_symlink_not_followed),
         cmocka_unit_test(escape_functions),
         cmocka_unit_test(csv_numbers_stay_numbers),
     };

@@ -174,6 +174,9 @@ int history_plot(gc_history *h, const gc_hist_series *s, const gc_hist_check_opt
         }
         write_script(f, s, data_name, img, terms[t][0]);
         rc = write_mem(script, f, &buf, &len, err);
+        char img_path[1900];   /* gnuplot opens the image itself: a planted symlink is refused here */
+        snprintf(img_path, sizeof img_path, "%s/%s", dir, img);
+        rc = rc ? rc : gc_check_dest(img_path, err);
         rc = rc ? rc : run_gnuplot(dir, script_name, err);
         *files_written += !rc;
     }
