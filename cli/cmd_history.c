@@ -25,15 +25,18 @@ static void usage(FILE *f, const gc_opt *t, int n) {
           "  check NEW.json [--window N] [--threshold PCT] [--mads K] [--counts [--count-threshold PCT]]\n"
           "                             compare each case of NEW with the median and MAD of the\n"
           "                             last N points of its series: slower needs a change beyond\n"
-          "                             PCT AND beyond K scaled MADs; exit 1 on a regression\n"
+          "                             PCT AND beyond K scaled MADs; exit 1 on a regression, exit 3\n"
+          "                             when no case of NEW has history (nothing checked)\n"
           "\n"
           "CASE is workload/preset/quant/backend/device/tTHREADS/phase[?params], as `history list`\n"
           "prints it (device '-' where a schema-1 file did not record it).\n"
           "Concurrent writers are safe: each add is one transaction; a busy database is waited for.\n"
+          "list, show, plot and check only read: they run while another process writes.\n"
           "\n",
           f);
     gc_opts_usage(f, t, n);
-    fputs("\nexit status: 0 ok, 1 check found a regression, 2 bad input\n", f);
+    fputs("\nexit status: 0 ok, 1 check found a regression, 2 bad input, 3 check had no history for\n"
+          "             any case of NEW (nothing checked)\n", f);
 }
 
 typedef struct hist_args {
@@ -100,6 +103,9 @@ static int parse_args(int argc, char **argv, hist_args *a) {
         usage(stdout, t, n);
         return -1;
     }
+    if (!*a->db)
+        return gc_die_usage("history: --db is empty (an empty name is SQLite's temporary database: "
+                            "nothing would be kept)");
     if (!n_pos)
         return gc_die_usage("history: needs an action: add, list, show, plot or check "
                             "(try: gencost history --help)");
@@ -112,9 +118,9 @@ static int parse_args(int argc, char **argv, hist_args *a) {
     return 0;
 }
 
-static int open_db(const hist_args *a, gc_history **h) {
+static int open_db(const hist_args *a, bool read_only, gc_history **h) {
     gc_err err;
-    if (history_open(a->db, h, &err)) {
+    if ((read_only ? history_open_read : history_open)(a->db, h, &err)) {
         fprintf(stderr, "gencost: %s\n", err.msg);
         return GC_EXIT_USAGE;
     }
@@ -233,10 +239,11 @@ static int act_check(const hist_args *a, gc_history *h) {
         results_free(&r);
         return gc_die_usage("history check: %s", err.msg);
     }
-    int bad = 0;
+    int bad = 0, with_history = 0;
     printf("%s against the last %d points of each series in %s\n", a->pos[0], a->check.window, a->db);
     for (int i = 0; i < n; i++) {
         bad += c[i].verdict == GC_SLOWER || c[i].verdict == GC_BROKEN;
+        with_history += c[i].n_window > 0;
         printf("%-8s %s@%s: %.4g %s/s vs history %.4g (MAD %.3g, %d points): %s\n",
                compare_verdict_name(c[i].verdict), c[i].key, c[i].host, c[i].new_median, c[i].unit,
                c[i].hist_median, c[i].hist_mad, c[i].n_window, c[i].why);
@@ -245,10 +252,23 @@ static int act_check(const hist_args *a, gc_history *h) {
                    c[i].new_instructions, c[i].hist_instructions, c[i].ins_ratio,
                    compare_verdict_name(c[i].time_verdict));
     }
-    printf("%d regression%s\n", bad, bad == 1 ? "" : "s");
+    int rc = bad ? 1 : 0;
+    if (!bad && !with_history) {
+        /* a CI gate that checks nothing must not pass as "0 regressions" */
+        printf("nothing checked: no case of %s has history in %s (%d cases; another thread count, "
+               "preset, parameter or host is another series)\n", a->pos[0], a->db, n);
+        fprintf(stderr, "gencost: history check: nothing checked: no case of %s has history in %s\n",
+                a->pos[0], a->db);
+        rc = GC_EXIT_NOTHING_COMPARED;
+    } else if (2 * (n - with_history) > n) {
+        printf("%d regression%s; only %d of %d NEW cases have history\n", bad, bad == 1 ? "" : "s",
+               with_history, n);
+    } else {
+        printf("%d regression%s\n", bad, bad == 1 ? "" : "s");
+    }
     free(c);
     results_free(&r);
-    return bad ? 1 : 0;
+    return rc;
 }
 
 int cmd_history(int argc, char **argv) {
@@ -262,15 +282,16 @@ int cmd_history(int argc, char **argv) {
         {"add", act_add}, {"list", act_list}, {"show", act_show}, {"plot", act_plot}, {"check", act_check}};
     for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++) {
         if (strcmp(a.action, acts[i].name)) continue;
-        /* reading actions never create a database as a side effect; check may meet an empty
-         * history on a project's first CI run, which is not an error */
-        bool reads = i >= 1 && i <= 3;
-        if (reads && access(a.db, F_OK))
+        /* reading actions never create a database as a side effect nor take its write lock;
+         * check may meet no database on a project's first CI run: it then creates an empty one
+         * and says "nothing checked" (exit 3) */
+        bool reads = i >= 1 && i <= 3, missing = access(a.db, F_OK) != 0;
+        if (reads && missing)
             return gc_die_usage("history: no database at %s (create one with: gencost history "
                                 "add RESULTS.json, or pass --db FILE)",
                                 a.db);
         gc_history *h = NULL;
-        if ((rc = open_db(&a, &h))) return rc;
+        if ((rc = open_db(&a, i >= 1 && !missing, &h))) return rc;
         rc = acts[i].fn(&a, h);
         history_close(h);
         return rc;

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <sqlite3.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -394,6 +395,103 @@ static void history_cli(void **s) {
     assert_int_equal(GENCOST(NULL, "history", "--db", path_of("run0.json"), "list"), 2);
 }
 
+/* `--db ""` would be SQLite's temporary database: "added 5 cases" and nothing kept. Refused. */
+static void history_empty_db_refused(void **s) {
+    NEED_BIN();
+    write_results("e.json", "box", "e1", "2026-05-01T00:00:00Z", 0.100, "ok", true);
+    th_proc p;
+    const char *args[] = {"history", "--db", "", "add", path_of("e.json"), NULL};
+    th_run(&p, bin, args, (th_io){0}, 0);
+    assert_int_equal(p.status, 2);
+    assert_null(strstr(p.out, "added"));
+    assert_non_null(strstr(p.err, "--db"));
+    th_free(&p);
+    const char *list[] = {"history", "--db", "", "list", NULL};
+    assert_int_equal(th_run(&p, bin, list, (th_io){.out = TH_DISCARD, .err = TH_DISCARD}, 0), 2);
+}
+
+/* Reading actions take no write lock: while this process holds a write transaction open on the
+ * database (as a concurrent `history add` would), list, show and check finish at once (before,
+ * they waited 30 s for the lock and failed). */
+static void history_reads_beside_a_writer(void **s) {
+    NEED_BIN();
+    const char *db = path_of("lock/history.db");
+    char dbcopy[160];
+    snprintf(dbcopy, sizeof dbcopy, "%s", db);
+    for (int i = 0; i < 3; i++) {
+        char name[32], commit[16], started[32];
+        snprintf(name, sizeof name, "lock%d.json", i);
+        snprintf(commit, sizeof commit, "l%d", i);
+        snprintf(started, sizeof started, "2026-06-0%dT00:00:00Z", i + 1);
+        write_results(name, "box", commit, started, 0.100, "ok", true);
+        assert_int_equal(GENCOST(NULL, "history", "--db", dbcopy, "add", path_of(name)), 0);
+    }
+    sqlite3 *w = NULL;
+    assert_int_equal(sqlite3_open(dbcopy, &w), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(w, "BEGIN IMMEDIATE; INSERT INTO runs (host, commit_id, started, added)"
+                                     " VALUES ('other', 'x', 'y', 'z');", NULL, NULL, NULL), SQLITE_OK);
+    th_proc p;
+    const char *list[] = {"history", "--db", dbcopy, "list", NULL};
+    assert_int_equal(th_run(&p, bin, list, (th_io){.err = TH_INHERIT}, 15), 0);
+    assert_non_null(strstr(p.out, "llm/tiny/q4_0/cpu/-/t2/decode"));
+    th_free(&p);
+    const char *show[] = {"history", "--db", dbcopy, "show", "llm/tiny/q4_0/cpu/-/t2/decode@box", NULL};
+    assert_int_equal(th_run(&p, bin, show, (th_io){.err = TH_INHERIT}, 15), 0);
+    assert_non_null(strstr(p.out, "2026-06-03T00:00:00Z"));
+    th_free(&p);
+    write_results("lockcheck.json", "box", "l9", "2026-06-09T00:00:00Z", 0.100, "ok", true);
+    const char *check[] = {"history", "--db", dbcopy, "check", path_of("lockcheck.json"), NULL};
+    assert_int_equal(th_run(&p, bin, check, (th_io){.err = TH_INHERIT}, 15), 0);
+    assert_non_null(strstr(p.out, "same     llm/tiny/q4_0/cpu/-/t2/decode@box"));
+    th_free(&p);
+    assert_int_equal(sqlite3_exec(w, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(w);
+}
+
+/* history check of a NEW none of whose cases has history: "nothing checked", exit 3; when
+ * most cases lack history, the last line says how many had some. */
+static void history_check_nothing_checked(void **s) {
+    NEED_BIN();
+    const char *db = path_of("nc/history.db");
+    char dbcopy[160];
+    snprintf(dbcopy, sizeof dbcopy, "%s", db);
+    write_results("nc0.json", "box", "n0", "2026-07-01T00:00:00Z", 0.100, "ok", true);
+    assert_int_equal(GENCOST(NULL, "history", "--db", dbcopy, "add", path_of("nc0.json")), 0);
+    write_results("nc1.json", "laptop", "n1", "2026-07-02T00:00:00Z", 0.100, "ok", true);
+    char *out = NULL;
+    assert_int_equal(GENCOST(&out, "history", "--db", dbcopy, "check", path_of("nc1.json")), 3);
+    assert_non_null(strstr(out, "nothing checked: no case of"));
+    assert_null(strstr(out, "0 regressions"));
+    free(out);
+    /* no database yet (a project's first CI run): nothing checked too */
+    assert_int_equal(GENCOST(&out, "history", "--db", path_of("nc/fresh.db"), "check", path_of("nc1.json")), 3);
+    free(out);
+    /* same host: every case has one earlier point (noisy, but checked): exit 0 */
+    write_results("nc2.json", "box", "n2", "2026-07-03T00:00:00Z", 0.100, "ok", true);
+    assert_int_equal(GENCOST(&out, "history", "--db", dbcopy, "check", path_of("nc2.json")), 0);
+    assert_non_null(strstr(out, "0 regressions\n"));
+    free(out);
+    /* 1 of 3 cases has history: the other two are other phases */
+    write_results("nc5.json", "box", "n5", "2026-07-05T00:00:00Z", 0.100, "ok", true);
+    FILE *in = fopen(path_of("nc5.json"), "r");
+    assert_non_null(in);
+    static char text[16384];
+    size_t len = fread(text, 1, sizeof text - 1, in);
+    fclose(in);
+    text[len] = 0;
+    FILE *f = fopen(path_of("nc5.json"), "w");
+    assert_non_null(f);
+    for (const char *p = text; *p;) {   /* "prefill" -> "prefilx", "triad" phase -> "triax" */
+        if (!strncmp(p, "\"phase\": \"prefill\"", 18)) fputs("\"phase\": \"prefilx\"", f), p += 18;
+        else if (!strncmp(p, "\"phase\": \"triad\"", 16)) fputs("\"phase\": \"triax\"", f), p += 16;
+        else fputc(*p++, f);
+    }
+    fclose(f);
+    assert_int_equal(GENCOST(&out, "history", "--db", dbcopy, "check", path_of("nc5.json")), 0);
+    assert_non_null(strstr(out, "0 regressions; only 1 of 3 NEW cases have history"));
+    free(out);
+}
+
 /* A results file with one case, llm decode (16 tokens per rep, samples around decode_s), that
  * records bytes_per_rep and, when instructions > 0, metrics.instructions_per_rep. */
 static void write_counted(const char *name, double decode_s, double instructions,
@@ -515,6 +613,9 @@ int main(void) {
         cmocka_unit_test(compare_counts_cli),
         cmocka_unit_test(interleave_ab),
         cmocka_unit_test(history_cli),
+        cmocka_unit_test(history_empty_db_refused),
+        cmocka_unit_test(history_reads_beside_a_writer),
+        cmocka_unit_test(history_check_nothing_checked),
     };
     return cmocka_run_group_tests_name("compare_cli", tests, setup, teardown);
 }

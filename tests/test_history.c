@@ -606,6 +606,46 @@ static void not_a_database(void **s) {
     assert_non_null(strstr(err.msg, path));
 }
 
+/* An empty path would open SQLite's temporary database: whatever is added vanishes. Refused. */
+static void empty_path_refused(void **s) {
+    gc_history *h = NULL;
+    gc_err err;
+    assert_int_not_equal(history_open("", &h, &err), 0);
+    assert_null(h);
+    assert_non_null(strstr(err.msg, "empty"));
+    assert_int_not_equal(history_open_read("", &h, &err), 0);
+    assert_null(h);
+}
+
+/* A reader opens and queries while another connection holds the write lock (WAL): no wait for
+ * the writer, no write of its own. history_open_read never creates a database either. */
+static void reader_beside_a_writer(void **s) {
+    char path[160];
+    snprintf(path, sizeof path, "%s/rw.db", tmpdir);
+    gc_history *h = NULL;
+    gc_err err;
+    assert_int_not_equal(history_open_read(path, &h, &err), 0);   /* missing: not created */
+    assert_int_not_equal(access(path, F_OK), 0);
+    assert_int_equal(history_open(path, &h, &err), 0);
+    fake_run f;
+    fake(&f, "box", "c1", "2026-01-01T00:00:00Z", 100);
+    int added = 0;
+    assert_int_equal(history_add(h, &f.r, "a.json", &added, &err), 0);
+    history_close(h);
+    sqlite3 *w = NULL;
+    assert_int_equal(sqlite3_open(path, &w), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(w, "BEGIN IMMEDIATE; DELETE FROM points;", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(history_open_read(path, &h, &err), 0);
+    gc_hist_series *series = NULL;
+    int n = 0;
+    assert_int_equal(history_series(h, &series, &n, &err), 0);
+    assert_int_equal(n, 2);   /* the writer's delete is not committed: both series still seen */
+    free(series);
+    history_close(h);
+    assert_int_equal(sqlite3_exec(w, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(w);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(judge_hand_values),
@@ -618,6 +658,8 @@ int main(void) {
         cmocka_unit_test(migrates_version_1),
         cmocka_unit_test(newer_database_refused),
         cmocka_unit_test(not_a_database),
+        cmocka_unit_test(empty_path_refused),
+        cmocka_unit_test(reader_beside_a_writer),
     };
     return cmocka_run_group_tests_name("history", tests, setup, teardown);
 }

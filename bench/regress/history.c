@@ -41,6 +41,8 @@ static const char rekey_v2_sql[] =
     "PRAGMA user_version = 2;";
 
 static int db_fail(gc_history *h, gc_err *err, const char *what) {
+    if (!h->db)
+        return gc_errf(err, "history %s: %s: out of memory", h->path, what);
     return gc_errf(err, "history %s: %s: %s", h->path, what, sqlite3_errmsg(h->db));
 }
 
@@ -138,21 +140,26 @@ static int migrate(gc_history *h, gc_err *err) {
     return 0;
 }
 
-int history_open(const char *path, gc_history **out, gc_err *err) {
+/* Opens the connection: busy timeout first (every later statement may meet another writer's
+ * lock), then the SQL key function. An empty path is refused: SQLite would open a private
+ * temporary database, and whatever was "added" to it would vanish on close. */
+static int db_connect(const char *path, bool create, gc_history **out, gc_err *err) {
     *out = NULL;
-    if (make_parent(path, err))
+    if (!*path)
+        return gc_errf(err, "history: the database path is empty (an empty name is SQLite's temporary "
+                            "database: nothing would be kept)");
+    if (create && make_parent(path, err))
         return -1;
     gc_history *h = calloc(1, sizeof *h);
     if (!h)
         return gc_errf(err, "history %s: out of memory", path);
     snprintf(h->path, sizeof h->path, "%s", path);
-    if (sqlite3_open_v2(path, &h->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-        SQLITE_OK) {
+    int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
+    if (sqlite3_open_v2(path, &h->db, flags, NULL) != SQLITE_OK) {
         db_fail(h, err, "cannot open");
         history_close(h);
         return -1;
     }
-    /* The busy timeout comes first: every later statement may meet another writer's lock. */
     sqlite3_busy_timeout(h->db, 30000);
     if (sqlite3_create_function(h->db, "gc_case_key", 8, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
                                 sql_case_key, NULL, NULL) != SQLITE_OK) {
@@ -160,17 +167,68 @@ int history_open(const char *path, gc_history **out, gc_err *err) {
         history_close(h);
         return -1;
     }
-    if (set_wal(h, err) || exec(h, "PRAGMA foreign_keys = ON", "set-up", err) ||
-        exec(h, "BEGIN IMMEDIATE", "lock for schema", err)) {
+    if (exec(h, "PRAGMA foreign_keys = ON", "set-up", err)) {
         history_close(h);
         return -1;
     }
+    *out = h;
+    return 0;
+}
+
+/* The migrations under the write lock (a second process opening at once finds them done). */
+static int migrate_locked(gc_history *h, gc_err *err) {
+    if (exec(h, "BEGIN IMMEDIATE", "lock for schema", err))
+        return -1;
     if (migrate(h, err)) {
         sqlite3_exec(h->db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    return exec(h, "COMMIT", "commit schema", err);
+}
+
+int history_open(const char *path, gc_history **out, gc_err *err) {
+    gc_history *h;
+    if (db_connect(path, true, &h, err))
+        return -1;
+    if (set_wal(h, err) || migrate_locked(h, err)) {
         history_close(h);
         return -1;
     }
-    if (exec(h, "COMMIT", "commit schema", err)) {
+    *out = h;
+    return 0;
+}
+
+/* True when the database is in WAL mode already (then readers need no lock to switch it). */
+static bool is_wal(gc_history *h) {
+    sqlite3_stmt *st = NULL;
+    bool wal = false;
+    if (sqlite3_prepare_v2(h->db, "PRAGMA journal_mode", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+        const unsigned char *m = sqlite3_column_text(st, 0);
+        wal = m && !strcmp((const char *)m, "wal");
+    }
+    sqlite3_finalize(st);
+    return wal;
+}
+
+/* Readers look at the version in a read (DEFERRED) transaction, which WAL lets run beside a
+ * writer; only a database that still needs a migration is locked for writing, once. */
+int history_open_read(const char *path, gc_history **out, gc_err *err) {
+    gc_history *h;
+    if (db_connect(path, false, &h, err))
+        return -1;
+    int version = 0;
+    int rc = !is_wal(h) ? set_wal(h, err) : 0;
+    rc = rc ? rc : exec(h, "BEGIN DEFERRED", "read", err);
+    rc = rc ? rc : query_int(h, "PRAGMA user_version", &version, err);
+    if (!rc)
+        sqlite3_exec(h->db, "COMMIT", NULL, NULL, NULL);
+    if (!rc && version > GC_HISTORY_DB_VERSION)
+        rc = gc_errf(err, "history %s: database version %d is newer than this gencost reads (%d): "
+                     "update gencost", h->path, version, GC_HISTORY_DB_VERSION);
+    if (!rc && version < GC_HISTORY_DB_VERSION)
+        rc = migrate_locked(h, err);
+    if (rc) {
         history_close(h);
         return -1;
     }
@@ -553,7 +611,7 @@ static int check_case(gc_history *h, const gc_results *r, const gc_case_result *
         past[i - from] = p[i].median;
     history_judge(past, n - from, throughput_of(c).median, o, out);
     free(past);
-    int rc = o->counts ? judge_counts(p + from, n - from, c, o, out, err) : 0;
+    int rc = o->counts ? judge_counts(n ? p + from : NULL, n - from, c, o, out, err) : 0;
     for (int i = from; i < n; i++)
         out->n_partial += p[i].partial;
     if (out->n_partial) {

@@ -4,6 +4,8 @@
  *
  * Concurrency: every write is one IMMEDIATE transaction, the database runs in WAL mode and
  * waits up to 30 s for a lock (busy timeout), so two CI jobs adding at once both land whole.
+ * Readers (history_open_read: list, show, plot, check) take no write lock: they read in
+ * DEFERRED transactions, which WAL lets proceed while another process writes.
  *
  * Series are keyed by gc_case_key (bench/case_id.h), host apart: an avx2 and an avx512 run, or
  * two prompt lengths, are two series. Each point also stores its identity as columns; params
@@ -33,8 +35,12 @@
 
 typedef struct gc_history gc_history;
 
-/* Opens (creating file, folders and tables when missing). */
+/* Opens for writing (creating file, folders and tables when missing). An empty path is refused
+ * (SQLite would open a temporary database that keeps nothing). */
 int history_open(const char *path, gc_history **out, gc_err *err);
+/* Opens an existing database for reading: no write lock, unless it still needs a migration to
+ * GC_HISTORY_DB_VERSION (done once, as history_open does). */
+int history_open_read(const char *path, gc_history **out, gc_err *err);
 void history_close(gc_history *h);
 
 /* Adds every case of r (source = the file name, kept for reference). A run already stored
