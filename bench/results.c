@@ -339,6 +339,43 @@ static int read_verify(reader *rd, const json_t *c, gc_verify *v) {
     return rc;
 }
 
+/* A figure that cannot be negative (counts, times, rates, joules); NaN (null: not finite when
+ * written) passes, the caller decides where it may not. */
+static int not_negative(const reader *rd, const char *field, double v) {
+    return v < 0 ? bad(rd, field, "%g is negative", v) : 0;
+}
+
+/* Every figure of a statistics object is a count, a time, a rate or a spread: none is negative. */
+static int check_stats(reader *rd, const char *field, const gc_stats *s) {
+    char saved[128];
+    memcpy(saved, rd->where, sizeof saved);
+    enter(rd, saved, field);
+    const struct { const char *name; double v; } f[] = {
+        {"median", s->median}, {"mean", s->mean}, {"stddev", s->stddev}, {"mad", s->mad}, {"min", s->min},
+        {"max", s->max}, {"ci95_low", s->ci95_low}, {"ci95_high", s->ci95_high}, {"cv", s->cv}};
+    int rc = 0;
+    for (size_t i = 0; i < sizeof f / sizeof f[0] && !rc; i++) rc = not_negative(rd, f[i].name, f[i].v);
+    memcpy(rd->where, saved, sizeof saved);
+    return rc;
+}
+
+/* The figures of a case that compare, history and report divide by or sum: a case that ran
+ * ("ok") did work (work_per_rep > 0) at a positive rate; nothing is negative anywhere. */
+static int check_case_figures(reader *rd, const gc_case_result *cr) {
+    bool ok = !strcmp(cr->status, "ok");
+    if (ok && !(cr->work_per_rep > 0 && isfinite(cr->work_per_rep)))
+        return bad(rd, "work_per_rep", "%g: a case with status ok must have done positive work", cr->work_per_rep);
+    int rc = not_negative(rd, "work_per_rep", cr->work_per_rep);
+    rc = rc ? rc : not_negative(rd, "bytes_per_rep", cr->bytes_per_rep);
+    rc = rc ? rc : not_negative(rd, "flops_per_rep", cr->flops_per_rep);
+    rc = rc ? rc : check_stats(rd, "time_s", &cr->time_s);
+    rc = rc ? rc : check_stats(rd, "throughput", &cr->throughput);
+    if (!rc && ok && cr->n_samples > 0 && !(cr->throughput.median > 0 && isfinite(cr->throughput.median)))
+        return bad(rd, "throughput.median", "%g: a case with status ok and samples must have a positive "
+                   "throughput", cr->throughput.median);
+    return rc;
+}
+
 static int read_samples(reader *rd, const json_t *c, gc_case_result *cr) {
     const json_t *a = json_object_get(c, "samples_s");
     if (!a) return bad(rd, "samples_s", "missing (required array of seconds)");
@@ -349,16 +386,81 @@ static int read_samples(reader *rd, const json_t *c, gc_case_result *cr) {
     for (size_t i = 0; i < n; i++) {
         const json_t *x = json_array_get(a, i);
         if (!json_is_number(x)) return bad(rd, "samples_s", "element %zu must be a number", i);
-        cr->samples_s[i] = json_number_value(x);
+        double t = json_number_value(x);
+        if (!(t > 0) || !isfinite(t))
+            return bad(rd, "samples_s", "element %zu is %g: a repetition's time must be a positive number of "
+                       "seconds", i, t);
+        cr->samples_s[i] = t;
         cr->n_samples = (int)i + 1;
     }
     return 0;
+}
+
+/* An optional string field of one of the kinds energy knows. */
+static int check_energy_kind(const reader *rd, const json_t *o, bool required) {
+    const json_t *k = json_object_get(o, "kind");
+    if (!k) return required ? bad(rd, "kind", "missing (required string)") : 0;
+    if (!json_is_string(k)) return bad(rd, "kind", "must be a string: none, measured or estimated");
+    const char *v = json_string_value(k);
+    if (strcmp(v, "none") && strcmp(v, "measured") && strcmp(v, "estimated"))
+        return bad(rd, "kind", "'%.40s' is not none, measured or estimated", v);
+    return 0;
+}
+
+/* An optional number of joules or watts: when present, a finite number >= 0. */
+static int check_energy_num(const reader *rd, const json_t *o, const char *field, bool required) {
+    const json_t *v = json_object_get(o, field);
+    if (!v) return required ? bad(rd, field, "missing (required number)") : 0;
+    if (!json_is_number(v)) return bad(rd, field, "must be a number");
+    double x = json_number_value(v);
+    if (!(x >= 0) || !isfinite(x)) return bad(rd, field, "%g: must be a number >= 0", x);
+    return 0;
+}
+
+static int check_energy_source(reader *rd, const json_t *src) {
+    if (!json_is_object(src)) return bad(rd, "", "must be an object");
+    const json_t *name = json_object_get(src, "name"), *note = json_object_get(src, "note"),
+                 *idle = json_object_get(src, "idle_subtracted");
+    if (!json_is_string(name)) return bad(rd, "name", name ? "must be a string" : "missing (required string)");
+    int rc = check_energy_kind(rd, src, true);
+    rc = rc ? rc : check_energy_num(rd, src, "joules", false);
+    rc = rc ? rc : check_energy_num(rd, src, "avg_watts", false);
+    rc = rc ? rc : check_energy_num(rd, src, "idle_watts", false);
+    if (!rc && idle && !json_is_boolean(idle)) rc = bad(rd, "idle_subtracted", "must be true or false");
+    if (!rc && note && !json_is_string(note)) rc = bad(rd, "note", "must be a string");
+    return rc;
+}
+
+/* Types and ranges of the energy object, which energy_from_json reads leniently (a "joules"
+ * that is not a number would read as 0 J measured): source a string, kind one of three, joules
+ * and joules_per_unit numbers >= 0 (joules required unless kind is none), sources well formed. */
+static int check_energy(reader *rd, const json_t *o) {
+    char saved[128];
+    memcpy(saved, rd->where, sizeof saved);
+    enter(rd, saved, "energy");
+    const json_t *src = json_object_get(o, "source"), *kind = json_object_get(o, "kind");
+    int rc = json_is_string(src) ? 0 : bad(rd, "source", src ? "must be a string" : "missing (required string)");
+    rc = rc ? rc : check_energy_kind(rd, o, false);
+    bool has_energy = !rc && kind && strcmp(json_string_value(kind), "none");
+    rc = rc ? rc : check_energy_num(rd, o, "joules", has_energy);
+    rc = rc ? rc : check_energy_num(rd, o, "joules_per_unit", false);
+    const json_t *a = json_object_get(o, "sources");
+    if (!rc && a && !json_is_array(a)) rc = bad(rd, "sources", "must be an array");
+    char outer[128];
+    memcpy(outer, rd->where, sizeof outer);
+    for (size_t i = 0; !rc && a && i < json_array_size(a); i++) {
+        snprintf(rd->where, sizeof rd->where, "%.96ssources[%zu].", outer, i);   /* "...sources[1]." */
+        rc = check_energy_source(rd, json_array_get(a, i));
+    }
+    memcpy(rd->where, saved, sizeof saved);
+    return rc;
 }
 
 static int read_energy(reader *rd, const json_t *c, gc_energy *e) {
     int rc;
     const json_t *o = get_obj(rd, c, "energy", true, &rc);
     if (rc) return rc;
+    if (check_energy(rd, o)) return -1;
     gc_err eerr;
     if (energy_from_json(o, e, &eerr)) return bad(rd, "energy", "%s", eerr.msg);
     return 0;
@@ -416,7 +518,7 @@ static int read_case(reader *rd, const json_t *c, int schema, gc_case_result *cr
     if (strcmp(cr->status, "ok") && strcmp(cr->status, "failed") && strcmp(cr->status, "error") &&
         strcmp(cr->status, "skipped"))
         return bad(rd, "status", "'%s' is not ok, failed, error or skipped", cr->status);
-    return 0;
+    return check_case_figures(rd, cr);
 }
 
 static int read_cases(reader *rd, const json_t *root, gc_results *r) {

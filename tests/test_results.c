@@ -330,6 +330,61 @@ static void malformed_files(void **s) {
     expect_error("no-such-file.json", "cannot open");
 }
 
+/* Energy fields are type- and range-checked: "joules": "lots" used to read as 0 J measured, a
+ * non-string kind as none; negative or zero samples, throughput and work were accepted. Each
+ * gives one line naming the file and the field. */
+static void values_out_of_range(void **s) {
+    expect_error("energy-joules-string.json", "cases[0].energy.joules: must be a number");
+    expect_error("energy-kind-number.json", "cases[0].energy.kind: must be a string");
+    expect_error("energy-kind-unknown.json", "cases[0].energy.kind: 'guessed' is not none, measured or estimated");
+    expect_error("energy-negative.json", "cases[0].energy.joules: -5: must be a number >= 0");
+    expect_error("energy-no-joules.json", "cases[0].energy.joules: missing");
+    expect_error("energy-source-string.json", "cases[0].energy.source: must be a string");
+    expect_error("energy-sources-bad.json", "cases[0].energy.sources[1].joules: must be a number");
+    expect_error("sample-negative.json", "cases[0].samples_s: element 1 is -0.011: a repetition's time must be "
+                                         "a positive number of seconds");
+    expect_error("sample-zero.json", "cases[0].samples_s: element 2 is 0");
+    expect_error("throughput-negative.json", "cases[0].throughput.median: -72.7 is negative");
+    expect_error("throughput-zero.json", "cases[0].throughput.median: 0: a case with status ok and samples must "
+                                         "have a positive throughput");
+    expect_error("work-zero.json", "cases[0].work_per_rep: 0: a case with status ok must have done positive work");
+    expect_error("work-negative.json", "cases[0].work_per_rep: -0.8");
+    expect_error("bytes-negative.json", "cases[0].bytes_per_rep: -1e+09 is negative");
+}
+
+/* What the writer writes for a case that did not run (no samples, zero figures, no energy) and
+ * for measured energy with its sources still reads. */
+static void valid_edges_still_read(void **s) {
+    gc_results w;
+    results_init(&w);
+    gc_case_result *c = results_add_case(&w);
+    fill_case(c);
+    c->energy.n_sources = 1;
+    strcpy(c->energy.src[0].name, "rapl:package-0");
+    strcpy(c->energy.src[0].kind, "measured");
+    c->energy.src[0].joules = 12.5;
+    c->energy.src[0].avg_watts = 30;
+    gc_case_result *e = results_add_case(&w);
+    strcpy(e->id.workload, "llm");
+    strcpy(e->id.phase, "decode");
+    strcpy(e->unit, "token");
+    strcpy(e->status, "error");
+    strcpy(e->error, "cannot open the model");
+    char path[64];
+    tmp_path(path, sizeof path);
+    gc_err err;
+    assert_int_equal(results_write(&w, path, &err), 0);
+    gc_results r;
+    if (results_read(path, &r, &err)) fail_msg("%s", err.msg);
+    unlink(path);
+    assert_int_equal(r.n_cases, 2);
+    assert_true(r.cases[0].energy.joules == 12.5);
+    assert_int_equal(r.cases[0].energy.n_sources, 1);
+    assert_string_equal(r.cases[1].status, "error");
+    results_free(&r);
+    results_free(&w);
+}
+
 /* A file written for a run in progress is valid and says so. */
 static void incomplete_is_marked(void **s) {
     gc_results w;
@@ -367,6 +422,8 @@ int main(void) {
         cmocka_unit_test(invalid_utf8_is_replaced),
         cmocka_unit_test(foreign_minimal),
         cmocka_unit_test(malformed_files),
+        cmocka_unit_test(values_out_of_range),
+        cmocka_unit_test(valid_edges_still_read),
         cmocka_unit_test(incomplete_is_marked),
         cmocka_unit_test(unwritable_path),
     };
