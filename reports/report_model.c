@@ -3,6 +3,7 @@
 #include "reports/report_model.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -180,20 +181,48 @@ static int add_results(rp_model *m, const char *input, gc_err *err) {
 
 /* ---- jobs ----------------------------------------------------------------------------------- */
 
-static int find_job(rp_model *m, const char *key) {
-    for (int j = 0; j < m->n_jobs; j++)
-        if (!strcmp(m->jobs[j].key, key)) return j;
-    return -1;
+/* Jobs are found by key through an open-addressing table of job indices built per index_jobs
+ * pass, so merging 100,000s of rows into jobs stays near-linear (a scan per row was quadratic). */
+typedef struct job_index {
+    int *slots;     /* -1 empty, else an index into m->jobs */
+    size_t n;       /* a power of two, at least twice the jobs it holds */
+} job_index;
+
+static size_t hash_key(const char *s) {   /* FNV-1a */
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+    return (size_t)h;
 }
 
-static int add_job(rp_model *m, const rp_row *r) {
+static size_t job_slot(const rp_model *m, const job_index *ix, const char *key) {
+    size_t i = hash_key(key) & (ix->n - 1);
+    while (ix->slots[i] >= 0 && strcmp(m->jobs[ix->slots[i]].key, key)) i = (i + 1) & (ix->n - 1);
+    return i;
+}
+
+/* Sized for every job the rows can make; the jobs already known are entered. */
+static int job_index_init(const rp_model *m, job_index *ix) {
+    ix->n = 64;
+    while (ix->n < 2 * (size_t)(m->n_jobs + m->n_rows)) ix->n *= 2;
+    ix->slots = malloc(ix->n * sizeof *ix->slots);
+    if (!ix->slots) return -1;
+    memset(ix->slots, 0xff, ix->n * sizeof *ix->slots);   /* every slot -1 */
+    for (int j = 0; j < m->n_jobs; j++) ix->slots[job_slot(m, ix, m->jobs[j].key)] = j;
+    return 0;
+}
+
+static int add_job(rp_model *m, job_index *ix, const rp_row *r) {
     char key[GC_CASE_KEY_LEN];
     gc_job_key(&r->id, key, sizeof key);
-    int j = find_job(m, key);
-    if (j >= 0) return j;
-    rp_job *nj = realloc(m->jobs, (size_t)(m->n_jobs + 1) * sizeof *nj);
-    if (!nj) return -1;
-    m->jobs = nj;
+    size_t slot = job_slot(m, ix, key);
+    if (ix->slots[slot] >= 0) return ix->slots[slot];
+    /* the array grows to the next power of two, so appends stay amortised O(1) */
+    if (m->n_jobs < 16 || !(m->n_jobs & (m->n_jobs - 1))) {
+        size_t cap = m->n_jobs < 16 ? 16 : 2 * (size_t)m->n_jobs;
+        rp_job *nj = realloc(m->jobs, cap * sizeof *nj);
+        if (!nj) return -1;
+        m->jobs = nj;
+    }
     rp_job *job = &m->jobs[m->n_jobs];
     memset(job, 0, sizeof *job);
     job->id = r->id;
@@ -203,19 +232,26 @@ static int add_job(rp_model *m, const rp_row *r) {
     snprintf(job->unit, sizeof job->unit, "%s", r->unit);
     job->costed = is_generation(r);
     for (int h = 0; h < RP_MAX_HOSTS; h++) job->best[h] = -1;
+    ix->slots[slot] = m->n_jobs;
     return m->n_jobs++;
 }
 
 static int index_jobs(rp_model *m) {
     for (int j = 0; j < m->n_jobs; j++)
         for (int h = 0; h < RP_MAX_HOSTS; h++) m->jobs[j].best[h] = -1;
+    job_index ix;
+    if (job_index_init(m, &ix)) return -1;
     for (int i = 0; i < m->n_rows; i++) {
         rp_row *r = &m->rows[i];
-        int j = add_job(m, r);
-        if (j < 0) return -1;
+        int j = add_job(m, &ix, r);
+        if (j < 0) {
+            free(ix.slots);
+            return -1;
+        }
         int *b = &m->jobs[j].best[r->host];
         if (*b < 0 || r->tput > m->rows[*b].tput) *b = i;
     }
+    free(ix.slots);
     for (int i = 0; i < m->n_rows; i++) m->rows[i].best = false;
     for (int j = 0; j < m->n_jobs; j++) {
         m->any_costed |= m->jobs[j].costed;

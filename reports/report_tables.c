@@ -129,6 +129,14 @@ static int cmp_rows(const void *a, const void *b, void *ctx) {
     return (y->tput > x->tput) - (y->tput < x->tput);
 }
 
+/* qsort_r over row indices (ctx: the model); equal rows keep their order. */
+static int cmp_row_order(const void *a, const void *b, void *ctx) {
+    const rp_model *m = ctx;
+    int i = *(const int *)a, j = *(const int *)b;
+    int c = cmp_rows(&m->rows[i], &m->rows[j], NULL);
+    return c ? c : (i > j) - (i < j);
+}
+
 static int throughput_table(const rp_model *m, rp_table **ts, int *n) {
     static const char *const head[] = {"job", "host", "figure", "backend (device) × threads", "median /s",
                                        "95% CI", "cv", "n", "note"};
@@ -144,13 +152,8 @@ static int throughput_table(const rp_model *m, rp_table **ts, int *n) {
     int *order = malloc((size_t)(m->n_rows ? m->n_rows : 1) * sizeof *order);
     if (!order) return -1;
     for (int i = 0; i < m->n_rows; i++) order[i] = i;
-    /* insertion sort by job, host, speed: a few hundred rows at most */
-    for (int i = 1; i < m->n_rows; i++)
-        for (int k = i; k > 0 && cmp_rows(&m->rows[order[k - 1]], &m->rows[order[k]], NULL) > 0; k--) {
-            int tmp = order[k];
-            order[k] = order[k - 1];
-            order[k - 1] = tmp;
-        }
+    /* by job, host, speed, then row order (stable): qsort, as a report may hold 100,000s of rows */
+    qsort_r(order, (size_t)m->n_rows, sizeof *order, cmp_row_order, (void *)m);
     int rc = 0;
     for (int i = 0; i < m->n_rows && !rc; i++) {
         const rp_row *r = &m->rows[order[i]];
