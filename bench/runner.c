@@ -51,7 +51,31 @@ typedef struct runner {
  * second Ctrl-C end the process at once; finished cases are already on disk by then. */
 static volatile sig_atomic_t stop_signal;
 
-static void on_signal(int sig) { stop_signal = sig; }
+/* Set-up and verification (weights for a 7B preset, the quality reference) run for seconds to
+ * minutes without a repetition boundary to stop at. Inside them a signal ends the process at
+ * once: nothing of the case is measured yet, and the results file on disk is the last one
+ * saved, valid and marked incomplete (no save runs inside these sections). */
+static volatile sig_atomic_t in_uninterruptible;
+static char quit_message[1200];
+static size_t quit_len;
+
+static void on_signal(int sig) {
+    stop_signal = sig;
+    if (in_uninterruptible) {
+        if (write(2, quit_message, quit_len) < 0) { /* nothing more a handler can do */ }
+        _exit(130);
+    }
+}
+
+/* Brackets a set-up or verification: a signal inside quits at once (see above). */
+static void quick_exit_begin(void) {
+    in_uninterruptible = 1;
+    if (stop_signal) {   /* arrived just before the section: honour it now */
+        if (write(2, quit_message, quit_len) < 0) { }
+        _exit(130);
+    }
+}
+static void quick_exit_end(void) { in_uninterruptible = 0; }
 
 static void install_signals(struct sigaction *old_int, struct sigaction *old_term) {
     struct sigaction sa;
@@ -411,7 +435,10 @@ static void run_phase(runner *R, const live_case *lc, void *state, const gc_phas
     char what[96];
     snprintf(what, sizeof what, "%s: verifying", cr.id.phase);
     progress_draw(&R->pg, what, (double)ph / n_ph, true);
-    if (wl->verify(state, ph, &cr.verify, &err)) {
+    quick_exit_begin();
+    int vrc = wl->verify(state, ph, &cr.verify, &err);
+    quick_exit_end();
+    if (vrc) {
         set_error(&cr, "error", err.msg[0] ? err.msg : "verification could not run");
         progress_line(&R->pg, "%s: error: %s", cr.id.phase, cr.error);
         record(R, &cr);
@@ -539,7 +566,9 @@ static void run_case(runner *R, const plan_case *pc) {
     gc_setup_out *d = calloc(1, sizeof *d);
     void *state = NULL;
     progress_draw(&R->pg, "setting up", 0, true);
+    quick_exit_begin();
     int rc = d ? pc->wl->setup(&lc.c, &state, d, &err) : gc_errf(&err, "out of memory");
+    quick_exit_end();
     /* What ran: the backend's report; before a backend opened, the set asked for (so two ISAs
      * that both fail stay two cases). */
     snprintf(lc.device, sizeof lc.device, "%s", d && d->device[0] ? d->device : pc->isa ? pc->isa : "");
@@ -636,6 +665,10 @@ int runner_run(const gc_plan *p, const gc_options *opt, const char *out_path, co
     gc_utc_iso(R.res.finished, sizeof R.res.finished);
     stop_signal = 0;
     struct sigaction old_int, old_term;
+    snprintf(quit_message, sizeof quit_message,
+             "\ngencost: interrupted during set-up or verification: the cases finished before are in %.1000s "
+             "(marked incomplete)\n", out_path);
+    quit_len = strlen(quit_message);
     install_signals(&old_int, &old_term);
     /* Written once before anything runs, so an unwritable path is bad input, not lost work. */
     if (results_write(&R.res, out_path, err)) {
