@@ -174,7 +174,8 @@ $(BUILD)/aarch64/%: tests/%.c $(A64_KOBJ) $(wildcard tests/*.h)
 # One harness per parser, tests/fuzz/fuzz_<target>.c (a new file is a new target): gguf (GGUF
 # files and the llama metadata), results (results files), profile (host-profile INI),
 # meter_json (the HTTP meters' JSON body and path), history (results turned into history rows
-# and read back). The library code they reach (base/, bench/ top level and the folders of these
+# and read back), history_db (a history database changed by arbitrary SQL, then opened and
+# read). The library code they reach (base/, bench/ top level and the folders of these
 # parsers, kernels/ top level and platform/) is compiled with clang into one archive, so the
 # linker takes only what each harness needs and a new file in those folders is found without
 # editing this list. The CPU backends are stand-ins (tests/fuzz/stub_backends.c: named, never
