@@ -170,6 +170,10 @@ int report_run(char *const *inputs, int n_inputs, const gc_report_opts *o, gc_er
     const char *hosts = o->hosts_dir ? o->hosts_dir : "hosts";
     const char *out = o->out_dir ? o->out_dir : "report";
     const char *gnuplot = o->gnuplot ? o->gnuplot : getenv("GENCOST_GNUPLOT") ? getenv("GENCOST_GNUPLOT") : "gnuplot";
+    /* the longest path below it is OUT/charts/gnuplot.log: refuse rather than cut a longer one */
+    if (strlen(out) + sizeof "/charts/gnuplot.log" > 1024)
+        return gc_errf(err, "--out: a folder name of %zu bytes is too long (at most %zu)", strlen(out),
+                       1024 - sizeof "/charts/gnuplot.log");
     rp_model *m = calloc(1, sizeof *m);
     if (!m) return gc_errf(err, "out of memory");
     int rc = rp_model_build(m, inputs, n_inputs, hosts, o->baseline, err);

@@ -512,7 +512,16 @@ static void bad_inputs(void **s) {
     o.baseline = "mainframe";
     assert_int_not_equal(report_run(ok, 1, &o, &err), 0);
     assert_non_null(strstr(err.msg, "--baseline 'mainframe' is not a host"));
+    /* an --out too long for the report's paths is refused, not cut to another folder */
+    char long_out[1200];
+    memset(long_out, 'd', sizeof long_out - 1);
+    long_out[0] = '/';
+    long_out[sizeof long_out - 1] = 0;
+    o.out_dir = long_out;
     o.baseline = NULL;
+    assert_int_not_equal(report_run(ok, 1, &o, &err), 0);
+    assert_non_null(strstr(err.msg, "--out: a folder name of 1199 bytes is too long"));
+    o.out_dir = "/tmp/gc_report_never";
     o.hosts_dir = "/nonexistent/hosts";
     assert_int_not_equal(report_run(ok, 1, &o, &err), 0);
     assert_non_null(strstr(err.msg, "/nonexistent/hosts"));

@@ -148,6 +148,8 @@ static int run_gnuplot(const char *dir, const char *script, gc_err *err) {
 
 int history_plot(gc_history *h, const gc_hist_series *s, const gc_hist_check_opts *o,
                  const char *dir, int *files_written, gc_err *err) {
+    if (strlen(dir) > 1300)   /* the paths below are built in fixed buffers: refuse, never cut */
+        return gc_errf(err, "history plot: a folder name of %zu bytes is too long (at most 1300)", strlen(dir));
     if (gc_mkdirs(dir, err))
         return -1;
     gc_hist_point *p = NULL;
