@@ -221,7 +221,8 @@ int gc_check_dest(const char *path, gc_err *err) {
     if (S_ISLNK(st.st_mode))
         return gc_errf(err, "%s: is a symbolic link; refusing to write through it (remove it first)", path);
     if (!S_ISREG(st.st_mode))
-        return gc_errf(err, "%s: is %s, not a regular file; refusing to replace it", path, kind_of(st.st_mode));
+        return gc_errf(err, "%s: is %s, not a regular file; refusing to replace it", path,
+                       kind_of(st.st_mode));
     return 0;
 }
 
@@ -283,7 +284,8 @@ void gc_abort_atomic(gc_atomic *a) {
 static void sync_folder(const char *path) {
     char dir[GC_PATH_MAX];
     const char *slash = strrchr(path, '/');
-    snprintf(dir, sizeof dir, "%.*s", slash ? (slash == path ? 1 : (int)(slash - path)) : 1, slash ? path : ".");
+    int len = slash ? (slash == path ? 1 : (int)(slash - path)) : 1; /* "/" for "/x", "." for "x" */
+    snprintf(dir, sizeof dir, "%.*s", len, slash ? path : ".");
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd >= 0) {
         fsync(fd);
@@ -340,7 +342,8 @@ int gc_mkdirs(const char *dir, gc_err *err) {
         char c = *p;
         *p = 0;
         struct stat st;
-        if (mkdir(buf, 0755) && errno != EEXIST) return gc_errf(err, "%s: cannot create folder: %s", buf, strerror(errno));
+        if (mkdir(buf, 0755) && errno != EEXIST)
+            return gc_errf(err, "%s: cannot create folder: %s", buf, strerror(errno));
         if (stat(buf, &st) || !S_ISDIR(st.st_mode)) return gc_errf(err, "%s: exists and is not a folder", buf);
         *p = c;
         if (!c) break;

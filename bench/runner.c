@@ -296,8 +296,8 @@ static void save(runner *R) {
     if (results_write(&R->res, R->out_path, &err)) {
         R->n_write_errors++;
         if (!R->save_failing)
-            progress_line(&R->pg, "cannot save results: %s (the file keeps the %d case result(s) saved before)",
-                          err.msg, R->n_saved);
+            progress_line(&R->pg, "cannot save results: %s (the file keeps the %d case result(s) saved "
+                          "before)", err.msg, R->n_saved);
         R->save_failing = true;
         snprintf(R->save_error, sizeof R->save_error, "%s", err.msg);
         return;

@@ -601,7 +601,8 @@ static int run_plan(run_args *a, const gc_plan *p, int argc, char **argv) {
     }
     char out[GC_PATH_MAX]; /* a longer --out is refused, never cut to another path */
     if (a->out && snprintf(out, sizeof out, "%s", a->out) >= (int)sizeof out)
-        return gc_die_usage("run: --out: path too long (%zu bytes; at most %d)", strlen(a->out), GC_PATH_MAX - 1);
+        return gc_die_usage("run: --out: path too long (%zu bytes; at most %d)", strlen(a->out),
+                            GC_PATH_MAX - 1);
     if (!a->out && default_out(out, sizeof out))
         return gc_die_usage("run: host name too long for a file name; use --out");
     if (prepare_out(out)) return GC_EXIT_USAGE;

@@ -393,8 +393,8 @@ static void save_fails_mid_run(void **s) {
     snprintf(dir, sizeof dir, "%s", out);
     *strrchr(dir, '/') = 0;
     snprintf(scratch, sizeof scratch, "%s.size", dir);
-    const char *args[] = {"run", "--workload", "triad", "--quick", "--reps", "2", "--min-time", "0", "--threads",
-                          "1,2", "--out", out, NULL};
+    const char *args[] = {"run", "--workload", "triad", "--quick", "--reps", "2", "--min-time", "0",
+                          "--threads", "1,2", "--out", out, NULL};
     proc p;
     run_cmd(&p, 120, args); /* the same run without a limit: what its files weigh */
     if (p.status != 0) fail_msg("exit %d: %s", p.status, p.err);
@@ -482,8 +482,9 @@ static void long_out_path(void **s) {
     snprintf(path + w, sizeof path - (size_t)w, "/r.json");
     assert_true(strlen(path) > 1400);
     proc p;
-    run_cmd(&p, 120, (const char *const[]){"run", "--workload", "triad", "--quick", "--reps", "1", "--min-time", "0",
-                                           "--threads", "1", "--phases", "copy", "--out", path, NULL});
+    run_cmd(&p, 120, (const char *const[]){"run", "--workload", "triad", "--quick", "--reps", "1",
+                                           "--min-time", "0", "--threads", "1", "--phases", "copy", "--out",
+                                           path, NULL});
     if (p.status != 0) fail_msg("exit %d: %s", p.status, p.err);
     gc_results r;
     gc_err err;
@@ -516,10 +517,10 @@ static void outputs_not_redirected(void **s) {
     assert_int_equal(gc_write_file_atomic(victim, "precious", 8, &err), 0);
     assert_int_equal(symlink(victim, link), 0);
     assert_int_equal(mkfifo(fifo, 0644), 0);
-    BAD("gencost: run: --out: ", "is a symbolic link; refusing to write through it", "run", "--workload", "triad",
-        "--quick", "--out", link);
-    BAD("gencost: run: --out: ", "is a FIFO, not a regular file", "run", "--workload", "triad", "--quick", "--out",
-        fifo);
+    BAD("gencost: run: --out: ", "is a symbolic link; refusing to write through it", "run", "--workload",
+        "triad", "--quick", "--out", link);
+    BAD("gencost: run: --out: ", "is a FIFO, not a regular file", "run", "--workload", "triad", "--quick",
+        "--out", fifo);
     BAD("gencost: export: ", "is a symbolic link", "export", "--preset", "tiny", "--quant", "q8_0", link);
     char *got = gc_read_file(victim, NULL, &err);
     assert_non_null(got);

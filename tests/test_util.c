@@ -85,7 +85,8 @@ static void split_list(void **s) {
 static void escaped_input(void **s) {
     char buf[64];
     assert_string_equal(gc_esc("a\nb\x1b[31mc\td\r\x7f", buf, sizeof buf), "a\\nb\\x1b[31mc\\td\\r\\x7f");
-    assert_string_equal(gc_esc("caf\xc3\xa9 \xc2\x9b", buf, sizeof buf), "caf\xc3\xa9 \\xc2\\x9b"); /* C1 CSI */
+    /* UTF-8 is kept, a C1 control (here CSI, U+009B) is not */
+    assert_string_equal(gc_esc("caf\xc3\xa9 \xc2\x9b", buf, sizeof buf), "caf\xc3\xa9 \\xc2\\x9b");
     assert_string_equal(gc_esc(NULL, buf, sizeof buf), "");
     char small[10];
     assert_string_equal(gc_esc("abcdefghijkl", small, sizeof small), "abcdef...");
@@ -174,7 +175,7 @@ static void atomic_write_leaves_no_temporary(void **s) {
     assert_int_equal(stat(path, &st), 0);
     mode_t mask = umask(022);
     umask(mask);
-    assert_int_equal(st.st_mode & 0777, 0644 & ~mask); /* as open(..., 0644) would make it, not mkstemp's 0600 */
+    assert_int_equal(st.st_mode & 0777, 0644 & ~mask); /* as open(..., 0644) makes it, not mkstemp's 0600 */
     rm_folder(dir);
 }
 
