@@ -28,6 +28,7 @@ typedef struct chart_ctx {
     char (*names)[32];
     char (*titles)[96];
     int n;
+    gc_err err;                /* why a chart file could not be written */
 } chart_ctx;
 
 /* A chart file is built in memory and written in one piece (gc_write_file_atomic): never half
@@ -45,16 +46,16 @@ static FILE *file_open(chart_file *o) {
     return o->f;
 }
 
-/* Writes dir/name.ext from o (when f is open and write is set) and frees it; 0 on success. */
-static int file_close(chart_file *o, const char *dir, const char *name, const char *ext, bool write) {
-    if (!o->f) return -1;
-    int rc = fclose(o->f) ? -1 : 0;
+/* Writes c->dir/name.ext from o (when f is open and write is set) and frees it; 0 on success,
+ * else the reason in c->err. */
+static int file_close(chart_file *o, chart_ctx *c, const char *name, const char *ext, bool write) {
+    if (!o->f) return gc_errf(&c->err, "out of memory for %s.%s", name, ext);
+    int rc = fclose(o->f) ? gc_errf(&c->err, "out of memory for %s.%s", name, ext) : 0;
     o->f = NULL;
     if (!rc && write) {
         char path[1100];
-        gc_err err;
-        snprintf(path, sizeof path, "%s/%s.%s", dir, name, ext);
-        rc = gc_write_file_atomic(path, o->buf, o->len, &err);
+        snprintf(path, sizeof path, "%s/%s.%s", c->dir, name, ext);
+        rc = gc_write_file_atomic(path, o->buf, o->len, &c->err);
     }
     free(o->buf);
     o->buf = NULL;
@@ -124,8 +125,8 @@ static int bar_chart(chart_ctx *c, const char *name, const char *title, const ch
     chart_file df, gf;
     FILE *d = file_open(&df), *g = file_open(&gf);
     if (!d || !g) {
-        file_close(&df, c->dir, name, "dat", false);
-        file_close(&gf, c->dir, name, "gp", false);
+        file_close(&df, c, name, "dat", false);
+        file_close(&gf, c, name, "gp", false);
         return -1;
     }
     gc_gp_field(d, "job");
@@ -168,8 +169,8 @@ static int bar_chart(chart_ctx *c, const char *name, const char *title, const ch
     }
     fputc('\n', g);
     gp_png(g, name);
-    int rc = file_close(&df, c->dir, name, "dat", true);
-    if (file_close(&gf, c->dir, name, "gp", !rc) || rc) return -1;
+    int rc = file_close(&df, c, name, "dat", true);
+    if (file_close(&gf, c, name, "gp", !rc) || rc) return -1;
     snprintf(c->names[c->n], 32, "%s", name);
     snprintf(c->titles[c->n], 96, "%s", title);
     c->n++;
@@ -183,9 +184,9 @@ static int roofline_chart(chart_ctx *c) {
     chart_file df, gf, pf;   /* pf: the plot command's clauses, until we know there are any */
     FILE *d = file_open(&df), *g = file_open(&gf), *p = file_open(&pf);
     if (!d || !g || !p) {
-        file_close(&df, c->dir, "roofline", "dat", false);
-        file_close(&gf, c->dir, "roofline", "gp", false);
-        file_close(&pf, c->dir, "roofline", "plot", false);
+        file_close(&df, c, "roofline", "dat", false);
+        file_close(&gf, c, "roofline", "gp", false);
+        file_close(&pf, c, "roofline", "plot", false);
         return -1;
     }
     gp_prologue(g, "roofline", "Roofline: achieved GFLOP/s vs each host's ceilings");
@@ -229,16 +230,16 @@ static int roofline_chart(chart_ctx *c) {
         }
     }
     if (fflush(p) || !n_plots) {
-        file_close(&pf, c->dir, "roofline", "plot", false);
-        file_close(&df, c->dir, "roofline", "dat", false);
-        file_close(&gf, c->dir, "roofline", "gp", false);
+        file_close(&pf, c, "roofline", "plot", false);
+        file_close(&df, c, "roofline", "dat", false);
+        file_close(&gf, c, "roofline", "gp", false);
         return n_plots ? -1 : 0;
     }
     fprintf(g, "plot %s\n", pf.buf);
-    file_close(&pf, c->dir, "roofline", "plot", false);
+    file_close(&pf, c, "roofline", "plot", false);
     gp_png(g, "roofline");
-    int rc = file_close(&df, c->dir, "roofline", "dat", true);
-    if (file_close(&gf, c->dir, "roofline", "gp", !rc) || rc) return -1;
+    int rc = file_close(&df, c, "roofline", "dat", true);
+    if (file_close(&gf, c, "roofline", "gp", !rc) || rc) return -1;
     snprintf(c->names[c->n], 32, "roofline");
     snprintf(c->titles[c->n], 96, "Roofline: achieved GFLOP/s vs each host's ceilings");
     c->n++;
@@ -295,7 +296,7 @@ static int run_gnuplot(const char *gnuplot, const char *dir, const char *script,
 
 int rp_charts(const rp_model *m, const char *dir, const char *gnuplot, char names[][32],
               char titles[][96], char *why, size_t why_n) {
-    chart_ctx c = {m, dir, names, titles, 0};
+    chart_ctx c = {m, dir, names, titles, 0, {{0}}};
     why[0] = 0;
     bool costed = m->any_costed;
     char base_title[128];
@@ -309,7 +310,7 @@ int rp_charts(const rp_model *m, const char *dir, const char *gnuplot, char name
                              "joules", cell_joules, true);
     rc = rc ? rc : bar_chart(&c, "speedup", base_title, "speedup (×)", cell_speedup, false);
     rc = rc ? rc : roofline_chart(&c);
-    if (rc) return snprintf(why, why_n, "cannot write chart files in %s", dir), 0;
+    if (rc) return snprintf(why, why_n, "%s", c.err.msg[0] ? c.err.msg : "cannot write chart files"), 0;
     for (int i = 0; i < c.n; i++) {
         char script[48];
         snprintf(script, sizeof script, "%s.gp", names[i]);

@@ -386,32 +386,35 @@ static void path_like_host_stays_inside(void **s) {
     remove_dir(dir);
 }
 
-/* gnuplot writes the images itself: a symlink planted at one is refused (charts skipped, saying
- * why), and its target is left as it was. */
+/* A symlink planted at a chart file, one gnuplot writes (an image) or one we write (a data
+ * file), is refused (charts skipped, saying why) and its target is left as it was. */
 static void chart_symlink_not_followed(void **s) {
-    char dir[64], charts[96], target[96], link[128];
-    snprintf(dir, sizeof dir, "/tmp/gc_report_XXXXXX");
-    assert_non_null(mkdtemp(dir));
-    snprintf(charts, sizeof charts, "%s/charts", dir);
-    snprintf(target, sizeof target, "%s/precious", dir);
-    snprintf(link, sizeof link, "%s/speedup.svg", charts);
-    assert_int_equal(mkdir(charts, 0755), 0);
-    FILE *f = fopen(target, "w");
-    assert_non_null(f);
-    fputs("keep me\n", f);
-    fclose(f);
-    assert_int_equal(symlink(target, link), 0);
-    char *inputs[] = {FIX "m1.json"};
-    gc_report_opts o = {.hosts_dir = "hosts", .out_dir = dir, .quiet = true};
-    gc_err err = {{0}};
-    if (report_run(inputs, 1, &o, &err)) fail_msg("%s", err.msg);
-    char *text = slurp(dir, "precious", NULL), *md_text = slurp(dir, "report.md", NULL);
-    assert_string_equal(text, "keep me\n");
-    assert_non_null(strstr(md_text, "Charts were skipped: "));
-    assert_non_null(strstr(md_text, "speedup.svg: is a symbolic link"));
-    free(text);
-    free(md_text);
-    remove_dir(dir);
+    static const char *const planted[] = {"speedup.svg", "throughput.dat"};
+    for (int i = 0; i < 2; i++) {
+        char dir[64], charts[96], target[96], link[128], want[200];
+        snprintf(dir, sizeof dir, "/tmp/gc_report_XXXXXX");
+        assert_non_null(mkdtemp(dir));
+        snprintf(charts, sizeof charts, "%s/charts", dir);
+        snprintf(target, sizeof target, "%s/precious", dir);
+        snprintf(link, sizeof link, "%s/%s", charts, planted[i]);
+        assert_int_equal(mkdir(charts, 0755), 0);
+        FILE *f = fopen(target, "w");
+        assert_non_null(f);
+        fputs("keep me\n", f);
+        fclose(f);
+        assert_int_equal(symlink(target, link), 0);
+        char *inputs[] = {FIX "m1.json"};
+        gc_report_opts o = {.hosts_dir = "hosts", .out_dir = dir, .quiet = true};
+        gc_err err = {{0}};
+        if (report_run(inputs, 1, &o, &err)) fail_msg("%s", err.msg);
+        char *text = slurp(dir, "precious", NULL), *md_text = slurp(dir, "report.md", NULL);
+        assert_string_equal(text, "keep me\n");
+        snprintf(want, sizeof want, "Charts were skipped: %s: is a symbolic link", link);
+        if (!strstr(md_text, want)) fail_msg("report.md lacks '%s'", want);
+        free(text);
+        free(md_text);
+        remove_dir(dir);
+    }
 }
 
 /* The escaping functions one by one (base/escape.h), on exact strings. */
