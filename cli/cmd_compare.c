@@ -163,10 +163,25 @@ static int parse_args(int argc, char **argv, cmp_args *a) {
     return 0;
 }
 
+/* Long work says what it is doing (on stderr: stdout carries the comparison). */
+static void say_size(const gc_results *base, int nb, const gc_results *nw, int nn) {
+    long cases[2] = {0, 0}, samples = 0;
+    for (int side = 0; side < 2; side++)
+        for (int f = 0; f < (side ? nn : nb); f++) {
+            const gc_results *r = side ? &nw[f] : &base[f];
+            cases[side] += r->n_cases;
+            for (int i = 0; i < r->n_cases; i++) samples += r->cases[i].n_samples;
+        }
+    if (cases[0] + cases[1] >= 10000 || samples >= 1000000)
+        fprintf(stderr, "gencost: compare: %ld BASE and %ld NEW cases, %ld samples: comparing...\n", cases[0],
+                cases[1], samples);
+}
+
 static int compare_and_print(const gc_results *base, int nb, const gc_results *nw, int nn, const cmp_args *a,
                              const char *bname, const char *nname) {
     gc_comparison cmp;
     gc_err err;
+    say_size(base, nb, nw, nn);
     if (compare_results(base, nb, nw, nn, &a->opt, &cmp, &err)) {
         fprintf(stderr, "gencost: %s\n", err.msg);
         return GC_EXIT_USAGE;
