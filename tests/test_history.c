@@ -646,6 +646,23 @@ static void reader_beside_a_writer(void **s) {
     sqlite3_close(w);
 }
 
+/* A reader meeting a version-1 database migrates it once (under the write lock), as add does;
+ * a reader of a current database leaves it as it is. */
+static void reader_migrates_version_1(void **s) {
+    char path[160];
+    snprintf(path, sizeof path, "%s/v1r.db", tmpdir);
+    sql(path, v1_sql);
+    gc_history *h = NULL;
+    gc_err err;
+    if (history_open_read(path, &h, &err)) fail_msg("%s", err.msg);
+    history_close(h);
+    assert_int_equal(sql_int(path, "PRAGMA user_version"), GC_HISTORY_DB_VERSION);
+    assert_int_equal(sql_int(path, "SELECT COUNT(*) FROM pragma_table_info('points') WHERE name = 'device'"), 1);
+    if (history_open_read(path, &h, &err)) fail_msg("%s", err.msg);
+    history_close(h);
+    assert_int_equal(sql_int(path, "PRAGMA user_version"), GC_HISTORY_DB_VERSION);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(judge_hand_values),
@@ -660,6 +677,7 @@ int main(void) {
         cmocka_unit_test(not_a_database),
         cmocka_unit_test(empty_path_refused),
         cmocka_unit_test(reader_beside_a_writer),
+        cmocka_unit_test(reader_migrates_version_1),
     };
     return cmocka_run_group_tests_name("history", tests, setup, teardown);
 }
