@@ -6,7 +6,9 @@
  * history_open) before gencost opens it again; the seeds insert real rows
  * (tests/fuzz/corpus/history_db). The SQL cannot reach outside: no ATTACH (so no VACUUM INTO),
  * bounded lengths and steps. Then every series and its points are read, a run is checked
- * against them and added (a database that opens must also take a new run or say why).
+ * against them and added (a database that opens must also take a new run or say why). It is
+ * opened both ways: for reading (history_open_read, as list, show, plot and check do) and for
+ * writing (history_open, as add does).
  * Build and run: make fuzz (dictionary history_db.dict). */
 #include <sqlite3.h>
 #include <stddef.h>
@@ -127,6 +129,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     gc_history *h = NULL;
     fresh_db();
     corrupt(data, size);
+    /* As list, show and plot read it, then as add writes to it. */
+    if (history_open_read(db, &h, &err)) {
+        if (!err.msg[0]) __builtin_trap();
+    } else {
+        read_rows(h);
+        history_close(h);
+    }
+    err.msg[0] = 0;
     if (history_open(db, &h, &err)) {
         if (!err.msg[0]) __builtin_trap();
         return 0;
