@@ -280,6 +280,27 @@ void gc_abort_atomic(gc_atomic *a) {
     a->tmp[0] = 0;
 }
 
+FILE *gc_memfile_open(gc_memfile *m) {
+    m->buf = NULL;
+    m->len = 0;
+    return m->f = open_memstream(&m->buf, &m->len);
+}
+
+int gc_memfile_commit(gc_memfile *m, const char *path, gc_err *err) {
+    int rc = 0;
+    if (!m->f) {
+        rc = gc_errf(err, "%s: out of memory", path ? path : "in-memory file");
+    } else {
+        int bad = ferror(m->f);
+        if (fclose(m->f) || bad) rc = gc_errf(err, "%s: write failed (out of memory)", path ? path : "in-memory file");
+        else if (path) rc = gc_write_file_atomic(path, m->buf, m->len, err);
+    }
+    m->f = NULL;
+    free(m->buf);
+    m->buf = NULL;
+    return rc;
+}
+
 /* The folder's entry for the rename made durable too; best effort (not every file system can). */
 static void sync_folder(const char *path) {
     char dir[GC_PATH_MAX];

@@ -86,6 +86,19 @@ FILE *gc_open_atomic(const char *path, gc_atomic *a, gc_err *err);
 int gc_commit_atomic(gc_atomic *a, gc_err *err);
 void gc_abort_atomic(gc_atomic *a);
 
+/* A file built in memory (open_memstream) and written in one piece by gc_memfile_commit, for
+ * writers that may fail half-way (a report, a chart script): the destination gets all of it or
+ * none of it, under gc_write_file_atomic's rules. */
+typedef struct gc_memfile {
+    FILE *f;
+    char *buf;
+    size_t len;
+} gc_memfile;
+FILE *gc_memfile_open(gc_memfile *m); /* NULL when out of memory */
+/* Closes m and frees its buffer; with path non-NULL, first writes what it holds to path. 0, or
+ * non-zero + err (out of memory while writing, or the atomic write's reason). */
+int gc_memfile_commit(gc_memfile *m, const char *path, gc_err *err);
+
 /* The destination check alone, for a file another program writes (gnuplot's `set output`):
  * 0 when path is absent or a regular file; non-zero + err for a symlink or any other kind of
  * file, or a path of GC_PATH_MAX bytes or more. */

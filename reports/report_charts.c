@@ -31,35 +31,18 @@ typedef struct chart_ctx {
     gc_err err;                /* why a chart file could not be written */
 } chart_ctx;
 
-/* A chart file is built in memory and written in one piece (gc_write_file_atomic): never half
- * a script, and nothing planted at its name is followed. */
-typedef struct chart_file {
-    FILE *f;
-    char *buf;
-    size_t len;
-} chart_file;
+/* A chart file is built in memory and written in one piece (gc_memfile): never half a script,
+ * and nothing planted at its name is followed. */
+typedef gc_memfile chart_file;
 
-static FILE *file_open(chart_file *o) {
-    o->buf = NULL;
-    o->len = 0;
-    o->f = open_memstream(&o->buf, &o->len);
-    return o->f;
-}
+static FILE *file_open(chart_file *o) { return gc_memfile_open(o); }
 
 /* Writes c->dir/name.ext from o (when f is open and write is set) and frees it; 0 on success,
  * else the reason in c->err. */
 static int file_close(chart_file *o, chart_ctx *c, const char *name, const char *ext, bool write) {
-    if (!o->f) return gc_errf(&c->err, "out of memory for %s.%s", name, ext);
-    int rc = fclose(o->f) ? gc_errf(&c->err, "out of memory for %s.%s", name, ext) : 0;
-    o->f = NULL;
-    if (!rc && write) {
-        char path[1100];
-        snprintf(path, sizeof path, "%s/%s.%s", c->dir, name, ext);
-        rc = gc_write_file_atomic(path, o->buf, o->len, &c->err);
-    }
-    free(o->buf);
-    o->buf = NULL;
-    return rc;
+    char path[1100];
+    snprintf(path, sizeof path, "%s/%s.%s", c->dir, name, ext);
+    return gc_memfile_commit(o, write ? path : NULL, &c->err);
 }
 
 /* 'NAME.EXT' as a gnuplot string (the chart names are fixed, but they go the one way too). */

@@ -14,27 +14,6 @@
 #include "base/version.h"
 #include "reports/report_model.h"
 
-/* An in-memory file, written to its path in one piece by mem_commit. */
-typedef struct mem_file {
-    FILE *f;
-    char *buf;
-    size_t len;
-} mem_file;
-
-static FILE *mem_open(mem_file *o) {
-    o->buf = NULL;
-    o->len = 0;
-    return o->f = open_memstream(&o->buf, &o->len);
-}
-
-static int mem_commit(mem_file *o, const char *path, gc_err *err) {
-    int bad = ferror(o->f);
-    int rc = fclose(o->f) || bad;
-    rc = rc ? gc_errf(err, "%s: write failed (out of memory)", path) : gc_write_file_atomic(path, o->buf, o->len, err);
-    free(o->buf);
-    return rc;
-}
-
 /* A text cell: RFC 4180 quoting and the formula guard (gc_csv_text). */
 static void csv_field(FILE *f, const char *s, bool last) {
     gc_csv_text(f, s);
@@ -47,8 +26,8 @@ static void csv_num(FILE *f, double x, bool known) {
 }
 
 int rp_write_csv(const rp_model *m, const char *path, gc_err *err) {
-    mem_file mf;
-    FILE *f = mem_open(&mf);
+    gc_memfile mf;
+    FILE *f = gc_memfile_open(&mf);
     if (!f) return gc_errf(err, "%s: cannot write: out of memory", path);
     fputs("host,host_name,figure,workload,preset,quant,backend,threads,phase,unit,median_per_s,ci95_low,"
           "ci95_high,cv,n,joules_per_unit,energy_kind,energy_source,usd_per_hour,usd_per_unit,"
@@ -85,7 +64,7 @@ int rp_write_csv(const rp_model *m, const char *path, gc_err *err) {
         csv_field(f, r->id.device, false);   /* the identity's newer fields go last: old columns keep their place */
         csv_field(f, r->id.params, true);
     }
-    return mem_commit(&mf, path, err);
+    return gc_memfile_commit(&mf, path, err);
 }
 
 static void write_md(FILE *f, const rp_model *m, const rp_table *t, int nt, char names[][32],
@@ -126,8 +105,8 @@ static int inline_svg(FILE *f, const char *path) {
 
 static int write_html(const char *path, const rp_model *m, const rp_table *t, int nt, const char *chart_dir,
                       char names[][32], char titles[][96], int n_charts, const char *why, gc_err *err) {
-    mem_file mf;
-    FILE *f = mem_open(&mf);
+    gc_memfile mf;
+    FILE *f = gc_memfile_open(&mf);
     if (!f) return gc_errf(err, "%s: cannot write: out of memory", path);
     fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>gencost report</title>\n"
                "<style>body{font-family:sans-serif;margin:2em;max-width:1200px}"
@@ -163,7 +142,7 @@ static int write_html(const char *path, const rp_model *m, const rp_table *t, in
     }
     fputs("</body></html>\n", f);
     (void)m;
-    return mem_commit(&mf, path, err);
+    return gc_memfile_commit(&mf, path, err);
 }
 
 int report_run(char *const *inputs, int n_inputs, const gc_report_opts *o, gc_err *err) {
@@ -186,12 +165,12 @@ int report_run(char *const *inputs, int n_inputs, const gc_report_opts *o, gc_er
     if (!rc && rp_tables_build(m, &t, &nt)) rc = gc_errf(err, "out of memory building tables");
     if (!rc) {
         snprintf(path, sizeof path, "%s/report.md", out);
-        mem_file mf;
-        FILE *f = mem_open(&mf);
+        gc_memfile mf;
+        FILE *f = gc_memfile_open(&mf);
         if (!f) rc = gc_errf(err, "%s: cannot write: out of memory", path);
         else {
             write_md(f, m, t, nt, names, titles, n_charts, why);
-            rc = mem_commit(&mf, path, err);
+            rc = gc_memfile_commit(&mf, path, err);
         }
     }
     if (!rc) {

@@ -10,6 +10,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -125,6 +126,21 @@ static inline void th_free(th_proc *p) {
     free(p->out);
     free(p->err);
     p->out = p->err = NULL;
+}
+
+/* Names in dir other than "." and "..", joined by spaces: a temporary left behind shows here. */
+static inline void th_folder_names(const char *dir, char *out, size_t n) {
+    out[0] = 0;
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    for (struct dirent *e; (e = readdir(d));)
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+            size_t w = strlen(out), k = strlen(e->d_name);
+            assert_true(w + k + 2 <= n);
+            if (w) out[w++] = ' ';
+            memcpy(out + w, e->d_name, k + 1);
+        }
+    closedir(d);
 }
 
 #endif

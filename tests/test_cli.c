@@ -355,21 +355,6 @@ static void phases_skip_a_workload(void **s) {
     proc_free(&p);
 }
 
-/* Names in dir other than "." and "..", joined by spaces (a temporary left behind shows). */
-static void folder_names(const char *dir, char *out, size_t n) {
-    out[0] = 0;
-    DIR *d = opendir(dir);
-    assert_non_null(d);
-    for (struct dirent *e; (e = readdir(d));)
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-            size_t w = strlen(out), k = strlen(e->d_name);
-            assert_true(w + k + 2 <= n);
-            if (w) out[w++] = ' ';
-            memcpy(out + w, e->d_name, k + 1);
-        }
-    closedir(d);
-}
-
 /* The size of a results file holding the first k cases of r (as the runner writes it). */
 static long results_size(gc_results *r, int k, const char *path) {
     int n = r->n_cases;
@@ -427,7 +412,7 @@ static void save_fails_mid_run(void **s) {
     assert_int_equal(r.n_cases, 1);
     assert_false(r.complete);
     results_free(&r);
-    folder_names(dir, names, sizeof names);
+    th_folder_names(dir, names, sizeof names);
     assert_string_equal(names, "r.json");
     remove_results(out);
     proc_free(&p);
@@ -532,7 +517,7 @@ static void outputs_not_redirected(void **s) {
     assert_int_equal(lstat(fifo, &st), 0);
     assert_true(S_ISFIFO(st.st_mode));
     char names[256];
-    folder_names(dir, names, sizeof names);
+    th_folder_names(dir, names, sizeof names);
     assert_int_equal(strlen(names), strlen("r.json victim fifo")); /* no temporary left */
     unlink(link);
     unlink(victim);

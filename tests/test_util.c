@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "base/util.h"
+#include "tests/helpers.h"
 
 static void parse_int_strict(void **s) {
     long v = 0;
@@ -124,21 +125,6 @@ static void tmp_folder(char *dir, size_t n) {
     assert_non_null(mkdtemp(dir));
 }
 
-/* Names in dir other than "." and ".." joined by spaces: a temporary left behind shows here. */
-static void folder_names(const char *dir, char *out, size_t n) {
-    out[0] = 0;
-    DIR *d = opendir(dir);
-    assert_non_null(d);
-    for (struct dirent *e; (e = readdir(d));)
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-            size_t w = strlen(out), k = strlen(e->d_name);
-            assert_true(w + k + 2 <= n);
-            if (w) out[w++] = ' ';
-            memcpy(out + w, e->d_name, k + 1);
-        }
-    closedir(d);
-}
-
 static void rm_folder(const char *dir) {
     DIR *d = opendir(dir);
     if (!d) return;
@@ -169,7 +155,7 @@ static void atomic_write_leaves_no_temporary(void **s) {
     assert_int_equal(gc_write_file_atomic(path, "one", 3, &err), 0);
     assert_int_equal(gc_write_file_atomic(path, "two", 3, &err), 0);
     assert_content(path, "two");
-    folder_names(dir, names, sizeof names);
+    th_folder_names(dir, names, sizeof names);
     assert_string_equal(names, "r.json");
     struct stat st;
     assert_int_equal(stat(path, &st), 0);
@@ -197,7 +183,7 @@ static void atomic_write_refuses_symlink(void **s) {
     assert_true(S_ISLNK(st.st_mode));
     assert_content(target, "precious");
     char names[256];
-    folder_names(dir, names, sizeof names);
+    th_folder_names(dir, names, sizeof names);
     assert_true(!strcmp(names, "report.md victim") || !strcmp(names, "victim report.md"));
     /* the streaming form refuses it the same way */
     gc_atomic a;
@@ -224,7 +210,7 @@ static void atomic_write_refuses_fifo_and_folder(void **s) {
     assert_non_null(strstr(err.msg, "a folder"));
     assert_int_not_equal(gc_write_file_atomic("/dev/null", "x", 1, &err), 0);
     assert_non_null(strstr(err.msg, "a device"));
-    folder_names(dir, names, sizeof names);
+    th_folder_names(dir, names, sizeof names);
     assert_true(!strcmp(names, "fifo sub") || !strcmp(names, "sub fifo"));
     rm_folder(dir);
 }
@@ -264,7 +250,7 @@ static void atomic_stream(void **s) {
     assert_int_equal(access(path, F_OK), -1); /* nothing at the destination until the commit */
     gc_abort_atomic(&a);
     gc_abort_atomic(&a);
-    folder_names(dir, names, sizeof names);
+    th_folder_names(dir, names, sizeof names);
     assert_string_equal(names, "");
     f = gc_open_atomic(path, &a, &err);
     assert_non_null(f);
@@ -272,7 +258,7 @@ static void atomic_stream(void **s) {
     assert_int_equal(gc_commit_atomic(&a, &err), 0);
     gc_abort_atomic(&a); /* after a commit: nothing to do */
     assert_content(path, "plot 2\n");
-    folder_names(dir, names, sizeof names);
+    th_folder_names(dir, names, sizeof names);
     assert_string_equal(names, "chart.gp");
     /* a relative name writes in the current folder */
     char cwd[512];
@@ -315,7 +301,7 @@ static void atomic_write_failure_keeps_old_file(void **s) {
     assert_non_null(strstr(err.msg, path));
     assert_int_equal(rc2, -1);
     assert_content(path, "old");
-    folder_names(dir, names, sizeof names);
+    th_folder_names(dir, names, sizeof names);
     assert_string_equal(names, "r.json");
     rm_folder(dir);
 }
@@ -355,7 +341,7 @@ static void mkdirs_parents(void **s) {
     snprintf(deep, sizeof deep, "%s/f/sub", dir);
     assert_int_not_equal(gc_mkdirs(deep, &err), 0);
     assert_non_null(strstr(err.msg, "/f: exists and is not a folder"));
-    folder_names(dir, names, sizeof names);
+    th_folder_names(dir, names, sizeof names);
     assert_string_equal(names, "f");
     rm_folder(dir);
 }

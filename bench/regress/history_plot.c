@@ -49,23 +49,11 @@ static bool is_regression(const gc_hist_point *p, int i, const gc_hist_check_opt
     return c.verdict == GC_SLOWER;
 }
 
-/* Closes f, an open_memstream on *buf and *len (set by the close), and writes what it holds to
- * path in one piece; nothing planted at path is followed. */
-static int write_mem(const char *path, FILE *f, char **buf, size_t *len, gc_err *err) {
-    int bad = ferror(f);
-    int rc = fclose(f) || bad ? gc_errf(err, "history plot: cannot write %s: out of memory", path)
-                              : gc_write_file_atomic(path, *buf, *len, err);
-    free(*buf);
-    *buf = NULL;
-    return rc;
-}
-
 /* Data columns: index, short commit (x tic label), median, CI low, CI high, regression (0/1). */
 static int write_data(const char *path, const gc_hist_point *p, int n,
                       const gc_hist_check_opts *o, gc_err *err) {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
+    gc_memfile mf;
+    FILE *f = gc_memfile_open(&mf);
     if (!f)
         return gc_errf(err, "history plot: cannot write %s: %s", path, strerror(errno));
     int rows = 0;
@@ -83,7 +71,7 @@ static int write_data(const char *path, const gc_hist_point *p, int n,
         gc_gp_field(f, tic);
         fprintf(f, " %.9g %.9g %.9g %d\n", p[i].median, lo, hi, is_regression(p, i, o));
     }
-    if (write_mem(path, f, &buf, &len, err))
+    if (gc_memfile_commit(&mf, path, err))
         return -1;
     return rows ? 0 : gc_errf(err, "history plot: no ok points to draw in %s", path);
 }
@@ -167,15 +155,14 @@ int history_plot(gc_history *h, const gc_hist_series *s, const gc_hist_check_opt
     static const char *const terms[][2] = {{"pngcairo", "png"}, {"svg", "svg"}};
     for (int t = 0; t < 2 && !rc; t++) {
         snprintf(img, sizeof img, "%s.%s", name, terms[t][1]);
-        char *buf = NULL;
-        size_t len = 0;
-        FILE *f = open_memstream(&buf, &len);
+        gc_memfile mf;
+        FILE *f = gc_memfile_open(&mf);
         if (!f) {
             rc = gc_errf(err, "history plot: cannot write %s: %s", script, strerror(errno));
             break;
         }
         write_script(f, s, data_name, img, terms[t][0]);
-        rc = write_mem(script, f, &buf, &len, err);
+        rc = gc_memfile_commit(&mf, script, err);
         char img_path[1900];   /* gnuplot opens the image itself: a planted symlink is refused here */
         snprintf(img_path, sizeof img_path, "%s/%s", dir, img);
         rc = rc ? rc : gc_check_dest(img_path, err);
