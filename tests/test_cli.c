@@ -525,60 +525,50 @@ static void outputs_not_redirected(void **s) {
     rmdir(dir);
 }
 
-/* SIGINT during a long run: exit 130, the file exists, reads back valid, marked incomplete. */
-static void interrupted_run(void **s) {
-    char out[128];
-    tmp_results_path(out, sizeof out, "sigint");
+/* Runs gencost with args (the results file at out), sends SIGINT 0.5 s after the file first
+ * appears (the first write comes after the signal handlers are installed), and expects exit 130
+ * within limit_s seconds, stderr holding `said`, and the file valid and marked incomplete, with
+ * n_cases cases (< 0: any number). */
+static void expect_interrupted(const char *const *args, const char *out, double limit_s, const char *said,
+                               int n_cases) {
     proc p;
-    th_start(&p, bin(),
-             (const char *const[]){"run", "--workload", "triad", "--quick", "--reps", "1000000", "--min-time",
-                                   "600", "--out", out, NULL},
-             (th_io){0});
-    /* The first write happens after the signal handlers are installed; wait for it. */
+    th_start(&p, bin(), args, (th_io){0});
     struct stat st;
     double t0 = gc_now();
     while (stat(out, &st) && gc_now() - t0 < 60) sleep_s(0.02);
     sleep_s(0.5);
     kill(p.pid, SIGINT);
-    th_finish(&p, 60);
+    th_finish(&p, limit_s);
     if (p.status != 130) fail_msg("exit %d after SIGINT: %s", p.status, p.err);
+    assert_non_null(strstr(p.err, said));
     gc_results r;
     gc_err err;
     if (results_read(out, &r, &err)) fail_msg("%s", err.msg);
     remove_results(out);
     assert_false(r.complete);
-    assert_non_null(strstr(p.err, "interrupted"));
+    if (n_cases >= 0) assert_int_equal(r.n_cases, n_cases);
     results_free(&r);
     proc_free(&p);
 }
 
+/* SIGINT during a long run: exit 130, the file exists, reads back valid, marked incomplete. */
+static void interrupted_run(void **s) {
+    char out[128];
+    tmp_results_path(out, sizeof out, "sigint");
+    expect_interrupted((const char *const[]){"run", "--workload", "triad", "--quick", "--reps", "1000000",
+                                             "--min-time", "600", "--out", out, NULL},
+                       out, 60, "interrupted", -1);
+}
+
 /* SIGINT during a case's set-up (weights and the quality reference of a 1.1B model: tens of
  * seconds under the sanitizers) ends the run at once, not after the set-up: exit 130, the file
- * valid and marked incomplete. The limit below only tells "at once" from "after the set-up". */
+ * valid and marked incomplete. The limit only tells "at once" from "after the set-up". */
 static void interrupted_setup(void **s) {
     char out[128];
     tmp_results_path(out, sizeof out, "sigint-setup");
-    proc p;
-    th_start(&p, bin(),
-             (const char *const[]){"run", "--workload", "llm", "--preset", "tinyllama-1.1b", "--prompt", "16",
-                                   "--gen", "4", "--threads", "1", "--out", out, NULL},
-             (th_io){0});
-    struct stat st;
-    double t0 = gc_now();
-    while (stat(out, &st) && gc_now() - t0 < 60) sleep_s(0.02);
-    sleep_s(0.5);
-    kill(p.pid, SIGINT);
-    th_finish(&p, 15);
-    if (p.status != 130) fail_msg("exit %d after SIGINT: %s", p.status, p.err);
-    assert_non_null(strstr(p.err, "interrupted during set-up or verification"));
-    gc_results r;
-    gc_err err;
-    if (results_read(out, &r, &err)) fail_msg("%s", err.msg);
-    remove_results(out);
-    assert_false(r.complete);
-    assert_int_equal(r.n_cases, 0);
-    results_free(&r);
-    proc_free(&p);
+    expect_interrupted((const char *const[]){"run", "--workload", "llm", "--preset", "tinyllama-1.1b", "--prompt",
+                                             "16", "--gen", "4", "--threads", "1", "--out", out, NULL},
+                       out, 15, "interrupted during set-up or verification", 0);
 }
 
 int main(void) {
