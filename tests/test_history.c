@@ -607,6 +607,25 @@ static void not_a_database(void **s) {
 }
 
 /* An empty path would open SQLite's temporary database: whatever is added vanishes. Refused. */
+/* A results file without a start time (foreign, hand-made) is one run too: added twice, it is
+ * stored once (its identity is a hash of what it measured); another measurement is another run. */
+static void unstamped_run_added_once(void **s) {
+    gc_history *h = NULL;
+    gc_err err;
+    assert_int_equal(history_open(dbpath, &h, &err), 0);
+    fake_run f;
+    fake(&f, "unstamped-box", "u01", "", 100);
+    int added = -1;
+    assert_int_equal(history_add(h, &f.r, "u.json", &added, &err), 0);
+    assert_int_equal(added, 2);
+    assert_int_equal(history_add(h, &f.r, "u-again.json", &added, &err), 0);
+    assert_int_equal(added, 0);
+    fake(&f, "unstamped-box", "u01", "", 90);   /* other samples: another run */
+    assert_int_equal(history_add(h, &f.r, "u2.json", &added, &err), 0);
+    assert_int_equal(added, 2);
+    history_close(h);
+}
+
 static void empty_path_refused(void **s) {
     gc_history *h = NULL;
     gc_err err;
@@ -676,6 +695,7 @@ int main(void) {
         cmocka_unit_test(newer_database_refused),
         cmocka_unit_test(not_a_database),
         cmocka_unit_test(empty_path_refused),
+        cmocka_unit_test(unstamped_run_added_once),
         cmocka_unit_test(reader_beside_a_writer),
         cmocka_unit_test(reader_migrates_version_1),
     };

@@ -356,18 +356,45 @@ static int insert_run(gc_history *h, const gc_results *r, const char *time, cons
     return 0;
 }
 
+/* FNV-1a, 64 bits, over n bytes, continuing from h. */
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
+    for (size_t i = 0; i < n; i++) h = (h ^ ((const unsigned char *)p)[i]) * 1099511628211ull;
+    return h;
+}
+
+/* What identifies a run among the stored ones: its start time; for a file without one (a
+ * foreign or hand-made file), a hash of what it measured, so adding it twice stores it once. */
+static void run_identity(const gc_results *r, char *buf, size_t n) {
+    if (r->started[0]) {
+        snprintf(buf, n, "%s", r->started);
+        return;
+    }
+    uint64_t h = fnv1a(14695981039346656037ull, r->finished, strlen(r->finished));
+    if (r->command_line) h = fnv1a(h, r->command_line, strlen(r->command_line));
+    for (int i = 0; i < r->n_cases; i++) {
+        const gc_case_result *c = &r->cases[i];
+        char key[GC_CASE_KEY_LEN];
+        gc_case_key(&c->id, key, sizeof key);
+        h = fnv1a(h, key, strlen(key) + 1);
+        h = fnv1a(h, c->status, strlen(c->status) + 1);
+        if (c->n_samples > 0) h = fnv1a(h, c->samples_s, (size_t)c->n_samples * sizeof *c->samples_s);
+    }
+    snprintf(buf, n, "unstamped:%016llx", (unsigned long long)h);
+}
+
 int history_add(gc_history *h, const gc_results *r, const char *source, int *added, gc_err *err) {
     *added = 0;
-    char time[32];
+    char time[32], identity[48];
     if (r->started[0])
         snprintf(time, sizeof time, "%s", r->started);
     else
-        gc_utc_iso(time, sizeof time);     /* a file without a start time: when it was added */
+        gc_utc_iso(time, sizeof time);     /* a file without a start time: its points dated when added */
+    run_identity(r, identity, sizeof identity);
     if (exec(h, "BEGIN IMMEDIATE", "lock for add", err))
         return -1;
     sqlite3_int64 run = 0;
     sqlite3_stmt *st = NULL;
-    int rc = insert_run(h, r, time, source, &run, err);
+    int rc = insert_run(h, r, identity, source, &run, err);
     if (!rc && run && sqlite3_prepare_v2(h->db, insert_point_sql, -1, &st, NULL) != SQLITE_OK)
         rc = db_fail(h, err, "prepare point insert");
     for (int i = 0; !rc && run && i < r->n_cases; i++) {

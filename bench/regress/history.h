@@ -44,7 +44,8 @@ int history_open_read(const char *path, gc_history **out, gc_err *err);
 void history_close(gc_history *h);
 
 /* Adds every case of r (source = the file name, kept for reference). A run already stored
- * (same host, commit and start time) is skipped: *added = 0. Else *added = cases stored. */
+ * (same host, commit and start time; without a start time, the same measurements) is skipped:
+ * *added = 0. Else *added = cases stored. */
 int history_add(gc_history *h, const gc_results *r, const char *source, int *added, gc_err *err);
 
 /* One stored case of one run: throughput statistics (units per second). */
