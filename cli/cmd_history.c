@@ -9,6 +9,10 @@
 #include "bench/regress/history.h"
 #include "base/util.h"
 
+/* Text read from a history database (which may have been edited by hand) as printed: control
+ * bytes escaped (gc_esc), so a stored ESC or newline cannot drive the terminal or split a row. */
+#define SHOWN(s) gc_esc((s), (char[GC_CASE_KEY_LEN * 2]){0}, GC_CASE_KEY_LEN * 2)
+
 #define MAX_OPTS 16
 #define MAX_FILES 256
 
@@ -164,8 +168,8 @@ static int act_list(const hist_args *a, gc_history *h) {
         printf("%-44s %-20s %6s  %-12s %-20s %s\n", "case", "host", "points", "last commit", "last time",
                "last median");
     for (int i = 0; i < n; i++)
-        printf("%-44s %-20s %6d  %-12.12s %-20s %.4g %s/s\n", s[i].key, s[i].host, s[i].n_points,
-               s[i].last_commit, s[i].last_time, s[i].last_median, s[i].unit);
+        printf("%-44s %-20s %6d  %-12.12s %-20s %.4g %s/s\n", SHOWN(s[i].key), SHOWN(s[i].host), s[i].n_points,
+               SHOWN(s[i].last_commit), SHOWN(s[i].last_time), s[i].last_median, SHOWN(s[i].unit));
     free(s);
     return 0;
 }
@@ -198,8 +202,8 @@ static int act_show(const hist_args *a, gc_history *h) {
     printf("%s\n%-20s %-14s %-20s %-7s %4s %12s %25s\n", a->pos[0], "time", "commit", "host", "status", "n",
            "median", "95% CI");
     for (int i = 0; i < n; i++)
-        printf("%-20s %-14.14s %-20s %-7s %4d %12.5g [%10.5g, %10.5g] %s/s\n", p[i].time, p[i].commit,
-               p[i].host, p[i].status, p[i].n, p[i].median, p[i].ci_low, p[i].ci_high, p[i].unit);
+        printf("%-20s %-14.14s %-20s %-7s %4d %12.5g [%10.5g, %10.5g] %s/s\n", SHOWN(p[i].time), SHOWN(p[i].commit),
+               SHOWN(p[i].host), SHOWN(p[i].status), p[i].n, p[i].median, p[i].ci_low, p[i].ci_high, SHOWN(p[i].unit));
     free(p);
     return 0;
 }

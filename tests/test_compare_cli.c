@@ -410,6 +410,22 @@ static void history_empty_db_refused(void **s) {
     assert_int_equal(th_run(&p, bin, list, (th_io){.out = TH_DISCARD, .err = TH_DISCARD}, 0), 2);
 }
 
+/* A host name with an escape sequence (JSON "\u001b") stored in history is printed escaped by
+ * `history list`: stored text never drives the terminal. */
+static void history_list_escapes_stored_text(void **s) {
+    NEED_BIN();
+    write_results("esc.json", "evil\\u001b[2Jhost", "x1", "2026-06-01T00:00:00Z", 0.100, "ok", false);
+    char db[200];
+    snprintf(db, sizeof db, "%s/esc.db", dir);
+    assert_int_equal(GENCOST(NULL, "history", "--db", db, "add", path_of("esc.json")), 0);
+    char *out = NULL;
+    assert_int_equal(GENCOST(&out, "history", "--db", db, "list"), 0);
+    assert_non_null(out);
+    assert_null(strchr(out, 0x1b));
+    assert_non_null(strstr(out, "evil\\x1b[2Jhost"));
+    free(out);
+}
+
 /* Reading actions take no write lock: while this process holds a write transaction open on the
  * database (as a concurrent `history add` would), list, show and check finish at once (before,
  * they waited 30 s for the lock and failed). */
@@ -614,6 +630,7 @@ int main(void) {
         cmocka_unit_test(interleave_ab),
         cmocka_unit_test(history_cli),
         cmocka_unit_test(history_empty_db_refused),
+        cmocka_unit_test(history_list_escapes_stored_text),
         cmocka_unit_test(history_reads_beside_a_writer),
         cmocka_unit_test(history_check_nothing_checked),
     };
