@@ -59,21 +59,21 @@ static volatile sig_atomic_t in_uninterruptible;
 static char quit_message[1200];
 static size_t quit_len;
 
+/* Says why on stderr and ends the process: async-signal-safe (write, _exit only). */
+static void quit_now(void) {
+    if (write(2, quit_message, quit_len) < 0) { /* nothing more a handler can do */ }
+    _exit(130);
+}
+
 static void on_signal(int sig) {
     stop_signal = sig;
-    if (in_uninterruptible) {
-        if (write(2, quit_message, quit_len) < 0) { /* nothing more a handler can do */ }
-        _exit(130);
-    }
+    if (in_uninterruptible) quit_now();
 }
 
 /* Brackets a set-up or verification: a signal inside quits at once (see above). */
 static void quick_exit_begin(void) {
     in_uninterruptible = 1;
-    if (stop_signal) {   /* arrived just before the section: honour it now */
-        if (write(2, quit_message, quit_len) < 0) { }
-        _exit(130);
-    }
+    if (stop_signal) quit_now();   /* arrived just before the section: honour it now */
 }
 static void quick_exit_end(void) { in_uninterruptible = 0; }
 

@@ -144,6 +144,10 @@ static void sizes(const gc_case *c, int *P, int *N, int *D) {
 
 static int max3(int a, int b, int c) { return a > b ? (a > c ? a : c) : (b > c ? b : c); }
 
+/* KV positions a case needs: the generation, the decode depth plus its token, the quality
+ * positions (set-up, --dry-run and the before-anything check all size the cache by this). */
+static int case_positions(int P, int N, int D) { return max3(P + N, D + 1, QUALITY_T + 1); }
+
 /* ---- quality: reference logits of an F32/F16 copy, cached across the cases of a run ------- */
 
 static struct {
@@ -366,7 +370,7 @@ static int llm_setup(const gc_case *c, void **state, gc_setup_out *out, gc_err *
     const char *model = gc_case_param(c, "model");
     snprintf(s->ident, sizeof s->ident, "%s", model ? model : c->preset);
     sizes(c, &s->P, &s->N, &s->D);
-    s->ctx = max3(s->P + s->N, s->D + 1, QUALITY_T + 1);
+    s->ctx = case_positions(s->P, s->N, s->D);
     if (s->ctx > s->src.c.ctx)
         return gc_errf(err, "llm %s: %d positions (prompt %d + %d new, decode depth %d) exceed the model's context of %d",
                        s->src.c.name, s->ctx, s->P, s->N, s->D, s->src.c.ctx);
@@ -519,7 +523,7 @@ static void llm_describe(const gc_case *c) {
     }
     sizes(c, &P, &N, &D);
     const llm_config *m = &src.c;
-    int ctx = max3(P + N, D + 1, QUALITY_T + 1);
+    int ctx = case_positions(P, N, D);
     llm_load_opts lo = {.wtype = wtype, .kv_type = kv_type, .ctx = ctx, .max_t = max3(P, VERIFY_T, QUALITY_T), .max_logits = QUALITY_T};
     printf("    model %s: dim %d, %d layers, %d heads (%d kv), ffn %d, vocab %d, context %d, rope base %g (rope factors: %s), eps %g: %.3f B parameters\n",
            m->name, m->dim, m->n_layers, m->n_heads, m->n_kv_heads, m->ffn, m->vocab, m->ctx, m->rope_base,
@@ -546,7 +550,7 @@ static int llm_check_case(const gc_case *c, gc_err *err) {
     if (!m) return 0;
     int P, N, D;
     sizes(c, &P, &N, &D);
-    int ctx = max3(P + N, D + 1, QUALITY_T + 1);
+    int ctx = case_positions(P, N, D);
     if (ctx > m->ctx)
         return gc_errf(err, "%d positions (prompt %d + %d new, decode depth %d) exceed %s's context of %d", ctx,
                        P, N, D, c->preset, m->ctx);
