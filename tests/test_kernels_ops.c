@@ -132,6 +132,9 @@ static const mm_shape shapes32[] = {
     {32, 1, 1},    {32, 17, 3},   {96, 3, 17},    {320, 64, 1},  {64, 1, 64},    {160, 17, 17}, {96, 67, 9},
     {288, 5, 64},  {32, 130, 33}, {1088, 33, 23}, {96, 16, 16},  {2080, 19, 18},
     {64, 20, 8},   {64, 20, 7},
+    /* matvec kernels that prepare the activations per call (groups of 2 or 4 blocks, at most
+     * 512 or 256 blocks a pass): K = 131 blocks (a tail past the groups), 517 blocks (two passes and a tail) */
+    {4192, 37, 1}, {16544, 3, 1},
 };
 static const mm_shape shapes256[] = {
     {256, 1, 1}, {256, 17, 3}, {512, 3, 17}, {256, 64, 1}, {256, 1, 64}, {512, 67, 9},

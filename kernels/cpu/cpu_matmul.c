@@ -106,6 +106,10 @@ static void matvec_worker(void *ctx, int ith, int nth) {
         int64_t u = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
         if (u >= j->units) return;
         int64_t r0 = u * j->rows_per_unit, r1 = min64(j->n, r0 + j->rows_per_unit);
+        if (j->tk->matvec) {
+            j->tk->matvec(j->k, j->w + (size_t)r0 * j->wrow, j->wrow, r1 - r0, j->xq, &j->y[r0]);
+            continue;
+        }
         for (int64_t r = r0; r < r1; r++) j->tk->vec_dot(j->k, j->w + (size_t)r * j->wrow, j->xq, &j->y[r]);
     }
 }

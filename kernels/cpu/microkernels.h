@@ -25,6 +25,10 @@ typedef void (*gk_vec_dot_fn)(int64_t k, const void *w, const void *xq, float *o
  * xq + j*x_stride bytes): y[j*ldy + i] = dot(row i, column j). nr <= tile_rows, nc <= tile_cols. */
 typedef void (*gk_dot_tile_fn)(int64_t k, const void *w, size_t w_stride, int nr,
                                const void *xq, size_t x_stride, int nc, float *y, int64_t ldy);
+/* Matrix-vector: y[i] = dot(row i, xq) for nr weight rows (row i at w + i*w_stride bytes) and
+ * one activation row, any nr: for kernels that prepare what depends on the activations alone
+ * once per call (decode's case, where every row meets the same activation row). */
+typedef void (*gk_matvec_fn)(int64_t k, const void *w, size_t w_stride, int64_t nr, const void *xq, float *y);
 
 /* Packed integer GEMM for 32-element block weights (Q4_0, Q8_0) × Q8_0 activations, used for
  * many columns. A panel holds R (gk_igemm_kernels.rows) weight rows over nb blocks; per block,
@@ -49,6 +53,7 @@ typedef struct gk_type_kernels {
     gk_vec_dot_fn vec_dot;
     gk_dot_tile_fn dot_tile;    /* optional; NULL = loop of vec_dot */
     int tile_rows, tile_cols;   /* the tile dot_tile computes best */
+    gk_matvec_fn matvec;        /* optional; NULL = vec_dot per row */
 } gk_type_kernels;
 
 /* The packed integer GEMM of one weight type (act_type GK_Q8_0): both functions or neither. */

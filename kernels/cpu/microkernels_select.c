@@ -81,6 +81,7 @@ static void fill_type(gk_type_kernels *dst, const gk_type_kernels *src) {
     }
     if (dst->act_type != src->act_type) return;
     FILL(quantize_act);
+    FILL(matvec);
     if (!dst->dot_tile && src->dot_tile) {
         dst->dot_tile = src->dot_tile;
         dst->tile_rows = src->tile_rows;

@@ -11,6 +11,9 @@ void gk_avx512_dot_tile_q4_0(int64_t k, const void *w, size_t w_stride, int nr, 
 void gk_avx512_vec_dot_q8_0(int64_t k, const void *w, const void *xq, float *out);
 void gk_avx512_dot_tile_q8_0(int64_t k, const void *w, size_t w_stride, int nr, const void *xq, size_t x_stride,
                              int nc, float *y, int64_t ldy);
+/* Many rows · one column (qdot_avx512.c): the activations prepared once per call. */
+void gk_avx512_matvec_q4_0(int64_t k, const void *w, size_t w_stride, int64_t nr, const void *xq, float *y);
+void gk_avx512_matvec_q8_0(int64_t k, const void *w, size_t w_stride, int64_t nr, const void *xq, float *y);
 void gk_avx512_vec_dot_q4_k(int64_t k, const void *w, const void *xq, float *out);
 void gk_avx512_dot_tile_q4_k(int64_t k, const void *w, size_t w_stride, int nr, const void *xq, size_t x_stride,
                              int nc, float *y, int64_t ldy);

@@ -9,6 +9,8 @@
  * Products and sums fit int32 (255·128·32 per block). Starting the accumulator at -c·Σy folds
  * the correction into the same instruction. Only called after the CPU was checked for
  * AVX512F/BW/VL/DQ and VNNI (ukernels_avx512.c). */
+#include <string.h>
+
 #include "kernels/cpu/x86/qdot_avx2.h"
 #include "kernels/cpu/x86/avx512.h"
 
@@ -112,4 +114,132 @@ void gk_avx512_vec_dot_q8_0(int64_t k, const void *w, const void *xq, float *out
 void gk_avx512_dot_tile_q8_0(int64_t k, const void *w, size_t w_stride, int nr, const void *xq, size_t x_stride,
                              int nc, float *y, int64_t ldy) {
     vn_dot_tile(QF_Q8_0, k, w, w_stride, nr, xq, x_stride, nc, y, ldy);
+}
+
+/* ---- matrix-vector: many rows · one column ------------------------------------------------ */
+
+/* In decode every weight row meets the same activation row, so everything that depends on the
+ * activations alone is prepared once per call (mv_act), and a row costs only its own unpacking.
+ * Rows are read as groups of G blocks (Q4_0: 4 × 18 bytes, Q8_0: 2 × 34): two overlapping
+ * 64-byte loads and one vpermt2w gather the group's quants into one vector, and one vpermw its
+ * f16 scales (broadcast to the 32-bit lanes of their block), so a group is ~12 instructions
+ * where the one-row kernel spends ~12 per block. The activations are reordered to match:
+ *   Q4_0 (G = 4): lane l of a product belongs to block l/4; the low nibbles of the 4×16 quant
+ *     bytes meet lo = (x_b[0..15] for each block), the high ones hi = (x_b[16..31]);
+ *   Q8_0 (G = 2): the 2×32 quants meet the two blocks' 32 values in order.
+ * off holds -c·Σx per lane (c = 8, 128, as in vn_offset) and dx each lane's activation scale.
+ * Every integer sum equals the one-row kernel's; only the float summation order differs. */
+typedef struct mv_group {
+    __m512i lo, hi, off;
+    __m512 dx;
+} mv_group;
+
+enum { MV_MAX_GROUPS = 128 };   /* 32 KiB on the stack: K in passes of 16384 (Q4_0) or 8192 (Q8_0) */
+
+/* Word indices: source word s of the first load (or 32 + s - shift of the second, which starts
+ * `shift` words later) for the group's quants; each block's scale repeated in its four lanes. */
+static __m512i mv_quant_index(int fmt) {
+    int16_t idx[32];
+    for (int j = 0; j < 32; j++) {
+        int s = fmt == QF_Q4_0 ? 9 * (j / 8) + 1 + j % 8 : 17 * (j / 16) + 1 + j % 16;
+        int shift = fmt == QF_Q4_0 ? 4 : 2;
+        idx[j] = (int16_t)(s < 32 ? s : 32 + s - shift);
+    }
+    return _mm512_loadu_si512((const void *)idx);
+}
+
+static __m512i mv_scale_index(int fmt) {
+    int16_t idx[32] = {0};
+    for (int j = 0; j < 16; j++) idx[j] = (int16_t)(fmt == QF_Q4_0 ? 9 * (j / 4) : 17 * (j / 8));
+    return _mm512_loadu_si512((const void *)idx);
+}
+
+/* Groups g0.. of the activation row (Q8_0 blocks) in the kernel's order. */
+static void mv_act(int fmt, const uint8_t *x, int64_t ng, mv_group *a) {
+    const int G = fmt == QF_Q4_0 ? 4 : 2;
+    const __m512i c = _mm512_set1_epi8(fmt == QF_Q4_0 ? 8 : (char)0x80);
+    for (int64_t g = 0; g < ng; g++, x += (size_t)G * GK_Q8_0_BYTES) {
+        uint8_t lo[64], hi[64];
+        float dx[16];
+        for (int b = 0; b < G; b++) {
+            const uint8_t *xb = x + (size_t)b * GK_Q8_0_BYTES;
+            if (fmt == QF_Q4_0) {
+                memcpy(lo + 16 * b, xb + 2, 16);
+                memcpy(hi + 16 * b, xb + 18, 16);
+            } else {
+                memcpy(lo + 32 * b, xb + 2, 32);
+            }
+            for (int l = 0; l < 16 / G; l++) dx[b * (16 / G) + l] = gk_ld_f16(xb);
+        }
+        a[g].lo = _mm512_loadu_si512((const void *)lo);
+        a[g].hi = fmt == QF_Q4_0 ? _mm512_loadu_si512((const void *)hi) : _mm512_setzero_si512();
+        __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), c, a[g].lo);
+        if (fmt == QF_Q4_0) s = _mm512_dpbusd_epi32(s, c, a[g].hi);
+        a[g].off = _mm512_sub_epi32(_mm512_setzero_si512(), s);
+        a[g].dx = _mm512_loadu_ps(dx);
+    }
+}
+
+V_INLINE __m512 mv_group_dot(int fmt, const uint8_t *w, const mv_group *a, __m512i qidx, __m512i sidx, __m512 acc) {
+    const int shift_bytes = fmt == QF_Q4_0 ? 8 : 4;
+    const __m512i v0 = _mm512_loadu_si512((const void *)w), v1 = _mm512_loadu_si512((const void *)(w + shift_bytes));
+    const __m512i q = _mm512_permutex2var_epi16(v0, qidx, v1);
+    const __m512 dw = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(sidx, v0)));
+    __m512i s;
+    if (fmt == QF_Q4_0) {
+        const __m512i m = _mm512_set1_epi8(0x0f);
+        s = _mm512_dpbusd_epi32(a->off, _mm512_and_si512(q, m), a->lo);
+        s = _mm512_dpbusd_epi32(s, _mm512_and_si512(_mm512_srli_epi16(q, 4), m), a->hi);
+    } else {
+        s = _mm512_dpbusd_epi32(a->off, _mm512_xor_si512(q, _mm512_set1_epi8((char)0x80)), a->lo);
+    }
+    return _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(s), a->dx), dw, acc);
+}
+
+/* y[r] = row r · x over blocks [b0, b0 + ng·G) (+= when accumulate), rows r < nr. */
+static void mv_pass(int fmt, int64_t ng, const uint8_t *w, size_t w_stride, int64_t nr, const mv_group *a, float *y,
+                    bool accumulate) {
+    const __m512i qidx = mv_quant_index(fmt), sidx = mv_scale_index(fmt);
+    const size_t gb = (size_t)(fmt == QF_Q4_0 ? 4 : 2) * qd_bytes(fmt);
+    for (int64_t r = 0; r < nr; r++, w += w_stride) {
+        __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0;
+        int64_t g = 0;
+        for (; g + 2 <= ng; g += 2) {
+            gk_prefetch_ahead(w + g * gb, 2);
+            acc0 = mv_group_dot(fmt, w + g * gb, &a[g], qidx, sidx, acc0);
+            acc1 = mv_group_dot(fmt, w + (g + 1) * gb, &a[g + 1], qidx, sidx, acc1);
+        }
+        if (g < ng) acc0 = mv_group_dot(fmt, w + g * gb, &a[g], qidx, sidx, acc0);
+        float v = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+        y[r] = accumulate ? y[r] + v : v;
+    }
+}
+
+V_INLINE void vn_matvec(int fmt, int64_t k, const void *w, size_t w_stride, int64_t nr, const void *xq, float *y) {
+    const int G = fmt == QF_Q4_0 ? 4 : 2;
+    const int64_t nb = k / 32, ng = nb / G;
+    const size_t wb = qd_bytes(fmt);
+    mv_group a[MV_MAX_GROUPS];
+    const uint8_t *wp = w, *xp = xq;
+    for (int64_t g0 = 0; g0 < ng; g0 += MV_MAX_GROUPS) {   /* K in passes of at most MV_MAX_GROUPS groups */
+        int64_t n = ng - g0 < MV_MAX_GROUPS ? ng - g0 : MV_MAX_GROUPS;
+        mv_act(fmt, xp + (size_t)(g0 * G) * GK_Q8_0_BYTES, n, a);
+        mv_pass(fmt, n, wp + (size_t)(g0 * G) * wb, w_stride, nr, a, y, g0 > 0);
+    }
+    for (int64_t b = ng * G; b < nb; b++) {   /* blocks past the last whole group */
+        const uint8_t *xb = xp + (size_t)b * GK_Q8_0_BYTES;
+        for (int64_t r = 0; r < nr; r++) {
+            const uint8_t *wr = wp + (size_t)r * w_stride + (size_t)b * wb;
+            float v = gk_ld_f16(wr) * gk_ld_f16(xb) * gk_hsum_ps(vn_block_dot(fmt, wr, xb));
+            y[r] = ng > 0 || b > 0 ? y[r] + v : v;
+        }
+    }
+}
+
+void gk_avx512_matvec_q4_0(int64_t k, const void *w, size_t w_stride, int64_t nr, const void *xq, float *y) {
+    vn_matvec(QF_Q4_0, k, w, w_stride, nr, xq, y);
+}
+
+void gk_avx512_matvec_q8_0(int64_t k, const void *w, size_t w_stride, int64_t nr, const void *xq, float *y) {
+    vn_matvec(QF_Q8_0, k, w, w_stride, nr, xq, y);
 }

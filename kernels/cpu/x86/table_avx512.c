@@ -9,7 +9,8 @@
 #include "kernels/cpu/x86/avx2.h"
 #include "kernels/cpu/x86/avx512.h"
 
-#define VNNI(name) {GK_Q8_0, gk_avx2_quantize_q8_0, gk_avx512_vec_dot_##name, gk_avx512_dot_tile_##name, 4, 4}
+#define VNNI(name) \
+    {GK_Q8_0, gk_avx2_quantize_q8_0, gk_avx512_vec_dot_##name, gk_avx512_dot_tile_##name, 4, 4, gk_avx512_matvec_##name}
 /* The packed integer GEMM (16-row panels) behind Q4_0/Q8_0 × many columns. */
 #define IGEMM(name) {gk_avx512_igemm_pack_##name, gk_avx512_igemm_##name, 16}
 /* K-quants: Q8_K activations from the AVX2 quantiser, as in the AVX2 table. */
