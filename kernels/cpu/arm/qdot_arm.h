@@ -109,6 +109,43 @@ QDOT_TILE(dot_tile_q8_0, decode_q8_0, ARM_Q8_0_BYTES, 0)
 QDOT_TILE(dot_tile_q4_0, decode_q4_0, ARM_Q4_0_BYTES, 0)
 QDOT_TILE(dot_tile_q4_1, decode_q4_1, ARM_Q4_1_BYTES, 1)
 
+/* Matrix-vector (decode): four rows at a time against the one activation row, so each block's
+ * activations (two loads, the scale, Q4_1's sum) are loaded once for four rows, the four
+ * integer sums are gathered into one vector (lane = row) and one FMA scales them; rows past a
+ * multiple of four take vec_dot. Same integer sums as vec_dot. */
+#define QDOT_MATVEC(name, vec_dot, decode, wbytes, has_min)                                       \
+    static void name(int64_t k, const void *w, size_t w_stride, int64_t nr, const void *xq, float *y) { \
+        const uint8_t *xb = xq;                                                                   \
+        int64_t r = 0;                                                                            \
+        for (; r + 4 <= nr; r += 4) {                                                             \
+            const uint8_t *w0 = (const uint8_t *)w + (size_t)r * w_stride, *w1 = w0 + w_stride;   \
+            const uint8_t *w2 = w1 + w_stride, *w3 = w2 + w_stride;                               \
+            float32x4_t acc = vdupq_n_f32(0.0f);                                                  \
+            for (int64_t b = 0; b < k / ARM_QK; b++) {                                            \
+                const int64_t off = b * (wbytes);                                                 \
+                const int8_t *xs = (const int8_t *)xb + b * ARM_Q8_0_BYTES;                       \
+                const int8x16_t xl = vld1q_s8(xs + 2), xh = vld1q_s8(xs + 18);                    \
+                const float dx = arm_f16_at((const uint8_t *)xs);                                 \
+                const qblock q0 = decode(w0 + off), q1 = decode(w1 + off);                        \
+                const qblock q2 = decode(w2 + off), q3 = decode(w3 + off);                        \
+                const float32x4_t dw = {q0.d, q1.d, q2.d, q3.d};                                  \
+                const int32x4_t p = reduce4(dot32(q0.lo, q0.hi, xl, xh), dot32(q1.lo, q1.hi, xl, xh), \
+                                            dot32(q2.lo, q2.hi, xl, xh), dot32(q3.lo, q3.hi, xl, xh)); \
+                acc = vfmaq_f32(acc, vcvtq_f32_s32(p), vmulq_n_f32(dw, dx));                      \
+                if (has_min) {                                                                    \
+                    const float32x4_t mw = {q0.m, q1.m, q2.m, q3.m};                              \
+                    acc = vfmaq_n_f32(acc, mw, dx * (float)q8_0_sum(xl, xh));                     \
+                }                                                                                 \
+            }                                                                                     \
+            vst1q_f32(y + r, acc);                                                                \
+        }                                                                                         \
+        for (; r < nr; r++) vec_dot(k, (const uint8_t *)w + (size_t)r * w_stride, xq, &y[r]);    \
+    }
+
+QDOT_MATVEC(matvec_q8_0, vec_dot_q8_0, decode_q8_0, ARM_Q8_0_BYTES, 0)
+QDOT_MATVEC(matvec_q4_0, vec_dot_q4_0, decode_q4_0, ARM_Q4_0_BYTES, 0)
+QDOT_MATVEC(matvec_q4_1, vec_dot_q4_1, decode_q4_1, ARM_Q4_1_BYTES, 1)
+
 /* ---- K-quants · Q8_K ---------------------------------------------------------------------- */
 
 /* Q4_K: 8 sub-blocks of 32 with 6-bit scale sc and min m:
