@@ -240,6 +240,13 @@ deps:
 bench: $(BUILD)/gencost
 	$(BUILD)/gencost run --workload triad,kernels --quant q4_0,q8_0,f16,bf16 --reps 5 --out $(BUILD)/bench.json
 
+# gencost beside llama.cpp's llama-bench on the same GGUF files (bench/peer/bench-peer.py, a
+# measuring tool outside the build and make test); BENCH_PEER_ARGS are its options, LLAMA_BENCH
+# the llama-bench binary.
+.PHONY: bench-peer
+bench-peer: $(BUILD)/gencost
+	python3 bench/peer/bench-peer.py --gencost $(BUILD)/gencost $(BENCH_PEER_ARGS)
+
 check-warnings:
 	$(MAKE) --no-print-directory BUILD=build-clang CC=clang OPT="-O2 -Werror" build-clang/gencost
 
