@@ -19,6 +19,25 @@
 #define GC_METRIC_TRIAD_GBS "triad_gbs"
 #define GC_METRIC_ARRAYS_TOTAL_BYTES "arrays_total_bytes"
 #define GC_METRIC_LLC_BYTES "llc_bytes"
+/* The read-only stream probe (GB/s, 8 bytes per double read): the memory ceiling of work that
+ * only reads its data (decode, matrix-vector); and a phase's data set over the last-level
+ * cache (>= 4 streams from memory). */
+#define GC_METRIC_READ_GBS "read_gbs"
+#define GC_METRIC_READ_VECTOR_BITS "read_vector_bits"   /* its loads: 512 (AVX-512), else 128 */
+#define GC_METRIC_FOOTPRINT_OVER_LLC "footprint_over_llc"
+/* The fraction of a phase's ceiling it reached: kernels' matvec against the read probe, its
+ * matmul against the FMA peak; llm decode against triad ÷ weight bytes per token (kept as it
+ * was) and, the decode ceiling proper, weight bytes per token × token/s ÷ read GB/s. */
+#define GC_METRIC_ROOFLINE_FRACTION "roofline_fraction"
+#define GC_METRIC_READ_ROOFLINE_FRACTION "read_roofline_fraction"
+#define GC_METRIC_READ_ROOFLINE_TOKENS_PER_S "read_roofline_tokens_per_s"
+/* kernels: 1 when a matvec phase passed the read probe of the same run by more than the margin
+ * (bench/probes/triad.h): it ran (partly) from cache, not from memory; else 0. */
+#define GC_METRIC_FROM_CACHE "from_cache"
+/* The FP32 FMA peak probe (GFLOP/s) and the vector width it ran (512 avx512, 256 avx2, 128
+ * neon, 32 scalar), so a fraction of it names the ISA it was held to. */
+#define GC_METRIC_FMA_PEAK_GFLOPS "fma_peak_gflops"
+#define GC_METRIC_FMA_VECTOR_BITS "fma_peak_vector_bits"
 /* Hardware instruction count of one repetition (perf), for `compare --counts` and history. */
 #define GC_METRIC_INSTRUCTIONS "instructions_per_rep"
 

@@ -133,7 +133,7 @@ static void strict_input(void **s) {
     RUN(&p, "run", "--workload", "triad", "--quick", "--threads", "1", "--phases", "copy\nX", "--out",
         "/tmp/gc_cli_never_written.json");
     assert_int_equal(p.status, 2);
-    assert_non_null(strstr(p.err, "skipped: --phases copy\\nX names none of its phases (copy, triad)\n"));
+    assert_non_null(strstr(p.err, "skipped: --phases copy\\nX names none of its phases (copy, triad, read)\n"));
     assert_non_null(strstr(p.err, "\ngencost: run: --phases copy\\nX matched no phase of any case\n"));
     assert_null(strstr(p.err, "\nX"));
     proc_free(&p);
@@ -280,7 +280,7 @@ static void quick_triad_run(void **s) {
     remove_results(out);
     assert_true(r.complete);
     assert_true(r.n_cases >= 2);
-    bool saw_copy = false, saw_triad = false;
+    bool saw_copy = false, saw_triad = false, saw_read = false;
     for (int i = 0; i < r.n_cases; i++) {
         const gc_case_result *c = &r.cases[i];
         assert_string_equal(c->id.workload, "triad");
@@ -292,11 +292,13 @@ static void quick_triad_run(void **s) {
         assert_true(c->throughput.ci95_low <= c->throughput.median && c->throughput.median <= c->throughput.ci95_high);
         saw_copy |= !strcmp(c->id.phase, "copy");
         saw_triad |= !strcmp(c->id.phase, "triad");
-        /* STREAM counting: 16 B per element for copy, 24 B for triad; both phases share n. */
-        double per_elem = !strcmp(c->id.phase, "copy") ? 16 : 24;
+        saw_read |= !strcmp(c->id.phase, "read");
+        /* STREAM counting: 16 B per element for copy, 24 B for triad; 8 B read for read; the
+         * phases share n. */
+        double per_elem = !strcmp(c->id.phase, "copy") ? 16 : !strcmp(c->id.phase, "read") ? 8 : 24;
         assert_true(c->bytes_per_rep / per_elem == r.cases[0].bytes_per_rep / 16);
     }
-    assert_true(saw_copy && saw_triad);
+    assert_true(saw_copy && saw_triad && saw_read);
     assert_non_null(strstr(r.command_line, "--reps 2"));
     results_free(&r);
     proc_free(&p);
@@ -379,7 +381,7 @@ static void save_fails_mid_run(void **s) {
     *strrchr(dir, '/') = 0;
     snprintf(scratch, sizeof scratch, "%s.size", dir);
     const char *args[] = {"run", "--workload", "triad", "--quick", "--reps", "2", "--min-time", "0",
-                          "--threads", "1,2", "--out", out, NULL};
+                          "--threads", "1,2", "--phases", "copy,triad", "--out", out, NULL};
     proc p;
     run_cmd(&p, 120, args); /* the same run without a limit: what its files weigh */
     if (p.status != 0) fail_msg("exit %d: %s", p.status, p.err);

@@ -1,7 +1,8 @@
 /* The project's own CI path, end to end on every `make test`: run the smoke suite → results
  * file → compare it with itself (exit 0, every verdict same or noisy, never slower) → report →
  * history add and check. It proves the path works without depending on timing noise: nothing
- * here compares two separate timings. */
+ * here compares two separate timings. On the way it checks that the suite's triad runs its read
+ * phase and that the llm decode carries the read-probe ceiling beside triad's. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -9,6 +10,7 @@
 #include <cmocka.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bench/metrics.h"
 #include "bench/results.h"
 #include "tests/helpers.h"
 
@@ -54,6 +57,37 @@ static int gencost(const char *log, const char *const *args) {
 
 #define GENCOST(log, ...) gencost(log, (const char *const[]){__VA_ARGS__, NULL})
 
+static double metric(const gc_case_result *c, const char *name) {
+    for (int i = 0; i < c->metrics.n_vals; i++)
+        if (!strcmp(c->metrics.vals[i].name, name)) return c->metrics.vals[i].value;
+    return NAN;
+}
+
+/* The smoke suite's triad runs its read phase, and a CPU llm decode is set against the read
+ * probe: read_roofline_tokens_per_s = read GB/s ÷ weight bytes per token, and the read and
+ * triad fractions, both from the same decode time, stand in the ratio of their probes. */
+static void check_read_ceilings(const gc_results *r) {
+    bool saw_read = false, saw_decode = false;
+    for (int i = 0; i < r->n_cases; i++) {
+        const gc_case_result *c = &r->cases[i];
+        if (!strcmp(c->id.workload, "triad") && !strcmp(c->id.phase, "read")) {
+            saw_read = true;
+            assert_true(c->verify.ok);
+        }
+        if (strcmp(c->id.workload, "llm") || strcmp(c->id.phase, "decode") || strcmp(c->id.backend, "cpu")) continue;
+        saw_decode = true;
+        double read = metric(c, GC_METRIC_READ_GBS), triad = metric(c, GC_METRIC_TRIAD_GBS);
+        double per_tok = metric(c, GC_METRIC_WEIGHT_BYTES_PER_TOKEN);
+        double rf = metric(c, GC_METRIC_READ_ROOFLINE_FRACTION), tf = metric(c, GC_METRIC_ROOFLINE_FRACTION);
+        assert_true(read > 0 && triad > 0 && per_tok > 0);
+        assert_true(fabs(metric(c, GC_METRIC_READ_ROOFLINE_TOKENS_PER_S) - read * 1e9 / per_tok) <= 1e-9 * read * 1e9 / per_tok);
+        assert_true(rf > 0 && isfinite(rf));
+        assert_true(fabs(rf * read - tf * triad) <= 1e-9 * tf * triad);
+    }
+    assert_true(saw_read);
+    assert_true(saw_decode);
+}
+
 static void smoke_path(void **s) {
     if (!bin) {
         printf("GENCOST_BIN not set (run through make test): skipped\n");
@@ -74,6 +108,7 @@ static void smoke_path(void **s) {
         assert_string_equal(r.cases[i].status, "ok");
         assert_true(r.cases[i].n_samples >= 1);
     }
+    check_read_ceilings(&r);
     int n_cases = r.n_cases;
     results_free(&r);
 

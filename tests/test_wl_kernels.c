@@ -1,7 +1,9 @@
 /* End-to-end test of the `kernels` workload: runs $GENCOST_BIN (the sanitized build) with
  * --quick for an integer and a float format and checks the results file: the phases it
  * declares, their units and work per repetition (closed forms), verification against the ref
- * backend passed with its numbers recorded, and the roofline metrics present and consistent. */
+ * backend passed with its numbers recorded, and the roofline metrics present and consistent:
+ * matvec against the read probe with its from-cache flag the decision on the recorded figures,
+ * matmul against the FMA peak with the width it was measured in. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +16,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "bench/metrics.h"
+#include "bench/probes/triad.h"
 #include "bench/results.h"
 #include "base/util.h"
 #include "tests/helpers.h"
@@ -74,11 +78,26 @@ static void test_quick_run(void **st) {
             assert_true(fabs(c->work_per_rep - 2 * n * k * 16 / 1e9) < 1e-12);
         }
         assert_true(metric(c, "weight_gbs") > 0);
-        assert_true(metric(c, "fma_peak_gflops") > 0);
-        assert_true(metric(c, "triad_gbs") > 0);
-        double ceiling = c->unit[0] == 'G' && c->unit[1] == 'B' ? metric(c, "triad_gbs") : metric(c, "fma_peak_gflops");
-        double value = c->unit[1] == 'B' ? metric(c, "weight_gbs") : metric(c, "gflops");
-        assert_true(fabs(metric(c, "roofline_fraction") - value / ceiling) <= 1e-9 * value / ceiling);
+        assert_true(metric(c, GC_METRIC_FMA_PEAK_GFLOPS) > 0);
+        assert_true(metric(c, GC_METRIC_TRIAD_GBS) > 0);
+        /* the FMA peak names the vector width it was measured with */
+        double bits = metric(c, GC_METRIC_FMA_VECTOR_BITS);
+        assert_true(bits == 512 || bits == 256 || bits == 128 || bits == 32);
+        bool matvec = c->unit[1] == 'B';
+        /* matvec is held to the read probe, matmul to the FMA peak */
+        double ceiling = matvec ? metric(c, GC_METRIC_READ_GBS) : metric(c, GC_METRIC_FMA_PEAK_GFLOPS);
+        double value = matvec ? metric(c, "weight_gbs") : metric(c, "gflops");
+        assert_true(ceiling > 0);
+        assert_true(fabs(metric(c, GC_METRIC_ROOFLINE_FRACTION) - value / ceiling) <= 1e-9 * value / ceiling);
+        if (matvec) {
+            /* the from-cache flag is the decision on the figures recorded beside it */
+            bool cached = read_probe_exceeded(value, ceiling, READ_PROBE_MARGIN);
+            assert_true(metric(c, GC_METRIC_FROM_CACHE) == (cached ? 1 : 0));
+            double llc = metric(c, GC_METRIC_LLC_BYTES);
+            if (llc > 0) assert_true(fabs(metric(c, GC_METRIC_FOOTPRINT_OVER_LLC) - wbytes / llc) < 1e-9);
+        } else {
+            assert_true(isnan(metric(c, GC_METRIC_FROM_CACHE)));   /* a compute figure: no memory verdict */
+        }
     }
     results_free(&r);
 }

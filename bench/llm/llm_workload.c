@@ -59,7 +59,7 @@ typedef struct llm_case {
     /* decode timings, for the roofline fraction */
     double *run_s, *dev_s;     /* per timed run of the current phase: host and device seconds */
     int n_runs, runs_seen;
-    double triad_gbs;
+    double triad_gbs, read_gbs;   /* CPU decode ceilings, probed once per case */
     bool rss_reset;
 } llm_case;
 
@@ -460,9 +460,18 @@ static int llm_run(void *state, int phase, gc_err *err) {
     return 0;
 }
 
+/* The CPU's decode ceilings, probed once per case with its threads: the read-only stream (the
+ * ceiling proper: decode reads its weights, writing little) and triad (kept for continuity). */
+static void cpu_ceilings(llm_case *s) {
+    gc_err e;
+    if (s->read_gbs <= 0) s->read_gbs = read_probe_gbs(s->threads, &e);
+    if (s->triad_gbs <= 0) s->triad_gbs = triad_probe_gbs(s->threads, &e);
+}
+
 /* Decode streams every weight once per token, so its ceiling is memory bandwidth ÷ weight bytes
- * per token: on the CPU the triad bandwidth measured here, on a GPU its memory's peak
- * (clock × bus width, from the device) against the device-timed decode. */
+ * per token. On the CPU: `read_roofline_fraction` = weight bytes per token × token/s ÷ the read
+ * probe's GB/s, and `roofline_fraction` as before, against triad. On a GPU: its memory's peak
+ * (clock × bus width, from the device) against the device-timed decode, as roofline_fraction. */
 static void decode_roofline(llm_case *s, double per_tok, gc_metrics *mt) {
     if (s->n_runs == 0) return;
     bool gpu = s->be->ops->device_timer != NULL;
@@ -472,17 +481,20 @@ static void decode_roofline(llm_case *s, double per_tok, gc_metrics *mt) {
         if (gk_backend_devices(s->be->name, &d, 1) == 1) bw = d.peak_bw_gbs;
         if (bw > 0) gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, "device_peak_bw_gbs", bw);
     } else {
-        if (s->triad_gbs <= 0) {
-            gc_err e;
-            s->triad_gbs = triad_probe_gbs(s->threads, &e);
-        }
+        cpu_ceilings(s);
         bw = s->triad_gbs;
         if (bw > 0) gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, GC_METRIC_TRIAD_GBS, bw);
+        if (s->read_gbs > 0) {
+            gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, GC_METRIC_READ_GBS, s->read_gbs);
+            gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, GC_METRIC_READ_ROOFLINE_TOKENS_PER_S, s->read_gbs * 1e9 / per_tok);
+            if (med > 0)
+                gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, GC_METRIC_READ_ROOFLINE_FRACTION, per_tok / med / (s->read_gbs * 1e9));
+        }
     }
     if (bw <= 0 || med <= 0) return;
     double roof = bw * 1e9 / per_tok;   /* tokens/s if every weight byte streamed at that bandwidth */
     gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, "roofline_tokens_per_s", roof);
-    gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, "roofline_fraction", 1.0 / med / roof);
+    gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, GC_METRIC_ROOFLINE_FRACTION, 1.0 / med / roof);
 }
 
 static void llm_finish(void *state, int phase, gc_metrics *mt) {

@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "kernels/platform.h"
-#include "kernels/platform.h"
 
 #define ITERS 200000L
 #define PROBE_SECONDS 0.3
@@ -128,5 +127,6 @@ int probe_fma(int threads, const char *isa, probe_fma_result *out, gc_err *err) 
     double flops = 2.0 * list[pick].lanes * list[pick].chains * (double)ITERS * out->threads;
     out->gflops = flops / best / 1e9;
     snprintf(out->isa, sizeof out->isa, "%s", list[pick].name);
+    out->vector_bits = 32 * list[pick].lanes;
     return 0;
 }
