@@ -270,23 +270,28 @@ static void test_matmul_q4_0_extremes(void **state) {
 }
 
 /* Which tables carry a packed integer GEMM: none for scalar (the table the others fall back
- * to), never Q8_0 on AVX2 (its w+128 bytes would saturate vpmaddubsw), Q4_0 on every x86-64
- * SIMD table (AVX2's own, or AVX-512's); only Q4_0 and Q8_0 anywhere. */
+ * to), never Q8_0 on AVX2 (its w+128 bytes would saturate vpmaddubsw), Q4_0, Q4_K and Q6_K on
+ * every x86-64 SIMD table (AVX2's own, or AVX-512's); only those and Q8_0 anywhere. */
 static void test_igemm_tables(void **state) {
     (void)state;
     for (const char *const *n = gk_ukernels_available(); *n; n++) {
         const gk_ukernels *u = gk_ukernels_select(*n);
-        print_message("igemm entries of %s: q4_0 %s, q8_0 %s\n", *n, u->igemm[GK_Q4_0].kernel ? "yes" : "no",
-                      u->igemm[GK_Q8_0].kernel ? "yes" : "no");
+        print_message("igemm entries of %s: q4_0 %s, q8_0 %s, q4_k %s, q6_k %s\n", *n,
+                      u->igemm[GK_Q4_0].kernel ? "yes" : "no", u->igemm[GK_Q8_0].kernel ? "yes" : "no",
+                      u->igemm[GK_Q4_K].kernel ? "yes" : "no", u->igemm[GK_Q6_K].kernel ? "yes" : "no");
         for (int t = 0; t < GK_TYPE_COUNT; t++) {
             const gk_igemm_kernels *ik = &u->igemm[t];
             assert_true((ik->kernel == NULL) == (ik->pack == NULL));
-            if (ik->kernel) assert_true(t == GK_Q4_0 || t == GK_Q8_0);
+            if (ik->kernel) assert_true(t == GK_Q4_0 || t == GK_Q8_0 || t == GK_Q4_K || t == GK_Q6_K);
             if (strcmp(*n, "scalar") == 0) assert_null(ik->kernel);
         }
         if (strcmp(*n, "avx2") == 0) assert_null(u->igemm[GK_Q8_0].kernel);
 #if defined(__x86_64__)
-        if (strcmp(*n, "avx2") == 0 || strcmp(*n, "avx512") == 0) assert_non_null(u->igemm[GK_Q4_0].kernel);
+        if (strcmp(*n, "avx2") == 0 || strcmp(*n, "avx512") == 0) {
+            assert_non_null(u->igemm[GK_Q4_0].kernel);
+            assert_non_null(u->igemm[GK_Q4_K].kernel);
+            assert_non_null(u->igemm[GK_Q6_K].kernel);
+        }
 #endif
     }
 }

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "kernels/backend.h"
 #include "kernels/cpu/microkernels.h"
 #include "kernels/quant.h"
 
@@ -212,6 +213,234 @@ static void test_dots(void **st) {
     }
 }
 
+/* ---- packed integer GEMM -------------------------------------------------------------------- */
+
+/* Weights for the igemm checks, by kind: 0 = quantised random data (quant.c), 1 = random bytes
+ * with random finite scales of either sign (K-quants: every 6-bit scale and min, negative d
+ * and dmin, Q6_K scales down to -128), 2 = extremes: every quant at its largest (Q4_K nibble
+ * 15 with scale and min 63, a negative dmin; Q6_K q = 63 with scales -128 and 127; Q4_0 nibbles
+ * 0 or 15; Q8_0 bytes -128 or 127), which with activations all -128 or 127 reach the integer
+ * sums' bounds. */
+static void igemm_weights(int wtype, int kind, uint8_t *w, size_t ws, int n, int64_t k) {
+    const gk_type_info *ti = gk_type_get(wtype);
+    const size_t bb = ti->block_bytes;
+    float *f = malloc((size_t)k * sizeof(float));
+    assert_non_null(f);
+    for (int r = 0; r < n; r++) {
+        uint8_t *row = w + (size_t)r * ws;
+        if (kind == 0) {
+            fill(f, k, 1.0f + (float)(r % 5));
+            ti->from_f32(f, row, k);
+            continue;
+        }
+        for (int64_t b = 0; b < k / ti->block; b++) {
+            uint8_t *blk = row + (size_t)b * bb;
+            for (size_t i = 0; i < bb; i++) blk[i] = kind == 1 ? (uint8_t)(frand() * 128.0f + 128.0f) : 0xff;
+            uint16_t d = gk_f32_to_f16(kind == 1 ? 0.01f * frand() : 1.0f / 64), dn = gk_f32_to_f16(kind == 1 ? 0.01f * frand() : -1.0f / 64);
+            if (wtype == GK_Q4_K) memcpy(blk, &d, 2), memcpy(blk + 2, &dn, 2);
+            if (wtype == GK_Q6_K) {
+                memcpy(blk + 208, &d, 2);
+                if (kind == 2)
+                    for (int i = 0; i < 16; i++) blk[192 + i] = (uint8_t)(i % 2 ? 0x80 : 0x7f);
+            }
+            if (wtype == GK_Q4_0 || wtype == GK_Q8_0) {
+                memcpy(blk, &d, 2);
+                if (kind == 2 && wtype == GK_Q4_0) memset(blk + 2, (r + (int)b) % 2 ? 0x00 : 0xff, bb - 2);
+                if (kind == 2 && wtype == GK_Q8_0) memset(blk + 2, (r + (int)b) % 2 ? 0x80 : 0x7f, bb - 2);
+            }
+        }
+    }
+    free(f);
+}
+
+/* Activation rows (act type; row c at xq + c*xs) in the kernel's column groups (microkernels.h). */
+static uint8_t *igemm_pack_act(int act, const uint8_t *xq, size_t xs, int64_t nblk, int m, size_t *group_bytes) {
+    const bool kq = act == GK_Q8_K;
+    const size_t ab = kq ? GK_IGEMM_ACT_K_BYTES : GK_IGEMM_ACT_BYTES;
+    const int groups = (m + GK_IGEMM_COLS - 1) / GK_IGEMM_COLS;
+    uint8_t *xp = malloc((size_t)groups * nblk * ab);
+    assert_non_null(xp);
+    memset(xp, 0x5a, (size_t)groups * nblk * ab);   /* columns past m: garbage, never read */
+    *group_bytes = (size_t)nblk * ab;
+    for (int c = 0; c < m; c++)
+        for (int64_t b = 0; b < nblk; b++) {
+            const uint8_t *q = xq + (size_t)c * xs + (size_t)b * (kq ? 292 : 34);
+            uint8_t *dst = xp + (size_t)(c / GK_IGEMM_COLS) * *group_bytes + (size_t)b * ab;
+            const int cc = c % GK_IGEMM_COLS;
+            if (kq) {
+                memcpy(dst + 256 * cc, q + 4, 256);
+                memcpy(dst + 256 * GK_IGEMM_COLS + 4 * cc, q, 4);
+                memcpy(dst + 260 * GK_IGEMM_COLS + 32 * cc, q + 260, 32);
+                continue;
+            }
+            uint16_t h;
+            memcpy(&h, q, 2);
+            float d = gk_f16_to_f32(h);
+            int32_t sum = 0;
+            for (int i = 0; i < 32; i++) sum += (int8_t)q[2 + i];
+            memcpy(dst + 32 * cc, q + 2, 32);
+            memcpy(dst + 32 * GK_IGEMM_COLS + 4 * cc, &d, 4);
+            memcpy(dst + 36 * GK_IGEMM_COLS + 4 * cc, &sum, 4);
+        }
+    return xp;
+}
+
+/* One table's packed GEMM of one weight type, n rows × m columns over k, against the scalar
+ * vec_dot with the same quantised activations: the integer parts are exact, so as for the dots
+ * |igemm - scalar| <= 1e-5 · Σ|w·x| + 1e-6 (plus the float add into y's prior value). The
+ * weights are packed in two ranges of blocks (b0 > 0 for the second) into panels prefilled with
+ * garbage, the kernel adds into y with a wider ldy, and cells past the n rows and m columns
+ * stay untouched. */
+static void check_igemm(const gk_ukernels *u, const gk_ukernels *s, int wtype, int kind, int64_t k, int n, int m) {
+    const gk_igemm_kernels *ik = &u->igemm[wtype];
+    const gk_type_kernels *sk = &s->t[wtype];
+    const int act = sk->act_type, R = ik->rows, ldy = n + 5;
+    const int64_t blk = gk_type_get(wtype)->block, nblk = k / blk, nb1 = nblk / 2;
+    const size_t wrow = gk_type_bytes(wtype, k), ws = wrow + 3, xs = gk_type_bytes(act, k);
+    uint8_t *w = calloc(1, ws * (size_t)n + 1), *xq = malloc(xs * (size_t)m);
+    float *f = malloc((size_t)k * sizeof(float)), *y = malloc((size_t)(m + 1) * ldy * sizeof(float));
+    uint8_t *panel = malloc((size_t)nblk * ik->block_bytes);
+    assert_true(w && xq && f && y && panel);
+    uint8_t *wb = w + 1;   /* odd row starts */
+    igemm_weights(wtype, kind, wb, ws, n, k);
+    for (int c = 0; c < m; c++) {
+        if (kind == 2) for (int64_t i = 0; i < k; i++) f[i] = c % 2 ? 3.0f : -3.0f;   /* all -128 or 127 */
+        else fill(f, k, 0.5f + (float)c);
+        sk->quantize_act(f, xq + (size_t)c * xs, k);
+    }
+    size_t gb;
+    uint8_t *xp = igemm_pack_act(act, xq, xs, nblk, m, &gb);
+    const size_t ab = act == GK_Q8_K ? GK_IGEMM_ACT_K_BYTES : GK_IGEMM_ACT_BYTES;
+    for (int i = 0; i < (m + 1) * ldy; i++) y[i] = (float)(i % 13) * 0.5f - 3.0f;
+    for (int p = 0; p * R < n; p++) {
+        const int rows = n - p * R < R ? n - p * R : R;
+        for (int part = 0; part < 2; part++) {
+            const int64_t b0 = part ? nb1 : 0, nb = part ? nblk - nb1 : nb1;
+            if (nb == 0) continue;
+            memset(panel, 0xa5, (size_t)nb * ik->block_bytes);
+            ik->pack((const char *)wb + (size_t)(p * R) * ws, ws, rows, b0, nb, panel);
+            ik->kernel(nb, panel, xp + (size_t)b0 * ab, gb, m, y + p * R, ldy, rows);
+        }
+    }
+    for (int c = 0; c <= m; c++)
+        for (int r = 0; r < ldy; r++) {
+            const float y0 = (float)((c * ldy + r) % 13) * 0.5f - 3.0f, got = y[c * ldy + r];
+            if (c == m || r >= n) {
+                if (got != y0)
+                    fail_msg("%s %s igemm %dx%d wrote outside the matrix at col %d row %d", u->isa,
+                             gk_type_name(wtype), n, m, c, r);
+                continue;
+            }
+            const uint8_t *wr = wb + (size_t)r * ws, *xc = xq + (size_t)c * xs;
+            float want;
+            sk->vec_dot(k, wr, xc, &want);
+            double tol = 1e-5 * abs_dot(wtype, act, wr, xc, k) + 1e-6 + 1e-6 * fabs(y0);
+            if (!(fabs((double)got - y0 - want) <= tol))
+                fail_msg("%s %s igemm kind %d k=%lld %dx%d row %d col %d: %.9g, scalar %.9g (tolerance %.3g)", u->isa,
+                         gk_type_name(wtype), kind, (long long)k, n, m, r, c, (double)got - y0, want, tol);
+        }
+    free(w), free(xq), free(f), free(y), free(panel), free(xp);
+}
+
+/* Every packed GEMM of every x86 table: K of one block to several (K-quants: 1, 3 and 9
+ * super-blocks, so ranges of 1 and 4+5), panels of 1 row, a whole 16 and 16+16+3, column
+ * counts on either side of the 8-column groups and their 4/2/1 tails. */
+static void test_igemm(void **st) {
+    (void)st;
+    const gk_ukernels *s = gk_ukernels_scalar();
+    const int ns[] = {1, 16, 35}, ms[] = {1, 3, 7, 8, 9, 16, 17, 29};
+    for (size_t t = 0; t < sizeof isas / sizeof isas[0]; t++) {
+        const gk_ukernels *u = table_or_skip(&isas[t]);
+        if (!u) continue;
+        for (int wi = 0; wi < N_WTYPES; wi++) {
+            const int wt = wtypes[wi];
+            const gk_igemm_kernels *ik = &u->igemm[wt];
+            if (!ik->kernel) continue;
+            assert_non_null(ik->pack);
+            assert_true(ik->rows >= 1 && ik->block_bytes > 0);
+            const bool kq = gk_type_get(wt)->block == 256;
+            const int64_t ks[] = {kq ? 256 : 32, kq ? 768 : 96, kq ? 2304 : 2080};
+            for (int kind = 0; kind < 3; kind++)
+                for (int ki = 0; ki < 3; ki++)
+                    for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++)
+                        for (size_t mi = 0; mi < sizeof ms / sizeof ms[0]; mi++) check_igemm(u, s, wt, kind, ks[ki], ns[ni], ms[mi]);
+            print_message("%s %s packed GEMM: checked\n", u->isa, gk_type_name(wt));
+        }
+    }
+}
+
+/* The driver's packed-GEMM path (cpu_matmul.c: packing per thread in ranges of blocks, the
+ * activations packed from the act type, 64-column passes) on every table this CPU runs, 1 and 2
+ * threads, against the ref backend. Y = Σ w·xq on cpu (xq the quantised activations: exact
+ * integer parts, float order within 1e-5 · Σ|w·xq|) and Σ w·x in double on ref, so
+ * |cpu - ref| <= ||w|| · ||xq - x|| + 1e-5 · Σ|w·xq| + 1e-6, with xq as the scalar quantiser
+ * (byte-identical to every table's, test_quantize_act) makes it. Shapes: 130 rows (units of
+ * 64 rows, a last panel of 2), K of 9 super-blocks (a range of 8 and one of 1), columns 8
+ * (the threshold), 9, 64, 71 (a 64-column pass and a 7-column one), and 7 (below it: tiles). */
+static void check_linear(const char *isa, int threads, int wtype, int64_t k, int64_t n, int64_t m) {
+    char err[256];
+    gk_backend_opts o = {.n_threads = threads, .isa = isa}, o1 = {.n_threads = 1};
+    gk_backend *bs[2] = {gk_backend_open("ref", &o1, err, sizeof err), gk_backend_open("cpu", &o, err, sizeof err)};
+    if (!bs[0] || !bs[1]) fail_msg("open backends (%s): %s", isa, err);
+    const gk_type_info *ti = gk_type_get(wtype);
+    const int act = gk_ukernels_scalar()->t[wtype].act_type;
+    const size_t wrow = gk_type_bytes(wtype, k), xs = gk_type_bytes(act, k);
+    uint8_t *wq = malloc(wrow * (size_t)n), *xq = malloc(xs);
+    float *x = malloc((size_t)(k * m) * sizeof(float)), *wf = malloc((size_t)k * sizeof(float));
+    float *xd = malloc((size_t)k * sizeof(float)), *wd = malloc((size_t)(k * n) * sizeof(float));
+    assert_true(wq && xq && x && wf && xd && wd);
+    igemm_weights(wtype, (int)(n % 2), wq, wrow, (int)n, k);
+    for (int64_t r = 0; r < n; r++) ti->to_f32(wq + (size_t)r * wrow, wd + r * k, k);
+    fill(x, k * m, 2.0f);
+    float *y[2];
+    for (int i = 0; i < 2; i++) {
+        gk_tensor tw, tx, ty;
+        assert_int_equal(gk_new2d(bs[i], &tw, wtype, k, n), 0);
+        assert_int_equal(gk_new2d(bs[i], &tx, GK_F32, k, m), 0);
+        assert_int_equal(gk_new2d(bs[i], &ty, GK_F32, n, m), 0);
+        assert_int_equal(bs[i]->ops->upload(bs[i], &tw, 0, wq, tw.nbytes), 0);
+        assert_int_equal(bs[i]->ops->upload(bs[i], &tx, 0, x, tx.nbytes), 0);
+        if (gk_matmul(bs[i], &ty, &tw, &tx, NULL)) fail_msg("%s", gk_backend_error(bs[i]));
+        y[i] = malloc(ty.nbytes);
+        assert_int_equal(bs[i]->ops->download(bs[i], &ty, 0, y[i], ty.nbytes), 0);
+        bs[i]->ops->free(bs[i], &tw), bs[i]->ops->free(bs[i], &tx), bs[i]->ops->free(bs[i], &ty);
+    }
+    for (int64_t c = 0; c < m; c++) {
+        gk_ukernels_scalar()->t[wtype].quantize_act(x + c * k, xq, k);
+        gk_type_get(act)->to_f32(xq, xd, k);
+        double e2 = 0;
+        for (int64_t i = 0; i < k; i++) e2 += ((double)xd[i] - x[c * k + i]) * ((double)xd[i] - x[c * k + i]);
+        for (int64_t r = 0; r < n; r++) {
+            double w2 = 0, sabs = 0;
+            for (int64_t i = 0; i < k; i++) w2 += (double)wd[r * k + i] * wd[r * k + i], sabs += fabs((double)wd[r * k + i] * xd[i]);
+            double tol = sqrt(w2 * e2) + 1e-5 * sabs + 1e-6, got = y[1][c * n + r], want = y[0][c * n + r];
+            if (!(fabs(got - want) <= tol))
+                fail_msg("%s matmul %s K=%lld N=%lld M=%lld (%s, %d threads): y[%lld][%lld] cpu %.9g, ref %.9g, tolerance %.3g",
+                         gk_type_name(wtype), isa, (long long)k, (long long)n, (long long)m, isa, threads, (long long)c,
+                         (long long)r, got, want, tol);
+        }
+    }
+    free(wq), free(xq), free(x), free(wf), free(xd), free(wd), free(y[0]), free(y[1]);
+    gk_backend_close(bs[0]);
+    gk_backend_close(bs[1]);
+}
+
+static void test_igemm_driver(void **st) {
+    (void)st;
+    static const int64_t shapes[][3] = {{2304, 130, 8}, {256, 35, 71}, {512, 17, 9}, {2304, 33, 64}, {768, 16, 7}};
+    const int types[] = {GK_Q4_K, GK_Q6_K, GK_Q4_0};
+    for (const char *const *isa = gk_ukernels_available(); *isa; isa++) {
+        const gk_ukernels *u = gk_ukernels_select(*isa);
+        for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+            if (strcmp(*isa, "scalar") != 0) assert_non_null(u->igemm[types[t]].kernel);   /* the path under test */
+            for (int threads = 1; threads <= 2; threads++)
+                for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+                    check_linear(*isa, threads, types[t], shapes[i][0], shapes[i][1], shapes[i][2]);
+                }
+        }
+    }
+}
+
 /* ---- sgemm ---------------------------------------------------------------------------------- */
 
 static void test_sgemm(void **st) {
@@ -393,6 +622,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_quantize_act),
         cmocka_unit_test(test_dots),
+        cmocka_unit_test(test_igemm),
+        cmocka_unit_test(test_igemm_driver),
         cmocka_unit_test(test_sgemm),
         cmocka_unit_test(test_conversions),
         cmocka_unit_test(test_vector_helpers), cmocka_unit_test(test_q8_0_kv_helpers),

@@ -10,10 +10,11 @@
  *  - float weights with many columns: X is packed once into MR-row panels (shared), then each
  *    thread takes NC weight rows, converts them to F32 into NR-column panels KC deep (kept in
  *    L2) and runs the MR×NR sgemm kernel over all of X.
- *  - Q4_0/Q8_0 weights with many columns, where the table has a packed integer GEMM: each thread
- *    takes a few 16-row panels, packs them (lanes = rows, ukernel.h) a range of blocks at a time
- *    (kept in L1/L2), and runs the igemm kernel over all columns; the activations are packed for
- *    it (column groups, with each block's scale and sum) once per matmul, as they are quantised.
+ *  - integer weights (Q4_0, Q8_0, Q4_K, Q6_K) with many columns, where the table has a packed
+ *    integer GEMM: each thread takes a few 16-row panels, packs them (lanes = rows,
+ *    microkernels.h) a range of blocks at a time (kept in L1/L2), and runs the igemm kernel over
+ *    all columns; the activations are packed for it (column groups of the act type's blocks,
+ *    with their scales and sums) once per matmul, as they are quantised.
  * Integer formats quantise X once per matmul (not per thread) into the table's activation type.
  */
 #include <stdatomic.h>
@@ -34,7 +35,8 @@ enum {
      * 4096², 2 threads: 8 columns Q4_0 269 vs 189 GFLOP/s, Q8_0 even; 4 columns slower). AVX2
      * Q4_0 (igemm_avx2.c) agrees: 8 columns ~280 vs ~190, 6 ~230 vs ~140, 4 even. */
     IGEMM_MIN_COLS = 8,
-    IGEMM_KB = 64,                 /* blocks per packed range: a 16-row panel is 36 KiB (5% over 32) */
+    IGEMM_K = 2048,                /* inputs per packed range: a 16-row panel is 36 KiB (Q4_0, 64
+                                      blocks; 5% over 32), 41/45 KiB (Q4_K/Q6_K, 8 super-blocks) */
     IGEMM_PANELS = 4,              /* panels per work unit */
     IGEMM_COLS = 64,               /* columns per pass over the packed panels (~160 KiB of activations;
                                       a multiple of GK_IGEMM_COLS) */
@@ -59,10 +61,11 @@ typedef struct mm_job {
     float *apack;
     char *thread_mem;
     size_t thread_bytes;
-    /* igemm path: the activations packed for the kernel (ukernel.h, GK_IGEMM_ACT_BYTES) */
+    /* igemm path: the activations packed for the kernel (microkernels.h) */
     char *xp;
-    int64_t nblk;
-    size_t panel_block;   /* bytes of one block of one packed panel */
+    int64_t nblk;         /* blocks of the weight type per row */
+    int64_t kb;           /* blocks per packed range */
+    size_t act_block;     /* bytes of one group's block of packed activations */
 } mm_job;
 
 static int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
@@ -73,7 +76,7 @@ static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 
 /* Row r's Q8_0 blocks (quant.h: f16 scale, 32 int8) into the igemm's packed activations: its
  * values, its scale as float and the sum of its values, at column r % 8 of group r / 8. */
-static void act_pack_row(mm_job *j, int64_t r) {
+static void act_pack_row_q8_0(mm_job *j, int64_t r) {
     const unsigned char *q = (const unsigned char *)j->xq + (size_t)r * j->xrow;
     const int c = (int)(r % GK_IGEMM_COLS);
     char *dst = j->xp + (size_t)(r / GK_IGEMM_COLS * j->nblk) * GK_IGEMM_ACT_BYTES;
@@ -89,11 +92,25 @@ static void act_pack_row(mm_job *j, int64_t r) {
     }
 }
 
+/* Row r's Q8_K blocks (quant.h: float d, 256 int8, 16 int16 sums) likewise: the same three
+ * fields, each at column r % 8's place in group r / 8. */
+static void act_pack_row_q8_k(mm_job *j, int64_t r) {
+    const char *q = j->xq + (size_t)r * j->xrow;
+    const int c = (int)(r % GK_IGEMM_COLS);
+    char *dst = j->xp + (size_t)(r / GK_IGEMM_COLS * j->nblk) * GK_IGEMM_ACT_K_BYTES;
+    for (int64_t b = 0; b < j->nblk; b++, q += 292, dst += GK_IGEMM_ACT_K_BYTES) {
+        memcpy(dst + 256 * c, q + 4, 256);
+        memcpy(dst + 256 * GK_IGEMM_COLS + 4 * c, q, 4);
+        memcpy(dst + 260 * GK_IGEMM_COLS + 32 * c, q + 260, 32);
+    }
+}
+
 static void quantize_rows(void *ctx, int64_t r0, int64_t r1) {
     mm_job *j = ctx;
     for (int64_t r = r0; r < r1; r++) {
         j->tk->quantize_act(j->x + r * j->k, j->xq + (size_t)r * j->xrow, j->k);
-        if (j->xp) act_pack_row(j, r);
+        if (j->xp && j->tk->act_type == GK_Q8_K) act_pack_row_q8_k(j, r);
+        else if (j->xp) act_pack_row_q8_0(j, r);
     }
 }
 
@@ -275,24 +292,25 @@ static int matmul_sgemm(gk_backend *b, mm_job *j) {
     return 0;
 }
 
-/* ---- Q4_0/Q8_0 weights × many columns: packed integer GEMM ------------------------------- */
+/* ---- integer weights × many columns: packed integer GEMM --------------------------------- */
 
-/* Weight rows n0..n0+nc over all of K into y (zeroed first), IGEMM_KB blocks at a time. */
+/* Weight rows n0..n0+nc over all of K into y (zeroed first), kb blocks at a time. */
 static void igemm_unit(mm_job *j, int64_t n0, int64_t nc, char *pack) {
     const gk_igemm_kernels *ik = j->ik;
     const int R = ik->rows;
     const int np = (int)((nc + R - 1) / R);
     for (int64_t i = 0; i < j->m; i++) memset(j->y + i * j->n + n0, 0, (size_t)nc * sizeof(float));
-    for (int64_t b0 = 0; b0 < j->nblk; b0 += IGEMM_KB) {
-        int64_t nb = min64(IGEMM_KB, j->nblk - b0);
+    const size_t panel_bytes = (size_t)ik->block_bytes;
+    for (int64_t b0 = 0; b0 < j->nblk; b0 += j->kb) {
+        int64_t nb = min64(j->kb, j->nblk - b0);
         for (int p = 0; p < np; p++)
             ik->pack(j->w + (size_t)(n0 + p * R) * j->wrow, j->wrow, (int)min64(R, nc - p * R), b0, nb,
-                           pack + (size_t)p * nb * j->panel_block);
+                     pack + (size_t)p * nb * panel_bytes);
         for (int64_t c0 = 0; c0 < j->m; c0 += IGEMM_COLS) {   /* IGEMM_COLS: a multiple of the groups */
             int ncol = (int)min64(IGEMM_COLS, j->m - c0);
-            const char *xp = j->xp + (size_t)(c0 / GK_IGEMM_COLS * j->nblk + b0) * GK_IGEMM_ACT_BYTES;
+            const char *xp = j->xp + (size_t)(c0 / GK_IGEMM_COLS * j->nblk + b0) * j->act_block;
             for (int p = 0; p < np; p++)
-                ik->kernel(nb, pack + (size_t)p * nb * j->panel_block, xp, (size_t)j->nblk * GK_IGEMM_ACT_BYTES, ncol,
+                ik->kernel(nb, pack + (size_t)p * nb * panel_bytes, xp, (size_t)j->nblk * j->act_block, ncol,
                            j->y + c0 * j->n + n0 + p * R, j->n, (int)min64(R, nc - p * R));
         }
     }
@@ -314,8 +332,7 @@ static int matmul_igemm(gk_backend *b, mm_job *j) {
     gk_cpu *c = gk_cpu_of(b);
     int nth = gk_pool_size(c->pool);
     const int R = j->ik->rows;
-    j->panel_block = (size_t)R * 32 + (size_t)R * sizeof(float);
-    j->thread_bytes = (size_t)round_up((int64_t)(IGEMM_PANELS * IGEMM_KB * j->panel_block), 64);
+    j->thread_bytes = (size_t)round_up(IGEMM_PANELS * j->kb * j->ik->block_bytes, 64);
     j->thread_mem = gk_cpu_scratch(c, CPU_SCRATCH_THREADS, j->thread_bytes * (size_t)nth);
     if (!j->thread_mem) return gk_fail(b, "matmul: out of memory for packing");
     j->units = (j->n + IGEMM_PANELS * R - 1) / (IGEMM_PANELS * R);
@@ -339,11 +356,15 @@ int gk_cpu_linear(gk_backend *b, float *y, int wtype, const void *w, size_t wrow
         j.xrow = gk_type_bytes(j.tk->act_type, j.k);
         if (!j.xrow) return gk_fail(b, "matmul: K = %lld is not a whole number of %s blocks",
                                     (long long)j.k, gk_type_name(j.tk->act_type));
-        bool igemm = j.ik->kernel && j.tk->act_type == GK_Q8_0 && j.m >= IGEMM_MIN_COLS;
+        const bool act_k = j.tk->act_type == GK_Q8_K;
+        bool igemm = j.ik->kernel && (act_k || j.tk->act_type == GK_Q8_0) && j.m >= IGEMM_MIN_COLS;
         /* igemm: the quantised rows, then the same packed in column groups for the kernel */
         size_t qbytes = (size_t)round_up((int64_t)(j.xrow * (size_t)j.m), 64);
-        j.nblk = j.k / 32;
-        size_t packed = igemm ? (size_t)((j.m + GK_IGEMM_COLS - 1) / GK_IGEMM_COLS * j.nblk) * GK_IGEMM_ACT_BYTES : 0;
+        const int64_t blk = act_k ? 256 : 32;
+        j.nblk = j.k / blk;
+        j.kb = max64(1, IGEMM_K / blk);
+        j.act_block = act_k ? GK_IGEMM_ACT_K_BYTES : GK_IGEMM_ACT_BYTES;
+        size_t packed = igemm ? (size_t)((j.m + GK_IGEMM_COLS - 1) / GK_IGEMM_COLS * j.nblk) * j.act_block : 0;
         j.xq = gk_cpu_scratch(c, CPU_SCRATCH_ACT, qbytes + packed);
         if (!j.xq) return gk_fail(b, "matmul: out of memory for activations");
         if (igemm) j.xp = j.xq + qbytes;

@@ -30,20 +30,33 @@ typedef void (*gk_dot_tile_fn)(int64_t k, const void *w, size_t w_stride, int nr
  * once per call (decode's case, where every row meets the same activation row). */
 typedef void (*gk_matvec_fn)(int64_t k, const void *w, size_t w_stride, int64_t nr, const void *xq, float *y);
 
-/* Packed integer GEMM for 32-element block weights (Q4_0, Q8_0) × Q8_0 activations, used for
- * many columns. A panel holds R (gk_igemm_kernels.rows) weight rows over nb blocks; per block,
- * R*32 bytes then R floats: byte (g*R + r)*4 + i is row r's weight 4g+i of the block as an unsigned byte
- * (Q4_0: the nibble q, the weight being q-8; Q8_0: w+128), then row r's block scale. Rows past
- * those packed are zero bytes with scale 0.
+/* Packed integer GEMM, used for many columns (gk_igemm_kernels, by weight type). The weights
+ * are packed by the table's pack function into panels of R (gk_igemm_kernels.rows) weight rows
+ * over nb blocks of the weight type (32 elements for Q4_0/Q8_0, 256-element super-blocks for
+ * Q4_K/Q6_K), block_bytes per block; rows past those packed contribute 0. The panel's layout
+ * belongs to the pack/kernel pair (the driver only sizes it), except that for Q4_0/Q8_0 every
+ * ISA uses the same one: per block, R*32 bytes then R floats: byte (g*R + r)*4 + i is row r's
+ * weight 4g+i of the block as an unsigned byte (Q4_0: the nibble q, the weight being q-8;
+ * Q8_0: w+128), then row r's block scale. The K-quant panels are described in their files
+ * (igemm_kquants_<isa>.c).
  * Pack: weight rows w[0..rows) (rows <= R, row stride wrow bytes), blocks b0..b0+nb. */
 typedef void (*gk_igemm_pack_fn)(const char *w, size_t wrow, int rows, int64_t b0, int64_t nb, void *panel);
-/* Activations for that kernel, packed by the driver in groups of GK_IGEMM_COLS columns: per
- * group and block GK_IGEMM_ACT_BYTES bytes: the 32 int8 values of each column (column c at
- * 32c), then their Q8_0 block scales as float (at 256 + 4c), then the sums of their 32 values as
- * int32 (at 288 + 4c). A group's blocks follow each other; columns past the matrix are not read.
+/* Activations for that kernel, packed by the driver from the weight type's act_type blocks, in
+ * groups of GK_IGEMM_COLS columns; a group's blocks follow each other and columns past the
+ * matrix are not read. Per group and block:
+ *  - Q8_0 (32 elements), GK_IGEMM_ACT_BYTES: the 32 int8 values of each column (column c at
+ *    32c), then their Q8_0 block scales as float (at 256 + 4c), then the sums of their 32
+ *    values as int32 (at 288 + 4c);
+ *  - Q8_K (256 elements), GK_IGEMM_ACT_K_BYTES: the 256 int8 values of each column (at 256c),
+ *    then their scales d as float (at 2048 + 4c), then Q8_K's 16 sums of 16 values as int16
+ *    (at 2080 + 32c).
  * Kernel: one panel of nb blocks × nc columns, xp at the first group's first block, group i at
  * xp + i*group_bytes: y[j*ldy + r] += dot(row r, column j) for r < nr, j < nc. */
-enum { GK_IGEMM_COLS = 8, GK_IGEMM_ACT_BYTES = GK_IGEMM_COLS * (32 + 4 + 4) };
+enum {
+    GK_IGEMM_COLS = 8,
+    GK_IGEMM_ACT_BYTES = GK_IGEMM_COLS * (32 + 4 + 4),
+    GK_IGEMM_ACT_K_BYTES = GK_IGEMM_COLS * (256 + 4 + 32),
+};
 typedef void (*gk_igemm_fn)(int64_t nb, const void *panel, const void *xp, size_t group_bytes, int nc, float *y,
                             int64_t ldy, int nr);
 
@@ -56,11 +69,13 @@ typedef struct gk_type_kernels {
     gk_matvec_fn matvec;        /* optional; NULL = vec_dot per row */
 } gk_type_kernels;
 
-/* The packed integer GEMM of one weight type (act_type GK_Q8_0): both functions or neither. */
+/* The packed integer GEMM of one weight type (act_type GK_Q8_0 or GK_Q8_K, whose blocks the
+ * driver packs as above): both functions or neither. */
 typedef struct gk_igemm_kernels {
     gk_igemm_pack_fn pack;
     gk_igemm_fn kernel;
     int rows;                   /* R, the rows of one panel */
+    int block_bytes;            /* bytes of one block of one panel */
 } gk_igemm_kernels;
 
 /* Dense F32 micro-kernel: C[MR×NR] (row-major, ldc) += A·B over kc, where A is packed MR-row
@@ -76,7 +91,7 @@ typedef void (*gk_sgemm_pack_fn)(int type, const char *w, size_t wrow, int rows,
 typedef struct gk_ukernels {
     const char *isa;            /* "scalar", "avx2", "avx512", "neon", "dotprod", "i8mm" */
     gk_type_kernels t[GK_TYPE_COUNT];   /* indexed by weight type */
-    gk_igemm_kernels igemm[GK_TYPE_COUNT];   /* optional, by weight type (Q4_0, Q8_0 weights) */
+    gk_igemm_kernels igemm[GK_TYPE_COUNT];   /* optional, by weight type (Q4_0, Q8_0, Q4_K, Q6_K) */
     int sgemm_mr, sgemm_nr;
     gk_sgemm_fn sgemm;
     gk_sgemm_pack_fn sgemm_pack_b;   /* NULL = portable packing; any nr */

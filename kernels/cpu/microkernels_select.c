@@ -92,8 +92,10 @@ static void fill_type(gk_type_kernels *dst, const gk_type_kernels *src) {
 static void fill_table(gk_ukernels *dst, const gk_ukernels *src) {
     for (int t = 0; t < GK_TYPE_COUNT; t++) {
         fill_type(&dst->t[t], &src->t[t]);
-        /* the packed GEMM reads Q8_0 activations, whichever table's quantiser wrote them */
-        if (!dst->igemm[t].kernel && dst->t[t].act_type == GK_Q8_0) dst->igemm[t] = src->igemm[t];
+        /* the packed GEMM reads the act type's blocks (packed by the driver), whichever table's
+         * quantiser wrote them: it fits any table with the same act type */
+        if (!dst->igemm[t].kernel && src->igemm[t].kernel && dst->t[t].act_type == src->t[t].act_type)
+            dst->igemm[t] = src->igemm[t];
     }
     if (!dst->sgemm) {
         dst->sgemm = src->sgemm;

@@ -27,9 +27,19 @@ void gk_avx2_sgemm_6x16(int64_t kc, const float *a, const float *b, float *c, in
 void gk_avx2_sgemm_pack_b(int type, const char *w, size_t wrow, int rows, int64_t k0, int64_t kc, int nr,
                           float *panel);
 
-/* The packed integer GEMM for Q4_0 weights (igemm_avx2.c; layouts in ukernel.h). */
+/* The packed integer GEMM for Q4_0 weights (igemm_avx2.c; layouts in microkernels.h). */
 void gk_avx2_igemm_pack_q4_0(const char *w, size_t wrow, int rows, int64_t b0, int64_t nb, void *panel);
 void gk_avx2_igemm_q4_0(int64_t nb, const void *panel, const void *xp, size_t group_bytes, int nc, float *y,
+                        int64_t ldy, int nr);
+
+/* The packed integer GEMM for K-quants (igemm_kquants_avx2.c): 16-row panels of the sizes below
+ * per super-block. */
+enum { GK_AVX2_IGEMM_Q4_K_BLOCK = 5248, GK_AVX2_IGEMM_Q6_K_BLOCK = 5760 };
+void gk_avx2_igemm_pack_q4_k(const char *w, size_t wrow, int rows, int64_t b0, int64_t nb, void *panel);
+void gk_avx2_igemm_pack_q6_k(const char *w, size_t wrow, int rows, int64_t b0, int64_t nb, void *panel);
+void gk_avx2_igemm_q4_k(int64_t nb, const void *panel, const void *xp, size_t group_bytes, int nc, float *y,
+                        int64_t ldy, int nr);
+void gk_avx2_igemm_q6_k(int64_t nb, const void *panel, const void *xp, size_t group_bytes, int nc, float *y,
                         int64_t ldy, int nr);
 
 void gk_avx2_f16_to_f32(const uint16_t *x, float *y, int64_t n);

@@ -20,12 +20,21 @@ void gk_avx512_dot_tile_q4_k(int64_t k, const void *w, size_t w_stride, int nr, 
 void gk_avx512_vec_dot_q6_k(int64_t k, const void *w, const void *xq, float *out);
 void gk_avx512_dot_tile_q6_k(int64_t k, const void *w, size_t w_stride, int nr, const void *xq, size_t x_stride,
                              int nc, float *y, int64_t ldy);
-/* Packed integer GEMM (igemm_avx512.c): 16-row panels, layout in ukernel.h. */
+/* Packed integer GEMM (igemm_avx512.c): 16-row panels, layout in microkernels.h. */
 void gk_avx512_igemm_pack_q4_0(const char *w, size_t wrow, int rows, int64_t b0, int64_t nb, void *panel);
 void gk_avx512_igemm_pack_q8_0(const char *w, size_t wrow, int rows, int64_t b0, int64_t nb, void *panel);
 void gk_avx512_igemm_q4_0(int64_t nb, const void *panel, const void *xp, size_t group_bytes, int nc, float *y,
                           int64_t ldy, int nr);
 void gk_avx512_igemm_q8_0(int64_t nb, const void *panel, const void *xp, size_t group_bytes, int nc, float *y,
+                          int64_t ldy, int nr);
+/* Packed integer GEMM for K-quants (igemm_kquants_avx512.c): 16-row panels of the sizes below
+ * per super-block. */
+enum { GK_AVX512_IGEMM_Q4_K_BLOCK = 5184, GK_AVX512_IGEMM_Q6_K_BLOCK = 5696 };
+void gk_avx512_igemm_pack_q4_k(const char *w, size_t wrow, int rows, int64_t b0, int64_t nb, void *panel);
+void gk_avx512_igemm_pack_q6_k(const char *w, size_t wrow, int rows, int64_t b0, int64_t nb, void *panel);
+void gk_avx512_igemm_q4_k(int64_t nb, const void *panel, const void *xp, size_t group_bytes, int nc, float *y,
+                          int64_t ldy, int nr);
+void gk_avx512_igemm_q6_k(int64_t nb, const void *panel, const void *xp, size_t group_bytes, int nc, float *y,
                           int64_t ldy, int nr);
 void gk_avx512_sgemm_6x32(int64_t kc, const float *a, const float *b, float *c, int64_t ldc);
 void gk_avx512_f16_to_f32(const uint16_t *x, float *y, int64_t n);

@@ -1,5 +1,5 @@
 /* Packed integer GEMM for Q4_0 weights × Q8_0 activations with AVX2 (the many-column path of
- * cpu_matmul.c; same 16-row panel and packed-activation layouts as igemm_avx512.c, ukernel.h).
+ * cpu_matmul.c; same 16-row panel and packed-activation layouts as igemm_avx512.c, microkernels.h).
  *
  * Vector lanes are weight rows: one 64-byte group of a panel (four inputs of 16 rows) is two
  * ymm, rows 0..7 and 8..15. Without VNNI the product of the unsigned weight bytes and one
@@ -17,6 +17,7 @@
 #include "kernels/cpu/x86/simd_avx2.h"
 #include "kernels/cpu/microkernels.h"
 #include "kernels/cpu/x86/avx2.h"
+#include "kernels/cpu/x86/igemm_avx2.h"
 
 #define V_INLINE static inline __attribute__((always_inline))
 
@@ -38,25 +39,12 @@ V_INLINE __m256i q4_row(const uint8_t *w, size_t wrow, int rows, int r, size_t o
     return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(v, 4), m), _mm_and_si128(v, m));
 }
 
-/* Rows 8h..8h+7 (one dword per group each) transposed to group-major order: group g's eight
- * row dwords at dst + 64g + 32h. */
+/* Rows 8h..8h+7 (one dword per group each) transposed to group-major order (igemm_avx2.h):
+ * group g's eight row dwords at dst + 64g + 32h. */
 V_INLINE void pack_half(const uint8_t *w, size_t wrow, int rows, int h, size_t off, uint8_t *dst) {
-    __m256i r[8], t[8], u[8];
+    __m256i r[8];
     for (int i = 0; i < 8; i++) r[i] = q4_row(w, wrow, rows, 8 * h + i, off);
-    for (int i = 0; i < 8; i += 2) {   /* t[i]: rows i, i+1 × groups 0,1 | 4,5; t[i+1]: 2,3 | 6,7 */
-        t[i] = _mm256_unpacklo_epi32(r[i], r[i + 1]);
-        t[i + 1] = _mm256_unpackhi_epi32(r[i], r[i + 1]);
-    }
-    for (int q = 0; q < 2; q++) {   /* rows 4q..4q+3: u[4q+j] holds groups j | j+4 */
-        u[4 * q + 0] = _mm256_unpacklo_epi64(t[4 * q], t[4 * q + 2]);
-        u[4 * q + 1] = _mm256_unpackhi_epi64(t[4 * q], t[4 * q + 2]);
-        u[4 * q + 2] = _mm256_unpacklo_epi64(t[4 * q + 1], t[4 * q + 3]);
-        u[4 * q + 3] = _mm256_unpackhi_epi64(t[4 * q + 1], t[4 * q + 3]);
-    }
-    for (int j = 0; j < 4; j++) {
-        _mm256_storeu_si256((__m256i *)(dst + 64 * j + 32 * h), _mm256_permute2x128_si256(u[j], u[4 + j], 0x20));
-        _mm256_storeu_si256((__m256i *)(dst + 64 * (j + 4) + 32 * h), _mm256_permute2x128_si256(u[j], u[4 + j], 0x31));
-    }
+    gk_igemm_transpose8x8(r, h, dst);
 }
 
 void gk_avx2_igemm_pack_q4_0(const char *w, size_t wrow, int rows, int64_t b0, int64_t nb, void *panel) {

@@ -1,5 +1,5 @@
 /* Packed integer GEMM for Q4_0 and Q8_0 weights × Q8_0 activations with AVX-512 VNNI (the
- * many-column path of cpu_matmul.c; layout in ukernel.h, gk_igemm_fn).
+ * many-column path of cpu_matmul.c; layout in microkernels.h, gk_igemm_fn).
  *
  * Vector lanes are weight rows: a panel stores, for each group of four inputs, the four
  * unsigned weight bytes of each of 16 rows (64 bytes), so one vpdpbusd with four activation
@@ -16,6 +16,7 @@
 #include "kernels/cpu/x86/simd_avx2.h"
 #include "kernels/cpu/microkernels.h"
 #include "kernels/cpu/x86/avx512.h"
+#include "kernels/cpu/x86/igemm_avx512.h"
 
 #define V_INLINE static inline __attribute__((always_inline))
 
@@ -58,38 +59,17 @@ V_INLINE __m512 row_scales(const uint8_t *w, size_t wrow, int rows, size_t off) 
     return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)h));
 }
 
-/* Rows as loaded (two per register, 8 dword groups each) to the panel's group-major order: a
- * 16×8 dword transpose in three rounds of two-register permutes (4×4 blocks, then 8-row
- * halves of two groups, then the two halves of 16 rows). */
+/* Rows as loaded (two per register, 8 dword groups each) to the panel's group-major order
+ * (igemm_avx512.h), then the 16 row scales. */
 V_INLINE void ig_pack(int is_q4, const char *w, size_t wrow, int rows, int64_t b0, int64_t nb, void *panel) {
-    const __m512i s1l = _mm512_set_epi32(27, 19, 11, 3, 26, 18, 10, 2, 25, 17, 9, 1, 24, 16, 8, 0);
-    const __m512i s1h = _mm512_set_epi32(31, 23, 15, 7, 30, 22, 14, 6, 29, 21, 13, 5, 28, 20, 12, 4);
-    const __m512i s2l = _mm512_set_epi32(23, 22, 21, 20, 7, 6, 5, 4, 19, 18, 17, 16, 3, 2, 1, 0);
-    const __m512i s2h = _mm512_set_epi32(31, 30, 29, 28, 15, 14, 13, 12, 27, 26, 25, 24, 11, 10, 9, 8);
     const uint8_t *wb = (const uint8_t *)w;
     const size_t bb = is_q4 ? Q4_BYTES : Q8_BYTES;
     for (int64_t b = 0; b < nb; b++) {
         const size_t off = (size_t)(b0 + b) * bb;
         uint8_t *dst = (uint8_t *)panel + (size_t)b * IG_BLOCK;
-        __m512i a[8], c[8], d[8];
+        __m512i a[8];
         for (int k = 0; k < 8; k++) a[k] = two_rows(is_q4, wb, wrow, rows, 2 * k, off);
-        /* c[2m+h]: rows 4m..4m+3 × groups 4h..4h+3 */
-        for (int m = 0; m < 4; m++) {
-            c[2 * m] = _mm512_permutex2var_epi32(a[2 * m], s1l, a[2 * m + 1]);
-            c[2 * m + 1] = _mm512_permutex2var_epi32(a[2 * m], s1h, a[2 * m + 1]);
-        }
-        /* d[4p+2h+q]: rows 8p..8p+7 × groups 4h+2q, 4h+2q+1 */
-        for (int p = 0; p < 2; p++)
-            for (int h = 0; h < 2; h++) {
-                __m512i lo = c[4 * p + h], hi = c[4 * p + 2 + h];
-                d[4 * p + 2 * h] = _mm512_permutex2var_epi32(lo, s2l, hi);
-                d[4 * p + 2 * h + 1] = _mm512_permutex2var_epi32(lo, s2h, hi);
-            }
-        /* group g = 2j+s: rows 0..7 from d[j], rows 8..15 from d[4+j] */
-        for (int j = 0; j < 4; j++) {
-            _mm512_storeu_si512(dst + (2 * j) * 64, _mm512_shuffle_i64x2(d[j], d[4 + j], _MM_SHUFFLE(1, 0, 1, 0)));
-            _mm512_storeu_si512(dst + (2 * j + 1) * 64, _mm512_shuffle_i64x2(d[j], d[4 + j], _MM_SHUFFLE(3, 2, 3, 2)));
-        }
+        gk_igemm_transpose16x8(a, dst);
         _mm512_storeu_ps((float *)(dst + IG_QBYTES), row_scales(wb, wrow, rows, off));
     }
 }

@@ -19,8 +19,13 @@ static const gk_ukernels table = {
         [GK_Q4_K] = QT(GK_Q8_K, gk_avx2_quantize_q8_k, q4_k, 1, 4),
         [GK_Q6_K] = QT(GK_Q8_K, gk_avx2_quantize_q8_k, q6_k, 1, 4),
     },
-    /* Q4_0 only: Q8_0's w+128 would saturate vpmaddubsw (igemm_avx2.c) */
-    .igemm = {[GK_Q4_0] = {gk_avx2_igemm_pack_q4_0, gk_avx2_igemm_q4_0, 16}},
+    /* Not Q8_0: its w+128 would saturate vpmaddubsw (igemm_avx2.c); the K-quants' 4- and 6-bit
+     * quants do not (igemm_kquants_avx2.c) */
+    .igemm = {
+        [GK_Q4_0] = {gk_avx2_igemm_pack_q4_0, gk_avx2_igemm_q4_0, 16, 16 * (32 + 4)},
+        [GK_Q4_K] = {gk_avx2_igemm_pack_q4_k, gk_avx2_igemm_q4_k, 16, GK_AVX2_IGEMM_Q4_K_BLOCK},
+        [GK_Q6_K] = {gk_avx2_igemm_pack_q6_k, gk_avx2_igemm_q6_k, 16, GK_AVX2_IGEMM_Q6_K_BLOCK},
+    },
     .sgemm_mr = 6,
     .sgemm_nr = 16,
     .sgemm = gk_avx2_sgemm_6x16,

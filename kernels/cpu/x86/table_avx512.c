@@ -1,6 +1,6 @@
 /* The AVX-512 micro-kernel table: a few hot entries (the 6×32 sgemm behind float weights × many
- * columns, F16 unpacking, VNNI integer dots for Q4_0/Q8_0 (with their packed integer GEMM) and
- * Q4_K/Q6_K); every other entry is NULL and is filled from the AVX2 table by the dispatcher.
+ * columns, F16 unpacking, VNNI integer dots for Q4_0/Q8_0 and Q4_K/Q6_K, each with a packed
+ * integer GEMM); every other entry is NULL and is filled from the AVX2 table by the dispatcher.
  * Two tables: with VNNI (Ice Lake, Zen 4 and later) and without (Skylake-X: only the float
  * entries). The quantised entries quantise activations with the AVX2 Q8_0 quantiser (the format is the same). */
 #include "kernels/cpu/microkernels.h"
@@ -11,8 +11,10 @@
 
 #define VNNI(name) \
     {GK_Q8_0, gk_avx2_quantize_q8_0, gk_avx512_vec_dot_##name, gk_avx512_dot_tile_##name, 4, 4, gk_avx512_matvec_##name}
-/* The packed integer GEMM (16-row panels) behind Q4_0/Q8_0 × many columns. */
-#define IGEMM(name) {gk_avx512_igemm_pack_##name, gk_avx512_igemm_##name, 16}
+/* The packed integer GEMMs (16-row panels) behind Q4_0/Q8_0/Q4_K/Q6_K × many columns: 16 rows
+ * of 32 bytes + a float scale per block (microkernels.h), or the K-quant panels of
+ * igemm_kquants_avx512.c. */
+#define IGEMM(name, bytes) {gk_avx512_igemm_pack_##name, gk_avx512_igemm_##name, 16, bytes}
 /* K-quants: Q8_K activations from the AVX2 quantiser, as in the AVX2 table. */
 #define KQUANT(name) {GK_Q8_K, gk_avx2_quantize_q8_k, gk_avx512_vec_dot_##name, gk_avx512_dot_tile_##name, 4, 4}
 
@@ -24,7 +26,12 @@ static const gk_ukernels table_vnni = {
         [GK_Q4_K] = KQUANT(q4_k),
         [GK_Q6_K] = KQUANT(q6_k),
     },
-    .igemm = {[GK_Q4_0] = IGEMM(q4_0), [GK_Q8_0] = IGEMM(q8_0)},
+    .igemm = {
+        [GK_Q4_0] = IGEMM(q4_0, 16 * (32 + 4)),
+        [GK_Q8_0] = IGEMM(q8_0, 16 * (32 + 4)),
+        [GK_Q4_K] = IGEMM(q4_k, GK_AVX512_IGEMM_Q4_K_BLOCK),
+        [GK_Q6_K] = IGEMM(q6_k, GK_AVX512_IGEMM_Q6_K_BLOCK),
+    },
     .sgemm_mr = 6,
     .sgemm_nr = 32,
     .sgemm = gk_avx512_sgemm_6x32,
