@@ -238,7 +238,7 @@ static void vaxpy_q8_0(float a, const void *x, float *y, int64_t n) {
     }
 }
 
-#define TK(act, q, dot, tile) {act, q, dot, tile, 4, 4}
+#define TK(act, q, dot, tile) {act, q, dot, tile, 4, 4, NULL}
 static const gk_ukernels scalar = {
     .isa = "scalar",
     .t = {

@@ -4,8 +4,8 @@
 #include "kernels/platform.h"
 #include "kernels/cpu/x86/avx2.h"
 
-#define QT(act, quant, name, tr, tc) {act, quant, gk_avx2_vec_dot_##name, gk_avx2_dot_tile_##name, tr, tc}
-#define FT(name) {GK_F32, NULL, gk_avx2_vec_dot_##name, gk_avx2_dot_tile_##name, 2, 4}
+#define QT(act, quant, name, tr, tc) {act, quant, gk_avx2_vec_dot_##name, gk_avx2_dot_tile_##name, tr, tc, NULL}
+#define FT(name) {GK_F32, NULL, gk_avx2_vec_dot_##name, gk_avx2_dot_tile_##name, 2, 4, NULL}
 
 static const gk_ukernels table = {
     .isa = "avx2",

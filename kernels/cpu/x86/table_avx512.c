@@ -16,7 +16,7 @@
  * igemm_kquants_avx512.c. */
 #define IGEMM(name, bytes) {gk_avx512_igemm_pack_##name, gk_avx512_igemm_##name, 16, bytes}
 /* K-quants: Q8_K activations from the AVX2 quantiser, as in the AVX2 table. */
-#define KQUANT(name) {GK_Q8_K, gk_avx2_quantize_q8_k, gk_avx512_vec_dot_##name, gk_avx512_dot_tile_##name, 4, 4}
+#define KQUANT(name) {GK_Q8_K, gk_avx2_quantize_q8_k, gk_avx512_vec_dot_##name, gk_avx512_dot_tile_##name, 4, 4, NULL}
 
 static const gk_ukernels table_vnni = {
     .isa = "avx512",
