@@ -31,9 +31,11 @@
 #define GC_METRIC_ROOFLINE_FRACTION "roofline_fraction"
 #define GC_METRIC_READ_ROOFLINE_FRACTION "read_roofline_fraction"
 #define GC_METRIC_READ_ROOFLINE_TOKENS_PER_S "read_roofline_tokens_per_s"
-/* kernels: 1 when a matvec phase passed the read probe of the same run by more than the margin
- * (bench/probes/triad.h): it ran (partly) from cache, not from memory; else 0. */
+/* kernels: 1 when a matvec phase is no memory figure (streamed_from_cache, bench/probes/triad.h):
+ * its set was under 4x the last-level cache, or it passed the read probe of the same run by more
+ * than the margin (then above_read_probe is 1 too); else 0. */
 #define GC_METRIC_FROM_CACHE "from_cache"
+#define GC_METRIC_ABOVE_READ_PROBE "above_read_probe"
 /* The FP32 FMA peak probe (GFLOP/s) and the vector width it ran (512 avx512, 256 avx2, 128
  * neon, 32 scalar), so a fraction of it names the ISA it was held to. */
 #define GC_METRIC_FMA_PEAK_GFLOPS "fma_peak_gflops"

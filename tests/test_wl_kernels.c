@@ -90,11 +90,16 @@ static void test_quick_run(void **st) {
         assert_true(ceiling > 0);
         assert_true(fabs(metric(c, GC_METRIC_ROOFLINE_FRACTION) - value / ceiling) <= 1e-9 * value / ceiling);
         if (matvec) {
-            /* the from-cache flag is the decision on the figures recorded beside it */
-            bool cached = read_probe_exceeded(value, ceiling, READ_PROBE_MARGIN);
-            assert_true(metric(c, GC_METRIC_FROM_CACHE) == (cached ? 1 : 0));
-            double llc = metric(c, GC_METRIC_LLC_BYTES);
-            if (llc > 0) assert_true(fabs(metric(c, GC_METRIC_FOOTPRINT_OVER_LLC) - wbytes / llc) < 1e-9);
+            /* the from-cache flags are the decisions on the figures recorded beside them */
+            double llc = metric(c, GC_METRIC_LLC_BYTES), set = metric(c, "set_bytes");
+            assert_true(set == wbytes);   /* --quick: one copy */
+            bool above = read_probe_exceeded(value, ceiling, READ_PROBE_MARGIN);
+            assert_true(metric(c, GC_METRIC_ABOVE_READ_PROBE) == (above ? 1 : 0));
+            assert_true(metric(c, GC_METRIC_FROM_CACHE) == (streamed_from_cache(value, ceiling, set, llc) ? 1 : 0));
+            if (llc > 0) {
+                assert_true(fabs(metric(c, GC_METRIC_FOOTPRINT_OVER_LLC) - wbytes / llc) < 1e-9);
+                if (wbytes < 4 * llc) assert_true(metric(c, GC_METRIC_FROM_CACHE) == 1);   /* a small set is never "memory" */
+            }
         } else {
             assert_true(isnan(metric(c, GC_METRIC_FROM_CACHE)));   /* a compute figure: no memory verdict */
         }

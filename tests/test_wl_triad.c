@@ -1,6 +1,7 @@
 /* The triad workload's read-only phase and the decision built on it (bench/probes/triad.h):
  *  - the closed form the read phase is verified against, by hand;
- *  - the from-cache decision (read_probe_exceeded) as a pure function, on hand-computed cases;
+ *  - the from-cache decisions (read_probe_exceeded, streamed_from_cache) as pure functions, on
+ *    hand-computed cases;
  *  - `read` end to end with --quick on 1 and 2 threads ($GENCOST_BIN, the sanitized build): the
  *    exact sum recorded by its verification, its byte counting (8 bytes per element, half of
  *    copy's 16 over the same arrays) and its footprint metrics;
@@ -61,6 +62,20 @@ static void from_cache_decision(void **st) {
     assert_false(read_probe_exceeded(NAN, 10.0, 0.1));
     assert_false(read_probe_exceeded(100.0, 10.0, NAN));
     assert_true(read_probe_exceeded(INFINITY, 10.0, 0.1));
+}
+
+/* No memory figure: a set under 4x the cache, or a rate above the probe by more than 10%. */
+static void from_cache_verdict(void **st) {
+    const double llc = 100e6;
+    assert_false(streamed_from_cache(10.0, 10.0, 400e6, llc));    /* 4x the cache, at the probe */
+    assert_false(streamed_from_cache(10.9, 10.0, 1e9, llc));      /* 9% over: within the margin */
+    assert_true(streamed_from_cache(11.5, 10.0, 1e9, llc));       /* 15% over the probe */
+    assert_true(streamed_from_cache(5.0, 10.0, 399e6, llc));      /* slow, but the set is under 4x */
+    assert_true(streamed_from_cache(5.0, 10.0, 9.4e6, llc));      /* one 4096x4096 q4_0 matrix */
+    assert_false(streamed_from_cache(5.0, 10.0, 9.4e6, 0));       /* cache unknown, below the probe */
+    assert_true(streamed_from_cache(50.0, 10.0, 9.4e6, 0));       /* cache unknown, far above it */
+    assert_false(streamed_from_cache(50.0, 0, 1e9, llc));         /* no probe, big set: no verdict */
+    assert_true(streamed_from_cache(50.0, 0, 1e6, llc));          /* no probe, small set */
 }
 
 static void read_phase_quick(void **st) {
@@ -133,6 +148,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(sum_closed_form),
         cmocka_unit_test(from_cache_decision),
+        cmocka_unit_test(from_cache_verdict),
         cmocka_unit_test(read_phase_quick),
         cmocka_unit_test(full_footprint),
     };

@@ -32,6 +32,16 @@ double read_probe_gbs(int threads, gc_err *err);
  * the ceiling is unknown (read_gbs <= 0 or not a number) or gbs is not a number. Pure. */
 bool read_probe_exceeded(double gbs, double read_gbs, double margin);
 
+/* STREAM's rule: a data set under STREAM_LLC_FACTOR x the last-level cache may be served by it. */
+#define STREAM_LLC_FACTOR 4
+
+/* True when streamed work cannot be taken as a memory figure: its data set (set_bytes) is under
+ * STREAM_LLC_FACTOR x the last-level cache (llc_bytes; no verdict on this ground when 0), or it
+ * streamed faster than the read probe allows (read_probe_exceeded with READ_PROBE_MARGIN). A
+ * false answer does not prove the data came from memory: a kernel slower than memory even from
+ * cache passes both tests. Pure. */
+bool streamed_from_cache(double gbs, double read_gbs, double set_bytes, double llc_bytes);
+
 /* The exact sum of the read phase's array (b[j] = (j & 511) / 2) over elements [lo, hi): what
  * its verification expects of each worker's chunk and of the whole. */
 double triad_read_sum_want(size_t lo, size_t hi);
