@@ -196,22 +196,37 @@ V_INLINE __m512 mv_group_dot(int fmt, const uint8_t *w, const mv_group *a, __m51
     return _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(s), a->dx), dw, acc);
 }
 
-/* y[r] = row r · x over blocks [b0, b0 + ng·G) (+= when accumulate), rows r < nr. */
-static void mv_pass(int fmt, int64_t ng, const uint8_t *w, size_t w_stride, int64_t nr, const mv_group *a, float *y,
-                    bool accumulate) {
+/* Four rows at once, each from its own quarter of the rows: four streams from memory per core
+ * instead of one (one sequential stream per core reads ~30% slower here than four: the read
+ * probe's measurement), and each activation group is loaded once for the four. */
+static void mv_rows4(int fmt, int64_t ng, const uint8_t *const w[4], const mv_group *a, float out[4]) {
     const __m512i qidx = mv_quant_index(fmt), sidx = mv_scale_index(fmt);
     const size_t gb = (size_t)(fmt == QF_Q4_0 ? 4 : 2) * qd_bytes(fmt);
-    for (int64_t r = 0; r < nr; r++, w += w_stride) {
-        __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0;
-        int64_t g = 0;
-        for (; g + 2 <= ng; g += 2) {
-            gk_prefetch_ahead(w + g * gb, 2);
-            acc0 = mv_group_dot(fmt, w + g * gb, &a[g], qidx, sidx, acc0);
-            acc1 = mv_group_dot(fmt, w + (g + 1) * gb, &a[g + 1], qidx, sidx, acc1);
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    for (int64_t g = 0; g < ng; g++) {
+#pragma GCC unroll 4
+        for (int r = 0; r < 4; r++) {
+            if (!(g & 1)) gk_prefetch_ahead(w[r] + g * gb, 2);   /* 144 or 136 bytes per two groups */
+            acc[r] = mv_group_dot(fmt, w[r] + g * gb, &a[g], qidx, sidx, acc[r]);
         }
-        if (g < ng) acc0 = mv_group_dot(fmt, w + g * gb, &a[g], qidx, sidx, acc0);
-        float v = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
-        y[r] = accumulate ? y[r] + v : v;
+    }
+    for (int r = 0; r < 4; r++) out[r] = _mm512_reduce_add_ps(acc[r]);
+}
+
+/* y[r] = row r · x over ng groups (+= when accumulate), rows r < nr: row i of each quarter
+ * together (rows past nr repeat row 0 and are not stored). */
+static void mv_pass(int fmt, int64_t ng, const uint8_t *w, size_t w_stride, int64_t nr, const mv_group *a, float *y,
+                    bool accumulate) {
+    const int64_t q = (nr + 3) / 4;
+    for (int64_t i = 0; i < q; i++) {
+        const uint8_t *rows[4];
+        float v[4];
+        for (int r = 0; r < 4; r++) rows[r] = w + (size_t)(r * q + i < nr ? r * q + i : 0) * w_stride;
+        mv_rows4(fmt, ng, rows, a, v);
+        for (int r = 0; r < 4; r++) {
+            int64_t row = r * q + i;
+            if (row < nr) y[row] = accumulate ? y[row] + v[r] : v[r];
+        }
     }
 }
 
