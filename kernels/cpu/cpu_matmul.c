@@ -31,9 +31,11 @@ enum {
     SGEMM_MIN_COLS = 32,           /* float weights: below this, dot_tile beats packing (measured: F16 x 16 columns 55 vs 34 GFLOP/s) */
     SGEMM_KC = 256,
     SGEMM_NC = 128,
-    /* Q4_0/Q8_0 with a packed integer GEMM: below IGEMM_MIN_COLS columns, dot_tile (measured at
+    /* Weights with a packed integer GEMM: below IGEMM_MIN_COLS columns, dot_tile (measured at
      * 4096², 2 threads: 8 columns Q4_0 269 vs 189 GFLOP/s, Q8_0 even; 4 columns slower). AVX2
-     * Q4_0 (igemm_avx2.c) agrees: 8 columns ~280 vs ~190, 6 ~230 vs ~140, 4 even. */
+     * Q4_0 (igemm_avx2.c) agrees: 8 columns ~280 vs ~190, 6 ~230 vs ~140, 4 even. The K-quants
+     * too (AVX-512, 4096², 2 threads, this busy VM: 8 columns Q4_K ~250 vs ~225, Q6_K ~230 vs
+     * ~220; 12 columns ~300 vs ~220). */
     IGEMM_MIN_COLS = 8,
     IGEMM_K = 2048,                /* inputs per packed range: a 16-row panel is 36 KiB (Q4_0, 64
                                       blocks; 5% over 32), 41/45 KiB (Q4_K/Q6_K, 8 super-blocks) */
