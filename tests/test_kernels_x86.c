@@ -6,6 +6,10 @@
  *    the order of float additions differs: the integer parts are exact), for K = one block up to
  *    odd block counts, every nr <= tile_rows and nc <= tile_cols, unaligned and padded strides,
  *    outputs with a ldy larger than the tile, and cells outside the tile left untouched;
+ *  - the packed integer GEMMs (igemm) of every table: against the scalar vec_dot with the same
+ *    bound, on quantised, raw-byte and extreme blocks, 1/16/35 rows, 1..29 columns, K of one
+ *    block to several ranges; and the driver's igemm path on every usable table, 1 and 2
+ *    threads, against the ref backend within the activation-quantisation bound;
  *  - sgemm: against a double-precision product, kc = 1, 3, 256, ldc wider than NR;
  *  - conversions bit-exact (NaN only as NaN); dot/axpy helpers for n = 0..67.
  * A table the CPU cannot run prints a notice and is skipped (AVX-512 on AVX2-only machines; all
