@@ -21,6 +21,7 @@
 #include "bench/metrics.h"
 #include "bench/results.h"
 #include "tests/helpers.h"
+#include "tests/results_helpers.h"
 
 static char dir[64];
 static const char *bin;
@@ -57,12 +58,6 @@ static int gencost(const char *log, const char *const *args) {
 
 #define GENCOST(log, ...) gencost(log, (const char *const[]){__VA_ARGS__, NULL})
 
-static double metric(const gc_case_result *c, const char *name) {
-    for (int i = 0; i < c->metrics.n_vals; i++)
-        if (!strcmp(c->metrics.vals[i].name, name)) return c->metrics.vals[i].value;
-    return NAN;
-}
-
 /* The smoke suite's triad runs its read phase, and a CPU llm decode is set against the read
  * probe: read_roofline_tokens_per_s = read GB/s ÷ weight bytes per token, and the read and
  * triad fractions, both from the same decode time, stand in the ratio of their probes. */
@@ -76,11 +71,11 @@ static void check_read_ceilings(const gc_results *r) {
         }
         if (strcmp(c->id.workload, "llm") || strcmp(c->id.phase, "decode") || strcmp(c->id.backend, "cpu")) continue;
         saw_decode = true;
-        double read = metric(c, GC_METRIC_READ_GBS), triad = metric(c, GC_METRIC_TRIAD_GBS);
-        double per_tok = metric(c, GC_METRIC_WEIGHT_BYTES_PER_TOKEN);
-        double rf = metric(c, GC_METRIC_READ_ROOFLINE_FRACTION), tf = metric(c, GC_METRIC_ROOFLINE_FRACTION);
+        double read = th_metric(c, GC_METRIC_READ_GBS), triad = th_metric(c, GC_METRIC_TRIAD_GBS);
+        double per_tok = th_metric(c, GC_METRIC_WEIGHT_BYTES_PER_TOKEN);
+        double rf = th_metric(c, GC_METRIC_READ_ROOFLINE_FRACTION), tf = th_metric(c, GC_METRIC_ROOFLINE_FRACTION);
         assert_true(read > 0 && triad > 0 && per_tok > 0);
-        assert_true(fabs(metric(c, GC_METRIC_READ_ROOFLINE_TOKENS_PER_S) - read * 1e9 / per_tok) <= 1e-9 * read * 1e9 / per_tok);
+        assert_true(fabs(th_metric(c, GC_METRIC_READ_ROOFLINE_TOKENS_PER_S) - read * 1e9 / per_tok) <= 1e-9 * read * 1e9 / per_tok);
         assert_true(rf > 0 && isfinite(rf));
         assert_true(fabs(rf * read - tf * triad) <= 1e-9 * tf * triad);
     }

@@ -21,6 +21,7 @@
 #include "bench/results.h"
 #include "base/util.h"
 #include "tests/helpers.h"
+#include "tests/results_helpers.h"
 
 static const char *bin(void) { return th_gencost_bin("build/gencost-test"); }
 
@@ -29,18 +30,6 @@ static int run_gencost(const char *const *args) {
     th_proc p;
     th_run(&p, bin(), args, (th_io){.out = TH_DISCARD, .err = TH_DISCARD}, 0);
     return p.status;
-}
-
-static double metric(const gc_case_result *c, const char *name) {
-    for (int i = 0; i < c->metrics.n_vals; i++)
-        if (!strcmp(c->metrics.vals[i].name, name)) return c->metrics.vals[i].value;
-    return NAN;
-}
-
-static double verify_value(const gc_case_result *c, const char *name) {
-    for (int i = 0; i < c->verify.n_vals; i++)
-        if (!strcmp(c->verify.vals[i].name, name)) return c->verify.vals[i].value;
-    return NAN;
 }
 
 static void test_quick_run(void **st) {
@@ -63,45 +52,45 @@ static void test_quick_run(void **st) {
         assert_string_equal(c->status, "ok");
         assert_true(c->id.device[0] != 0);   /* the micro-kernel set that ran */
         assert_true(c->verify.ok);
-        assert_true(verify_value(c, "outputs_checked") >= 8);
-        assert_true(verify_value(c, "outputs_out_of_bound") == 0);
-        assert_true(verify_value(c, "max_err_over_bound") <= 1);
+        assert_true(th_verify_value(c, "outputs_checked") >= 8);
+        assert_true(th_verify_value(c, "outputs_out_of_bound") == 0);
+        assert_true(th_verify_value(c, "max_err_over_bound") <= 1);
         bool q4 = !strcmp(c->id.quant, "q4_0");
         double wbytes = q4 ? n * k / 32 * 18 : n * k * 2;
         if (!strcmp(c->id.phase, "matvec-2048x2048")) {
             assert_string_equal(c->unit, "GB");
             assert_true(fabs(c->work_per_rep - wbytes / 1e9) < 1e-12);
-            assert_true(metric(c, "matrices_in_set") == 1);   /* --quick: one copy */
+            assert_true(th_metric(c, "matrices_in_set") == 1);   /* --quick: one copy */
         } else {
             assert_string_equal(c->id.phase, "matmul-2048x2048-n16");
             assert_string_equal(c->unit, "GFLOP");
             assert_true(fabs(c->work_per_rep - 2 * n * k * 16 / 1e9) < 1e-12);
         }
-        assert_true(metric(c, "weight_gbs") > 0);
-        assert_true(metric(c, GC_METRIC_FMA_PEAK_GFLOPS) > 0);
-        assert_true(metric(c, GC_METRIC_TRIAD_GBS) > 0);
+        assert_true(th_metric(c, "weight_gbs") > 0);
+        assert_true(th_metric(c, GC_METRIC_FMA_PEAK_GFLOPS) > 0);
+        assert_true(th_metric(c, GC_METRIC_TRIAD_GBS) > 0);
         /* the FMA peak names the vector width it was measured with */
-        double bits = metric(c, GC_METRIC_FMA_VECTOR_BITS);
+        double bits = th_metric(c, GC_METRIC_FMA_VECTOR_BITS);
         assert_true(bits == 512 || bits == 256 || bits == 128 || bits == 32);
         bool matvec = c->unit[1] == 'B';
         /* matvec is held to the read probe, matmul to the FMA peak */
-        double ceiling = matvec ? metric(c, GC_METRIC_READ_GBS) : metric(c, GC_METRIC_FMA_PEAK_GFLOPS);
-        double value = matvec ? metric(c, "weight_gbs") : metric(c, "gflops");
+        double ceiling = matvec ? th_metric(c, GC_METRIC_READ_GBS) : th_metric(c, GC_METRIC_FMA_PEAK_GFLOPS);
+        double value = matvec ? th_metric(c, "weight_gbs") : th_metric(c, "gflops");
         assert_true(ceiling > 0);
-        assert_true(fabs(metric(c, GC_METRIC_ROOFLINE_FRACTION) - value / ceiling) <= 1e-9 * value / ceiling);
+        assert_true(fabs(th_metric(c, GC_METRIC_ROOFLINE_FRACTION) - value / ceiling) <= 1e-9 * value / ceiling);
         if (matvec) {
             /* the from-cache flags are the decisions on the figures recorded beside them */
-            double llc = metric(c, GC_METRIC_LLC_BYTES), set = metric(c, "set_bytes");
+            double llc = th_metric(c, GC_METRIC_LLC_BYTES), set = th_metric(c, "set_bytes");
             assert_true(set == wbytes);   /* --quick: one copy */
             bool above = read_probe_exceeded(value, ceiling, READ_PROBE_MARGIN);
-            assert_true(metric(c, GC_METRIC_ABOVE_READ_PROBE) == (above ? 1 : 0));
-            assert_true(metric(c, GC_METRIC_FROM_CACHE) == (streamed_from_cache(value, ceiling, set, llc) ? 1 : 0));
+            assert_true(th_metric(c, GC_METRIC_ABOVE_READ_PROBE) == (above ? 1 : 0));
+            assert_true(th_metric(c, GC_METRIC_FROM_CACHE) == (streamed_from_cache(value, ceiling, set, llc) ? 1 : 0));
             if (llc > 0) {
-                assert_true(fabs(metric(c, GC_METRIC_FOOTPRINT_OVER_LLC) - wbytes / llc) < 1e-9);
-                if (wbytes < 4 * llc) assert_true(metric(c, GC_METRIC_FROM_CACHE) == 1);   /* a small set is never "memory" */
+                assert_true(fabs(th_metric(c, GC_METRIC_FOOTPRINT_OVER_LLC) - wbytes / llc) < 1e-9);
+                if (wbytes < 4 * llc) assert_true(th_metric(c, GC_METRIC_FROM_CACHE) == 1);   /* a small set is never "memory" */
             }
         } else {
-            assert_true(isnan(metric(c, GC_METRIC_FROM_CACHE)));   /* a compute figure: no memory verdict */
+            assert_true(isnan(th_metric(c, GC_METRIC_FROM_CACHE)));   /* a compute figure: no memory verdict */
         }
     }
     results_free(&r);

@@ -16,20 +16,9 @@
 #include "bench/probes/triad.h"
 #include "bench/results.h"
 #include "tests/helpers.h"
+#include "tests/results_helpers.h"
 
 static const char *bin(void) { return th_gencost_bin("build/gencost-test"); }
-
-static double metric(const gc_case_result *c, const char *name) {
-    for (int i = 0; i < c->metrics.n_vals; i++)
-        if (!strcmp(c->metrics.vals[i].name, name)) return c->metrics.vals[i].value;
-    return NAN;
-}
-
-static double verify_value(const gc_case_result *c, const char *name) {
-    for (int i = 0; i < c->verify.n_vals; i++)
-        if (!strcmp(c->verify.vals[i].name, name)) return c->verify.vals[i].value;
-    return NAN;
-}
 
 /* b[j] = (j & 511) / 2: one period of 512 sums to (0 + 1 + ... + 511) / 2 = 130816 / 2. */
 static void sum_closed_form(void **st) {
@@ -98,7 +87,7 @@ static void read_phase_quick(void **st) {
         assert_string_equal(c->status, "ok");
         assert_true(c->verify.ok);
         assert_string_equal(c->unit, "GB");
-        assert_true(metric(c, "array_bytes") == 8 * n);
+        assert_true(th_metric(c, "array_bytes") == 8 * n);
         if (strcmp(c->id.phase, "read")) {
             assert_true(c->bytes_per_rep == 16 * n);
             continue;
@@ -109,17 +98,17 @@ static void read_phase_quick(void **st) {
         assert_true(fabs(c->work_per_rep - 8 * n / 1e9) < 1e-15);
         assert_true(c->flops_per_rep == n);
         /* verification: the exact sum of every element, each worker's chunk checked */
-        assert_true(verify_value(c, "elements_checked") == n);
-        assert_true(verify_value(c, "sum") == 2048 * 65408.0);
-        assert_true(verify_value(c, "sum_expected") == 2048 * 65408.0);
-        assert_true(verify_value(c, "mismatches") == 0);
-        assert_true(verify_value(c, "chunks_checked") == c->id.threads);
+        assert_true(th_verify_value(c, "elements_checked") == n);
+        assert_true(th_verify_value(c, "sum") == 2048 * 65408.0);
+        assert_true(th_verify_value(c, "sum_expected") == 2048 * 65408.0);
+        assert_true(th_verify_value(c, "mismatches") == 0);
+        assert_true(th_verify_value(c, "chunks_checked") == c->id.threads);
         assert_non_null(strstr(c->verify.detail, "exact"));
         /* footprint: the one array it streams, against the cache */
-        assert_true(metric(c, GC_METRIC_ARRAYS_TOTAL_BYTES) == 8 * n);
-        double llc = metric(c, GC_METRIC_LLC_BYTES);
-        if (llc > 0) assert_true(fabs(metric(c, GC_METRIC_FOOTPRINT_OVER_LLC) - 8 * n / llc) < 1e-12);
-        double bits = metric(c, GC_METRIC_READ_VECTOR_BITS);
+        assert_true(th_metric(c, GC_METRIC_ARRAYS_TOTAL_BYTES) == 8 * n);
+        double llc = th_metric(c, GC_METRIC_LLC_BYTES);
+        if (llc > 0) assert_true(fabs(th_metric(c, GC_METRIC_FOOTPRINT_OVER_LLC) - 8 * n / llc) < 1e-12);
+        double bits = th_metric(c, GC_METRIC_READ_VECTOR_BITS);
         assert_true(bits == 128 || bits == 512);
         assert_true(c->throughput.median > 0);
     }

@@ -151,6 +151,23 @@ void gk_avx2_igemm_pack_q6_k(const char *w, size_t wrow, int rows, int64_t b0, i
 
 /* ---- the kernel ----------------------------------------------------------------------------- */
 
+/* tot[c][r] += t[c] (16 int32 row sums, as float) · f[r] · d_c for the cn columns, d_c being
+ * column c's activation scale (at xd + 4c); t is zeroed for the next sum. */
+V_INLINE void kq_fold(int cn, __m256i t[KQ_NC][2], const float *f, const uint8_t *xd, float tot[KQ_NC][KQ_ROWS]) {
+#pragma GCC unroll 4
+    for (int c = 0; c < cn; c++) {
+        float d;
+        memcpy(&d, xd + 4 * c, 4);
+        const __m256 vd = _mm256_set1_ps(d);
+        for (int h = 0; h < 2; h++) {
+            __m256 v = _mm256_loadu_ps(tot[c] + 8 * h);
+            v = _mm256_fmadd_ps(_mm256_cvtepi32_ps(t[c][h]), _mm256_mul_ps(_mm256_loadu_ps(f + 8 * h), vd), v);
+            _mm256_storeu_ps(tot[c] + 8 * h, v);
+        }
+        t[c][0] = t[c][1] = _mm256_setzero_si256();
+    }
+}
+
 /* cn (a constant after inlining) columns of one activation group, from column co, × one panel
  * of nb super-blocks with ns sub-blocks, added into y (nr rows). gr: groups summed as int16
  * before each vpmaddwd (8 for Q4_K, 2 for Q6_K). */
@@ -179,18 +196,7 @@ V_INLINE void kq_cols(int ns, int gr, int cn, int64_t nb, const uint8_t *panel, 
                 t[c][1] = _mm256_add_epi32(t[c][1], _mm256_madd_epi16(p1, s));
             }
         }
-#pragma GCC unroll 4
-        for (int c = 0; c < cn; c++) {
-            float d;
-            memcpy(&d, xd + xb + 4 * c, 4);
-            const __m256 vd = _mm256_set1_ps(d);
-            for (int h = 0; h < 2; h++) {
-                __m256 v = _mm256_loadu_ps(tot[c] + 8 * h);
-                v = _mm256_fmadd_ps(_mm256_cvtepi32_ps(t[c][h]), _mm256_mul_ps(_mm256_loadu_ps(fb + 8 * h), vd), v);
-                _mm256_storeu_ps(tot[c] + 8 * h, v);
-            }
-            t[c][0] = t[c][1] = _mm256_setzero_si256();
-        }
+        kq_fold(cn, t, fb, xd + xb, tot);
         /* the weights: int16 runs of gr groups, each widened with the sub-block's scales */
         for (int s = 0; s < ns; s++) {
             const uint8_t *q = pb + (size_t)s * gs * 64, *x = xv + xb + (size_t)s * gs * 4;
@@ -219,17 +225,7 @@ V_INLINE void kq_cols(int ns, int gr, int cn, int64_t nb, const uint8_t *panel, 
                 }
             }
         }
-#pragma GCC unroll 4
-        for (int c = 0; c < cn; c++) {
-            float d;
-            memcpy(&d, xd + xb + 4 * c, 4);
-            const __m256 vd = _mm256_set1_ps(d);
-            for (int h = 0; h < 2; h++) {
-                __m256 v = _mm256_loadu_ps(tot[c] + 8 * h);
-                v = _mm256_fmadd_ps(_mm256_cvtepi32_ps(t[c][h]), _mm256_mul_ps(_mm256_loadu_ps(fa + 8 * h), vd), v);
-                _mm256_storeu_ps(tot[c] + 8 * h, v);
-            }
-        }
+        kq_fold(cn, t, fa, xd + xb, tot);
     }
     for (int c = 0; c < cn; c++)
         for (int r = 0; r < nr; r++) y[(int64_t)c * ldy + r] += tot[c][r];
