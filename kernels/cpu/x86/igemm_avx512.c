@@ -17,6 +17,7 @@
 #include "kernels/cpu/microkernels.h"
 #include "kernels/cpu/x86/avx512.h"
 #include "kernels/cpu/x86/igemm_avx512.h"
+#include "kernels/cpu/x86/igemm_columns.h"
 
 #define V_INLINE static inline __attribute__((always_inline))
 
@@ -105,24 +106,16 @@ V_INLINE void ig_cols(int cn, int off, int64_t nb, const uint8_t *panel, const u
             f[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(a[c]), _mm512_mul_ps(ws, _mm512_set1_ps(d)), f[c]);
         }
     }
-#pragma GCC unroll 8
-    for (int c = 0; c < cn; c++) {
-        float *yc = y + (int64_t)c * ldy;
-        _mm512_mask_storeu_ps(yc, rows, _mm512_add_ps(_mm512_maskz_loadu_ps(rows, yc), f[c]));
-    }
+    gk_igemm_add_columns(y, ldy, cn, rows, f);
 }
 
 V_INLINE void ig_kernel(int off, int64_t nb, const void *panel, const void *xp, size_t group_bytes, int nc, float *y,
                         int64_t ldy, int nr) {
     const __mmask16 rows = (__mmask16)((1u << nr) - 1u);
-    const uint8_t *p = panel, *x = xp;
-    int c = 0;
-    for (; c + 8 <= nc; c += 8) ig_cols(8, off, nb, p, x + (size_t)(c / 8) * group_bytes, 0, y + c * ldy, ldy, rows);
-    const uint8_t *last = x + (size_t)(c / 8) * group_bytes;   /* the rest, in the last group: 4 + 2 + 1 */
-    int co = 0;
-    if (co + 4 <= nc - c) ig_cols(4, off, nb, p, last, co, y + (c + co) * ldy, ldy, rows), co += 4;
-    if (co + 2 <= nc - c) ig_cols(2, off, nb, p, last, co, y + (c + co) * ldy, ldy, rows), co += 2;
-    if (co < nc - c) ig_cols(1, off, nb, p, last, co, y + (c + co) * ldy, ldy, rows);
+    const uint8_t *p = panel;
+#define COLS(n, xg, co, yc) ig_cols(n, off, nb, p, xg, co, yc, ldy, rows)
+    GK_IGEMM_FOR_COLUMNS(nc, (const uint8_t *)xp, group_bytes, y, ldy, GK_IGEMM_COLS, COLS);
+#undef COLS
 }
 
 void gk_avx512_igemm_pack_q4_0(const char *w, size_t wrow, int rows, int64_t b0, int64_t nb, void *panel) {

@@ -36,4 +36,14 @@ static inline __attribute__((always_inline)) void gk_igemm_transpose16x8(const _
     }
 }
 
+/* Output columns c < cn (column c at y + c·ldy), the rows in the mask: y += f[c]. */
+static inline __attribute__((always_inline)) void gk_igemm_add_columns(float *y, int64_t ldy, int cn, __mmask16 rows,
+                                                                       const __m512 *f) {
+#pragma GCC unroll 8
+    for (int c = 0; c < cn; c++) {
+        float *yc = y + (int64_t)c * ldy;
+        _mm512_mask_storeu_ps(yc, rows, _mm512_add_ps(_mm512_maskz_loadu_ps(rows, yc), f[c]));
+    }
+}
+
 #endif

@@ -31,6 +31,7 @@
 #include "kernels/cpu/microkernels.h"
 #include "kernels/cpu/x86/avx2.h"
 #include "kernels/cpu/x86/igemm_avx2.h"
+#include "kernels/cpu/x86/igemm_columns.h"
 #include "kernels/cpu/x86/kquant_scales.h"
 #include "kernels/cpu/x86/simd_avx2.h"
 
@@ -233,17 +234,10 @@ V_INLINE void kq_cols(int ns, int gr, int cn, int64_t nb, const uint8_t *panel, 
 
 V_INLINE void kq_kernel(int ns, int gr, int64_t nb, const void *panel, const void *xp, size_t group_bytes, int nc,
                         float *y, int64_t ldy, int nr) {
-    const uint8_t *p = panel, *x = xp;
-    int c = 0;
-    for (; c + GK_IGEMM_COLS <= nc; c += GK_IGEMM_COLS) {
-        const uint8_t *grp = x + (size_t)(c / GK_IGEMM_COLS) * group_bytes;
-        for (int co = 0; co < GK_IGEMM_COLS; co += KQ_NC) kq_cols(ns, gr, KQ_NC, nb, p, grp, co, y + (c + co) * ldy, ldy, nr);
-    }
-    const uint8_t *last = x + (size_t)(c / GK_IGEMM_COLS) * group_bytes;   /* the rest, in the last group: 4 + 2 + 1 */
-    int co = 0;
-    if (co + 4 <= nc - c) kq_cols(ns, gr, 4, nb, p, last, co, y + (c + co) * ldy, ldy, nr), co += 4;
-    if (co + 2 <= nc - c) kq_cols(ns, gr, 2, nb, p, last, co, y + (c + co) * ldy, ldy, nr), co += 2;
-    if (co < nc - c) kq_cols(ns, gr, 1, nb, p, last, co, y + (c + co) * ldy, ldy, nr);
+    const uint8_t *p = panel;
+#define COLS(n, xg, co, yc) kq_cols(ns, gr, n, nb, p, xg, co, yc, ldy, nr)
+    GK_IGEMM_FOR_COLUMNS(nc, (const uint8_t *)xp, group_bytes, y, ldy, KQ_NC, COLS);
+#undef COLS
 }
 
 void gk_avx2_igemm_q4_k(int64_t nb, const void *panel, const void *xp, size_t group_bytes, int nc, float *y,

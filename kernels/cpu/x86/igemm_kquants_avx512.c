@@ -26,6 +26,7 @@
 #include "kernels/cpu/microkernels.h"
 #include "kernels/cpu/x86/avx512.h"
 #include "kernels/cpu/x86/igemm_avx512.h"
+#include "kernels/cpu/x86/igemm_columns.h"
 #include "kernels/cpu/x86/kquant_scales.h"
 #include "kernels/cpu/x86/simd_avx2.h"
 
@@ -215,24 +216,16 @@ V_INLINE void kq_cols(int ns, int cn, int64_t nb, const uint8_t *panel, const ui
             f[c] = _mm512_fmadd_ps(acc[c], _mm512_set1_ps(d), f[c]);
         }
     }
-#pragma GCC unroll 8
-    for (int c = 0; c < cn; c++) {
-        float *yc = y + (int64_t)c * ldy;
-        _mm512_mask_storeu_ps(yc, rows, _mm512_add_ps(_mm512_maskz_loadu_ps(rows, yc), f[c]));
-    }
+    gk_igemm_add_columns(y, ldy, cn, rows, f);
 }
 
 V_INLINE void kq_kernel(int ns, int64_t nb, const void *panel, const void *xp, size_t group_bytes, int nc, float *y,
                         int64_t ldy, int nr) {
     const __mmask16 rows = (__mmask16)((1u << nr) - 1u);
-    const uint8_t *p = panel, *x = xp;
-    int c = 0;
-    for (; c + 8 <= nc; c += 8) kq_cols(ns, 8, nb, p, x + (size_t)(c / 8) * group_bytes, 0, y + c * ldy, ldy, rows);
-    const uint8_t *last = x + (size_t)(c / 8) * group_bytes;   /* the rest, in the last group: 4 + 2 + 1 */
-    int co = 0;
-    if (co + 4 <= nc - c) kq_cols(ns, 4, nb, p, last, co, y + (c + co) * ldy, ldy, rows), co += 4;
-    if (co + 2 <= nc - c) kq_cols(ns, 2, nb, p, last, co, y + (c + co) * ldy, ldy, rows), co += 2;
-    if (co < nc - c) kq_cols(ns, 1, nb, p, last, co, y + (c + co) * ldy, ldy, rows);
+    const uint8_t *p = panel;
+#define COLS(n, xg, co, yc) kq_cols(ns, n, nb, p, xg, co, yc, ldy, rows)
+    GK_IGEMM_FOR_COLUMNS(nc, (const uint8_t *)xp, group_bytes, y, ldy, GK_IGEMM_COLS, COLS);
+#undef COLS
 }
 
 void gk_avx512_igemm_q4_k(int64_t nb, const void *panel, const void *xp, size_t group_bytes, int nc, float *y,

@@ -199,8 +199,8 @@ V_INLINE __m512 mv_group_dot(int fmt, const uint8_t *w, const mv_group *a, __m51
 /* Four rows at once, each from its own quarter of the rows: four streams from memory per core
  * instead of one (one sequential stream per core reads ~30% slower here than four: the read
  * probe's measurement), and each activation group is loaded once for the four. */
-static void mv_rows4(int fmt, int64_t ng, const uint8_t *const w[4], const mv_group *a, float out[4]) {
-    const __m512i qidx = mv_quant_index(fmt), sidx = mv_scale_index(fmt);
+static void mv_rows4(int fmt, int64_t ng, const uint8_t *const w[4], const mv_group *a, __m512i qidx, __m512i sidx,
+                     float out[4]) {
     const size_t gb = (size_t)(fmt == QF_Q4_0 ? 4 : 2) * qd_bytes(fmt);
     __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
     for (int64_t g = 0; g < ng; g++) {
@@ -217,12 +217,13 @@ static void mv_rows4(int fmt, int64_t ng, const uint8_t *const w[4], const mv_gr
  * together (rows past nr repeat row 0 and are not stored). */
 static void mv_pass(int fmt, int64_t ng, const uint8_t *w, size_t w_stride, int64_t nr, const mv_group *a, float *y,
                     bool accumulate) {
+    const __m512i qidx = mv_quant_index(fmt), sidx = mv_scale_index(fmt);   /* once a pass, not per row */
     const int64_t q = (nr + 3) / 4;
     for (int64_t i = 0; i < q; i++) {
         const uint8_t *rows[4];
         float v[4];
         for (int r = 0; r < 4; r++) rows[r] = w + (size_t)(r * q + i < nr ? r * q + i : 0) * w_stride;
-        mv_rows4(fmt, ng, rows, a, v);
+        mv_rows4(fmt, ng, rows, a, qidx, sidx, v);
         for (int r = 0; r < 4; r++) {
             int64_t row = r * q + i;
             if (row < nr) y[row] = accumulate ? y[row] + v[r] : v[r];
