@@ -16,6 +16,12 @@ typedef struct gc_report_opts {
     const char *out_dir;       /* default "report" */
     const char *gnuplot;       /* program; NULL = env GENCOST_GNUPLOT or "gnuplot" */
     bool quiet;                /* no summary on stdout */
+    /* cost at the user's volume (jobs per month); none given: the report's default volumes */
+#define GC_REPORT_MAX_VOLUMES 8
+    double volumes[GC_REPORT_MAX_VOLUMES];
+    int n_volumes;
+    bool amortise;             /* owned machines: charge purchase ÷ lifetime, not electricity only */
+    bool force_profile;        /* FILE=PROFILE whose host facts differ from the profile's device */
 } gc_report_opts;
 
 /* inputs: "RESULTS" or "RESULTS=PROFILE". Returns 0, or non-zero with err filled. */

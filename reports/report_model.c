@@ -439,11 +439,14 @@ static int pick_baseline(rp_model *m, const char *want, gc_err *err) {
     return 0;
 }
 
-int rp_model_build(rp_model *m, char *const *inputs, int n, const char *hosts_dir,
-                   const char *baseline, gc_err *err) {
+int rp_model_build(rp_model *m, char *const *inputs, int n, const gc_report_opts *o, gc_err *err) {
     memset(m, 0, sizeof *m);
     m->baseline = -1;
-    if (profile_load_dir(hosts_dir, &m->profs, &m->n_profs, err)) return -1;
+    m->n_volumes = o->n_volumes;
+    memcpy(m->volumes, o->volumes, sizeof m->volumes);
+    m->amortise = o->amortise;
+    m->force_profile = o->force_profile;
+    if (profile_load_dir(o->hosts_dir ? o->hosts_dir : "hosts", &m->profs, &m->n_profs, err)) return -1;
     for (int i = 0; i < n; i++)
         if (add_results(m, inputs[i], err)) return -1;
     int n_measured_hosts = m->n_hosts;
@@ -458,7 +461,7 @@ int rp_model_build(rp_model *m, char *const *inputs, int n, const char *hosts_di
     if (index_jobs(m)) return gc_errf(err, "out of memory");
     estimate_energy(m);
     cost_jobs(m);
-    return pick_baseline(m, baseline, err);
+    return pick_baseline(m, o->baseline, err);
 }
 
 void rp_model_free(rp_model *m) {

@@ -7,6 +7,7 @@
 #include "reports/cost.h"
 #include "bench/case_id.h"
 #include "bench/host/profile.h"
+#include "reports/report.h"
 
 #define RP_MAX_HOSTS 32
 
@@ -65,10 +66,13 @@ typedef struct rp_model {
     int baseline;                     /* host index, -1 none */
     bool any_costed;                  /* some job has generation-like units */
     char shape_note[160];             /* how P and N were known for api pricing */
+    double volumes[GC_REPORT_MAX_VOLUMES];   /* jobs per month the costs are shown at */
+    int n_volumes;
+    bool amortise, force_profile;
 } rp_model;
 
-int rp_model_build(rp_model *m, char *const *inputs, int n, const char *hosts_dir,
-                   const char *baseline, gc_err *err);
+/* o: hosts_dir (default "hosts"), baseline, volumes, amortise, force_profile. */
+int rp_model_build(rp_model *m, char *const *inputs, int n, const gc_report_opts *o, gc_err *err);
 void rp_model_free(rp_model *m);
 
 const char *rp_how_name(rp_how h);

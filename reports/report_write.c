@@ -146,7 +146,6 @@ static int write_html(const char *path, const rp_model *m, const rp_table *t, in
 }
 
 int report_run(char *const *inputs, int n_inputs, const gc_report_opts *o, gc_err *err) {
-    const char *hosts = o->hosts_dir ? o->hosts_dir : "hosts";
     const char *out = o->out_dir ? o->out_dir : "report";
     const char *gnuplot = o->gnuplot ? o->gnuplot : getenv("GENCOST_GNUPLOT") ? getenv("GENCOST_GNUPLOT") : "gnuplot";
     /* the longest path below it is OUT/charts/gnuplot.log: refuse rather than cut a longer one */
@@ -155,7 +154,7 @@ int report_run(char *const *inputs, int n_inputs, const gc_report_opts *o, gc_er
                        1024 - sizeof "/charts/gnuplot.log");
     rp_model *m = calloc(1, sizeof *m);
     if (!m) return gc_errf(err, "out of memory");
-    int rc = rp_model_build(m, inputs, n_inputs, hosts, o->baseline, err);
+    int rc = rp_model_build(m, inputs, n_inputs, o, err);
     char chart_dir[1024], path[1100], why[512] = "", names[RP_MAX_CHARTS][32], titles[RP_MAX_CHARTS][96];
     snprintf(chart_dir, sizeof chart_dir, "%s/charts", out);
     rc = rc ? rc : gc_mkdirs(chart_dir, err);

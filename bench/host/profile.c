@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { F_NUM, F_STR, F_KIND };
+enum { F_NUM, F_STR, F_KIND, F_BOOL };
 /* Which cost kinds need a field: bit per gc_cost_kind. */
 #define K_OWNED (1u << GC_COST_OWNED)
 #define K_SUB (1u << GC_COST_SUBSCRIPTION)
@@ -58,6 +58,11 @@ static const field fields[] = {
     NUM("cost", "usd_per_m_input_tokens", usd_per_m_input, 0, 1e6, K_API),
     NUM("cost", "usd_per_m_output_tokens", usd_per_m_output, 0, 1e6, K_API),
     NUM("cost", "usd_per_image", usd_per_image, 0, 1e6, 0),
+    {"cost", "amortise", F_BOOL, offsetof(gc_profile, amortise), 0, 0, 0, 0},
+    NUM("cost", "extra_usd_per_unit", extra_usd_per_unit, 0, 1e6, 0),
+    NUM("cost", "billing_increment_s", billing_increment_s, 1, 1e6, 0),
+    NUM("cost", "session_setup_s", session_setup_s, 0, 1e7, 0),
+    NUM("cost", "jobs_per_session", jobs_per_session, 1, 1e12, 0),
     NUM("throughput", "output_tokens_per_s", out_tokens_per_s, 1e-6, 1e9, K_API),
     NUM("throughput", "first_token_s", first_token_s, 0, 1e4, 0),
     STR("throughput", "source", throughput_source, K_API),
@@ -136,6 +141,13 @@ static int set_field(parse_state *st, size_t i, const char *value) {
                 return 1;
             }
         return fail(st, "cost kind '%s' is not one of owned, subscription, hourly, api%s", value, "");
+    }
+    if (f->type == F_BOOL) {
+        bool yes = !strcmp(value, "yes") || !strcmp(value, "true");
+        if (!yes && strcmp(value, "no") && strcmp(value, "false"))
+            return fail(st, "'%s' is '%s', not yes or no", f->key, value);
+        *(bool *)(void *)dst = yes;
+        return 1;
     }
     double v;
     if (gc_parse_double(value, f->lo, f->hi, &v)) {

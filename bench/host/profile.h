@@ -6,9 +6,18 @@
  *                 peak_tops_int8, idle_watts, active_watts, power_source
  *   [cost]        kind = owned | subscription | hourly | api (required), source, as_of (required),
  *                 owned:        purchase_usd, lifetime_years, hours_per_day,
- *                               electricity_usd_per_kwh, grid_gco2_per_kwh
- *                 subscription: monthly_usd, units_per_month, units_per_hour
- *                 hourly:       usd_per_hour, provider, pricing (on-demand | spot)
+ *                               electricity_usd_per_kwh, grid_gco2_per_kwh,
+ *                               amortise (yes | no, default no: the person already owns it, so a
+ *                               job costs its electricity; yes adds purchase ÷ lifetime)
+ *                 subscription: monthly_usd, units_per_month (included), units_per_hour,
+ *                               extra_usd_per_unit (pay-as-you-go price of a unit beyond those
+ *                               included; absent: the included units are a hard cap)
+ *                 hourly:       usd_per_hour, provider, pricing (on-demand | spot),
+ *                               billing_increment_s (default 1: per-second billing)
+ *                 subscription and hourly: session_setup_s (seconds billed per session beyond
+ *                               the work: start-up, install, model download, idle connection),
+ *                               jobs_per_session (jobs one session does; absent: one session a
+ *                               month)
  *                 api:          provider, model, usd_per_m_input_tokens, usd_per_m_output_tokens,
  *                               usd_per_image (optional)
  *                 any kind:     grid_gco2_per_kwh (optional except for owned)
@@ -52,6 +61,10 @@ typedef struct gc_profile {
     double monthly_usd, units_per_month, units_per_hour;
     double usd_per_hour;
     double usd_per_m_input, usd_per_m_output, usd_per_image;
+    bool amortise;                 /* owned: charge purchase ÷ lifetime too */
+    double extra_usd_per_unit;     /* subscription: 0 = the included units are a cap */
+    double billing_increment_s;    /* hourly: 0 read as 1 s */
+    double session_setup_s, jobs_per_session;
     /* api throughput, from the profile (not measured) */
     double out_tokens_per_s, first_token_s;
     char throughput_source[192];
