@@ -26,7 +26,8 @@ bool rp_host_projected(const rp_model *m, int h) {
 
 void rp_host_tag(const rp_model *m, int h, char *buf, size_t n) {
     const rp_host *x = &m->hosts[h];
-    if (x->measured) snprintf(buf, n, "%s", x->label);
+    if (x->measured && x->forced) snprintf(buf, n, "%s (forced profile)", x->label);
+    else if (x->measured) snprintf(buf, n, "%s", x->label);
     else if (rp_host_projected(m, h)) snprintf(buf, n, "%s (projected)", x->label);
     else snprintf(buf, n, "%s (profile figures)", x->label);
 }
@@ -96,6 +97,33 @@ static const gc_profile *resolve_profile(rp_model *m, const char *spec, gc_err *
     return p;
 }
 
+/* FILE=PROFILE: the results' host must fit the profile's device, unless --force-profile (then
+ * *why says what differs and the host is marked in every table). */
+static int check_fit(const rp_model *m, const char *path, const gc_results *res, const gc_profile *p,
+                     char *why, size_t n, gc_err *err) {
+    char differs[200];
+    if (rp_profile_fits(res->host, p, differs, sizeof differs) != 0) return 0;
+    if (!m->force_profile)
+        return gc_errf(err, "%s=%s: the results do not fit the profile: %s (--force-profile ties them anyway)",
+                       path, p->id, differs);
+    snprintf(why, n, "forced: %.180s", differs);
+    return 0;
+}
+
+/* A results file given without a profile takes the one profile its host facts fit (the
+ * `make run` machine's hosts/local.ini, a Colab GPU's profile), so no phantom projected twin of
+ * the measured host appears; none when no profile or several fit. */
+static const gc_profile *profile_by_facts(const rp_model *m, const gc_results *res) {
+    const gc_profile *found = NULL;
+    char why[200];
+    for (int i = 0; i < m->n_profs; i++) {
+        if (m->profs[i].kind == GC_COST_API || rp_profile_fits(res->host, &m->profs[i], why, sizeof why) != 1) continue;
+        if (found) return NULL;
+        found = &m->profs[i];
+    }
+    return found;
+}
+
 static int host_index(rp_model *m, const char *label, const gc_profile *prof, bool measured, gc_err *err) {
     for (int i = 0; i < m->n_hosts; i++)
         if (!strcmp(m->hosts[i].label, label)) {
@@ -112,8 +140,11 @@ static int host_index(rp_model *m, const char *label, const gc_profile *prof, bo
     return m->n_hosts++;
 }
 
-static void row_energy_from_case(rp_row *r, const gc_case_result *c) {
-    if (!strcmp(c->energy.kind, "measured") || !strcmp(c->energy.kind, "estimated")) {
+/* A meter's figure is the host's own; an estimate made where the run happened is replaced by
+ * one from the host's profile (estimate_energy) when the host has a profile. */
+static void row_energy_from_case(rp_row *r, const gc_case_result *c, bool profiled) {
+    bool estimate = !strcmp(c->energy.kind, "estimated");
+    if (!strcmp(c->energy.kind, "measured") || (estimate && !profiled)) {
         r->j_per_unit = c->energy.joules_per_unit;
         snprintf(r->e_kind, sizeof r->e_kind, "%s", c->energy.kind);
         snprintf(r->e_source, sizeof r->e_source, "%s", c->energy.source);
@@ -131,17 +162,24 @@ static int add_results(rp_model *m, const char *input, gc_err *err) {
     gc_results res;
     if (results_read(path, &res, err)) return -1;
     const gc_profile *prof = NULL;
-    if (prof_spec && !(prof = resolve_profile(m, prof_spec, err))) {
+    char why[200] = "";
+    if (rp_input_seen(m, path, &res, err) || (prof_spec && !(prof = resolve_profile(m, prof_spec, err))) ||
+        (prof && check_fit(m, path, &res, prof, why, sizeof why, err))) {
         results_free(&res);
         return -1;
     }
     if (!prof) prof = profile_find(m->profs, m->n_profs, res.host_name);
+    if (!prof) prof = profile_by_facts(m, &res);
     int h = host_index(m, prof ? prof->id : res.host_name, prof, true, err);
     if (h < 0) {
         results_free(&res);
         return -1;
     }
     rp_host *host = &m->hosts[h];
+    if (why[0]) {
+        host->forced = true;
+        snprintf(host->forced_why, sizeof host->forced_why, "%s", why);
+    }
     size_t used = strlen(host->files);
     snprintf(host->files + used, sizeof host->files - used, "%s%s", used ? ", " : "", path);
     for (int i = 0; i < res.n_cases; i++) {
@@ -169,7 +207,7 @@ static int add_results(rp_model *m, const char *input, gc_err *err) {
         if (r->flops_per_rep <= 0) r->flops_per_rep = metric(&c->metrics, GC_METRIC_FLOPS_PER_REP);
         r->prompt_tokens = metric(&c->metrics, GC_METRIC_PROMPT_TOKENS);
         r->gen_tokens = metric(&c->metrics, GC_METRIC_GEN_TOKENS);
-        row_energy_from_case(r, c);
+        row_energy_from_case(r, c, prof != NULL);
         if (!strcmp(r->id.workload, "triad") && !strcmp(r->unit, "GB") && triad_streams_memory(c) && r->tput > host->meas_bw_gbs)
             host->meas_bw_gbs = r->tput;
         double probe = metric(&c->metrics, GC_METRIC_TRIAD_GBS);   /* the probe other workloads ran */

@@ -8,6 +8,7 @@
 #include "bench/case_id.h"
 #include "bench/host/profile.h"
 #include "reports/report.h"
+#include "bench/results.h"
 
 #define RP_MAX_HOSTS 32
 
@@ -20,7 +21,16 @@ typedef struct rp_host {
     bool measured;
     double meas_bw_gbs;        /* best triad/copy figure of its results, 0 if none */
     char files[256];           /* results files it came from */
+    bool forced;               /* tied to a profile its host facts do not fit (--force-profile) */
+    char forced_why[200];
 } rp_host;
+
+/* A results file merged, to refuse the same one twice. */
+#define RP_MAX_INPUTS 64
+typedef struct rp_input {
+    char path[512], host[128], started[32], finished[32];
+    unsigned long long dev, ino;
+} rp_input;
 
 /* One figure: a phase of a case on a host (measured), or projected/stated for a host. */
 typedef struct rp_row {
@@ -69,6 +79,8 @@ typedef struct rp_model {
     double volumes[GC_REPORT_MAX_VOLUMES];   /* jobs per month the costs are shown at */
     int n_volumes;
     bool amortise, force_profile;
+    rp_input inputs[RP_MAX_INPUTS];
+    int n_inputs;
 } rp_model;
 
 /* o: hosts_dir (default "hosts"), baseline, volumes, amortise, force_profile. */
@@ -76,6 +88,11 @@ int rp_model_build(rp_model *m, char *const *inputs, int n, const gc_report_opts
 void rp_model_free(rp_model *m);
 
 const char *rp_how_name(rp_how h);
+/* Whether a results file's host facts (`info --json`) fit a profile's device: 1 yes, 0 no (why
+ * says what differs), -1 the file carries no facts to compare. host_match.c */
+int rp_profile_fits(const struct json_t *host, const gc_profile *p, char *why, size_t n);
+/* Records a results file; an error when the same file or the same run was given before. */
+int rp_input_seen(rp_model *m, const char *path, const gc_results *res, gc_err *err);
 bool rp_host_projected(const rp_model *m, int h);   /* profile, no results, not an api */
 /* "apple-m1-macbook-air (projected)" etc. */
 void rp_host_tag(const rp_model *m, int h, char *buf, size_t n);
