@@ -21,8 +21,13 @@ static bool has_word(const char *s, const char *w, size_t wn) {
     return false;
 }
 
-/* The profile's device up to its first '(' or ',' (the rest is commentary: where it runs). */
-static size_t device_head(const char *device) { return strcspn(device, "(,"); }
+/* The profile's device up to its first " (" or ',' (the rest is commentary: where it runs);
+ * a '(' inside a word stays, as in "Intel(R) Xeon(R)". */
+static size_t device_head(const char *device) {
+    const char *paren = strstr(device, " (");
+    size_t comma = strcspn(device, ",");
+    return paren && (size_t)(paren - device) < comma ? (size_t)(paren - device) : comma;
+}
 
 /* Names the results' host gives for what it ran on: CPU model and every accelerator. */
 static int host_names(const json_t *host, const char *names[], double mem_gb[], int max) {

@@ -163,6 +163,14 @@ static void fits_rules(void **s) {
     h = json_pack("{s:{s:s}}", "cpu", "model", "AMD Ryzen 9");
     assert_int_equal(rp_profile_fits(h, &p, why, sizeof why), 0);
     json_decref(h);
+    /* a '(' inside a word is part of it: the Xeon's model number decides */
+    snprintf(p.device, sizeof p.device, "Intel(R) Xeon(R) Platinum 8481C CPU @ 2.70GHz, 2 logical CPUs");
+    h = json_pack("{s:{s:s}}", "cpu", "model", "Intel(R) Xeon(R) Platinum 8480+");
+    assert_int_equal(rp_profile_fits(h, &p, why, sizeof why), 0);
+    json_decref(h);
+    h = json_pack("{s:{s:s}}", "cpu", "model", "Intel(R) Xeon(R) Platinum 8481C CPU @ 2.70GHz");
+    assert_int_equal(rp_profile_fits(h, &p, why, sizeof why), 1);
+    json_decref(h);
     /* a minimal host object: nothing to compare */
     h = json_pack("{s:s}", "name", "somewhere");
     assert_int_equal(rp_profile_fits(h, &p, why, sizeof why), -1);
