@@ -58,9 +58,10 @@ static void print_suites(void) {
     for (const gc_suite *const *s = gc_suite_all(); *s; s++) {
         printf("  %-10s %s:", (*s)->name, (*s)->description);
         for (const gc_suite_line *l = (*s)->lines; l->workload; l++)
-            printf("%s %s%s%s%s%s%s%s", l == (*s)->lines ? "" : ";", l->workload, l->presets ? " " : "",
+            printf("%s %s%s%s%s%s%s%s%s%s%s", l == (*s)->lines ? "" : ";", l->workload, l->presets ? " " : "",
                    l->presets ? l->presets : "", l->quants ? " " : "", l->quants ? l->quants : "",
-                   l->params ? " " : "", l->params ? l->params : "");
+                   l->params ? " " : "", l->params ? l->params : "", l->backend ? " on " : "",
+                   l->backend ? l->backend : "", gc_suite_line_gpu(l) ? " (where a GPU is present)" : "");
         printf("\n");
     }
 }

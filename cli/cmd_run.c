@@ -447,7 +447,7 @@ static int fill_presets(run_args *a, gc_plan_line *l, const char *presets, const
 }
 
 /* Fills each line's axes from the given lists (or the suite line's, or the defaults). */
-static int fill_line(run_args *a, gc_plan_line *l, const char *presets, const char *quants) {
+static int fill_line(run_args *a, gc_plan_line *l, const char *presets, const char *quants, const char *backend) {
     const char *given[GC_MAX_LIST];
     int n = 0;
     if (fill_presets(a, l, presets, &quants)) return GC_EXIT_USAGE;
@@ -457,7 +457,7 @@ static int fill_line(run_args *a, gc_plan_line *l, const char *presets, const ch
     if (a->backends) {
         if (split(a, "--backend", a->backends, l->backends, &l->n_backends)) return GC_EXIT_USAGE;
     } else {
-        l->backends[0] = l->wl->backends && l->wl->backends[0] ? l->wl->backends[0] : "cpu";
+        l->backends[0] = backend ? backend : l->wl->backends && l->wl->backends[0] ? l->wl->backends[0] : "cpu";
         l->n_backends = 1;
     }
     for (int i = 0; i < l->n_backends; i++)
@@ -470,15 +470,21 @@ static int fill_line(run_args *a, gc_plan_line *l, const char *presets, const ch
 static int plan_from_suite(run_args *a, gc_plan *p, const gc_suite *s) {
     if (s->quick) a->opt.quick = true;
     if (s->reps && !a->reps_set) a->opt.reps = s->reps;
-    for (const gc_suite_line *sl = s->lines; sl->workload; sl++)
-        if (add_line(p, sl->workload)) return GC_EXIT_USAGE;
+    /* GPU lines run where a GPU can (not when --backend chose the backends); a note otherwise. */
+    char why[256] = "", note[320];
+    const gc_suite_line *sl[GC_MAX_LIST];
+    bool gpu = !a->backends && gc_suite_gpu_here(why, sizeof why);
+    int n = gc_suite_select(s, gpu, sl, GC_MAX_LIST, note, sizeof note);
+    if (!a->backends && note[0]) fprintf(stderr, "note: %s (%s)\n", note, why);
+    for (int i = 0; i < n; i++)
+        if (add_line(p, sl[i]->workload)) return GC_EXIT_USAGE;
     if (apply_params(a, p)) return GC_EXIT_USAGE;
     for (int i = 0; i < p->n_lines; i++) {
         const char *pname = NULL;
         if (line_model(&p->lines[i], &pname))
             return gc_die_usage("run: --%s needs --workload (a suite chooses its own presets)", pname);
-        if (suite_params(a, &p->lines[i], s->lines[i].params) ||
-            fill_line(a, &p->lines[i], s->lines[i].presets, s->lines[i].quants))
+        if (suite_params(a, &p->lines[i], sl[i]->params) ||
+            fill_line(a, &p->lines[i], sl[i]->presets, sl[i]->quants, sl[i]->backend))
             return GC_EXIT_USAGE;
     }
     return 0;
@@ -500,7 +506,7 @@ static int plan_from_workloads(run_args *a, gc_plan *p) {
                       check_axis_known("--quant", "quant type", p, false, given, ng)))
         return GC_EXIT_USAGE;
     for (int i = 0; i < p->n_lines; i++)
-        if (fill_line(a, &p->lines[i], a->presets, a->quants)) return GC_EXIT_USAGE;
+        if (fill_line(a, &p->lines[i], a->presets, a->quants, NULL)) return GC_EXIT_USAGE;
     return 0;
 }
 
