@@ -1,7 +1,8 @@
 # gencost — build, test, run.  `make run` and `make test` are the two commands a newcomer needs.
 #
 # `make run` and `make test` work in two stages: the first installs what is missing
-# (scripts/install-deps.sh), the second is a new make that reads the configuration (pkg-config,
+# (scripts/install-deps.sh: `make deps-run` what running needs, `make deps` that and what the
+# tests need: cmocka, clang, the AArch64 cross compiler and qemu), the second is a new make that reads the configuration (pkg-config,
 # cross compilers) only after the install, so a fresh machine builds on the first try.
 # Sources are found at any depth under the source folders, so adding a module (or a folder)
 # means adding files, not editing this file.
@@ -18,7 +19,7 @@ GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 PKGS      := hwloc jansson libcurl sqlite3 inih
 # What pkg-config cannot find: the libraries always, cmocka too when tests are asked for.
 missing_pkgs = $(strip $(foreach p,$(1),$(if $(shell pkg-config --exists $(p) 2>/dev/null && echo y),,$(p))))
-MISSING_BUILD := $(if $(filter-out deps clean,$(or $(MAKECMDGOALS),all)),$(call missing_pkgs,$(PKGS) $(if $(filter test,$(MAKECMDGOALS)),cmocka)))
+MISSING_BUILD := $(if $(filter-out deps deps-run clean,$(or $(MAKECMDGOALS),all)),$(call missing_pkgs,$(PKGS) $(if $(filter test,$(MAKECMDGOALS)),cmocka)))
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -100,7 +101,7 @@ OBJ      := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC))
 TOBJ     := $(patsubst %.c,$(BUILD)/tobj/%.o,$(LIB_SRC))
 DEPS     := $(OBJ:.o=.d) $(TOBJ:.o=.d)
 
-.PHONY: all run test bench fuzz clean deps info-build check-warnings
+.PHONY: all run test bench fuzz clean deps deps-run info-build check-warnings
 all: $(BUILD)/gencost
 
 $(BUILD)/obj/%.o: %.c
@@ -208,13 +209,16 @@ $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_file.h $(FUZZ_DIR)/libfu
 
 # ---- the two commands -------------------------------------------------------------------------
 # Stage 1 (what you type): install what is missing, then start stage 2, a new make that reads
-# pkg-config and the cross tools after the install.
+# pkg-config and the cross tools after the install. `make run` installs only what running
+# needs (deps-run: minutes saved on a rented GPU or Colab); test and fuzz install everything.
 STAGED := run test fuzz
 ifeq ($(GC_STAGE)$(filter $(STAGED),$(MAKECMDGOALS)),)
   GC_STAGE := 2
 endif
 ifeq ($(GC_STAGE),)
-$(STAGED): deps
+run: deps-run
+test fuzz: deps
+$(STAGED):
 	@$(MAKE) --no-print-directory GC_STAGE=2 $@
 else
 ifneq ($(MISSING_BUILD),)
@@ -226,8 +230,9 @@ test: $(BUILD)/gencost $(BUILD)/gencost-test $(TEST_BINS) $(if $(HAVE_AARCH64),$
 	  FUZZ_SMOKE_RUNS=$(FUZZ_SMOKE_RUNS) \
 	  bash tests/run.sh $(BUILD) "$(TEST_BINS)" "$(if $(HAVE_AARCH64),$(A64_BINS))"
 
+# RUN_ARGS: more options for gencost run (make run RUN_ARGS="--suite smoke").
 run: $(BUILD)/gencost
-	@bash scripts/make-run.sh $(BUILD)/gencost
+	@bash scripts/make-run.sh $(BUILD)/gencost $(RUN_ARGS)
 
 fuzz: $(FUZZ_BINS)
 	@for t in $(FUZZ_TARGETS); do \
@@ -235,7 +240,9 @@ fuzz: $(FUZZ_BINS)
 endif
 
 deps:
-	@bash scripts/install-deps.sh
+	@bash scripts/install-deps.sh test
+deps-run:
+	@bash scripts/install-deps.sh run
 
 bench: $(BUILD)/gencost
 	$(BUILD)/gencost run --workload triad,kernels --quant q4_0,q8_0,f16,bf16 --reps 5 --out $(BUILD)/bench.json

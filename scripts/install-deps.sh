@@ -1,14 +1,38 @@
 #!/usr/bin/env bash
-# Installs what gencost needs to build, test and chart, when it can; otherwise prints the exact
-# command to run and stops. Idempotent: a machine that has everything costs one dpkg query.
+# Installs what gencost needs, when it can; otherwise prints the exact command to run and stops.
+# Idempotent: a machine that has everything costs one dpkg query.
+# usage: scripts/install-deps.sh [run|test] [--list]
+#   run   what `make run` needs: a C compiler, pkg-config, the libraries, gnuplot (`make deps-run`).
+#         Nothing else, so a paid machine (Colab, a GPU by the hour) spends no minutes on the rest.
+#   test  (default) the above and what `make test` adds (`make deps`): cmocka, clang (fuzzing,
+#         check-warnings), and the AArch64 cross compiler, qemu-user and arm64 cmocka, so the
+#         NEON kernels are tested under qemu.
+#   --list  print the packages the mode asks for on this system (apt or Homebrew names), one a
+#           line, and install nothing (what tests/test_colab.sh checks).
 set -euo pipefail
 
-DEB_PKGS=(build-essential clang pkg-config libhwloc-dev hwloc libjansson-dev libinih-dev
-          libcurl4-openssl-dev libsqlite3-dev sqlite3 gnuplot-nox libcmocka-dev
-          gcc-aarch64-linux-gnu qemu-user)
+mode=${1:-test}
+list=0
+[ "${2:-}" = --list ] && list=1
+case $mode in
+    run | test) ;;
+    *) echo "install-deps.sh: unknown mode '$mode' (run or test)" >&2; exit 2 ;;
+esac
+
+DEB_RUN_PKGS=(build-essential pkg-config libhwloc-dev hwloc libjansson-dev libinih-dev
+              libcurl4-openssl-dev libsqlite3-dev sqlite3 gnuplot-nox)
+DEB_TEST_PKGS=(clang libcmocka-dev gcc-aarch64-linux-gnu qemu-user)
 # AArch64 cmocka, so the Apple-Silicon/NEON kernels are tested under qemu (Debian multiarch).
 DEB_ARM64_PKGS=(libcmocka-dev:arm64)
-BREW_PKGS=(hwloc jansson inih curl sqlite gnuplot cmocka pkg-config)
+BREW_RUN_PKGS=(hwloc jansson inih curl sqlite gnuplot pkg-config)
+BREW_TEST_PKGS=(cmocka)
+
+DEB_PKGS=("${DEB_RUN_PKGS[@]}")
+BREW_PKGS=("${BREW_RUN_PKGS[@]}")
+if [ "$mode" = test ]; then
+    DEB_PKGS+=("${DEB_TEST_PKGS[@]}")
+    BREW_PKGS+=("${BREW_TEST_PKGS[@]}")
+fi
 
 as_root() {
     if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo "$@"; else return 1; fi
@@ -21,10 +45,20 @@ missing_deb() {
     done
 }
 
+if [ "$list" = 1 ]; then
+    if [ "$(uname -s)" = Darwin ]; then
+        printf '%s\n' "${BREW_PKGS[@]}"
+    else
+        printf '%s\n' "${DEB_PKGS[@]}"
+        [ "$mode" = test ] && printf '%s\n' "${DEB_ARM64_PKGS[@]}"
+    fi
+    exit 0
+fi
+
 if command -v apt-get >/dev/null && command -v dpkg-query >/dev/null; then
     mapfile -t miss < <(missing_deb "${DEB_PKGS[@]}")
     arch_ok=1
-    if [ "$(dpkg --print-architecture)" = amd64 ]; then
+    if [ "$mode" = test ] && [ "$(dpkg --print-architecture)" = amd64 ]; then
         mapfile -t miss_arm < <(missing_deb "${DEB_ARM64_PKGS[@]}")
     else
         miss_arm=()
@@ -57,6 +91,6 @@ elif [ "$(uname -s)" = Darwin ]; then
     exit 0
 else
     echo "gencost set-up: unknown package manager; install: hwloc, jansson, inih, libcurl, sqlite3," >&2
-    echo "  gnuplot, cmocka and pkg-config (development packages), then run make again." >&2
+    echo "  gnuplot and pkg-config$([ "$mode" = test ] && echo ", cmocka") (development packages), then run make again." >&2
     exit 1
 fi
