@@ -40,6 +40,7 @@ typedef struct run_args {
     bool reps_set, min_time_set, isa_set;
     gc_options opt;
     param_opts po;
+    char note[640];             /* the suite's GPU lines left out, said once the plan is good */
     char *storage[MAX_STORAGE]; /* copies the plan's strings point into */
     int n_storage;
 } run_args;
@@ -475,7 +476,7 @@ static int plan_from_suite(run_args *a, gc_plan *p, const gc_suite *s) {
     const gc_suite_line *sl[GC_MAX_LIST];
     bool gpu = !a->backends && gc_suite_gpu_here(why, sizeof why);
     int n = gc_suite_select(s, gpu, sl, GC_MAX_LIST, note, sizeof note);
-    if (!a->backends && note[0]) fprintf(stderr, "note: %s (%s)\n", note, why);
+    if (!a->backends && note[0]) snprintf(a->note, sizeof a->note, "note: %s (%s)\n", note, why);
     for (int i = 0; i < n; i++)
         if (add_line(p, sl[i]->workload)) return GC_EXIT_USAGE;
     if (apply_params(a, p)) return GC_EXIT_USAGE;
@@ -601,6 +602,7 @@ static char *command_line(int argc, char **argv) {
 static int run_plan(run_args *a, const gc_plan *p, int argc, char **argv) {
     gc_err cerr = {{0}};
     if (runner_check(p, &a->opt, &cerr)) return gc_die_usage("run: %s", cerr.msg);
+    fputs(a->note, stderr);
     if (a->opt.dry_run) {
         runner_dry_run(p, &a->opt, stdout);
         return 0;
