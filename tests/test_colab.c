@@ -35,10 +35,13 @@ static int setup(void **st) {
         char *slash = strrchr(build_dir, '/');
         if (slash) *slash = 0;
     }
-    /* The script's make must not join make test's jobserver or take its command-line variables. */
+    /* The script's make must not join make test's jobserver or take its command-line variables
+     * (make exports them: GC_STAGE=2 from the second stage would skip the first). */
     unsetenv("MAKEFLAGS");
     unsetenv("MFLAGS");
     unsetenv("MAKELEVEL");
+    unsetenv("GC_STAGE");
+    unsetenv("BUILD");
     snprintf(out_dir, sizeof out_dir, "/tmp/gc_colab_%d", (int)getpid());
     return 0;
 }
