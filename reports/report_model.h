@@ -101,6 +101,19 @@ double rp_peak_flops(const gc_profile *p, const char *quant, const char **which)
 /* Bandwidth ceiling of a host (GB/s): profile, else measured triad; 0 when unknown. */
 double rp_host_bw(const rp_model *m, int h);
 
+/* The answer first (report_summary.c): per costed job, what one job is, the fastest target,
+ * the cheapest at each volume, the least energy, and how many figures were measured. */
+void rp_summary_md(FILE *f, const rp_model *m);
+void rp_summary_html(FILE *f, const rp_model *m);
+/* "tinyllama-1.1b q4_0: one generation = 128-token prompt + 32 new tokens". */
+void rp_job_title(const rp_model *m, const rp_job *job, char *b, size_t n);
+/* The volumes (jobs a month) costs are shown at: the user's, else 100, 1,000 and 10,000. */
+int rp_volumes(const rp_model *m, double *out);
+/* Numbers for people: 3 significant digits, thousands grouped ("12,300", "4.56"); dollars
+ * the same way with a "$" and no scientific notation ("$9.99", "$0.0123"). */
+void rp_fmt_num(char *b, size_t n, double x);
+void rp_fmt_usd(char *b, size_t n, double x);
+
 /* A table the writers render as Markdown and HTML. */
 typedef struct rp_table {
     char title[128];

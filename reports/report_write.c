@@ -72,6 +72,7 @@ static void write_md(FILE *f, const rp_model *m, const rp_table *t, int nt, char
     fprintf(f, "# gencost report\n\nWritten by gencost %s (commit %s). Figures say how they were "
                "obtained: **measured** on the host, **projected** from a profile's roofline, or "
                "stated by a **profile** (api).\n\n", gc_version, gc_git_commit);
+    rp_summary_md(f, m);
     for (int i = 0; i < nt; i++) rp_table_md(f, &t[i]);
     fputs("## Charts\n\n", f);
     if (!n_charts) {
@@ -117,6 +118,7 @@ static int write_html(const char *path, const rp_model *m, const rp_table *t, in
                "<h1>gencost report</h1>\n<p>Written by gencost %s (commit %s). Figures say how they "
                "were obtained: <b>measured</b> on the host, <b>projected</b> from a profile's roofline "
                "(rows in italics), or stated by a <b>profile</b> (api).</p>\n", gc_version, gc_git_commit);
+    rp_summary_html(f, m);
     for (int i = 0; i < nt; i++) rp_table_html(f, &t[i]);
     fputs("<h2>Charts</h2>\n", f);
     if (!n_charts) {

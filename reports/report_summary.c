@@ -1,0 +1,227 @@
+/* The answer first: the lines report.md and report.html open with. Per costed job (a generation,
+ * an image, a training step): what one job is, the fastest target, the cheapest at each volume
+ * asked for, the most energy-efficient, and how many of the figures were measured. Built once
+ * as plain text, then written as Markdown or HTML through base/escape. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/escape.h"
+#include "reports/report_model.h"
+#include "reports/volume.h"
+
+/* Volumes shown when the user gives none: a light, a regular and a heavy month. */
+static const double default_volumes[] = {100, 1000, 10000};
+
+int rp_volumes(const rp_model *m, double *out) {
+    int n = m->n_volumes ? m->n_volumes : (int)(sizeof default_volumes / sizeof default_volumes[0]);
+    for (int i = 0; i < n; i++) out[i] = m->n_volumes ? m->volumes[i] : default_volumes[i];
+    return n;
+}
+
+/* 3 significant digits, thousands grouped: 12,300 / 4.56 / 0.0123. */
+void rp_fmt_num(char *b, size_t n, double x) {
+    if (!isfinite(x)) {
+        snprintf(b, n, "—");
+        return;
+    }
+    if (fabs(x) < 1000) {
+        snprintf(b, n, "%.3g", x);
+        return;
+    }
+    char digits[32];
+    double r = x;
+    int mag = (int)floor(log10(fabs(x)));
+    if (mag >= 3) r = round(x / pow(10, mag - 2)) * pow(10, mag - 2);   /* 3 significant digits */
+    snprintf(digits, sizeof digits, "%.0f", fabs(r));
+    size_t len = strlen(digits), o = 0;
+    if (x < 0 && o + 1 < n) b[o++] = '-';
+    for (size_t i = 0; i < len && o + 2 < n; i++) {
+        if (i && (len - i) % 3 == 0) b[o++] = ',';
+        b[o++] = digits[i];
+    }
+    b[o] = 0;
+}
+
+/* Dollars for a person: "$1,230", "$9.99", "$0.0123"; never scientific notation. */
+void rp_fmt_usd(char *b, size_t n, double x) {
+    if (!isfinite(x)) snprintf(b, n, "—");
+    else if (x == 0) snprintf(b, n, "$0");
+    else if (x >= 1000) {
+        char d[32];
+        rp_fmt_num(d, sizeof d, x);
+        snprintf(b, n, "$%s", d);
+    } else if (x >= 1) snprintf(b, n, "$%.2f", x);
+    else snprintf(b, n, "$%.*f", x >= 0.01 ? 3 : 2 + (int)ceil(-log10(x)), x);
+}
+
+/* "tinyllama-1.1b q4_0: one generation = 128-token prompt + 32 new tokens". */
+void rp_job_title(const rp_model *m, const rp_job *job, char *b, size_t n) {
+    double prompt = 0, gen = 0;
+    for (int h = 0; h < m->n_hosts && !(prompt > 0); h++)
+        if (job->best[h] >= 0) {
+            prompt = m->rows[job->best[h]].prompt_tokens;
+            gen = m->rows[job->best[h]].gen_tokens;
+        }
+    const gc_case_id *id = &job->id;
+    char what[96];
+    snprintf(what, sizeof what, "%s%s%s", strcmp(id->preset, "-") ? id->preset : id->workload,
+             strcmp(id->quant, "-") ? " " : "", strcmp(id->quant, "-") ? id->quant : "");
+    if (!strcmp(job->unit, "generation") && prompt > 0 && gen > 0)
+        snprintf(b, n, "%s: one generation = %.0f-token prompt + %.0f new tokens", what, prompt, gen);
+    else if (!strcmp(job->unit, "generation"))
+        snprintf(b, n, "%s: one generation (prompt and length not recorded)", what);
+    else
+        snprintf(b, n, "%s: one %s (%s)", what, job->unit, id->phase);
+}
+
+/* "measured", "projected", "stated by its profile" — how a row's figure was obtained. */
+static const char *how_word(const rp_model *m, const rp_row *r) {
+    if (r->how == RP_MEASURED) return m->hosts[r->host].forced ? "measured, forced profile" : "measured";
+    return r->how == RP_PROJECTED ? "projected" : "stated by its profile";
+}
+
+static void fmt_seconds(char *b, size_t n, double s) {
+    char v[32];
+    if (s >= 120) rp_fmt_num(v, sizeof v, s / 60);
+    else rp_fmt_num(v, sizeof v, s);
+    snprintf(b, n, "%s %s", v, s >= 120 ? "min" : "s");
+}
+
+#define SUM_LINES 12
+typedef struct sum_job {
+    char title[200];
+    char label[SUM_LINES][64], text[SUM_LINES][400];
+    int n;
+} sum_job;
+
+static void add_line(sum_job *s, const char *label, const char *text) {
+    if (s->n == SUM_LINES) return;
+    snprintf(s->label[s->n], sizeof s->label[0], "%s", label);
+    snprintf(s->text[s->n++], sizeof s->text[0], "%s", text);
+}
+
+static void fastest(const rp_model *m, const rp_job *job, sum_job *s) {
+    int best = -1;
+    for (int h = 0; h < m->n_hosts; h++) {
+        int b = job->best[h];
+        if (b >= 0 && (best < 0 || m->rows[b].tput > m->rows[best].tput)) best = b;
+    }
+    if (best < 0) return;
+    const rp_row *r = &m->rows[best];
+    char tag[128], t[48], line[400];
+    rp_host_tag(m, r->host, tag, sizeof tag);
+    fmt_seconds(t, sizeof t, 1.0 / r->tput);
+    snprintf(line, sizeof line, "%s — %s per %s (%s)", tag, t, job->unit, how_word(m, r));
+    add_line(s, "Fastest", line);
+}
+
+static void cheapest(const rp_model *m, const rp_job *job, sum_job *s) {
+    double vols[GC_REPORT_MAX_VOLUMES];
+    int nv = rp_volumes(m, vols);
+    for (int v = 0; v < nv; v++) {
+        int best = -1;
+        gc_volume_cost best_c = {0}, c;
+        for (int h = 0; h < m->n_hosts; h++) {
+            gc_err err;
+            if (!job->has_cost[h] || job->best[h] < 0) continue;
+            if (cost_at_volume(m->hosts[h].prof, &job->cost[h], vols[v], m->amortise, &c, &err) || !c.possible)
+                continue;
+            if (best < 0 || c.monthly_usd < best_c.monthly_usd) best = h, best_c = c;
+        }
+        char label[64], vol[32], line[400];
+        rp_fmt_num(vol, sizeof vol, vols[v]);
+        snprintf(label, sizeof label, "Cheapest at %s a month", vol);
+        if (best < 0) {
+            add_line(s, label, "no priced target can do this volume");
+            continue;
+        }
+        char tag[128], month[32], per[32];
+        rp_host_tag(m, best, tag, sizeof tag);
+        rp_fmt_usd(month, sizeof month, best_c.monthly_usd);
+        rp_fmt_usd(per, sizeof per, best_c.usd_per_job * 1000);
+        snprintf(line, sizeof line, "%s — %s a month, %s per 1,000 (%s; %s)", tag, month, per,
+                 how_word(m, &m->rows[job->best[best]]), best_c.how);
+        add_line(s, label, line);
+    }
+}
+
+static void greenest(const rp_model *m, const rp_job *job, sum_job *s) {
+    int best = -1;
+    for (int h = 0; h < m->n_hosts; h++) {
+        int b = job->best[h];
+        if (b >= 0 && m->rows[b].j_per_unit >= 0 && (best < 0 || m->rows[b].j_per_unit < m->rows[best].j_per_unit))
+            best = b;
+    }
+    if (best < 0) {
+        add_line(s, "Least energy", "no target's energy is known");
+        return;
+    }
+    const rp_row *r = &m->rows[best];
+    char tag[128], wh[32], line[400];
+    rp_host_tag(m, r->host, tag, sizeof tag);
+    rp_fmt_num(wh, sizeof wh, r->j_per_unit * 1000 / 3600);
+    snprintf(line, sizeof line, "%s — %s Wh per 1,000 (energy %s, time %s)", tag, wh, r->e_kind, how_word(m, r));
+    add_line(s, "Least energy", line);
+}
+
+static void provenance(const rp_model *m, const rp_job *job, sum_job *s) {
+    int n[3] = {0};
+    for (int h = 0; h < m->n_hosts; h++)
+        if (job->best[h] >= 0) n[m->rows[job->best[h]].how]++;
+    char line[400];
+    snprintf(line, sizeof line, "%d target%s measured, %d projected from profiles, %d from an api's stated rates",
+             n[RP_MEASURED], n[RP_MEASURED] == 1 ? "" : "s", n[RP_PROJECTED], n[RP_PROFILE]);
+    add_line(s, "Figures", line);
+}
+
+static void summarise(const rp_model *m, const rp_job *job, sum_job *s) {
+    memset(s, 0, sizeof *s);
+    rp_job_title(m, job, s->title, sizeof s->title);
+    fastest(m, job, s);
+    cheapest(m, job, s);
+    greenest(m, job, s);
+    provenance(m, job, s);
+}
+
+static const char intro[] =
+    "The answer first, per job: the fastest target, the cheapest at a month's volume (jobs a month; "
+    "report --volume sets them), the one using least energy, and how each figure was obtained. "
+    "Owned machines cost their electricity unless amortised (--amortise). Tables with every figure follow.";
+
+void rp_summary_md(FILE *f, const rp_model *m) {
+    fprintf(f, "## Summary\n\n%s\n\n", intro);
+    for (int j = 0; j < m->n_jobs; j++) {
+        if (!m->jobs[j].costed) continue;
+        sum_job s;
+        summarise(m, &m->jobs[j], &s);
+        fputs("**", f);
+        gc_md(f, s.title);
+        fputs("**\n\n", f);
+        for (int i = 0; i < s.n; i++) {
+            fprintf(f, "- %s: ", s.label[i]);
+            gc_md(f, s.text[i]);
+            fputc('\n', f);
+        }
+        fputc('\n', f);
+    }
+}
+
+void rp_summary_html(FILE *f, const rp_model *m) {
+    fprintf(f, "<section id=\"summary\"><h2>Summary</h2>\n<p>%s</p>\n", intro);
+    for (int j = 0; j < m->n_jobs; j++) {
+        if (!m->jobs[j].costed) continue;
+        sum_job s;
+        summarise(m, &m->jobs[j], &s);
+        fputs("<h3>", f);
+        gc_html(f, s.title);
+        fputs("</h3>\n<ul>\n", f);
+        for (int i = 0; i < s.n; i++) {
+            fprintf(f, "<li><b>%s:</b> ", s.label[i]);
+            gc_html(f, s.text[i]);
+            fputs("</li>\n", f);
+        }
+        fputs("</ul>\n", f);
+    }
+    fputs("</section>\n", f);
+}
