@@ -8,7 +8,59 @@
 #include <string.h>
 
 #define J_PER_KWH 3.6e6
+#define NUM 32
 #define DAYS_PER_MONTH (365.0 / 12.0)
+
+/* Whole and grouped: 1234567 → "1,234,567". */
+static void grouped(char *b, size_t n, double x) {
+    char d[48];
+    snprintf(d, sizeof d, "%.0f", round(fabs(x)));   /* half away from zero, not to even */
+    size_t len = strlen(d), o = 0;
+    if (x < 0 && round(x) != 0 && o + 1 < n) b[o++] = '-';
+    for (size_t i = 0; i < len && o + 2 < n; i++) {
+        if (i && (len - i) % 3 == 0) b[o++] = ',';
+        b[o++] = d[i];
+    }
+    b[o] = 0;
+}
+
+void volume_fmt_num(char *b, size_t n, double x) {
+    if (!isfinite(x)) {
+        snprintf(b, n, "—");
+        return;
+    }
+    double ax = fabs(x);
+    if (ax >= 99.95 || ax == 0) {
+        grouped(b, n, x);
+        return;
+    }
+    int decimals = 2 - (int)floor(log10(ax));
+    snprintf(b, n, "%.*f", decimals, x);
+    /* trailing zeros say nothing: 0.0120 → 0.012 */
+    if (strchr(b, '.')) {
+        size_t len = strlen(b);
+        while (len && b[len - 1] == '0') b[--len] = 0;
+        if (len && b[len - 1] == '.') b[--len] = 0;
+    }
+}
+
+void volume_fmt_usd(char *b, size_t n, double x) {
+    char v[NUM];
+    if (!isfinite(x)) {
+        snprintf(b, n, "—");
+        return;
+    }
+    if (fabs(x) >= 1 && fabs(x) < 99.995) snprintf(v, sizeof v, "%.2f", fabs(x));
+    else volume_fmt_num(v, sizeof v, fabs(x));
+    snprintf(b, n, "%s$%s", x < 0 ? "-" : "", v);
+}
+
+/* Connected or billed time in the unit a person reads: "42 s", "12.5 min", "7.43 h". */
+static void duration(char *b, size_t n, double s) {
+    char v[NUM];
+    volume_fmt_num(v, sizeof v, s < 120 ? s : s < 7200 ? s / 60 : s / 3600);
+    snprintf(b, n, "%s %s", v, s < 120 ? "s" : s < 7200 ? "min" : "h");
+}
 
 /* Sessions a month: one per jobs_per_session jobs, or one for the whole month when the profile
  * does not say; none when there is no work. */
@@ -75,17 +127,24 @@ static int subscription(const gc_profile *p, const gc_job_cost *job, double n, g
     bool cap = !(p->extra_usd_per_unit > 0);
     out->max_jobs = cap ? subscription_max_jobs(p, job->seconds) : -1;
     out->monthly_usd = p->monthly_usd;
+    char u[NUM], inc[NUM], t[NUM], ses[NUM], mx[NUM], x[NUM], price[NUM];
+    volume_fmt_num(u, sizeof u, units);
+    volume_fmt_num(inc, sizeof inc, p->units_per_month);
+    duration(t, sizeof t, connected_h * 3600);
+    grouped(ses, sizeof ses, sessions);
     if (over <= 1e-9 * fmax(1.0, p->units_per_month)) {
-        snprintf(out->how, sizeof out->how, "fee covers %.3g of %g units (%.3g h connected, %.0f session%s)",
-                 units, p->units_per_month, connected_h, sessions, sessions == 1 ? "" : "s");
+        snprintf(out->how, sizeof out->how, "fee covers %s of %s units (%s connected, %s session%s)", u, inc, t, ses,
+                 sessions == 1 ? "" : "s");
     } else if (cap) {
         out->possible = false;
-        snprintf(out->how, sizeof out->how, "needs %.3g units, over the %g included (max %.0f jobs a month)", units,
-                 p->units_per_month, out->max_jobs);
+        grouped(mx, sizeof mx, out->max_jobs);
+        snprintf(out->how, sizeof out->how, "needs %s units, over the %s included (max %s jobs a month)", u, inc, mx);
     } else {
         out->monthly_usd += over * p->extra_usd_per_unit;
-        snprintf(out->how, sizeof out->how, "fee + %.3g extra units at $%g (%.3g h connected, %.0f session%s)", over,
-                 p->extra_usd_per_unit, connected_h, sessions, sessions == 1 ? "" : "s");
+        volume_fmt_num(x, sizeof x, over);
+        volume_fmt_usd(price, sizeof price, p->extra_usd_per_unit);
+        snprintf(out->how, sizeof out->how, "fee + %s extra units at %s (%s connected, %s session%s)", x, price, t, ses,
+                 sessions == 1 ? "" : "s");
     }
     return 0;
 }
@@ -105,8 +164,13 @@ static int hourly(const gc_profile *p, const gc_job_cost *job, double n, gc_volu
     }
     out->max_jobs = -1;
     out->monthly_usd = billed / 3600.0 * p->usd_per_hour;
-    snprintf(out->how, sizeof out->how, "%.3g h billed in %.0f session%s (%gs increments, %gs set-up each)",
-             billed / 3600.0, sessions, sessions == 1 ? "" : "s", inc, p->session_setup_s);
+    char b[NUM], ses[NUM], i[NUM], su[NUM];
+    duration(b, sizeof b, billed);
+    grouped(ses, sizeof ses, sessions);
+    duration(i, sizeof i, inc);
+    duration(su, sizeof su, p->session_setup_s);
+    snprintf(out->how, sizeof out->how, "%s billed in %s session%s (%s increments, %s set-up each)", b, ses,
+             sessions == 1 ? "" : "s", i, su);
     return 0;
 }
 
@@ -136,8 +200,9 @@ int cost_at_volume(const gc_profile *p, const gc_job_cost *job, double jobs_per_
     /* owned: more work than its hours of use allow (subscription caps are judged on units above) */
     if (p->kind == GC_COST_OWNED && jobs_per_month > out->max_jobs) {
         out->possible = false;
-        snprintf(out->how, sizeof out->how, "over its %g h a day (max %.0f jobs a month)", p->hours_per_day,
-                 out->max_jobs);
+        char mx[NUM];
+        grouped(mx, sizeof mx, out->max_jobs);
+        snprintf(out->how, sizeof out->how, "over its %g h a day (max %s jobs a month)", p->hours_per_day, mx);
     }
     out->usd_per_job = jobs_per_month > 0 ? out->monthly_usd / jobs_per_month : out->monthly_usd > 0 ? INFINITY : 0;
     return 0;

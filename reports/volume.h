@@ -15,6 +15,7 @@
 #ifndef GC_VOLUME_H
 #define GC_VOLUME_H
 #include <stdbool.h>
+#include <stddef.h>
 #include "bench/host/profile.h"
 #include "reports/cost.h"
 
@@ -24,7 +25,7 @@ typedef struct gc_volume_cost {
     double monthly_usd;        /* total per month at this volume (when possible) */
     double usd_per_job;        /* monthly_usd ÷ jobs */
     double max_jobs;           /* most jobs a month the target can do; < 0 unlimited */
-    char how[128];             /* what was charged: "electricity only (owned)", "fee + 12.3 extra units" */
+    char how[200];             /* what was charged: "electricity only (owned)", "fee + 12.3 extra units" */
 } gc_volume_cost;
 
 /* job: the target's per-job figures (cost_job). amortise: owned machines also pay their purchase
@@ -36,5 +37,11 @@ int cost_at_volume(const gc_profile *p, const gc_job_cost *job, double jobs_per_
  * < 0 when they do not cross there. */
 double cost_volume_crossing(const gc_profile *a, const gc_job_cost *ja, const gc_profile *b,
                             const gc_job_cost *jb, bool amortise, double lo, double hi);
+
+/* Numbers for people, never in scientific notation: 3 significant digits below 100 ("12.3",
+ * "0.0123", "0.0000358"), whole and grouped from 100 ("1,235", "12,345"). "—" when not finite. */
+void volume_fmt_num(char *b, size_t n, double x);
+/* Dollars the same way, with cents from $1 to $100: "$0.0358", "$9.99", "$1,235". */
+void volume_fmt_usd(char *b, size_t n, double x);
 
 #endif

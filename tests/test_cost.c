@@ -168,7 +168,7 @@ static void volume_owned_marginal_and_amortised(void **s) {
     near(v.max_jobs, 87600);
     v = at(&p, &j, 87601, false);
     assert_false(v.possible);
-    assert_non_null(strstr(v.how, "max 87600"));
+    assert_non_null(strstr(v.how, "max 87,600"));
     /* no meter: the profile's 24 W × 10 s */
     gc_job_cost nj = job_of(10, -1, 0);
     near(at(&p, &nj, 1000, false).monthly_usd, 1000 * 240 / 3.6e6 * 0.16);
@@ -199,7 +199,7 @@ static void volume_subscription_cap(void **s) {
     assert_true(at(&p, &j, 13082, false).possible);
     v = at(&p, &j, 13083, false);
     assert_false(v.possible);
-    assert_non_null(strstr(v.how, "max 13082"));
+    assert_non_null(strstr(v.how, "max 13,082"));
     /* sessions of 1,000 jobs each pay 600 s: 10 whole sessions take 26,000 s, the 765.80 s left
      * hold one more set-up and 82 jobs: 10,082 */
     p.jobs_per_session = 1000;
@@ -309,6 +309,24 @@ static void volume_crossing(void **s) {
     assert_true(cost_volume_crossing(&m1, &jm, &api, &ja, true, 1, INFINITY) < 0);
 }
 
+static void volume_numbers_for_people(void **s) {
+    char b[48];
+    const struct { double x; const char *num, *usd; } c[] = {
+        {0, "0", "$0"},           {0.0358, "0.0358", "$0.0358"}, {3.584e-5, "0.0000358", "$0.0000358"},
+        {0.012, "0.012", "$0.012"}, {9.99, "9.99", "$9.99"},      {9.9, "9.9", "$9.90"},
+        {12.345, "12.3", "$12.35"}, {99.96, "100", "$99.96"},     {1234.5, "1,235", "$1,235"},
+        {13082, "13,082", "$13,082"}, {1.5e7, "15,000,000", "$15,000,000"},
+    };
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        volume_fmt_num(b, sizeof b, c[i].x);
+        if (strcmp(b, c[i].num)) fail_msg("volume_fmt_num(%g) = %s, want %s", c[i].x, b, c[i].num);
+        volume_fmt_usd(b, sizeof b, c[i].x);
+        if (strcmp(b, c[i].usd)) fail_msg("volume_fmt_usd(%g) = %s, want %s", c[i].x, b, c[i].usd);
+    }
+    volume_fmt_usd(b, sizeof b, NAN);
+    assert_string_equal(b, "—");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(owned_per_hour_and_job),
@@ -323,6 +341,7 @@ int main(void) {
         cmocka_unit_test(volume_api),
         cmocka_unit_test(volume_bad_input),
         cmocka_unit_test(volume_crossing),
+        cmocka_unit_test(volume_numbers_for_people),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
