@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/escape.h"
+#include "reports/volume.h"
 
 static rp_table *new_table(rp_table **ts, int *n, const char *title, int ncol, const char *const *head) {
     rp_table *t = realloc(*ts, (size_t)(*n + 1) * sizeof *t);
@@ -58,11 +59,9 @@ static const char *num(char *b, double x) {
     return b;
 }
 
+/* Dollars for people: "$0.0358", "$9.99", "$1,235"; never scientific notation. */
 static const char *usd(char *b, double x) {
-    if (!isfinite(x)) snprintf(b, 32, "—");
-    else if (x >= 100) snprintf(b, 32, "$%.0f", x);
-    else if (x >= 1) snprintf(b, 32, "$%.2f", x);
-    else snprintf(b, 32, "$%.3g", x);
+    volume_fmt_usd(b, 32, x);
     return b;
 }
 
@@ -218,6 +217,58 @@ static bool job_in_cost_tables(const rp_model *m, const rp_job *job) {
     return job->costed || !m->any_costed;
 }
 
+/* An api's own job (quant "-") when a run of the same model, parameters and phase stands beside it:
+ * its price is shown with that job (other_cost), not again on its own. */
+static bool api_job_shown_elsewhere(const rp_model *m, const rp_job *job) {
+    for (int h = 0; h < m->n_hosts; h++)
+        if (job->best[h] >= 0 && (!m->hosts[h].prof || m->hosts[h].prof->kind != GC_COST_API)) return false;
+    for (int j = 0; j < m->n_jobs; j++) {
+        const gc_case_id *a = &m->jobs[j].id, *id = &job->id;
+        if (&m->jobs[j] != job && strcmp(a->quant, "-") && !strcmp(a->workload, id->workload) &&
+            !strcmp(a->preset, id->preset) && !strcmp(a->params, id->params) && !strcmp(a->phase, id->phase))
+            return true;
+    }
+    return false;
+}
+
+/* What one job of each cost table is, from the results ("tinyllama-1.1b q4_0: one generation =
+ * 128-token prompt + 32 new tokens"), and the shape an api was priced at when no results ran its
+ * model (gencost's defaults, said as such). */
+static void shapes_text(const rp_model *m, char *b, size_t n) {
+    size_t o = 0;
+    b[0] = 0;
+    for (int j = 0; j < m->n_jobs && o + 1 < n; j++) {
+        const rp_job *job = &m->jobs[j];
+        if (!job_in_cost_tables(m, job) || !job->costed || api_job_shown_elsewhere(m, job)) continue;
+        char title[200];
+        rp_job_title(m, job, title, sizeof title);
+        if (strstr(b, title)) continue;
+        o += (size_t)snprintf(b + o, n - o, "%s%s", o ? "; " : "Jobs: ", title);
+    }
+    if (o && o + 2 < n) o += (size_t)snprintf(b + o, n - o, ".");
+    for (int h = 0; h < m->n_hosts && o + 1 < n; h++) {
+        const gc_profile *p = m->hosts[h].prof;
+        if (!p || p->kind != GC_COST_API) continue;
+        bool measured = false;
+        double prompt = 0, gen = 0;
+        for (int i = 0; i < m->n_rows; i++) {
+            const rp_row *r = &m->rows[i];
+            if (r->how == RP_MEASURED && !strcmp(r->id.workload, "llm") && !strcmp(r->id.preset, p->model) &&
+                r->prompt_tokens > 0 && r->gen_tokens > 0)
+                measured = true;
+            if (r->host == h && !strcmp(r->id.phase, "generation")) prompt = r->prompt_tokens, gen = r->gen_tokens;
+        }
+        if (measured)
+            o += (size_t)snprintf(b + o, n - o, "%s%s is priced per token: P = %.0f prompt and N = %.0f new tokens "
+                                  "per generation (from the results).", o ? " " : "", m->hosts[h].label, prompt, gen);
+        else
+            o += (size_t)snprintf(b + o, n - o, "%s%s prices %s, which no results here ran, at gencost's default "
+                                  "%.0f-token prompt + %.0f new tokens.", o ? " " : "", m->hosts[h].label, p->model,
+                                  prompt, gen);
+    }
+    if (o >= n) b[n - 1] = 0;
+}
+
 static int energy_table(const rp_model *m, rp_table **ts, int *n) {
     static const char *const head[] = {"job", "host", "figure", "joules per unit", "energy is", "source"};
     rp_table *t = new_table(ts, n, m->any_costed ? "Energy per generation" : "Energy per unit of work", 6, head);
@@ -247,11 +298,12 @@ static int cost_table(const rp_model *m, rp_table **ts, int *n) {
                                        "$ each", "$ per 1,000", "joules each", "gCO2 each"};
     rp_table *t = new_table(ts, n, m->any_costed ? "Cost per 1,000 generations" : "Cost per 1,000 units of work", 9, head);
     if (!t) return -1;
+    char shapes[300];   /* the intro holds 600 bytes: what a job is comes first, as truncation cuts the end */
+    shapes_text(m, shapes, sizeof shapes);
     snprintf(t->intro, sizeof t->intro,
-             "$ per hour while working by cost kind (Hosts table) ÷ units per hour; an api is priced "
-             "per token (%s). CO2 = energy × the profile's grid intensity.%s",
-             m->shape_note[0] ? m->shape_note : "no api in this report",
-             m->any_costed ? "" : " No generation-level phase in these results: costs are per unit of each phase.");
+             "%s $ per hour while working (Hosts table; owned: purchase spread over its hours of use) ÷ "
+             "jobs per hour; what a month costs is in the volume tables below. CO2 = energy × grid intensity.%s",
+             shapes, m->any_costed ? "" : " No generation-level phase in these results: costs are per unit of each phase.");
     for (int j = 0; j < m->n_jobs; j++) {
         const rp_job *job = &m->jobs[j];
         if (!job_in_cost_tables(m, job)) continue;
@@ -337,11 +389,307 @@ static int break_even_table(const rp_model *m, rp_table **ts, int *n) {
     return 0;
 }
 
+/* ---- cost at the user's volume -------------------------------------------------------------- */
+
+/* One target's month at one volume. */
+typedef struct vol_entry {
+    int host;
+    gc_volume_cost c;
+} vol_entry;
+
+/* Targets that can be priced on a job: hosts with a cost on it, and an api standing in for it. */
+static int job_targets(const rp_model *m, const rp_job *job, int *hosts, const gc_job_cost **costs) {
+    int n = 0;
+    for (int h = 0; h < m->n_hosts; h++) {
+        const gc_job_cost *c = other_cost(m, job, h);
+        if (!c || !m->hosts[h].prof) continue;
+        hosts[n] = h;
+        costs[n++] = c;
+    }
+    return n;
+}
+
+/* A job's name in the volume tables: "llama3-8b q4_0" (the part of rp_job_title before its shape,
+ * which the cost table's intro states), the whole title where two jobs would share the short one. */
+static void job_label(const rp_model *m, const rp_job *job, char *b, size_t n) {
+    char t[200], u[200];
+    rp_job_title(m, job, t, sizeof t);
+    char *colon = strstr(t, ": ");
+    if (colon) *colon = 0;
+    for (int j = 0; j < m->n_jobs && colon; j++) {
+        if (&m->jobs[j] == job || !job_in_cost_tables(m, &m->jobs[j])) continue;
+        rp_job_title(m, &m->jobs[j], u, sizeof u);
+        char *c = strstr(u, ": ");
+        if (c) *c = 0;
+        if (!strcmp(t, u)) {
+            *colon = ':';   /* same short name: keep the shape to tell them apart */
+            colon = NULL;
+        }
+    }
+    snprintf(b, n, "%s", t);
+}
+
+/* The jobs the volume tables cover: costed ones, each once. */
+static bool job_in_volume_tables(const rp_model *m, const rp_job *job) {
+    return job_in_cost_tables(m, job) && !api_job_shown_elsewhere(m, job);
+}
+
+/* Possible first, then the cheaper, then host order (stable). */
+static int cmp_entry(const void *a, const void *b) {
+    const vol_entry *x = a, *y = b;
+    if (x->c.possible != y->c.possible) return x->c.possible ? -1 : 1;
+    if (x->c.possible && x->c.monthly_usd != y->c.monthly_usd) return x->c.monthly_usd < y->c.monthly_usd ? -1 : 1;
+    return x->host - y->host;
+}
+
+/* Every target's month at volume v, cheapest first; returns how many. */
+static int month_at(const rp_model *m, const rp_job *job, double v, vol_entry *e) {
+    int hosts[RP_MAX_HOSTS], n = 0;
+    const gc_job_cost *costs[RP_MAX_HOSTS];
+    int k = job_targets(m, job, hosts, costs);
+    for (int i = 0; i < k; i++) {
+        gc_err err;
+        if (cost_at_volume(m->hosts[hosts[i]].prof, costs[i], v, m->amortise, &e[n].c, &err)) continue;
+        e[n++].host = hosts[i];
+    }
+    qsort(e, (size_t)n, sizeof *e, cmp_entry);
+    return n;
+}
+
+/* "measured", "projected", "profile": how the job's time on host h was obtained. */
+static const char *figure_of(const rp_model *m, const rp_job *job, int h) {
+    return job->best[h] >= 0 ? rp_how_name(m->rows[job->best[h]].how) : rp_how_name(RP_PROFILE);
+}
+
+static void over_text(const gc_volume_cost *c, const gc_profile *p, char *b, size_t n) {
+    char mx[32];
+    volume_fmt_num(mx, sizeof mx, c->max_jobs);
+    snprintf(b, n, "%s (max %s/month)", p->kind == GC_COST_OWNED ? "over capacity" : "over cap", mx);
+}
+
+static const char *owned_basis(const rp_model *m) {
+    return m->amortise ? "Owned machines pay their purchase ÷ lifetime and electricity (--amortise)."
+                       : "Owned machines pay electricity only (you have the machine; --amortise, or "
+                         "amortise = yes in a profile, adds its purchase ÷ lifetime).";
+}
+
+static int volume_table(const rp_model *m, rp_table **ts, int *n) {
+    static const char *const head[] = {"job", "target", "figure", "jobs a month", "$ a month", "$ per 1,000 jobs",
+                                       "what is charged"};
+    rp_table *t = new_table(ts, n, "Cost at a month's volume", 7, head);
+    if (!t) return -1;
+    snprintf(t->intro, sizeof t->intro,
+             "What a month of that many jobs costs on each target, cheapest first (report --volume sets the "
+             "volumes). %s Subscriptions: the fee, units on connected time (work + set-up per session), "
+             "pay-as-you-go units beyond those included, or a cap where there is no such price. Hourly: each "
+             "session's work + set-up rounded up to the billing increment. Apis: the price of one job × jobs.",
+             owned_basis(m));
+    double vols[GC_REPORT_MAX_VOLUMES];
+    int nv = rp_volumes(m, vols);
+    for (int j = 0; j < m->n_jobs; j++) {
+        const rp_job *job = &m->jobs[j];
+        if (!job_in_volume_tables(m, job)) continue;
+        char title[200];
+        job_label(m, job, title, sizeof title);
+        for (int v = 0; v < nv; v++) {
+            vol_entry e[RP_MAX_HOSTS];
+            int k = month_at(m, job, vols[v], e);
+            for (int i = 0; i < k; i++) {
+                char tag[128], vol[32], month[64], per[32];
+                rp_host_tag(m, e[i].host, tag, sizeof tag);
+                volume_fmt_num(vol, sizeof vol, vols[v]);
+                if (e[i].c.possible) {
+                    volume_fmt_usd(month, sizeof month, e[i].c.monthly_usd);
+                    volume_fmt_usd(per, sizeof per, e[i].c.usd_per_job * 1000);
+                } else {
+                    over_text(&e[i].c, m->hosts[e[i].host].prof, month, sizeof month);
+                    snprintf(per, sizeof per, "—");
+                }
+                if (add_cells(t, title, tag, figure_of(m, job, e[i].host), vol, month, per, e[i].c.how)) return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+static int cheapest_table(const rp_model *m, rp_table **ts, int *n) {
+    static const char *const head[] = {"job", "jobs a month", "cheapest", "figure", "$ a month", "$ per 1,000 jobs",
+                                       "next cheapest"};
+    rp_table *t = new_table(ts, n, "Cheapest target at each volume", 7, head);
+    if (!t) return -1;
+    snprintf(t->intro, sizeof t->intro, "The target whose month costs least at each volume, and the runner-up. %s",
+             owned_basis(m));
+    double vols[GC_REPORT_MAX_VOLUMES];
+    int nv = rp_volumes(m, vols);
+    for (int j = 0; j < m->n_jobs; j++) {
+        const rp_job *job = &m->jobs[j];
+        if (!job_in_volume_tables(m, job)) continue;
+        char title[200];
+        job_label(m, job, title, sizeof title);
+        for (int v = 0; v < nv; v++) {
+            vol_entry e[RP_MAX_HOSTS];
+            int k = month_at(m, job, vols[v], e);
+            char vol[32], tag[128] = "none can do this volume", month[32] = "—", per[32] = "—", next[200] = "—";
+            const char *fig = "—";
+            volume_fmt_num(vol, sizeof vol, vols[v]);
+            if (k && e[0].c.possible) {
+                rp_host_tag(m, e[0].host, tag, sizeof tag);
+                fig = figure_of(m, job, e[0].host);
+                volume_fmt_usd(month, sizeof month, e[0].c.monthly_usd);
+                volume_fmt_usd(per, sizeof per, e[0].c.usd_per_job * 1000);
+            }
+            if (k > 1 && e[1].c.possible) {
+                char nt[128], nm[32];
+                rp_host_tag(m, e[1].host, nt, sizeof nt);
+                volume_fmt_usd(nm, sizeof nm, e[1].c.monthly_usd);
+                snprintf(next, sizeof next, "%s, %s a month", nt, nm);
+            }
+            if (add_cells(t, title, vol, tag, fig, month, per, next)) return -1;
+        }
+    }
+    return 0;
+}
+
+/* The volumes the break-evens are searched over: one job a month to 100 million. */
+#define BE_LO 1.0
+#define BE_HI 1e8
+
+/* Index into e (by host) of the cheapest possible target at v; -1 none. */
+static int cheapest_host(const rp_model *m, const rp_job *job, double v) {
+    vol_entry e[RP_MAX_HOSTS];
+    int k = month_at(m, job, v, e);
+    return k && e[0].c.possible ? e[0].host : -1;
+}
+
+/* One row of the envelope: target h is cheapest for whole volumes from ceil(start) to last. */
+static int envelope_row(rp_table *t, const rp_model *m, const rp_job *job, const char *title, int h, double start,
+                        double last) {
+    double from = ceil(start - 1e-9);
+    if (last < from) return 0;   /* a change within one job: no whole volume to show */
+    char f[32], to[32], tag[128] = "no target can do this volume", month[32] = "—";
+    const char *fig = "—";
+    volume_fmt_num(f, sizeof f, from);
+    volume_fmt_num(to, sizeof to, last);
+    if (h >= 0) {
+        gc_volume_cost c;
+        gc_err err;
+        rp_host_tag(m, h, tag, sizeof tag);
+        fig = figure_of(m, job, h);
+        if (!cost_at_volume(m->hosts[h].prof, other_cost(m, job, h), from, m->amortise, &c, &err))
+            volume_fmt_usd(month, sizeof month, c.monthly_usd);
+    }
+    return add_cells(t, title, f, to, tag, fig, month);
+}
+
+/* Where the cheapest target changes as the volume grows: log-spaced volumes scanned, each change
+ * bisected to the volume where it happens (the costs are staircases and lines in pieces). */
+static int envelope_table(const rp_model *m, rp_table **ts, int *n) {
+    static const char *const head[] = {"job", "from (jobs a month)", "to", "cheapest", "figure", "$ a month at the start"};
+    rp_table *t = new_table(ts, n, "Cheapest target by volume", 6, head);
+    if (!t) return -1;
+    snprintf(t->intro, sizeof t->intro,
+             "The cheapest target over every volume from 1 to 100 million jobs a month: each row holds until "
+             "another target's month costs less, or until its cap or capacity ends it. %s", owned_basis(m));
+    enum { PER_DECADE = 24 };
+    int steps = (int)lround(log10(BE_HI / BE_LO) * PER_DECADE);
+    for (int j = 0; j < m->n_jobs; j++) {
+        const rp_job *job = &m->jobs[j];
+        if (!job_in_volume_tables(m, job)) continue;
+        char title[200];
+        job_label(m, job, title, sizeof title);
+        double start = BE_LO, prev_v = BE_LO;
+        int cur = cheapest_host(m, job, BE_LO);
+        for (int i = 1; i <= steps; i++) {
+            double v = i == steps ? BE_HI : BE_LO * pow(BE_HI / BE_LO, (double)i / steps);
+            /* several changes may lie between two scan points: find them one by one */
+            while (cheapest_host(m, job, v) != cur) {
+                double x = prev_v, y = v;
+                while (y - x > 1e-7 * y) {
+                    double mid = 0.5 * (x + y);
+                    if (cheapest_host(m, job, mid) == cur) x = mid;
+                    else y = mid;
+                }
+                if (envelope_row(t, m, job, title, cur, start, ceil(y - 1e-9) - 1)) return -1;
+                cur = cheapest_host(m, job, y);
+                start = prev_v = y;
+            }
+            prev_v = v;
+        }
+        if (envelope_row(t, m, job, title, cur, start, BE_HI)) return -1;
+    }
+    return 0;
+}
+
+/* Two targets' months meeting: below the volume one is cheaper, above it the other. */
+typedef struct crossing {
+    double volume, monthly_usd;
+    int below, above;
+} crossing;
+
+static int cmp_crossing(const void *a, const void *b) {
+    const crossing *x = a, *y = b;
+    if (x->volume != y->volume) return x->volume < y->volume ? -1 : 1;
+    return x->below != y->below ? x->below - y->below : x->above - y->above;
+}
+
+/* 0 and *out filled when hosts a and b cross within the searched volumes. */
+static int find_crossing(const rp_model *m, int a, const gc_job_cost *ja, int b, const gc_job_cost *jb, crossing *out) {
+    const gc_profile *pa = m->hosts[a].prof, *pb = m->hosts[b].prof;
+    double x = cost_volume_crossing(pa, ja, pb, jb, m->amortise, BE_LO, BE_HI);
+    if (x < 0) return -1;
+    gc_volume_cost ca, cb;
+    gc_err err;
+    /* just below the crossing tells which was cheaper there */
+    double below = fmax(BE_LO, x * (1 - 1e-6));
+    if (cost_at_volume(pa, ja, below, m->amortise, &ca, &err) || cost_at_volume(pb, jb, below, m->amortise, &cb, &err))
+        return -1;
+    bool a_first = ca.monthly_usd < cb.monthly_usd;
+    if (cost_at_volume(pa, ja, x, m->amortise, &ca, &err)) return -1;
+    *out = (crossing){x, ca.monthly_usd, a_first ? a : b, a_first ? b : a};
+    return 0;
+}
+
+/* Pairs of targets whose months cross, by volume. */
+static int crossing_table(const rp_model *m, rp_table **ts, int *n) {
+    static const char *const head[] = {"job", "cheaper below", "cheaper above", "break-even (jobs a month)",
+                                       "$ a month there"};
+    rp_table *t = new_table(ts, n, "Break-even volumes between targets", 5, head);
+    if (!t) return -1;
+    snprintf(t->intro, sizeof t->intro,
+             "The volume (jobs a month, 1 to 100 million) at which two targets' months cost the same, first "
+             "crossing only; pairs that do not cross there are left out (one is cheaper throughout, or a cap "
+             "comes first). %s", owned_basis(m));
+    for (int j = 0; j < m->n_jobs; j++) {
+        const rp_job *job = &m->jobs[j];
+        if (!job_in_volume_tables(m, job)) continue;
+        char title[200];
+        job_label(m, job, title, sizeof title);
+        int hosts[RP_MAX_HOSTS];
+        const gc_job_cost *costs[RP_MAX_HOSTS];
+        int k = job_targets(m, job, hosts, costs), nc = 0;
+        crossing cr[RP_MAX_HOSTS * (RP_MAX_HOSTS - 1) / 2];
+        for (int a = 0; a < k; a++)
+            for (int b = a + 1; b < k; b++)
+                if (find_crossing(m, hosts[a], costs[a], hosts[b], costs[b], &cr[nc]) == 0) nc++;
+        qsort(cr, (size_t)nc, sizeof cr[0], cmp_crossing);
+        for (int i = 0; i < nc; i++) {
+            char lo_tag[128], hi_tag[128], vol[32], month[32];
+            rp_host_tag(m, cr[i].below, lo_tag, sizeof lo_tag);
+            rp_host_tag(m, cr[i].above, hi_tag, sizeof hi_tag);
+            volume_fmt_num(vol, sizeof vol, ceil(cr[i].volume - 1e-9));
+            volume_fmt_usd(month, sizeof month, cr[i].monthly_usd);
+            if (add_cells(t, title, lo_tag, hi_tag, vol, month)) return -1;
+        }
+    }
+    return 0;
+}
+
 int rp_tables_build(const rp_model *m, rp_table **out, int *n) {
     *out = NULL;
     *n = 0;
     if (hosts_table(m, out, n) || throughput_table(m, out, n) || speedup_table(m, out, n) ||
-        energy_table(m, out, n) || cost_table(m, out, n) || break_even_table(m, out, n)) {
+        energy_table(m, out, n) || cost_table(m, out, n) || volume_table(m, out, n) || cheapest_table(m, out, n) ||
+        envelope_table(m, out, n) || break_even_table(m, out, n) || crossing_table(m, out, n)) {
         rp_tables_free(*out, *n);
         *out = NULL;
         *n = 0;

@@ -45,19 +45,19 @@ void volume_fmt_num(char *b, size_t n, double x) {
 }
 
 void volume_fmt_usd(char *b, size_t n, double x) {
-    char v[NUM];
     if (!isfinite(x)) {
         snprintf(b, n, "—");
         return;
     }
-    if (fabs(x) >= 1 && fabs(x) < 99.995) snprintf(v, sizeof v, "%.2f", fabs(x));
-    else volume_fmt_num(v, sizeof v, fabs(x));
-    snprintf(b, n, "%s$%s", x < 0 ? "-" : "", v);
+    int k = snprintf(b, n, "%s$", x < 0 ? "-" : "");
+    if (k < 0 || (size_t)k >= n) return;
+    if (fabs(x) >= 1 && fabs(x) < 99.995) snprintf(b + k, n - (size_t)k, "%.2f", fabs(x));
+    else volume_fmt_num(b + k, n - (size_t)k, fabs(x));
 }
 
 /* Connected or billed time in the unit a person reads: "42 s", "12.5 min", "7.43 h". */
 static void duration(char *b, size_t n, double s) {
-    char v[NUM];
+    char v[NUM - 8];   /* room for the unit in a NUM-sized answer */
     volume_fmt_num(v, sizeof v, s < 120 ? s : s < 7200 ? s / 60 : s / 3600);
     snprintf(b, n, "%s %s", v, s < 120 ? "s" : s < 7200 ? "min" : "h");
 }
@@ -164,12 +164,16 @@ static int hourly(const gc_profile *p, const gc_job_cost *job, double n, gc_volu
     }
     out->max_jobs = -1;
     out->monthly_usd = billed / 3600.0 * p->usd_per_hour;
-    char b[NUM], ses[NUM], i[NUM], su[NUM];
+    char b[NUM], ses[NUM], i[NUM], su[NUM + 16] = "";
     duration(b, sizeof b, billed);
     grouped(ses, sizeof ses, sessions);
     duration(i, sizeof i, inc);
-    duration(su, sizeof su, p->session_setup_s);
-    snprintf(out->how, sizeof out->how, "%s billed in %s session%s (%s increments, %s set-up each)", b, ses,
+    if (p->session_setup_s > 0) {
+        char d[NUM];
+        duration(d, sizeof d, p->session_setup_s);
+        snprintf(su, sizeof su, ", %s set-up each", d);
+    }
+    snprintf(out->how, sizeof out->how, "%s billed in %s session%s (%s increments%s)", b, ses,
              sessions == 1 ? "" : "s", i, su);
     return 0;
 }
