@@ -351,12 +351,12 @@ static const gc_job_cost *other_cost(const rp_model *m, const rp_job *job, int h
 static int break_even_table(const rp_model *m, rp_table **ts, int *n) {
     static const char *const head[] = {"job", "owned host", "vs", "their $ per 1,000", "own $ per month (fixed)",
                                        "break-even per month", "owned capacity per month", "verdict"};
-    rp_table *t = new_table(ts, n, "Break-even: owning vs renting", 8, head);
+    rp_table *t = new_table(ts, n, "Break-even: buying a machine vs renting", 8, head);
     if (!t) return -1;
     snprintf(t->intro, sizeof t->intro,
-             "Monthly volume above which owning beats the other: purchase ÷ (lifetime × 12) ÷ (their $ "
-             "per generation − own electricity per generation). Capacity: what the owned machine does "
-             "in its hours of use per day.");
+             "For a machine not yet bought: the monthly volume above which buying it beats the other, "
+             "purchase ÷ (lifetime × 12) ÷ (their $ per generation at the price while working − own "
+             "electricity per generation). Capacity: what the owned machine does in its hours of use per day.");
     for (int j = 0; j < m->n_jobs; j++) {
         const rp_job *job = &m->jobs[j];
         if (!job_in_cost_tables(m, job)) continue;
@@ -431,7 +431,7 @@ static void job_label(const rp_model *m, const rp_job *job, char *b, size_t n) {
 
 /* The jobs the volume tables cover: costed ones, each once. */
 static bool job_in_volume_tables(const rp_model *m, const rp_job *job) {
-    return job_in_cost_tables(m, job) && !api_job_shown_elsewhere(m, job);
+    return job->costed && !api_job_shown_elsewhere(m, job);   /* jobs a month: generations, images, steps */
 }
 
 /* Possible first, then the cheaper, then host order (stable). */
