@@ -9,6 +9,7 @@
 
 #include "bench/metrics.h"
 #include "bench/results.h"
+#include "reports/projection.h"
 
 /* gencost's llm defaults (P = 512 prompt tokens, N = 128 new), used to price an api call when the
  * results do not say the generation's shape. */
@@ -301,22 +302,8 @@ static int index_jobs(rp_model *m) {
 
 /* ---- projection ----------------------------------------------------------------------------- */
 
-/* Roofline time of one repetition. A generation is a compute-bound prefill followed by
- * memory-bound decode steps, so its two times add; a single phase is bound by the larger. */
-static double roofline_seconds(const gc_profile *p, const rp_row *ref, char *basis, size_t n) {
-    const char *which;
-    double peak = rp_peak_flops(p, ref->id.quant, &which);
-    double t_bw = ref->bytes_per_rep > 0 && p->mem_bw_gbs > 0
-                      ? ref->bytes_per_rep / (p->mem_bw_gbs * 1e9 * p->bw_efficiency) : 0;
-    double t_c = ref->flops_per_rep > 0 && peak > 0 ? ref->flops_per_rep / (peak * p->compute_efficiency) : 0;
-    if ((ref->bytes_per_rep > 0 && t_bw == 0) || (ref->flops_per_rep > 0 && t_c == 0)) return 0;
-    bool sum = !strcmp(ref->id.phase, "generation") || !strcmp(ref->unit, "generation");
-    snprintf(basis, n, "roofline: %.3g GB / (%g GB/s x %.2f) %s %.3g GFLOP / (%g TFLOPS %s x %.2f)",
-             ref->bytes_per_rep / 1e9, p->mem_bw_gbs, p->bw_efficiency, sum ? "+" : "max",
-             ref->flops_per_rep / 1e9, peak / 1e12, which, p->compute_efficiency);
-    return sum ? t_bw + t_c : fmax(t_bw, t_c);
-}
-
+/* Each job with a measured reference row, projected onto host h from its profile
+ * (reports/projection.h: calibrated estimate and roofline bound). */
 static int project_host(rp_model *m, int h) {
     const gc_profile *p = m->hosts[h].prof;
     int n_jobs = m->n_jobs;
@@ -329,9 +316,8 @@ static int project_host(rp_model *m, int h) {
         }
         if (ref_i < 0) continue;
         rp_row ref = m->rows[ref_i];
-        char basis[200];
-        double t = roofline_seconds(p, &ref, basis, sizeof basis);
-        if (!(t > 0)) continue;
+        rp_proj pr;
+        if (rp_project(p, rp_host_bw(m, h), &ref, &pr)) continue;   /* no ceiling, or not its device */
         rp_row *r = add_row(m);
         if (!r) return -1;
         *r = ref;
@@ -340,12 +326,14 @@ static int project_host(rp_model *m, int h) {
         snprintf(r->id.backend, sizeof r->id.backend, "-");
         r->id.device[0] = 0;
         r->id.threads = 0;
-        r->tput = ref.work_per_rep / t;
-        r->lo = r->hi = r->tput;
+        /* a range: the calibrated estimate up to the roofline bound */
+        r->tput = r->lo = ref.work_per_rep / pr.seconds;
+        r->bound = r->hi = ref.work_per_rep / pr.bound_s;
         r->cv = 0;
         r->n = 0;
         r->high_spread = false;
-        snprintf(r->basis, sizeof r->basis, "%s", basis);
+        snprintf(r->basis, sizeof r->basis, "%s", pr.basis);
+        snprintf(r->calib, sizeof r->calib, "%s", pr.calib);
         r->j_per_unit = -1;
         snprintf(r->e_kind, sizeof r->e_kind, "none");
         r->e_source[0] = 0;
@@ -377,6 +365,7 @@ static void generation_shape(rp_model *m, const char *preset, double *prompt, do
 /* An api host's rows: its stated decode rate and the generation time those figures imply. */
 static int add_api_rows(rp_model *m, int h) {
     const gc_profile *p = m->hosts[h].prof;
+    if (!(p->out_tokens_per_s > 0)) return 0;   /* an image api: no image workload to set it beside yet */
     double prompt, gen;
     char params[sizeof m->rows[0].id.params];
     generation_shape(m, p->model, &prompt, &gen, params, sizeof params);

@@ -45,6 +45,10 @@ typedef struct rp_row {
     double j_per_unit;         /* < 0 unknown */
     char e_kind[12], e_source[64];
     char basis[200];           /* how a projected/stated figure was obtained */
+    /* projected rows (reports/projection.h): tput the calibrated estimate, lo = tput, hi = bound
+     * the roofline rate (datasheet ceilings); calib names the calibration's source and date */
+    double bound;
+    char calib[128];
     double prompt_tokens, gen_tokens;   /* generation shape (llm, GC_METRIC_*), 0 unknown */
     bool best;                 /* fastest row of its job on its host */
 } rp_row;
@@ -126,6 +130,9 @@ typedef struct rp_table {
 
 /* Builds every table of the report (caller frees with rp_tables_free). */
 int rp_tables_build(const rp_model *m, rp_table **out, int *n);
+/* "Projection vs measurement" (tables_projection.c): every measured row of a profiled host beside
+ * its projection from that profile, and the error ratio. Appends one table to *ts. */
+int rp_table_projection(const rp_model *m, rp_table **ts, int *n);
 void rp_tables_free(rp_table *t, int n);
 void rp_table_md(FILE *f, const rp_table *t);
 void rp_table_html(FILE *f, const rp_table *t);

@@ -687,7 +687,8 @@ static int crossing_table(const rp_model *m, rp_table **ts, int *n) {
 int rp_tables_build(const rp_model *m, rp_table **out, int *n) {
     *out = NULL;
     *n = 0;
-    if (hosts_table(m, out, n) || throughput_table(m, out, n) || speedup_table(m, out, n) ||
+    if (hosts_table(m, out, n) || throughput_table(m, out, n) || rp_table_projection(m, out, n) ||
+        speedup_table(m, out, n) ||
         energy_table(m, out, n) || cost_table(m, out, n) || volume_table(m, out, n) || cheapest_table(m, out, n) ||
         envelope_table(m, out, n) || break_even_table(m, out, n) || crossing_table(m, out, n)) {
         rp_tables_free(*out, *n);

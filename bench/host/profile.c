@@ -9,13 +9,15 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { F_NUM, F_STR, F_KIND, F_BOOL };
+enum { F_NUM, F_STR, F_KIND, F_BOOL, F_RUNS_ON };
 /* Which cost kinds need a field: bit per gc_cost_kind. */
 #define K_OWNED (1u << GC_COST_OWNED)
 #define K_SUB (1u << GC_COST_SUBSCRIPTION)
 #define K_HOURLY (1u << GC_COST_HOURLY)
 #define K_API (1u << GC_COST_API)
 #define K_ALL (K_OWNED | K_SUB | K_HOURLY | K_API)
+/* Not a kind: an api priced per token (no usd_per_image) needs its token prices and speed. */
+#define K_API_TOKENS (1u << 4)
 
 typedef struct field {
     const char *section, *key;
@@ -40,6 +42,8 @@ static const field fields[] = {
     NUM("hardware", "idle_watts", idle_watts, 0, 1e5, K_OWNED),
     NUM("hardware", "active_watts", active_watts, 0.1, 1e5, K_OWNED),
     STR("hardware", "power_source", power_source, 0),
+    NUM("hardware", "cpu_peak_tflops_fp32", cpu_peak_tflops_fp32, 1e-4, 1e5, 0),
+    NUM("hardware", "cpu_peak_tops_int8", cpu_peak_tops_int8, 1e-4, 1e5, 0),
     {"cost", "kind", F_KIND, offsetof(gc_profile, kind), 0, 0, 0, K_ALL},
     STR("cost", "source", cost_source, 0),
     STR("cost", "as_of", as_of, K_ALL),
@@ -55,20 +59,28 @@ static const field fields[] = {
     NUM("cost", "units_per_month", units_per_month, 1e-6, 1e12, K_SUB),
     NUM("cost", "units_per_hour", units_per_hour, 1e-6, 1e12, K_SUB),
     NUM("cost", "usd_per_hour", usd_per_hour, 0, 1e6, K_HOURLY),
-    NUM("cost", "usd_per_m_input_tokens", usd_per_m_input, 0, 1e6, K_API),
-    NUM("cost", "usd_per_m_output_tokens", usd_per_m_output, 0, 1e6, K_API),
+    NUM("cost", "usd_per_m_input_tokens", usd_per_m_input, 0, 1e6, K_API_TOKENS),
+    NUM("cost", "usd_per_m_output_tokens", usd_per_m_output, 0, 1e6, K_API_TOKENS),
     NUM("cost", "usd_per_image", usd_per_image, 0, 1e6, 0),
     {"cost", "amortise", F_BOOL, offsetof(gc_profile, amortise), 0, 0, 0, 0},
     NUM("cost", "extra_usd_per_unit", extra_usd_per_unit, 0, 1e6, 0),
     NUM("cost", "billing_increment_s", billing_increment_s, 1, 1e6, 0),
     NUM("cost", "session_setup_s", session_setup_s, 0, 1e7, 0),
     NUM("cost", "jobs_per_session", jobs_per_session, 1, 1e12, 0),
-    NUM("throughput", "output_tokens_per_s", out_tokens_per_s, 1e-6, 1e9, K_API),
+    NUM("throughput", "output_tokens_per_s", out_tokens_per_s, 1e-6, 1e9, K_API_TOKENS),
     NUM("throughput", "first_token_s", first_token_s, 0, 1e4, 0),
-    STR("throughput", "source", throughput_source, K_API),
+    STR("throughput", "source", throughput_source, K_API_TOKENS),
+    {"projection", "runs_on", F_RUNS_ON, offsetof(gc_profile, runs_on_cpu), 0, 0, 0, 0},
+    /* the calibrated figures: the first PROJ_FIGURES entries from here need a source and date */
     NUM("projection", "bandwidth_efficiency", bw_efficiency, 0.01, 1, 0),
-    NUM("projection", "compute_efficiency", compute_efficiency, 0.01, 1, 0),
+    NUM("projection", "per_token_s", per_token_s, 0, 1, 0),
+    NUM("projection", "compute_efficiency", compute_efficiency, 0.001, 1, 0),
+    NUM("projection", "compute_efficiency_fp16", compute_efficiency_fp16, 0.001, 1, 0),
+    NUM("projection", "compute_efficiency_int8", compute_efficiency_int8, 0.001, 1, 0),
+    STR("projection", "source", proj_source, 0),
+    STR("projection", "as_of", proj_as_of, 0),
 };
+#define PROJ_FIGURES 5
 #define N_FIELDS (sizeof fields / sizeof fields[0])
 
 static const char *const kind_names[] = {"owned", "subscription", "hourly", "api"};
@@ -142,6 +154,12 @@ static int set_field(parse_state *st, size_t i, const char *value) {
             }
         return fail(st, "cost kind '%s' is not one of owned, subscription, hourly, api%s", value, "");
     }
+    if (f->type == F_RUNS_ON) {
+        if (strcmp(value, "cpu") && strcmp(value, "gpu"))
+            return fail(st, "runs_on is '%s', not cpu or gpu%s", value, "");
+        *(bool *)(void *)dst = !strcmp(value, "cpu");
+        return 1;
+    }
     if (f->type == F_BOOL) {
         bool yes = !strcmp(value, "yes") || !strcmp(value, "true");
         if (!yes && strcmp(value, "no") && strcmp(value, "false"))
@@ -189,12 +207,39 @@ static int field_index(const char *section, const char *key) {
     return -1;
 }
 
+/* [projection]: calibrated figures carry their source and date; fp16/int8 efficiencies default
+ * to the FP32 one; runs_on defaults to the GPU when the profile has a GPU's FP16 peak, and
+ * runs_on = cpu needs the CPU's own peak (the [hardware] peaks are then the accelerator's). */
+static int check_projection(parse_state *st) {
+    gc_profile *p = st->p;
+    int first = field_index("projection", "bandwidth_efficiency"), given = 0;
+    for (int i = first; i < first + PROJ_FIGURES; i++)
+        if (st->field_line[i] && !given) given = st->field_line[i];
+    p->calibrated = given > 0;
+    static const char *const need[] = {"source", "as_of"};
+    for (int k = 0; k < 2 && given; k++)
+        if (!st->field_line[field_index("projection", need[k])])
+            return gc_errf(st->err, "%s:%d: missing field '%s' in [projection] (needed with calibrated figures)",
+                           st->path, section_line(st, "projection"), need[k]);
+    if (!st->field_line[field_index("projection", "compute_efficiency_fp16")])
+        p->compute_efficiency_fp16 = p->compute_efficiency;
+    if (!st->field_line[field_index("projection", "compute_efficiency_int8")])
+        p->compute_efficiency_int8 = p->compute_efficiency;
+    int runs_on = st->field_line[field_index("projection", "runs_on")];
+    if (!runs_on) p->runs_on_cpu = !(p->peak_tflops_fp16 > 0);
+    else if (p->runs_on_cpu && !(p->cpu_peak_tflops_fp32 > 0))
+        return gc_errf(st->err, "%s:%d: runs_on = cpu needs cpu_peak_tflops_fp32 in [hardware] (the CPU's own FP32 peak)",
+                       st->path, runs_on);
+    return 0;
+}
+
 static int check_required(parse_state *st) {
     int kind_i = field_index("cost", "kind");
     if (!st->field_line[kind_i])
         return gc_errf(st->err, "%s:%d: missing field 'kind' in [cost] (owned, subscription, hourly or api)",
                        st->path, section_line(st, "cost"));
     unsigned kbit = 1u << st->p->kind;
+    if (st->p->kind == GC_COST_API && !st->field_line[field_index("cost", "usd_per_image")]) kbit |= K_API_TOKENS;
     for (size_t i = 0; i < N_FIELDS; i++) {
         const field *f = &fields[i];
         if (st->field_line[i] || !(f->required & kbit)) continue;
@@ -202,9 +247,11 @@ static int check_required(parse_state *st) {
         if (f->required == K_ALL)
             return gc_errf(st->err, "%s:%d: missing field '%s' in [%s]", st->path, line, f->key,
                            f->section);
-        return gc_errf(st->err, "%s:%d: missing field '%s' in [%s] (needed for cost kind %s)",
-                       st->path, line, f->key, f->section, profile_kind_name(st->p->kind));
+        return gc_errf(st->err, "%s:%d: missing field '%s' in [%s] (needed for cost kind %s%s)",
+                       st->path, line, f->key, f->section, profile_kind_name(st->p->kind),
+                       f->required == K_API_TOKENS ? " priced per token; an image api gives usd_per_image" : "");
     }
+    if (check_projection(st)) return -1;
     const gc_profile *p = st->p;
     if (p->kind == GC_COST_HOURLY && strcmp(p->pricing, "on-demand") && strcmp(p->pricing, "spot"))
         return gc_errf(st->err, "%s:%d: pricing '%s' is not on-demand or spot", st->path,
@@ -228,6 +275,7 @@ int profile_load(const char *path, gc_profile *p, gc_err *err) {
     memset(p, 0, sizeof *p);
     p->bw_efficiency = GC_PROJ_BW_EFFICIENCY;
     p->compute_efficiency = GC_PROJ_COMPUTE_EFFICIENCY;
+    p->compute_efficiency_fp16 = p->compute_efficiency_int8 = GC_PROJ_COMPUTE_EFFICIENCY;
     snprintf(p->path, sizeof p->path, "%s", path);
     profile_id_from_path(path, p->id, sizeof p->id);
     parse_state st = {.path = path, .p = p, .err = err};

@@ -3,7 +3,9 @@
  * Sections and fields (every figure has its source and date in a comment in the file):
  *   [host]        name (required), device, notes
  *   [hardware]    memory_bandwidth_gbs, memory_gb, peak_tflops_fp32, peak_tflops_fp16,
- *                 peak_tops_int8, idle_watts, active_watts, power_source
+ *                 peak_tops_int8, idle_watts, active_watts, power_source,
+ *                 cpu_peak_tflops_fp32, cpu_peak_tops_int8 (the host CPU's own ceilings, for a
+ *                 device whose accelerator gencost cannot run on: the M1's GPU)
  *   [cost]        kind = owned | subscription | hourly | api (required), source, as_of (required),
  *                 owned:        purchase_usd, lifetime_years, hours_per_day,
  *                               electricity_usd_per_kwh, grid_gco2_per_kwh,
@@ -18,11 +20,19 @@
  *                               the work: start-up, install, model download, idle connection),
  *                               jobs_per_session (jobs one session does; absent: one session a
  *                               month)
- *                 api:          provider, model, usd_per_m_input_tokens, usd_per_m_output_tokens,
- *                               usd_per_image (optional)
+ *                 api:          provider, model, and either usd_per_image (an image api) or
+ *                               usd_per_m_input_tokens and usd_per_m_output_tokens
  *                 any kind:     grid_gco2_per_kwh (optional except for owned)
- *   [throughput]  (api only) output_tokens_per_s, first_token_s (latency), source
- *   [projection]  bandwidth_efficiency, compute_efficiency (optional; defaults below)
+ *   [throughput]  (api priced per token) output_tokens_per_s, first_token_s (latency), source
+ *   [projection]  how a host without results is projected (reports/projection.h), all optional:
+ *                 runs_on = cpu | gpu: which ceilings gencost can use (default gpu when the
+ *                   profile gives an FP16 peak, else cpu; cpu with a GPU's peaks given needs
+ *                   cpu_peak_tflops_fp32 in [hardware]),
+ *                 bandwidth_efficiency (share of the datasheet bandwidth decode achieves),
+ *                 per_token_s (fixed time per forward pass: kernel launches and syncs),
+ *                 compute_efficiency (FP32), compute_efficiency_fp16, compute_efficiency_int8
+ *                   (share of that precision's peak; fp16/int8 default to compute_efficiency),
+ *                 source and as_of (required when any figure above is given)
  * An unknown field, a bad value, a duplicate or a missing required field is an error naming
  * file:line.
  */
@@ -32,9 +42,9 @@
 #include <stdio.h>
 #include "base/util.h"
 
-/* Defaults used when projecting a host from its roofline; the report states them. Decode reads
- * every weight once per token, so the bandwidth ceiling is used as is; compute-bound phases
- * rarely sustain the datasheet peak, so half of it is assumed. */
+/* Defaults for a profile without calibrated [projection] figures: its projection is then the
+ * roofline bound (bandwidth as is, half the compute peak, no per-token time), and the report
+ * says it is uncalibrated. */
 #define GC_PROJ_BW_EFFICIENCY 1.0
 #define GC_PROJ_COMPUTE_EFFICIENCY 0.5
 
@@ -68,8 +78,14 @@ typedef struct gc_profile {
     /* api throughput, from the profile (not measured) */
     double out_tokens_per_s, first_token_s;
     char throughput_source[192];
+    /* the host CPU's ceilings, for runs_on = cpu beside an accelerator's; 0 = not given */
+    double cpu_peak_tflops_fp32, cpu_peak_tops_int8;
     /* projection */
-    double bw_efficiency, compute_efficiency;
+    double bw_efficiency, compute_efficiency, compute_efficiency_fp16, compute_efficiency_int8;
+    double per_token_s;          /* seconds per forward pass beyond the roofline time */
+    bool runs_on_cpu;            /* project with the CPU's ceilings */
+    bool calibrated;             /* [projection] gave figures (then proj_source, proj_as_of) */
+    char proj_source[192], proj_as_of[32];
 } gc_profile;
 
 const char *profile_kind_name(gc_cost_kind k);

@@ -1,0 +1,116 @@
+/* Projection of a case onto a host from its profile: the roofline bound and the calibrated
+ * estimate (formulas and ceilings in projection.h). */
+#include "reports/projection.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "reports/volume.h"
+
+static bool is_float_quant(const char *q) {
+    return !strcmp(q, "f32") || !strcmp(q, "-") || !strcmp(q, "f16") || !strcmp(q, "bf16");
+}
+
+/* The CPU's own peaks when the profile gives them beside an accelerator's, else [hardware]'s
+ * (a CPU-only profile, whose peaks are its CPU's). */
+static double cpu_peak(const gc_profile *p, bool int8) {
+    if (p->cpu_peak_tflops_fp32 > 0) return (int8 ? p->cpu_peak_tops_int8 : p->cpu_peak_tflops_fp32) * 1e12;
+    return (int8 ? p->peak_tops_int8 : p->peak_tflops_fp32) * 1e12;
+}
+
+double rp_proj_peak(const gc_profile *p, const char *quant, const char **which, double *eff) {
+    bool fp32_only = !strcmp(quant, "f32") || !strcmp(quant, "-");
+    if (p->runs_on_cpu) {
+        /* quantized weights meet int8 activations in dot products (SDOT, VNNI) */
+        if (!is_float_quant(quant) && cpu_peak(p, true) > 0) {
+            *which = "INT8";
+            *eff = p->compute_efficiency_int8;
+            return cpu_peak(p, true);
+        }
+        *which = "FP32";
+        *eff = p->compute_efficiency;
+        return cpu_peak(p, false);
+    }
+    /* CUDA: dequantised to F16 for cuBLAS on tensor cores with F32 accumulation */
+    if (!fp32_only && p->peak_tflops_fp16 > 0) {
+        *which = "FP16";
+        *eff = p->compute_efficiency_fp16;
+        return p->peak_tflops_fp16 * 1e12;
+    }
+    *which = "FP32";
+    *eff = p->compute_efficiency;
+    return p->peak_tflops_fp32 * 1e12;
+}
+
+double rp_proj_passes(const rp_row *ref) {
+    if (strcmp(ref->id.workload, "llm")) return 0;
+    if (!strcmp(ref->id.phase, "decode")) return ref->work_per_rep;
+    if (!strcmp(ref->id.phase, "prefill")) return 1;
+    if (!strcmp(ref->id.phase, "generation") || !strcmp(ref->unit, "generation"))
+        return ref->gen_tokens > 0 ? ref->gen_tokens : 1;
+    return 0;
+}
+
+/* x rounded to `digits` significant digits, written for people ("3,490", "0.582"). */
+static void fmt_sig(char *b, size_t n, double x, int digits) {
+    if (x > 0 && isfinite(x)) {
+        double scale = pow(10, floor(log10(x)) - (digits - 1));
+        x = round(x / scale) * scale;
+    }
+    volume_fmt_num(b, n, x);
+}
+
+static void write_basis(const gc_profile *p, double bw_gbs, const rp_row *ref, rp_proj *o, bool sum,
+                        double bw_eff) {
+    char est[32], bound[32], gb[32], bw[32], gflop[32], peak[32], floor_s[64] = "";
+    fmt_sig(est, sizeof est, ref->work_per_rep / o->seconds, 3);
+    fmt_sig(bound, sizeof bound, ref->work_per_rep / o->bound_s, 2);
+    fmt_sig(gb, sizeof gb, ref->bytes_per_rep / 1e9, 3);
+    fmt_sig(bw, sizeof bw, bw_gbs, 4);
+    fmt_sig(gflop, sizeof gflop, ref->flops_per_rep / 1e9, 3);
+    fmt_sig(peak, sizeof peak, o->peak / 1e12, 3);
+    if (o->passes > 0 && p->per_token_s > 0)
+        snprintf(floor_s, sizeof floor_s, " + %g × %.2g ms", o->passes, p->per_token_s * 1e3);
+    int k = snprintf(o->basis, sizeof o->basis, "%s (bound %s) %s/s: %s GB ÷ (%s GB/s × %.2g)%s %s %s GFLOP ÷ (%s %s T × %.2g)",
+                     est, bound, ref->unit, gb, bw, bw_eff, floor_s, sum ? "+" : "max", gflop, o->precision, peak,
+                     o->compute_eff);
+    if (k > 0 && (size_t)k < sizeof o->basis && p->runs_on_cpu && p->cpu_peak_tflops_fp32 > 0)
+        snprintf(o->basis + k, sizeof o->basis - (size_t)k, "; its CPU (no gencost backend for its GPU)");
+}
+
+int rp_project(const gc_profile *p, double bw_gbs, const rp_row *ref, rp_proj *o) {
+    memset(o, 0, sizeof *o);
+    if (!p->runs_on_cpu && !strcmp(ref->id.workload, "triad")) return -1;   /* a CPU stream */
+    double eff = 0;
+    o->peak = rp_proj_peak(p, ref->id.quant, &o->precision, &eff);
+    o->compute_eff = eff;
+    bool has_bytes = ref->bytes_per_rep > 0, has_flops = ref->flops_per_rep > 0;
+    if ((!has_bytes && !has_flops) || (has_bytes && !(bw_gbs > 0)) || (has_flops && !(o->peak > 0)) ||
+        !(ref->work_per_rep > 0))
+        return -1;
+    double bw_eff = p->bw_efficiency;
+    double bw = bw_gbs * 1e9;
+    double b_bw = has_bytes ? ref->bytes_per_rep / bw : 0, b_c = has_flops ? ref->flops_per_rep / o->peak : 0;
+    double t_bw = b_bw / bw_eff, t_c = has_flops ? b_c / eff : 0;
+    bool sum = !strcmp(ref->id.phase, "generation") || !strcmp(ref->unit, "generation");
+    o->passes = rp_proj_passes(ref);
+    o->bound_s = sum ? b_bw + b_c : fmax(b_bw, b_c);
+    o->seconds = (sum ? t_bw + t_c : fmax(t_bw, t_c)) + o->passes * p->per_token_s;
+    if (!(o->seconds > 0) || !(o->bound_s > 0)) return -1;
+    if (p->calibrated)
+        snprintf(o->calib, sizeof o->calib, "calibrated: %.78s (%.31s)", p->proj_source, p->proj_as_of);
+    else
+        snprintf(o->calib, sizeof o->calib, "uncalibrated: roofline defaults (bandwidth × %.2g, peak × %.2g)",
+                 GC_PROJ_BW_EFFICIENCY, GC_PROJ_COMPUTE_EFFICIENCY);
+    write_basis(p, bw_gbs, ref, o, sum, bw_eff);
+    return 0;
+}
+
+int rp_project_measured(const rp_model *m, const rp_row *r, rp_proj *out) {
+    const gc_profile *p = m->hosts[r->host].prof;
+    if (r->how != RP_MEASURED || !p || p->kind == GC_COST_API) return -1;
+    bool cpu_row = !strcmp(r->id.backend, "cpu");
+    if (cpu_row != p->runs_on_cpu) return -1;   /* the profile projects the other device */
+    return rp_project(p, rp_host_bw(m, r->host), r, out);
+}
