@@ -99,7 +99,7 @@ int rp_project(const gc_profile *p, double bw_gbs, const rp_row *ref, rp_proj *o
     o->seconds = (sum ? t_bw + t_c : fmax(t_bw, t_c)) + o->passes * p->per_token_s;
     if (!(o->seconds > 0) || !(o->bound_s > 0)) return -1;
     if (p->calibrated)
-        snprintf(o->calib, sizeof o->calib, "calibrated: %.78s (%.31s)", p->proj_source, p->proj_as_of);
+        snprintf(o->calib, sizeof o->calib, "calibrated: %.112s (%.31s)", p->proj_source, p->proj_as_of);
     else
         snprintf(o->calib, sizeof o->calib, "uncalibrated: roofline defaults (bandwidth × %.2g, peak × %.2g)",
                  GC_PROJ_BW_EFFICIENCY, GC_PROJ_COMPUTE_EFFICIENCY);

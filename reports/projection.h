@@ -32,7 +32,7 @@ typedef struct rp_proj {
     double peak;             /* ops/s of that precision; 0 when the case has no FLOPs */
     double compute_eff;      /* efficiency applied to it */
     char basis[200];         /* "590 (bound 3,490) token/s: 0.582 GB ÷ (2,039 GB/s × 0.28) + ..." */
-    char calib[128];         /* the calibration's source and date, or "uncalibrated: ..." */
+    char calib[160];         /* the calibration's source and date, or "uncalibrated: ..." */
 } rp_proj;
 
 /* Peak ops/s p's device offers for a case of quant, as gencost would compute it there (see

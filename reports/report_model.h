@@ -48,7 +48,7 @@ typedef struct rp_row {
     /* projected rows (reports/projection.h): tput the calibrated estimate, lo = tput, hi = bound
      * the roofline rate (datasheet ceilings); calib names the calibration's source and date */
     double bound;
-    char calib[128];
+    char calib[160];
     double prompt_tokens, gen_tokens;   /* generation shape (llm, GC_METRIC_*), 0 unknown */
     bool best;                 /* fastest row of its job on its host */
 } rp_row;

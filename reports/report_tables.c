@@ -248,7 +248,7 @@ static void shapes_text(const rp_model *m, char *b, size_t n) {
     if (o && o + 2 < n) o += (size_t)snprintf(b + o, n - o, ".");
     for (int h = 0; h < m->n_hosts && o + 1 < n; h++) {
         const gc_profile *p = m->hosts[h].prof;
-        if (!p || p->kind != GC_COST_API) continue;
+        if (!p || p->kind != GC_COST_API || !(p->out_tokens_per_s > 0)) continue;   /* an image api prices no tokens */
         bool measured = false;
         double prompt = 0, gen = 0;
         for (int i = 0; i < m->n_rows; i++) {

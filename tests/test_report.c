@@ -81,19 +81,45 @@ static int teardown(void **s) {
 #define W 4.5e9
 #define F 1.6e10
 static double gen_rate(double dec, double pre) { return 1.0 / (512 / pre + 128 / dec); }
+/* H100 generation, calibrated: 129 weight reads / (3350 GB/s × 0.27) + 640 tokens' FLOPs /
+ * (989 TFLOPS × 0.085) + 128 passes × 0.55 ms */
+#define H100_GEN_S (129 * W / (3350e9 * 0.27) + 640 * F / (989e12 * 0.085) + 128 * 0.00055)
+
+/* The measured M1 beside its own projection (hosts/apple-m1-macbook-air.ini, on its CPU): decode
+ * max(16 W / (68.25 GB/s × 0.82), 16 F / (1.64 TOPS × 0.5)) + 16 × 2.4 ms = 1.3249 s for 16
+ * tokens = 12.08 → "12.1" token/s; measured 12 → 12 / 12.08 = 0.99×. The RTX (cuda rows,
+ * runs on its GPU): max(16 W / (448 GB/s × 0.53), 16 F / (30.6 TFLOPS × 0.48)) + 16 × 0.68 ms =
+ * 0.31411 s → 50.94 → "50.9"; measured 90 → 1.8×. */
+static void projection_vs_measurement(void **s) {
+    double t = fmax(16 * W / (68.25e9 * 0.82), 16 * F / (1.64e12 * 0.5)) + 16 * 0.0024;
+    assert_true(fabs(16 / t - 12.08) < 0.005);
+    expect_in_row("## Projection vs measurement", "q4_0/decode", "| apple-m1-macbook-air |", "| 12.1 | 15 | 12 | 0.99× |");
+    expect_in_row("## Projection vs measurement", "q4_0/decode", "| apple-m1-macbook-air |", "its CPU");
+    t = fmax(16 * W / (448e9 * 0.53), 16 * F / (30.6e12 * 0.48)) + 16 * 0.00068;
+    assert_true(fabs(16 / t - 50.94) < 0.005);
+    expect_in_row("## Projection vs measurement", "q4_0/decode", "| rtx3080-laptop |", "| 50.9 | 100 | 90 | 1.8× |");
+    /* the triad the M1 measured on its CPU: 0.8 GB a rep at 68.25 × 0.82 GB/s = 56.0 → "56"; measured 60 */
+    expect_in_row("## Projection vs measurement", "triad", "| apple-m1-macbook-air |", "| 56 | 68 | 60 | 1.1× |");
+    /* the projected hosts are not in it */
+    assert_null(table_line(md, "## Projection vs measurement", "cloud-h100", "|"));
+}
 
 static void throughput_measured_and_projected(void **s) {
     char want[64];
     snprintf(want, sizeof want, "| %.4g |", gen_rate(12, 100));
     expect_in_row("## Throughput", "generation (generation) | apple-m1-macbook-air |", "measured", want);
-    /* H100 decode: 16 tokens per rep; max(16 W / 3350 GB/s, 16 F / (989 TFLOPS × 0.5)) */
-    double t = fmax(16 * W / 3350e9, 16 * F / (989e12 * 0.5));
+    /* H100 decode, calibrated (hosts/cloud-h100.ini): 16 tokens per rep;
+     * max(16 W / (3350 GB/s × 0.27), 16 F / (989 TFLOPS × 0.085)) + 16 passes × 0.55 ms */
+    double t = fmax(16 * W / (3350e9 * 0.27), 16 * F / (989e12 * 0.085)) + 16 * 0.00055;
     snprintf(want, sizeof want, "| %.4g |", 16 / t);
     expect_in_row("## Throughput", "q4_0/decode (token) | cloud-h100 (projected)", "| projected |", want);
-    /* H100 generation: the sum of bandwidth time and compute time */
-    t = 129 * W / 3350e9 + 640 * F / (989e12 * 0.5);
+    /* H100 generation: the sum of bandwidth time and compute time, + one pass per new token */
+    t = H100_GEN_S;
     snprintf(want, sizeof want, "| %.4g |", 1 / t);
     expect_in_row("## Throughput", "q4_0/generation (generation) | cloud-h100 (projected)", "projected", want);
+    /* the range: the roofline bound, 16 tokens / (16 W / 3350 GB/s) = 744 token/s → 740 (2 digits) */
+    expect_in_row("## Throughput", "q4_0/decode (token) | cloud-h100 (projected)", "| projected |", "(bound 740) token/s");
+    expect_in_row("## Throughput", "q4_0/decode (token) | cloud-h100 (projected)", "| projected |", "0.55 ms");
     /* the api's generation: 0.08 s + 128 tokens / 750 tokens/s, marked profile */
     snprintf(want, sizeof want, "| %.4g |", 1 / (0.08 + 128 / 750.0));
     expect_in_row("## Throughput", "api-llama3-8b (profile figures)", "generation", want);
@@ -112,7 +138,7 @@ static void speedup_vs_baseline(void **s) {
 static void energy_with_source(void **s) {
     expect_in_row("## Energy per generation", "apple-m1-macbook-air", "measured", "| 300 | measured | powermetrics |");
     char want[96];
-    snprintf(want, sizeof want, "| %.4g | estimated | profile:rtx3080-laptop active_watts |", 180 / gen_rate(90, 3000));
+    snprintf(want, sizeof want, "| %.4g | estimated | profile:rtx3080-laptop active_watts |", 110 / gen_rate(90, 3000));
     expect_in_row("## Energy per generation", "rtx3080-laptop", "measured", want);
 }
 
@@ -127,11 +153,11 @@ static void cost_per_1000(void **s) {
     snprintf(want, sizeof want, "| %.4g |", 300 / 3.6e6 * 366);
     expect_in_row("## Cost per 1,000", "apple-m1-macbook-air", "measured", want);
     /* H100 projected at $4.29/h */
-    double t = 129 * W / 3350e9 + 640 * F / (989e12 * 0.5);
+    double t = H100_GEN_S;
     snprintf(want, sizeof want, "| $%.3g |", 4.29 * t / 3600 * 1000);
     expect_in_row("## Cost per 1,000", "q4_0/generation | cloud-h100 (projected)", "projected", want);
-    /* Colab: $9.99 / 100 CU × 13.45 CU/h */
-    t = 129 * W / 1555e9 + 640 * F / (312e12 * 0.5);
+    /* Colab: $9.99 / 100 CU × 13.45 CU/h; calibrated A100 40GB (hosts/colab-pro-a100.ini) */
+    t = 129 * W / (1555e9 * 0.28) + 640 * F / (312e12 * 0.15) + 128 * 0.00045;
     snprintf(want, sizeof want, "| $%.3g |", 9.99 / 100 * 13.45 * t / 3600 * 1000);
     expect_in_row("## Cost per 1,000", "colab-pro-a100 (projected)", "projected", want);
     /* api: 512 × $0.05/M + 128 × $0.08/M */
@@ -148,15 +174,15 @@ static void break_even(void **s) {
     if (!l) fail_msg("no break-even row M1 vs api with %s", want);
     assert_non_null(strstr(l, "beyond capacity"));
     /* the RTX laptop vs the H100: owning wins above the break-even */
-    double t = 129 * W / 3350e9 + 640 * F / (989e12 * 0.5);
-    double h100 = 4.29 * t / 3600, sec = 1 / gen_rate(90, 3000), e = 180 * sec / 3.6e6 * 0.16;
+    double t = H100_GEN_S;
+    double h100 = 4.29 * t / 3600, sec = 1 / gen_rate(90, 3000), e = 110 * sec / 3.6e6 * 0.16;
     snprintf(want, sizeof want, "| %.0f |", ceil((1999.0 / 48) / (h100 - e)));
     l = table_line(md, "## Break-even", "| rtx3080-laptop | cloud-h100 (projected)", want);
     if (!l) fail_msg("no break-even row RTX vs H100 with %s", want);
 }
 
 static void hosts_marked(void **s) {
-    expect_in_row("## Hosts", "| cloud-a100-80gb |", "| projected |", "AWS on-demand");
+    expect_in_row("## Hosts", "| cloud-a100-80gb |", "| projected |", "RunPod on-demand");
     expect_in_row("## Hosts", "| rtx3080-laptop |", "| measured |", "owned");
     /* every projected row of the csv says so */
     assert_non_null(strstr(csv, "cloud-h100,Cloud H100 (Lambda on-demand),projected,llm,llama3-8b,q4_0,-,0,generation"));
@@ -533,6 +559,7 @@ static void bad_inputs(void **s) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(throughput_measured_and_projected),
+        cmocka_unit_test(projection_vs_measurement),
         cmocka_unit_test(speedup_vs_baseline),
         cmocka_unit_test(energy_with_source),
         cmocka_unit_test(cost_per_1000),
