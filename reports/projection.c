@@ -61,22 +61,38 @@ static void fmt_sig(char *b, size_t n, double x, int digits) {
     volume_fmt_num(b, n, x);
 }
 
-static void write_basis(const gc_profile *p, double bw_gbs, const rp_row *ref, rp_proj *o, bool sum,
-                        double bw_eff) {
-    char est[32], bound[32], gb[32], bw[32], gflop[32], peak[32], floor_s[64] = "";
+/* "181 (bound 740) token/s: 72 GB ÷ (3,350 GB/s × 0.27) + 16 × 0.55 ms; calibrated (2026-06):
+ * <source>": the range first, rounded; then the terms that set the time (a single phase shows
+ * the binding one, a generation both); then where the efficiencies came from. */
+static void write_basis(const gc_profile *p, double bw_gbs, const rp_row *ref, rp_proj *o, bool sum, bool bw_binds) {
+    char est[32], bound[32], gb[32], bw[32], gflop[32], peak[32], mem[96] = "", comp[96] = "", floor_s[64] = "";
     fmt_sig(est, sizeof est, ref->work_per_rep / o->seconds, 3);
     fmt_sig(bound, sizeof bound, ref->work_per_rep / o->bound_s, 2);
     fmt_sig(gb, sizeof gb, ref->bytes_per_rep / 1e9, 3);
     fmt_sig(bw, sizeof bw, bw_gbs, 4);
     fmt_sig(gflop, sizeof gflop, ref->flops_per_rep / 1e9, 3);
     fmt_sig(peak, sizeof peak, o->peak / 1e12, 3);
+    if (ref->bytes_per_rep > 0 && (sum || bw_binds))
+        snprintf(mem, sizeof mem, "%s GB ÷ (%s GB/s × %.2g)", gb, bw, p->bw_efficiency);
+    if (ref->flops_per_rep > 0 && (sum || !bw_binds))
+        snprintf(comp, sizeof comp, "%s%s GFLOP ÷ (%s %s T × %.2g)", mem[0] ? " + " : "", gflop, o->precision, peak,
+                 o->compute_eff);
     if (o->passes > 0 && p->per_token_s > 0)
         snprintf(floor_s, sizeof floor_s, " + %g × %.2g ms", o->passes, p->per_token_s * 1e3);
-    int k = snprintf(o->basis, sizeof o->basis, "%s (bound %s) %s/s: %s GB ÷ (%s GB/s × %.2g)%s %s %s GFLOP ÷ (%s %s T × %.2g)",
-                     est, bound, ref->unit, gb, bw, bw_eff, floor_s, sum ? "+" : "max", gflop, o->precision, peak,
-                     o->compute_eff);
-    if (k > 0 && (size_t)k < sizeof o->basis && p->runs_on_cpu && p->cpu_peak_tflops_fp32 > 0)
-        snprintf(o->basis + k, sizeof o->basis - (size_t)k, "; its CPU (no gencost backend for its GPU)");
+    const char *cpu = p->runs_on_cpu && p->cpu_peak_tflops_fp32 > 0 ? "; its CPU (no gencost backend for its GPU)" : "";
+    char range[128];
+    snprintf(range, sizeof range, "%s (bound %s) %s/s: ", est, bound, ref->unit);
+    /* pieces in turn: a long source loses its tail, never the figures before it */
+    const char *pieces[] = {range, mem, comp, floor_s, cpu, p->calibrated ? "; calibrated (" : "; ",
+                            p->calibrated ? p->proj_as_of : o->calib, p->calibrated ? "): " : "",
+                            p->calibrated ? p->proj_source : ""};
+    size_t used = 0;
+    o->basis[0] = 0;
+    for (size_t i = 0; i < sizeof pieces / sizeof pieces[0] && used + 1 < sizeof o->basis; i++) {
+        int k = snprintf(o->basis + used, sizeof o->basis - used, "%s", pieces[i]);
+        if (k > 0) used += (size_t)k;
+        if (used >= sizeof o->basis) used = sizeof o->basis - 1;
+    }
 }
 
 int rp_project(const gc_profile *p, double bw_gbs, const rp_row *ref, rp_proj *o) {
@@ -103,7 +119,7 @@ int rp_project(const gc_profile *p, double bw_gbs, const rp_row *ref, rp_proj *o
     else
         snprintf(o->calib, sizeof o->calib, "uncalibrated: roofline defaults (bandwidth × %.2g, peak × %.2g)",
                  GC_PROJ_BW_EFFICIENCY, GC_PROJ_COMPUTE_EFFICIENCY);
-    write_basis(p, bw_gbs, ref, o, sum, bw_eff);
+    write_basis(p, bw_gbs, ref, o, sum, t_bw >= t_c);
     return 0;
 }
 

@@ -31,7 +31,8 @@ typedef struct rp_proj {
     const char *precision;   /* "FP32", "FP16", "INT8": the peak used */
     double peak;             /* ops/s of that precision; 0 when the case has no FLOPs */
     double compute_eff;      /* efficiency applied to it */
-    char basis[200];         /* "590 (bound 3,490) token/s: 0.582 GB ÷ (2,039 GB/s × 0.28) + ..." */
+    char basis[256];         /* "589 (bound 3,500) token/s: 0.582 GB ÷ (2,039 GB/s × 0.28) + 1 × 0.68 ms;
+                              * calibrated (2026-06): <source>" */
     char calib[160];         /* the calibration's source and date, or "uncalibrated: ..." */
 } rp_proj;
 

@@ -44,7 +44,7 @@ typedef struct rp_row {
     double work_per_rep, bytes_per_rep, flops_per_rep;
     double j_per_unit;         /* < 0 unknown */
     char e_kind[12], e_source[64];
-    char basis[200];           /* how a projected/stated figure was obtained */
+    char basis[256];           /* how a projected/stated figure was obtained */
     /* projected rows (reports/projection.h): tput the calibrated estimate, lo = tput, hi = bound
      * the roofline rate (datasheet ceilings); calib names the calibration's source and date */
     double bound;

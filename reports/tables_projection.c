@@ -11,7 +11,7 @@
 #include "reports/projection.h"
 #include "reports/volume.h"
 
-enum { NCOL = 8 };
+enum { NCOL = 7 };
 
 static int append_row(rp_table *t, const char *const cells[NCOL]) {
     if (t->nrow == t->cap) {
@@ -54,7 +54,7 @@ static int add_measured_row(const rp_model *m, const rp_row *r, rp_table *t) {
     char q[32];
     sig(q, sizeof q, r->tput / projected, 2);
     snprintf(ratio, sizeof ratio, "%s×", q);
-    const char *cells[NCOL] = {job, host, est, bound, meas, ratio, pr.calib, pr.basis};
+    const char *cells[NCOL] = {job, host, est, bound, meas, ratio, pr.basis};
     return append_row(t, cells);
 }
 
@@ -65,7 +65,7 @@ int rp_table_projection(const rp_model *m, rp_table **ts, int *n) {
     t = &t[(*n)++];
     memset(t, 0, sizeof *t);
     static const char *const head[NCOL] = {"job", "host", "projected /s", "roofline bound /s", "measured /s",
-                                           "measured ÷ projected", "calibration", "projection"};
+                                           "measured ÷ projected", "projection and its calibration"};
     snprintf(t->title, sizeof t->title, "Projection vs measurement");
     snprintf(t->intro, sizeof t->intro,
              "Each measured host that has a profile, projected from that profile as a host without "
