@@ -85,8 +85,11 @@ static void price_text(const gc_profile *p, char *b, size_t n) {
         snprintf(b, n, "%s/h (%s %s)", usd(x, p->usd_per_hour), p->provider, p->pricing);
         break;
     case GC_COST_API:
-        snprintf(b, n, "%s/M input, %s/M output tokens (%s)", usd(x, p->usd_per_m_input),
-                 usd(y, p->usd_per_m_output), p->provider);
+        if (!(p->out_tokens_per_s > 0))   /* an image api, priced per image */
+            snprintf(b, n, "%s per image (%s)", usd(x, p->usd_per_image), p->provider);
+        else
+            snprintf(b, n, "%s/M input, %s/M output tokens (%s)", usd(x, p->usd_per_m_input),
+                     usd(y, p->usd_per_m_output), p->provider);
         break;
     }
 }
