@@ -52,26 +52,18 @@ double rp_proj_passes(const rp_row *ref) {
     return 0;
 }
 
-/* x rounded to `digits` significant digits, written for people ("3,490", "0.582"). */
-static void fmt_sig(char *b, size_t n, double x, int digits) {
-    if (x > 0 && isfinite(x)) {
-        double scale = pow(10, floor(log10(x)) - (digits - 1));
-        x = round(x / scale) * scale;
-    }
-    volume_fmt_num(b, n, x);
-}
 
 /* "181 (bound 740) token/s: 72 GB ÷ (3,350 GB/s × 0.27) + 16 × 0.55 ms; calibrated (2026-06):
  * <source>": the range first, rounded; then the terms that set the time (a single phase shows
  * the binding one, a generation both); then where the efficiencies came from. */
 static void write_basis(const gc_profile *p, double bw_gbs, const rp_row *ref, rp_proj *o, bool sum, bool bw_binds) {
     char est[32], bound[32], gb[32], bw[32], gflop[32], peak[32], mem[96] = "", comp[96] = "", floor_s[64] = "";
-    fmt_sig(est, sizeof est, ref->work_per_rep / o->seconds, 3);
-    fmt_sig(bound, sizeof bound, ref->work_per_rep / o->bound_s, 2);
-    fmt_sig(gb, sizeof gb, ref->bytes_per_rep / 1e9, 3);
-    fmt_sig(bw, sizeof bw, bw_gbs, 4);
-    fmt_sig(gflop, sizeof gflop, ref->flops_per_rep / 1e9, 3);
-    fmt_sig(peak, sizeof peak, o->peak / 1e12, 3);
+    volume_fmt_sig(est, sizeof est, ref->work_per_rep / o->seconds, 3);
+    volume_fmt_sig(bound, sizeof bound, ref->work_per_rep / o->bound_s, 2);
+    volume_fmt_sig(gb, sizeof gb, ref->bytes_per_rep / 1e9, 3);
+    volume_fmt_sig(bw, sizeof bw, bw_gbs, 4);
+    volume_fmt_sig(gflop, sizeof gflop, ref->flops_per_rep / 1e9, 3);
+    volume_fmt_sig(peak, sizeof peak, o->peak / 1e12, 3);
     if (ref->bytes_per_rep > 0 && (sum || bw_binds))
         snprintf(mem, sizeof mem, "%s GB ÷ (%s GB/s × %.2g)", gb, bw, p->bw_efficiency);
     if (ref->flops_per_rep > 0 && (sum || !bw_binds))

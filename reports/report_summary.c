@@ -20,33 +20,15 @@ int rp_volumes(const rp_model *m, double *out) {
 }
 
 /* 3 significant digits, thousands grouped: 12,300 / 4.56 / 0.0123. */
-void rp_fmt_num(char *b, size_t n, double x) {
-    if (!isfinite(x)) {
-        snprintf(b, n, "—");
-        return;
-    }
-    if (fabs(x) < 1000) {
-        snprintf(b, n, "%.3g", x);
-        return;
-    }
-    char digits[32];
-    double r = x;
-    int mag = (int)floor(log10(fabs(x)));
-    if (mag >= 3) r = round(x / pow(10, mag - 2)) * pow(10, mag - 2);   /* 3 significant digits */
-    snprintf(digits, sizeof digits, "%.0f", fabs(r));
-    size_t len = strlen(digits), o = 0;
-    if (x < 0 && o + 1 < n) b[o++] = '-';
-    for (size_t i = 0; i < len && o + 2 < n; i++) {
-        if (i && (len - i) % 3 == 0) b[o++] = ',';
-        b[o++] = digits[i];
-    }
-    b[o] = 0;
-}
+void rp_fmt_num(char *b, size_t n, double x) { volume_fmt_sig(b, n, x, 3); }
 
 /* Dollars for a person: "$1,230", "$9.99", "$0.0123"; never scientific notation. */
 void rp_fmt_usd(char *b, size_t n, double x) {
     if (!isfinite(x)) snprintf(b, n, "—");
-    else if (x == 0) snprintf(b, n, "$0");
+    else if (x < 0 && n > 1) {   /* a refund or credit: the sign, then the amount */
+        b[0] = '-';
+        rp_fmt_usd(b + 1, n - 1, -x);
+    } else if (x == 0) snprintf(b, n, "$0");
     else if (x >= 1000) {
         char d[32];
         rp_fmt_num(d, sizeof d, x);
@@ -140,7 +122,7 @@ static void cheapest(const rp_model *m, const rp_job *job, sum_job *s) {
         rp_host_tag(m, best, tag, sizeof tag);
         rp_fmt_usd(month, sizeof month, best_c.monthly_usd);
         rp_fmt_usd(per, sizeof per, best_c.usd_per_job * 1000);
-        snprintf(line, sizeof line, "%s — %s a month, %s per 1,000 (%s; %s)", tag, month, per,
+        snprintf(line, sizeof line, "%s — %s a month, %s per 1,000 (%s; %.150s)", tag, month, per,
                  how_word(m, &m->rows[job->best[best]]), best_c.how);
         add_line(s, label, line);
     }

@@ -30,14 +30,6 @@ static int append_row(rp_table *t, const char *const cells[NCOL]) {
     return 0;
 }
 
-/* 3 significant digits for the estimate, 2 for the bound: the precision they deserve. */
-static void sig(char *b, size_t n, double x, int digits) {
-    if (x > 0 && isfinite(x)) {
-        double scale = pow(10, floor(log10(x)) - (digits - 1));
-        x = round(x / scale) * scale;
-    }
-    volume_fmt_num(b, n, x);
-}
 
 static int add_measured_row(const rp_model *m, const rp_row *r, rp_table *t) {
     rp_proj pr;
@@ -48,11 +40,11 @@ static int add_measured_row(const rp_model *m, const rp_row *r, rp_table *t) {
     snprintf(job, sizeof job, "%s (%s)", key, r->unit);
     rp_host_tag(m, r->host, host, sizeof host);
     double projected = r->work_per_rep / pr.seconds;
-    sig(est, sizeof est, projected, 3);
-    sig(bound, sizeof bound, r->work_per_rep / pr.bound_s, 2);
-    sig(meas, sizeof meas, r->tput, 3);
+    volume_fmt_sig(est, sizeof est, projected, 3);   /* 3 digits for the estimate, 2 for the bound */
+    volume_fmt_sig(bound, sizeof bound, r->work_per_rep / pr.bound_s, 2);
+    volume_fmt_sig(meas, sizeof meas, r->tput, 3);
     char q[32];
-    sig(q, sizeof q, r->tput / projected, 2);
+    volume_fmt_sig(q, sizeof q, r->tput / projected, 2);
     snprintf(ratio, sizeof ratio, "%s×", q);
     const char *cells[NCOL] = {job, host, est, bound, meas, ratio, pr.basis};
     return append_row(t, cells);

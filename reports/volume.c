@@ -44,6 +44,14 @@ void volume_fmt_num(char *b, size_t n, double x) {
     }
 }
 
+void volume_fmt_sig(char *b, size_t n, double x, int digits) {
+    if (x > 0 && isfinite(x)) {
+        double scale = pow(10, floor(log10(x)) - (digits - 1));
+        x = round(x / scale) * scale;
+    }
+    volume_fmt_num(b, n, x);
+}
+
 void volume_fmt_usd(char *b, size_t n, double x) {
     if (!isfinite(x)) {
         snprintf(b, n, "—");

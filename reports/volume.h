@@ -43,5 +43,8 @@ double cost_volume_crossing(const gc_profile *a, const gc_job_cost *ja, const gc
 void volume_fmt_num(char *b, size_t n, double x);
 /* Dollars the same way, with cents from $1 to $100: "$0.0358", "$9.99", "$1,235". */
 void volume_fmt_usd(char *b, size_t n, double x);
+/* x rounded to `digits` significant digits (positive x), then written as volume_fmt_num does:
+ * "3,490", "0.582". */
+void volume_fmt_sig(char *b, size_t n, double x, int digits);
 
 #endif
