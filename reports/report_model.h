@@ -118,6 +118,29 @@ int rp_volumes(const rp_model *m, double *out);
 void rp_fmt_num(char *b, size_t n, double x);
 void rp_fmt_usd(char *b, size_t n, double x);
 
+/* Targets of a job (targets.c): the hosts priced for it (its own cost, or an api standing in
+ * for its model: an llm generation of the same preset and parameters, the api's rows carrying
+ * quant "-"). rp_other_cost: host h's cost for job, NULL when h cannot be priced on it. */
+const gc_job_cost *rp_other_cost(const rp_model *m, const rp_job *job, int h);
+/* Fills hosts[] and costs[] (RP_MAX_HOSTS each) with the targets; returns how many. */
+int rp_job_targets(const rp_model *m, const rp_job *job, int *hosts, const gc_job_cost **costs);
+/* The jobs the cost tables cover (costed ones, or all when none is), and the volume views cover
+ * (costed ones, each once: an api's own job is shown with the run of its model, not apart). */
+bool rp_job_in_cost_tables(const rp_model *m, const rp_job *job);
+bool rp_api_job_shown_elsewhere(const rp_model *m, const rp_job *job);
+bool rp_job_in_volume_tables(const rp_model *m, const rp_job *job);
+/* "measured", "projected", "profile": how the job's time on host h was obtained. */
+const char *rp_figure_of(const rp_model *m, const rp_job *job, int h);
+/* Two targets' months meeting: below the volume one is cheaper, above it the other. Searched
+ * from RP_BE_LO to RP_BE_HI jobs a month; out holds RP_MAX_HOSTS² / 2 entries; sorted by volume. */
+#define RP_BE_LO 1.0
+#define RP_BE_HI 1e8
+typedef struct rp_crossing {
+    double volume, monthly_usd;
+    int below, above;
+} rp_crossing;
+int rp_job_crossings(const rp_model *m, const rp_job *job, rp_crossing *out);
+
 /* A table the writers render as Markdown and HTML. */
 typedef struct rp_table {
     char title[128];

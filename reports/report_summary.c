@@ -22,20 +22,8 @@ int rp_volumes(const rp_model *m, double *out) {
 /* 3 significant digits, thousands grouped: 12,300 / 4.56 / 0.0123. */
 void rp_fmt_num(char *b, size_t n, double x) { volume_fmt_sig(b, n, x, 3); }
 
-/* Dollars for a person: "$1,230", "$9.99", "$0.0123"; never scientific notation. */
-void rp_fmt_usd(char *b, size_t n, double x) {
-    if (!isfinite(x)) snprintf(b, n, "—");
-    else if (x < 0 && n > 1) {   /* a refund or credit: the sign, then the amount */
-        b[0] = '-';
-        rp_fmt_usd(b + 1, n - 1, -x);
-    } else if (x == 0) snprintf(b, n, "$0");
-    else if (x >= 1000) {
-        char d[32];
-        rp_fmt_num(d, sizeof d, x);
-        snprintf(b, n, "$%s", d);
-    } else if (x >= 1) snprintf(b, n, "$%.2f", x);
-    else snprintf(b, n, "$%.*f", x >= 0.01 ? 3 : 2 + (int)ceil(-log10(x)), x);
-}
+/* Dollars for a person, the same way as every table writes them (volume_fmt_usd). */
+void rp_fmt_usd(char *b, size_t n, double x) { volume_fmt_usd(b, n, x); }
 
 /* "tinyllama-1.1b q4_0: one generation = 128-token prompt + 32 new tokens". */
 void rp_job_title(const rp_model *m, const rp_job *job, char *b, size_t n) {
@@ -98,18 +86,21 @@ static void fastest(const rp_model *m, const rp_job *job, sum_job *s) {
     add_line(s, "Fastest", line);
 }
 
+/* The cheapest target at each volume, over the same targets as the volume tables (an api standing
+ * in for the job's model included). */
 static void cheapest(const rp_model *m, const rp_job *job, sum_job *s) {
     double vols[GC_REPORT_MAX_VOLUMES];
-    int nv = rp_volumes(m, vols);
+    int nv = rp_volumes(m, vols), hosts[RP_MAX_HOSTS];
+    const gc_job_cost *costs[RP_MAX_HOSTS];
+    int k = rp_job_targets(m, job, hosts, costs);
     for (int v = 0; v < nv; v++) {
         int best = -1;
         gc_volume_cost best_c = {0}, c;
-        for (int h = 0; h < m->n_hosts; h++) {
+        for (int i = 0; i < k; i++) {
             gc_err err;
-            if (!job->has_cost[h] || job->best[h] < 0) continue;
-            if (cost_at_volume(m->hosts[h].prof, &job->cost[h], vols[v], m->amortise, &c, &err) || !c.possible)
+            if (cost_at_volume(m->hosts[hosts[i]].prof, costs[i], vols[v], m->amortise, &c, &err) || !c.possible)
                 continue;
-            if (best < 0 || c.monthly_usd < best_c.monthly_usd) best = h, best_c = c;
+            if (best < 0 || c.monthly_usd < best_c.monthly_usd) best = hosts[i], best_c = c;
         }
         char label[64], vol[32], line[400];
         rp_fmt_num(vol, sizeof vol, vols[v]);
@@ -122,8 +113,8 @@ static void cheapest(const rp_model *m, const rp_job *job, sum_job *s) {
         rp_host_tag(m, best, tag, sizeof tag);
         rp_fmt_usd(month, sizeof month, best_c.monthly_usd);
         rp_fmt_usd(per, sizeof per, best_c.usd_per_job * 1000);
-        snprintf(line, sizeof line, "%s — %s a month, %s per 1,000 (%s; %.150s)", tag, month, per,
-                 how_word(m, &m->rows[job->best[best]]), best_c.how);
+        const char *how = job->best[best] >= 0 ? how_word(m, &m->rows[job->best[best]]) : "stated by its profile";
+        snprintf(line, sizeof line, "%s — %s a month, %s per 1,000 (%s; %.150s)", tag, month, per, how, best_c.how);
         add_line(s, label, line);
     }
 }
@@ -174,7 +165,7 @@ static const char intro[] =
 void rp_summary_md(FILE *f, const rp_model *m) {
     fprintf(f, "## Summary\n\n%s\n\n", intro);
     for (int j = 0; j < m->n_jobs; j++) {
-        if (!m->jobs[j].costed) continue;
+        if (!rp_job_in_volume_tables(m, &m->jobs[j])) continue;
         sum_job s;
         summarise(m, &m->jobs[j], &s);
         fputs("**", f);
@@ -192,7 +183,7 @@ void rp_summary_md(FILE *f, const rp_model *m) {
 void rp_summary_html(FILE *f, const rp_model *m) {
     fprintf(f, "<section id=\"summary\"><h2>Summary</h2>\n<p>%s</p>\n", intro);
     for (int j = 0; j < m->n_jobs; j++) {
-        if (!m->jobs[j].costed) continue;
+        if (!rp_job_in_volume_tables(m, &m->jobs[j])) continue;
         sum_job s;
         summarise(m, &m->jobs[j], &s);
         fputs("<h3>", f);

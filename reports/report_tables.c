@@ -216,24 +216,6 @@ static int speedup_table(const rp_model *m, rp_table **ts, int *n) {
 
 /* ---- energy, cost, break-even --------------------------------------------------------------- */
 
-static bool job_in_cost_tables(const rp_model *m, const rp_job *job) {
-    return job->costed || !m->any_costed;
-}
-
-/* An api's own job (quant "-") when a run of the same model, parameters and phase stands beside it:
- * its price is shown with that job (other_cost), not again on its own. */
-static bool api_job_shown_elsewhere(const rp_model *m, const rp_job *job) {
-    for (int h = 0; h < m->n_hosts; h++)
-        if (job->best[h] >= 0 && (!m->hosts[h].prof || m->hosts[h].prof->kind != GC_COST_API)) return false;
-    for (int j = 0; j < m->n_jobs; j++) {
-        const gc_case_id *a = &m->jobs[j].id, *id = &job->id;
-        if (&m->jobs[j] != job && strcmp(a->quant, "-") && !strcmp(a->workload, id->workload) &&
-            !strcmp(a->preset, id->preset) && !strcmp(a->params, id->params) && !strcmp(a->phase, id->phase))
-            return true;
-    }
-    return false;
-}
-
 /* What one job of each cost table is, from the results ("tinyllama-1.1b q4_0: one generation =
  * 128-token prompt + 32 new tokens"), and the shape an api was priced at when no results ran its
  * model (gencost's defaults, said as such). */
@@ -242,7 +224,7 @@ static void shapes_text(const rp_model *m, char *b, size_t n) {
     b[0] = 0;
     for (int j = 0; j < m->n_jobs && o + 1 < n; j++) {
         const rp_job *job = &m->jobs[j];
-        if (!job_in_cost_tables(m, job) || !job->costed || api_job_shown_elsewhere(m, job)) continue;
+        if (!rp_job_in_cost_tables(m, job) || !job->costed || rp_api_job_shown_elsewhere(m, job)) continue;
         char title[200];
         rp_job_title(m, job, title, sizeof title);
         if (strstr(b, title)) continue;
@@ -281,7 +263,7 @@ static int energy_table(const rp_model *m, rp_table **ts, int *n) {
              "figure × time (profile active_watts, or the meter's estimate from CPU utilisation); "
              "— : nothing to go on.");
     for (int j = 0; j < m->n_jobs; j++) {
-        if (!job_in_cost_tables(m, &m->jobs[j])) continue;
+        if (!rp_job_in_cost_tables(m, &m->jobs[j])) continue;
         for (int h = 0; h < m->n_hosts; h++) {
             int b = m->jobs[j].best[h];
             if (b < 0) continue;
@@ -309,7 +291,7 @@ static int cost_table(const rp_model *m, rp_table **ts, int *n) {
              shapes, m->any_costed ? "" : " No generation-level phase in these results: costs are per unit of each phase.");
     for (int j = 0; j < m->n_jobs; j++) {
         const rp_job *job = &m->jobs[j];
-        if (!job_in_cost_tables(m, job)) continue;
+        if (!rp_job_in_cost_tables(m, job)) continue;
         for (int h = 0; h < m->n_hosts; h++) {
             if (job->best[h] < 0) continue;
             const rp_row *r = &m->rows[job->best[h]];
@@ -333,24 +315,6 @@ static int cost_table(const rp_model *m, rp_table **ts, int *n) {
     return 0;
 }
 
-/* Hosts to compare an owned host with on a job: others with a cost on the same job, and api
- * hosts standing in for the job's model: an llm generation of the same preset and parameters,
- * any quant (the api's rows carry quant "-"). */
-static const gc_job_cost *other_cost(const rp_model *m, const rp_job *job, int h) {
-    if (job->has_cost[h]) return &job->cost[h];
-    const gc_profile *p = m->hosts[h].prof;
-    if (!p || p->kind != GC_COST_API) return NULL;
-    const gc_case_id *id = &job->id;
-    if (strcmp(id->workload, "llm") || strcmp(id->preset, p->model) || strcmp(id->phase, "generation")) return NULL;
-    for (int j = 0; j < m->n_jobs; j++) {
-        const gc_case_id *a = &m->jobs[j].id;
-        if (!strcmp(a->workload, "llm") && !strcmp(a->preset, p->model) && !strcmp(a->quant, "-") &&
-            !strcmp(a->phase, "generation") && !strcmp(a->params, id->params) && m->jobs[j].has_cost[h])
-            return &m->jobs[j].cost[h];
-    }
-    return NULL;
-}
-
 static int break_even_table(const rp_model *m, rp_table **ts, int *n) {
     static const char *const head[] = {"job", "owned host", "vs", "their $ per 1,000", "own $ per month (fixed)",
                                        "break-even per month", "owned capacity per month", "verdict"};
@@ -362,14 +326,14 @@ static int break_even_table(const rp_model *m, rp_table **ts, int *n) {
              "electricity per generation). Capacity: what the owned machine does in its hours of use per day.");
     for (int j = 0; j < m->n_jobs; j++) {
         const rp_job *job = &m->jobs[j];
-        if (!job_in_cost_tables(m, job)) continue;
+        if (!rp_job_in_cost_tables(m, job)) continue;
         for (int o = 0; o < m->n_hosts; o++) {
             const gc_profile *op = m->hosts[o].prof;
             if (!op || op->kind != GC_COST_OWNED || !job->has_cost[o]) continue;
             for (int h = 0; h < m->n_hosts; h++) {
                 const gc_profile *hp = m->hosts[h].prof;
                 if (h == o || !hp || hp->kind == GC_COST_OWNED) continue;
-                const gc_job_cost *oc = other_cost(m, job, h);
+                const gc_job_cost *oc = rp_other_cost(m, job, h);
                 if (!oc) continue;
                 double cap = 0, v = cost_break_even_monthly(op, &job->cost[o], oc->usd, &cap);
                 char own[128], other[128], k[32], fixed[32], be[48], capt[32], verdict[96];
@@ -400,18 +364,6 @@ typedef struct vol_entry {
     gc_volume_cost c;
 } vol_entry;
 
-/* Targets that can be priced on a job: hosts with a cost on it, and an api standing in for it. */
-static int job_targets(const rp_model *m, const rp_job *job, int *hosts, const gc_job_cost **costs) {
-    int n = 0;
-    for (int h = 0; h < m->n_hosts; h++) {
-        const gc_job_cost *c = other_cost(m, job, h);
-        if (!c || !m->hosts[h].prof) continue;
-        hosts[n] = h;
-        costs[n++] = c;
-    }
-    return n;
-}
-
 /* A job's name in the volume tables: "llama3-8b q4_0" (the part of rp_job_title before its shape,
  * which the cost table's intro states), the whole title where two jobs would share the short one. */
 static void job_label(const rp_model *m, const rp_job *job, char *b, size_t n) {
@@ -420,7 +372,7 @@ static void job_label(const rp_model *m, const rp_job *job, char *b, size_t n) {
     char *colon = strstr(t, ": ");
     if (colon) *colon = 0;
     for (int j = 0; j < m->n_jobs && colon; j++) {
-        if (&m->jobs[j] == job || !job_in_cost_tables(m, &m->jobs[j])) continue;
+        if (&m->jobs[j] == job || !rp_job_in_cost_tables(m, &m->jobs[j])) continue;
         rp_job_title(m, &m->jobs[j], u, sizeof u);
         char *c = strstr(u, ": ");
         if (c) *c = 0;
@@ -430,11 +382,6 @@ static void job_label(const rp_model *m, const rp_job *job, char *b, size_t n) {
         }
     }
     snprintf(b, n, "%s", t);
-}
-
-/* The jobs the volume tables cover: costed ones, each once. */
-static bool job_in_volume_tables(const rp_model *m, const rp_job *job) {
-    return job->costed && !api_job_shown_elsewhere(m, job);   /* jobs a month: generations, images, steps */
 }
 
 /* Possible first, then the cheaper, then host order (stable). */
@@ -449,7 +396,7 @@ static int cmp_entry(const void *a, const void *b) {
 static int month_at(const rp_model *m, const rp_job *job, double v, vol_entry *e) {
     int hosts[RP_MAX_HOSTS], n = 0;
     const gc_job_cost *costs[RP_MAX_HOSTS];
-    int k = job_targets(m, job, hosts, costs);
+    int k = rp_job_targets(m, job, hosts, costs);
     for (int i = 0; i < k; i++) {
         gc_err err;
         if (cost_at_volume(m->hosts[hosts[i]].prof, costs[i], v, m->amortise, &e[n].c, &err)) continue;
@@ -457,11 +404,6 @@ static int month_at(const rp_model *m, const rp_job *job, double v, vol_entry *e
     }
     qsort(e, (size_t)n, sizeof *e, cmp_entry);
     return n;
-}
-
-/* "measured", "projected", "profile": how the job's time on host h was obtained. */
-static const char *figure_of(const rp_model *m, const rp_job *job, int h) {
-    return job->best[h] >= 0 ? rp_how_name(m->rows[job->best[h]].how) : rp_how_name(RP_PROFILE);
 }
 
 static void over_text(const gc_volume_cost *c, const gc_profile *p, char *b, size_t n) {
@@ -491,7 +433,7 @@ static int volume_table(const rp_model *m, rp_table **ts, int *n) {
     int nv = rp_volumes(m, vols);
     for (int j = 0; j < m->n_jobs; j++) {
         const rp_job *job = &m->jobs[j];
-        if (!job_in_volume_tables(m, job)) continue;
+        if (!rp_job_in_volume_tables(m, job)) continue;
         char title[200];
         job_label(m, job, title, sizeof title);
         for (int v = 0; v < nv; v++) {
@@ -508,7 +450,7 @@ static int volume_table(const rp_model *m, rp_table **ts, int *n) {
                     over_text(&e[i].c, m->hosts[e[i].host].prof, month, sizeof month);
                     snprintf(per, sizeof per, "—");
                 }
-                if (add_cells(t, title, tag, figure_of(m, job, e[i].host), vol, month, per, e[i].c.how)) return -1;
+                if (add_cells(t, title, tag, rp_figure_of(m, job, e[i].host), vol, month, per, e[i].c.how)) return -1;
             }
         }
     }
@@ -526,7 +468,7 @@ static int cheapest_table(const rp_model *m, rp_table **ts, int *n) {
     int nv = rp_volumes(m, vols);
     for (int j = 0; j < m->n_jobs; j++) {
         const rp_job *job = &m->jobs[j];
-        if (!job_in_volume_tables(m, job)) continue;
+        if (!rp_job_in_volume_tables(m, job)) continue;
         char title[200];
         job_label(m, job, title, sizeof title);
         for (int v = 0; v < nv; v++) {
@@ -537,7 +479,7 @@ static int cheapest_table(const rp_model *m, rp_table **ts, int *n) {
             volume_fmt_num(vol, sizeof vol, vols[v]);
             if (k && e[0].c.possible) {
                 rp_host_tag(m, e[0].host, tag, sizeof tag);
-                fig = figure_of(m, job, e[0].host);
+                fig = rp_figure_of(m, job, e[0].host);
                 volume_fmt_usd(month, sizeof month, e[0].c.monthly_usd);
                 volume_fmt_usd(per, sizeof per, e[0].c.usd_per_job * 1000);
             }
@@ -552,10 +494,6 @@ static int cheapest_table(const rp_model *m, rp_table **ts, int *n) {
     }
     return 0;
 }
-
-/* The volumes the break-evens are searched over: one job a month to 100 million. */
-#define BE_LO 1.0
-#define BE_HI 1e8
 
 /* Index into e (by host) of the cheapest possible target at v; -1 none. */
 static int cheapest_host(const rp_model *m, const rp_job *job, double v) {
@@ -577,8 +515,8 @@ static int envelope_row(rp_table *t, const rp_model *m, const rp_job *job, const
         gc_volume_cost c;
         gc_err err;
         rp_host_tag(m, h, tag, sizeof tag);
-        fig = figure_of(m, job, h);
-        if (!cost_at_volume(m->hosts[h].prof, other_cost(m, job, h), from, m->amortise, &c, &err))
+        fig = rp_figure_of(m, job, h);
+        if (!cost_at_volume(m->hosts[h].prof, rp_other_cost(m, job, h), from, m->amortise, &c, &err))
             volume_fmt_usd(month, sizeof month, c.monthly_usd);
     }
     return add_cells(t, title, f, to, tag, fig, month);
@@ -594,16 +532,16 @@ static int envelope_table(const rp_model *m, rp_table **ts, int *n) {
              "The cheapest target over every volume from 1 to 100 million jobs a month: each row holds until "
              "another target's month costs less, or until its cap or capacity ends it. %s", owned_basis(m));
     enum { PER_DECADE = 24 };
-    int steps = (int)lround(log10(BE_HI / BE_LO) * PER_DECADE);
+    int steps = (int)lround(log10(RP_BE_HI / RP_BE_LO) * PER_DECADE);
     for (int j = 0; j < m->n_jobs; j++) {
         const rp_job *job = &m->jobs[j];
-        if (!job_in_volume_tables(m, job)) continue;
+        if (!rp_job_in_volume_tables(m, job)) continue;
         char title[200];
         job_label(m, job, title, sizeof title);
-        double start = BE_LO, prev_v = BE_LO;
-        int cur = cheapest_host(m, job, BE_LO);
+        double start = RP_BE_LO, prev_v = RP_BE_LO;
+        int cur = cheapest_host(m, job, RP_BE_LO);
         for (int i = 1; i <= steps; i++) {
-            double v = i == steps ? BE_HI : BE_LO * pow(BE_HI / BE_LO, (double)i / steps);
+            double v = i == steps ? RP_BE_HI : RP_BE_LO * pow(RP_BE_HI / RP_BE_LO, (double)i / steps);
             /* several changes may lie between two scan points: find them one by one */
             while (cheapest_host(m, job, v) != cur) {
                 double x = prev_v, y = v;
@@ -618,37 +556,8 @@ static int envelope_table(const rp_model *m, rp_table **ts, int *n) {
             }
             prev_v = v;
         }
-        if (envelope_row(t, m, job, title, cur, start, BE_HI)) return -1;
+        if (envelope_row(t, m, job, title, cur, start, RP_BE_HI)) return -1;
     }
-    return 0;
-}
-
-/* Two targets' months meeting: below the volume one is cheaper, above it the other. */
-typedef struct crossing {
-    double volume, monthly_usd;
-    int below, above;
-} crossing;
-
-static int cmp_crossing(const void *a, const void *b) {
-    const crossing *x = a, *y = b;
-    if (x->volume != y->volume) return x->volume < y->volume ? -1 : 1;
-    return x->below != y->below ? x->below - y->below : x->above - y->above;
-}
-
-/* 0 and *out filled when hosts a and b cross within the searched volumes. */
-static int find_crossing(const rp_model *m, int a, const gc_job_cost *ja, int b, const gc_job_cost *jb, crossing *out) {
-    const gc_profile *pa = m->hosts[a].prof, *pb = m->hosts[b].prof;
-    double x = cost_volume_crossing(pa, ja, pb, jb, m->amortise, BE_LO, BE_HI);
-    if (x < 0) return -1;
-    gc_volume_cost ca, cb;
-    gc_err err;
-    /* just below the crossing tells which was cheaper there */
-    double below = fmax(BE_LO, x * (1 - 1e-6));
-    if (cost_at_volume(pa, ja, below, m->amortise, &ca, &err) || cost_at_volume(pb, jb, below, m->amortise, &cb, &err))
-        return -1;
-    bool a_first = ca.monthly_usd < cb.monthly_usd;
-    if (cost_at_volume(pa, ja, x, m->amortise, &ca, &err)) return -1;
-    *out = (crossing){x, ca.monthly_usd, a_first ? a : b, a_first ? b : a};
     return 0;
 }
 
@@ -664,17 +573,11 @@ static int crossing_table(const rp_model *m, rp_table **ts, int *n) {
              "comes first). %s", owned_basis(m));
     for (int j = 0; j < m->n_jobs; j++) {
         const rp_job *job = &m->jobs[j];
-        if (!job_in_volume_tables(m, job)) continue;
+        if (!rp_job_in_volume_tables(m, job)) continue;
         char title[200];
         job_label(m, job, title, sizeof title);
-        int hosts[RP_MAX_HOSTS];
-        const gc_job_cost *costs[RP_MAX_HOSTS];
-        int k = job_targets(m, job, hosts, costs), nc = 0;
-        crossing cr[RP_MAX_HOSTS * (RP_MAX_HOSTS - 1) / 2];
-        for (int a = 0; a < k; a++)
-            for (int b = a + 1; b < k; b++)
-                if (find_crossing(m, hosts[a], costs[a], hosts[b], costs[b], &cr[nc]) == 0) nc++;
-        qsort(cr, (size_t)nc, sizeof cr[0], cmp_crossing);
+        rp_crossing cr[RP_MAX_HOSTS * (RP_MAX_HOSTS - 1) / 2];
+        int nc = rp_job_crossings(m, job, cr);
         for (int i = 0; i < nc; i++) {
             char lo_tag[128], hi_tag[128], vol[32], month[32];
             rp_host_tag(m, cr[i].below, lo_tag, sizeof lo_tag);

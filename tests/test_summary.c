@@ -23,10 +23,10 @@ static void human_numbers(void **s) {
     assert_string_equal(b, "1,000,000");
     rp_fmt_usd(b, sizeof b, 9.99);
     assert_string_equal(b, "$9.99");
-    rp_fmt_usd(b, sizeof b, 1234.5);
-    assert_string_equal(b, "$1,230");
+    rp_fmt_usd(b, sizeof b, 1234.5);   /* the same as the tables: whole dollars from $100 */
+    assert_string_equal(b, "$1,235");
     rp_fmt_usd(b, sizeof b, 0.0123);
-    assert_string_equal(b, "$0.012");
+    assert_string_equal(b, "$0.0123");
     rp_fmt_usd(b, sizeof b, 0.000123);
     assert_string_equal(b, "$0.000123");
 }
