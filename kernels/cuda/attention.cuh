@@ -15,7 +15,7 @@ GK_DEV float gk_kv_elem(int type, const uint8_t *row, int64_t e)
 {
     if (type == GK_Q8_0) {
         const uint8_t *blk = row + 34 * (e >> 5);
-        return gk_h2f((uint16_t)gk_u16(blk)) * (float)(int8_t)blk[2 + (e & 31)];
+        return gk_h2f((uint16_t)gk_u16(blk)) * (float)(int8_t)(uint8_t)gk_u8(blk + 2 + (e & 31));
     }
     return gk_float_elem(type, row, e);
 }
@@ -69,7 +69,7 @@ GK_BODY(gk_body_attn_decode, gk_attn_args)
     const int64_t cnt = nkeys - j0 < 0 ? 0 : (nkeys - j0 < GK_AT_SPLIT ? nkeys - j0 : GK_AT_SPLIT);
     GK_THREADS {
         for (int d = tid; d < hd; d += GK_NT)
-            qs[d] = a.q[(t * a.n_head + h) * hd + d] * a.scale;
+            GK_SST(qs, d, gk_ldf(a.q + (t * a.n_head + h) * hd + d) * a.scale);
     }
     GK_SYNC();
     GK_THREADS {
@@ -82,10 +82,10 @@ GK_BODY(gk_body_attn_decode, gk_attn_args)
                     float kv8[8];
                     gk_kv_load8(a.kv_type, krow, kvoff + d, kv8);
                     GK_UNROLL
-                    for (int i = 0; i < 8; i++) sc += qs[d + i] * kv8[i];
+                    for (int i = 0; i < 8; i++) sc += GK_SLD(qs, d + i) * kv8[i];
                 }
             } else {
-                for (int d = 0; d < hd; d++) sc += qs[d] * gk_kv_elem(a.kv_type, krow, kvoff + d);
+                for (int d = 0; d < hd; d++) sc += GK_SLD(qs, d) * gk_kv_elem(a.kv_type, krow, kvoff + d);
             }
         }
         R(s) = sc;
@@ -94,7 +94,7 @@ GK_BODY(gk_body_attn_decode, gk_attn_args)
     GK_BLOCK_MAX(mx, red);
     GK_THREADS {
         const float p = tid < cnt ? gk_expf(R(s) - R(mx)) : 0.0f;
-        ps[tid] = p;
+        GK_SST(ps, tid, p);
         R(l) = p;
     }
     GK_BLOCK_SUM(l, red);
@@ -103,12 +103,12 @@ GK_BODY(gk_body_attn_decode, gk_attn_args)
         for (int d = tid; d < hd; d += GK_NT) {
             float o = 0.0f;
             for (int64_t i = 0; i < cnt; i++)
-                o += ps[i] * gk_kv_elem(a.kv_type, a.v + (size_t)(j0 + i) * a.kv_row_bytes, kvoff + d);
-            part[2 + d] = o;
+                o += GK_SLD(ps, i) * gk_kv_elem(a.kv_type, a.v + (size_t)(j0 + i) * a.kv_row_bytes, kvoff + d);
+            gk_stf(part + 2 + d, o);
         }
         if (tid == 0) {
-            part[0] = cnt > 0 ? R(mx) : -INFINITY;
-            part[1] = R(l);
+            gk_stf(part, cnt > 0 ? R(mx) : -INFINITY);
+            gk_stf(part + 1, R(l));
         }
     }
 }
@@ -121,17 +121,18 @@ GK_BODY(gk_body_attn_combine, gk_attn_args)
         const int hd = a.head_dim;
         const float *part = a.part + (t * a.n_head + h) * a.n_split * (int64_t)(hd + 2);
         float m = -INFINITY;
-        for (int sp = 0; sp < a.n_split; sp++) m = fmaxf(m, part[sp * (hd + 2)]);
+        for (int sp = 0; sp < a.n_split; sp++) m = fmaxf(m, gk_ldf(part + sp * (hd + 2)));
         for (int d = tid; d < hd; d += GK_NT) {
             float o = 0.0f, l = 0.0f;
             for (int sp = 0; sp < a.n_split; sp++) {
                 const float *ps = part + sp * (hd + 2);
-                if (ps[0] == -INFINITY) continue;     /* a split past this row's last key */
-                const float w = gk_expf(ps[0] - m);
-                l += w * ps[1];
-                o += w * ps[2 + d];
+                const float pm = gk_ldf(ps);
+                if (pm == -INFINITY) continue;     /* a split past this row's last key */
+                const float w = gk_expf(pm - m);
+                l += w * gk_ldf(ps + 1);
+                o += w * gk_ldf(ps + 2 + d);
             }
-            a.out[(t * a.n_head + h) * hd + d] = o / l;
+            gk_stf(a.out + (t * a.n_head + h) * hd + d, o / l);
         }
     }
 }
@@ -142,13 +143,13 @@ GK_BODY(gk_body_attn_combine, gk_attn_args)
 /* Loads keys (or values) kt*BC .. +BC of KV head offset kvoff into tile[BC][KSTRIDE] as F32;
  * positions past `limit` read as 0. */
 GK_DEV void gk_attn_load_tile(const gk_attn_args *a, const uint8_t *base, int64_t kt, int64_t limit,
-                              int64_t kvoff, float *tile, int tid, int nt)
+                              int64_t kvoff, GK_SHARED_PARAM(float, tile), int tid, int nt)
 {
     for (int i = tid; i < GK_AT_BC * a->head_dim; i += nt) {
         const int c = i / a->head_dim, d = i % a->head_dim;
         const int64_t j = kt * GK_AT_BC + c;
-        tile[c * GK_AT_KSTRIDE + d] =
-            j < limit ? gk_kv_elem(a->kv_type, base + (size_t)j * a->kv_row_bytes, kvoff + d) : 0.0f;
+        GK_SST(tile, c * GK_AT_KSTRIDE + d,
+               j < limit ? gk_kv_elem(a->kv_type, base + (size_t)j * a->kv_row_bytes, kvoff + d) : 0.0f);
     }
 }
 
@@ -171,14 +172,14 @@ GK_BODY(gk_body_attn_prefill, gk_attn_args)
     GK_THREADS {
         for (int i = tid; i < GK_AT_BR * hd; i += GK_NT) {
             const int r = i / hd, d = i % hd;
-            qs[r * GK_AT_DMAX + d] = r < rows ? a.q[((r0 + r) * a.n_head + h) * hd + d] * a.scale : 0.0f;
+            GK_SST(qs, r * GK_AT_DMAX + d, r < rows ? gk_ldf(a.q + ((r0 + r) * a.n_head + h) * hd + d) * a.scale : 0.0f);
         }
         if (tid < GK_AT_BR) {
-            row_m[tid] = -INFINITY;
-            row_l[tid] = 0.0f;
+            GK_SST(row_m, tid, -INFINITY);
+            GK_SST(row_l, tid, 0.0f);
         }
         for (int i = 0; i < GK_AT_OREG; i++) R(o)[i] = 0.0f;
-        gk_attn_load_tile(&a, a.k, 0, limit, kvoff, kv, tid, GK_NT);
+        gk_attn_load_tile(&a, a.k, 0, limit, kvoff, GK_SHARED_PASS(kv), tid, GK_NT);
     }
     GK_SYNC();
     for (int64_t kt = 0; kt < ntiles; kt++) {
@@ -190,9 +191,9 @@ GK_BODY(gk_body_attn_prefill, gk_attn_args)
                 float s = -INFINITY;
                 if (r < rows && j <= a.pos0 + r0 + r) {
                     s = 0.0f;
-                    for (int d = 0; d < hd; d++) s += qs[r * GK_AT_DMAX + d] * kv[c * GK_AT_KSTRIDE + d];
+                    for (int d = 0; d < hd; d++) s += GK_SLD(qs, r * GK_AT_DMAX + d) * GK_SLD(kv, c * GK_AT_KSTRIDE + d);
                 }
-                sc[i] = s;
+                GK_SST(sc, i, s);
             }
         }
         GK_SYNC();
@@ -200,54 +201,54 @@ GK_BODY(gk_body_attn_prefill, gk_attn_args)
         GK_THREADS {
             if (tid < GK_AT_BR) {
                 float mt = -INFINITY;
-                for (int c = 0; c < GK_AT_BC; c++) mt = fmaxf(mt, sc[tid * GK_AT_BC + c]);
-                const float mold = row_m[tid], mnew = fmaxf(mold, mt);
+                for (int c = 0; c < GK_AT_BC; c++) mt = fmaxf(mt, GK_SLD(sc, tid * GK_AT_BC + c));
+                const float mold = GK_SLD(row_m, tid), mnew = fmaxf(mold, mt);
                 float alpha = 1.0f, sum = 0.0f;
                 if (mnew != -INFINITY) {
                     alpha = gk_expf(mold - mnew);
                     for (int c = 0; c < GK_AT_BC; c++) {
-                        const float p = gk_expf(sc[tid * GK_AT_BC + c] - mnew);
-                        sc[tid * GK_AT_BC + c] = p;
+                        const float p = gk_expf(GK_SLD(sc, tid * GK_AT_BC + c) - mnew);
+                        GK_SST(sc, tid * GK_AT_BC + c, p);
                         sum += p;
                     }
                 } else {
-                    for (int c = 0; c < GK_AT_BC; c++) sc[tid * GK_AT_BC + c] = 0.0f;
+                    for (int c = 0; c < GK_AT_BC; c++) GK_SST(sc, tid * GK_AT_BC + c, 0.0f);
                 }
-                row_m[tid] = mnew;
-                row_l[tid] = alpha * row_l[tid] + sum;
-                row_alpha[tid] = alpha;
+                GK_SST(row_m, tid, mnew);
+                GK_SST(row_l, tid, alpha * GK_SLD(row_l, tid) + sum);
+                GK_SST(row_alpha, tid, alpha);
             }
-            gk_attn_load_tile(&a, a.v, kt, limit, kvoff, kv, tid, GK_NT);
+            gk_attn_load_tile(&a, a.v, kt, limit, kvoff, GK_SHARED_PASS(kv), tid, GK_NT);
         }
         GK_SYNC();
         /* thread owns row tid/8 and dimensions tid%8 + 8i */
         GK_THREADS {
             const int r = tid >> 3;
-            const float alpha = row_alpha[r];
+            const float alpha = GK_SLD(row_alpha, r);
             GK_UNROLL
             for (int i = 0; i < GK_AT_OREG; i++) {
                 const int d = (tid & 7) + 8 * i;
                 if (d < hd) {
                     float acc = alpha * R(o)[i];
-                    for (int c = 0; c < GK_AT_BC; c++) acc += sc[r * GK_AT_BC + c] * kv[c * GK_AT_KSTRIDE + d];
+                    for (int c = 0; c < GK_AT_BC; c++) acc += GK_SLD(sc, r * GK_AT_BC + c) * GK_SLD(kv, c * GK_AT_KSTRIDE + d);
                     R(o)[i] = acc;
                 }
             }
         }
         GK_SYNC();
         if (kt + 1 < ntiles) {
-            GK_THREADS { gk_attn_load_tile(&a, a.k, kt + 1, limit, kvoff, kv, tid, GK_NT); }
+            GK_THREADS { gk_attn_load_tile(&a, a.k, kt + 1, limit, kvoff, GK_SHARED_PASS(kv), tid, GK_NT); }
             GK_SYNC();
         }
     }
     GK_THREADS {
         const int r = tid >> 3;
         if (r < rows) {
-            const float inv = 1.0f / row_l[r];
+            const float inv = 1.0f / GK_SLD(row_l, r);
             GK_UNROLL
             for (int i = 0; i < GK_AT_OREG; i++) {
                 const int d = (tid & 7) + 8 * i;
-                if (d < hd) a.out[((r0 + r) * a.n_head + h) * hd + d] = R(o)[i] * inv;
+                if (d < hd) gk_stf(a.out + ((r0 + r) * a.n_head + h) * hd + d, R(o)[i] * inv);
             }
         }
     }

@@ -28,6 +28,16 @@ GK_DEV void gk_ld16w(const uint8_t *p, uint32_t *w)
 }
 GK_DEV float gk_u2f(uint32_t u) { return __uint_as_float(u); }
 GK_DEV float gk_expf(float x) { return expf(x); }
+GK_DEV uint32_t gk_u8(const uint8_t *p) { return *p; }
+GK_DEV float gk_ldf(const float *p) { return *p; }
+GK_DEV void gk_ldf4(const float *p, float *out)
+{
+    const float4 v = __ldg((const float4 *)p);
+    out[0] = v.x, out[1] = v.y, out[2] = v.z, out[3] = v.w;
+}
+GK_DEV void gk_stf(float *p, float v) { *p = v; }
+GK_DEV void gk_st_u16(uint16_t *p, uint16_t v) { *p = v; }
+GK_DEV void gk_st_u8(uint8_t *p, uint8_t v) { *p = v; }
 #else
 #include <assert.h>
 GK_DEV float gk_h2f(uint16_t h) { return gk_f16_to_f32(h); }
@@ -45,9 +55,16 @@ GK_DEV uint32_t gk_f2u(float f)
     memcpy(&u, &f, 4);
     return u;
 }
+/* Every global access below is counted by the transaction model when a trace is on. */
+GK_DEV uint32_t gk_u8(const uint8_t *p)
+{
+    gk_emul_gmem_(p, 1, 0);
+    return *p;
+}
 GK_DEV uint32_t gk_u16(const uint8_t *p)
 {
     assert(((uintptr_t)p & 1) == 0 && "misaligned 2-byte device load");
+    gk_emul_gmem_(p, 2, 0);
     uint16_t v;
     memcpy(&v, p, 2);
     return v;
@@ -55,6 +72,7 @@ GK_DEV uint32_t gk_u16(const uint8_t *p)
 GK_DEV uint32_t gk_u32(const uint8_t *p)
 {
     assert(((uintptr_t)p & 3) == 0 && "misaligned 4-byte device load");
+    gk_emul_gmem_(p, 4, 0);
     uint32_t v;
     memcpy(&v, p, 4);
     return v;
@@ -62,11 +80,13 @@ GK_DEV uint32_t gk_u32(const uint8_t *p)
 GK_DEV void gk_ld16(const uint8_t *p, uint8_t *dst)
 {
     assert(((uintptr_t)p & 15) == 0 && "misaligned 16-byte device load");
+    gk_emul_gmem_(p, 16, 0);
     memcpy(dst, p, 16);
 }
 GK_DEV void gk_ld16w(const uint8_t *p, uint32_t *w)
 {
     assert(((uintptr_t)p & 15) == 0 && "misaligned 16-byte device load");
+    gk_emul_gmem_(p, 16, 0);
     memcpy(w, p, 16);
 }
 GK_DEV float gk_u2f(uint32_t u)
@@ -74,6 +94,35 @@ GK_DEV float gk_u2f(uint32_t u)
     float f;
     memcpy(&f, &u, 4);
     return f;
+}
+GK_DEV float gk_ldf(const float *p)
+{
+    assert(((uintptr_t)p & 3) == 0 && "misaligned float device load");
+    gk_emul_gmem_(p, 4, 0);
+    return *p;
+}
+GK_DEV void gk_ldf4(const float *p, float *out)
+{
+    assert(((uintptr_t)p & 15) == 0 && "misaligned float4 device load");
+    gk_emul_gmem_(p, 16, 0);
+    memcpy(out, p, 16);
+}
+GK_DEV void gk_stf(float *p, float v)
+{
+    assert(((uintptr_t)p & 3) == 0 && "misaligned float device store");
+    gk_emul_gmem_(p, 4, 1);
+    *p = v;
+}
+GK_DEV void gk_st_u16(uint16_t *p, uint16_t v)
+{
+    assert(((uintptr_t)p & 1) == 0 && "misaligned 2-byte device store");
+    gk_emul_gmem_(p, 2, 1);
+    *p = v;
+}
+GK_DEV void gk_st_u8(uint8_t *p, uint8_t v)
+{
+    gk_emul_gmem_(p, 1, 1);
+    *p = v;
 }
 GK_DEV float gk_expf(float x) { return expf(x); }
 #endif
@@ -191,8 +240,8 @@ GK_DEV void gk_dq32_q6_k(const uint8_t *row, int64_t c, float *out)
 /* Element k of a float-typed row (F32/F16/BF16). */
 GK_DEV float gk_float_elem(int type, const uint8_t *row, int64_t k)
 {
-    if (type == GK_F32) return ((const float *)(const void *)row)[k];
-    uint16_t h = ((const uint16_t *)(const void *)row)[k];
+    if (type == GK_F32) return gk_ldf((const float *)(const void *)row + k);
+    const uint16_t h = (uint16_t)gk_u16(row + 2 * k);
     return type == GK_F16 ? gk_h2f(h) : gk_bf2f(h);
 }
 

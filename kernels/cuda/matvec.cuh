@@ -11,17 +11,12 @@
 GK_DEV float gk_dot32(const float *wv, const float *x)
 {
     float s = 0.0f;
-#ifdef __CUDACC__
     GK_UNROLL
     for (int j = 0; j < 32; j += 4) {
-        float4 v = __ldg((const float4 *)(x + j));
-        s += wv[j] * v.x + wv[j + 1] * v.y + wv[j + 2] * v.z + wv[j + 3] * v.w;
+        float v[4];
+        gk_ldf4(x + j, v);
+        s += wv[j] * v[0] + wv[j + 1] * v[1] + wv[j + 2] * v[2] + wv[j + 3] * v[3];
     }
-#else
-    assert(((uintptr_t)x & 15) == 0 && "misaligned float4 activation load");
-    for (int j = 0; j < 32; j += 4)
-        s += wv[j] * x[j] + wv[j + 1] * x[j + 1] + wv[j + 2] * x[j + 2] + wv[j + 3] * x[j + 3];
-#endif
     return s;
 }
 
@@ -56,7 +51,7 @@ GK_DEV float gk_dot32(const float *wv, const float *x)
             if ((tid & 31) < mc && n < a.N) {                                               \
                 float v = 0.0f;                                                             \
                 for (int i = 0; i < GK_MV_COLS; i++) if (i == (tid & 31)) v = R(acc)[i];    \
-                a.y[(m0 + (tid & 31)) * a.N + n] = v;                                       \
+                gk_stf(a.y + (m0 + (tid & 31)) * a.N + n, v);                               \
             }                                                                               \
         }                                                                                   \
     }
@@ -83,7 +78,7 @@ GK_BODY(gk_body_matvec_float, gk_mv_args)
                 const float wk = gk_float_elem(a.type, row, k);
                 GK_UNROLL
                 for (int i = 0; i < GK_MV_COLS; i++)
-                    if (i < mc) R(acc)[i] += wk * a.x[(m0 + i) * a.K + k];
+                    if (i < mc) R(acc)[i] += wk * gk_ldf(a.x + (m0 + i) * a.K + k);
             }
         }
     }
@@ -94,7 +89,7 @@ GK_BODY(gk_body_matvec_float, gk_mv_args)
         if ((tid & 31) < mc && n < a.N) {
             float v = 0.0f;
             for (int i = 0; i < GK_MV_COLS; i++) if (i == (tid & 31)) v = R(acc)[i];
-            a.y[(m0 + (tid & 31)) * a.N + n] = v;
+            gk_stf(a.y + (m0 + (tid & 31)) * a.N + n, v);
         }
     }
 }
@@ -110,7 +105,7 @@ GK_BODY(gk_body_dequant_f16, gk_dq_args)
             float v[32];
             const int cnt = gk_dq32(a.type, a.w + (size_t)n * a.row_bytes, a.K, c, v);
             uint16_t *o = a.out + n * a.K + 32 * c;
-            for (int j = 0; j < cnt; j++) o[j] = gk_f2h(v[j]);
+            for (int j = 0; j < cnt; j++) gk_st_u16(o + j, gk_f2h(v[j]));
         }
     }
 }
@@ -119,7 +114,7 @@ GK_BODY(gk_body_convert_half, gk_cvt_args)
 {
     GK_THREADS {
         const int64_t i = GK_BX * GK_NT + tid;
-        if (i < a.n) a.out[i] = a.bf16 ? gk_f2bf(a.x[i]) : gk_f2h(a.x[i]);
+        if (i < a.n) gk_st_u16(a.out + i, a.bf16 ? gk_f2bf(gk_ldf(a.x + i)) : gk_f2h(gk_ldf(a.x + i)));
     }
 }
 

@@ -9,7 +9,9 @@
  *   GK_SYNC();               __syncthreads(): the regions before it finish before any after it
  *   GK_WARP_SUM(v);          butterfly sum of the per-thread value v across each warp
  *   GK_LOCAL(float, v);      a per-thread value that lives across regions: R(v) inside regions
- *   GK_SHARED(float, s, n);  block-shared memory
+ *   GK_SHARED(float, s, n);  block-shared memory (16-byte aligned), read GK_SLD(s, i) and
+ *                            written GK_SST(s, i, v); a helper function takes it as
+ *                            GK_SHARED_PARAM(float, s) and is passed GK_SHARED_PASS(s)
  *
  * On the device, GK_THREADS runs its body once with tid = threadIdx.x, GK_LOCAL is a register
  * and GK_WARP_SUM uses shuffles. In emulation (no __CUDACC__), GK_THREADS is a loop over all
@@ -19,9 +21,23 @@
  *
  * Rules for a body (what keeps both executions equal): control flow outside GK_THREADS is
  * uniform over the block (depends only on block indices and arguments); no `return`, `break`
- * or `continue` leaves a region; data written by one thread and read by another is separated by
- * GK_SYNC (or, within one warp, by a warp op); blocks are multiples of 32 threads.
- */
+ * or `continue` leaves a region; shared data written by one thread and read or written by
+ * another is separated by GK_SYNC; blocks are multiples of 32 threads.
+ *
+ * Emulation checks the barrier rule: GK_SYNC starts a new epoch, and every GK_SLD/GK_SST is
+ * checked against the last writer and readers of that element in the current epoch. On the GPU
+ * the threads between two barriers interleave in any order, so a read of another thread's
+ * write (or a write over another thread's read or write) in the same epoch is a race even when
+ * the regions run one after the other here; it is reported with the array, the index and both
+ * threads (and aborts, unless a test collects races with gk_emul_races_collect).
+ *
+ * Emulation also models global memory transactions (gk_trace_begin): every global load and
+ * store of the bodies goes through gk_emul_gmem_ (the loaders in formats.cuh, gk_ldf/gk_stf),
+ * and the k-th access of each lane within a region is taken as one warp-wide instruction, the
+ * k-th of its warp. Per such warp-step, the bytes the 32 lanes touch fetch a set of 32-byte
+ * sectors; a registered buffer counts the requests, the sectors (32 bytes each) and the
+ * distinct bytes used, so a test asserts the fraction of fetched sector bytes that are used
+ * (nsight's "sectors per request" view, without caches). */
 #ifndef GK_SIMT_CUH
 #define GK_SIMT_CUH
 #include <stdint.h>
@@ -45,7 +61,11 @@
 #define GK_LOCAL(T, name) T name[1]
 #define GK_LOCAL_ARR(T, name, n) T name[1][n]
 #define R(name) name[0]
-#define GK_SHARED(T, name, n) __shared__ T name[n]
+#define GK_SHARED(T, name, n) __shared__ __align__(16) T name[n]
+#define GK_SLD(arr, i) ((arr)[i])
+#define GK_SST(arr, i, v) ((arr)[i] = (v))
+#define GK_SHARED_PARAM(T, name) T *name
+#define GK_SHARED_PASS(name) name
 #define GK_SYNC() __syncthreads()
 #define GK_WARP_SUM(name) (name[0] = gk_warp_sum_(name[0]))
 #define GK_WARP_MAX(name) (name[0] = gk_warp_max_(name[0]))
@@ -66,7 +86,10 @@ static __device__ __forceinline__ float gk_warp_max_(float v)
 
 #else
 /* ---- host emulation -------------------------------------------------------------------- */
+#include <assert.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct gk_emul_blk {
@@ -74,6 +97,221 @@ typedef struct gk_emul_blk {
     int nt;           /* threads in the block, a multiple of 32, <= GK_MAX_THREADS */
     int reverse;      /* run every region's threads last to first */
 } gk_emul_blk;
+
+/* Shadow of one shared-memory element: its last writer and reader(s) and their epochs. */
+typedef struct gk_sh_cell {
+    uint32_t w_epoch, r_epoch;     /* 0: never in this block */
+    int16_t writer, reader;        /* reader -1: several threads */
+} gk_sh_cell;
+typedef struct gk_sh_info {
+    const char *name;
+    int64_t n;
+    gk_sh_cell *cell;
+} gk_sh_info;
+
+/* A global buffer whose accesses the transaction model counts (see gk_trace_begin). */
+typedef struct gk_mem_buf {
+    const char *name;
+    uintptr_t lo, hi;                              /* [lo, hi) */
+    uint64_t ld_req, ld_sectors, ld_used;          /* warp-wide loads, 32-byte sectors, bytes used */
+    uint64_t st_req, st_sectors, st_used;          /* the same for stores */
+} gk_mem_buf;
+
+typedef struct gk_mem_acc {
+    uintptr_t addr;
+    uint32_t warp, step;
+    uint16_t buf, bytes;
+    uint8_t store;
+} gk_mem_acc;
+
+typedef struct gk_emul_state {
+    int tid;                           /* the thread a region is running */
+    uint32_t epoch;                    /* advanced by every GK_SYNC and block */
+    int collect_races;
+    int64_t races;
+    char race_msg[256];                /* the first race */
+    gk_mem_buf *bufs;                  /* tracing when non-NULL */
+    int nbuf;
+    gk_mem_acc *acc;                   /* this region's accesses */
+    size_t nacc, cap;
+    uint32_t step[GK_MAX_THREADS];     /* global accesses of each thread in this region */
+    int64_t launches;                  /* GK_EMUL_LAUNCH calls */
+} gk_emul_state;
+
+static inline gk_emul_state *gk_emul_(void)
+{
+    static gk_emul_state st = {.epoch = 1};
+    return &st;
+}
+
+/* Races are fatal by default (a test fails at the first); collecting counts them instead. */
+static inline void gk_emul_races_collect(int on)
+{
+    gk_emul_state *s = gk_emul_();
+    s->collect_races = on;
+    s->races = 0;
+    s->race_msg[0] = 0;
+}
+static inline int64_t gk_emul_races(void) { return gk_emul_()->races; }
+static inline const char *gk_emul_race_msg(void) { return gk_emul_()->race_msg; }
+
+static inline gk_sh_info gk_emul_sh_init_(const char *name, int64_t n, gk_sh_cell *cell)
+{
+    memset(cell, 0, (size_t)n * sizeof *cell);
+    gk_sh_info i = {name, n, cell};
+    return i;
+}
+
+static inline void gk_emul_race_(const char *kind, const gk_sh_info *sh, int64_t i, int other, int t)
+{
+    gk_emul_state *s = gk_emul_();
+    char msg[sizeof s->race_msg];
+    if (other >= 0)
+        snprintf(msg, sizeof msg, "shared-memory race on %s[%lld]: %s by thread %d after thread %d with no GK_SYNC between",
+                 sh->name, (long long)i, kind, t, other);
+    else
+        snprintf(msg, sizeof msg, "shared-memory race on %s[%lld]: %s by thread %d after several threads with no GK_SYNC between",
+                 sh->name, (long long)i, kind, t);
+    if (!s->races) memcpy(s->race_msg, msg, sizeof msg);
+    s->races++;
+    if (!s->collect_races) {
+        fprintf(stderr, "%s\n", msg);
+        abort();
+    }
+}
+
+/* Checks one shared access of the running thread against the element's epoch record. */
+static inline void gk_emul_sh_(const gk_sh_info *sh, int64_t i, int store)
+{
+    gk_emul_state *s = gk_emul_();
+    if (i < 0 || i >= sh->n) {
+        fprintf(stderr, "shared array %s: index %lld outside [0, %lld)\n", sh->name, (long long)i, (long long)sh->n);
+        abort();
+    }
+    gk_sh_cell *c = &sh->cell[i];
+    const int t = s->tid;
+    const uint32_t e = s->epoch;
+    if (c->w_epoch == e && c->writer != t) gk_emul_race_(store ? "write over a write" : "read of a write", sh, i, c->writer, t);
+    if (store) {
+        if (c->r_epoch == e && c->reader != t) gk_emul_race_("write over a read", sh, i, c->reader, t);
+        c->w_epoch = e;
+        c->writer = (int16_t)t;
+    } else if (c->r_epoch != e) {
+        c->r_epoch = e;
+        c->reader = (int16_t)t;
+    } else if (c->reader != t) {
+        c->reader = -1;
+    }
+}
+
+/* ---- the memory-transaction model ---- */
+static inline gk_mem_buf gk_trace_buf(const char *name, const void *p, size_t bytes)
+{
+    gk_mem_buf b = {name, (uintptr_t)p, (uintptr_t)p + bytes, 0, 0, 0, 0, 0, 0};
+    return b;
+}
+
+static inline int gk_emul_acc_cmp_(const void *pa, const void *pb)
+{
+    const gk_mem_acc *a = pa, *b = pb;
+    if (a->buf != b->buf) return a->buf < b->buf ? -1 : 1;
+    if (a->store != b->store) return a->store < b->store ? -1 : 1;
+    if (a->warp != b->warp) return a->warp < b->warp ? -1 : 1;
+    if (a->step != b->step) return a->step < b->step ? -1 : 1;
+    if (a->addr != b->addr) return a->addr < b->addr ? -1 : 1;
+    return 0;
+}
+
+/* Turns the region's accesses into warp-steps: per (buffer, load/store, warp, step), the
+ * distinct bytes touched and the 32-byte sectors that hold them. */
+static inline void gk_emul_flush_(void)
+{
+    gk_emul_state *s = gk_emul_();
+    if (!s->nacc) return;
+    qsort(s->acc, s->nacc, sizeof *s->acc, gk_emul_acc_cmp_);
+    for (size_t i = 0; i < s->nacc;) {
+        const gk_mem_acc *g = &s->acc[i];
+        uint64_t used = 0, sectors = 0;
+        uintptr_t hi = 0, last_sector = 0;
+        int any = 0;
+        size_t j = i;
+        for (; j < s->nacc && s->acc[j].buf == g->buf && s->acc[j].store == g->store && s->acc[j].warp == g->warp &&
+               s->acc[j].step == g->step;
+             j++) {
+            const uintptr_t a = s->acc[j].addr, e = a + s->acc[j].bytes;
+            if (!any || a >= hi) used += e - a, hi = e;
+            else if (e > hi) used += e - hi, hi = e;
+            uintptr_t first = a >> 5, last = (e - 1) >> 5;
+            if (any && first <= last_sector) first = last_sector + 1;
+            if (first <= last) sectors += last - first + 1, last_sector = last;
+            any = 1;
+        }
+        gk_mem_buf *b = &s->bufs[g->buf];
+        if (g->store) b->st_req++, b->st_sectors += sectors, b->st_used += used;
+        else b->ld_req++, b->ld_sectors += sectors, b->ld_used += used;
+        i = j;
+    }
+    s->nacc = 0;
+}
+
+/* Counts the global accesses of the following launches into bufs[0..n) (caller-owned, from
+ * gk_trace_buf); accesses outside them are not counted. gk_trace_end stops. */
+static inline void gk_trace_begin(gk_mem_buf *bufs, int n)
+{
+    gk_emul_state *s = gk_emul_();
+    s->bufs = bufs;
+    s->nbuf = n;
+    s->nacc = 0;
+}
+static inline void gk_trace_end(void)
+{
+    gk_emul_state *s = gk_emul_();
+    gk_emul_flush_();
+    free(s->acc);
+    s->acc = NULL;
+    s->nacc = s->cap = 0;
+    s->bufs = NULL;
+    s->nbuf = 0;
+}
+
+/* One global access of `bytes` at p by the running thread. */
+static inline void gk_emul_gmem_(const void *p, int bytes, int store)
+{
+    gk_emul_state *s = gk_emul_();
+    if (!s->bufs) return;
+    const uint32_t step = s->step[s->tid]++;
+    const uintptr_t a = (uintptr_t)p;
+    int b = 0;
+    while (b < s->nbuf && !(a >= s->bufs[b].lo && a < s->bufs[b].hi)) b++;
+    if (b == s->nbuf) return;
+    if (s->nacc == s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 4096;
+        gk_mem_acc *n = realloc(s->acc, cap * sizeof *n);
+        if (!n) {
+            fprintf(stderr, "memory trace: out of memory for %zu accesses\n", cap);
+            abort();
+        }
+        s->acc = n, s->cap = cap;
+    }
+    gk_mem_acc r = {a, (uint32_t)(s->tid >> 5), step, (uint16_t)b, (uint16_t)bytes, (uint8_t)store};
+    s->acc[s->nacc++] = r;
+}
+
+/* A region starts: the previous one's warp-steps are complete. */
+static inline int gk_emul_region_(void)
+{
+    gk_emul_state *s = gk_emul_();
+    if (s->bufs) gk_emul_flush_();
+    memset(s->step, 0, sizeof s->step);
+    return 0;
+}
+static inline void gk_emul_sync_(void) { gk_emul_()->epoch++; }
+static inline void gk_emul_block_(int end)
+{
+    gk_emul_state *s = gk_emul_();
+    if (end && s->bufs) gk_emul_flush_();
+    s->epoch++;
+}
 
 #define GK_HD static inline
 #define GK_DEV static inline
@@ -85,14 +323,23 @@ typedef struct gk_emul_blk {
 #define GK_BZ (gk_blk_->bz)
 #define GK_NT (gk_blk_->nt)
 #define GK_THREADS                                                                            \
-    for (int gk_i_ = 0, tid = 0;                                                              \
-         gk_i_ < gk_blk_->nt && ((tid = gk_blk_->reverse ? gk_blk_->nt - 1 - gk_i_ : gk_i_), 1); \
+    for (int gk_i_ = gk_emul_region_(), tid = 0;                                              \
+         gk_i_ < gk_blk_->nt &&                                                               \
+         ((tid = gk_blk_->reverse ? gk_blk_->nt - 1 - gk_i_ : gk_i_), gk_emul_()->tid = tid, 1); \
          ++gk_i_)
 #define GK_LOCAL(T, name) T name[GK_MAX_THREADS]
 #define GK_LOCAL_ARR(T, name, n) T name[GK_MAX_THREADS][n]
 #define R(name) name[tid]
-#define GK_SHARED(T, name, n) T name[n]
-#define GK_SYNC() ((void)0)
+#define GK_SHARED(T, name, n)                                                                 \
+    _Alignas(16) T name[n];                                                                   \
+    gk_sh_cell name##_gk_cells_[n];                                                           \
+    const gk_sh_info name##_gk_shv_ = gk_emul_sh_init_(#name, (n), name##_gk_cells_);         \
+    const gk_sh_info *const name##_gk_sh_ = &name##_gk_shv_
+#define GK_SLD(arr, i) (gk_emul_sh_(arr##_gk_sh_, (int64_t)(i), 0), (arr)[i])
+#define GK_SST(arr, i, v) (gk_emul_sh_(arr##_gk_sh_, (int64_t)(i), 1), (arr)[i] = (v))
+#define GK_SHARED_PARAM(T, name) T *name, const gk_sh_info *name##_gk_sh_
+#define GK_SHARED_PASS(name) name, name##_gk_sh_
+#define GK_SYNC() gk_emul_sync_()
 #define GK_WARP_SUM(name) gk_emul_warp_(&name[0], 1, gk_blk_->nt, 0)
 #define GK_WARP_MAX(name) gk_emul_warp_(&name[0], 1, gk_blk_->nt, 1)
 #define GK_WARP_SUM_AT(name, i) \
@@ -123,8 +370,11 @@ static inline void gk_emul_warp_(float *v, int stride, int nt, int is_max)
             for (int64_t gk_y_ = 0; gk_y_ < (gy); gk_y_++)                                    \
                 for (int64_t gk_x_ = 0; gk_x_ < (gx); gk_x_++) {                              \
                     gk_emul_blk gk_b_ = {gk_x_, gk_y_, gk_z_, (nthreads), (rev)};             \
+                    gk_emul_block_(0);                                                        \
                     body(&gk_b_, args);                                                       \
+                    gk_emul_block_(1);                                                        \
                 }                                                                             \
+        gk_emul_()->launches++;                                                               \
     } while (0)
 #endif
 
@@ -132,21 +382,21 @@ static inline void gk_emul_warp_(float *v, int stride, int nt, int is_max)
  * GK_SHARED float array of GK_MAX_THREADS/32; the trailing sync lets the caller reuse it. */
 #define GK_BLOCK_SUM(v, red)                                                                  \
     GK_WARP_SUM(v);                                                                           \
-    GK_THREADS { if ((tid & 31) == 0) red[tid >> 5] = R(v); }                                 \
+    GK_THREADS { if ((tid & 31) == 0) GK_SST(red, tid >> 5, R(v)); }                          \
     GK_SYNC();                                                                                \
     GK_THREADS {                                                                              \
         float s_ = 0.0f;                                                                      \
-        for (int w_ = 0; w_ < GK_NT / 32; w_++) s_ += red[w_];                                \
+        for (int w_ = 0; w_ < GK_NT / 32; w_++) s_ += GK_SLD(red, w_);                        \
         R(v) = s_;                                                                            \
     }                                                                                         \
     GK_SYNC()
 #define GK_BLOCK_MAX(v, red)                                                                  \
     GK_WARP_MAX(v);                                                                           \
-    GK_THREADS { if ((tid & 31) == 0) red[tid >> 5] = R(v); }                                 \
+    GK_THREADS { if ((tid & 31) == 0) GK_SST(red, tid >> 5, R(v)); }                          \
     GK_SYNC();                                                                                \
     GK_THREADS {                                                                              \
-        float s_ = red[0];                                                                    \
-        for (int w_ = 1; w_ < GK_NT / 32; w_++) s_ = fmaxf(s_, red[w_]);                      \
+        float s_ = GK_SLD(red, 0);                                                            \
+        for (int w_ = 1; w_ < GK_NT / 32; w_++) s_ = fmaxf(s_, GK_SLD(red, w_));              \
         R(v) = s_;                                                                            \
     }                                                                                         \
     GK_SYNC()

@@ -1,0 +1,483 @@
+/* Tests of the CUDA host emulator itself (kernels/cuda/simt.cuh) and of what it proves about the
+ * kernels without a GPU:
+ *  - barrier epochs: a shared-memory access that crosses regions without GK_SYNC is flagged,
+ *    a body with the barrier is not;
+ *  - the memory-transaction model: per warp-step (the k-th global access of the 32 lanes), the
+ *    32-byte sectors fetched and the bytes used, checked first on hand-computed patterns, then
+ *    asserted for the decode matvec of every weight format, the F16 dequantisation and the
+ *    attention kernels (a deterministic property of each kernel's access pattern, not a timing);
+ *  - the kernels stay correct while traced (against the type table's dequantisation in double).
+ * Buffers are 256-byte aligned like cudaMalloc, so sector counts are those of the device. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/cuda/attention.cuh"
+#include "kernels/cuda/matvec.cuh"
+
+/* ---- helpers ------------------------------------------------------------------------------ */
+static uint64_t rng_state = 0x2545f4914f6cdd1dull;
+static float frand(void) /* uniform in [-1, 1) */
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (float)((rng_state >> 40) / 8388608.0 - 1.0);
+}
+static void *dalloc(size_t bytes) /* device-like: 256-byte aligned, zeroed */
+{
+    void *p = aligned_alloc(256, (bytes + 255) / 256 * 256);
+    assert_non_null(p);
+    memset(p, 0, bytes);
+    return p;
+}
+static float *rand_dev_f32(int64_t n, float scale)
+{
+    float *p = dalloc((size_t)n * sizeof *p);
+    for (int64_t i = 0; i < n; i++) p[i] = frand() * scale;
+    return p;
+}
+static uint8_t *encode(int type, const float *x, int64_t ne0, int64_t rows)
+{
+    const size_t rb = gk_type_bytes(type, ne0);
+    assert_true(rb > 0);
+    uint8_t *p = dalloc(rb * (size_t)rows);
+    for (int64_t r = 0; r < rows; r++) gk_type_get(type)->from_f32(x + r * ne0, p + r * rb, ne0);
+    return p;
+}
+static double ld_eff(const gk_mem_buf *b) { return b->ld_sectors ? (double)b->ld_used / (32.0 * (double)b->ld_sectors) : 0; }
+static double st_eff(const gk_mem_buf *b) { return b->st_sectors ? (double)b->st_used / (32.0 * (double)b->st_sectors) : 0; }
+
+/* The sector efficiency each kernel is asserted to have: percent of fetched sector bytes used,
+ * per buffer, loads ('l') or stores ('s'), to 0.01 points (the model is deterministic). */
+typedef struct eff_want {
+    const char *kernel, *type, *buf;
+    char kind;
+    double pct;
+} eff_want;
+
+/* want-begin */
+static const eff_want eff_wants[] = {
+    {"matvec M=1", "f32", "weights", 'l', 100.00},
+    {"matvec M=1", "f32", "activations", 'l', 100.00},
+    {"matvec M=1", "f32", "output", 's', 12.50},
+    {"matvec M=1", "f16", "weights", 'l', 100.00},
+    {"matvec M=1", "f16", "activations", 'l', 100.00},
+    {"matvec M=1", "f16", "output", 's', 12.50},
+    {"matvec M=1", "bf16", "weights", 'l', 100.00},
+    {"matvec M=1", "bf16", "activations", 'l', 100.00},
+    {"matvec M=1", "bf16", "output", 's', 12.50},
+    {"matvec M=1", "q8_0", "weights", 'l', 6.25},
+    {"matvec M=1", "q8_0", "activations", 'l', 50.00},
+    {"matvec M=1", "q8_0", "output", 's', 12.50},
+    {"matvec M=1", "q4_0", "weights", 'l', 11.11},
+    {"matvec M=1", "q4_0", "activations", 'l', 50.00},
+    {"matvec M=1", "q4_0", "output", 's', 12.50},
+    {"matvec M=1", "q4_1", "weights", 'l', 20.00},
+    {"matvec M=1", "q4_1", "activations", 'l', 50.00},
+    {"matvec M=1", "q4_1", "output", 's', 12.50},
+    {"matvec M=1", "q4_k", "weights", 'l', 37.50},
+    {"matvec M=1", "q4_k", "activations", 'l', 50.00},
+    {"matvec M=1", "q4_k", "output", 's', 12.50},
+    {"matvec M=1", "q6_k", "weights", 'l', 6.67},
+    {"matvec M=1", "q6_k", "activations", 'l', 50.00},
+    {"matvec M=1", "q6_k", "output", 's', 12.50},
+    {"matvec M=4", "f32", "weights", 'l', 100.00},
+    {"matvec M=4", "f32", "activations", 'l', 100.00},
+    {"matvec M=4", "f32", "output", 's', 12.50},
+    {"matvec M=4", "f16", "weights", 'l', 100.00},
+    {"matvec M=4", "f16", "activations", 'l', 100.00},
+    {"matvec M=4", "f16", "output", 's', 12.50},
+    {"matvec M=4", "bf16", "weights", 'l', 100.00},
+    {"matvec M=4", "bf16", "activations", 'l', 100.00},
+    {"matvec M=4", "bf16", "output", 's', 12.50},
+    {"matvec M=4", "q8_0", "weights", 'l', 6.25},
+    {"matvec M=4", "q8_0", "activations", 'l', 50.00},
+    {"matvec M=4", "q8_0", "output", 's', 12.50},
+    {"matvec M=4", "q4_0", "weights", 'l', 11.11},
+    {"matvec M=4", "q4_0", "activations", 'l', 50.00},
+    {"matvec M=4", "q4_0", "output", 's', 12.50},
+    {"matvec M=4", "q4_1", "weights", 'l', 20.00},
+    {"matvec M=4", "q4_1", "activations", 'l', 50.00},
+    {"matvec M=4", "q4_1", "output", 's', 12.50},
+    {"matvec M=4", "q4_k", "weights", 'l', 37.50},
+    {"matvec M=4", "q4_k", "activations", 'l', 50.00},
+    {"matvec M=4", "q4_k", "output", 's', 12.50},
+    {"matvec M=4", "q6_k", "weights", 'l', 6.67},
+    {"matvec M=4", "q6_k", "activations", 'l', 50.00},
+    {"matvec M=4", "q6_k", "output", 's', 12.50},
+    {"dequant_f16", "f32", "weights", 'l', 12.50},
+    {"dequant_f16", "f32", "f16", 's', 6.25},
+    {"dequant_f16", "f16", "weights", 'l', 6.25},
+    {"dequant_f16", "f16", "f16", 's', 6.25},
+    {"dequant_f16", "bf16", "weights", 'l', 6.25},
+    {"dequant_f16", "bf16", "f16", 's', 6.25},
+    {"dequant_f16", "q8_0", "weights", 'l', 6.25},
+    {"dequant_f16", "q8_0", "f16", 's', 6.25},
+    {"dequant_f16", "q4_0", "weights", 'l', 11.11},
+    {"dequant_f16", "q4_0", "f16", 's', 6.25},
+    {"dequant_f16", "q4_1", "weights", 'l', 20.00},
+    {"dequant_f16", "q4_1", "f16", 's', 6.25},
+    {"dequant_f16", "q4_k", "weights", 'l', 37.50},
+    {"dequant_f16", "q4_k", "f16", 's', 6.25},
+    {"dequant_f16", "q6_k", "weights", 'l', 6.67},
+    {"dequant_f16", "q6_k", "f16", 's', 6.25},
+    {"attn_decode", "f32", "q", 'l', 100.00},
+    {"attn_decode", "f32", "k", 'l', 50.00},
+    {"attn_decode", "f32", "v", 'l', 100.00},
+    {"attn_decode", "f32", "part", 's', 77.38},
+    {"attn_combine", "f32", "part", 'l', 56.45},
+    {"attn_combine", "f32", "out", 's', 100.00},
+    {"attn_prefill", "f32", "q", 'l', 100.00},
+    {"attn_prefill", "f32", "k", 'l', 100.00},
+    {"attn_prefill", "f32", "v", 'l', 100.00},
+    {"attn_prefill", "f32", "out", 's', 100.00},
+    {"attn_decode", "f16", "q", 'l', 100.00},
+    {"attn_decode", "f16", "k", 'l', 50.00},
+    {"attn_decode", "f16", "v", 'l', 100.00},
+    {"attn_decode", "f16", "part", 's', 77.38},
+    {"attn_combine", "f16", "part", 'l', 56.45},
+    {"attn_combine", "f16", "out", 's', 100.00},
+    {"attn_prefill", "f16", "q", 'l', 100.00},
+    {"attn_prefill", "f16", "k", 'l', 100.00},
+    {"attn_prefill", "f16", "v", 'l', 100.00},
+    {"attn_prefill", "f16", "out", 's', 100.00},
+    {"attn_decode", "q8_0", "q", 'l', 100.00},
+    {"attn_decode", "q8_0", "k", 'l', 6.25},
+    {"attn_decode", "q8_0", "v", 'l', 36.17},
+    {"attn_decode", "q8_0", "part", 's', 77.38},
+    {"attn_combine", "q8_0", "part", 'l', 56.45},
+    {"attn_combine", "q8_0", "out", 's', 100.00},
+    {"attn_prefill", "q8_0", "q", 'l', 100.00},
+    {"attn_prefill", "q8_0", "k", 'l', 36.17},
+    {"attn_prefill", "q8_0", "v", 'l', 36.17},
+    {"attn_prefill", "q8_0", "out", 's', 100.00},
+};
+/* want-end */
+
+/* Prints a kernel's line of the sector table and checks it against eff_wants: every figure
+ * it measured is listed there, and every listed figure was measured. */
+static void check_row(const char *kernel, const char *type, const gk_mem_buf *b, int n)
+{
+    printf("sectors  %-16s %-5s", kernel, type);
+    int measured = 0, listed = 0;
+    for (int i = 0; i < n; i++)
+        for (int st = 0; st < 2; st++) {
+            if (!(st ? b[i].st_req : b[i].ld_req)) continue;
+            const double pct = 100.0 * (st ? st_eff(&b[i]) : ld_eff(&b[i]));
+            printf("  %s %s %6.2f%%", b[i].name, st ? "st" : "ld", pct);
+            measured++;
+            const eff_want *w = NULL;
+            for (size_t j = 0; j < sizeof eff_wants / sizeof eff_wants[0]; j++)
+                if (!strcmp(eff_wants[j].kernel, kernel) && !strcmp(eff_wants[j].type, type) &&
+                    !strcmp(eff_wants[j].buf, b[i].name) && eff_wants[j].kind == (st ? 's' : 'l'))
+                    w = &eff_wants[j];
+            if (!w) fail_msg("%s %s: %s %s at %.2f%% has no expected figure", kernel, type, b[i].name, st ? "stores" : "loads", pct);
+            if (fabs(pct - w->pct) > 0.006)
+                fail_msg("%s %s: %s %s use %.2f%% of their sector bytes, expected %.2f%%", kernel, type, b[i].name,
+                         st ? "stores" : "loads", pct, w->pct);
+        }
+    printf("\n");
+    for (size_t j = 0; j < sizeof eff_wants / sizeof eff_wants[0]; j++)
+        listed += !strcmp(eff_wants[j].kernel, kernel) && !strcmp(eff_wants[j].type, type);
+    if (listed != measured) fail_msg("%s %s: %d figures expected, %d measured", kernel, type, listed, measured);
+}
+
+/* ---- the transaction model on hand-computed patterns ---------------------------------------- */
+typedef struct pat_args {
+    float *x;
+    int stride, offset; /* lane l reads x[offset + stride * l] */
+} pat_args;
+
+GK_BODY(body_pattern, pat_args)
+{
+    GK_THREADS { (void)gk_ldf(a.x + a.offset + a.stride * (tid & 31)); }
+}
+
+static gk_mem_buf run_pattern(float *x, int stride, int offset, int nt)
+{
+    gk_mem_buf b = gk_trace_buf("x", x, 4096 * sizeof(float));
+    gk_trace_begin(&b, 1);
+    pat_args a = {x, stride, offset};
+    GK_EMUL_LAUNCH(body_pattern, 1, 1, 1, nt, 0, a);
+    gk_trace_end();
+    return b;
+}
+
+static void model_counts_hand_patterns(void **s)
+{
+    float *x = dalloc(4096 * sizeof(float));
+    /* 32 consecutive floats from a 128-byte boundary: one request, 4 sectors, all 128 bytes */
+    gk_mem_buf b = run_pattern(x, 1, 0, 32);
+    assert_int_equal(b.ld_req, 1);
+    assert_int_equal(b.ld_sectors, 4);
+    assert_int_equal(b.ld_used, 128);
+    /* the same, 4 bytes off: the span crosses a fifth sector */
+    b = run_pattern(x, 1, 1, 32);
+    assert_int_equal(b.ld_sectors, 5);
+    assert_int_equal(b.ld_used, 128);
+    /* every other float: 8 sectors for 128 bytes, 50% */
+    b = run_pattern(x, 2, 0, 32);
+    assert_int_equal(b.ld_sectors, 8);
+    assert_true(fabs(ld_eff(&b) - 0.5) < 1e-12);
+    /* a 32-float lane stride (one float per 128 bytes): 32 sectors of which 4 bytes each */
+    b = run_pattern(x, 32, 0, 32);
+    assert_int_equal(b.ld_sectors, 32);
+    assert_true(fabs(ld_eff(&b) - 0.125) < 1e-12);
+    /* all lanes one address (a broadcast): one sector, 4 bytes used */
+    b = run_pattern(x, 0, 7, 32);
+    assert_int_equal(b.ld_sectors, 1);
+    assert_int_equal(b.ld_used, 4);
+    /* 4 warps: 4 requests, each its own */
+    b = run_pattern(x, 1, 0, 128);
+    assert_int_equal(b.ld_req, 4);
+    assert_int_equal(b.ld_sectors, 16);
+    /* an access outside every registered buffer is not counted */
+    float *other = dalloc(4096 * sizeof(float));
+    gk_mem_buf nb = gk_trace_buf("x", x, 4096 * sizeof(float));
+    gk_trace_begin(&nb, 1);
+    pat_args a = {other, 1, 0};
+    GK_EMUL_LAUNCH(body_pattern, 1, 1, 1, 32, 0, a);
+    gk_trace_end();
+    assert_int_equal(nb.ld_req, 0);
+    free(x), free(other);
+}
+
+/* ---- barrier epochs --------------------------------------------------------------------- */
+typedef struct rev_args {
+    const float *x;
+    float *y;
+    int sync;  /* 0: the barrier between writing and reading the shared array is missing */
+    int reuse; /* 1: the array is then overwritten, after a barrier only if sync */
+} rev_args;
+
+/* y[t] = x[nt-1-t] through shared memory: thread t reads what thread nt-1-t wrote. */
+GK_BODY(body_reverse, rev_args)
+{
+    GK_SHARED(float, sh, GK_MAX_THREADS);
+    GK_THREADS { GK_SST(sh, tid, gk_ldf(a.x + tid)); }
+    if (a.sync) GK_SYNC();
+    GK_THREADS { gk_stf(a.y + tid, GK_SLD(sh, GK_NT - 1 - tid)); }
+    if (a.reuse) {
+        if (a.sync) GK_SYNC();
+        GK_THREADS { GK_SST(sh, tid, 0.0f); }
+    }
+}
+
+static void run_reverse(int sync, int reuse, int rev, int64_t *races, char *msg, size_t msg_len)
+{
+    const int nt = 64;
+    float *x = rand_dev_f32(nt, 1.0f), *y = dalloc(nt * sizeof(float));
+    gk_emul_races_collect(1);
+    rev_args a = {x, y, sync, reuse};
+    GK_EMUL_LAUNCH(body_reverse, 2, 1, 1, nt, rev, a);
+    *races = gk_emul_races();
+    snprintf(msg, msg_len, "%s", gk_emul_race_msg());
+    gk_emul_races_collect(0);
+    /* the emulator runs regions one after the other, so the result is right either way */
+    for (int t = 0; t < nt; t++) assert_true(y[t] == x[nt - 1 - t]);
+    free(x), free(y);
+}
+
+static void missing_barrier_is_caught(void **s)
+{
+    int64_t races;
+    char msg[256];
+    for (int rev = 0; rev < 2; rev++) {
+        run_reverse(1, 1, rev, &races, msg, sizeof msg);
+        assert_int_equal(races, 0);
+        /* read of another thread's write with no barrier: all 64 threads (t = 63 - t has no
+         * solution) in each of the 2 blocks */
+        run_reverse(0, 0, rev, &races, msg, sizeof msg);
+        assert_int_equal(races, 2 * 64);
+        assert_non_null(strstr(msg, "shared-memory race on sh["));
+        assert_non_null(strstr(msg, "read of a write"));
+        assert_non_null(strstr(msg, "no GK_SYNC"));
+    }
+    /* the first race, forward order: thread 0 reads sh[63], written by thread 63 */
+    run_reverse(0, 0, 0, &races, msg, sizeof msg);
+    assert_string_equal(msg, "shared-memory race on sh[63]: read of a write by thread 0 after thread 63 with no GK_SYNC between");
+    /* overwriting what others read, without the barrier: 64 reads, then 64 writes over them */
+    run_reverse(0, 1, 0, &races, msg, sizeof msg);
+    assert_int_equal(races, 2 * (64 + 64));
+}
+
+/* The shipped kernels obey the rule (a race would abort): every block body with shared memory. */
+static void kernels_have_their_barriers(void **s)
+{
+    gk_emul_races_collect(1);
+    const int n_head = 4, n_kv = 2, hd = 64;
+    for (int decode = 0; decode < 2; decode++) {
+        const int pos0 = decode ? 200 : 5;
+        const int64_t T = decode ? 2 : 20, ctx = pos0 + T, kw = (int64_t)n_kv * hd;
+        float *q = rand_dev_f32((int64_t)n_head * hd * T, 1.0f), *out = dalloc((size_t)(n_head * hd * T) * 4);
+        float *k = rand_dev_f32(kw * ctx, 1.0f), *v = rand_dev_f32(kw * ctx, 1.0f);
+        gk_attn_args a = {q, out, (uint8_t *)k, (uint8_t *)v, (size_t)kw * 4, NULL, GK_F32, n_head, n_kv, hd, pos0, 0,
+                          T, 0.125f};
+        if (decode) {
+            a.n_split = gk_attn_n_split(pos0, T);
+            a.part = dalloc(gk_attn_part_floats(a.n_split, n_head, hd, T) * 4);
+            gk_grid g = gk_plan_attn_decode(a.n_split, n_head, T);
+            GK_EMUL_LAUNCH(gk_body_attn_decode, g.gx, g.gy, g.gz, g.nt, 1, a);
+        } else {
+            gk_grid g = gk_plan_attn_prefill(n_head, T);
+            GK_EMUL_LAUNCH(gk_body_attn_prefill, g.gx, g.gy, g.gz, g.nt, 1, a);
+        }
+        free(a.part), free(q), free(out), free(k), free(v);
+    }
+    assert_int_equal(gk_emul_races(), 0);
+    gk_emul_races_collect(0);
+}
+
+/* ---- sector efficiency of the kernels ------------------------------------------------------ */
+static const int weight_types[] = {GK_F32, GK_F16, GK_BF16, GK_Q8_0, GK_Q4_0, GK_Q4_1, GK_Q4_K, GK_Q6_K};
+enum { N_WTYPES = sizeof weight_types / sizeof weight_types[0] };
+
+static void emul_matvec(const gk_mv_args *a)
+{
+    gk_grid g = gk_plan_matvec(a->N, a->M);
+    switch (a->type) {
+    case GK_Q8_0: GK_EMUL_LAUNCH(gk_body_matvec_q8_0, g.gx, g.gy, g.gz, g.nt, 0, *a); break;
+    case GK_Q4_0: GK_EMUL_LAUNCH(gk_body_matvec_q4_0, g.gx, g.gy, g.gz, g.nt, 0, *a); break;
+    case GK_Q4_1: GK_EMUL_LAUNCH(gk_body_matvec_q4_1, g.gx, g.gy, g.gz, g.nt, 0, *a); break;
+    case GK_Q4_K: GK_EMUL_LAUNCH(gk_body_matvec_q4_k, g.gx, g.gy, g.gz, g.nt, 0, *a); break;
+    case GK_Q6_K: GK_EMUL_LAUNCH(gk_body_matvec_q6_k, g.gx, g.gy, g.gz, g.nt, 0, *a); break;
+    default: GK_EMUL_LAUNCH(gk_body_matvec_float, g.gx, g.gy, g.gz, g.nt, 0, *a); break;
+    }
+}
+
+/* y = x · wᵀ in double from the type table's dequantisation. */
+static void ref_matvec(int type, const uint8_t *w, const float *x, int64_t K, int64_t N, int64_t M, float *y)
+{
+    float *row = malloc((size_t)K * sizeof *row);
+    assert_non_null(row);
+    const size_t rb = gk_type_bytes(type, K);
+    for (int64_t n = 0; n < N; n++) {
+        gk_type_get(type)->to_f32(w + n * rb, row, K);
+        for (int64_t m = 0; m < M; m++) {
+            double acc = 0;
+            for (int64_t k = 0; k < K; k++) acc += (double)row[k] * x[m * K + k];
+            y[m * N + n] = (float)acc;
+        }
+    }
+    free(row);
+}
+
+static void matvec_sector_efficiency(void **s)
+{
+    const int64_t K = 2048, N = 8;
+    for (int64_t M = 1; M <= 4; M += 3)
+        for (int i = 0; i < N_WTYPES; i++) {
+            const int type = weight_types[i];
+            float *wf = rand_dev_f32(K * N, 1.0f), *x = rand_dev_f32(K * M, 1.0f);
+            uint8_t *w = encode(type, wf, K, N);
+            float *y = dalloc((size_t)(N * M) * 4), *want = malloc((size_t)(N * M) * 4);
+            const size_t rb = gk_type_bytes(type, K);
+            gk_mem_buf b[3] = {gk_trace_buf("weights", w, rb * N), gk_trace_buf("activations", x, (size_t)(K * M) * 4),
+                               gk_trace_buf("output", y, (size_t)(N * M) * 4)};
+            gk_trace_begin(b, 3);
+            gk_mv_args a = {w, rb, x, y, K, N, M, type};
+            emul_matvec(&a);
+            gk_trace_end();
+            ref_matvec(type, w, x, K, N, M, want);
+            for (int64_t j = 0; j < N * M; j++)
+                if (!(fabsf(y[j] - want[j]) <= 2e-5f * (float)K + 1e-4f * fabsf(want[j])))
+                    fail_msg("matvec %s M=%lld: y[%lld] = %.7g, reference %.7g", gk_type_name(type), (long long)M,
+                             (long long)j, y[j], want[j]);
+            char kname[32];
+            snprintf(kname, sizeof kname, "matvec M=%lld", (long long)M);
+            check_row(kname, gk_type_name(type), b, 3);
+            assert_int_equal(b[0].st_req, 0);
+            assert_true(b[0].ld_req > 0 && b[1].ld_req > 0 && b[2].st_req > 0);
+            free(wf), free(x), free(w), free(y), free(want);
+        }
+}
+
+static void dequant_sector_efficiency(void **s)
+{
+    const int64_t K = 2048, N = 4;
+    for (int i = 0; i < N_WTYPES; i++) {
+        const int type = weight_types[i];
+        float *wf = rand_dev_f32(K * N, 1.0f);
+        uint8_t *w = encode(type, wf, K, N);
+        uint16_t *h = dalloc((size_t)(K * N) * 2);
+        const size_t rb = gk_type_bytes(type, K);
+        gk_mem_buf b[2] = {gk_trace_buf("weights", w, rb * N), gk_trace_buf("f16", h, (size_t)(K * N) * 2)};
+        gk_trace_begin(b, 2);
+        gk_dq_args a = {w, rb, h, K, N, type};
+        gk_grid g = gk_plan_dequant(K, N);
+        GK_EMUL_LAUNCH(gk_body_dequant_f16, g.gx, g.gy, g.gz, g.nt, 0, a);
+        gk_trace_end();
+        float *want = malloc((size_t)K * 4);
+        for (int64_t n = 0; n < N; n++) {
+            gk_type_get(type)->to_f32(w + n * rb, want, K);
+            for (int64_t k = 0; k < K; k++) assert_int_equal(h[n * K + k], gk_f32_to_f16(want[k]));
+        }
+        check_row("dequant_f16", gk_type_name(type), b, 2);
+        free(wf), free(w), free(h), free(want);
+    }
+}
+
+static void attention_sector_efficiency(void **s)
+{
+    static const int cache_types[] = {GK_F32, GK_F16, GK_Q8_0};
+    const int n_head = 8, n_kv = 2, hd = 128;
+    for (int ci = 0; ci < 3; ci++)
+        for (int decode = 1; decode >= 0; decode--) {
+            const int type = cache_types[ci], pos0 = decode ? 255 : 0;
+            const int64_t T = decode ? 1 : 32, ctx = pos0 + T, qw = (int64_t)n_head * hd, kw = (int64_t)n_kv * hd;
+            float *q = rand_dev_f32(qw * T, 1.0f), *out = dalloc((size_t)(qw * T) * 4);
+            float *kf = rand_dev_f32(kw * ctx, 1.0f), *vf = rand_dev_f32(kw * ctx, 1.0f);
+            uint8_t *k = encode(type, kf, kw, ctx), *v = encode(type, vf, kw, ctx);
+            const size_t rb = gk_type_bytes(type, kw);
+            gk_attn_args a = {q, out, k, v, rb, NULL, type, n_head, n_kv, hd, pos0, 0, T, 1.0f / sqrtf((float)hd)};
+            size_t part_bytes = 0;
+            if (decode) {
+                a.n_split = gk_attn_n_split(pos0, T);
+                part_bytes = gk_attn_part_floats(a.n_split, n_head, hd, T) * 4;
+                a.part = dalloc(part_bytes);
+            }
+            gk_mem_buf b[5] = {gk_trace_buf("q", q, (size_t)(qw * T) * 4), gk_trace_buf("k", k, rb * ctx),
+                               gk_trace_buf("v", v, rb * ctx), gk_trace_buf("out", out, (size_t)(qw * T) * 4),
+                               gk_trace_buf("part", a.part, part_bytes)};
+            gk_trace_begin(b, decode ? 5 : 4);
+            if (decode) {
+                gk_grid g = gk_plan_attn_decode(a.n_split, n_head, T);
+                GK_EMUL_LAUNCH(gk_body_attn_decode, g.gx, g.gy, g.gz, g.nt, 0, a);
+                check_row("attn_decode", gk_type_name(type), b, 5);
+                memset(b, 0, sizeof b);
+                b[0] = gk_trace_buf("part", a.part, part_bytes), b[1] = gk_trace_buf("out", out, (size_t)(qw * T) * 4);
+                gk_trace_end();
+                gk_trace_begin(b, 2);
+                g = gk_plan_attn_combine(n_head, T);
+                GK_EMUL_LAUNCH(gk_body_attn_combine, g.gx, g.gy, g.gz, g.nt, 0, a);
+                gk_trace_end();
+                check_row("attn_combine", gk_type_name(type), b, 2);
+            } else {
+                gk_grid g = gk_plan_attn_prefill(n_head, T);
+                GK_EMUL_LAUNCH(gk_body_attn_prefill, g.gx, g.gy, g.gz, g.nt, 0, a);
+                gk_trace_end();
+                check_row("attn_prefill", gk_type_name(type), b, 4);
+            }
+            free(q), free(out), free(kf), free(vf), free(k), free(v), free(a.part);
+        }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(model_counts_hand_patterns),
+        cmocka_unit_test(missing_barrier_is_caught),
+        cmocka_unit_test(kernels_have_their_barriers),
+        cmocka_unit_test(matvec_sector_efficiency),
+        cmocka_unit_test(dequant_sector_efficiency),
+        cmocka_unit_test(attention_sector_efficiency),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
