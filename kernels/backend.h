@@ -160,6 +160,12 @@ typedef struct gk_ops {
      * events). stop = 0 marks the start; stop = 1 marks the end, waits for it (a sync point)
      * and fills *seconds with the device time between the two marks. */
     int (*device_timer)(gk_backend *b, int stop, double *seconds);
+    /* Optional, NULL = GK_F32: the float type matmul rounds the activations X to before it
+     * multiplies, for weights of type wtype and m columns: GK_F32 (none), GK_F16 or GK_BF16
+     * (cuda's GEMM path). Verification bounds add its rounding (gk_matmul_act_type()).
+     * Quantised weights may also meet 8-bit block activations (ggml's Q8_0/Q8_K) on any
+     * backend; this does not report those. */
+    int (*matmul_act_type)(gk_backend *b, int wtype, int64_t m);
 
     /* ---- what it can run: see gk_backend_supports(). NULL = gk_supports_default. ---- */
     bool (*supports)(gk_backend *b, gk_op op, const int *types, int n_types, const void *params);
@@ -190,6 +196,10 @@ const char *const *gk_backend_names(void);
 bool gk_backend_available(const char *name, char *why, size_t whylen);
 const char *gk_backend_error(const gk_backend *b);
 static inline bool gk_backend_has(const gk_backend *b, unsigned caps) { return (b->caps & caps) == caps; }
+/* See gk_ops.matmul_act_type: the float type b's matmul rounds X to (GK_F32: none). */
+static inline int gk_matmul_act_type(gk_backend *b, int wtype, int64_t m) {
+    return b->ops->matmul_act_type ? b->ops->matmul_act_type(b, wtype, m) : GK_F32;
+}
 
 /* Can b run op on these operand types? types[i] is the gk_type of the op's i-th tensor argument
  * in its signature's order (matmul: y, w, x; attention: out, q, kcache, vcache); only the first
@@ -284,6 +294,9 @@ typedef struct gk_device_info {
     int mem_clock_khz;
     double peak_bw_gbs;            /* 2 * mem_clock * bus_width / 8 (DDR), from the two above */
     char driver_version[32], runtime_version[32];
+    /* The GEMM library its large matmuls run on ("cublas 13.0.2"), or "cublas: missing" (they
+     * then run on the matvec kernels, far slower); "" where the backend has none. */
+    char blas[48];
 } gk_device_info;
 
 /* Devices of a backend (0 when none or not a device backend); up to max filled. */

@@ -4,7 +4,13 @@
  * each emulated kernel runs twice, with the threads of every region in forward and reverse
  * order, so a body that depends on thread order between barriers fails. When a CUDA device is
  * present the same cases also run through the "cuda" backend's op table against "ref", and its
- * supports() answers are checked; otherwise the device path says it was skipped and why. */
+ * supports() answers are checked; otherwise the device path says it was skipped and why. Where
+ * a GPU is visible (/dev/nvidia0, or nvidia-smi -L lists one) or GENCOST_REQUIRE_GPU=1, a
+ * device path that does not open is a failure, not a skip (an ASan build needs
+ * ASAN_OPTIONS=protect_shadow_gap=0 for CUDA, as tests/run.sh sets; `make cuda-test-nosan`
+ * builds this test without sanitizers). Also the backend's own decisions, which need no GPU:
+ * the driver floor's message, cuBLAS's resolution, the activation precision of matmul and the
+ * kernels workload's bound with it (BF16 at K = 2048 on the GEMM path). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -15,7 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "bench/probes/matrix_kernels.h"
 #include "kernels/backend.h"
 #include "kernels/cuda/attention.cuh"
 #include "kernels/cuda/matvec.cuh"
@@ -73,6 +81,23 @@ static void expect_close(const char *what, const float *got, const float *want, 
 /* ---- backends: the oracle, and the device when there is one -------------------------------- */
 static gk_backend *ref_be, *dev_be;
 static char dev_why[512] = "built without CUDA";
+static char gpu_how[128];   /* why a GPU counts as visible here; "" when none is */
+
+/* A GPU this machine shows: the driver's device node, or nvidia-smi listing one; or the caller
+ * insists (GENCOST_REQUIRE_GPU=1, scripts/gpu-check.sh). */
+static bool gpu_visible(char *how, size_t n)
+{
+    const char *req = getenv("GENCOST_REQUIRE_GPU");
+    if (req && !strcmp(req, "1")) return snprintf(how, n, "GENCOST_REQUIRE_GPU=1"), true;
+    if (access("/dev/nvidia0", F_OK) == 0) return snprintf(how, n, "/dev/nvidia0 exists"), true;
+    FILE *p = popen("timeout 20 nvidia-smi -L 2>/dev/null", "r");
+    bool any = false;
+    char line[256];
+    while (p && fgets(line, sizeof line, p)) any |= strncmp(line, "GPU ", 4) == 0;
+    if (p) pclose(p);
+    if (any) snprintf(how, n, "nvidia-smi -L lists a GPU");
+    return any;
+}
 
 static int setup(void **s)
 {
@@ -88,7 +113,8 @@ static int setup(void **s)
         if (!dev_be) snprintf(dev_why, sizeof dev_why, "%s", err);
     }
 #endif
-    if (!dev_be) printf("device path skipped: %s\n", dev_why);
+    gpu_visible(gpu_how, sizeof gpu_how);
+    if (!dev_be) printf("device path %s: %s\n", gpu_how[0] ? "DID NOT OPEN" : "skipped", dev_why);
     else printf("device path: %s\n", dev_be->device_name);
     return 0;
 }
@@ -331,6 +357,29 @@ static void elementwise_ops(void **s)
     }
 }
 
+/* The device computes ref's float angle pos·powf(powf(base, -2/hd), i)/ff with CUDA's powf
+ * (4 ulp; glibc's < 1), so θ_i's relative difference grows to (i + 1)·5 ulp and the angle's
+ * by that times the angle; CUDA's sinf/cosf add 2 ulp to libm's 1. A rotated pair moves by
+ * (|x0| + |x1|)·Δangle, plus the rounding of the output. Derived per element: at position
+ * 4000 an angle of ~1500 rad differs by several 1e-3 rad, so no one tolerance fits every pair. */
+static void expect_rope_device(const float *got, const float *want, const float *x, int nh, int hd, int pos0, int64_t T,
+                               const float *ff)
+{
+    const double ulp = 0x1p-23;
+    for (int64_t t = 0; t < T; t++)
+        for (int h = 0; h < nh; h++)
+            for (int i = 0; i < hd / 2; i++) {
+                const int64_t e = (t * nh + h) * hd + 2 * i;
+                const double ang = (double)(pos0 + t) * pow(10000.0, -2.0 * i / hd) / (ff ? ff[i] : 1.0);
+                const double dang = ang * (i + 1) * 5 * ulp + 3 * ulp;
+                const double tol = (fabs(x[e]) + fabs(x[e + 1])) * dang + 4 * ulp * (fabs(want[e]) + fabs(want[e + 1])) + 1e-6;
+                for (int k = 0; k < 2; k++)
+                    if (!(fabs((double)got[e + k] - want[e + k]) <= tol))
+                        fail_msg("device rope pos %lld head %d pair %d: %.7g, ref %.7g (tolerance %.3g)", (long long)(pos0 + t),
+                                 h, i, got[e + k], want[e + k], tol);
+            }
+}
+
 /* Every case without frequency factors, then with factors (Llama 3.1's rope_freqs) from 0.5 to
  * 8: the emulated body against the ref backend, and the device when there is one. */
 static void rope_positions(void **s)
@@ -364,8 +413,7 @@ static void rope_positions(void **s)
                 get(dev_be, &tx, got);
                 drop(dev_be, &tx);
                 if (ff) drop(dev_be, &tf);
-                /* float angles at position 4000 differ from double ones by ~1e-4 rad */
-                expect_close(ff ? "device rope with factors" : "device rope", got, want, n, 1e-3f, 1e-3f);
+                expect_rope_device(got, want, x, nh, hd, pos0, T, ff);
             }
             free(x), free(want), free(got), free(ff);
         }
@@ -533,6 +581,30 @@ static void attention_prefill(void **s)
 }
 
 /* ---- the backend without (or with) a device ------------------------------------------------ */
+
+/* Where a GPU is visible the device path is not optional: a backend that does not open there
+ * (no driver for this runtime, ASan's shadow gap, no cuBLAS-free start) fails make test. */
+static void device_path_runs_where_a_gpu_is_visible(void **s)
+{
+    if (!gpu_how[0]) {
+        printf("no GPU visible (no /dev/nvidia0, nvidia-smi -L lists none): the device path may skip\n");
+        return;
+    }
+#ifdef GC_HAVE_CUDA
+    if (!dev_be)
+        fail_msg("a GPU is visible (%s) but the cuda backend did not open: %s%s", gpu_how, dev_why,
+#if defined(__SANITIZE_ADDRESS__)
+                 " (this is an ASan build: CUDA needs ASAN_OPTIONS=protect_shadow_gap=0, or make cuda-test-nosan)"
+#else
+                 ""
+#endif
+        );
+#else
+    printf("note: a GPU is visible (%s) but this build has no CUDA (nvcc or libcudart_static.a not found at build time)\n",
+           gpu_how);
+#endif
+}
+
 static void backend_presence(void **s)
 {
 #ifdef GC_HAVE_CUDA
@@ -540,29 +612,206 @@ static void backend_presence(void **s)
     gk_device_info info[4];
     int nd = gk_backend_devices("cuda", info, 4);
     if (!gk_backend_available("cuda", why, sizeof why)) {
-        assert_non_null(strstr(why, "no CUDA device: "));
+        /* one line: no device, no driver, or a driver below this runtime's floor */
+        if (!strstr(why, "no CUDA device: ") && !strstr(why, "CUDA driver ")) fail_msg("unexpected reason: %s", why);
         assert_null(strchr(why, '\n'));
         assert_int_equal(nd, 0);
         assert_null(gk_backend_open("cuda", NULL, err, sizeof err));
-        assert_non_null(strstr(err, "no CUDA device"));
+        assert_non_null(strstr(err, why));
     } else {
         assert_true(nd >= 1);
         assert_true(info[0].cc_major >= 7 && info[0].sm_count > 0 && info[0].mem_bytes > 0);
         assert_true(info[0].peak_bw_gbs > 50.0 && info[0].name[0] && info[0].runtime_version[0]);
-    }
-    /* When the loader can open cuBLAS, the backend must find every function it needs. */
-    void *h = dlopen("libcublas.so.13", RTLD_NOW | RTLD_LOCAL);
-    bool ok = gk_cuda_cublas_probe(why, sizeof why);
-    if (h) {   /* left loaded, as the backend leaves it */
-        if (!ok) fail_msg("cuBLAS present but probe failed: %s", why);
-    } else {
-        assert_false(ok);
-        assert_non_null(strstr(why, "cuBLAS"));
+        assert_true(!strncmp(info[0].blas, "cublas ", 7) || !strcmp(info[0].blas, "cublas: missing"));
     }
 #else
     char why[256];
     assert_false(gk_backend_available("cuda", why, sizeof why));
 #endif
+}
+
+#ifdef GC_HAVE_CUDA
+/* The message for a driver below the runtime's floor, from the version numbers alone. */
+static void driver_floor_message(void **s)
+{
+    char m[256];
+    assert_true(gk_cuda_driver_floor(12080, 13000, true, m, sizeof m));
+    assert_string_equal(m, "CUDA driver 12.8 < runtime 13.0: install driver R580+ or build with a CUDA 12.x toolkit "
+                           "(make TOOLKIT=<its folder>)");
+    assert_true(gk_cuda_driver_floor(11080, 12040, false, m, sizeof m));   /* older major: refused anyway */
+    assert_string_equal(m, "CUDA driver 11.8 < runtime 12.4: install driver R525+ or build with a CUDA 11.x toolkit "
+                           "(make TOOLKIT=<its folder>)");
+    assert_true(gk_cuda_driver_floor(13000, 14000, true, m, sizeof m));   /* a major this file has no branch for */
+    assert_string_equal(m, "CUDA driver 13.0 < runtime 14.0: install a driver for CUDA 14.x or build with a CUDA 13.x "
+                           "toolkit (make TOOLKIT=<its folder>)");
+    assert_true(gk_cuda_driver_floor(10020, 12000, true, m, sizeof m));   /* no toolkit of the driver's major builds this */
+    assert_string_equal(m, "CUDA driver 10.2 < runtime 12.0: install driver R525+");
+    assert_true(gk_cuda_driver_floor(12020, 12080, true, m, sizeof m));   /* the runtime refused an older minor */
+    assert_string_equal(m, "CUDA driver 12.2 < runtime 12.8: install driver R525+");
+    assert_true(gk_cuda_driver_floor(0, 13000, true, m, sizeof m));
+    assert_string_equal(m, "no CUDA device: no NVIDIA driver (libcuda.so.1 not found; this build's runtime is CUDA 13.0)");
+    /* minor version compatibility, and newer drivers */
+    assert_false(gk_cuda_driver_floor(12020, 12080, false, m, sizeof m));
+    assert_string_equal(m, "");
+    assert_false(gk_cuda_driver_floor(13000, 13000, false, m, sizeof m));
+    assert_false(gk_cuda_driver_floor(13010, 12080, true, m, sizeof m));
+    assert_null(strchr(m, '\n'));
+}
+
+/* cuBLAS as the backend resolves it: its probe succeeds exactly when one of its own names
+ * opens, and reports the first that does; results record its version or "cublas: missing". */
+static void cublas_resolution(void **s)
+{
+    const char *const *names = gk_cuda_cublas_names(), *opens = NULL;
+    assert_non_null(names[0]);
+    for (const char *const *p = names; *p; p++) {
+        assert_non_null(strstr(*p, "libcublas.so."));   /* a versioned soname, never the bare .so */
+        if (!opens && dlopen(*p, RTLD_NOW | RTLD_LOCAL)) opens = *p;   /* left loaded, as the backend leaves it */
+    }
+    char which[512], fact[64];
+    bool ok = gk_cuda_cublas_probe(which, sizeof which);
+    gk_cuda_blas_fact(fact, sizeof fact);
+    if (opens) {
+        if (!ok) fail_msg("cuBLAS opens as %s but the probe failed: %s", opens, which);
+        assert_string_equal(which, opens);
+        int v[3];
+        assert_int_equal(sscanf(fact, "cublas %d.%d.%d", &v[0], &v[1], &v[2]), 3);
+        assert_true(v[0] >= 11);
+        printf("cuBLAS: %s (%s)\n", which, fact);
+    } else {
+        assert_false(ok);
+        assert_non_null(strstr(which, "cuBLAS not loadable"));
+        assert_string_equal(fact, "cublas: missing");
+    }
+    /* statuses that leave work half done fault the context; argument errors do not */
+    assert_true(gk_cuda_blas_status_faults(13));    /* CUBLAS_STATUS_EXECUTION_FAILED */
+    assert_true(gk_cuda_blas_status_faults(14));    /* CUBLAS_STATUS_INTERNAL_ERROR */
+    assert_false(gk_cuda_blas_status_faults(0));    /* CUBLAS_STATUS_SUCCESS */
+    assert_false(gk_cuda_blas_status_faults(7));    /* CUBLAS_STATUS_INVALID_VALUE */
+    assert_false(gk_cuda_blas_status_faults(3));    /* CUBLAS_STATUS_ALLOC_FAILED */
+}
+
+/* What matmul rounds activations to: the GEMM path's half types above GK_MV_MAX_M columns. */
+static void matmul_activation_precision(void **s)
+{
+    assert_int_equal(gk_cuda_matmul_act_type(GK_BF16, 16, true, 90), GK_BF16);
+    assert_int_equal(gk_cuda_matmul_act_type(GK_BF16, 16, true, 75), GK_F32);    /* no BF16 GEMM before sm_80 */
+    assert_int_equal(gk_cuda_matmul_act_type(GK_BF16, GK_MV_MAX_M, true, 90), GK_F32);   /* matvec kernels */
+    assert_int_equal(gk_cuda_matmul_act_type(GK_F16, 512, true, 80), GK_F16);
+    assert_int_equal(gk_cuda_matmul_act_type(GK_Q4_K, 9, true, 86), GK_F16);
+    assert_int_equal(gk_cuda_matmul_act_type(GK_F32, 512, true, 90), GK_F32);
+    assert_int_equal(gk_cuda_matmul_act_type(GK_Q4_0, 512, false, 90), GK_F32);  /* no cuBLAS: matvec for all M */
+    assert_int_equal(gk_matmul_act_type(ref_be, GK_BF16, 512), GK_F32);          /* no entry: F32 */
+    if (dev_be) {
+        gk_device_info info;
+        char which[512];
+        assert_int_equal(gk_backend_devices("cuda", &info, 1), 1);
+        const bool blas = gk_cuda_cublas_probe(which, sizeof which);
+        const int cc = info.cc_major * 10 + info.cc_minor;
+        assert_int_equal(gk_matmul_act_type(dev_be, GK_BF16, 16), gk_cuda_matmul_act_type(GK_BF16, 16, blas, cc));
+    }
+}
+#endif
+
+/* ---- the kernels workload's bound with rounded activations --------------------------------- */
+
+#define assert_near(a, b, eps)                                                                        \
+    do {                                                                                              \
+        const double a_ = (a), b_ = (b);                                                              \
+        if (!(fabs(a_ - b_) <= (eps))) fail_msg("%s = %.17g, expected %.17g", #a, a_, b_);           \
+    } while (0)
+
+/* x rounded to BF16 (bf = 1) or F16 by the GEMM path's own conversion body, back as floats. */
+static float *rounded_like_gemm(const float *x, int64_t n, int bf)
+{
+    float *xd = dalloc((size_t)n * 4), *out = malloc((size_t)n * 4);
+    uint16_t *h = dalloc((size_t)n * 2);
+    memcpy(xd, x, (size_t)n * 4);
+    gk_cvt_args a = {xd, h, n, bf};
+    gk_grid g = gk_plan_elems(n);
+    GK_EMUL_LAUNCH(gk_body_convert_half, g.gx, g.gy, g.gz, g.nt, 0, a);
+    for (int64_t i = 0; i < n; i++) out[i] = bf ? gk_bf16_to_f32(h[i]) : gk_f16_to_f32(h[i]);
+    free(xd), free(h);
+    return out;
+}
+
+/* By hand: 4 inputs of w = 1, x = 1 + 2^-8 (a BF16 tie, rounded to even: 1). The GEMM path
+ * gives 4, the reference 4.015625: an error of 2^-6, 16000x the F32-only bound 4·2^-24·Σ|wx|
+ * = 9.574e-7, and 99.6% of the bound with the BF16 term, (4·2^-24·(1 + 2^-8) + 2^-8)·4.015625
+ * = 0.0156869963. */
+static void bound_by_hand_bf16_tie(void **s)
+{
+    const float w[4] = {1, 1, 1, 1}, x[4] = {1 + 0x1p-8f, 1 + 0x1p-8f, 1 + 0x1p-8f, 1 + 0x1p-8f};
+    float *xr = rounded_like_gemm(x, 4, 1);
+    double got = 0;
+    for (int i = 0; i < 4; i++) got += (double)w[i] * xr[i];
+    assert_true(got == 4.0);
+    const double err = 4.015625 - got;
+    assert_true(err == 0x1p-6);
+    assert_near(kernels_error_bound(GK_BF16, GK_F32, w, x, 4), 9.57399606704712e-07, 1e-18);
+    const double bound = kernels_error_bound(GK_BF16, GK_BF16, w, x, 4);
+    assert_near(bound, 0.01568699629569892, 1e-15);
+    assert_true(err <= bound && err / bound > 0.996);
+    /* F16's unit roundoff: 2^-11 */
+    assert_near(kernels_error_bound(GK_F16, GK_F16, w, x, 4),
+                       (4 * 0x1p-24 * (1 + 0x1p-11) + 0x1p-11) * 4.015625, 1e-15);
+    free(xr);
+}
+
+/* The kernels workload's --quick BF16 case as the cuda GEMM path computes it (16 columns: BF16
+ * activations), on the workload's own data (seed 42, shape 2048x2048, its 8 checked rows of
+ * 64 distinct ones x 16 columns = 128 outputs): products of BF16 values are exact in F32, so
+ * the simulated device sum is done in double and only the activation rounding differs from
+ * ref. Without the BF16 term outputs fall outside the bound (the GPU would fail its own
+ * verification); with it none do. */
+static uint64_t wl_splitmix(uint64_t *st)
+{
+    uint64_t z = (*st += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+static float wl_unit_rand(uint64_t *st) { return (float)((double)(wl_splitmix(st) >> 11) * 0x1.0p-52 - 1.0); }
+
+static void bound_bf16_k2048_gemm_path(void **s)
+{
+    enum { K = 2048, N = 2048, BASE = 64, COLS = 16, ROWS = 8, XCOLS = 512 };
+    const size_t rb = gk_type_bytes(GK_BF16, K);
+    uint8_t *base = malloc(BASE * rb);
+    float *row = malloc(K * sizeof(float)), *x = malloc((size_t)K * XCOLS * sizeof(float));
+    uint64_t seed = 42ull * 1000003u + 0;
+    for (int r = 0; r < BASE; r++) {
+        for (int i = 0; i < K; i++) row[i] = wl_unit_rand(&seed);
+        gk_type_get(GK_BF16)->from_f32(row, base + (size_t)r * rb, K);
+    }
+    for (int64_t i = 0; i < (int64_t)K * XCOLS; i++) x[i] = wl_unit_rand(&seed);
+    /* the checked rows, as the workload picks them */
+    uint8_t *w = malloc(ROWS * rb);
+    for (int i = 0; i < ROWS; i++) memcpy(w + i * rb, base + (((int64_t)(N - 1) * i / (ROWS - 1)) % BASE) * rb, rb);
+    float *want = malloc(ROWS * COLS * sizeof(float));
+    be_matmul(ref_be, GK_BF16, w, x, K, ROWS, COLS, want);
+    float *xr = rounded_like_gemm(x, (int64_t)K * COLS, 1);
+    int over_f32 = 0, over_bf16 = 0;
+    double worst_f32 = 0, worst_bf16 = 0;
+    for (int i = 0; i < ROWS; i++) {
+        gk_type_get(GK_BF16)->to_f32(w + i * rb, row, K);
+        for (int j = 0; j < COLS; j++) {
+            double got = 0;
+            for (int k = 0; k < K; k++) got += (double)row[k] * xr[(size_t)j * K + k];
+            const double e = fabs((float)got - want[j * ROWS + i]);
+            const double b0 = kernels_error_bound(GK_BF16, GK_F32, row, x + (size_t)j * K, K);
+            const double b1 = kernels_error_bound(GK_BF16, GK_BF16, row, x + (size_t)j * K, K);
+            over_f32 += !(e <= b0), over_bf16 += !(e <= b1);
+            if (e / b0 > worst_f32) worst_f32 = e / b0;
+            if (e / b1 > worst_bf16) worst_bf16 = e / b1;
+        }
+    }
+    printf("BF16 K=2048, 128 outputs on the GEMM path: F32-only bound %d over (worst %.3gx), with the BF16 term %d "
+           "(worst %.3gx)\n", over_f32, worst_f32, over_bf16, worst_bf16);
+    assert_true(over_f32 > 0 && worst_f32 > 1.0);
+    assert_int_equal(over_bf16, 0);
+    assert_true(worst_bf16 < 0.5);
+    free(base), free(row), free(x), free(w), free(want), free(xr);
 }
 
 /* What the device backend says it runs (only with a device): the core family, matmul in the
@@ -601,7 +850,15 @@ static void device_supports(void **s)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(device_path_runs_where_a_gpu_is_visible),
         cmocka_unit_test(backend_presence),
+#ifdef GC_HAVE_CUDA
+        cmocka_unit_test(driver_floor_message),
+        cmocka_unit_test(cublas_resolution),
+        cmocka_unit_test(matmul_activation_precision),
+#endif
+        cmocka_unit_test(bound_by_hand_bf16_tie),
+        cmocka_unit_test(bound_bf16_k2048_gemm_path),
         cmocka_unit_test(matvec_all_types),
         cmocka_unit_test(matvec_float_odd_k),
         cmocka_unit_test(matmul_many_columns),

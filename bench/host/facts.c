@@ -138,6 +138,7 @@ static json_t *device_json(const gk_device_info *d) {
     json_object_set_new(o, "compute_capability", json_string(cc));
     json_object_set_new(o, "driver_version", json_string(d->driver_version));
     json_object_set_new(o, "runtime_version", json_string(d->runtime_version));
+    if (d->blas[0]) json_object_set_new(o, "blas", json_string(d->blas));
     return o;
 }
 
@@ -196,9 +197,9 @@ static void print_backends(FILE *f) {
         gk_device_info dev[MAX_DEVICES];
         int nd = gk_backend_devices(*n, dev, MAX_DEVICES);
         for (int i = 0; i < nd && i < MAX_DEVICES; i++)
-            fprintf(f, "    device %d: %s (compute %d.%d, %d SMs, %.1f GiB, %.0f GB/s peak)\n", i,
+            fprintf(f, "    device %d: %s (compute %d.%d, %d SMs, %.1f GiB, %.0f GB/s peak%s%s)\n", i,
                     dev[i].name, dev[i].cc_major, dev[i].cc_minor, dev[i].sm_count,
-                    (double)dev[i].mem_bytes / (1u << 30), dev[i].peak_bw_gbs);
+                    (double)dev[i].mem_bytes / (1u << 30), dev[i].peak_bw_gbs, dev[i].blas[0] ? "; " : "", dev[i].blas);
     }
 }
 

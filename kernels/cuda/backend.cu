@@ -15,6 +15,7 @@
  * Decode launches are not captured in a CUDA graph: the op table has no begin/end of a step,
  * and capturing transparently between sync points would defer the upload()s of pageable host
  * memory past the call that owns the buffer and move every launch error to the sync point. */
+#include <atomic>
 #include <cuda_runtime.h>
 #include <cublas_v2.h>
 #include <dlfcn.h>
@@ -34,6 +35,7 @@ extern "C" {
 /* ---- cuBLAS, opened at run time -------------------------------------------------------- */
 struct cublas_fns {
     void *lib;
+    const char *name;            /* the candidate that opened */
     decltype(&cublasCreate_v2) create;
     decltype(&cublasDestroy_v2) destroy;
     decltype(&cublasSetStream_v2) set_stream;
@@ -43,21 +45,40 @@ struct cublas_fns {
                               int, const void *, void *, cudaDataType, int, cublasComputeType_t,
                               cublasGemmAlgo_t);
     decltype(&cublasGetStatusString) status_string;
+    decltype(&cublasGetProperty) get_property;
 };
 
 #define GK_STR2(x) #x
 #define GK_STR(x) GK_STR2(x)
+#define GK_CUBLAS_SONAME "libcublas.so." GK_STR(CUBLAS_VER_MAJOR)
+/* The lib64 folder of the toolkit this was compiled with (the Makefile passes it): a runfile
+ * install or a CUDA 12 toolkit outside the loader's path is found there. */
+#ifndef GK_CUDA_LIBDIR
+#define GK_CUDA_LIBDIR "/usr/local/cuda/lib64"
+#endif
+
+/* Only the soname of the major version compiled against: the unversioned libcublas.so may be
+ * another major version, whose ABI the declarations above do not describe. First as the
+ * loader finds it (LD_LIBRARY_PATH, ldconfig), then in the build's toolkit, then in the
+ * usual install folders. */
+static const char *const g_blas_names[] = {
+    GK_CUBLAS_SONAME,
+    GK_CUDA_LIBDIR "/" GK_CUBLAS_SONAME,
+    "/usr/local/cuda/lib64/" GK_CUBLAS_SONAME,
+    "/usr/local/cuda-" GK_STR(CUBLAS_VER_MAJOR) "/lib64/" GK_CUBLAS_SONAME,
+    NULL,
+};
+
+extern "C" const char *const *gk_cuda_cublas_names(void) { return g_blas_names; }
 
 static bool cublas_load_once(cublas_fns *f, char *why, size_t n)
 {
-    /* The soname of the toolkit we compiled against first, then the unversioned name. */
-    static const char *const names[] = {"libcublas.so." GK_STR(CUBLAS_VER_MAJOR), "libcublas.so",
-                                        "/usr/local/cuda/lib64/libcublas.so." GK_STR(CUBLAS_VER_MAJOR)};
     memset(f, 0, sizeof *f);
-    for (size_t i = 0; i < sizeof names / sizeof names[0] && !f->lib; i++)
-        f->lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+    for (const char *const *p = g_blas_names; *p && !f->lib; p++)
+        if ((f->lib = dlopen(*p, RTLD_NOW | RTLD_LOCAL))) f->name = *p;
     if (!f->lib) {
-        snprintf(why, n, "cuBLAS not loadable (%s): %s", names[0], dlerror());
+        snprintf(why, n, "cuBLAS not loadable (%s, also looked in %s): %s", GK_CUBLAS_SONAME, GK_CUDA_LIBDIR,
+                 dlerror());
         return false;
     }
     struct { const char *name; void **slot; } syms[] = {
@@ -66,11 +87,12 @@ static bool cublas_load_once(cublas_fns *f, char *why, size_t n)
         {"cublasSetStream_v2", (void **)&f->set_stream},
         {"cublasGemmEx", (void **)&f->gemm_ex},
         {"cublasGetStatusString", (void **)&f->status_string},
+        {"cublasGetProperty", (void **)&f->get_property},
     };
     for (auto &s : syms) {
         *s.slot = dlsym(f->lib, s.name);
         if (!*s.slot) {
-            snprintf(why, n, "cuBLAS lacks %s", s.name);
+            snprintf(why, n, "cuBLAS (%s) lacks %s", f->name, s.name);
             return false;
         }
     }
@@ -82,7 +104,7 @@ static bool cublas_load_once(cublas_fns *f, char *why, size_t n)
 static pthread_once_t g_blas_once = PTHREAD_ONCE_INIT;
 static cublas_fns g_blas;
 static bool g_blas_ok;
-static char g_blas_why[256];
+static char g_blas_why[320];
 
 static void cublas_init(void) { g_blas_ok = cublas_load_once(&g_blas, g_blas_why, sizeof g_blas_why); }
 
@@ -96,9 +118,45 @@ static const cublas_fns *cublas_get(char *why, size_t n)
     return &g_blas;
 }
 
-extern "C" bool gk_cuda_cublas_probe(char *why, size_t whylen)
+extern "C" bool gk_cuda_cublas_probe(char *which, size_t n)
 {
-    return cublas_get(why, whylen) != NULL;
+    const cublas_fns *f = cublas_get(which, n);
+    if (f) snprintf(which, n, "%s", f->name);
+    return f != NULL;
+}
+
+extern "C" void gk_cuda_blas_fact(char *out, size_t n)
+{
+    char why[320];
+    const cublas_fns *f = cublas_get(why, sizeof why);
+    int v[3] = {0, 0, 0};
+    if (!f) {
+        snprintf(out, n, "cublas: missing");
+        return;
+    }
+    f->get_property(MAJOR_VERSION, &v[0]);
+    f->get_property(MINOR_VERSION, &v[1]);
+    f->get_property(PATCH_LEVEL, &v[2]);
+    snprintf(out, n, "cublas %d.%d.%d", v[0], v[1], v[2]);
+}
+
+/* Said once per process: without cuBLAS every matmul of more than GK_MV_MAX_M columns (prefill)
+ * re-reads the weights on the matvec kernels, 50-100x slower than the GEMM. */
+static void warn_no_blas_once(const char *why)
+{
+    static std::atomic<bool> warned{false};
+    if (!warned.exchange(true))
+        fprintf(stderr, "gencost: warning: cuda: %s: matmuls of more than %d columns (prefill) run on the "
+                        "matvec kernels, 50-100x slower\n", why, GK_MV_MAX_M);
+}
+
+/* cuBLAS statuses after which the device may hold half-done work (a kernel that failed, an
+ * internal error): the context is treated as faulted and reset at close. Argument and
+ * allocation errors leave it as it was. */
+extern "C" bool gk_cuda_blas_status_faults(int status)
+{
+    return status == CUBLAS_STATUS_EXECUTION_FAILED || status == CUBLAS_STATUS_INTERNAL_ERROR ||
+           status == CUBLAS_STATUS_MAPPING_ERROR;
 }
 
 /* ---- backend state --------------------------------------------------------------------- */
@@ -151,13 +209,36 @@ static int cu_check(gk_backend *b, const char *what, cudaError_t e)
     return fail(b, "%s: %s", what, cudaGetErrorString(e));
 }
 
+/* Every entry point starts here. The current device is per host thread, so it is set on each
+ * call: a backend opened on device 1, or called from another thread than the one that opened
+ * it, would otherwise run on device 0. An error already pending (left by an earlier
+ * asynchronous operation) is reported as that, not blamed on this op's launch. */
+static int enter(gk_backend *b, const char *what)
+{
+    cu_impl *c = impl_of(b);
+    cudaError_t e = cudaSetDevice(c->dev);
+    if (e != cudaSuccess) return cu_check(b, what, e);
+    e = cudaGetLastError();
+    if (e == cudaSuccess) return 0;
+    if (is_sticky(e)) c->faulted = true;
+    return fail(b, "%s: not run: an earlier operation failed: %s", what, cudaGetErrorString(e));
+}
+
+/* cudaFree reports errors of earlier asynchronous work too; they mark the context and leave
+ * the message in b->err (free() has no status to return). */
+static void free_checked(gk_backend *b, const char *what, void *p)
+{
+    if (p) cu_check(b, what, cudaFree(p));
+}
+
 static int ensure_scratch(gk_backend *b, size_t bytes)
 {
     cu_impl *c = impl_of(b);
     if (bytes <= c->scratch_bytes) return 0;
-    if (c->scratch) cudaFree(c->scratch);   /* waits for kernels still using it */
+    void *old = c->scratch;
     c->scratch = NULL;
     c->scratch_bytes = 0;
+    if (old && cu_check(b, "scratch buffer: free", cudaFree(old))) return -1;   /* waits for kernels using it */
     size_t want = bytes + bytes / 4;
     if (cu_check(b, "scratch buffer", cudaMalloc(&c->scratch, want))) return -1;
     c->scratch_bytes = want;
@@ -165,29 +246,74 @@ static int ensure_scratch(gk_backend *b, size_t bytes)
 }
 
 /* ---- device facts ---------------------------------------------------------------------- */
+static void version_str(int v, char *out, size_t n)
+{
+    snprintf(out, n, "%d.%d", v / 1000, (v % 1000) / 10);
+}
+
+/* The oldest Linux driver branch of each CUDA major version (minor version compatibility:
+ * one driver runs every runtime of its major version); 0 where this file does not know it. */
+static int driver_floor_branch(int runtime_major)
+{
+    switch (runtime_major) {
+    case 11: return 450;
+    case 12: return 525;
+    case 13: return 580;
+    default: return 0;
+    }
+}
+
+extern "C" bool gk_cuda_driver_floor(int driver, int runtime, bool insufficient, char *msg, size_t n)
+{
+    char dv[16], rv[16];
+    version_str(driver, dv, sizeof dv);
+    version_str(runtime, rv, sizeof rv);
+    const int dmaj = driver / 1000, rmaj = runtime / 1000, branch = driver_floor_branch(rmaj);
+    if (n) msg[0] = 0;
+    if (driver <= 0) {
+        snprintf(msg, n, "no CUDA device: no NVIDIA driver (libcuda.so.1 not found; this build's runtime is CUDA %s)", rv);
+        return true;
+    }
+    if (dmaj >= rmaj && !(insufficient && driver < runtime)) return false;
+    char need[48];
+    if (branch) snprintf(need, sizeof need, "install driver R%d+", branch);
+    else snprintf(need, sizeof need, "install a driver for CUDA %d.x", rmaj);
+    if (dmaj < rmaj && dmaj >= 11)
+        snprintf(msg, n, "CUDA driver %s < runtime %s: %s or build with a CUDA %d.x toolkit (make TOOLKIT=<its folder>)",
+                 dv, rv, need, dmaj);
+    else
+        snprintf(msg, n, "CUDA driver %s < runtime %s: %s", dv, rv, need);
+    return true;
+}
+
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static cudaError_t g_count_err;
 static int g_count;
+static char g_count_why[256];
 
-static void count_devices(void) { g_count_err = cudaGetDeviceCount(&g_count); }
+static void count_devices(void)
+{
+    g_count_err = cudaGetDeviceCount(&g_count);
+    int driver = 0, runtime = 0;
+    cudaDriverGetVersion(&driver);   /* 0 without a driver; works with one too old to use */
+    cudaRuntimeGetVersion(&runtime);
+    const bool old = gk_cuda_driver_floor(driver, runtime, g_count_err == cudaErrorInsufficientDriver, g_count_why,
+                                          sizeof g_count_why);
+    if (!old && g_count_err != cudaSuccess)
+        snprintf(g_count_why, sizeof g_count_why, "no CUDA device: %s", cudaGetErrorString(g_count_err));
+    else if (!old && g_count <= 0)
+        snprintf(g_count_why, sizeof g_count_why, "no CUDA device: none found");
+    cudaGetLastError();   /* what the count left is no op's error */
+}
 
 static bool cu_available(char *why, size_t n)
 {
     pthread_once(&g_once, count_devices);
-    if (g_count_err != cudaSuccess) {
-        snprintf(why, n, "no CUDA device: %s", cudaGetErrorString(g_count_err));
-        return false;
-    }
-    if (g_count <= 0) {
-        snprintf(why, n, "no CUDA device: none found");
+    if (g_count_why[0]) {
+        snprintf(why, n, "%s", g_count_why);
         return false;
     }
     return true;
-}
-
-static void version_str(int v, char *out, size_t n)
-{
-    snprintf(out, n, "%d.%d", v / 1000, (v % 1000) / 10);
 }
 
 static int fill_info(int dev, gk_device_info *d)
@@ -208,6 +334,7 @@ static int fill_info(int dev, gk_device_info *d)
     int v = 0;
     if (cudaDriverGetVersion(&v) == cudaSuccess) version_str(v, d->driver_version, sizeof d->driver_version);
     if (cudaRuntimeGetVersion(&v) == cudaSuccess) version_str(v, d->runtime_version, sizeof d->runtime_version);
+    gk_cuda_blas_fact(d->blas, sizeof d->blas);
     return 0;
 }
 
@@ -224,13 +351,14 @@ static int cu_devices(gk_device_info *out, int max)
 /* ---- memory ---------------------------------------------------------------------------- */
 static int cu_alloc(gk_backend *b, gk_tensor *t)
 {
-    if (gk_layout_contiguous(b, t)) return -1;
+    if (gk_layout_contiguous(b, t) || enter(b, "alloc")) return -1;
     const size_t bytes = t->nbytes;
     void *p = NULL;
     cudaError_t e = cudaMalloc(&p, bytes);
     if (e != cudaSuccess) {
-        cudaGetLastError();
-        return fail(b, "alloc of %.1f MiB: %s", bytes / 1048576.0, cudaGetErrorString(e));
+        char what[64];
+        snprintf(what, sizeof what, "alloc of %.1f MiB", bytes / 1048576.0);
+        return cu_check(b, what, e);
     }
     t->data = p;
     t->view = false;
@@ -238,15 +366,16 @@ static int cu_alloc(gk_backend *b, gk_tensor *t)
     return 0;
 }
 
-static void cu_free(gk_backend *, gk_tensor *t)
+static void cu_free(gk_backend *b, gk_tensor *t)
 {
-    if (t->data && !t->view) cudaFree(t->data);
+    if (t->data && !t->view && enter(b, "free") == 0) free_checked(b, "free", t->data);
     t->data = NULL;
 }
 
 static int cu_upload(gk_backend *b, gk_tensor *t, size_t off, const void *src, size_t n)
 {
     if (off > t->nbytes || n > t->nbytes - off) return fail(b, "upload: %zu bytes at %zu past tensor end %zu", n, off, t->nbytes);
+    if (enter(b, "upload")) return -1;
     /* From pageable memory this returns once src has been staged, so the caller may reuse it. */
     return cu_check(b, "upload", cudaMemcpyAsync((char *)t->data + off, src, n, cudaMemcpyHostToDevice,
                                                  impl_of(b)->stream));
@@ -261,7 +390,7 @@ static int sync_point(gk_backend *b, const char *what)
     if (cu_check(b, what, cudaStreamSynchronize(c->stream))) return -1;
     if (*c->err_host) {
         *c->err_host = 0;
-        cudaMemsetAsync(c->err_dev, 0, sizeof(int), c->stream);
+        if (cu_check(b, what, cudaMemsetAsync(c->err_dev, 0, sizeof(int), c->stream))) return -1;
         return fail(b, "embedding: a token id was outside the table (row written as zeros)");
     }
     return 0;
@@ -270,18 +399,20 @@ static int sync_point(gk_backend *b, const char *what)
 static int cu_download(gk_backend *b, const gk_tensor *t, size_t off, void *dst, size_t n)
 {
     if (off > t->nbytes || n > t->nbytes - off) return fail(b, "download: %zu bytes at %zu past tensor end %zu", n, off, t->nbytes);
+    if (enter(b, "download")) return -1;
     if (cu_check(b, "download", cudaMemcpyAsync(dst, (const char *)t->data + off, n, cudaMemcpyDeviceToHost,
                                                 impl_of(b)->stream)))
         return -1;
     return sync_point(b, "download");
 }
 
-static int cu_sync(gk_backend *b) { return sync_point(b, "sync"); }
+static int cu_sync(gk_backend *b) { return enter(b, "sync") ? -1 : sync_point(b, "sync"); }
 
 /* CUDA events time the work on the stream itself, free of host launch and wake-up noise. */
 static int cu_device_timer(gk_backend *b, int stop, double *seconds)
 {
     cu_impl *c = impl_of(b);
+    if (enter(b, "timer")) return -1;
     if (!c->t0 && (cu_check(b, "timer", cudaEventCreate(&c->t0)) || cu_check(b, "timer", cudaEventCreate(&c->t1))))
         return -1;
     if (!stop) return cu_check(b, "timer", cudaEventRecord(c->t0, c->stream));
@@ -321,8 +452,31 @@ static int gemm_path(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_t
                                        p.transb ? CUBLAS_OP_T : CUBLAS_OP_N, p.m, p.n, p.k, &one, A, t,
                                        p.lda, B, t, p.ldb, &zero, y->data, CUDA_R_32F, p.ldc,
                                        CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
-    if (s != CUBLAS_STATUS_SUCCESS) return fail(b, "matmul: cublasGemmEx: %s", c->blas->status_string(s));
-    return 0;
+    if (s == CUBLAS_STATUS_SUCCESS) return 0;
+    const cudaError_t e = cudaGetLastError();   /* what the failed GEMM left, if anything */
+    if (gk_cuda_blas_status_faults(s) || is_sticky(e)) c->faulted = true;
+    return fail(b, "matmul: cublasGemmEx (%lldx%lld, %lld columns): %s%s%s", (long long)N, (long long)K, (long long)M,
+                c->blas->status_string(s), e != cudaSuccess ? ": " : "", e != cudaSuccess ? cudaGetErrorString(e) : "");
+}
+
+/* The GEMM path takes more than GK_MV_MAX_M columns when cuBLAS is there (BF16 from sm_80). */
+static bool uses_gemm(int wtype, int64_t m, bool have_blas, int cc)
+{
+    return have_blas && m > GK_MV_MAX_M && !(wtype == GK_BF16 && cc < 80);
+}
+
+/* What gemm_path() rounds the activations to: the weight's half type (quantised weights are
+ * dequantised to F16), none for F32. The matvec kernels read them as F32. */
+extern "C" int gk_cuda_matmul_act_type(int wtype, int64_t m, bool have_blas, int cc)
+{
+    if (!uses_gemm(wtype, m, have_blas, cc) || wtype == GK_F32) return GK_F32;
+    return wtype == GK_BF16 ? GK_BF16 : GK_F16;
+}
+
+static int cu_matmul_act_type(gk_backend *b, int wtype, int64_t m)
+{
+    const cu_impl *c = impl_of(b);
+    return gk_cuda_matmul_act_type(wtype, m, c->have_blas, c->cc);
 }
 
 /* The default form Y = X·Wᵀ on contiguous tensors only; other forms are refused (supports()). */
@@ -330,14 +484,13 @@ static int cu_matmul(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_t
                      const gk_matmul_params *p)
 {
     gk_mm_dims d;
-    if (gk_check_matmul_default(b, y, w, x, p, &d)) return -1;
+    if (gk_check_matmul_default(b, y, w, x, p, &d) || enter(b, "matmul")) return -1;
     cu_impl *c = impl_of(b);
     const int64_t K = d.k, N = d.n, M = d.m;
     const int qb = gk_cu_qblock(w->type);
     if (qb && K % qb) return fail(b, "matmul: K=%lld is not a multiple of the %s block (%d)", (long long)K, gk_type_name(w->type), qb);
     if (N >= INT32_MAX || M >= INT32_MAX || K >= INT32_MAX) return fail(b, "matmul: dimension too large");
-    const bool gemm = c->have_blas && M > GK_MV_MAX_M && !(w->type == GK_BF16 && c->cc < 80);
-    if (gemm) return gemm_path(b, y, w, x, K, N, M);
+    if (uses_gemm(w->type, M, c->have_blas, c->cc)) return gemm_path(b, y, w, x, K, N, M);
     gk_mv_args a = {(const uint8_t *)w->data, gk_row_bytes(w), (const float *)x->data, (float *)y->data, K, N, M, w->type};
     return cu_check(b, "matmul", gk_cu_matvec(&a, c->stream));
 }
@@ -345,7 +498,7 @@ static int cu_matmul(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_t
 /* ---- the other ops ----------------------------------------------------------------------- */
 static int cu_embedding(gk_backend *b, gk_tensor *y, const gk_tensor *table, const gk_tensor *ids)
 {
-    if (gk_check_embedding(b, y, table, ids)) return -1;
+    if (gk_check_embedding(b, y, table, ids) || enter(b, "embedding")) return -1;
     const int64_t dim = table->ne[0];
     gk_emb_args a = {(const uint8_t *)table->data, gk_row_bytes(table), (const int32_t *)ids->data,
                      (float *)y->data, dim, gk_rows(table), gk_nelements(ids), table->type, impl_of(b)->err_dev};
@@ -354,14 +507,14 @@ static int cu_embedding(gk_backend *b, gk_tensor *y, const gk_tensor *table, con
 
 static int cu_rmsnorm(gk_backend *b, gk_tensor *y, const gk_tensor *x, const gk_tensor *w, float eps)
 {
-    if (gk_check_rmsnorm(b, y, x, w)) return -1;
+    if (gk_check_rmsnorm(b, y, x, w) || enter(b, "rmsnorm")) return -1;
     gk_row_args a = {(const float *)x->data, (const float *)w->data, (float *)y->data, x->ne[0], eps};
     return cu_check(b, "rmsnorm", gk_cu_rmsnorm(&a, gk_rows(x), impl_of(b)->stream));
 }
 
 static int cu_softmax(gk_backend *b, gk_tensor *y, const gk_tensor *x)
 {
-    if (gk_check_same_f32(b, "softmax", y, x, NULL)) return -1;
+    if (gk_check_same_f32(b, "softmax", y, x, NULL) || enter(b, "softmax")) return -1;
     gk_row_args a = {(const float *)x->data, NULL, (float *)y->data, x->ne[0], 0.0f};
     return cu_check(b, "softmax", gk_cu_softmax(&a, gk_rows(x), impl_of(b)->stream));
 }
@@ -369,7 +522,7 @@ static int cu_softmax(gk_backend *b, gk_tensor *y, const gk_tensor *x)
 static int cu_rope(gk_backend *b, gk_tensor *x, int n_head, int head_dim, int pos0, float base,
                    const gk_tensor *freq_factors)
 {
-    if (gk_check_rope(b, x, n_head, head_dim, pos0, base, freq_factors)) return -1;
+    if (gk_check_rope(b, x, n_head, head_dim, pos0, base, freq_factors) || enter(b, "rope")) return -1;
     gk_rope_args a = {(float *)x->data, n_head, head_dim, pos0, gk_rows(x), base,
                       freq_factors ? (const float *)freq_factors->data : NULL};
     return cu_check(b, "rope", gk_cu_rope(&a, impl_of(b)->stream));
@@ -377,7 +530,7 @@ static int cu_rope(gk_backend *b, gk_tensor *x, int n_head, int head_dim, int po
 
 static int cu_kv_store(gk_backend *b, gk_tensor *cache, const gk_tensor *src, int pos0)
 {
-    if (gk_check_kv_store(b, cache, src, pos0)) return -1;
+    if (gk_check_kv_store(b, cache, src, pos0) || enter(b, "kv_store")) return -1;
     gk_kvs_args a = {(uint8_t *)cache->data, gk_row_bytes(cache), (const float *)src->data, src->ne[0],
                      gk_rows(src), pos0, cache->type};
     return cu_check(b, "kv_store", gk_cu_kv_store(&a, impl_of(b)->stream));
@@ -386,7 +539,7 @@ static int cu_kv_store(gk_backend *b, gk_tensor *cache, const gk_tensor *src, in
 static int cu_attention(gk_backend *b, gk_tensor *out, const gk_tensor *q, const gk_tensor *k,
                         const gk_tensor *v, const gk_attn_params *p)
 {
-    if (gk_check_attention(b, out, q, k, v, p)) return -1;
+    if (gk_check_attention(b, out, q, k, v, p) || enter(b, "attention")) return -1;
     const int hd = p->head_dim;
     const int64_t T = gk_rows(q);
     if (hd > GK_AT_DMAX) return fail(b, "attention: head_dim %d above this backend's %d", hd, GK_AT_DMAX);
@@ -404,7 +557,7 @@ static int cu_attention(gk_backend *b, gk_tensor *out, const gk_tensor *q, const
 
 static int elementwise(gk_backend *b, const char *what, gk_tensor *y, const gk_tensor *x, const gk_tensor *x2, float s, int op)
 {
-    if (gk_check_same_f32(b, what, y, x, x2)) return -1;
+    if (gk_check_same_f32(b, what, y, x, x2) || enter(b, what)) return -1;
     gk_ew_args a = {(const float *)x->data, x2 ? (const float *)x2->data : NULL, (float *)y->data, gk_nelements(x), s, op};
     return cu_check(b, what, gk_cu_elementwise(&a, impl_of(b)->stream));
 }
@@ -464,6 +617,7 @@ static const gk_ops cu_ops = [] {
     o.sync = cu_sync;
     o.device_timer = cu_device_timer;
     o.supports = cu_supports;
+    o.matmul_act_type = cu_matmul_act_type;
     o.core = &cu_core;
     return o;
 }();
@@ -474,16 +628,18 @@ static void cu_close(gk_backend *b)
     if (!b) return;
     cu_impl *c = impl_of(b);
     if (c) {
+        cudaSetDevice(c->dev);   /* close may run on another thread than open */
         if (c->stream) cudaStreamSynchronize(c->stream);
         if (c->handle) c->blas->destroy(c->handle);
-        if (c->scratch) cudaFree(c->scratch);
-        if (c->err_dev) cudaFree(c->err_dev);
+        free_checked(b, "close", c->scratch);
+        free_checked(b, "close", c->err_dev);
         if (c->err_host) cudaFreeHost(c->err_host);
         if (c->t0) cudaEventDestroy(c->t0);
         if (c->t1) cudaEventDestroy(c->t1);
         if (c->stream) cudaStreamDestroy(c->stream);
         /* After a sticky error the context is unusable: reset it so the next case can open. */
         if (c->faulted) cudaDeviceReset();
+        cudaGetLastError();
         free(c);
     }
     free(b);
@@ -511,21 +667,24 @@ static gk_backend *cu_open(const gk_backend_opts *o, char *err, size_t errlen)
     b->impl = c;
     c->dev = dev;
     cudaDeviceProp p;
+    const char *step = "cudaSetDevice";
     cudaError_t e = cudaSetDevice(dev);
-    if (e == cudaSuccess) e = cudaGetDeviceProperties(&p, dev);
-    if (e == cudaSuccess) e = cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking);
-    if (e == cudaSuccess) e = cudaMalloc((void **)&c->err_dev, sizeof(int));
-    if (e == cudaSuccess) e = cudaMemset(c->err_dev, 0, sizeof(int));
-    if (e == cudaSuccess) e = cudaMallocHost((void **)&c->err_host, sizeof(int));
+    if (e == cudaSuccess) step = "properties", e = cudaGetDeviceProperties(&p, dev);
+    if (e == cudaSuccess) step = "stream", e = cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking);
+    if (e == cudaSuccess) step = "error word", e = cudaMalloc((void **)&c->err_dev, sizeof(int));
+    /* Zeroed on the backend's own stream: a non-blocking stream does not wait for the legacy one. */
+    if (e == cudaSuccess) e = cudaMemsetAsync(c->err_dev, 0, sizeof(int), c->stream);
+    if (e == cudaSuccess) step = "pinned error word", e = cudaMallocHost((void **)&c->err_host, sizeof(int));
+    if (e == cudaSuccess) step = "first sync", e = cudaStreamSynchronize(c->stream);
     if (e != cudaSuccess) {
-        snprintf(err, errlen, "cuda: device %d: %s", dev, cudaGetErrorString(e));
+        snprintf(err, errlen, "cuda: device %d: %s: %s", dev, step, cudaGetErrorString(e));
         cudaGetLastError();
         cu_close(b);
         return NULL;
     }
     *c->err_host = 0;
     c->cc = p.major * 10 + p.minor;
-    char why[256] = "";
+    char why[320] = "";
     c->blas = cublas_get(why, sizeof why);
     if (c->blas) {
         cublasStatus_t s = c->blas->create(&c->handle);
@@ -533,8 +692,9 @@ static gk_backend *cu_open(const gk_backend_opts *o, char *err, size_t errlen)
         if (s == CUBLAS_STATUS_SUCCESS) c->have_blas = true;
         else snprintf(why, sizeof why, "cuBLAS: %s", c->blas->status_string(s));
     }
-    snprintf(b->device_name, sizeof b->device_name, "%.60s (sm_%d, %d SMs%s%.40s)", p.name, c->cc,
-             p.multiProcessorCount, c->have_blas ? "" : "; ", c->have_blas ? "" : why);
+    if (!c->have_blas) warn_no_blas_once(why);
+    snprintf(b->device_name, sizeof b->device_name, "%.60s (sm_%d, %d SMs%s)", p.name, c->cc,
+             p.multiProcessorCount, c->have_blas ? "" : "; cublas: missing");
     return b;
 }
 
