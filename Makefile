@@ -69,6 +69,19 @@ KTEST_SRC := $(filter tests/test_kernels%,$(TEST_SRC))
 KERN_SRC  := $(call find_src,kernels,c)
 
 # ---- CUDA (optional) -------------------------------------------------------------------------
+# TOOLKIT: the CUDA toolkit to build with, by its folder (make TOOLKIT=/usr/local/cuda-12.8);
+# default: the one the nvcc on PATH belongs to. The runtime is linked statically, and a runtime
+# needs a driver of its major version or newer: CUDA 13 needs R580+, CUDA 12 R525+ (any 12.x
+# runs on any R525+ driver). Many A100/H100 images and laptops run R535-R570: build there with
+# a CUDA 12.x toolkit; `gencost info` names the driver and runtime when they do not match.
+TOOLKIT ?=
+ifneq ($(TOOLKIT),)
+  ifeq ($(wildcard $(TOOLKIT)/bin/nvcc),)
+    $(error gencost: TOOLKIT=$(TOOLKIT) has no bin/nvcc (give the toolkit's folder, e.g. /usr/local/cuda-12.8))
+  endif
+  NVCC      := $(TOOLKIT)/bin/nvcc
+  CUDA_HOME := $(realpath $(TOOLKIT))
+endif
 NVCC ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
 CU_SRC := $(call find_src,kernels,cu)
 # nvcc is often a wrapper script or symlink outside the toolkit (/usr/local/bin/nvcc), so the
@@ -84,6 +97,11 @@ ifneq ($(CUDART),)
                 -gencode arch=compute_86,code=sm_86 -gencode arch=compute_89,code=sm_89 \
                 -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
   NVCCFLAGS  ?= -O3 -std=c++17 -I. --compiler-options -fPIC,-Wall,-Wextra
+  # Where the backend also looks for cuBLAS (a runfile install, a toolkit off the loader's path).
+  CUBLAS_DIR := $(patsubst %/,%,$(dir $(firstword $(wildcard $(CUDA_HOME)/lib64/libcublas.so.* \
+                  $(CUDA_HOME)/targets/*/lib/libcublas.so.*))))
+  CU_DEFS    := $(if $(CUBLAS_DIR),-DGK_CUDA_LIBDIR='"$(CUBLAS_DIR)"')
+  CUDA_RELEASE := $(shell $(NVCC) --version 2>/dev/null | sed -n 's/.*release \([0-9.]*\),.*/\1/p')
   BASEFLAGS  += -DGC_HAVE_CUDA
   # cudart is linked statically so the binary starts on machines with no NVIDIA driver;
   # cuBLAS is opened at run time by the CUDA backend for the same reason.
@@ -114,14 +132,14 @@ $(BUILD)/tobj/%.o: %.c
 
 $(BUILD)/cuda/%.o: %.cu $(call find_src,kernels,cuh) $(wildcard kernels/*.h)
 	@mkdir -p $(@D)
-	$(NVCC) $(NVCCFLAGS) $(CUDA_ARCHS) -c $< -o $@
+	$(NVCC) $(NVCCFLAGS) $(CU_DEFS) $(CUDA_ARCHS) -c $< -o $@
 
 # version.c is regenerated every time but replaced only when its text changes (commit, dirty
 # state, compiler, flags), so an unchanged tree relinks nothing.
 $(BUILD)/obj/version.c $(BUILD)/tobj/version.c: FORCE
 	@mkdir -p $(@D)
 	@printf '#include "base/version.h"\nconst char *const gc_version = "%s";\nconst char *const gc_git_commit = "%s";\nconst char *const gc_compiler = "%s";\nconst char *const gc_cflags = "%s";\n' \
-	  '$(VERSION)' '$(GIT_COMMIT)' "$$($(CC) --version | head -1)" '$(if $(findstring tobj,$@),$(SANITIZE),$(OPT)) $(if $(HAVE_CUDA),+cuda)' > $@.new
+	  '$(VERSION)' '$(GIT_COMMIT)' "$$($(CC) --version | head -1)" '$(if $(findstring tobj,$@),$(SANITIZE),$(OPT)) $(if $(HAVE_CUDA),+cuda $(CUDA_RELEASE))' > $@.new
 	@if cmp -s $@.new $@; then rm -f $@.new; else mv -f $@.new $@; fi
 $(BUILD)/obj/version.o $(BUILD)/tobj/version.o: %.o: %.c
 	$(CC) $(BASEFLAGS) -c $< -o $@
@@ -149,6 +167,26 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/libgencost-test.a $(wildcard tests/*.h)
 $(BUILD)/tests/test_cuda: $(call find_src,kernels,cuh)
 
 TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
+
+# The CUDA test without sanitizers, linked with the release objects: ASan's protected shadow
+# gap can stop CUDA from creating a context (google/sanitizers#629) and LeakSanitizer counts
+# the driver's own allocations, so on a GPU this is the build that proves the device path (and
+# the one compute-sanitizer runs). `make cuda-test-nosan` builds and runs it; where a GPU is
+# visible its device path is mandatory. make test runs it there too (tests/run.sh), and the
+# ASan test_cuda with protect_shadow_gap=0 and tests/lsan-cuda.supp. The CUDA CLI for end-to-end
+# checks without sanitizers is $(BUILD)/gencost (scripts/gpu-check.sh drives it).
+NOSAN_TEST := $(BUILD)/nosan/test_cuda
+$(NOSAN_TEST): tests/test_cuda.c $(BUILD)/libgencost.a $(wildcard tests/*.h) $(call find_src,kernels,cuh)
+	@mkdir -p $(@D)
+	$(CC) $(BASEFLAGS) $(TEST_WARN) $(OPT) -o $@ $< $(BUILD)/libgencost.a $(CUDA_LIBS) $(LDLIBS) -lcmocka
+.PHONY: cuda-test-nosan gpu-check
+cuda-test-nosan: $(NOSAN_TEST)
+	./$(NOSAN_TEST)
+
+# The prepared check for a machine with a GPU (<= 10 minutes; skips its GPU steps with a line
+# each where none is visible): scripts/gpu-check.sh, with GPU_CHECK_ARGS (e.g. --no-gpu).
+gpu-check:
+	@bash scripts/gpu-check.sh --build $(BUILD) $(GPU_CHECK_ARGS)
 
 # ---- AArch64 kernels, cross-built and run under qemu ----------------------------------------
 AARCH64_CC   ?= aarch64-linux-gnu-gcc
@@ -224,8 +262,9 @@ else
 ifneq ($(MISSING_BUILD),)
   $(error gencost: missing libraries: $(MISSING_BUILD) (pkg-config cannot find them; run `make deps` or install their development packages))
 endif
-test: $(BUILD)/gencost $(BUILD)/gencost-test $(TEST_BINS) $(if $(HAVE_AARCH64),$(A64_BINS)) $(FUZZ_BINS)
+test: $(BUILD)/gencost $(BUILD)/gencost-test $(TEST_BINS) $(NOSAN_TEST) $(if $(HAVE_AARCH64),$(A64_BINS)) $(FUZZ_BINS)
 	@GENCOST_BIN=$(abspath $(BUILD)/gencost-test) GENCOST_REL_BIN=$(abspath $(BUILD)/gencost) \
+	  CUDA_NOSAN_TEST=$(abspath $(NOSAN_TEST)) \
 	  QEMU_AARCH64=$(QEMU_AARCH64) FUZZ_DIR=$(FUZZ_DIR) FUZZ_TARGETS="$(FUZZ_TARGETS)" \
 	  FUZZ_SMOKE_RUNS=$(FUZZ_SMOKE_RUNS) \
 	  bash tests/run.sh $(BUILD) "$(TEST_BINS)" "$(if $(HAVE_AARCH64),$(A64_BINS))"

@@ -4,12 +4,24 @@
 # inputs: tests/fuzz/run-fuzz.sh), then prints one closing line CI understands: "N passed, N
 # failed". A check that is not cmocka (a fuzz run) counts as one test: passed when it exits 0,
 # failed otherwise.
+# Where a GPU is visible (/dev/nvidia0, or nvidia-smi -L lists one) the sanitized binaries run
+# CUDA too: ASan's shadow gap is left unprotected so the driver can map its memory
+# (protect_shadow_gap=0, google/sanitizers#629) and LeakSanitizer skips the NVIDIA libraries'
+# own allocations (tests/lsan-cuda.supp); the CUDA test also runs without sanitizers
+# ($CUDA_NOSAN_TEST, device path mandatory) and under compute-sanitizer memcheck when it is
+# installed. Without a GPU, scripts/gpu-check.sh runs in its no-GPU mode (its CPU-side steps).
 # usage: tests/run.sh BUILD "NATIVE_BINS" "AARCH64_BINS"
 set -u
 build=$1; native=$2; a64=${3:-}
 passed=0; failed=0; failed_names=()
+gpu_visible() {
+    [ -e /dev/nvidia0 ] && return 0
+    command -v nvidia-smi >/dev/null 2>&1 && timeout 20 nvidia-smi -L 2>/dev/null | grep -q '^GPU '
+}
+gpu=0; gpu_visible && gpu=1
 export CMOCKA_MESSAGE_OUTPUT=stdout
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0$([ "$gpu" = 1 ] && echo :protect_shadow_gap=0)}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan-cuda.supp:print_suppressions=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 count() {   # name, log, status: add cmocka's PASSED/FAILED counts; a crash counts as a failure
@@ -50,6 +62,21 @@ run_one() {   # label, command...
 }
 
 for t in $native; do run_one "$(basename "$t")" "$t"; done
+nosan=${CUDA_NOSAN_TEST:-}
+step "gpu-check.sh: bash -n" bash -n scripts/gpu-check.sh
+if [ "$gpu" = 1 ]; then
+    [ -x "$nosan" ] && run_one "test_cuda (no sanitizers, GPU visible)" "$nosan"
+    if [ -x "$nosan" ] && command -v compute-sanitizer >/dev/null 2>&1; then
+        step "test_cuda under compute-sanitizer memcheck" \
+            compute-sanitizer --tool memcheck --error-exitcode 1 "$nosan"
+    fi
+    echo "note: a GPU is visible: the full prepared check is make gpu-check (scripts/gpu-check.sh)"
+else
+    # Its steps that need no GPU: the non-ASan CUDA test build and run, gencost info; GPU
+    # steps each print why they are skipped.
+    step "gpu-check.sh --no-gpu (CPU-side steps)" \
+        env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u GC_STAGE bash scripts/gpu-check.sh --no-gpu --build "$build"
+fi
 for t in $a64; do
     # LeakSanitizer cannot run under qemu-user (it needs ptrace); ASan and UBSan can.
     # The loader comes from the cross sysroot (-L), so libc must too: the multiarch libc6:arm64
