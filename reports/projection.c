@@ -12,9 +12,7 @@ static bool is_float_quant(const char *q) {
     return !strcmp(q, "f32") || !strcmp(q, "-") || !strcmp(q, "f16") || !strcmp(q, "bf16");
 }
 
-/* The CPU's own peaks when the profile gives them beside an accelerator's, else [hardware]'s
- * (a CPU-only profile, whose peaks are its CPU's). */
-static double cpu_peak(const gc_profile *p, bool int8) {
+double rp_cpu_peak(const gc_profile *p, bool int8) {
     if (p->cpu_peak_tflops_fp32 > 0) return (int8 ? p->cpu_peak_tops_int8 : p->cpu_peak_tflops_fp32) * 1e12;
     return (int8 ? p->peak_tops_int8 : p->peak_tflops_fp32) * 1e12;
 }
@@ -23,14 +21,14 @@ double rp_proj_peak(const gc_profile *p, const char *quant, const char **which, 
     bool fp32_only = !strcmp(quant, "f32") || !strcmp(quant, "-");
     if (p->runs_on_cpu) {
         /* quantized weights meet int8 activations in dot products (SDOT, VNNI) */
-        if (!is_float_quant(quant) && cpu_peak(p, true) > 0) {
+        if (!is_float_quant(quant) && rp_cpu_peak(p, true) > 0) {
             *which = "INT8";
             *eff = p->compute_efficiency_int8;
-            return cpu_peak(p, true);
+            return rp_cpu_peak(p, true);
         }
         *which = "FP32";
         *eff = p->compute_efficiency;
-        return cpu_peak(p, false);
+        return rp_cpu_peak(p, false);
     }
     /* CUDA: dequantised to F16 for cuBLAS on tensor cores with F32 accumulation */
     if (!fp32_only && p->peak_tflops_fp16 > 0) {

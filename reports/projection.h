@@ -40,6 +40,10 @@ typedef struct rp_proj {
  * above); *which names the precision, *eff the profile's efficiency for it. 0 when unknown. */
 double rp_proj_peak(const gc_profile *p, const char *quant, const char **which, double *eff);
 
+/* The CPU's own peak ops/s (INT8 dot products or FP32 FMA) when the profile gives them beside an
+ * accelerator's, else [hardware]'s (a CPU-only profile, whose peaks are its CPU's); 0 unknown. */
+double rp_cpu_peak(const gc_profile *p, bool int8);
+
 /* Forward passes one repetition of ref makes: llm decode one per token, prefill one, a whole
  * generation one per new token; other workloads 0. */
 double rp_proj_passes(const rp_row *ref);

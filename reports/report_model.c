@@ -213,6 +213,8 @@ static int add_results(rp_model *m, const char *input, gc_err *err) {
             host->meas_bw_gbs = r->tput;
         double probe = metric(&c->metrics, GC_METRIC_TRIAD_GBS);   /* the probe other workloads ran */
         if (probe > host->meas_bw_gbs) host->meas_bw_gbs = probe;
+        host->meas_read_gbs = fmax(host->meas_read_gbs, metric(&c->metrics, GC_METRIC_READ_GBS));
+        host->meas_fma_gflops = fmax(host->meas_fma_gflops, metric(&c->metrics, GC_METRIC_FMA_PEAK_GFLOPS));
     }
     results_free(&res);
     return 0;

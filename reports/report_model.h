@@ -20,6 +20,8 @@ typedef struct rp_host {
     const gc_profile *prof;    /* NULL when measured without a profile */
     bool measured;
     double meas_bw_gbs;        /* best triad/copy figure of its results, 0 if none */
+    double meas_read_gbs;      /* best read-only stream its workloads probed (read_gbs), 0 if none */
+    double meas_fma_gflops;    /* its CPU's FP32 FMA peak as probed (fma_peak_gflops), 0 if none */
     char files[256];           /* results files it came from */
     bool forced;               /* tied to a profile its host facts do not fit (--force-profile) */
     char forced_why[200];
@@ -161,10 +163,16 @@ void rp_table_md(FILE *f, const rp_table *t);
 void rp_table_html(FILE *f, const rp_table *t);
 int rp_write_csv(const rp_model *m, const char *path, gc_err *err);
 
-/* Charts: writes data, scripts and *.png / *.svg under dir. Returns the number of charts made;
- * 0 with *why filled when gnuplot is missing or failed. names[]: base names of the charts. */
-#define RP_MAX_CHARTS 8
-int rp_charts(const rp_model *m, const char *dir, const char *gnuplot, char names[][32],
-              char titles[][96], char *why, size_t why_n);
+/* Charts (report_charts.c and chart_*.c): writes data, scripts and NAME.png / NAME.svg under
+ * dir. Returns the number of charts made, up to max; 0 with *why filled when gnuplot is missing
+ * or failed. name: a fixed base name ("throughput-1", "roofline-int8"), never text from data. */
+#define RP_MAX_CHARTS 32
+typedef struct rp_chart {
+    char name[32];
+    char title[160];           /* may name a host or a job */
+    char caption[480];         /* how to read it: bars, whiskers, hatching, lines */
+} rp_chart;
+int rp_charts(const rp_model *m, const char *dir, const char *gnuplot, rp_chart *charts, int max, char *why,
+              size_t why_n);
 
 #endif

@@ -564,13 +564,14 @@ static int envelope_table(const rp_model *m, rp_table **ts, int *n) {
 /* Pairs of targets whose months cross, by volume. */
 static int crossing_table(const rp_model *m, rp_table **ts, int *n) {
     static const char *const head[] = {"job", "cheaper below", "cheaper above", "break-even (jobs a month)",
-                                       "$ a month there"};
-    rp_table *t = new_table(ts, n, "Break-even volumes between targets", 5, head);
+                                       "$ a month there", "chart mark"};
+    rp_table *t = new_table(ts, n, "Break-even volumes between targets", 6, head);
     if (!t) return -1;
     snprintf(t->intro, sizeof t->intro,
              "The volume (jobs a month, 1 to 100 million) at which two targets' months cost the same, first "
              "crossing only; pairs that do not cross there are left out (one is cheaper throughout, or a cap "
-             "comes first). %s", owned_basis(m));
+             "comes first). Chart mark: the number of the break-even on the job's cost-vs-volume chart (the first "
+             "nine of the first four jobs). %s", owned_basis(m));
     for (int j = 0; j < m->n_jobs; j++) {
         const rp_job *job = &m->jobs[j];
         if (!rp_job_in_volume_tables(m, job)) continue;
@@ -584,7 +585,9 @@ static int crossing_table(const rp_model *m, rp_table **ts, int *n) {
             rp_host_tag(m, cr[i].above, hi_tag, sizeof hi_tag);
             volume_fmt_num(vol, sizeof vol, ceil(cr[i].volume - 1e-9));
             volume_fmt_usd(month, sizeof month, cr[i].monthly_usd);
-            if (add_cells(t, title, lo_tag, hi_tag, vol, month)) return -1;
+            char mark[16];   /* the number on the job's cost-vs-volume chart */
+            snprintf(mark, sizeof mark, i < 9 ? "%d" : "—", i + 1);
+            if (add_cells(t, title, lo_tag, hi_tag, vol, month, mark)) return -1;
         }
     }
     return 0;

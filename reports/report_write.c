@@ -12,6 +12,7 @@
 
 #include "base/escape.h"
 #include "base/version.h"
+#include "reports/charts.h"
 #include "reports/report_model.h"
 
 /* A text cell: RFC 4180 quoting and the formula guard (gc_csv_text). */
@@ -67,8 +68,8 @@ int rp_write_csv(const rp_model *m, const char *path, gc_err *err) {
     return gc_memfile_commit(&mf, path, err);
 }
 
-static void write_md(FILE *f, const rp_model *m, const rp_table *t, int nt, char names[][32],
-                     char titles[][96], int n_charts, const char *why) {
+static void write_md(FILE *f, const rp_model *m, const rp_table *t, int nt, const rp_chart *ch, int n_charts,
+                     const char *why) {
     fprintf(f, "# gencost report\n\nWritten by gencost %s (commit %s). Figures say how they were "
                "obtained: **measured** on the host, **projected** from a profile's roofline, or "
                "stated by a **profile** (api).\n\n", gc_version, gc_git_commit);
@@ -82,30 +83,27 @@ static void write_md(FILE *f, const rp_model *m, const rp_table *t, int nt, char
     }
     for (int i = 0; i < n_charts; i++) {   /* names are the fixed chart names; titles may hold a host */
         fputs("![", f);
-        gc_md(f, titles[i]);
-        fprintf(f, "](charts/%s.png)  \n[%s.svg](charts/%s.svg)\n\n", names[i], names[i], names[i]);
+        gc_md(f, ch[i].title);
+        fprintf(f, "](charts/%s.png)  \n[%s.svg](charts/%s.svg): ", ch[i].name, ch[i].name, ch[i].name);
+        gc_md(f, ch[i].caption);
+        fputs("\n\n", f);
     }
     (void)m;
 }
 
-/* Copies an SVG into the page, without its XML prolog (not allowed inside HTML). */
-static int inline_svg(FILE *f, const char *path) {
+/* Copies a chart's SVG into the page, its ids prefixed with the chart's name (svg_inline). */
+static int inline_svg(FILE *f, const char *path, const char *name) {
     size_t len = 0;
     gc_err err;
     char *svg = gc_read_file(path, &len, &err);
     if (!svg) return -1;
-    char *start = strstr(svg, "<svg");
-    if (!start) {
-        free(svg);
-        return -1;
-    }
-    fputs(start, f);
+    int rc = svg_inline(f, svg, name);
     free(svg);
-    return 0;
+    return rc;
 }
 
 static int write_html(const char *path, const rp_model *m, const rp_table *t, int nt, const char *chart_dir,
-                      char names[][32], char titles[][96], int n_charts, const char *why, gc_err *err) {
+                      const rp_chart *ch, int n_charts, const char *why, gc_err *err) {
     gc_memfile mf;
     FILE *f = gc_memfile_open(&mf);
     if (!f) return gc_errf(err, "%s: cannot write: out of memory", path);
@@ -128,18 +126,14 @@ static int write_html(const char *path, const rp_model *m, const rp_table *t, in
     }
     for (int i = 0; i < n_charts; i++) {
         char svg[1400];
-        snprintf(svg, sizeof svg, "%s/%s.svg", chart_dir, names[i]);
-        fputs("<figure id=\"chart-", f);
-        gc_html(f, names[i]);
-        fputs("\">\n", f);
+        snprintf(svg, sizeof svg, "%s/%s.svg", chart_dir, ch[i].name);
+        fprintf(f, "<figure id=\"chart-%s\">\n", ch[i].name);   /* a fixed name: no text from data */
         /* gnuplot's SVG escapes the text it draws (checked by the report tests) */
-        if (inline_svg(f, svg)) {
-            fputs("<p>(chart ", f);
-            gc_html(f, names[i]);
-            fputs(" missing)</p>", f);
-        }
-        fputs("\n<figcaption>", f);
-        gc_html(f, titles[i]);
+        if (inline_svg(f, svg, ch[i].name)) fprintf(f, "<p>(chart %s missing)</p>", ch[i].name);
+        fputs("\n<figcaption><b>", f);
+        gc_html(f, ch[i].title);
+        fputs(".</b> ", f);
+        gc_html(f, ch[i].caption);
         fputs("</figcaption></figure>\n", f);
     }
     fputs("</body></html>\n", f);
@@ -157,10 +151,12 @@ int report_run(char *const *inputs, int n_inputs, const gc_report_opts *o, gc_er
     rp_model *m = calloc(1, sizeof *m);
     if (!m) return gc_errf(err, "out of memory");
     int rc = rp_model_build(m, inputs, n_inputs, o, err);
-    char chart_dir[1024], path[1100], why[512] = "", names[RP_MAX_CHARTS][32], titles[RP_MAX_CHARTS][96];
+    char chart_dir[1024], path[1100], why[512] = "";
+    rp_chart *charts = calloc(RP_MAX_CHARTS, sizeof *charts);
+    if (!charts) rc = rc ? rc : gc_errf(err, "out of memory");
     snprintf(chart_dir, sizeof chart_dir, "%s/charts", out);
     rc = rc ? rc : gc_mkdirs(chart_dir, err);
-    int n_charts = rc ? 0 : rp_charts(m, chart_dir, gnuplot, names, titles, why, sizeof why);
+    int n_charts = rc ? 0 : rp_charts(m, chart_dir, gnuplot, charts, RP_MAX_CHARTS, why, sizeof why);
     rp_table *t = NULL;
     int nt = 0;
     if (!rc && rp_tables_build(m, &t, &nt)) rc = gc_errf(err, "out of memory building tables");
@@ -170,7 +166,7 @@ int report_run(char *const *inputs, int n_inputs, const gc_report_opts *o, gc_er
         FILE *f = gc_memfile_open(&mf);
         if (!f) rc = gc_errf(err, "%s: cannot write: out of memory", path);
         else {
-            write_md(f, m, t, nt, names, titles, n_charts, why);
+            write_md(f, m, t, nt, charts, n_charts, why);
             rc = gc_memfile_commit(&mf, path, err);
         }
     }
@@ -180,7 +176,7 @@ int report_run(char *const *inputs, int n_inputs, const gc_report_opts *o, gc_er
     }
     if (!rc) {
         snprintf(path, sizeof path, "%s/report.html", out);
-        rc = write_html(path, m, t, nt, chart_dir, names, titles, n_charts, why, err);
+        rc = write_html(path, m, t, nt, chart_dir, charts, n_charts, why, err);
     }
     if (!rc && !o->quiet) {
         int measured = 0, projected = 0;
@@ -194,6 +190,7 @@ int report_run(char *const *inputs, int n_inputs, const gc_report_opts *o, gc_er
         else printf("charts skipped: %s\n", why);
     }
     rp_tables_free(t, nt);
+    free(charts);
     rp_model_free(m);
     free(m);
     return rc;

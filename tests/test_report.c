@@ -202,8 +202,8 @@ static int is_png(const char *dir, const char *name) {
 static void charts_png_svg_and_inline(void **s) {
     char dir[128];
     snprintf(dir, sizeof dir, "%s/charts", out_dir);
-    const char *names[] = {"throughput", "cost", "energy", "speedup", "roofline"};
-    for (int i = 0; i < 5; i++) {
+    const char *names[] = {"throughput-1", "cost-1", "energy-1", "speedup", "roofline-int8", "volume-1"};
+    for (int i = 0; i < 6; i++) {
         char f[64];
         snprintf(f, sizeof f, "%s.png", names[i]);
         if (!is_png(dir, f)) fail_msg("%s/%s is not a PNG", dir, f);
@@ -223,7 +223,7 @@ static void charts_png_svg_and_inline(void **s) {
     assert_null(strstr(html, "src=\"charts/"));   /* self-contained: nothing fetched */
     assert_non_null(strstr(html, "class=\"projected\""));
     /* the projected hosts are named so in the charts too */
-    char *svg = slurp(dir, "cost.svg", NULL);
+    char *svg = slurp(dir, "cost-1.svg", NULL);
     assert_non_null(strstr(svg, "cloud-h100 (projected)"));
     free(svg);
 }
@@ -358,10 +358,10 @@ static void gnuplot_never_runs_data(void **s) {
         assert_non_null(md_text);
         if (strstr(md_text, "Charts were skipped")) fail_msg("no charts for host %s: %s", names[i], md_text);
         free(md_text);
-        const char *want[] = {"throughput.svg", "speedup.svg", "roofline.svg", "roofline.png"};
-        for (int k = 0; k < 4; k++)
+        const char *want[] = {"throughput-1.svg", "roofline-int8.svg", "roofline-int8.png"};
+        for (int k = 0; k < 3; k++)
             if (!exists(charts, want[k])) fail_msg("host %s: no charts/%s", names[i], want[k]);
-        char *svg = slurp(charts, "roofline.svg", NULL);
+        char *svg = slurp(charts, "roofline-int8.svg", NULL);
         assert_non_null(strstr(svg, "touch owned"));          /* the name is drawn, as text */
         free(svg);
         remove_dir(dir);
@@ -378,7 +378,7 @@ static void html_has_no_markup_from_data(void **s) {
     assert_non_null(page);
     assert_non_null(strstr(page, "&lt;img src=x onerror=alert(1)&gt;"));
     assert_null(strstr(page, "<img"));
-    assert_non_null(strstr(page, "<figcaption>Speedup vs &lt;img"));
+    assert_non_null(strstr(page, "<figcaption><b>Speedup vs &lt;img"));
     /* Markdown renderers pass raw HTML through: the .md must not carry it either */
     assert_null(strstr(md_text, "<img"));
     assert_non_null(strstr(md_text, "&lt;img src=x onerror=alert(1)>"));
@@ -409,7 +409,7 @@ static void path_like_host_stays_inside(void **s) {
     char out[96];
     snprintf(out, sizeof out, "%s/out", dir);
     assert_true(exists(out, "report.html"));
-    assert_true(exists(out, "charts/throughput.svg"));
+    assert_true(exists(out, "charts/throughput-1.svg"));
     assert_false(exists(dir, "etc"));
     assert_false(exists(out, "etc"));
     remove_dir(dir);
@@ -418,7 +418,7 @@ static void path_like_host_stays_inside(void **s) {
 /* A symlink planted at a chart file, one gnuplot writes (an image) or one we write (a data
  * file), is refused (charts skipped, saying why) and its target is left as it was. */
 static void chart_symlink_not_followed(void **s) {
-    static const char *const planted[] = {"speedup.svg", "throughput.dat"};
+    static const char *const planted[] = {"speedup.svg", "throughput-1.dat"};
     for (int i = 0; i < 2; i++) {
         char dir[64], charts[96], target[96], link[128], want[200];
         snprintf(dir, sizeof dir, "/tmp/gc_report_XXXXXX");
