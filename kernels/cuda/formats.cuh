@@ -237,6 +237,112 @@ GK_DEV void gk_dq32_q6_k(const uint8_t *row, int64_t c, float *out)
     }
 }
 
+/* ---- staged rows: a tile of chunks copied to shared memory in whole words ------------------ */
+
+/* Whether a type is one of the quantized block formats the kernels read. */
+GK_HD int gk_is_quant(int type)
+{
+    return type == GK_Q8_0 || type == GK_Q4_0 || type == GK_Q4_1 || type == GK_Q4_K || type == GK_Q6_K;
+}
+
+/* Byte offset of chunk c in a row (c a multiple of 8 for the K-quants' 256-weight blocks). */
+GK_HD int64_t gk_chunk_offset(int type, int64_t c)
+{
+    switch (type) {
+    case GK_Q8_0: return 34 * c;
+    case GK_Q4_0: return 18 * c;
+    case GK_Q4_1: return 20 * c;
+    case GK_Q4_K: return 144 * (c >> 3);
+    case GK_Q6_K: return 210 * (c >> 3);
+    default: return 0;
+    }
+}
+
+/* Lane `lane` of a warp copies its words of row bytes [lo, hi) into st[base ..]: word i of
+ * the stage holds the 4 bytes from A + 4i, A = lo rounded down to 32 bytes, so each warp-wide
+ * step reads 128 adjacent bytes in 4 whole sectors. Returns lo - A, where the tile starts in
+ * the stage. Rows are only 2-byte aligned (18- and 34-byte blocks), so the word holding a
+ * row's first or last byte may reach into the next row or past the tensor: it is read by its
+ * in-row half only. A lane with no word in a step leaves it (gk_emul_idle_). */
+GK_DEV int gk_stage_tile(const uint8_t *lo, const uint8_t *hi, const uint8_t *row_lo, const uint8_t *row_hi,
+                         GK_SHARED_PARAM(uint32_t, st), int base, int lane)
+{
+    const int lead = (int)((uintptr_t)lo & 31);
+    const uint8_t *a0 = lo - lead;
+    const int first = lead >> 2, nw = (int)((hi - a0 + 3) >> 2);
+    for (int i = lane; i < nw; i += 32) {
+        const uint8_t *p = a0 + 4 * i;
+        if (i < first) {
+            gk_emul_idle_();
+            continue;
+        }
+        uint32_t v;
+        if (p < row_lo) v = gk_u16(p + 2) << 16;
+        else if (p + 4 > row_hi) v = gk_u16(p);
+        else v = gk_u32(p);
+        GK_SST(st, base + i, v);
+    }
+    return lead;
+}
+
+/* Byte b and the little-endian 16 bits at even b of a stage. */
+GK_DEV uint32_t gk_sb8(GK_SHARED_PARAM(const uint32_t, st), int b)
+{
+    return (GK_SLD(st, b >> 2) >> (8 * (b & 3))) & 0xffu;
+}
+GK_DEV uint32_t gk_sb16(GK_SHARED_PARAM(const uint32_t, st), int b)
+{
+    return (GK_SLD(st, b >> 2) >> (8 * (b & 2))) & 0xffffu;
+}
+
+/* Weight j (0..31) of chunk ci of a staged tile that starts at byte t of st: the same values
+ * as gk_dq32_* (ggml's dequantize_row_*), one element at a time. */
+GK_DEV float gk_staged_weight(int type, GK_SHARED_PARAM(const uint32_t, st), int t, int ci, int j)
+{
+    switch (type) {
+    case GK_Q8_0: {
+        const int p = t + 34 * ci;
+        return gk_h2f((uint16_t)gk_sb16(GK_SHARED_PASS(st), p)) * (float)(int8_t)(uint8_t)gk_sb8(GK_SHARED_PASS(st), p + 2 + j);
+    }
+    case GK_Q4_0: {
+        const int p = t + 18 * ci;
+        const uint32_t q = (gk_sb8(GK_SHARED_PASS(st), p + 2 + (j & 15)) >> (4 * (j >> 4))) & 0xfu;
+        return gk_h2f((uint16_t)gk_sb16(GK_SHARED_PASS(st), p)) * (float)((int)q - 8);
+    }
+    case GK_Q4_1: {
+        const int p = t + 20 * ci;
+        const uint32_t q = (gk_sb8(GK_SHARED_PASS(st), p + 4 + (j & 15)) >> (4 * (j >> 4))) & 0xfu;
+        return gk_h2f((uint16_t)gk_sb16(GK_SHARED_PASS(st), p)) * (float)q + gk_h2f((uint16_t)gk_sb16(GK_SHARED_PASS(st), p + 2));
+    }
+    case GK_Q4_K: {
+        const int p = t + 144 * (ci >> 3), sub = ci & 7;
+        int sc, mn;
+        if (sub < 4) {
+            sc = (int)gk_sb8(GK_SHARED_PASS(st), p + 4 + sub) & 63;
+            mn = (int)gk_sb8(GK_SHARED_PASS(st), p + 8 + sub) & 63;
+        } else {
+            const int q4 = (int)gk_sb8(GK_SHARED_PASS(st), p + 8 + sub);
+            sc = (q4 & 0xf) | (((int)gk_sb8(GK_SHARED_PASS(st), p + sub) >> 6) << 4);
+            mn = (q4 >> 4) | (((int)gk_sb8(GK_SHARED_PASS(st), p + 4 + sub) >> 6) << 4);
+        }
+        const float d = gk_h2f((uint16_t)gk_sb16(GK_SHARED_PASS(st), p)) * (float)sc;
+        const float m = gk_h2f((uint16_t)gk_sb16(GK_SHARED_PASS(st), p + 2)) * (float)mn;
+        const uint32_t q = (gk_sb8(GK_SHARED_PASS(st), p + 16 + 32 * (sub >> 1) + j) >> (4 * (sub & 1))) & 0xfu;
+        return d * (float)q - m;
+    }
+    case GK_Q6_K: {
+        const int p = t + 210 * (ci >> 3), sub = ci & 7, h = sub >> 2, g = sub & 3;
+        const uint32_t lo = gk_sb8(GK_SHARED_PASS(st), p + 64 * h + 32 * (g & 1) + j);
+        const uint32_t hi = gk_sb8(GK_SHARED_PASS(st), p + 128 + 32 * h + j);
+        const int q = (int)(((lo >> ((g >> 1) * 4)) & 0xfu) | (((hi >> (2 * g)) & 3u) << 4)) - 32;
+        const float d = gk_h2f((uint16_t)gk_sb16(GK_SHARED_PASS(st), p + 208));
+        const int sc = (int8_t)(uint8_t)gk_sb8(GK_SHARED_PASS(st), p + 192 + 8 * h + 2 * g + (j >> 4));
+        return d * (float)sc * (float)q;
+    }
+    default: return 0.0f;
+    }
+}
+
 /* Element k of a float-typed row (F32/F16/BF16). */
 GK_DEV float gk_float_elem(int type, const uint8_t *row, int64_t k)
 {

@@ -25,12 +25,19 @@ static inline int gk_cu_qblock(int type)
 
 /* ---- matmul ------------------------------------------------------------------------------- */
 /* Custom matrix-vector kernels serve M <= GK_MV_MAX_M (decode, tiny batches) and any M when
- * cuBLAS is missing; larger M goes to cuBLAS (tensor cores). One warp per weight row, each
- * lane a 32-weight chunk (quantized) or element pairs (float); GK_MV_COLS columns per pass so
- * a dequantised chunk is reused from registers. */
+ * cuBLAS is missing; larger M goes to cuBLAS (tensor cores). One warp per weight row; a
+ * quantized row is read a tile of GK_MV_TILE 32-weight chunks at a time, the warp's lanes
+ * copying adjacent 4-byte words of consecutive blocks into shared memory (whole sectors),
+ * then lane j takes weight j of every chunk of the tile, so the activations are read as 32
+ * adjacent floats too. Float rows: lane j takes elements j, j+32, ... GK_MV_COLS columns per
+ * pass so a dequantised weight is reused from registers. */
 #define GK_MV_ROWS 4          /* warps (= rows) per block */
 #define GK_MV_COLS 4          /* activation columns per block */
 #define GK_MV_MAX_M 8
+#define GK_MV_TILE 32         /* chunks a warp stages per step */
+/* Words of a warp's stage: the largest tile (32 Q8_0 blocks, 1088 bytes) from the 32-byte
+ * boundary below it (up to 30 bytes more) and the word that holds its last byte. */
+#define GK_MV_STAGE_WORDS 284
 
 typedef struct gk_mv_args {
     const uint8_t *w;         /* N rows of row_bytes */
@@ -48,7 +55,10 @@ static inline gk_grid gk_plan_matvec(int64_t N, int64_t M)
     return g;
 }
 
-/* Dequantise a weight {K, N} to F16 rows (for the cuBLAS path), one thread per 32-chunk. */
+/* Dequantise a weight {K, N} to F16 rows (for the cuBLAS path): block x takes GK_DQ_ROWS
+ * rows (a warp each), block y a tile of GK_MV_TILE chunks (1024 elements) of them, staged
+ * like the matvec's, so loads and the 2-byte stores are both adjacent across lanes. */
+#define GK_DQ_ROWS 8
 typedef struct gk_dq_args {
     const uint8_t *w;
     size_t row_bytes;
@@ -59,8 +69,8 @@ typedef struct gk_dq_args {
 
 static inline gk_grid gk_plan_dequant(int64_t K, int64_t N)
 {
-    int64_t chunks = N * ((K + 31) / 32);
-    gk_grid g = {(chunks + 255) / 256, 1, 1, 256};
+    const int64_t tiles = (K + 32 * GK_MV_TILE - 1) / (32 * GK_MV_TILE);
+    gk_grid g = {(N + GK_DQ_ROWS - 1) / GK_DQ_ROWS, tiles, 1, 32 * GK_DQ_ROWS};
     return g;
 }
 

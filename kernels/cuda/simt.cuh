@@ -34,7 +34,7 @@
  * Emulation also models global memory transactions (gk_trace_begin): every global load and
  * store of the bodies goes through gk_emul_gmem_ (the loaders in formats.cuh, gk_ldf/gk_stf),
  * and the k-th access of each lane within a region is taken as one warp-wide instruction, the
- * k-th of its warp. Per such warp-step, the bytes the 32 lanes touch fetch a set of 32-byte
+ * k-th of its warp (a lane that sits one out says so with gk_emul_idle_). Per such warp-step, the bytes the 32 lanes touch fetch a set of 32-byte
  * sectors; a registered buffer counts the requests, the sectors (32 bytes each) and the
  * distinct bytes used, so a test asserts the fraction of fetched sector bytes that are used
  * (nsight's "sectors per request" view, without caches). */
@@ -62,6 +62,7 @@
 #define GK_LOCAL_ARR(T, name, n) T name[1][n]
 #define R(name) name[0]
 #define GK_SHARED(T, name, n) __shared__ __align__(16) T name[n]
+#define gk_emul_idle_() ((void)0)
 #define GK_SLD(arr, i) ((arr)[i])
 #define GK_SST(arr, i, v) ((arr)[i] = (v))
 #define GK_SHARED_PARAM(T, name) T *name
@@ -295,6 +296,14 @@ static inline void gk_emul_gmem_(const void *p, int bytes, int store)
     }
     gk_mem_acc r = {a, (uint32_t)(s->tid >> 5), step, (uint16_t)b, (uint16_t)bytes, (uint8_t)store};
     s->acc[s->nacc++] = r;
+}
+
+/* The running lane sits out one warp-wide access its warp makes (predicated off): its later
+ * accesses still line up with the other lanes'. */
+static inline void gk_emul_idle_(void)
+{
+    gk_emul_state *s = gk_emul_();
+    if (s->bufs) s->step[s->tid]++;
 }
 
 /* A region starts: the previous one's warp-steps are complete. */
