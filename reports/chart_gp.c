@@ -18,8 +18,8 @@
 #define GNUPLOT_TIMEOUT_S 60
 
 void chart_host_colour(int host, char out[8]) {
-    static const char *const palette[] = {"#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9",
-                                          "#000000", "#882255", "#117733", "#332288", "#999933", "#AA4499"};
+    static const char *const palette[] = {"#0072B2", "#E69F00", "#009E73", "#CC79A7", "#000000", "#56B4E9",
+                                          "#882255", "#D55E00", "#117733", "#332288", "#999933", "#AA4499"};
     int n = (int)(sizeof palette / sizeof palette[0]);
     if (host >= 0 && host < n) {
         memcpy(out, palette[host], 8);

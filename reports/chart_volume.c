@@ -61,16 +61,20 @@ static int volume_chart(chart_ctx *c, const rp_job *job, int seq) {
              "What a month costs on each target at each volume (jobs a month), log-log, in each host's colour: solid "
              "measured, dashed projected, dotted an api's price. A line ends where its target can do no more (a "
              "subscription's cap, an owned machine's hours). Numbered circles: break-evens, listed in the table "
-             "'Break-even volumes between targets'. Grey lines: the volumes asked for. %s",
+             "'Break-even volumes between targets'. Grey lines: the volumes asked for (jobs a month). %s",
              m->amortise ? "Owned machines amortised." : "Owned machines at electricity only.");
     gp_prologue(f.g, name, title);
     fprintf(f.g, "set logscale xy\nset format x '%%.0s%%c'\nset xlabel 'jobs a month'\nset ylabel 'USD a month'\n"
                  "set xrange [1:%g]\nset yrange [0.01<*:*]\nset format y '$%%g'\nset grid xtics ytics\n", top);
     double vols[GC_REPORT_MAX_VOLUMES];
     int nv = rp_volumes(m, vols);
-    for (int i = 0; i < nv; i++)
-        fprintf(f.g, "set arrow %d from first %g, graph 0 to first %g, graph 1 nohead lw 1 dt 3 lc rgb '#999999' back\n",
-                i + 1, vols[i], vols[i]);
+    for (int i = 0; i < nv; i++) {   /* the volumes asked for: grey lines, named at the top */
+        char vol[32];
+        volume_fmt_num(vol, sizeof vol, vols[i]);
+        fprintf(f.g, "set arrow %d from first %g, graph 0 to first %g, graph 1 nohead lw 1.5 dt 4 lc rgb '#888888' back\n"
+                     "set label %d '%s' at first %g, graph 1 offset 0.4,-0.9 tc rgb '#666666' font ',9'\n",
+                i + 1, vols[i], vols[i], i + 1, vol, vols[i]);   /* vol: digits and commas only */
+    }
     fputs("plot ", f.g);
     for (int i = 0; i < k; i++) {
         target_block(f.d, m, hosts[i], costs[i], top);
@@ -83,24 +87,34 @@ static int volume_chart(chart_ctx *c, const rp_job *job, int seq) {
         fputs(" title ", f.g);
         gc_gp_quote(f.g, tag);
     }
-    /* crossings at one spot (within 30% both ways) share a circle, its label their numbers "2–5" */
+    /* crossings at one spot (within 30% both ways) share a circle, its label their numbers "2–5";
+     * labels alternate above and below the circles so neighbours do not overwrite each other */
     int marked = 0, first = 0;
+    char below[MAX_MARKED * 64] = "";
+    size_t nb = 0;
     for (int i = 0; i <= nc && i <= MAX_MARKED; i++) {
         bool near = i < nc && i < MAX_MARKED && i > first && cr[i].volume < cr[first].volume * 1.3 &&
                     fabs(log(cr[i].monthly_usd / cr[first].monthly_usd)) < log(1.3);
         if (i > first && !near) {
-            if (i - 1 > first) fprintf(f.d, "%.6g %.6g %d–%d\n", cr[first].volume, cr[first].monthly_usd, first + 1, i);
-            else fprintf(f.d, "%.6g %.6g %d\n", cr[first].volume, cr[first].monthly_usd, first + 1);
-            marked++;
+            char line[64];
+            if (i - 1 > first) snprintf(line, sizeof line, "%.6g %.6g %d–%d\n", cr[first].volume, cr[first].monthly_usd,
+                                        first + 1, i);
+            else snprintf(line, sizeof line, "%.6g %.6g %d\n", cr[first].volume, cr[first].monthly_usd, first + 1);
+            if (marked++ % 2 == 0) fputs(line, f.d);
+            else nb += (size_t)snprintf(below + nb, sizeof below - nb, "%s", line);
             first = i;
         }
     }
     if (marked) {
+        fprintf(f.d, "\n\n%s%s", below, nb ? "" : "? ? ?\n");   /* block k: above; k + 1: below (maybe none) */
         fputs(", \\\n     ", f.g);
         gp_file(f.g, name, "dat");
-        fprintf(f.g, " index %d using 1:2 with points pt 6 ps 2.2 lw 2 lc rgb '#000000' title 'break-even', \\\n     ", k);
+        fprintf(f.g, " index %d:%d using 1:2 with points pt 6 ps 2.2 lw 2 lc rgb '#000000' title 'break-even', \\\n     ",
+                k, k + 1);
         gp_file(f.g, name, "dat");
-        fprintf(f.g, " index %d using 1:2:3 with labels offset 0,1.4 notitle", k);
+        fprintf(f.g, " index %d using 1:2:3 with labels offset 0,1.4 notitle, \\\n     ", k);
+        gp_file(f.g, name, "dat");
+        fprintf(f.g, " index %d using 1:2:3 with labels offset 0,-1.4 notitle", k + 1);
     }
     fputc('\n', f.g);
     return chart_commit(c, &f, name, title, caption);

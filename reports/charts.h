@@ -21,7 +21,8 @@ typedef struct chart_ctx {
 } chart_ctx;
 
 /* One host's colour in every chart of a report, by its place in the model: a fixed palette
- * (Okabe–Ito's colour-blind-safe eight, then four more), golden-angle hues past it. "#RRGGBB". */
+ * (seven of Okabe and Ito's colour-blind-safe colours, not the yellow that fades on white, then
+ * five of Paul Tol's), golden-angle hues past it. "#RRGGBB". */
 void chart_host_colour(int host, char out[8]);
 
 /* A chart's two files, built in memory (gc_memfile) and written in one piece. */

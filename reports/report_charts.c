@@ -132,7 +132,7 @@ static int bar_chart(chart_ctx *c, const bar_spec *s, const int *js, int nj) {
     bar_data(f.d, m, js, nj, used, s->cell);
     gp_prologue(f.g, s->name, s->title);
     fputs("set style data histograms\nset style histogram errorbars gap 1 lw 1\n"
-          "set logscale y\nset xtics rotate by 20 right scale 0\nset ylabel ", f.g);
+          "set logscale y\nset xtics rotate by 30 right scale 0\nset ylabel ", f.g);
     gc_gp_quote(f.g, s->ylabel);
     fputc('\n', f.g);
     if (s->baseline) {
