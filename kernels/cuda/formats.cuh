@@ -38,6 +38,10 @@ GK_DEV void gk_ldf4(const float *p, float *out)
 GK_DEV void gk_stf(float *p, float v) { *p = v; }
 GK_DEV void gk_st_u16(uint16_t *p, uint16_t v) { *p = v; }
 GK_DEV void gk_st_u8(uint8_t *p, uint8_t v) { *p = v; }
+GK_DEV void gk_st_h4(uint16_t *p, const uint16_t *h)
+{
+    *(uint2 *)p = make_uint2((uint32_t)h[0] | ((uint32_t)h[1] << 16), (uint32_t)h[2] | ((uint32_t)h[3] << 16));
+}
 #else
 #include <assert.h>
 GK_DEV float gk_h2f(uint16_t h) { return gk_f16_to_f32(h); }
@@ -123,6 +127,12 @@ GK_DEV void gk_st_u8(uint8_t *p, uint8_t v)
 {
     gk_emul_gmem_(p, 1, 1);
     *p = v;
+}
+GK_DEV void gk_st_h4(uint16_t *p, const uint16_t *h)
+{
+    assert(((uintptr_t)p & 7) == 0 && "misaligned 8-byte device store");
+    gk_emul_gmem_(p, 8, 1);
+    memcpy(p, h, 8);
 }
 GK_DEV float gk_expf(float x) { return expf(x); }
 #endif
@@ -285,7 +295,7 @@ GK_DEV int gk_stage_tile(const uint8_t *lo, const uint8_t *hi, const uint8_t *ro
     return lead;
 }
 
-/* Byte b and the little-endian 16 bits at even b of a stage. */
+/* Byte b, and the little-endian 16 and 32 bits at an even b, of a stage. */
 GK_DEV uint32_t gk_sb8(GK_SHARED_PARAM(const uint32_t, st), int b)
 {
     return (GK_SLD(st, b >> 2) >> (8 * (b & 3))) & 0xffu;
@@ -294,25 +304,41 @@ GK_DEV uint32_t gk_sb16(GK_SHARED_PARAM(const uint32_t, st), int b)
 {
     return (GK_SLD(st, b >> 2) >> (8 * (b & 2))) & 0xffffu;
 }
-
-/* Weight j (0..31) of chunk ci of a staged tile that starts at byte t of st: the same values
- * as gk_dq32_* (ggml's dequantize_row_*), one element at a time. */
-GK_DEV float gk_staged_weight(int type, GK_SHARED_PARAM(const uint32_t, st), int t, int ci, int j)
+GK_DEV uint32_t gk_sb32(GK_SHARED_PARAM(const uint32_t, st), int b)
 {
+    const uint32_t w0 = GK_SLD(st, b >> 2);
+    if (!(b & 3)) return w0;
+    return (w0 >> 16) | (GK_SLD(st, (b >> 2) + 1) << 16);
+}
+
+/* Four weights j .. j+3 (j a multiple of 4) of chunk ci of a staged tile starting at byte t
+ * of st, as w[i] = d * q[i] + m: the values of gk_dq32_* (ggml's dequantize_row_*), so a
+ * caller may sum q[i] * x[i] first and scale once. m is 0 for the formats without a min. */
+typedef struct gk_w4 {
+    float q[4], d, m;
+} gk_w4;
+
+GK_DEV gk_w4 gk_staged_weights4(int type, GK_SHARED_PARAM(const uint32_t, st), int t, int ci, int j)
+{
+    gk_w4 r;
+    r.m = 0.0f;
     switch (type) {
     case GK_Q8_0: {
         const int p = t + 34 * ci;
-        return gk_h2f((uint16_t)gk_sb16(GK_SHARED_PASS(st), p)) * (float)(int8_t)(uint8_t)gk_sb8(GK_SHARED_PASS(st), p + 2 + j);
+        const uint32_t v = gk_sb32(GK_SHARED_PASS(st), p + 2 + j);
+        r.d = gk_h2f((uint16_t)gk_sb16(GK_SHARED_PASS(st), p));
+        GK_UNROLL
+        for (int i = 0; i < 4; i++) r.q[i] = (float)(int8_t)(uint8_t)(v >> (8 * i));
+        break;
     }
-    case GK_Q4_0: {
-        const int p = t + 18 * ci;
-        const uint32_t q = (gk_sb8(GK_SHARED_PASS(st), p + 2 + (j & 15)) >> (4 * (j >> 4))) & 0xfu;
-        return gk_h2f((uint16_t)gk_sb16(GK_SHARED_PASS(st), p)) * (float)((int)q - 8);
-    }
-    case GK_Q4_1: {
-        const int p = t + 20 * ci;
-        const uint32_t q = (gk_sb8(GK_SHARED_PASS(st), p + 4 + (j & 15)) >> (4 * (j >> 4))) & 0xfu;
-        return gk_h2f((uint16_t)gk_sb16(GK_SHARED_PASS(st), p)) * (float)q + gk_h2f((uint16_t)gk_sb16(GK_SHARED_PASS(st), p + 2));
+    case GK_Q4_0: case GK_Q4_1: {
+        const int q41 = type == GK_Q4_1, p = t + (q41 ? 20 : 18) * ci, sh = 4 * (j >> 4);
+        const uint32_t v = gk_sb32(GK_SHARED_PASS(st), p + (q41 ? 4 : 2) + (j & 15));
+        r.d = gk_h2f((uint16_t)gk_sb16(GK_SHARED_PASS(st), p));
+        if (q41) r.m = gk_h2f((uint16_t)gk_sb16(GK_SHARED_PASS(st), p + 2));
+        GK_UNROLL
+        for (int i = 0; i < 4; i++) r.q[i] = (float)((int)((v >> (8 * i + sh)) & 0xfu) - (q41 ? 0 : 8));
+        break;
     }
     case GK_Q4_K: {
         const int p = t + 144 * (ci >> 3), sub = ci & 7;
@@ -325,22 +351,30 @@ GK_DEV float gk_staged_weight(int type, GK_SHARED_PARAM(const uint32_t, st), int
             sc = (q4 & 0xf) | (((int)gk_sb8(GK_SHARED_PASS(st), p + sub) >> 6) << 4);
             mn = (q4 >> 4) | (((int)gk_sb8(GK_SHARED_PASS(st), p + 4 + sub) >> 6) << 4);
         }
-        const float d = gk_h2f((uint16_t)gk_sb16(GK_SHARED_PASS(st), p)) * (float)sc;
-        const float m = gk_h2f((uint16_t)gk_sb16(GK_SHARED_PASS(st), p + 2)) * (float)mn;
-        const uint32_t q = (gk_sb8(GK_SHARED_PASS(st), p + 16 + 32 * (sub >> 1) + j) >> (4 * (sub & 1))) & 0xfu;
-        return d * (float)q - m;
+        r.d = gk_h2f((uint16_t)gk_sb16(GK_SHARED_PASS(st), p)) * (float)sc;
+        r.m = -(gk_h2f((uint16_t)gk_sb16(GK_SHARED_PASS(st), p + 2)) * (float)mn);
+        const uint32_t v = gk_sb32(GK_SHARED_PASS(st), p + 16 + 32 * (sub >> 1) + j);
+        GK_UNROLL
+        for (int i = 0; i < 4; i++) r.q[i] = (float)((v >> (8 * i + 4 * (sub & 1))) & 0xfu);
+        break;
     }
     case GK_Q6_K: {
         const int p = t + 210 * (ci >> 3), sub = ci & 7, h = sub >> 2, g = sub & 3;
-        const uint32_t lo = gk_sb8(GK_SHARED_PASS(st), p + 64 * h + 32 * (g & 1) + j);
-        const uint32_t hi = gk_sb8(GK_SHARED_PASS(st), p + 128 + 32 * h + j);
-        const int q = (int)(((lo >> ((g >> 1) * 4)) & 0xfu) | (((hi >> (2 * g)) & 3u) << 4)) - 32;
-        const float d = gk_h2f((uint16_t)gk_sb16(GK_SHARED_PASS(st), p + 208));
+        const uint32_t lo = gk_sb32(GK_SHARED_PASS(st), p + 64 * h + 32 * (g & 1) + j);
+        const uint32_t hi = gk_sb32(GK_SHARED_PASS(st), p + 128 + 32 * h + j);
         const int sc = (int8_t)(uint8_t)gk_sb8(GK_SHARED_PASS(st), p + 192 + 8 * h + 2 * g + (j >> 4));
-        return d * (float)sc * (float)q;
+        r.d = gk_h2f((uint16_t)gk_sb16(GK_SHARED_PASS(st), p + 208)) * (float)sc;
+        GK_UNROLL
+        for (int i = 0; i < 4; i++)
+            r.q[i] = (float)((int)(((lo >> (8 * i + 4 * (g >> 1))) & 0xfu) | (((hi >> (8 * i + 2 * g)) & 3u) << 4)) - 32);
+        break;
     }
-    default: return 0.0f;
+    default:
+        r.d = 0.0f;
+        for (int i = 0; i < 4; i++) r.q[i] = 0.0f;
+        break;
     }
+    return r;
 }
 
 /* Element k of a float-typed row (F32/F16/BF16). */

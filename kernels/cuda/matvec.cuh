@@ -20,9 +20,10 @@ GK_DEV int gk_mv_stage_row(const uint8_t *w, size_t row_bytes, int type, int64_t
 
 /* One warp per weight row n, block y picks GK_MV_COLS activation columns. Per tile of
  * GK_MV_TILE chunks: the warp stages the tile's bytes (adjacent lanes, adjacent words of
- * consecutive blocks), then lane j dequantises weight j of each chunk from shared memory and
- * multiplies it with activation 32c + j of each column (adjacent lanes, adjacent floats); the
- * warp reduces at the end. The tile loop is uniform over the block (it depends on K only). */
+ * consecutive blocks), then each group of 8 lanes takes a chunk, lane l its weights
+ * 4(l%8) .. +3, dequantised from shared memory, times a float4 of activations: a warp-step
+ * reads 4 consecutive chunks' activations, 512 adjacent bytes, per column. The scale is applied
+ * once per 4 products. The tile loop is uniform over the block (it depends on K only). */
 #define GK_DEFINE_MATVEC_Q(name, TYPE)                                                      \
     GK_BODY(name, gk_mv_args)                                                               \
     {                                                                                       \
@@ -49,12 +50,19 @@ GK_DEV int gk_mv_stage_row(const uint8_t *w, size_t row_bytes, int type, int64_t
             GK_THREADS {                                                                    \
                 const int64_t n = GK_BX * (GK_NT / 32) + (tid >> 5);                        \
                 if (n < a.N) {                                                              \
-                    const int t = GK_SLD(tile_at, tid >> 5), j = tid & 31;                  \
-                    for (int64_t c = c0; c < c1; c++) {                                     \
-                        const float wv = gk_staged_weight(TYPE, GK_SHARED_PASS(stage), t, (int)(c - c0), j); \
+                    const int t = GK_SLD(tile_at, tid >> 5), j = 4 * (tid & 7);             \
+                    for (int64_t c = c0 + ((tid >> 3) & 3); c < c1; c += 4) {               \
+                        const gk_w4 w = gk_staged_weights4(TYPE, GK_SHARED_PASS(stage), t, (int)(c - c0), j); \
                         GK_UNROLL                                                           \
                         for (int i = 0; i < GK_MV_COLS; i++)                                \
-                            if (i < mc) R(acc)[i] += wv * gk_ldf(a.x + (m0 + i) * a.K + 32 * c + j); \
+                            if (i < mc) {                                                   \
+                                float x4[4];                                                \
+                                gk_ldf4(a.x + (m0 + i) * a.K + 32 * c + j, x4);              \
+                                const float qx = w.q[0] * x4[0] + w.q[1] * x4[1] + w.q[2] * x4[2] + w.q[3] * x4[3]; \
+                                R(acc)[i] += w.d * qx;                                      \
+                                if (TYPE == GK_Q4_1 || TYPE == GK_Q4_K)                     \
+                                    R(acc)[i] += w.m * (x4[0] + x4[1] + x4[2] + x4[3]);     \
+                            }                                                               \
                     }                                                                       \
                 }                                                                           \
             }                                                                               \
@@ -111,15 +119,15 @@ GK_BODY(gk_body_matvec_float, gk_mv_args)
 }
 
 /* Block (rows GK_DQ_ROWS*x .., tile y): each warp stages its row's tile of chunks as the
- * matvec does, then lane j converts element j of each chunk, so the 2-byte stores of a warp
- * are adjacent too. Float rows (any K) are read element j of each chunk directly. */
+ * matvec does, then converts 4 consecutive elements a lane (8 lanes a chunk), so the warp's
+ * 8-byte stores are adjacent too. Float rows (any K) are read an element a lane. */
 GK_BODY(gk_body_dequant_f16, gk_dq_args)
 {
     GK_SHARED(uint32_t, stage, GK_DQ_ROWS * GK_MV_STAGE_WORDS);
     GK_SHARED(int, tile_at, GK_DQ_ROWS);
     const int64_t nc = (a.K + 31) / 32, c0 = GK_BY * GK_MV_TILE;
     const int64_t c1 = nc - c0 < GK_MV_TILE ? nc : c0 + GK_MV_TILE;
-    const int quant = gk_is_quant(a.type);
+    const int quant = gk_is_quant(a.type), has_min = a.type == GK_Q4_1 || a.type == GK_Q4_K;
     if (quant) {
         GK_THREADS {
             const int64_t n = GK_BX * (GK_NT / 32) + (tid >> 5);
@@ -132,17 +140,18 @@ GK_BODY(gk_body_dequant_f16, gk_dq_args)
     }
     GK_THREADS {
         const int64_t n = GK_BX * (GK_NT / 32) + (tid >> 5);
-        if (n < a.N) {
-            const int j = tid & 31, t = quant ? GK_SLD(tile_at, tid >> 5) : 0;
-            const uint8_t *row = a.w + (size_t)n * a.row_bytes;
-            for (int64_t c = c0; c < c1; c++) {
-                const int64_t k = 32 * c + j;
-                if (k < a.K) {
-                    const float v = quant ? gk_staged_weight(a.type, GK_SHARED_PASS(stage), t, (int)(c - c0), j)
-                                          : gk_float_elem(a.type, row, k);
-                    gk_st_u16(a.out + n * a.K + k, gk_f2h(v));
-                }
+        if (n < a.N && quant) {
+            const int t = GK_SLD(tile_at, tid >> 5), j = 4 * (tid & 7);
+            for (int64_t c = c0 + ((tid >> 3) & 3); c < c1; c += 4) {
+                const gk_w4 w = gk_staged_weights4(a.type, GK_SHARED_PASS(stage), t, (int)(c - c0), j);
+                uint16_t h[4];
+                for (int i = 0; i < 4; i++) h[i] = gk_f2h(has_min ? w.d * w.q[i] + w.m : w.d * w.q[i]);   /* -0 stays -0 */
+                gk_st_h4(a.out + n * a.K + 32 * c + j, h);
             }
+        } else if (n < a.N) {
+            const uint8_t *row = a.w + (size_t)n * a.row_bytes;
+            for (int64_t k = 32 * c0 + (tid & 31); k < a.K && k < 32 * c1; k += 32)
+                gk_st_u16(a.out + n * a.K + k, gk_f2h(gk_float_elem(a.type, row, k)));
         }
     }
 }
