@@ -35,7 +35,7 @@ static void target_block(FILE *d, const rp_model *m, int h, const gc_job_cost *c
         double v = pow(10, (double)i / SAMPLES_PER_DECADE);
         gc_volume_cost c;
         gc_err err;
-        if (!cost_at_volume(m->hosts[h].prof, cost, v, m->amortise, &c, &err) && c.possible && c.monthly_usd > 0)
+        if (!cost_at_volume(m->hosts[h].prof, cost, v, rp_amortised(m, h), &c, &err) && c.possible && c.monthly_usd > 0)
             fprintf(d, "%.6g %.6g\n", v, c.monthly_usd);
         else fprintf(d, "%.6g ?\n", v);   /* past its cap: the line ends */
     }
@@ -62,7 +62,8 @@ static int volume_chart(chart_ctx *c, const rp_job *job, int seq) {
              "measured, dashed projected, dotted an api's price. A line ends where its target can do no more (a "
              "subscription's cap, an owned machine's hours). Numbered circles: break-evens, listed in the table "
              "'Break-even volumes between targets'. Grey lines: the volumes asked for (jobs a month). %s",
-             m->amortise ? "Owned machines amortised." : "Owned machines at electricity only.");
+             m->amortise ? "Owned machines amortised (--amortise)."
+                         : "Owned machines measured here at electricity only; profiled ones amortised (a purchase).");
     gp_prologue(f.g, name, title);
     fprintf(f.g, "set logscale xy\nset format x '%%.0s%%c'\nset xlabel 'jobs a month'\nset ylabel 'USD a month'\n"
                  "set xrange [1:%g]\nset yrange [0.01<*:*]\nset format y '$%%g'\nset grid xtics ytics\n", top);

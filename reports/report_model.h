@@ -131,6 +131,10 @@ int rp_job_targets(const rp_model *m, const rp_job *job, int *hosts, const gc_jo
 bool rp_job_in_cost_tables(const rp_model *m, const rp_job *job);
 bool rp_api_job_shown_elsewhere(const rp_model *m, const rp_job *job);
 bool rp_job_in_volume_tables(const rp_model *m, const rp_job *job);
+/* Whether host h's month includes its purchase when owned: with --amortise, and for an owned
+ * machine the results did not measure (one to buy, not one the person has). cost_at_volume also
+ * amortises where the profile says amortise = yes. */
+bool rp_amortised(const rp_model *m, int h);
 /* "measured", "projected", "profile": how the job's time on host h was obtained. */
 const char *rp_figure_of(const rp_model *m, const rp_job *job, int h);
 /* Two targets' months meeting: below the volume one is cheaper, above it the other. Searched
@@ -146,7 +150,7 @@ int rp_job_crossings(const rp_model *m, const rp_job *job, rp_crossing *out);
 /* A table the writers render as Markdown and HTML. */
 typedef struct rp_table {
     char title[128];
-    char intro[600];
+    char intro[720];
     int ncol;
     const char *head[16];
     char **cells;              /* nrow * ncol, owned */

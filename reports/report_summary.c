@@ -98,7 +98,7 @@ static void cheapest(const rp_model *m, const rp_job *job, sum_job *s) {
         gc_volume_cost best_c = {0}, c;
         for (int i = 0; i < k; i++) {
             gc_err err;
-            if (cost_at_volume(m->hosts[hosts[i]].prof, costs[i], vols[v], m->amortise, &c, &err) || !c.possible)
+            if (cost_at_volume(m->hosts[hosts[i]].prof, costs[i], vols[v], rp_amortised(m, hosts[i]), &c, &err) || !c.possible)
                 continue;
             if (best < 0 || c.monthly_usd < best_c.monthly_usd) best = hosts[i], best_c = c;
         }
@@ -160,7 +160,8 @@ static void summarise(const rp_model *m, const rp_job *job, sum_job *s) {
 static const char intro[] =
     "The answer first, per job: the fastest target, the cheapest at a month's volume (jobs a month; "
     "report --volume sets them), the one using least energy, and how each figure was obtained. "
-    "Owned machines cost their electricity unless amortised (--amortise). Tables with every figure follow.";
+    "A machine measured here costs its electricity (--amortise adds its purchase); one only profiled would be "
+    "bought, so its purchase is amortised. Tables with every figure follow.";
 
 void rp_summary_md(FILE *f, const rp_model *m) {
     fprintf(f, "## Summary\n\n%s\n\n", intro);

@@ -399,7 +399,7 @@ static int month_at(const rp_model *m, const rp_job *job, double v, vol_entry *e
     int k = rp_job_targets(m, job, hosts, costs);
     for (int i = 0; i < k; i++) {
         gc_err err;
-        if (cost_at_volume(m->hosts[hosts[i]].prof, costs[i], v, m->amortise, &e[n].c, &err)) continue;
+        if (cost_at_volume(m->hosts[hosts[i]].prof, costs[i], v, rp_amortised(m, hosts[i]), &e[n].c, &err)) continue;
         e[n++].host = hosts[i];
     }
     qsort(e, (size_t)n, sizeof *e, cmp_entry);
@@ -414,8 +414,8 @@ static void over_text(const gc_volume_cost *c, const gc_profile *p, char *b, siz
 
 static const char *owned_basis(const rp_model *m) {
     return m->amortise ? "Owned machines pay their purchase ÷ lifetime and electricity (--amortise)."
-                       : "Owned machines pay electricity only (you have the machine; --amortise, or "
-                         "amortise = yes in a profile, adds its purchase ÷ lifetime).";
+                       : "Owned: a machine measured here pays electricity only (--amortise or amortise = yes "
+                         "adds purchase ÷ lifetime); one only profiled would be bought, so it pays that too.";
 }
 
 static int volume_table(const rp_model *m, rp_table **ts, int *n) {
@@ -516,7 +516,7 @@ static int envelope_row(rp_table *t, const rp_model *m, const rp_job *job, const
         gc_err err;
         rp_host_tag(m, h, tag, sizeof tag);
         fig = rp_figure_of(m, job, h);
-        if (!cost_at_volume(m->hosts[h].prof, rp_other_cost(m, job, h), from, m->amortise, &c, &err))
+        if (!cost_at_volume(m->hosts[h].prof, rp_other_cost(m, job, h), from, rp_amortised(m, h), &c, &err))
             volume_fmt_usd(month, sizeof month, c.monthly_usd);
     }
     return add_cells(t, title, f, to, tag, fig, month);

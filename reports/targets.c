@@ -58,6 +58,12 @@ int rp_job_targets(const rp_model *m, const rp_job *job, int *hosts, const gc_jo
     return n;
 }
 
+/* A machine measured in these results is one the person has: its marginal cost is electricity.
+ * One known only from its profile would have to be bought: its purchase is amortised. */
+bool rp_amortised(const rp_model *m, int h) {
+    return m->amortise || !m->hosts[h].measured;
+}
+
 const char *rp_figure_of(const rp_model *m, const rp_job *job, int h) {
     return job->best[h] >= 0 ? rp_how_name(m->rows[job->best[h]].how) : rp_how_name(RP_PROFILE);
 }
@@ -72,16 +78,17 @@ static int cmp_crossing(const void *a, const void *b) {
 static int find_crossing(const rp_model *m, int a, const gc_job_cost *ja, int b, const gc_job_cost *jb,
                          rp_crossing *out) {
     const gc_profile *pa = m->hosts[a].prof, *pb = m->hosts[b].prof;
-    double x = cost_volume_crossing(pa, ja, pb, jb, m->amortise, RP_BE_LO, RP_BE_HI);
+    double x = cost_volume_crossing(pa, ja, pb, jb, rp_amortised(m, a), rp_amortised(m, b), RP_BE_LO, RP_BE_HI);
     if (x < 0) return -1;
     gc_volume_cost ca, cb;
     gc_err err;
     /* just below the crossing tells which was cheaper there */
     double below = fmax(RP_BE_LO, x * (1 - 1e-6));
-    if (cost_at_volume(pa, ja, below, m->amortise, &ca, &err) || cost_at_volume(pb, jb, below, m->amortise, &cb, &err))
+    if (cost_at_volume(pa, ja, below, rp_amortised(m, a), &ca, &err) ||
+        cost_at_volume(pb, jb, below, rp_amortised(m, b), &cb, &err))
         return -1;
     bool a_first = ca.monthly_usd < cb.monthly_usd;
-    if (cost_at_volume(pa, ja, x, m->amortise, &ca, &err)) return -1;
+    if (cost_at_volume(pa, ja, x, rp_amortised(m, a), &ca, &err)) return -1;
     *out = (rp_crossing){x, ca.monthly_usd, a_first ? a : b, a_first ? b : a};
     return 0;
 }

@@ -223,10 +223,10 @@ int cost_at_volume(const gc_profile *p, const gc_job_cost *job, double jobs_per_
 /* -1, 0 or 1: whether a is cheaper (-1), as dear (0) or dearer (1) than b at n; 2 when either
  * cannot do n (nothing to compare). Equal within a part in 10^9. */
 static int order_at(const gc_profile *a, const gc_job_cost *ja, const gc_profile *b, const gc_job_cost *jb,
-                    bool amortise, double n) {
+                    const bool amortise[2], double n) {
     gc_volume_cost ca, cb;
     gc_err err;
-    if (cost_at_volume(a, ja, n, amortise, &ca, &err) || cost_at_volume(b, jb, n, amortise, &cb, &err)) return 2;
+    if (cost_at_volume(a, ja, n, amortise[0], &ca, &err) || cost_at_volume(b, jb, n, amortise[1], &cb, &err)) return 2;
     if (!ca.possible || !cb.possible) return 2;
     double d = ca.monthly_usd - cb.monthly_usd, tol = 1e-9 * fmax(fabs(ca.monthly_usd), fabs(cb.monthly_usd));
     return d > tol ? 1 : d < -tol ? -1 : 0;
@@ -238,7 +238,8 @@ static int order_at(const gc_profile *a, const gc_job_cost *ja, const gc_profile
  * relative) at which the order differs from the one below it. */
 #define SCAN_PER_DECADE 48
 double cost_volume_crossing(const gc_profile *a, const gc_job_cost *ja, const gc_profile *b,
-                            const gc_job_cost *jb, bool amortise, double lo, double hi) {
+                            const gc_job_cost *jb, bool amortise_a, bool amortise_b, double lo, double hi) {
+    const bool amortise[2] = {amortise_a, amortise_b};
     if (!a || !b || !ja || !jb || !isfinite(lo) || !isfinite(hi)) return -1;
     if (lo < 1) lo = 1;
     if (!(hi > lo)) return -1;

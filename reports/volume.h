@@ -33,10 +33,10 @@ typedef struct gc_volume_cost {
 int cost_at_volume(const gc_profile *p, const gc_job_cost *job, double jobs_per_month, bool amortise,
                    gc_volume_cost *out, gc_err *err);
 
-/* Volume (jobs per month) at which a's and b's monthly costs cross, searched in [lo, hi];
- * < 0 when they do not cross there. */
+/* Volume (jobs per month) at which a's and b's monthly costs cross, searched in [lo, hi], each
+ * owned one amortised or not as its flag says; < 0 when they do not cross there. */
 double cost_volume_crossing(const gc_profile *a, const gc_job_cost *ja, const gc_profile *b,
-                            const gc_job_cost *jb, bool amortise, double lo, double hi);
+                            const gc_job_cost *jb, bool amortise_a, bool amortise_b, double lo, double hi);
 
 /* Numbers for people, never in scientific notation: 3 significant digits below 100 ("12.3",
  * "0.0123", "0.0000358"), whole and grouped from 100 ("1,235", "12,345"). "—" when not finite. */

@@ -290,23 +290,23 @@ static void volume_crossing(void **s) {
     gc_job_cost jm = job_of(1, 24, 0), ja = job_of(0.25, -1, 3.584e-5), jc = job_of(0.01, -1, 0);
     /* amortised M1 ($20.8125 a month + 24 J × $0.16/kWh a job) meets the api ($3.584e-5 a job) at
      * 20.8125 ÷ (3.584e-5 − 1.0667e-6) = 598,532 jobs, within its 876,000 capacity */
-    double x = cost_volume_crossing(&m1, &jm, &api, &ja, true, 1, 1e7);
+    double x = cost_volume_crossing(&m1, &jm, &api, &ja, true, true, 1, 1e7);
     double want = 20.8125 / (3.584e-5 - 24 / 3.6e6 * 0.16);
     assert_true(fabs(x - want) <= 1e-6 * want);
     /* marginal M1 is cheaper than the api at every volume: no crossing */
-    assert_true(cost_volume_crossing(&m1, &jm, &api, &ja, false, 1, 1e7) < 0);
+    assert_true(cost_volume_crossing(&m1, &jm, &api, &ja, false, false, 1, 1e7) < 0);
     /* Colab's flat $9.99 vs the api: 9.99 ÷ 3.584e-5 = 278,739 jobs (cap 2.6 million) */
-    x = cost_volume_crossing(&c, &jc, &api, &ja, false, 1, 1e7);
+    x = cost_volume_crossing(&c, &jc, &api, &ja, false, false, 1, 1e7);
     assert_true(fabs(x - 9.99 / 3.584e-5) <= 1e-6 * (9.99 / 3.584e-5));
     /* the same order both ways */
-    double y = cost_volume_crossing(&api, &ja, &c, &jc, false, 1, 1e7);
+    double y = cost_volume_crossing(&api, &ja, &c, &jc, false, false, 1, 1e7);
     assert_true(fabs(x - y) <= 1e-6 * x);
     /* beyond the 87,600-job capacity there is nothing to compare: 10 s jobs never reach it */
     gc_job_cost slow = job_of(10, 240, 0);
-    assert_true(cost_volume_crossing(&m1, &slow, &api, &ja, true, 1, 1e7) < 0);
+    assert_true(cost_volume_crossing(&m1, &slow, &api, &ja, true, true, 1, 1e7) < 0);
     /* an empty or bad range */
-    assert_true(cost_volume_crossing(&m1, &jm, &api, &ja, true, 100, 10) < 0);
-    assert_true(cost_volume_crossing(&m1, &jm, &api, &ja, true, 1, INFINITY) < 0);
+    assert_true(cost_volume_crossing(&m1, &jm, &api, &ja, true, true, 100, 10) < 0);
+    assert_true(cost_volume_crossing(&m1, &jm, &api, &ja, true, true, 1, INFINITY) < 0);
 }
 
 static void volume_numbers_for_people(void **s) {

@@ -143,6 +143,23 @@ static void amortised_costs_and_the_cheapest(void **s) {
     free(md);
 }
 
+/* Without the M1's results the M1 is a machine to buy, not one the person has: its month pays the
+ * purchase, $999 ÷ 48 = $20.81, with no --amortise; Colab, measured, is unchanged. */
+static void a_profiled_machine_is_a_purchase(void **s) {
+    char *argv[] = {"report", "tests/fixtures/volume/colab.json", "--hosts", hosts, "--out", out, "--quiet",
+                    "--volume", "100"};
+    assert_int_equal(cmd_report(9, argv), 0);
+    char path[160];
+    snprintf(path, sizeof path, "%s/report.md", out);
+    gc_err err;
+    char *md = gc_read_file(path, NULL, &err);
+    assert_non_null(md);
+    expect_row(md, VOL, "| apple-m1-macbook-air (projected) | projected | 100 |", "| $20.8", "amortised", NULL);
+    expect_row(md, VOL, "| colab-test | measured | 100 |", "| $9.99 | $99.90 |", NULL, NULL);
+    assert_non_null(strstr(md, "one only profiled would be bought"));
+    free(md);
+}
+
 /* A range: the decades 100, 1,000, 10,000 and the end; the default volumes without --volume. */
 static void range_and_default_volumes(void **s) {
     int rc;
@@ -172,6 +189,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(marginal_costs_at_each_volume),
         cmocka_unit_test(amortised_costs_and_the_cheapest),
+        cmocka_unit_test(a_profiled_machine_is_a_purchase),
         cmocka_unit_test(range_and_default_volumes),
         cmocka_unit_test(bad_volumes_exit_2),
     };
