@@ -591,14 +591,15 @@ static void device_path_runs_where_a_gpu_is_visible(void **s)
         return;
     }
 #ifdef GC_HAVE_CUDA
+    const char *asan = getenv("ASAN_OPTIONS");
+    bool gap_protected = false;
+#if defined(__SANITIZE_ADDRESS__)
+    gap_protected = !asan || !strstr(asan, "protect_shadow_gap=0");
+#endif
+    (void)asan;
     if (!dev_be)
         fail_msg("a GPU is visible (%s) but the cuda backend did not open: %s%s", gpu_how, dev_why,
-#if defined(__SANITIZE_ADDRESS__)
-                 " (this is an ASan build: CUDA needs ASAN_OPTIONS=protect_shadow_gap=0, or make cuda-test-nosan)"
-#else
-                 ""
-#endif
-        );
+                 gap_protected ? " (an ASan build: CUDA needs ASAN_OPTIONS=protect_shadow_gap=0, or make cuda-test-nosan)" : "");
 #else
     printf("note: a GPU is visible (%s) but this build has no CUDA (nvcc or libcudart_static.a not found at build time)\n",
            gpu_how);

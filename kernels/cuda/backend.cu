@@ -368,7 +368,12 @@ static int cu_alloc(gk_backend *b, gk_tensor *t)
 
 static void cu_free(gk_backend *b, gk_tensor *t)
 {
-    if (t->data && !t->view && enter(b, "free") == 0) free_checked(b, "free", t->data);
+    /* freed even after an earlier error: that one then surfaces here, in b->err */
+    if (t->data && !t->view) {
+        cudaError_t e = cudaSetDevice(impl_of(b)->dev);
+        if (e != cudaSuccess) cu_check(b, "free", e);
+        else free_checked(b, "free", t->data);
+    }
     t->data = NULL;
 }
 
@@ -693,6 +698,7 @@ static gk_backend *cu_open(const gk_backend_opts *o, char *err, size_t errlen)
         else snprintf(why, sizeof why, "cuBLAS: %s", c->blas->status_string(s));
     }
     if (!c->have_blas) warn_no_blas_once(why);
+    cudaGetLastError();   /* nothing that set-up left behind is the first op's error */
     snprintf(b->device_name, sizeof b->device_name, "%.60s (sm_%d, %d SMs%s)", p.name, c->cc,
              p.multiProcessorCount, c->have_blas ? "" : "; cublas: missing");
     return b;
