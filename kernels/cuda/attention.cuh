@@ -20,45 +20,24 @@ GK_DEV float gk_kv_elem(int type, const uint8_t *row, int64_t e)
     return gk_float_elem(type, row, e);
 }
 
-/* Elements e .. e+7 of a cache row, e a multiple of 8, in 16-byte loads (F16, F32) or 2-byte
- * loads within one Q8_0 block. Rows are 16-byte aligned when their width is a multiple of 8. */
-GK_DEV void gk_kv_load8(int type, const uint8_t *row, int64_t e, float *out)
+/* A lane past the head's last dimension sits out the warp-wide access(es) of gk_kv_elem. */
+GK_DEV void gk_kv_elem_idle(int type)
 {
-    uint32_t w[4];
-    if (type == GK_F16) {
-        gk_ld16w(row + 2 * e, w);
-        GK_UNROLL
-        for (int i = 0; i < 4; i++) {
-            out[2 * i] = gk_h2f((uint16_t)(w[i] & 0xffffu));
-            out[2 * i + 1] = gk_h2f((uint16_t)(w[i] >> 16));
-        }
-    } else if (type == GK_F32) {
-        gk_ld16w(row + 4 * e, w);
-        GK_UNROLL
-        for (int i = 0; i < 4; i++) out[i] = gk_u2f(w[i]);
-        gk_ld16w(row + 4 * e + 16, w);
-        GK_UNROLL
-        for (int i = 0; i < 4; i++) out[4 + i] = gk_u2f(w[i]);
-    } else {
-        const uint8_t *blk = row + 34 * (e >> 5);
-        const float d = gk_h2f((uint16_t)gk_u16(blk));
-        GK_UNROLL
-        for (int i = 0; i < 8; i += 2) {
-            const uint32_t v = gk_u16(blk + 2 + (e & 31) + i);
-            out[i] = d * (float)(int8_t)(uint8_t)(v & 0xffu);
-            out[i + 1] = d * (float)(int8_t)(uint8_t)(v >> 8);
-        }
-    }
+    gk_emul_idle_();
+    if (type == GK_Q8_0) gk_emul_idle_();
 }
 
-/* Decode: block (split sp, head h, query row t). Thread i scores key j = sp*SPLIT + i with a
- * whole-row dot product; then thread d accumulates output dimension d over the split's keys,
- * so value rows are read coalesced. */
+/* Decode: block (split sp, head h, query row t). Warp w scores keys j0 + 32w .. +31 one after
+ * the other with its lanes across the head's dimensions (lane l: d = l, l+32, ..), so a key
+ * row is read as adjacent elements, and reduces the 32 partial dots; thread i then holds the
+ * score of key j0 + i. Thread d accumulates output dimension d over the split's keys, so
+ * value rows are read adjacent too. */
 GK_BODY(gk_body_attn_decode, gk_attn_args)
 {
     GK_SHARED(float, qs, GK_AT_DMAX);
     GK_SHARED(float, ps, GK_AT_SPLIT);
     GK_SHARED(float, red, GK_MAX_THREADS / 32);
+    GK_LOCAL_ARR(float, kp, 32);
     GK_LOCAL(float, s);
     GK_LOCAL(float, mx);
     GK_LOCAL(float, l);
@@ -67,26 +46,35 @@ GK_BODY(gk_body_attn_decode, gk_attn_args)
     const int64_t kvoff = (h / (a.n_head / a.n_kv_head)) * hd;
     const int64_t nkeys = a.pos0 + t + 1, j0 = sp * GK_AT_SPLIT;
     const int64_t cnt = nkeys - j0 < 0 ? 0 : (nkeys - j0 < GK_AT_SPLIT ? nkeys - j0 : GK_AT_SPLIT);
+    const int hd32 = (hd + 31) / 32 * 32;   /* dimensions rounded up to whole warp-steps */
     GK_THREADS {
         for (int d = tid; d < hd; d += GK_NT)
             GK_SST(qs, d, gk_ldf(a.q + (t * a.n_head + h) * hd + d) * a.scale);
     }
     GK_SYNC();
     GK_THREADS {
+        const int64_t key0 = 32 * (tid >> 5);
+        GK_UNROLL
+        for (int i = 0; i < 32; i++) {
+            float p = 0.0f;
+            if (key0 + i < cnt) {
+                const uint8_t *krow = a.k + (size_t)(j0 + key0 + i) * a.kv_row_bytes;
+                for (int d = tid & 31; d < hd32; d += 32) {
+                    if (d < hd) p += GK_SLD(qs, d) * gk_kv_elem(a.kv_type, krow, kvoff + d);
+                    else gk_kv_elem_idle(a.kv_type);
+                }
+            }
+            R(kp)[i] = p;
+        }
+    }
+    GK_UNROLL
+    for (int i = 0; i < 32; i++) GK_WARP_SUM_AT(kp, i);
+    GK_THREADS {
         float sc = -INFINITY;
         if (tid < cnt) {
-            const uint8_t *krow = a.k + (size_t)(j0 + tid) * a.kv_row_bytes;
-            sc = 0.0f;
-            if ((hd & 7) == 0) {
-                for (int d = 0; d < hd; d += 8) {
-                    float kv8[8];
-                    gk_kv_load8(a.kv_type, krow, kvoff + d, kv8);
-                    GK_UNROLL
-                    for (int i = 0; i < 8; i++) sc += GK_SLD(qs, d + i) * kv8[i];
-                }
-            } else {
-                for (int d = 0; d < hd; d++) sc += GK_SLD(qs, d) * gk_kv_elem(a.kv_type, krow, kvoff + d);
-            }
+            GK_UNROLL
+            for (int i = 0; i < 32; i++)
+                if (i == (tid & 31)) sc = R(kp)[i];
         }
         R(s) = sc;
         R(mx) = sc;
