@@ -12,9 +12,11 @@
 
 #include "base/escape.h"
 
-/* One bar: its value and whisker ends; v not finite or <= 0: no bar. */
+/* One bar: its value and whisker ends, and how the figure was obtained; v not finite or <= 0:
+ * no bar. */
 typedef struct bar_val {
     double v, lo, hi;
+    rp_how how;
 } bar_val;
 
 typedef bool (*bar_cell)(const rp_model *m, const rp_job *job, int h, bar_val *out);
@@ -29,6 +31,7 @@ static bool cell_tput(const rp_model *m, const rp_job *job, int h, bar_val *o) {
     int b = job->best[h];
     if (b < 0 || !(m->rows[b].tput > 0)) return false;
     o->v = m->rows[b].tput;
+    o->how = m->rows[b].how;
     row_interval(&m->rows[b], &o->lo, &o->hi);
     return true;
 }
@@ -49,6 +52,7 @@ static bool cell_cost(const rp_model *m, const rp_job *job, int h, bar_val *o) {
     const gc_job_cost *c = rp_other_cost(m, job, h);
     if (!c || !(c->usd_per_1000 > 0)) return false;
     o->v = c->usd_per_1000;
+    o->how = job->best[h] >= 0 ? m->rows[job->best[h]].how : RP_PROFILE;
     if (job->has_cost[h]) inverse_interval(m, job, h, o);
     else o->lo = o->hi = o->v;   /* an api's price: no interval */
     return true;
@@ -58,6 +62,7 @@ static bool cell_energy(const rp_model *m, const rp_job *job, int h, bar_val *o)
     int b = job->best[h];
     if (b < 0 || !(m->rows[b].j_per_unit > 0)) return false;
     o->v = m->rows[b].j_per_unit;
+    o->how = m->rows[b].how;
     if (!strcmp(m->rows[b].e_kind, "estimated")) inverse_interval(m, job, h, o);   /* watts × time */
     else o->lo = o->hi = o->v;   /* a meter's reading: no interval recorded */
     return true;
@@ -67,6 +72,7 @@ static bool cell_speedup(const rp_model *m, const rp_job *job, int h, bar_val *o
     bar_val x, base;
     if (m->baseline < 0 || !cell_tput(m, job, h, &x) || !cell_tput(m, job, m->baseline, &base)) return false;
     o->v = x.v / base.v;
+    o->how = x.how == RP_MEASURED ? base.how : x.how;   /* measured only when both are */
     o->lo = x.lo / base.hi;   /* both intervals, at their far ends */
     o->hi = x.hi / base.lo;
     return true;
@@ -87,19 +93,38 @@ typedef struct bar_spec {
     bool baseline;             /* draw the line at 1× (the speedup chart) */
 } bar_spec;
 
-static const char *bar_fill(const rp_model *m, int h) {
-    if (m->hosts[h].measured) return "solid 0.85 border -1";
-    return rp_host_projected(m, h) ? "pattern 4 border -1" : "pattern 5 border -1";
+/* A series of bars: one host's figures obtained one way. A measured host projected on the jobs it
+ * did not run has two: its measurements and its projections. */
+typedef struct bar_series {
+    int host;
+    rp_how how;
+} bar_series;
+
+static const char *bar_fill(rp_how how) {
+    return how == RP_MEASURED ? "solid 0.85 border -1" : how == RP_PROJECTED ? "pattern 4 border -1" : "pattern 5 border -1";
 }
 
-static void bar_data(FILE *d, const rp_model *m, const int *js, int nj, const bool *used, bar_cell cell) {
+/* "local", "local (projected)", "cloud-h100 (projected)": the host's tag, and the figure's way
+ * where it is not the host's own. */
+static void series_title(const rp_model *m, const bar_series *x, char *b, size_t n) {
+    rp_host_tag(m, x->host, b, n);
+    if (m->hosts[x->host].measured && x->how != RP_MEASURED) {
+        size_t k = strlen(b);
+        snprintf(b + k, n - k, " (%s)", x->how == RP_PROJECTED ? "projected" : "profile figures");
+    }
+}
+
+static bool series_cell(const rp_model *m, const rp_job *job, const bar_series *x, bar_cell cell, bar_val *v) {
+    return cell(m, job, x->host, v) && v->how == x->how && isfinite(v->v) && v->v > 0;
+}
+
+static void bar_data(FILE *d, const rp_model *m, const int *js, int nj, const bar_series *sr, int ns, bar_cell cell) {
     gc_gp_field(d, "job");
-    for (int h = 0; h < m->n_hosts; h++) {
-        if (!used[h]) continue;
-        char tag[128];
-        rp_host_tag(m, h, tag, sizeof tag);
+    for (int i = 0; i < ns; i++) {
+        char title[160];
+        series_title(m, &sr[i], title, sizeof title);
         fputc(' ', d);
-        gc_gp_field(d, tag);
+        gc_gp_field(d, title);
         fputs(" lo hi", d);
     }
     fputc('\n', d);
@@ -108,10 +133,9 @@ static void bar_data(FILE *d, const rp_model *m, const int *js, int nj, const bo
         char name[200];
         chart_job_name(m, job, name, sizeof name);
         gc_gp_field(d, name);
-        for (int h = 0; h < m->n_hosts; h++) {
-            if (!used[h]) continue;
+        for (int k = 0; k < ns; k++) {
             bar_val v;
-            if (cell(m, job, h, &v) && isfinite(v.v) && v.v > 0) fprintf(d, " %.6g %.6g %.6g", v.v, v.lo, v.hi);
+            if (series_cell(m, job, &sr[k], cell, &v)) fprintf(d, " %.6g %.6g %.6g", v.v, v.lo, v.hi);
             else fputs(" ? ? ?", d);
         }
         fputc('\n', d);
@@ -120,16 +144,22 @@ static void bar_data(FILE *d, const rp_model *m, const int *js, int nj, const bo
 
 static int bar_chart(chart_ctx *c, const bar_spec *s, const int *js, int nj) {
     const rp_model *m = c->m;
-    bool used[RP_MAX_HOSTS] = {0}, any = false;
-    for (int i = 0; i < nj; i++)
-        for (int h = 0; h < m->n_hosts; h++) {
-            bar_val v;
-            if (s->cell(m, &m->jobs[js[i]], h, &v) && isfinite(v.v) && v.v > 0) used[h] = any = true;
+    bar_series sr[RP_MAX_HOSTS * 3];
+    int ns = 0;
+    for (int h = 0; h < m->n_hosts; h++)
+        for (int how = RP_MEASURED; how <= RP_PROFILE; how++) {
+            bar_series x = {h, (rp_how)how};
+            bool any = false;
+            for (int i = 0; i < nj && !any; i++) {
+                bar_val v;
+                any = series_cell(m, &m->jobs[js[i]], &x, s->cell, &v);
+            }
+            if (any) sr[ns++] = x;
         }
-    if (!any) return 0;
+    if (!ns) return 0;
     chart_files f;
     if (chart_open(&f)) return snprintf(c->err.msg, sizeof c->err.msg, "out of memory"), -1;
-    bar_data(f.d, m, js, nj, used, s->cell);
+    bar_data(f.d, m, js, nj, sr, ns, s->cell);
     gp_prologue(f.g, s->name, s->title);
     fputs("set style data histograms\nset style histogram errorbars gap 1 lw 1\n"
           "set logscale y\nset xtics rotate by 30 right scale 0\nset ylabel ", f.g);
@@ -141,15 +171,13 @@ static int bar_chart(chart_ctx *c, const bar_spec *s, const int *js, int nj) {
               "lw 2 dt 2 lc rgb '#333333'\n", f.g);
     }
     fputs("plot ", f.g);
-    int col = 2;
-    for (int h = 0; h < m->n_hosts; h++) {
-        if (!used[h]) continue;
-        fputs(col > 2 ? ", \\\n     " : "", f.g);
+    for (int i = 0; i < ns; i++) {
+        int col = 2 + 3 * i;
+        fputs(i ? ", \\\n     " : "", f.g);
         gp_file(f.g, s->name, "dat");
-        fprintf(f.g, " using %d:%d:%d%s title columnheader(%d) fs %s", col, col + 1, col + 2, col == 2 ? ":xtic(1)" : "",
-                col, bar_fill(m, h));
-        gp_host_colour(f.g, h);
-        col += 3;
+        fprintf(f.g, " using %d:%d:%d%s title columnheader(%d) fs %s", col, col + 1, col + 2, i ? "" : ":xtic(1)", col,
+                bar_fill(sr[i].how));
+        gp_host_colour(f.g, sr[i].host);
     }
     if (s->baseline) {
         char tag[128], label[200];

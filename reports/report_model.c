@@ -304,12 +304,14 @@ static int index_jobs(rp_model *m) {
 
 /* ---- projection ----------------------------------------------------------------------------- */
 
-/* Each job with a measured reference row, projected onto host h from its profile
- * (reports/projection.h: calibrated estimate and roofline bound). */
+/* Each job with a measured reference row that host h has no figure for, projected onto h from
+ * its profile (reports/projection.h: calibrated estimate and roofline bound). A measured host keeps
+ * its measured rows and is projected, marked so, on the rest. */
 static int project_host(rp_model *m, int h) {
     const gc_profile *p = m->hosts[h].prof;
     int n_jobs = m->n_jobs;
     for (int j = 0; j < n_jobs; j++) {
+        if (m->jobs[j].best[h] >= 0) continue;
         int ref_i = -1;
         for (int k = 0; k < m->n_hosts && ref_i < 0; k++) {
             int b = m->jobs[j].best[k];
@@ -478,13 +480,13 @@ int rp_model_build(rp_model *m, char *const *inputs, int n, const gc_report_opts
     if (profile_load_dir(o->hosts_dir ? o->hosts_dir : "hosts", &m->profs, &m->n_profs, err)) return -1;
     for (int i = 0; i < n; i++)
         if (add_results(m, inputs[i], err)) return -1;
-    int n_measured_hosts = m->n_hosts;
     for (int i = 0; i < m->n_profs; i++)
         if (host_index(m, m->profs[i].id, &m->profs[i], false, err) < 0) return -1;
     if (index_jobs(m)) return gc_errf(err, "out of memory");
-    for (int h = n_measured_hosts; h < m->n_hosts; h++) {
-        if (m->hosts[h].measured) continue;
-        int rc = m->hosts[h].prof->kind == GC_COST_API ? add_api_rows(m, h) : project_host(m, h);
+    for (int h = 0; h < m->n_hosts; h++) {
+        const gc_profile *p = m->hosts[h].prof;
+        if (!p || (m->hosts[h].measured && p->kind == GC_COST_API)) continue;
+        int rc = p->kind == GC_COST_API ? add_api_rows(m, h) : project_host(m, h);
         if (rc) return gc_errf(err, "out of memory");
     }
     if (index_jobs(m)) return gc_errf(err, "out of memory");

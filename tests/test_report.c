@@ -128,6 +128,34 @@ static void throughput_measured_and_projected(void **s) {
     assert_null(strstr(csv, "q8_0"));
 }
 
+static void remove_dir(const char *dir);
+
+/* A host measured on some jobs keeps its measured rows and is projected, marked, on the rest: the
+ * RTX ran only decode (rtx-decode.json), so its prefill is projected from its profile, 512 tokens ÷
+ * (8,192 GFLOP ÷ (30.6 TFLOPS × 0.48) + 0.68 ms); its bars for it are a series of their own. */
+static void measured_host_projected_on_the_rest(void **s) {
+    char dir[] = "/tmp/gc_report_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *inputs[] = {FIX "m1.json", FIX "rtx-decode.json=rtx3080-laptop"};
+    gc_report_opts o = {.hosts_dir = "hosts", .out_dir = dir, .quiet = true};
+    gc_err err = {{0}};
+    if (report_run(inputs, 2, &o, &err)) fail_msg("%s", err.msg);
+    char *text = slurp(dir, "report.md", NULL), *save = md;
+    md = text;
+    char want[32];
+    snprintf(want, sizeof want, "| %.4g |", 512 / (8192e9 / (30.6e12 * 0.48) + 0.68e-3));
+    expect_in_row("## Throughput", "q4_0/prefill (token) | rtx3080-laptop |", "| projected |", want);
+    expect_in_row("## Throughput", "q4_0/decode (token) | rtx3080-laptop |", "| measured |", "| 90 |");
+    md = save;
+    char charts[96];
+    snprintf(charts, sizeof charts, "%s/charts", dir);
+    char *dat = slurp(charts, "throughput-1.dat", NULL);
+    assert_non_null(strstr(dat, "\"rtx3080-laptop (projected)\""));
+    free(dat);
+    free(text);
+    remove_dir(dir);
+}
+
 static void speedup_vs_baseline(void **s) {
     char want[32];
     snprintf(want, sizeof want, "%.3g×", gen_rate(90, 3000) / gen_rate(12, 100));
@@ -563,6 +591,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(throughput_measured_and_projected),
         cmocka_unit_test(projection_vs_measurement),
+        cmocka_unit_test(measured_host_projected_on_the_rest),
         cmocka_unit_test(speedup_vs_baseline),
         cmocka_unit_test(energy_with_source),
         cmocka_unit_test(cost_per_1000),
