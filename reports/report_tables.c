@@ -145,11 +145,13 @@ static int throughput_table(const rp_model *m, rp_table **ts, int *n) {
     rp_table *t = new_table(ts, n, "Throughput", 9, head);
     if (!t) return -1;
     snprintf(t->intro, sizeof t->intro,
-             "Units of work per second (median of the timed repetitions, 95%% CI of the median). "
-             "Projected: time per repetition from the host's roofline, bytes ÷ (bandwidth × %.2f) and "
-             "FLOPs ÷ (peak × %.2f), the larger of the two for one phase, their sum for a whole "
-             "generation (compute-bound prefill then memory-bound decode); quantized and f16 cases "
-             "use the FP16 peak, f32 cases the FP32 peak. Efficiencies can be set per profile.",
+             "Units of work per second (median of the timed repetitions, 95%% CI of the median). Projected "
+             "(a host's profile, for jobs it did not run): a range, the calibrated estimate — bytes ÷ (bandwidth "
+             "× bandwidth_efficiency) and FLOPs ÷ (peak × compute_efficiency of the precision it computes in), "
+             "the larger for one phase, their sum for a whole generation, plus per_token_s per forward pass, "
+             "efficiencies measured from the published runs the note names — up to the roofline bound (the "
+             "same without efficiencies or per-pass time). A GPU computes quantized and f16 cases in FP16, a "
+             "CPU quantized ones in INT8 dot products; uncalibrated profiles use bandwidth × %.2f, peak × %.2f.",
              GC_PROJ_BW_EFFICIENCY, GC_PROJ_COMPUTE_EFFICIENCY);
     int *order = malloc((size_t)(m->n_rows ? m->n_rows : 1) * sizeof *order);
     if (!order) return -1;
