@@ -6,7 +6,10 @@
  *    32-byte sectors fetched and the bytes used, checked first on hand-computed patterns, then
  *    asserted for the decode matvec of every weight format, the F16 dequantisation and the
  *    attention kernels (a deterministic property of each kernel's access pattern, not a timing);
- *  - the kernels stay correct while traced (against the type table's dequantisation in double).
+ *  - the kernels stay correct while traced (against the type table's dequantisation in double);
+ *  - the kernel launches, copies and syncs of one decoded token, counted over the real forward
+ *    pass (bench/llm) on a backend that forwards to "ref" and counts what the CUDA backend's
+ *    launchers (kernels.cu, plan.cuh) enqueue for each op.
  * Buffers are 256-byte aligned like cudaMalloc, so sector counts are those of the device. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,8 +21,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench/llm/llm.h"
+#include "kernels/backend.h"
 #include "kernels/cuda/attention.cuh"
 #include "kernels/cuda/matvec.cuh"
+#include "kernels/op_checks.h"
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 static uint64_t rng_state = 0x2545f4914f6cdd1dull;
@@ -489,6 +495,124 @@ static void attention_sector_efficiency(void **s)
         }
 }
 
+/* ---- launches per decoded token ------------------------------------------------------------ */
+/* A backend that runs "ref" and counts, per op, the kernels the CUDA backend enqueues for it:
+ * decode matmuls (M <= GK_MV_MAX_M) one matvec, attention gk_plan_attn_launches(T), every
+ * other op one kernel; and the copies and syncs the pass asks for. */
+static gk_backend *count_ref;
+static int64_t n_launches, n_copies, n_syncs;
+
+static int cnt_matmul(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_tensor *x, const gk_matmul_params *p)
+{
+    if (gk_rows(x) > GK_MV_MAX_M) fail_msg("a matmul of %lld columns takes the GEMM path, not counted here", (long long)gk_rows(x));
+    n_launches++;
+    return count_ref->ops->core->matmul(b, y, w, x, p);
+}
+static int cnt_embedding(gk_backend *b, gk_tensor *y, const gk_tensor *t, const gk_tensor *ids)
+{
+    n_launches++;
+    return count_ref->ops->core->embedding(b, y, t, ids);
+}
+static int cnt_rmsnorm(gk_backend *b, gk_tensor *y, const gk_tensor *x, const gk_tensor *w, float eps)
+{
+    n_launches++;
+    return count_ref->ops->core->rmsnorm(b, y, x, w, eps);
+}
+static int cnt_rope(gk_backend *b, gk_tensor *x, int nh, int hd, int pos0, float base, const gk_tensor *ff)
+{
+    n_launches++;
+    return count_ref->ops->core->rope(b, x, nh, hd, pos0, base, ff);
+}
+static int cnt_kv_store(gk_backend *b, gk_tensor *c, const gk_tensor *src, int pos0)
+{
+    n_launches++;
+    return count_ref->ops->core->kv_store(b, c, src, pos0);
+}
+static int cnt_attention(gk_backend *b, gk_tensor *o, const gk_tensor *q, const gk_tensor *k, const gk_tensor *v,
+                         const gk_attn_params *p)
+{
+    n_launches += gk_plan_attn_launches(gk_rows(q));
+    return count_ref->ops->core->attention(b, o, q, k, v, p);
+}
+static int cnt_silu_mul(gk_backend *b, gk_tensor *y, const gk_tensor *g, const gk_tensor *u)
+{
+    n_launches++;
+    return count_ref->ops->core->silu_mul(b, y, g, u);
+}
+static int cnt_add(gk_backend *b, gk_tensor *y, const gk_tensor *x, const gk_tensor *c)
+{
+    n_launches++;
+    return count_ref->ops->core->add(b, y, x, c);
+}
+static int cnt_scale(gk_backend *b, gk_tensor *y, const gk_tensor *x, float s)
+{
+    n_launches++;
+    return count_ref->ops->core->scale(b, y, x, s);
+}
+static int cnt_softmax(gk_backend *b, gk_tensor *y, const gk_tensor *x)
+{
+    n_launches++;
+    return count_ref->ops->core->softmax(b, y, x);
+}
+static int cnt_upload(gk_backend *b, gk_tensor *t, size_t off, const void *src, size_t n)
+{
+    n_copies++;
+    return count_ref->ops->upload(b, t, off, src, n);
+}
+static int cnt_download(gk_backend *b, const gk_tensor *t, size_t off, void *dst, size_t n)
+{
+    n_copies++;
+    n_syncs++; /* download() synchronises */
+    return count_ref->ops->download(b, t, off, dst, n);
+}
+static int cnt_sync(gk_backend *b)
+{
+    n_syncs++;
+    return count_ref->ops->sync(b);
+}
+
+static const gk_core_ops cnt_core = {cnt_matmul, cnt_embedding, cnt_rmsnorm, cnt_rope,    cnt_kv_store,
+                                     cnt_attention, cnt_silu_mul, cnt_add, cnt_scale, cnt_softmax};
+
+static void launches_per_decoded_token(void **s)
+{
+    char why[256];
+    count_ref = gk_backend_open("ref", NULL, why, sizeof why);
+    if (!count_ref) fail_msg("ref backend: %s", why);
+    gk_ops ops = *count_ref->ops;
+    ops.core = &cnt_core, ops.upload = cnt_upload, ops.download = cnt_download, ops.sync = cnt_sync;
+    gk_backend cb = *count_ref; /* the same ref state, counted */
+    cb.ops = &ops;
+    const llm_config *c = llm_preset("tiny");
+    assert_non_null(c);
+    llm_source src;
+    llm_source_synthetic(&src, c, 7);
+    llm_load_opts o = {.wtype = GK_Q4_0, .kv_type = GK_F16, .ctx = 16, .max_t = 4, .max_logits = 4};
+    llm_model m = {.be = &cb};
+    gc_err err = {{0}};
+    if (llm_load(&m, &o, 1, &src, &err)) fail_msg("%s", err.msg);
+    int32_t tok[2] = {3, 5};
+    float *logits = malloc((size_t)c->vocab * sizeof *logits);
+    assert_non_null(logits);
+    if (llm_forward(&m, tok, 1, 0, LLM_LOGITS_LAST, logits, &err)) fail_msg("%s", err.msg);
+    n_launches = n_copies = n_syncs = 0;
+    if (llm_forward(&m, tok + 1, 1, 1, LLM_LOGITS_LAST, logits, &err)) fail_msg("%s", err.msg);
+    /* Per layer: rmsnorm, Q/K/V matvecs, 2 ropes, 2 KV stores, attention (scan + combine), the
+     * output matvec, residual add, rmsnorm, gate/up matvecs, silu_mul, down matvec, residual add
+     * = 18; then the embedding, the final rmsnorm and the output head. Copies: the token id up,
+     * the logits down (the one sync). */
+    printf("launches per decoded token: %lld for %d layers (18 a layer + 3), %lld copies, %lld sync\n",
+           (long long)n_launches, c->n_layers, (long long)n_copies, (long long)n_syncs);
+    assert_int_equal(n_launches, 18 * c->n_layers + 3);
+    assert_int_equal(n_copies, 2);
+    assert_int_equal(n_syncs, 1);
+    /* The same pass on llama2-7b's 32 layers (the count depends only on the layer count). */
+    assert_int_equal(18 * llm_preset("llama2-7b")->n_layers + 3, 579);
+    llm_free(&m);
+    free(logits);
+    gk_backend_close(count_ref);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -498,6 +622,7 @@ int main(void)
         cmocka_unit_test(matvec_sector_efficiency),
         cmocka_unit_test(dequant_sector_efficiency),
         cmocka_unit_test(attention_sector_efficiency),
+        cmocka_unit_test(launches_per_decoded_token),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

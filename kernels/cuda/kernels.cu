@@ -90,6 +90,7 @@ cudaError_t gk_cu_kv_store(const gk_kvs_args *a, cudaStream_t s)
     return launch(gk_k_kv_store, gk_plan_kv_store(a->width, a->T), a, s);
 }
 
+/* gk_plan_attn_launches(T) kernels (test_cuda_emul counts a decode step's launches with it). */
 cudaError_t gk_cu_attention(const gk_attn_args *a, cudaStream_t s)
 {
     if (!gk_attn_use_decode(a->T)) return launch(gk_k_attn_prefill, gk_plan_attn_prefill(a->n_head, a->T), a, s);

@@ -216,6 +216,9 @@ static inline gk_grid gk_plan_attn_prefill(int n_head, int64_t T)
     gk_grid g = {(T + GK_AT_BR - 1) / GK_AT_BR, n_head, 1, 128};
     return g;
 }
+/* Kernels one attention call enqueues (gk_cu_attention): the split scan and its combine on
+ * the decode path, one tiled kernel for prefill. */
+static inline int gk_plan_attn_launches(int64_t T) { return gk_attn_use_decode(T) ? 2 : 1; }
 static inline size_t gk_attn_part_floats(int n_split, int n_head, int head_dim, int64_t T)
 {
     return (size_t)T * (size_t)n_head * (size_t)n_split * (size_t)(head_dim + 2);
