@@ -114,7 +114,7 @@ static void cheapest(const rp_model *m, const rp_job *job, sum_job *s) {
         rp_fmt_usd(month, sizeof month, best_c.monthly_usd);
         rp_fmt_usd(per, sizeof per, best_c.usd_per_job * 1000);
         const char *how = job->best[best] >= 0 ? how_word(m, &m->rows[job->best[best]]) : "stated by its profile";
-        snprintf(line, sizeof line, "%s — %s a month, %s per 1,000 (%s; %.150s)", tag, month, per, how, best_c.how);
+        snprintf(line, sizeof line, "%s — %s a month, %s per 1,000; %s; %.150s", tag, month, per, how, best_c.how);
         add_line(s, label, line);
     }
 }

@@ -100,8 +100,8 @@ static int hosts_table(const rp_model *m, rp_table **ts, int *n) {
     rp_table *t = new_table(ts, n, "Hosts", 8, head);
     if (!t) return -1;
     snprintf(t->intro, sizeof t->intro,
-             "Measured hosts ran the workloads; projected hosts are computed from their profile's "
-             "roofline (see Throughput); api figures are stated by the profile, not measured.");
+             "Measured hosts ran the workloads; projected hosts are computed from their profile (see "
+             "Throughput); api figures are stated by the profile, not measured.");
     for (int h = 0; h < m->n_hosts; h++) {
         const rp_host *x = &m->hosts[h];
         const gc_profile *p = x->prof;

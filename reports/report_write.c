@@ -71,7 +71,8 @@ int rp_write_csv(const rp_model *m, const char *path, gc_err *err) {
 static void write_md(FILE *f, const rp_model *m, const rp_table *t, int nt, const rp_chart *ch, int n_charts,
                      const char *why) {
     fprintf(f, "# gencost report\n\nWritten by gencost %s (commit %s). Figures say how they were "
-               "obtained: **measured** on the host, **projected** from a profile's roofline, or "
+               "obtained: **measured** on the host, **projected** from a profile (calibrated on published runs, "
+               "up to the roofline bound), or "
                "stated by a **profile** (api).\n\n", gc_version, gc_git_commit);
     rp_summary_md(f, m);
     for (int i = 0; i < nt; i++) rp_table_md(f, &t[i]);
@@ -114,8 +115,8 @@ static int write_html(const char *path, const rp_model *m, const rp_table *t, in
                "tr.projected td{font-style:italic;background:#f7f3e8}figure{margin:2em 0}"
                "figure svg{max-width:100%%;height:auto}</style>\n</head><body>\n"
                "<h1>gencost report</h1>\n<p>Written by gencost %s (commit %s). Figures say how they "
-               "were obtained: <b>measured</b> on the host, <b>projected</b> from a profile's roofline "
-               "(rows in italics), or stated by a <b>profile</b> (api).</p>\n", gc_version, gc_git_commit);
+               "were obtained: <b>measured</b> on the host, <b>projected</b> from a profile (calibrated on "
+               "published runs, up to the roofline bound; rows in italics), or stated by a <b>profile</b> (api).</p>\n", gc_version, gc_git_commit);
     rp_summary_html(f, m);
     for (int i = 0; i < nt; i++) rp_table_html(f, &t[i]);
     fputs("<h2>Charts</h2>\n", f);
