@@ -117,7 +117,6 @@ static bool core_has(const gk_core_ops *f, gk_op op) {
     }
 }
 static bool image_has(const gk_image_ops *f, gk_op op) {
-    (void)f;
     switch (op) {
     GK_IMAGE_OPS(GK_HAS_)
     default: return false;

@@ -93,7 +93,11 @@ typedef struct gk_attn_params {
     X(MATMUL, matmul) X(EMBEDDING, embedding) X(RMSNORM, rmsnorm) X(ROPE, rope)                  \
     X(KV_STORE, kv_store) X(ATTENTION, attention) X(SILU_MUL, silu_mul) X(ADD, add)              \
     X(SCALE, scale) X(SOFTMAX, softmax)
-#define GK_IMAGE_OPS(X)   /* conv2d, group_norm, upsample, gelu, ...: added with the image workload */
+#define GK_IMAGE_OPS(X)                                                                          \
+    X(CONV2D, conv2d) X(GROUP_NORM, group_norm) X(LAYER_NORM, layer_norm) X(GELU, gelu)          \
+    X(GELU_QUICK, gelu_quick) X(GEGLU, geglu) X(SILU, silu) X(UPSAMPLE2X, upsample2x)            \
+    X(CONCAT, concat) X(ADD_CHANNEL, add_channel) X(TIMESTEP_EMBED, timestep_embed)              \
+    X(FULL_ATTENTION, full_attention) X(CONT, cont)
 #define GK_TRAIN_OPS(X)   /* backward ops, adamw, cross_entropy: added with the training workload */
 
 typedef enum gk_family { GK_FAMILY_CORE, GK_FAMILY_IMAGE, GK_FAMILY_TRAIN, GK_FAMILY_COUNT } gk_family;
@@ -137,8 +141,70 @@ typedef struct gk_core_ops {
     int (*softmax)(gk_backend *b, gk_tensor *y, const gk_tensor *x);                  /* per row */
 } gk_core_ops;
 
-/* Defined with their first ops (their issues); until then no backend can have one. */
-typedef struct gk_image_ops gk_image_ops;
+/* ---- the image family: the Stable Diffusion text encoder, UNet and VAE (bench/sd) ----------
+ *
+ * Images follow ggml's convolution layout: ne = {W, H, C, N} (width innermost, then height,
+ * channels, batch). The transformer blocks inside the UNet work on tokens, ne = {C, W·H, N}, like
+ * the core family's {dim, T} with a batch in ne[2]; cont() turns one layout into the other
+ * through a strided view (gk_view with permuted strides). Activations are F32; every tensor
+ * contiguous except cont()'s source. */
+
+/* conv2d: the same stride and zero padding in both dimensions (3×3 stride 1 pad 1, the
+ * downsampling 3×3 stride 2 pad 1, 1×1 stride 1 pad 0). */
+typedef struct gk_conv2d_params {
+    int stride, pad;
+} gk_conv2d_params;
+
+/* full_attention: every query row attends every key row (no mask, no cache). */
+typedef struct gk_full_attn_params {
+    int n_head, head_dim;
+    float scale;         /* usually 1/sqrt(head_dim) */
+} gk_full_attn_params;
+
+typedef struct gk_image_ops {
+    /* y{Wo, Ho, Cout, N} = conv(x{W, H, Cin, N}, w{kw, kh, Cin, Cout}) + bias{Cout} (NULL: none),
+     * Wo = (W + 2·pad − kw) / stride + 1 (Ho alike). w F32, F16 or BF16: GGUF files keep conv
+     * kernels in float (their rows are kw elements, never whole quant blocks); bias F32. */
+    int (*conv2d)(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_tensor *x, const gk_tensor *bias,
+                  const gk_conv2d_params *p);
+    /* y = (x − mean) / sqrt(var + eps) · gamma[c] + beta[c], mean and variance over each group of
+     * C / n_groups channels × W × H of each image of x{W, H, C, N}; gamma, beta F32 {C}; C a
+     * multiple of n_groups. y may equal x. */
+    int (*group_norm)(gk_backend *b, gk_tensor *y, const gk_tensor *x, const gk_tensor *gamma,
+                      const gk_tensor *beta, int n_groups, float eps);
+    /* Per row of x{dim, T}: (x − mean) / sqrt(var + eps) · gamma + beta; gamma, beta F32 {dim}.
+     * y may equal x. */
+    int (*layer_norm)(gk_backend *b, gk_tensor *y, const gk_tensor *x, const gk_tensor *gamma,
+                      const gk_tensor *beta, float eps);
+    /* Elementwise, y may equal x: gelu (tanh form, as ggml_gelu), gelu_quick (x·σ(1.702x), CLIP's),
+     * silu (x·σ(x)). */
+    int (*gelu)(gk_backend *b, gk_tensor *y, const gk_tensor *x);
+    int (*gelu_quick)(gk_backend *b, gk_tensor *y, const gk_tensor *x);
+    /* y{n, T} = x[0:n] · gelu(x[n:2n]) per row of x{2n, T}: the GEGLU feed-forward (value half
+     * first, gate half second, as diffusers' GEGLU splits its projection). */
+    int (*geglu)(gk_backend *b, gk_tensor *y, const gk_tensor *x);
+    int (*silu)(gk_backend *b, gk_tensor *y, const gk_tensor *x);
+    /* y{2W, 2H, C, N}: nearest-neighbour 2× upsampling of x{W, H, C, N}. */
+    int (*upsample2x)(gk_backend *b, gk_tensor *y, const gk_tensor *x);
+    /* y{W, H, Ca + Cc, N}: a{W, H, Ca, N}'s channels, then c{W, H, Cc, N}'s (the UNet's skips). */
+    int (*concat)(gk_backend *b, gk_tensor *y, const gk_tensor *a, const gk_tensor *c);
+    /* y[w, h, c, n] = x[w, h, c, n] + v[c, n]: v F32 {C, N}, or {C} for every image (a bias, a
+     * time embedding projected per channel). y may equal x. */
+    int (*add_channel)(gk_backend *b, gk_tensor *y, const gk_tensor *x, const gk_tensor *v);
+    /* y{dim, N}: sinusoidal embedding of the timesteps t F32 {N}: y[i] = cos(t·f_i) and
+     * y[dim/2 + i] = sin(t·f_i) for i < dim/2, f_i = max_period^(−i / (dim/2)) — the cos-first
+     * order of Stable Diffusion's timestep_embedding; dim even. */
+    int (*timestep_embed)(gk_backend *b, gk_tensor *y, const gk_tensor *t, int dim, float max_period);
+    /* out{n_head·head_dim, Tq, N} = softmax(q·kᵀ·scale)·v per head and batch, q{n_head·head_dim,
+     * Tq, N}, k and v {n_head·head_dim, Tk, N}, all F32. Never holds the Tq × Tk scores (a 64×64
+     * latent is 4,096 tokens): tiles of keys with an online softmax. */
+    int (*full_attention)(gk_backend *b, gk_tensor *out, const gk_tensor *q, const gk_tensor *k,
+                          const gk_tensor *v, const gk_full_attn_params *p);
+    /* y = x copied contiguous: x an F32 view (any strides) of y's shape. */
+    int (*cont)(gk_backend *b, gk_tensor *y, const gk_tensor *x);
+} gk_image_ops;
+
+/* Defined with their first ops (their issue); until then no backend can have one. */
 typedef struct gk_train_ops gk_train_ops;
 
 /* Capabilities of an open backend (gk_backend.caps). */
@@ -258,6 +324,63 @@ static inline int gk_scale(gk_backend *b, gk_tensor *y, const gk_tensor *x, floa
 static inline int gk_softmax(gk_backend *b, gk_tensor *y, const gk_tensor *x) {
     const gk_core_ops *f = b->ops->core;
     return f && f->softmax ? f->softmax(b, y, x) : gk_op_missing(b, GK_OP_SOFTMAX);
+}
+
+static inline int gk_conv2d(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_tensor *x, const gk_tensor *bias,
+                            const gk_conv2d_params *p) {
+    const gk_image_ops *f = b->ops->image;
+    return f && f->conv2d ? f->conv2d(b, y, w, x, bias, p) : gk_op_missing(b, GK_OP_CONV2D);
+}
+static inline int gk_group_norm(gk_backend *b, gk_tensor *y, const gk_tensor *x, const gk_tensor *gamma,
+                                const gk_tensor *beta, int n_groups, float eps) {
+    const gk_image_ops *f = b->ops->image;
+    return f && f->group_norm ? f->group_norm(b, y, x, gamma, beta, n_groups, eps) : gk_op_missing(b, GK_OP_GROUP_NORM);
+}
+static inline int gk_layer_norm(gk_backend *b, gk_tensor *y, const gk_tensor *x, const gk_tensor *gamma,
+                                const gk_tensor *beta, float eps) {
+    const gk_image_ops *f = b->ops->image;
+    return f && f->layer_norm ? f->layer_norm(b, y, x, gamma, beta, eps) : gk_op_missing(b, GK_OP_LAYER_NORM);
+}
+static inline int gk_gelu(gk_backend *b, gk_tensor *y, const gk_tensor *x) {
+    const gk_image_ops *f = b->ops->image;
+    return f && f->gelu ? f->gelu(b, y, x) : gk_op_missing(b, GK_OP_GELU);
+}
+static inline int gk_gelu_quick(gk_backend *b, gk_tensor *y, const gk_tensor *x) {
+    const gk_image_ops *f = b->ops->image;
+    return f && f->gelu_quick ? f->gelu_quick(b, y, x) : gk_op_missing(b, GK_OP_GELU_QUICK);
+}
+static inline int gk_geglu(gk_backend *b, gk_tensor *y, const gk_tensor *x) {
+    const gk_image_ops *f = b->ops->image;
+    return f && f->geglu ? f->geglu(b, y, x) : gk_op_missing(b, GK_OP_GEGLU);
+}
+static inline int gk_silu(gk_backend *b, gk_tensor *y, const gk_tensor *x) {
+    const gk_image_ops *f = b->ops->image;
+    return f && f->silu ? f->silu(b, y, x) : gk_op_missing(b, GK_OP_SILU);
+}
+static inline int gk_upsample2x(gk_backend *b, gk_tensor *y, const gk_tensor *x) {
+    const gk_image_ops *f = b->ops->image;
+    return f && f->upsample2x ? f->upsample2x(b, y, x) : gk_op_missing(b, GK_OP_UPSAMPLE2X);
+}
+static inline int gk_concat(gk_backend *b, gk_tensor *y, const gk_tensor *a, const gk_tensor *c) {
+    const gk_image_ops *f = b->ops->image;
+    return f && f->concat ? f->concat(b, y, a, c) : gk_op_missing(b, GK_OP_CONCAT);
+}
+static inline int gk_add_channel(gk_backend *b, gk_tensor *y, const gk_tensor *x, const gk_tensor *v) {
+    const gk_image_ops *f = b->ops->image;
+    return f && f->add_channel ? f->add_channel(b, y, x, v) : gk_op_missing(b, GK_OP_ADD_CHANNEL);
+}
+static inline int gk_timestep_embed(gk_backend *b, gk_tensor *y, const gk_tensor *t, int dim, float max_period) {
+    const gk_image_ops *f = b->ops->image;
+    return f && f->timestep_embed ? f->timestep_embed(b, y, t, dim, max_period) : gk_op_missing(b, GK_OP_TIMESTEP_EMBED);
+}
+static inline int gk_full_attention(gk_backend *b, gk_tensor *out, const gk_tensor *q, const gk_tensor *k,
+                                    const gk_tensor *v, const gk_full_attn_params *p) {
+    const gk_image_ops *f = b->ops->image;
+    return f && f->full_attention ? f->full_attention(b, out, q, k, v, p) : gk_op_missing(b, GK_OP_FULL_ATTENTION);
+}
+static inline int gk_cont(gk_backend *b, gk_tensor *y, const gk_tensor *x) {
+    const gk_image_ops *f = b->ops->image;
+    return f && f->cont ? f->cont(b, y, x) : gk_op_missing(b, GK_OP_CONT);
 }
 
 /* ---- tensor helpers (backend-independent) ------------------------------------------------- */
