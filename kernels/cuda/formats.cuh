@@ -10,6 +10,7 @@
 #ifndef GK_FORMATS_CUH
 #define GK_FORMATS_CUH
 #include "kernels/cuda/simt.cuh"
+#include "kernels/cuda/plan.cuh"
 #include "kernels/quant.h"
 
 #ifdef __CUDACC__
@@ -268,31 +269,50 @@ GK_HD int64_t gk_chunk_offset(int type, int64_t c)
     }
 }
 
-/* Lane `lane` of a warp copies its words of row bytes [lo, hi) into st[base ..]: word i of
- * the stage holds the 4 bytes from A + 4i, A = lo rounded down to 32 bytes, so each warp-wide
- * step reads 128 adjacent bytes in 4 whole sectors. Returns lo - A, where the tile starts in
- * the stage. Rows are only 2-byte aligned (18- and 34-byte blocks), so the word holding a
- * row's first or last byte may reach into the next row or past the tensor: it is read by its
- * in-row half only. A lane with no word in a step leaves it (gk_emul_idle_). */
-GK_DEV int gk_stage_tile(const uint8_t *lo, const uint8_t *hi, const uint8_t *row_lo, const uint8_t *row_hi,
-                         GK_SHARED_PARAM(uint32_t, st), int base, int lane)
+/* A lane's words of a tile on their way to shared memory: word i of the stage holds the 4
+ * bytes from A + 4i, A = the tile's first byte rounded down to 32, and lane l carries words
+ * l, l+32, ... (at most GK_STAGE_REGS), so each warp-wide step reads 128 adjacent bytes in 4
+ * whole sectors. Loading and storing are apart so a kernel can keep the next tile's loads in
+ * flight while it works on the current one. */
+typedef struct gk_stage_regs {
+    uint32_t w[GK_STAGE_REGS];
+    int lead, nw;                 /* tile start - A; words from A to the tile's last byte */
+} gk_stage_regs;
+
+/* Loads the lane's words of row bytes [lo, hi). Rows are only 2-byte aligned (18- and
+ * 34-byte blocks), so the word holding a row's first or last byte may reach into the next row
+ * or past the tensor: it is read by its in-row half only. A lane with no word in a step sits
+ * it out (gk_emul_idle_); the step count is the warp's, so later accesses line up. */
+GK_DEV void gk_stage_load(const uint8_t *lo, const uint8_t *hi, const uint8_t *row_lo, const uint8_t *row_hi,
+                          int lane, gk_stage_regs *r)
 {
     const int lead = (int)((uintptr_t)lo & 31);
     const uint8_t *a0 = lo - lead;
-    const int first = lead >> 2, nw = (int)((hi - a0 + 3) >> 2);
-    for (int i = lane; i < nw; i += 32) {
+    const int first = lead >> 2, nw = (int)((hi - a0 + 3) >> 2), steps = (nw + 31) >> 5;
+    r->lead = lead;
+    r->nw = nw;
+    GK_UNROLL
+    for (int k = 0; k < GK_STAGE_REGS; k++) {
+        const int i = lane + 32 * k;
         const uint8_t *p = a0 + 4 * i;
-        if (i < first) {
-            gk_emul_idle_();
-            continue;
-        }
-        uint32_t v;
-        if (p < row_lo) v = gk_u16(p + 2) << 16;
-        else if (p + 4 > row_hi) v = gk_u16(p);
-        else v = gk_u32(p);
-        GK_SST(st, base + i, v);
+        r->w[k] = 0;
+        if (k >= steps) continue;
+        if (i < first || i >= nw) gk_emul_idle_();
+        else if (p < row_lo) r->w[k] = gk_u16(p + 2) << 16;
+        else if (p + 4 > row_hi) r->w[k] = gk_u16(p);
+        else r->w[k] = gk_u32(p);
     }
-    return lead;
+}
+
+/* Stores the loaded words at st[base ..]; returns where the tile starts in st, in bytes. */
+GK_DEV int gk_stage_store(const gk_stage_regs *r, GK_SHARED_PARAM(uint32_t, st), int base, int lane)
+{
+    GK_UNROLL
+    for (int k = 0; k < GK_STAGE_REGS; k++) {
+        const int i = lane + 32 * k;
+        if (i >= (r->lead >> 2) && i < r->nw) GK_SST(st, base + i, r->w[k]);
+    }
+    return 4 * base + r->lead;
 }
 
 /* Byte b, and the little-endian 16 and 32 bits at an even b, of a stage. */

@@ -7,62 +7,78 @@
 #include "kernels/cuda/formats.cuh"
 #include "kernels/cuda/plan.cuh"
 
-/* Row n's warp: copies chunks c0 .. c1 of its row into its part of the stage (whole sectors,
- * see gk_stage_tile); returns where the tile starts in the stage, in bytes. */
-GK_DEV int gk_mv_stage_row(const uint8_t *w, size_t row_bytes, int type, int64_t n, int64_t c0, int64_t c1,
-                           GK_SHARED_PARAM(uint32_t, st), int warp, int lane)
+/* Loads the lane's words of chunks c0 .. c1 of row n (see gk_stage_load). */
+GK_DEV void gk_stage_load_chunks(const uint8_t *w, size_t row_bytes, int type, int64_t n, int64_t c0, int64_t c1,
+                                 int lane, gk_stage_regs *r)
 {
     const uint8_t *row = w + (size_t)n * row_bytes;
-    const int base = warp * GK_MV_STAGE_WORDS;
-    return 4 * base + gk_stage_tile(row + gk_chunk_offset(type, c0), row + gk_chunk_offset(type, c1), row,
-                                    row + row_bytes, GK_SHARED_PASS(st), base, lane);
+    gk_stage_load(row + gk_chunk_offset(type, c0), row + gk_chunk_offset(type, c1), row, row + row_bytes, lane, r);
 }
 
-/* One warp per weight row n, block y picks GK_MV_COLS activation columns. Per tile of
- * GK_MV_TILE chunks: the warp stages the tile's bytes (adjacent lanes, adjacent words of
- * consecutive blocks), then each group of 8 lanes takes a chunk, lane l its weights
- * 4(l%8) .. +3, dequantised from shared memory, times a float4 of activations: a warp-step
- * reads 4 consecutive chunks' activations, 512 adjacent bytes, per column. The scale is applied
- * once per 4 products. The tile loop is uniform over the block (it depends on K only). */
+/* acc[i] += weights of chunks c0 .. c1 (staged at byte t of st) · column i of x, i < mc: 8
+ * lanes a chunk, lane l its weights 4(l%8) .. +3 times a float4 of activations, so a
+ * warp-step reads 4 consecutive chunks' activations, 512 adjacent bytes, per column; the
+ * scale is applied once per 4 products. */
+#define GK_MV_TILE_DOT(TYPE, st, t, c0, c1, lane, x, K, m0, mc, acc)                            \
+    do {                                                                                    \
+        const int j_ = 4 * ((lane) & 7);                                                    \
+        for (int64_t c_ = (c0) + (((lane) >> 3) & 3); c_ < (c1); c_ += 4) {                 \
+            const gk_w4 w_ = gk_staged_weights4(TYPE, GK_SHARED_PASS(st), t, (int)(c_ - (c0)), j_); \
+            GK_UNROLL                                                                       \
+            for (int i_ = 0; i_ < GK_MV_COLS; i_++)                                         \
+                if (i_ < (mc)) {                                                            \
+                    float x4_[4];                                                           \
+                    gk_ldf4((x) + ((m0) + i_) * (K) + 32 * c_ + j_, x4_);                   \
+                    const float qx_ = w_.q[0] * x4_[0] + w_.q[1] * x4_[1] + w_.q[2] * x4_[2] + w_.q[3] * x4_[3]; \
+                    (acc)[i_] += w_.d * qx_;                                                \
+                    if (TYPE == GK_Q4_1 || TYPE == GK_Q4_K)                                 \
+                        (acc)[i_] += w_.m * (x4_[0] + x4_[1] + x4_[2] + x4_[3]);            \
+                }                                                                           \
+        }                                                                                   \
+    } while (0)
+
+/* One warp per weight row n, block y picks GK_MV_COLS activation columns. The row goes by in
+ * tiles of GK_MV_TILE chunks through two stage buffers: while a warp multiplies tile c0 out
+ * of one, the words of the next tile are already loading (adjacent lanes, adjacent words of
+ * consecutive blocks) and are stored into the other before the barrier. The tile loop is
+ * uniform over the block (it depends on K only); the warp reduces at the end. */
 #define GK_DEFINE_MATVEC_Q(name, TYPE)                                                      \
     GK_BODY(name, gk_mv_args)                                                               \
     {                                                                                       \
-        GK_SHARED(uint32_t, stage, GK_MV_ROWS * GK_MV_STAGE_WORDS);                         \
-        GK_SHARED(int, tile_at, GK_MV_ROWS);                                                \
+        GK_SHARED(uint32_t, stage, 2 * GK_MV_ROWS * GK_MV_STAGE_WORDS);                     \
+        GK_SHARED(int, tile_at, 2 * GK_MV_ROWS);                                            \
         GK_LOCAL_ARR(float, acc, GK_MV_COLS);                                               \
         const int64_t m0 = GK_BY * GK_MV_COLS;                                              \
         const int mc = a.M - m0 < GK_MV_COLS ? (int)(a.M - m0) : GK_MV_COLS;                \
         const int64_t nc = a.K / 32;                                                        \
         GK_THREADS {                                                                        \
+            const int64_t n = GK_BX * (GK_NT / 32) + (tid >> 5);                            \
             for (int i = 0; i < GK_MV_COLS; i++) R(acc)[i] = 0.0f;                          \
-        }                                                                                   \
-        for (int64_t c0 = 0; c0 < nc; c0 += GK_MV_TILE) {                                   \
-            const int64_t c1 = nc - c0 < GK_MV_TILE ? nc : c0 + GK_MV_TILE;                 \
-            GK_THREADS {                                                                    \
-                const int64_t n = GK_BX * (GK_NT / 32) + (tid >> 5);                        \
-                if (n < a.N) {                                                              \
-                    const int t = gk_mv_stage_row(a.w, a.row_bytes, TYPE, n, c0, c1,        \
-                                                  GK_SHARED_PASS(stage), tid >> 5, tid & 31); \
-                    if ((tid & 31) == 0) GK_SST(tile_at, tid >> 5, t);                      \
-                }                                                                           \
+            if (n < a.N) {                                                                  \
+                gk_stage_regs r;                                                            \
+                gk_stage_load_chunks(a.w, a.row_bytes, TYPE, n, 0, nc < GK_MV_TILE ? nc : GK_MV_TILE, tid & 31, &r); \
+                const int t = gk_stage_store(&r, GK_SHARED_PASS(stage), (tid >> 5) * GK_MV_STAGE_WORDS, tid & 31); \
+                if ((tid & 31) == 0) GK_SST(tile_at, tid >> 5, t);                          \
             }                                                                               \
-            GK_SYNC();                                                                      \
+        }                                                                                   \
+        GK_SYNC();                                                                          \
+        int buf = 0;                                                                        \
+        for (int64_t c0 = 0; c0 < nc; c0 += GK_MV_TILE, buf ^= 1) {                         \
+            const int64_t c1 = nc - c0 < GK_MV_TILE ? nc : c0 + GK_MV_TILE;                 \
+            const int64_t c2 = nc - c1 < GK_MV_TILE ? nc : c1 + GK_MV_TILE;                 \
             GK_THREADS {                                                                    \
                 const int64_t n = GK_BX * (GK_NT / 32) + (tid >> 5);                        \
+                const int warp = tid >> 5, lane = tid & 31;                                 \
                 if (n < a.N) {                                                              \
-                    const int t = GK_SLD(tile_at, tid >> 5), j = 4 * (tid & 7);             \
-                    for (int64_t c = c0 + ((tid >> 3) & 3); c < c1; c += 4) {               \
-                        const gk_w4 w = gk_staged_weights4(TYPE, GK_SHARED_PASS(stage), t, (int)(c - c0), j); \
-                        GK_UNROLL                                                           \
-                        for (int i = 0; i < GK_MV_COLS; i++)                                \
-                            if (i < mc) {                                                   \
-                                float x4[4];                                                \
-                                gk_ldf4(a.x + (m0 + i) * a.K + 32 * c + j, x4);              \
-                                const float qx = w.q[0] * x4[0] + w.q[1] * x4[1] + w.q[2] * x4[2] + w.q[3] * x4[3]; \
-                                R(acc)[i] += w.d * qx;                                      \
-                                if (TYPE == GK_Q4_1 || TYPE == GK_Q4_K)                     \
-                                    R(acc)[i] += w.m * (x4[0] + x4[1] + x4[2] + x4[3]);     \
-                            }                                                               \
+                    gk_stage_regs r;                                                        \
+                    if (c1 < nc) gk_stage_load_chunks(a.w, a.row_bytes, TYPE, n, c1, c2, lane, &r); \
+                    const int t = GK_SLD(tile_at, buf * GK_MV_ROWS + warp);                 \
+                    GK_MV_TILE_DOT(TYPE, stage, t, c0, c1, lane, a.x, a.K, m0, mc, R(acc));  \
+                    if (c1 < nc) {                                                          \
+                        const int nb = buf ^ 1;                                             \
+                        const int tn = gk_stage_store(&r, GK_SHARED_PASS(stage),             \
+                                                      (nb * GK_MV_ROWS + warp) * GK_MV_STAGE_WORDS, lane); \
+                        if (lane == 0) GK_SST(tile_at, nb * GK_MV_ROWS + warp, tn);         \
                     }                                                                       \
                 }                                                                           \
             }                                                                               \
@@ -132,7 +148,9 @@ GK_BODY(gk_body_dequant_f16, gk_dq_args)
         GK_THREADS {
             const int64_t n = GK_BX * (GK_NT / 32) + (tid >> 5);
             if (n < a.N) {
-                const int t = gk_mv_stage_row(a.w, a.row_bytes, a.type, n, c0, c1, GK_SHARED_PASS(stage), tid >> 5, tid & 31);
+                gk_stage_regs r;
+                gk_stage_load_chunks(a.w, a.row_bytes, a.type, n, c0, c1, tid & 31, &r);
+                const int t = gk_stage_store(&r, GK_SHARED_PASS(stage), (tid >> 5) * GK_MV_STAGE_WORDS, tid & 31);
                 if ((tid & 31) == 0) GK_SST(tile_at, tid >> 5, t);
             }
         }

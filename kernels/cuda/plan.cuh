@@ -27,9 +27,10 @@ static inline int gk_cu_qblock(int type)
 /* Custom matrix-vector kernels serve M <= GK_MV_MAX_M (decode, tiny batches) and any M when
  * cuBLAS is missing; larger M goes to cuBLAS (tensor cores). One warp per weight row; a
  * quantized row is read a tile of GK_MV_TILE 32-weight chunks at a time, the warp's lanes
- * copying adjacent 4-byte words of consecutive blocks into shared memory (whole sectors),
- * then lane j takes weight j of every chunk of the tile, so the activations are read as 32
- * adjacent floats too. Float rows: lane j takes elements j, j+32, ... GK_MV_COLS columns per
+ * copying adjacent 4-byte words of consecutive blocks into shared memory (whole sectors,
+ * double-buffered: the next tile's loads are in flight while the current one is used), then
+ * 8 lanes take a chunk, 4 consecutive weights a lane, so the activations are read as
+ * adjacent float4s too. Float rows: lane j takes elements j, j+32, ... GK_MV_COLS columns per
  * pass so a dequantised weight is reused from registers. */
 #define GK_MV_ROWS 4          /* warps (= rows) per block */
 #define GK_MV_COLS 4          /* activation columns per block */
@@ -38,6 +39,7 @@ static inline int gk_cu_qblock(int type)
 /* Words of a warp's stage: the largest tile (32 Q8_0 blocks, 1088 bytes) from the 32-byte
  * boundary below it (up to 30 bytes more) and the word that holds its last byte. */
 #define GK_MV_STAGE_WORDS 284
+#define GK_STAGE_REGS 9       /* words a lane carries: GK_MV_STAGE_WORDS / 32, rounded up */
 
 typedef struct gk_mv_args {
     const uint8_t *w;         /* N rows of row_bytes */
