@@ -1,0 +1,121 @@
+/* Stable Diffusion (SD 1.x shapes) written once against the kernel interface (kernels/backend.h,
+ * the core and image op families):
+ *
+ *   token ids -> CLIP text encoder -> context {768, 77}
+ *   noise latent {W/8, H/8, 4} -> N x [ UNet(latent, t, context) with classifier-free guidance
+ *                                      (a batch of 2: conditional, unconditional) -> Euler step ]
+ *   -> VAE decoder -> RGB image {W, H, 3}
+ *
+ * The architecture is described once, by the code that runs it: every block declares its
+ * tensors (stable-diffusion.cpp's / the original checkpoint's names and shapes) through a
+ * builder while the forward pass is *planned* — run with no backend, shapes only, counting the
+ * FLOPs of each op and the activation memory it needs — and then uses the same tensors when it
+ * runs for real. So the tensor list, the FLOP count and the memory need cannot disagree with
+ * the computation. Activations live in one arena per model (a stack: a block allocates its
+ * output, then its temporaries, and releases the temporaries at its end; the UNet's skip
+ * connections are kept on the stack in the order the up path consumes them).
+ *
+ * Weights: linear layers in the chosen format (f32, f16, bf16, q8_0, q4_0, q4_1, q4_k); conv
+ * kernels in F16 at most (GGUF rows are kw elements, never whole quant blocks; f32 for f32);
+ * norms, biases and embeddings F32 — as stable-diffusion.cpp stores a quantized checkpoint.
+ * Synthetic weights are a pure function of (seed, tensor name, row), like the LLM's.
+ */
+#ifndef GC_SD_H
+#define GC_SD_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "base/util.h"
+#include "kernels/backend.h"
+
+typedef struct sd_config {
+    char name[32];
+    /* CLIP ViT-L/14 text transformer */
+    int text_vocab, text_ctx, text_dim, text_layers, text_heads;
+    /* UNet */
+    int unet_ch;                 /* base channels (320) */
+    int ch_mult[4], n_levels;    /* channel multiplier per level (1, 2, 4, 4) */
+    int res_blocks;              /* ResNet blocks per level on the way down (2) */
+    bool attn_level[4];          /* a spatial transformer after each ResNet block of this level */
+    int unet_heads;              /* attention heads (8) */
+    int groups;                  /* GroupNorm groups (32) */
+    int latent_ch;               /* 4 */
+    /* VAE decoder */
+    int vae_ch, vae_mult[4], vae_levels, vae_res_blocks;   /* 128; 1, 2, 4, 4; 4; 2 (+1 on the way up) */
+} sd_config;
+
+/* ---- presets (sd_presets.c) ----------------------------------------------------------------- */
+const sd_config *sd_preset(const char *name);    /* NULL when unknown */
+const char *const *sd_preset_names(void);        /* NULL-terminated: "sd-tiny" first */
+
+/* One generation's shape: the workload's parameters. */
+typedef struct sd_shape {
+    int width, height;           /* pixels, multiples of 8 · 2^(levels−1) */
+    int steps;
+    bool guidance;               /* classifier-free guidance: the UNet runs a batch of 2 */
+    float guidance_scale;
+    unsigned long seed;          /* initial noise and prompt ids */
+} sd_shape;
+
+/* Width and height the model can run (positive multiples of the down/up-sampling factors). */
+int sd_shape_check(const sd_config *c, const sd_shape *s, gc_err *err);
+
+/* ---- the model (sd_model.c) ------------------------------------------------------------------ */
+typedef struct sd_tensor_info {
+    char name[112];              /* "model.diffusion_model.input_blocks.1.0.in_layers.2.weight" */
+    int64_t ne[4];
+    int type;                    /* storage type for the model's weight format */
+    int role;                    /* SD_LINEAR, SD_CONV, SD_VECTOR (norm, bias), SD_EMBED */
+    float gain;                  /* synthetic: std of a weight, or the centre of a norm gain */
+} sd_tensor_info;
+enum { SD_LINEAR, SD_CONV, SD_VECTOR_ONE, SD_VECTOR_ZERO, SD_EMBED };
+
+/* What a planned pass counts. */
+typedef struct sd_counts {
+    double flops;                /* 2 per multiply-add of the convolutions, matmuls and attention */
+    uint64_t arena_bytes;        /* the activation stack's high-water mark */
+} sd_counts;
+
+typedef struct sd_model sd_model;
+
+/* Plans the model for one shape on no backend: the tensor list and, per component, FLOPs and
+ * activation memory. wtype: the linear layers' format. NULL + err when the shape or format is
+ * not one the model can run. */
+sd_model *sd_plan(const sd_config *c, const sd_shape *s, int wtype, gc_err *err);
+int sd_tensor_count(const sd_model *m);
+const sd_tensor_info *sd_tensor_at(const sd_model *m, int i);
+int64_t sd_param_count(const sd_model *m);
+uint64_t sd_weight_bytes(const sd_model *m);
+/* Per component: the text encoder (both prompts), one UNet step (with guidance), the decoder. */
+sd_counts sd_counts_text(const sd_model *m);
+sd_counts sd_counts_step(const sd_model *m);
+sd_counts sd_counts_decode(const sd_model *m);
+
+/* Allocates the planned model's weights (synthetic from seed) and arena on backend be. */
+int sd_load(sd_model *m, gk_backend *be, unsigned long seed, int n_threads, gc_err *err);
+void sd_free(sd_model *m);
+
+/* The phases. encode: both prompts' context (the negative one empty: ids of BOS/EOS padding);
+ * denoise_step: one Euler step i of the schedule on the current latent; decode: the latent to
+ * pixels. start() sets the initial noise latent and step 0. A generation is start, encode, all
+ * steps, decode. */
+int sd_start(sd_model *m, gc_err *err);
+int sd_encode(sd_model *m, gc_err *err);
+int sd_denoise_step(sd_model *m, int step, gc_err *err);
+int sd_decode(sd_model *m, gc_err *err);
+/* Downloads the current latent {W/8 · H/8 · 4} or the decoded image {W · H · 3}, RGB in [−1, 1]
+ * planar (as the decoder outputs it), into out (sizes from sd_latent_elems / sd_image_elems). */
+int64_t sd_latent_elems(const sd_model *m);
+int64_t sd_image_elems(const sd_model *m);
+int sd_read_latent(sd_model *m, float *out, gc_err *err);
+int sd_read_image(sd_model *m, float *out, gc_err *err);
+
+/* ---- the sampler (sd_sampler.c) -------------------------------------------------------------- */
+/* Stable Diffusion's scaled-linear β schedule (β from 0.00085 to 0.012 over 1,000 training
+ * steps) sampled at `steps` timesteps, highest noise first: sigma[i] for i < steps, sigma[steps]
+ * = 0, and the model timestep t[i] of each. */
+void sd_schedule(int steps, float *sigmas, float *timesteps);
+/* Standard normal noise from the seed (a counter-based PRNG: Box–Muller on splitmix64). */
+void sd_noise(float *out, int64_t n, unsigned long seed);
+
+#endif

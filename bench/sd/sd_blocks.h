@@ -1,0 +1,13 @@
+/* Inside bench/sd: the three networks (sd_blocks.c), run for real or planned on shapes. */
+#ifndef GC_SD_BLOCKS_H
+#define GC_SD_BLOCKS_H
+#include "bench/sd/sd_internal.h"
+
+/* CLIP's text transformer on the ids in p.ids, into batch entry `which` of p.context. */
+int sd_text_forward(sd_model *m, int which, gc_err *err);
+/* The UNet on p.unet_in at the timesteps in p.tsteps with p.context, into p.eps. */
+int sd_unet_forward(sd_model *m, gc_err *err);
+/* The VAE decoder on p.latent, into p.image. */
+int sd_vae_forward(sd_model *m, gc_err *err);
+
+#endif

@@ -1,0 +1,77 @@
+/* Inside bench/sd (not a public surface): the model struct, the builder through which blocks
+ * declare and use their tensors, the activation arena, and the op wrappers that count FLOPs
+ * while planning and run ops otherwise. sd_model.c implements these; sd_blocks.c (the blocks
+ * and the three networks) and sd_run.c (the phases) use them. */
+#ifndef GC_SD_INTERNAL_H
+#define GC_SD_INTERNAL_H
+#include "bench/sd/sd.h"
+
+/* The persistent tensors of a generation (outside the arena). */
+typedef struct sd_persist {
+    gk_tensor ids;               /* I32 {77}: one prompt's token ids */
+    gk_tensor kcache, vcache;    /* F32 {text_dim, 77}: one text layer's keys and values */
+    gk_tensor context;           /* {text_dim, 77, B}: conditional, then unconditional */
+    gk_tensor latent;            /* {lw, lh, 4, 1} */
+    gk_tensor unet_in;           /* {lw, lh, 4, B}: the scaled latent, once per batch entry */
+    gk_tensor eps;               /* {lw, lh, 4, B}: the UNet's noise prediction */
+    gk_tensor tsteps;            /* F32 {B}: the timestep, once per batch entry */
+    gk_tensor image;             /* {W, H, 3, 1} */
+} sd_persist;
+
+enum { SD_PART_TEXT, SD_PART_UNET, SD_PART_VAE, SD_PARTS };
+
+struct sd_model {
+    sd_config c;
+    sd_shape s;
+    int wtype, batch;            /* batch: 2 with guidance, else 1 */
+    int lw, lh;                  /* latent width and height */
+    /* the tensor list, in the order the forward passes use it */
+    sd_tensor_info *ti;
+    gk_tensor *w;
+    int n_t, cap_t;
+    int part_first[SD_PARTS], part_end[SD_PARTS];
+    int cursor;                  /* the next tensor the running pass asks for */
+#define SD_SHAPE_RING 16
+    gk_tensor shape_ring[SD_SHAPE_RING];   /* planning: the shapes of the weights a block holds */
+    int ring_i;
+    /* planning (no backend) or running */
+    bool planning;
+    gk_backend *be;
+    double flops;                /* counted while planning */
+    sd_counts counts[SD_PARTS];
+    /* the activation stack: one F32 buffer, views into it */
+    gk_tensor arena;
+    uint64_t top, peak;
+    sd_persist p;
+    float *sigmas, *timesteps;   /* steps + 1, steps */
+    char failed_op[96];
+};
+
+/* ---- tensors ---- */
+/* The weight the running block names, declared while planning (shape, role), looked up (and its
+ * name checked) while running; NULL + err on a mismatch, which would be a bug. */
+gk_tensor *sd_weight(sd_model *m, const char *name, int role, int64_t ne0, int64_t ne1, int64_t ne2, int64_t ne3,
+                     gc_err *err);
+
+/* ---- the arena ---- */
+/* A new F32 activation {ne0, ne1, ne2, ne3} on the stack (a shape only while planning). */
+int sd_act(sd_model *m, gk_tensor *t, int64_t ne0, int64_t ne1, int64_t ne2, int64_t ne3, gc_err *err);
+static inline uint64_t sd_mark(const sd_model *m) { return m->top; }
+static inline void sd_release(sd_model *m, uint64_t mark) { m->top = mark; }
+/* A view of t (an arena activation or a persistent tensor) with shape ne and strides nb (NULL:
+ * contiguous) from byte offset off; a shape only while planning. */
+int sd_view(sd_model *m, gk_tensor *v, const gk_tensor *t, size_t off, const int64_t ne[4], const size_t nb[4],
+            gc_err *err);
+
+/* ---- ops: count while planning, run otherwise; every failure names the op and the block ---- */
+int sd_failed(sd_model *m, const char *what, gc_err *err);
+#define SD_RUN(m, call, what)                                                                    \
+    do {                                                                                         \
+        if (!(m)->planning && (call) != 0) return sd_failed(m, what, err);                       \
+    } while (0)
+#define SD_TRY(call)                                                                             \
+    do {                                                                                         \
+        if ((call) != 0) return -1;                                                              \
+    } while (0)
+
+#endif

@@ -1,0 +1,42 @@
+/* Stable Diffusion presets: the real SD 1.5 shapes (CompVis v1-inference.yaml: UNet 320
+ * channels × (1, 2, 4, 4), two ResNet blocks a level, spatial transformers at the first three
+ * levels with 8 heads and a 768-wide context; VAE 128 × (1, 2, 4, 4); CLIP ViT-L/14's text
+ * transformer, 12 layers of 768), and sd-tiny, the same architecture a few MB in size for
+ * tests. Weights are synthetic (sd_model.c). */
+#include <string.h>
+
+#include "bench/sd/sd.h"
+
+static const sd_config presets[] = {
+    {.name = "sd-tiny", .text_vocab = 49408, .text_ctx = 77, .text_dim = 32, .text_layers = 2, .text_heads = 2,
+     .unet_ch = 32, .ch_mult = {1, 2}, .n_levels = 2, .res_blocks = 1, .attn_level = {true, false},
+     .unet_heads = 2, .groups = 8, .latent_ch = 4, .vae_ch = 16, .vae_mult = {1, 2}, .vae_levels = 2,
+     .vae_res_blocks = 1},
+    {.name = "sd1.5", .text_vocab = 49408, .text_ctx = 77, .text_dim = 768, .text_layers = 12, .text_heads = 12,
+     .unet_ch = 320, .ch_mult = {1, 2, 4, 4}, .n_levels = 4, .res_blocks = 2,
+     .attn_level = {true, true, true, false}, .unet_heads = 8, .groups = 32, .latent_ch = 4, .vae_ch = 128,
+     .vae_mult = {1, 2, 4, 4}, .vae_levels = 4, .vae_res_blocks = 2},
+};
+
+static const char *const names[] = {"sd-tiny", "sd1.5", NULL};
+
+const sd_config *sd_preset(const char *name) {
+    for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++)
+        if (name && !strcmp(presets[i].name, name)) return &presets[i];
+    return NULL;
+}
+
+const char *const *sd_preset_names(void) { return names; }
+
+int sd_shape_check(const sd_config *c, const sd_shape *s, gc_err *err) {
+    /* pixels → latent: the VAE's 2^(levels−1); latent → the UNet's deepest level: 2^(levels−1) */
+    int f = (1 << (c->vae_levels - 1)) * (1 << (c->n_levels - 1));
+    if (s->width < f || s->height < f || s->width % f || s->height % f)
+        return gc_errf(err, "%s: width and height must be positive multiples of %d (got %d×%d)", c->name, f, s->width,
+                       s->height);
+    if (s->width > 4096 || s->height > 4096)
+        return gc_errf(err, "%s: %d×%d is over the 4096×4096 this workload runs", c->name, s->width, s->height);
+    if (s->steps < 1 || s->steps > 1000)
+        return gc_errf(err, "%s: steps must be 1 to 1000 (got %d)", c->name, s->steps);
+    return 0;
+}
