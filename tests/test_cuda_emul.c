@@ -127,6 +127,23 @@ static const eff_want eff_wants[] = {
     {"matvec 2-aligned", "q6_k", "weights", 'l', 95.42},
     {"matvec 2-aligned", "q6_k", "activations", 'l', 100.00},
     {"matvec 2-aligned", "q6_k", "output", 's', 12.50},
+    {"matvec x8 M=1", "q8_0", "weights", 'l', 100.00},
+    {"matvec x8 M=1", "q8_0", "activations", 'l', 90.00},
+    {"matvec x8 M=1", "q8_0", "output", 's', 12.50},
+    {"matvec x8 M=1", "q4_0", "weights", 'l', 100.00},
+    {"matvec x8 M=1", "q4_0", "activations", 'l', 90.00},
+    {"matvec x8 M=1", "q4_0", "output", 's', 12.50},
+    {"matvec x8 M=1", "q4_1", "weights", 'l', 100.00},
+    {"matvec x8 M=1", "q4_1", "activations", 'l', 90.00},
+    {"matvec x8 M=1", "q4_1", "output", 's', 12.50},
+    {"matvec x8 M=1", "q4_k", "weights", 'l', 100.00},
+    {"matvec x8 M=1", "q4_k", "activations", 'l', 90.00},
+    {"matvec x8 M=1", "q4_k", "output", 's', 12.50},
+    {"matvec x8 M=1", "q6_k", "weights", 'l', 97.22},
+    {"matvec x8 M=1", "q6_k", "activations", 'l', 90.00},
+    {"matvec x8 M=1", "q6_k", "output", 's', 12.50},
+    {"quantize_x8", "f32", "x", 'l', 100.00},
+    {"quantize_x8", "f32", "xq", 's', 100.00},
     {"dequant_f16", "f32", "weights", 'l', 100.00},
     {"dequant_f16", "f32", "f16", 's', 100.00},
     {"dequant_f16", "f16", "weights", 'l', 100.00},
@@ -425,6 +442,108 @@ static void matvec_sector_efficiency(void **s)
         }
 }
 
+/* ---- the integer path: 8-bit activations, dp4a ----------------------------------------------- */
+static void quantize_x8_by_hand(void **s)
+{
+    const int64_t K = 64, M = 1;
+    float *x = dalloc(K * sizeof(float));
+    for (int j = 0; j < 32; j++) x[j] = (float)(j - 16); /* amax 16: d = 16/127 */
+    x[32 + 5] = -0.5f;                                  /* the second block: one value, q = -127 */
+    uint8_t *xq = dalloc(gk_mv_xq_bytes(K, M));
+    gk_xq_args a = {x, xq, K, M};
+    gk_grid g = gk_plan_quantize_x8(K, M);
+    GK_EMUL_LAUNCH(gk_body_quantize_x8, g.gx, g.gy, g.gz, g.nt, 1, a); /* threads in reverse */
+    const int8_t *q = (const int8_t *)xq;
+    const float *d = (const float *)(const void *)(xq + K * M);
+    assert_true(d[0] == 16.0f / 127.0f);
+    assert_int_equal(q[0], -127);
+    assert_int_equal(q[16], 0);
+    assert_int_equal(q[31], 119); /* 15 * 127/16 = 119.06 */
+    assert_int_equal(q[17], 8);   /* 127/16 = 7.94 */
+    assert_true(d[1] == 0.5f / 127.0f);
+    assert_int_equal(q[32 + 5], -127);
+    assert_int_equal(q[32 + 6], 0);
+    free(x), free(xq);
+}
+
+static void emul_quantize_x8(const float *x, uint8_t *xq, int64_t K, int64_t M)
+{
+    gk_xq_args q = {x, xq, K, M};
+    gk_grid g = gk_plan_quantize_x8(K, M);
+    GK_EMUL_LAUNCH(gk_body_quantize_x8, g.gx, g.gy, g.gz, g.nt, 0, q);
+}
+
+static void emul_matvec_x8(const gk_mv_args *mv, const uint8_t *xq)
+{
+    gk_mvx_args a = {*mv, xq};
+    gk_grid g = gk_plan_matvec(mv->N, mv->M);
+    switch (mv->type) {
+    case GK_Q8_0: GK_EMUL_LAUNCH(gk_body_matvec_x8_q8_0, g.gx, g.gy, g.gz, g.nt, 1, a); break;
+    case GK_Q4_0: GK_EMUL_LAUNCH(gk_body_matvec_x8_q4_0, g.gx, g.gy, g.gz, g.nt, 1, a); break;
+    case GK_Q4_1: GK_EMUL_LAUNCH(gk_body_matvec_x8_q4_1, g.gx, g.gy, g.gz, g.nt, 1, a); break;
+    case GK_Q4_K: GK_EMUL_LAUNCH(gk_body_matvec_x8_q4_k, g.gx, g.gy, g.gz, g.nt, 1, a); break;
+    case GK_Q6_K: GK_EMUL_LAUNCH(gk_body_matvec_x8_q6_k, g.gx, g.gy, g.gz, g.nt, 1, a); break;
+    default: fail_msg("no integer matvec for %s", gk_type_name(mv->type));
+    }
+}
+
+/* For every quantized format: the dp4a matvec equals the product with the quantised
+ * activations (d * q, computed here) to float rounding, and stays within the rounding bound
+ * of the float product: |sum w (x - d q)| <= sum |w| d / 2 per block. */
+static void matvec_x8_matches_quantised_activations(void **s)
+{
+    static const int qtypes[] = {GK_Q8_0, GK_Q4_0, GK_Q4_1, GK_Q4_K, GK_Q6_K};
+    static const struct { int64_t K, N, M; } shapes[] = {{2048, 8, 1}, {2304, 5, 4}, {512, 9, 7}};
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+        for (int i = 0; i < 5; i++) {
+            const int type = qtypes[i];
+            const int64_t K = shapes[si].K, N = shapes[si].N, M = shapes[si].M;
+            float *wf = rand_dev_f32(K * N, 1.0f), *x = rand_dev_f32(K * M, 1.0f);
+            uint8_t *w = encode(type, wf, K, N), *xq = dalloc(gk_mv_xq_bytes(K, M));
+            float *y = dalloc((size_t)(N * M) * 4), *want = malloc((size_t)(N * M) * 4);
+            float *exact = malloc((size_t)(N * M) * 4), *xh = malloc((size_t)(K * M) * 4), *row = malloc((size_t)K * 4);
+            assert_true(want && exact && xh && row);
+            const size_t rb = gk_type_bytes(type, K);
+            gk_mem_buf b[3] = {gk_trace_buf("weights", w, rb * N), gk_trace_buf("activations", xq, gk_mv_xq_bytes(K, M)),
+                               gk_trace_buf("output", y, (size_t)(N * M) * 4)};
+            emul_quantize_x8(x, xq, K, M);
+            gk_trace_begin(b, 3);
+            gk_mv_args a = {w, rb, x, y, K, N, M, type};
+            emul_matvec_x8(&a, xq);
+            gk_trace_end();
+            const float *xd = (const float *)(const void *)(xq + K * M);
+            for (int64_t k = 0; k < K * M; k++) xh[k] = xd[k / 32] * (float)(int8_t)xq[k];
+            ref_matvec(type, w, xh, K, N, M, want);
+            ref_matvec(type, w, x, K, N, M, exact);
+            for (int64_t n = 0; n < N; n++) {
+                gk_type_get(type)->to_f32(w + n * rb, row, K);
+                for (int64_t m = 0; m < M; m++) {
+                    const float got = y[m * N + n], q = want[m * N + n], e = exact[m * N + n];
+                    if (!(fabsf(got - q) <= 2e-5f * (float)K + 1e-4f * fabsf(q)))
+                        fail_msg("matvec x8 %s K=%lld M=%lld: y[%lld,%lld] = %.7g, with the quantised activations %.7g",
+                                 gk_type_name(type), (long long)K, (long long)M, (long long)m, (long long)n, got, q);
+                    double bound = 0;
+                    for (int64_t k = 0; k < K; k++) bound += fabs(row[k]) * xd[(m * K + k) / 32] / 2;
+                    if (!(fabs((double)got - e) <= bound + 2e-5 * (double)K))
+                        fail_msg("matvec x8 %s: y[%lld,%lld] = %.7g is %.3g from the float product %.7g, bound %.3g",
+                                 gk_type_name(type), (long long)m, (long long)n, got, fabs((double)got - e), e, bound);
+                }
+            }
+            if (si == 0) check_row("matvec x8 M=1", gk_type_name(type), b, 3);
+            free(wf), free(x), free(w), free(xq), free(y), free(want), free(exact), free(xh), free(row);
+        }
+    /* the quantisation kernel's own traffic */
+    const int64_t K = 2048, M = 4;
+    float *x = rand_dev_f32(K * M, 1.0f);
+    uint8_t *xq = dalloc(gk_mv_xq_bytes(K, M));
+    gk_mem_buf b[2] = {gk_trace_buf("x", x, (size_t)(K * M) * 4), gk_trace_buf("xq", xq, gk_mv_xq_bytes(K, M))};
+    gk_trace_begin(b, 2);
+    emul_quantize_x8(x, xq, K, M);
+    gk_trace_end();
+    check_row("quantize_x8", "f32", b, 2);
+    free(x), free(xq);
+}
+
 static void dequant_sector_efficiency(void **s)
 {
     const int64_t K = 2048, N = 4;
@@ -620,6 +739,8 @@ int main(void)
         cmocka_unit_test(missing_barrier_is_caught),
         cmocka_unit_test(kernels_have_their_barriers),
         cmocka_unit_test(matvec_sector_efficiency),
+        cmocka_unit_test(quantize_x8_by_hand),
+        cmocka_unit_test(matvec_x8_matches_quantised_activations),
         cmocka_unit_test(dequant_sector_efficiency),
         cmocka_unit_test(attention_sector_efficiency),
         cmocka_unit_test(launches_per_decoded_token),

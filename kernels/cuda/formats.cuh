@@ -332,32 +332,31 @@ GK_DEV uint32_t gk_sb32(GK_SHARED_PARAM(const uint32_t, st), int b)
 }
 
 /* Four weights j .. j+3 (j a multiple of 4) of chunk ci of a staged tile starting at byte t
- * of st, as w[i] = d * q[i] + m: the values of gk_dq32_* (ggml's dequantize_row_*), so a
- * caller may sum q[i] * x[i] first and scale once. m is 0 for the formats without a min. */
-typedef struct gk_w4 {
-    float q[4], d, m;
-} gk_w4;
+ * of st, packed: byte i of u is the 8-bit integer q_i (signed for Q8_0, 0..63 otherwise) and
+ * weight i = d * (q_i + off) + m, the values of gk_dq32_* (ggml's dequantize_row_*). So an
+ * integer dot product (dp4a) takes u as it is; m is 0 for the formats without a min. */
+typedef struct gk_wq4 {
+    uint32_t u;
+    int off;
+    float d, m;
+} gk_wq4;
 
-GK_DEV gk_w4 gk_staged_weights4(int type, GK_SHARED_PARAM(const uint32_t, st), int t, int ci, int j)
+GK_DEV gk_wq4 gk_staged_wq4(int type, GK_SHARED_PARAM(const uint32_t, st), int t, int ci, int j)
 {
-    gk_w4 r;
-    r.m = 0.0f;
+    gk_wq4 r = {0, 0, 0.0f, 0.0f};
     switch (type) {
     case GK_Q8_0: {
         const int p = t + 34 * ci;
-        const uint32_t v = gk_sb32(GK_SHARED_PASS(st), p + 2 + j);
+        r.u = gk_sb32(GK_SHARED_PASS(st), p + 2 + j);
         r.d = gk_h2f((uint16_t)gk_sb16(GK_SHARED_PASS(st), p));
-        GK_UNROLL
-        for (int i = 0; i < 4; i++) r.q[i] = (float)(int8_t)(uint8_t)(v >> (8 * i));
         break;
     }
     case GK_Q4_0: case GK_Q4_1: {
-        const int q41 = type == GK_Q4_1, p = t + (q41 ? 20 : 18) * ci, sh = 4 * (j >> 4);
-        const uint32_t v = gk_sb32(GK_SHARED_PASS(st), p + (q41 ? 4 : 2) + (j & 15));
+        const int q41 = type == GK_Q4_1, p = t + (q41 ? 20 : 18) * ci;
+        r.u = (gk_sb32(GK_SHARED_PASS(st), p + (q41 ? 4 : 2) + (j & 15)) >> (4 * (j >> 4))) & 0x0f0f0f0fu;
+        r.off = q41 ? 0 : -8;
         r.d = gk_h2f((uint16_t)gk_sb16(GK_SHARED_PASS(st), p));
         if (q41) r.m = gk_h2f((uint16_t)gk_sb16(GK_SHARED_PASS(st), p + 2));
-        GK_UNROLL
-        for (int i = 0; i < 4; i++) r.q[i] = (float)((int)((v >> (8 * i + sh)) & 0xfu) - (q41 ? 0 : 8));
         break;
     }
     case GK_Q4_K: {
@@ -371,11 +370,9 @@ GK_DEV gk_w4 gk_staged_weights4(int type, GK_SHARED_PARAM(const uint32_t, st), i
             sc = (q4 & 0xf) | (((int)gk_sb8(GK_SHARED_PASS(st), p + sub) >> 6) << 4);
             mn = (q4 >> 4) | (((int)gk_sb8(GK_SHARED_PASS(st), p + 4 + sub) >> 6) << 4);
         }
+        r.u = (gk_sb32(GK_SHARED_PASS(st), p + 16 + 32 * (sub >> 1) + j) >> (4 * (sub & 1))) & 0x0f0f0f0fu;
         r.d = gk_h2f((uint16_t)gk_sb16(GK_SHARED_PASS(st), p)) * (float)sc;
         r.m = -(gk_h2f((uint16_t)gk_sb16(GK_SHARED_PASS(st), p + 2)) * (float)mn);
-        const uint32_t v = gk_sb32(GK_SHARED_PASS(st), p + 16 + 32 * (sub >> 1) + j);
-        GK_UNROLL
-        for (int i = 0; i < 4; i++) r.q[i] = (float)((v >> (8 * i + 4 * (sub & 1))) & 0xfu);
         break;
     }
     case GK_Q6_K: {
@@ -383,18 +380,41 @@ GK_DEV gk_w4 gk_staged_weights4(int type, GK_SHARED_PARAM(const uint32_t, st), i
         const uint32_t lo = gk_sb32(GK_SHARED_PASS(st), p + 64 * h + 32 * (g & 1) + j);
         const uint32_t hi = gk_sb32(GK_SHARED_PASS(st), p + 128 + 32 * h + j);
         const int sc = (int8_t)(uint8_t)gk_sb8(GK_SHARED_PASS(st), p + 192 + 8 * h + 2 * g + (j >> 4));
+        r.u = ((lo >> (4 * (g >> 1))) & 0x0f0f0f0fu) | (((hi >> (2 * g)) & 0x03030303u) << 4);
+        r.off = -32;
         r.d = gk_h2f((uint16_t)gk_sb16(GK_SHARED_PASS(st), p + 208)) * (float)sc;
-        GK_UNROLL
-        for (int i = 0; i < 4; i++)
-            r.q[i] = (float)((int)(((lo >> (8 * i + 4 * (g >> 1))) & 0xfu) | (((hi >> (8 * i + 2 * g)) & 3u) << 4)) - 32);
         break;
     }
-    default:
-        r.d = 0.0f;
-        for (int i = 0; i < 4; i++) r.q[i] = 0.0f;
-        break;
+    default: break;
     }
     return r;
+}
+
+/* The same four weights as floats: w_i = d * q[i] + m. */
+typedef struct gk_w4 {
+    float q[4], d, m;
+} gk_w4;
+
+GK_DEV gk_w4 gk_staged_weights4(int type, GK_SHARED_PARAM(const uint32_t, st), int t, int ci, int j)
+{
+    const gk_wq4 p = gk_staged_wq4(type, GK_SHARED_PASS(st), t, ci, j);
+    gk_w4 r;
+    GK_UNROLL
+    for (int i = 0; i < 4; i++) r.q[i] = (float)((int)(int8_t)(uint8_t)(p.u >> (8 * i)) + p.off);
+    r.d = p.d;
+    r.m = p.m;
+    return r;
+}
+
+/* c + the dot product of the four signed bytes of a and of b (the device's dp4a). */
+GK_DEV int gk_dp4a(uint32_t a, uint32_t b, int c)
+{
+#ifdef __CUDACC__
+    return __dp4a((int)a, (int)b, c);
+#else
+    for (int i = 0; i < 4; i++) c += (int)(int8_t)(uint8_t)(a >> (8 * i)) * (int)(int8_t)(uint8_t)(b >> (8 * i));
+    return c;
+#endif
 }
 
 /* Element k of a float-typed row (F32/F16/BF16). */

@@ -8,13 +8,23 @@
 
 #define GK_GLOBAL(kname, body, argtype, nt) \
     __global__ void __launch_bounds__(nt) kname(const argtype a) { body(a); }
+/* At least minb blocks resident per SM: the matvecs keep a tile a warp in flight, so more
+ * warps are more bytes in flight (8 blocks of 128 threads: <= 64 registers). */
+#define GK_GLOBAL_MIN(kname, body, argtype, nt, minb) \
+    __global__ void __launch_bounds__(nt, minb) kname(const argtype a) { body(a); }
 
-GK_GLOBAL(gk_k_matvec_q8_0, gk_body_matvec_q8_0, gk_mv_args, 32 * GK_MV_ROWS)
-GK_GLOBAL(gk_k_matvec_q4_0, gk_body_matvec_q4_0, gk_mv_args, 32 * GK_MV_ROWS)
-GK_GLOBAL(gk_k_matvec_q4_1, gk_body_matvec_q4_1, gk_mv_args, 32 * GK_MV_ROWS)
-GK_GLOBAL(gk_k_matvec_q4_k, gk_body_matvec_q4_k, gk_mv_args, 32 * GK_MV_ROWS)
-GK_GLOBAL(gk_k_matvec_q6_k, gk_body_matvec_q6_k, gk_mv_args, 32 * GK_MV_ROWS)
+GK_GLOBAL_MIN(gk_k_matvec_q8_0, gk_body_matvec_q8_0, gk_mv_args, 32 * GK_MV_ROWS, 8)
+GK_GLOBAL_MIN(gk_k_matvec_q4_0, gk_body_matvec_q4_0, gk_mv_args, 32 * GK_MV_ROWS, 8)
+GK_GLOBAL_MIN(gk_k_matvec_q4_1, gk_body_matvec_q4_1, gk_mv_args, 32 * GK_MV_ROWS, 8)
+GK_GLOBAL_MIN(gk_k_matvec_q4_k, gk_body_matvec_q4_k, gk_mv_args, 32 * GK_MV_ROWS, 8)
+GK_GLOBAL_MIN(gk_k_matvec_q6_k, gk_body_matvec_q6_k, gk_mv_args, 32 * GK_MV_ROWS, 8)
 GK_GLOBAL(gk_k_matvec_float, gk_body_matvec_float, gk_mv_args, 32 * GK_MV_ROWS)
+GK_GLOBAL_MIN(gk_k_matvec_x8_q8_0, gk_body_matvec_x8_q8_0, gk_mvx_args, 32 * GK_MV_ROWS, 8)
+GK_GLOBAL_MIN(gk_k_matvec_x8_q4_0, gk_body_matvec_x8_q4_0, gk_mvx_args, 32 * GK_MV_ROWS, 8)
+GK_GLOBAL_MIN(gk_k_matvec_x8_q4_1, gk_body_matvec_x8_q4_1, gk_mvx_args, 32 * GK_MV_ROWS, 8)
+GK_GLOBAL_MIN(gk_k_matvec_x8_q4_k, gk_body_matvec_x8_q4_k, gk_mvx_args, 32 * GK_MV_ROWS, 8)
+GK_GLOBAL_MIN(gk_k_matvec_x8_q6_k, gk_body_matvec_x8_q6_k, gk_mvx_args, 32 * GK_MV_ROWS, 8)
+GK_GLOBAL(gk_k_quantize_x8, gk_body_quantize_x8, gk_xq_args, 256)
 GK_GLOBAL(gk_k_dequant_f16, gk_body_dequant_f16, gk_dq_args, 32 * GK_DQ_ROWS)
 GK_GLOBAL(gk_k_convert_half, gk_body_convert_half, gk_cvt_args, 256)
 GK_GLOBAL(gk_k_rmsnorm, gk_body_rmsnorm, gk_row_args, 256)
@@ -48,6 +58,26 @@ cudaError_t gk_cu_matvec(const gk_mv_args *a, cudaStream_t s)
     default: k = gk_k_matvec_float; break;
     }
     return launch(k, gk_plan_matvec(a->N, a->M), a, s);
+}
+
+/* The integer path: the activations quantised once into xq (gk_mv_xq_bytes(K, M) bytes of
+ * device memory), then the dp4a matvec; float weights take gk_cu_matvec. Two launches. */
+cudaError_t gk_cu_matvec_x8(const gk_mv_args *a, uint8_t *xq, cudaStream_t s)
+{
+    void (*k)(const gk_mvx_args);
+    switch (a->type) {
+    case GK_Q8_0: k = gk_k_matvec_x8_q8_0; break;
+    case GK_Q4_0: k = gk_k_matvec_x8_q4_0; break;
+    case GK_Q4_1: k = gk_k_matvec_x8_q4_1; break;
+    case GK_Q4_K: k = gk_k_matvec_x8_q4_k; break;
+    case GK_Q6_K: k = gk_k_matvec_x8_q6_k; break;
+    default: return gk_cu_matvec(a, s);
+    }
+    const gk_xq_args q = {a->x, xq, a->K, a->M};
+    cudaError_t e = launch(gk_k_quantize_x8, gk_plan_quantize_x8(a->K, a->M), &q, s);
+    if (e != cudaSuccess) return e;
+    const gk_mvx_args x = {*a, xq};
+    return launch(k, gk_plan_matvec(a->N, a->M), &x, s);
 }
 
 cudaError_t gk_cu_dequant_f16(const gk_dq_args *a, cudaStream_t s)

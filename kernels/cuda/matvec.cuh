@@ -15,26 +15,54 @@ GK_DEV void gk_stage_load_chunks(const uint8_t *w, size_t row_bytes, int type, i
     gk_stage_load(row + gk_chunk_offset(type, c0), row + gk_chunk_offset(type, c1), row, row + row_bytes, lane, r);
 }
 
-/* acc[i] += weights of chunks c0 .. c1 (staged at byte t of st) · column i of x, i < mc: 8
- * lanes a chunk, lane l its weights 4(l%8) .. +3 times a float4 of activations, so a
- * warp-step reads 4 consecutive chunks' activations, 512 adjacent bytes, per column; the
- * scale is applied once per 4 products. */
-#define GK_MV_TILE_DOT(TYPE, st, t, c0, c1, lane, x, K, m0, mc, acc)                            \
-    do {                                                                                    \
-        const int j_ = 4 * ((lane) & 7);                                                    \
-        for (int64_t c_ = (c0) + (((lane) >> 3) & 3); c_ < (c1); c_ += 4) {                 \
+/* acc[i] += weights of chunks c0 .. c1 (staged at byte t of st) · column i of the
+ * activations, i < mc: 8 lanes a chunk, lane l its weights 4(l%8) .. +3, so a warp-step
+ * reads 4 consecutive chunks' activations, adjacent, per column; the scale is applied once
+ * per 4 products. F32 activations: a float4 a lane (512 adjacent bytes). */
+#define GK_MV_DOT_F32(TYPE, st, t, c0, c1, lane, a, mv, m0, mc, acc)                       \
+    do {                                                                                   \
+        const int j_ = 4 * ((lane) & 7);                                                   \
+        for (int64_t c_ = (c0) + (((lane) >> 3) & 3); c_ < (c1); c_ += 4) {                \
             const gk_w4 w_ = gk_staged_weights4(TYPE, GK_SHARED_PASS(st), t, (int)(c_ - (c0)), j_); \
-            GK_UNROLL                                                                       \
-            for (int i_ = 0; i_ < GK_MV_COLS; i_++)                                         \
-                if (i_ < (mc)) {                                                            \
-                    float x4_[4];                                                           \
-                    gk_ldf4((x) + ((m0) + i_) * (K) + 32 * c_ + j_, x4_);                   \
+            GK_UNROLL                                                                      \
+            for (int i_ = 0; i_ < GK_MV_COLS; i_++)                                        \
+                if (i_ < (mc)) {                                                           \
+                    float x4_[4];                                                          \
+                    gk_ldf4((mv).x + ((m0) + i_) * (mv).K + 32 * c_ + j_, x4_);            \
                     const float qx_ = w_.q[0] * x4_[0] + w_.q[1] * x4_[1] + w_.q[2] * x4_[2] + w_.q[3] * x4_[3]; \
-                    (acc)[i_] += w_.d * qx_;                                                \
-                    if (TYPE == GK_Q4_1 || TYPE == GK_Q4_K)                                 \
-                        (acc)[i_] += w_.m * (x4_[0] + x4_[1] + x4_[2] + x4_[3]);            \
-                }                                                                           \
-        }                                                                                   \
+                    (acc)[i_] += w_.d * qx_;                                               \
+                    if (TYPE == GK_Q4_1 || TYPE == GK_Q4_K)                                \
+                        (acc)[i_] += w_.m * (x4_[0] + x4_[1] + x4_[2] + x4_[3]);           \
+                }                                                                          \
+        }                                                                                  \
+    } while (0)
+
+/* The same with 8-bit activations (a.xq): 4 bytes a lane (128 adjacent bytes a warp-step)
+ * and the block's scale, the 4 products summed exactly by dp4a, the weight's offset and min
+ * applied through the sum of the 4 activations (dp4a with ones). */
+#define GK_MV_DOT_X8(TYPE, st, t, c0, c1, lane, a, mv, m0, mc, acc)                        \
+    do {                                                                                   \
+        const int j_ = 4 * ((lane) & 7);                                                   \
+        const float *xd_ = (const float *)(const void *)((a).xq + (mv).M * (mv).K);        \
+        for (int64_t c_ = (c0) + (((lane) >> 3) & 3); c_ < (c1); c_ += 4) {                \
+            const gk_wq4 w_ = gk_staged_wq4(TYPE, GK_SHARED_PASS(st), t, (int)(c_ - (c0)), j_); \
+            GK_UNROLL                                                                      \
+            for (int i_ = 0; i_ < GK_MV_COLS; i_++)                                        \
+                if (i_ < (mc)) {                                                           \
+                    const uint32_t q4_ = gk_u32((a).xq + ((m0) + i_) * (mv).K + 32 * c_ + j_); \
+                    const float dx_ = gk_ldf(xd_ + ((m0) + i_) * ((mv).K / 32) + c_);      \
+                    int sq_ = gk_dp4a(w_.u, q4_, 0);                                       \
+                    float r_;                                                              \
+                    if (TYPE == GK_Q8_0) {                                                 \
+                        r_ = w_.d * (float)sq_;                                            \
+                    } else {                                                               \
+                        const int sx_ = gk_dp4a(0x01010101u, q4_, 0);                      \
+                        r_ = w_.d * (float)(sq_ + w_.off * sx_);                           \
+                        if (TYPE == GK_Q4_1 || TYPE == GK_Q4_K) r_ += w_.m * (float)sx_;   \
+                    }                                                                      \
+                    (acc)[i_] += dx_ * r_;                                                 \
+                }                                                                          \
+        }                                                                                  \
     } while (0)
 
 /* One warp per weight row n, block y picks GK_MV_COLS activation columns. The row goes by in
@@ -42,58 +70,60 @@ GK_DEV void gk_stage_load_chunks(const uint8_t *w, size_t row_bytes, int type, i
  * of one, the words of the next tile are already loading (adjacent lanes, adjacent words of
  * consecutive blocks) and are stored into the other before the barrier. The tile loop is
  * uniform over the block (it depends on K only); the warp reduces at the end. */
-#define GK_DEFINE_MATVEC_Q(name, TYPE)                                                      \
-    GK_BODY(name, gk_mv_args)                                                               \
-    {                                                                                       \
-        GK_SHARED(uint32_t, stage, 2 * GK_MV_ROWS * GK_MV_STAGE_WORDS);                     \
-        GK_SHARED(int, tile_at, 2 * GK_MV_ROWS);                                            \
-        GK_LOCAL_ARR(float, acc, GK_MV_COLS);                                               \
-        const int64_t m0 = GK_BY * GK_MV_COLS;                                              \
-        const int mc = a.M - m0 < GK_MV_COLS ? (int)(a.M - m0) : GK_MV_COLS;                \
-        const int64_t nc = a.K / 32;                                                        \
-        GK_THREADS {                                                                        \
-            const int64_t n = GK_BX * (GK_NT / 32) + (tid >> 5);                            \
-            for (int i = 0; i < GK_MV_COLS; i++) R(acc)[i] = 0.0f;                          \
-            if (n < a.N) {                                                                  \
-                gk_stage_regs r;                                                            \
-                gk_stage_load_chunks(a.w, a.row_bytes, TYPE, n, 0, nc < GK_MV_TILE ? nc : GK_MV_TILE, tid & 31, &r); \
+#define GK_DEFINE_MATVEC_Q(name, TYPE) GK_DEFINE_MATVEC_Q_(name, TYPE, gk_mv_args, a, GK_MV_DOT_F32)
+#define GK_DEFINE_MATVEC_QX8(name, TYPE) GK_DEFINE_MATVEC_Q_(name, TYPE, gk_mvx_args, a.mv, GK_MV_DOT_X8)
+#define GK_DEFINE_MATVEC_Q_(name, TYPE, ARGT, MV, DOT)                                     \
+    GK_BODY(name, ARGT)                                                                    \
+    {                                                                                      \
+        GK_SHARED(uint32_t, stage, 2 * GK_MV_ROWS * GK_MV_STAGE_WORDS);                    \
+        GK_SHARED(int, tile_at, 2 * GK_MV_ROWS);                                           \
+        GK_LOCAL_ARR(float, acc, GK_MV_COLS);                                              \
+        const int64_t m0 = GK_BY * GK_MV_COLS;                                             \
+        const int mc = (MV).M - m0 < GK_MV_COLS ? (int)((MV).M - m0) : GK_MV_COLS;         \
+        const int64_t nc = (MV).K / 32;                                                    \
+        GK_THREADS {                                                                       \
+            const int64_t n = GK_BX * (GK_NT / 32) + (tid >> 5);                           \
+            for (int i = 0; i < GK_MV_COLS; i++) R(acc)[i] = 0.0f;                         \
+            if (n < (MV).N) {                                                              \
+                gk_stage_regs r;                                                           \
+                gk_stage_load_chunks((MV).w, (MV).row_bytes, TYPE, n, 0, nc < GK_MV_TILE ? nc : GK_MV_TILE, tid & 31, &r); \
                 const int t = gk_stage_store(&r, GK_SHARED_PASS(stage), (tid >> 5) * GK_MV_STAGE_WORDS, tid & 31); \
-                if ((tid & 31) == 0) GK_SST(tile_at, tid >> 5, t);                          \
-            }                                                                               \
-        }                                                                                   \
-        GK_SYNC();                                                                          \
-        int buf = 0;                                                                        \
-        for (int64_t c0 = 0; c0 < nc; c0 += GK_MV_TILE, buf ^= 1) {                         \
-            const int64_t c1 = nc - c0 < GK_MV_TILE ? nc : c0 + GK_MV_TILE;                 \
-            const int64_t c2 = nc - c1 < GK_MV_TILE ? nc : c1 + GK_MV_TILE;                 \
-            GK_THREADS {                                                                    \
-                const int64_t n = GK_BX * (GK_NT / 32) + (tid >> 5);                        \
-                const int warp = tid >> 5, lane = tid & 31;                                 \
-                if (n < a.N) {                                                              \
-                    gk_stage_regs r;                                                        \
-                    if (c1 < nc) gk_stage_load_chunks(a.w, a.row_bytes, TYPE, n, c1, c2, lane, &r); \
-                    const int t = GK_SLD(tile_at, buf * GK_MV_ROWS + warp);                 \
-                    GK_MV_TILE_DOT(TYPE, stage, t, c0, c1, lane, a.x, a.K, m0, mc, R(acc));  \
-                    if (c1 < nc) {                                                          \
-                        const int nb = buf ^ 1;                                             \
-                        const int tn = gk_stage_store(&r, GK_SHARED_PASS(stage),             \
+                if ((tid & 31) == 0) GK_SST(tile_at, tid >> 5, t);                         \
+            }                                                                              \
+        }                                                                                  \
+        GK_SYNC();                                                                         \
+        int buf = 0;                                                                       \
+        for (int64_t c0 = 0; c0 < nc; c0 += GK_MV_TILE, buf ^= 1) {                        \
+            const int64_t c1 = nc - c0 < GK_MV_TILE ? nc : c0 + GK_MV_TILE;                \
+            const int64_t c2 = nc - c1 < GK_MV_TILE ? nc : c1 + GK_MV_TILE;                \
+            GK_THREADS {                                                                   \
+                const int64_t n = GK_BX * (GK_NT / 32) + (tid >> 5);                       \
+                const int warp = tid >> 5, lane = tid & 31;                                \
+                if (n < (MV).N) {                                                          \
+                    gk_stage_regs r = {{0}, 0, 0};                                         \
+                    if (c1 < nc) gk_stage_load_chunks((MV).w, (MV).row_bytes, TYPE, n, c1, c2, lane, &r); \
+                    const int t = GK_SLD(tile_at, buf * GK_MV_ROWS + warp);                \
+                    DOT(TYPE, stage, t, c0, c1, lane, a, MV, m0, mc, R(acc));              \
+                    if (c1 < nc) {                                                         \
+                        const int nb = buf ^ 1;                                            \
+                        const int tn = gk_stage_store(&r, GK_SHARED_PASS(stage),           \
                                                       (nb * GK_MV_ROWS + warp) * GK_MV_STAGE_WORDS, lane); \
-                        if (lane == 0) GK_SST(tile_at, nb * GK_MV_ROWS + warp, tn);         \
-                    }                                                                       \
-                }                                                                           \
-            }                                                                               \
-            GK_SYNC();                                                                      \
-        }                                                                                   \
-        GK_UNROLL                                                                           \
-        for (int i = 0; i < GK_MV_COLS; i++) GK_WARP_SUM_AT(acc, i);                        \
-        GK_THREADS {                                                                        \
-            const int64_t n = GK_BX * (GK_NT / 32) + (tid >> 5);                            \
-            if ((tid & 31) < mc && n < a.N) {                                               \
-                float v = 0.0f;                                                             \
-                for (int i = 0; i < GK_MV_COLS; i++) if (i == (tid & 31)) v = R(acc)[i];    \
-                gk_stf(a.y + (m0 + (tid & 31)) * a.N + n, v);                               \
-            }                                                                               \
-        }                                                                                   \
+                        if (lane == 0) GK_SST(tile_at, nb * GK_MV_ROWS + warp, tn);        \
+                    }                                                                      \
+                }                                                                          \
+            }                                                                              \
+            GK_SYNC();                                                                     \
+        }                                                                                  \
+        GK_UNROLL                                                                          \
+        for (int i = 0; i < GK_MV_COLS; i++) GK_WARP_SUM_AT(acc, i);                       \
+        GK_THREADS {                                                                       \
+            const int64_t n = GK_BX * (GK_NT / 32) + (tid >> 5);                           \
+            if ((tid & 31) < mc && n < (MV).N) {                                           \
+                float v = 0.0f;                                                            \
+                for (int i = 0; i < GK_MV_COLS; i++) if (i == (tid & 31)) v = R(acc)[i];   \
+                gk_stf((MV).y + (m0 + (tid & 31)) * (MV).N + n, v);                        \
+            }                                                                              \
+        }                                                                                  \
     }
 
 GK_DEFINE_MATVEC_Q(gk_body_matvec_q8_0, GK_Q8_0)
@@ -101,6 +131,42 @@ GK_DEFINE_MATVEC_Q(gk_body_matvec_q4_0, GK_Q4_0)
 GK_DEFINE_MATVEC_Q(gk_body_matvec_q4_1, GK_Q4_1)
 GK_DEFINE_MATVEC_Q(gk_body_matvec_q4_k, GK_Q4_K)
 GK_DEFINE_MATVEC_Q(gk_body_matvec_q6_k, GK_Q6_K)
+GK_DEFINE_MATVEC_QX8(gk_body_matvec_x8_q8_0, GK_Q8_0)
+GK_DEFINE_MATVEC_QX8(gk_body_matvec_x8_q4_0, GK_Q4_0)
+GK_DEFINE_MATVEC_QX8(gk_body_matvec_x8_q4_1, GK_Q4_1)
+GK_DEFINE_MATVEC_QX8(gk_body_matvec_x8_q4_k, GK_Q4_K)
+GK_DEFINE_MATVEC_QX8(gk_body_matvec_x8_q6_k, GK_Q6_K)
+
+/* Warp g quantises activation block g (32 floats of one column, x{K, M} in order): d =
+ * amax/127, q = round(x/d) within ±127 (ggml's quantize_row_q8_0, the scale kept as F32), so
+ * x = d * q to half a step. Lane j reads and writes element j, adjacent across the warp; the
+ * 8 warps' scales go out together from shared memory (one sector). */
+GK_BODY(gk_body_quantize_x8, gk_xq_args)
+{
+    GK_SHARED(float, ds, GK_MAX_THREADS / 32);
+    GK_LOCAL(float, v);
+    GK_LOCAL(float, amax);
+    const int64_t nb = a.K / 32 * a.M, g0 = GK_BX * (GK_NT / 32);
+    GK_THREADS {
+        const int64_t g = g0 + (tid >> 5);
+        R(v) = g < nb ? gk_ldf(a.x + 32 * g + (tid & 31)) : 0.0f;
+        R(amax) = fabsf(R(v));
+    }
+    GK_WARP_MAX(amax);
+    GK_THREADS {
+        const int64_t g = g0 + (tid >> 5);
+        if (g < nb) {
+            const float d = R(amax) / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+            const float q = fminf(fmaxf(roundf(R(v) * id), -127.0f), 127.0f);
+            gk_st_u8(a.xq + 32 * g + (tid & 31), (uint8_t)(int8_t)q);
+            if ((tid & 31) == 0) GK_SST(ds, tid >> 5, d);
+        }
+    }
+    GK_SYNC();
+    GK_THREADS {
+        if (tid < GK_NT / 32 && g0 + tid < nb) gk_stf((float *)(void *)(a.xq + a.K * a.M) + g0 + tid, GK_SLD(ds, tid));
+    }
+}
 
 /* Float weights (F32/F16/BF16), any K: lanes take adjacent elements, so a warp reads a
  * contiguous 64-128 bytes per step. */

@@ -50,6 +50,29 @@ typedef struct gk_mv_args {
     int type;
 } gk_mv_args;
 
+/* The integer path of the quantized matvec: the activations quantised once per matmul
+ * (gk_body_quantize_x8) to 8-bit blocks of 32, xq = int8 q[M][K] then float d[M][K/32]
+ * (x = d * q), and multiplied with dp4a. xq holds gk_mv_xq_bytes(K, M). */
+typedef struct gk_mvx_args {
+    gk_mv_args mv;
+    const uint8_t *xq;
+} gk_mvx_args;
+
+typedef struct gk_xq_args {
+    const float *x;           /* {K, M} */
+    uint8_t *xq;
+    int64_t K, M;
+} gk_xq_args;
+
+static inline size_t gk_mv_xq_bytes(int64_t K, int64_t M) { return (size_t)(K * M) + (size_t)(K / 32 * M) * 4; }
+
+/* One warp per 32-block of activations, 8 a block of threads. */
+static inline gk_grid gk_plan_quantize_x8(int64_t K, int64_t M)
+{
+    gk_grid g = {(K / 32 * M + 7) / 8, 1, 1, 256};
+    return g;
+}
+
 static inline gk_grid gk_plan_matvec(int64_t N, int64_t M)
 {
     gk_grid g = {(N + GK_MV_ROWS - 1) / GK_MV_ROWS, (M + GK_MV_COLS - 1) / GK_MV_COLS, 1,
