@@ -176,6 +176,158 @@ int gk_check_same_f32(gk_backend *b, const char *op, const gk_tensor *y, const g
     return f32_2d(b, op, "output", y, a->ne[0], gk_rows(a));
 }
 
+/* ---- the image family ------------------------------------------------------------------------ */
+
+static void shape_str(const int64_t ne[4], char *buf, size_t n) {
+    snprintf(buf, n, "%lldx%lldx%lldx%lld", (long long)ne[0], (long long)ne[1], (long long)ne[2], (long long)ne[3]);
+}
+
+/* An F32 tensor with storage, contiguous, and (ne non-NULL) of shape ne. */
+static int f32_4d(gk_backend *b, const char *op, const char *what, const gk_tensor *t, const int64_t ne[4]) {
+    if (!t || !t->data) return gk_fail(b, "%s: %s has no storage", op, what);
+    if (t->type != GK_F32) return gk_fail(b, "%s: %s must be f32, is %s", op, what, gk_type_name(t->type));
+    if (ne && memcmp(t->ne, ne, sizeof t->ne) != 0) {
+        char is[96], want[96];
+        shape_str(t->ne, is, sizeof is), shape_str(ne, want, sizeof want);
+        return gk_fail(b, "%s: %s is %s, expected %s", op, what, is, want);
+    }
+    return gk_check_contiguous(b, op, what, t);
+}
+
+/* A per-channel F32 vector of n elements (any 1-row shape), contiguous. */
+static int f32_vec(gk_backend *b, const char *op, const char *what, const gk_tensor *t, int64_t n) {
+    if (!t || !t->data) return gk_fail(b, "%s: %s has no storage", op, what);
+    if (t->type != GK_F32) return gk_fail(b, "%s: %s must be f32, is %s", op, what, gk_type_name(t->type));
+    if (gk_nelements(t) != n)
+        return gk_fail(b, "%s: %s has %lld elements, expected %lld", op, what, (long long)gk_nelements(t),
+                       (long long)n);
+    return gk_check_contiguous(b, op, what, t);
+}
+
+static int no_overlap(gk_backend *b, const char *op, const gk_tensor *y, const gk_tensor *t, const char *what) {
+    return overlap(y, t) ? gk_fail(b, "%s: the output overlaps %s", op, what) : 0;
+}
+
+int gk_check_conv2d(gk_backend *b, const gk_tensor *y, const gk_tensor *w, const gk_tensor *x,
+                    const gk_tensor *bias, const gk_conv2d_params *p) {
+    if (!p || p->stride < 1 || p->pad < 0)
+        return p ? gk_fail(b, "conv2d: bad parameters (stride %d, pad %d)", p->stride, p->pad)
+                 : gk_fail(b, "conv2d: no parameters");
+    if (!w || !w->data) return gk_fail(b, "conv2d: kernel has no storage");
+    if (w->type != GK_F32 && w->type != GK_F16 && w->type != GK_BF16)
+        return gk_fail(b, "conv2d: kernel type %s not supported (f32, f16, bf16)", gk_type_name(w->type));
+    if (gk_check_contiguous(b, "conv2d", "kernel", w) || f32_4d(b, "conv2d", "x", x, NULL)) return -1;
+    if (w->ne[2] != x->ne[2])
+        return gk_fail(b, "conv2d: kernel has %lld input channels, x has %lld", (long long)w->ne[2],
+                       (long long)x->ne[2]);
+    int64_t kw = w->ne[0], kh = w->ne[1];
+    if (x->ne[0] + 2 * p->pad < kw || x->ne[1] + 2 * p->pad < kh)
+        return gk_fail(b, "conv2d: a %lldx%lld kernel does not fit x of %lldx%lld with pad %d", (long long)kw,
+                       (long long)kh, (long long)x->ne[0], (long long)x->ne[1], p->pad);
+    const int64_t ne[4] = {(x->ne[0] + 2 * p->pad - kw) / p->stride + 1, (x->ne[1] + 2 * p->pad - kh) / p->stride + 1,
+                           w->ne[3], x->ne[3]};
+    if (f32_4d(b, "conv2d", "y", y, ne)) return -1;
+    if (bias && f32_vec(b, "conv2d", "bias", bias, w->ne[3])) return -1;
+    return no_overlap(b, "conv2d", y, x, "x") || no_overlap(b, "conv2d", y, w, "the kernel") ? -1 : 0;
+}
+
+static int norm_params(gk_backend *b, const char *op, const gk_tensor *gamma, const gk_tensor *beta, int64_t n) {
+    return f32_vec(b, op, "gamma", gamma, n) || f32_vec(b, op, "beta", beta, n) ? -1 : 0;
+}
+
+int gk_check_group_norm(gk_backend *b, const gk_tensor *y, const gk_tensor *x, const gk_tensor *gamma,
+                        const gk_tensor *beta, int n_groups) {
+    if (f32_4d(b, "group_norm", "x", x, NULL) || f32_4d(b, "group_norm", "y", y, x->ne)) return -1;
+    if (n_groups < 1 || x->ne[2] % n_groups)
+        return gk_fail(b, "group_norm: %lld channels do not split into %d groups", (long long)x->ne[2], n_groups);
+    return norm_params(b, "group_norm", gamma, beta, x->ne[2]);
+}
+
+int gk_check_layer_norm(gk_backend *b, const gk_tensor *y, const gk_tensor *x, const gk_tensor *gamma,
+                        const gk_tensor *beta) {
+    if (f32_4d(b, "layer_norm", "x", x, NULL) || f32_4d(b, "layer_norm", "y", y, x->ne)) return -1;
+    return norm_params(b, "layer_norm", gamma, beta, x->ne[0]);
+}
+
+int gk_check_unary(gk_backend *b, const char *op, const gk_tensor *y, const gk_tensor *x) {
+    return f32_4d(b, op, "x", x, NULL) || f32_4d(b, op, "y", y, x->ne) ? -1 : 0;
+}
+
+int gk_check_geglu(gk_backend *b, const gk_tensor *y, const gk_tensor *x) {
+    if (f32_4d(b, "geglu", "x", x, NULL)) return -1;
+    if (x->ne[0] < 2 || x->ne[0] % 2)
+        return gk_fail(b, "geglu: x rows have %lld values, not an even number", (long long)x->ne[0]);
+    const int64_t ne[4] = {x->ne[0] / 2, x->ne[1], x->ne[2], x->ne[3]};
+    return f32_4d(b, "geglu", "y", y, ne) || no_overlap(b, "geglu", y, x, "x") ? -1 : 0;
+}
+
+int gk_check_upsample2x(gk_backend *b, const gk_tensor *y, const gk_tensor *x) {
+    if (f32_4d(b, "upsample2x", "x", x, NULL)) return -1;
+    const int64_t ne[4] = {2 * x->ne[0], 2 * x->ne[1], x->ne[2], x->ne[3]};
+    return f32_4d(b, "upsample2x", "y", y, ne) || no_overlap(b, "upsample2x", y, x, "x") ? -1 : 0;
+}
+
+int gk_check_concat(gk_backend *b, const gk_tensor *y, const gk_tensor *a, const gk_tensor *c) {
+    if (f32_4d(b, "concat", "a", a, NULL) || f32_4d(b, "concat", "c", c, NULL)) return -1;
+    if (a->ne[0] != c->ne[0] || a->ne[1] != c->ne[1] || a->ne[3] != c->ne[3]) {
+        char sa[96], sc[96];
+        shape_str(a->ne, sa, sizeof sa), shape_str(c->ne, sc, sizeof sc);
+        return gk_fail(b, "concat: a is %s and c is %s: only the channels (ne[2]) may differ", sa, sc);
+    }
+    const int64_t ne[4] = {a->ne[0], a->ne[1], a->ne[2] + c->ne[2], a->ne[3]};
+    if (f32_4d(b, "concat", "y", y, ne)) return -1;
+    return no_overlap(b, "concat", y, a, "a") || no_overlap(b, "concat", y, c, "c") ? -1 : 0;
+}
+
+int gk_check_add_channel(gk_backend *b, const gk_tensor *y, const gk_tensor *x, const gk_tensor *v) {
+    if (f32_4d(b, "add_channel", "x", x, NULL) || f32_4d(b, "add_channel", "y", y, x->ne)) return -1;
+    if (f32_4d(b, "add_channel", "v", v, NULL)) return -1;
+    if (v->ne[0] != x->ne[2] || (gk_rows(v) != 1 && gk_rows(v) != x->ne[3]))
+        return gk_fail(b, "add_channel: v is %lldx%lld, expected %lldx%lld or %lldx1 (channels x images)",
+                       (long long)v->ne[0], (long long)gk_rows(v), (long long)x->ne[2], (long long)x->ne[3],
+                       (long long)x->ne[2]);
+    return 0;
+}
+
+int gk_check_timestep_embed(gk_backend *b, const gk_tensor *y, const gk_tensor *t, int dim, float max_period) {
+    if (dim < 2 || dim % 2 || !(max_period > 0))
+        return gk_fail(b, "timestep_embed: bad parameters (dim %d must be even and >= 2, max_period %g > 0)", dim,
+                       (double)max_period);
+    if (f32_4d(b, "timestep_embed", "t", t, NULL)) return -1;
+    const int64_t ne[4] = {dim, gk_nelements(t), 1, 1};
+    return f32_4d(b, "timestep_embed", "y", y, ne);
+}
+
+int gk_check_full_attention(gk_backend *b, const gk_tensor *out, const gk_tensor *q, const gk_tensor *k,
+                            const gk_tensor *v, const gk_full_attn_params *p, int64_t *tq, int64_t *tk,
+                            int64_t *batch) {
+    if (!p || p->n_head < 1 || p->head_dim < 1)
+        return p ? gk_fail(b, "full_attention: bad parameters (n_head %d, head_dim %d)", p->n_head, p->head_dim)
+                 : gk_fail(b, "full_attention: no parameters");
+    const int64_t d = (int64_t)p->n_head * p->head_dim;
+    if (f32_4d(b, "full_attention", "q", q, NULL) || f32_4d(b, "full_attention", "k", k, NULL)) return -1;
+    if (q->ne[0] != d)
+        return gk_fail(b, "full_attention: q rows have %lld values, expected n_head*head_dim = %lld",
+                       (long long)q->ne[0], (long long)d);
+    const int64_t kne[4] = {d, k->ne[1], q->ne[2], q->ne[3]};
+    if (f32_4d(b, "full_attention", "k", k, kne) || f32_4d(b, "full_attention", "v", v, kne) ||
+        f32_4d(b, "full_attention", "out", out, q->ne))
+        return -1;
+    if (k->ne[1] < 1) return gk_fail(b, "full_attention: no keys");
+    if (no_overlap(b, "full_attention", out, q, "q") || no_overlap(b, "full_attention", out, k, "k") ||
+        no_overlap(b, "full_attention", out, v, "v"))
+        return -1;
+    *tq = q->ne[1], *tk = k->ne[1], *batch = q->ne[2] * q->ne[3];
+    return 0;
+}
+
+int gk_check_cont(gk_backend *b, const gk_tensor *y, const gk_tensor *x) {
+    if (!x || !x->data) return gk_fail(b, "cont: x has no storage");
+    if (x->type != GK_F32) return gk_fail(b, "cont: x must be f32, is %s", gk_type_name(x->type));
+    if (f32_4d(b, "cont", "y", y, x->ne)) return -1;
+    return no_overlap(b, "cont", y, x, "x");
+}
+
 float gk_rope_theta(int pos, int i, int head_dim, float base, float ff) {
     float theta_scale = powf(base, -2.0f / (float)head_dim);
     return (float)pos * powf(theta_scale, (float)i) / ff;
@@ -184,16 +336,22 @@ float gk_rope_theta(int pos, int i, int head_dim, float base, float ff) {
 /* ---- the domain of every op ------------------------------------------------------------------ */
 
 /* Operand types by op, one letter per tensor argument in signature order: f F32, w a weight
- * type, c a KV-cache type, i I32. An op without an entry takes F32 tensors only. */
+ * type, k a float kernel (F32, F16, BF16: conv2d's), c a KV-cache type, i I32. An op without an
+ * entry takes F32 tensors only. */
 static const char *const operands[GK_OP_COUNT] = {
     [GK_OP_MATMUL] = "fwf",  [GK_OP_EMBEDDING] = "fwi", [GK_OP_RMSNORM] = "fff", [GK_OP_ROPE] = "ff",
     [GK_OP_KV_STORE] = "cf", [GK_OP_ATTENTION] = "ffcc", [GK_OP_SILU_MUL] = "fff", [GK_OP_ADD] = "fff",
     [GK_OP_SCALE] = "ff",    [GK_OP_SOFTMAX] = "ff",
+    [GK_OP_CONV2D] = "fkff", [GK_OP_GROUP_NORM] = "ffff", [GK_OP_LAYER_NORM] = "ffff", [GK_OP_GELU] = "ff",
+    [GK_OP_GELU_QUICK] = "ff", [GK_OP_GEGLU] = "ff", [GK_OP_SILU] = "ff", [GK_OP_UPSAMPLE2X] = "ff",
+    [GK_OP_CONCAT] = "fff", [GK_OP_ADD_CHANNEL] = "fff", [GK_OP_TIMESTEP_EMBED] = "ff",
+    [GK_OP_FULL_ATTENTION] = "ffff", [GK_OP_CONT] = "ff",
 };
 
 static bool letter_takes(char kind, int type) {
     switch (kind) {
     case 'w': return weight_type(type);
+    case 'k': return type == GK_F32 || type == GK_F16 || type == GK_BF16;
     case 'c': return cache_type(type);
     case 'i': return type == GK_I32;
     default: return type == GK_F32;

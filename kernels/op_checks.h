@@ -50,6 +50,27 @@ int gk_check_same_f32(gk_backend *b, const char *op, const gk_tensor *y, const g
 /* t is contiguous, else -1: "<op>: <what> is a strided view; this op needs contiguous tensors". */
 int gk_check_contiguous(gk_backend *b, const char *op, const char *what, const gk_tensor *t);
 
+/* ---- the image family (every tensor F32 and contiguous unless noted; shapes in backend.h) ---- */
+int gk_check_conv2d(gk_backend *b, const gk_tensor *y, const gk_tensor *w, const gk_tensor *x,
+                    const gk_tensor *bias, const gk_conv2d_params *p);
+int gk_check_group_norm(gk_backend *b, const gk_tensor *y, const gk_tensor *x, const gk_tensor *gamma,
+                        const gk_tensor *beta, int n_groups);
+int gk_check_layer_norm(gk_backend *b, const gk_tensor *y, const gk_tensor *x, const gk_tensor *gamma,
+                        const gk_tensor *beta);
+/* gelu, gelu_quick, silu: y of x's shape (y may equal x). */
+int gk_check_unary(gk_backend *b, const char *op, const gk_tensor *y, const gk_tensor *x);
+int gk_check_geglu(gk_backend *b, const gk_tensor *y, const gk_tensor *x);
+int gk_check_upsample2x(gk_backend *b, const gk_tensor *y, const gk_tensor *x);
+int gk_check_concat(gk_backend *b, const gk_tensor *y, const gk_tensor *a, const gk_tensor *c);
+int gk_check_add_channel(gk_backend *b, const gk_tensor *y, const gk_tensor *x, const gk_tensor *v);
+int gk_check_timestep_embed(gk_backend *b, const gk_tensor *y, const gk_tensor *t, int dim, float max_period);
+/* Fills *tq, *tk and *batch (images: ne[2]·ne[3]). */
+int gk_check_full_attention(gk_backend *b, const gk_tensor *out, const gk_tensor *q, const gk_tensor *k,
+                            const gk_tensor *v, const gk_full_attn_params *p, int64_t *tq, int64_t *tk,
+                            int64_t *batch);
+/* x: an F32 tensor of y's shape, any strides; y contiguous. */
+int gk_check_cont(gk_backend *b, const gk_tensor *y, const gk_tensor *x);
+
 /* Rotary angle of pair i (theta = pos * base^(-2i/head_dim) / ff), as ggml computes it: ff is
  * the pair's frequency factor (1 without factors; dividing by 1 is exact). */
 float gk_rope_theta(int pos, int i, int head_dim, float base, float ff);

@@ -1,7 +1,8 @@
 /* The "cpu" backend: host memory, a persistent thread pool, micro-kernels chosen at open time
  * from CPU features (or forced by opts->isa, a run axis the caller chooses). It has the core
- * family: matmul in every form lives in cpu_matmul_forms.c (the kernels in cpu_matmul.c),
- * attention in cpu_attention.c, the row-wise ops here. */
+ * and image families: matmul in every form lives in cpu_matmul_forms.c (the kernels in
+ * cpu_matmul.c), attention in cpu_attention.c, the core family's row-wise ops here; the image
+ * family in cpu_image.c (conv2d in cpu_conv.c, full_attention in cpu_image_attention.c). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/platform.h"
 #include "kernels/cpu/host_memory.h"
+#include "kernels/cpu/cpu_image.h"
 #include "kernels/op_checks.h"
 
 /* Below this many bytes touched, waking the workers costs more than the op. */
@@ -226,8 +228,9 @@ static int cpu_kv_store(gk_backend *b, gk_tensor *cache, const gk_tensor *src, i
 
 /* ---- the backend ---------------------------------------------------------------------------- */
 
-/* What it runs: the core family, on the types the default answer allows, with a kernel for the
- * weight type in the selected table (every table has all of them today; a gap would show here). */
+/* What it runs: the core and image families, on the types the default answer allows, with a
+ * kernel for the weight type in the selected table (every table has all of them today; a gap
+ * would show here). */
 static bool cpu_supports(gk_backend *b, gk_op op, const int *types, int n_types, const void *params) {
     if (!gk_supports_default(b, op, types, n_types, params)) return false;
     const gk_ukernels *uk = gk_cpu_of(b)->uk;
@@ -258,6 +261,7 @@ static const gk_ops cpu_ops = {
     .sync = gk_host_sync,
     .supports = cpu_supports,
     .core = &cpu_core,
+    .image = &gk_cpu_image_ops,   /* cpu_image.c, cpu_conv.c, cpu_image_attention.c */
 };
 
 static bool cpu_available(char *why, size_t whylen) {

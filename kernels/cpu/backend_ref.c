@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "kernels/cpu/host_memory.h"
+#include "kernels/cpu/ref_image.h"
 #include "kernels/op_checks.h"
 
 static const float *f32(const gk_tensor *t) { return (const float *)t->data; }
@@ -224,6 +225,7 @@ static const gk_ops ref_ops = {
     .sync = gk_host_sync,
     .supports = NULL,   /* the default: every op it has, every type each op's contract allows */
     .core = &ref_core,
+    .image = &gk_ref_image_ops,   /* ref_image.c */
 };
 
 static bool ref_available(char *why, size_t whylen) {

@@ -1,0 +1,193 @@
+/* full_attention for the "cpu" backend: flash-style, on the table's sgemm micro-kernel.
+ *
+ * A work unit is (image, head, a tile of NR queries); units come from an atomic counter, so the
+ * threads spread over heads × query tiles. A unit never holds more than BK keys' scores:
+ *  - its queries, scaled, are packed once as one NR-column panel Qp[d·NR + j] (head_dim deep);
+ *  - for each tile of BK keys: the keys are packed into MR-row panels and the micro-kernel gives
+ *    the transposed scores S[key][query] = K·Qᵀ (BK × NR, row stride NR), which is exactly the
+ *    layout of a B panel for the second product, so it is never repacked;
+ *  - the online softmax runs down the columns (a running maximum m and sum l per query; the
+ *    loops are over the NR queries of a row, contiguous, and vectorise with gk_exp_fast), and
+ *    rescales the accumulator by e^(m_old − m_new);
+ *  - the values, packed into MR-row panels over head_dim (Vp[d-panel][key·MR + i]), give the
+ *    transposed output Oᵀ[d][query] += Vᵀ·P in the micro-kernel (head_dim rounded up to MR, so a
+ *    head of 40 wastes 2 of 42 rows on a 6-row kernel, not 24 of 64 columns);
+ *  - at the end each query's column of Oᵀ divided by its l is written to out.
+ * Scratch per thread: Qp, Kp, S, Vp, Oᵀ and two NR vectors, ~70 KiB for head_dim 40 (L2). */
+#include <math.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "kernels/cpu/cpu_backend.h"
+#include "kernels/cpu/cpu_image.h"
+#include "kernels/op_checks.h"
+
+enum { KEY_TILE = 96 };   /* keys per tile, rounded up to a multiple of MR */
+
+typedef struct fa_job {
+    const gk_ukernels *uk;
+    const float *q, *k, *v;
+    float *out;
+    int64_t tq, tk, d;      /* queries, keys, values a row (n_head·head_dim) */
+    int n_head, hd, hdp;    /* head_dim, and rounded up to MR */
+    int mr, nr, bk;
+    float scale;
+    int64_t qtiles, units;
+    _Atomic int64_t next;
+    char *mem;
+    size_t per_thread;      /* bytes */
+} fa_job;
+
+typedef struct fa_mem {
+    float *qp, *kp, *s, *vp, *o, *m, *l;
+} fa_mem;
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static int round_up_i(int v, int m) { return (v + m - 1) / m * m; }
+
+/* Floats of each buffer, in fa_mem's order. */
+static void fa_sizes(const fa_job *j, size_t n[7]) {
+    n[0] = (size_t)j->hd * j->nr;
+    n[1] = (size_t)j->bk * j->hd;
+    n[2] = (size_t)j->bk * j->nr;
+    n[3] = (size_t)j->hdp * j->bk;
+    n[4] = (size_t)j->hdp * j->nr;
+    n[5] = n[6] = (size_t)j->nr;
+}
+
+static fa_mem fa_carve(const fa_job *j, int ith) {
+    size_t n[7];
+    fa_sizes(j, n);
+    float *p = (float *)(j->mem + (size_t)ith * j->per_thread), **dst[7];
+    fa_mem m;
+    dst[0] = &m.qp, dst[1] = &m.kp, dst[2] = &m.s, dst[3] = &m.vp, dst[4] = &m.o, dst[5] = &m.m, dst[6] = &m.l;
+    for (int i = 0; i < 7; i++) *dst[i] = p, p += (n[i] + 15) / 16 * 16;   /* each 64-byte aligned */
+    return m;
+}
+
+/* Keys k0 .. k0+bk of one head into MR-row panels over head_dim: kp[(i0/MR)·hd·MR + e·MR + i]. */
+static void pack_keys(const fa_job *j, const float *kh, int64_t k0, int bk, float *kp) {
+    const int mr = j->mr, hd = j->hd;
+    for (int i0 = 0; i0 < round_up_i(bk, mr); i0 += mr) {
+        float *dst = kp + (size_t)(i0 / mr) * hd * mr;
+        for (int i = 0; i < mr; i++) {
+            if (i0 + i >= bk) {
+                for (int e = 0; e < hd; e++) dst[e * mr + i] = 0;
+                continue;
+            }
+            const float *src = kh + (k0 + i0 + i) * j->d;
+            for (int e = 0; e < hd; e++) dst[e * mr + i] = src[e];
+        }
+    }
+}
+
+/* Values k0 .. k0+bk of one head into MR-row panels over the keys: vp[(d0/MR)·bk·MR + p·MR + i] =
+ * v[key p][dim d0 + i], dims past head_dim 0. */
+static void pack_values(const fa_job *j, const float *vh, int64_t k0, int bk, float *vp) {
+    const int mr = j->mr;
+    for (int d0 = 0; d0 < j->hdp; d0 += mr) {
+        float *dst = vp + (size_t)(d0 / mr) * bk * mr;
+        const int live = j->hd - d0 < mr ? j->hd - d0 : mr;
+        for (int p = 0; p < bk; p++) {
+            const float *src = vh + (k0 + p) * j->d + d0;
+            int i = 0;
+            for (; i < live; i++) dst[p * mr + i] = src[i];
+            for (; i < mr; i++) dst[p * mr + i] = 0;
+        }
+    }
+}
+
+/* Online softmax over the bk score rows of S (columns: the NR queries), leaving e^(s − m) in S,
+ * and Oᵀ rescaled to the new maxima. Columns go four at a time into local arrays (every table's
+ * NR is a multiple of 4, checked at the call), which GCC's -O2 vectoriser takes as straight-line
+ * code; a loop over all NR it would leave scalar. */
+static void softmax_tile(const fa_job *j, fa_mem *w, int bk) {
+    const int nr = j->nr;
+    float *s = w->s;
+    for (int c0 = 0; c0 < nr; c0 += 4) {
+        float mx[4], sum[4] = {0, 0, 0, 0}, a[4];
+        for (int c = 0; c < 4; c++) mx[c] = w->m[c0 + c];
+        for (int p = 0; p < bk; p++)
+            for (int c = 0; c < 4; c++) mx[c] = s[p * nr + c0 + c] > mx[c] ? s[p * nr + c0 + c] : mx[c];
+        for (int p = 0; p < bk; p++)
+            for (int c = 0; c < 4; c++) {
+                float e = gk_exp_fast(s[p * nr + c0 + c] - mx[c]);
+                s[p * nr + c0 + c] = e;
+                sum[c] += e;
+            }
+        for (int c = 0; c < 4; c++) {
+            a[c] = gk_exp_fast(w->m[c0 + c] - mx[c]);   /* m = −inf before the first tile: a ≈ 0 */
+            w->m[c0 + c] = mx[c];
+            w->l[c0 + c] = w->l[c0 + c] * a[c] + sum[c];
+        }
+        for (int e = 0; e < j->hdp; e++)
+            for (int c = 0; c < 4; c++) w->o[e * nr + c0 + c] *= a[c];
+    }
+}
+
+static void fa_unit(const fa_job *j, fa_mem *w, int64_t u) {
+    const int mr = j->mr, nr = j->nr, hd = j->hd;
+    const int64_t qt = u % j->qtiles, nh = u / j->qtiles, n = nh / j->n_head, h = nh % j->n_head;
+    const int64_t q0 = qt * nr, bq = min64(nr, j->tq - q0);
+    const float *qh = j->q + n * j->tq * j->d + h * hd, *kh = j->k + n * j->tk * j->d + h * hd,
+                *vh = j->v + n * j->tk * j->d + h * hd;
+    for (int e = 0; e < hd; e++)
+        for (int c = 0; c < nr; c++) w->qp[e * nr + c] = c < bq ? qh[(q0 + c) * j->d + e] * j->scale : 0.0f;
+    for (int c = 0; c < nr; c++) w->m[c] = -INFINITY, w->l[c] = 0;
+    memset(w->o, 0, (size_t)j->hdp * nr * sizeof *w->o);
+    for (int64_t k0 = 0; k0 < j->tk; k0 += j->bk) {
+        const int bk = (int)min64(j->bk, j->tk - k0), bkp = round_up_i(bk, mr);
+        pack_keys(j, kh, k0, bk, w->kp);
+        memset(w->s, 0, (size_t)bkp * nr * sizeof *w->s);
+        for (int i0 = 0; i0 < bkp; i0 += mr) j->uk->sgemm(hd, w->kp + (size_t)(i0 / mr) * hd * mr, w->qp, w->s + i0 * nr, nr);
+        softmax_tile(j, w, bk);   /* rows past bk (zero keys) are not looked at */
+        pack_values(j, vh, k0, bk, w->vp);
+        for (int d0 = 0; d0 < j->hdp; d0 += mr)
+            j->uk->sgemm(bk, w->vp + (size_t)(d0 / mr) * bk * mr, w->s, w->o + d0 * nr, nr);
+    }
+    float *oh = j->out + n * j->tq * j->d + h * hd;
+    for (int64_t c = 0; c < bq; c++) {
+        const float inv = 1.0f / w->l[c];
+        for (int e = 0; e < hd; e++) oh[(q0 + c) * j->d + e] = w->o[e * nr + c] * inv;
+    }
+}
+
+static void fa_worker(void *ctx, int ith, int nth) {
+    (void)nth;
+    fa_job *j = ctx;
+    fa_mem w = fa_carve(j, ith);
+    for (;;) {
+        int64_t u = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+        if (u >= j->units) return;
+        fa_unit(j, &w, u);
+    }
+}
+
+int gk_cpu_full_attention(gk_backend *b, gk_tensor *out, const gk_tensor *q, const gk_tensor *k,
+                          const gk_tensor *v, const gk_full_attn_params *p) {
+    int64_t tq, tk, batch;
+    if (gk_check_full_attention(b, out, q, k, v, p, &tq, &tk, &batch)) return -1;
+    gk_cpu *c = gk_cpu_of(b);
+    fa_job j = {.uk = c->uk, .q = q->data, .k = k->data, .v = v->data, .out = out->data, .tq = tq, .tk = tk,
+                .d = q->ne[0], .n_head = p->n_head, .hd = p->head_dim, .mr = c->uk->sgemm_mr,
+                .nr = c->uk->sgemm_nr, .scale = p->scale};
+    if (j.nr % 4)
+        return gk_fail(b, "full_attention: the %s micro-kernel's %d columns are not a multiple of 4", c->uk->isa,
+                       j.nr);
+    j.hdp = round_up_i(j.hd, j.mr);
+    j.bk = round_up_i(KEY_TILE, j.mr);
+    j.qtiles = (tq + j.nr - 1) / j.nr;
+    j.units = batch * p->n_head * j.qtiles;
+    if (j.units == 0) return 0;
+    size_t n[7], total = 0;
+    fa_sizes(&j, n);
+    for (int i = 0; i < 7; i++) total += (n[i] + 15) / 16 * 16;
+    j.per_thread = total * sizeof(float);
+    const int nth = gk_pool_size(c->pool);
+    j.mem = gk_cpu_scratch(c, CPU_SCRATCH_THREADS, j.per_thread * (size_t)nth);
+    if (!j.mem) return gk_fail(b, "full_attention: out of memory");
+    atomic_store(&j.next, 0);
+    if (j.units == 1) fa_worker(&j, 0, 1);
+    else gk_pool_run(c->pool, fa_worker, &j);
+    return 0;
+}
