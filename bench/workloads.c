@@ -5,11 +5,13 @@
 extern const gc_workload wl_triad;
 extern const gc_workload wl_llm;
 extern const gc_workload wl_kernels;
+extern const gc_workload wl_image;
 
 static const gc_workload *const all[] = {
     &wl_triad,
     &wl_llm,
     &wl_kernels,
+    &wl_image,
     NULL,
 };
 

@@ -62,7 +62,7 @@ int sd_shape_check(const sd_config *c, const sd_shape *s, gc_err *err);
 
 /* ---- the model (sd_model.c) ------------------------------------------------------------------ */
 typedef struct sd_tensor_info {
-    char name[112];              /* "model.diffusion_model.input_blocks.1.0.in_layers.2.weight" */
+    char name[160];              /* "model.diffusion_model.input_blocks.1.0.in_layers.2.weight" */
     int64_t ne[4];
     int type;                    /* storage type for the model's weight format */
     int role;                    /* SD_LINEAR, SD_CONV, SD_VECTOR (norm, bias), SD_EMBED */
@@ -82,6 +82,7 @@ typedef struct sd_model sd_model;
  * activation memory. wtype: the linear layers' format. NULL + err when the shape or format is
  * not one the model can run. */
 sd_model *sd_plan(const sd_config *c, const sd_shape *s, int wtype, gc_err *err);
+const sd_config *sd_model_config(const sd_model *m);
 int sd_tensor_count(const sd_model *m);
 const sd_tensor_info *sd_tensor_at(const sd_model *m, int i);
 int64_t sd_param_count(const sd_model *m);
@@ -91,6 +92,9 @@ sd_counts sd_counts_text(const sd_model *m);
 sd_counts sd_counts_step(const sd_model *m);
 sd_counts sd_counts_decode(const sd_model *m);
 
+/* Re-plans a model for another shape, keeping its weights (the tensor list does not depend on
+ * the shape); its buffers are reallocated when it is loaded. */
+int sd_reshape(sd_model *m, const sd_shape *s, gc_err *err);
 /* Allocates the planned model's weights (synthetic from seed) and arena on backend be. */
 int sd_load(sd_model *m, gk_backend *be, unsigned long seed, int n_threads, gc_err *err);
 void sd_free(sd_model *m);

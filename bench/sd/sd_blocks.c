@@ -12,11 +12,15 @@
 
 #include "bench/sd/sd_blocks.h"
 
-#define NAME 112
+/* A block's prefix ("model.diffusion_model.input_blocks.1.0") fits a prefix_t; a tensor's full
+ * name (prefix + "." + a short suffix) a name_t, as long as sd_tensor_info's. */
+#define PREFIX 112
+#define NAME 160
+typedef char prefix_t[PREFIX];
 typedef char name_t[NAME];
 
 static const char *nm(name_t b, const char *prefix, const char *suffix) {
-    snprintf(b, NAME, "%s.%s", prefix, suffix);
+    snprintf(b, NAME, "%.*s.%.40s", PREFIX - 1, prefix, suffix);
     return b;
 }
 

@@ -190,6 +190,7 @@ sd_model *sd_plan(const sd_config *c, const sd_shape *s, int wtype, gc_err *err)
     return m;
 }
 
+const sd_config *sd_model_config(const sd_model *m) { return &m->c; }
 int sd_tensor_count(const sd_model *m) { return m->n_t; }
 const sd_tensor_info *sd_tensor_at(const sd_model *m, int i) { return i >= 0 && i < m->n_t ? &m->ti[i] : NULL; }
 sd_counts sd_counts_text(const sd_model *m) { return m->counts[SD_PART_TEXT]; }
@@ -293,6 +294,38 @@ static int alloc_persist(sd_model *m, gc_err *err) {
                         "the activation arena", err);
 }
 
+static void free_persist(sd_model *m) {
+    gk_tensor *ts[] = {&m->p.ids, &m->p.kcache, &m->p.vcache, &m->p.context, &m->p.latent,
+                       &m->p.unet_in, &m->p.eps, &m->p.tsteps, &m->p.image, &m->arena};
+    for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++)
+        if (ts[i]->data) m->be->ops->free(m->be, ts[i]);
+    memset(&m->arena, 0, sizeof m->arena);
+}
+
+int sd_reshape(sd_model *m, const sd_shape *s, gc_err *err) {
+    sd_model *p = sd_plan(&m->c, s, m->wtype, err);
+    if (!p) return -1;
+    bool same = p->n_t == m->n_t;
+    for (int i = 0; same && i < m->n_t; i++)
+        same = !strcmp(p->ti[i].name, m->ti[i].name) && p->ti[i].type == m->ti[i].type;
+    if (!same) {
+        sd_free(p);
+        return gc_errf(err, "sd %s: another shape asks for other weights", m->c.name);
+    }
+    if (m->be) free_persist(m);
+    m->s = p->s;
+    m->batch = p->batch;
+    m->lw = p->lw;
+    m->lh = p->lh;
+    memcpy(m->counts, p->counts, sizeof m->counts);
+    m->p = p->p;   /* shapes only: allocated below */
+    float *sig = m->sigmas, *ts = m->timesteps;
+    m->sigmas = p->sigmas, m->timesteps = p->timesteps;
+    p->sigmas = sig, p->timesteps = ts;
+    sd_free(p);
+    return m->be ? alloc_persist(m, err) : 0;
+}
+
 int sd_load(sd_model *m, gk_backend *be, unsigned long seed, int n_threads, gc_err *err) {
     (void)n_threads;
     m->be = be;
@@ -311,10 +344,7 @@ void sd_free(sd_model *m) {
     if (m->be) {
         for (int i = 0; m->w && i < m->n_t; i++)
             if (m->w[i].data) m->be->ops->free(m->be, &m->w[i]);
-        gk_tensor *ts[] = {&m->p.ids, &m->p.kcache, &m->p.vcache, &m->p.context, &m->p.latent,
-                           &m->p.unet_in, &m->p.eps, &m->p.tsteps, &m->p.image, &m->arena};
-        for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++)
-            if (ts[i]->data) m->be->ops->free(m->be, ts[i]);
+        free_persist(m);
     }
     free(m->w);
     free(m->ti);

@@ -1,0 +1,315 @@
+/* image: Stable Diffusion image generation, measured as people quote it.
+ *
+ * Phases: text-encode (both prompts through CLIP's text transformer; unit prompt), unet-step
+ * (one Euler step of the UNet with classifier-free guidance: the it/s people quote; unit it),
+ * vae-decode (the latent to pixels; unit decode), and generation (start, text encode, every
+ * step, decode; unit image — what reports price).
+ *
+ * Verification (once per case, before any timing): the same weights on the scalar ref backend
+ * and on the case's backend, both at a reduced size (the latent 8 × 8 for sd1.5), run the text
+ * encoder, one guided step and the decoder; the latent after the step and the decoded pixels
+ * must agree within the format's tolerance. A failed check is recorded, never timed. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench/sd/sd.h"
+#include "bench/workload.h"
+
+enum { PH_TEXT, PH_STEP, PH_DECODE, PH_GENERATION };
+static const char *const phase_names[] = {"text-encode", "unet-step", "vae-decode", "generation", NULL};
+static const char *const presets[] = {"sd1.5", "sd-tiny", NULL};
+static const char *const quants[] = {"q8_0", "q4_0", "f16", "bf16", "f32", "q4_1", "q4_k", NULL};
+static const char *const backends[] = {"cpu", "ref",
+#ifdef GC_HAVE_CUDA
+                                       "cuda",
+#endif
+                                       NULL};
+
+typedef struct sd_case {
+    sd_model *m;
+    gk_backend *be;
+    sd_shape shape;
+    int wtype, threads;
+    unsigned long seed;
+    bool verified;
+    gc_verify ver;
+    int step;                 /* the next unet-step run's step (cycles through the schedule) */
+} sd_case;
+
+static double tolerance(int wtype) {
+    /* quantized linear layers meet 8-bit activations (as ggml's do) and the error compounds over
+     * the UNet's depth; float weights differ from the reference only in summation order */
+    const gk_type_info *t = gk_type_get(wtype);
+    return t && !t->quantized ? 5e-3 : 5e-2;
+}
+
+static int shape_of(const gc_case *c, sd_shape *s, gc_err *err) {
+    memset(s, 0, sizeof *s);
+    s->width = (int)gc_case_param_int(c, "width", 512);
+    s->height = (int)gc_case_param_int(c, "height", s->width);
+    s->steps = (int)gc_case_param_int(c, "steps", 20);
+    s->guidance = gc_case_param_int(c, "guidance", 1) != 0;
+    const char *scale = gc_case_param(c, "guidance-scale");
+    s->guidance_scale = scale ? strtof(scale, NULL) : 7.5f;
+    s->seed = c->opt->seed;
+    const sd_config *cfg = sd_preset(c->preset);
+    if (!cfg) return gc_errf(err, "image: unknown preset %s", c->preset);
+    return sd_shape_check(cfg, s, err);
+}
+
+static int parse_quant(const gc_case *c, int *wtype, gc_err *err) {
+    *wtype = gk_type_from_name(c->quant);
+    if (*wtype < 0 || !gk_type_get(*wtype)) return gc_errf(err, "image: unknown weight format %s", c->quant);
+    return 0;
+}
+
+/* The verification shape: the smallest latent the model's down and up sampling allow, at least
+ * 8 × 8; one step with the case's guidance. */
+static sd_shape verify_shape(const sd_config *c, const sd_shape *s) {
+    int f = (1 << (c->vae_levels - 1)) * (1 << (c->n_levels - 1)), px = f;
+    while (px / (1 << (c->vae_levels - 1)) < 8) px += f;
+    sd_shape v = *s;
+    v.width = v.height = px;
+    v.steps = 1;
+    return v;
+}
+
+/* Runs the whole small generation on m, keeping the latent after the step and the pixels. */
+static int small_run(sd_model *m, float *latent, float *image, gc_err *err) {
+    if (sd_start(m, err) || sd_encode(m, err) || sd_denoise_step(m, 0, err) || sd_read_latent(m, latent, err) ||
+        sd_decode(m, err) || sd_read_image(m, image, err))
+        return -1;
+    return 0;
+}
+
+/* max |a − ref| ÷ max |ref|: scale-free, as the llm workload compares logits. */
+static double rel_err(const float *ref, const float *a, int64_t n) {
+    double e = 0, top = 0;
+    for (int64_t i = 0; i < n; i++) {
+        e = fmax(e, fabs((double)a[i] - ref[i]));
+        top = fmax(top, fabs((double)ref[i]));
+    }
+    return top > 0 ? e / top : e;
+}
+
+static int verify_case(sd_case *s, gc_err *err) {
+    gc_verify *v = &s->ver;
+    if (!strcmp(s->be->name, "ref")) {
+        v->ok = true;
+        snprintf(v->detail, sizeof v->detail, "the ref backend is the reference (scalar F32 oracle)");
+        gc_kv_add(v->vals, &v->n_vals, GC_MAX_KV, "max_rel_err", 0);
+        return 0;
+    }
+    const sd_config *c = sd_model_config(s->m);
+    sd_shape vs = verify_shape(c, &s->shape);
+    char why[256];
+    gk_backend_opts ro = {.n_threads = 1};
+    gk_backend *rbe = gk_backend_open("ref", &ro, why, sizeof why);
+    if (!rbe) return gc_errf(err, "image: cannot open the ref backend to verify: %s", why);
+    sd_model *ref = sd_plan(c, &vs, s->wtype, err);
+    int rc = ref && !sd_load(ref, rbe, s->seed, 1, err) ? 0 : -1;
+    rc = rc ? rc : sd_reshape(s->m, &vs, err);
+    int64_t nl = rc ? 0 : sd_latent_elems(ref), ni = rc ? 0 : sd_image_elems(ref);
+    float *buf = rc ? NULL : malloc((size_t)(2 * (nl + ni)) * sizeof *buf);
+    if (!rc && !buf) rc = gc_errf(err, "image: out of memory for verification");
+    if (!rc) rc = small_run(ref, buf, buf + nl, err) || small_run(s->m, buf + nl + ni, buf + 2 * nl + ni, err) ? -1 : 0;
+    if (!rc) {
+        double el = rel_err(buf, buf + nl + ni, nl), ei = rel_err(buf + nl, buf + 2 * nl + ni, ni), tol = tolerance(s->wtype);
+        v->ok = el <= tol && ei <= tol;
+        snprintf(v->detail, sizeof v->detail,
+                 "%d×%d, one guided step and the decoder vs the ref backend: latent max rel err %.3g, pixels %.3g "
+                 "(tolerance %.3g)", vs.width, vs.height, el, ei, tol);
+        gc_kv_add(v->vals, &v->n_vals, GC_MAX_KV, "max_rel_err", fmax(el, ei));
+        gc_kv_add(v->vals, &v->n_vals, GC_MAX_KV, "latent_rel_err", el);
+        gc_kv_add(v->vals, &v->n_vals, GC_MAX_KV, "pixel_rel_err", ei);
+        gc_kv_add(v->vals, &v->n_vals, GC_MAX_KV, "tolerance", tol);
+    }
+    free(buf);
+    sd_free(ref);
+    gk_backend_close(rbe);
+    if (!rc) rc = sd_reshape(s->m, &s->shape, err);   /* back to the case's own shape */
+    return rc;
+}
+
+static void declare_phases(const sd_case *s, gc_phase *ph, int *n) {
+    static const char *const units[] = {"prompt", "it", "decode", "image"};
+    sd_counts t = sd_counts_text(s->m), u = sd_counts_step(s->m), d = sd_counts_decode(s->m);
+    double wb = (double)sd_weight_bytes(s->m);
+    double flops[] = {t.flops, u.flops, d.flops, t.flops + s->shape.steps * u.flops + d.flops};
+    int batch = s->shape.guidance ? 2 : 1;
+    double work[] = {batch, 1, 1, 1};
+    *n = 0;
+    for (int p = PH_TEXT; p <= PH_GENERATION; p++) {
+        gc_phase *x = &ph[(*n)++];
+        memset(x, 0, sizeof *x);
+        snprintf(x->name, sizeof x->name, "%s", phase_names[p]);
+        snprintf(x->unit, sizeof x->unit, "%s", units[p]);
+        x->work_per_rep = work[p];
+        x->flops_per_rep = flops[p];
+        x->bytes_per_rep = p == PH_GENERATION ? wb : 0;   /* weights are re-read every step; not a bound here */
+    }
+}
+
+static const gc_op_need *needs_of(int wtype, int *n) {
+    static gc_op_need needs[24];
+    int k = 0;
+    needs[k++] = (gc_op_need){GK_OP_MATMUL, {GK_F32, wtype, GK_F32}, 3};
+    needs[k++] = (gc_op_need){GK_OP_MATMUL, {GK_F32, wtype == GK_F32 ? GK_F32 : GK_F16, GK_F32}, 3};
+    needs[k++] = (gc_op_need){GK_OP_EMBEDDING, {GK_F32, wtype == GK_F32 ? GK_F32 : GK_F16, GK_I32}, 3};
+    needs[k++] = (gc_op_need){GK_OP_CONV2D, {GK_F32, wtype == GK_F32 ? GK_F32 : wtype == GK_BF16 ? GK_BF16 : GK_F16}, 2};
+    static const int f32_ops[] = {GK_OP_GROUP_NORM, GK_OP_LAYER_NORM, GK_OP_GELU_QUICK, GK_OP_GEGLU, GK_OP_SILU,
+                                  GK_OP_UPSAMPLE2X, GK_OP_CONCAT, GK_OP_ADD_CHANNEL, GK_OP_TIMESTEP_EMBED,
+                                  GK_OP_FULL_ATTENTION, GK_OP_CONT, GK_OP_ADD, GK_OP_SCALE};
+    for (size_t i = 0; i < sizeof f32_ops / sizeof f32_ops[0]; i++) needs[k++] = (gc_op_need){f32_ops[i], {0}, 0};
+    needs[k++] = (gc_op_need){GK_OP_KV_STORE, {GK_F32, GK_F32}, 2};
+    needs[k++] = (gc_op_need){GK_OP_ATTENTION, {GK_F32, GK_F32, GK_F32, GK_F32}, 4};
+    *n = k;
+    return needs;
+}
+
+static void image_teardown(void *state) {
+    sd_case *s = state;
+    if (!s) return;
+    sd_free(s->m);
+    if (s->be) gk_backend_close(s->be);
+    free(s);
+}
+
+static int image_setup(const gc_case *c, void **state, gc_setup_out *out, gc_err *err) {
+    sd_case *s = calloc(1, sizeof *s);
+    if (!s) return gc_errf(err, "image: out of memory");
+    *state = s;
+    s->threads = c->threads;
+    s->seed = c->opt->seed;
+    if (parse_quant(c, &s->wtype, err) || shape_of(c, &s->shape, err)) return -1;
+    s->m = sd_plan(sd_preset(c->preset), &s->shape, s->wtype, err);
+    if (!s->m) return -1;
+    declare_phases(s, out->phases, &out->n_phases);
+    char why[256];
+    gk_backend_opts bo = {.n_threads = c->threads, .smt = c->opt->smt, .isa = c->isa};
+    s->be = gk_backend_open(c->backend, &bo, why, sizeof why);
+    if (!s->be) return gc_errf(err, "image: backend %s: %s", c->backend, why);
+    gc_device_of(s->be, out->device, sizeof out->device);
+    int n;
+    const gc_op_need *needs = needs_of(s->wtype, &n);
+    if (gc_require_ops(s->be, "image", needs, n, err)) return GC_SETUP_UNSUPPORTED;
+    return sd_load(s->m, s->be, s->seed, c->threads, err);
+}
+
+static int image_verify(void *state, int phase, gc_verify *v, gc_err *err) {
+    sd_case *s = state;
+    if (!s->verified) {
+        if (verify_case(s, err)) return -1;
+        s->verified = true;
+    }
+    *v = s->ver;
+    /* the state a phase's runs assume: a context for the steps, a latent for the decoder */
+    s->step = 0;
+    if (phase == PH_STEP || phase == PH_DECODE)
+        if (sd_start(s->m, err) || sd_encode(s->m, err)) return -1;
+    return 0;
+}
+
+static int image_run(void *state, int phase, gc_err *err) {
+    sd_case *s = state;
+    sd_model *m = s->m;
+    switch (phase) {
+    case PH_TEXT: return sd_encode(m, err);
+    case PH_STEP: {
+        /* every step costs the same; cycling keeps the latent on the schedule's path */
+        if (s->step == s->shape.steps) {
+            if (sd_start(m, err)) return -1;
+            s->step = 0;
+        }
+        return sd_denoise_step(m, s->step++, err);
+    }
+    case PH_DECODE: return sd_decode(m, err);
+    default:
+        if (sd_start(m, err) || sd_encode(m, err)) return -1;
+        for (int i = 0; i < s->shape.steps; i++)
+            if (sd_denoise_step(m, i, err)) return -1;
+        return sd_decode(m, err);
+    }
+}
+
+static void image_finish(void *state, int phase, gc_metrics *mt) {
+    sd_case *s = state;
+    (void)phase;
+    gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, "params", (double)sd_param_count(s->m));
+    gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, "weight_bytes", (double)sd_weight_bytes(s->m));
+    gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, "width", s->shape.width);
+    gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, "height", s->shape.height);
+    gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, "steps", s->shape.steps);
+    gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, "images", 1);
+    gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, "peak_rss_bytes", (double)gc_peak_rss_bytes());
+}
+
+static void image_describe(const gc_case *c) {
+    gc_err err;
+    sd_shape sh;
+    int wtype;
+    if (parse_quant(c, &wtype, &err) || shape_of(c, &sh, &err)) {
+        printf("    image: %s\n", err.msg);
+        return;
+    }
+    sd_model *m = sd_plan(sd_preset(c->preset), &sh, wtype, &err);
+    if (!m) {
+        printf("    image: %s\n", err.msg);
+        return;
+    }
+    sd_counts t = sd_counts_text(m), u = sd_counts_step(m), d = sd_counts_decode(m);
+    uint64_t arena = t.arena_bytes > u.arena_bytes ? t.arena_bytes : u.arena_bytes;
+    arena = arena > d.arena_bytes ? arena : d.arena_bytes;
+    printf("    model %s: %.3f B parameters, weights %s: %.3f GB; %d×%d, %d steps, guidance %s (scale %g)\n", c->preset,
+           sd_param_count(m) / 1e9, c->quant, sd_weight_bytes(m) / 1e9, sh.width, sh.height, sh.steps,
+           sh.guidance ? "on" : "off", sh.guidance_scale);
+    printf("    FLOPs: text encode %.3g G, one UNet step %.4g G, decode %.4g G, a generation %.4g T; activations %.3f GB; "
+           "needs %.2f GB, %.2f GB available\n",
+           t.flops / 1e9, u.flops / 1e9, d.flops / 1e9, (t.flops + sh.steps * u.flops + d.flops) / 1e12, arena / 1e9,
+           (sd_weight_bytes(m) + arena) / 1e9, gc_mem_available_bytes() / 1e9);
+    sd_free(m);
+}
+
+static int image_check_case(const gc_case *c, gc_err *err) {
+    sd_shape sh;
+    int wtype;
+    return parse_quant(c, &wtype, err) || shape_of(c, &sh, err) ? -1 : 0;
+}
+
+/* clang-format off */
+static const gc_param params[] = {
+    {.name = "width", .kind = GC_PARAM_INT, .lo = 8, .hi = 4096, .def = "512", .quick_max = 64, .metavar = "PX",
+     .help = "image width in pixels"},
+    {.name = "height", .kind = GC_PARAM_INT, .lo = 0, .hi = 4096, .same_as = "width", .metavar = "PX",
+     .help = "image height in pixels"},
+    {.name = "steps", .kind = GC_PARAM_INT, .lo = 1, .hi = 1000, .def = "20", .quick_max = 2, .metavar = "N",
+     .help = "denoising steps (Euler)"},
+    {.name = "guidance", .kind = GC_PARAM_INT, .lo = 0, .hi = 1, .def = "1", .metavar = "0|1",
+     .help = "classifier-free guidance (a batch of 2 through the UNet)"},
+    {.name = "guidance-scale", .kind = GC_PARAM_DOUBLE, .lo = 0, .hi = 100, .def = "7.5", .metavar = "S",
+     .help = "guidance scale"},
+    {.name = NULL},
+};
+/* clang-format on */
+
+const gc_workload wl_image = {
+    .name = "image",
+    .description = "Stable Diffusion image generation: text encode, UNet steps with guidance, VAE decode and a whole "
+                   "image, verified against the reference backend",
+    .presets = presets,
+    .quants = quants,
+    .backends = backends,
+    .params = params,
+    .phases = phase_names,
+    .setup = image_setup,
+    .verify = image_verify,
+    .run = image_run,
+    .finish = image_finish,
+    .describe = image_describe,
+    .check_case = image_check_case,
+    .teardown = image_teardown,
+    .default_threads = "all",
+    .takes_isa = true,
+};
