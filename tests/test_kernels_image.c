@@ -510,11 +510,11 @@ typedef struct fa_case {
 } fa_case;
 
 /* Tq not a multiple of NR, Tk not of the key tile (96) and below it, head_dim 40 (SD's), 13 and
- * 1 (no multiple of MR), one key, batch 2, and q scaled so scores spread over ±12: the running
+ * 1 (no multiple of MR), one key, batch 2, Tq = 150 (more than one block of 4 NR-query panels), and q scaled so scores spread over ±12: the running
  * maximum then changes between key tiles and the rescaling is exercised. */
 static const fa_case fa_cases[] = {
     {2, 40, 37, 101, 2, 1.0f}, {1, 8, 1, 1, 1, 1.0f},  {3, 13, 5, 200, 1, 1.0f},
-    {2, 40, 33, 230, 1, 8.0f}, {4, 1, 9, 7, 2, 1.0f},
+    {2, 40, 33, 230, 1, 8.0f}, {4, 1, 9, 7, 2, 1.0f},   {1, 8, 150, 20, 1, 1.0f},
 };
 
 static void attention_all(pair *p) {

@@ -1,19 +1,23 @@
 /* full_attention for the "cpu" backend: flash-style, on the table's sgemm micro-kernel.
  *
- * A work unit is (image, head, a tile of NR queries); units come from an atomic counter, so the
- * threads spread over heads × query tiles. A unit never holds more than BK keys' scores:
- *  - its queries, scaled, are packed once as one NR-column panel Qp[d·NR + j] (head_dim deep);
- *  - for each tile of BK keys: the keys are packed into MR-row panels and the micro-kernel gives
- *    the transposed scores S[key][query] = K·Qᵀ (BK × NR, row stride NR), which is exactly the
- *    layout of a B panel for the second product, so it is never repacked;
+ * First the keys and values are packed once, in parallel, for every (image, head, tile of BK
+ * keys): keys into MR-row panels over head_dim, values into MR-row panels over the tile's keys
+ * (Vp[d-panel][key·MR + i]), head_dim rounded up to MR (a head of 40 wastes 2 of 42 rows on a
+ * 6-row kernel, not 24 of 64 columns). Repacking them in every work unit instead cost half the
+ * time (measured: strided gathers of 160-byte head slices 1280 bytes apart).
+ * A work unit is (image, head, QP panels of NR queries); units come from an atomic counter, so
+ * the threads spread over heads × query blocks. A unit never holds more than BK keys' scores:
+ *  - its queries, scaled, are packed once as QP NR-column panels Qp[e·NR + j] (head_dim deep);
+ *  - for each key tile (in L1/L2 while the unit's QP panels use it) and each query panel: the
+ *    micro-kernel gives the transposed scores S[key][query] = K·Qᵀ (BK × NR, row stride NR),
+ *    exactly the layout of a B panel for the second product, so it is never repacked;
  *  - the online softmax runs down the columns (a running maximum m and sum l per query; the
- *    loops are over the NR queries of a row, contiguous, and vectorise with gk_exp_fast), and
- *    rescales the accumulator by e^(m_old − m_new);
- *  - the values, packed into MR-row panels over head_dim (Vp[d-panel][key·MR + i]), give the
- *    transposed output Oᵀ[d][query] += Vᵀ·P in the micro-kernel (head_dim rounded up to MR, so a
- *    head of 40 wastes 2 of 42 rows on a 6-row kernel, not 24 of 64 columns);
+ *    loops are over the queries of a row, contiguous, and vectorise with gk_exp_fast), and
+ *    rescales the panel's accumulator by e^(m_old − m_new);
+ *  - Oᵀ[d][query] += Vᵀ·P in the micro-kernel;
  *  - at the end each query's column of Oᵀ divided by its l is written to out.
- * Scratch per thread: Qp, Kp, S, Vp, Oᵀ and two NR vectors, ~70 KiB for head_dim 40 (L2). */
+ * Scratch: the packed keys and values (as large as k and v); per thread Qp, S, Oᵀ and the m
+ * and l vectors of QP panels, ~50 KiB for head_dim 40 on AVX2. */
 #include <math.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -22,7 +26,10 @@
 #include "kernels/cpu/cpu_image.h"
 #include "kernels/op_checks.h"
 
-enum { KEY_TILE = 96 };   /* keys per tile, rounded up to a multiple of MR */
+enum {
+    KEY_TILE = 96,      /* keys per tile, rounded up to a multiple of MR */
+    QUERY_PANELS = 4,   /* NR-query panels per unit: each key tile is used QP times from cache */
+};
 
 typedef struct fa_job {
     const gk_ukernels *uk;
@@ -32,36 +39,37 @@ typedef struct fa_job {
     int n_head, hd, hdp;    /* head_dim, and rounded up to MR */
     int mr, nr, bk;
     float scale;
-    int64_t qtiles, units;
+    int64_t ktiles;           /* key tiles per (image, head) */
+    size_t kslot, vslot;      /* floats of one packed key tile and value tile */
+    float *kpack, *vpack;
+    int64_t qblocks, units;   /* blocks of QUERY_PANELS·NR queries per (image, head) */
     _Atomic int64_t next;
     char *mem;
     size_t per_thread;      /* bytes */
 } fa_job;
 
 typedef struct fa_mem {
-    float *qp, *kp, *s, *vp, *o, *m, *l;
+    float *qp, *s, *o, *m, *l;   /* QP panels of each but s */
 } fa_mem;
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static int round_up_i(int v, int m) { return (v + m - 1) / m * m; }
 
 /* Floats of each buffer, in fa_mem's order. */
-static void fa_sizes(const fa_job *j, size_t n[7]) {
-    n[0] = (size_t)j->hd * j->nr;
-    n[1] = (size_t)j->bk * j->hd;
-    n[2] = (size_t)j->bk * j->nr;
-    n[3] = (size_t)j->hdp * j->bk;
-    n[4] = (size_t)j->hdp * j->nr;
-    n[5] = n[6] = (size_t)j->nr;
+static void fa_sizes(const fa_job *j, size_t n[5]) {
+    n[0] = (size_t)QUERY_PANELS * j->hd * j->nr;
+    n[1] = (size_t)j->bk * j->nr;
+    n[2] = (size_t)QUERY_PANELS * j->hdp * j->nr;
+    n[3] = n[4] = (size_t)QUERY_PANELS * j->nr;
 }
 
 static fa_mem fa_carve(const fa_job *j, int ith) {
-    size_t n[7];
+    size_t n[5];
     fa_sizes(j, n);
-    float *p = (float *)(j->mem + (size_t)ith * j->per_thread), **dst[7];
+    float *p = (float *)(j->mem + (size_t)ith * j->per_thread), **dst[5];
     fa_mem m;
-    dst[0] = &m.qp, dst[1] = &m.kp, dst[2] = &m.s, dst[3] = &m.vp, dst[4] = &m.o, dst[5] = &m.m, dst[6] = &m.l;
-    for (int i = 0; i < 7; i++) *dst[i] = p, p += (n[i] + 15) / 16 * 16;   /* each 64-byte aligned */
+    dst[0] = &m.qp, dst[1] = &m.s, dst[2] = &m.o, dst[3] = &m.m, dst[4] = &m.l;
+    for (int i = 0; i < 5; i++) *dst[i] = p, p += (n[i] + 15) / 16 * 16;   /* each 64-byte aligned */
     return m;
 }
 
@@ -97,16 +105,27 @@ static void pack_values(const fa_job *j, const float *vh, int64_t k0, int bk, fl
     }
 }
 
+/* Rows: (image·n_head + head)·ktiles + tile. */
+static void pack_kv_rows(void *ctx, int64_t r0, int64_t r1) {
+    const fa_job *j = ctx;
+    for (int64_t r = r0; r < r1; r++) {
+        const int64_t t = r % j->ktiles, nh = r / j->ktiles, n = nh / j->n_head, h = nh % j->n_head;
+        const int64_t k0 = t * j->bk;
+        const int bk = (int)min64(j->bk, j->tk - k0);
+        pack_keys(j, j->k + n * j->tk * j->d + h * j->hd, k0, bk, j->kpack + (size_t)r * j->kslot);
+        pack_values(j, j->v + n * j->tk * j->d + h * j->hd, k0, bk, j->vpack + (size_t)r * j->vslot);
+    }
+}
+
 /* Online softmax over the bk score rows of S (columns: the NR queries), leaving e^(s − m) in S,
  * and Oᵀ rescaled to the new maxima. Columns go four at a time into local arrays (every table's
  * NR is a multiple of 4, checked at the call), which GCC's -O2 vectoriser takes as straight-line
  * code; a loop over all NR it would leave scalar. */
-static void softmax_tile(const fa_job *j, fa_mem *w, int bk) {
+static void softmax_tile(const fa_job *j, float *s, float *m, float *l, float *o, int bk) {
     const int nr = j->nr;
-    float *s = w->s;
     for (int c0 = 0; c0 < nr; c0 += 4) {
         float mx[4], sum[4] = {0, 0, 0, 0}, a[4];
-        for (int c = 0; c < 4; c++) mx[c] = w->m[c0 + c];
+        for (int c = 0; c < 4; c++) mx[c] = m[c0 + c];
         for (int p = 0; p < bk; p++)
             for (int c = 0; c < 4; c++) mx[c] = s[p * nr + c0 + c] > mx[c] ? s[p * nr + c0 + c] : mx[c];
         for (int p = 0; p < bk; p++)
@@ -116,39 +135,50 @@ static void softmax_tile(const fa_job *j, fa_mem *w, int bk) {
                 sum[c] += e;
             }
         for (int c = 0; c < 4; c++) {
-            a[c] = gk_exp_fast(w->m[c0 + c] - mx[c]);   /* m = −inf before the first tile: a ≈ 0 */
-            w->m[c0 + c] = mx[c];
-            w->l[c0 + c] = w->l[c0 + c] * a[c] + sum[c];
+            a[c] = gk_exp_fast(m[c0 + c] - mx[c]);   /* m = −inf before the first tile: a ≈ 0 */
+            m[c0 + c] = mx[c];
+            l[c0 + c] = l[c0 + c] * a[c] + sum[c];
         }
         for (int e = 0; e < j->hdp; e++)
-            for (int c = 0; c < 4; c++) w->o[e * nr + c0 + c] *= a[c];
+            for (int c = 0; c < 4; c++) o[e * nr + c0 + c] *= a[c];
     }
 }
 
 static void fa_unit(const fa_job *j, fa_mem *w, int64_t u) {
     const int mr = j->mr, nr = j->nr, hd = j->hd;
-    const int64_t qt = u % j->qtiles, nh = u / j->qtiles, n = nh / j->n_head, h = nh % j->n_head;
-    const int64_t q0 = qt * nr, bq = min64(nr, j->tq - q0);
-    const float *qh = j->q + n * j->tq * j->d + h * hd, *kh = j->k + n * j->tk * j->d + h * hd,
-                *vh = j->v + n * j->tk * j->d + h * hd;
-    for (int e = 0; e < hd; e++)
-        for (int c = 0; c < nr; c++) w->qp[e * nr + c] = c < bq ? qh[(q0 + c) * j->d + e] * j->scale : 0.0f;
-    for (int c = 0; c < nr; c++) w->m[c] = -INFINITY, w->l[c] = 0;
-    memset(w->o, 0, (size_t)j->hdp * nr * sizeof *w->o);
-    for (int64_t k0 = 0; k0 < j->tk; k0 += j->bk) {
-        const int bk = (int)min64(j->bk, j->tk - k0), bkp = round_up_i(bk, mr);
-        pack_keys(j, kh, k0, bk, w->kp);
-        memset(w->s, 0, (size_t)bkp * nr * sizeof *w->s);
-        for (int i0 = 0; i0 < bkp; i0 += mr) j->uk->sgemm(hd, w->kp + (size_t)(i0 / mr) * hd * mr, w->qp, w->s + i0 * nr, nr);
-        softmax_tile(j, w, bk);   /* rows past bk (zero keys) are not looked at */
-        pack_values(j, vh, k0, bk, w->vp);
-        for (int d0 = 0; d0 < j->hdp; d0 += mr)
-            j->uk->sgemm(bk, w->vp + (size_t)(d0 / mr) * bk * mr, w->s, w->o + d0 * nr, nr);
+    const int64_t qb = u % j->qblocks, nh = u / j->qblocks, n = nh / j->n_head, h = nh % j->n_head;
+    const int64_t q0 = qb * QUERY_PANELS * nr;
+    const int np = (int)min64(QUERY_PANELS, (j->tq - q0 + nr - 1) / nr);
+    const float *qh = j->q + n * j->tq * j->d + h * hd;
+    for (int qp = 0; qp < np; qp++) {
+        float *dst = w->qp + (size_t)qp * hd * nr;
+        const int64_t qa = q0 + (int64_t)qp * nr, bq = min64(nr, j->tq - qa);
+        for (int e = 0; e < hd; e++)
+            for (int c = 0; c < nr; c++) dst[e * nr + c] = c < bq ? qh[(qa + c) * j->d + e] * j->scale : 0.0f;
+    }
+    for (int c = 0; c < np * nr; c++) w->m[c] = -INFINITY, w->l[c] = 0;
+    memset(w->o, 0, (size_t)np * j->hdp * nr * sizeof *w->o);
+    for (int64_t t = 0; t < j->ktiles; t++) {
+        const int bk = (int)min64(j->bk, j->tk - t * j->bk), bkp = round_up_i(bk, mr);
+        const float *kp = j->kpack + (size_t)(nh * j->ktiles + t) * j->kslot,
+                    *vp = j->vpack + (size_t)(nh * j->ktiles + t) * j->vslot;
+        for (int qp = 0; qp < np; qp++) {
+            const float *qpan = w->qp + (size_t)qp * hd * nr;
+            float *o = w->o + (size_t)qp * j->hdp * nr;
+            memset(w->s, 0, (size_t)bkp * nr * sizeof *w->s);
+            for (int i0 = 0; i0 < bkp; i0 += mr) j->uk->sgemm(hd, kp + (size_t)(i0 / mr) * hd * mr, qpan, w->s + i0 * nr, nr);
+            softmax_tile(j, w->s, w->m + qp * nr, w->l + qp * nr, o, bk);   /* rows past bk (zero keys) not read */
+            for (int d0 = 0; d0 < j->hdp; d0 += mr) j->uk->sgemm(bk, vp + (size_t)(d0 / mr) * bk * mr, w->s, o + d0 * nr, nr);
+        }
     }
     float *oh = j->out + n * j->tq * j->d + h * hd;
-    for (int64_t c = 0; c < bq; c++) {
-        const float inv = 1.0f / w->l[c];
-        for (int e = 0; e < hd; e++) oh[(q0 + c) * j->d + e] = w->o[e * nr + c] * inv;
+    for (int qp = 0; qp < np; qp++) {
+        const int64_t qa = q0 + (int64_t)qp * nr, bq = min64(nr, j->tq - qa);
+        const float *o = w->o + (size_t)qp * j->hdp * nr, *l = w->l + qp * nr;
+        for (int64_t c = 0; c < bq; c++) {
+            const float inv = 1.0f / l[c];
+            for (int e = 0; e < hd; e++) oh[(qa + c) * j->d + e] = o[e * nr + c] * inv;
+        }
     }
 }
 
@@ -176,16 +206,22 @@ int gk_cpu_full_attention(gk_backend *b, gk_tensor *out, const gk_tensor *q, con
                        j.nr);
     j.hdp = round_up_i(j.hd, j.mr);
     j.bk = round_up_i(KEY_TILE, j.mr);
-    j.qtiles = (tq + j.nr - 1) / j.nr;
-    j.units = batch * p->n_head * j.qtiles;
+    j.ktiles = (tk + j.bk - 1) / j.bk;
+    j.kslot = (size_t)j.bk * j.hd, j.vslot = (size_t)j.hdp * j.bk;
+    j.qblocks = (tq + (int64_t)QUERY_PANELS * j.nr - 1) / ((int64_t)QUERY_PANELS * j.nr);
+    j.units = batch * p->n_head * j.qblocks;
     if (j.units == 0) return 0;
-    size_t n[7], total = 0;
+    size_t n[5], total = 0;
     fa_sizes(&j, n);
-    for (int i = 0; i < 7; i++) total += (n[i] + 15) / 16 * 16;
+    for (int i = 0; i < 5; i++) total += (n[i] + 15) / 16 * 16;
     j.per_thread = total * sizeof(float);
     const int nth = gk_pool_size(c->pool);
+    const int64_t tiles = batch * p->n_head * j.ktiles;
     j.mem = gk_cpu_scratch(c, CPU_SCRATCH_THREADS, j.per_thread * (size_t)nth);
-    if (!j.mem) return gk_fail(b, "full_attention: out of memory");
+    j.kpack = gk_cpu_scratch(c, CPU_SCRATCH_ACT, (size_t)tiles * (j.kslot + j.vslot) * sizeof(float));
+    if (!j.mem || !j.kpack) return gk_fail(b, "full_attention: out of memory");
+    j.vpack = j.kpack + (size_t)tiles * j.kslot;
+    gk_cpu_rows(c, tiles, 8.0 * (double)(j.kslot + j.vslot), pack_kv_rows, &j);
     atomic_store(&j.next, 0);
     if (j.units == 1) fa_worker(&j, 0, 1);
     else gk_pool_run(c->pool, fa_worker, &j);
