@@ -447,8 +447,9 @@ int gk_layout_contiguous(gk_backend *b, gk_tensor *t);
 /* What each runs (their supports() is the authority; this is the summary):
  *  ref   every op of every family, every type each op's contract allows, matmul in every form
  *        and on strided views; host memory.
- *  cpu   the core family, the same types, matmul in every form and on strided views (other
- *        forms copied to the default one, then the same kernels); host memory.
+ *  cpu   the core and image families, the same types, matmul in every form and on strided
+ *        views (other forms copied to the default one, then the same kernels); conv2d as an
+ *        implicit GEMM and full_attention flash-style, both on the sgemm micro-kernel; host memory.
  *  cuda  the core family, the same types; matmul in the default form on contiguous tensors
  *        only; attention with k and v of one type and head_dim <= 256; device memory. */
 extern const gk_backend_desc gk_ref_backend;   /* kernels/cpu: scalar oracle, one thread */
