@@ -25,6 +25,7 @@
 #include "kernels/backend.h"
 #include "kernels/cuda/attention.cuh"
 #include "kernels/cuda/matvec.cuh"
+#include "kernels/cuda/rowops.cuh"
 #include "kernels/op_checks.h"
 
 /* ---- helpers ------------------------------------------------------------------------------ */
@@ -190,6 +191,27 @@ static const eff_want eff_wants[] = {
     {"attn_prefill", "q8_0", "k", 'l', 36.17},
     {"attn_prefill", "q8_0", "v", 'l', 36.17},
     {"attn_prefill", "q8_0", "out", 's', 100.00},
+    {"rmsnorm", "f32", "x", 'l', 100.00},
+    {"rmsnorm", "f32", "w", 'l', 100.00},
+    {"rmsnorm", "f32", "y", 's', 100.00},
+    {"softmax", "f32", "x", 'l', 100.00},
+    {"softmax", "f32", "y", 's', 100.00},
+    {"silu_mul", "f32", "a", 'l', 100.00},
+    {"silu_mul", "f32", "c", 'l', 100.00},
+    {"silu_mul", "f32", "y", 's', 100.00},
+    {"rope", "f32", "x", 'l', 100.00},
+    {"rope", "f32", "x", 's', 100.00},
+    {"embedding", "q4_0", "table", 'l', 11.11},
+    {"embedding", "q4_0", "ids", 'l', 12.50},
+    {"embedding", "q4_0", "y", 's', 12.50},
+    {"kv_store", "f32", "src", 'l', 12.50},
+    {"kv_store", "f32", "cache", 's', 12.50},
+    {"kv_store", "f16", "src", 'l', 12.50},
+    {"kv_store", "f16", "cache", 's', 6.25},
+    {"kv_store", "q8_0", "src", 'l', 12.50},
+    {"kv_store", "q8_0", "cache", 's', 3.12},
+    {"convert_half", "f32", "x", 'l', 100.00},
+    {"convert_half", "f32", "out", 's', 100.00},
 };
 /* want-end */
 
@@ -614,6 +636,87 @@ static void attention_sector_efficiency(void **s)
         }
 }
 
+/* The small ops, as they are (their values are test_cuda's): per-token rows of 2048. */
+static void rowops_sector_efficiency(void **s)
+{
+    const int64_t dim = 2048, T = 2;
+    float *x = rand_dev_f32(dim * T, 1.0f), *w = rand_dev_f32(dim, 1.0f), *y = dalloc((size_t)(dim * T) * 4);
+    for (int op = 0; op < 2; op++) {
+        gk_mem_buf b[3] = {gk_trace_buf("x", x, (size_t)(dim * T) * 4), gk_trace_buf("w", w, (size_t)dim * 4),
+                           gk_trace_buf("y", y, (size_t)(dim * T) * 4)};
+        gk_trace_begin(b, 3);
+        gk_row_args a = {x, op ? NULL : w, y, dim, 1e-5f};
+        gk_grid g = gk_plan_rows(T);
+        if (op) GK_EMUL_LAUNCH(gk_body_softmax, g.gx, g.gy, g.gz, g.nt, 0, a);
+        else GK_EMUL_LAUNCH(gk_body_rmsnorm, g.gx, g.gy, g.gz, g.nt, 0, a);
+        gk_trace_end();
+        check_row(op ? "softmax" : "rmsnorm", "f32", b, 3);
+    }
+    {
+        gk_mem_buf b[3] = {gk_trace_buf("a", x, (size_t)dim * 4), gk_trace_buf("c", x + dim, (size_t)dim * 4),
+                           gk_trace_buf("y", y, (size_t)dim * 4)};
+        gk_trace_begin(b, 3);
+        gk_ew_args a = {x, x + dim, y, dim, 0.0f, GK_EW_SILU_MUL};
+        gk_grid g = gk_plan_elems(dim);
+        GK_EMUL_LAUNCH(gk_body_elementwise, g.gx, g.gy, g.gz, g.nt, 0, a);
+        gk_trace_end();
+        check_row("silu_mul", "f32", b, 3);
+    }
+    {
+        gk_mem_buf b[1] = {gk_trace_buf("x", y, (size_t)dim * 4)};
+        gk_trace_begin(b, 1);
+        gk_rope_args a = {y, 16, 128, 100, 1, 10000.0f, NULL};
+        gk_grid g = gk_plan_rope(16, 128, 1);
+        GK_EMUL_LAUNCH(gk_body_rope, g.gx, g.gy, g.gz, g.nt, 0, a);
+        gk_trace_end();
+        check_row("rope", "f32", b, 1);
+    }
+    {
+        const int64_t vocab = 4;
+        float *tf = rand_dev_f32(dim * vocab, 1.0f);
+        uint8_t *table = encode(GK_Q4_0, tf, dim, vocab);
+        int32_t *ids = dalloc(T * 4);
+        ids[0] = 3, ids[1] = 1;
+        int err = 0;
+        gk_mem_buf b[3] = {gk_trace_buf("table", table, gk_type_bytes(GK_Q4_0, dim) * vocab),
+                           gk_trace_buf("ids", ids, (size_t)T * 4), gk_trace_buf("y", y, (size_t)(dim * T) * 4)};
+        gk_trace_begin(b, 3);
+        gk_emb_args a = {table, gk_type_bytes(GK_Q4_0, dim), ids, y, dim, vocab, T, GK_Q4_0, &err};
+        gk_grid g = gk_plan_embedding(dim, T);
+        GK_EMUL_LAUNCH(gk_body_embedding, g.gx, g.gy, g.gz, g.nt, 0, a);
+        gk_trace_end();
+        assert_int_equal(err, 0);
+        check_row("embedding", "q4_0", b, 3);
+        free(tf), free(table), free(ids);
+    }
+    static const int cache_types[] = {GK_F32, GK_F16, GK_Q8_0};
+    for (int ci = 0; ci < 3; ci++) {
+        const int64_t width = 256, ctx = 4;
+        const size_t rb = gk_type_bytes(cache_types[ci], width);
+        uint8_t *cache = dalloc(rb * ctx);
+        gk_mem_buf b[2] = {gk_trace_buf("src", x, (size_t)width * 4), gk_trace_buf("cache", cache, rb * ctx)};
+        gk_trace_begin(b, 2);
+        gk_kvs_args a = {cache, rb, x, width, 1, 2, cache_types[ci]};
+        gk_grid g = gk_plan_kv_store(width, 1);
+        GK_EMUL_LAUNCH(gk_body_kv_store, g.gx, g.gy, g.gz, g.nt, 0, a);
+        gk_trace_end();
+        check_row("kv_store", gk_type_name(cache_types[ci]), b, 2);
+        free(cache);
+    }
+    {
+        uint16_t *h = dalloc((size_t)dim * 2);
+        gk_mem_buf b[2] = {gk_trace_buf("x", x, (size_t)dim * 4), gk_trace_buf("out", h, (size_t)dim * 2)};
+        gk_trace_begin(b, 2);
+        gk_cvt_args a = {x, h, dim, 0};
+        gk_grid g = gk_plan_elems(dim);
+        GK_EMUL_LAUNCH(gk_body_convert_half, g.gx, g.gy, g.gz, g.nt, 0, a);
+        gk_trace_end();
+        check_row("convert_half", "f32", b, 2);
+        free(h);
+    }
+    free(x), free(w), free(y);
+}
+
 /* ---- launches per decoded token ------------------------------------------------------------ */
 /* A backend that runs "ref" and counts, per op, the kernels the CUDA backend enqueues for it:
  * decode matmuls (M <= GK_MV_MAX_M) one matvec, attention gk_plan_attn_launches(T), every
@@ -743,6 +846,7 @@ int main(void)
         cmocka_unit_test(matvec_x8_matches_quantised_activations),
         cmocka_unit_test(dequant_sector_efficiency),
         cmocka_unit_test(attention_sector_efficiency),
+        cmocka_unit_test(rowops_sector_efficiency),
         cmocka_unit_test(launches_per_decoded_token),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -39,6 +39,12 @@ GK_DEV void gk_ldf4(const float *p, float *out)
 GK_DEV void gk_stf(float *p, float v) { *p = v; }
 GK_DEV void gk_st_u16(uint16_t *p, uint16_t v) { *p = v; }
 GK_DEV void gk_st_u8(uint8_t *p, uint8_t v) { *p = v; }
+GK_DEV void gk_ldf2(const float *p, float *out)
+{
+    const float2 v = *(const float2 *)p;
+    out[0] = v.x, out[1] = v.y;
+}
+GK_DEV void gk_stf2(float *p, const float *v) { *(float2 *)p = make_float2(v[0], v[1]); }
 GK_DEV void gk_st_h4(uint16_t *p, const uint16_t *h)
 {
     *(uint2 *)p = make_uint2((uint32_t)h[0] | ((uint32_t)h[1] << 16), (uint32_t)h[2] | ((uint32_t)h[3] << 16));
@@ -128,6 +134,18 @@ GK_DEV void gk_st_u8(uint8_t *p, uint8_t v)
 {
     gk_emul_gmem_(p, 1, 1);
     *p = v;
+}
+GK_DEV void gk_ldf2(const float *p, float *out)
+{
+    assert(((uintptr_t)p & 7) == 0 && "misaligned float2 device load");
+    gk_emul_gmem_(p, 8, 0);
+    memcpy(out, p, 8);
+}
+GK_DEV void gk_stf2(float *p, const float *v)
+{
+    assert(((uintptr_t)p & 7) == 0 && "misaligned float2 device store");
+    gk_emul_gmem_(p, 8, 1);
+    memcpy(p, v, 8);
 }
 GK_DEV void gk_st_h4(uint16_t *p, const uint16_t *h)
 {
@@ -445,13 +463,13 @@ GK_DEV int gk_dq32(int type, const uint8_t *row, int64_t K, int64_t c, float *ou
 /* Q8_0 quantisation of 32 floats (ggml quantize_row_q8_0_ref: d = amax/127, q = round(x/d), kept in ±127). */
 GK_DEV void gk_q8_0_quantize32(const float *x, uint8_t *blk)
 {
-    float amax = 0.0f;
-    for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(x[j]));
+    float amax = 0.0f, v[32];
+    for (int j = 0; j < 32; j++) v[j] = gk_ldf(x + j), amax = fmaxf(amax, fabsf(v[j]));
     const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
     uint16_t dh = gk_f2h(d);
-    blk[0] = (uint8_t)(dh & 0xff);
-    blk[1] = (uint8_t)(dh >> 8);
-    for (int j = 0; j < 32; j++) blk[2 + j] = (uint8_t)(int8_t)fminf(fmaxf(roundf(x[j] * id), -127.0f), 127.0f);
+    gk_st_u8(blk, (uint8_t)(dh & 0xff));
+    gk_st_u8(blk + 1, (uint8_t)(dh >> 8));
+    for (int j = 0; j < 32; j++) gk_st_u8(blk + 2 + j, (uint8_t)(int8_t)fminf(fmaxf(roundf(v[j] * id), -127.0f), 127.0f));
 }
 
 #endif
