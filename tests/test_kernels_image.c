@@ -457,15 +457,19 @@ static void elementwise_all(pair *p) {
 
 static void test_elementwise(void **state) { for_each_config(elementwise_all); }
 
-/* Layout ops move values: cpu must equal ref bit for bit. */
-static void layout_all(pair *p) {
-    const int64_t W = 7, H = 5, ca = 3, cc = 5, N = 2;
+/* Layout ops move values: cpu must equal ref bit for bit. Image sizes 7×5 (planes of 35 values:
+ * the cpu's add_channel runs by image) and 9×8 (72: by plane); cont both ways between pixels
+ * and tokens (the UNet's two permuted views: tiled copies on cpu); add_channel on planes of one
+ * value (a linear layer's bias, as bench/sd adds it). */
+static void layout_case(pair *p, int64_t W, int64_t H) {
+    const int64_t ca = 3, cc = 5, N = 2;
     float *a = rand_vec(W * H * ca * N, 1.0f), *c = rand_vec(W * H * cc * N, 1.0f), *v = rand_vec(ca * N, 1.0f);
-    float *t = rand_vec(3, 500.0f);
+    float *t = rand_vec(3, 500.0f), *lin = rand_vec(cc * 11, 1.0f);
     t[0] = 999, t[1] = 0.5f;
     gk_backend *bs[2] = {p->ref, p->cpu};
-    float *out[2][6];
-    int64_t len[6];
+    enum { NOUT = 8 };
+    float *out[2][NOUT];
+    int64_t len[NOUT];
     for (int i = 0; i < 2; i++) {
         gk_backend *b = bs[i];
         gk_tensor ta = t4(b, GK_F32, W, H, ca, N, a), tc = t4(b, GK_F32, W, H, cc, N, c);
@@ -473,32 +477,44 @@ static void layout_all(pair *p) {
         gk_tensor v1 = t4(b, GK_F32, ca, 1, 1, 1, v), v2 = t4(b, GK_F32, ca, N, 1, 1, v);
         gk_tensor ad1 = t4(b, GK_F32, W, H, ca, N, NULL), ad2 = t4(b, GK_F32, W, H, ca, N, NULL);
         gk_tensor tt = t4(b, GK_F32, 3, 1, 1, 1, t), emb = t4(b, GK_F32, 320, 3, 1, 1, NULL);
-        /* cont: tokens {C, W·H, N} from the image {W, H, C, N} through a permuted view */
-        gk_tensor view, tok = t4(b, GK_F32, cc, W * H, N, 1, NULL);
-        const int64_t vne[4] = {cc, W * H, N, 1};
+        gk_tensor tl = t4(b, GK_F32, 1, 1, cc, 11, lin), bl = t4(b, GK_F32, cc, 1, 1, 1, c);
+        /* cont: tokens {C, W·H, N} from the image {W, H, C, N} through a permuted view, and back */
+        gk_tensor view, back, tok = t4(b, GK_F32, cc, W * H, N, 1, NULL), img = t4(b, GK_F32, W, H, cc, N, NULL);
+        const int64_t vne[4] = {cc, W * H, N, 1}, bne[4] = {W, H, cc, N};
         const size_t vnb[4] = {(size_t)(W * H) * 4, 4, (size_t)(W * H * cc) * 4, (size_t)(W * H * cc * N) * 4};
+        const size_t bnb[4] = {(size_t)cc * 4, (size_t)(cc * W) * 4, 4, (size_t)(cc * W * H) * 4};
         assert_int_equal(gk_view(&view, &tc, 0, vne, vnb), 0);
         must_run(b, gk_upsample2x(b, &up, &ta), "upsample2x");
         must_run(b, gk_concat(b, &cat, &ta, &tc), "concat");
         must_run(b, gk_add_channel(b, &ad1, &ta, &v1), "add_channel");
         must_run(b, gk_add_channel(b, &ad2, &ta, &v2), "add_channel");
+        must_run(b, gk_add_channel(b, &tl, &tl, &bl), "add_channel in place, planes of 1");
         must_run(b, gk_timestep_embed(b, &emb, &tt, 320, 10000.0f), "timestep_embed");
         must_run(b, gk_cont(b, &tok, &view), "cont");
-        gk_tensor *res[6] = {&up, &cat, &ad1, &ad2, &emb, &tok};
-        for (int r = 0; r < 6; r++) out[i][r] = get(b, res[r]), len[r] = gk_nelements(res[r]);
-        gk_tensor *all[] = {&ta, &tc, &up, &cat, &v1, &v2, &ad1, &ad2, &tt, &emb, &tok};
+        assert_int_equal(gk_view(&back, &tok, 0, bne, bnb), 0);
+        must_run(b, gk_cont(b, &img, &back), "cont back");
+        gk_tensor *res[NOUT] = {&up, &cat, &ad1, &ad2, &emb, &tok, &img, &tl};
+        for (int r = 0; r < NOUT; r++) out[i][r] = get(b, res[r]), len[r] = gk_nelements(res[r]);
+        gk_tensor *all[] = {&ta, &tc, &up, &cat, &v1, &v2, &ad1, &ad2, &tt, &emb, &tok, &img, &tl, &bl};
         for (size_t r = 0; r < sizeof all / sizeof *all; r++) drop(b, all[r]);
     }
-    const char *const names[6] = {"upsample2x", "concat", "add_channel (one v)", "add_channel (v per image)",
-                            "timestep_embed", "cont"};
-    for (int r = 0; r < 6; r++) expect_values(names[r], out[1][r], out[0][r], len[r], 0);
-    /* and cont's result is the transpose it claims: token t of image n, channel ch = c[n][ch][t] */
+    const char *const names[NOUT] = {"upsample2x", "concat", "add_channel (one v)", "add_channel (v per image)",
+                                     "timestep_embed", "cont to tokens", "cont to pixels", "add_channel (planes of 1)"};
+    for (int r = 0; r < NOUT; r++) expect_values(names[r], out[1][r], out[0][r], len[r], 0);
+    /* and cont's result is the transpose it claims: token t of image n, channel ch = c[n][ch][t];
+     * back to pixels it is c again */
     for (int64_t n = 0; n < N; n++)
-        for (int64_t t = 0; t < W * H; t++)
+        for (int64_t q = 0; q < W * H; q++)
             for (int64_t ch = 0; ch < cc; ch++)
-                assert_true(out[0][5][(n * W * H + t) * cc + ch] == c[(n * cc + ch) * W * H + t]);
-    for (int r = 0; r < 6; r++) free(out[0][r]), free(out[1][r]);
-    free(a), free(c), free(v), free(t);
+                assert_true(out[0][5][(n * W * H + q) * cc + ch] == c[(n * cc + ch) * W * H + q]);
+    expect_values("cont there and back", out[1][6], c, W * H * cc * N, 0);
+    for (int r = 0; r < NOUT; r++) free(out[0][r]), free(out[1][r]);
+    free(a), free(c), free(v), free(t), free(lin);
+}
+
+static void layout_all(pair *p) {
+    layout_case(p, 7, 5);
+    layout_case(p, 9, 8);
 }
 
 static void test_layout(void **state) { for_each_config(layout_all); }

@@ -14,7 +14,7 @@ typedef struct img_job {
     const gk_tensor *x, *a, *c, *gamma, *beta;
     gk_tensor *y;
     float eps;
-    int n_groups;
+    int n_groups;             /* group_norm; cont: the densest source dimension */
     int64_t n;                /* values per row (elementwise: the whole tensor) */
     float (*fn)(float);
     double max_period;
@@ -201,22 +201,32 @@ static int cpu_concat(gk_backend *b, gk_tensor *y, const gk_tensor *a, const gk_
     return 0;
 }
 
-static void add_channel_rows(void *ctx, int64_t r0, int64_t r1) {   /* rows: channel planes */
+/* Rows are channel planes when planes are large; else images (a linear layer's bias: planes of
+ * one value, where a row per value would cost a division each). */
+enum { PLANE_ROWS_MIN = 64 };
+
+static void add_channel_rows(void *ctx, int64_t r0, int64_t r1) {
     img_job *j = ctx;
     const int64_t plane = j->x->ne[0] * j->x->ne[1], C = j->x->ne[2];
-    const bool per_image = gk_rows(j->a) == j->x->ne[3];
+    const bool per_image = gk_rows(j->a) == j->x->ne[3], by_plane = plane >= PLANE_ROWS_MIN;
     for (int64_t r = r0; r < r1; r++) {
-        const float add = cf(j->a)[per_image ? r : r % C];
-        const float *x = cf(j->x) + r * plane;
-        float *y = wf(j->y) + r * plane;
-        for (int64_t i = 0; i < plane; i++) y[i] = x[i] + add;
+        const int64_t c0 = by_plane ? r % C : 0, c1 = by_plane ? c0 + 1 : C, n = by_plane ? r / C : r;
+        const float *v = cf(j->a) + (per_image ? n * C : 0);
+        for (int64_t c = c0; c < c1; c++) {
+            const float add = v[c];
+            const float *x = cf(j->x) + (n * C + c) * plane;
+            float *y = wf(j->y) + (n * C + c) * plane;
+            for (int64_t i = 0; i < plane; i++) y[i] = x[i] + add;
+        }
     }
 }
 
 static int cpu_add_channel(gk_backend *b, gk_tensor *y, const gk_tensor *x, const gk_tensor *v) {
     if (gk_check_add_channel(b, y, x, v)) return -1;
     img_job j = {.x = x, .a = v, .y = y};
-    gk_cpu_rows(gk_cpu_of(b), x->ne[2] * x->ne[3], 8.0 * (double)(x->ne[0] * x->ne[1]), add_channel_rows, &j);
+    const int64_t plane = x->ne[0] * x->ne[1];
+    if (plane >= PLANE_ROWS_MIN) gk_cpu_rows(gk_cpu_of(b), x->ne[2] * x->ne[3], 8.0 * (double)plane, add_channel_rows, &j);
+    else gk_cpu_rows(gk_cpu_of(b), x->ne[3], 8.0 * (double)(plane * x->ne[2]), add_channel_rows, &j);
     return 0;
 }
 
@@ -235,7 +245,8 @@ static int cpu_timestep_embed(gk_backend *b, gk_tensor *y, const gk_tensor *t, i
     return 0;
 }
 
-static void cont_rows(void *ctx, int64_t r0, int64_t r1) {   /* rows: (i1, i2, i3) of the source */
+/* Rows (i1, i2, i3) of the source, each copied (gathered when nb[0] is not one float). */
+static void cont_rows(void *ctx, int64_t r0, int64_t r1) {
     img_job *j = ctx;
     const gk_tensor *x = j->x;
     const int64_t n0 = x->ne[0];
@@ -250,9 +261,45 @@ static void cont_rows(void *ctx, int64_t r0, int64_t r1) {   /* rows: (i1, i2, i
     }
 }
 
+/* A permuted view (the UNet's pixels <-> tokens): dimension 0 strided and another one, f, the
+ * source's densest. Copying row by row would read each source cache line once per element of
+ * it; instead 32 × 32 tiles of (dimension 0, dimension f) are moved whole, both sides staying in
+ * cache. Rows: (the two other dimensions, a 32-block of f). */
+enum { CONT_TILE = 32 };
+
+static void cont_tiles(void *ctx, int64_t r0, int64_t r1) {
+    img_job *j = ctx;
+    const gk_tensor *x = j->x;
+    const int f = j->n_groups, o1 = f == 1 ? 2 : 1, o2 = f == 3 ? 2 : 3;   /* {1,2,3} = {f, o1, o2} */
+    const int64_t ds[4] = {1, x->ne[0], x->ne[0] * x->ne[1], x->ne[0] * x->ne[1] * x->ne[2]};
+    const int64_t jblocks = (x->ne[f] + CONT_TILE - 1) / CONT_TILE;
+    for (int64_t r = r0; r < r1; r++) {
+        const int64_t jb = r % jblocks, outer = r / jblocks, a = outer % x->ne[o1], c = outer / x->ne[o1];
+        /* strides in floats: views of F32 tensors are whole elements (gk_view) */
+        const int64_t s0 = (int64_t)(x->nb[0] / sizeof(float)), sf = (int64_t)(x->nb[f] / sizeof(float)), df = ds[f];
+        const float *restrict src = cf(x) + (a * x->nb[o1] + c * x->nb[o2]) / sizeof(float);
+        float *restrict dst = wf(j->y) + a * ds[o1] + c * ds[o2];
+        const int64_t j0 = jb * CONT_TILE, j1 = j0 + CONT_TILE < x->ne[f] ? j0 + CONT_TILE : x->ne[f];
+        for (int64_t i0 = 0; i0 < x->ne[0]; i0 += CONT_TILE) {
+            const int64_t i1 = i0 + CONT_TILE < x->ne[0] ? i0 + CONT_TILE : x->ne[0];
+            for (int64_t q = j0; q < j1; q++)   /* writes contiguous, reads one source column */
+                for (int64_t i = i0; i < i1; i++) dst[i + q * df] = src[i * s0 + q * sf];
+        }
+    }
+}
+
 static int cpu_cont(gk_backend *b, gk_tensor *y, const gk_tensor *x) {
     if (gk_check_cont(b, y, x)) return -1;
     img_job j = {.x = x, .y = y};
+    int f = 0;   /* the densest dimension after 0 that has more than one element */
+    for (int d = 1; d < 4; d++)
+        if (x->ne[d] > 1 && (f == 0 || x->nb[d] < x->nb[f])) f = d;
+    if (f && x->ne[0] > 1 && x->nb[0] != sizeof(float) && x->nb[f] < x->nb[0]) {
+        j.n_groups = f;
+        const int64_t rows = gk_nelements(x) / x->ne[0] / x->ne[f] * ((x->ne[f] + CONT_TILE - 1) / CONT_TILE);
+        gk_cpu_rows(gk_cpu_of(b), rows, 16.0 * (double)(x->ne[0] * CONT_TILE), cont_tiles, &j);
+        return 0;
+    }
     gk_cpu_rows(gk_cpu_of(b), gk_rows(x), 16.0 * (double)x->ne[0], cont_rows, &j);
     return 0;
 }
