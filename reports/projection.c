@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "reports/volume.h"
@@ -41,7 +42,17 @@ double rp_proj_peak(const gc_profile *p, const char *quant, const char **which, 
     return p->peak_tflops_fp32 * 1e12;
 }
 
+/* The image workload's forward passes: a prompt each through the text encoder, one UNet pass
+ * per step (its guidance batch runs together), one decoder pass; a generation all of them. */
+static double image_passes(const rp_row *ref) {
+    char v[16];
+    double steps = gc_params_get(ref->id.params, "steps", v, sizeof v) ? atof(v) : 0;
+    if (!strcmp(ref->id.phase, "generation")) return steps > 0 ? steps + 3 : 0;
+    return !strcmp(ref->id.phase, "text-encode") ? ref->work_per_rep : 1;
+}
+
 double rp_proj_passes(const rp_row *ref) {
+    if (!strcmp(ref->id.workload, "image")) return image_passes(ref);
     if (strcmp(ref->id.workload, "llm")) return 0;
     if (!strcmp(ref->id.phase, "decode")) return ref->work_per_rep;
     if (!strcmp(ref->id.phase, "prefill")) return 1;

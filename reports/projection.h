@@ -45,7 +45,8 @@ double rp_proj_peak(const gc_profile *p, const char *quant, const char **which, 
 double rp_cpu_peak(const gc_profile *p, bool int8);
 
 /* Forward passes one repetition of ref makes: llm decode one per token, prefill one, a whole
- * generation one per new token; other workloads 0. */
+ * generation one per new token; image one per prompt, UNet step or decode (a generation: its
+ * steps + 3); other workloads 0. */
 double rp_proj_passes(const rp_row *ref);
 
 /* Projects one repetition of ref (its bytes, FLOPs and passes) onto profile p whose memory

@@ -367,9 +367,34 @@ static void generation_shape(rp_model *m, const char *preset, double *prompt, do
 }
 
 /* An api host's rows: its stated decode rate and the generation time those figures imply. */
+/* An image api's one row: an image generation, quant "-", standing in for every image job —
+ * when the results hold one to stand beside. */
+static int add_image_api_row(rp_model *m, int h) {
+    const gc_profile *p = m->hosts[h].prof;
+    if (!(p->usd_per_image > 0) || !(p->seconds_per_image > 0)) return 0;
+    bool images = false;
+    for (int j = 0; j < m->n_jobs; j++)
+        images |= !strcmp(m->jobs[j].id.workload, "image") && !strcmp(m->jobs[j].id.phase, "generation");
+    if (!images) return 0;
+    rp_row *r = add_row(m);
+    if (!r) return -1;
+    r->host = h;
+    r->how = RP_PROFILE;
+    snprintf(r->id.workload, sizeof r->id.workload, "image");
+    snprintf(r->id.preset, sizeof r->id.preset, "%s", p->model);
+    snprintf(r->id.quant, sizeof r->id.quant, "-");
+    snprintf(r->id.backend, sizeof r->id.backend, "api");
+    snprintf(r->id.phase, sizeof r->id.phase, "generation");
+    snprintf(r->unit, sizeof r->unit, "image");
+    r->tput = r->lo = r->hi = 1.0 / p->seconds_per_image;
+    r->work_per_rep = 1;
+    snprintf(r->basis, sizeof r->basis, "profile: %.200s", p->throughput_source);
+    return 0;
+}
+
 static int add_api_rows(rp_model *m, int h) {
     const gc_profile *p = m->hosts[h].prof;
-    if (!(p->out_tokens_per_s > 0)) return 0;   /* an image api: no image workload to set it beside yet */
+    if (!(p->out_tokens_per_s > 0)) return add_image_api_row(m, h);
     double prompt, gen;
     char params[sizeof m->rows[0].id.params];
     generation_shape(m, p->model, &prompt, &gen, params, sizeof params);
@@ -434,9 +459,11 @@ static void cost_jobs(rp_model *m) {
             const rp_row *r = &m->rows[b];
             gc_job_shape shape = {0};
             if (p->kind == GC_COST_API) {
-                if (strcmp(r->unit, "generation")) continue;   /* priced per generation only */
-                shape.prompt_tokens = r->prompt_tokens;
-                shape.new_tokens = r->gen_tokens;
+                if (!strcmp(r->unit, "image")) shape.images = 1;
+                else if (!strcmp(r->unit, "generation")) {
+                    shape.prompt_tokens = r->prompt_tokens;
+                    shape.new_tokens = r->gen_tokens;
+                } else continue;   /* priced per generation or image only */
             }
             double j_unit = r->j_per_unit;
             gc_err err;

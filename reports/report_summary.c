@@ -37,7 +37,16 @@ void rp_job_title(const rp_model *m, const rp_job *job, char *b, size_t n) {
     char what[96];
     snprintf(what, sizeof what, "%s%s%s", strcmp(id->preset, "-") ? id->preset : id->workload,
              strcmp(id->quant, "-") ? " " : "", strcmp(id->quant, "-") ? id->quant : "");
-    if (!strcmp(job->unit, "generation") && prompt > 0 && gen > 0)
+    char w[16], h[16], st[16], g[16], sc[16];
+    if (!strcmp(job->unit, "image") && gc_params_get(id->params, "width", w, sizeof w) &&
+        gc_params_get(id->params, "height", h, sizeof h) && gc_params_get(id->params, "steps", st, sizeof st)) {
+        bool guided = !gc_params_get(id->params, "guidance", g, sizeof g) || strcmp(g, "0");
+        if (!gc_params_get(id->params, "guidance-scale", sc, sizeof sc)) snprintf(sc, sizeof sc, "?");
+        snprintf(b, n, "%s: one image = %s×%s pixels, %s steps%s%s", what, w, h, st, guided ? ", guidance " : "",
+                 guided ? sc : "");
+    } else if (!strcmp(job->unit, "image"))
+        snprintf(b, n, "%s: one image", what);
+    else if (!strcmp(job->unit, "generation") && prompt > 0 && gen > 0)
         snprintf(b, n, "%s: one generation = %.0f-token prompt + %.0f new tokens", what, prompt, gen);
     else if (!strcmp(job->unit, "generation"))
         snprintf(b, n, "%s: one generation (prompt and length not recorded)", what);

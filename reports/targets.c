@@ -19,8 +19,12 @@ bool rp_job_in_cost_tables(const rp_model *m, const rp_job *job) {
 bool rp_api_job_shown_elsewhere(const rp_model *m, const rp_job *job) {
     for (int h = 0; h < m->n_hosts; h++)
         if (job->best[h] >= 0 && (!m->hosts[h].prof || m->hosts[h].prof->kind != GC_COST_API)) return false;
+    bool image = !strcmp(job->id.workload, "image");   /* an image api stands beside every image job */
     for (int j = 0; j < m->n_jobs; j++) {
         const gc_case_id *a = &m->jobs[j].id, *id = &job->id;
+        if (image && &m->jobs[j] != job && strcmp(a->quant, "-") && !strcmp(a->workload, "image") &&
+            !strcmp(a->phase, id->phase))
+            return true;
         if (&m->jobs[j] != job && strcmp(a->quant, "-") && !strcmp(a->workload, id->workload) &&
             !strcmp(a->preset, id->preset) && !strcmp(a->params, id->params) && !strcmp(a->phase, id->phase))
             return true;
@@ -37,6 +41,15 @@ const gc_job_cost *rp_other_cost(const rp_model *m, const rp_job *job, int h) {
     const gc_profile *p = m->hosts[h].prof;
     if (!p || p->kind != GC_COST_API) return NULL;
     const gc_case_id *id = &job->id;
+    if (!strcmp(id->workload, "image") && !strcmp(id->phase, "generation")) {
+        /* an image api stands in for every image generation: the price of an image instead */
+        for (int j = 0; j < m->n_jobs; j++) {
+            const gc_case_id *a = &m->jobs[j].id;
+            if (!strcmp(a->workload, "image") && !strcmp(a->quant, "-") && m->jobs[j].has_cost[h])
+                return &m->jobs[j].cost[h];
+        }
+        return NULL;
+    }
     if (strcmp(id->workload, "llm") || strcmp(id->preset, p->model) || strcmp(id->phase, "generation")) return NULL;
     for (int j = 0; j < m->n_jobs; j++) {
         const gc_case_id *a = &m->jobs[j].id;

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench/sd/sd.h"
 #include "reports/projection.h"
 
 static gc_profile *profs;
@@ -237,10 +238,46 @@ static void measured_rows_on_the_projected_device_only(void **s) {
     assert_int_equal(rp_project_measured(&m, &r, &pr), -1);  /* the host's CPU is not what it projects */
 }
 
+/* Stable Diffusion 1.5, one 512×512 UNet step with guidance in F16 (the planned model's FLOPs,
+ * 1.607 T, and the UNet's weight bytes), projected from the GPU profiles' FP16 calibration: within
+ * 1.5× of the published it/s (shared/reference: A100 80GB SXM diffusers 31.4 it/s, fal's
+ * benchmarks; T4 6.9 it/s). */
+static void sd15_step_within_1_5x_of_published(void **s) {
+    sd_shape sh = {512, 512, 20, true, 7.5f, 1};
+    gc_err err = {{0}};
+    sd_model *m = sd_plan(sd_preset("sd1.5"), &sh, GK_F16, &err);
+    if (!m) fail_msg("%s", err.msg);
+    rp_row r;
+    memset(&r, 0, sizeof r);
+    snprintf(r.id.workload, sizeof r.id.workload, "image");
+    snprintf(r.id.phase, sizeof r.id.phase, "unet-step");
+    snprintf(r.id.quant, sizeof r.id.quant, "f16");
+    snprintf(r.id.backend, sizeof r.id.backend, "cpu");
+    snprintf(r.id.params, sizeof r.id.params, "guidance=1,guidance-scale=7.5,height=512,steps=20,width=512");
+    snprintf(r.unit, sizeof r.unit, "it");
+    r.work_per_rep = 1;
+    r.flops_per_rep = sd_counts_step(m).flops;
+    r.bytes_per_rep = (double)sd_counts_step(m).weight_bytes;
+    sd_free(m);
+    assert_float_equal(r.flops_per_rep / 1e12, 1.607, 0.001);
+    static const struct { const char *id; double published; } pub[] = {{"cloud-a100-80gb", 31.4}, {"colab-pro-t4", 6.9}};
+    for (size_t i = 0; i < sizeof pub / sizeof pub[0]; i++) {
+        rp_proj pr;
+        const gc_profile *p = prof(pub[i].id);
+        assert_int_equal(rp_project(p, p->mem_bw_gbs, &r, &pr), 0);
+        double its = 1 / pr.seconds, ratio = its / pub[i].published;
+        printf("  sd1.5 512x512 unet step, %-16s projected %5.1f it/s, published %5.1f: %.2fx\n", pub[i].id, its,
+               pub[i].published, ratio);
+        if (ratio < 1 / 1.5 || ratio > 1.5) fail_msg("%s: %.1f it/s projected vs %.1f published", pub[i].id, its, pub[i].published);
+        assert_float_equal(pr.passes, 1, 0);   /* one UNet pass (the guidance batch together) */
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(weights_hand_counted),
         cmocka_unit_test(within_1_5x_of_published),
+        cmocka_unit_test(sd15_step_within_1_5x_of_published),
         cmocka_unit_test(uncovered_profiles_projected),
         cmocka_unit_test(formula_by_hand),
         cmocka_unit_test(m1_on_its_cpu),

@@ -211,7 +211,7 @@ static void break_even(void **s) {
 
 static void hosts_marked(void **s) {
     expect_in_row("## Hosts", "| cloud-a100-80gb |", "| projected |", "RunPod on-demand");
-    /* an image api is priced per image, and has no rows of its own (no image workload yet) */
+    /* an image api is priced per image, and has no rows of its own without an image job to price */
     expect_in_row("## Hosts", "| api-image-flux-schnell |", "| profile |", "| $0.003 per image (fal) |");
     assert_null(table_line(md, "## Throughput", "api-image-flux-schnell", "|"));
     expect_in_row("## Hosts", "| rtx3080-laptop |", "| measured |", "owned");

@@ -122,12 +122,108 @@ static void schedule_and_noise(void **s) {
     assert_true(memcmp(a, b, sizeof a) != 0);
 }
 
+/* ---- generating: sd-tiny on the ref and cpu backends ---- */
+
+static gk_backend *open_be(const char *name) {
+    char why[256];
+    gk_backend_opts o = {.n_threads = 2};
+    gk_backend *b = gk_backend_open(name, &o, why, sizeof why);
+    if (!b) fail_msg("%s: %s", name, why);
+    return b;
+}
+
+/* A whole small generation; the latent after the last step and the pixels into out. */
+static void generate(gk_backend *be, const sd_shape *sh, int wtype, float *latent, float *image) {
+    gc_err err = {{0}};
+    sd_model *m = sd_plan(sd_preset("sd-tiny"), sh, wtype, &err);
+    if (!m || sd_load(m, be, 42, 2, &err) || sd_start(m, &err) || sd_encode(m, &err)) fail_msg("%s", err.msg);
+    for (int i = 0; i < sh->steps; i++)
+        if (sd_denoise_step(m, i, &err)) fail_msg("%s", err.msg);
+    if (sd_read_latent(m, latent, &err) || sd_decode(m, &err) || sd_read_image(m, image, &err)) fail_msg("%s", err.msg);
+    sd_free(m);
+}
+
+static double rel_err(const float *ref, const float *x, int n) {
+    double e = 0, top = 0;
+    for (int i = 0; i < n; i++) {
+        e = fmax(e, fabs((double)x[i] - ref[i]));
+        top = fmax(top, fabs((double)ref[i]));
+    }
+    return e / top;
+}
+
+enum { PX = 16, LAT = (PX / 2) * (PX / 2) * 4, IMG = PX * PX * 3 };
+
+/* The cpu backend's generation follows the ref's within the format's tolerance, and repeats
+ * itself exactly; pixels are finite and not all one value. */
+static void cpu_follows_ref(void **s) {
+    sd_shape sh = {PX, PX, 2, true, 7.5f, 42};
+    static float rl[LAT], ri[IMG], cl[LAT], ci[IMG], cl2[LAT], ci2[IMG];
+    gk_backend *ref = open_be("ref"), *cpu = open_be("cpu");
+    static const struct { int type; double tol; } formats[] = {{GK_F32, 1e-3}, {GK_Q8_0, 5e-2}};
+    for (size_t f = 0; f < sizeof formats / sizeof formats[0]; f++) {
+        generate(ref, &sh, formats[f].type, rl, ri);
+        generate(cpu, &sh, formats[f].type, cl, ci);
+        double el = rel_err(rl, cl, LAT), ei = rel_err(ri, ci, IMG);
+        if (el > formats[f].tol || ei > formats[f].tol)
+            fail_msg("%s: latent rel err %.3g, pixels %.3g (tolerance %.3g)", gk_type_name(formats[f].type), el, ei,
+                     formats[f].tol);
+    }
+    generate(cpu, &sh, GK_Q8_0, cl2, ci2);
+    assert_memory_equal(cl, cl2, sizeof cl);
+    assert_memory_equal(ci, ci2, sizeof ci);
+    float lo = ci[0], hi = ci[0];
+    for (int i = 0; i < IMG; i++) {
+        assert_true(isfinite(ci[i]));
+        lo = fminf(lo, ci[i]), hi = fmaxf(hi, ci[i]);
+    }
+    assert_true(hi > lo);
+    gk_backend_close(ref);
+    gk_backend_close(cpu);
+}
+
+/* Guidance at scale 1 is eps_u + (eps_c − eps_u) = eps_c: the same step as no guidance at all
+ * (the conditional prompt alone, a batch of 1), up to the rounding of that sum. */
+static void guidance_scale_one_is_no_guidance(void **s) {
+    sd_shape on = {PX, PX, 1, true, 1.0f, 42}, off = {PX, PX, 1, false, 1.0f, 42};
+    static float a[LAT], b[LAT], ia[IMG], ib[IMG];
+    gk_backend *ref = open_be("ref");
+    generate(ref, &on, GK_F32, a, ia);
+    generate(ref, &off, GK_F32, b, ib);
+    assert_true(rel_err(b, a, LAT) < 1e-5);
+    /* and a real scale moves the latent */
+    sd_shape g = {PX, PX, 1, true, 7.5f, 42};
+    generate(ref, &g, GK_F32, a, ia);
+    assert_true(rel_err(b, a, LAT) > 1e-3);
+    gk_backend_close(ref);
+}
+
+/* Re-planned for another size and back, a model keeps its weights: the same image as before. */
+static void reshape_keeps_the_weights(void **s) {
+    sd_shape sh = {PX, PX, 1, true, 7.5f, 42}, big = {2 * PX, 2 * PX, 1, true, 7.5f, 42};
+    static float l1[LAT], i1[IMG], l2[LAT], i2[IMG];
+    gk_backend *cpu = open_be("cpu");
+    generate(cpu, &sh, GK_Q4_0, l1, i1);
+    gc_err err = {{0}};
+    sd_model *m = sd_plan(sd_preset("sd-tiny"), &big, GK_Q4_0, &err);
+    if (!m || sd_load(m, cpu, 42, 2, &err) || sd_reshape(m, &sh, &err) || sd_start(m, &err) || sd_encode(m, &err) ||
+        sd_denoise_step(m, 0, &err) || sd_read_latent(m, l2, &err) || sd_decode(m, &err) || sd_read_image(m, i2, &err))
+        fail_msg("%s", err.msg);
+    assert_memory_equal(l1, l2, sizeof l1);
+    assert_memory_equal(i1, i2, sizeof i1);
+    sd_free(m);
+    gk_backend_close(cpu);
+}
+
 int main(void) {
     const struct CMUnitTest t[] = {
         cmocka_unit_test(sd15_has_the_published_sizes),
         cmocka_unit_test(text_flops_by_hand),
         cmocka_unit_test(shapes_checked),
         cmocka_unit_test(schedule_and_noise),
+        cmocka_unit_test(cpu_follows_ref),
+        cmocka_unit_test(guidance_scale_one_is_no_guidance),
+        cmocka_unit_test(reshape_keeps_the_weights),
     };
     return cmocka_run_group_tests(t, NULL, NULL);
 }

@@ -67,10 +67,34 @@ static void summary_comes_first(void **s) {
     assert_int_equal(system(cmd), 0);
 }
 
+/* An image job (the image workload's sd-tiny, tests/fixtures/reports/sd-tiny.json) is priced per
+ * image beside the image api, whose price needs no shape: $0.003 an image, $3.00 at 1,000 a month. */
+static void images_priced_beside_an_image_api(void **s) {
+    char dir[] = "/tmp/gc_summary_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *in[] = {"tests/fixtures/reports/sd-tiny.json"};
+    gc_report_opts o = {.hosts_dir = "hosts", .out_dir = dir, .gnuplot = "/nonexistent/gnuplot", .quiet = true,
+                        .volumes = {1000}, .n_volumes = 1};
+    gc_err err = {{0}};
+    if (report_run(in, 1, &o, &err)) fail_msg("%s", err.msg);
+    char path[128];
+    snprintf(path, sizeof path, "%s/report.md", dir);
+    char *md = gc_read_file(path, NULL, &err);
+    assert_non_null(md);
+    assert_non_null(strstr(md, "**sd-tiny q8_0: one image = 64×64 pixels, 2 steps, guidance 7.5**"));
+    assert_non_null(strstr(md, "| sd-tiny q8_0 | api-image-flux-schnell (profile figures) | profile | 1,000 | $3.00 | $3.00 |"));
+    assert_null(strstr(md, "**flux1-schnell"));   /* the api's own job is shown with the image job, not apart */
+    free(md);
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void) {
     const struct CMUnitTest t[] = {
         cmocka_unit_test(human_numbers),
         cmocka_unit_test(summary_comes_first),
+        cmocka_unit_test(images_priced_beside_an_image_api),
     };
     return cmocka_run_group_tests(t, NULL, NULL);
 }

@@ -69,6 +69,7 @@ static const field fields[] = {
     NUM("cost", "jobs_per_session", jobs_per_session, 1, 1e12, 0),
     NUM("throughput", "output_tokens_per_s", out_tokens_per_s, 1e-6, 1e9, K_API_TOKENS),
     NUM("throughput", "first_token_s", first_token_s, 0, 1e4, 0),
+    NUM("throughput", "seconds_per_image", seconds_per_image, 1e-3, 1e5, 0),
     STR("throughput", "source", throughput_source, K_API_TOKENS),
     {"projection", "runs_on", F_RUNS_ON, offsetof(gc_profile, runs_on_cpu), 0, 0, 0, 0},
     /* the calibrated figures: the first PROJ_FIGURES entries from here need a source and date */

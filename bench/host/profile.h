@@ -23,7 +23,8 @@
  *                 api:          provider, model, and either usd_per_image (an image api) or
  *                               usd_per_m_input_tokens and usd_per_m_output_tokens
  *                 any kind:     grid_gco2_per_kwh (optional except for owned)
- *   [throughput]  (api priced per token) output_tokens_per_s, first_token_s (latency), source
+ *   [throughput]  (api priced per token) output_tokens_per_s, first_token_s (latency), source;
+ *                 (an image api, optional) seconds_per_image: what it takes to return one
  *   [projection]  how a host without results is projected (reports/projection.h), all optional:
  *                 runs_on = cpu | gpu: which ceilings gencost can use (default gpu when the
  *                   profile gives an FP16 peak, else cpu; cpu with a GPU's peaks given needs
@@ -76,7 +77,7 @@ typedef struct gc_profile {
     double billing_increment_s;    /* hourly: 0 read as 1 s */
     double session_setup_s, jobs_per_session;
     /* api throughput, from the profile (not measured) */
-    double out_tokens_per_s, first_token_s;
+    double out_tokens_per_s, first_token_s, seconds_per_image;
     char throughput_source[192];
     /* the host CPU's ceilings, for runs_on = cpu beside an accelerator's; 0 = not given */
     double cpu_peak_tflops_fp32, cpu_peak_tops_int8;

@@ -74,6 +74,7 @@ enum { SD_LINEAR, SD_CONV, SD_VECTOR_ONE, SD_VECTOR_ZERO, SD_EMBED };
 typedef struct sd_counts {
     double flops;                /* 2 per multiply-add of the convolutions, matmuls and attention */
     uint64_t arena_bytes;        /* the activation stack's high-water mark */
+    uint64_t weight_bytes;       /* the weights one pass reads */
 } sd_counts;
 
 typedef struct sd_model sd_model;

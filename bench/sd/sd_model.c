@@ -161,6 +161,7 @@ static int plan_parts(sd_model *m, gc_err *err) {
         /* both prompts go through the encoder; the UNet's guidance batch is in its shapes */
         m->counts[part].flops = part == SD_PART_TEXT ? m->batch * m->flops : m->flops;
         m->counts[part].arena_bytes = m->peak;
+        for (int i = m->part_first[part]; i < m->n_t; i++) m->counts[part].weight_bytes += gk_nbytes(m->ti[i].type, m->ti[i].ne);
     }
     return 0;
 }

@@ -133,12 +133,15 @@ static int verify_case(sd_case *s, gc_err *err) {
     return rc;
 }
 
+/* FLOPs counted by the planned model; bytes: the weights each pass reads (the text encoder once
+ * per prompt, the UNet every step, the decoder once). */
 static void declare_phases(const sd_case *s, gc_phase *ph, int *n) {
     static const char *const units[] = {"prompt", "it", "decode", "image"};
     sd_counts t = sd_counts_text(s->m), u = sd_counts_step(s->m), d = sd_counts_decode(s->m);
-    double wb = (double)sd_weight_bytes(s->m);
-    double flops[] = {t.flops, u.flops, d.flops, t.flops + s->shape.steps * u.flops + d.flops};
-    int batch = s->shape.guidance ? 2 : 1;
+    int batch = s->shape.guidance ? 2 : 1, steps = s->shape.steps;
+    double flops[] = {t.flops, u.flops, d.flops, t.flops + steps * u.flops + d.flops};
+    double bytes[] = {(double)batch * t.weight_bytes, (double)u.weight_bytes, (double)d.weight_bytes,
+                      (double)batch * t.weight_bytes + (double)steps * u.weight_bytes + (double)d.weight_bytes};
     double work[] = {batch, 1, 1, 1};
     *n = 0;
     for (int p = PH_TEXT; p <= PH_GENERATION; p++) {
@@ -148,7 +151,7 @@ static void declare_phases(const sd_case *s, gc_phase *ph, int *n) {
         snprintf(x->unit, sizeof x->unit, "%s", units[p]);
         x->work_per_rep = work[p];
         x->flops_per_rep = flops[p];
-        x->bytes_per_rep = p == PH_GENERATION ? wb : 0;   /* weights are re-read every step; not a bound here */
+        x->bytes_per_rep = bytes[p];
     }
 }
 
