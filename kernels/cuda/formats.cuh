@@ -1,12 +1,14 @@
-/* ggml block formats read directly from device memory and dequantised in registers, 32
- * weights ("a chunk") at a time: one Q8_0/Q4_0/Q4_1 block, or one 32-weight sub-block of a
- * Q4_K/Q6_K super-block. Layouts are those of kernels/quant.h (ggml's, little-endian);
- * the K-quant index arithmetic follows ggml's dequantize_row_q4_K / _q6_K.
+/* ggml block formats read directly from device memory. A row goes by in tiles of 32-weight
+ * chunks (one Q8_0/Q4_0/Q4_1 block, or a 32-weight sub-block of a Q4_K/Q6_K super-block): a
+ * warp copies a tile into shared memory in whole 4-byte words from a 32-byte boundary
+ * (gk_stage_load/gk_stage_store: adjacent lanes, adjacent words of consecutive blocks, whole
+ * sectors), then decodes 4 weights a lane from there (gk_staged_wq4). Layouts are those of
+ * kernels/quant.h (ggml's, little-endian); the K-quant index arithmetic follows ggml's
+ * dequantize_row_q4_K / _q6_K.
  *
- * Loads are as wide as each layout's alignment allows when a row starts 16-byte aligned
- * (cudaMalloc gives 256): Q4_K quants 16 bytes, Q4_1 4 bytes, the 2-byte-aligned formats
- * (Q8_0 34 B, Q4_0 18 B, Q6_K 210 B blocks) 2 bytes. Emulation checks each load's alignment,
- * so a load that would fault on the GPU fails a host test. */
+ * Every global access goes through the loaders and stores below; in emulation they check
+ * their alignment (a load that would fault on the GPU fails a host test) and feed the
+ * memory-transaction model (simt.cuh). */
 #ifndef GK_FORMATS_CUH
 #define GK_FORMATS_CUH
 #include "kernels/cuda/simt.cuh"
@@ -21,12 +23,6 @@ GK_DEV float gk_bf2f(uint16_t h) { return __uint_as_float((uint32_t)h << 16); }
 GK_DEV uint32_t gk_f2u(float f) { return __float_as_uint(f); }
 GK_DEV uint32_t gk_u16(const uint8_t *p) { return *(const uint16_t *)p; }
 GK_DEV uint32_t gk_u32(const uint8_t *p) { return *(const uint32_t *)p; }
-GK_DEV void gk_ld16(const uint8_t *p, uint8_t *dst) { *(uint4 *)dst = *(const uint4 *)p; }
-GK_DEV void gk_ld16w(const uint8_t *p, uint32_t *w)
-{
-    const uint4 v = *(const uint4 *)p;
-    w[0] = v.x, w[1] = v.y, w[2] = v.z, w[3] = v.w;
-}
 GK_DEV float gk_u2f(uint32_t u) { return __uint_as_float(u); }
 GK_DEV float gk_expf(float x) { return expf(x); }
 GK_DEV uint32_t gk_u8(const uint8_t *p) { return *p; }
@@ -45,6 +41,7 @@ GK_DEV void gk_ldf2(const float *p, float *out)
     out[0] = v.x, out[1] = v.y;
 }
 GK_DEV void gk_stf2(float *p, const float *v) { *(float2 *)p = make_float2(v[0], v[1]); }
+GK_DEV void gk_stf4(float *p, const float *v) { *(float4 *)p = make_float4(v[0], v[1], v[2], v[3]); }
 GK_DEV void gk_st_h4(uint16_t *p, const uint16_t *h)
 {
     *(uint2 *)p = make_uint2((uint32_t)h[0] | ((uint32_t)h[1] << 16), (uint32_t)h[2] | ((uint32_t)h[3] << 16));
@@ -87,18 +84,6 @@ GK_DEV uint32_t gk_u32(const uint8_t *p)
     uint32_t v;
     memcpy(&v, p, 4);
     return v;
-}
-GK_DEV void gk_ld16(const uint8_t *p, uint8_t *dst)
-{
-    assert(((uintptr_t)p & 15) == 0 && "misaligned 16-byte device load");
-    gk_emul_gmem_(p, 16, 0);
-    memcpy(dst, p, 16);
-}
-GK_DEV void gk_ld16w(const uint8_t *p, uint32_t *w)
-{
-    assert(((uintptr_t)p & 15) == 0 && "misaligned 16-byte device load");
-    gk_emul_gmem_(p, 16, 0);
-    memcpy(w, p, 16);
 }
 GK_DEV float gk_u2f(uint32_t u)
 {
@@ -147,6 +132,12 @@ GK_DEV void gk_stf2(float *p, const float *v)
     gk_emul_gmem_(p, 8, 1);
     memcpy(p, v, 8);
 }
+GK_DEV void gk_stf4(float *p, const float *v)
+{
+    assert(((uintptr_t)p & 15) == 0 && "misaligned float4 device store");
+    gk_emul_gmem_(p, 16, 1);
+    memcpy(p, v, 16);
+}
 GK_DEV void gk_st_h4(uint16_t *p, const uint16_t *h)
 {
     assert(((uintptr_t)p & 7) == 0 && "misaligned 8-byte device store");
@@ -165,106 +156,11 @@ GK_DEV uint16_t gk_f2bf(float f)
     return (uint16_t)(u >> 16);
 }
 
-/* ---- one 32-weight chunk of a quantized row; c is the chunk index within the row -------- */
 
-GK_DEV void gk_dq32_q8_0(const uint8_t *row, int64_t c, float *out)
-{
-    const uint8_t *p = row + 34 * c;
-    const float d = gk_h2f((uint16_t)gk_u16(p));
-    GK_UNROLL
-    for (int j = 0; j < 32; j += 2) {
-        uint32_t v = gk_u16(p + 2 + j);
-        out[j] = d * (float)(int8_t)(uint8_t)(v & 0xffu);
-        out[j + 1] = d * (float)(int8_t)(uint8_t)(v >> 8);
-    }
-}
 
-GK_DEV void gk_dq32_q4_0(const uint8_t *row, int64_t c, float *out)
-{
-    const uint8_t *p = row + 18 * c;
-    const float d = gk_h2f((uint16_t)gk_u16(p));
-    GK_UNROLL
-    for (int j = 0; j < 16; j += 2) {
-        uint32_t v = gk_u16(p + 2 + j);
-        out[j] = d * (float)((int)(v & 0xfu) - 8);
-        out[j + 16] = d * (float)((int)((v >> 4) & 0xfu) - 8);
-        out[j + 1] = d * (float)((int)((v >> 8) & 0xfu) - 8);
-        out[j + 17] = d * (float)((int)((v >> 12) & 0xfu) - 8);
-    }
-}
 
-GK_DEV void gk_dq32_q4_1(const uint8_t *row, int64_t c, float *out)
-{
-    const uint8_t *p = row + 20 * c;
-    const uint32_t dm = gk_u32(p);
-    const float d = gk_h2f((uint16_t)(dm & 0xffffu)), m = gk_h2f((uint16_t)(dm >> 16));
-    GK_UNROLL
-    for (int j = 0; j < 16; j += 4) {
-        uint32_t v = gk_u32(p + 4 + j);
-        GK_UNROLL
-        for (int b = 0; b < 4; b++) {
-            uint32_t byte = (v >> (8 * b)) & 0xffu;
-            out[j + b] = d * (float)(byte & 0xfu) + m;
-            out[j + b + 16] = d * (float)(byte >> 4) + m;
-        }
-    }
-}
 
-/* ggml get_scale_min_k4: 6-bit scale and min of sub-block j from the 12 packed bytes. */
-GK_DEV void gk_q4k_scale_min(int j, const uint8_t *q, int *sc, int *mn)
-{
-    if (j < 4) {
-        *sc = q[j] & 63;
-        *mn = q[j + 4] & 63;
-    } else {
-        *sc = (q[j + 4] & 0xf) | ((q[j - 4] >> 6) << 4);
-        *mn = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-    }
-}
 
-GK_DEV void gk_dq32_q4_k(const uint8_t *row, int64_t c, float *out)
-{
-    const uint8_t *p = row + 144 * (c >> 3);
-    const int sub = (int)(c & 7);
-    const uint32_t dd = gk_u32(p);
-    uint8_t sc12[12], qs[32];
-    for (int i = 0; i < 12; i += 4) {
-        uint32_t v = gk_u32(p + 4 + i);
-        sc12[i] = (uint8_t)v; sc12[i + 1] = (uint8_t)(v >> 8);
-        sc12[i + 2] = (uint8_t)(v >> 16); sc12[i + 3] = (uint8_t)(v >> 24);
-    }
-    int sc, mn;
-    gk_q4k_scale_min(sub, sc12, &sc, &mn);
-    const float d = gk_h2f((uint16_t)(dd & 0xffffu)) * (float)sc;
-    const float m = gk_h2f((uint16_t)(dd >> 16)) * (float)mn;
-    gk_ld16(p + 16 + 32 * (sub >> 1), qs);
-    gk_ld16(p + 32 + 32 * (sub >> 1), qs + 16);
-    const int shift = (sub & 1) * 4;
-    GK_UNROLL
-    for (int l = 0; l < 32; l++) out[l] = d * (float)((qs[l] >> shift) & 0xf) - m;
-}
-
-GK_DEV void gk_dq32_q6_k(const uint8_t *row, int64_t c, float *out)
-{
-    const uint8_t *p = row + 210 * (c >> 3);
-    const int sub = (int)(c & 7), h = sub >> 2, g = sub & 3;
-    const uint8_t *ql = p + 64 * h + 32 * (g & 1);
-    const uint8_t *qh = p + 128 + 32 * h;
-    const float d = gk_h2f((uint16_t)gk_u16(p + 208));
-    const uint32_t scw = gk_u16(p + 192 + 8 * h + 2 * g);   /* sc[is+2g], is = 0 and 1 */
-    const float d0 = d * (float)(int8_t)(uint8_t)(scw & 0xffu);
-    const float d1 = d * (float)(int8_t)(uint8_t)(scw >> 8);
-    const int lshift = (g >> 1) * 4, hshift = 2 * g;
-    GK_UNROLL
-    for (int l = 0; l < 32; l += 2) {
-        uint32_t lo = gk_u16(ql + l), hi = gk_u16(qh + l);
-        GK_UNROLL
-        for (int b = 0; b < 2; b++) {
-            int q = (int)(((lo >> (8 * b + lshift)) & 0xfu) | (((hi >> (8 * b + hshift)) & 3u) << 4)) - 32;
-            out[l + b] = (l < 16 ? d0 : d1) * (float)q;
-        }
-    }
-}
 
 /* ---- staged rows: a tile of chunks copied to shared memory in whole words ------------------ */
 
@@ -322,6 +218,14 @@ GK_DEV void gk_stage_load(const uint8_t *lo, const uint8_t *hi, const uint8_t *r
     }
 }
 
+/* Loads the lane's words of chunks c0 .. c1 of row n (see gk_stage_load). */
+GK_DEV void gk_stage_load_chunks(const uint8_t *w, size_t row_bytes, int type, int64_t n, int64_t c0, int64_t c1,
+                                 int lane, gk_stage_regs *r)
+{
+    const uint8_t *row = w + (size_t)n * row_bytes;
+    gk_stage_load(row + gk_chunk_offset(type, c0), row + gk_chunk_offset(type, c1), row, row + row_bytes, lane, r);
+}
+
 /* Stores the loaded words at st[base ..]; returns where the tile starts in st, in bytes. */
 GK_DEV int gk_stage_store(const gk_stage_regs *r, GK_SHARED_PARAM(uint32_t, st), int base, int lane)
 {
@@ -351,8 +255,9 @@ GK_DEV uint32_t gk_sb32(GK_SHARED_PARAM(const uint32_t, st), int b)
 
 /* Four weights j .. j+3 (j a multiple of 4) of chunk ci of a staged tile starting at byte t
  * of st, packed: byte i of u is the 8-bit integer q_i (signed for Q8_0, 0..63 otherwise) and
- * weight i = d * (q_i + off) + m, the values of gk_dq32_* (ggml's dequantize_row_*). So an
- * integer dot product (dp4a) takes u as it is; m is 0 for the formats without a min. */
+ * weight i = d * (q_i + off) + m, the values of the type table's to_f32 (ggml's
+ * dequantize_row_*). So an integer dot product (dp4a) takes u as it is; m is 0 for the
+ * formats without a min. */
 typedef struct gk_wq4 {
     uint32_t u;
     int off;
@@ -443,33 +348,6 @@ GK_DEV float gk_float_elem(int type, const uint8_t *row, int64_t k)
     return type == GK_F16 ? gk_h2f(h) : gk_bf2f(h);
 }
 
-/* Dequantises chunk c (elements 32c .. 32c+31) of a row of any supported type into out;
- * returns how many are valid (fewer only for the last chunk of a float row with K % 32). */
-GK_DEV int gk_dq32(int type, const uint8_t *row, int64_t K, int64_t c, float *out)
-{
-    switch (type) {
-    case GK_Q8_0: gk_dq32_q8_0(row, c, out); return 32;
-    case GK_Q4_0: gk_dq32_q4_0(row, c, out); return 32;
-    case GK_Q4_1: gk_dq32_q4_1(row, c, out); return 32;
-    case GK_Q4_K: gk_dq32_q4_k(row, c, out); return 32;
-    case GK_Q6_K: gk_dq32_q6_k(row, c, out); return 32;
-    default: break;
-    }
-    int n = K - 32 * c < 32 ? (int)(K - 32 * c) : 32;
-    for (int j = 0; j < n; j++) out[j] = gk_float_elem(type, row, 32 * c + j);
-    return n;
-}
 
-/* Q8_0 quantisation of 32 floats (ggml quantize_row_q8_0_ref: d = amax/127, q = round(x/d), kept in ±127). */
-GK_DEV void gk_q8_0_quantize32(const float *x, uint8_t *blk)
-{
-    float amax = 0.0f, v[32];
-    for (int j = 0; j < 32; j++) v[j] = gk_ldf(x + j), amax = fmaxf(amax, fabsf(v[j]));
-    const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
-    uint16_t dh = gk_f2h(d);
-    gk_st_u8(blk, (uint8_t)(dh & 0xff));
-    gk_st_u8(blk + 1, (uint8_t)(dh >> 8));
-    for (int j = 0; j < 32; j++) gk_st_u8(blk + 2 + j, (uint8_t)(int8_t)fminf(fmaxf(roundf(v[j] * id), -127.0f), 127.0f));
-}
 
 #endif

@@ -1,19 +1,13 @@
 /* Block bodies of the matmul kernels (see simt.cuh for the execution model, plan.cuh for
- * the geometry): the quantized matrix-vector product that reads ggml blocks directly, its
- * float-weight sibling, and the two conversions feeding cuBLAS on the GEMM path. */
+ * the geometry): the quantized matrix-vector product that reads ggml blocks directly through
+ * staged tiles (formats.cuh), with F32 activations or with activations quantised to 8 bits
+ * and dp4a; its float-weight sibling; and the two conversions feeding cuBLAS on the GEMM
+ * path. */
 #ifndef GK_MATVEC_CUH
 #define GK_MATVEC_CUH
 #include "kernels/cuda/simt.cuh"
 #include "kernels/cuda/formats.cuh"
 #include "kernels/cuda/plan.cuh"
-
-/* Loads the lane's words of chunks c0 .. c1 of row n (see gk_stage_load). */
-GK_DEV void gk_stage_load_chunks(const uint8_t *w, size_t row_bytes, int type, int64_t n, int64_t c0, int64_t c1,
-                                 int lane, gk_stage_regs *r)
-{
-    const uint8_t *row = w + (size_t)n * row_bytes;
-    gk_stage_load(row + gk_chunk_offset(type, c0), row + gk_chunk_offset(type, c1), row, row + row_bytes, lane, r);
-}
 
 /* acc[i] += weights of chunks c0 .. c1 (staged at byte t of st) · column i of the
  * activations, i < mc: 8 lanes a chunk, lane l its weights 4(l%8) .. +3, so a warp-step

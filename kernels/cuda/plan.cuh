@@ -176,10 +176,11 @@ typedef struct gk_emb_args {      /* y{dim, T} = table rows ids[t] */
     int *err;                     /* set to 1 when an id is out of range (row written as 0) */
 } gk_emb_args;
 
+#define GK_EMB_WARPS 4            /* tiles (warps) per embedding block */
 static inline gk_grid gk_plan_embedding(int64_t dim, int64_t T)
 {
-    int64_t chunks = (dim + 31) / 32;
-    gk_grid g = {(chunks + 127) / 128, T, 1, 128};
+    const int64_t tiles = ((dim + 31) / 32 + GK_MV_TILE - 1) / GK_MV_TILE;
+    gk_grid g = {(tiles + GK_EMB_WARPS - 1) / GK_EMB_WARPS, T, 1, 32 * GK_EMB_WARPS};
     return g;
 }
 
@@ -193,8 +194,7 @@ typedef struct gk_kvs_args {      /* cache rows pos0.. = src rows, converted */
 
 static inline gk_grid gk_plan_kv_store(int64_t width, int64_t T)
 {
-    int64_t chunks = (width + 31) / 32;
-    gk_grid g = {(chunks + 127) / 128, T, 1, 128};
+    gk_grid g = {(width + 127) / 128, T, 1, 128};
     return g;
 }
 

@@ -89,44 +89,83 @@ GK_BODY(gk_body_rope, gk_rope_args)
     }
 }
 
-/* One thread per 32-chunk of an output row. An id outside the table writes zeros and raises
- * *err, which the host reads at the next sync point. */
+/* Block (x: GK_EMB_WARPS tiles of GK_MV_TILE chunks of an output row, a warp each; y: token
+ * t). A quantized table row's tile is staged as the matvec's and written 4 floats a lane
+ * (adjacent float4s); a float row is read and written an element a lane. An id outside the
+ * table writes zeros and raises *err, which the host reads at the next sync point. */
 GK_BODY(gk_body_embedding, gk_emb_args)
 {
-    GK_THREADS {
-        const int64_t c = GK_BX * GK_NT + tid, t = GK_BY;
-        if (c * 32 < a.dim) {
+    GK_SHARED(uint32_t, stage, GK_EMB_WARPS * GK_MV_STAGE_WORDS);
+    GK_SHARED(int, tile_at, GK_EMB_WARPS);
+    const int64_t t = GK_BY, nc = (a.dim + 31) / 32;
+    const int quant = gk_is_quant(a.type), has_min = a.type == GK_Q4_1 || a.type == GK_Q4_K;
+    if (quant) {
+        GK_THREADS {
+            const int64_t c0 = (GK_BX * (GK_NT / 32) + (tid >> 5)) * GK_MV_TILE;
+            const int64_t c1 = nc - c0 < GK_MV_TILE ? nc : c0 + GK_MV_TILE;
             const int32_t id = (int32_t)gk_u32((const uint8_t *)(const void *)(a.ids + t));
-            float v[32];
-            int cnt = a.dim - 32 * c < 32 ? (int)(a.dim - 32 * c) : 32;
-            if (id < 0 || id >= a.vocab) {
-                for (int j = 0; j < 32; j++) v[j] = 0.0f;
-                *a.err = 1;
-            } else {
-                cnt = gk_dq32(a.type, a.table + (size_t)id * a.row_bytes, a.dim, c, v);
+            if (c0 < nc && id >= 0 && id < a.vocab) {
+                gk_stage_regs r;
+                gk_stage_load_chunks(a.table, a.row_bytes, a.type, id, c0, c1, tid & 31, &r);
+                const int at = gk_stage_store(&r, GK_SHARED_PASS(stage), (tid >> 5) * GK_MV_STAGE_WORDS, tid & 31);
+                if ((tid & 31) == 0) GK_SST(tile_at, tid >> 5, at);
             }
-            for (int j = 0; j < cnt; j++) gk_stf(a.y + t * a.dim + 32 * c + j, v[j]);
+        }
+        GK_SYNC();
+    }
+    GK_THREADS {
+        const int64_t c0 = (GK_BX * (GK_NT / 32) + (tid >> 5)) * GK_MV_TILE;
+        const int64_t c1 = nc - c0 < GK_MV_TILE ? nc : c0 + GK_MV_TILE;
+        const int64_t k1 = 32 * c1 < a.dim ? 32 * c1 : a.dim;
+        const int32_t id = (int32_t)gk_u32((const uint8_t *)(const void *)(a.ids + t));
+        float *y = a.y + t * a.dim;
+        if (c0 >= nc) {
+            /* past the row: nothing */
+        } else if (id < 0 || id >= a.vocab) {
+            for (int64_t k = 32 * c0 + (tid & 31); k < k1; k += 32) gk_stf(y + k, 0.0f);
+            if ((tid & 31) == 0) *a.err = 1;
+        } else if (quant) {
+            const int at = GK_SLD(tile_at, tid >> 5), j = 4 * (tid & 7);
+            for (int64_t c = c0 + ((tid >> 3) & 3); c < c1; c += 4) {
+                const gk_w4 w = gk_staged_weights4(a.type, GK_SHARED_PASS(stage), at, (int)(c - c0), j);
+                float v[4];
+                for (int i = 0; i < 4; i++) v[i] = has_min ? w.d * w.q[i] + w.m : w.d * w.q[i];   /* -0 stays -0 */
+                gk_stf4(y + 32 * c + j, v);
+            }
+        } else {
+            const uint8_t *row = a.table + (size_t)id * a.row_bytes;
+            for (int64_t k = 32 * c0 + (tid & 31); k < k1; k += 32) gk_stf(y + k, gk_float_elem(a.type, row, k));
         }
     }
 }
 
-/* One thread per 32-chunk of a source row (one Q8_0 block). */
+/* One thread per element of a source row, 128 a block: adjacent lanes read and write adjacent
+ * elements. A Q8_0 block is one warp: its amax a warp max, then ggml's quantize_row_q8_0
+ * (d = amax/127 stored as F16, q = round(x/d) within ±127). */
 GK_BODY(gk_body_kv_store, gk_kvs_args)
 {
+    GK_LOCAL(float, v);
+    GK_LOCAL(float, amax);
+    const int64_t t = GK_BY;
     GK_THREADS {
-        const int64_t c = GK_BX * GK_NT + tid, t = GK_BY;
-        if (c * 32 < a.width) {
-            const float *s = a.src + t * a.width + 32 * c;
-            uint8_t *row = a.cache + (size_t)(a.pos0 + t) * a.row_bytes;
-            const int cnt = a.width - 32 * c < 32 ? (int)(a.width - 32 * c) : 32;
+        const int64_t e = GK_BX * GK_NT + tid;
+        R(v) = e < a.width ? gk_ldf(a.src + t * a.width + e) : 0.0f;
+        R(amax) = fabsf(R(v));
+    }
+    if (a.type == GK_Q8_0) GK_WARP_MAX(amax);
+    GK_THREADS {
+        const int64_t e = GK_BX * GK_NT + tid;
+        uint8_t *row = a.cache + (size_t)(a.pos0 + t) * a.row_bytes;
+        if (e < a.width) {
             if (a.type == GK_Q8_0) {
-                gk_q8_0_quantize32(s, row + 34 * c);
+                const float d = R(amax) / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+                uint8_t *blk = row + 34 * (e >> 5);
+                if ((e & 31) == 0) gk_st_u16((uint16_t *)(void *)blk, gk_f2h(d));
+                gk_st_u8(blk + 2 + (e & 31), (uint8_t)(int8_t)fminf(fmaxf(roundf(R(v) * id), -127.0f), 127.0f));
             } else if (a.type == GK_F16) {
-                uint16_t *o = (uint16_t *)(void *)row + 32 * c;
-                for (int j = 0; j < cnt; j++) gk_st_u16(o + j, gk_f2h(gk_ldf(s + j)));
+                gk_st_u16((uint16_t *)(void *)row + e, gk_f2h(R(v)));
             } else {
-                float *o = (float *)(void *)row + 32 * c;
-                for (int j = 0; j < cnt; j++) gk_stf(o + j, gk_ldf(s + j));
+                gk_stf((float *)(void *)row + e, R(v));
             }
         }
     }
