@@ -99,7 +99,8 @@ void gc_param_values_free(gc_param_values *v) {
 int gc_params_canonical(const gc_param *t, const gc_param_values *v, char *buf, size_t n, gc_err *err) {
     buf[0] = 0;
     for (int i = 0; i < gc_param_count(t); i++)
-        if (v->v[i] && !t[i].names_preset && gc_params_set(buf, n, t[i].name, v->v[i], err)) return -1;
+        if (v->v[i] && !t[i].names_preset && !t[i].output_only && gc_params_set(buf, n, t[i].name, v->v[i], err))
+            return -1;
     return 0;
 }
 

@@ -65,6 +65,8 @@ typedef struct gc_param {
     long quick_max;      /* INT: --quick caps the default at this (a value given is kept); 0 = no cap */
     bool names_preset;   /* a model file: it is the case's preset (its base name); not in params,
                           * --preset is refused with it, and the quant axis defaults to "native" */
+    bool output_only;    /* where the case writes things (a folder), not what it measures: not in
+                          * the case's identity (params), so it never splits a job in reports */
     const char *alias;   /* an older option spelling accepted for it (without the "--") */
     const char *metavar; /* "P", "FILE" */
     const char *help;    /* one line; the default and the --quick cap are added when shown */

@@ -8,12 +8,21 @@
  * Verification (once per case, before any timing): the same weights on the scalar ref backend
  * and on the case's backend, both at a reduced size (the latent 8 × 8 for sd1.5), run the text
  * encoder, one guided step and the decoder; the latent after the step and the decoded pixels
- * must agree within the format's tolerance. A failed check is recorded, never timed. */
+ * must agree within the format's tolerance. A failed check is recorded, never timed.
+ *
+ * Quality (once per case, quantized or bf16 weights): the whole generation at the case's size
+ * beside the same one with F32 weights (F16 above 1B parameters) on the same backend: PSNR of
+ * the decoded image and the relative error of the final latent. --save-images DIR writes the
+ * image a generation made as a PNG (noise-like with synthetic weights). Beside the unet-step and
+ * vae-decode figures, the FMA peak probed in the same run, and their fraction of it. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/png.h"
+#include "bench/metrics.h"
+#include "bench/probes/fma.h"
 #include "bench/sd/sd.h"
 #include "bench/workload.h"
 
@@ -36,6 +45,11 @@ typedef struct sd_case {
     bool verified;
     gc_verify ver;
     int step;                 /* the next unet-step run's step (cycles through the schedule) */
+    const char *save_dir;     /* --save-images, NULL: none */
+    bool have_quality;
+    double psnr_db, latent_err;
+    int quality_ref_type;
+    double fma_gflops;        /* the FMA peak probed with the case's threads (CPU backends), 0 unknown */
 } sd_case;
 
 static double tolerance(int wtype) {
@@ -135,6 +149,68 @@ static int verify_case(sd_case *s, gc_err *err) {
 
 /* FLOPs counted by the planned model; bytes: the weights each pass reads (the text encoder once
  * per prompt, the UNet every step, the decoder once). */
+/* The whole generation at the case's shape; the final latent and the pixels into the buffers. */
+static int full_run(sd_model *m, int steps, float *latent, float *image, gc_err *err) {
+    if (sd_start(m, err) || sd_encode(m, err)) return -1;
+    for (int i = 0; i < steps; i++)
+        if (sd_denoise_step(m, i, err)) return -1;
+    return sd_read_latent(m, latent, err) || sd_decode(m, err) || sd_read_image(m, image, err) ? -1 : 0;
+}
+
+/* PSNR (dB) of two images in [−1, 1] (clamped), as 0..1 intensities. */
+static double psnr(const float *ref, const float *x, int64_t n) {
+    double se = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double a = (fmax(-1, fmin(1, ref[i])) + 1) / 2, b = (fmax(-1, fmin(1, x[i])) + 1) / 2;
+        se += (a - b) * (a - b);
+    }
+    return se > 0 ? 10 * log10((double)n / se) : 99;
+}
+
+static int quality(sd_case *s, gc_err *err) {
+    const gk_type_info *t = gk_type_get(s->wtype);
+    if (!t->quantized && s->wtype != GK_BF16) return 0;   /* f32/f16 are the references */
+    s->quality_ref_type = sd_param_count(s->m) > 1000000000LL ? GK_F16 : GK_F32;
+    int64_t nl = sd_latent_elems(s->m), ni = sd_image_elems(s->m);
+    float *buf = malloc((size_t)(2 * (nl + ni)) * sizeof *buf);
+    if (!buf) return gc_errf(err, "image: out of memory for the quality reference");
+    sd_model *ref = sd_plan(sd_model_config(s->m), &s->shape, s->quality_ref_type, err);
+    int rc = ref && !sd_load(ref, s->be, s->seed, s->threads, err) && !full_run(ref, s->shape.steps, buf, buf + nl, err)
+                 ? 0 : -1;
+    sd_free(ref);   /* before the case's own run: the two need not fit together for long */
+    if (!rc) rc = full_run(s->m, s->shape.steps, buf + nl + ni, buf + 2 * nl + ni, err);
+    if (!rc) {
+        s->psnr_db = psnr(buf + nl, buf + 2 * nl + ni, ni);
+        s->latent_err = rel_err(buf, buf + nl + ni, nl);
+        s->have_quality = true;
+    }
+    free(buf);
+    return rc;
+}
+
+/* The image the last generation made, as DIR/<preset>-<quant>-<W>x<H>-<steps>steps-seed<S>.png. */
+static void save_image(sd_case *s) {
+    int64_t n = sd_image_elems(s->m), px = (int64_t)s->shape.width * s->shape.height;
+    float *f = malloc((size_t)n * sizeof *f);
+    uint8_t *rgb = malloc((size_t)n);
+    gc_err err = {{0}};
+    if (f && rgb && !sd_read_image(s->m, f, &err)) {
+        for (int64_t i = 0; i < px; i++)   /* planar {W, H, 3}, rows top first, to interleaved RGB */
+            for (int c = 0; c < 3; c++)
+                rgb[3 * i + c] = (uint8_t)lround(255 * (fmax(-1, fmin(1, f[c * px + i])) + 1) / 2);
+        char path[1200];
+        snprintf(path, sizeof path, "%s/%s-%s-%dx%d-%dsteps-seed%lu.png", s->save_dir, sd_model_config(s->m)->name,
+                 gk_type_name(s->wtype), s->shape.width, s->shape.height, s->shape.steps, s->seed);
+        if (gc_mkdirs(s->save_dir, &err) || gc_write_png(path, rgb, s->shape.width, s->shape.height, &err))
+            fprintf(stderr, "image: --save-images: %s\n", err.msg);
+        else fprintf(stderr, "image: wrote %s\n", path);
+    } else {
+        fprintf(stderr, "image: --save-images: %s\n", err.msg[0] ? err.msg : "out of memory");
+    }
+    free(f);
+    free(rgb);
+}
+
 static void declare_phases(const sd_case *s, gc_phase *ph, int *n) {
     static const char *const units[] = {"prompt", "it", "decode", "image"};
     sd_counts t = sd_counts_text(s->m), u = sd_counts_step(s->m), d = sd_counts_decode(s->m);
@@ -198,6 +274,12 @@ static int image_setup(const gc_case *c, void **state, gc_setup_out *out, gc_err
     int n;
     const gc_op_need *needs = needs_of(s->wtype, &n);
     if (gc_require_ops(s->be, "image", needs, n, err)) return GC_SETUP_UNSUPPORTED;
+    s->save_dir = gc_case_param(c, "save-images");
+    if (s->be->caps & GK_CAP_HOST_MEMORY) {   /* the CPU's FMA peak, for the fraction beside the figures */
+        probe_fma_result pr;
+        gc_err e;
+        if (!probe_fma(c->threads, c->isa, &pr, &e)) s->fma_gflops = pr.gflops;
+    }
     return sd_load(s->m, s->be, s->seed, c->threads, err);
 }
 
@@ -205,6 +287,7 @@ static int image_verify(void *state, int phase, gc_verify *v, gc_err *err) {
     sd_case *s = state;
     if (!s->verified) {
         if (verify_case(s, err)) return -1;
+        if (s->ver.ok && quality(s, err)) return -1;
         s->verified = true;
     }
     *v = s->ver;
@@ -239,7 +322,6 @@ static int image_run(void *state, int phase, gc_err *err) {
 
 static void image_finish(void *state, int phase, gc_metrics *mt) {
     sd_case *s = state;
-    (void)phase;
     gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, "params", (double)sd_param_count(s->m));
     gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, "weight_bytes", (double)sd_weight_bytes(s->m));
     gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, "width", s->shape.width);
@@ -247,6 +329,13 @@ static void image_finish(void *state, int phase, gc_metrics *mt) {
     gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, "steps", s->shape.steps);
     gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, "images", 1);
     gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, "peak_rss_bytes", (double)gc_peak_rss_bytes());
+    if (s->have_quality) {
+        gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, "psnr_db", s->psnr_db);
+        gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, "latent_rel_err", s->latent_err);
+        gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, "quality_ref_bits", s->quality_ref_type == GK_F16 ? 16 : 32);
+    }
+    if (s->fma_gflops > 0) gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, GC_METRIC_FMA_PEAK_GFLOPS, s->fma_gflops);
+    if (phase == PH_GENERATION && s->save_dir) save_image(s);
 }
 
 static void image_describe(const gc_case *c) {
@@ -293,6 +382,8 @@ static const gc_param params[] = {
      .help = "classifier-free guidance (a batch of 2 through the UNet)"},
     {.name = "guidance-scale", .kind = GC_PARAM_DOUBLE, .lo = 0, .hi = 100, .def = "7.5", .metavar = "S",
      .help = "guidance scale"},
+    {.name = "save-images", .kind = GC_PARAM_STRING, .output_only = true, .metavar = "DIR",
+     .help = "write the generated image as a PNG in DIR"},
     {.name = NULL},
 };
 /* clang-format on */
