@@ -23,7 +23,6 @@ GK_DEV float gk_bf2f(uint16_t h) { return __uint_as_float((uint32_t)h << 16); }
 GK_DEV uint32_t gk_f2u(float f) { return __float_as_uint(f); }
 GK_DEV uint32_t gk_u16(const uint8_t *p) { return *(const uint16_t *)p; }
 GK_DEV uint32_t gk_u32(const uint8_t *p) { return *(const uint32_t *)p; }
-GK_DEV float gk_u2f(uint32_t u) { return __uint_as_float(u); }
 GK_DEV float gk_expf(float x) { return expf(x); }
 GK_DEV uint32_t gk_u8(const uint8_t *p) { return *p; }
 GK_DEV float gk_ldf(const float *p) { return *p; }
@@ -47,7 +46,6 @@ GK_DEV void gk_st_h4(uint16_t *p, const uint16_t *h)
     *(uint2 *)p = make_uint2((uint32_t)h[0] | ((uint32_t)h[1] << 16), (uint32_t)h[2] | ((uint32_t)h[3] << 16));
 }
 #else
-#include <assert.h>
 GK_DEV float gk_h2f(uint16_t h) { return gk_f16_to_f32(h); }
 GK_DEV uint16_t gk_f2h(float f) { return gk_f32_to_f16(f); }
 GK_DEV float gk_bf2f(uint16_t h)
@@ -63,87 +61,31 @@ GK_DEV uint32_t gk_f2u(float f)
     memcpy(&u, &f, 4);
     return u;
 }
-/* Every global access below is counted by the transaction model when a trace is on. */
-GK_DEV uint32_t gk_u8(const uint8_t *p)
+/* One global access of `bytes` (a power of two) between device address dev and host
+ * memory: alignment checked as the GPU would fault, and counted by the transaction model. */
+static inline void gk_emul_access_(void *dst, const void *src, const void *dev, int bytes, int store)
 {
-    gk_emul_gmem_(p, 1, 0);
-    return *p;
+    if ((uintptr_t)dev & (uintptr_t)(bytes - 1)) {
+        fprintf(stderr, "misaligned %d-byte device %s at %p\n", bytes, store ? "store" : "load", dev);
+        abort();
+    }
+    gk_emul_gmem_(dev, bytes, store);
+    memcpy(dst, src, (size_t)bytes);
 }
-GK_DEV uint32_t gk_u16(const uint8_t *p)
-{
-    assert(((uintptr_t)p & 1) == 0 && "misaligned 2-byte device load");
-    gk_emul_gmem_(p, 2, 0);
-    uint16_t v;
-    memcpy(&v, p, 2);
-    return v;
-}
-GK_DEV uint32_t gk_u32(const uint8_t *p)
-{
-    assert(((uintptr_t)p & 3) == 0 && "misaligned 4-byte device load");
-    gk_emul_gmem_(p, 4, 0);
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-GK_DEV float gk_u2f(uint32_t u)
-{
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-GK_DEV float gk_ldf(const float *p)
-{
-    assert(((uintptr_t)p & 3) == 0 && "misaligned float device load");
-    gk_emul_gmem_(p, 4, 0);
-    return *p;
-}
-GK_DEV void gk_ldf4(const float *p, float *out)
-{
-    assert(((uintptr_t)p & 15) == 0 && "misaligned float4 device load");
-    gk_emul_gmem_(p, 16, 0);
-    memcpy(out, p, 16);
-}
-GK_DEV void gk_stf(float *p, float v)
-{
-    assert(((uintptr_t)p & 3) == 0 && "misaligned float device store");
-    gk_emul_gmem_(p, 4, 1);
-    *p = v;
-}
-GK_DEV void gk_st_u16(uint16_t *p, uint16_t v)
-{
-    assert(((uintptr_t)p & 1) == 0 && "misaligned 2-byte device store");
-    gk_emul_gmem_(p, 2, 1);
-    *p = v;
-}
-GK_DEV void gk_st_u8(uint8_t *p, uint8_t v)
-{
-    gk_emul_gmem_(p, 1, 1);
-    *p = v;
-}
-GK_DEV void gk_ldf2(const float *p, float *out)
-{
-    assert(((uintptr_t)p & 7) == 0 && "misaligned float2 device load");
-    gk_emul_gmem_(p, 8, 0);
-    memcpy(out, p, 8);
-}
-GK_DEV void gk_stf2(float *p, const float *v)
-{
-    assert(((uintptr_t)p & 7) == 0 && "misaligned float2 device store");
-    gk_emul_gmem_(p, 8, 1);
-    memcpy(p, v, 8);
-}
-GK_DEV void gk_stf4(float *p, const float *v)
-{
-    assert(((uintptr_t)p & 15) == 0 && "misaligned float4 device store");
-    gk_emul_gmem_(p, 16, 1);
-    memcpy(p, v, 16);
-}
-GK_DEV void gk_st_h4(uint16_t *p, const uint16_t *h)
-{
-    assert(((uintptr_t)p & 7) == 0 && "misaligned 8-byte device store");
-    gk_emul_gmem_(p, 8, 1);
-    memcpy(p, h, 8);
-}
+#define GK_EMUL_LD_(T, p, n) T v_; gk_emul_access_(&v_, p, p, n, 0); return v_
+GK_DEV uint32_t gk_u8(const uint8_t *p) { GK_EMUL_LD_(uint8_t, p, 1); }
+GK_DEV uint32_t gk_u16(const uint8_t *p) { GK_EMUL_LD_(uint16_t, p, 2); }
+GK_DEV uint32_t gk_u32(const uint8_t *p) { GK_EMUL_LD_(uint32_t, p, 4); }
+GK_DEV float gk_ldf(const float *p) { GK_EMUL_LD_(float, p, 4); }
+#undef GK_EMUL_LD_
+GK_DEV void gk_ldf2(const float *p, float *out) { gk_emul_access_(out, p, p, 8, 0); }
+GK_DEV void gk_ldf4(const float *p, float *out) { gk_emul_access_(out, p, p, 16, 0); }
+GK_DEV void gk_stf(float *p, float v) { gk_emul_access_(p, &v, p, 4, 1); }
+GK_DEV void gk_stf2(float *p, const float *v) { gk_emul_access_(p, v, p, 8, 1); }
+GK_DEV void gk_stf4(float *p, const float *v) { gk_emul_access_(p, v, p, 16, 1); }
+GK_DEV void gk_st_u8(uint8_t *p, uint8_t v) { gk_emul_access_(p, &v, p, 1, 1); }
+GK_DEV void gk_st_u16(uint16_t *p, uint16_t v) { gk_emul_access_(p, &v, p, 2, 1); }
+GK_DEV void gk_st_h4(uint16_t *p, const uint16_t *h) { gk_emul_access_(p, h, p, 8, 1); }
 GK_DEV float gk_expf(float x) { return expf(x); }
 #endif
 
