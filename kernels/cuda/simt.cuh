@@ -34,10 +34,10 @@
  * Emulation also models global memory transactions (gk_trace_begin): every global load and
  * store of the bodies goes through gk_emul_gmem_ (the loaders in formats.cuh, gk_ldf/gk_stf),
  * and the k-th access of each lane within a region is taken as one warp-wide instruction, the
- * k-th of its warp (a lane that sits one out says so with gk_emul_idle_). Per such warp-step, the bytes the 32 lanes touch fetch a set of 32-byte
- * sectors; a registered buffer counts the requests, the sectors (32 bytes each) and the
- * distinct bytes used, so a test asserts the fraction of fetched sector bytes that are used
- * (nsight's "sectors per request" view, without caches). */
+ * k-th of its warp (a lane that sits one out says so with gk_emul_idle_). Per such warp-step,
+ * the bytes the 32 lanes touch fetch a set of 32-byte sectors; a registered buffer counts the
+ * requests, the sectors and the distinct bytes used, so a test asserts the fraction of fetched
+ * sector bytes that are used (nsight's "sectors per request" view, without caches). */
 #ifndef GK_SIMT_CUH
 #define GK_SIMT_CUH
 #include <stdint.h>
