@@ -4,9 +4,12 @@
  *    a body with the barrier is not;
  *  - the memory-transaction model: per warp-step (the k-th global access of the 32 lanes), the
  *    32-byte sectors fetched and the bytes used, checked first on hand-computed patterns, then
- *    asserted for the decode matvec of every weight format, the F16 dequantisation and the
- *    attention kernels (a deterministic property of each kernel's access pattern, not a timing);
- *  - the kernels stay correct while traced (against the type table's dequantisation in double);
+ *    asserted for the decode matvec of every weight format (>= 80% for weights and
+ *    activations), its 8-bit-activation dp4a path, the F16 dequantisation, attention and the
+ *    row ops (a deterministic property of each kernel's access pattern, not a timing); the
+ *    figures are the table eff_wants (regenerated from a run when a kernel changes on purpose);
+ *  - the kernels stay correct while traced (against the type table's dequantisation in double;
+ *    the dp4a path against the quantised activations and within its rounding bound);
  *  - the kernel launches, copies and syncs of one decoded token, counted over the real forward
  *    pass (bench/llm) on a backend that forwards to "ref" and counts what the CUDA backend's
  *    launchers (kernels.cu, plan.cuh) enqueue for each op.
