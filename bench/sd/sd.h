@@ -96,7 +96,8 @@ sd_counts sd_counts_decode(const sd_model *m);
 /* Re-plans a model for another shape, keeping its weights (the tensor list does not depend on
  * the shape); its buffers are reallocated when it is loaded. */
 int sd_reshape(sd_model *m, const sd_shape *s, gc_err *err);
-/* Allocates the planned model's weights (synthetic from seed) and arena on backend be. */
+/* Allocates the planned model's weights (synthetic from seed, made on n_threads threads; the
+ * same values for any count) and arena on backend be. */
 int sd_load(sd_model *m, gk_backend *be, unsigned long seed, int n_threads, gc_err *err);
 void sd_free(sd_model *m);
 

@@ -3,6 +3,7 @@
  * and synthetic values, loading onto a backend, and the activation arena. The blocks and the
  * three networks are in sd_blocks.c, the phases in sd_run.c. */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,32 +244,68 @@ static void synth_row(unsigned long seed, const sd_tensor_info *t, uint64_t h, i
     }
 }
 
-/* Fills weight i on the backend, a chunk of rows at a time. */
-static int fill_weight(sd_model *m, int i, unsigned long seed, gc_err *err) {
-    const sd_tensor_info *t = &m->ti[i];
-    const gk_type_info *ty = gk_type_get(t->type);
-    int64_t rows = t->ne[1] * t->ne[2] * t->ne[3], per = 1 + (1 << 20) / t->ne[0];
-    size_t row_bytes = gk_type_bytes(t->type, t->ne[0]);
-    float *f = malloc((size_t)t->ne[0] * sizeof *f);
-    uint8_t *buf = malloc((size_t)(per < rows ? per : rows) * row_bytes);
-    if (!f || !buf) {
-        free(f);
-        free(buf);
-        return gc_errf(err, "out of memory filling %s", t->name);
+/* Rows [r0, r1) of a tensor made and converted by one thread into its part of a chunk. */
+typedef struct fill_job {
+    const sd_tensor_info *t;
+    const gk_type_info *ty;
+    unsigned long seed;
+    uint64_t hash;
+    int64_t r0, r1, base;        /* rows of the tensor; base: the chunk's first row */
+    size_t row_bytes;
+    uint8_t *chunk;
+    bool failed;
+} fill_job;
+
+static void *fill_rows(void *arg) {
+    fill_job *j = arg;
+    float *f = malloc((size_t)j->t->ne[0] * sizeof *f);
+    if (!f) {
+        j->failed = true;
+        return NULL;
     }
-    uint64_t h = name_hash(t->name);
-    int rc = 0;
-    for (int64_t r0 = 0; r0 < rows && !rc; r0 += per) {
-        int64_t n = rows - r0 < per ? rows - r0 : per;
-        for (int64_t r = 0; r < n; r++) {
-            synth_row(seed, t, h, r0 + r, f);
-            ty->from_f32(f, buf + (size_t)r * row_bytes, t->ne[0]);
-        }
-        if (m->be->ops->upload(m->be, &m->w[i], (size_t)r0 * row_bytes, buf, (size_t)n * row_bytes))
-            rc = gc_errf(err, "sd %s: upload of %s: %s", m->c.name, t->name, gk_backend_error(m->be));
+    for (int64_t r = j->r0; r < j->r1; r++) {
+        synth_row(j->seed, j->t, j->hash, r, f);
+        j->ty->from_f32(f, j->chunk + (size_t)(r - j->base) * j->row_bytes, j->t->ne[0]);
     }
     free(f);
-    free(buf);
+    return NULL;
+}
+
+#define FILL_CHUNK_BYTES (64u << 20)
+#define FILL_MAX_THREADS 16
+
+/* Fills weight i on the backend a chunk at a time, the rows of a chunk made by up to n_threads
+ * threads (the values do not depend on how rows are shared), each chunk uploaded whole. */
+static int fill_weight(sd_model *m, int i, unsigned long seed, int n_threads, gc_err *err) {
+    const sd_tensor_info *t = &m->ti[i];
+    int64_t rows = t->ne[1] * t->ne[2] * t->ne[3];
+    size_t row_bytes = gk_type_bytes(t->type, t->ne[0]);
+    int64_t per = (int64_t)(FILL_CHUNK_BYTES / row_bytes) + 1;
+    if (per > rows) per = rows;
+    uint8_t *chunk = malloc((size_t)per * row_bytes);
+    if (!chunk) return gc_errf(err, "out of memory filling %s", t->name);
+    if (n_threads < 1) n_threads = 1;
+    if (n_threads > FILL_MAX_THREADS) n_threads = FILL_MAX_THREADS;
+    int rc = 0;
+    for (int64_t c0 = 0; c0 < rows && !rc; c0 += per) {
+        int64_t n = rows - c0 < per ? rows - c0 : per;
+        int nth = n < 64 ? 1 : n_threads, started = 0;
+        fill_job jobs[FILL_MAX_THREADS];
+        pthread_t th[FILL_MAX_THREADS];
+        for (int k = 0; k < nth; k++)
+            jobs[k] = (fill_job){t, gk_type_get(t->type), seed, name_hash(t->name), c0 + n * k / nth,
+                                 c0 + n * (k + 1) / nth, c0, row_bytes, chunk, false};
+        for (int k = 1; k < nth; k++, started++)
+            if (pthread_create(&th[k], NULL, fill_rows, &jobs[k])) break;
+        for (int k = started + 1; k < nth; k++) fill_rows(&jobs[k]);   /* threads that did not start */
+        fill_rows(&jobs[0]);
+        for (int k = 1; k <= started; k++) pthread_join(th[k], NULL);
+        for (int k = 0; k < nth; k++)
+            if (jobs[k].failed) rc = gc_errf(err, "out of memory filling %s", t->name);
+        if (!rc && m->be->ops->upload(m->be, &m->w[i], (size_t)c0 * row_bytes, chunk, (size_t)n * row_bytes))
+            rc = gc_errf(err, "sd %s: upload of %s: %s", m->c.name, t->name, gk_backend_error(m->be));
+    }
+    free(chunk);
     return rc;
 }
 
@@ -328,13 +365,12 @@ int sd_reshape(sd_model *m, const sd_shape *s, gc_err *err) {
 }
 
 int sd_load(sd_model *m, gk_backend *be, unsigned long seed, int n_threads, gc_err *err) {
-    (void)n_threads;
     m->be = be;
     m->planning = false;
     m->w = calloc((size_t)m->n_t, sizeof *m->w);
     if (!m->w) return gc_errf(err, "out of memory");
     for (int i = 0; i < m->n_t; i++) {
-        if (alloc_tensor(m, &m->w[i], m->ti[i].type, m->ti[i].ne, m->ti[i].name, err) || fill_weight(m, i, seed, err))
+        if (alloc_tensor(m, &m->w[i], m->ti[i].type, m->ti[i].ne, m->ti[i].name, err) || fill_weight(m, i, seed, n_threads, err))
             return -1;
     }
     return alloc_persist(m, err);
