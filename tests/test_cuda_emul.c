@@ -47,22 +47,24 @@ static void *dalloc(size_t bytes) /* device-like: 256-byte aligned, zeroed */
     memset(p, 0, bytes);
     return p;
 }
-static float *rand_dev_f32(int64_t n, float scale)
-{
+static float *rand_dev_f32(int64_t n, float scale) {
     float *p = dalloc((size_t)n * sizeof *p);
     for (int64_t i = 0; i < n; i++) p[i] = frand() * scale;
     return p;
 }
-static uint8_t *encode(int type, const float *x, int64_t ne0, int64_t rows)
-{
+static uint8_t *encode(int type, const float *x, int64_t ne0, int64_t rows) {
     const size_t rb = gk_type_bytes(type, ne0);
     assert_true(rb > 0);
     uint8_t *p = dalloc(rb * (size_t)rows);
     for (int64_t r = 0; r < rows; r++) gk_type_get(type)->from_f32(x + r * ne0, p + r * rb, ne0);
     return p;
 }
-static double ld_eff(const gk_mem_buf *b) { return b->ld_sectors ? (double)b->ld_used / (32.0 * (double)b->ld_sectors) : 0; }
-static double st_eff(const gk_mem_buf *b) { return b->st_sectors ? (double)b->st_used / (32.0 * (double)b->st_sectors) : 0; }
+static double ld_eff(const gk_mem_buf *b) {
+    return b->ld_sectors ? (double)b->ld_used / (32.0 * (double)b->ld_sectors) : 0;
+}
+static double st_eff(const gk_mem_buf *b) {
+    return b->st_sectors ? (double)b->st_used / (32.0 * (double)b->st_sectors) : 0;
+}
 
 /* The sector efficiency each kernel is asserted to have: percent of fetched sector bytes used,
  * per buffer, loads ('l') or stores ('s'), to 0.01 points (the model is deterministic). */
@@ -220,8 +222,7 @@ static const eff_want eff_wants[] = {
 
 /* Prints a kernel's line of the sector table and checks it against eff_wants: every figure
  * it measured is listed there, and every listed figure was measured. */
-static void check_row(const char *kernel, const char *type, const gk_mem_buf *b, int n)
-{
+static void check_row(const char *kernel, const char *type, const gk_mem_buf *b, int n) {
     printf("sectors  %-16s %-5s", kernel, type);
     int measured = 0, listed = 0;
     for (int i = 0; i < n; i++)
@@ -235,15 +236,18 @@ static void check_row(const char *kernel, const char *type, const gk_mem_buf *b,
                 if (!strcmp(eff_wants[j].kernel, kernel) && !strcmp(eff_wants[j].type, type) &&
                     !strcmp(eff_wants[j].buf, b[i].name) && eff_wants[j].kind == (st ? 's' : 'l'))
                     w = &eff_wants[j];
-            if (!w) fail_msg("%s %s: %s %s at %.2f%% has no expected figure", kernel, type, b[i].name, st ? "stores" : "loads", pct);
+            if (!w)
+                fail_msg("%s %s: %s %s at %.2f%% has no expected figure", kernel, type, b[i].name,
+                         st ? "stores" : "loads", pct);
             if (fabs(pct - w->pct) > 0.006)
-                fail_msg("%s %s: %s %s use %.2f%% of their sector bytes, expected %.2f%%", kernel, type, b[i].name,
-                         st ? "stores" : "loads", pct, w->pct);
+                fail_msg("%s %s: %s %s use %.2f%% of their sector bytes, expected %.2f%%", kernel, type,
+                         b[i].name, st ? "stores" : "loads", pct, w->pct);
         }
     printf("\n");
     for (size_t j = 0; j < sizeof eff_wants / sizeof eff_wants[0]; j++)
         listed += !strcmp(eff_wants[j].kernel, kernel) && !strcmp(eff_wants[j].type, type);
-    if (listed != measured) fail_msg("%s %s: %d figures expected, %d measured", kernel, type, listed, measured);
+    if (listed != measured)
+        fail_msg("%s %s: %d figures expected, %d measured", kernel, type, listed, measured);
 }
 
 /* ---- the transaction model on hand-computed patterns ---------------------------------------- */
@@ -252,13 +256,11 @@ typedef struct pat_args {
     int stride, offset; /* lane l reads x[offset + stride * l] */
 } pat_args;
 
-GK_BODY(body_pattern, pat_args)
-{
+GK_BODY(body_pattern, pat_args) {
     GK_THREADS { (void)gk_ldf(a.x + a.offset + a.stride * (tid & 31)); }
 }
 
-static gk_mem_buf run_pattern(float *x, int stride, int offset, int nt)
-{
+static gk_mem_buf run_pattern(float *x, int stride, int offset, int nt) {
     gk_mem_buf b = gk_trace_buf("x", x, 4096 * sizeof(float));
     gk_trace_begin(&b, 1);
     pat_args a = {x, stride, offset};
@@ -267,8 +269,7 @@ static gk_mem_buf run_pattern(float *x, int stride, int offset, int nt)
     return b;
 }
 
-static void model_counts_hand_patterns(void **s)
-{
+static void model_counts_hand_patterns(void **s) {
     float *x = dalloc(4096 * sizeof(float));
     /* 32 consecutive floats from a 128-byte boundary: one request, 4 sectors, all 128 bytes */
     gk_mem_buf b = run_pattern(x, 1, 0, 32);
@@ -315,8 +316,7 @@ typedef struct rev_args {
 } rev_args;
 
 /* y[t] = x[nt-1-t] through shared memory: thread t reads what thread nt-1-t wrote. */
-GK_BODY(body_reverse, rev_args)
-{
+GK_BODY(body_reverse, rev_args) {
     GK_SHARED(float, sh, GK_MAX_THREADS);
     GK_THREADS { GK_SST(sh, tid, gk_ldf(a.x + tid)); }
     if (a.sync) GK_SYNC();
@@ -327,8 +327,7 @@ GK_BODY(body_reverse, rev_args)
     }
 }
 
-static void run_reverse(int sync, int reuse, int rev, int64_t *races, char *msg, size_t msg_len)
-{
+static void run_reverse(int sync, int reuse, int rev, int64_t *races, char *msg, size_t msg_len) {
     const int nt = 64;
     float *x = rand_dev_f32(nt, 1.0f), *y = dalloc(nt * sizeof(float));
     gk_emul_races_collect(1);
@@ -342,8 +341,7 @@ static void run_reverse(int sync, int reuse, int rev, int64_t *races, char *msg,
     free(x), free(y);
 }
 
-static void missing_barrier_is_caught(void **s)
-{
+static void missing_barrier_is_caught(void **s) {
     int64_t races;
     char msg[256];
     for (int rev = 0; rev < 2; rev++) {
@@ -359,15 +357,16 @@ static void missing_barrier_is_caught(void **s)
     }
     /* the first race, forward order: thread 0 reads sh[63], written by thread 63 */
     run_reverse(0, 0, 0, &races, msg, sizeof msg);
-    assert_string_equal(msg, "shared-memory race on sh[63]: read of a write by thread 0 after thread 63 with no GK_SYNC between");
+    assert_string_equal(
+        msg,
+        "shared-memory race on sh[63]: read of a write by thread 0 after thread 63 with no GK_SYNC between");
     /* overwriting what others read, without the barrier: 64 reads, then 64 writes over them */
     run_reverse(0, 1, 0, &races, msg, sizeof msg);
     assert_int_equal(races, 2 * (64 + 64));
 }
 
 /* The shipped kernels obey the rule (a race would abort): every block body with shared memory. */
-static void kernels_have_their_barriers(void **s)
-{
+static void kernels_have_their_barriers(void **s) {
     gk_emul_races_collect(1);
     const int n_head = 4, n_kv = 2, hd = 64;
     for (int decode = 0; decode < 2; decode++) {
@@ -375,8 +374,9 @@ static void kernels_have_their_barriers(void **s)
         const int64_t T = decode ? 2 : 20, ctx = pos0 + T, kw = (int64_t)n_kv * hd;
         float *q = rand_dev_f32((int64_t)n_head * hd * T, 1.0f), *out = dalloc((size_t)(n_head * hd * T) * 4);
         float *k = rand_dev_f32(kw * ctx, 1.0f), *v = rand_dev_f32(kw * ctx, 1.0f);
-        gk_attn_args a = {q, out, (uint8_t *)k, (uint8_t *)v, (size_t)kw * 4, NULL, GK_F32, n_head, n_kv, hd, pos0, 0,
-                          T, 0.125f};
+        gk_attn_args a = {q,      out,    (uint8_t *)k, (uint8_t *)v, (size_t)kw * 4, NULL,
+                          GK_F32, n_head, n_kv,         hd,           pos0,           0,
+                          T,      0.125f};
         if (decode) {
             a.n_split = gk_attn_n_split(pos0, T);
             a.part = dalloc(gk_attn_part_floats(a.n_split, n_head, hd, T) * 4);
@@ -396,22 +396,21 @@ static void kernels_have_their_barriers(void **s)
 static const int weight_types[] = {GK_F32, GK_F16, GK_BF16, GK_Q8_0, GK_Q4_0, GK_Q4_1, GK_Q4_K, GK_Q6_K};
 enum { N_WTYPES = sizeof weight_types / sizeof weight_types[0] };
 
-static void emul_matvec(const gk_mv_args *a)
-{
+static void emul_matvec(const gk_mv_args *a) {
     gk_grid g = gk_plan_matvec(a->N, a->M);
     switch (a->type) {
-    case GK_Q8_0: GK_EMUL_LAUNCH(gk_body_matvec_q8_0, g.gx, g.gy, g.gz, g.nt, 0, *a); break;
-    case GK_Q4_0: GK_EMUL_LAUNCH(gk_body_matvec_q4_0, g.gx, g.gy, g.gz, g.nt, 0, *a); break;
-    case GK_Q4_1: GK_EMUL_LAUNCH(gk_body_matvec_q4_1, g.gx, g.gy, g.gz, g.nt, 0, *a); break;
-    case GK_Q4_K: GK_EMUL_LAUNCH(gk_body_matvec_q4_k, g.gx, g.gy, g.gz, g.nt, 0, *a); break;
-    case GK_Q6_K: GK_EMUL_LAUNCH(gk_body_matvec_q6_k, g.gx, g.gy, g.gz, g.nt, 0, *a); break;
-    default: GK_EMUL_LAUNCH(gk_body_matvec_float, g.gx, g.gy, g.gz, g.nt, 0, *a); break;
+        case GK_Q8_0: GK_EMUL_LAUNCH(gk_body_matvec_q8_0, g.gx, g.gy, g.gz, g.nt, 0, *a); break;
+        case GK_Q4_0: GK_EMUL_LAUNCH(gk_body_matvec_q4_0, g.gx, g.gy, g.gz, g.nt, 0, *a); break;
+        case GK_Q4_1: GK_EMUL_LAUNCH(gk_body_matvec_q4_1, g.gx, g.gy, g.gz, g.nt, 0, *a); break;
+        case GK_Q4_K: GK_EMUL_LAUNCH(gk_body_matvec_q4_k, g.gx, g.gy, g.gz, g.nt, 0, *a); break;
+        case GK_Q6_K: GK_EMUL_LAUNCH(gk_body_matvec_q6_k, g.gx, g.gy, g.gz, g.nt, 0, *a); break;
+        default: GK_EMUL_LAUNCH(gk_body_matvec_float, g.gx, g.gy, g.gz, g.nt, 0, *a); break;
     }
 }
 
 /* y = x · wᵀ in double from the type table's dequantisation. */
-static void ref_matvec(int type, const uint8_t *w, const float *x, int64_t K, int64_t N, int64_t M, float *y)
-{
+static void ref_matvec(int type, const uint8_t *w, const float *x, int64_t K, int64_t N, int64_t M,
+                       float *y) {
     float *row = malloc((size_t)K * sizeof *row);
     assert_non_null(row);
     const size_t rb = gk_type_bytes(type, K);
@@ -429,14 +428,14 @@ static void ref_matvec(int type, const uint8_t *w, const float *x, int64_t K, in
 /* Decode shapes: K = 2048 (rows 32-byte aligned in every format), one and four columns; and
  * rows that are only 2-byte aligned (65 Q8_0/Q4_0 blocks, 9 Q6_K super-blocks a row), whose
  * first and last words straddle the neighbouring rows, five rows (a partial block). */
-static void check_matvec(int type, int64_t K, int64_t N, int64_t M, const char *label)
-{
+static void check_matvec(int type, int64_t K, int64_t N, int64_t M, const char *label) {
     float *wf = rand_dev_f32(K * N, 1.0f), *x = rand_dev_f32(K * M, 1.0f);
     uint8_t *w = encode(type, wf, K, N);
     float *y = dalloc((size_t)(N * M) * 4), *want = malloc((size_t)(N * M) * 4);
     assert_non_null(want);
     const size_t rb = gk_type_bytes(type, K);
-    gk_mem_buf b[3] = {gk_trace_buf("weights", w, rb * N), gk_trace_buf("activations", x, (size_t)(K * M) * 4),
+    gk_mem_buf b[3] = {gk_trace_buf("weights", w, rb * N),
+                       gk_trace_buf("activations", x, (size_t)(K * M) * 4),
                        gk_trace_buf("output", y, (size_t)(N * M) * 4)};
     gk_trace_begin(b, 3);
     gk_mv_args a = {w, rb, x, y, K, N, M, type};
@@ -445,7 +444,8 @@ static void check_matvec(int type, int64_t K, int64_t N, int64_t M, const char *
     ref_matvec(type, w, x, K, N, M, want);
     for (int64_t j = 0; j < N * M; j++)
         if (!(fabsf(y[j] - want[j]) <= 2e-5f * (float)K + 1e-4f * fabsf(want[j])))
-            fail_msg("%s %s: y[%lld] = %.7g, reference %.7g", label, gk_type_name(type), (long long)j, y[j], want[j]);
+            fail_msg("%s %s: y[%lld] = %.7g, reference %.7g", label, gk_type_name(type), (long long)j, y[j],
+                     want[j]);
     check_row(label, gk_type_name(type), b, 3);
     assert_int_equal(b[0].st_req, 0);
     assert_true(b[0].ld_req > 0 && b[1].ld_req > 0 && b[2].st_req > 0);
@@ -456,8 +456,7 @@ static void check_matvec(int type, int64_t K, int64_t N, int64_t M, const char *
     free(wf), free(x), free(w), free(y), free(want);
 }
 
-static void matvec_sector_efficiency(void **s)
-{
+static void matvec_sector_efficiency(void **s) {
     for (int i = 0; i < N_WTYPES; i++) check_matvec(weight_types[i], 2048, 8, 1, "matvec M=1");
     for (int i = 0; i < N_WTYPES; i++) check_matvec(weight_types[i], 2048, 8, 4, "matvec M=4");
     for (int i = 0; i < N_WTYPES; i++)
@@ -468,12 +467,11 @@ static void matvec_sector_efficiency(void **s)
 }
 
 /* ---- the integer path: 8-bit activations, dp4a ----------------------------------------------- */
-static void quantize_x8_by_hand(void **s)
-{
+static void quantize_x8_by_hand(void **s) {
     const int64_t K = 64, M = 1;
     float *x = dalloc(K * sizeof(float));
     for (int j = 0; j < 32; j++) x[j] = (float)(j - 16); /* amax 16: d = 16/127 */
-    x[32 + 5] = -0.5f;                                  /* the second block: one value, q = -127 */
+    x[32 + 5] = -0.5f;                                   /* the second block: one value, q = -127 */
     uint8_t *xq = dalloc(gk_mv_xq_bytes(K, M));
     gk_xq_args a = {x, xq, K, M};
     gk_grid g = gk_plan_quantize_x8(K, M);
@@ -491,32 +489,29 @@ static void quantize_x8_by_hand(void **s)
     free(x), free(xq);
 }
 
-static void emul_quantize_x8(const float *x, uint8_t *xq, int64_t K, int64_t M)
-{
+static void emul_quantize_x8(const float *x, uint8_t *xq, int64_t K, int64_t M) {
     gk_xq_args q = {x, xq, K, M};
     gk_grid g = gk_plan_quantize_x8(K, M);
     GK_EMUL_LAUNCH(gk_body_quantize_x8, g.gx, g.gy, g.gz, g.nt, 0, q);
 }
 
-static void emul_matvec_x8(const gk_mv_args *mv, const uint8_t *xq)
-{
+static void emul_matvec_x8(const gk_mv_args *mv, const uint8_t *xq) {
     gk_mvx_args a = {*mv, xq};
     gk_grid g = gk_plan_matvec(mv->N, mv->M);
     switch (mv->type) {
-    case GK_Q8_0: GK_EMUL_LAUNCH(gk_body_matvec_x8_q8_0, g.gx, g.gy, g.gz, g.nt, 1, a); break;
-    case GK_Q4_0: GK_EMUL_LAUNCH(gk_body_matvec_x8_q4_0, g.gx, g.gy, g.gz, g.nt, 1, a); break;
-    case GK_Q4_1: GK_EMUL_LAUNCH(gk_body_matvec_x8_q4_1, g.gx, g.gy, g.gz, g.nt, 1, a); break;
-    case GK_Q4_K: GK_EMUL_LAUNCH(gk_body_matvec_x8_q4_k, g.gx, g.gy, g.gz, g.nt, 1, a); break;
-    case GK_Q6_K: GK_EMUL_LAUNCH(gk_body_matvec_x8_q6_k, g.gx, g.gy, g.gz, g.nt, 1, a); break;
-    default: fail_msg("no integer matvec for %s", gk_type_name(mv->type));
+        case GK_Q8_0: GK_EMUL_LAUNCH(gk_body_matvec_x8_q8_0, g.gx, g.gy, g.gz, g.nt, 1, a); break;
+        case GK_Q4_0: GK_EMUL_LAUNCH(gk_body_matvec_x8_q4_0, g.gx, g.gy, g.gz, g.nt, 1, a); break;
+        case GK_Q4_1: GK_EMUL_LAUNCH(gk_body_matvec_x8_q4_1, g.gx, g.gy, g.gz, g.nt, 1, a); break;
+        case GK_Q4_K: GK_EMUL_LAUNCH(gk_body_matvec_x8_q4_k, g.gx, g.gy, g.gz, g.nt, 1, a); break;
+        case GK_Q6_K: GK_EMUL_LAUNCH(gk_body_matvec_x8_q6_k, g.gx, g.gy, g.gz, g.nt, 1, a); break;
+        default: fail_msg("no integer matvec for %s", gk_type_name(mv->type));
     }
 }
 
 /* For every quantized format: the dp4a matvec equals the product with the quantised
  * activations (d * q, computed here) to float rounding, and stays within the rounding bound
  * of the float product: |sum w (x - d q)| <= sum |w| d / 2 per block. */
-static void matvec_x8_matches_quantised_activations(void **s)
-{
+static void matvec_x8_matches_quantised_activations(void **s) {
     static const int qtypes[] = {GK_Q8_0, GK_Q4_0, GK_Q4_1, GK_Q4_K, GK_Q6_K};
     static const struct { int64_t K, N, M; } shapes[] = {{2048, 8, 1}, {2304, 5, 4}, {512, 9, 7}};
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
@@ -526,10 +521,12 @@ static void matvec_x8_matches_quantised_activations(void **s)
             float *wf = rand_dev_f32(K * N, 1.0f), *x = rand_dev_f32(K * M, 1.0f);
             uint8_t *w = encode(type, wf, K, N), *xq = dalloc(gk_mv_xq_bytes(K, M));
             float *y = dalloc((size_t)(N * M) * 4), *want = malloc((size_t)(N * M) * 4);
-            float *exact = malloc((size_t)(N * M) * 4), *xh = malloc((size_t)(K * M) * 4), *row = malloc((size_t)K * 4);
+            float *exact = malloc((size_t)(N * M) * 4), *xh = malloc((size_t)(K * M) * 4),
+                  *row = malloc((size_t)K * 4);
             assert_true(want && exact && xh && row);
             const size_t rb = gk_type_bytes(type, K);
-            gk_mem_buf b[3] = {gk_trace_buf("weights", w, rb * N), gk_trace_buf("activations", xq, gk_mv_xq_bytes(K, M)),
+            gk_mem_buf b[3] = {gk_trace_buf("weights", w, rb * N),
+                               gk_trace_buf("activations", xq, gk_mv_xq_bytes(K, M)),
                                gk_trace_buf("output", y, (size_t)(N * M) * 4)};
             emul_quantize_x8(x, xq, K, M);
             gk_trace_begin(b, 3);
@@ -545,13 +542,17 @@ static void matvec_x8_matches_quantised_activations(void **s)
                 for (int64_t m = 0; m < M; m++) {
                     const float got = y[m * N + n], q = want[m * N + n], e = exact[m * N + n];
                     if (!(fabsf(got - q) <= 2e-5f * (float)K + 1e-4f * fabsf(q)))
-                        fail_msg("matvec x8 %s K=%lld M=%lld: y[%lld,%lld] = %.7g, with the quantised activations %.7g",
-                                 gk_type_name(type), (long long)K, (long long)M, (long long)m, (long long)n, got, q);
+                        fail_msg("matvec x8 %s K=%lld M=%lld: y[%lld,%lld] = %.7g, with the quantised "
+                                 "activations %.7g",
+                                 gk_type_name(type), (long long)K, (long long)M, (long long)m, (long long)n,
+                                 got, q);
                     double bound = 0;
                     for (int64_t k = 0; k < K; k++) bound += fabs(row[k]) * xd[(m * K + k) / 32] / 2;
                     if (!(fabs((double)got - e) <= bound + 2e-5 * (double)K))
-                        fail_msg("matvec x8 %s: y[%lld,%lld] = %.7g is %.3g from the float product %.7g, bound %.3g",
-                                 gk_type_name(type), (long long)m, (long long)n, got, fabs((double)got - e), e, bound);
+                        fail_msg("matvec x8 %s: y[%lld,%lld] = %.7g is %.3g from the float product %.7g, "
+                                 "bound %.3g",
+                                 gk_type_name(type), (long long)m, (long long)n, got, fabs((double)got - e),
+                                 e, bound);
                 }
             }
             if (si == 0) check_row("matvec x8 M=1", gk_type_name(type), b, 3);
@@ -561,7 +562,8 @@ static void matvec_x8_matches_quantised_activations(void **s)
     const int64_t K = 2048, M = 4;
     float *x = rand_dev_f32(K * M, 1.0f);
     uint8_t *xq = dalloc(gk_mv_xq_bytes(K, M));
-    gk_mem_buf b[2] = {gk_trace_buf("x", x, (size_t)(K * M) * 4), gk_trace_buf("xq", xq, gk_mv_xq_bytes(K, M))};
+    gk_mem_buf b[2] = {gk_trace_buf("x", x, (size_t)(K * M) * 4),
+                       gk_trace_buf("xq", xq, gk_mv_xq_bytes(K, M))};
     gk_trace_begin(b, 2);
     emul_quantize_x8(x, xq, K, M);
     gk_trace_end();
@@ -569,8 +571,7 @@ static void matvec_x8_matches_quantised_activations(void **s)
     free(x), free(xq);
 }
 
-static void dequant_sector_efficiency(void **s)
-{
+static void dequant_sector_efficiency(void **s) {
     const int64_t K = 2048, N = 4;
     for (int i = 0; i < N_WTYPES; i++) {
         const int type = weight_types[i];
@@ -594,19 +595,20 @@ static void dequant_sector_efficiency(void **s)
     }
 }
 
-static void attention_sector_efficiency(void **s)
-{
+static void attention_sector_efficiency(void **s) {
     static const int cache_types[] = {GK_F32, GK_F16, GK_Q8_0};
     const int n_head = 8, n_kv = 2, hd = 128;
     for (int ci = 0; ci < 3; ci++)
         for (int decode = 1; decode >= 0; decode--) {
             const int type = cache_types[ci], pos0 = decode ? 255 : 0;
-            const int64_t T = decode ? 1 : 32, ctx = pos0 + T, qw = (int64_t)n_head * hd, kw = (int64_t)n_kv * hd;
+            const int64_t T = decode ? 1 : 32, ctx = pos0 + T, qw = (int64_t)n_head * hd,
+                          kw = (int64_t)n_kv * hd;
             float *q = rand_dev_f32(qw * T, 1.0f), *out = dalloc((size_t)(qw * T) * 4);
             float *kf = rand_dev_f32(kw * ctx, 1.0f), *vf = rand_dev_f32(kw * ctx, 1.0f);
             uint8_t *k = encode(type, kf, kw, ctx), *v = encode(type, vf, kw, ctx);
             const size_t rb = gk_type_bytes(type, kw);
-            gk_attn_args a = {q, out, k, v, rb, NULL, type, n_head, n_kv, hd, pos0, 0, T, 1.0f / sqrtf((float)hd)};
+            gk_attn_args a = {q,      out,  k,  v,    rb, NULL, type,
+                              n_head, n_kv, hd, pos0, 0,  T,    1.0f / sqrtf((float)hd)};
             size_t part_bytes = 0;
             if (decode) {
                 a.n_split = gk_attn_n_split(pos0, T);
@@ -622,7 +624,8 @@ static void attention_sector_efficiency(void **s)
                 GK_EMUL_LAUNCH(gk_body_attn_decode, g.gx, g.gy, g.gz, g.nt, 0, a);
                 check_row("attn_decode", gk_type_name(type), b, 5);
                 memset(b, 0, sizeof b);
-                b[0] = gk_trace_buf("part", a.part, part_bytes), b[1] = gk_trace_buf("out", out, (size_t)(qw * T) * 4);
+                b[0] = gk_trace_buf("part", a.part, part_bytes),
+                b[1] = gk_trace_buf("out", out, (size_t)(qw * T) * 4);
                 gk_trace_end();
                 gk_trace_begin(b, 2);
                 g = gk_plan_attn_combine(n_head, T);
@@ -640,8 +643,7 @@ static void attention_sector_efficiency(void **s)
 }
 
 /* The small ops, as they are (their values are test_cuda's): per-token rows of 2048. */
-static void rowops_sector_efficiency(void **s)
-{
+static void rowops_sector_efficiency(void **s) {
     const int64_t dim = 2048, T = 2;
     float *x = rand_dev_f32(dim * T, 1.0f), *w = rand_dev_f32(dim, 1.0f), *y = dalloc((size_t)(dim * T) * 4);
     for (int op = 0; op < 2; op++) {
@@ -650,8 +652,10 @@ static void rowops_sector_efficiency(void **s)
         gk_trace_begin(b, 3);
         gk_row_args a = {x, op ? NULL : w, y, dim, 1e-5f};
         gk_grid g = gk_plan_rows(T);
-        if (op) GK_EMUL_LAUNCH(gk_body_softmax, g.gx, g.gy, g.gz, g.nt, 0, a);
-        else GK_EMUL_LAUNCH(gk_body_rmsnorm, g.gx, g.gy, g.gz, g.nt, 0, a);
+        if (op)
+            GK_EMUL_LAUNCH(gk_body_softmax, g.gx, g.gy, g.gz, g.nt, 0, a);
+        else
+            GK_EMUL_LAUNCH(gk_body_rmsnorm, g.gx, g.gy, g.gz, g.nt, 0, a);
         gk_trace_end();
         check_row(op ? "softmax" : "rmsnorm", "f32", b, 3);
     }
@@ -682,7 +686,8 @@ static void rowops_sector_efficiency(void **s)
         ids[0] = 3, ids[1] = 1;
         int err = 0;
         gk_mem_buf b[3] = {gk_trace_buf("table", table, gk_type_bytes(GK_Q4_0, dim) * vocab),
-                           gk_trace_buf("ids", ids, (size_t)T * 4), gk_trace_buf("y", y, (size_t)(dim * T) * 4)};
+                           gk_trace_buf("ids", ids, (size_t)T * 4),
+                           gk_trace_buf("y", y, (size_t)(dim * T) * 4)};
         gk_trace_begin(b, 3);
         gk_emb_args a = {table, gk_type_bytes(GK_Q4_0, dim), ids, y, dim, vocab, T, GK_Q4_0, &err};
         gk_grid g = gk_plan_embedding(dim, T);
@@ -727,80 +732,68 @@ static void rowops_sector_efficiency(void **s)
 static gk_backend *count_ref;
 static int64_t n_launches, n_copies, n_syncs;
 
-static int cnt_matmul(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_tensor *x, const gk_matmul_params *p)
-{
-    if (gk_rows(x) > GK_MV_MAX_M) fail_msg("a matmul of %lld columns takes the GEMM path, not counted here", (long long)gk_rows(x));
+static int cnt_matmul(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_tensor *x,
+                      const gk_matmul_params *p) {
+    if (gk_rows(x) > GK_MV_MAX_M)
+        fail_msg("a matmul of %lld columns takes the GEMM path, not counted here", (long long)gk_rows(x));
     n_launches++;
     return count_ref->ops->core->matmul(b, y, w, x, p);
 }
-static int cnt_embedding(gk_backend *b, gk_tensor *y, const gk_tensor *t, const gk_tensor *ids)
-{
+static int cnt_embedding(gk_backend *b, gk_tensor *y, const gk_tensor *t, const gk_tensor *ids) {
     n_launches++;
     return count_ref->ops->core->embedding(b, y, t, ids);
 }
-static int cnt_rmsnorm(gk_backend *b, gk_tensor *y, const gk_tensor *x, const gk_tensor *w, float eps)
-{
+static int cnt_rmsnorm(gk_backend *b, gk_tensor *y, const gk_tensor *x, const gk_tensor *w, float eps) {
     n_launches++;
     return count_ref->ops->core->rmsnorm(b, y, x, w, eps);
 }
-static int cnt_rope(gk_backend *b, gk_tensor *x, int nh, int hd, int pos0, float base, const gk_tensor *ff)
-{
+static int cnt_rope(gk_backend *b, gk_tensor *x, int nh, int hd, int pos0, float base, const gk_tensor *ff) {
     n_launches++;
     return count_ref->ops->core->rope(b, x, nh, hd, pos0, base, ff);
 }
-static int cnt_kv_store(gk_backend *b, gk_tensor *c, const gk_tensor *src, int pos0)
-{
+static int cnt_kv_store(gk_backend *b, gk_tensor *c, const gk_tensor *src, int pos0) {
     n_launches++;
     return count_ref->ops->core->kv_store(b, c, src, pos0);
 }
-static int cnt_attention(gk_backend *b, gk_tensor *o, const gk_tensor *q, const gk_tensor *k, const gk_tensor *v,
-                         const gk_attn_params *p)
-{
+static int cnt_attention(gk_backend *b, gk_tensor *o, const gk_tensor *q, const gk_tensor *k,
+                         const gk_tensor *v, const gk_attn_params *p) {
     n_launches += gk_plan_attn_launches(gk_rows(q));
     return count_ref->ops->core->attention(b, o, q, k, v, p);
 }
-static int cnt_silu_mul(gk_backend *b, gk_tensor *y, const gk_tensor *g, const gk_tensor *u)
-{
+static int cnt_silu_mul(gk_backend *b, gk_tensor *y, const gk_tensor *g, const gk_tensor *u) {
     n_launches++;
     return count_ref->ops->core->silu_mul(b, y, g, u);
 }
-static int cnt_add(gk_backend *b, gk_tensor *y, const gk_tensor *x, const gk_tensor *c)
-{
+static int cnt_add(gk_backend *b, gk_tensor *y, const gk_tensor *x, const gk_tensor *c) {
     n_launches++;
     return count_ref->ops->core->add(b, y, x, c);
 }
-static int cnt_scale(gk_backend *b, gk_tensor *y, const gk_tensor *x, float s)
-{
+static int cnt_scale(gk_backend *b, gk_tensor *y, const gk_tensor *x, float s) {
     n_launches++;
     return count_ref->ops->core->scale(b, y, x, s);
 }
-static int cnt_softmax(gk_backend *b, gk_tensor *y, const gk_tensor *x)
-{
+static int cnt_softmax(gk_backend *b, gk_tensor *y, const gk_tensor *x) {
     n_launches++;
     return count_ref->ops->core->softmax(b, y, x);
 }
-static int cnt_upload(gk_backend *b, gk_tensor *t, size_t off, const void *src, size_t n)
-{
+static int cnt_upload(gk_backend *b, gk_tensor *t, size_t off, const void *src, size_t n) {
     n_copies++;
     return count_ref->ops->upload(b, t, off, src, n);
 }
-static int cnt_download(gk_backend *b, const gk_tensor *t, size_t off, void *dst, size_t n)
-{
+static int cnt_download(gk_backend *b, const gk_tensor *t, size_t off, void *dst, size_t n) {
     n_copies++;
     n_syncs++; /* download() synchronises */
     return count_ref->ops->download(b, t, off, dst, n);
 }
-static int cnt_sync(gk_backend *b)
-{
+static int cnt_sync(gk_backend *b) {
     n_syncs++;
     return count_ref->ops->sync(b);
 }
 
-static const gk_core_ops cnt_core = {cnt_matmul, cnt_embedding, cnt_rmsnorm, cnt_rope,    cnt_kv_store,
-                                     cnt_attention, cnt_silu_mul, cnt_add, cnt_scale, cnt_softmax};
+static const gk_core_ops cnt_core = {cnt_matmul,    cnt_embedding, cnt_rmsnorm, cnt_rope,  cnt_kv_store,
+                                     cnt_attention, cnt_silu_mul,  cnt_add,     cnt_scale, cnt_softmax};
 
-static void launches_per_decoded_token(void **s)
-{
+static void launches_per_decoded_token(void **s) {
     char why[256];
     count_ref = gk_backend_open("ref", NULL, why, sizeof why);
     if (!count_ref) fail_msg("ref backend: %s", why);
@@ -838,8 +831,7 @@ static void launches_per_decoded_token(void **s)
     gk_backend_close(count_ref);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(model_counts_hand_patterns),
         cmocka_unit_test(missing_barrier_is_caught),

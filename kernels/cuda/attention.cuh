@@ -11,8 +11,7 @@
 #include "kernels/cuda/plan.cuh"
 
 /* Element e of a cache row (F32, F16 or Q8_0). */
-GK_DEV float gk_kv_elem(int type, const uint8_t *row, int64_t e)
-{
+GK_DEV float gk_kv_elem(int type, const uint8_t *row, int64_t e) {
     if (type == GK_Q8_0) {
         const uint8_t *blk = row + 34 * (e >> 5);
         return gk_h2f((uint16_t)gk_u16(blk)) * (float)(int8_t)(uint8_t)gk_u8(blk + 2 + (e & 31));
@@ -21,8 +20,7 @@ GK_DEV float gk_kv_elem(int type, const uint8_t *row, int64_t e)
 }
 
 /* A lane past the head's last dimension sits out the warp-wide access(es) of gk_kv_elem. */
-GK_DEV void gk_kv_elem_idle(int type)
-{
+GK_DEV void gk_kv_elem_idle(int type) {
     gk_emul_idle_();
     if (type == GK_Q8_0) gk_emul_idle_();
 }
@@ -32,8 +30,7 @@ GK_DEV void gk_kv_elem_idle(int type)
  * row is read as adjacent elements, and reduces the 32 partial dots; thread i then holds the
  * score of key j0 + i. Thread d accumulates output dimension d over the split's keys, so
  * value rows are read adjacent too. */
-GK_BODY(gk_body_attn_decode, gk_attn_args)
-{
+GK_BODY(gk_body_attn_decode, gk_attn_args) {
     GK_SHARED(float, qs, GK_AT_DMAX);
     GK_SHARED(float, ps, GK_AT_SPLIT);
     GK_SHARED(float, red, GK_MAX_THREADS / 32);
@@ -46,7 +43,7 @@ GK_BODY(gk_body_attn_decode, gk_attn_args)
     const int64_t kvoff = (h / (a.n_head / a.n_kv_head)) * hd;
     const int64_t nkeys = a.pos0 + t + 1, j0 = sp * GK_AT_SPLIT;
     const int64_t cnt = nkeys - j0 < 0 ? 0 : (nkeys - j0 < GK_AT_SPLIT ? nkeys - j0 : GK_AT_SPLIT);
-    const int hd32 = (hd + 31) / 32 * 32;   /* dimensions rounded up to whole warp-steps */
+    const int hd32 = (hd + 31) / 32 * 32; /* dimensions rounded up to whole warp-steps */
     GK_THREADS {
         for (int d = tid; d < hd; d += GK_NT)
             GK_SST(qs, d, gk_ldf(a.q + (t * a.n_head + h) * hd + d) * a.scale);
@@ -60,8 +57,10 @@ GK_BODY(gk_body_attn_decode, gk_attn_args)
             if (key0 + i < cnt) {
                 const uint8_t *krow = a.k + (size_t)(j0 + key0 + i) * a.kv_row_bytes;
                 for (int d = tid & 31; d < hd32; d += 32) {
-                    if (d < hd) p += GK_SLD(qs, d) * gk_kv_elem(a.kv_type, krow, kvoff + d);
-                    else gk_kv_elem_idle(a.kv_type);
+                    if (d < hd)
+                        p += GK_SLD(qs, d) * gk_kv_elem(a.kv_type, krow, kvoff + d);
+                    else
+                        gk_kv_elem_idle(a.kv_type);
                 }
             }
             R(kp)[i] = p;
@@ -91,7 +90,8 @@ GK_BODY(gk_body_attn_decode, gk_attn_args)
         for (int d = tid; d < hd; d += GK_NT) {
             float o = 0.0f;
             for (int64_t i = 0; i < cnt; i++)
-                o += GK_SLD(ps, i) * gk_kv_elem(a.kv_type, a.v + (size_t)(j0 + i) * a.kv_row_bytes, kvoff + d);
+                o +=
+                    GK_SLD(ps, i) * gk_kv_elem(a.kv_type, a.v + (size_t)(j0 + i) * a.kv_row_bytes, kvoff + d);
             gk_stf(part + 2 + d, o);
         }
         if (tid == 0) {
@@ -102,8 +102,7 @@ GK_BODY(gk_body_attn_decode, gk_attn_args)
 }
 
 /* Combine: block (head h, query row t), thread d merges the splits' partials. */
-GK_BODY(gk_body_attn_combine, gk_attn_args)
-{
+GK_BODY(gk_body_attn_combine, gk_attn_args) {
     GK_THREADS {
         const int64_t h = GK_BX, t = GK_BY;
         const int hd = a.head_dim;
@@ -115,7 +114,7 @@ GK_BODY(gk_body_attn_combine, gk_attn_args)
             for (int sp = 0; sp < a.n_split; sp++) {
                 const float *ps = part + sp * (hd + 2);
                 const float pm = gk_ldf(ps);
-                if (pm == -INFINITY) continue;     /* a split past this row's last key */
+                if (pm == -INFINITY) continue; /* a split past this row's last key */
                 const float w = gk_expf(pm - m);
                 l += w * gk_ldf(ps + 1);
                 o += w * gk_ldf(ps + 2 + d);
@@ -125,14 +124,13 @@ GK_BODY(gk_body_attn_combine, gk_attn_args)
     }
 }
 
-#define GK_AT_KSTRIDE (GK_AT_DMAX + 1)     /* +1: threads reading one column hit distinct banks */
-#define GK_AT_OREG (GK_AT_DMAX / 8)        /* output values per thread: 128 threads = 16 rows × 8 */
+#define GK_AT_KSTRIDE (GK_AT_DMAX + 1) /* +1: threads reading one column hit distinct banks */
+#define GK_AT_OREG (GK_AT_DMAX / 8)    /* output values per thread: 128 threads = 16 rows × 8 */
 
 /* Loads keys (or values) kt*BC .. +BC of KV head offset kvoff into tile[BC][KSTRIDE] as F32;
  * positions past `limit` read as 0. */
 GK_DEV void gk_attn_load_tile(const gk_attn_args *a, const uint8_t *base, int64_t kt, int64_t limit,
-                              int64_t kvoff, GK_SHARED_PARAM(float, tile), int tid, int nt)
-{
+                              int64_t kvoff, GK_SHARED_PARAM(float, tile), int tid, int nt) {
     for (int i = tid; i < GK_AT_BC * a->head_dim; i += nt) {
         const int c = i / a->head_dim, d = i % a->head_dim;
         const int64_t j = kt * GK_AT_BC + c;
@@ -142,11 +140,10 @@ GK_DEV void gk_attn_load_tile(const gk_attn_args *a, const uint8_t *base, int64_
 }
 
 /* Prefill: block (query tile qt, head h). */
-GK_BODY(gk_body_attn_prefill, gk_attn_args)
-{
-    GK_SHARED(float, qs, GK_AT_BR * GK_AT_DMAX);
-    GK_SHARED(float, kv, GK_AT_BC * GK_AT_KSTRIDE);
-    GK_SHARED(float, sc, GK_AT_BR * GK_AT_BC);
+GK_BODY(gk_body_attn_prefill, gk_attn_args) {
+    GK_SHARED(float, qs, GK_AT_BR *GK_AT_DMAX);
+    GK_SHARED(float, kv, GK_AT_BC *GK_AT_KSTRIDE);
+    GK_SHARED(float, sc, GK_AT_BR *GK_AT_BC);
     GK_SHARED(float, row_m, GK_AT_BR);
     GK_SHARED(float, row_l, GK_AT_BR);
     GK_SHARED(float, row_alpha, GK_AT_BR);
@@ -155,12 +152,13 @@ GK_BODY(gk_body_attn_prefill, gk_attn_args)
     const int hd = a.head_dim;
     const int64_t kvoff = (h / (a.n_head / a.n_kv_head)) * hd;
     const int64_t rows = a.T - r0 < GK_AT_BR ? a.T - r0 : GK_AT_BR;
-    const int64_t limit = a.pos0 + r0 + rows;          /* keys any row of this tile may see */
+    const int64_t limit = a.pos0 + r0 + rows; /* keys any row of this tile may see */
     const int64_t ntiles = (limit + GK_AT_BC - 1) / GK_AT_BC;
     GK_THREADS {
         for (int i = tid; i < GK_AT_BR * hd; i += GK_NT) {
             const int r = i / hd, d = i % hd;
-            GK_SST(qs, r * GK_AT_DMAX + d, r < rows ? gk_ldf(a.q + ((r0 + r) * a.n_head + h) * hd + d) * a.scale : 0.0f);
+            GK_SST(qs, r * GK_AT_DMAX + d,
+                   r < rows ? gk_ldf(a.q + ((r0 + r) * a.n_head + h) * hd + d) * a.scale : 0.0f);
         }
         if (tid < GK_AT_BR) {
             GK_SST(row_m, tid, -INFINITY);
@@ -179,7 +177,8 @@ GK_BODY(gk_body_attn_prefill, gk_attn_args)
                 float s = -INFINITY;
                 if (r < rows && j <= a.pos0 + r0 + r) {
                     s = 0.0f;
-                    for (int d = 0; d < hd; d++) s += GK_SLD(qs, r * GK_AT_DMAX + d) * GK_SLD(kv, c * GK_AT_KSTRIDE + d);
+                    for (int d = 0; d < hd; d++)
+                        s += GK_SLD(qs, r * GK_AT_DMAX + d) * GK_SLD(kv, c * GK_AT_KSTRIDE + d);
                 }
                 GK_SST(sc, i, s);
             }
@@ -218,7 +217,8 @@ GK_BODY(gk_body_attn_prefill, gk_attn_args)
                 const int d = (tid & 7) + 8 * i;
                 if (d < hd) {
                     float acc = alpha * R(o)[i];
-                    for (int c = 0; c < GK_AT_BC; c++) acc += GK_SLD(sc, r * GK_AT_BC + c) * GK_SLD(kv, c * GK_AT_KSTRIDE + d);
+                    for (int c = 0; c < GK_AT_BC; c++)
+                        acc += GK_SLD(sc, r * GK_AT_BC + c) * GK_SLD(kv, c * GK_AT_KSTRIDE + d);
                     R(o)[i] = acc;
                 }
             }

@@ -9,17 +9,19 @@
 #include "kernels/quant.h"
 
 typedef struct gk_grid {
-    int64_t gx, gy, gz;   /* blocks */
-    int nt;               /* threads per block (a multiple of 32, <= 256) */
+    int64_t gx, gy, gz; /* blocks */
+    int nt;             /* threads per block (a multiple of 32, <= 256) */
 } gk_grid;
 
 /* Elements per block of a quantized type the kernels read, 0 for float and unsupported types. */
-static inline int gk_cu_qblock(int type)
-{
+static inline int gk_cu_qblock(int type) {
     switch (type) {
-    case GK_Q8_0: case GK_Q4_0: case GK_Q4_1: return 32;
-    case GK_Q4_K: case GK_Q6_K: return 256;
-    default: return 0;
+        case GK_Q8_0:
+        case GK_Q4_0:
+        case GK_Q4_1: return 32;
+        case GK_Q4_K:
+        case GK_Q6_K: return 256;
+        default: return 0;
     }
 }
 
@@ -32,20 +34,20 @@ static inline int gk_cu_qblock(int type)
  * 8 lanes take a chunk, 4 consecutive weights a lane, so the activations are read as
  * adjacent float4s too. Float rows: lane j takes elements j, j+32, ... GK_MV_COLS columns per
  * pass so a dequantised weight is reused from registers. */
-#define GK_MV_ROWS 4          /* warps (= rows) per block */
-#define GK_MV_COLS 4          /* activation columns per block */
+#define GK_MV_ROWS 4 /* warps (= rows) per block */
+#define GK_MV_COLS 4 /* activation columns per block */
 #define GK_MV_MAX_M 8
-#define GK_MV_TILE 32         /* chunks a warp stages per step */
+#define GK_MV_TILE 32 /* chunks a warp stages per step */
 /* Words of a warp's stage: the largest tile (32 Q8_0 blocks, 1088 bytes) from the 32-byte
  * boundary below it (up to 30 bytes more) and the word that holds its last byte. */
 #define GK_MV_STAGE_WORDS 284
-#define GK_STAGE_REGS 9       /* words a lane carries: GK_MV_STAGE_WORDS / 32, rounded up */
+#define GK_STAGE_REGS 9 /* words a lane carries: GK_MV_STAGE_WORDS / 32, rounded up */
 
 typedef struct gk_mv_args {
-    const uint8_t *w;         /* N rows of row_bytes */
+    const uint8_t *w; /* N rows of row_bytes */
     size_t row_bytes;
-    const float *x;           /* {K, M} */
-    float *y;                 /* {N, M} */
+    const float *x; /* {K, M} */
+    float *y;       /* {N, M} */
     int64_t K, N, M;
     int type;
 } gk_mv_args;
@@ -59,24 +61,23 @@ typedef struct gk_mvx_args {
 } gk_mvx_args;
 
 typedef struct gk_xq_args {
-    const float *x;           /* {K, M} */
+    const float *x; /* {K, M} */
     uint8_t *xq;
     int64_t K, M;
 } gk_xq_args;
 
-static inline size_t gk_mv_xq_bytes(int64_t K, int64_t M) { return (size_t)(K * M) + (size_t)(K / 32 * M) * 4; }
+static inline size_t gk_mv_xq_bytes(int64_t K, int64_t M) {
+    return (size_t)(K * M) + (size_t)(K / 32 * M) * 4;
+}
 
 /* One warp per 32-block of activations, 8 a block of threads. */
-static inline gk_grid gk_plan_quantize_x8(int64_t K, int64_t M)
-{
+static inline gk_grid gk_plan_quantize_x8(int64_t K, int64_t M) {
     gk_grid g = {(K / 32 * M + 7) / 8, 1, 1, 256};
     return g;
 }
 
-static inline gk_grid gk_plan_matvec(int64_t N, int64_t M)
-{
-    gk_grid g = {(N + GK_MV_ROWS - 1) / GK_MV_ROWS, (M + GK_MV_COLS - 1) / GK_MV_COLS, 1,
-                 32 * GK_MV_ROWS};
+static inline gk_grid gk_plan_matvec(int64_t N, int64_t M) {
+    gk_grid g = {(N + GK_MV_ROWS - 1) / GK_MV_ROWS, (M + GK_MV_COLS - 1) / GK_MV_COLS, 1, 32 * GK_MV_ROWS};
     return g;
 }
 
@@ -87,13 +88,12 @@ static inline gk_grid gk_plan_matvec(int64_t N, int64_t M)
 typedef struct gk_dq_args {
     const uint8_t *w;
     size_t row_bytes;
-    uint16_t *out;            /* {K, N} F16 */
+    uint16_t *out; /* {K, N} F16 */
     int64_t K, N;
     int type;
 } gk_dq_args;
 
-static inline gk_grid gk_plan_dequant(int64_t K, int64_t N)
-{
+static inline gk_grid gk_plan_dequant(int64_t K, int64_t N) {
     const int64_t tiles = (K + 32 * GK_MV_TILE - 1) / (32 * GK_MV_TILE);
     gk_grid g = {(N + GK_DQ_ROWS - 1) / GK_DQ_ROWS, tiles, 1, 32 * GK_DQ_ROWS};
     return g;
@@ -110,90 +110,84 @@ typedef struct gk_cvt_args {
 /* Column-major GEMM call that computes Y{N,M} = X{K,M} · Wᵀ with W{K,N}: cuBLAS sees W as a
  * K×N column-major matrix (lda = K) used transposed, X as K×M (ldb = K), Y as N×M (ldc = N). */
 typedef struct gk_gemm_plan {
-    int transa, transb;       /* 1 = transposed */
+    int transa, transb; /* 1 = transposed */
     int m, n, k;
     int lda, ldb, ldc;
 } gk_gemm_plan;
 
-static inline gk_gemm_plan gk_plan_gemm(int64_t K, int64_t N, int64_t M)
-{
+static inline gk_gemm_plan gk_plan_gemm(int64_t K, int64_t N, int64_t M) {
     gk_gemm_plan p = {1, 0, (int)N, (int)M, (int)K, (int)K, (int)K, (int)N};
     return p;
 }
 
 /* ---- row ops ------------------------------------------------------------------------------ */
-typedef struct gk_row_args {      /* rmsnorm, softmax: one block per row of x{dim, T} */
+typedef struct gk_row_args { /* rmsnorm, softmax: one block per row of x{dim, T} */
     const float *x;
-    const float *w;               /* rmsnorm weight, NULL for softmax */
+    const float *w; /* rmsnorm weight, NULL for softmax */
     float *y;
     int64_t dim;
     float eps;
 } gk_row_args;
 
-static inline gk_grid gk_plan_rows(int64_t T)
-{
+static inline gk_grid gk_plan_rows(int64_t T) {
     gk_grid g = {T, 1, 1, 256};
     return g;
 }
 
-typedef struct gk_ew_args {       /* silu_mul, add, scale: y = f(a, c) over n elements */
+typedef struct gk_ew_args { /* silu_mul, add, scale: y = f(a, c) over n elements */
     const float *a, *c;
     float *y;
     int64_t n;
     float s;
-    int op;                       /* GK_EW_* */
+    int op; /* GK_EW_* */
 } gk_ew_args;
 enum { GK_EW_SILU_MUL = 0, GK_EW_ADD = 1, GK_EW_SCALE = 2 };
 
-static inline gk_grid gk_plan_elems(int64_t n)
-{
+static inline gk_grid gk_plan_elems(int64_t n) {
     gk_grid g = {(n + 255) / 256, 1, 1, 256};
     return g;
 }
 
 typedef struct gk_rope_args {
-    float *x;                     /* {n_head*head_dim, T} */
+    float *x; /* {n_head*head_dim, T} */
     int n_head, head_dim, pos0;
     int64_t T;
     float base;
-    const float *ff;              /* device: head_dim/2 frequency factors, or NULL (all 1) */
+    const float *ff; /* device: head_dim/2 frequency factors, or NULL (all 1) */
 } gk_rope_args;
 
-static inline gk_grid gk_plan_rope(int n_head, int head_dim, int64_t T)
-{
+static inline gk_grid gk_plan_rope(int n_head, int head_dim, int64_t T) {
     int64_t pairs = (int64_t)n_head * (head_dim / 2);
     gk_grid g = {(pairs + 127) / 128, T, 1, 128};
     return g;
 }
 
-typedef struct gk_emb_args {      /* y{dim, T} = table rows ids[t] */
+typedef struct gk_emb_args { /* y{dim, T} = table rows ids[t] */
     const uint8_t *table;
     size_t row_bytes;
     const int32_t *ids;
     float *y;
     int64_t dim, vocab, T;
     int type;
-    int *err;                     /* set to 1 when an id is out of range (row written as 0) */
+    int *err; /* set to 1 when an id is out of range (row written as 0) */
 } gk_emb_args;
 
-#define GK_EMB_WARPS 4            /* tiles (warps) per embedding block */
-static inline gk_grid gk_plan_embedding(int64_t dim, int64_t T)
-{
+#define GK_EMB_WARPS 4 /* tiles (warps) per embedding block */
+static inline gk_grid gk_plan_embedding(int64_t dim, int64_t T) {
     const int64_t tiles = ((dim + 31) / 32 + GK_MV_TILE - 1) / GK_MV_TILE;
     gk_grid g = {(tiles + GK_EMB_WARPS - 1) / GK_EMB_WARPS, T, 1, 32 * GK_EMB_WARPS};
     return g;
 }
 
-typedef struct gk_kvs_args {      /* cache rows pos0.. = src rows, converted */
+typedef struct gk_kvs_args { /* cache rows pos0.. = src rows, converted */
     uint8_t *cache;
     size_t row_bytes;
-    const float *src;             /* {width, T} */
+    const float *src; /* {width, T} */
     int64_t width, T;
     int pos0, type;
 } gk_kvs_args;
 
-static inline gk_grid gk_plan_kv_store(int64_t width, int64_t T)
-{
+static inline gk_grid gk_plan_kv_store(int64_t width, int64_t T) {
     gk_grid g = {(width + 127) / 128, T, 1, 128};
     return g;
 }
@@ -210,11 +204,11 @@ static inline gk_grid gk_plan_kv_store(int64_t width, int64_t T)
 #define GK_AT_DECODE_MAX_T 8
 
 typedef struct gk_attn_args {
-    const float *q;               /* {n_head*hd, T} */
+    const float *q; /* {n_head*hd, T} */
     float *out;
-    const uint8_t *k, *v;         /* caches {n_kv*hd, ctx} */
+    const uint8_t *k, *v; /* caches {n_kv*hd, ctx} */
     size_t kv_row_bytes;
-    float *part;                  /* decode partials: [T][n_head][n_split][hd + 2] */
+    float *part; /* decode partials: [T][n_head][n_split][hd + 2] */
     int kv_type, n_head, n_kv_head, head_dim, pos0, n_split;
     int64_t T;
     float scale;
@@ -222,30 +216,25 @@ typedef struct gk_attn_args {
 
 /* Few query rows scan the cache per row (parallel over the sequence); many share tiles. */
 static inline int gk_attn_use_decode(int64_t T) { return T <= GK_AT_DECODE_MAX_T; }
-static inline int gk_attn_n_split(int pos0, int64_t T)
-{
+static inline int gk_attn_n_split(int pos0, int64_t T) {
     return (int)((pos0 + T + GK_AT_SPLIT - 1) / GK_AT_SPLIT);
 }
-static inline gk_grid gk_plan_attn_decode(int n_split, int n_head, int64_t T)
-{
+static inline gk_grid gk_plan_attn_decode(int n_split, int n_head, int64_t T) {
     gk_grid g = {n_split, n_head, T, GK_AT_SPLIT};
     return g;
 }
-static inline gk_grid gk_plan_attn_combine(int n_head, int64_t T)
-{
+static inline gk_grid gk_plan_attn_combine(int n_head, int64_t T) {
     gk_grid g = {n_head, T, 1, 128};
     return g;
 }
-static inline gk_grid gk_plan_attn_prefill(int n_head, int64_t T)
-{
+static inline gk_grid gk_plan_attn_prefill(int n_head, int64_t T) {
     gk_grid g = {(T + GK_AT_BR - 1) / GK_AT_BR, n_head, 1, 128};
     return g;
 }
 /* Kernels one attention call enqueues (gk_cu_attention): the split scan and its combine on
  * the decode path, one tiled kernel for prefill. */
 static inline int gk_plan_attn_launches(int64_t T) { return gk_attn_use_decode(T) ? 2 : 1; }
-static inline size_t gk_attn_part_floats(int n_split, int n_head, int head_dim, int64_t T)
-{
+static inline size_t gk_attn_part_floats(int n_split, int n_head, int head_dim, int64_t T) {
     return (size_t)T * (size_t)n_head * (size_t)n_split * (size_t)(head_dim + 2);
 }
 

@@ -8,8 +8,7 @@
 
 /* y = x / sqrt(mean(x²) + eps) * w, one block per row; y may be x (each thread reads the
  * elements it writes, after the reduction). */
-GK_BODY(gk_body_rmsnorm, gk_row_args)
-{
+GK_BODY(gk_body_rmsnorm, gk_row_args) {
     GK_SHARED(float, red, GK_MAX_THREADS / 32);
     GK_LOCAL(float, ss);
     const float *x = a.x + GK_BX * a.dim;
@@ -29,8 +28,7 @@ GK_BODY(gk_body_rmsnorm, gk_row_args)
     }
 }
 
-GK_BODY(gk_body_softmax, gk_row_args)
-{
+GK_BODY(gk_body_softmax, gk_row_args) {
     GK_SHARED(float, red, GK_MAX_THREADS / 32);
     GK_LOCAL(float, mx);
     GK_LOCAL(float, sum);
@@ -54,23 +52,24 @@ GK_BODY(gk_body_softmax, gk_row_args)
     }
 }
 
-GK_BODY(gk_body_elementwise, gk_ew_args)
-{
+GK_BODY(gk_body_elementwise, gk_ew_args) {
     GK_THREADS {
         const int64_t i = GK_BX * GK_NT + tid;
         if (i < a.n) {
             const float v = gk_ldf(a.a + i);
-            if (a.op == GK_EW_SILU_MUL) gk_stf(a.y + i, v / (1.0f + gk_expf(-v)) * gk_ldf(a.c + i));
-            else if (a.op == GK_EW_ADD) gk_stf(a.y + i, v + gk_ldf(a.c + i));
-            else gk_stf(a.y + i, a.s * v);
+            if (a.op == GK_EW_SILU_MUL)
+                gk_stf(a.y + i, v / (1.0f + gk_expf(-v)) * gk_ldf(a.c + i));
+            else if (a.op == GK_EW_ADD)
+                gk_stf(a.y + i, v + gk_ldf(a.c + i));
+            else
+                gk_stf(a.y + i, a.s * v);
         }
     }
 }
 
 /* Rotates pair (2i, 2i+1) of each head by the angle of position pos0+t, divided by the pair's
  * frequency factor when there are factors (Llama 3.1's rope_freqs, as ggml_rope_ext). */
-GK_BODY(gk_body_rope, gk_rope_args)
-{
+GK_BODY(gk_body_rope, gk_rope_args) {
     GK_THREADS {
         const int half = a.head_dim / 2;
         const int64_t p = GK_BX * GK_NT + tid;
@@ -78,11 +77,12 @@ GK_BODY(gk_body_rope, gk_rope_args)
             const int h = (int)(p / half), i = (int)(p % half);
             /* ggml's form: theta = pos * (base^(-2/head_dim))^i */
             const float theta_scale = powf(a.base, -2.0f / (float)a.head_dim);
-            const float ang = (float)(a.pos0 + GK_BY) * powf(theta_scale, (float)i) / (a.ff ? gk_ldf(a.ff + i) : 1.0f);
+            const float ang =
+                (float)(a.pos0 + GK_BY) * powf(theta_scale, (float)i) / (a.ff ? gk_ldf(a.ff + i) : 1.0f);
             const float c = cosf(ang), s = sinf(ang);
             float *v = a.x + GK_BY * (int64_t)a.n_head * a.head_dim + (int64_t)h * a.head_dim + 2 * i;
             float p2[2];
-            gk_ldf2(v, p2);   /* the pair in one 8-byte access: adjacent lanes, adjacent pairs */
+            gk_ldf2(v, p2); /* the pair in one 8-byte access: adjacent lanes, adjacent pairs */
             const float r2[2] = {p2[0] * c - p2[1] * s, p2[0] * s + p2[1] * c};
             gk_stf2(v, r2);
         }
@@ -93,8 +93,7 @@ GK_BODY(gk_body_rope, gk_rope_args)
  * t). A quantized table row's tile is staged as the matvec's and written 4 floats a lane
  * (adjacent float4s); a float row is read and written an element a lane. An id outside the
  * table writes zeros and raises *err, which the host reads at the next sync point. */
-GK_BODY(gk_body_embedding, gk_emb_args)
-{
+GK_BODY(gk_body_embedding, gk_emb_args) {
     GK_SHARED(uint32_t, stage, GK_EMB_WARPS * GK_MV_STAGE_WORDS);
     GK_SHARED(int, tile_at, GK_EMB_WARPS);
     const int64_t t = GK_BY, nc = (a.dim + 31) / 32;
@@ -107,7 +106,8 @@ GK_BODY(gk_body_embedding, gk_emb_args)
             if (c0 < nc && id >= 0 && id < a.vocab) {
                 gk_stage_regs r;
                 gk_stage_load_chunks(a.table, a.row_bytes, a.type, id, c0, c1, tid & 31, &r);
-                const int at = gk_stage_store(&r, GK_SHARED_PASS(stage), (tid >> 5) * GK_MV_STAGE_WORDS, tid & 31);
+                const int at =
+                    gk_stage_store(&r, GK_SHARED_PASS(stage), (tid >> 5) * GK_MV_STAGE_WORDS, tid & 31);
                 if ((tid & 31) == 0) GK_SST(tile_at, tid >> 5, at);
             }
         }
@@ -129,12 +129,14 @@ GK_BODY(gk_body_embedding, gk_emb_args)
             for (int64_t c = c0 + ((tid >> 3) & 3); c < c1; c += 4) {
                 const gk_w4 w = gk_staged_weights4(a.type, GK_SHARED_PASS(stage), at, (int)(c - c0), j);
                 float v[4];
-                for (int i = 0; i < 4; i++) v[i] = has_min ? w.d * w.q[i] + w.m : w.d * w.q[i];   /* -0 stays -0 */
+                for (int i = 0; i < 4; i++)
+                    v[i] = has_min ? w.d * w.q[i] + w.m : w.d * w.q[i]; /* -0 stays -0 */
                 gk_stf4(y + 32 * c + j, v);
             }
         } else {
             const uint8_t *row = a.table + (size_t)id * a.row_bytes;
-            for (int64_t k = 32 * c0 + (tid & 31); k < k1; k += 32) gk_stf(y + k, gk_float_elem(a.type, row, k));
+            for (int64_t k = 32 * c0 + (tid & 31); k < k1; k += 32)
+                gk_stf(y + k, gk_float_elem(a.type, row, k));
         }
     }
 }
@@ -142,8 +144,7 @@ GK_BODY(gk_body_embedding, gk_emb_args)
 /* One thread per element of a source row, 128 a block: adjacent lanes read and write adjacent
  * elements. A Q8_0 block is one warp: its amax a warp max, then ggml's quantize_row_q8_0
  * (d = amax/127 stored as F16, q = round(x/d) within ±127). */
-GK_BODY(gk_body_kv_store, gk_kvs_args)
-{
+GK_BODY(gk_body_kv_store, gk_kvs_args) {
     GK_LOCAL(float, v);
     GK_LOCAL(float, amax);
     const int64_t t = GK_BY;
@@ -161,7 +162,8 @@ GK_BODY(gk_body_kv_store, gk_kvs_args)
                 const float d = R(amax) / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
                 uint8_t *blk = row + 34 * (e >> 5);
                 if ((e & 31) == 0) gk_st_u16((uint16_t *)(void *)blk, gk_f2h(d));
-                gk_st_u8(blk + 2 + (e & 31), (uint8_t)(int8_t)fminf(fmaxf(roundf(R(v) * id), -127.0f), 127.0f));
+                gk_st_u8(blk + 2 + (e & 31),
+                         (uint8_t)(int8_t)fminf(fmaxf(roundf(R(v) * id), -127.0f), 127.0f));
             } else if (a.type == GK_F16) {
                 gk_st_u16((uint16_t *)(void *)row + e, gk_f2h(R(v)));
             } else {

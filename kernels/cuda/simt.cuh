@@ -72,14 +72,12 @@
 #define GK_WARP_MAX(name) (name[0] = gk_warp_max_(name[0]))
 #define GK_WARP_SUM_AT(name, i) (name[0][i] = gk_warp_sum_(name[0][i]))
 
-static __device__ __forceinline__ float gk_warp_sum_(float v)
-{
+static __device__ __forceinline__ float gk_warp_sum_(float v) {
     GK_UNROLL
     for (int m = 16; m > 0; m >>= 1) v += __shfl_xor_sync(0xffffffffu, v, m);
     return v;
 }
-static __device__ __forceinline__ float gk_warp_max_(float v)
-{
+static __device__ __forceinline__ float gk_warp_max_(float v) {
     GK_UNROLL
     for (int m = 16; m > 0; m >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, m));
     return v;
@@ -95,14 +93,14 @@ static __device__ __forceinline__ float gk_warp_max_(float v)
 
 typedef struct gk_emul_blk {
     int64_t bx, by, bz;
-    int nt;           /* threads in the block, a multiple of 32, <= GK_MAX_THREADS */
-    int reverse;      /* run every region's threads last to first */
+    int nt;      /* threads in the block, a multiple of 32, <= GK_MAX_THREADS */
+    int reverse; /* run every region's threads last to first */
 } gk_emul_blk;
 
 /* Shadow of one shared-memory element: its last writer and reader(s) and their epochs. */
 typedef struct gk_sh_cell {
-    uint32_t w_epoch, r_epoch;     /* 0: never in this block */
-    int16_t writer, reader;        /* reader -1: several threads */
+    uint32_t w_epoch, r_epoch; /* 0: never in this block */
+    int16_t writer, reader;    /* reader -1: several threads */
 } gk_sh_cell;
 typedef struct gk_sh_info {
     const char *name;
@@ -113,9 +111,9 @@ typedef struct gk_sh_info {
 /* A global buffer whose accesses the transaction model counts (see gk_trace_begin). */
 typedef struct gk_mem_buf {
     const char *name;
-    uintptr_t lo, hi;                              /* [lo, hi) */
-    uint64_t ld_req, ld_sectors, ld_used;          /* warp-wide loads, 32-byte sectors, bytes used */
-    uint64_t st_req, st_sectors, st_used;          /* the same for stores */
+    uintptr_t lo, hi;                     /* [lo, hi) */
+    uint64_t ld_req, ld_sectors, ld_used; /* warp-wide loads, 32-byte sectors, bytes used */
+    uint64_t st_req, st_sectors, st_used; /* the same for stores */
 } gk_mem_buf;
 
 typedef struct gk_mem_acc {
@@ -126,28 +124,26 @@ typedef struct gk_mem_acc {
 } gk_mem_acc;
 
 typedef struct gk_emul_state {
-    int tid;                           /* the thread a region is running */
-    uint32_t epoch;                    /* advanced by every GK_SYNC and block */
+    int tid;        /* the thread a region is running */
+    uint32_t epoch; /* advanced by every GK_SYNC and block */
     int collect_races;
     int64_t races;
-    char race_msg[256];                /* the first race */
-    gk_mem_buf *bufs;                  /* tracing when non-NULL */
+    char race_msg[256]; /* the first race */
+    gk_mem_buf *bufs;   /* tracing when non-NULL */
     int nbuf;
-    gk_mem_acc *acc;                   /* this region's accesses */
+    gk_mem_acc *acc; /* this region's accesses */
     size_t nacc, cap;
-    uint32_t step[GK_MAX_THREADS];     /* global accesses of each thread in this region */
-    int64_t launches;                  /* GK_EMUL_LAUNCH calls */
+    uint32_t step[GK_MAX_THREADS]; /* global accesses of each thread in this region */
+    int64_t launches;              /* GK_EMUL_LAUNCH calls */
 } gk_emul_state;
 
-static inline gk_emul_state *gk_emul_(void)
-{
+static inline gk_emul_state *gk_emul_(void) {
     static gk_emul_state st = {.epoch = 1};
     return &st;
 }
 
 /* Races are fatal by default (a test fails at the first); collecting counts them instead. */
-static inline void gk_emul_races_collect(int on)
-{
+static inline void gk_emul_races_collect(int on) {
     gk_emul_state *s = gk_emul_();
     s->collect_races = on;
     s->races = 0;
@@ -156,23 +152,24 @@ static inline void gk_emul_races_collect(int on)
 static inline int64_t gk_emul_races(void) { return gk_emul_()->races; }
 static inline const char *gk_emul_race_msg(void) { return gk_emul_()->race_msg; }
 
-static inline gk_sh_info gk_emul_sh_init_(const char *name, int64_t n, gk_sh_cell *cell)
-{
+static inline gk_sh_info gk_emul_sh_init_(const char *name, int64_t n, gk_sh_cell *cell) {
     memset(cell, 0, (size_t)n * sizeof *cell);
     gk_sh_info i = {name, n, cell};
     return i;
 }
 
-static inline void gk_emul_race_(const char *kind, const gk_sh_info *sh, int64_t i, int other, int t)
-{
+static inline void gk_emul_race_(const char *kind, const gk_sh_info *sh, int64_t i, int other, int t) {
     gk_emul_state *s = gk_emul_();
     char msg[sizeof s->race_msg];
     if (other >= 0)
-        snprintf(msg, sizeof msg, "shared-memory race on %s[%lld]: %s by thread %d after thread %d with no GK_SYNC between",
+        snprintf(msg, sizeof msg,
+                 "shared-memory race on %s[%lld]: %s by thread %d after thread %d with no GK_SYNC between",
                  sh->name, (long long)i, kind, t, other);
     else
-        snprintf(msg, sizeof msg, "shared-memory race on %s[%lld]: %s by thread %d after several threads with no GK_SYNC between",
-                 sh->name, (long long)i, kind, t);
+        snprintf(
+            msg, sizeof msg,
+            "shared-memory race on %s[%lld]: %s by thread %d after several threads with no GK_SYNC between",
+            sh->name, (long long)i, kind, t);
     if (!s->races) memcpy(s->race_msg, msg, sizeof msg);
     s->races++;
     if (!s->collect_races) {
@@ -182,17 +179,18 @@ static inline void gk_emul_race_(const char *kind, const gk_sh_info *sh, int64_t
 }
 
 /* Checks one shared access of the running thread against the element's epoch record. */
-static inline void gk_emul_sh_(const gk_sh_info *sh, int64_t i, int store)
-{
+static inline void gk_emul_sh_(const gk_sh_info *sh, int64_t i, int store) {
     gk_emul_state *s = gk_emul_();
     if (i < 0 || i >= sh->n) {
-        fprintf(stderr, "shared array %s: index %lld outside [0, %lld)\n", sh->name, (long long)i, (long long)sh->n);
+        fprintf(stderr, "shared array %s: index %lld outside [0, %lld)\n", sh->name, (long long)i,
+                (long long)sh->n);
         abort();
     }
     gk_sh_cell *c = &sh->cell[i];
     const int t = s->tid;
     const uint32_t e = s->epoch;
-    if (c->w_epoch == e && c->writer != t) gk_emul_race_(store ? "write over a write" : "read of a write", sh, i, c->writer, t);
+    if (c->w_epoch == e && c->writer != t)
+        gk_emul_race_(store ? "write over a write" : "read of a write", sh, i, c->writer, t);
     if (store) {
         if (c->r_epoch == e && c->reader != t) gk_emul_race_("write over a read", sh, i, c->reader, t);
         c->w_epoch = e;
@@ -206,14 +204,12 @@ static inline void gk_emul_sh_(const gk_sh_info *sh, int64_t i, int store)
 }
 
 /* ---- the memory-transaction model ---- */
-static inline gk_mem_buf gk_trace_buf(const char *name, const void *p, size_t bytes)
-{
+static inline gk_mem_buf gk_trace_buf(const char *name, const void *p, size_t bytes) {
     gk_mem_buf b = {name, (uintptr_t)p, (uintptr_t)p + bytes, 0, 0, 0, 0, 0, 0};
     return b;
 }
 
-static inline int gk_emul_acc_cmp_(const void *pa, const void *pb)
-{
+static inline int gk_emul_acc_cmp_(const void *pa, const void *pb) {
     const gk_mem_acc *a = pa, *b = pb;
     if (a->buf != b->buf) return a->buf < b->buf ? -1 : 1;
     if (a->store != b->store) return a->store < b->store ? -1 : 1;
@@ -225,8 +221,7 @@ static inline int gk_emul_acc_cmp_(const void *pa, const void *pb)
 
 /* Turns the region's accesses into warp-steps: per (buffer, load/store, warp, step), the
  * distinct bytes touched and the 32-byte sectors that hold them. */
-static inline void gk_emul_flush_(void)
-{
+static inline void gk_emul_flush_(void) {
     gk_emul_state *s = gk_emul_();
     if (!s->nacc) return;
     qsort(s->acc, s->nacc, sizeof *s->acc, gk_emul_acc_cmp_);
@@ -236,20 +231,24 @@ static inline void gk_emul_flush_(void)
         uintptr_t hi = 0, last_sector = 0;
         int any = 0;
         size_t j = i;
-        for (; j < s->nacc && s->acc[j].buf == g->buf && s->acc[j].store == g->store && s->acc[j].warp == g->warp &&
-               s->acc[j].step == g->step;
+        for (; j < s->nacc && s->acc[j].buf == g->buf && s->acc[j].store == g->store &&
+               s->acc[j].warp == g->warp && s->acc[j].step == g->step;
              j++) {
             const uintptr_t a = s->acc[j].addr, e = a + s->acc[j].bytes;
-            if (!any || a >= hi) used += e - a, hi = e;
-            else if (e > hi) used += e - hi, hi = e;
+            if (!any || a >= hi)
+                used += e - a, hi = e;
+            else if (e > hi)
+                used += e - hi, hi = e;
             uintptr_t first = a >> 5, last = (e - 1) >> 5;
             if (any && first <= last_sector) first = last_sector + 1;
             if (first <= last) sectors += last - first + 1, last_sector = last;
             any = 1;
         }
         gk_mem_buf *b = &s->bufs[g->buf];
-        if (g->store) b->st_req++, b->st_sectors += sectors, b->st_used += used;
-        else b->ld_req++, b->ld_sectors += sectors, b->ld_used += used;
+        if (g->store)
+            b->st_req++, b->st_sectors += sectors, b->st_used += used;
+        else
+            b->ld_req++, b->ld_sectors += sectors, b->ld_used += used;
         i = j;
     }
     s->nacc = 0;
@@ -257,15 +256,13 @@ static inline void gk_emul_flush_(void)
 
 /* Counts the global accesses of the following launches into bufs[0..n) (caller-owned, from
  * gk_trace_buf); accesses outside them are not counted. gk_trace_end stops. */
-static inline void gk_trace_begin(gk_mem_buf *bufs, int n)
-{
+static inline void gk_trace_begin(gk_mem_buf *bufs, int n) {
     gk_emul_state *s = gk_emul_();
     s->bufs = bufs;
     s->nbuf = n;
     s->nacc = 0;
 }
-static inline void gk_trace_end(void)
-{
+static inline void gk_trace_end(void) {
     gk_emul_state *s = gk_emul_();
     gk_emul_flush_();
     free(s->acc);
@@ -276,8 +273,7 @@ static inline void gk_trace_end(void)
 }
 
 /* One global access of `bytes` at p by the running thread. */
-static inline void gk_emul_gmem_(const void *p, int bytes, int store)
-{
+static inline void gk_emul_gmem_(const void *p, int bytes, int store) {
     gk_emul_state *s = gk_emul_();
     if (!s->bufs) return;
     const uint32_t step = s->step[s->tid]++;
@@ -300,23 +296,20 @@ static inline void gk_emul_gmem_(const void *p, int bytes, int store)
 
 /* The running lane sits out one warp-wide access its warp makes (predicated off): its later
  * accesses still line up with the other lanes'. */
-static inline void gk_emul_idle_(void)
-{
+static inline void gk_emul_idle_(void) {
     gk_emul_state *s = gk_emul_();
     if (s->bufs) s->step[s->tid]++;
 }
 
 /* A region starts: the previous one's warp-steps are complete. */
-static inline int gk_emul_region_(void)
-{
+static inline int gk_emul_region_(void) {
     gk_emul_state *s = gk_emul_();
     if (s->bufs) gk_emul_flush_();
     memset(s->step, 0, sizeof s->step);
     return 0;
 }
 static inline void gk_emul_sync_(void) { gk_emul_()->epoch++; }
-static inline void gk_emul_block_(int end)
-{
+static inline void gk_emul_block_(int end) {
     gk_emul_state *s = gk_emul_();
     if (end && s->bufs) gk_emul_flush_();
     s->epoch++;
@@ -331,18 +324,18 @@ static inline void gk_emul_block_(int end)
 #define GK_BY (gk_blk_->by)
 #define GK_BZ (gk_blk_->bz)
 #define GK_NT (gk_blk_->nt)
-#define GK_THREADS                                                                            \
-    for (int gk_i_ = gk_emul_region_(), tid = 0;                                              \
-         gk_i_ < gk_blk_->nt &&                                                               \
-         ((tid = gk_blk_->reverse ? gk_blk_->nt - 1 - gk_i_ : gk_i_), gk_emul_()->tid = tid, 1); \
+#define GK_THREADS                                                                                           \
+    for (int gk_i_ = gk_emul_region_(), tid = 0;                                                             \
+         gk_i_ < gk_blk_->nt &&                                                                              \
+         ((tid = gk_blk_->reverse ? gk_blk_->nt - 1 - gk_i_ : gk_i_), gk_emul_()->tid = tid, 1);             \
          ++gk_i_)
 #define GK_LOCAL(T, name) T name[GK_MAX_THREADS]
 #define GK_LOCAL_ARR(T, name, n) T name[GK_MAX_THREADS][n]
 #define R(name) name[tid]
-#define GK_SHARED(T, name, n)                                                                 \
-    _Alignas(16) T name[n];                                                                   \
-    gk_sh_cell name##_gk_cells_[n];                                                           \
-    const gk_sh_info name##_gk_shv_ = gk_emul_sh_init_(#name, (n), name##_gk_cells_);         \
+#define GK_SHARED(T, name, n)                                                                                \
+    _Alignas(16) T name[n];                                                                                  \
+    gk_sh_cell name##_gk_cells_[n];                                                                          \
+    const gk_sh_info name##_gk_shv_ = gk_emul_sh_init_(#name, (n), name##_gk_cells_);                        \
     const gk_sh_info *const name##_gk_sh_ = &name##_gk_shv_
 #define GK_SLD(arr, i) (gk_emul_sh_(arr##_gk_sh_, (int64_t)(i), 0), (arr)[i])
 #define GK_SST(arr, i, v) (gk_emul_sh_(arr##_gk_sh_, (int64_t)(i), 1), (arr)[i] = (v))
@@ -351,13 +344,12 @@ static inline void gk_emul_block_(int end)
 #define GK_SYNC() gk_emul_sync_()
 #define GK_WARP_SUM(name) gk_emul_warp_(&name[0], 1, gk_blk_->nt, 0)
 #define GK_WARP_MAX(name) gk_emul_warp_(&name[0], 1, gk_blk_->nt, 1)
-#define GK_WARP_SUM_AT(name, i) \
+#define GK_WARP_SUM_AT(name, i)                                                                              \
     gk_emul_warp_(&name[0][i], (int)(sizeof(name[0]) / sizeof(float)), gk_blk_->nt, 0)
 
 /* The same xor butterfly as the shuffles: after step m, lane l holds f(v[l], v[l^m]).
  * Thread t's value is v[t * stride]. */
-static inline void gk_emul_warp_(float *v, int stride, int nt, int is_max)
-{
+static inline void gk_emul_warp_(float *v, int stride, int nt, int is_max) {
     for (int w = 0; w < nt; w += GK_WARP_SIZE) {
         float lane[GK_WARP_SIZE];
         for (int l = 0; l < GK_WARP_SIZE; l++) lane[l] = v[(size_t)(w + l) * stride];
@@ -373,41 +365,45 @@ static inline void gk_emul_warp_(float *v, int stride, int nt, int is_max)
 
 /* Runs body over a grid of gx*gy*gz blocks of nt threads, blocks in order (they are
  * independent by construction). */
-#define GK_EMUL_LAUNCH(body, gx, gy, gz, nthreads, rev, args)                                 \
-    do {                                                                                      \
-        for (int64_t gk_z_ = 0; gk_z_ < (gz); gk_z_++)                                        \
-            for (int64_t gk_y_ = 0; gk_y_ < (gy); gk_y_++)                                    \
-                for (int64_t gk_x_ = 0; gk_x_ < (gx); gk_x_++) {                              \
-                    gk_emul_blk gk_b_ = {gk_x_, gk_y_, gk_z_, (nthreads), (rev)};             \
-                    gk_emul_block_(0);                                                        \
-                    body(&gk_b_, args);                                                       \
-                    gk_emul_block_(1);                                                        \
-                }                                                                             \
-        gk_emul_()->launches++;                                                               \
+#define GK_EMUL_LAUNCH(body, gx, gy, gz, nthreads, rev, args)                                                \
+    do {                                                                                                     \
+        for (int64_t gk_z_ = 0; gk_z_ < (gz); gk_z_++)                                                       \
+            for (int64_t gk_y_ = 0; gk_y_ < (gy); gk_y_++)                                                   \
+                for (int64_t gk_x_ = 0; gk_x_ < (gx); gk_x_++) {                                             \
+                    gk_emul_blk gk_b_ = {gk_x_, gk_y_, gk_z_, (nthreads), (rev)};                            \
+                    gk_emul_block_(0);                                                                       \
+                    body(&gk_b_, args);                                                                      \
+                    gk_emul_block_(1);                                                                       \
+                }                                                                                            \
+        gk_emul_()->launches++;                                                                              \
     } while (0)
 #endif
 
 /* A block-wide reduction of a GK_LOCAL float: every thread ends with the result. `red` is a
  * GK_SHARED float array of GK_MAX_THREADS/32; the trailing sync lets the caller reuse it. */
-#define GK_BLOCK_SUM(v, red)                                                                  \
-    GK_WARP_SUM(v);                                                                           \
-    GK_THREADS { if ((tid & 31) == 0) GK_SST(red, tid >> 5, R(v)); }                          \
-    GK_SYNC();                                                                                \
-    GK_THREADS {                                                                              \
-        float s_ = 0.0f;                                                                      \
-        for (int w_ = 0; w_ < GK_NT / 32; w_++) s_ += GK_SLD(red, w_);                        \
-        R(v) = s_;                                                                            \
-    }                                                                                         \
+#define GK_BLOCK_SUM(v, red)                                                                                 \
+    GK_WARP_SUM(v);                                                                                          \
+    GK_THREADS {                                                                                             \
+        if ((tid & 31) == 0) GK_SST(red, tid >> 5, R(v));                                                    \
+    }                                                                                                        \
+    GK_SYNC();                                                                                               \
+    GK_THREADS {                                                                                             \
+        float s_ = 0.0f;                                                                                     \
+        for (int w_ = 0; w_ < GK_NT / 32; w_++) s_ += GK_SLD(red, w_);                                       \
+        R(v) = s_;                                                                                           \
+    }                                                                                                        \
     GK_SYNC()
-#define GK_BLOCK_MAX(v, red)                                                                  \
-    GK_WARP_MAX(v);                                                                           \
-    GK_THREADS { if ((tid & 31) == 0) GK_SST(red, tid >> 5, R(v)); }                          \
-    GK_SYNC();                                                                                \
-    GK_THREADS {                                                                              \
-        float s_ = GK_SLD(red, 0);                                                            \
-        for (int w_ = 1; w_ < GK_NT / 32; w_++) s_ = fmaxf(s_, GK_SLD(red, w_));              \
-        R(v) = s_;                                                                            \
-    }                                                                                         \
+#define GK_BLOCK_MAX(v, red)                                                                                 \
+    GK_WARP_MAX(v);                                                                                          \
+    GK_THREADS {                                                                                             \
+        if ((tid & 31) == 0) GK_SST(red, tid >> 5, R(v));                                                    \
+    }                                                                                                        \
+    GK_SYNC();                                                                                               \
+    GK_THREADS {                                                                                             \
+        float s_ = GK_SLD(red, 0);                                                                           \
+        for (int w_ = 1; w_ < GK_NT / 32; w_++) s_ = fmaxf(s_, GK_SLD(red, w_));                             \
+        R(v) = s_;                                                                                           \
+    }                                                                                                        \
     GK_SYNC()
 
 #endif
