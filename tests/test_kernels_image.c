@@ -356,7 +356,7 @@ static void conv_all(pair *p) {
         /* Float sums of K <= 279 products against ref's double: a recursive sum errs by at most
          * K·2^-24 ≈ 1.7e-5 of Σ|w·x| (the bias is added exactly first); the products are the same
          * (the kernel converted to F32 exactly on both). (Seen: at most 2.9e-7 of Σ|w·x|; one
-         * wrong or missing tap would be >= 1/K ≈ 4e-3 of it.) */
+         * wrong or missing tap is typically ~1/K ≈ 4e-3 of it.) */
         for (int64_t j = 0; j < n[0]; j++)
             if (!(fabs((double)yr[j] - yc[j]) <= 2e-5 * mag[j] + 1e-6))
                 fail_msg("conv2d %lldx%lldx%lld->%lld N=%lld %lldx%lld s%d p%d %s (%s): y[%lld] ref %.7g cpu %.7g",
