@@ -367,6 +367,21 @@ static void generation_shape(rp_model *m, const char *preset, double *prompt, do
 }
 
 /* An api host's rows: its stated decode rate and the generation time those figures imply. */
+/* A row of api host h's stated figures: its model as the preset, quant "-" (an api standing in
+ * for a preset compares with that preset's runs of every quant), backend "api". */
+static rp_row *api_row(rp_model *m, int h, const char *workload, const char *phase) {
+    rp_row *r = add_row(m);
+    if (!r) return NULL;
+    r->host = h;
+    r->how = RP_PROFILE;
+    snprintf(r->id.workload, sizeof r->id.workload, "%s", workload);
+    snprintf(r->id.preset, sizeof r->id.preset, "%s", m->hosts[h].prof->model);
+    snprintf(r->id.quant, sizeof r->id.quant, "-");
+    snprintf(r->id.backend, sizeof r->id.backend, "api");
+    snprintf(r->id.phase, sizeof r->id.phase, "%s", phase);
+    return r;
+}
+
 /* An image api's one row: an image generation, quant "-", standing in for every image job —
  * when the results hold one to stand beside. */
 static int add_image_api_row(rp_model *m, int h) {
@@ -376,15 +391,8 @@ static int add_image_api_row(rp_model *m, int h) {
     for (int j = 0; j < m->n_jobs; j++)
         images |= !strcmp(m->jobs[j].id.workload, "image") && !strcmp(m->jobs[j].id.phase, "generation");
     if (!images) return 0;
-    rp_row *r = add_row(m);
+    rp_row *r = api_row(m, h, "image", "generation");
     if (!r) return -1;
-    r->host = h;
-    r->how = RP_PROFILE;
-    snprintf(r->id.workload, sizeof r->id.workload, "image");
-    snprintf(r->id.preset, sizeof r->id.preset, "%s", p->model);
-    snprintf(r->id.quant, sizeof r->id.quant, "-");
-    snprintf(r->id.backend, sizeof r->id.backend, "api");
-    snprintf(r->id.phase, sizeof r->id.phase, "generation");
     snprintf(r->unit, sizeof r->unit, "image");
     r->tput = r->lo = r->hi = 1.0 / p->seconds_per_image;
     r->work_per_rep = 1;
@@ -401,17 +409,9 @@ static int add_api_rows(rp_model *m, int h) {
     gc_job_shape shape = {prompt, gen, 0};
     static const char *const phases[] = {"decode", "generation"};
     for (int k = 0; k < 2; k++) {
-        rp_row *r = add_row(m);
+        rp_row *r = api_row(m, h, "llm", phases[k]);
         if (!r) return -1;
-        r->host = h;
-        r->how = RP_PROFILE;
-        snprintf(r->id.workload, sizeof r->id.workload, "llm");
-        snprintf(r->id.preset, sizeof r->id.preset, "%s", p->model);
         snprintf(r->id.params, sizeof r->id.params, "%s", params);
-        /* an api that stands in for a preset compares with that preset's runs of every quant */
-        snprintf(r->id.quant, sizeof r->id.quant, "-");
-        snprintf(r->id.backend, sizeof r->id.backend, "api");
-        snprintf(r->id.phase, sizeof r->id.phase, "%s", phases[k]);
         r->prompt_tokens = prompt;
         r->gen_tokens = gen;
         if (k == 0) {
