@@ -163,8 +163,8 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/libgencost-test.a $(wildcard tests/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(BASEFLAGS) $(TEST_WARN) $(SANITIZE) -o $@ $< $(BUILD)/libgencost-test.a $(CUDA_LIBS) $(LDLIBS) -lcmocka
 
-# The CUDA test runs the kernel bodies in host emulation: it includes kernels/cuda/*.cuh.
-$(BUILD)/tests/test_cuda: $(call find_src,kernels,cuh)
+# The CUDA tests run the kernel bodies in host emulation: they include kernels/cuda/*.cuh.
+$(BUILD)/tests/test_cuda $(BUILD)/tests/test_cuda_emul: $(call find_src,kernels,cuh)
 
 TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 

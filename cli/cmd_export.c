@@ -6,13 +6,16 @@
 #include "cli/model_opts.h"
 #include "cli/opts.h"
 #include "base/util.h"
+#include "bench/sd/sd.h"
 
 
 static void usage(FILE *f, const gc_opt *t, int n) {
     fputs("usage: gencost export (--preset P | --model IN.gguf) --quant Q [--seed S] FILE.gguf\n\n"
           "Writes the model as a GGUF v3 file (llama architecture keys, general.alignment,\n"
           "general.quantization_version, a minimal llama tokenizer block). Norms stay f32; every\n"
-          "other weight is stored in Q. Synthetic weights are a pure function of the seed (default 42).\n\n",
+          "other weight is stored in Q. Synthetic weights are a pure function of the seed (default 42).\n"
+          "A Stable Diffusion preset (sd-tiny, sd1.5) is written in stable-diffusion.cpp's layout: the\n"
+          "checkpoint's tensor names, linear layers in Q, conv kernels F16, norms and biases F32.\n\n",
           f);
     gc_opts_usage(f, t, n);
 }
@@ -28,7 +31,7 @@ static int parse_args(int argc, char **argv, export_args *a) {
     /* clang-format off */
     const gc_opt t[] = {
         {.name = "--preset", .kind = GC_OPT_STRING, .dest = &a->preset, .metavar = "P",
-         .help = "tiny | tinyllama-1.1b | llama2-7b | llama3-8b | mistral-7b"},
+         .help = "tiny | tinyllama-1.1b | llama2-7b | llama3-8b | mistral-7b | sd-tiny | sd1.5"},
         {.name = "--model", .kind = GC_OPT_STRING, .dest = &a->model, .metavar = "F",
          .help = "re-quantise a llama GGUF file instead (Q may be 'native': types as they are)"},
         {.name = "--quant", .kind = GC_OPT_STRING, .dest = &a->quant, .metavar = "Q",
@@ -55,10 +58,23 @@ static int parse_args(int argc, char **argv, export_args *a) {
     return 0;
 }
 
+/* A Stable Diffusion preset: the image workload's model, as stable-diffusion.cpp stores one. */
+static int export_sd(const export_args *a, const sd_config *c) {
+    int wtype = gk_type_from_name(a->quant);
+    if (wtype < 0 || !gk_type_get(wtype)) return gc_die_usage("export: --quant: unknown weight type '%s'", a->quant);
+    gc_err err;
+    double t0 = gc_now();
+    if (sd_export_gguf(c, wtype, (unsigned long)a->seed, a->out, &err)) return gc_die_usage("export: %s", err.msg);
+    printf("wrote %s: %s (stable-diffusion.cpp layout), %s linear weights, %.1f s\n", a->out, c->name, a->quant,
+           gc_now() - t0);
+    return 0;
+}
+
 int cmd_export(int argc, char **argv) {
     export_args a;
     int parsed = parse_args(argc, argv, &a);
     if (parsed) return parsed < 0 ? 0 : parsed;
+    if (a.preset && sd_preset(a.preset)) return export_sd(&a, sd_preset(a.preset));
     int wtype;
     llm_source src;
     gguf_file f;

@@ -389,13 +389,15 @@ static int apply_params(run_args *a, gc_plan *p) {
         }
         if (n_done) continue;
         char takers[256] = "";
+        int n_takers = 0;
         for (const gc_workload *const *w = gc_workload_all(); *w; w++)
             if (gc_param_find((*w)->params, po->first[k]->name) >= 0) {
                 size_t len = strlen(takers);
                 snprintf(takers + len, sizeof takers - len, "%s%s", len ? ", " : "", (*w)->name);
+                n_takers++;
             }
-        return gc_die_usage("run: %s: no workload of this run takes %s (%s does)", po->flag[k], po->flag[k],
-                            takers);
+        return gc_die_usage("run: %s: no workload of this run takes %s (%s %s)", po->flag[k], po->flag[k], takers,
+                            n_takers > 1 ? "do" : "does");
     }
     return 0;
 }
@@ -479,6 +481,16 @@ static int plan_from_suite(run_args *a, gc_plan *p, const gc_suite *s) {
     if (!a->backends && note[0]) snprintf(a->note, sizeof a->note, "note: %s (%s)\n", note, why);
     for (int i = 0; i < n; i++)
         if (add_line(p, sl[i]->workload)) return GC_EXIT_USAGE;
+    /* a model file names a case's preset: a suite has its own (said before the file is checked
+     * against every workload of the suite that takes one) */
+    for (int k = 0; k < a->po.n; k++) {
+        if (!a->po.given[k] || !a->po.first[k]->names_preset) continue;
+        FILE *f = fopen(a->po.given[k], "rb");
+        if (!f)
+            return gc_die_usage("run: --%s: cannot open '%s': %s", a->po.first[k]->name, a->po.given[k], strerror(errno));
+        fclose(f);
+        return gc_die_usage("run: --%s needs --workload (a suite chooses its own presets)", a->po.first[k]->name);
+    }
     if (apply_params(a, p)) return GC_EXIT_USAGE;
     for (int i = 0; i < p->n_lines; i++) {
         const char *pname = NULL;

@@ -193,7 +193,7 @@ static void impossible_combinations(void **s) {
     BAD("triad does not run on 'ref'", NULL, "run", "--workload", "triad", "--backend", "ref");
     BAD("--model and --preset", NULL, "run", "--workload", "llm", "--preset", "tiny", "--model",
         "tests/fixtures/gguf-good/micro-q8_0.gguf");
-    BAD("no workload of this run takes --model", "llm does", "run", "--workload", "triad", "--model",
+    BAD("no workload of this run takes --model", "llm, image do", "run", "--workload", "triad", "--model",
         "tests/fixtures/gguf-good/micro-q8_0.gguf");
     BAD("--model needs --workload", NULL, "run", "--model", "tests/fixtures/gguf-good/micro-q8_0.gguf");
 }

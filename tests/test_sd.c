@@ -11,7 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "bench/gguf/gguf.h"
+#include "bench/llm/llm.h"
 #include "bench/sd/sd.h"
 
 static sd_model *plan(const char *preset, int px, int wtype) {
@@ -215,6 +218,53 @@ static void reshape_keeps_the_weights(void **s) {
     gk_backend_close(cpu);
 }
 
+/* export → load gives the identical image: sd-tiny q8_0 written as a GGUF file in
+ * stable-diffusion.cpp's layout, recognised from its tensors, loaded (its bytes as they are) and
+ * run; a file of another model is refused naming the first tensor that does not fit. */
+static void export_then_load_is_identical(void **s) {
+    char path[] = "/tmp/gc_sd_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    gc_err err = {{0}};
+    if (sd_export_gguf(sd_preset("sd-tiny"), GK_Q8_0, 42, path, &err)) fail_msg("%s", err.msg);
+    gguf_file f;
+    if (gguf_open(path, &f, &err)) fail_msg("%s", err.msg);
+    const gguf_tensor *t = gguf_find_tensor(&f, "model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn1.to_q.weight");
+    assert_non_null(t);
+    assert_int_equal(t->type, GK_Q8_0);
+    t = gguf_find_tensor(&f, "first_stage_model.decoder.conv_in.weight");
+    assert_int_equal(t->n_dims, 4);
+    assert_int_equal(t->ne[0], 3);
+    assert_int_equal(t->type, GK_F16);
+    const sd_config *c = sd_gguf_config(&f, &err);
+    if (!c) fail_msg("%s", err.msg);
+    assert_string_equal(c->name, "sd-tiny");
+    sd_shape sh = {PX, PX, 1, true, 7.5f, 42};
+    static float l1[LAT], i1[IMG], l2[LAT], i2[IMG];
+    gk_backend *cpu = open_be("cpu");
+    generate(cpu, &sh, GK_Q8_0, l1, i1);
+    sd_model *m = sd_plan(c, &sh, GK_Q8_0, &err);
+    if (!m || sd_load_from(m, cpu, &f, 0, 2, &err) || sd_start(m, &err) || sd_encode(m, &err) ||
+        sd_denoise_step(m, 0, &err) || sd_read_latent(m, l2, &err) || sd_decode(m, &err) || sd_read_image(m, i2, &err))
+        fail_msg("%s", err.msg);
+    assert_memory_equal(l1, l2, sizeof l1);
+    assert_memory_equal(i1, i2, sizeof i1);
+    sd_free(m);
+    gguf_close(&f);
+    /* an LLM's file is no Stable Diffusion model */
+    llm_source src;
+    llm_source_synthetic(&src, llm_preset("tiny"), 1);
+    if (llm_export_gguf(&src, GK_Q8_0, path, &err)) fail_msg("%s", err.msg);
+    if (gguf_open(path, &f, &err)) fail_msg("%s", err.msg);
+    assert_null(sd_gguf_config(&f, &err));
+    assert_string_equal(err.msg, "not a Stable Diffusion model gencost runs (cond_stage_model.transformer.text_model."
+                                 "embeddings.token_embedding.weight: tensor missing)");
+    gguf_close(&f);
+    unlink(path);
+    gk_backend_close(cpu);
+}
+
 int main(void) {
     const struct CMUnitTest t[] = {
         cmocka_unit_test(sd15_has_the_published_sizes),
@@ -224,6 +274,7 @@ int main(void) {
         cmocka_unit_test(cpu_follows_ref),
         cmocka_unit_test(guidance_scale_one_is_no_guidance),
         cmocka_unit_test(reshape_keeps_the_weights),
+        cmocka_unit_test(export_then_load_is_identical),
     };
     return cmocka_run_group_tests(t, NULL, NULL);
 }

@@ -27,7 +27,8 @@ enum gguf_vtype {
 };
 
 #define GGUF_MAX_DIMS 4
-#define GGUF_MAX_NAME 64          /* ggml's GGML_MAX_NAME, terminator included */
+#define GGUF_MAX_NAME 128         /* terminator included: stable-diffusion.cpp builds ggml with GGML_MAX_NAME 128 for the
+                                   * checkpoint names of its files (78 bytes and more); ggml itself has 64 */
 #define GGUF_DEFAULT_ALIGNMENT 32
 
 typedef struct gguf_kv {

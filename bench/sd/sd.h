@@ -99,6 +99,11 @@ int sd_reshape(sd_model *m, const sd_shape *s, gc_err *err);
 /* Allocates the planned model's weights (synthetic from seed, made on n_threads threads; the
  * same values for any count) and arena on backend be. */
 int sd_load(sd_model *m, gk_backend *be, unsigned long seed, int n_threads, gc_err *err);
+struct gguf_file;
+/* The same with the weights from a GGUF file in stable-diffusion.cpp's layout (f non-NULL):
+ * every planned tensor must be there with its shape (sd_gguf_check). */
+int sd_load_from(sd_model *m, gk_backend *be, const struct gguf_file *f, unsigned long seed, int n_threads,
+                 gc_err *err);
 void sd_free(sd_model *m);
 
 /* The phases. encode: both prompts' context (the negative one empty: ids of BOS/EOS padding);
@@ -115,6 +120,16 @@ int64_t sd_latent_elems(const sd_model *m);
 int64_t sd_image_elems(const sd_model *m);
 int sd_read_latent(sd_model *m, float *out, gc_err *err);
 int sd_read_image(sd_model *m, float *out, gc_err *err);
+
+/* ---- GGUF files (sd_gguf.c) ------------------------------------------------------------------- */
+/* Writes preset c's synthetic weights (seed) as a GGUF v3 file in stable-diffusion.cpp's layout:
+ * one file holding model.diffusion_model.*, first_stage_model.* and cond_stage_model.* tensors
+ * with the original checkpoint's names, linear layers in wtype, kernels and vectors as the model
+ * stores them; general.name and gencost.sd.preset name the preset. */
+int sd_export_gguf(const sd_config *c, int wtype, unsigned long seed, const char *path, gc_err *err);
+/* The preset a file's tensors match (its gencost.sd.preset, else the first preset whose every
+ * tensor the file holds with the same shape); NULL + err naming the first tensor that does not fit. */
+const sd_config *sd_gguf_config(const struct gguf_file *f, gc_err *err);
 
 /* ---- the sampler (sd_sampler.c) -------------------------------------------------------------- */
 /* Stable Diffusion's scaled-linear β schedule (β from 0.00085 to 0.012 over 1,000 training

@@ -48,6 +48,16 @@ struct sd_model {
 };
 
 /* ---- tensors ---- */
+#define SD_CHUNK_BYTES (64u << 20)
+/* Rows [r0, r0 + n) of weight i, synthetic from seed, in its storage type, into dst, made on up
+ * to n_threads threads (the same values for any count); -1 when out of memory. */
+int sd_weight_rows(const sd_model *m, int i, unsigned long seed, int64_t r0, int64_t n, void *dst, int n_threads);
+/* Rows of weight i a chunk of about SD_CHUNK_BYTES holds. */
+int64_t sd_weight_chunk_rows(const sd_model *m, int i);
+struct gguf_file;
+/* Uploads weight i from a GGUF file's tensor of that name (shape checked; another type is
+ * converted through F32). sd_gguf.c */
+int sd_upload_from_gguf(sd_model *m, int i, const struct gguf_file *f, gc_err *err);
 /* The weight the running block names, declared while planning (shape, role), looked up (and its
  * name checked) while running; NULL + err on a mismatch, which would be a bug. */
 gk_tensor *sd_weight(sd_model *m, const char *name, int role, int64_t ne0, int64_t ne1, int64_t ne2, int64_t ne3,

@@ -271,37 +271,45 @@ static void *fill_rows(void *arg) {
     return NULL;
 }
 
-#define FILL_CHUNK_BYTES (64u << 20)
 #define FILL_MAX_THREADS 16
 
-/* Fills weight i on the backend a chunk at a time, the rows of a chunk made by up to n_threads
- * threads (the values do not depend on how rows are shared), each chunk uploaded whole. */
-static int fill_weight(sd_model *m, int i, unsigned long seed, int n_threads, gc_err *err) {
+int sd_weight_rows(const sd_model *m, int i, unsigned long seed, int64_t r0, int64_t n, void *dst, int n_threads) {
     const sd_tensor_info *t = &m->ti[i];
-    int64_t rows = t->ne[1] * t->ne[2] * t->ne[3];
     size_t row_bytes = gk_type_bytes(t->type, t->ne[0]);
-    int64_t per = (int64_t)(FILL_CHUNK_BYTES / row_bytes) + 1;
-    if (per > rows) per = rows;
-    uint8_t *chunk = malloc((size_t)per * row_bytes);
-    if (!chunk) return gc_errf(err, "out of memory filling %s", t->name);
     if (n_threads < 1) n_threads = 1;
     if (n_threads > FILL_MAX_THREADS) n_threads = FILL_MAX_THREADS;
+    int nth = n < 64 ? 1 : n_threads, started = 0, rc = 0;
+    fill_job jobs[FILL_MAX_THREADS];
+    pthread_t th[FILL_MAX_THREADS];
+    for (int k = 0; k < nth; k++)
+        jobs[k] = (fill_job){t, gk_type_get(t->type), seed, name_hash(t->name), r0 + n * k / nth, r0 + n * (k + 1) / nth,
+                             r0, row_bytes, dst, false};
+    for (int k = 1; k < nth; k++, started++)
+        if (pthread_create(&th[k], NULL, fill_rows, &jobs[k])) break;
+    for (int k = started + 1; k < nth; k++) fill_rows(&jobs[k]);   /* threads that did not start */
+    fill_rows(&jobs[0]);
+    for (int k = 1; k <= started; k++) pthread_join(th[k], NULL);
+    for (int k = 0; k < nth; k++) rc |= jobs[k].failed;
+    return rc ? -1 : 0;
+}
+
+int64_t sd_weight_chunk_rows(const sd_model *m, int i) {
+    const sd_tensor_info *t = &m->ti[i];
+    int64_t rows = t->ne[1] * t->ne[2] * t->ne[3], per = (int64_t)(SD_CHUNK_BYTES / gk_type_bytes(t->type, t->ne[0])) + 1;
+    return per < rows ? per : rows;
+}
+
+/* Fills weight i on the backend a chunk at a time, each chunk uploaded whole. */
+static int fill_weight(sd_model *m, int i, unsigned long seed, int n_threads, gc_err *err) {
+    const sd_tensor_info *t = &m->ti[i];
+    int64_t rows = t->ne[1] * t->ne[2] * t->ne[3], per = sd_weight_chunk_rows(m, i);
+    size_t row_bytes = gk_type_bytes(t->type, t->ne[0]);
+    uint8_t *chunk = malloc((size_t)per * row_bytes);
+    if (!chunk) return gc_errf(err, "out of memory filling %s", t->name);
     int rc = 0;
     for (int64_t c0 = 0; c0 < rows && !rc; c0 += per) {
         int64_t n = rows - c0 < per ? rows - c0 : per;
-        int nth = n < 64 ? 1 : n_threads, started = 0;
-        fill_job jobs[FILL_MAX_THREADS];
-        pthread_t th[FILL_MAX_THREADS];
-        for (int k = 0; k < nth; k++)
-            jobs[k] = (fill_job){t, gk_type_get(t->type), seed, name_hash(t->name), c0 + n * k / nth,
-                                 c0 + n * (k + 1) / nth, c0, row_bytes, chunk, false};
-        for (int k = 1; k < nth; k++, started++)
-            if (pthread_create(&th[k], NULL, fill_rows, &jobs[k])) break;
-        for (int k = started + 1; k < nth; k++) fill_rows(&jobs[k]);   /* threads that did not start */
-        fill_rows(&jobs[0]);
-        for (int k = 1; k <= started; k++) pthread_join(th[k], NULL);
-        for (int k = 0; k < nth; k++)
-            if (jobs[k].failed) rc = gc_errf(err, "out of memory filling %s", t->name);
+        if (sd_weight_rows(m, i, seed, c0, n, chunk, n_threads)) rc = gc_errf(err, "out of memory filling %s", t->name);
         if (!rc && m->be->ops->upload(m->be, &m->w[i], (size_t)c0 * row_bytes, chunk, (size_t)n * row_bytes))
             rc = gc_errf(err, "sd %s: upload of %s: %s", m->c.name, t->name, gk_backend_error(m->be));
     }
@@ -365,12 +373,17 @@ int sd_reshape(sd_model *m, const sd_shape *s, gc_err *err) {
 }
 
 int sd_load(sd_model *m, gk_backend *be, unsigned long seed, int n_threads, gc_err *err) {
+    return sd_load_from(m, be, NULL, seed, n_threads, err);
+}
+
+int sd_load_from(sd_model *m, gk_backend *be, const struct gguf_file *f, unsigned long seed, int n_threads, gc_err *err) {
     m->be = be;
     m->planning = false;
     m->w = calloc((size_t)m->n_t, sizeof *m->w);
     if (!m->w) return gc_errf(err, "out of memory");
     for (int i = 0; i < m->n_t; i++) {
-        if (alloc_tensor(m, &m->w[i], m->ti[i].type, m->ti[i].ne, m->ti[i].name, err) || fill_weight(m, i, seed, n_threads, err))
+        if (alloc_tensor(m, &m->w[i], m->ti[i].type, m->ti[i].ne, m->ti[i].name, err) ||
+            (f ? sd_upload_from_gguf(m, i, f, err) : fill_weight(m, i, seed, n_threads, err)))
             return -1;
     }
     return alloc_persist(m, err);

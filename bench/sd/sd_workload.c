@@ -20,7 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <errno.h>
+
 #include "base/png.h"
+#include "bench/gguf/gguf.h"
 #include "bench/metrics.h"
 #include "bench/probes/fma.h"
 #include "bench/sd/sd.h"
@@ -29,7 +32,8 @@
 enum { PH_TEXT, PH_STEP, PH_DECODE, PH_GENERATION };
 static const char *const phase_names[] = {"text-encode", "unet-step", "vae-decode", "generation", NULL};
 static const char *const presets[] = {"sd1.5", "sd-tiny", NULL};
-static const char *const quants[] = {"q8_0", "q4_0", "f16", "bf16", "f32", "q4_1", "q4_k", NULL};
+/* "native": with --model, the linear layers as the file stores them. */
+static const char *const quants[] = {"q8_0", "q4_0", "f16", "bf16", "f32", "q4_1", "q4_k", "native", NULL};
 static const char *const backends[] = {"cpu", "ref",
 #ifdef GC_HAVE_CUDA
                                        "cuda",
@@ -39,6 +43,8 @@ static const char *const backends[] = {"cpu", "ref",
 typedef struct sd_case {
     sd_model *m;
     gk_backend *be;
+    gguf_file file;           /* --model: the weights' file, open (mapped) for the case */
+    bool have_file;
     sd_shape shape;
     int wtype, threads;
     unsigned long seed;
@@ -59,7 +65,27 @@ static double tolerance(int wtype) {
     return t && !t->quantized ? 5e-3 : 5e-2;
 }
 
-static int shape_of(const gc_case *c, sd_shape *s, gc_err *err) {
+/* The case's architecture: its preset, or what its --model file holds (the file left open in *f). */
+static const sd_config *config_of(const gc_case *c, gguf_file *f, bool *have_file, gc_err *err) {
+    const char *model = gc_case_param(c, "model");
+    *have_file = false;
+    if (!model) {
+        const sd_config *cfg = sd_preset(c->preset);
+        if (!cfg) gc_errf(err, "image: unknown preset %s", c->preset);
+        return cfg;
+    }
+    if (gguf_open(model, f, err)) return NULL;
+    *have_file = true;
+    const sd_config *cfg = sd_gguf_config(f, err);
+    if (!cfg) {
+        char why[sizeof err->msg];
+        snprintf(why, sizeof why, "%s", err->msg);
+        gc_errf(err, "%s: %s", model, why);
+    }
+    return cfg;
+}
+
+static int shape_of(const gc_case *c, const sd_config *cfg, sd_shape *s, gc_err *err) {
     memset(s, 0, sizeof *s);
     s->width = (int)gc_case_param_int(c, "width", 512);
     s->height = (int)gc_case_param_int(c, "height", s->width);
@@ -68,13 +94,23 @@ static int shape_of(const gc_case *c, sd_shape *s, gc_err *err) {
     const char *scale = gc_case_param(c, "guidance-scale");
     s->guidance_scale = scale ? strtof(scale, NULL) : 7.5f;
     s->seed = c->opt->seed;
-    const sd_config *cfg = sd_preset(c->preset);
-    if (!cfg) return gc_errf(err, "image: unknown preset %s", c->preset);
     return sd_shape_check(cfg, s, err);
 }
 
+/* "native": the linear layers' format as the file stores them (its first attention projection). */
+static int native_type(const gguf_file *f, const sd_config *c) {
+    char name[160];
+    snprintf(name, sizeof name, "cond_stage_model.transformer.text_model.encoder.layers.0.mlp.fc1.weight");
+    const gguf_tensor *t = gguf_find_tensor(f, name);
+    (void)c;
+    return t && gk_type_get(t->type) ? t->type : GK_F16;
+}
+
 static int parse_quant(const gc_case *c, int *wtype, gc_err *err) {
-    *wtype = gk_type_from_name(c->quant);
+    if (!strcmp(c->quant, "native") && !gc_case_param(c, "model"))
+        return gc_errf(err, "image: quant native needs --model (a file's own types)");
+    /* native (a file's own types): its linear layers' type is read from the file when it loads */
+    *wtype = !strcmp(c->quant, "native") ? GK_Q8_0 : gk_type_from_name(c->quant);
     if (*wtype < 0 || !gk_type_get(*wtype)) return gc_errf(err, "image: unknown weight format %s", c->quant);
     return 0;
 }
@@ -123,7 +159,7 @@ static int verify_case(sd_case *s, gc_err *err) {
     gk_backend *rbe = gk_backend_open("ref", &ro, why, sizeof why);
     if (!rbe) return gc_errf(err, "image: cannot open the ref backend to verify: %s", why);
     sd_model *ref = sd_plan(c, &vs, s->wtype, err);
-    int rc = ref && !sd_load(ref, rbe, s->seed, 1, err) ? 0 : -1;
+    int rc = ref && !sd_load_from(ref, rbe, s->have_file ? &s->file : NULL, s->seed, 1, err) ? 0 : -1;
     rc = rc ? rc : sd_reshape(s->m, &vs, err);
     int64_t nl = rc ? 0 : sd_latent_elems(ref), ni = rc ? 0 : sd_image_elems(ref);
     float *buf = rc ? NULL : malloc((size_t)(2 * (nl + ni)) * sizeof *buf);
@@ -175,7 +211,8 @@ static int quality(sd_case *s, gc_err *err) {
     float *buf = malloc((size_t)(2 * (nl + ni)) * sizeof *buf);
     if (!buf) return gc_errf(err, "image: out of memory for the quality reference");
     sd_model *ref = sd_plan(sd_model_config(s->m), &s->shape, s->quality_ref_type, err);
-    int rc = ref && !sd_load(ref, s->be, s->seed, s->threads, err) && !full_run(ref, s->shape.steps, buf, buf + nl, err)
+    int rc = ref && !sd_load_from(ref, s->be, s->have_file ? &s->file : NULL, s->seed, s->threads, err) &&
+                     !full_run(ref, s->shape.steps, buf, buf + nl, err)
                  ? 0 : -1;
     sd_free(ref);   /* before the case's own run: the two need not fit together for long */
     if (!rc) rc = full_run(s->m, s->shape.steps, buf + nl + ni, buf + 2 * nl + ni, err);
@@ -253,6 +290,7 @@ static void image_teardown(void *state) {
     if (!s) return;
     sd_free(s->m);
     if (s->be) gk_backend_close(s->be);
+    if (s->have_file) gguf_close(&s->file);
     free(s);
 }
 
@@ -262,8 +300,10 @@ static int image_setup(const gc_case *c, void **state, gc_setup_out *out, gc_err
     *state = s;
     s->threads = c->threads;
     s->seed = c->opt->seed;
-    if (parse_quant(c, &s->wtype, err) || shape_of(c, &s->shape, err)) return -1;
-    s->m = sd_plan(sd_preset(c->preset), &s->shape, s->wtype, err);
+    const sd_config *cfg = config_of(c, &s->file, &s->have_file, err);
+    if (!cfg || parse_quant(c, &s->wtype, err) || shape_of(c, cfg, &s->shape, err)) return -1;
+    if (s->have_file && !strcmp(c->quant, "native")) s->wtype = native_type(&s->file, cfg);
+    s->m = sd_plan(cfg, &s->shape, s->wtype, err);
     if (!s->m) return -1;
     declare_phases(s, out->phases, &out->n_phases);
     char why[256];
@@ -280,7 +320,7 @@ static int image_setup(const gc_case *c, void **state, gc_setup_out *out, gc_err
         gc_err e;
         if (!probe_fma(c->threads, c->isa, &pr, &e)) s->fma_gflops = pr.gflops;
     }
-    return sd_load(s->m, s->be, s->seed, c->threads, err);
+    return sd_load_from(s->m, s->be, s->have_file ? &s->file : NULL, s->seed, c->threads, err);
 }
 
 static int image_verify(void *state, int phase, gc_verify *v, gc_err *err) {
@@ -342,11 +382,19 @@ static void image_describe(const gc_case *c) {
     gc_err err;
     sd_shape sh;
     int wtype;
-    if (parse_quant(c, &wtype, &err) || shape_of(c, &sh, &err)) {
+    gguf_file f;
+    bool have_file;
+    const sd_config *cfg = config_of(c, &f, &have_file, &err);
+    if (!cfg || parse_quant(c, &wtype, &err) || shape_of(c, cfg, &sh, &err)) {
         printf("    image: %s\n", err.msg);
+        if (have_file) gguf_close(&f);
         return;
     }
-    sd_model *m = sd_plan(sd_preset(c->preset), &sh, wtype, &err);
+    if (have_file) {
+        if (!strcmp(c->quant, "native")) wtype = native_type(&f, cfg);
+        gguf_close(&f);
+    }
+    sd_model *m = sd_plan(cfg, &sh, wtype, &err);
     if (!m) {
         printf("    image: %s\n", err.msg);
         return;
@@ -354,7 +402,7 @@ static void image_describe(const gc_case *c) {
     sd_counts t = sd_counts_text(m), u = sd_counts_step(m), d = sd_counts_decode(m);
     uint64_t arena = t.arena_bytes > u.arena_bytes ? t.arena_bytes : u.arena_bytes;
     arena = arena > d.arena_bytes ? arena : d.arena_bytes;
-    printf("    model %s: %.3f B parameters, weights %s: %.3f GB; %d×%d, %d steps, guidance %s (scale %g)\n", c->preset,
+    printf("    model %s: %.3f B parameters, weights %s: %.3f GB; %d×%d, %d steps, guidance %s (scale %g)\n", cfg->name,
            sd_param_count(m) / 1e9, c->quant, sd_weight_bytes(m) / 1e9, sh.width, sh.height, sh.steps,
            sh.guidance ? "on" : "off", sh.guidance_scale);
     printf("    FLOPs: text encode %.3g G, one UNet step %.4g G, decode %.4g G, a generation %.4g T; activations %.3f GB; "
@@ -367,7 +415,23 @@ static void image_describe(const gc_case *c) {
 static int image_check_case(const gc_case *c, gc_err *err) {
     sd_shape sh;
     int wtype;
-    return parse_quant(c, &wtype, err) || shape_of(c, &sh, err) ? -1 : 0;
+    if (gc_case_param(c, "model")) return parse_quant(c, &wtype, err);   /* the file is checked by --model's check */
+    const sd_config *cfg = sd_preset(c->preset);
+    if (!cfg) return gc_errf(err, "image: unknown preset %s", c->preset);
+    return parse_quant(c, &wtype, err) || shape_of(c, cfg, &sh, err) ? -1 : 0;
+}
+
+/* --model: the file is validated whole before anything runs, as a container and as a model. */
+static int check_model(const char *path, gc_err *err) {
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return gc_errf(err, "cannot open '%s': %s", path, strerror(errno));
+    fclose(fp);
+    gguf_file g;
+    gc_err e = {{0}};
+    if (gguf_open(path, &g, &e)) return gc_errf(err, "%s", e.msg);
+    const sd_config *c = sd_gguf_config(&g, &e);
+    gguf_close(&g);
+    return c ? 0 : gc_errf(err, "%s: %s", path, e.msg);
 }
 
 /* clang-format off */
@@ -384,6 +448,8 @@ static const gc_param params[] = {
      .help = "guidance scale"},
     {.name = "save-images", .kind = GC_PARAM_STRING, .output_only = true, .metavar = "DIR",
      .help = "write the generated image as a PNG in DIR"},
+    {.name = "model", .kind = GC_PARAM_STRING, .names_preset = true, .check = check_model, .metavar = "FILE",
+     .help = "a Stable Diffusion GGUF file (stable-diffusion.cpp's layout) instead of the synthetic preset"},
     {.name = NULL},
 };
 /* clang-format on */
