@@ -211,7 +211,7 @@ $(BUILD)/aarch64/%: tests/%.c $(A64_KOBJ) $(wildcard tests/*.h)
 
 # ---- fuzzing: every parser of untrusted input under libFuzzer + ASan/UBSan (clang) -------------
 # One harness per parser, tests/fuzz/fuzz_<target>.c (a new file is a new target): gguf (GGUF
-# files and the llama metadata), results (results files), profile (host-profile INI),
+# files, the llama metadata and the Stable Diffusion file check), results (results files), profile (host-profile INI),
 # meter_json (the HTTP meters' JSON body and path), history (results turned into history rows
 # and read back), history_db (a history database changed by arbitrary SQL, then opened and
 # read). The library code they reach (base/, bench/ top level and the folders of these
@@ -227,7 +227,7 @@ $(BUILD)/aarch64/%: tests/%.c $(A64_KOBJ) $(wildcard tests/*.h)
 # dictionary, limits, where crashes go) is in one place: tests/fuzz/run-fuzz.sh.
 FUZZ_DIR     := $(BUILD)/fuzz
 FUZZ_FLAGS   := -std=c17 -D_GNU_SOURCE -I. $(WARN) -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined
-FUZZ_SRC     := $(filter $(addsuffix /%,base bench/gguf bench/llm bench/host bench/energy bench/regress \
+FUZZ_SRC     := $(filter $(addsuffix /%,base bench/gguf bench/llm bench/sd bench/host bench/energy bench/regress \
                   kernels/platform) $(wildcard bench/*.c kernels/*.c),$(LIB_SRC)) tests/fuzz/stub_backends.c
 FUZZ_OBJ     := $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(FUZZ_SRC)) $(FUZZ_DIR)/obj/version.o
 FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))

@@ -1,4 +1,5 @@
-/* libFuzzer harness for the GGUF reader and the llama metadata checks: any input must be
+/* libFuzzer harness for the GGUF reader, the llama metadata checks and the Stable Diffusion
+ * file check (for inputs that hold SD tensors or say they are one): any input must be
  * accepted or rejected with a message, never crash, read out of bounds or allocate hugely.
  * Build and run: make fuzz (60 s over tests/fixtures/gguf-bad and gguf-good as seeds). */
 #include <stddef.h>
@@ -6,6 +7,7 @@
 #include <string.h>
 #include "bench/gguf/gguf.h"
 #include "bench/llm/llm.h"
+#include "bench/sd/sd.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -26,6 +28,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             const gguf_tensor *g = gguf_find_tensor(&f, t.name);
             if (g && ((const uint8_t *)g->data < data || (const uint8_t *)g->data + g->nbytes > data + size)) __builtin_trap();
         }
+    }
+    const char *name = NULL;
+    size_t len = 0;
+    gc_err e;
+    if (gguf_find_tensor(&f, "cond_stage_model.transformer.text_model.embeddings.token_embedding.weight") ||
+        !gguf_get_str(&f, "gencost.sd.preset", &name, &len, &e)) {
+        const sd_config *c = sd_gguf_config(&f, &err);
+        if (!c && !err.msg[0]) __builtin_trap();
     }
     gguf_close(&f);
     return 0;
