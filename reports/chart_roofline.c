@@ -5,7 +5,8 @@
  *   INT8  quantized weights on a CPU (dot products on int8 activations: VNNI, SDOT);
  *   FP16  quantized and f16 weights on a GPU (gencost's CUDA backend computes in F16 on tensor
  *         cores, projection.h);
- *   FP32  float weights on a CPU, f32 on a GPU.
+ *   FP32  float weights on a CPU (and the image workload, whose convolution kernels are float),
+ *         f32 on a GPU.
  *
  * The bandwidth roof is a read-only stream's (the cases stream weights and only read them): the
  * host's measured read probe, else its triad, for CPU cases; the profile's datasheet bandwidth
@@ -31,9 +32,11 @@ static bool float_quant(const char *q) {
 
 static bool on_gpu(const rp_row *r) { return !strcmp(r->id.backend, "cuda"); }
 
+/* The image workload's FLOPs are mostly its convolutions, whose kernels are float (F16, computed
+ * in F32 on a CPU) whatever the linear layers' format. */
 static int precision_of(const rp_row *r) {
     if (on_gpu(r)) return !strcmp(r->id.quant, "f32") ? PREC_FP32 : PREC_FP16;
-    return float_quant(r->id.quant) ? PREC_FP32 : PREC_INT8;
+    return float_quant(r->id.quant) || !strcmp(r->id.workload, "image") ? PREC_FP32 : PREC_INT8;
 }
 
 /* A host's ceilings on one device in one precision. */
@@ -99,6 +102,15 @@ static void host_series(FILE *d, FILE *p, const rp_model *m, int h, bool gpu, in
             snprintf(title, sizeof title, "%s %s roof: %s GB/s (%s); no %s peak known", tag, dev, bw, r.bw_from,
                      prec_name[prec]);
         }
+        gp_host_colour(p, h);
+        fputs(" title ", p);
+        gc_gp_quote(p, title);
+        (*plots)++;
+    } else if (r.peak_gops > 0) {   /* no bandwidth measured beside it: the compute roof alone */
+        fputs(*plots ? ", \\\n     " : "", p);
+        fprintf(p, "%g with lines lw 2 dt %d", r.peak_gops, gpu ? 2 : 1);
+        snprintf(title, sizeof title, "%s %s roof: %s %s G/s (%s); no bandwidth measured", tag, dev, prec_name[prec],
+                 peak, r.peak_from);
         gp_host_colour(p, h);
         fputs(" title ", p);
         gc_gp_quote(p, title);

@@ -78,8 +78,13 @@ static bool cell_speedup(const rp_model *m, const rp_job *job, int h, bar_val *o
     return true;
 }
 
-/* "tokens", "generations", "GB", "GFLOP": a word takes an s, a symbol does not. */
+/* "tokens", "generations", "GB", "GFLOP": a word takes an s, a symbol does not; the image
+ * workload's "it" (a denoising step with guidance, as it/s is quoted) is said in full. */
 static void unit_plural(const char *unit, char *b, size_t n) {
+    if (!strcmp(unit, "it")) {
+        snprintf(b, n, "denoising steps (it)");
+        return;
+    }
     bool word = false;
     for (const char *p = unit; *p; p++) word |= *p >= 'a' && *p <= 'z';
     snprintf(b, n, "%s%s", unit, word ? "s" : "");
@@ -233,7 +238,7 @@ static int unit_charts(chart_ctx *c, int kind) {
             js[nj++] = j;
         }
         const rp_job *job = &m->jobs[j0];
-        char units[24], name[32], title[160], ylabel[96], caption[480], phase[72] = "";
+        char units[32], name[32], title[160], ylabel[96], caption[480], phase[72] = "";
         unit_plural(job->unit, units, sizeof units);
         if (!strcmp(job->id.workload, "llm")) snprintf(phase, sizeof phase, ", %s", job->id.phase);
         snprintf(name, sizeof name, "%s-%d", names[kind], ++seq);

@@ -311,6 +311,26 @@ static void volume_chart_holds_the_model(void **s) {
     free(gp);
 }
 
+/* The image workload's FLOPs are its float convolutions: its cases meet the FP32 roof, not INT8,
+ * whatever the linear layers' format (sd-tiny q8_0 here); its it/s chart says what an "it" is. */
+static void image_cases_on_the_fp32_roof(void **s) {
+    char dir[] = "/tmp/gc_charts_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *inputs[] = {FIX "sd-tiny.json"};
+    gc_report_opts o = {.hosts_dir = "hosts", .out_dir = dir, .quiet = true};
+    gc_err err = {{0}};
+    if (report_run(inputs, 1, &o, &err)) fail_msg("%s", err.msg);
+    char *page = slurp(dir, "report.html");
+    assert_non_null(page);
+    assert_non_null(strstr(page, "id=\"chart-roofline-fp32\""));
+    assert_null(strstr(page, "id=\"chart-roofline-int8\""));
+    assert_non_null(strstr(page, "Throughput: denoising steps (it) per second"));
+    free(page);
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void) {
     const struct CMUnitTest t[] = {
         cmocka_unit_test(every_chart_made),
@@ -320,6 +340,7 @@ int main(void) {
         cmocka_unit_test(speedup_shows_its_baseline),
         cmocka_unit_test(roofline_against_the_right_ceiling),
         cmocka_unit_test(volume_chart_holds_the_model),
+        cmocka_unit_test(image_cases_on_the_fp32_roof),
     };
     return cmocka_run_group_tests(t, setup, teardown);
 }
