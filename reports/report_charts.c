@@ -224,14 +224,19 @@ static int unit_charts(chart_ctx *c, int kind) {
     static const char *const names[] = {"throughput", "cost", "energy"};
     const rp_model *m = c->m;
     job_pick pick = kind == KIND_TPUT ? pick_all : pick_costed;
-    bool done[512] = {0};
-    int seq = 0;
-    for (int j0 = 0; j0 < m->n_jobs && j0 < 512; j0++) {
+    /* every job once, whatever their number */
+    bool *done = calloc((size_t)m->n_jobs + 1, sizeof *done);
+    int *js = malloc(((size_t)m->n_jobs + 1) * sizeof *js), seq = 0, rc = 0;
+    if (!done || !js) {
+        snprintf(c->err.msg, sizeof c->err.msg, "out of memory");
+        rc = -1;
+    }
+    for (int j0 = 0; j0 < m->n_jobs && !rc; j0++) {
         if (done[j0] || !pick(m, &m->jobs[j0])) continue;
         char key[96], other[96];
         group_key(&m->jobs[j0], key, sizeof key);
-        int js[512], nj = 0;
-        for (int j = j0; j < m->n_jobs && j < 512; j++) {
+        int nj = 0;
+        for (int j = j0; j < m->n_jobs; j++) {
             group_key(&m->jobs[j], other, sizeof other);
             if (done[j] || !pick(m, &m->jobs[j]) || strcmp(key, other)) continue;
             done[j] = true;
@@ -261,16 +266,19 @@ static int unit_charts(chart_ctx *c, int kind) {
                      "meter's reading carries none.", bar_caption);
             s.cell = cell_energy;
         }
-        if (bar_chart(c, &s, js, nj)) return -1;
+        rc = bar_chart(c, &s, js, nj);
     }
-    return 0;
+    free(done);
+    free(js);
+    return rc;
 }
 
 static int speedup_chart(chart_ctx *c) {
     const rp_model *m = c->m;
     if (m->baseline < 0) return 0;
-    int js[512], nj = 0;
-    for (int j = 0; j < m->n_jobs && nj < 512; j++) {
+    int *js = malloc(((size_t)m->n_jobs + 1) * sizeof *js), nj = 0;
+    if (!js) return snprintf(c->err.msg, sizeof c->err.msg, "out of memory"), -1;
+    for (int j = 0; j < m->n_jobs; j++) {
         bar_val v;
         if (cell_speedup(m, &m->jobs[j], m->baseline, &v)) js[nj++] = j;   /* jobs the baseline ran */
     }
@@ -280,7 +288,9 @@ static int speedup_chart(chart_ctx *c) {
              "the dashed line is the baseline (1×). Solid: measured; hatched: projected; cross-hatched: an api's "
              "stated rate. Whiskers: both hosts' intervals at their far ends. Log scale.");
     bar_spec s = {"speedup", title, "speedup (×)", caption, cell_speedup, true};
-    return bar_chart(c, &s, js, nj);
+    int rc = bar_chart(c, &s, js, nj);
+    free(js);
+    return rc;
 }
 
 int chart_bars(chart_ctx *c) {

@@ -37,64 +37,7 @@ static float *rand_vec(int64_t n, float scale) {
     return v;
 }
 
-/* ---- can this process start threads? (as test_kernels_ops.c: some qemu builds hang) -------- */
-
-static void *nop_thread(void *arg) { return arg; }
-
-static bool threads_work(void) {
-    static int known = -1;
-    if (known >= 0) return known;
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-        pthread_t t;
-        if (pthread_create(&t, NULL, nop_thread, NULL)) _exit(1);
-        pthread_join(t, NULL);
-        _exit(0);
-    }
-    int st = 0;
-    known = 0;
-    for (int i = 0; pid > 0 && i < 200; i++) {
-        if (waitpid(pid, &st, WNOHANG) == pid) {
-            known = WIFEXITED(st) && WEXITSTATUS(st) == 0;
-            pid = 0;
-            break;
-        }
-        usleep(25000);
-    }
-    if (pid > 0) {
-        kill(pid, SIGKILL);
-        waitpid(pid, &st, 0);
-    }
-    if (!known) print_message("note: threads cannot start here (emulator?): 2-thread runs skipped\n");
-    return known;
-}
-
-/* ---- backends and tensors ------------------------------------------------------------------- */
-
-typedef struct pair {
-    gk_backend *ref, *cpu;
-    char label[64];
-} pair;
-
-static gk_backend *open_backend(const char *name, const char *isa, int threads) {
-    char err[256];
-    gk_backend_opts o = {.n_threads = threads, .isa = isa};
-    gk_backend *b = gk_backend_open(name, &o, err, sizeof err);
-    if (!b) fail_msg("open %s/%s: %s", name, isa ? isa : "-", err);
-    return b;
-}
-
-static void for_each_config(void (*fn)(pair *p)) {
-    for (const char *const *isa = gk_ukernels_available(); *isa; isa++)
-        for (int threads = 1; threads <= (threads_work() ? 2 : 1); threads++) {
-            pair p = {.ref = open_backend("ref", NULL, 1), .cpu = open_backend("cpu", *isa, threads)};
-            snprintf(p.label, sizeof p.label, "%s, %d thread%s", *isa, threads, threads > 1 ? "s" : "");
-            fn(&p);
-            gk_backend_close(p.ref);
-            gk_backend_close(p.cpu);
-        }
-}
+#include "tests/kernel_pairs.h"
 
 /* A tensor {n0, n1, n2, n3} of type on b, filled from F32 values converted to type (NULL: left). */
 static gk_tensor t4(gk_backend *b, int type, int64_t n0, int64_t n1, int64_t n2, int64_t n3, const float *vals) {

@@ -44,7 +44,6 @@ struct sd_model {
     uint64_t top, peak;
     sd_persist p;
     float *sigmas, *timesteps;   /* steps + 1, steps */
-    char failed_op[96];
 };
 
 /* ---- tensors ---- */

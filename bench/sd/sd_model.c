@@ -326,10 +326,20 @@ static int alloc_tensor(sd_model *m, gk_tensor *t, int type, const int64_t ne[4]
     return 0;
 }
 
+/* The generation's buffers outside the arena (sd_persist), for allocating and freeing alike. */
+#define SD_PERSIST 9
+static int persist_tensors(sd_model *m, gk_tensor **ts) {
+    sd_persist *p = &m->p;
+    gk_tensor *all[SD_PERSIST] = {&p->ids, &p->kcache, &p->vcache, &p->context, &p->latent,
+                                  &p->unet_in, &p->eps, &p->tsteps, &p->image};
+    memcpy(ts, all, sizeof all);
+    return SD_PERSIST;
+}
+
 static int alloc_persist(sd_model *m, gc_err *err) {
-    gk_tensor *ts[] = {&m->p.ids, &m->p.kcache, &m->p.vcache, &m->p.context, &m->p.latent,
-                       &m->p.unet_in, &m->p.eps, &m->p.tsteps, &m->p.image};
-    for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) {
+    gk_tensor *ts[SD_PERSIST];
+    int n = persist_tensors(m, ts);
+    for (int i = 0; i < n; i++) {
         gk_tensor shape = *ts[i];
         if (alloc_tensor(m, ts[i], shape.type, shape.ne, "a generation buffer", err)) return -1;
     }
@@ -341,10 +351,11 @@ static int alloc_persist(sd_model *m, gc_err *err) {
 }
 
 static void free_persist(sd_model *m) {
-    gk_tensor *ts[] = {&m->p.ids, &m->p.kcache, &m->p.vcache, &m->p.context, &m->p.latent,
-                       &m->p.unet_in, &m->p.eps, &m->p.tsteps, &m->p.image, &m->arena};
-    for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++)
+    gk_tensor *ts[SD_PERSIST];
+    int n = persist_tensors(m, ts);
+    for (int i = 0; i < n; i++)
         if (ts[i]->data) m->be->ops->free(m->be, ts[i]);
+    if (m->arena.data) m->be->ops->free(m->be, &m->arena);
     memset(&m->arena, 0, sizeof m->arena);
 }
 
