@@ -123,7 +123,6 @@ static bool image_has(const gk_image_ops *f, gk_op op) {
     }
 }
 static bool train_has(const gk_train_ops *f, gk_op op) {
-    (void)f;
     switch (op) {
     GK_TRAIN_OPS(GK_HAS_)
     default: return false;

@@ -98,7 +98,11 @@ typedef struct gk_attn_params {
     X(GELU_QUICK, gelu_quick) X(GEGLU, geglu) X(SILU, silu) X(UPSAMPLE2X, upsample2x)            \
     X(CONCAT, concat) X(ADD_CHANNEL, add_channel) X(TIMESTEP_EMBED, timestep_embed)              \
     X(FULL_ATTENTION, full_attention) X(CONT, cont)
-#define GK_TRAIN_OPS(X)   /* backward ops, adamw, cross_entropy: added with the training workload */
+#define GK_TRAIN_OPS(X)                                                                          \
+    X(RMSNORM_BACKWARD, rmsnorm_backward) X(ROPE_BACKWARD, rope_backward)                        \
+    X(ATTENTION_BACKWARD, attention_backward) X(SILU_MUL_BACKWARD, silu_mul_backward)            \
+    X(EMBEDDING_BACKWARD, embedding_backward) X(CROSS_ENTROPY, cross_entropy) X(ADAMW, adamw)    \
+    X(SUM_SQUARES, sum_squares) X(FILL, fill)
 
 typedef enum gk_family { GK_FAMILY_CORE, GK_FAMILY_IMAGE, GK_FAMILY_TRAIN, GK_FAMILY_COUNT } gk_family;
 
@@ -204,8 +208,63 @@ typedef struct gk_image_ops {
     int (*cont)(gk_backend *b, gk_tensor *y, const gk_tensor *x);
 } gk_image_ops;
 
-/* Defined with their first ops (their issue); until then no backend can have one. */
-typedef struct gk_train_ops gk_train_ops;
+/* ---- the train family: the backward pass and the optimiser (bench/train) -------------------
+ *
+ * Each backward op mirrors its forward op: the same arguments in the same order, gradients
+ * (d-prefixed) first. Shapes are the core family's: activations {dim, T}, every tensor F32 and
+ * contiguous. The matmul backward needs no op of its own: dX = dY·W and dW += dYᵀ·X are forms
+ * of matmul (gk_matmul_params), which also run on a quantised W (a frozen base: dX only).
+ * Gradients of weights accumulate (+=), so a batch may be split into calls; gradients of
+ * activations are overwritten unless an op says otherwise. */
+
+/* AdamW with bias correction (Loshchilov & Hutter, "Decoupled weight decay regularization"):
+ * g' = grad_scale·g; m = β1·m + (1−β1)·g'; v = β2·v + (1−β2)·g'²;
+ * w −= lr·( (m / (1−β1^step)) / (sqrt(v / (1−β2^step)) + eps) + weight_decay·w ). */
+typedef struct gk_adamw_params {
+    float lr, beta1, beta2, eps, weight_decay;
+    float grad_scale;    /* global-norm clipping: min(1, max_norm / ‖g‖); 1 = none */
+    int step;            /* 1 for the first update */
+} gk_adamw_params;
+
+typedef struct gk_train_ops {
+    /* Backward of rmsnorm (y = x / rms(x) · w, per row of x{dim, T}): dx += ∂L/∂x and
+     * dw{dim} += ∂L/∂w, given dy = ∂L/∂y. Both accumulate (dx is the residual stream's gradient
+     * the norm's branch adds to). dx must not overlap dy or x. */
+    int (*rmsnorm_backward)(gk_backend *b, gk_tensor *dx, gk_tensor *dw, const gk_tensor *dy,
+                            const gk_tensor *x, const gk_tensor *w, float eps);
+    /* Backward of rope, in place on dx{n_head*head_dim, T}: each pair turns by −θ (the
+     * transpose of the rotation), θ exactly as rope computes it. */
+    int (*rope_backward)(gk_backend *b, gk_tensor *dx, int n_head, int head_dim, int pos0, float base,
+                         const gk_tensor *freq_factors);
+    /* Backward of causal attention over one sequence: q{n_head*head_dim, T}, k and v
+     * {n_kv_head*head_dim, T} (F32, p->pos0 = 0: the whole sequence is in q), dout like q.
+     * Writes dq (like q), dk and dv (like k; summed over the query heads sharing a KV head).
+     * The softmax is recomputed row by row from q and k: never a T × T matrix. */
+    int (*attention_backward)(gk_backend *b, gk_tensor *dq, gk_tensor *dk, gk_tensor *dv,
+                              const gk_tensor *dout, const gk_tensor *q, const gk_tensor *k,
+                              const gk_tensor *v, const gk_attn_params *p);
+    /* Backward of silu_mul (y = silu(gate)·up): dgate = dy·up·silu'(gate), dup = dy·silu(gate).
+     * dgate may equal dy; nothing else may overlap. */
+    int (*silu_mul_backward)(gk_backend *b, gk_tensor *dgate, gk_tensor *dup, const gk_tensor *dy,
+                             const gk_tensor *gate, const gk_tensor *up);
+    /* Backward of embedding: dtable{dim, vocab} F32, row ids[t] += dy row t (a scatter-add;
+     * repeated ids add up). ids I32 {T}, each in [0, vocab). */
+    int (*embedding_backward)(gk_backend *b, gk_tensor *dtable, const gk_tensor *dy, const gk_tensor *ids);
+    /* Cross-entropy of each row of logits{vocab, T} against targets I32 {T} (each in
+     * [0, vocab)): losses{T} = logsumexp(row) − row[target]; with dlogits (may equal logits;
+     * NULL: the loss only) dlogits = scale·(softmax(row) − onehot(target)). Forward and
+     * backward fused: the softmax is never stored. */
+    int (*cross_entropy)(gk_backend *b, gk_tensor *losses, gk_tensor *dlogits, const gk_tensor *logits,
+                         const gk_tensor *targets, float scale);
+    /* One AdamW update of w from its gradient g with moments m and v (all F32, one shape). */
+    int (*adamw)(gk_backend *b, gk_tensor *w, const gk_tensor *g, gk_tensor *m, gk_tensor *v,
+                 const gk_adamw_params *p);
+    /* out{1} += Σ x² over every element of x (partial sums in double): the gradient norm's
+     * pieces, so one download per step gives ‖g‖² of every tensor. */
+    int (*sum_squares)(gk_backend *b, gk_tensor *out, const gk_tensor *x);
+    /* Every element of t (F32) = value: zeroing gradients without a host transfer. */
+    int (*fill)(gk_backend *b, gk_tensor *t, float value);
+} gk_train_ops;
 
 /* Capabilities of an open backend (gk_backend.caps). */
 enum {
@@ -383,6 +442,56 @@ static inline int gk_cont(gk_backend *b, gk_tensor *y, const gk_tensor *x) {
     return f && f->cont ? f->cont(b, y, x) : gk_op_missing(b, GK_OP_CONT);
 }
 
+static inline int gk_rmsnorm_backward(gk_backend *b, gk_tensor *dx, gk_tensor *dw, const gk_tensor *dy,
+                                      const gk_tensor *x, const gk_tensor *w, float eps) {
+    const gk_train_ops *f = b->ops->train;
+    return f && f->rmsnorm_backward ? f->rmsnorm_backward(b, dx, dw, dy, x, w, eps)
+                                    : gk_op_missing(b, GK_OP_RMSNORM_BACKWARD);
+}
+static inline int gk_rope_backward(gk_backend *b, gk_tensor *dx, int n_head, int head_dim, int pos0, float base,
+                                   const gk_tensor *freq_factors) {
+    const gk_train_ops *f = b->ops->train;
+    return f && f->rope_backward ? f->rope_backward(b, dx, n_head, head_dim, pos0, base, freq_factors)
+                                 : gk_op_missing(b, GK_OP_ROPE_BACKWARD);
+}
+static inline int gk_attention_backward(gk_backend *b, gk_tensor *dq, gk_tensor *dk, gk_tensor *dv,
+                                        const gk_tensor *dout, const gk_tensor *q, const gk_tensor *k,
+                                        const gk_tensor *v, const gk_attn_params *p) {
+    const gk_train_ops *f = b->ops->train;
+    return f && f->attention_backward ? f->attention_backward(b, dq, dk, dv, dout, q, k, v, p)
+                                      : gk_op_missing(b, GK_OP_ATTENTION_BACKWARD);
+}
+static inline int gk_silu_mul_backward(gk_backend *b, gk_tensor *dgate, gk_tensor *dup, const gk_tensor *dy,
+                                       const gk_tensor *gate, const gk_tensor *up) {
+    const gk_train_ops *f = b->ops->train;
+    return f && f->silu_mul_backward ? f->silu_mul_backward(b, dgate, dup, dy, gate, up)
+                                     : gk_op_missing(b, GK_OP_SILU_MUL_BACKWARD);
+}
+static inline int gk_embedding_backward(gk_backend *b, gk_tensor *dtable, const gk_tensor *dy, const gk_tensor *ids) {
+    const gk_train_ops *f = b->ops->train;
+    return f && f->embedding_backward ? f->embedding_backward(b, dtable, dy, ids)
+                                      : gk_op_missing(b, GK_OP_EMBEDDING_BACKWARD);
+}
+static inline int gk_cross_entropy(gk_backend *b, gk_tensor *losses, gk_tensor *dlogits, const gk_tensor *logits,
+                                   const gk_tensor *targets, float scale) {
+    const gk_train_ops *f = b->ops->train;
+    return f && f->cross_entropy ? f->cross_entropy(b, losses, dlogits, logits, targets, scale)
+                                 : gk_op_missing(b, GK_OP_CROSS_ENTROPY);
+}
+static inline int gk_adamw(gk_backend *b, gk_tensor *w, const gk_tensor *g, gk_tensor *m, gk_tensor *v,
+                           const gk_adamw_params *p) {
+    const gk_train_ops *f = b->ops->train;
+    return f && f->adamw ? f->adamw(b, w, g, m, v, p) : gk_op_missing(b, GK_OP_ADAMW);
+}
+static inline int gk_sum_squares(gk_backend *b, gk_tensor *out, const gk_tensor *x) {
+    const gk_train_ops *f = b->ops->train;
+    return f && f->sum_squares ? f->sum_squares(b, out, x) : gk_op_missing(b, GK_OP_SUM_SQUARES);
+}
+static inline int gk_fill(gk_backend *b, gk_tensor *t, float value) {
+    const gk_train_ops *f = b->ops->train;
+    return f && f->fill ? f->fill(b, t, value) : gk_op_missing(b, GK_OP_FILL);
+}
+
 /* ---- tensor helpers (backend-independent) ------------------------------------------------- */
 
 size_t gk_nbytes(int type, const int64_t ne[4]);   /* contiguous bytes of that shape; 0 if invalid */
@@ -446,7 +555,7 @@ int gk_layout_contiguous(gk_backend *b, gk_tensor *t);
 
 /* What each runs (their supports() is the authority; this is the summary):
  *  ref   every op of every family, every type each op's contract allows, matmul in every form
- *        and on strided views; host memory.
+ *        (a quantised W too) and on strided views; host memory.
  *  cpu   the core and image families, the same types, matmul in every form and on strided
  *        views (other forms copied to the default one, then the same kernels); conv2d as an
  *        implicit GEMM and full_attention flash-style, both on the sgemm micro-kernel; host memory.

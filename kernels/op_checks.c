@@ -328,6 +328,115 @@ int gk_check_cont(gk_backend *b, const gk_tensor *y, const gk_tensor *x) {
     return no_overlap(b, "cont", y, x, "x");
 }
 
+/* ---- the train family ------------------------------------------------------------------------ */
+
+static int differ(gk_backend *b, const char *op, const gk_tensor *a, const char *an, const gk_tensor *c,
+                  const char *cn) {
+    return overlap(a, c) ? gk_fail(b, "%s: %s overlaps %s", op, an, cn) : 0;
+}
+
+int gk_check_rmsnorm_backward(gk_backend *b, const gk_tensor *dx, const gk_tensor *dw, const gk_tensor *dy,
+                              const gk_tensor *x, const gk_tensor *w) {
+    const char *op = "rmsnorm_backward";
+    if (!x) return gk_fail(b, "%s: no input", op);
+    if (f32_2d(b, op, "x", x, x->ne[0], -1) || f32_2d(b, op, "dy", dy, x->ne[0], gk_rows(x)) ||
+        f32_2d(b, op, "dx", dx, x->ne[0], gk_rows(x)) || f32_2d(b, op, "weight", w, x->ne[0], 1) ||
+        f32_2d(b, op, "dweight", dw, x->ne[0], 1))
+        return -1;
+    return differ(b, op, dx, "dx", dy, "dy") || differ(b, op, dx, "dx", x, "x") ||
+                   differ(b, op, dw, "dweight", dy, "dy") || differ(b, op, dw, "dweight", dx, "dx")
+               ? -1
+               : 0;
+}
+
+int gk_check_attention_backward(gk_backend *b, const gk_tensor *dq, const gk_tensor *dk, const gk_tensor *dv,
+                                const gk_tensor *dout, const gk_tensor *q, const gk_tensor *k,
+                                const gk_tensor *v, const gk_attn_params *p) {
+    const char *op = "attention_backward";
+    if (!p || p->n_head < 1 || p->n_kv_head < 1 || p->head_dim < 1 || p->n_head % p->n_kv_head)
+        return gk_fail(b, "%s: bad parameters", op);
+    if (p->pos0 != 0) return gk_fail(b, "%s: pos0 is %d; training attends whole sequences (pos0 0)", op, p->pos0);
+    int64_t dqn = (int64_t)p->n_head * p->head_dim, dkv = (int64_t)p->n_kv_head * p->head_dim;
+    if (f32_2d(b, op, "q", q, dqn, -1)) return -1;
+    int64_t T = gk_rows(q);
+    if (f32_2d(b, op, "k", k, dkv, T) || f32_2d(b, op, "v", v, dkv, T) || f32_2d(b, op, "dout", dout, dqn, T) ||
+        f32_2d(b, op, "dq", dq, dqn, T) || f32_2d(b, op, "dk", dk, dkv, T) || f32_2d(b, op, "dv", dv, dkv, T))
+        return -1;
+    const gk_tensor *outs[3] = {dq, dk, dv}, *ins[4] = {dout, q, k, v};
+    static const char *const on[3] = {"dq", "dk", "dv"}, *const in[4] = {"dout", "q", "k", "v"};
+    for (int i = 0; i < 3; i++) {
+        for (int j = 0; j < 4; j++)
+            if (differ(b, op, outs[i], on[i], ins[j], in[j])) return -1;
+        for (int j = i + 1; j < 3; j++)
+            if (differ(b, op, outs[i], on[i], outs[j], on[j])) return -1;
+    }
+    return 0;
+}
+
+int gk_check_silu_mul_backward(gk_backend *b, const gk_tensor *dgate, const gk_tensor *dup, const gk_tensor *dy,
+                               const gk_tensor *gate, const gk_tensor *up) {
+    const char *op = "silu_mul_backward";
+    if (gk_check_same_f32(b, op, dy, gate, up) || gk_check_same_f32(b, op, dgate, dup, gate)) return -1;
+    if (differ(b, op, dup, "dup", dgate, "dgate") || differ(b, op, dup, "dup", dy, "dy")) return -1;
+    const gk_tensor *outs[2] = {dgate, dup};
+    for (int i = 0; i < 2; i++)
+        if (differ(b, op, outs[i], i ? "dup" : "dgate", gate, "gate") ||
+            differ(b, op, outs[i], i ? "dup" : "dgate", up, "up"))
+            return -1;
+    return 0;
+}
+
+static int ids_tensor(gk_backend *b, const char *op, const char *what, const gk_tensor *ids, int64_t n) {
+    if (!ids || !ids->data || ids->type != GK_I32) return gk_fail(b, "%s: %s must be an i32 tensor", op, what);
+    if (gk_nelements(ids) != n)
+        return gk_fail(b, "%s: %s has %lld ids, expected %lld", op, what, (long long)gk_nelements(ids), (long long)n);
+    return gk_check_contiguous(b, op, what, ids);
+}
+
+int gk_check_embedding_backward(gk_backend *b, const gk_tensor *dtable, const gk_tensor *dy, const gk_tensor *ids) {
+    const char *op = "embedding_backward";
+    if (f32_2d(b, op, "dtable", dtable, dtable ? dtable->ne[0] : 0, -1)) return -1;
+    if (f32_2d(b, op, "dy", dy, dtable->ne[0], -1)) return -1;
+    return ids_tensor(b, op, "ids", ids, gk_rows(dy)) || differ(b, op, dtable, "dtable", dy, "dy") ? -1 : 0;
+}
+
+int gk_check_cross_entropy(gk_backend *b, const gk_tensor *losses, const gk_tensor *dlogits,
+                           const gk_tensor *logits, const gk_tensor *targets) {
+    const char *op = "cross_entropy";
+    if (f32_2d(b, op, "logits", logits, logits ? logits->ne[0] : 0, -1)) return -1;
+    int64_t T = gk_rows(logits);
+    if (f32_vec(b, op, "losses", losses, T) || ids_tensor(b, op, "targets", targets, T)) return -1;
+    if (dlogits && f32_2d(b, op, "dlogits", dlogits, logits->ne[0], T)) return -1;
+    if (differ(b, op, losses, "losses", logits, "logits")) return -1;
+    return dlogits && dlogits->data != logits->data && differ(b, op, dlogits, "dlogits", logits, "logits") ? -1 : 0;
+}
+
+int gk_check_adamw(gk_backend *b, const gk_tensor *w, const gk_tensor *g, const gk_tensor *m, const gk_tensor *v,
+                   const gk_adamw_params *p) {
+    const char *op = "adamw";
+    if (!p) return gk_fail(b, "%s: no parameters", op);
+    if (p->step < 1 || !(p->lr >= 0) || !(p->beta1 >= 0 && p->beta1 < 1) || !(p->beta2 >= 0 && p->beta2 < 1) ||
+        !(p->eps > 0) || !(p->weight_decay >= 0) || !isfinite(p->grad_scale) || !(p->grad_scale >= 0))
+        return gk_fail(b, "%s: bad parameters (step %d, lr %g, beta1 %g, beta2 %g, eps %g, weight decay %g, "
+                       "grad scale %g)", op, p->step, (double)p->lr, (double)p->beta1, (double)p->beta2,
+                       (double)p->eps, (double)p->weight_decay, (double)p->grad_scale);
+    if (!w) return gk_fail(b, "%s: no weights", op);
+    if (f32_4d(b, op, "w", w, NULL) || f32_4d(b, op, "g", g, w->ne) || f32_4d(b, op, "m", m, w->ne) ||
+        f32_4d(b, op, "v", v, w->ne))
+        return -1;
+    return differ(b, op, w, "w", g, "g") || differ(b, op, w, "w", m, "m") || differ(b, op, w, "w", v, "v") ||
+                   differ(b, op, m, "m", v, "v") || differ(b, op, m, "m", g, "g") || differ(b, op, v, "v", g, "g")
+               ? -1
+               : 0;
+}
+
+int gk_check_sum_squares(gk_backend *b, const gk_tensor *out, const gk_tensor *x) {
+    if (f32_4d(b, "sum_squares", "x", x, NULL) || f32_vec(b, "sum_squares", "out", out, 1)) return -1;
+    return differ(b, "sum_squares", out, "out", x, "x");
+}
+
+int gk_check_fill(gk_backend *b, const gk_tensor *t) { return f32_4d(b, "fill", "t", t, NULL); }
+
 float gk_rope_theta(int pos, int i, int head_dim, float base, float ff) {
     float theta_scale = powf(base, -2.0f / (float)head_dim);
     return (float)pos * powf(theta_scale, (float)i) / ff;
@@ -346,6 +455,9 @@ static const char *const operands[GK_OP_COUNT] = {
     [GK_OP_GELU_QUICK] = "ff", [GK_OP_GEGLU] = "ff", [GK_OP_SILU] = "ff", [GK_OP_UPSAMPLE2X] = "ff",
     [GK_OP_CONCAT] = "fff", [GK_OP_ADD_CHANNEL] = "fff", [GK_OP_TIMESTEP_EMBED] = "ff",
     [GK_OP_FULL_ATTENTION] = "ffff", [GK_OP_CONT] = "ff",
+    [GK_OP_RMSNORM_BACKWARD] = "fffff", [GK_OP_ROPE_BACKWARD] = "ff", [GK_OP_ATTENTION_BACKWARD] = "fffffff",
+    [GK_OP_SILU_MUL_BACKWARD] = "fffff", [GK_OP_EMBEDDING_BACKWARD] = "ffi", [GK_OP_CROSS_ENTROPY] = "fffi",
+    [GK_OP_ADAMW] = "ffff", [GK_OP_SUM_SQUARES] = "ff", [GK_OP_FILL] = "f",
 };
 
 static bool letter_takes(char kind, int type) {

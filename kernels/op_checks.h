@@ -71,6 +71,24 @@ int gk_check_full_attention(gk_backend *b, const gk_tensor *out, const gk_tensor
 /* x: an F32 tensor of y's shape, any strides; y contiguous. */
 int gk_check_cont(gk_backend *b, const gk_tensor *y, const gk_tensor *x);
 
+/* ---- the train family (every tensor F32 and contiguous; shapes in backend.h) ---- */
+int gk_check_rmsnorm_backward(gk_backend *b, const gk_tensor *dx, const gk_tensor *dw, const gk_tensor *dy,
+                              const gk_tensor *x, const gk_tensor *w);
+/* rope_backward takes rope's arguments: gk_check_rope. */
+int gk_check_attention_backward(gk_backend *b, const gk_tensor *dq, const gk_tensor *dk, const gk_tensor *dv,
+                                const gk_tensor *dout, const gk_tensor *q, const gk_tensor *k,
+                                const gk_tensor *v, const gk_attn_params *p);
+int gk_check_silu_mul_backward(gk_backend *b, const gk_tensor *dgate, const gk_tensor *dup, const gk_tensor *dy,
+                               const gk_tensor *gate, const gk_tensor *up);
+int gk_check_embedding_backward(gk_backend *b, const gk_tensor *dtable, const gk_tensor *dy, const gk_tensor *ids);
+/* dlogits may be NULL, or equal logits. */
+int gk_check_cross_entropy(gk_backend *b, const gk_tensor *losses, const gk_tensor *dlogits,
+                           const gk_tensor *logits, const gk_tensor *targets);
+int gk_check_adamw(gk_backend *b, const gk_tensor *w, const gk_tensor *g, const gk_tensor *m, const gk_tensor *v,
+                   const gk_adamw_params *p);
+int gk_check_sum_squares(gk_backend *b, const gk_tensor *out, const gk_tensor *x);
+int gk_check_fill(gk_backend *b, const gk_tensor *t);
+
 /* Rotary angle of pair i (theta = pos * base^(-2i/head_dim) / ff), as ggml computes it: ff is
  * the pair's frequency factor (1 without factors; dividing by 1 is exact). */
 float gk_rope_theta(int pos, int i, int head_dim, float base, float ff);

@@ -9,6 +9,7 @@
 
 #include "kernels/cpu/host_memory.h"
 #include "kernels/cpu/ref_image.h"
+#include "kernels/cpu/ref_train.h"
 #include "kernels/op_checks.h"
 
 static const float *f32(const gk_tensor *t) { return (const float *)t->data; }
@@ -226,6 +227,7 @@ static const gk_ops ref_ops = {
     .supports = NULL,   /* the default: every op it has, every type each op's contract allows */
     .core = &ref_core,
     .image = &gk_ref_image_ops,   /* ref_image.c */
+    .train = &gk_ref_train_ops,   /* ref_train.c */
 };
 
 static bool ref_available(char *why, size_t whylen) {
