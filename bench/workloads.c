@@ -6,12 +6,14 @@ extern const gc_workload wl_triad;
 extern const gc_workload wl_llm;
 extern const gc_workload wl_kernels;
 extern const gc_workload wl_image;
+extern const gc_workload wl_train;
 
 static const gc_workload *const all[] = {
     &wl_triad,
     &wl_llm,
     &wl_kernels,
     &wl_image,
+    &wl_train,
     NULL,
 };
 

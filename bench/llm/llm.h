@@ -66,6 +66,9 @@ typedef struct llm_tinfo {
 
 int llm_tensor_count(const llm_config *c);
 void llm_tensor_info(const llm_config *c, int i, llm_tinfo *t);
+struct llm_weights;
+/* The tensor of w that t names (w's layers allocated). */
+gk_tensor *llm_weight_slot(struct llm_weights *w, const llm_tinfo *t);
 
 typedef struct llm_layer {
     gk_tensor attn_norm;                 /* {dim} */

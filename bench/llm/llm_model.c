@@ -130,7 +130,7 @@ int llm_prefill(llm_model *m, const int32_t *tokens, int n, int pos0, float *out
 
 /* ---- allocation and loading ----------------------------------------------------------------- */
 
-static gk_tensor *weight_slot(llm_weights *w, const llm_tinfo *t) {
+gk_tensor *llm_weight_slot(llm_weights *w, const llm_tinfo *t) {
     if (t->kind == LLM_TOK_EMBD) return &w->tok_embd;
     if (t->kind == LLM_OUT_NORM) return &w->out_norm;
     if (t->kind == LLM_OUTPUT) return &w->output;
@@ -153,7 +153,7 @@ void llm_free(llm_model *m) {
         llm_tinfo t;
         for (int i = 0; i < llm_tensor_count(&m->c); i++) {
             llm_tensor_info(&m->c, i, &t);
-            free_tensor(b, weight_slot(&m->w, &t));
+            free_tensor(b, llm_weight_slot(&m->w, &t));
         }
     } else {
         free_tensor(b, &m->w.tok_embd);
@@ -213,7 +213,7 @@ static int alloc_weights(llm_model *m, const llm_source *src, gc_err *err) {
         llm_tensor_info(&m->c, i, &t);
         int type = llm_source_type(src, &t, m->wtype);
         if (type < 0) return gc_errf(err, "llm %s: %s has no type to load it in", m->c.name, t.name);
-        if (alloc2d(m, weight_slot(&m->w, &t), type, t.ne0, t.ne1, t.name, err)) return -1;
+        if (alloc2d(m, llm_weight_slot(&m->w, &t), type, t.ne0, t.ne1, t.name, err)) return -1;
     }
     return 0;
 }
@@ -266,7 +266,7 @@ static int fill_weights(llm_model *m, int n, const llm_source *src, gc_err *err)
                     if ((rc = llm_source_rows(src, &t, type, r0, nr, buf, threads, err))) break;
                     have = type;
                 }
-                gk_tensor *dst = weight_slot(&m[k].w, &t);
+                gk_tensor *dst = llm_weight_slot(&m[k].w, &t);
                 size_t rb = gk_row_bytes(dst);
                 if (m[k].be->ops->upload(m[k].be, dst, (size_t)r0 * rb, buf, (size_t)nr * rb))
                     rc = gc_errf(err, "llm %s on %s: upload of %s failed: %s", m[k].c.name, m[k].be->name, t.name,
