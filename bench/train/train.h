@@ -70,6 +70,8 @@ typedef struct train_opts {
 } train_opts;
 
 void train_opts_defaults(train_opts *o);
+/* tiny and llama-124m (train's own), else the llm workload's presets; NULL when unknown. */
+const llm_config *train_preset(const char *name);
 
 /* One trained tensor: its value, gradient and AdamW moments (all F32, one shape). */
 typedef struct train_param {

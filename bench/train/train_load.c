@@ -14,6 +14,21 @@
 enum { N_PROJ = 7 };
 #define CHUNK_BYTES ((size_t)16 << 20)
 
+/* Training shapes of their own; the larger two are the llm workload's. llama-124m is GPT-2
+ * small's size (llm.c's reference run: width 768, 12 layers, 12 heads, context 1024) in the
+ * Llama architecture with a 32000 vocabulary and SwiGLU of width 2048 (2/3 of GPT-2's 4·768,
+ * the same FFN parameters): 134 M parameters with the untied head. tiny: for tests. */
+static const llm_config own_presets[] = {
+    {"tiny", 64, 2, 4, 2, 192, 64, 256, 10000.0f, 1e-5f, false},
+    {"llama-124m", 768, 12, 12, 12, 2048, 32000, 1024, 10000.0f, 1e-5f, false},
+};
+
+const llm_config *train_preset(const char *name) {
+    for (size_t i = 0; name && i < sizeof own_presets / sizeof own_presets[0]; i++)
+        if (!strcmp(own_presets[i].name, name)) return &own_presets[i];
+    return llm_preset(name);
+}
+
 void train_opts_defaults(train_opts *o) {
     *o = (train_opts){.mode = TRAIN_FULL, .base_type = GK_F32, .batch = 4, .seq = 64, .rank = 16, .alpha = 32,
                       .targets = TRAIN_T_Q | TRAIN_T_K | TRAIN_T_V | TRAIN_T_O, .lr = 3e-4f, .min_lr_frac = 0.1f,

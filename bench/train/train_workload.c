@@ -36,23 +36,8 @@ static const char *const backends[] = {"cpu", "ref",
 #endif
                                        NULL};
 
-/* Training shapes of their own; the larger two are the llm workload's. llama-124m is GPT-2
- * small's size (llm.c's reference run: width 768, 12 layers, 12 heads, context 1024) in the
- * Llama architecture with a 32000 vocabulary and SwiGLU of width 2048 (2/3 of GPT-2's 4·768,
- * the same FFN parameters): 134 M parameters with the untied head. */
-static const llm_config own_presets[] = {
-    {"tiny", 64, 2, 4, 2, 192, 64, 256, 10000.0f, 1e-5f, false},
-    {"llama-124m", 768, 12, 12, 12, 2048, 32000, 1024, 10000.0f, 1e-5f, false},
-};
-
 #define VERIFY_STEPS 3
 #define MAX_LOSSES 12
-
-static const llm_config *preset_of(const char *name) {
-    for (size_t i = 0; i < sizeof own_presets / sizeof own_presets[0]; i++)
-        if (!strcmp(own_presets[i].name, name)) return &own_presets[i];
-    return llm_preset(name);
-}
 
 typedef struct train_case {
     train_model m;
@@ -84,7 +69,7 @@ static int opts_of(const gc_case *c, train_opts *o, gc_err *err) {
     o->batch = (int)gc_case_param_int(c, "batch", 4);
     o->seq = (int)gc_case_param_int(c, "seq", 64);
     o->schedule_steps = (int)gc_case_param_int(c, "steps", 1000);
-    o->warmup = (int)gc_case_param_int(c, "warmup", 10);
+    o->warmup = (int)gc_case_param_int(c, "lr-warmup", 10);
     o->rank = (int)gc_case_param_int(c, "rank", 16);
     o->alpha = (float)atof(gc_case_param(c, "alpha"));
     o->lr = (float)atof(gc_case_param(c, "lr"));
@@ -98,7 +83,7 @@ static int opts_of(const gc_case *c, train_opts *o, gc_err *err) {
 }
 
 static int config_of(const gc_case *c, const train_opts *o, llm_config *cfg, gc_err *err) {
-    const llm_config *p = preset_of(c->preset);
+    const llm_config *p = train_preset(c->preset);
     if (!p) return gc_errf(err, "train: unknown preset %s", c->preset);
     *cfg = *p;
     if (llm_config_check(cfg, o->mode == TRAIN_FULL ? GK_F32 : o->base_type, err)) return -1;
@@ -386,6 +371,7 @@ static void train_finish(void *state, int phase, gc_metrics *mt) {
     if (s->fma_gflops > 0 && med > 0) gc_kv_add(kv, n, GC_MAX_KV, "mfu", k.flops_step / med / (s->fma_gflops * 1e9));
     gc_kv_add(kv, n, GC_MAX_KV, "steps_per_s", med > 0 ? 1.0 / med : 0);
     gc_kv_add(kv, n, GC_MAX_KV, "loss_min", s->loss_min);
+    gc_kv_add(kv, n, GC_MAX_KV, "loss_last", m->last_loss);
     for (int i = 0; i < s->n_losses; i++) {
         char name[32];
         snprintf(name, sizeof name, "loss_step_%d", i + 1);
@@ -431,7 +417,7 @@ static const gc_param params[] = {
      .help = "tokens per sequence"},
     {.name = "steps", .kind = GC_PARAM_INT, .lo = 1, .hi = 1e9, .def = "1000", .metavar = "N",
      .help = "length of the learning-rate schedule (warm-up, then cosine to lr/10); a timed repetition is one step"},
-    {.name = "warmup", .kind = GC_PARAM_INT, .lo = 0, .hi = 1e9, .def = "10", .metavar = "N",
+    {.name = "lr-warmup", .kind = GC_PARAM_INT, .lo = 0, .hi = 1e9, .def = "10", .metavar = "N",
      .help = "warm-up steps (learning rate rising linearly)"},
     {.name = "lr", .kind = GC_PARAM_DOUBLE, .lo = 0, .hi = 10, .def = "3e-4", .metavar = "X",
      .help = "peak learning rate (AdamW, betas 0.9/0.95)"},
