@@ -7,6 +7,9 @@
  * such call: it costs one read of the weight plus one F16 write (for a 4096² Q4_0 weight and
  * 512 tokens about 40% of the GEMM's own time on an H100), but needs no second copy of the
  * model in F16, which would not fit beside a 7B model on 8-16 GB laptop GPUs.
+ * The other forms (training's dX = dY·W and dW += dYᵀ·X, any alpha and beta) run on cuBLAS
+ * only, in F32: an F32 W as it is, any other type dequantised to F32 panels of bounded size
+ * (plan_train.cuh), one GEMM a panel; without cuBLAS they are refused (supports() says why).
  *
  * cuBLAS is opened at run time with dlopen, so the binary starts (and every other backend
  * works) on machines without CUDA libraries; without cuBLAS the custom kernels serve every M.
@@ -394,8 +397,13 @@ static int sync_point(gk_backend *b, const char *what)
         return -1;
     if (cu_check(b, what, cudaStreamSynchronize(c->stream))) return -1;
     if (*c->err_host) {
+        const int code = *c->err_host;
         *c->err_host = 0;
         if (cu_check(b, what, cudaMemsetAsync(c->err_dev, 0, sizeof(int), c->stream))) return -1;
+        if (code == GK_ERR_EMB_BWD_ID)
+            return fail(b, "embedding_backward: a token id was outside the table (its dy rows not added)");
+        if (code == GK_ERR_CE_TARGET)
+            return fail(b, "cross_entropy: a target was outside the vocabulary (its loss written as NaN)");
         return fail(b, "embedding: a token id was outside the table (row written as zeros)");
     }
     return 0;
@@ -484,12 +492,75 @@ static int cu_matmul_act_type(gk_backend *b, int wtype, int64_t m)
     return gk_cuda_matmul_act_type(wtype, m, c->have_blas, c->cc);
 }
 
-/* The default form Y = X·Wᵀ on contiguous tensors only; other forms are refused (supports()). */
+/* The status of a cuBLAS call, as the op's error (what it left on the device marks a fault). */
+static int blas_result(gk_backend *b, cublasStatus_t s, const char *what, int64_t m, int64_t n, int64_t k)
+{
+    if (s == CUBLAS_STATUS_SUCCESS) return 0;
+    cu_impl *c = impl_of(b);
+    const cudaError_t e = cudaGetLastError();
+    if (gk_cuda_blas_status_faults(s) || is_sticky(e)) c->faulted = true;
+    return fail(b, "matmul: %s (%lldx%lld, contraction %lld): %s%s%s", what, (long long)m, (long long)n, (long long)k,
+                c->blas->status_string(s), e != cudaSuccess ? ": " : "", e != cudaSuccess ? cudaGetErrorString(e) : "");
+}
+
+/* One F32 GEMM of a plan (plan_train.cuh): A the weight or its panel, B = X, C = Y. */
+static int gemm_f32(gk_backend *b, const gk_gemm_call *g, const float *A, const float *X, float *Y, float alpha,
+                    float beta)
+{
+    cu_impl *c = impl_of(b);
+    cublasStatus_t s = c->blas->gemm_ex(c->handle, g->transa ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                       g->transb ? CUBLAS_OP_T : CUBLAS_OP_N, (int)g->m, (int)g->n, (int)g->k, &alpha,
+                                       A + g->a_off, CUDA_R_32F, (int)g->lda, X + g->b_off, CUDA_R_32F, (int)g->ldb,
+                                       &beta, Y + g->c_off, CUDA_R_32F, (int)g->ldc, CUBLAS_COMPUTE_32F,
+                                       CUBLAS_GEMM_DEFAULT);
+    return blas_result(b, s, "cublasGemmEx (F32)", g->m, g->n, g->k);
+}
+
+/* Every form but the default one: Y = alpha·op(X)·op(W)ᵀ + beta·Y on cuBLAS in F32. A weight
+ * that is not F32 goes by in F32 panels of at most GK_PANEL_BYTES (llama2-7b's Q4_0 FFN
+ * weights: 6 or 15 panels of 32 MiB, never a 180 MiB F32 copy), each dequantised into the
+ * scratch buffer and multiplied before the next overwrites it (one stream: in order). */
+static int matmul_form(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_tensor *x,
+                       const gk_matmul_params *p, const gk_mm_dims *d)
+{
+    cu_impl *c = impl_of(b);
+    const gk_matmul_params q = gk_matmul_resolve(p);
+    if (!c->have_blas)
+        return fail(b, "matmul: the form trans_x %d, trans_w %d, alpha %g, beta %g needs cuBLAS, missing here "
+                       "(only Y = X*W^T runs without it)", q.trans_x, q.trans_w, (double)q.alpha, (double)q.beta);
+    const int64_t wn = w->ne[0], wr = gk_rows(w);
+    if (d->m >= INT32_MAX || d->n >= INT32_MAX || d->k >= INT32_MAX || wr >= INT32_MAX)
+        return fail(b, "matmul: dimension too large");
+    const float *X = (const float *)x->data;
+    float *Y = (float *)y->data;
+    if (w->type == GK_F32) {
+        const gk_gemm_call g = gk_plan_gemm_form(q.trans_x, q.trans_w, x->ne[0], wn, d->m, d->n, d->k, 0, wr);
+        return gemm_f32(b, &g, (const float *)w->data, X, Y, q.alpha, q.beta);
+    }
+    const int64_t pr = gk_panel_rows(wn, wr);
+    if (ensure_scratch(b, (size_t)(pr * wn) * sizeof(float))) return -1;
+    float *panel = (float *)c->scratch;
+    for (int64_t r0 = 0; r0 < wr; r0 += pr) {
+        const int64_t n = wr - r0 < pr ? wr - r0 : pr;
+        gk_dq32_args a = {(const uint8_t *)w->data + (size_t)r0 * gk_row_bytes(w), gk_row_bytes(w), panel, wn, n,
+                          w->type};
+        if (cu_check(b, "matmul: dequantise a panel", gk_cu_dequant_f32(&a, c->stream))) return -1;
+        const gk_gemm_call g = gk_plan_gemm_form(q.trans_x, q.trans_w, x->ne[0], wn, d->m, d->n, d->k, r0, n);
+        if (gemm_f32(b, &g, panel, X, Y, q.alpha, g.beta_one ? 1.0f : q.beta)) return -1;
+    }
+    return 0;
+}
+
+/* The default form Y = X·Wᵀ: decode on the matvec kernels, prefill on cuBLAS (gemm_path);
+ * the other forms on matmul_form. Contiguous tensors only. */
 static int cu_matmul(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_tensor *x,
                      const gk_matmul_params *p)
 {
     gk_mm_dims d;
-    if (gk_check_matmul_default(b, y, w, x, p, &d) || enter(b, "matmul")) return -1;
+    if (gk_check_matmul(b, y, w, x, p, &d) || gk_check_contiguous(b, "matmul", "y", y) ||
+        gk_check_contiguous(b, "matmul", "w", w) || gk_check_contiguous(b, "matmul", "x", x) || enter(b, "matmul"))
+        return -1;
+    if (!gk_matmul_is_default(p)) return matmul_form(b, y, w, x, p, &d);
     cu_impl *c = impl_of(b);
     const int64_t K = d.k, N = d.n, M = d.m;
     const int qb = gk_cu_qblock(w->type);
@@ -580,19 +651,120 @@ static int cu_scale(gk_backend *b, gk_tensor *y, const gk_tensor *x, float s)
     return elementwise(b, "scale", y, x, NULL, s, GK_EW_SCALE);
 }
 
-/* What it runs: the core family; matmul in the default form only; attention with k and v caches
- * of one type and head_dim up to GK_AT_DMAX (when params are given). */
+/* ---- the train family (train.cuh) -------------------------------------------------------- */
+static int cu_rmsnorm_backward(gk_backend *b, gk_tensor *dx, gk_tensor *dw, const gk_tensor *dy, const gk_tensor *x,
+                               const gk_tensor *w, float eps)
+{
+    if (gk_check_rmsnorm_backward(b, dx, dw, dy, x, w) || enter(b, "rmsnorm_backward")) return -1;
+    const int64_t dim = x->ne[0], T = gk_rows(x);
+    if (ensure_scratch(b, (size_t)(T + gk_rb_groups(T) * dim) * sizeof(float))) return -1;
+    float *rstd = (float *)impl_of(b)->scratch;
+    gk_rmsb_args a = {(float *)dx->data, (float *)dw->data, (const float *)dy->data, (const float *)x->data,
+                      (const float *)w->data, dim, T, eps, rstd, rstd + T};
+    return cu_check(b, "rmsnorm_backward", gk_cu_rmsnorm_backward(&a, impl_of(b)->stream));
+}
+
+static int cu_rope_backward(gk_backend *b, gk_tensor *dx, int n_head, int head_dim, int pos0, float base,
+                            const gk_tensor *freq_factors)
+{
+    if (gk_check_rope(b, dx, n_head, head_dim, pos0, base, freq_factors) || enter(b, "rope_backward")) return -1;
+    gk_rope_args a = {(float *)dx->data, n_head, head_dim, pos0, gk_rows(dx), base,
+                      freq_factors ? (const float *)freq_factors->data : NULL};
+    return cu_check(b, "rope_backward", gk_cu_rope_backward(&a, impl_of(b)->stream));
+}
+
+static int cu_attention_backward(gk_backend *b, gk_tensor *dq, gk_tensor *dk, gk_tensor *dv, const gk_tensor *dout,
+                                 const gk_tensor *q, const gk_tensor *k, const gk_tensor *v, const gk_attn_params *p)
+{
+    if (gk_check_attention_backward(b, dq, dk, dv, dout, q, k, v, p) || enter(b, "attention_backward")) return -1;
+    if (p->head_dim > GK_AB_DMAX)
+        return fail(b, "attention_backward: head_dim %d above this backend's %d", p->head_dim, GK_AB_DMAX);
+    const int64_t T = gk_rows(q);
+    if (ensure_scratch(b, (size_t)(T * p->n_head * 2) * sizeof(float))) return -1;
+    gk_attb_args a = {(float *)dq->data, (float *)dk->data, (float *)dv->data, (const float *)dout->data,
+                      (const float *)q->data, (const float *)k->data, (const float *)v->data,
+                      (float *)impl_of(b)->scratch, p->n_head, p->n_kv_head, p->head_dim, T, p->scale};
+    return cu_check(b, "attention_backward", gk_cu_attention_backward(&a, impl_of(b)->stream));
+}
+
+static int cu_silu_mul_backward(gk_backend *b, gk_tensor *dgate, gk_tensor *dup, const gk_tensor *dy,
+                                const gk_tensor *gate, const gk_tensor *up)
+{
+    if (gk_check_silu_mul_backward(b, dgate, dup, dy, gate, up) || enter(b, "silu_mul_backward")) return -1;
+    gk_smb_args a = {(const float *)dy->data, (const float *)gate->data, (const float *)up->data,
+                     (float *)dgate->data, (float *)dup->data, gk_nelements(gate)};
+    return cu_check(b, "silu_mul_backward", gk_cu_silu_mul_backward(&a, impl_of(b)->stream));
+}
+
+/* The ids live on the device: one outside the table raises the error word (its rows are not
+ * added), reported at the next sync point, as the forward embedding does. */
+static int cu_embedding_backward(gk_backend *b, gk_tensor *dtable, const gk_tensor *dy, const gk_tensor *ids)
+{
+    if (gk_check_embedding_backward(b, dtable, dy, ids) || enter(b, "embedding_backward")) return -1;
+    if (ensure_scratch(b, 2 * GK_EB_CHUNK * sizeof(uint32_t))) return -1;
+    cu_impl *c = impl_of(b);
+    gk_embb_args a = {(float *)dtable->data, (const float *)dy->data, (const int32_t *)ids->data, dtable->ne[0],
+                      gk_rows(dtable), 0, 0, (uint32_t *)c->scratch, c->err_dev};
+    return cu_check(b, "embedding_backward", gk_cu_embedding_backward(&a, gk_rows(dy), c->stream));
+}
+
+static int cu_cross_entropy(gk_backend *b, gk_tensor *losses, gk_tensor *dlogits, const gk_tensor *logits,
+                            const gk_tensor *targets, float scale)
+{
+    if (gk_check_cross_entropy(b, losses, dlogits, logits, targets) || enter(b, "cross_entropy")) return -1;
+    cu_impl *c = impl_of(b);
+    gk_ce_args a = {(const float *)logits->data, (const int32_t *)targets->data, (float *)losses->data,
+                    dlogits ? (float *)dlogits->data : NULL, logits->ne[0], scale, c->err_dev};
+    return cu_check(b, "cross_entropy", gk_cu_cross_entropy(&a, gk_rows(logits), c->stream));
+}
+
+/* The bias corrections in double on the host, passed as their reciprocals. */
+static int cu_adamw(gk_backend *b, gk_tensor *w, const gk_tensor *g, gk_tensor *m, gk_tensor *v,
+                    const gk_adamw_params *p)
+{
+    if (gk_check_adamw(b, w, g, m, v, p) || enter(b, "adamw")) return -1;
+    const double c1 = 1.0 - pow((double)p->beta1, p->step), c2 = 1.0 - pow((double)p->beta2, p->step);
+    gk_adamw_args a = {(float *)w->data, (float *)m->data, (float *)v->data, (const float *)g->data, gk_nelements(w),
+                       p->lr, p->beta1, p->beta2, p->eps, p->weight_decay, p->grad_scale, (float)(1.0 / c1),
+                       (float)(1.0 / c2)};
+    return cu_check(b, "adamw", gk_cu_adamw(&a, impl_of(b)->stream));
+}
+
+static int cu_sum_squares(gk_backend *b, gk_tensor *out, const gk_tensor *x)
+{
+    if (gk_check_sum_squares(b, out, x) || enter(b, "sum_squares")) return -1;
+    if (ensure_scratch(b, GK_SS_MAX_BLOCKS * sizeof(double))) return -1;
+    const int64_t n = gk_nelements(x);
+    gk_ss_args a = {(const float *)x->data, n, (double *)impl_of(b)->scratch, gk_ss_blocks(n), (float *)out->data};
+    return cu_check(b, "sum_squares", gk_cu_sum_squares(&a, impl_of(b)->stream));
+}
+
+static int cu_fill(gk_backend *b, gk_tensor *t, float value)
+{
+    if (gk_check_fill(b, t) || enter(b, "fill")) return -1;
+    gk_fill_args a = {(float *)t->data, gk_nelements(t), value};
+    return cu_check(b, "fill", gk_cu_fill(&a, impl_of(b)->stream));
+}
+
+/* What it runs: the core and train families; matmul's forms other than the default one only
+ * with cuBLAS; attention with k and v caches of one type and head_dim up to GK_AT_DMAX, its
+ * backward up to GK_AB_DMAX (when params are given). */
 static bool cu_supports(gk_backend *b, gk_op op, const int *types, int n_types, const void *params)
 {
     if (!gk_supports_default(b, op, types, n_types, params)) return false;
-    if (op == GK_OP_MATMUL && !gk_matmul_is_default((const gk_matmul_params *)params))
-        return gk_unsupported(b, "cuda: matmul: only the default form Y = X*W^T (no transposes, alpha 1, beta 0)");
+    const gk_matmul_params *mp = (const gk_matmul_params *)params;
+    if (op == GK_OP_MATMUL && !gk_matmul_is_default(mp) && !impl_of(b)->have_blas)
+        return gk_unsupported(b, "cuda: matmul: the form trans_x %d, trans_w %d, alpha %g, beta %g needs cuBLAS, "
+                              "missing here (only the default form Y = X*W^T runs without it)", mp->trans_x,
+                              mp->trans_w, (double)mp->alpha, (double)mp->beta);
     if (op == GK_OP_ATTENTION && n_types >= 4 && types[2] != types[3])
         return gk_unsupported(b, "cuda: attention: k and v caches of different types (%s, %s)", gk_type_name(types[2]),
                               gk_type_name(types[3]));
     const gk_attn_params *ap = (const gk_attn_params *)params;
     if (op == GK_OP_ATTENTION && ap && ap->head_dim > GK_AT_DMAX)
         return gk_unsupported(b, "cuda: attention: head_dim %d above %d", ap->head_dim, GK_AT_DMAX);
+    if (op == GK_OP_ATTENTION_BACKWARD && ap && ap->head_dim > GK_AB_DMAX)
+        return gk_unsupported(b, "cuda: attention_backward: head_dim %d above %d", ap->head_dim, GK_AB_DMAX);
     return true;
 }
 
@@ -613,6 +785,20 @@ static const gk_core_ops cu_core = [] {
     return o;
 }();
 
+static const gk_train_ops cu_train = [] {
+    gk_train_ops o = {};
+    o.rmsnorm_backward = cu_rmsnorm_backward;
+    o.rope_backward = cu_rope_backward;
+    o.attention_backward = cu_attention_backward;
+    o.silu_mul_backward = cu_silu_mul_backward;
+    o.embedding_backward = cu_embedding_backward;
+    o.cross_entropy = cu_cross_entropy;
+    o.adamw = cu_adamw;
+    o.sum_squares = cu_sum_squares;
+    o.fill = cu_fill;
+    return o;
+}();
+
 static const gk_ops cu_ops = [] {
     gk_ops o = {};
     o.alloc = cu_alloc;
@@ -624,6 +810,7 @@ static const gk_ops cu_ops = [] {
     o.supports = cu_supports;
     o.matmul_act_type = cu_matmul_act_type;
     o.core = &cu_core;
+    o.train = &cu_train;
     return o;
 }();
 

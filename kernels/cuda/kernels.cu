@@ -116,3 +116,82 @@ cudaError_t gk_cu_attention(const gk_attn_args *a, cudaStream_t s) {
     if (e != cudaSuccess) return e;
     return launch(gk_k_attn_combine, gk_plan_attn_combine(a->n_head, a->T), a, s);
 }
+
+/* ---- the train family (train.cuh, plan_train.cuh) -------------------------------------------- */
+#include "kernels/cuda/train.cuh"
+
+GK_GLOBAL(gk_k_fill, gk_body_fill, gk_fill_args, 256)
+GK_GLOBAL(gk_k_silu_mul_backward, gk_body_silu_mul_backward, gk_smb_args, 256)
+GK_GLOBAL(gk_k_adamw, gk_body_adamw, gk_adamw_args, 256)
+GK_GLOBAL(gk_k_sum_squares, gk_body_sum_squares, gk_ss_args, 256)
+GK_GLOBAL(gk_k_sum_squares_final, gk_body_sum_squares_final, gk_ss_args, 256)
+GK_GLOBAL(gk_k_rmsnorm_backward_rows, gk_body_rmsnorm_backward_rows, gk_rmsb_args, 256)
+GK_GLOBAL(gk_k_rmsnorm_backward_part, gk_body_rmsnorm_backward_part, gk_rmsb_args, 256)
+GK_GLOBAL(gk_k_rmsnorm_backward_dw, gk_body_rmsnorm_backward_dw, gk_rmsb_args, 256)
+GK_GLOBAL(gk_k_rope_backward, gk_body_rope_backward, gk_rope_args, 128)
+GK_GLOBAL(gk_k_emb_bwd_sort, gk_body_emb_bwd_sort, gk_embb_args, 256)
+GK_GLOBAL(gk_k_emb_bwd_scatter, gk_body_emb_bwd_scatter, gk_embb_args, 256)
+GK_GLOBAL(gk_k_cross_entropy, gk_body_cross_entropy, gk_ce_args, 256)
+GK_GLOBAL(gk_k_attb_q, gk_body_attb_q, gk_attb_args, 128)
+GK_GLOBAL(gk_k_attb_kv, gk_body_attb_kv, gk_attb_args, 128)
+GK_GLOBAL(gk_k_dequant_f32, gk_body_dequant_f32, gk_dq32_args, 32 * GK_DQ_ROWS)
+
+cudaError_t gk_cu_fill(const gk_fill_args *a, cudaStream_t s) {
+    return launch(gk_k_fill, gk_plan_elems(a->n), a, s);
+}
+
+cudaError_t gk_cu_silu_mul_backward(const gk_smb_args *a, cudaStream_t s) {
+    return launch(gk_k_silu_mul_backward, gk_plan_elems(a->n), a, s);
+}
+
+cudaError_t gk_cu_adamw(const gk_adamw_args *a, cudaStream_t s) {
+    return launch(gk_k_adamw, gk_plan_elems(a->n), a, s);
+}
+
+/* Two launches: a.nblocks partial sums, then one block adds them to *out. */
+cudaError_t gk_cu_sum_squares(const gk_ss_args *a, cudaStream_t s) {
+    const gk_grid g = {a->nblocks, 1, 1, 256}, one = {1, 1, 1, 256};
+    cudaError_t e = launch(gk_k_sum_squares, g, a, s);
+    return e != cudaSuccess ? e : launch(gk_k_sum_squares_final, one, a, s);
+}
+
+/* Three launches: rows (dx, 1/rms), dw partials by groups of GK_RB_ROWS rows, their sum. */
+cudaError_t gk_cu_rmsnorm_backward(const gk_rmsb_args *a, cudaStream_t s) {
+    cudaError_t e = launch(gk_k_rmsnorm_backward_rows, gk_plan_rows(a->T), a, s);
+    if (e == cudaSuccess) e = launch(gk_k_rmsnorm_backward_part, gk_plan_rb_cols(a->dim, gk_rb_groups(a->T)), a, s);
+    if (e == cudaSuccess) e = launch(gk_k_rmsnorm_backward_dw, gk_plan_rb_cols(a->dim, 1), a, s);
+    return e;
+}
+
+cudaError_t gk_cu_rope_backward(const gk_rope_args *a, cudaStream_t s) {
+    return launch(gk_k_rope_backward, gk_plan_rope(a->n_head, a->head_dim, a->T), a, s);
+}
+
+/* Two launches per chunk of GK_EB_CHUNK tokens, chunks in order (so each table row receives
+ * its tokens in increasing order); a->t0 and a->n are set here, T tokens in all. */
+cudaError_t gk_cu_embedding_backward(const gk_embb_args *in, int64_t T, cudaStream_t s) {
+    gk_embb_args a = *in;
+    const gk_grid one = {1, 1, 1, 256};
+    for (int64_t t0 = 0; t0 < T; t0 += GK_EB_CHUNK) {
+        a.t0 = t0;
+        a.n = T - t0 < GK_EB_CHUNK ? T - t0 : GK_EB_CHUNK;
+        cudaError_t e = launch(gk_k_emb_bwd_sort, one, &a, s);
+        if (e == cudaSuccess) e = launch(gk_k_emb_bwd_scatter, gk_plan_eb_scatter(a.dim, a.n), &a, s);
+        if (e != cudaSuccess) return e;
+    }
+    return cudaSuccess;
+}
+
+cudaError_t gk_cu_cross_entropy(const gk_ce_args *a, int64_t T, cudaStream_t s) {
+    return launch(gk_k_cross_entropy, gk_plan_rows(T), a, s);
+}
+
+/* Two launches: the query side (dq and the rows' statistics), then the key side (dk, dv). */
+cudaError_t gk_cu_attention_backward(const gk_attb_args *a, cudaStream_t s) {
+    cudaError_t e = launch(gk_k_attb_q, gk_plan_attb_q(a->n_head, a->T), a, s);
+    return e != cudaSuccess ? e : launch(gk_k_attb_kv, gk_plan_attb_kv(a->n_kv_head, a->T), a, s);
+}
+
+cudaError_t gk_cu_dequant_f32(const gk_dq32_args *a, cudaStream_t s) {
+    return launch(gk_k_dequant_f32, gk_plan_dequant(a->K, a->N), a, s);
+}

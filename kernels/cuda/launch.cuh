@@ -5,6 +5,7 @@
 #define GK_LAUNCH_CUH
 #include <cuda_runtime.h>
 #include "kernels/cuda/plan.cuh"
+#include "kernels/cuda/plan_train.cuh"
 
 cudaError_t gk_cu_matvec(const gk_mv_args *a, cudaStream_t s);
 cudaError_t gk_cu_dequant_f16(const gk_dq_args *a, cudaStream_t s);
@@ -18,5 +19,18 @@ cudaError_t gk_cu_kv_store(const gk_kvs_args *a, cudaStream_t s);
 /* Decode or prefill kernels by gk_attn_use_decode(); a->part must hold
  * gk_attn_part_floats() floats on the decode path. */
 cudaError_t gk_cu_attention(const gk_attn_args *a, cudaStream_t s);
+
+/* The train family (plan_train.cuh: scratch each needs, launches each enqueues). */
+cudaError_t gk_cu_fill(const gk_fill_args *a, cudaStream_t s);
+cudaError_t gk_cu_silu_mul_backward(const gk_smb_args *a, cudaStream_t s);
+cudaError_t gk_cu_adamw(const gk_adamw_args *a, cudaStream_t s);
+cudaError_t gk_cu_sum_squares(const gk_ss_args *a, cudaStream_t s);
+cudaError_t gk_cu_rmsnorm_backward(const gk_rmsb_args *a, cudaStream_t s);
+cudaError_t gk_cu_rope_backward(const gk_rope_args *a, cudaStream_t s);
+cudaError_t gk_cu_embedding_backward(const gk_embb_args *a, int64_t T, cudaStream_t s);
+cudaError_t gk_cu_cross_entropy(const gk_ce_args *a, int64_t T, cudaStream_t s);
+cudaError_t gk_cu_attention_backward(const gk_attb_args *a, cudaStream_t s);
+/* A weight's rows as F32 (a panel of the matmul forms). */
+cudaError_t gk_cu_dequant_f32(const gk_dq32_args *a, cudaStream_t s);
 
 #endif
