@@ -10,7 +10,9 @@
  * ASAN_OPTIONS=protect_shadow_gap=0 for CUDA, as tests/run.sh sets; `make cuda-test-nosan`
  * builds this test without sanitizers). Also the backend's own decisions, which need no GPU:
  * the driver floor's message, cuBLAS's resolution, the activation precision of matmul and the
- * kernels workload's bound with it (BF16 at K = 2048 on the GEMM path). */
+ * kernels workload's bound with it (BF16 at K = 2048 on the GEMM path). The train family and
+ * the matmul forms training uses run here on the device only (their emulation is
+ * test_cuda_train_emul): every op against ref, the error words, supports(). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -815,8 +817,20 @@ static void bound_bf16_k2048_gemm_path(void **s)
     free(base), free(row), free(x), free(w), free(want), free(xr);
 }
 
-/* What the device backend says it runs (only with a device): the core family, matmul in the
- * default form only; the other forms and strided views are refused by the op as well. */
+/* The device backend opened with cuBLAS (matmul's forms other than the default need it). */
+static bool dev_has_blas(void)
+{
+#ifdef GC_HAVE_CUDA
+    char which[512];
+    return dev_be && gk_cuda_cublas_probe(which, sizeof which) && !strstr(dev_be->device_name, "cublas: missing");
+#else
+    return false;
+#endif
+}
+
+/* What the device backend says it runs (only with a device): the core and train families;
+ * matmul's other forms with cuBLAS only (refused with the reason without it); strided views
+ * are refused by the op. */
 static void device_supports(void **s)
 {
     if (!dev_be) {
@@ -824,28 +838,251 @@ static void device_supports(void **s)
         return;
     }
     gk_backend *b = dev_be;
+    const bool blas = dev_has_blas();
     assert_false(gk_backend_has(b, GK_CAP_HOST_MEMORY));
     for (int op = 0; op < GK_OP_COUNT; op++) assert_true(gk_backend_supports(b, (gk_op)op, NULL, 0));
     const int q4k[3] = {GK_F32, GK_Q4_K, GK_F32};
-    const gk_matmul_params tw = {false, true, 1.0f, 0.0f}, acc = {false, false, 1.0f, 1.0f};
+    const gk_matmul_params tw = {false, true, 1.0f, 0.0f}, acc = {true, true, 1.0f, 1.0f};
     assert_true(gk_backend_supports_params(b, GK_OP_MATMUL, q4k, 3, NULL));
-    assert_false(gk_backend_supports_params(b, GK_OP_MATMUL, q4k, 3, &tw));
-    assert_non_null(strstr(gk_backend_error(b), "only the default form"));
-    assert_false(gk_backend_supports_params(b, GK_OP_MATMUL, q4k, 3, &acc));
-    const gk_attn_params wide = {2, 1, 512, 0, 1.0f};
+    assert_int_equal(gk_backend_supports_params(b, GK_OP_MATMUL, q4k, 3, &tw), blas);
+    if (!blas) assert_non_null(strstr(gk_backend_error(b), "needs cuBLAS"));
+    assert_int_equal(gk_backend_supports_params(b, GK_OP_MATMUL, q4k, 3, &acc), blas);
+    const gk_attn_params wide = {2, 1, 512, 0, 1.0f}, bwide = {2, 1, 256, 0, 1.0f};
     assert_false(gk_backend_supports_params(b, GK_OP_ATTENTION, NULL, 0, &wide));
+    assert_false(gk_backend_supports_params(b, GK_OP_ATTENTION_BACKWARD, NULL, 0, &bwide));
+    assert_non_null(strstr(gk_backend_error(b), "head_dim 256 above 128"));
     const int mixed[4] = {GK_F32, GK_F32, GK_F16, GK_Q8_0};
     assert_false(gk_backend_supports(b, GK_OP_ATTENTION, mixed, 4));
     gk_tensor w = put(b, GK_F32, 4, 4, NULL), x = put(b, GK_F32, 4, 2, NULL), xt;
     gk_tensor y = put(b, GK_F32, 4, 2, NULL);
-    assert_int_not_equal(gk_matmul(b, &y, &w, &x, &acc), 0);
-    assert_non_null(strstr(gk_backend_error(b), "only the default form"));
+    if (!blas) {
+        assert_int_not_equal(gk_matmul(b, &y, &w, &x, &tw), 0);
+        assert_non_null(strstr(gk_backend_error(b), "needs cuBLAS"));
+    }
     gk_tensor xs = put(b, GK_F32, 2, 4, NULL);
     assert_int_equal(gk_view_transposed(&xt, &xs), 0);
     assert_int_not_equal(gk_matmul(b, &y, &w, &xt, NULL), 0);
     assert_non_null(strstr(gk_backend_error(b), "strided view"));
+    assert_int_not_equal(gk_matmul(b, &y, &w, &xt, &tw), 0);   /* every form: contiguous only */
+    assert_non_null(strstr(gk_backend_error(b), "strided view"));
     OK(b, gk_matmul(b, &y, &w, &x, NULL));
     drop(b, &w), drop(b, &x), drop(b, &y), drop(b, &xs);
+}
+
+/* ---- the train family on the device (emulated in test_cuda_train_emul) --------------------- */
+
+/* The op on backend b: inputs uploaded from the host arrays, outputs (in[i] NULL: allocated
+ * uninitialised) downloaded into out[i]. Tensors {ne0[i], ne1[i]} F32 unless types says. */
+#define TRAIN_MAX 8
+typedef struct tr_io {
+    int n;
+    int type[TRAIN_MAX];
+    int64_t ne0[TRAIN_MAX], ne1[TRAIN_MAX];
+    const void *in[TRAIN_MAX]; /* initial contents, NULL: none */
+    void *out[TRAIN_MAX];      /* where the tensor's final contents go, NULL: not wanted */
+} tr_io;
+typedef int (*tr_fn)(gk_backend *b, gk_tensor *t, const void *ctx);
+
+static void tr_run(gk_backend *b, const tr_io *io, tr_fn fn, const void *ctx, const char *what)
+{
+    gk_tensor t[TRAIN_MAX];
+    for (int i = 0; i < io->n; i++) t[i] = put(b, io->type[i] ? io->type[i] : GK_F32, io->ne0[i], io->ne1[i], io->in[i]);
+    if (fn(b, t, ctx)) fail_msg("%s on %s: %s", what, b->name, gk_backend_error(b));
+    for (int i = 0; i < io->n; i++) {
+        if (io->out[i]) get(b, &t[i], io->out[i]);
+        drop(b, &t[i]);
+    }
+}
+
+static int tr_silu(gk_backend *b, gk_tensor *t, const void *c) { return gk_silu_mul_backward(b, &t[0], &t[1], &t[2], &t[3], &t[4]); }
+static int tr_adamw(gk_backend *b, gk_tensor *t, const void *c) { return gk_adamw(b, &t[0], &t[1], &t[2], &t[3], c); }
+static int tr_ss(gk_backend *b, gk_tensor *t, const void *c) { return gk_sum_squares(b, &t[0], &t[1]); }
+static int tr_fill(gk_backend *b, gk_tensor *t, const void *c) { return gk_fill(b, &t[0], *(const float *)c); }
+static int tr_rms(gk_backend *b, gk_tensor *t, const void *c) { return gk_rmsnorm_backward(b, &t[0], &t[1], &t[2], &t[3], &t[4], 1e-5f); }
+static int tr_emb(gk_backend *b, gk_tensor *t, const void *c) { return gk_embedding_backward(b, &t[0], &t[1], &t[2]); }
+static int tr_ce(gk_backend *b, gk_tensor *t, const void *c) { return gk_cross_entropy(b, &t[0], &t[1], &t[1], &t[2], *(const float *)c); }
+static int tr_att(gk_backend *b, gk_tensor *t, const void *c)
+{
+    return gk_attention_backward(b, &t[0], &t[1], &t[2], &t[3], &t[4], &t[5], &t[6], c);
+}
+typedef struct rope_ctx { int nh, hd, pos0; bool ff; } rope_ctx;
+static int tr_rope(gk_backend *b, gk_tensor *t, const void *c)
+{
+    const rope_ctx *r = c;
+    return gk_rope_backward(b, &t[0], r->nh, r->hd, r->pos0, 10000.0f, r->ff ? &t[1] : NULL);
+}
+
+/* Tolerances: those of the emulation (test_cuda_train_emul) doubled for CUDA's expf/logf
+ * (2 ulp) and another summation order; fill and embedding_backward exactly. */
+static void device_train_ops(void **s)
+{
+    if (!dev_be) {
+        printf("device train ops skipped: %s\n", dev_why);
+        return;
+    }
+    {   /* fill, silu_mul_backward, adamw, sum_squares over 70001 / 600001 elements */
+        const int64_t n = 70001;
+        float *a = rand_f32(n, 2.0f), *g = rand_f32(n, 8.0f), *u = rand_f32(n, 3.0f);
+        float *w1 = malloc(n * 4), *w2 = malloc(n * 4), *d1 = malloc(n * 4), *d2 = malloc(n * 4);
+        const float val = -0.375f;
+        tr_io io = {1, {0}, {n}, {1}, {NULL}, {d1}};
+        tr_run(dev_be, &io, tr_fill, &val, "fill");
+        for (int64_t i = 0; i < n; i++) assert_true(d1[i] == val);
+        io = (tr_io){5, {0}, {n, n, n, n, n}, {1, 1, 1, 1, 1}, {NULL, NULL, a, g, u}, {w1, w2}};
+        tr_run(ref_be, &io, tr_silu, NULL, "silu_mul_backward");
+        io.out[0] = d1, io.out[1] = d2;
+        tr_run(dev_be, &io, tr_silu, NULL, "silu_mul_backward");
+        expect_close("device silu_mul_backward dgate", d1, w1, n, 2e-6f, 8e-6f);
+        expect_close("device silu_mul_backward dup", d2, w2, n, 2e-6f, 8e-6f);
+        float *m = rand_f32(n, 0.1f), *v = rand_f32(n, 0.01f), *w3 = malloc(n * 4), *d3 = malloc(n * 4), *w4 = malloc(n * 4),
+              *d4 = malloc(n * 4);
+        for (int64_t i = 0; i < n; i++) v[i] = fabsf(v[i]);
+        const gk_adamw_params p = {1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.5f, 3};
+        io = (tr_io){4, {0}, {n, n, n, n}, {1, 1, 1, 1}, {u, g, m, v}, {w1, NULL, w3, w4}};
+        tr_run(ref_be, &io, tr_adamw, &p, "adamw");
+        io.out[0] = d1, io.out[2] = d3, io.out[3] = d4;
+        tr_run(dev_be, &io, tr_adamw, &p, "adamw");
+        expect_close("device adamw w", d1, w1, n, 2e-5f * p.lr, 4e-7f);
+        expect_close("device adamw m", d3, w3, n, 1e-8f, 1e-5f);
+        expect_close("device adamw v", d4, w4, n, 1e-10f, 1e-5f);
+        const int64_t big = 600001;
+        float *x = rand_f32(big, 2.0f), init = 2.5f, want, got;
+        io = (tr_io){2, {0}, {1, big}, {1, 1}, {&init, x}, {&want}};
+        tr_run(ref_be, &io, tr_ss, NULL, "sum_squares");
+        io.out[0] = &got;
+        tr_run(dev_be, &io, tr_ss, NULL, "sum_squares");
+        expect_close("device sum_squares", &got, &want, 1, 0, 6e-7f);
+        free(a), free(g), free(u), free(w1), free(w2), free(d1), free(d2), free(m), free(v), free(w3), free(d3), free(w4),
+            free(d4), free(x);
+    }
+    {   /* rmsnorm_backward: 130 rows of 1000 (3 dw groups), accumulating */
+        const int64_t dim = 1000, T = 130, n = dim * T;
+        float *x = rand_f32(n, 3.0f), *dy = rand_f32(n, 1.0f), *w = rand_f32(dim, 1.5f), *dx = rand_f32(n, 1.0f),
+              *dw = rand_f32(dim, 1.0f);
+        float *wdx = malloc(n * 4), *wdw = malloc(dim * 4), *gdx = malloc(n * 4), *gdw = malloc(dim * 4);
+        tr_io io = {5, {0}, {dim, dim, dim, dim, dim}, {T, 1, T, T, 1}, {dx, dw, dy, x, w}, {wdx, wdw}};
+        tr_run(ref_be, &io, tr_rms, NULL, "rmsnorm_backward");
+        io.out[0] = gdx, io.out[1] = gdw;
+        tr_run(dev_be, &io, tr_rms, NULL, "rmsnorm_backward");
+        expect_close("device rmsnorm_backward dx", gdx, wdx, n, 4e-6f * sqrtf((float)dim), 2e-5f);
+        expect_close("device rmsnorm_backward dw", gdw, wdw, dim, 4e-6f * (float)T, 2e-5f);
+        free(x), free(dy), free(w), free(dx), free(dw), free(wdx), free(wdw), free(gdx), free(gdw);
+    }
+    {   /* rope_backward at position 4000 with Llama 3.1's factors: rope's per-pair tolerance */
+        const rope_ctx r = {4, 128, 4000, true};
+        const int64_t T = 2, n = (int64_t)r.nh * r.hd * T;
+        float *x = rand_f32(n, 2.0f), *ff = malloc(r.hd / 2 * 4), *want = malloc(n * 4), *got = malloc(n * 4);
+        for (int i = 0; i < r.hd / 2; i++) ff[i] = 0.5f + 7.5f * (float)i / (float)(r.hd / 2);
+        tr_io io = {2, {0}, {(int64_t)r.nh * r.hd, r.hd / 2}, {T, 1}, {x, ff}, {want}};
+        tr_run(ref_be, &io, tr_rope, &r, "rope_backward");
+        io.out[0] = got;
+        tr_run(dev_be, &io, tr_rope, &r, "rope_backward");
+        expect_rope_device(got, want, x, r.nh, r.hd, r.pos0, T, ff);
+        free(x), free(ff), free(want), free(got);
+    }
+    {   /* embedding_backward: 5000 tokens (3 sorted chunks) over 50 rows of 300, bit-equal; then
+         * an id outside the table is the sync point's error, reported once */
+        const int64_t dim = 300, vocab = 50, T = 5000;
+        float *table = rand_f32(dim * vocab, 1.0f), *dy = rand_f32(dim * T, 1.0f), *want = malloc(dim * vocab * 4),
+              *got = malloc(dim * vocab * 4);
+        int32_t *ids = malloc(T * 4);
+        for (int64_t t = 0; t < T; t++) ids[t] = (int32_t)((t * 7 + t / 3) % vocab);
+        tr_io io = {3, {0, 0, GK_I32}, {dim, dim, T}, {vocab, T, 1}, {table, dy, ids}, {want}};
+        tr_run(ref_be, &io, tr_emb, NULL, "embedding_backward");
+        io.out[0] = got;
+        tr_run(dev_be, &io, tr_emb, NULL, "embedding_backward");
+        assert_memory_equal(got, want, dim * vocab * 4);
+        ids[17] = (int32_t)vocab;
+        gk_tensor tt = put(dev_be, GK_F32, dim, vocab, table), tdy = put(dev_be, GK_F32, dim, T, dy),
+                  ti = put(dev_be, GK_I32, T, 1, ids);
+        OK(dev_be, gk_embedding_backward(dev_be, &tt, &tdy, &ti));
+        assert_int_not_equal(dev_be->ops->sync(dev_be), 0);
+        assert_non_null(strstr(gk_backend_error(dev_be), "embedding_backward: a token id was outside the table"));
+        OK(dev_be, dev_be->ops->sync(dev_be));
+        drop(dev_be, &tt), drop(dev_be, &tdy), drop(dev_be, &ti);
+        free(table), free(dy), free(want), free(got), free(ids);
+    }
+    {   /* cross_entropy over 32000 logits a row, dlogits in place; a bad target's error word */
+        const int64_t V = 32000, T = 3;
+        const float scale = 1.0f / (float)T;
+        float *z = rand_f32(V * T, 30.0f), *wl = malloc(T * 4), *wd = malloc(V * T * 4), *gl = malloc(T * 4),
+              *gd = malloc(V * T * 4);
+        int32_t tg[3] = {0, 31999, 12345};
+        tr_io io = {3, {0, 0, GK_I32}, {T, V, T}, {1, T, 1}, {NULL, z, tg}, {wl, wd}};
+        tr_run(ref_be, &io, tr_ce, &scale, "cross_entropy");
+        io.out[0] = gl, io.out[1] = gd;
+        tr_run(dev_be, &io, tr_ce, &scale, "cross_entropy");
+        expect_close("device cross_entropy loss", gl, wl, T, 4e-6f * (30.0f + logf((float)V) + 1.0f), 2e-6f);
+        expect_close("device cross_entropy dlogits", gd, wd, V * T, 2e-6f * scale, 2e-4f);
+        tg[1] = (int32_t)V;
+        gk_tensor tl = put(dev_be, GK_F32, T, 1, NULL), tz = put(dev_be, GK_F32, V, T, z), tt = put(dev_be, GK_I32, T, 1, tg);
+        OK(dev_be, gk_cross_entropy(dev_be, &tl, NULL, &tz, &tt, scale));
+        assert_int_not_equal(dev_be->ops->sync(dev_be), 0);
+        assert_non_null(strstr(gk_backend_error(dev_be), "cross_entropy: a target was outside the vocabulary"));
+        OK(dev_be, dev_be->ops->sync(dev_be));
+        drop(dev_be, &tl), drop(dev_be, &tz), drop(dev_be, &tt);
+        free(z), free(wl), free(wd), free(gl), free(gd);
+    }
+    {   /* attention_backward: grouped heads, partial tiles, the widest head, a 12-head model */
+        static const struct { int nh, nkv, hd; int64_t T; } cases[] = {{4, 2, 64, 37}, {2, 1, 128, 130}, {12, 12, 64, 64}};
+        for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+            const int64_t qw = (int64_t)cases[ci].nh * cases[ci].hd, kw = (int64_t)cases[ci].nkv * cases[ci].hd, T = cases[ci].T;
+            const gk_attn_params p = {cases[ci].nh, cases[ci].nkv, cases[ci].hd, 0, 1.0f / sqrtf((float)cases[ci].hd)};
+            float *q = rand_f32(qw * T, 1.0f), *k = rand_f32(kw * T, 2.0f), *v = rand_f32(kw * T, 1.0f), *go = rand_f32(qw * T, 1.0f);
+            float *w[3] = {malloc(qw * T * 4), malloc(kw * T * 4), malloc(kw * T * 4)};
+            float *g[3] = {malloc(qw * T * 4), malloc(kw * T * 4), malloc(kw * T * 4)};
+            tr_io io = {7, {0}, {qw, kw, kw, qw, qw, kw, kw}, {T, T, T, T, T, T, T}, {NULL, NULL, NULL, go, q, k, v},
+                        {w[0], w[1], w[2]}};
+            tr_run(ref_be, &io, tr_att, &p, "attention_backward");
+            io.out[0] = g[0], io.out[1] = g[1], io.out[2] = g[2];
+            tr_run(dev_be, &io, tr_att, &p, "attention_backward");
+            static const char *const nm[3] = {"device attention_backward dq", "device attention_backward dk",
+                                              "device attention_backward dv"};
+            for (int i = 0; i < 3; i++) expect_close(nm[i], g[i], w[i], (i ? kw : qw) * T, 4e-5f, 2e-4f);
+            for (int i = 0; i < 3; i++) free(w[i]), free(g[i]);
+            free(q), free(k), free(v), free(go);
+        }
+    }
+}
+
+/* The matmul forms backward uses, on the device against ref: every transpose pair, alpha 0.75
+ * with beta 0 and 0.5, F32/q8_0/q4_0/q4_k weights; and dX = dY·W on a Q4_0 weight of 2100 rows
+ * of 4096 (two F32 panels of 32 MiB). cuBLAS's F32 sums in its own order: 1e-6·K + 1e-5. */
+static void device_matmul_forms(void **s)
+{
+    if (!dev_be) {
+        printf("device matmul forms skipped: %s\n", dev_why);
+        return;
+    }
+    if (!dev_has_blas()) {
+        printf("device matmul forms skipped: no cuBLAS (supports() refuses them: device_supports)\n");
+        return;
+    }
+    static const int types[] = {GK_F32, GK_Q8_0, GK_Q4_0, GK_Q4_K};
+    for (int ti = 0; ti < 5; ti++)
+        for (int form = ti == 4 ? 2 : 0; form < (ti == 4 ? 3 : 4); form++)
+            for (int bi = 0; bi < 2; bi++) {
+                const int type = ti == 4 ? GK_Q4_0 : types[ti];
+                const int64_t wn = ti == 4 ? 4096 : 256, wr = ti == 4 ? 2100 : 9, M = ti == 4 ? 3 : 5;
+                const gk_matmul_params p = {form & 1, (form >> 1) & 1, 0.75f, bi ? 0.5f : 0.0f};
+                const int64_t K = p.trans_w ? wr : wn, N = p.trans_w ? wn : wr;
+                const int64_t x0 = p.trans_x ? M : K, x1 = p.trans_x ? K : M;
+                float *wf = rand_f32(wn * wr, 1.0f), *x = rand_f32(x0 * x1, 1.0f), *y0 = rand_f32(N * M, 1.0f);
+                uint8_t *w = encode(type, wf, wn, wr);
+                float *want = malloc(N * M * 4), *got = malloc(N * M * 4);
+                for (int be = 0; be < 2; be++) {
+                    gk_backend *b = be ? dev_be : ref_be;
+                    gk_tensor tw = put(b, type, wn, wr, w), tx = put(b, GK_F32, x0, x1, x), ty = put(b, GK_F32, N, M, y0);
+                    OK(b, gk_matmul(b, &ty, &tw, &tx, &p));
+                    get(b, &ty, be ? got : want);
+                    drop(b, &tw), drop(b, &tx), drop(b, &ty);
+                }
+                char what[96];
+                snprintf(what, sizeof what, "device matmul %s %lldx%lld trans_x %d trans_w %d beta %g", gk_type_name(type),
+                         (long long)wn, (long long)wr, p.trans_x, p.trans_w, (double)p.beta);
+                expect_close(what, got, want, N * M, 1e-6f * (float)K + 1e-5f, 1e-5f);
+                free(wf), free(x), free(y0), free(w), free(want), free(got);
+            }
 }
 
 int main(void)
@@ -874,6 +1111,8 @@ int main(void)
         cmocka_unit_test(attention_decode),
         cmocka_unit_test(attention_prefill),
         cmocka_unit_test(device_supports),
+        cmocka_unit_test(device_train_ops),
+        cmocka_unit_test(device_matmul_forms),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
