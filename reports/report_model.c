@@ -76,7 +76,22 @@ static bool triad_streams_memory(const gc_case_result *c) {
 }
 
 static bool is_generation(const rp_row *r) {
-    return !strcmp(r->unit, "generation") || !strcmp(r->unit, "image") || !strcmp(r->unit, "step");
+    return !strcmp(r->unit, "generation") || !strcmp(r->unit, "image") || !strcmp(r->unit, "step") ||
+           !strcmp(r->unit, RP_TRAIN_UNIT);
+}
+
+/* A training step's figure (tokens per second) seen as the job people price: a million trained
+ * tokens (RP_TRAIN_PHASE), the same measurement with every per-unit figure scaled. */
+static int add_train_job_row(rp_model *m, int step) {
+    rp_row *r = add_row(m);   /* may move the rows: the step is found again by its index */
+    if (!r) return -1;
+    *r = m->rows[step];
+    snprintf(r->id.phase, sizeof r->id.phase, "%s", RP_TRAIN_PHASE);
+    snprintf(r->unit, sizeof r->unit, "%s", RP_TRAIN_UNIT);
+    r->tput /= 1e6, r->lo /= 1e6, r->hi /= 1e6;
+    r->work_per_rep /= 1e6;
+    if (r->j_per_unit > 0) r->j_per_unit *= 1e6;
+    return 0;
 }
 
 /* ---- inputs --------------------------------------------------------------------------------- */
@@ -215,6 +230,9 @@ static int add_results(rp_model *m, const char *input, gc_err *err) {
         if (probe > host->meas_bw_gbs) host->meas_bw_gbs = probe;
         host->meas_read_gbs = fmax(host->meas_read_gbs, metric(&c->metrics, GC_METRIC_READ_GBS));
         host->meas_fma_gflops = fmax(host->meas_fma_gflops, metric(&c->metrics, GC_METRIC_FMA_PEAK_GFLOPS));
+        if (!strcmp(r->id.workload, "train") && !strcmp(r->id.phase, "step") && !strcmp(r->unit, "token") &&
+            add_train_job_row(m, (int)(r - m->rows)))
+            return results_free(&res), gc_errf(err, "out of memory");
     }
     results_free(&res);
     return 0;

@@ -34,6 +34,11 @@ typedef struct rp_input {
     unsigned long long dev, ino;
 } rp_input;
 
+/* The job a training step is priced as: a million trained tokens (the train workload's step
+ * phase, its tokens per second divided by 10⁶). */
+#define RP_TRAIN_PHASE "1m-tokens"
+#define RP_TRAIN_UNIT "Mtoken"
+
 /* One figure: a phase of a case on a host (measured), or projected/stated for a host. */
 typedef struct rp_row {
     int host;

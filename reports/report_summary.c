@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/escape.h"
+#include "bench/workload.h"
 #include "reports/report_model.h"
 #include "reports/volume.h"
 
@@ -24,6 +25,14 @@ void rp_fmt_num(char *b, size_t n, double x) { volume_fmt_sig(b, n, x, 3); }
 
 /* Dollars for a person, the same way as every table writes them (volume_fmt_usd). */
 void rp_fmt_usd(char *b, size_t n, double x) { volume_fmt_usd(b, n, x); }
+
+/* A case's parameter as recorded, else its workload's default (results leave defaults out). */
+static void param_or_default(const gc_case_id *id, const char *name, char *b, size_t n) {
+    if (gc_params_get(id->params, name, b, n)) return;
+    const gc_workload *w = gc_workload_find(id->workload);
+    int i = w && w->params ? gc_param_find(w->params, name) : -1;
+    if (i >= 0 && w->params[i].def) snprintf(b, n, "%s", w->params[i].def);
+}
 
 /* "tinyllama-1.1b q4_0: one generation = 128-token prompt + 32 new tokens". */
 void rp_job_title(const rp_model *m, const rp_job *job, char *b, size_t n) {
@@ -50,6 +59,15 @@ void rp_job_title(const rp_model *m, const rp_job *job, char *b, size_t n) {
         snprintf(b, n, "%s: one generation = %.0f-token prompt + %.0f new tokens", what, prompt, gen);
     else if (!strcmp(job->unit, "generation"))
         snprintf(b, n, "%s: one generation (prompt and length not recorded)", what);
+    else if (!strcmp(job->unit, RP_TRAIN_UNIT)) {   /* "LoRA of tinyllama-1.1b on a q4_0 base: ..." */
+        char mode[16] = "full", bt[16] = "?", sq[16] = "?", who[128];
+        param_or_default(id, "mode", mode, sizeof mode);
+        param_or_default(id, "batch", bt, sizeof bt), param_or_default(id, "seq", sq, sizeof sq);
+        if (!strcmp(mode, "lora")) snprintf(who, sizeof who, "LoRA of %s on a %s base", id->preset, id->quant);
+        else snprintf(who, sizeof who, "full training of %s", id->preset);
+        snprintf(b, n, "%s: one job = 1M trained tokens in steps of %s × %s (a 10M-token fine-tune is 10 jobs)", who,
+                 bt, sq);
+    }
     else
         snprintf(b, n, "%s: one %s (%s)", what, job->unit, id->phase);
 }
