@@ -18,13 +18,17 @@
  * The image job: the default suite runs sd-tiny (SD 1.x's architecture and kernels at 2.5M
  * parameters, 64×64, 4 steps), because sd1.5's verification alone — one guided step and the
  * decoder through the scalar ref backend at 64×64 — takes about 3 minutes on a 2-core VM, and its
- * 128×128 case 6 in all; `full` runs sd1.5 at 512×512, 20 steps, and 256×256. */
+ * 128×128 case 6 in all; `full` runs sd1.5 at 512×512, 20 steps, and 256×256.
+ * Training: llama-124m full training at llm.c's CPU reference shape (4 × 64 tokens a step);
+ * `full` adds LoRA of tinyllama-1.1b on a q4_0 base (1 × 256). */
 static const gc_suite_line default_lines[] = {
     {"triad", NULL, NULL, NULL, NULL},
     {"llm", "tinyllama-1.1b", "q4_0,q8_0", "prompt=128,gen=32", NULL},
     {"image", "sd-tiny", "q8_0", "width=64,steps=4", NULL},
+    {"train", "llama-124m", "f32", NULL, NULL},
     {"kernels", NULL, "q4_0,q8_0", NULL, GPU_BACKEND},
     {"llm", "tinyllama-1.1b", "q4_0,q8_0", "prompt=128,gen=32", GPU_BACKEND},
+    {"train", "llama-124m", "f32", NULL, GPU_BACKEND},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -34,7 +38,11 @@ static const gc_suite_line full_lines[] = {
     {"llm", "llama2-7b,llama3-8b,mistral-7b", "q4_0,q8_0", NULL, NULL},
     {"image", "sd1.5", "q8_0,q4_0,f16", NULL, NULL},
     {"image", "sd1.5", "q8_0", "width=256", NULL},
+    {"train", "llama-124m", "f32", NULL, NULL},
+    {"train", "tinyllama-1.1b", "q4_0", "mode=lora,batch=1,seq=256", NULL},
     {"kernels", NULL, "q4_0,q8_0,f16", NULL, GPU_BACKEND},
+    {"train", "llama-124m", "f32", NULL, GPU_BACKEND},
+    {"train", "tinyllama-1.1b", "q4_0", "mode=lora,batch=1,seq=256", GPU_BACKEND},
     {"llm", "tinyllama-1.1b", "q4_0,q8_0,f16", NULL, GPU_BACKEND},
     {"llm", "llama2-7b,llama3-8b,mistral-7b", "q4_0,q8_0", NULL, GPU_BACKEND},
     {NULL, NULL, NULL, NULL, NULL},
@@ -45,6 +53,7 @@ static const gc_suite_line smoke_lines[] = {
     {"triad", NULL, NULL, NULL, NULL},
     {"llm", "tiny", "q4_0", NULL, NULL},
     {"image", "sd-tiny", "q8_0", NULL, NULL},
+    {"train", "tiny", "f32", NULL, NULL},
     {"llm", "tiny", "q4_0", NULL, GPU_BACKEND},
     {NULL, NULL, NULL, NULL, NULL},
 };
@@ -52,6 +61,7 @@ static const gc_suite_line smoke_lines[] = {
 static const gc_suite suite_default = {
     "default",
     "what `make run` measures on this machine (llm: prompt 128, 32 new tokens; image: sd-tiny 64×64, 4 steps; "
+    "train: llama-124m full, 4 × 64 tokens a step; "
     "3 reps; the GPU too where one is present)",
     false, 3, default_lines};
 static const gc_suite suite_full = {"full", "the default suite plus the large presets", false, 0, full_lines};

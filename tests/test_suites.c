@@ -30,14 +30,16 @@ static void default_without_gpu(void **st) {
     char note[320];
     int n;
     const gc_suite_line *const *l = select_lines("default", false, &n, note, sizeof note);
-    assert_int_equal(n, 3);
+    assert_int_equal(n, 4);
     assert_true(is(l[0], "triad", NULL));
     assert_true(is(l[1], "llm", NULL));
     assert_string_equal(l[1]->presets, "tinyllama-1.1b");
     assert_string_equal(l[1]->params, "prompt=128,gen=32");
     assert_true(is(l[2], "image", NULL));   /* one image job, small enough for make run */
     assert_string_equal(l[2]->params, "width=64,steps=4");
-    assert_string_equal(note, "suite default: no GPU here, so its 2 cuda lines (kernels, llm) are left out: "
+    assert_true(is(l[3], "train", NULL));   /* llm.c's CPU reference shape */
+    assert_string_equal(l[3]->presets, "llama-124m");
+    assert_string_equal(note, "suite default: no GPU here, so its 3 cuda lines (kernels, llm, train) are left out: "
                               "this run measures the CPU only");
 }
 
@@ -45,15 +47,18 @@ static void default_with_gpu(void **st) {
     char note[320] = "unchanged";
     int n;
     const gc_suite_line *const *l = select_lines("default", true, &n, note, sizeof note);
-    assert_int_equal(n, 5);
+    assert_int_equal(n, 7);
     assert_true(is(l[0], "triad", NULL));
     assert_true(is(l[1], "llm", NULL));
     assert_true(is(l[2], "image", NULL));
-    assert_true(is(l[3], "kernels", "cuda"));   /* the GPU's roofline: bandwidth and compute */
-    assert_true(is(l[4], "llm", "cuda"));       /* the same job as on the CPU */
-    assert_string_equal(l[4]->presets, l[1]->presets);
-    assert_string_equal(l[4]->quants, l[1]->quants);
-    assert_string_equal(l[4]->params, l[1]->params);
+    assert_true(is(l[3], "train", NULL));
+    assert_true(is(l[4], "kernels", "cuda"));   /* the GPU's roofline: bandwidth and compute */
+    assert_true(is(l[5], "llm", "cuda"));       /* the same job as on the CPU */
+    assert_string_equal(l[5]->presets, l[1]->presets);
+    assert_string_equal(l[5]->quants, l[1]->quants);
+    assert_string_equal(l[5]->params, l[1]->params);
+    assert_true(is(l[6], "train", "cuda"));
+    assert_string_equal(l[6]->presets, l[3]->presets);
     assert_string_equal(note, "");
 }
 
@@ -98,20 +103,20 @@ static int count_cases(const char *out, const char *backend) {
     return n;
 }
 
-/* What `gencost run` (the default suite) plans here: 2 triad + 2 llm + 1 image cases on the CPU;
- * with a GPU also 2 kernels + 2 llm on cuda, else a note. */
+/* What `gencost run` (the default suite) plans here: 2 triad + 2 llm + 1 image + 1 train cases on
+ * the CPU; with a GPU also 2 kernels + 2 llm + 1 train on cuda, else a note. */
 static void cli_default_here(void **st) {
     char why[256] = "";
     bool gpu = gc_suite_gpu_here(why, sizeof why);
     th_proc p;
     assert_int_equal(th_run(&p, bin(), (const char *const[]){"run", "--dry-run", NULL}, (th_io){0}, 60), 0);
-    assert_int_equal(count_cases(p.out, "cpu"), 5);
-    assert_int_equal(count_cases(p.out, "cuda"), gpu ? 4 : 0);
+    assert_int_equal(count_cases(p.out, "cpu"), 6);
+    assert_int_equal(count_cases(p.out, "cuda"), gpu ? 5 : 0);
     if (gpu) {
         assert_null(strstr(p.err, "no GPU here"));
     } else {
         char want[400];
-        snprintf(want, sizeof want, "note: suite default: no GPU here, so its 2 cuda lines (kernels, llm) are left "
+        snprintf(want, sizeof want, "note: suite default: no GPU here, so its 3 cuda lines (kernels, llm, train) are left "
                  "out: this run measures the CPU only (%s)\n", why);
         assert_string_equal(p.err, want);
     }
@@ -119,7 +124,7 @@ static void cli_default_here(void **st) {
     /* --backend chooses the backends: no GPU lines, no note. */
     assert_int_equal(th_run(&p, bin(), (const char *const[]){"run", "--dry-run", "--backend", "cpu", NULL},
                             (th_io){0}, 60), 0);
-    assert_int_equal(count_cases(p.out, "cpu"), 5);
+    assert_int_equal(count_cases(p.out, "cpu"), 6);
     assert_int_equal(count_cases(p.out, "cuda"), 0);
     assert_string_equal(p.err, "");
     th_free(&p);
