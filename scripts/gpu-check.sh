@@ -13,6 +13,8 @@
 #                                 fraction, verification against ref
 #   7 llm decode and prefill      tinyllama-1.1b and llama2-7b Q4_0 on cuda: token/s, device
 #                                 time, roofline fraction
+#   8 train tiny on cuda --quick  full (F32) and LoRA on a Q4_0 base: the train family and
+#                                 matmul's backward forms end to end, verified against ref
 # Without a GPU (none visible, or --no-gpu) the GPU steps print why they are skipped and the
 # others run (build, the emulation part of test_cuda, info): make test runs it that way.
 # usage: scripts/gpu-check.sh [--build DIR] [--out DIR] [--budget S] [--no-gpu] [--jobs N]
@@ -26,7 +28,7 @@ while [ $# -gt 0 ]; do
         --budget) budget=${2:?--budget needs seconds}; shift 2 ;;
         --jobs) jobs=${2:?--jobs needs a number}; shift 2 ;;
         --no-gpu) force_no_gpu=1; shift ;;
-        -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "gpu-check: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -150,6 +152,14 @@ for preset in tinyllama-1.1b llama2-7b; do
         "$build/gencost" run --workload llm --preset "$preset" --quant q4_0 --backend cuda --phases prefill,decode \
         --reps 3 --out "$out/llm-$preset.json"
     [ "$gpu" = 1 ] && figures "$out/llm-$preset.json"
+done
+
+# 8. training on the GPU: every train op and backward matmul form, verified against ref
+for mode in full lora; do
+    gpu_step "train tiny $mode on cuda --quick" 90 \
+        "$build/gencost" run --workload train --preset tiny --mode "$mode" $([ "$mode" = lora ] && echo --quant q4_0) \
+        --backend cuda --quick --out "$out/train-$mode.json"
+    [ "$gpu" = 1 ] && figures "$out/train-$mode.json"
 done
 
 echo
