@@ -10,8 +10,8 @@
  *  - the out-of-range ids and targets raise the device error word;
  *  - the matmul forms training uses (dX = dY·W, dW += dYᵀ·X, every transpose pair, alpha and
  *    beta) as the backend issues them: the column-major GEMM calls of gk_plan_gemm_form run by a
- *    host GEMM, over F32 panels from the emulated dequantisation (q4_0, q8_0, q4_k, and F32 W
- *    directly), several panels per weight;
+ *    host GEMM, over F32 panels from the emulated dequantisation (q4_0, q8_0, q4_k, f16, bf16,
+ *    q4_1, q6_k; an F32 W directly), several panels per weight;
  *  - the memory-transaction model's sector efficiency of the elementwise and row kernels
  *    (every global access whole sectors: 100%);
  *  - training end to end (bench/train, the tiny preset, full and LoRA on a Q4_0 base): a
@@ -494,14 +494,15 @@ static void emul_matmul_form(const gk_tensor *w, const uint8_t *wdata, const flo
 }
 
 /* Every transpose pair with alpha 0.75 and beta 0 or 0.5, on a weight of 9 rows of 256 (q4_k's
- * block) in F32, q8_0, q4_0, q4_k, against ref's matmul in that form; panels of the whole
+ * block) in F32, q8_0, q4_0, q4_k (LoRA's bases) and f16, bf16, q4_1, q6_k, against ref's matmul
+ * in that form; panels of the whole
  * weight and of 4 rows (3 panels, the last of 1). Tolerance: F32 rounding of the sums,
  * 1e-5·√K absolute + 1e-5 relative (the host GEMM sums in double, so only the panel's values
  * can differ: they must equal the type table's dequantisation). */
 static void matmul_forms_match_ref(void **s) {
-    static const int types[] = {GK_F32, GK_Q8_0, GK_Q4_0, GK_Q4_K};
+    static const int types[] = {GK_F32, GK_Q8_0, GK_Q4_0, GK_Q4_K, GK_F16, GK_BF16, GK_Q4_1, GK_Q6_K};
     const int64_t wn = 256, wr = 9, M = 5;
-    for (int ti = 0; ti < 4; ti++)
+    for (int ti = 0; ti < 8; ti++)
         for (int form = 0; form < 4; form++)
             for (int bi = 0; bi < 2; bi++) {
                 const gk_matmul_params p = {form & 1, (form >> 1) & 1, 0.75f, bi ? 0.5f : 0.0f};
