@@ -401,7 +401,7 @@ static void cross_entropy_matches_ref(void **s) {
 }
 
 /* ---- attention backward --------------------------------------------------------------------- */
-typedef struct ab_case { int n_head, n_kv, hd; int64_t T; } ab_case;
+typedef struct ab_case { int n_head, n_kv, hd; int64_t T; float kscale; } ab_case;
 
 static void emul_attention_backward(const gk_attb_args *a, int rev) {
     gk_grid g = gk_plan_attb_q(a->n_head, a->T);
@@ -411,11 +411,11 @@ static void emul_attention_backward(const gk_attb_args *a, int rev) {
 }
 
 /* ref accumulates in double; here F32 sums over ≤ T keys of ≤ hd-term dots (q and dout of
- * magnitude ≤ 1, k ≤ 2, scale 1/√hd): 2e-5 absolute + 1e-4 relative, F32's 2^-24 times the
+ * magnitude ≤ 1, k ≤ kscale, scale 1/√hd): 2e-5 absolute + 1e-4 relative, F32's 2^-24 times the
  * sums' term counts with room. */
 static void check_attention_backward(ab_case c) {
     const int64_t qw = (int64_t)c.n_head * c.hd, kw = (int64_t)c.n_kv * c.hd, T = c.T;
-    float *q = rnd(qw * T, 1.0f), *k = rnd(kw * T, 2.0f), *v = rnd(kw * T, 1.0f), *dout = rnd(qw * T, 1.0f);
+    float *q = rnd(qw * T, 1.0f), *k = rnd(kw * T, c.kscale), *v = rnd(kw * T, 1.0f), *dout = rnd(qw * T, 1.0f);
     float *wq = malloc((size_t)(qw * T) * 4), *wk = malloc((size_t)(kw * T) * 4), *wv = malloc((size_t)(kw * T) * 4);
     const gk_attn_params p = {c.n_head, c.n_kv, c.hd, 0, 1.0f / sqrtf((float)c.hd)};
     gk_tensor tq = rt(GK_F32, qw, T, q), tk = rt(GK_F32, kw, T, k), tv = rt(GK_F32, kw, T, v),
@@ -447,12 +447,14 @@ static void check_attention_backward(ab_case c) {
 
 static void attention_backward_matches_ref(void **s) {
     static const ab_case cases[] = {
-        {1, 1, 4, 1},    /* one token: p = 1, ds = 0 */
-        {2, 1, 8, 5},    /* one tile, two heads share the KV head */
-        {4, 2, 16, 37},  /* three tiles each way, the last partial */
-        {3, 3, 64, 17},  /* no grouping; the second tile holds one row */
-        {2, 1, 128, 20}, /* the widest head (GK_AB_DMAX) */
-        {6, 2, 12, 33},  /* a head width not a multiple of 8, groups of 3 */
+        {1, 1, 4, 1, 2},     /* one token: p = 1, ds = 0 */
+        {2, 1, 8, 5, 2},     /* one tile, two heads share the KV head */
+        {4, 2, 16, 37, 2},   /* three tiles each way, the last partial */
+        {3, 3, 64, 17, 2},   /* no grouping; the second tile holds one row */
+        {2, 1, 128, 20, 2},  /* the widest head (GK_AB_DMAX) */
+        {6, 2, 12, 33, 2},   /* a head width not a multiple of 8, groups of 3 */
+        {2, 1, 64, 130, 2},  /* nine tiles each way: the online max moves across many tiles */
+        {2, 2, 32, 40, 12},  /* scores up to ~20: a peaked softmax, p·(dp − D) near cancellation */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_attention_backward(cases[i]);
 }
