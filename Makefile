@@ -16,7 +16,7 @@ CC       := $(if $(filter cc,$(CC)),gcc,$(CC))
 VERSION  := 0.1.0
 GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)
 
-PKGS      := hwloc jansson libcurl sqlite3 inih libpng
+PKGS      := hwloc jansson libcurl sqlite3 inih libpng libmicrohttpd
 # What pkg-config cannot find: the libraries always, cmocka too when tests are asked for.
 missing_pkgs = $(strip $(foreach p,$(1),$(if $(shell pkg-config --exists $(p) 2>/dev/null && echo y),,$(p))))
 MISSING_BUILD := $(if $(filter-out deps deps-run clean,$(or $(MAKECMDGOALS),all)),$(call missing_pkgs,$(PKGS) $(if $(filter test,$(MAKECMDGOALS)),cmocka)))

@@ -20,6 +20,7 @@ static const command commands[] = {
     {"history", cmd_history, "store results in a history database; list, show, plot, check"},
     {"export", cmd_export, "write a preset's synthetic model as a GGUF file"},
     {"logits", cmd_logits, "run token ids through a model and write raw float32 logits"},
+    {"serve", cmd_serve, "serve a model as an OpenAI-compatible HTTP endpoint"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

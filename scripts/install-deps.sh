@@ -20,11 +20,11 @@ case $mode in
 esac
 
 DEB_RUN_PKGS=(build-essential pkg-config libhwloc-dev hwloc libjansson-dev libinih-dev
-              libcurl4-openssl-dev libsqlite3-dev sqlite3 libpng-dev gnuplot-nox)
+              libcurl4-openssl-dev libsqlite3-dev sqlite3 libpng-dev gnuplot-nox libmicrohttpd-dev)
 DEB_TEST_PKGS=(clang libcmocka-dev gcc-aarch64-linux-gnu qemu-user)
 # AArch64 cmocka, so the Apple-Silicon/NEON kernels are tested under qemu (Debian multiarch).
 DEB_ARM64_PKGS=(libcmocka-dev:arm64)
-BREW_RUN_PKGS=(hwloc jansson inih curl sqlite libpng gnuplot pkg-config)
+BREW_RUN_PKGS=(hwloc jansson inih curl sqlite libpng gnuplot pkg-config libmicrohttpd)
 BREW_TEST_PKGS=(cmocka)
 
 DEB_PKGS=("${DEB_RUN_PKGS[@]}")
