@@ -95,6 +95,16 @@ static void utc_fmt(char *buf, size_t n, const char *fmt) {
 void gc_utc_iso(char *buf, size_t n) { utc_fmt(buf, n, "%Y-%m-%dT%H:%M:%SZ"); }
 void gc_utc_compact(char *buf, size_t n) { utc_fmt(buf, n, "%Y%m%dT%H%M%SZ"); }
 
+void gc_utc_iso_ms(char *buf, size_t n) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char s[32];
+    strftime(s, sizeof s, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf, n, "%s.%03ldZ", s, ts.tv_nsec / 1000000);
+}
+
 static const char *digits(const char *s) {
     while (*s >= '0' && *s <= '9') s++;
     return s;

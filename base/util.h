@@ -34,6 +34,7 @@ const char *gc_esc(const char *s, char *buf, size_t n);
 
 double gc_now(void);                         /* monotonic seconds */
 void gc_utc_iso(char *buf, size_t n);        /* "2026-11-22T00:07:17Z" */
+void gc_utc_iso_ms(char *buf, size_t n);     /* "2026-11-22T00:07:17.042Z": phases, meter logs */
 void gc_utc_compact(char *buf, size_t n);    /* "20261122T000717Z" for file names */
 
 /* Strict number parsing: whole string, range-checked. Return 0 on success. Decimal only: an

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "bench/host/facts.h"
+#include "base/exec.h"
 #include "base/version.h"
 #include "kernels/backend.h"
 
@@ -62,6 +63,9 @@ void results_init(gc_results *r) {
     r->host = host_json();
     snprintf(r->host_name, sizeof r->host_name, "%s", host_get()->name);
     r->build = build_json();
+    r->environment = json_object();
+    for (const char *const *n = gc_measure_env; *n; n++)
+        if (getenv(*n)) json_object_set_new(r->environment, *n, text_json(getenv(*n)));
 }
 
 gc_case_result *results_add_case(gc_results *r) {
@@ -84,6 +88,7 @@ void results_free(gc_results *r) {
     free(r->command_line);
     json_decref(r->host);
     json_decref(r->build);
+    json_decref(r->environment);
     memset(r, 0, sizeof *r);
 }
 
@@ -157,6 +162,8 @@ static json_t *case_json(const gc_case_result *c, int schema) {
                                                "values", kv_json(c->verify.vals, c->verify.n_vals)));
     json_object_set_new(o, "metrics", kv_json(c->metrics.vals, c->metrics.n_vals));
     json_object_set_new(o, "energy", energy_to_json(&c->energy));
+    if (c->started[0]) json_object_set_new(o, "started", text_json(c->started));
+    if (c->finished[0]) json_object_set_new(o, "finished", text_json(c->finished));
     return o;
 }
 
@@ -173,6 +180,7 @@ static json_t *results_json(const gc_results *r) {
     json_object_set_new(o, "started", text_json(r->started));
     json_object_set_new(o, "finished", text_json(r->finished));
     json_object_set_new(o, "command_line", text_json(r->command_line ? r->command_line : ""));
+    json_object_set_new(o, "environment", r->environment ? json_deep_copy(r->environment) : json_object());
     json_t *cases = json_array();
     for (int i = 0; i < r->n_cases; i++) json_array_append_new(cases, case_json(&r->cases[i], r->schema));
     json_object_set_new(o, "cases", cases);
@@ -513,6 +521,8 @@ static int read_case(reader *rd, const json_t *c, int schema, gc_case_result *cr
     rc = rc ? rc : read_verify(rd, c, &cr->verify);
     rc = rc ? rc : read_kv(rd, c, "metrics", cr->metrics.vals, &cr->metrics.n_vals);
     rc = rc ? rc : read_energy(rd, c, &cr->energy);
+    rc = rc ? rc : get_str(rd, c, "started", false, cr->started, sizeof cr->started);
+    rc = rc ? rc : get_str(rd, c, "finished", false, cr->finished, sizeof cr->finished);
     if (rc) return rc;
     if (!cr->status[0]) snprintf(cr->status, sizeof cr->status, "%s", cr->verify.ok ? "ok" : "failed");
     if (strcmp(cr->status, "ok") && strcmp(cr->status, "failed") && strcmp(cr->status, "error") &&
@@ -532,6 +542,18 @@ static int read_cases(reader *rd, const json_t *root, gc_results *r) {
         if (read_case(rd, json_array_get(cases, i), r->schema, cr)) return -1;
     }
     rd->where[0] = 0;
+    return 0;
+}
+
+/* environment: an object of strings; absent in older files (nothing recorded). */
+static int read_environment(const reader *rd, const json_t *root, gc_results *r) {
+    const json_t *v = json_object_get(root, "environment");
+    if (v && !json_is_object(v)) return bad(rd, "environment", "must be an object of name: value strings");
+    const char *key;
+    json_t *val;
+    json_object_foreach((json_t *)v, key, val)
+        if (!json_is_string(val)) return bad(rd, "environment", "'%.40s' must be a string", key);
+    r->environment = v ? json_deep_copy(v) : json_object();
     return 0;
 }
 
@@ -564,6 +586,7 @@ static int read_top(reader *rd, const json_t *root, gc_results *r) {
     const json_t *build = get_obj(rd, root, "build", false, &rc);
     if (rc) return rc;
     r->build = build ? json_deep_copy(build) : json_object();
+    if (read_environment(rd, root, r)) return -1;
     const json_t *cl = json_object_get(root, "command_line");
     if (cl && !json_is_string(cl)) return bad(rd, "command_line", "must be a string");
     r->command_line = strdup(cl ? json_string_value(cl) : "");

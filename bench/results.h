@@ -7,7 +7,13 @@
  * `work_per_rep`, `status` ("ok" | "failed" | "error" | "skipped": the backend cannot run it), `error`, `samples_s`, `time_s` (stats),
  * `throughput` {median, mean, stddev, mad, min, max, ci95_low, ci95_high, cv}, `high_spread`,
  * `verify` {ok, detail, values{}}, `metrics` {}, `bytes_per_rep`, `flops_per_rep`,
- * `energy` {source, kind, ...}.
+ * `energy` {source, kind, ...}, `started`, `finished` (UTC ISO-8601 with milliseconds, of the
+ * timed repetitions: the span the samples and the energy cover, so an external meter's log can
+ * be lined up with it; absent for a case that never timed anything).
+ *
+ * Top level `environment`: the measurement settings that were set for the run (base/exec.h,
+ * gc_measure_env: GENCOST_ISA, CUDA_VISIBLE_DEVICES, ...), name → value strings; {} when none.
+ * Optional on reading (older files: none recorded).
  *
  * `params` is an object of the workload's own parameters, name → value, both strings
  * ({"gen": "32", "prompt": "128"}; {} when the workload has none), written sorted by name; in
@@ -47,6 +53,7 @@ typedef struct gc_case_result {
     gc_verify verify;
     gc_metrics metrics;
     gc_energy energy;
+    char started[32], finished[32]; /* the timed repetitions, UTC ("" when none ran) */
 } gc_case_result;
 
 typedef struct gc_results {
@@ -56,6 +63,7 @@ typedef struct gc_results {
     char host_name[128];
     struct json_t *host;        /* owned; the `info --json` object */
     struct json_t *build;       /* owned */
+    struct json_t *environment; /* owned: measurement settings set for the run (object) */
     char started[32], finished[32];
     char *command_line;         /* owned */
     gc_case_result *cases;      /* owned */

@@ -379,6 +379,7 @@ static void timed_reps(runner *R, const plan_case *pc, void *state, int ph, int 
     }
     energy_begin(R->meters);
     perfcount_start(&perf);
+    gc_utc_iso_ms(cr->started, sizeof cr->started);
     double start = gc_now();
     while (!stop_signal && cr->n_samples < o->max_reps) {
         double elapsed = gc_now() - start;
@@ -400,6 +401,7 @@ static void timed_reps(runner *R, const plan_case *pc, void *state, int ph, int 
         }
     }
     double span = gc_now() - start;
+    gc_utc_iso_ms(cr->finished, sizeof cr->finished);
     uint64_t ins = 0;
     if (counting && !perfcount_stop(&perf, &ins) && cr->n_samples > 0)
         gc_kv_add(cr->metrics.vals, &cr->metrics.n_vals, GC_MAX_KV, GC_METRIC_INSTRUCTIONS,

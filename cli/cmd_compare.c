@@ -4,12 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include "cli/commands.h"
 #include "cli/opts.h"
 #include "bench/regress/compare.h"
 #include "bench/stats.h"
+#include "base/exec.h"
 #include "base/util.h"
 
 #define MAX_OPTS 24
@@ -216,29 +216,9 @@ static int compare_files(const cmp_args *a) {
 
 /* ---- interleaved A/B ------------------------------------------------------------------------- */
 
-/* Single quotes make any path one shell word; a quote inside becomes '\''. */
-static char *shell_quote(const char *s) {
-    size_t n = 3;
-    for (const char *p = s; *p; p++) n += *p == '\'' ? 4 : 1;
-    char *q = malloc(n), *o = q;
-    if (!q) return NULL;
-    *o++ = '\'';
-    for (const char *p = s; *p; p++) {
-        if (*p == '\'') {
-            memcpy(o, "'\\''", 4);
-            o += 4;
-        } else {
-            *o++ = *p;
-        }
-    }
-    *o++ = '\'';
-    *o = 0;
-    return q;
-}
-
 /* The command with the results path in place of {out}, or with --out PATH appended. */
 static char *command_with_out(const char *cmd, const char *path) {
-    char *qp = shell_quote(path);
+    char *qp = gc_shell_quote(path);
     if (!qp) return NULL;
     const char *at = strstr(cmd, "{out}");
     size_t n = strlen(cmd) + strlen(qp) + 16;
@@ -253,22 +233,15 @@ static char *command_with_out(const char *cmd, const char *path) {
     return full;
 }
 
-/* Runs one command through /bin/sh with its stdout sent to our stderr (our stdout carries the
- * comparison). Returns the exit status, or -1 when it could not run or died on a signal. */
+/* Runs one command line on this machine (base/exec.h), in the foreground as a shell would (Ctrl-C
+ * reaches it), with its stdout sent to our stderr (our stdout carries the comparison). Returns
+ * the exit status, or -1 when it could not run or died on a signal. */
 static int run_shell(const char *cmd) {
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0) return -1;
-    if (pid == 0) {
-        dup2(STDERR_FILENO, STDOUT_FILENO);
-        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-        _exit(127);
-    }
-    int st;
-    while (waitpid(pid, &st, 0) < 0)
-        if (errno != EINTR) return -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    const gc_exec local = {.kind = GC_EXEC_LOCAL};
+    const gc_exec_io io = {.stdout_to_stderr = true, .same_group = true};
+    gc_err err;
+    int st = gc_exec_run(&local, cmd, &io, 0, NULL, &err);
+    return st > 127 ? -1 : st;
 }
 
 /* One side of one round: run, then read the file it wrote. A command that exits 1 (e.g. a case

@@ -12,6 +12,7 @@
 
 #include "cli/commands.h"
 #include "cli/opts.h"
+#include "base/exec.h"
 #include "bench/energy/energy.h"
 #include "bench/host/facts.h"
 #include "bench/host/profile.h"
@@ -583,29 +584,14 @@ static int prepare_out(const char *path) {
     return 0;
 }
 
+/* "gencost run ARGS" as a shell would take it back (base/exec.h quotes it). */
 static char *command_line(int argc, char **argv) {
-    size_t len = strlen("gencost") + 1;
-    for (int i = 0; i < argc; i++) len += 4 * strlen(argv[i]) + 3; /* worst case: every character a quote */
-    char *s = malloc(len), *w = s;
-    if (!s) return NULL;
-    w += sprintf(w, "gencost");
-    for (int i = 0; i < argc; i++) {
-        bool plain = argv[i][0] && !strpbrk(argv[i], " \t'\"\\$");
-        if (plain) {
-            w += sprintf(w, " %s", argv[i]);
-            continue;
-        }
-        *w++ = ' ';
-        *w++ = '\'';
-        for (const char *c = argv[i]; *c; c++) {
-            if (*c == '\'')
-                w += sprintf(w, "'\\''");
-            else
-                *w++ = *c;
-        }
-        *w++ = '\'';
-        *w = 0;
-    }
+    gc_argv a;
+    gc_argv_init(&a);
+    gc_argv_add(&a, "gencost");
+    gc_argv_addv(&a, (const char *const *)argv, argc);
+    char *s = a.oom ? NULL : gc_shell_join((const char *const *)a.v, a.n);
+    gc_argv_free(&a);
     return s;
 }
 
