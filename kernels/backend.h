@@ -559,8 +559,11 @@ int gk_layout_contiguous(gk_backend *b, gk_tensor *t);
  *  cpu   the core and image families, the same types, matmul in every form and on strided
  *        views (other forms copied to the default one, then the same kernels); conv2d as an
  *        implicit GEMM and full_attention flash-style, both on the sgemm micro-kernel; host memory.
- *  cuda  the core family, the same types; matmul in the default form on contiguous tensors
- *        only; attention with k and v of one type and head_dim <= 256; device memory. */
+ *  cuda  the core and train families, the same types; matmul on contiguous tensors, the default
+ *        form on its own kernels and cuBLAS, the other forms (training's) on cuBLAS in F32 (a
+ *        non-F32 W dequantised to F32 panels of at most 32 MiB) and refused without cuBLAS;
+ *        attention with k and v of one type and head_dim <= 256, attention_backward <= 128;
+ *        device memory. */
 extern const gk_backend_desc gk_ref_backend;   /* kernels/cpu: scalar oracle, one thread */
 extern const gk_backend_desc gk_cpu_backend;   /* kernels/cpu: SIMD + thread pool */
 #ifdef GC_HAVE_CUDA
