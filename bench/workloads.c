@@ -7,6 +7,7 @@ extern const gc_workload wl_llm;
 extern const gc_workload wl_kernels;
 extern const gc_workload wl_image;
 extern const gc_workload wl_train;
+extern const gc_workload wl_endpoint;
 
 static const gc_workload *const all[] = {
     &wl_triad,
@@ -14,6 +15,7 @@ static const gc_workload *const all[] = {
     &wl_kernels,
     &wl_image,
     &wl_train,
+    &wl_endpoint,
     NULL,
 };
 
