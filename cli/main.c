@@ -19,6 +19,7 @@ static const command commands[] = {
     {"compare", cmd_compare, "compare two results files: regression verdicts per case"},
     {"history", cmd_history, "store results in a history database; list, show, plot, check"},
     {"export", cmd_export, "write a preset's synthetic model as a GGUF file"},
+    {"remote", cmd_remote, "run the same gencost run on other hosts over ssh, results fetched back"},
     {"logits", cmd_logits, "run token ids through a model and write raw float32 logits"},
     {"serve", cmd_serve, "serve a model as an OpenAI-compatible HTTP endpoint"},
 };
