@@ -13,5 +13,6 @@ int cmd_history(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_logits(int argc, char **argv);
 int cmd_remote(int argc, char **argv);
+int cmd_slurm(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 #endif

@@ -20,6 +20,7 @@ static const command commands[] = {
     {"history", cmd_history, "store results in a history database; list, show, plot, check"},
     {"export", cmd_export, "write a preset's synthetic model as a GGUF file"},
     {"remote", cmd_remote, "run the same gencost run on other hosts over ssh, results fetched back"},
+    {"slurm", cmd_slurm, "run gencost run as a Slurm job array, each task's results collected"},
     {"logits", cmd_logits, "run token ids through a model and write raw float32 logits"},
     {"serve", cmd_serve, "serve a model as an OpenAI-compatible HTTP endpoint"},
 };
