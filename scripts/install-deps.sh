@@ -5,8 +5,9 @@
 #   run   what `make run` needs: a C compiler, pkg-config, the libraries, gnuplot (`make deps-run`).
 #         Nothing else, so a paid machine (Colab, a GPU by the hour) spends no minutes on the rest.
 #   test  (default) the above and what `make test` adds (`make deps`): cmocka, clang (fuzzing,
-#         check-warnings), and the AArch64 cross compiler, qemu-user and arm64 cmocka, so the
-#         NEON kernels are tested under qemu.
+#         check-warnings), the AArch64 cross compiler, qemu-user and arm64 cmocka, so the
+#         NEON kernels are tested under qemu, and OpenSSH, Slurm and munge for the remote and
+#         slurm tests.
 #   --list  print the packages the mode asks for on this system (apt or Homebrew names), one a
 #           line, and install nothing (what tests/test_colab.sh checks).
 set -euo pipefail
@@ -21,7 +22,11 @@ esac
 
 DEB_RUN_PKGS=(build-essential pkg-config libhwloc-dev hwloc libjansson-dev libinih-dev
               libcurl4-openssl-dev libsqlite3-dev sqlite3 libpng-dev gnuplot-nox libmicrohttpd-dev)
-DEB_TEST_PKGS=(clang libcmocka-dev gcc-aarch64-linux-gnu qemu-user)
+DEB_TEST_PKGS=(clang libcmocka-dev gcc-aarch64-linux-gnu qemu-user
+               # the real engines gencost remote and gencost slurm drive, started on this machine
+               # by tests/test_remote.c (sshd on 127.0.0.1) and tests/test_slurm.c (munged,
+               # slurmctld, slurmd in a temporary folder); no service is enabled or configured
+               openssh-server openssh-client slurmctld slurmd slurm-client munge git)
 # AArch64 cmocka, so the Apple-Silicon/NEON kernels are tested under qemu (Debian multiarch).
 DEB_ARM64_PKGS=(libcmocka-dev:arm64)
 BREW_RUN_PKGS=(hwloc jansson inih curl sqlite libpng gnuplot pkg-config libmicrohttpd)
