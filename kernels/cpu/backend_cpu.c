@@ -12,6 +12,7 @@
 #include "kernels/platform.h"
 #include "kernels/cpu/host_memory.h"
 #include "kernels/cpu/cpu_image.h"
+#include "kernels/cpu/cpu_train.h"
 #include "kernels/op_checks.h"
 
 /* Below this many bytes touched, waking the workers costs more than the op. */
@@ -262,6 +263,7 @@ static const gk_ops cpu_ops = {
     .supports = cpu_supports,
     .core = &cpu_core,
     .image = &gk_cpu_image_ops,   /* cpu_image.c, cpu_conv.c, cpu_image_attention.c */
+    .train = &gk_cpu_train_ops,   /* cpu_train.c */
 };
 
 static bool cpu_available(char *why, size_t whylen) {

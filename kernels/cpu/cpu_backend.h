@@ -44,6 +44,9 @@ int gk_cpu_matmul(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_tens
  * x (k floats a row, m rows) · wᵀ, w: n rows of k elements of wtype, wrow bytes apart. */
 int gk_cpu_linear(gk_backend *b, float *y, int wtype, const void *w, size_t wrow, int64_t k, int64_t n,
                   const float *x, int64_t m);
+/* W's columns per panel of matmul's trans_w form (cpu_matmul_forms.c) with that many threads:
+ * its extra memory is this many rows of W's row count in F32, however wide W is. */
+int64_t gk_cpu_wt_panel_cols(int n_threads);
 int gk_cpu_attention(gk_backend *b, gk_tensor *out, const gk_tensor *q, const gk_tensor *kc,
                      const gk_tensor *vc, const gk_attn_params *p);
 

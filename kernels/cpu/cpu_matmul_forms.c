@@ -106,6 +106,84 @@ static float *as_f32_rows(gk_cpu *c, int slot, const gk_tensor *t, bool trans) {
     return dst;
 }
 
+/* ---- trans_w on whole-block rows: W's columns a panel at a time ----------------------------- */
+
+/* Panel rows (W's columns) per thread count, a multiple of 256 (every block type's block), so a
+ * panel's part of a W row is whole blocks; wide enough that the sgemm's units (128 outputs each)
+ * keep every thread busy, and never more than PANEL_MAX. */
+enum { PANEL_MAX = 2048 };
+
+int64_t gk_cpu_wt_panel_cols(int n_threads) {
+    int64_t p = 512 * (int64_t)((n_threads + 3) / 4);
+    return p < PANEL_MAX ? p : PANEL_MAX;
+}
+
+typedef struct panel_job {
+    const gk_tensor *w;
+    int64_t k0, pw;          /* W's columns k0 .. k0+pw */
+    float *panel;            /* pw rows of wrows floats: panel[c·wrows + r] = W[r][k0 + c] */
+    int64_t wrows;
+    const float *prod;       /* the product for those columns: M rows of pw floats */
+    gk_tensor *y;
+    float alpha, beta;
+} panel_job;
+
+enum { PANEL_UNIT = 16 };    /* W rows per unit: 16 consecutive floats of each panel row, one cache line */
+
+/* W rows [u0, u1)·PANEL_UNIT: their columns k0 .. k0+pw decoded and written down the panel. */
+static void panel_rows(void *ctx, int64_t u0, int64_t u1) {
+    panel_job *j = ctx;
+    const gk_type_info *ti = gk_type_get(j->w->type);
+    const size_t skip = (size_t)(j->k0 / ti->block) * j->w->nb[0];
+    float tmp[PANEL_MAX];
+    const int64_t r1 = u1 * PANEL_UNIT < j->wrows ? u1 * PANEL_UNIT : j->wrows;
+    for (int64_t r = u0 * PANEL_UNIT; r < r1; r++) {
+        ti->to_f32(row_at(j->w, r) + skip, tmp, j->pw);
+        for (int64_t c = 0; c < j->pw; c++) j->panel[c * j->wrows + r] = tmp[c];
+    }
+}
+
+/* Y rows i0..i1, columns k0 .. k0+pw = alpha · product + beta · Y (Y not read when beta = 0). */
+static void panel_combine(void *ctx, int64_t i0, int64_t i1) {
+    panel_job *j = ctx;
+    for (int64_t i = i0; i < i1; i++) {
+        const float *src = j->prod + i * j->pw;
+        if (j->y->nb[0] == sizeof(float)) {
+            float *yv = (float *)(row_at(j->y, i)) + j->k0;
+            if (j->beta != 0.0f)
+                for (int64_t c = 0; c < j->pw; c++) yv[c] = j->alpha * src[c] + j->beta * yv[c];
+            else
+                for (int64_t c = 0; c < j->pw; c++) yv[c] = j->alpha * src[c];
+            continue;
+        }
+        for (int64_t c = 0; c < j->pw; c++) {
+            float *yv = (float *)(row_at(j->y, i) + (size_t)(j->k0 + c) * j->y->nb[0]);
+            *yv = j->beta != 0.0f ? j->alpha * src[c] + j->beta * *yv : j->alpha * src[c];
+        }
+    }
+}
+
+/* Y = alpha · op(X) · W + beta · Y for W of whole-block rows (any type): W's columns, a panel of
+ * gk_cpu_wt_panel_cols() at a time, decoded and transposed into F32 rows (extra memory: the
+ * panel, panel × W's rows floats, and its product, panel × M floats; never all of W), each
+ * panel multiplied on the default form's kernels. xp: op(X) as contiguous F32 rows. */
+static int matmul_wt_panels(gk_backend *b, gk_tensor *y, const gk_tensor *w, const float *xp, const gk_mm_dims *d,
+                            const gk_matmul_params *q) {
+    gk_cpu *c = gk_cpu_of(b);
+    const int64_t P = gk_cpu_wt_panel_cols(gk_pool_size(c->pool)), pmax = d->n < P ? d->n : P;
+    float *panel = gk_cpu_scratch(c, CPU_SCRATCH_FORM_W, (size_t)(pmax * d->k) * sizeof(float) + 1);
+    float *prod = gk_cpu_scratch(c, CPU_SCRATCH_FORM_Y, (size_t)(pmax * d->m) * sizeof(float) + 1);
+    if (!panel || !prod) return gk_fail(b, "matmul: out of memory for a panel of W");
+    for (int64_t k0 = 0; k0 < d->n; k0 += P) {
+        panel_job j = {.w = w, .k0 = k0, .pw = d->n - k0 < P ? d->n - k0 : P, .panel = panel, .wrows = d->k,
+                       .prod = prod, .y = y, .alpha = q->alpha, .beta = q->beta};
+        gk_cpu_rows(c, (d->k + PANEL_UNIT - 1) / PANEL_UNIT, 8.0 * PANEL_UNIT * (double)j.pw, panel_rows, &j);
+        if (gk_cpu_linear(b, prod, GK_F32, panel, (size_t)d->k * sizeof(float), d->k, j.pw, xp, d->m)) return -1;
+        gk_cpu_rows(c, d->m, 12.0 * (double)j.pw, panel_combine, &j);
+    }
+    return 0;
+}
+
 int gk_cpu_matmul(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_tensor *x,
                   const gk_matmul_params *p) {
     gk_mm_dims d;
@@ -114,6 +192,13 @@ int gk_cpu_matmul(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_tens
     const gk_matmul_params q = gk_matmul_resolve(p);
     if (d.m == 0 || d.n == 0) return 0;
 
+    /* Wᵀ of whole-block rows: by panels (op(X) brought to contiguous F32 rows first) */
+    if (q.trans_w && whole_rows(w)) {
+        const float *xp = x->data;
+        if (q.trans_x || !gk_is_contiguous(x)) xp = as_f32_rows(c, CPU_SCRATCH_FORM_X, x, q.trans_x);
+        if (!xp) return gk_fail(b, "matmul: out of memory for operands in the default form");
+        return matmul_wt_panels(b, y, w, xp, &d, &q);
+    }
     /* op(W): in place when its rows are whole and evenly spaced (contiguous, or one strided matrix) */
     int wtype = w->type;
     const void *wp = w->data;
