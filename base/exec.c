@@ -183,7 +183,6 @@ int gc_exec_wrap(const gc_exec *x, const char *line, gc_argv *out, gc_err *err) 
             break;
         case GC_EXEC_SLURM: wrap_slurm(x, line, out); break;
         case GC_EXEC_LOCAL:
-        case GC_EXEC_MOCK:
             gc_argv_add(out, "/bin/sh");
             gc_argv_add(out, "-c");
             gc_argv_add(out, line);
@@ -284,8 +283,8 @@ int gc_exec_run(const gc_exec *x, const char *line, const gc_exec_io *io, double
     gc_argv argv;
     if (gc_exec_wrap(x, line, &argv, err)) return -1;
     int rc;
-    if (x->kind == GC_EXEC_MOCK) {
-        rc = x->mock ? mock_run(x->mock, &argv, io, err) : gc_errf(err, "mock executor without a script");
+    if (x->mock) {
+        rc = mock_run(x->mock, &argv, io, err);
     } else {
         pid_t pid = gc_exec_start(&argv, io, err);
         rc = pid < 0 ? -1 : gc_exec_wait(pid, timeout_s, stop);

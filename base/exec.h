@@ -11,8 +11,9 @@
  *          and known_hosts; gencost holds no credential, asks for none (BatchMode: a host that
  *          wants a password fails instead of prompting) and passes none on
  *   slurm  srun [--partition P] [--constraint C] [--gpus N] [--time T] /bin/sh -c LINE
- *   mock   nothing runs: the argv that would run is recorded (gc_exec_mock) and a scripted exit
- *          status and stdout are returned, so what the seam builds can be tested alone
+ * and any of them becomes a mock when a gc_exec_mock is attached: nothing runs, the argv that
+ * would run is recorded and a scripted exit status and stdout are returned, so what the seam
+ * builds can be tested (and shown: gencost remote --dry-run) without a host or a cluster.
  *
  * Measurement settings (gc_measure_env): environment variables that change what a run measures.
  * A command that runs gencost elsewhere gets each of them explicitly: set to this process's
@@ -59,7 +60,7 @@ void gc_measure_env_words(gc_argv *a);
 
 /* ---- executors ---- */
 
-typedef enum gc_exec_kind { GC_EXEC_LOCAL, GC_EXEC_SSH, GC_EXEC_SLURM, GC_EXEC_MOCK } gc_exec_kind;
+typedef enum gc_exec_kind { GC_EXEC_LOCAL, GC_EXEC_SSH, GC_EXEC_SLURM } gc_exec_kind;
 
 /* The mock's script and record: each run appends its argv, joined by gc_shell_join, as one line
  * to `log` (a memory stream the test reads) and answers with the next status and stdout of the
@@ -80,7 +81,7 @@ typedef struct gc_exec {
     /* slurm */
     const char *partition, *constraint, *time_limit;
     int gpus;
-    gc_exec_mock *mock;
+    gc_exec_mock *mock; /* non-NULL: record, run nothing */
 } gc_exec;
 
 /* The argv that runs the shell line `line` through x (see the table at the top). */
@@ -109,7 +110,7 @@ int gc_exec_wait(pid_t pid, double timeout_s, const volatile sig_atomic_t *stop)
 /* Whether pid has ended (its status in *status, as gc_exec_wait says it), without waiting. */
 bool gc_exec_poll(pid_t pid, int *status);
 
-/* gc_exec_wrap + gc_exec_start + gc_exec_wait; for the mock, the record and script instead.
+/* gc_exec_wrap + gc_exec_start + gc_exec_wait; with a mock, its record and script instead.
  * Returns as gc_exec_wait, or -1 + err when the command could not start. */
 int gc_exec_run(const gc_exec *x, const char *line, const gc_exec_io *io, double timeout_s,
                 const volatile sig_atomic_t *stop, gc_err *err);

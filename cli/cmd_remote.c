@@ -144,6 +144,11 @@ static int parse_args(int argc, char **argv, remote_args *a) {
             return gc_die_usage("remote: run --out is chosen by gencost remote (see --out-dir)");
     if (a->remote_bin && (a->build || a->dirty || a->src))
         return gc_die_usage("remote: --remote-bin uses a gencost already there: not with --build, --dirty or --src");
+    for (int i = 0; i < a->n_hosts; i++)
+        for (int j = 0; j < i; j++)
+            if (!strcmp(a->hosts[i], a->hosts[j]))
+                return gc_die_usage("remote: host '%s' is given twice (its results file would be written twice)",
+                                    GC_ESC(a->hosts[i]));
     if (!a->jobs) a->jobs = a->n_hosts;
     if (a->remote_dir && strlen(a->remote_dir) > 900) return gc_die_usage("remote: --remote-dir: longer than 900 bytes");
     if (a->remote_bin && strlen(a->remote_bin) > 1000) return gc_die_usage("remote: --remote-bin: longer than 1000 bytes");
@@ -191,6 +196,8 @@ static void step_failed(host_job *h, const char *step, int rc, const char *log) 
     last_line(log, tail, sizeof tail);
     if (rc == 255)
         fail(h, "%s: ssh failed: %s", step, tail[0] ? tail : "no message");
+    else if (rc >= 0 && !strcmp(step, "build"))
+        fail(h, "build: exit %d%s%s (the whole log: %s)", rc, tail[0] ? ": " : "", tail, log);
     else if (rc >= 0)
         fail(h, "%s: exit %d%s%s", step, rc, tail[0] ? ": " : "", tail);
     else if (!h->reason[0])
@@ -213,7 +220,9 @@ static bool version_commit(const char *text, char *buf, size_t n) {
 static int probe(host_job *h, bool *have) {
     h->state = H_PROBE;
     char *qb = gc_shell_quote(h->bin), *line = NULL;
-    if (!qb || asprintf(&line, "if [ -x %s ]; then %s --version; else echo 'no gencost'; fi", qb, qb) < 0)
+    /* command -v: a path or a name on the login's PATH (--remote-bin gencost) */
+    if (!qb || asprintf(&line, "if command -v %s > /dev/null 2>&1; then %s --version; else echo 'no gencost'; fi", qb,
+                        qb) < 0)
         line = NULL;
     free(qb);
     int rc = remote(h, line, NULL, h->run_log, NULL);

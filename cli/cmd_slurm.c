@@ -394,12 +394,22 @@ static int report_tasks(const plan *p, int *n_incomplete) {
         const char *sched = t->state[0] ? t->state : "state unknown";
         gc_results r;
         gc_err err;
-        if (results_read(t->results, &r, &err)) {
+        bool have = results_read(t->results, &r, &err) == 0;
+        if (!have && access(t->log, F_OK) && !strcmp(sched, "CANCELLED")) {
+            printf("  %s: cancelled before it started\n", label);
+            (*n_incomplete)++;
+            bad++;
+            continue;
+        }
+        if (!have) {
             last_line(t->log, why, sizeof why);
             char ex[32] = "";
             if (status >= 0) snprintf(ex, sizeof ex, ", exit %ld", status);
-            printf("  %s: FAILED (%s%s): no results file; %s: %s\n", label, sched, ex, t->log,
-                   why[0] ? why : "empty");
+            if (access(t->results, F_OK) == 0)
+                printf("  %s: FAILED (%s%s): %s\n", label, sched, ex, err.msg);
+            else
+                printf("  %s: FAILED (%s%s): no results file; %s: %s\n", label, sched, ex, t->log,
+                       why[0] ? why : "empty");
             bad++;
             continue;
         }

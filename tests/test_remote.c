@@ -364,6 +364,7 @@ static void dry_run_and_bad_input(void **s) {
         {{"remote", "h1", "--", "run", "--out", "x.json", NULL}, "--out is chosen by gencost remote"},
         {{"remote", "-x", "--", "run", NULL}, "unknown option"},
         {{"remote", "h1", "--remote-bin", "/g", "--build", "--", "run", NULL}, "not with --build"},
+        {{"remote", "h1", "h2", "h1", "--", "run", NULL}, "host 'h1' is given twice"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         assert_int_equal(th_run(&p, bin(), bad[i].a, (th_io){0}, 30), 2);

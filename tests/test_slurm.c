@@ -227,15 +227,16 @@ static void failing_task(void **s) {
     results_free(&r);
 }
 
-/* Ctrl-C while both tasks run: the job is cancelled, each task's gencost saves what it measured
- * (complete: false) and the tasks are reported as interrupted; exit 130. */
+/* Ctrl-C while two tasks run and a third waits its turn (%2): the job is cancelled, each running
+ * task's gencost saves what it measured (complete: false) and is reported as interrupted, the
+ * third as cancelled before it started; exit 130. */
 static void interrupt_cancels(void **s) {
     NEED_CLUSTER();
     char out[400], wait_both[1000];
     snprintf(out, sizeof out, "%s/o3", F.dir);
-    const char *args[] = {"slurm", "--split", "threads", "--bin", rel_bin(), "--out-dir", out, "--", "run",
-                          "--workload", "triad", "--quick", "--threads", "1,2", "--reps", "1000000",
-                          "--min-time", "60", NULL};
+    const char *args[] = {"slurm", "--split", "threads", "--array-max", "2", "--bin", rel_bin(), "--out-dir", out,
+                          "--", "run", "--workload", "triad", "--quick", "--threads", "1,2,1", "--reps",
+                          "1000000", "--min-time", "60", NULL};
     th_proc p;
     th_start(&p, bin(), args, (th_io){0});
     /* both running: the runner writes its results file before the first case */
@@ -250,6 +251,7 @@ static void interrupt_cancels(void **s) {
     assert_non_null(strstr(p.out, "task 0 (--threads 1): interrupted ("));
     assert_non_null(strstr(p.out, "task 1 (--threads 2): interrupted ("));
     assert_non_null(strstr(p.out, "complete: false"));
+    assert_non_null(strstr(p.out, "task 2 (--threads 1): cancelled before it started\n")); /* held by %2 */
     th_free(&p);
     for (int t = 0; t < 2; t++) {
         gc_results r;
