@@ -311,17 +311,25 @@ static void ship_and_build(void **s) {
  * false), both files are fetched and said to be incomplete, exit 130, no remote gencost left. */
 static void interrupt_keeps_what_finished(void **s) {
     NEED_SSHD();
-    char out[400], pids[500];
+    char out[400], pids[500], rdir[400];
     out_dir("out-c", out, sizeof out);
+    out_dir("remote-c", rdir, sizeof rdir); /* its own: the pid files counted below are this run's */
     th_proc p;
     const char *args[] = {"remote", "h1", "h2", "--ssh-config", F.cfg, "--remote-bin", rel_bin(), "--remote-dir",
-                          F.remote_dir, "--out-dir", out, "--", "run", "--workload", "triad", "--quick",
+                          rdir, "--out-dir", out, "--", "run", "--workload", "triad", "--quick",
                           "--threads", "1", "--reps", "1000000", "--min-time", "60", NULL};
     th_start(&p, bin(), args, (th_io){0});
     /* running on both: each remote run wrote its pid file */
     double t0 = gc_now();
-    snprintf(pids, sizeof pids, "ls %s/*/runs/*.pid 2>/dev/null | wc -l | grep -qx 2", F.remote_dir);
-    while (sh("%s", pids) && gc_now() - t0 < 30) nanosleep(&(struct timespec){0, 100 * 1000 * 1000}, NULL);
+    snprintf(pids, sizeof pids, "ls %s/*/runs/*.pid 2>/dev/null | wc -l | grep -qx 2", rdir);
+    while (sh("%s", pids))
+        if (gc_now() - t0 > 30) {
+            kill(p.pid, SIGKILL);
+            th_finish(&p, 10);
+            fail_msg("the remote runs did not start within 30 s:\n%s", p.err);
+        } else {
+            nanosleep(&(struct timespec){0, 100 * 1000 * 1000}, NULL);
+        }
     nanosleep(&(struct timespec){1, 0}, NULL); /* into the timed repetitions */
     kill(p.pid, SIGINT);
     th_finish(&p, 60);
@@ -338,8 +346,8 @@ static void interrupt_keeps_what_finished(void **s) {
         results_free(&r);
     }
     /* every remote gencost ended: no pid of a pid file is alive */
-    assert_int_equal(sh("for f in %s/*/runs/*.pid; do kill -0 $(cat $f) 2>/dev/null && exit 1; done; exit 0",
-                        F.remote_dir), 0);
+    assert_int_equal(sh("for f in %s/*/runs/*.pid; do kill -0 $(cat $f) 2>/dev/null && "
+                        "! grep -q '^[^ ]* ([^)]*) Z' /proc/$(cat $f)/stat && exit 1; done; exit 0", rdir), 0);
 }
 
 /* --dry-run: the commands through the seam's mock, nothing started; bad input is one line. */
