@@ -437,17 +437,30 @@ static void test_matmul_dx_panel_memory(void **state) {
     free(w), free(g);
 }
 
-/* dW{K, N} += dY{N, M}ᵀ · X{K, M}: the weight gradient, float operands, beta 1. */
-static void dw_pair(pair *p) {
-    const int64_t K = 45, N = 37, M = 29;
+/* dW{K, N} = alpha · dY{N, M}ᵀ · X{K, M} + beta · dW: the weight gradient (alpha 1, beta 1: the
+ * kernels accumulate into dW in place when N >= 32 rows, the sgemm path), float operands; and
+ * the default form with beta 1 (accumulating in place too). Sums of M products: 2e-5. */
+static void dw_case(pair *p, int64_t K, int64_t N, int64_t M, float alpha, float beta, bool trans) {
     float *x = rand_vec(K * M, 1.0f), *g = rand_vec(N * M, 1.0f), *d0 = rand_vec(K * N, 1.0f);
-    twin tx = twin_of(p, K, M, x), tg = twin_of(p, N, M, g), tdw = twin_of(p, K, N, d0);
-    gk_matmul_params mp = {.trans_x = true, .trans_w = true, .alpha = 1, .beta = 1};
+    twin tx = trans ? twin_of(p, K, M, x) : twin_of(p, M, K, x), tg = trans ? twin_of(p, N, M, g) : twin_of(p, M, N, g);
+    twin tdw = twin_of(p, K, N, d0);
+    gk_matmul_params mp = {.trans_x = trans, .trans_w = trans, .alpha = alpha, .beta = beta};
     must_run(p->ref, gk_matmul(p->ref, &tdw.r, &tx.r, &tg.r, &mp), "matmul dW");
     must_run(p->cpu, gk_matmul(p->cpu, &tdw.c, &tx.c, &tg.c, &mp), "matmul dW");
-    twin_expect(p, "matmul dW", &tdw, 2e-5);
+    char what[96];
+    snprintf(what, sizeof what, "matmul %s K %lld N %lld M %lld, alpha %g, beta %g", trans ? "dW" : "default form",
+             (long long)K, (long long)N, (long long)M, (double)alpha, (double)beta);
+    twin_expect(p, what, &tdw, 2e-5);
     twin_drop(p, &tx), twin_drop(p, &tg), twin_drop(p, &tdw);
     free(x), free(g), free(d0);
+}
+
+static void dw_pair(pair *p) {
+    dw_case(p, 45, 37, 29, 1.0f, 1.0f, true);     /* accumulating in place */
+    dw_case(p, 45, 13, 29, 1.0f, 1.0f, true);     /* too few rows for the sgemm: combined */
+    dw_case(p, 45, 37, 29, 0.5f, 1.0f, true);     /* alpha: combined */
+    dw_case(p, 45, 37, 29, 1.0f, 0.0f, true);     /* overwritten in place */
+    dw_case(p, 53, 40, 21, 1.0f, 1.0f, false);    /* the default form, accumulating: Y{K, N} += X{M, N}·W{M, K}ᵀ */
 }
 
 static void test_matmul_dw(void **state) { for_each_config(dw_pair); }

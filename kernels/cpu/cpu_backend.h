@@ -44,6 +44,11 @@ int gk_cpu_matmul(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_tens
  * x (k floats a row, m rows) · wᵀ, w: n rows of k elements of wtype, wrow bytes apart. */
 int gk_cpu_linear(gk_backend *b, float *y, int wtype, const void *w, size_t wrow, int64_t k, int64_t n,
                   const float *x, int64_t m);
+/* The same with y's rows ldy floats apart, and with accumulate y += the product: only where
+ * gk_cpu_linear_accumulates() (float weights, m large enough for the sgemm path), else -1. */
+int gk_cpu_linear_into(gk_backend *b, float *y, int64_t ldy, bool accumulate, int wtype, const void *w, size_t wrow,
+                       int64_t k, int64_t n, const float *x, int64_t m);
+bool gk_cpu_linear_accumulates(gk_backend *b, int wtype, int64_t m);
 /* W's columns per panel of matmul's trans_w form (cpu_matmul_forms.c) with that many threads:
  * its extra memory is this many rows of W's row count in F32, however wide W is. */
 int64_t gk_cpu_wt_panel_cols(int n_threads);

@@ -56,6 +56,8 @@ typedef struct mm_job {
     char *xq;            /* activations in act type (== x for F32 activations) */
     size_t xrow;
     float *y;
+    int64_t ldy;         /* floats between y's rows (n for a contiguous y) */
+    bool acc;            /* y += the product (the sgemm path only) */
     /* work units */
     _Atomic int64_t next;
     int64_t units, rows_per_unit, cols_per_unit, col_units;
@@ -142,13 +144,13 @@ static void tile_unit(mm_job *j, int64_t r0, int64_t r1, int64_t c0, int64_t c1)
         for (int64_t r = r0; r < r1; r += tr) {
             int nr = (int)min64(tr, r1 - r);
             const char *w = j->w + (size_t)r * j->wrow;
-            float *y = j->y + c * j->n + r;
+            float *y = j->y + c * j->ldy + r;
             if (tk->dot_tile) {
-                tk->dot_tile(j->k, w, j->wrow, nr, xq, j->xrow, nc, y, j->n);
+                tk->dot_tile(j->k, w, j->wrow, nr, xq, j->xrow, nc, y, j->ldy);
             } else {
                 for (int jc = 0; jc < nc; jc++)
                     for (int i = 0; i < nr; i++)
-                        tk->vec_dot(j->k, w + (size_t)i * j->wrow, xq + (size_t)jc * j->xrow, &y[jc * j->n + i]);
+                        tk->vec_dot(j->k, w + (size_t)i * j->wrow, xq + (size_t)jc * j->xrow, &y[jc * j->ldy + i]);
             }
         }
     }
@@ -240,7 +242,8 @@ static void pack_b(mm_job *j, int64_t n0, int64_t nc, int64_t k0, int64_t kc, fl
 
 static void sgemm_unit(mm_job *j, int64_t n0, int64_t nc, float *bp, float *row, float *ct) {
     int mr = j->uk->sgemm_mr, nr = j->uk->sgemm_nr;
-    for (int64_t i = 0; i < j->m; i++) memset(j->y + i * j->n + n0, 0, (size_t)nc * sizeof(float));
+    if (!j->acc)
+        for (int64_t i = 0; i < j->m; i++) memset(j->y + i * j->ldy + n0, 0, (size_t)nc * sizeof(float));
     for (int64_t k0 = 0; k0 < j->k; k0 += SGEMM_KC) {
         int64_t kc = min64(SGEMM_KC, j->k - k0);
         pack_b(j, n0, nc, k0, kc, bp, row);
@@ -249,16 +252,16 @@ static void sgemm_unit(mm_job *j, int64_t n0, int64_t nc, float *bp, float *row,
             int64_t mi = min64(mr, j->m - i0);
             for (int64_t c0 = 0; c0 < nc; c0 += nr) {
                 const float *b = bp + (c0 / nr) * kc * nr;
-                float *y = j->y + i0 * j->n + n0 + c0;
+                float *y = j->y + i0 * j->ldy + n0 + c0;
                 int64_t ni = min64(nr, nc - c0);
                 if (mi == mr && ni == nr) {
-                    j->uk->sgemm(kc, a, b, y, j->n);
+                    j->uk->sgemm(kc, a, b, y, j->ldy);
                     continue;
                 }
                 memset(ct, 0, (size_t)mr * nr * sizeof *ct);   /* edge: compute whole, add part */
                 j->uk->sgemm(kc, a, b, ct, nr);
                 for (int64_t i = 0; i < mi; i++)
-                    for (int64_t c = 0; c < ni; c++) y[i * j->n + c] += ct[i * nr + c];
+                    for (int64_t c = 0; c < ni; c++) y[i * j->ldy + c] += ct[i * nr + c];
             }
         }
     }
@@ -301,7 +304,7 @@ static void igemm_unit(mm_job *j, int64_t n0, int64_t nc, char *pack) {
     const gk_igemm_kernels *ik = j->ik;
     const int R = ik->rows;
     const int np = (int)((nc + R - 1) / R);
-    for (int64_t i = 0; i < j->m; i++) memset(j->y + i * j->n + n0, 0, (size_t)nc * sizeof(float));
+    for (int64_t i = 0; i < j->m; i++) memset(j->y + i * j->ldy + n0, 0, (size_t)nc * sizeof(float));
     const size_t panel_bytes = (size_t)ik->block_bytes;
     for (int64_t b0 = 0; b0 < j->nblk; b0 += j->kb) {
         int64_t nb = min64(j->kb, j->nblk - b0);
@@ -313,7 +316,7 @@ static void igemm_unit(mm_job *j, int64_t n0, int64_t nc, char *pack) {
             const char *xp = j->xp + (size_t)(c0 / GK_IGEMM_COLS * j->nblk + b0) * j->act_block;
             for (int p = 0; p < np; p++)
                 ik->kernel(nb, pack + (size_t)p * nb * panel_bytes, xp, (size_t)j->nblk * j->act_block, ncol,
-                           j->y + c0 * j->n + n0 + p * R, j->n, (int)min64(R, nc - p * R));
+                           j->y + c0 * j->ldy + n0 + p * R, j->ldy, (int)min64(R, nc - p * R));
         }
     }
 }
@@ -343,12 +346,23 @@ static int matmul_igemm(gk_backend *b, mm_job *j) {
     return 0;
 }
 
+bool gk_cpu_linear_accumulates(gk_backend *b, int wtype, int64_t m) {
+    return gk_cpu_of(b)->uk->t[wtype].act_type == GK_F32 && m >= SGEMM_MIN_COLS;
+}
+
 int gk_cpu_linear(gk_backend *b, float *y, int wtype, const void *w, size_t wrow, int64_t k, int64_t n,
                   const float *x, int64_t m) {
+    return gk_cpu_linear_into(b, y, n, false, wtype, w, wrow, k, n, x, m);
+}
+
+int gk_cpu_linear_into(gk_backend *b, float *y, int64_t ldy, bool accumulate, int wtype, const void *w, size_t wrow,
+                       int64_t k, int64_t n, const float *x, int64_t m) {
     gk_cpu *c = gk_cpu_of(b);
     mm_job j = {.uk = c->uk, .tk = &c->uk->t[wtype], .ik = &c->uk->igemm[wtype], .wtype = wtype,
-                .k = k, .n = n, .m = m, .w = w, .wrow = wrow, .x = x, .y = y};
+                .k = k, .n = n, .m = m, .w = w, .wrow = wrow, .x = x, .y = y, .ldy = ldy, .acc = accumulate};
     if (!j.tk->vec_dot) return gk_fail(b, "matmul: no kernel for %s weights", gk_type_name(wtype));
+    if (accumulate && !gk_cpu_linear_accumulates(b, wtype, m))
+        return gk_fail(b, "matmul: accumulating into Y needs F32 activations and %d+ columns", SGEMM_MIN_COLS);
     if (j.m == 0 || j.n == 0) return 0;
     if (j.tk->act_type == GK_F32 && j.m >= SGEMM_MIN_COLS) return matmul_sgemm(b, &j);
     if (j.tk->act_type == GK_F32) {

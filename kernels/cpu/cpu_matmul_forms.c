@@ -1,12 +1,16 @@
 /* The "cpu" backend's matmul entry: Y = alpha · op(X) · op(W)ᵀ + beta · Y on any strides.
  *
  * The default form on contiguous tensors (every matmul of the llm) goes straight to the
- * kernels of cpu_matmul.c. Every other form is first brought to it, so the same kernels run:
- * op(W) is used in place when its rows are evenly spaced whole rows, else decoded to F32 rows
- * (a transpose, or a strided float view); op(X) is used in place when contiguous, else gathered;
- * Y is written in place when contiguous and beta = 0 (then scaled by alpha if alpha != 1),
- * else the product goes to scratch and is combined into Y. Each copy is one threaded pass over
- * the operand (two for a transposed block-type W), small beside the product when M is large.
+ * kernels of cpu_matmul.c. Every other form is first brought to it, so the same kernels run.
+ * op(W) = Wᵀ (training's dX = dY·W and dW += dYᵀ·X) goes by panels of W's columns, each
+ * decoded and transposed into F32 rows, so the extra memory is a panel, not a copy of W (a
+ * quantised base stays quantised). Otherwise op(W) is used in place when its rows are evenly
+ * spaced whole rows, else decoded to F32 rows (a strided float view). op(X) is used in place
+ * when contiguous, else gathered (transposed a tile of columns at a time). Y is written in
+ * place when contiguous and beta = 0, or beta = 1 with alpha = 1 where the kernels can
+ * accumulate (the sgemm path: every weight gradient); else the product goes to scratch and is
+ * combined into Y. Each copy is one threaded pass over the operand, small beside the product
+ * when M is large.
  */
 #include <string.h>
 
@@ -28,11 +32,10 @@ static const char *row_at(const gk_tensor *t, int64_t r) {
     return (const char *)t->data + gk_row_offset(t, r);
 }
 
-/* Element (r, c) of a float-type tensor, whatever its strides. */
-static float elem(const gk_tensor *t, int64_t r, int64_t c) {
-    const char *p = row_at(t, r) + (size_t)c * t->nb[0];
+/* The float-type element at p. */
+static float elem_at(const char *p, int type) {
     uint16_t h;
-    switch (t->type) {
+    switch (type) {
     case GK_F32: {
         float v;
         memcpy(&v, p, sizeof v);
@@ -41,6 +44,11 @@ static float elem(const gk_tensor *t, int64_t r, int64_t c) {
     case GK_F16: memcpy(&h, p, 2); return gk_f16_to_f32(h);
     default: memcpy(&h, p, 2); return gk_bf16_to_f32(h);   /* BF16: the float types op_checks allows */
     }
+}
+
+/* Element (r, c) of a float-type tensor, whatever its strides. */
+static float elem(const gk_tensor *t, int64_t r, int64_t c) {
+    return elem_at(row_at(t, r) + (size_t)c * t->nb[0], t->type);
 }
 
 static bool whole_rows(const gk_tensor *t) {
@@ -60,28 +68,53 @@ static void decode_rows(void *ctx, int64_t r0, int64_t r1) {
     }
 }
 
-/* dst rows c0..c1 = columns of the source: its decoded rows (src) or the float tensor t. */
-static void transpose_rows(void *ctx, int64_t c0, int64_t c1) {
+enum { TRANSPOSE_UNIT = 16 };   /* source columns per unit: a cache line of F32 read per row */
+
+/* dst rows [u0, u1)·TRANSPOSE_UNIT = those columns of the source (its decoded rows src, or the
+ * float tensor t): source rows in order, each row's piece of the unit read once (a gather down
+ * one column at a time recomputed every row's offset and missed the cache on every element). */
+static void transpose_rows(void *ctx, int64_t u0, int64_t u1) {
     form_job *j = ctx;
-    int64_t rows = j->dst_cols;
-    for (int64_t c = c0; c < c1; c++) {
-        float *out = j->dst + c * rows;
-        if (j->src)
-            for (int64_t r = 0; r < rows; r++) out[r] = j->src[r * j->src_cols + c];
-        else
-            for (int64_t r = 0; r < rows; r++) out[r] = elem(j->t, r, c);
+    const int64_t rows = j->dst_cols, cols = j->src ? j->src_cols : j->t->ne[0];
+    const int64_t c0 = u0 * TRANSPOSE_UNIT, c1 = u1 * TRANSPOSE_UNIT < cols ? u1 * TRANSPOSE_UNIT : cols;
+    for (int64_t r = 0; r < rows; r++) {
+        if (j->src) {
+            const float *in = j->src + r * j->src_cols;
+            for (int64_t c = c0; c < c1; c++) j->dst[c * rows + r] = in[c];
+            continue;
+        }
+        const char *in = row_at(j->t, r);
+        const size_t nb0 = j->t->nb[0];
+        if (j->t->type == GK_F32 && nb0 == sizeof(float)) {
+            const float *f = (const float *)in;
+            for (int64_t c = c0; c < c1; c++) j->dst[c * rows + r] = f[c];
+        } else {
+            for (int64_t c = c0; c < c1; c++) j->dst[c * rows + r] = elem_at(in + (size_t)c * nb0, j->t->type);
+        }
     }
 }
 
 /* y rows i0..i1 = alpha · product + beta · y (y not read when beta = 0); src: the product. */
 static void combine_rows(void *ctx, int64_t i0, int64_t i1) {
     form_job *j = ctx;
-    for (int64_t i = i0; i < i1; i++)
-        for (int64_t c = 0; c < j->dst_cols; c++) {
-            float *yv = (float *)(row_at(j->y, i) + (size_t)c * j->y->nb[0]);
-            float v = j->alpha * j->src[i * j->dst_cols + c];
+    const int64_t n = j->dst_cols;
+    for (int64_t i = i0; i < i1; i++) {
+        const float *src = j->src + i * n;
+        char *row = (char *)j->y->data + gk_row_offset(j->y, i);
+        if (j->y->nb[0] == sizeof(float)) {
+            float *yv = (float *)row;
+            if (j->beta != 0.0f)
+                for (int64_t c = 0; c < n; c++) yv[c] = j->alpha * src[c] + j->beta * yv[c];
+            else
+                for (int64_t c = 0; c < n; c++) yv[c] = j->alpha * src[c];
+            continue;
+        }
+        for (int64_t c = 0; c < n; c++) {
+            float *yv = (float *)(row + (size_t)c * j->y->nb[0]);
+            float v = j->alpha * src[c];
             *yv = j->beta != 0.0f ? v + j->beta * *yv : v;
         }
+    }
 }
 
 /* op(t) as contiguous F32 rows in scratch slot (transposed: its columns). NULL when out of memory. */
@@ -102,7 +135,7 @@ static float *as_f32_rows(gk_cpu *c, int slot, const gk_tensor *t, bool trans) {
         j.src = tmp;
         j.src_cols = cols;
     }
-    gk_cpu_rows(c, cols, 8.0 * (double)rows, transpose_rows, &j);
+    gk_cpu_rows(c, (cols + TRANSPOSE_UNIT - 1) / TRANSPOSE_UNIT, 8.0 * TRANSPOSE_UNIT * (double)rows, transpose_rows, &j);
     return dst;
 }
 
@@ -165,19 +198,32 @@ static void panel_combine(void *ctx, int64_t i0, int64_t i1) {
 
 /* Y = alpha · op(X) · W + beta · Y for W of whole-block rows (any type): W's columns, a panel of
  * gk_cpu_wt_panel_cols() at a time, decoded and transposed into F32 rows (extra memory: the
- * panel, panel × W's rows floats, and its product, panel × M floats; never all of W), each
- * panel multiplied on the default form's kernels. xp: op(X) as contiguous F32 rows. */
+ * panel, panel × W's rows floats, and at most its product, panel × M floats; never all of W),
+ * each panel multiplied on the default form's kernels. The product goes straight into Y's
+ * columns when Y is contiguous, alpha is 1 and beta 0, or beta 1 on the sgemm path (the weight
+ * gradient's dW += dYᵀ·X: no copy of Y, no combining pass); else into scratch, then combined.
+ * xp: op(X) as contiguous F32 rows. */
 static int matmul_wt_panels(gk_backend *b, gk_tensor *y, const gk_tensor *w, const float *xp, const gk_mm_dims *d,
                             const gk_matmul_params *q) {
     gk_cpu *c = gk_cpu_of(b);
-    const int64_t P = gk_cpu_wt_panel_cols(gk_pool_size(c->pool)), pmax = d->n < P ? d->n : P;
+    /* With trans_x (dW += dYᵀ·X) W is the activations X: one panel, no larger than op(X)'s copy,
+     * so op(X) is packed once rather than once per panel. */
+    const int64_t P = q->trans_x ? d->n : gk_cpu_wt_panel_cols(gk_pool_size(c->pool)), pmax = d->n < P ? d->n : P;
+    const bool acc = q->beta == 1.0f && gk_cpu_linear_accumulates(b, GK_F32, d->m);
+    const bool direct = gk_is_contiguous(y) && q->alpha == 1.0f && (q->beta == 0.0f || acc);
     float *panel = gk_cpu_scratch(c, CPU_SCRATCH_FORM_W, (size_t)(pmax * d->k) * sizeof(float) + 1);
-    float *prod = gk_cpu_scratch(c, CPU_SCRATCH_FORM_Y, (size_t)(pmax * d->m) * sizeof(float) + 1);
+    float *prod = direct ? y->data : gk_cpu_scratch(c, CPU_SCRATCH_FORM_Y, (size_t)(pmax * d->m) * sizeof(float) + 1);
     if (!panel || !prod) return gk_fail(b, "matmul: out of memory for a panel of W");
     for (int64_t k0 = 0; k0 < d->n; k0 += P) {
         panel_job j = {.w = w, .k0 = k0, .pw = d->n - k0 < P ? d->n - k0 : P, .panel = panel, .wrows = d->k,
                        .prod = prod, .y = y, .alpha = q->alpha, .beta = q->beta};
         gk_cpu_rows(c, (d->k + PANEL_UNIT - 1) / PANEL_UNIT, 8.0 * PANEL_UNIT * (double)j.pw, panel_rows, &j);
+        if (direct) {
+            if (gk_cpu_linear_into(b, (float *)y->data + k0, d->n, acc && q->beta != 0.0f, GK_F32, panel,
+                                   (size_t)d->k * sizeof(float), d->k, j.pw, xp, d->m))
+                return -1;
+            continue;
+        }
         if (gk_cpu_linear(b, prod, GK_F32, panel, (size_t)d->k * sizeof(float), d->k, j.pw, xp, d->m)) return -1;
         gk_cpu_rows(c, d->m, 12.0 * (double)j.pw, panel_combine, &j);
     }
@@ -212,12 +258,13 @@ int gk_cpu_matmul(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_tens
     const float *xp = x->data;
     if (q.trans_x || !gk_is_contiguous(x)) xp = as_f32_rows(c, CPU_SCRATCH_FORM_X, x, q.trans_x);
     /* Y: in place when contiguous and its old contents are not needed */
-    bool y_direct = gk_is_contiguous(y) && q.beta == 0.0f;
+    bool acc = q.beta == 1.0f && q.alpha == 1.0f && gk_cpu_linear_accumulates(b, wtype, d.m);
+    bool y_direct = gk_is_contiguous(y) && (q.beta == 0.0f || acc);
     float *yp = y->data;
     if (!y_direct) yp = gk_cpu_scratch(c, CPU_SCRATCH_FORM_Y, (size_t)(d.m * d.n) * sizeof(float));
     if (!wp || !xp || !yp) return gk_fail(b, "matmul: out of memory for operands in the default form");
 
-    if (gk_cpu_linear(b, yp, wtype, wp, wrow, d.k, d.n, xp, d.m)) return -1;
+    if (gk_cpu_linear_into(b, yp, d.n, y_direct && acc, wtype, wp, wrow, d.k, d.n, xp, d.m)) return -1;
     if (y_direct && q.alpha == 1.0f) return 0;
     form_job j = {.src = yp, .dst_cols = d.n, .y = y, .alpha = q.alpha, .beta = y_direct ? 0.0f : q.beta};
     gk_cpu_rows(c, d.m, 12.0 * (double)d.n, combine_rows, &j);
