@@ -261,7 +261,9 @@ static char *build_script(const host_job *h) {
     /* a build is the one step that is not measured: as many make jobs as the host has cores */
     if (make && qd && qw &&
         asprintf(&line,
-                 "mkdir -p %s && cd %s && L=\"$PWD/.lock\" && until mkdir \"$L\" 2>/dev/null; do sleep 1; done; "
+                 "mkdir -p %s && cd %s && L=\"$PWD/.lock\" && n=0 && until mkdir \"$L\" 2>/dev/null; do "
+                 "n=$((n+1)); if [ $n -gt 900 ]; then echo \"gencost: $L held for 15 minutes: another build, or a "
+                 "stale lock to remove\"; exit 75; fi; sleep 1; done; "
                  "trap 'rmdir \"$L\"' EXIT; trap 'exit 129' HUP INT TERM; "
                  "if [ %d = 0 ] && [ -x src/build/gencost ] && src/build/gencost --version | grep -qF %s; then "
                  "echo 'gencost: already built here by another run'; cat > /dev/null; exit 0; fi; "
@@ -348,6 +350,11 @@ static int run_remote(host_job *h) {
     }
     if (h->run_status == 255 || h->run_status == 2) {
         step_failed(h, "run", h->run_status, h->run_log);
+        if (h->run_status == 255) { /* the connection went; gencost may go on there */
+            size_t k = strlen(h->reason);
+            snprintf(h->reason + k, sizeof h->reason - k, " (the run may go on there: %.200s/runs/%s.json)", h->dir,
+                     h->tag);
+        }
         return -1;
     }
     return 0;

@@ -363,6 +363,9 @@ static void dry_run_and_bad_input(void **s) {
     assert_non_null(strstr(p.out, "exec env -u CUDA_VISIBLE_DEVICES -u CUDA_DEVICE_ORDER GENCOST_ISA=avx2 rd/"));
     assert_non_null(strstr(p.out, "--phases '\\''copy read'\\'' --out rd/")); /* quoted inside the quoted line */
     th_free(&p);
+    assert_int_equal(th_run(&p, bin(), (const char *const[]){"remote", "--help", NULL}, (th_io){0}, 30), 0);
+    assert_non_null(strstr(p.out, "usage: gencost remote HOST [HOST...] [options] -- run ARGS..."));
+    th_free(&p);
     struct {
         const char *a[8], *needle;
     } bad[] = {

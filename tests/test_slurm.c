@@ -279,6 +279,9 @@ static void dry_run_and_bad_input(void **s) {
     for (size_t i = 0; i < sizeof want / sizeof *want; i++)
         if (!strstr(p.out, want[i])) fail_msg("script lacks '%s':\n%s", want[i], p.out);
     th_free(&p);
+    assert_int_equal(th_run(&p, bin(), (const char *const[]){"slurm", "--help", NULL}, (th_io){0}, 30), 0);
+    assert_non_null(strstr(p.out, "usage: gencost slurm [options] -- run ARGS..."));
+    th_free(&p);
     struct {
         const char *a[10], *needle;
     } bad[] = {
