@@ -71,25 +71,34 @@ static void decode_rows(void *ctx, int64_t r0, int64_t r1) {
 enum { TRANSPOSE_UNIT = 16 };   /* source columns per unit: a cache line of F32 read per row */
 
 /* dst rows [u0, u1)·TRANSPOSE_UNIT = those columns of the source (its decoded rows src, or the
- * float tensor t): source rows in order, each row's piece of the unit read once (a gather down
- * one column at a time recomputed every row's offset and missed the cache on every element). */
+ * float tensor t): TRANSPOSE_UNIT source rows at a time into a tile, written out 16 contiguous
+ * floats a column (a gather down one column at a time recomputed every row's offset and missed
+ * the cache on every element). */
 static void transpose_rows(void *ctx, int64_t u0, int64_t u1) {
     form_job *j = ctx;
     const int64_t rows = j->dst_cols, cols = j->src ? j->src_cols : j->t->ne[0];
     const int64_t c0 = u0 * TRANSPOSE_UNIT, c1 = u1 * TRANSPOSE_UNIT < cols ? u1 * TRANSPOSE_UNIT : cols;
-    for (int64_t r = 0; r < rows; r++) {
-        if (j->src) {
-            const float *in = j->src + r * j->src_cols;
-            for (int64_t c = c0; c < c1; c++) j->dst[c * rows + r] = in[c];
-            continue;
-        }
-        const char *in = row_at(j->t, r);
-        const size_t nb0 = j->t->nb[0];
-        if (j->t->type == GK_F32 && nb0 == sizeof(float)) {
-            const float *f = (const float *)in;
-            for (int64_t c = c0; c < c1; c++) j->dst[c * rows + r] = f[c];
-        } else {
-            for (int64_t c = c0; c < c1; c++) j->dst[c * rows + r] = elem_at(in + (size_t)c * nb0, j->t->type);
+    float tile[TRANSPOSE_UNIT][TRANSPOSE_UNIT];
+    for (int64_t cb = c0; cb < c1; cb += TRANSPOSE_UNIT) {
+        const int64_t nc = c1 - cb < TRANSPOSE_UNIT ? c1 - cb : TRANSPOSE_UNIT;
+        for (int64_t r0 = 0; r0 < rows; r0 += TRANSPOSE_UNIT) {
+            const int64_t nr = rows - r0 < TRANSPOSE_UNIT ? rows - r0 : TRANSPOSE_UNIT;
+            for (int64_t r = 0; r < nr; r++) {
+                if (j->src) {
+                    memcpy(tile[r], j->src + (r0 + r) * j->src_cols + cb, (size_t)nc * sizeof(float));
+                    continue;
+                }
+                const char *in = row_at(j->t, r0 + r);
+                const size_t nb0 = j->t->nb[0];
+                if (j->t->type == GK_F32 && nb0 == sizeof(float))
+                    memcpy(tile[r], (const float *)in + cb, (size_t)nc * sizeof(float));
+                else
+                    for (int64_t c = 0; c < nc; c++) tile[r][c] = elem_at(in + (size_t)(cb + c) * nb0, j->t->type);
+            }
+            for (int64_t c = 0; c < nc; c++) {
+                float *out = j->dst + (cb + c) * rows + r0;
+                for (int64_t r = 0; r < nr; r++) out[r] = tile[r][c];
+            }
         }
     }
 }
@@ -144,7 +153,7 @@ static float *as_f32_rows(gk_cpu *c, int slot, const gk_tensor *t, bool trans) {
 /* Panel rows (W's columns) per thread count, a multiple of 256 (every block type's block), so a
  * panel's part of a W row is whole blocks; wide enough that the sgemm's units (128 outputs each)
  * keep every thread busy, and never more than PANEL_MAX. */
-enum { PANEL_MAX = 2048 };
+enum { PANEL_MAX = 2048 };   /* a multiple of PANEL_SPAN */
 
 int64_t gk_cpu_wt_panel_cols(int n_threads) {
     int64_t p = 512 * (int64_t)((n_threads + 3) / 4);
@@ -161,18 +170,29 @@ typedef struct panel_job {
     float alpha, beta;
 } panel_job;
 
-enum { PANEL_UNIT = 16 };    /* W rows per unit: 16 consecutive floats of each panel row, one cache line */
+enum {
+    PANEL_UNIT = 16,         /* W rows per unit: 16 consecutive floats of each panel row, a cache line */
+    PANEL_SPAN = 256,        /* W columns per unit (whole blocks of every type) */
+};
 
-/* W rows [u0, u1)·PANEL_UNIT: their columns k0 .. k0+pw decoded and written down the panel. */
-static void panel_rows(void *ctx, int64_t u0, int64_t u1) {
+/* Unit u: W rows PANEL_UNIT·(u / spans) .., columns k0 + PANEL_SPAN·(u % spans) ..: decoded into
+ * a tile, then written down the panel 16 contiguous floats at a time (a float at a time, one
+ * row after another, cost as much as the product's packing). */
+static void panel_tiles(void *ctx, int64_t u0, int64_t u1) {
     panel_job *j = ctx;
     const gk_type_info *ti = gk_type_get(j->w->type);
-    const size_t skip = (size_t)(j->k0 / ti->block) * j->w->nb[0];
-    float tmp[PANEL_MAX];
-    const int64_t r1 = u1 * PANEL_UNIT < j->wrows ? u1 * PANEL_UNIT : j->wrows;
-    for (int64_t r = u0 * PANEL_UNIT; r < r1; r++) {
-        ti->to_f32(row_at(j->w, r) + skip, tmp, j->pw);
-        for (int64_t c = 0; c < j->pw; c++) j->panel[c * j->wrows + r] = tmp[c];
+    const int64_t spans = (j->pw + PANEL_SPAN - 1) / PANEL_SPAN;
+    float tile[PANEL_UNIT][PANEL_SPAN];
+    for (int64_t u = u0; u < u1; u++) {
+        const int64_t r0 = u / spans * PANEL_UNIT, c0 = u % spans * PANEL_SPAN;
+        const int64_t nr = j->wrows - r0 < PANEL_UNIT ? j->wrows - r0 : PANEL_UNIT;
+        const int64_t nc = j->pw - c0 < PANEL_SPAN ? j->pw - c0 : PANEL_SPAN;
+        const size_t skip = (size_t)((j->k0 + c0) / ti->block) * j->w->nb[0];
+        for (int64_t r = 0; r < nr; r++) ti->to_f32(row_at(j->w, r0 + r) + skip, tile[r], nc);
+        for (int64_t c = 0; c < nc; c++) {
+            float *dst = j->panel + (c0 + c) * j->wrows + r0;
+            for (int64_t r = 0; r < nr; r++) dst[r] = tile[r][c];
+        }
     }
 }
 
@@ -206,9 +226,10 @@ static void panel_combine(void *ctx, int64_t i0, int64_t i1) {
 static int matmul_wt_panels(gk_backend *b, gk_tensor *y, const gk_tensor *w, const float *xp, const gk_mm_dims *d,
                             const gk_matmul_params *q) {
     gk_cpu *c = gk_cpu_of(b);
-    /* With trans_x (dW += dYᵀ·X) W is the activations X: one panel, no larger than op(X)'s copy,
-     * so op(X) is packed once rather than once per panel. */
-    const int64_t P = q->trans_x ? d->n : gk_cpu_wt_panel_cols(gk_pool_size(c->pool)), pmax = d->n < P ? d->n : P;
+    /* With trans_x and a float W (dW += dYᵀ·X) W is the activations X: one panel, no larger than
+     * op(X)'s copy, so op(X) is packed once rather than once per panel. */
+    const bool one = q->trans_x && gk_type_get(w->type)->block == 1;
+    const int64_t P = one ? d->n : gk_cpu_wt_panel_cols(gk_pool_size(c->pool)), pmax = d->n < P ? d->n : P;
     const bool acc = q->beta == 1.0f && gk_cpu_linear_accumulates(b, GK_F32, d->m);
     const bool direct = gk_is_contiguous(y) && q->alpha == 1.0f && (q->beta == 0.0f || acc);
     float *panel = gk_cpu_scratch(c, CPU_SCRATCH_FORM_W, (size_t)(pmax * d->k) * sizeof(float) + 1);
@@ -217,7 +238,8 @@ static int matmul_wt_panels(gk_backend *b, gk_tensor *y, const gk_tensor *w, con
     for (int64_t k0 = 0; k0 < d->n; k0 += P) {
         panel_job j = {.w = w, .k0 = k0, .pw = d->n - k0 < P ? d->n - k0 : P, .panel = panel, .wrows = d->k,
                        .prod = prod, .y = y, .alpha = q->alpha, .beta = q->beta};
-        gk_cpu_rows(c, (d->k + PANEL_UNIT - 1) / PANEL_UNIT, 8.0 * PANEL_UNIT * (double)j.pw, panel_rows, &j);
+        const int64_t units = (d->k + PANEL_UNIT - 1) / PANEL_UNIT * ((j.pw + PANEL_SPAN - 1) / PANEL_SPAN);
+        gk_cpu_rows(c, units, 8.0 * PANEL_UNIT * PANEL_SPAN, panel_tiles, &j);
         if (direct) {
             if (gk_cpu_linear_into(b, (float *)y->data + k0, d->n, acc && q->beta != 0.0f, GK_F32, panel,
                                    (size_t)d->k * sizeof(float), d->k, j.pw, xp, d->m))
