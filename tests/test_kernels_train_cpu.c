@@ -1,5 +1,5 @@
 /* The train op family (backend.h, issue 16) on the "cpu" backend against the "ref" oracle, with
- * every micro-kernel table this CPU runs and 1, 2 and 3 threads: random data on awkward shapes
+ * every micro-kernel table this CPU runs and 1 and 2 threads (3 on the best table): random data on awkward shapes
  * (row lengths that are no multiple of any SIMD width, T past one attention query block and
  * no multiple of it, head_dim 64 and 32, grouped-query groups of 1, 2 and 4), within the bounds
  * argued at each check; results independent of the thread count where the design says so
@@ -37,17 +37,16 @@ static float *rand_vec(int64_t n, float scale) {
 
 #include "tests/kernel_pairs.h"
 
-/* kernel_pairs.h's configurations plus 3 threads (an odd split of every partition). */
+/* kernel_pairs.h's configurations plus 3 threads (an odd split of every partition) on the best
+ * table: the splits are the same portable code on every table. */
 static void for_each_config3(void (*fn)(pair *p)) {
     for_each_config(fn);
     if (!threads_work()) return;
-    for (const char *const *isa = gk_ukernels_available(); *isa; isa++) {
-        pair p = {.ref = open_backend("ref", NULL, 1), .cpu = open_backend("cpu", *isa, 3)};
-        snprintf(p.label, sizeof p.label, "%s, 3 threads", *isa);
-        fn(&p);
-        gk_backend_close(p.ref);
-        gk_backend_close(p.cpu);
-    }
+    pair p = {.ref = open_backend("ref", NULL, 1), .cpu = open_backend("cpu", NULL, 3)};
+    snprintf(p.label, sizeof p.label, "%s, 3 threads", p.cpu->isa);
+    fn(&p);
+    gk_backend_close(p.ref);
+    gk_backend_close(p.cpu);
 }
 
 static gk_tensor t2(gk_backend *b, int type, int64_t n0, int64_t n1, const float *vals) {
@@ -200,7 +199,7 @@ static void attn_one(pair *p, const attn_case *ac, float **out_cpu) {
 static const attn_case attn_cases[] = {
     {4, 4, 64, 37},     /* group 1, one partial query block */
     {8, 2, 32, 70},     /* group 4, head_dim 32, past one block */
-    {4, 1, 64, 150},    /* group 4 onto one KV head, three blocks, the last partial */
+    {4, 1, 64, 130},    /* group 4 onto one KV head, three blocks, the last partial */
     {6, 3, 32, 5},      /* group 2, fewer rows than a micro-kernel tile */
     {1, 1, 64, 1},      /* one row: a softmax of one key */
 };
