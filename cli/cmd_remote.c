@@ -191,19 +191,29 @@ static int remote(host_job *h, const char *line, const char *in, const char *log
 }
 
 /* What a failed ssh step says: ssh's own message when ssh failed (255), else the log's last line. */
+static void step_failed_more(host_job *h, const char *step, int rc, const char *log, const char *more);
 static void step_failed(host_job *h, const char *step, int rc, const char *log) {
+    step_failed_more(h, step, rc, log, "");
+}
+
+/* The same with `more` after the reason (the reason is whole before the state says failed: the
+ * progress lines read it from the main thread). */
+static void step_failed_more(host_job *h, const char *step, int rc, const char *log, const char *more) {
     char tail[400];
     last_line(log, tail, sizeof tail);
     if (rc == 255)
-        fail(h, "%s: ssh failed: %s", step, tail[0] ? tail : "no message");
+        fail(h, "%s: ssh failed: %s%s", step, tail[0] ? tail : "no message", more);
     else if (rc >= 0 && !strcmp(step, "build"))
-        fail(h, "build: exit %d%s%s (the whole log: %s)", rc, tail[0] ? ": " : "", tail, log);
+        fail(h, "build: exit %d%s%s (the whole log: %s)%s", rc, tail[0] ? ": " : "", tail, log, more);
     else if (rc >= 0)
-        fail(h, "%s: exit %d%s%s", step, rc, tail[0] ? ": " : "", tail);
+        fail(h, "%s: exit %d%s%s%s", step, rc, tail[0] ? ": " : "", tail, more);
     else if (!h->reason[0])
-        fail(h, "%s: could not start", step);
-    else
-        fail(h, "%s: %s", step, h->reason);
+        fail(h, "%s: could not start%s", step, more);
+    else {
+        char why[sizeof h->reason];
+        snprintf(why, sizeof why, "%s", h->reason);
+        fail(h, "%s: %s%s", step, why, more);
+    }
 }
 
 /* The commit a `gencost --version` line names ("gencost 0.1.0 (commit abc)"), into buf. */
@@ -349,12 +359,10 @@ static int run_remote(host_job *h) {
         nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
     }
     if (h->run_status == 255 || h->run_status == 2) {
-        step_failed(h, "run", h->run_status, h->run_log);
-        if (h->run_status == 255) { /* the connection went; gencost may go on there */
-            size_t k = strlen(h->reason);
-            snprintf(h->reason + k, sizeof h->reason - k, " (the run may go on there: %.200s/runs/%s.json)", h->dir,
-                     h->tag);
-        }
+        char more[320] = ""; /* the connection went; gencost may go on there */
+        if (h->run_status == 255)
+            snprintf(more, sizeof more, " (the run may go on there: %.200s/runs/%s.json)", h->dir, h->tag);
+        step_failed_more(h, "run", h->run_status, h->run_log, more);
         return -1;
     }
     return 0;
