@@ -556,9 +556,12 @@ int gk_layout_contiguous(gk_backend *b, gk_tensor *t);
 /* What each runs (their supports() is the authority; this is the summary):
  *  ref   every op of every family, every type each op's contract allows, matmul in every form
  *        (a quantised W too) and on strided views; host memory.
- *  cpu   the core and image families, the same types, matmul in every form and on strided
- *        views (other forms copied to the default one, then the same kernels); conv2d as an
- *        implicit GEMM and full_attention flash-style, both on the sgemm micro-kernel; host memory.
+ *  cpu   the core, image and train families, the same types, matmul in every form and on
+ *        strided views (other forms brought to the default one, then the same kernels; a
+ *        transposed W, quantised or not, by F32 panels of its columns, never a whole F32 copy;
+ *        dW += dYᵀ·X accumulated in place); conv2d as an implicit GEMM, full_attention
+ *        flash-style and attention_backward by blocks of query rows, all on the sgemm
+ *        micro-kernel; train results independent of the thread count; host memory.
  *  cuda  the core and train families, the same types; matmul on contiguous tensors, the default
  *        form on its own kernels and cuBLAS, the other forms (training's) on cuBLAS in F32 (a
  *        non-F32 W dequantised to F32 panels of at most 32 MiB) and refused without cuBLAS;
