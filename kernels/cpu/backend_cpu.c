@@ -1,8 +1,9 @@
 /* The "cpu" backend: host memory, a persistent thread pool, micro-kernels chosen at open time
- * from CPU features (or forced by opts->isa, a run axis the caller chooses). It has the core
- * and image families: matmul in every form lives in cpu_matmul_forms.c (the kernels in
+ * from CPU features (or forced by opts->isa, a run axis the caller chooses). It has the core,
+ * image and train families: matmul in every form lives in cpu_matmul_forms.c (the kernels in
  * cpu_matmul.c), attention in cpu_attention.c, the core family's row-wise ops here; the image
- * family in cpu_image.c (conv2d in cpu_conv.c, full_attention in cpu_image_attention.c). */
+ * family in cpu_image.c (conv2d in cpu_conv.c, full_attention in cpu_image_attention.c); the
+ * train family in cpu_train.c. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
