@@ -62,16 +62,21 @@ static float max_of(const float *x, int64_t n) {
     return r;
 }
 
-/* y[i] = e^(x[i] − shift) for i < n (y may equal x); returns their sum. */
+/* y[i] = e^(x[i] − shift) for i < n (y may equal x); returns their sum. Each block of LANES goes
+ * through local arrays: with x and y possibly one array, the vectoriser would otherwise need a
+ * run-time overlap check, which GCC's -O2 cost model never pays for (the same below). */
 static float exp_sum(const float *x, float *y, int64_t n, float shift) {
     float acc[LANES] = {0}, s = 0;
     int64_t i = 0;
-    for (; i + LANES <= n; i += LANES)
+    for (; i + LANES <= n; i += LANES) {
+        float v[LANES];
+        memcpy(v, x + i, sizeof v);
         for (int l = 0; l < LANES; l++) {
-            float e = gk_exp_fast(x[i + l] - shift);
-            y[i + l] = e;
-            acc[l] += e;
+            v[l] = gk_exp_fast(v[l] - shift);
+            acc[l] += v[l];
         }
+        memcpy(y + i, v, sizeof v);
+    }
     for (; i < n; i++) s += y[i] = gk_exp_fast(x[i] - shift);
     for (int l = 0; l < LANES; l++) s += acc[l];
     return s;
@@ -104,8 +109,13 @@ static void rms_dx_rows(void *ctx, int64_t r0, int64_t r1) {
         const float rs = 1.0f / sqrtf(sum / (float)n + j->eps), gx = dot3(g, w, x, n);
         const float c = rs * rs * rs * gx / (float)n;
         j->rs[r] = rs;
-        for (i = 0; i + LANES <= n; i += LANES)
-            for (int l = 0; l < LANES; l++) d[i + l] += rs * g[i + l] * w[i + l] - c * x[i + l];
+        for (i = 0; i + LANES <= n; i += LANES) {
+            float dv[LANES], gv[LANES], wv[LANES], xv[LANES];
+            memcpy(dv, d + i, sizeof dv), memcpy(gv, g + i, sizeof gv), memcpy(wv, w + i, sizeof wv);
+            memcpy(xv, x + i, sizeof xv);
+            for (int l = 0; l < LANES; l++) dv[l] += rs * gv[l] * wv[l] - c * xv[l];
+            memcpy(d + i, dv, sizeof dv);
+        }
         for (; i < n; i++) d[i] += rs * g[i] * w[i] - c * x[i];
     }
 }
@@ -196,20 +206,25 @@ static void run_elems(gk_backend *b, elem_job *j, double bytes_per_elem, void (*
     gk_cpu_rows(gk_cpu_of(b), (j->n + ELEMS_UNIT - 1) / ELEMS_UNIT, bytes_per_elem * ELEMS_UNIT, fn, j);
 }
 
-/* One element of silu_mul_backward: every input read before an output is written (dgate may be dy). */
-static inline void silu_back_one(float d, float g, float up, float *dgate, float *dup) {
-    float sg = 1.0f / (1.0f + gk_exp_fast(-g));
-    *dup = d * g * sg;
-    *dgate = d * up * sg * (1.0f + g * (1.0f - sg));
+/* Elements i .. i+n (n <= LANES) of silu_mul_backward through local arrays: every input is read
+ * before an output is written (dgate may be dy). */
+static inline void silu_back_block(const elem_job *j, int64_t i, int n) {
+    float d[LANES] = {0}, g[LANES] = {0}, u[LANES] = {0}, dg[LANES], du[LANES];
+    memcpy(d, j->a + i, (size_t)n * sizeof(float)), memcpy(g, j->b + i, (size_t)n * sizeof(float));
+    memcpy(u, j->c + i, (size_t)n * sizeof(float));
+    for (int l = 0; l < LANES; l++) {
+        float sg = 1.0f / (1.0f + gk_exp_fast(-g[l]));
+        du[l] = d[l] * g[l] * sg;
+        dg[l] = d[l] * u[l] * sg * (1.0f + g[l] * (1.0f - sg));
+    }
+    memcpy(j->y + i, dg, (size_t)n * sizeof(float)), memcpy(j->z + i, du, (size_t)n * sizeof(float));
 }
 
 static void silu_back_range(void *ctx, int64_t u0, int64_t u1) {   /* a dy, b gate, c up; y dgate, z dup */
     elem_job *j = ctx;
-    int64_t i0, i1, i;
+    int64_t i0, i1;
     elem_bounds(j, u0, u1, &i0, &i1);
-    for (i = i0; i + LANES <= i1; i += LANES)
-        for (int l = 0; l < LANES; l++) silu_back_one(j->a[i + l], j->b[i + l], j->c[i + l], &j->y[i + l], &j->z[i + l]);
-    for (; i < i1; i++) silu_back_one(j->a[i], j->b[i], j->c[i], &j->y[i], &j->z[i]);
+    for (int64_t i = i0; i < i1; i += LANES) silu_back_block(j, i, (int)min64(LANES, i1 - i));
 }
 
 static int cpu_silu_mul_backward(gk_backend *b, gk_tensor *dgate, gk_tensor *dup, const gk_tensor *dy,
@@ -221,22 +236,29 @@ static int cpu_silu_mul_backward(gk_backend *b, gk_tensor *dgate, gk_tensor *dup
     return 0;
 }
 
-/* w −= lr·(m̂ / (√v̂ + eps) + wd·w) with m, v updated first (backend.h). */
-static inline void adamw_one(const elem_job *j, float g, float *w, float *m, float *v) {
+/* w −= lr·(m̂ / (√v̂ + eps) + wd·w) with m, v updated first (backend.h), elements i .. i+n
+ * (n <= LANES) through local arrays. */
+static inline void adamw_block(const elem_job *j, int64_t i, int n) {
     const gk_adamw_params *p = j->p;
-    g *= p->grad_scale;
-    float mi = p->beta1 * *m + (1.0f - p->beta1) * g, vi = p->beta2 * *v + (1.0f - p->beta2) * g * g;
-    *m = mi, *v = vi;
-    *w -= p->lr * ((mi / j->c1) / (sqrtf(vi / j->c2) + p->eps) + p->weight_decay * *w);
+    const float b1 = p->beta1, b2 = p->beta2, gs = p->grad_scale, lr = p->lr, eps = p->eps, wd = p->weight_decay;
+    const float c1 = j->c1, c2 = j->c2;
+    const size_t bytes = (size_t)n * sizeof(float);
+    float g[LANES] = {0}, w[LANES] = {0}, m[LANES] = {0}, v[LANES] = {0};
+    memcpy(g, j->a + i, bytes), memcpy(w, j->y + i, bytes), memcpy(m, j->z + i, bytes), memcpy(v, j->u + i, bytes);
+    for (int l = 0; l < LANES; l++) {
+        float gl = g[l] * gs;
+        m[l] = b1 * m[l] + (1.0f - b1) * gl;
+        v[l] = b2 * v[l] + (1.0f - b2) * gl * gl;
+        w[l] -= lr * ((m[l] / c1) / (sqrtf(v[l] / c2) + eps) + wd * w[l]);
+    }
+    memcpy(j->y + i, w, bytes), memcpy(j->z + i, m, bytes), memcpy(j->u + i, v, bytes);
 }
 
 static void adamw_range(void *ctx, int64_t u0, int64_t u1) {   /* a g; y w, z m, u v */
     elem_job *j = ctx;
-    int64_t i0, i1, i;
+    int64_t i0, i1;
     elem_bounds(j, u0, u1, &i0, &i1);
-    for (i = i0; i + LANES <= i1; i += LANES)
-        for (int l = 0; l < LANES; l++) adamw_one(j, j->a[i + l], &j->y[i + l], &j->z[i + l], &j->u[i + l]);
-    for (; i < i1; i++) adamw_one(j, j->a[i], &j->y[i], &j->z[i], &j->u[i]);
+    for (int64_t i = i0; i < i1; i += LANES) adamw_block(j, i, (int)min64(LANES, i1 - i));
 }
 
 static int cpu_adamw(gk_backend *b, gk_tensor *w, const gk_tensor *g, gk_tensor *m, gk_tensor *v,
@@ -507,8 +529,12 @@ static void ab_dscores(const ab_job *j, const float *s, float *dp, int64_t bq, i
         float *d = dp + r * j->tn;
         const float D = j->uk->dot_f32(p, d, nk), sc = j->scale;
         int64_t i = 0;
-        for (; i + LANES <= nk; i += LANES)
-            for (int l = 0; l < LANES; l++) d[i + l] = p[i + l] * (d[i + l] - D) * sc;
+        for (; i + LANES <= nk; i += LANES) {
+            float pv[LANES], dv[LANES];
+            memcpy(pv, p + i, sizeof pv), memcpy(dv, d + i, sizeof dv);
+            for (int l = 0; l < LANES; l++) dv[l] = pv[l] * (dv[l] - D) * sc;
+            memcpy(d + i, dv, sizeof dv);
+        }
         for (; i < nk; i++) d[i] = p[i] * (d[i] - D) * sc;
     }
 }
