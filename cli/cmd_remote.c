@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -440,14 +441,22 @@ static void host_line(const host_job *h, char *buf, size_t n) {
     snprintf(buf, n, "%s: %s%s%s", h->x.host, state_names[h->state], detail[0] ? ": " : "", detail);
 }
 
+/* Columns of the terminal on stderr: a progress line longer than that would wrap, and moving up
+ * n lines would then miss the first. */
+static int term_cols(void) {
+    struct winsize ws;
+    return ioctl(2, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20 ? ws.ws_col : 80;
+}
+
 static void draw(host_job *hs, int n, bool tty, bool first, host_state *shown) {
     char line[900];
+    int cols = tty ? term_cols() - 1 : 0;
     if (tty && !first) fprintf(stderr, "\033[%dA", n);
     for (int i = 0; i < n; i++) {
         if (!tty && (hs[i].state == shown[i] || hs[i].state == H_WAIT)) continue;
         shown[i] = hs[i].state;
         host_line(&hs[i], line, sizeof line);
-        if (tty) fprintf(stderr, "\r\033[K%.*s\n", 200, line);
+        if (tty) fprintf(stderr, "\r\033[K%.*s\n", cols, line); /* bytes, so UTF-8 only shortens it */
         else fprintf(stderr, "%s\n", line);
     }
     fflush(stderr);
