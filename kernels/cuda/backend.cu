@@ -11,6 +11,11 @@
  * only, in F32: an F32 W as it is, any other type dequantised to F32 panels of bounded size
  * (plan_train.cuh), one GEMM a panel; without cuBLAS they are refused (supports() says why).
  *
+ * conv2d (the image family) is an implicit GEMM on cuBLAS: im2col panels of bounded size in the
+ * kernel's type (F16/BF16 kernels: the activations rounded to it, F32 accumulation; F32: F32)
+ * times the kernel as it is stored (plan_image.cuh); without cuBLAS it is refused. The other
+ * image ops are custom kernels (image.cuh).
+ *
  * cuBLAS is opened at run time with dlopen, so the binary starts (and every other backend
  * works) on machines without CUDA libraries; without cuBLAS the custom kernels serve every M.
  * The CUDA runtime is linked statically (Makefile) and finds the driver itself at run time.
@@ -492,14 +497,15 @@ static int cu_matmul_act_type(gk_backend *b, int wtype, int64_t m)
     return gk_cuda_matmul_act_type(wtype, m, c->have_blas, c->cc);
 }
 
-/* The status of a cuBLAS call, as the op's error (what it left on the device marks a fault). */
-static int blas_result(gk_backend *b, cublasStatus_t s, const char *what, int64_t m, int64_t n, int64_t k)
+/* The status of a cuBLAS call of op, as the op's error (what it left on the device marks a fault). */
+static int blas_result(gk_backend *b, cublasStatus_t s, const char *op, const char *what, int64_t m, int64_t n,
+                       int64_t k)
 {
     if (s == CUBLAS_STATUS_SUCCESS) return 0;
     cu_impl *c = impl_of(b);
     const cudaError_t e = cudaGetLastError();
     if (gk_cuda_blas_status_faults(s) || is_sticky(e)) c->faulted = true;
-    return fail(b, "matmul: %s (%lldx%lld, contraction %lld): %s%s%s", what, (long long)m, (long long)n, (long long)k,
+    return fail(b, "%s: %s (%lldx%lld, contraction %lld): %s%s%s", op, what, (long long)m, (long long)n, (long long)k,
                 c->blas->status_string(s), e != cudaSuccess ? ": " : "", e != cudaSuccess ? cudaGetErrorString(e) : "");
 }
 
@@ -513,7 +519,7 @@ static int gemm_f32(gk_backend *b, const gk_gemm_call *g, const float *A, const 
                                        A + g->a_off, CUDA_R_32F, (int)g->lda, X + g->b_off, CUDA_R_32F, (int)g->ldb,
                                        &beta, Y + g->c_off, CUDA_R_32F, (int)g->ldc, CUBLAS_COMPUTE_32F,
                                        CUBLAS_GEMM_DEFAULT);
-    return blas_result(b, s, "cublasGemmEx (F32)", g->m, g->n, g->k);
+    return blas_result(b, s, "matmul", "cublasGemmEx (F32)", g->m, g->n, g->k);
 }
 
 /* Every form but the default one: Y = alpha·op(X)·op(W)ᵀ + beta·Y on cuBLAS in F32. A weight
@@ -746,9 +752,170 @@ static int cu_fill(gk_backend *b, gk_tensor *t, float value)
     return cu_check(b, "fill", gk_cu_fill(&a, impl_of(b)->stream));
 }
 
-/* What it runs: the core and train families; matmul's forms other than the default one only
- * with cuBLAS; attention with k and v caches of one type and head_dim up to GK_AT_DMAX, its
- * backward up to GK_AB_DMAX (when params are given). */
+/* ---- the image family (image.cuh, plan_image.cuh) ---------------------------------------- */
+
+/* The type conv2d's GEMM rounds the activations to (the kernel's half type; none for F32). */
+extern "C" int gk_cuda_conv2d_act_type(int wtype, int cc)
+{
+    return gk_plan_conv2d(1, 1, 1, 1, 1, 1, 1, 1, 0, wtype, cc >= 80).gemm_type;
+}
+
+/* An implicit GEMM (plan_image.cuh): per kernel panel (all of the kernel unless it is
+ * dequantised), image and panel of output pixels, the im2col kernel fills the column panel and
+ * one cuBLAS GEMM multiplies it into y; the bias is added last. One stream: each panel is
+ * consumed before the next overwrites it. */
+static int cu_conv2d(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_tensor *x, const gk_tensor *bias,
+                     const gk_conv2d_params *p)
+{
+    if (gk_check_conv2d(b, y, w, x, bias, p) || enter(b, "conv2d")) return -1;
+    cu_impl *c = impl_of(b);
+    if (!c->have_blas) return fail(b, "conv2d: needs cuBLAS, missing here");
+    const gk_conv_plan pl = gk_plan_conv2d(x->ne[0], x->ne[1], x->ne[2], x->ne[3], w->ne[0], w->ne[1], w->ne[3],
+                                           p->stride, p->pad, w->type, c->cc >= 80);
+    if (pl.K >= INT32_MAX || pl.P >= INT32_MAX || pl.cout >= INT32_MAX) return fail(b, "conv2d: dimension too large");
+    if (ensure_scratch(b, gk_conv_scratch_bytes(&pl) + 1)) return -1;
+    char *col = (char *)c->scratch;
+    float *wpanel = (float *)(col + gk_conv_col_bytes(&pl));
+    const cudaDataType_t t = pl.gemm_type == GK_F32 ? CUDA_R_32F : pl.gemm_type == GK_BF16 ? CUDA_R_16BF : CUDA_R_16F;
+    const size_t esz = pl.gemm_type == GK_F32 ? 4 : 2;
+    const float one = 1.0f, zero = 0.0f;
+    for (int64_t co0 = 0; co0 < pl.cout; co0 += pl.wrows) {
+        const int64_t nco = pl.cout - co0 < pl.wrows ? pl.cout - co0 : pl.wrows;
+        const char *B = (const char *)w->data;
+        if (pl.w_panels) {
+            gk_dq32_args d = {(const uint8_t *)w->data + (size_t)(co0 * pl.K) * 2, (size_t)pl.K * 2, wpanel, pl.K, nco,
+                              w->type};
+            if (cu_check(b, "conv2d: kernel panel", gk_cu_dequant_f32(&d, c->stream))) return -1;
+            B = (const char *)wpanel;
+        }
+        for (int64_t n = 0; n < pl.N; n++)
+            for (int64_t p0 = 0; p0 < pl.P; p0 += pl.np) {
+                const int64_t np = pl.P - p0 < pl.np ? pl.P - p0 : pl.np;
+                const char *A = pl.direct ? (const char *)x->data : col;
+                if (!pl.direct) {
+                    const gk_im2col_args a = gk_plan_im2col(&pl, (const float *)x->data, col, n, p0, np);
+                    if (cu_check(b, "conv2d: im2col", gk_cu_im2col(&a, c->stream))) return -1;
+                }
+                const gk_conv_gemm g = gk_plan_conv_gemm(&pl, n, p0, np, co0, nco);
+                cublasStatus_t s = c->blas->gemm_ex(
+                    c->handle, CUBLAS_OP_N, CUBLAS_OP_N, (int)g.m, (int)g.n, (int)g.k, &one, A + (size_t)g.a_off * esz, t,
+                    (int)g.lda, B + (size_t)g.b_off * esz, t, (int)g.ldb, &zero, (float *)y->data + g.c_off, CUDA_R_32F,
+                    (int)g.ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+                if (blas_result(b, s, "conv2d", "cublasGemmEx", g.m, g.n, g.k)) return -1;
+            }
+    }
+    if (!bias) return 0;
+    const gk_addc_args a = {(const float *)y->data, (const float *)bias->data, (float *)y->data, pl.P, pl.cout, pl.N, 0};
+    return cu_check(b, "conv2d: bias", gk_cu_add_channel(&a, c->stream));
+}
+
+static int cu_group_norm(gk_backend *b, gk_tensor *y, const gk_tensor *x, const gk_tensor *gamma, const gk_tensor *beta,
+                         int n_groups, float eps)
+{
+    if (gk_check_group_norm(b, y, x, gamma, beta, n_groups) || enter(b, "group_norm")) return -1;
+    const int64_t plane = x->ne[0] * x->ne[1], C = x->ne[2], N = x->ne[3];
+    const size_t pb = gk_gn_part_bytes(C, n_groups, plane, N);
+    if (N * n_groups > 65535) return fail(b, "group_norm: %lld images x %d groups above 65535", (long long)N, n_groups);
+    if (ensure_scratch(b, pb + (size_t)(2 * N * n_groups) * sizeof(float))) return -1;
+    char *sc = (char *)impl_of(b)->scratch;
+    gk_gn_args a = {(const float *)x->data, (const float *)gamma->data, (const float *)beta->data, (float *)y->data,
+                    (double *)sc, (float *)(sc + pb), plane, C, N, n_groups, eps};
+    return cu_check(b, "group_norm", gk_cu_group_norm(&a, impl_of(b)->stream));
+}
+
+static int cu_layer_norm(gk_backend *b, gk_tensor *y, const gk_tensor *x, const gk_tensor *gamma, const gk_tensor *beta,
+                         float eps)
+{
+    if (gk_check_layer_norm(b, y, x, gamma, beta) || enter(b, "layer_norm")) return -1;
+    gk_ln_args a = {(const float *)x->data, (const float *)gamma->data, (const float *)beta->data, (float *)y->data,
+                    x->ne[0], gk_rows(x), eps};
+    return cu_check(b, "layer_norm", gk_cu_layer_norm(&a, impl_of(b)->stream));
+}
+
+static int image_unary(gk_backend *b, const char *what, gk_tensor *y, const gk_tensor *x, int op)
+{
+    if (gk_check_unary(b, what, y, x) || enter(b, what)) return -1;
+    gk_iu_args a = {(const float *)x->data, (float *)y->data, gk_nelements(x), op};
+    return cu_check(b, what, gk_cu_image_unary(&a, impl_of(b)->stream));
+}
+static int cu_gelu(gk_backend *b, gk_tensor *y, const gk_tensor *x) { return image_unary(b, "gelu", y, x, GK_IU_GELU); }
+static int cu_gelu_quick(gk_backend *b, gk_tensor *y, const gk_tensor *x)
+{
+    return image_unary(b, "gelu_quick", y, x, GK_IU_GELU_QUICK);
+}
+static int cu_silu(gk_backend *b, gk_tensor *y, const gk_tensor *x) { return image_unary(b, "silu", y, x, GK_IU_SILU); }
+
+static int cu_geglu(gk_backend *b, gk_tensor *y, const gk_tensor *x)
+{
+    if (gk_check_geglu(b, y, x) || enter(b, "geglu")) return -1;
+    gk_geglu_args a = {(const float *)x->data, (float *)y->data, y->ne[0], gk_rows(x)};
+    return cu_check(b, "geglu", gk_cu_geglu(&a, impl_of(b)->stream));
+}
+
+static int cu_upsample2x(gk_backend *b, gk_tensor *y, const gk_tensor *x)
+{
+    if (gk_check_upsample2x(b, y, x) || enter(b, "upsample2x")) return -1;
+    gk_up_args a = {(const float *)x->data, (float *)y->data, x->ne[0], x->ne[1], x->ne[2] * x->ne[3]};
+    return cu_check(b, "upsample2x", gk_cu_upsample2x(&a, impl_of(b)->stream));
+}
+
+static int cu_concat(gk_backend *b, gk_tensor *y, const gk_tensor *a, const gk_tensor *c)
+{
+    if (gk_check_concat(b, y, a, c) || enter(b, "concat")) return -1;
+    gk_cat_args k = {(const float *)a->data, (const float *)c->data, (float *)y->data, a->ne[0] * a->ne[1], a->ne[2],
+                     c->ne[2], a->ne[3]};
+    return cu_check(b, "concat", gk_cu_concat(&k, impl_of(b)->stream));
+}
+
+static int cu_add_channel(gk_backend *b, gk_tensor *y, const gk_tensor *x, const gk_tensor *v)
+{
+    if (gk_check_add_channel(b, y, x, v) || enter(b, "add_channel")) return -1;
+    gk_addc_args a = {(const float *)x->data, (const float *)v->data, (float *)y->data, x->ne[0] * x->ne[1], x->ne[2],
+                      x->ne[3], gk_rows(v) > 1};
+    return cu_check(b, "add_channel", gk_cu_add_channel(&a, impl_of(b)->stream));
+}
+
+static int cu_timestep_embed(gk_backend *b, gk_tensor *y, const gk_tensor *t, int dim, float max_period)
+{
+    if (gk_check_timestep_embed(b, y, t, dim, max_period) || enter(b, "timestep_embed")) return -1;
+    if (gk_nelements(t) > 65535) return fail(b, "timestep_embed: %lld timesteps above 65535", (long long)gk_nelements(t));
+    gk_temb_args a = {(const float *)t->data, (float *)y->data, gk_nelements(t), dim, max_period};
+    return cu_check(b, "timestep_embed", gk_cu_timestep_embed(&a, impl_of(b)->stream));
+}
+
+static int cu_full_attention(gk_backend *b, gk_tensor *out, const gk_tensor *q, const gk_tensor *k, const gk_tensor *v,
+                             const gk_full_attn_params *p)
+{
+    int64_t tq, tk, batch;
+    if (gk_check_full_attention(b, out, q, k, v, p, &tq, &tk, &batch) || enter(b, "full_attention")) return -1;
+    if (p->head_dim > GK_FA_DMAX)
+        return fail(b, "full_attention: head_dim %d above this backend's %d", p->head_dim, GK_FA_DMAX);
+    if (p->n_head > 65535 || batch > 65535)
+        return fail(b, "full_attention: %d heads x %lld images above the grid's 65535", p->n_head, (long long)batch);
+    gk_fa_args a = {(const float *)q->data, (const float *)k->data, (const float *)v->data, (float *)out->data, tq, tk,
+                    p->n_head, p->head_dim, p->scale};
+    return cu_check(b, "full_attention", gk_cu_full_attention(&a, batch, impl_of(b)->stream));
+}
+
+/* x's strides in floats (a dimension of one element: 0, its stride is any); the transposed
+ * path where it applies (gk_cont_transposed_dim). */
+static int cu_cont(gk_backend *b, gk_tensor *y, const gk_tensor *x)
+{
+    if (gk_check_cont(b, y, x) || enter(b, "cont")) return -1;
+    int64_t st[4];
+    for (int i = 0; i < 4; i++) {
+        if (x->ne[i] > 1 && x->nb[i] % sizeof(float))
+            return fail(b, "cont: x's stride nb[%d] = %zu is not whole floats", i, x->nb[i]);
+        st[i] = x->ne[i] > 1 ? (int64_t)(x->nb[i] / sizeof(float)) : 0;
+    }
+    const gk_cont_args a = gk_plan_cont_args((const float *)x->data, (float *)y->data, x->ne, st);
+    return cu_check(b, "cont", gk_cu_cont(&a, impl_of(b)->stream));
+}
+
+/* What it runs: the core, image and train families; matmul's forms other than the default one
+ * and conv2d only with cuBLAS; attention with k and v caches of one type and head_dim up to
+ * GK_AT_DMAX, its backward up to GK_AB_DMAX, full_attention up to GK_FA_DMAX (when params are
+ * given). */
 static bool cu_supports(gk_backend *b, gk_op op, const int *types, int n_types, const void *params)
 {
     if (!gk_supports_default(b, op, types, n_types, params)) return false;
@@ -765,6 +932,11 @@ static bool cu_supports(gk_backend *b, gk_op op, const int *types, int n_types, 
         return gk_unsupported(b, "cuda: attention: head_dim %d above %d", ap->head_dim, GK_AT_DMAX);
     if (op == GK_OP_ATTENTION_BACKWARD && ap && ap->head_dim > GK_AB_DMAX)
         return gk_unsupported(b, "cuda: attention_backward: head_dim %d above %d", ap->head_dim, GK_AB_DMAX);
+    if (op == GK_OP_CONV2D && !impl_of(b)->have_blas)
+        return gk_unsupported(b, "cuda: conv2d needs cuBLAS, missing here (its GEMMs run there)");
+    const gk_full_attn_params *fp = (const gk_full_attn_params *)params;
+    if (op == GK_OP_FULL_ATTENTION && fp && fp->head_dim > GK_FA_DMAX)
+        return gk_unsupported(b, "cuda: full_attention: head_dim %d above %d", fp->head_dim, GK_FA_DMAX);
     return true;
 }
 
@@ -782,6 +954,24 @@ static const gk_core_ops cu_core = [] {
     o.add = cu_add;
     o.scale = cu_scale;
     o.softmax = cu_softmax;
+    return o;
+}();
+
+static const gk_image_ops cu_image = [] {
+    gk_image_ops o = {};
+    o.conv2d = cu_conv2d;
+    o.group_norm = cu_group_norm;
+    o.layer_norm = cu_layer_norm;
+    o.gelu = cu_gelu;
+    o.gelu_quick = cu_gelu_quick;
+    o.geglu = cu_geglu;
+    o.silu = cu_silu;
+    o.upsample2x = cu_upsample2x;
+    o.concat = cu_concat;
+    o.add_channel = cu_add_channel;
+    o.timestep_embed = cu_timestep_embed;
+    o.full_attention = cu_full_attention;
+    o.cont = cu_cont;
     return o;
 }();
 
@@ -810,6 +1000,7 @@ static const gk_ops cu_ops = [] {
     o.supports = cu_supports;
     o.matmul_act_type = cu_matmul_act_type;
     o.core = &cu_core;
+    o.image = &cu_image;
     o.train = &cu_train;
     return o;
 }();

@@ -195,3 +195,70 @@ cudaError_t gk_cu_attention_backward(const gk_attb_args *a, cudaStream_t s) {
 cudaError_t gk_cu_dequant_f32(const gk_dq32_args *a, cudaStream_t s) {
     return launch(gk_k_dequant_f32, gk_plan_dequant(a->K, a->N), a, s);
 }
+
+/* ---- the image family (image.cuh, plan_image.cuh) ------------------------------------------ */
+#include "kernels/cuda/image.cuh"
+
+GK_GLOBAL(gk_k_image_unary, gk_body_image_unary, gk_iu_args, 256)
+GK_GLOBAL(gk_k_geglu, gk_body_geglu, gk_geglu_args, 256)
+GK_GLOBAL(gk_k_upsample2x, gk_body_upsample2x, gk_up_args, 256)
+GK_GLOBAL(gk_k_concat, gk_body_concat, gk_cat_args, 256)
+GK_GLOBAL(gk_k_add_channel, gk_body_add_channel, gk_addc_args, 256)
+GK_GLOBAL(gk_k_timestep_embed, gk_body_timestep_embed, gk_temb_args, 128)
+GK_GLOBAL(gk_k_cont, gk_body_cont, gk_cont_args, 256)
+GK_GLOBAL(gk_k_cont_transposed, gk_body_cont_transposed, gk_cont_args, 256)
+GK_GLOBAL(gk_k_gn_part, gk_body_gn_part, gk_gn_args, 256)
+GK_GLOBAL(gk_k_gn_stats, gk_body_gn_stats, gk_gn_args, 256)
+GK_GLOBAL(gk_k_gn_apply, gk_body_gn_apply, gk_gn_args, 256)
+GK_GLOBAL(gk_k_layer_norm, gk_body_layer_norm, gk_ln_args, 32 * GK_LN_ROWS)
+GK_GLOBAL(gk_k_full_attention, gk_body_full_attention, gk_fa_args, 128)
+GK_GLOBAL(gk_k_im2col, gk_body_im2col, gk_im2col_args, 256)
+
+cudaError_t gk_cu_image_unary(const gk_iu_args *a, cudaStream_t s) {
+    return launch(gk_k_image_unary, gk_plan_elems(a->n), a, s);
+}
+
+cudaError_t gk_cu_geglu(const gk_geglu_args *a, cudaStream_t s) {
+    return launch(gk_k_geglu, gk_plan_elems(a->n * a->rows), a, s);
+}
+
+cudaError_t gk_cu_upsample2x(const gk_up_args *a, cudaStream_t s) {
+    return launch(gk_k_upsample2x, gk_plan_elems(4 * a->W * a->H * a->planes), a, s);
+}
+
+cudaError_t gk_cu_concat(const gk_cat_args *a, cudaStream_t s) {
+    return launch(gk_k_concat, gk_plan_elems(a->plane * (a->ca + a->cc) * a->N), a, s);
+}
+
+cudaError_t gk_cu_add_channel(const gk_addc_args *a, cudaStream_t s) {
+    return launch(gk_k_add_channel, gk_plan_elems(a->plane * a->C * a->N), a, s);
+}
+
+cudaError_t gk_cu_timestep_embed(const gk_temb_args *a, cudaStream_t s) {
+    return launch(gk_k_timestep_embed, gk_plan_temb(a->dim, a->N), a, s);
+}
+
+/* The transposed path when a->j is set (gk_cont_transposed_dim), else a thread per element. */
+cudaError_t gk_cu_cont(const gk_cont_args *a, cudaStream_t s) {
+    return launch(a->j ? gk_k_cont_transposed : gk_k_cont, gk_plan_cont(a), a, s);
+}
+
+/* Three launches: the chunks' partial statistics, each group's combination, the apply pass. */
+cudaError_t gk_cu_group_norm(const gk_gn_args *a, cudaStream_t s) {
+    cudaError_t e = launch(gk_k_gn_part, gk_plan_gn_part(a->C, a->groups, a->plane, a->N), a, s);
+    if (e == cudaSuccess) e = launch(gk_k_gn_stats, gk_plan_elems(a->N * a->groups), a, s);
+    if (e == cudaSuccess) e = launch(gk_k_gn_apply, gk_plan_elems(a->plane * a->C * a->N), a, s);
+    return e;
+}
+
+cudaError_t gk_cu_layer_norm(const gk_ln_args *a, cudaStream_t s) {
+    return launch(gk_k_layer_norm, gk_plan_ln(a->rows), a, s);
+}
+
+cudaError_t gk_cu_full_attention(const gk_fa_args *a, int64_t batch, cudaStream_t s) {
+    return launch(gk_k_full_attention, gk_plan_fa(a->tq, a->n_head, batch, a->head_dim), a, s);
+}
+
+cudaError_t gk_cu_im2col(const gk_im2col_args *a, cudaStream_t s) {
+    return launch(gk_k_im2col, gk_plan_elems(a->K * a->np), a, s);
+}

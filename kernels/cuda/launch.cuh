@@ -6,6 +6,7 @@
 #include <cuda_runtime.h>
 #include "kernels/cuda/plan.cuh"
 #include "kernels/cuda/plan_train.cuh"
+#include "kernels/cuda/plan_image.cuh"
 
 cudaError_t gk_cu_matvec(const gk_mv_args *a, cudaStream_t s);
 cudaError_t gk_cu_dequant_f16(const gk_dq_args *a, cudaStream_t s);
@@ -32,5 +33,19 @@ cudaError_t gk_cu_cross_entropy(const gk_ce_args *a, int64_t T, cudaStream_t s);
 cudaError_t gk_cu_attention_backward(const gk_attb_args *a, cudaStream_t s);
 /* A weight's rows as F32 (a panel of the matmul forms). */
 cudaError_t gk_cu_dequant_f32(const gk_dq32_args *a, cudaStream_t s);
+
+/* The image family (plan_image.cuh: scratch each needs, launches each enqueues). conv2d is the
+ * op table's: gk_cu_im2col panels and cuBLAS GEMMs, then gk_cu_add_channel for the bias. */
+cudaError_t gk_cu_image_unary(const gk_iu_args *a, cudaStream_t s);
+cudaError_t gk_cu_geglu(const gk_geglu_args *a, cudaStream_t s);
+cudaError_t gk_cu_upsample2x(const gk_up_args *a, cudaStream_t s);
+cudaError_t gk_cu_concat(const gk_cat_args *a, cudaStream_t s);
+cudaError_t gk_cu_add_channel(const gk_addc_args *a, cudaStream_t s);
+cudaError_t gk_cu_timestep_embed(const gk_temb_args *a, cudaStream_t s);
+cudaError_t gk_cu_cont(const gk_cont_args *a, cudaStream_t s);
+cudaError_t gk_cu_group_norm(const gk_gn_args *a, cudaStream_t s);
+cudaError_t gk_cu_layer_norm(const gk_ln_args *a, cudaStream_t s);
+cudaError_t gk_cu_full_attention(const gk_fa_args *a, int64_t batch, cudaStream_t s);
+cudaError_t gk_cu_im2col(const gk_im2col_args *a, cudaStream_t s);
 
 #endif
