@@ -562,11 +562,13 @@ int gk_layout_contiguous(gk_backend *b, gk_tensor *t);
  *        dW += dYᵀ·X accumulated in place); conv2d as an implicit GEMM, full_attention
  *        flash-style and attention_backward by blocks of query rows, all on the sgemm
  *        micro-kernel; train results independent of the thread count; host memory.
- *  cuda  the core and train families, the same types; matmul on contiguous tensors, the default
- *        form on its own kernels and cuBLAS, the other forms (training's) on cuBLAS in F32 (a
- *        non-F32 W dequantised to F32 panels of at most 32 MiB) and refused without cuBLAS;
- *        attention with k and v of one type and head_dim <= 256, attention_backward <= 128;
- *        device memory. */
+ *  cuda  the core, image and train families, the same types; matmul on contiguous tensors, the
+ *        default form on its own kernels and cuBLAS, the other forms (training's) on cuBLAS in F32
+ *        (a non-F32 W dequantised to F32 panels of at most 32 MiB) and refused without cuBLAS;
+ *        conv2d as an implicit GEMM on cuBLAS (im2col panels of at most 32 MiB; F16/BF16 kernels
+ *        round the activations to their type, F32 accumulation) and refused without cuBLAS;
+ *        attention with k and v of one type and head_dim <= 256, attention_backward <= 128,
+ *        full_attention <= 512 (flash-style tiles); device memory. */
 extern const gk_backend_desc gk_ref_backend;   /* kernels/cpu: scalar oracle, one thread */
 extern const gk_backend_desc gk_cpu_backend;   /* kernels/cpu: SIMD + thread pool */
 #ifdef GC_HAVE_CUDA
