@@ -10,9 +10,10 @@
  * ASAN_OPTIONS=protect_shadow_gap=0 for CUDA, as tests/run.sh sets; `make cuda-test-nosan`
  * builds this test without sanitizers). Also the backend's own decisions, which need no GPU:
  * the driver floor's message, cuBLAS's resolution, the activation precision of matmul and the
- * kernels workload's bound with it (BF16 at K = 2048 on the GEMM path). The train family and
- * the matmul forms training uses run here on the device only (their emulation is
- * test_cuda_train_emul): every op against ref, the error words, supports(). */
+ * kernels workload's bound with it (BF16 at K = 2048 on the GEMM path), conv2d's. The train
+ * and image families and the matmul forms training uses run here on the device only (their
+ * emulation is test_cuda_train_emul and test_cuda_image_emul): every op against ref, the error
+ * words, supports(). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -713,6 +714,11 @@ static void matmul_activation_precision(void **s)
         const int cc = info.cc_major * 10 + info.cc_minor;
         assert_int_equal(gk_matmul_act_type(dev_be, GK_BF16, 16), gk_cuda_matmul_act_type(GK_BF16, 16, blas, cc));
     }
+    /* conv2d's GEMM: the kernel's half type (BF16 from sm_80; F32 panels before), F32 for F32 */
+    assert_int_equal(gk_cuda_conv2d_act_type(GK_F16, 75), GK_F16);
+    assert_int_equal(gk_cuda_conv2d_act_type(GK_BF16, 80), GK_BF16);
+    assert_int_equal(gk_cuda_conv2d_act_type(GK_BF16, 75), GK_F32);
+    assert_int_equal(gk_cuda_conv2d_act_type(GK_F32, 90), GK_F32);
 }
 #endif
 
@@ -828,9 +834,9 @@ static bool dev_has_blas(void)
 #endif
 }
 
-/* What the device backend says it runs (only with a device): the core and train families;
- * matmul's other forms with cuBLAS only (refused with the reason without it); strided views
- * are refused by the op. */
+/* What the device backend says it runs (only with a device): the core, image and train
+ * families; matmul's other forms and conv2d with cuBLAS only (refused with the reason without
+ * it); full_attention up to head_dim 512; strided views are refused by the op. */
 static void device_supports(void **s)
 {
     if (!dev_be) {
@@ -853,6 +859,13 @@ static void device_supports(void **s)
     assert_non_null(strstr(gk_backend_error(b), "head_dim 256 above 128"));
     const int mixed[4] = {GK_F32, GK_F32, GK_F16, GK_Q8_0};
     assert_false(gk_backend_supports(b, GK_OP_ATTENTION, mixed, 4));
+    const int conv[2] = {GK_F32, GK_BF16};
+    assert_int_equal(gk_backend_supports(b, GK_OP_CONV2D, conv, 2), blas);
+    if (!blas) assert_non_null(strstr(gk_backend_error(b), "conv2d needs cuBLAS"));
+    const gk_full_attn_params fa = {1, 512, 1.0f}, fwide = {1, 513, 1.0f};
+    assert_true(gk_backend_supports_params(b, GK_OP_FULL_ATTENTION, NULL, 0, &fa));
+    assert_false(gk_backend_supports_params(b, GK_OP_FULL_ATTENTION, NULL, 0, &fwide));
+    assert_non_null(strstr(gk_backend_error(b), "head_dim 513 above 512"));
     gk_tensor w = put(b, GK_F32, 4, 4, NULL), x = put(b, GK_F32, 4, 2, NULL), xt;
     gk_tensor y = put(b, GK_F32, 4, 2, NULL);
     if (!blas) {
@@ -1085,6 +1098,223 @@ static void device_matmul_forms(void **s)
             }
 }
 
+/* ---- the image family on the device (emulated in test_cuda_image_emul) --------------------- */
+
+/* A tensor {n0, n1, n2, n3} of type on b, from F32 values converted to type (NULL: zeros). */
+static gk_tensor put4(gk_backend *b, int type, const int64_t ne[4], const float *vals)
+{
+    gk_tensor t = {.type = type, .ne = {ne[0], ne[1], ne[2], ne[3]}};
+    if (b->ops->alloc(b, &t)) fail_msg("%s alloc: %s", b->name, gk_backend_error(b));
+    void *bytes = calloc(1, t.nbytes);
+    assert_non_null(bytes);
+    if (vals) gk_type_get(type)->from_f32(vals, bytes, gk_nelements(&t));
+    assert_int_equal(b->ops->upload(b, &t, 0, bytes, t.nbytes), 0);
+    free(bytes);
+    return t;
+}
+
+/* The op on backend b: tensors of the shapes ne[i] (F32 unless type[i]), inputs from in[i],
+ * outputs (out[i] non-NULL) downloaded as F32. */
+#define IMG_MAX 6
+typedef struct im_io {
+    int n;
+    int type[IMG_MAX];
+    int64_t ne[IMG_MAX][4];
+    const float *in[IMG_MAX];
+    float *out[IMG_MAX];
+} im_io;
+typedef int (*im_fn)(gk_backend *b, gk_tensor *t, const void *ctx);
+
+static void im_run(gk_backend *b, const im_io *io, im_fn fn, const void *ctx, const char *what)
+{
+    gk_tensor t[IMG_MAX];
+    for (int i = 0; i < io->n; i++) t[i] = put4(b, io->type[i] ? io->type[i] : GK_F32, io->ne[i], io->in[i]);
+    if (fn(b, t, ctx)) fail_msg("%s on %s: %s", what, b->name, gk_backend_error(b));
+    for (int i = 0; i < io->n; i++) {
+        if (io->out[i]) get(b, &t[i], io->out[i]);
+        drop(b, &t[i]);
+    }
+}
+static int64_t im_elems(const int64_t ne[4]) { return ne[0] * ne[1] * ne[2] * ne[3]; }
+
+/* Runs the op on ref and on the device (outputs: the tensors whose in[] is NULL, the first
+ * n_out of them compared), within atol + rtol·|ref|. */
+static void im_compare(im_io io, im_fn fn, const void *ctx, const char *what, float atol, float rtol)
+{
+    float *want[IMG_MAX] = {0}, *got[IMG_MAX] = {0};
+    for (int i = 0; i < io.n; i++)
+        if (!io.in[i]) want[i] = malloc((size_t)im_elems(io.ne[i]) * 4), got[i] = malloc((size_t)im_elems(io.ne[i]) * 4);
+    for (int i = 0; i < io.n; i++) io.out[i] = want[i];
+    im_run(ref_be, &io, fn, ctx, what);
+    for (int i = 0; i < io.n; i++) io.out[i] = got[i];
+    im_run(dev_be, &io, fn, ctx, what);
+    for (int i = 0; i < io.n; i++)
+        if (want[i]) {
+            char w[128];
+            snprintf(w, sizeof w, "device %s", what);
+            expect_close(w, got[i], want[i], im_elems(io.ne[i]), atol, rtol);
+            free(want[i]), free(got[i]);
+        }
+}
+
+static int im_gelu(gk_backend *b, gk_tensor *t, const void *c) { return gk_gelu(b, &t[1], &t[0]); }
+static int im_gelu_quick(gk_backend *b, gk_tensor *t, const void *c) { return gk_gelu_quick(b, &t[1], &t[0]); }
+static int im_silu(gk_backend *b, gk_tensor *t, const void *c) { return gk_silu(b, &t[1], &t[0]); }
+static int im_geglu(gk_backend *b, gk_tensor *t, const void *c) { return gk_geglu(b, &t[1], &t[0]); }
+static int im_up(gk_backend *b, gk_tensor *t, const void *c) { return gk_upsample2x(b, &t[1], &t[0]); }
+static int im_cat(gk_backend *b, gk_tensor *t, const void *c) { return gk_concat(b, &t[2], &t[0], &t[1]); }
+static int im_addc(gk_backend *b, gk_tensor *t, const void *c) { return gk_add_channel(b, &t[0], &t[0], &t[1]); }
+static int im_temb(gk_backend *b, gk_tensor *t, const void *c) { return gk_timestep_embed(b, &t[1], &t[0], *(const int *)c, 10000.0f); }
+static int im_gn(gk_backend *b, gk_tensor *t, const void *c) { return gk_group_norm(b, &t[0], &t[0], &t[1], &t[2], *(const int *)c, 1e-5f); }
+static int im_ln(gk_backend *b, gk_tensor *t, const void *c) { return gk_layer_norm(b, &t[3], &t[0], &t[1], &t[2], 1e-5f); }
+static int im_fa(gk_backend *b, gk_tensor *t, const void *c) { return gk_full_attention(b, &t[3], &t[0], &t[1], &t[2], c); }
+static int im_conv(gk_backend *b, gk_tensor *t, const void *c) { return gk_conv2d(b, &t[3], &t[0], &t[1], &t[2], c); }
+static int im_conv_nobias(gk_backend *b, gk_tensor *t, const void *c) { return gk_conv2d(b, &t[3], &t[0], &t[1], NULL, c); }
+/* cont of the view ctx describes (ne, nb) of t[0] into t[1] */
+typedef struct view_ctx { int64_t ne[4]; size_t nb[4]; } view_ctx;
+static int im_cont(gk_backend *b, gk_tensor *t, const void *c)
+{
+    const view_ctx *v = c;
+    gk_tensor view;
+    if (gk_view(&view, &t[0], 0, v->ne, v->nb)) return -1;
+    return gk_cont(b, &t[1], &view);
+}
+
+/* Every image op on the device against ref, on shapes past one block, tile and chunk each way.
+ * Tolerances: those of the emulation (test_cuda_image_emul) doubled for CUDA's expf/tanhf and
+ * another summation order; copies exactly; conv2d: cuBLAS's F32 sums (1e-6·K + 1e-5), and for
+ * F16/BF16 kernels the activations' rounding u·Σ|w·x| on top. */
+static void device_image_ops(void **s)
+{
+    if (!dev_be) {
+        printf("device image ops skipped: %s\n", dev_why);
+        return;
+    }
+    {   /* elementwise */
+        const int64_t n = 70001;
+        float *x = rand_f32(n, 9.0f), *x2 = rand_f32(1280 * 2 * 65, 4.0f);
+        const im_fn fns[3] = {im_gelu, im_gelu_quick, im_silu};
+        static const char *const nm[3] = {"gelu", "gelu_quick", "silu"};
+        for (int f = 0; f < 3; f++)
+            im_compare((im_io){2, {0}, {{n, 1, 1, 1}, {n, 1, 1, 1}}, {x, NULL}, {NULL}}, fns[f], NULL, nm[f], 2e-6f, 8e-6f);
+        im_compare((im_io){2, {0}, {{2560, 65, 1, 1}, {1280, 65, 1, 1}}, {x2, NULL}, {NULL}}, im_geglu, NULL, "geglu", 2e-6f, 8e-6f);
+        free(x), free(x2);
+    }
+    {   /* copies and one add: exact */
+        const int64_t W = 17, H = 9, C = 37, C2 = 19, N = 2, n = W * H * C * N;
+        float *a = rand_f32(n, 1.0f), *c = rand_f32(W * H * C2 * N, 1.0f), *v = rand_f32(C * N, 1.0f);
+        im_compare((im_io){2, {0}, {{W, H, C, N}, {2 * W, 2 * H, C, N}}, {a, NULL}, {NULL}}, im_up, NULL, "upsample2x", 0, 0);
+        im_compare((im_io){3, {0}, {{W, H, C, N}, {W, H, C2, N}, {W, H, C + C2, N}}, {a, c, NULL}, {NULL}}, im_cat, NULL,
+                   "concat", 0, 0);
+        for (int per = 0; per < 2; per++) {
+            float *yw = malloc(n * 4), *yg = malloc(n * 4);
+            im_io io = {2, {0}, {{W, H, C, N}, {C, per ? N : 1, 1, 1}}, {a, v}, {yw}};
+            im_run(ref_be, &io, im_addc, NULL, "add_channel");
+            io.out[0] = yg;
+            im_run(dev_be, &io, im_addc, NULL, "add_channel");
+            expect_close("device add_channel", yg, yw, n, 0, 0);
+            free(yw), free(yg);
+        }
+        const size_t f = sizeof(float);
+        const view_ctx tok = {{C, W * H, N, 1}, {W * H * f, f, C * W * H * f, n * f}},
+                       pix = {{W, H, C, N}, {C * f, C * W * f, f, C * W * H * f}},
+                       perm = {{H, C, N, 1}, {W * f, W * H * f, W * H * C * f, n * f}};
+        im_compare((im_io){2, {0}, {{W, H, C, N}, {C, W * H, N, 1}}, {a, NULL}, {NULL}}, im_cont, &tok, "cont pixels to tokens", 0, 0);
+        im_compare((im_io){2, {0}, {{C, W * H, N, 1}, {W, H, C, N}}, {a, NULL}, {NULL}}, im_cont, &pix, "cont tokens to pixels", 0, 0);
+        im_compare((im_io){2, {0}, {{W, H, C, N}, {H, C, N, 1}}, {a, NULL}, {NULL}}, im_cont, &perm, "cont (generic)", 0, 0);
+        const float ts[4] = {0.0f, 1.0f, 999.0f, 500.5f};
+        const int dim = 320;
+        im_compare((im_io){2, {0}, {{4, 1, 1, 1}, {dim, 4, 1, 1}}, {ts, NULL}, {NULL}}, im_temb, &dim, "timestep_embed", 1e-6f, 0);
+        free(a), free(c), free(v);
+    }
+    {   /* norms: 32 groups of 2 channels (batch 2), a group of 33,540 values (3 chunks); rows of
+         * 320 and 768; values offset from 0 */
+        static const int64_t gs[2][5] = {{33, 17, 64, 2, 32}, {130, 129, 4, 1, 2}};
+        for (int i = 0; i < 2; i++) {
+            const int64_t W = gs[i][0], H = gs[i][1], C = gs[i][2], N = gs[i][3], n = W * H * C * N;
+            const int G = (int)gs[i][4];
+            float *x = rand_f32(n, 2.0f), *ga = rand_f32(C, 1.5f), *be = rand_f32(C, 0.5f);
+            for (int64_t k = 0; k < n; k++) x[k] += 100.0f;
+            float *yw = malloc(n * 4), *yg = malloc(n * 4);
+            im_io io = {3, {0}, {{W, H, C, N}, {C, 1, 1, 1}, {C, 1, 1, 1}}, {x, ga, be}, {yw}};
+            im_run(ref_be, &io, im_gn, &G, "group_norm");
+            io.out[0] = yg;
+            im_run(dev_be, &io, im_gn, &G, "group_norm");
+            expect_close("device group_norm", yg, yw, n, 4e-5f, 4e-6f);
+            free(x), free(ga), free(be), free(yw), free(yg);
+        }
+        static const int64_t ls[2][2] = {{320, 300}, {768, 154}};
+        for (int i = 0; i < 2; i++) {
+            const int64_t dim = ls[i][0], T = ls[i][1];
+            float *x = rand_f32(dim * T, 3.0f), *ga = rand_f32(dim, 1.5f), *be = rand_f32(dim, 0.5f);
+            for (int64_t k = 0; k < dim * T; k++) x[k] += 5.0f;
+            im_compare((im_io){4, {0}, {{dim, T, 1, 1}, {dim, 1, 1, 1}, {dim, 1, 1, 1}, {dim, T, 1, 1}}, {x, ga, be, NULL}, {NULL}},
+                       im_ln, NULL, "layer_norm", 2e-5f, 2e-5f);
+            free(x), free(ga), free(be);
+        }
+    }
+    {   /* full_attention: SD's cross-attention (8 heads of 40 over 77 tokens, batch 2), self-
+         * attention of 64 dimensions, the VAE's single head of 512 */
+        static const struct { int nh, hd; int64_t tq, tk, batch; } cases[] = {
+            {8, 40, 263, 77, 2}, {4, 64, 100, 100, 1}, {1, 512, 70, 70, 1}, {2, 160, 33, 65, 2}};
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            const int64_t d = (int64_t)cases[i].nh * cases[i].hd, tq = cases[i].tq, tk = cases[i].tk, nb = cases[i].batch;
+            const gk_full_attn_params p = {cases[i].nh, cases[i].hd, 1.0f / sqrtf((float)cases[i].hd)};
+            float *q = rand_f32(d * tq * nb, 1.0f), *k = rand_f32(d * tk * nb, 1.0f), *v = rand_f32(d * tk * nb, 1.0f);
+            im_compare((im_io){4, {0}, {{d, tq, nb, 1}, {d, tk, nb, 1}, {d, tk, nb, 1}, {d, tq, nb, 1}}, {q, k, v, NULL}, {NULL}},
+                       im_fa, &p, "full_attention", 4e-6f, 2e-5f);
+            free(q), free(k), free(v);
+        }
+    }
+    if (!dev_has_blas()) {
+        printf("device conv2d skipped: no cuBLAS (supports() refuses it: device_supports)\n");
+        return;
+    }
+    {   /* conv2d: 3×3 stride 1 and 2 on odd sizes, 1×1, batch 2, F32/F16/BF16 kernels; a 64×64
+         * image of 320 channels (K = 2880: two F32 pixel panels) */
+        static const struct { int64_t W, H, cin, cout, N, k; int stride, pad; } cs[] = {
+            {33, 17, 37, 45, 2, 3, 1, 1}, {33, 17, 37, 45, 2, 3, 2, 1}, {31, 9, 37, 45, 2, 1, 1, 0}, {64, 64, 320, 8, 1, 3, 1, 1}};
+        static const int types[3] = {GK_F32, GK_F16, GK_BF16};
+        gk_device_info info;
+        assert_int_equal(gk_backend_devices("cuda", &info, 1), 1);
+        const int cc = info.cc_major * 10 + info.cc_minor;
+        for (size_t ci = 0; ci < sizeof cs / sizeof cs[0]; ci++)
+            for (int ti = 0; ti < 3; ti++) {
+                const int64_t W = cs[ci].W, H = cs[ci].H, K = cs[ci].k, ci_ = cs[ci].cin, co = cs[ci].cout, N = cs[ci].N;
+                const gk_conv2d_params p = {cs[ci].stride, cs[ci].pad};
+                const int64_t wo = (W + 2 * p.pad - K) / p.stride + 1, ho = (H + 2 * p.pad - K) / p.stride + 1;
+                const int64_t nw = K * K * ci_ * co, nx = W * H * ci_ * N, ny = wo * ho * co * N;
+                float *w = rand_f32(nw, 0.2f), *x = rand_f32(nx, 1.0f), *bias = rand_f32(co, 1.0f);
+                /* the weights as the type holds them, for the magnitudes below */
+                void *wb = malloc(gk_type_bytes(types[ti], nw));
+                gk_type_get(types[ti])->from_f32(w, wb, nw);
+                gk_type_get(types[ti])->to_f32(wb, w, nw);
+                free(wb);
+                float *yw = malloc(ny * 4), *yg = malloc(ny * 4), *mag = malloc(ny * 4);
+                im_io io = {4, {types[ti], 0, 0, 0}, {{K, K, ci_, co}, {W, H, ci_, N}, {co, 1, 1, 1}, {wo, ho, co, N}},
+                            {w, x, bias, NULL}, {NULL, NULL, NULL, yw}};
+                im_run(ref_be, &io, ci % 2 ? im_conv_nobias : im_conv, &p, "conv2d");
+                io.out[3] = yg;
+                im_run(dev_be, &io, ci % 2 ? im_conv_nobias : im_conv, &p, "conv2d");
+                for (int64_t i = 0; i < nw; i++) w[i] = fabsf(w[i]);
+                for (int64_t i = 0; i < nx; i++) x[i] = fabsf(x[i]);
+                io.type[0] = GK_F32, io.out[3] = mag;
+                im_run(ref_be, &io, im_conv_nobias, &p, "conv2d of magnitudes");
+                const int act = gk_cuda_conv2d_act_type(types[ti], cc);
+                const double u = act == GK_F16 ? 0x1p-11 : act == GK_BF16 ? 0x1p-8 : 0.0;
+                const int64_t kk = K * K * ci_;
+                for (int64_t i = 0; i < ny; i++) {
+                    const double d = fabs((double)yg[i] - yw[i]), bound = u * mag[i] + 1e-6 * (double)kk * 0.2 + 1e-5;
+                    if (!(d <= bound))
+                        fail_msg("device conv2d %lldx%lld %lld->%lld k%lld s%d %s: element %lld is %.7g, ref %.7g (bound %.3g)",
+                                 (long long)W, (long long)H, (long long)ci_, (long long)co, (long long)K, p.stride,
+                                 gk_type_name(types[ti]), (long long)i, yg[i], yw[i], bound);
+                }
+                free(w), free(x), free(bias), free(yw), free(yg), free(mag);
+            }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1113,6 +1343,7 @@ int main(void)
         cmocka_unit_test(device_supports),
         cmocka_unit_test(device_train_ops),
         cmocka_unit_test(device_matmul_forms),
+        cmocka_unit_test(device_image_ops),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
