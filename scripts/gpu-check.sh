@@ -15,6 +15,9 @@
 #                                 time, roofline fraction
 #   8 train tiny on cuda --quick  full (F32) and LoRA on a Q4_0 base: the train family and
 #                                 matmul's backward forms end to end, verified against ref
+#   9 image sd-tiny on cuda --quick  the image family (conv2d on cuBLAS, group norm, flash
+#                                 attention, ...) end to end: text encode, guided steps, VAE
+#                                 decode, verified against ref
 # Without a GPU (none visible, or --no-gpu) the GPU steps print why they are skipped and the
 # others run (build, the emulation part of test_cuda, info): make test runs it that way.
 # usage: scripts/gpu-check.sh [--build DIR] [--out DIR] [--budget S] [--no-gpu] [--jobs N]
@@ -28,7 +31,7 @@ while [ $# -gt 0 ]; do
         --budget) budget=${2:?--budget needs seconds}; shift 2 ;;
         --jobs) jobs=${2:?--jobs needs a number}; shift 2 ;;
         --no-gpu) force_no_gpu=1; shift ;;
-        -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "gpu-check: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -161,6 +164,11 @@ for mode in full lora; do
         --backend cuda --quick --out "$out/train-$mode.json"
     [ "$gpu" = 1 ] && figures "$out/train-$mode.json"
 done
+
+# 9. image generation on the GPU: every image op in a Stable Diffusion pass, verified against ref
+gpu_step "image sd-tiny q8_0 on cuda --quick" 90 \
+    "$build/gencost" run --workload image --preset sd-tiny --quant q8_0 --backend cuda --quick --out "$out/image-sd-tiny.json"
+[ "$gpu" = 1 ] && figures "$out/image-sd-tiny.json"
 
 echo
 echo "gpu-check: $ran steps ran, $skipped skipped, ${#failures[@]} failed in $(( $(date +%s) - start )) s$([ ${#failures[@]} -gt 0 ] && printf ': %s;' "${failures[@]}")"
