@@ -565,8 +565,8 @@ int gk_layout_contiguous(gk_backend *b, gk_tensor *t);
  *  cuda  the core, image and train families, the same types; matmul on contiguous tensors, the
  *        default form on its own kernels and cuBLAS, the other forms (training's) on cuBLAS in F32
  *        (a non-F32 W dequantised to F32 panels of at most 32 MiB) and refused without cuBLAS;
- *        conv2d as an implicit GEMM on cuBLAS (im2col panels of at most 32 MiB; F16/BF16 kernels
- *        round the activations to their type, F32 accumulation) and refused without cuBLAS;
+ *        conv2d as an implicit GEMM on cuBLAS (im2col panels of at most 32 MiB; F16 kernels
+ *        round the activations to F16, F32 accumulation) and refused without cuBLAS;
  *        attention with k and v of one type and head_dim <= 256, attention_backward <= 128,
  *        full_attention <= 512 (flash-style tiles); device memory. */
 extern const gk_backend_desc gk_ref_backend;   /* kernels/cpu: scalar oracle, one thread */

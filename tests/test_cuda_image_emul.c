@@ -12,14 +12,15 @@
  *    layer_norm, full_attention (online softmax over key tiles, peaked scores too) within F32
  *    rounding of ref's double sums;
  *  - conv2d as the backend issues it: the plan's column-major GEMM calls (gk_plan_conv_gemm) run
- *    by a host GEMM over the column panels the emulated im2col writes (F32, F16, BF16), kernel
- *    panels dequantised by the emulated kernel (BF16 before sm_80), panels forced small so
- *    images take several: F32 within 1e-5 of ref, F16/BF16 within the activations' rounding
- *    (u·Σ|w·x|, u = 2^-11 or 2^-8); the plan's choices (types, direct 1×1, panel sizes);
+ *    by a host GEMM over the column panels the emulated im2col writes (F32, F16), BF16 kernels'
+ *    F32 panels dequantised by the emulated kernel, panels forced small so images take several:
+ *    F32 within 1e-5 of ref, F16 within the activations' rounding (2^-11·Σ|w·x|); the plan's
+ *    choices (types, direct 1×1, panel sizes);
  *  - the memory-transaction model's sector efficiency of the kernels;
  *  - one guided step and the decoder of sd-tiny (bench/sd, as the image workload verifies a
  *    case) on a backend whose image family is these emulated kernels and whose matmul rounds
- *    activations as cuda's GEMM path does: f32 and f16 weights within the workload's tolerance.
+ *    activations as cuda's GEMM path does: f32, f16 and bf16 weights within the workload's
+ *    tolerance.
  * Buffers the kernels use as scratch are 256-byte aligned like cudaMalloc. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -93,7 +94,6 @@ static void drop(gk_tensor *t) { ref->ops->free(ref, t); }
 
 /* ---- the emulated backend: ref's storage, the image family as backend.cu runs it ---------- */
 static int emu_rev;          /* run every region's threads last to first */
-static int emu_bf16_gemm = 1; /* the device runs BF16 GEMMs (sm_80 and later) */
 static int64_t emu_np, emu_wrows; /* > 0: conv2d's pixels per panel and kernel rows per panel forced */
 static int64_t emu_gemms;    /* conv2d GEMM calls issued */
 
@@ -120,7 +120,7 @@ static int emu_conv2d(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_
                       const gk_conv2d_params *p) {
     if (gk_check_conv2d(b, y, w, x, bias, p)) return -1;
     gk_conv_plan pl = gk_plan_conv2d(x->ne[0], x->ne[1], x->ne[2], x->ne[3], w->ne[0], w->ne[1], w->ne[3], p->stride,
-                                     p->pad, w->type, emu_bf16_gemm);
+                                     p->pad, w->type);
     if (emu_np > 0 && emu_np < pl.np) pl.np = emu_np;
     if (emu_wrows > 0 && pl.w_panels && emu_wrows < pl.wrows) pl.wrows = emu_wrows;
     char *scratch = dalloc(gk_conv_scratch_bytes(&pl) + 1), *col = scratch;
@@ -570,20 +570,19 @@ static float *abs_conv(const float *w, const float *x, const int64_t wne[4], con
 }
 
 /* 3×3 stride 1 and 2 (odd and even sizes), 1×1 (direct with F32), a 3×3 kernel on a 2×2 image
- * (every tap but the centre in the padding); kernels F32, F16, BF16 (a BF16 GEMM, and F32 panels
- * of its rows as before sm_80), bias or none; panels of 7 pixels (and 2 kernel rows) so images
- * take several. The host GEMM sums in double: F32 within 1e-5 of ref (F32 rounding of the
- * inputs' products and sums), F16/BF16 within u·Σ|w·x| + 1e-6 of ref, u the unit roundoff of
- * the activations' rounding (2^-11, 2^-8), and within 1e-5 of the same product on the rounded
- * activations. */
+ * (every tap but the centre in the padding); kernels F32, F16, BF16 (F32 panels of its rows),
+ * bias or none; panels of 7 pixels (and 2 kernel rows) so images take several. The host GEMM
+ * sums in double: F32 within 1e-5 of ref (F32 rounding of the inputs' products and sums), F16
+ * within u·Σ|w·x| + 1e-6 of ref, u = 2^-11 the unit roundoff of the activations' rounding, and
+ * within 1e-5 of the same product on the rounded activations. */
 static void conv2d_matches_ref(void **s) {
     static const struct { int64_t W, H, cin, cout, N, k; int stride, pad; } shapes[] = {
         {7, 5, 3, 5, 2, 3, 1, 1}, {9, 6, 4, 3, 1, 3, 2, 1}, {8, 7, 5, 6, 2, 3, 2, 1},
         {6, 5, 7, 9, 2, 1, 1, 0}, {2, 2, 3, 2, 1, 3, 1, 1},
     };
-    static const int types[] = {GK_F32, GK_F16, GK_BF16, GK_BF16};
+    static const int types[] = {GK_F32, GK_F16, GK_BF16};
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
-        for (int ti = 0; ti < 4; ti++)
+        for (int ti = 0; ti < 3; ti++)
             for (int variant = 0; variant < 2; variant++) {
                 const int type = types[ti];
                 const int64_t W = shapes[si].W, H = shapes[si].H, ci = shapes[si].cin, co = shapes[si].cout,
@@ -598,25 +597,24 @@ static void conv2d_matches_ref(void **s) {
                 gk_tensor tr = t4(GK_F32, wo, ho, co, N, NULL), tg = t4(GK_F32, wo, ho, co, N, NULL);
                 const gk_tensor *bp = variant ? &tb : NULL;
                 OK(ref, gk_conv2d(ref, &tr, &tw, &tx, bp, &p));
-                emu_bf16_gemm = ti != 3;
                 emu_np = variant ? 7 : 0;
                 emu_wrows = variant ? 2 : 0;
                 emu_rev = variant;
                 const int64_t calls = emu_gemms;
                 OK(&emu, gk_conv2d(&emu, &tg, &tw, &tx, bp, &p));
-                const gk_conv_plan pl = gk_plan_conv2d(W, H, ci, N, k, k, co, p.stride, p.pad, type, emu_bf16_gemm);
+                const gk_conv_plan pl = gk_plan_conv2d(W, H, ci, N, k, k, co, p.stride, p.pad, type);
                 const int64_t panels = variant ? (pl.P + 6) / 7 : 1, wpanels = variant && pl.w_panels ? (co + 1) / 2 : 1;
                 assert_int_equal(emu_gemms - calls, N * panels * wpanels);
                 char what[128];
                 snprintf(what, sizeof what, "conv2d %lldx%lld %lld->%lld k%lld s%d %s%s%s", (long long)W, (long long)H,
                          (long long)ci, (long long)co, (long long)k, p.stride, gk_type_name(type),
-                         ti == 3 ? " (F32 panels)" : "", variant ? ", bias, small panels" : "");
+                         pl.w_panels ? " (F32 panels)" : "", variant ? ", bias, small panels" : "");
                 const int64_t ny = wo * ho * co * N;
                 const int act = pl.w_panels ? GK_F32 : pl.gemm_type;
                 if (act == GK_F32) {
                     expect_close(what, fdata(&tg), fdata(&tr), ny, 1e-5, 1e-5);
                 } else {
-                    const double u = act == GK_F16 ? 0x1p-11 : 0x1p-8;
+                    const double u = 0x1p-11;
                     float *mag = abs_conv(w, x, wne, xne, yne, &p);
                     for (int64_t i = 0; i < ny; i++) {
                         const double d = fabs((double)fdata(&tg)[i] - fdata(&tr)[i]), bound = u * mag[i] + 1e-6;
@@ -627,7 +625,7 @@ static void conv2d_matches_ref(void **s) {
                     /* against the same product of the rounded activations: the GEMM plan itself */
                     float *xr = malloc((size_t)(W * H * ci * N) * 4);
                     for (int64_t i = 0; i < W * H * ci * N; i++)
-                        xr[i] = act == GK_F16 ? gk_f16_to_f32(gk_f32_to_f16(x[i])) : gk_bf2f(gk_f2bf(x[i]));
+                        xr[i] = gk_f16_to_f32(gk_f32_to_f16(x[i]));
                     gk_tensor txr = t4(GK_F32, W, H, ci, N, xr), tr2 = t4(GK_F32, wo, ho, co, N, NULL);
                     OK(ref, gk_conv2d(ref, &tr2, &tw, &txr, bp, &p));
                     expect_close(what, fdata(&tg), fdata(&tr2), ny, 1e-5, 1e-5);
@@ -637,36 +635,37 @@ static void conv2d_matches_ref(void **s) {
                 drop(&tw), drop(&tx), drop(&tb), drop(&tr), drop(&tg);
                 free(w), free(x), free(bias);
             }
-    emu_bf16_gemm = 1, emu_np = emu_wrows = 0, emu_rev = 0;
+    emu_np = emu_wrows = 0, emu_rev = 0;
 }
 
-/* The plan's decisions: the GEMM's input type by kernel type (BF16 only with BF16 GEMMs), x as
+/* The plan's decisions: the GEMM's input type by kernel type (BF16 kernels by F32 panels), x as
  * the column matrix only for an F32 1×1 stride-1 unpadded kernel, panels within
  * GK_CONV_PANEL_BYTES in whole 64-pixel runs (SD 1.5's widest kernel, 1280 channels 3×3, at a
  * 64×64 latent), the output extents, and the GEMM calls' offsets. */
 static void conv2d_plan_choices(void **s) {
-    assert_int_equal(gk_plan_conv2d(8, 8, 4, 1, 3, 3, 4, 1, 1, GK_F32, 1).gemm_type, GK_F32);
-    assert_int_equal(gk_plan_conv2d(8, 8, 4, 1, 3, 3, 4, 1, 1, GK_F16, 0).gemm_type, GK_F16);
-    assert_int_equal(gk_plan_conv2d(8, 8, 4, 1, 3, 3, 4, 1, 1, GK_BF16, 1).gemm_type, GK_BF16);
-    const gk_conv_plan old = gk_plan_conv2d(8, 8, 4, 1, 3, 3, 4, 1, 1, GK_BF16, 0);
-    assert_true(old.gemm_type == GK_F32 && old.w_panels);
-    assert_true(gk_plan_conv2d(8, 8, 4, 1, 1, 1, 4, 1, 0, GK_F32, 1).direct);
-    assert_false(gk_plan_conv2d(8, 8, 4, 1, 1, 1, 4, 1, 0, GK_F16, 1).direct); /* x must become F16 */
-    assert_false(gk_plan_conv2d(8, 8, 4, 1, 1, 1, 4, 2, 0, GK_F32, 1).direct);
-    const gk_conv_plan big = gk_plan_conv2d(64, 64, 1280, 2, 3, 3, 1280, 1, 1, GK_F16, 1);
+    const gk_conv_plan f = gk_plan_conv2d(8, 8, 4, 1, 3, 3, 4, 1, 1, GK_F32);
+    assert_true(f.gemm_type == GK_F32 && !f.w_panels);
+    assert_int_equal(gk_plan_conv2d(8, 8, 4, 1, 3, 3, 4, 1, 1, GK_F16).gemm_type, GK_F16);
+    const gk_conv_plan bf = gk_plan_conv2d(8, 8, 4, 1, 3, 3, 4, 1, 1, GK_BF16);
+    assert_true(bf.gemm_type == GK_F32 && bf.w_panels);
+    assert_true(gk_plan_conv2d(8, 8, 4, 1, 1, 1, 4, 1, 0, GK_F32).direct);
+    assert_true(gk_plan_conv2d(8, 8, 4, 1, 1, 1, 4, 1, 0, GK_BF16).direct); /* F32 panels, x as it is */
+    assert_false(gk_plan_conv2d(8, 8, 4, 1, 1, 1, 4, 1, 0, GK_F16).direct); /* x must become F16 */
+    assert_false(gk_plan_conv2d(8, 8, 4, 1, 1, 1, 4, 2, 0, GK_F32).direct);
+    const gk_conv_plan big = gk_plan_conv2d(64, 64, 1280, 2, 3, 3, 1280, 1, 1, GK_F16);
     assert_int_equal(big.K, 11520);
     assert_int_equal(big.P, 4096);
     assert_int_equal(big.np, 1408); /* 32 MiB / (11520 · 2 bytes) = 1456, down to whole 64s */
     assert_true((size_t)(big.np * big.K) * 2 <= GK_CONV_PANEL_BYTES);
     assert_int_equal(big.wrows, 1280);
-    const gk_conv_plan f32 = gk_plan_conv2d(64, 64, 1280, 2, 3, 3, 1280, 1, 1, GK_BF16, 0);
+    const gk_conv_plan f32 = gk_plan_conv2d(64, 64, 1280, 2, 3, 3, 1280, 1, 1, GK_BF16);
     assert_true(f32.np == 704 && f32.wrows == 728 && gk_conv_scratch_bytes(&f32) <= 2 * GK_CONV_PANEL_BYTES);
-    const gk_conv_plan down = gk_plan_conv2d(9, 7, 3, 1, 3, 3, 2, 2, 1, GK_F32, 1);
+    const gk_conv_plan down = gk_plan_conv2d(9, 7, 3, 1, 3, 3, 2, 2, 1, GK_F32);
     assert_true(down.wo == 5 && down.ho == 4 && down.np == down.P);
     const gk_conv_gemm g = gk_plan_conv_gemm(&big, 1, 1408, 1408, 0, 1280);
     assert_true(g.m == 1408 && g.n == 1280 && g.k == 11520 && g.lda == 1408 && g.ldb == 11520 && g.ldc == 4096);
     assert_true(g.a_off == 0 && g.b_off == 0 && g.c_off == 1280 * 4096 + 1408);
-    const gk_conv_plan one = gk_plan_conv2d(6, 5, 7, 2, 1, 1, 9, 1, 0, GK_F32, 1);
+    const gk_conv_plan one = gk_plan_conv2d(6, 5, 7, 2, 1, 1, 9, 1, 0, GK_F32);
     const gk_conv_gemm d = gk_plan_conv_gemm(&one, 1, 0, 30, 0, 9);
     assert_true(d.lda == 30 && d.a_off == 7 * 30 && d.c_off == 9 * 30);
     assert_int_equal(gk_conv_scratch_bytes(&one), 0);
@@ -806,7 +805,7 @@ static void image_kernels_sector_efficiency(void **s) {
     { /* im2col of a 3×3 kernel over 32×2 images of 8 channels, stride 1 and 2, F32 and F16 panels */
         for (int v2 = 0; v2 < 3; v2++) {
             const int stride = v2 == 1 ? 2 : 1, type = v2 == 2 ? GK_F16 : GK_F32;
-            const gk_conv_plan pl = gk_plan_conv2d(32, 2, C, 1, 3, 3, 4, stride, 1, type, 1);
+            const gk_conv_plan pl = gk_plan_conv2d(32, 2, C, 1, 3, 3, 4, stride, 1, type);
             void *col = dalloc(gk_conv_col_bytes(&pl));
             const gk_im2col_args a = gk_plan_im2col(&pl, x, col, 0, 0, pl.P);
             gk_mem_buf b[2] = {gk_trace_buf("x", x, (size_t)(64 * C) * 4), gk_trace_buf("col", col, gk_conv_col_bytes(&pl))};
@@ -858,8 +857,9 @@ static void image_kernels_sector_efficiency(void **s) {
 /* The image workload's verification (bench/sd/sd_workload.c: one guided step and the decoder at
  * the smallest latent, 8 × 8, the latent after the step and the pixels compared by max |diff| ÷
  * max |ref|) with ref and with the emulated backend from the same seed: f32 weights (conv2d's
- * GEMM in F32) to 1e-5, f16 weights (activations rounded to F16 in every conv2d GEMM and every
- * matmul of more than 8 columns, as cuda's GEMM paths do) within the workload's 5e-3. */
+ * GEMM in F32) to 1e-5; f16 weights (activations rounded to F16 in every conv2d GEMM and every
+ * matmul of more than 8 columns, as cuda's GEMM paths do: 4.2e-3) and bf16 (conv2d in F32, the
+ * matmuls' activations rounded to BF16: 4.6e-3) within the workload's 5e-3. */
 static double rel_err(const float *want, const float *got, int64_t n) {
     double e = 0, top = 0;
     for (int64_t i = 0; i < n; i++) {
@@ -877,8 +877,8 @@ static void small_run(sd_model *m, float *latent, float *image) {
 static void sd_tiny_step_and_decode_match_ref(void **s) {
     const sd_config *c = sd_preset("sd-tiny");
     assert_non_null(c);
-    static const int types[] = {GK_F32, GK_F16};
-    for (int ti = 0; ti < 2; ti++) {
+    static const int types[] = {GK_F32, GK_F16, GK_BF16};
+    for (int ti = 0; ti < 3; ti++) {
         sd_shape sh = {.width = 16, .height = 16, .steps = 1, .guidance = true, .guidance_scale = 7.5f, .seed = 5};
         gc_err err = {{0}};
         sd_model *mr = sd_plan(c, &sh, types[ti], &err), *me = mr ? sd_plan(c, &sh, types[ti], &err) : NULL;

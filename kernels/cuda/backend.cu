@@ -11,9 +11,9 @@
  * only, in F32: an F32 W as it is, any other type dequantised to F32 panels of bounded size
  * (plan_train.cuh), one GEMM a panel; without cuBLAS they are refused (supports() says why).
  *
- * conv2d (the image family) is an implicit GEMM on cuBLAS: im2col panels of bounded size in the
- * kernel's type (F16/BF16 kernels: the activations rounded to it, F32 accumulation; F32: F32)
- * times the kernel as it is stored (plan_image.cuh); without cuBLAS it is refused. The other
+ * conv2d (the image family) is an implicit GEMM on cuBLAS: im2col panels of bounded size times
+ * the kernel (F16 kernels as stored, the activations rounded to F16, F32 accumulation; F32 as
+ * stored; BF16 by dequantised F32 panels, all in F32: plan_image.cuh); refused without cuBLAS. The other
  * image ops are custom kernels (image.cuh).
  *
  * cuBLAS is opened at run time with dlopen, so the binary starts (and every other backend
@@ -754,10 +754,10 @@ static int cu_fill(gk_backend *b, gk_tensor *t, float value)
 
 /* ---- the image family (image.cuh, plan_image.cuh) ---------------------------------------- */
 
-/* The type conv2d's GEMM rounds the activations to (the kernel's half type; none for F32). */
-extern "C" int gk_cuda_conv2d_act_type(int wtype, int cc)
+/* The type conv2d's GEMM rounds the activations to (F16 for F16 kernels; none otherwise). */
+extern "C" int gk_cuda_conv2d_act_type(int wtype)
 {
-    return gk_plan_conv2d(1, 1, 1, 1, 1, 1, 1, 1, 0, wtype, cc >= 80).gemm_type;
+    return gk_plan_conv2d(1, 1, 1, 1, 1, 1, 1, 1, 0, wtype).gemm_type;
 }
 
 /* An implicit GEMM (plan_image.cuh): per kernel panel (all of the kernel unless it is
@@ -771,12 +771,12 @@ static int cu_conv2d(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_t
     cu_impl *c = impl_of(b);
     if (!c->have_blas) return fail(b, "conv2d: needs cuBLAS, missing here");
     const gk_conv_plan pl = gk_plan_conv2d(x->ne[0], x->ne[1], x->ne[2], x->ne[3], w->ne[0], w->ne[1], w->ne[3],
-                                           p->stride, p->pad, w->type, c->cc >= 80);
+                                           p->stride, p->pad, w->type);
     if (pl.K >= INT32_MAX || pl.P >= INT32_MAX || pl.cout >= INT32_MAX) return fail(b, "conv2d: dimension too large");
     if (ensure_scratch(b, gk_conv_scratch_bytes(&pl) + 1)) return -1;
     char *col = (char *)c->scratch;
     float *wpanel = (float *)(col + gk_conv_col_bytes(&pl));
-    const cudaDataType_t t = pl.gemm_type == GK_F32 ? CUDA_R_32F : pl.gemm_type == GK_BF16 ? CUDA_R_16BF : CUDA_R_16F;
+    const cudaDataType_t t = pl.gemm_type == GK_F32 ? CUDA_R_32F : CUDA_R_16F;
     const size_t esz = pl.gemm_type == GK_F32 ? 4 : 2;
     const float one = 1.0f, zero = 0.0f;
     for (int64_t co0 = 0; co0 < pl.cout; co0 += pl.wrows) {

@@ -38,10 +38,10 @@ bool gk_cuda_driver_floor(int driver, int runtime, bool insufficient, char *msg,
  * GK_F16 (the GEMM path for F16 and quantised weights) or GK_BF16 (BF16 weights). The op
  * table's matmul_act_type() answers with it. */
 int gk_cuda_matmul_act_type(int wtype, int64_t m, bool have_blas, int cc);
-/* The type conv2d's GEMM rounds activations to for a kernel of wtype on a device of compute
- * capability cc (·10): GK_F16 for F16 kernels, GK_BF16 for BF16 ones from sm_80 (before it they
- * go by F32 panels: GK_F32), GK_F32 (none) for F32 kernels. F32 accumulation throughout. */
-int gk_cuda_conv2d_act_type(int wtype, int cc);
+/* The type conv2d's GEMM rounds activations to for a kernel of wtype: GK_F16 for F16 kernels
+ * (tensor cores), GK_F32 (none) for F32 kernels and BF16 ones (by F32 panels: BF16's rounding
+ * of the activations would exceed the image workload's tolerance). F32 accumulation. */
+int gk_cuda_conv2d_act_type(int wtype);
 
 #ifdef __cplusplus
 }

@@ -371,7 +371,7 @@ GK_BODY(gk_body_im2col, gk_im2col_args) {
             if (a.out_type == GK_F32)
                 gk_stf((float *)a.col + i, v);
             else
-                gk_st_u16((uint16_t *)a.col + i, a.out_type == GK_F16 ? gk_f2h(v) : gk_f2bf(v));
+                gk_st_u16((uint16_t *)a.col + i, gk_f2h(v));
         }
     }
 }
