@@ -22,8 +22,8 @@
 #include "kernels/platform.h"
 
 #define MAX_STORAGE 64
-#define MAX_NAMES 32 /* distinct workload parameter names over the registry */
-#define MAX_TABLE 96
+#define MAX_NAMES 64  /* distinct workload parameter names over the registry */
+#define MAX_TABLE 256 /* run's options plus every workload's parameters, for --help */
 #define ISA_NAMES "scalar,avx2,avx512,neon,dotprod,i8mm"
 
 /* The workload parameters as options: one per distinct name, its value as given (text). */
@@ -110,6 +110,12 @@ static int table_tail(run_args *a, gc_opt *t) {
     return (int)(sizeof tail / sizeof *tail);
 }
 
+/* A registry outgrowing a table is a build defect: said and stopped, never a silently dropped option. */
+static _Noreturn void internal_limit(const char *what, int max) {
+    fprintf(stderr, "gencost: run: internal: more than %d %s (raise the limit in cli/cmd_run.c)\n", max, what);
+    exit(70);
+}
+
 /* Every parameter name of the registry, once (the first workload declaring it gives the metavar). */
 static void collect_params(param_opts *po) {
     memset(po, 0, sizeof *po);
@@ -117,7 +123,8 @@ static void collect_params(param_opts *po) {
         for (const gc_param *p = (*w)->params; p && p->name; p++) {
             bool seen = false;
             for (int k = 0; k < po->n && !seen; k++) seen = !strcmp(po->first[k]->name, p->name);
-            if (seen || po->n == MAX_NAMES) continue;
+            if (seen) continue;
+            if (po->n == MAX_NAMES) internal_limit("workload parameter names", MAX_NAMES);
             po->first[po->n] = p;
             snprintf(po->flag[po->n], sizeof po->flag[0], "--%s", p->name);
             snprintf(po->alias[po->n], sizeof po->alias[0], "--%s", p->alias ? p->alias : "");
@@ -145,7 +152,8 @@ static void usage(run_args *a) {
         if (!(*w)->params || !(*w)->params[0].name) continue;
         snprintf(heads[nh], sizeof heads[0], "%s options:", (*w)->name);
         t[n++] = (gc_opt){.help = heads[nh++]};
-        for (const gc_param *p = (*w)->params; p->name && n < MAX_TABLE - 8; p++) {
+        for (const gc_param *p = (*w)->params; p->name; p++) {
+            if (n >= MAX_TABLE - 16) internal_limit("lines of run --help", MAX_TABLE);
             snprintf(flags[n], sizeof flags[0], "--%s", p->name);
             gc_param_help(p, helps[n], sizeof helps[0]);
             t[n] = (gc_opt){.name = flags[n], .kind = GC_OPT_STRING, .metavar = p->metavar, .help = helps[n]};
