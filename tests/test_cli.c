@@ -193,7 +193,7 @@ static void impossible_combinations(void **s) {
     BAD("triad does not run on 'ref'", NULL, "run", "--workload", "triad", "--backend", "ref");
     BAD("--model and --preset", NULL, "run", "--workload", "llm", "--preset", "tiny", "--model",
         "tests/fixtures/gguf-good/micro-q8_0.gguf");
-    BAD("no workload of this run takes --model", "llm, image do", "run", "--workload", "triad", "--model",
+    BAD("no workload of this run takes --model", "llm, image, endpoint do", "run", "--workload", "triad", "--model",
         "tests/fixtures/gguf-good/micro-q8_0.gguf");
     BAD("--model needs --workload", NULL, "run", "--model", "tests/fixtures/gguf-good/micro-q8_0.gguf");
 }
@@ -201,7 +201,7 @@ static void impossible_combinations(void **s) {
 /* A workload's own options: accepted because a workload of the run declares them, checked with
  * the same wording as the run's own, refused when no workload of the run takes them. */
 static void workload_options(void **s) {
-    BAD("--prompt: no workload of this run takes --prompt", "(llm does)", "run", "--workload", "triad", "--prompt", "128");
+    BAD("--prompt: no workload of this run takes --prompt", "(llm, endpoint do)", "run", "--workload", "triad", "--prompt", "128");
     BAD("--prompt: '0' is not a whole number from 1 to 1048576", NULL, "run", "--workload", "llm", "--prompt", "0");
     BAD("--kv-depth: 'x'", NULL, "run", "--workload", "llm", "--depth", "x");   /* the old spelling */
     BAD("--isa: 'avx9' is not one of scalar, avx2", NULL, "run", "--isa", "avx9");

@@ -94,15 +94,18 @@ static void script_quick_run(void **st) {
     if (results_read(path, &r, &err)) fail_msg("%s", err.msg);
     assert_true(r.complete);
     for (int i = 0; i < r.n_cases; i++) assert_string_equal(r.cases[i].status, "ok");
-    /* smoke: triad on 1 and all cores (copy, triad, read each), the tiny model's three phases, sd-tiny's four */
+    /* smoke: triad on 1 and all cores (copy, triad, read each), the tiny model's three phases, sd-tiny's four,
+     * the tiny trainer's three (step, forward, backward) */
     assert_int_equal(count_cases(&r, "triad", "cpu"), (gk_physical_cores() > 1 ? 2 : 1) * 3);
     assert_int_equal(count_cases(&r, "llm", "cpu"), 3);
     assert_int_equal(count_cases(&r, "image", "cpu"), 4);   /* sd-tiny: text, step, decode, image */
+    assert_int_equal(count_cases(&r, "train", "cpu"), 3);
     char why[256] = "";
     bool gpu = gc_suite_gpu_here(why, sizeof why);
     assert_int_equal(count_cases(&r, "llm", "cuda"), gpu ? 3 : 0);
     assert_int_equal(r.n_cases, count_cases(&r, "triad", "cpu") + count_cases(&r, "llm", "cpu") +
-                                    count_cases(&r, "image", "cpu") + count_cases(&r, "llm", "cuda"));
+                                    count_cases(&r, "image", "cpu") + count_cases(&r, "train", "cpu") +
+                                    count_cases(&r, "llm", "cuda"));
     if (!gpu) {
         snprintf(want, sizeof want, "note: suite smoke: no GPU here, so its 1 cuda line (llm) is left out: this run "
                  "measures the CPU only (%s)\n", why);
