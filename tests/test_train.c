@@ -187,11 +187,7 @@ static void test_fd_lora_q8(void **state) { directional_fd(TRAIN_LORA, GK_Q8_0);
  * verification does, here on the micro shape in both modes). */
 static void cpu_vs_ref(int mode, int base, double tol) {
     gk_backend *r = open_be("ref", 1), *c = open_be("cpu", 2);
-    if (!gk_backend_supports(c, GK_OP_ATTENTION_BACKWARD, NULL, 0)) {
-        print_message("note: cpu has no train family yet: %s\n", gk_backend_error(c));
-        gk_backend_close(r), gk_backend_close(c);
-        skip();
-    }
+    assert_true(gk_backend_supports(c, GK_OP_ATTENTION_BACKWARD, NULL, 0));   /* cpu runs the train family */
     train_opts o;
     micro_opts(&o, mode, base);
     train_model mr, mc;
@@ -261,10 +257,7 @@ static void test_lora_base_frozen(void **state) {
  * measures the loss on 8 batches it never saw: it must come within 0.15 nats of the entropy H
  * (from ln 64 = 4.16 at the start); a model that learned nothing stays near ln 64. */
 static void test_tiny_learns_entropy(void **state) {
-    gk_backend *probe = open_be("cpu", 1);
-    const char *name = gk_backend_supports(probe, GK_OP_ATTENTION_BACKWARD, NULL, 0) ? "cpu" : "ref";
-    gk_backend_close(probe);
-    gk_backend *b = open_be(name, 2);
+    gk_backend *b = open_be("cpu", 2);
     const llm_config *c = train_preset("tiny");
     assert_non_null(c);
     train_opts o;
@@ -287,7 +280,7 @@ static void test_tiny_learns_entropy(void **state) {
         train_data_batch(&d, 100000 + s, 8, 32, ids);
         held += loss_of(&m, ids) / 8;
     }
-    print_message("tiny on %s: loss %.3f at the first step, %.3f held out after %d steps; entropy H = %.3f\n", name,
+    print_message("tiny on cpu: loss %.3f at the first step, %.3f held out after %d steps; entropy H = %.3f\n",
                   start, held, o.schedule_steps, d.entropy);
     assert_true(start > 3.5);
     assert_true(held < d.entropy + 0.15);
