@@ -79,6 +79,7 @@ typedef struct train_param {
     gk_tensor *w;         /* the model's tensor (points into the weights) */
     gk_tensor g, m, v;
     bool decay;           /* weight decay applies (2-D matrices, not norm gains) */
+    bool overwritten;     /* the backward writes g whole (one matmul at beta 0): never zeroed first */
 } train_param;
 
 typedef struct train_lora {   /* y += (alpha/r) · B·(A·x) */

@@ -119,10 +119,11 @@ static int alloc_weights(train_model *m, llm_weights *w, bool grads, gc_err *err
     return 0;
 }
 
-static int add_param(train_model *m, const char *name, gk_tensor *w, gk_tensor *g, bool decay, gc_err *err) {
+static int add_param(train_model *m, const char *name, gk_tensor *w, gk_tensor *g, bool decay, bool overwritten,
+                     gc_err *err) {
     train_param *p = &m->params[m->n_params++];
     snprintf(p->name, sizeof p->name, "%s", name);
-    p->w = w, p->g = *g, p->decay = decay;
+    p->w = w, p->g = *g, p->decay = decay, p->overwritten = overwritten;
     return alloc2d(m, &p->m, GK_F32, w->ne[0], w->ne[1], "first moment", err) ||
                    alloc2d(m, &p->v, GK_F32, w->ne[0], w->ne[1], "second moment", err)
                ? -1
@@ -138,7 +139,10 @@ static int alloc_params(train_model *m, gc_err *err) {
         llm_tinfo t;
         for (int i = 0; i < llm_tensor_count(c); i++) {
             llm_tensor_info(c, i, &t);
-            if (add_param(m, t.name, llm_weight_slot(&m->w, &t), llm_weight_slot(&m->gw, &t), !t.norm, err)) return -1;
+            /* every matrix but the embedding table (scattered into) is one linear layer's dW */
+            gk_tensor *w = llm_weight_slot(&m->w, &t);
+            bool whole = !t.norm && w != &m->w.tok_embd;
+            if (add_param(m, t.name, w, llm_weight_slot(&m->gw, &t), !t.norm, whole, err)) return -1;
         }
         return 0;
     }
@@ -157,7 +161,7 @@ static int alloc_params(train_model *m, gc_err *err) {
             snprintf(nb, sizeof nb, "blk.%d.%s.lora_b", l, names[p]);
             if (alloc2d(m, &a->a, GK_F32, k, m->o.rank, na, err) || alloc2d(m, &a->b, GK_F32, m->o.rank, n, nb, err) ||
                 alloc2d(m, &g->a, GK_F32, k, m->o.rank, na, err) || alloc2d(m, &g->b, GK_F32, m->o.rank, n, nb, err) ||
-                add_param(m, na, &a->a, &g->a, false, err) || add_param(m, nb, &a->b, &g->b, false, err))
+                add_param(m, na, &a->a, &g->a, false, true, err) || add_param(m, nb, &a->b, &g->b, false, true, err))
                 return -1;
         }
     return 0;

@@ -67,7 +67,7 @@ static int linear_forward(train_model *m, int l, int p, gk_tensor *y, const gk_t
 static int linear_backward(train_model *m, int l, int p, gk_tensor *dx, bool accumulate, const gk_tensor *dy,
                            const gk_tensor *x, gc_err *err) {
     gk_backend *b = m->be;
-    const gk_matmul_params dw = {.trans_x = true, .trans_w = true, .alpha = 1.0f, .beta = 1.0f};
+    const gk_matmul_params dw = {.trans_x = true, .trans_w = true, .alpha = 1.0f, .beta = 0.0f};   /* overwritten */
     gk_tensor *gw = proj_grad(m, l, p);
     if (gw) OP(gk_matmul(b, gw, x, dy, &dw), l, "weight gradient");
     const gk_matmul_params back = {.trans_w = true, .alpha = 1.0f, .beta = accumulate ? 1.0f : 0.0f};
@@ -76,7 +76,7 @@ static int linear_backward(train_model *m, int l, int p, gk_tensor *dx, bool acc
     if (!ad) return 0;
     train_lora *g = adapter_grad(m, l, p);
     const float s = lora_scale(m);
-    const gk_matmul_params gb = {.trans_x = true, .trans_w = true, .alpha = s, .beta = 1.0f};
+    const gk_matmul_params gb = {.trans_x = true, .trans_w = true, .alpha = s, .beta = 0.0f};
     const gk_matmul_params dlt = {.trans_w = true, .alpha = s};
     const gk_matmul_params into = {.trans_w = true, .alpha = 1.0f, .beta = 1.0f};
     OP(gk_matmul(b, &g->b, &m->acts[l].lt[p], dy, &gb), l, "lora B gradient");
@@ -194,7 +194,7 @@ static int head_forward(train_model *m, double *loss, gc_err *err) {
 static int head_backward(train_model *m, gc_err *err) {
     gk_backend *b = m->be;
     bool full = m->o.mode == TRAIN_FULL;
-    const gk_matmul_params dw = {.trans_x = true, .trans_w = true, .alpha = 1.0f, .beta = 1.0f};
+    const gk_matmul_params dw = {.trans_x = true, .trans_w = true, .alpha = 1.0f, .beta = 0.0f};   /* overwritten */
     const gk_matmul_params back = {.trans_w = true, .alpha = 1.0f};
     if (full) OP(gk_matmul(b, &m->gw.output, &m->xnf, &m->logits, &dw), -1, "head weight gradient");
     OP(gk_matmul(b, &m->dxn, &m->w.output, &m->logits, &back), -1, "head input gradient");
@@ -230,7 +230,10 @@ int train_forward(train_model *m, const int32_t *ids, double *loss, gc_err *err)
 }
 
 int train_backward(train_model *m, gc_err *err) {
-    for (int i = 0; i < m->n_params; i++) OP(gk_fill(m->be, &m->params[i].g, 0.0f), -1, "zeroing gradients");
+    /* only what is accumulated into (norm gains, the embedding table's scatter): each linear
+     * layer's dW is written whole by its one matmul at beta 0, which never reads it */
+    for (int i = 0; i < m->n_params; i++)
+        if (!m->params[i].overwritten) OP(gk_fill(m->be, &m->params[i].g, 0.0f), -1, "zeroing gradients");
     if (head_backward(m, err)) return -1;
     for (int l = m->c.n_layers - 1; l >= 0; l--)
         if (ffn_backward(m, l, err) || attention_backward(m, l, err)) return -1;
