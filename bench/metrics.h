@@ -43,4 +43,18 @@
 /* Hardware instruction count of one repetition (perf), for `compare --counts` and history. */
 #define GC_METRIC_INSTRUCTIONS "instructions_per_rep"
 
+/* endpoint (an OpenAI-compatible API measured from its client), per concurrency phase: the
+ * level, and latency distributions in seconds, each written as NAME_median, NAME_p90 and
+ * NAME_p99 (GC_METRIC_EP_TTFT "_median"); output tokens/s of one request (median) and of all
+ * requests together. Its verification values: the usage the server counted for a whole
+ * (unstreamed) request, which a report prices an api's tokens at. */
+#define GC_METRIC_EP_CONCURRENCY "concurrency"
+#define GC_METRIC_EP_TTFT "ttft_s"
+#define GC_METRIC_EP_ITL "itl_s"
+#define GC_METRIC_EP_E2E "e2e_s"
+#define GC_METRIC_EP_REQUEST_TPS "request_tokens_per_s_median"
+#define GC_METRIC_EP_AGGREGATE_TPS "aggregate_tokens_per_s"
+#define GC_VERIFY_EP_PROMPT_TOKENS "prompt_tokens_whole"
+#define GC_VERIFY_EP_COMPLETION_TOKENS "completion_tokens_whole"
+
 #endif

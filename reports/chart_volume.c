@@ -15,8 +15,9 @@
 #define MAX_MARKED 9          /* break-evens numbered on a chart; the table lists them all */
 
 static int line_type(const rp_model *m, const rp_job *job, int h) {
-    if (job->best[h] < 0) return 3;   /* an api's stated price */
-    return m->rows[job->best[h]].how == RP_MEASURED ? 1 : 2;
+    const rp_row *r = rp_target_row(m, job, h);   /* an api's own row when it stands in for the job */
+    if (!r || r->how == RP_PROFILE) return 3;     /* an api's stated price */
+    return r->how == RP_MEASURED ? 1 : 2;
 }
 
 /* The volumes shown: 1 a month to 10× past the largest of the user's volumes and break-evens,

@@ -52,7 +52,8 @@ static bool cell_cost(const rp_model *m, const rp_job *job, int h, bar_val *o) {
     const gc_job_cost *c = rp_other_cost(m, job, h);
     if (!c || !(c->usd_per_1000 > 0)) return false;
     o->v = c->usd_per_1000;
-    o->how = job->best[h] >= 0 ? m->rows[job->best[h]].how : RP_PROFILE;
+    const rp_row *r = rp_target_row(m, job, h);
+    o->how = r ? r->how : RP_PROFILE;
     if (job->has_cost[h]) inverse_interval(m, job, h, o);
     else o->lo = o->hi = o->v;   /* an api's price: no interval */
     return true;

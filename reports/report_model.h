@@ -23,6 +23,11 @@ typedef struct rp_host {
     double meas_read_gbs;      /* best read-only stream its workloads probed (read_gbs), 0 if none */
     double meas_fma_gflops;    /* its CPU's FP32 FMA peak as probed (fma_peak_gflops), 0 if none */
     char files[256];           /* results files it came from */
+    /* An API measured by the endpoint workload (RP_ENDPOINT): the host is the API, its rows
+     * timed from a client machine, client, whose own facts and energy are not the API's. Tied to
+     * an api profile (RESULTS=PROFILE) it is priced per measured token; untied, not priced. */
+    bool endpoint;
+    char client[128];
     bool forced;               /* tied to a profile its host facts do not fit (--force-profile) */
     char forced_why[200];
 } rp_host;
@@ -38,6 +43,21 @@ typedef struct rp_input {
  * phase, its tokens per second divided by 10⁶). */
 #define RP_TRAIN_PHASE "1m-tokens"
 #define RP_TRAIN_UNIT "Mtoken"
+
+/* The endpoint workload (bench/endpoint): an OpenAI-compatible API timed from its client, one
+ * phase per concurrency level ("c1", "c4", ...). Its phases are jobs of their own ("endpoint:
+ * 512-token prompt + 128 new tokens at concurrency 4"); tied to an api profile whose model an llm
+ * job of the same prompt and new tokens ran, its lowest level also stands for that api in the
+ * llm job (a row of workload llm, quant "-", backend RP_ENDPOINT), measured. */
+#define RP_ENDPOINT "endpoint"
+
+/* An endpoint phase's latencies (seconds; [0] median, [1] p90, [2] p99; < 0 not recorded) and
+ * output tokens/s, per request (median) and of all requests together (0 not recorded). */
+typedef struct rp_latency {
+    int concurrency;           /* 0: not an endpoint row */
+    double ttft[3], itl[3], e2e[3];
+    double request_tps, aggregate_tps;
+} rp_latency;
 
 /* One figure: a phase of a case on a host (measured), or projected/stated for a host. */
 typedef struct rp_row {
@@ -56,7 +76,9 @@ typedef struct rp_row {
      * the roofline rate (datasheet ceilings); calib names the calibration's source and date */
     double bound;
     char calib[160];
-    double prompt_tokens, gen_tokens;   /* generation shape (llm, GC_METRIC_*), 0 unknown */
+    double prompt_tokens, gen_tokens;   /* generation shape (llm, GC_METRIC_*), 0 unknown; endpoint:
+                                         * the server's usage counts (what an api charges) */
+    rp_latency lat;            /* endpoint rows */
     bool best;                 /* fastest row of its job on its host */
 } rp_row;
 
@@ -116,6 +138,9 @@ double rp_host_bw(const rp_model *m, int h);
  * the cheapest at each volume, the least energy, and how many figures were measured. */
 void rp_summary_md(FILE *f, const rp_model *m);
 void rp_summary_html(FILE *f, const rp_model *m);
+/* A case's parameter as recorded, else its workload's default (results may leave defaults out);
+ * buf untouched when neither. */
+void rp_param_or_default(const gc_case_id *id, const char *name, char *b, size_t n);
 /* "tinyllama-1.1b q4_0: one generation = 128-token prompt + 32 new tokens". */
 void rp_job_title(const rp_model *m, const rp_job *job, char *b, size_t n);
 /* The volumes (jobs a month) costs are shown at: the user's, else 100, 1,000 and 10,000. */
@@ -129,6 +154,9 @@ void rp_fmt_usd(char *b, size_t n, double x);
  * for its model: an llm generation of the same preset and parameters, the api's rows carrying
  * quant "-"). rp_other_cost: host h's cost for job, NULL when h cannot be priced on it. */
 const gc_job_cost *rp_other_cost(const rp_model *m, const rp_job *job, int h);
+/* The row whose figure host h's cost for job comes from: its own fastest, or the api job standing
+ * in for it (so a measured endpoint is marked measured there too); NULL none. */
+const rp_row *rp_target_row(const rp_model *m, const rp_job *job, int h);
 /* Fills hosts[] and costs[] (RP_MAX_HOSTS each) with the targets; returns how many. */
 int rp_job_targets(const rp_model *m, const rp_job *job, int *hosts, const gc_job_cost **costs);
 /* The jobs the cost tables cover (costed ones, or all when none is), and the volume views cover

@@ -26,8 +26,7 @@ void rp_fmt_num(char *b, size_t n, double x) { volume_fmt_sig(b, n, x, 3); }
 /* Dollars for a person, the same way as every table writes them (volume_fmt_usd). */
 void rp_fmt_usd(char *b, size_t n, double x) { volume_fmt_usd(b, n, x); }
 
-/* A case's parameter as recorded, else its workload's default (results leave defaults out). */
-static void param_or_default(const gc_case_id *id, const char *name, char *b, size_t n) {
+void rp_param_or_default(const gc_case_id *id, const char *name, char *b, size_t n) {
     if (gc_params_get(id->params, name, b, n)) return;
     const gc_workload *w = gc_workload_find(id->workload);
     int i = w && w->params ? gc_param_find(w->params, name) : -1;
@@ -55,14 +54,23 @@ void rp_job_title(const rp_model *m, const rp_job *job, char *b, size_t n) {
                  guided ? sc : "");
     } else if (!strcmp(job->unit, "image"))
         snprintf(b, n, "%s: one image", what);
-    else if (!strcmp(job->unit, "generation") && prompt > 0 && gen > 0)
+    else if (!strcmp(id->workload, RP_ENDPOINT) && !strcmp(job->unit, "generation")) {
+        /* what it asked for; the usage the server counted (what is charged) is in the cost table */
+        char p[16] = "?", g[16] = "?";
+        int level = 0;
+        rp_param_or_default(id, "prompt", p, sizeof p), rp_param_or_default(id, "gen", g, sizeof g);
+        for (int k = 0; k < m->n_hosts && !level; k++)
+            if (job->best[k] >= 0) level = m->rows[job->best[k]].lat.concurrency;
+        if (!level && sscanf(id->phase, "c%d", &level) != 1) level = 0;
+        snprintf(b, n, "%s: one generation = %s-token prompt + %s new tokens at concurrency %d", what, p, g, level);
+    } else if (!strcmp(job->unit, "generation") && prompt > 0 && gen > 0)
         snprintf(b, n, "%s: one generation = %.0f-token prompt + %.0f new tokens", what, prompt, gen);
     else if (!strcmp(job->unit, "generation"))
         snprintf(b, n, "%s: one generation (prompt and length not recorded)", what);
     else if (!strcmp(job->unit, RP_TRAIN_UNIT)) {   /* "LoRA of tinyllama-1.1b on a q4_0 base: ..." */
         char mode[16] = "full", bt[16] = "?", sq[16] = "?", who[128];
-        param_or_default(id, "mode", mode, sizeof mode);
-        param_or_default(id, "batch", bt, sizeof bt), param_or_default(id, "seq", sq, sizeof sq);
+        rp_param_or_default(id, "mode", mode, sizeof mode);
+        rp_param_or_default(id, "batch", bt, sizeof bt), rp_param_or_default(id, "seq", sq, sizeof sq);
         if (!strcmp(mode, "lora")) snprintf(who, sizeof who, "LoRA of %s on a %s base", id->preset, id->quant);
         else snprintf(who, sizeof who, "full training of %s", id->preset);
         snprintf(b, n, "%s: one job = 1M trained tokens in steps of %s × %s (a 10M-token fine-tune is 10 jobs)", who,
@@ -120,6 +128,11 @@ static void cheapest(const rp_model *m, const rp_job *job, sum_job *s) {
     int nv = rp_volumes(m, vols), hosts[RP_MAX_HOSTS];
     const gc_job_cost *costs[RP_MAX_HOSTS];
     int k = rp_job_targets(m, job, hosts, costs);
+    for (int h = 0; h < m->n_hosts && !k; h++)   /* none priced: why, once (an endpoint with no api profile) */
+        if (job->best[h] >= 0 && job->cost_note[h][0]) {
+            add_line(s, "Cost", job->cost_note[h]);
+            return;
+        }
     for (int v = 0; v < nv; v++) {
         int best = -1;
         gc_volume_cost best_c = {0}, c;
@@ -140,7 +153,8 @@ static void cheapest(const rp_model *m, const rp_job *job, sum_job *s) {
         rp_host_tag(m, best, tag, sizeof tag);
         rp_fmt_usd(month, sizeof month, best_c.monthly_usd);
         rp_fmt_usd(per, sizeof per, best_c.usd_per_job * 1000);
-        const char *how = job->best[best] >= 0 ? how_word(m, &m->rows[job->best[best]]) : "stated by its profile";
+        const rp_row *r = rp_target_row(m, job, best);
+        const char *how = r ? how_word(m, r) : "stated by its profile";
         snprintf(line, sizeof line, "%s — %s a month, %s per 1,000; %s; %.150s", tag, month, per, how, best_c.how);
         add_line(s, label, line);
     }

@@ -101,12 +101,13 @@ static int hosts_table(const rp_model *m, rp_table **ts, int *n) {
     if (!t) return -1;
     snprintf(t->intro, sizeof t->intro,
              "Measured hosts ran the workloads; projected hosts are computed from their profile (see "
-             "Throughput); api figures are stated by the profile, not measured.");
+             "Throughput); api figures are stated by the profile, not measured, unless endpoint runs measured "
+             "the api from a client (then measured, priced per token at the usage counted).");
     for (int h = 0; h < m->n_hosts; h++) {
         const rp_host *x = &m->hosts[h];
         const gc_profile *p = x->prof;
         char price[256] = "— (no profile)", bw[48] = "—", b[32];
-        const char *what = x->measured ? "measured" : rp_host_projected(m, h) ? "projected" : "profile";
+        const char *what = x->endpoint ? "measured (endpoint)" : x->measured ? "measured" : rp_host_projected(m, h) ? "projected" : "profile";
         if (p) price_text(p, price, sizeof price);
         if (p && p->mem_bw_gbs > 0) snprintf(bw, sizeof bw, "%s", num(b, p->mem_bw_gbs));
         else if (x->meas_bw_gbs > 0) snprintf(bw, sizeof bw, "%s (triad, measured)", num(b, x->meas_bw_gbs));
@@ -166,7 +167,19 @@ static int throughput_table(const rp_model *m, rp_table **ts, int *n) {
         gc_job_key(&r->id, key, sizeof key);
         snprintf(job, sizeof job, "%s (%s)", key, r->unit);
         host_tag(m, r->host, host, sizeof host);
-        if (r->how == RP_MEASURED) {
+        if (r->how == RP_MEASURED && r->lat.concurrency > 0) {   /* an API timed from its client */
+            snprintf(cfg, sizeof cfg, "endpoint (%.60s), %d at once", r->id.device[0] ? r->id.device : "?",
+                     r->lat.concurrency);
+            snprintf(ci, sizeof ci, "%s … %s", num(a, r->lo), num(b, r->hi));
+            snprintf(cv, sizeof cv, "%.1f%%", 100 * r->cv);
+            snprintf(nn, sizeof nn, "%d", r->n);
+            char t[32], l[32];
+            snprintf(note, sizeof note, "%.150s%sTTFT %s ms, ITL %s ms (medians, Endpoint latency)%s%s",
+                     r->basis, r->basis[0] ? "; " : "",
+                     r->lat.ttft[0] >= 0 ? num(t, 1e3 * r->lat.ttft[0]) : "—",
+                     r->lat.itl[0] >= 0 ? num(l, 1e3 * r->lat.itl[0]) : "—", r->best ? "; fastest here" : "",
+                     r->high_spread ? "; HIGH SPREAD" : "");
+        } else if (r->how == RP_MEASURED) {
             snprintf(cfg, sizeof cfg, "%s%s%s%s × %d", r->id.backend, r->id.device[0] ? " (" : "", r->id.device,
                      r->id.device[0] ? ")" : "", r->id.threads);
             snprintf(ci, sizeof ci, "%s … %s", num(a, r->lo), num(b, r->hi));
@@ -182,6 +195,53 @@ static int throughput_table(const rp_model *m, rp_table **ts, int *n) {
             snprintf(note, sizeof note, "%s", r->basis);
         }
         rc = add_cells(t, job, host, rp_how_name(r->how), cfg, num(med, r->tput), ci, cv, nn, note);
+    }
+    free(order);
+    return rc;
+}
+
+/* "10.0 / 11.9 / 12.3" (ms when ms): a latency's median, p90 and p99. */
+static void three(char *b, size_t n, const double *v, double scale) {
+    char x[32], y[32], z[32];
+    if (v[0] < 0) snprintf(b, n, "—");
+    else snprintf(b, n, "%s / %s / %s", num(x, scale * v[0]), v[1] >= 0 ? num(y, scale * v[1]) : "—",
+                  v[2] >= 0 ? num(z, scale * v[2]) : "—");
+}
+
+/* Endpoint runs (an API timed from its client): each phase's latencies, where the llm job's
+ * figures are, so the api beside a machine shows what its user waits. Only when there are some. */
+static int latency_table(const rp_model *m, rp_table **ts, int *n) {
+    bool any = false;
+    for (int i = 0; i < m->n_rows && !any; i++) any = m->rows[i].lat.concurrency > 0;
+    if (!any) return 0;
+    static const char *const head[] = {"job", "host", "figure", "at once", "TTFT ms (median / p90 / p99)",
+                                       "ITL ms (median / p90 / p99)", "end-to-end s (median / p90 / p99)",
+                                       "tokens/s a request (median)", "tokens/s all requests"};
+    rp_table *t = new_table(ts, n, "Endpoint latency", 9, head);
+    if (!t) return -1;
+    snprintf(t->intro, sizeof t->intro,
+             "APIs measured by the endpoint workload, per concurrency level (requests in flight at once), over "
+             "the timed repetitions' requests: time to the first token (TTFT), inter-token latency (ITL: first to "
+             "last token ÷ tokens − 1), end-to-end time, and output tokens/s of one request and of all together. "
+             "An llm job's row (backend endpoint) is the lowest level run, standing for the api beside that job.");
+    int *order = malloc((size_t)m->n_rows * sizeof *order);
+    if (!order) return -1;
+    for (int i = 0; i < m->n_rows; i++) order[i] = i;
+    qsort_r(order, (size_t)m->n_rows, sizeof *order, cmp_row_order, (void *)m);
+    int rc = 0;
+    for (int i = 0; i < m->n_rows && !rc; i++) {
+        const rp_row *r = &m->rows[order[i]];
+        if (r->lat.concurrency <= 0) continue;
+        char key[GC_CASE_KEY_LEN], host[128], lvl[16], tt[100], it[100], ee[100], rq[32], ag[32];
+        gc_job_key(&r->id, key, sizeof key);
+        host_tag(m, r->host, host, sizeof host);
+        snprintf(lvl, sizeof lvl, "%d", r->lat.concurrency);
+        three(tt, sizeof tt, r->lat.ttft, 1e3);
+        three(it, sizeof it, r->lat.itl, 1e3);
+        three(ee, sizeof ee, r->lat.e2e, 1);
+        rc = add_cells(t, key, host, rp_how_name(r->how), lvl, tt, it, ee,
+                       r->lat.request_tps > 0 ? num(rq, r->lat.request_tps) : "—",
+                       r->lat.aggregate_tps > 0 ? num(ag, r->lat.aggregate_tps) : "—");
     }
     free(order);
     return rc;
@@ -218,22 +278,23 @@ static int speedup_table(const rp_model *m, rp_table **ts, int *n) {
 
 /* ---- energy, cost, break-even --------------------------------------------------------------- */
 
+/* Appends text to b (capacity n, *o used) when it fits whole; false when it does not. */
+static bool append_whole(char *b, size_t n, size_t *o, const char *text) {
+    size_t k = strlen(text);
+    if (*o + k + 1 > n) return false;
+    memcpy(b + *o, text, k + 1);
+    *o += k;
+    return true;
+}
+
 /* What one job of each cost table is, from the results ("tinyllama-1.1b q4_0: one generation =
  * 128-token prompt + 32 new tokens"), and the shape an api was priced at when no results ran its
- * model (gencost's defaults, said as such). */
+ * model (gencost's defaults, said as such). The api sentences are kept whole; the jobs are listed
+ * while they fit, then "and others" (the table names each by its key). */
 static void shapes_text(const rp_model *m, char *b, size_t n) {
-    size_t o = 0;
-    b[0] = 0;
-    for (int j = 0; j < m->n_jobs && o + 1 < n; j++) {
-        const rp_job *job = &m->jobs[j];
-        if (!rp_job_in_cost_tables(m, job) || !job->costed || rp_api_job_shown_elsewhere(m, job)) continue;
-        char title[200];
-        rp_job_title(m, job, title, sizeof title);
-        if (strstr(b, title)) continue;
-        o += (size_t)snprintf(b + o, n - o, "%s%s", o ? "; " : "Jobs: ", title);
-    }
-    if (o && o + 2 < n) o += (size_t)snprintf(b + o, n - o, ".");
-    for (int h = 0; h < m->n_hosts && o + 1 < n; h++) {
+    char apis[400] = "";
+    size_t a = 0;
+    for (int h = 0; h < m->n_hosts; h++) {
         const gc_profile *p = m->hosts[h].prof;
         if (!p || p->kind != GC_COST_API || !(p->out_tokens_per_s > 0)) continue;   /* an image api prices no tokens */
         bool measured = false;
@@ -245,15 +306,34 @@ static void shapes_text(const rp_model *m, char *b, size_t n) {
                 measured = true;
             if (r->host == h && !strcmp(r->id.phase, "generation")) prompt = r->prompt_tokens, gen = r->gen_tokens;
         }
-        if (measured)
-            o += (size_t)snprintf(b + o, n - o, "%s%s is priced per token: P = %.0f prompt and N = %.0f new tokens "
-                                  "per generation (from the results).", o ? " " : "", m->hosts[h].label, prompt, gen);
+        char line[240];
+        if (m->hosts[h].endpoint)   /* its endpoint runs counted the tokens */
+            snprintf(line, sizeof line, " %.80s is priced per token at the usage its endpoint runs counted (prompt "
+                     "and completion tokens of each run).", m->hosts[h].label);
+        else if (measured)
+            snprintf(line, sizeof line, " %.80s is priced per token: P = %.0f prompt and N = %.0f new tokens per "
+                     "generation (from the results).", m->hosts[h].label, prompt, gen);
         else
-            o += (size_t)snprintf(b + o, n - o, "%s%s prices %s, which no results here ran, at gencost's default "
-                                  "%.0f-token prompt + %.0f new tokens.", o ? " " : "", m->hosts[h].label, p->model,
-                                  prompt, gen);
+            snprintf(line, sizeof line, " %.80s prices %.60s, which no results here ran, at gencost's default "
+                     "%.0f-token prompt + %.0f new tokens.", m->hosts[h].label, p->model, prompt, gen);
+        append_whole(apis, sizeof apis, &a, line);
     }
-    if (o >= n) b[n - 1] = 0;
+    size_t o = 0, room = n > a + 1 ? n - a : 1;   /* the jobs take what the api sentences leave */
+    b[0] = 0;
+    bool cut = false;
+    for (int j = 0; j < m->n_jobs && !cut; j++) {
+        const rp_job *job = &m->jobs[j];
+        if (!rp_job_in_cost_tables(m, job) || !job->costed || rp_api_job_shown_elsewhere(m, job)) continue;
+        char title[200], item[208];
+        rp_job_title(m, job, title, sizeof title);
+        if (strstr(b, title)) continue;
+        snprintf(item, sizeof item, "%s%s", o ? "; " : "Jobs: ", title);
+        cut = room < 14 || !append_whole(b, room - 13, &o, item);   /* 13: "; and others." */
+    }
+    if (cut) append_whole(b, room, &o, o ? "; and others" : "Jobs: in the table");
+    if (o) append_whole(b, room, &o, ".");
+    size_t used = o;
+    if (!append_whole(b, n, &used, o ? apis : apis + (a ? 1 : 0))) b[o] = 0;
 }
 
 static int energy_table(const rp_model *m, rp_table **ts, int *n) {
@@ -285,7 +365,7 @@ static int cost_table(const rp_model *m, rp_table **ts, int *n) {
                                        "$ each", "$ per 1,000", "joules each", "gCO2 each"};
     rp_table *t = new_table(ts, n, m->any_costed ? "Cost per 1,000 generations" : "Cost per 1,000 units of work", 9, head);
     if (!t) return -1;
-    char shapes[300];   /* the intro holds 600 bytes: what a job is comes first, as truncation cuts the end */
+    char shapes[380];   /* the intro holds 720 bytes, the rest of it under 340 */
     shapes_text(m, shapes, sizeof shapes);
     snprintf(t->intro, sizeof t->intro,
              "%s $ per hour while working (Hosts table; owned: purchase spread over its hours of use) ÷ "
@@ -598,7 +678,8 @@ static int crossing_table(const rp_model *m, rp_table **ts, int *n) {
 int rp_tables_build(const rp_model *m, rp_table **out, int *n) {
     *out = NULL;
     *n = 0;
-    if (hosts_table(m, out, n) || throughput_table(m, out, n) || rp_table_projection(m, out, n) ||
+    if (hosts_table(m, out, n) || throughput_table(m, out, n) || latency_table(m, out, n) ||
+        rp_table_projection(m, out, n) ||
         speedup_table(m, out, n) ||
         energy_table(m, out, n) || cost_table(m, out, n) || volume_table(m, out, n) || cheapest_table(m, out, n) ||
         envelope_table(m, out, n) || break_even_table(m, out, n) || crossing_table(m, out, n)) {

@@ -36,8 +36,10 @@ bool rp_job_in_volume_tables(const rp_model *m, const rp_job *job) {
     return job->costed && !rp_api_job_shown_elsewhere(m, job);   /* jobs a month: generations, images, steps */
 }
 
-const gc_job_cost *rp_other_cost(const rp_model *m, const rp_job *job, int h) {
-    if (job->has_cost[h]) return &job->cost[h];
+/* The job whose row prices host h for job: job itself when h ran it, else, for an api, the job of
+ * its own rows standing in for job's model (or, for an image api, for every image generation). */
+static const rp_job *priced_by(const rp_model *m, const rp_job *job, int h) {
+    if (job->has_cost[h]) return job;
     const gc_profile *p = m->hosts[h].prof;
     if (!p || p->kind != GC_COST_API) return NULL;
     const gc_case_id *id = &job->id;
@@ -46,7 +48,7 @@ const gc_job_cost *rp_other_cost(const rp_model *m, const rp_job *job, int h) {
         for (int j = 0; j < m->n_jobs; j++) {
             const gc_case_id *a = &m->jobs[j].id;
             if (!strcmp(a->workload, "image") && !strcmp(a->quant, "-") && m->jobs[j].has_cost[h])
-                return &m->jobs[j].cost[h];
+                return &m->jobs[j];
         }
         return NULL;
     }
@@ -55,9 +57,20 @@ const gc_job_cost *rp_other_cost(const rp_model *m, const rp_job *job, int h) {
         const gc_case_id *a = &m->jobs[j].id;
         if (!strcmp(a->workload, "llm") && !strcmp(a->preset, p->model) && !strcmp(a->quant, "-") &&
             !strcmp(a->phase, "generation") && !strcmp(a->params, id->params) && m->jobs[j].has_cost[h])
-            return &m->jobs[j].cost[h];
+            return &m->jobs[j];
     }
     return NULL;
+}
+
+const gc_job_cost *rp_other_cost(const rp_model *m, const rp_job *job, int h) {
+    const rp_job *by = priced_by(m, job, h);
+    return by ? &by->cost[h] : NULL;
+}
+
+const rp_row *rp_target_row(const rp_model *m, const rp_job *job, int h) {
+    if (job->best[h] >= 0) return &m->rows[job->best[h]];
+    const rp_job *by = priced_by(m, job, h);
+    return by && by->best[h] >= 0 ? &m->rows[by->best[h]] : NULL;
 }
 
 int rp_job_targets(const rp_model *m, const rp_job *job, int *hosts, const gc_job_cost **costs) {
@@ -78,7 +91,8 @@ bool rp_amortised(const rp_model *m, int h) {
 }
 
 const char *rp_figure_of(const rp_model *m, const rp_job *job, int h) {
-    return job->best[h] >= 0 ? rp_how_name(m->rows[job->best[h]].how) : rp_how_name(RP_PROFILE);
+    const rp_row *r = rp_target_row(m, job, h);
+    return rp_how_name(r ? r->how : RP_PROFILE);
 }
 
 static int cmp_crossing(const void *a, const void *b) {

@@ -193,7 +193,7 @@ static int verify_case(ep_case *s, gc_err *err) {
     if (!rc) {
         gc_verify *v = &s->ver;
         bool ok = true, same = a.text && b.text && !strcmp(a.text, b.text);
-        char d[sizeof v->detail] = "";
+        char d[160] = "";   /* two usage lines (under 80 bytes each), leaving the detail room for the rest */
         check_usage(s, &a, "streamed", &ok, d, sizeof d);
         check_usage(s, &b, "whole", &ok, d, sizeof d);
         if (s->same_text) ok &= same;
@@ -202,8 +202,8 @@ static int verify_case(ep_case *s, gc_err *err) {
                  s->same_text ? "" : " (not checked: --same-text off)");
         gc_kv_add(v->vals, &v->n_vals, GC_MAX_KV, "prompt_tokens_streamed", a.prompt_tokens);
         gc_kv_add(v->vals, &v->n_vals, GC_MAX_KV, "completion_tokens_streamed", a.completion_tokens);
-        gc_kv_add(v->vals, &v->n_vals, GC_MAX_KV, "prompt_tokens_whole", b.prompt_tokens);
-        gc_kv_add(v->vals, &v->n_vals, GC_MAX_KV, "completion_tokens_whole", b.completion_tokens);
+        gc_kv_add(v->vals, &v->n_vals, GC_MAX_KV, GC_VERIFY_EP_PROMPT_TOKENS, b.prompt_tokens);
+        gc_kv_add(v->vals, &v->n_vals, GC_MAX_KV, GC_VERIFY_EP_COMPLETION_TOKENS, b.completion_tokens);
         gc_kv_add(v->vals, &v->n_vals, GC_MAX_KV, "stream_chunks", a.chunks);
         gc_kv_add(v->vals, &v->n_vals, GC_MAX_KV, "same_text", same);
         gc_kv_add(v->vals, &v->n_vals, GC_MAX_KV, "prompt_tokens_asked", s->P);
@@ -296,16 +296,16 @@ static void add_dist(gc_metrics *m, const char *name, const samples *s) {
 
 static void ep_finish(void *state, int phase, gc_metrics *m) {
     ep_case *s = state;
-    gc_kv_add(m->vals, &m->n_vals, GC_MAX_KV, "concurrency", s->levels[phase]);
+    gc_kv_add(m->vals, &m->n_vals, GC_MAX_KV, GC_METRIC_EP_CONCURRENCY, s->levels[phase]);
     gc_kv_add(m->vals, &m->n_vals, GC_MAX_KV, "requests", s->n_req);
     gc_kv_add(m->vals, &m->n_vals, GC_MAX_KV, "rate_limited_retries", s->retries);
-    gc_kv_add(m->vals, &m->n_vals, GC_MAX_KV, GC_METRIC_PROMPT_TOKENS, gc_kv_get(s->ver.vals, s->ver.n_vals, "prompt_tokens_whole", s->P));
+    gc_kv_add(m->vals, &m->n_vals, GC_MAX_KV, GC_METRIC_PROMPT_TOKENS, gc_kv_get(s->ver.vals, s->ver.n_vals, GC_VERIFY_EP_PROMPT_TOKENS, s->P));
     gc_kv_add(m->vals, &m->n_vals, GC_MAX_KV, GC_METRIC_GEN_TOKENS, s->N);
-    add_dist(m, "ttft_s", &s->ttft);
-    add_dist(m, "itl_s", &s->itl);
-    add_dist(m, "e2e_s", &s->e2e);
-    if (s->tps.n) gc_kv_add(m->vals, &m->n_vals, GC_MAX_KV, "request_tokens_per_s_median", percentile(&s->tps, 0.5));
-    if (s->wall > 0) gc_kv_add(m->vals, &m->n_vals, GC_MAX_KV, "aggregate_tokens_per_s", s->tokens / s->wall);
+    add_dist(m, GC_METRIC_EP_TTFT, &s->ttft);
+    add_dist(m, GC_METRIC_EP_ITL, &s->itl);
+    add_dist(m, GC_METRIC_EP_E2E, &s->e2e);
+    if (s->tps.n) gc_kv_add(m->vals, &m->n_vals, GC_MAX_KV, GC_METRIC_EP_REQUEST_TPS, percentile(&s->tps, 0.5));
+    if (s->wall > 0) gc_kv_add(m->vals, &m->n_vals, GC_MAX_KV, GC_METRIC_EP_AGGREGATE_TPS, s->tokens / s->wall);
 }
 
 static void ep_describe(const gc_case *c) {
