@@ -174,7 +174,7 @@ static int throughput_table(const rp_model *m, rp_table **ts, int *n) {
             snprintf(cv, sizeof cv, "%.1f%%", 100 * r->cv);
             snprintf(nn, sizeof nn, "%d", r->n);
             char t[32], l[32];
-            snprintf(note, sizeof note, "%.150s%sTTFT %s ms, ITL %s ms (medians, Endpoint latency)%s%s",
+            snprintf(note, sizeof note, "%.100s%sTTFT %s ms, ITL %s ms (medians, Endpoint latency)%s%s",
                      r->basis, r->basis[0] ? "; " : "",
                      r->lat.ttft[0] >= 0 ? num(t, 1e3 * r->lat.ttft[0]) : "—",
                      r->lat.itl[0] >= 0 ? num(l, 1e3 * r->lat.itl[0]) : "—", r->best ? "; fastest here" : "",
