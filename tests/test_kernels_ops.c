@@ -23,19 +23,8 @@
 #include "kernels/platform.h"
 #include "kernels/cpu/microkernels.h"
 
-static uint32_t rng_state = 777;
-static float frand(void) {   /* uniform in [-1, 1) */
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 17;
-    rng_state ^= rng_state << 5;
-    return (float)(rng_state >> 8) / 8388608.0f - 1.0f;
-}
-
-static float *rand_vec(int64_t n, float scale) {
-    float *v = malloc((size_t)n * sizeof *v);
-    for (int64_t i = 0; i < n; i++) v[i] = frand() * scale;
-    return v;
-}
+#define RAND32_SEED 777u
+#include "tests/rand32.h"
 
 /* ---- can this process start threads? ------------------------------------------------------ */
 

@@ -12,13 +12,8 @@
 
 #include "kernels/quant.h"
 
-static uint32_t rng_state = 12345;
-static float frand(void) {   /* uniform in [-1, 1), xorshift32: deterministic everywhere */
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 17;
-    rng_state ^= rng_state << 5;
-    return (float)(rng_state >> 8) / 8388608.0f - 1.0f;
-}
+#define RAND32_SEED 12345u
+#include "tests/rand32.h"
 
 static void quant(int type, const float *x, void *q, int64_t n) { gk_type_get(type)->from_f32(x, q, n); }
 static void dequant(int type, const void *q, float *y, int64_t n) { gk_type_get(type)->to_f32(q, y, n); }
