@@ -179,7 +179,7 @@ static int live_open(live_case *lc, const plan_case *pc, const gc_options *opt, 
     memset(lc, 0, sizeof *lc);
     lc->pc = pc;
     const gc_param *t = pc->wl->params;
-    if (gc_params_resolve(t, pc->line->params, opt->quick, &lc->vals, err) ||
+    if (gc_params_resolve_for(t, pc->line->params, opt->quick, pc->preset, &lc->vals, err) ||
         gc_params_canonical(t, &lc->vals, lc->params, sizeof lc->params, err))
         return -1;
     /* --quick shrinks what some workloads measure (triad's arrays, the kernels' shapes) beyond

@@ -66,10 +66,16 @@ static int set_long(char **slot, long x) {
  * follows the prompt follows the prompt --quick runs). */
 int gc_params_resolve(const gc_param *t, const char *const *given, bool quick, gc_param_values *out,
                       gc_err *err) {
+    return gc_params_resolve_for(t, given, quick, NULL, out, err);
+}
+
+int gc_params_resolve_for(const gc_param *t, const char *const *given, bool quick, const char *preset,
+                          gc_param_values *out, gc_err *err) {
     memset(out, 0, sizeof *out);
     int n = gc_param_count(t);
     for (int i = 0; i < n; i++) {
-        const char *v = given && given[i] ? given[i] : t[i].def;
+        const char *own = preset && t[i].def_for ? t[i].def_for(preset) : NULL;
+        const char *v = given && given[i] ? given[i] : own ? own : t[i].def;
         if (v && !(out->v[i] = strdup(v))) goto oom;
     }
     for (int i = 0; quick && i < n; i++)

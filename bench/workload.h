@@ -61,6 +61,9 @@ typedef struct gc_param {
     double lo, hi;       /* INT/DOUBLE: the range, inclusive */
     const char *choices; /* STRING: comma list of the values allowed; NULL = any */
     const char *def;     /* the default as text; NULL = absent unless given */
+    /* optional: a preset's own default instead of def (NULL: def), e.g. a model's native image
+     * size; the text is copied at once, so it may live in a static buffer */
+    const char *(*def_for)(const char *preset);
     const char *same_as; /* INT: absent or 0 means the effective value of this other parameter */
     long quick_max;      /* INT: --quick caps the default at this (a value given is kept); 0 = no cap */
     bool names_preset;   /* a model file: it is the case's preset (its base name); not in params,
@@ -86,6 +89,9 @@ int gc_param_find(const gc_param *t, const char *name); /* index, or -1 */
  * NULL) or the default, then same_as, then the --quick cap. Non-zero + err (out of memory). */
 int gc_params_resolve(const gc_param *t, const char *const *given, bool quick, gc_param_values *out,
                       gc_err *err);
+/* The same for a case of this preset (NULL: none): its def_for defaults. */
+int gc_params_resolve_for(const gc_param *t, const char *const *given, bool quick, const char *preset,
+                          gc_param_values *out, gc_err *err);
 void gc_param_values_free(gc_param_values *v);
 /* The canonical "name=value,..." string of the recorded values (names_preset ones left out),
  * through gc_params_set (bench/case_id.h). Non-zero + err when a value cannot be recorded. */

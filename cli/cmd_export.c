@@ -14,8 +14,8 @@ static void usage(FILE *f, const gc_opt *t, int n) {
           "Writes the model as a GGUF v3 file (llama architecture keys, general.alignment,\n"
           "general.quantization_version, a minimal llama tokenizer block). Norms stay f32; every\n"
           "other weight is stored in Q. Synthetic weights are a pure function of the seed (default 42).\n"
-          "A Stable Diffusion preset (sd-tiny, sd1.5) is written in stable-diffusion.cpp's layout: the\n"
-          "checkpoint's tensor names, linear layers in Q, conv kernels F16, norms and biases F32.\n\n",
+          "A Stable Diffusion preset (sd-tiny, sd1.5, sdxl) is written in stable-diffusion.cpp's layout:\n"
+          "the checkpoint's tensor names, linear layers in Q, conv kernels F16, norms and biases F32.\n\n",
           f);
     gc_opts_usage(f, t, n);
 }
@@ -31,7 +31,7 @@ static int parse_args(int argc, char **argv, export_args *a) {
     /* clang-format off */
     const gc_opt t[] = {
         {.name = "--preset", .kind = GC_OPT_STRING, .dest = &a->preset, .metavar = "P",
-         .help = "tiny | tinyllama-1.1b | llama2-7b | llama3-8b | mistral-7b | sd-tiny | sd1.5"},
+         .help = "tiny | tinyllama-1.1b | llama2-7b | llama3-8b | mistral-7b | sd-tiny | sd1.5 | sdxl"},
         {.name = "--model", .kind = GC_OPT_STRING, .dest = &a->model, .metavar = "F",
          .help = "re-quantise a llama GGUF file instead (Q may be 'native': types as they are)"},
         {.name = "--quant", .kind = GC_OPT_STRING, .dest = &a->quant, .metavar = "Q",

@@ -1,7 +1,9 @@
-/* Stable Diffusion (SD 1.x shapes) written once against the kernel interface (kernels/backend.h,
- * the core and image op families):
+/* Stable Diffusion (SD 1.x and SDXL shapes) written once against the kernel interface
+ * (kernels/backend.h, the core and image op families):
  *
  *   token ids -> CLIP text encoder -> context {768, 77}
+ *               (SDXL: CLIP-L and OpenCLIP bigG -> context {768 + 1280, 77} and a pooled vector,
+ *                which with the image's size and crop makes the UNet's extra "vector" conditioning)
  *   noise latent {W/8, H/8, 4} -> N x [ UNet(latent, t, context) with classifier-free guidance
  *                                      (a batch of 2: conditional, unconditional) -> Euler step ]
  *   -> VAE decoder -> RGB image {W, H, 3}
@@ -30,16 +32,28 @@
 
 typedef struct sd_config {
     char name[32];
-    /* CLIP ViT-L/14 text transformer */
+    /* CLIP ViT-L/14 text transformer (every preset) */
     int text_vocab, text_ctx, text_dim, text_layers, text_heads;
+    /* SDXL's second text encoder, OpenCLIP ViT-bigG/14 (text2_dim 0: none): width, layers, heads,
+     * MLP width; its penultimate layer's output joins CLIP-L's penultimate one (no final norm) in
+     * the context, its final norm and text_projection at the end token make the pooled vector */
+    int text2_dim, text2_layers, text2_heads, text2_ff;
     /* UNet */
     int unet_ch;                 /* base channels (320) */
     int ch_mult[4], n_levels;    /* channel multiplier per level (1, 2, 4, 4) */
     int res_blocks;              /* ResNet blocks per level on the way down (2) */
-    bool attn_level[4];          /* a spatial transformer after each ResNet block of this level */
-    int unet_heads;              /* attention heads (8) */
+    int depth[4];                /* transformer blocks of the spatial transformer after each ResNet
+                                  * block of this level (0: none); SD 1.x 1, SDXL 0, 2, 10 */
+    int depth_mid;               /* the middle block's (1; SDXL 10) */
+    int unet_heads;              /* attention heads (8), or 0: channels / unet_head_dim (SDXL) */
+    int unet_head_dim;           /* with unet_heads 0: the head width (64) */
+    bool linear_proj;            /* proj_in/proj_out linear layers on tokens (SDXL), else 1×1 convs */
+    int adm_ch;                  /* SDXL's label_emb input (2816 = pooled text 1280 + 6 size and crop
+                                  * values × a 256-wide timestep embedding); 0: none */
     int groups;                  /* GroupNorm groups (32) */
     int latent_ch;               /* 4 */
+    float latent_scale;          /* the VAE's latent scale factor (0.18215; SDXL 0.13025) */
+    int default_px;              /* the default width and height (512; SDXL 1024) */
     /* VAE decoder */
     int vae_ch, vae_mult[4], vae_levels, vae_res_blocks;   /* 128; 1, 2, 4, 4; 4; 2 (+1 on the way up) */
 } sd_config;
@@ -65,10 +79,12 @@ typedef struct sd_tensor_info {
     char name[160];              /* "model.diffusion_model.input_blocks.1.0.in_layers.2.weight" */
     int64_t ne[4];
     int type;                    /* storage type for the model's weight format */
-    int role;                    /* SD_LINEAR, SD_CONV, SD_VECTOR (norm, bias), SD_EMBED */
+    int role;                    /* SD_LINEAR, SD_CONV, SD_VECTOR (norm, bias), SD_EMBED, SD_MATRIX_F32 */
     float gain;                  /* synthetic: std of a weight, or the centre of a norm gain */
 } sd_tensor_info;
-enum { SD_LINEAR, SD_CONV, SD_VECTOR_ONE, SD_VECTOR_ZERO, SD_EMBED };
+/* SD_MATRIX_F32: a matrix kept F32 in every format (bigG's text_projection, as stable-diffusion.cpp
+ * stores it), used transposed. */
+enum { SD_LINEAR, SD_CONV, SD_VECTOR_ONE, SD_VECTOR_ZERO, SD_EMBED, SD_MATRIX_F32 };
 
 /* What a planned pass counts. */
 typedef struct sd_counts {

@@ -1,4 +1,4 @@
-/* The three networks of Stable Diffusion 1.x, one function per block, tensor names as in the
+/* The three networks of Stable Diffusion 1.x and SDXL, one function per block, tensor names as in the
  * original checkpoint (and stable-diffusion.cpp's GGUF files), shapes in the comments:
  * images {W, H, C, N}, tokens {C, T, N}.
  *
@@ -26,6 +26,11 @@ static const char *nm(name_t b, const char *prefix, const char *suffix) {
 
 /* ---- ops with their FLOPs -------------------------------------------------------------------- */
 
+/* FLOPs of an op the pass plans (none for a held block's, which never runs). */
+static void count(sd_model *m, double flops) {
+    if (!m->held) m->flops += flops;
+}
+
 /* y{Wo, Ho, cout, N} = conv_k×k(x) + bias, weights pre.weight {k, k, Cin, cout}, pre.bias. */
 static int conv(sd_model *m, gk_tensor *y, const gk_tensor *x, const char *pre, int stride, int pad, int k,
                 gc_err *err) {
@@ -35,7 +40,7 @@ static int conv(sd_model *m, gk_tensor *y, const gk_tensor *x, const char *pre, 
     if (!w) return -1;
     const gk_tensor *bias = sd_weight(m, nm(b, pre, "bias"), SD_VECTOR_ZERO, cout, 1, 1, 1, err);
     if (!bias) return -1;
-    m->flops += 2.0 * k * k * cin * cout * y->ne[0] * y->ne[1] * y->ne[3];
+    count(m, 2.0 * k * k * cin * cout * y->ne[0] * y->ne[1] * y->ne[3]);
     gk_conv2d_params p = {stride, pad};
     SD_RUN(m, gk_conv2d(m->be, y, w, x, bias, &p), pre);
     return 0;
@@ -47,7 +52,7 @@ static int linear(sd_model *m, gk_tensor *y, const gk_tensor *x, const char *pre
     int64_t k = x->ne[0], nout = y->ne[0], rows = x->ne[1] * x->ne[2] * x->ne[3];
     const gk_tensor *w = sd_weight(m, nm(a, pre, "weight"), SD_LINEAR, k, nout, 1, 1, err);
     if (!w) return -1;
-    m->flops += 2.0 * k * nout * rows;
+    count(m, 2.0 * k * nout * rows);
     SD_RUN(m, gk_matmul(m->be, y, w, x, NULL), pre);
     if (!has_bias) return 0;
     const gk_tensor *bias = sd_weight(m, nm(b, pre, "bias"), SD_VECTOR_ZERO, nout, 1, 1, 1, err);
@@ -83,7 +88,7 @@ static int layer_norm(sd_model *m, gk_tensor *y, const gk_tensor *x, const char 
 static int attend(sd_model *m, gk_tensor *out, const gk_tensor *q, const gk_tensor *k, const gk_tensor *v,
                   int n_head, const char *what, gc_err *err) {
     int64_t c = q->ne[0], tq = q->ne[1], tk = k->ne[1], n = q->ne[2];
-    m->flops += 4.0 * c * tq * tk * n;   /* q·kᵀ and p·v, 2 FLOPs a multiply-add each */
+    count(m, 4.0 * c * tq * tk * n);   /* q·kᵀ and p·v, 2 FLOPs a multiply-add each */
     gk_full_attn_params p = {n_head, (int)(c / n_head), 1.0f / sqrtf((float)(c / n_head))};
     SD_RUN(m, gk_full_attention(m->be, out, q, k, v, &p), what);
     return 0;
@@ -158,6 +163,11 @@ static int resblock(sd_model *m, gk_tensor *out, const gk_tensor *x, const char 
     return 0;
 }
 
+/* The UNet's attention heads at c channels: SD 1.x a fixed count, SDXL heads of 64. */
+static int unet_heads(const sd_config *cf, int64_t c) {
+    return cf->unet_heads > 0 ? cf->unet_heads : (int)(c / cf->unet_head_dim);
+}
+
 /* Attention of the UNet's transformer: to_q on xq, to_k and to_v on xkv{Ckv, Tk, N}, the heads,
  * to_out.0 (with bias) into out{C, Tq, N}. */
 static int attention_block(sd_model *m, gk_tensor *out, const gk_tensor *xq, const gk_tensor *xkv, const char *pre,
@@ -173,7 +183,7 @@ static int attention_block(sd_model *m, gk_tensor *out, const gk_tensor *xq, con
     SD_TRY(linear(m, &q, xq, nm(b, pre, "to_q"), false, err));
     SD_TRY(linear(m, &k, xkv, nm(b, pre, "to_k"), false, err));
     SD_TRY(linear(m, &v, xkv, nm(b, pre, "to_v"), false, err));
-    SD_TRY(attend(m, &o, &q, &k, &v, m->c.unet_heads, pre, err));
+    SD_TRY(attend(m, &o, &q, &k, &v, unet_heads(&m->c, c), pre, err));
     SD_TRY(linear(m, out, &o, nm(b, pre, "to_out.0"), true, err));
     sd_release(m, mark);
     return 0;
@@ -205,22 +215,40 @@ static int basic_transformer(sd_model *m, gk_tensor *t, const char *pre, gc_err 
     return 0;
 }
 
-/* SD 1.x's SpatialTransformer: out = x + proj_out(pixels(block(tokens(proj_in(norm(x)))))),
- * proj_in and proj_out 1×1 convolutions, x{W, H, C, N}. */
-static int spatial_transformer(sd_model *m, gk_tensor *out, const gk_tensor *x, const char *pre, gc_err *err) {
+/* The SpatialTransformer: out = x + proj_out(pixels(blocks(tokens(proj_in(norm(x)))))), x{W, H, C,
+ * N}, `depth` transformer blocks; SD 1.x's proj_in and proj_out are 1×1 convolutions on pixels,
+ * SDXL's (use_linear_in_transformer) linear layers on the tokens — the same product, other
+ * tensor shapes ({C, C} instead of {1, 1, C, C}). */
+static int spatial_transformer(sd_model *m, gk_tensor *out, const gk_tensor *x, const char *pre, int depth,
+                               gc_err *err) {
     name_t b;
-    int64_t c = x->ne[2];
+    int64_t c = x->ne[2], n_tok = x->ne[0] * x->ne[1];
     uint64_t mark = sd_mark(m);
-    gk_tensor h, hp, t;
+    gk_tensor h, hp, t, tp;
     SD_TRY(act_like(m, &h, x, c, err));
     SD_TRY(act_like(m, &hp, x, c, err));
-    SD_TRY(sd_act(m, &t, c, x->ne[0] * x->ne[1], x->ne[3], 1, err));
+    SD_TRY(sd_act(m, &t, c, n_tok, x->ne[3], 1, err));
     SD_TRY(group_norm(m, &h, x, nm(b, pre, "norm"), 1e-6f, err));
-    SD_TRY(conv(m, &hp, &h, nm(b, pre, "proj_in"), 1, 0, 1, err));
-    SD_TRY(to_tokens(m, &t, &hp, err));
-    SD_TRY(basic_transformer(m, &t, nm(b, pre, "transformer_blocks.0"), err));
-    SD_TRY(to_image(m, &h, &t, err));
-    SD_TRY(conv(m, &hp, &h, nm(b, pre, "proj_out"), 1, 0, 1, err));
+    if (m->c.linear_proj) {
+        SD_TRY(sd_act(m, &tp, c, n_tok, x->ne[3], 1, err));
+        SD_TRY(to_tokens(m, &tp, &h, err));
+        SD_TRY(linear(m, &t, &tp, nm(b, pre, "proj_in"), true, err));
+    } else {
+        SD_TRY(conv(m, &hp, &h, nm(b, pre, "proj_in"), 1, 0, 1, err));
+        SD_TRY(to_tokens(m, &t, &hp, err));
+    }
+    for (int i = 0; i < depth; i++) {
+        name_t blk;
+        snprintf(blk, sizeof blk, "%.*s.transformer_blocks.%d", PREFIX - 1, pre, i);
+        SD_TRY(basic_transformer(m, &t, blk, err));
+    }
+    if (m->c.linear_proj) {
+        SD_TRY(linear(m, &tp, &t, nm(b, pre, "proj_out"), true, err));
+        SD_TRY(to_image(m, &hp, &tp, err));
+    } else {
+        SD_TRY(to_image(m, &h, &t, err));
+        SD_TRY(conv(m, &hp, &h, nm(b, pre, "proj_out"), 1, 0, 1, err));
+    }
     SD_RUN(m, gk_add(m->be, out, x, &hp), pre);
     sd_release(m, mark);
     return 0;
@@ -289,57 +317,166 @@ static void chain_advance(chain *ch, const gk_tensor *out) {
     ch->h = *out;
 }
 
-/* ---- the text encoder ---------------------------------------------------------------------------- */
+/* ---- the text encoders ---------------------------------------------------------------------------- */
+
+/* One CLIP text transformer's shapes and names (stable-diffusion.cpp's, Hugging Face CLIP's:
+ * SDXL's OpenCLIP bigG under cond_stage_model.1.transformer.text_model with its attention's
+ * in_proj split into q_proj, k_proj and v_proj, as sd.cpp converts it). */
+typedef struct text_enc {
+    const char *prefix;
+    int64_t dim, ff;
+    int layers, heads;
+    bool quick_gelu;             /* CLIP-L's x·σ(1.702x); bigG's GELU (tanh form, as sd.cpp's ggml_gelu) */
+} text_enc;
+
+static text_enc clip_l(const sd_config *c) {
+    return (text_enc){"cond_stage_model.transformer.text_model", c->text_dim, 4 * c->text_dim, c->text_layers,
+                      c->text_heads, true};
+}
+
+static text_enc clip_g(const sd_config *c) {
+    return (text_enc){"cond_stage_model.1.transformer.text_model", c->text2_dim, c->text2_ff, c->text2_layers,
+                      c->text2_heads, false};
+}
+
+/* x{d, T} = the token embeddings of p.ids + the position embeddings. */
+static int text_embed(sd_model *m, gk_tensor *x, const text_enc *e, gc_err *err) {
+    name_t b;
+    const gk_tensor *tok = sd_weight(m, nm(b, e->prefix, "embeddings.token_embedding.weight"), SD_EMBED, e->dim,
+                                     m->c.text_vocab, 1, 1, err);
+    if (!tok) return -1;
+    SD_RUN(m, gk_embedding(m->be, x, tok, &m->p.ids), "token embedding");
+    const gk_tensor *pos = sd_weight(m, nm(b, e->prefix, "embeddings.position_embedding.weight"), SD_VECTOR_ZERO, e->dim,
+                                     m->c.text_ctx, 1, 1, err);
+    if (!pos) return -1;
+    SD_RUN(m, gk_add(m->be, x, x, pos), "position embedding");
+    return 0;
+}
+
+/* In place on x{d, T}: x += out_proj(causal attention(q, k, v of layer_norm1(x)));
+ * x += fc2(act(fc1(layer_norm2(x)))). */
+static int text_layer(sd_model *m, gk_tensor *x, const text_enc *e, int i, gc_err *err) {
+    name_t b, l;
+    int64_t d = e->dim, t = x->ne[1];
+    snprintf(l, sizeof l, "%s.encoder.layers.%d", e->prefix, i);
+    uint64_t mark = sd_mark(m);
+    gk_tensor h, q, k, v, o, f, kc, vc;
+    SD_TRY(sd_act(m, &h, d, t, 1, 1, err));
+    SD_TRY(sd_act(m, &q, d, t, 1, 1, err));
+    SD_TRY(sd_act(m, &k, d, t, 1, 1, err));
+    SD_TRY(sd_act(m, &v, d, t, 1, 1, err));
+    SD_TRY(sd_act(m, &o, d, t, 1, 1, err));
+    SD_TRY(sd_act(m, &f, e->ff, t, 1, 1, err));
+    SD_TRY(sd_view(m, &kc, &m->p.kcache, 0, (const int64_t[4]){d, t, 1, 1}, NULL, err));
+    SD_TRY(sd_view(m, &vc, &m->p.vcache, 0, (const int64_t[4]){d, t, 1, 1}, NULL, err));
+    SD_TRY(layer_norm(m, &h, x, nm(b, l, "layer_norm1"), err));
+    SD_TRY(linear(m, &q, &h, nm(b, l, "self_attn.q_proj"), true, err));
+    SD_TRY(linear(m, &k, &h, nm(b, l, "self_attn.k_proj"), true, err));
+    SD_TRY(linear(m, &v, &h, nm(b, l, "self_attn.v_proj"), true, err));
+    SD_RUN(m, gk_kv_store(m->be, &kc, &k, 0), "text keys");
+    SD_RUN(m, gk_kv_store(m->be, &vc, &v, 0), "text values");
+    int hd = (int)(d / e->heads);
+    gk_attn_params ap = {e->heads, e->heads, hd, 0, 1.0f / sqrtf((float)hd)};
+    count(m, 2.0 * d * t * (t + 1));   /* causal: half of q·kᵀ and p·v */
+    SD_RUN(m, gk_attention(m->be, &o, &q, &kc, &vc, &ap), "text attention");
+    SD_TRY(linear(m, &h, &o, nm(b, l, "self_attn.out_proj"), true, err));
+    SD_RUN(m, gk_add(m->be, x, x, &h), "text attention residual");
+    SD_TRY(layer_norm(m, &h, x, nm(b, l, "layer_norm2"), err));
+    SD_TRY(linear(m, &f, &h, nm(b, l, "mlp.fc1"), true, err));
+    SD_RUN(m, e->quick_gelu ? gk_gelu_quick(m->be, &f, &f) : gk_gelu(m->be, &f, &f), "text mlp");
+    SD_TRY(linear(m, &h, &f, nm(b, l, "mlp.fc2"), true, err));
+    SD_RUN(m, gk_add(m->be, x, x, &h), "text mlp residual");
+    sd_release(m, mark);
+    return 0;
+}
+
+/* SD 1.x: context entry `which` {768, 77} = final_layer_norm(CLIP-L's last layer). */
+static int text_forward_sd1(sd_model *m, int which, gc_err *err) {
+    text_enc e = clip_l(&m->c);
+    name_t b;
+    int64_t t = m->c.text_ctx;
+    gk_tensor x, ctx;
+    SD_TRY(sd_act(m, &x, e.dim, t, 1, 1, err));
+    SD_TRY(text_embed(m, &x, &e, err));
+    for (int i = 0; i < e.layers; i++) SD_TRY(text_layer(m, &x, &e, i, err));
+    SD_TRY(sd_view(m, &ctx, &m->p.context, (size_t)(which * e.dim * t) * sizeof(float), (const int64_t[4]){e.dim, t, 1, 1},
+                   NULL, err));
+    return layer_norm(m, &ctx, &x, nm(b, e.prefix, "final_layer_norm"), err);
+}
+
+/* pooled{1280} = final_layer_norm(x)[end token] · text_projection, x{1280, 77} bigG's last
+ * layer. OpenCLIP multiplies x · P with P {width, proj} (ggml's {proj, width}): the matmul's
+ * weight is Pᵀ, made contiguous first as stable-diffusion.cpp does. */
+static int pooled_text(sd_model *m, gk_tensor *pooled, gk_tensor *x, const text_enc *e, int which, gc_err *err) {
+    name_t b;
+    int64_t d = e->dim, proj = m->c.text2_dim;
+    uint64_t mark = sd_mark(m);
+    SD_TRY(layer_norm(m, x, x, nm(b, e->prefix, "final_layer_norm"), err));
+    const gk_tensor *p = sd_weight(m, nm(b, e->prefix, "text_projection"), SD_MATRIX_F32, proj, d, 1, 1, err);
+    if (!p) return -1;
+    gk_tensor pt, tv, row;
+    size_t f = sizeof(float);
+    SD_TRY(sd_act(m, &pt, d, proj, 1, 1, err));
+    SD_TRY(sd_view(m, &tv, p, 0, (const int64_t[4]){d, proj, 1, 1},
+                   (const size_t[4]){(size_t)proj * f, f, (size_t)(d * proj) * f, (size_t)(d * proj) * f}, err));
+    SD_RUN(m, gk_cont(m->be, &pt, &tv), "text projection");
+    SD_TRY(sd_view(m, &row, x, (size_t)(sd_prompt_eos(m, which) * d) * f, (const int64_t[4]){d, 1, 1, 1}, NULL, err));
+    count(m, 2.0 * d * proj);
+    SD_RUN(m, gk_matmul(m->be, pooled, &pt, &row, NULL), "text projection");
+    sd_release(m, mark);
+    return 0;
+}
+
+/* SDXL's conditioner for prompt `which`: context entry {768 + 1280, 77} = CLIP-L's penultimate
+ * layer's output (its last layer and final norm are held, not run: layer="hidden", layer_idx 11)
+ * beside bigG's penultimate one (layer="penultimate"), concatenated along features; vector entry
+ * {2816} = bigG's pooled text, then original size (h, w), crop (top, left) and target size (h, w)
+ * each through a 256-wide timestep embedding (sgm's ConcatTimestepEmbedderND). Both encoders
+ * read the same ids (their BPE vocabularies are one). */
+static int text_forward_xl(sd_model *m, int which, gc_err *err) {
+    const sd_config *c = &m->c;
+    text_enc l = clip_l(c), g = clip_g(c);
+    int64_t t = c->text_ctx, dc = l.dim + g.dim;
+    name_t b;
+    gk_tensor xl, xg, pen, ctx, a, cc, pooled, sizes;
+    SD_TRY(sd_act(m, &xl, l.dim, t, 1, 1, err));
+    SD_TRY(text_embed(m, &xl, &l, err));
+    for (int i = 0; i < l.layers; i++) {
+        m->held = i == l.layers - 1;
+        SD_TRY(text_layer(m, &xl, &l, i, err));
+    }
+    m->held = true;
+    SD_TRY(layer_norm(m, &xl, &xl, nm(b, l.prefix, "final_layer_norm"), err));
+    m->held = false;
+    SD_TRY(sd_act(m, &xg, g.dim, t, 1, 1, err));
+    SD_TRY(sd_act(m, &pen, g.dim, t, 1, 1, err));
+    SD_TRY(text_embed(m, &xg, &g, err));
+    for (int i = 0; i < g.layers; i++) {
+        if (i == g.layers - 1) SD_RUN(m, gk_cont(m->be, &pen, &xg), "bigG's penultimate layer");
+        SD_TRY(text_layer(m, &xg, &g, i, err));
+    }
+    /* the two along features: a channel concatenation of {1, 1, C, 77} images */
+    SD_TRY(sd_view(m, &ctx, &m->p.context, (size_t)(which * dc * t) * sizeof(float), (const int64_t[4]){1, 1, dc, t},
+                   NULL, err));
+    SD_TRY(sd_view(m, &a, &xl, 0, (const int64_t[4]){1, 1, l.dim, t}, NULL, err));
+    SD_TRY(sd_view(m, &cc, &pen, 0, (const int64_t[4]){1, 1, g.dim, t}, NULL, err));
+    SD_RUN(m, gk_concat(m->be, &ctx, &a, &cc), "text context");
+    size_t vec = (size_t)(which * c->adm_ch) * sizeof(float);
+    SD_TRY(sd_view(m, &pooled, &m->p.vector, vec, (const int64_t[4]){c->text2_dim, 1, 1, 1}, NULL, err));
+    SD_TRY(pooled_text(m, &pooled, &xg, &g, which, err));
+    SD_TRY(sd_view(m, &sizes, &m->p.vector, vec + (size_t)c->text2_dim * sizeof(float),
+                   (const int64_t[4]){SD_ADM_EMBED, SD_ADM_VALUES, 1, 1}, NULL, err));
+    SD_RUN(m, gk_timestep_embed(m->be, &sizes, &m->p.adm_vals, SD_ADM_EMBED, 10000.0f), "size embedding");
+    return 0;
+}
 
 int sd_text_forward(sd_model *m, int which, gc_err *err) {
-    const sd_config *c = &m->c;
     if (!m->planning) m->cursor = m->part_first[SD_PART_TEXT];
     m->top = 0;
-    const char *P = "cond_stage_model.transformer.text_model";
-    name_t b, l;
-    int64_t d = c->text_dim, t = c->text_ctx;
-    gk_tensor x, h, q, k, v, o, f;
-    SD_TRY(sd_act(m, &x, d, t, 1, 1, err));
-    const gk_tensor *tok = sd_weight(m, nm(b, P, "embeddings.token_embedding.weight"), SD_EMBED, d, c->text_vocab, 1, 1, err);
-    if (!tok) return -1;
-    SD_RUN(m, gk_embedding(m->be, &x, tok, &m->p.ids), "token embedding");
-    const gk_tensor *pos = sd_weight(m, nm(b, P, "embeddings.position_embedding.weight"), SD_VECTOR_ZERO, d, t, 1, 1, err);
-    if (!pos) return -1;
-    SD_RUN(m, gk_add(m->be, &x, &x, pos), "position embedding");
-    uint64_t mark = sd_mark(m);
-    for (int i = 0; i < c->text_layers; i++) {
-        snprintf(l, sizeof l, "%s.encoder.layers.%d", P, i);
-        SD_TRY(sd_act(m, &h, d, t, 1, 1, err));
-        SD_TRY(sd_act(m, &q, d, t, 1, 1, err));
-        SD_TRY(sd_act(m, &k, d, t, 1, 1, err));
-        SD_TRY(sd_act(m, &v, d, t, 1, 1, err));
-        SD_TRY(sd_act(m, &o, d, t, 1, 1, err));
-        SD_TRY(sd_act(m, &f, 4 * d, t, 1, 1, err));
-        /* x += out_proj(causal attention(q, k, v of layer_norm1(x))) */
-        SD_TRY(layer_norm(m, &h, &x, nm(b, l, "layer_norm1"), err));
-        SD_TRY(linear(m, &q, &h, nm(b, l, "self_attn.q_proj"), true, err));
-        SD_TRY(linear(m, &k, &h, nm(b, l, "self_attn.k_proj"), true, err));
-        SD_TRY(linear(m, &v, &h, nm(b, l, "self_attn.v_proj"), true, err));
-        SD_RUN(m, gk_kv_store(m->be, &m->p.kcache, &k, 0), "text keys");
-        SD_RUN(m, gk_kv_store(m->be, &m->p.vcache, &v, 0), "text values");
-        int hd = (int)(d / c->text_heads);
-        gk_attn_params ap = {c->text_heads, c->text_heads, hd, 0, 1.0f / sqrtf((float)hd)};
-        m->flops += 2.0 * d * t * (t + 1);   /* causal: half of q·kᵀ and p·v */
-        SD_RUN(m, gk_attention(m->be, &o, &q, &m->p.kcache, &m->p.vcache, &ap), "text attention");
-        SD_TRY(linear(m, &h, &o, nm(b, l, "self_attn.out_proj"), true, err));
-        SD_RUN(m, gk_add(m->be, &x, &x, &h), "text attention residual");
-        /* x += fc2(quick_gelu(fc1(layer_norm2(x)))) */
-        SD_TRY(layer_norm(m, &h, &x, nm(b, l, "layer_norm2"), err));
-        SD_TRY(linear(m, &f, &h, nm(b, l, "mlp.fc1"), true, err));
-        SD_RUN(m, gk_gelu_quick(m->be, &f, &f), "text mlp");
-        SD_TRY(linear(m, &h, &f, nm(b, l, "mlp.fc2"), true, err));
-        SD_RUN(m, gk_add(m->be, &x, &x, &h), "text mlp residual");
-        sd_release(m, mark);
-    }
-    gk_tensor ctx;
-    SD_TRY(sd_view(m, &ctx, &m->p.context, (size_t)(which * d * t) * sizeof(float), (const int64_t[4]){d, t, 1, 1},
-                   NULL, err));
-    return layer_norm(m, &ctx, &x, nm(b, P, "final_layer_norm"), err);
+    m->held = false;
+    int rc = m->c.text2_dim ? text_forward_xl(m, which, err) : text_forward_sd1(m, which, err);
+    m->held = false;
+    return rc;
 }
 
 /* ---- the UNet ---------------------------------------------------------------------------------------- */
@@ -356,10 +493,14 @@ static int64_t unet_chain_elems(const sd_model *m) {
     return best;
 }
 
-/* emb{4·ch, N} = time_embed.2(silu(time_embed.0(timestep_embedding(t, ch)))); semb = silu(emb). */
-static int time_embedding(sd_model *m, gk_tensor *semb, const char *P, gc_err *err) {
+/* semb{4·ch, N} = silu(emb): emb = time_embed.2(silu(time_embed.0(timestep_embedding(t, ch)))),
+ * plus SDXL's label_emb.0.2(silu(label_emb.0.0(y))) of the vector conditioning y = p.vector
+ * {adm_ch, N} (openaimodel's num_classes "sequential"). */
+int sd_unet_embedding(sd_model *m, gk_tensor *semb, gc_err *err) {
+    const char *P = "model.diffusion_model";
     name_t b;
     int64_t ch = m->c.unet_ch, n = m->batch;
+    uint64_t mark = sd_mark(m);
     gk_tensor te, e1;
     SD_TRY(sd_act(m, &te, ch, n, 1, 1, err));
     SD_TRY(sd_act(m, &e1, 4 * ch, n, 1, 1, err));
@@ -367,7 +508,16 @@ static int time_embedding(sd_model *m, gk_tensor *semb, const char *P, gc_err *e
     SD_TRY(linear(m, &e1, &te, nm(b, P, "time_embed.0"), true, err));
     SD_RUN(m, gk_silu(m->be, &e1, &e1), "time embedding");
     SD_TRY(linear(m, semb, &e1, nm(b, P, "time_embed.2"), true, err));
+    if (m->c.adm_ch) {
+        gk_tensor y2;
+        SD_TRY(sd_act(m, &y2, 4 * ch, n, 1, 1, err));
+        SD_TRY(linear(m, &e1, &m->p.vector, nm(b, P, "label_emb.0.0"), true, err));
+        SD_RUN(m, gk_silu(m->be, &e1, &e1), "label embedding");
+        SD_TRY(linear(m, &y2, &e1, nm(b, P, "label_emb.0.2"), true, err));
+        SD_RUN(m, gk_add(m->be, semb, semb, &y2), "label embedding");
+    }
     SD_RUN(m, gk_silu(m->be, semb, semb), "time embedding");
+    sd_release(m, mark);
     return 0;
 }
 
@@ -381,7 +531,7 @@ int sd_unet_forward(sd_model *m, gc_err *err) {
     gk_tensor semb, skips[64], o;
     int ns = 0, last = c->n_levels - 1;
     SD_TRY(sd_act(m, &semb, 4 * ch, n, 1, 1, err));
-    SD_TRY(time_embedding(m, &semb, P, err));
+    SD_TRY(sd_unet_embedding(m, &semb, err));
     /* down: every block's output is a skip */
     SD_TRY(sd_act(m, &skips[ns], m->lw, m->lh, ch, n, err));
     SD_TRY(conv(m, &skips[ns], &m->p.unet_in, nm(b, P, "input_blocks.0.0"), 1, 1, 3, err));
@@ -393,10 +543,10 @@ int sd_unet_forward(sd_model *m, gc_err *err) {
             snprintf(b, sizeof b, "%s.input_blocks.%d.0", P, idx);
             SD_TRY(act_like(m, &skips[ns], x, ch * c->ch_mult[lv], err));
             SD_TRY(resblock(m, &skips[ns], x, b, &unet_res, &semb, err));
-            if (c->attn_level[lv]) {
+            if (c->depth[lv]) {
                 SD_TRY(act_like(m, &o, &skips[ns], skips[ns].ne[2], err));
                 snprintf(b, sizeof b, "%s.input_blocks.%d.1", P, idx);
-                SD_TRY(spatial_transformer(m, &o, &skips[ns], b, err));
+                SD_TRY(spatial_transformer(m, &o, &skips[ns], b, c->depth[lv], err));
                 skips[ns] = o;   /* the block's output; the resblock's stays below, unused */
             }
             ns++;
@@ -417,11 +567,15 @@ int sd_unet_forward(sd_model *m, gc_err *err) {
     SD_TRY(chain_next(m, &cn, &o, x->ne[0], x->ne[1], cmid, n, err));
     SD_TRY(resblock(m, &o, x, nm(b, P, "middle_block.0"), &unet_res, &semb, err));
     chain_advance(&cn, &o);
+    int mid = 1;
+    if (c->depth_mid) {
+        SD_TRY(chain_next(m, &cn, &o, o.ne[0], o.ne[1], cmid, n, err));
+        SD_TRY(spatial_transformer(m, &o, &cn.h, nm(b, P, "middle_block.1"), c->depth_mid, err));
+        chain_advance(&cn, &o);
+        mid = 2;
+    }
     SD_TRY(chain_next(m, &cn, &o, o.ne[0], o.ne[1], cmid, n, err));
-    SD_TRY(spatial_transformer(m, &o, &cn.h, nm(b, P, "middle_block.1"), err));
-    chain_advance(&cn, &o);
-    SD_TRY(chain_next(m, &cn, &o, o.ne[0], o.ne[1], cmid, n, err));
-    SD_TRY(resblock(m, &o, &cn.h, nm(b, P, "middle_block.2"), &unet_res, &semb, err));
+    SD_TRY(resblock(m, &o, &cn.h, nm(b, P, mid == 2 ? "middle_block.2" : "middle_block.1"), &unet_res, &semb, err));
     chain_advance(&cn, &o);
     idx = 0;
     for (int lv = last; lv >= 0; lv--) {
@@ -438,10 +592,10 @@ int sd_unet_forward(sd_model *m, gc_err *err) {
             sd_release(m, mark);
             chain_advance(&cn, &o);
             int sub = 1;
-            if (c->attn_level[lv]) {
+            if (c->depth[lv]) {
                 snprintf(b, sizeof b, "%s.output_blocks.%d.1", P, idx);
                 SD_TRY(chain_next(m, &cn, &o, o.ne[0], o.ne[1], cout, n, err));
-                SD_TRY(spatial_transformer(m, &o, &cn.h, b, err));
+                SD_TRY(spatial_transformer(m, &o, &cn.h, b, c->depth[lv], err));
                 chain_advance(&cn, &o);
                 sub = 2;
             }
@@ -485,7 +639,7 @@ int sd_vae_forward(sd_model *m, gc_err *err) {
     gk_tensor z, zq, o;
     SD_TRY(sd_act(m, &z, m->lw, m->lh, c->latent_ch, 1, err));
     SD_TRY(sd_act(m, &zq, m->lw, m->lh, c->latent_ch, 1, err));
-    SD_RUN(m, gk_scale(m->be, &z, &m->p.latent, 1.0f / 0.18215f), "latent scaling");   /* SD 1.x's scale factor */
+    SD_RUN(m, gk_scale(m->be, &z, &m->p.latent, 1.0f / m->c.latent_scale), "latent scaling");
     SD_TRY(conv(m, &zq, &z, nm(b, P, "post_quant_conv"), 1, 0, 1, err));
     chain cn;
     SD_TRY(chain_init(m, &cn, vae_chain_elems(m), err));

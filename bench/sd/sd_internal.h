@@ -9,8 +9,12 @@
 /* The persistent tensors of a generation (outside the arena). */
 typedef struct sd_persist {
     gk_tensor ids;               /* I32 {77}: one prompt's token ids */
-    gk_tensor kcache, vcache;    /* F32 {text_dim, 77}: one text layer's keys and values */
-    gk_tensor context;           /* {text_dim, 77, B}: conditional, then unconditional */
+    gk_tensor kcache, vcache;    /* F32 {the wider encoder's width, 77}: one text layer's keys and values */
+    gk_tensor context;           /* {text_dim (+ text2_dim), 77, B}: conditional, then unconditional */
+    gk_tensor vector;            /* SDXL: {adm_ch, B}, the UNet's vector conditioning per prompt:
+                                  * pooled text, then the size and crop values' embeddings */
+    gk_tensor adm_vals;          /* SDXL: F32 {6}: original height, width, crop top, left, target
+                                  * height, width (pixels), as sd_xl_base's conditioner orders them */
     gk_tensor latent;            /* {lw, lh, 4, 1} */
     gk_tensor unet_in;           /* {lw, lh, 4, B}: the scaled latent, once per batch entry */
     gk_tensor eps;               /* {lw, lh, 4, B}: the UNet's noise prediction */
@@ -19,6 +23,10 @@ typedef struct sd_persist {
 } sd_persist;
 
 enum { SD_PART_TEXT, SD_PART_UNET, SD_PART_VAE, SD_PARTS };
+
+/* SDXL's size and crop conditioning: 6 values, each through a 256-wide timestep embedding. */
+#define SD_ADM_VALUES 6
+#define SD_ADM_EMBED 256
 
 struct sd_model {
     sd_config c;
@@ -36,6 +44,10 @@ struct sd_model {
     int ring_i;
     /* planning (no backend) or running */
     bool planning;
+    /* a block whose weights the checkpoint holds but this model does not run (SDXL's CLIP-L
+     * conditions on its penultimate layer: the last layer and the final norm): its weights are
+     * declared and loaded, its ops neither run nor count */
+    bool held;
     gk_backend *be;
     double flops;                /* counted while planning */
     sd_counts counts[SD_PARTS];
@@ -45,6 +57,9 @@ struct sd_model {
     sd_persist p;
     float *sigmas, *timesteps;   /* steps + 1, steps */
 };
+
+/* The position of prompt `which`'s first end token (its pooled token). sd_run.c */
+int sd_prompt_eos(const sd_model *m, int which);
 
 /* ---- tensors ---- */
 #define SD_CHUNK_BYTES (64u << 20)
@@ -76,7 +91,7 @@ int sd_view(sd_model *m, gk_tensor *v, const gk_tensor *t, size_t off, const int
 int sd_failed(sd_model *m, const char *what, gc_err *err);
 #define SD_RUN(m, call, what)                                                                    \
     do {                                                                                         \
-        if (!(m)->planning && (call) != 0) return sd_failed(m, what, err);                       \
+        if (!(m)->planning && !(m)->held && (call) != 0) return sd_failed(m, what, err);         \
     } while (0)
 #define SD_TRY(call)                                                                             \
     do {                                                                                         \

@@ -21,7 +21,7 @@ int sd_failed(sd_model *m, const char *what, gc_err *err) {
 
 /* The type a weight is stored in for the model's format: linear layers in it where their rows
  * are whole blocks (else F16, as ggml-based tools fall back), conv kernels and embeddings in
- * F16 (BF16 for bf16, F32 for f32), norms and biases F32. */
+ * F16 (BF16 for bf16, F32 for f32), norms, biases and SD_MATRIX_F32 F32. */
 static int storage_type(int role, int wtype, int64_t ne0) {
     bool f32 = wtype == GK_F32;
     int half = wtype == GK_BF16 ? GK_BF16 : GK_F16;
@@ -137,10 +137,13 @@ static void persist_shapes(sd_model *m) {
     int f = 1 << (c->vae_levels - 1);
     m->lw = m->s.width / f;
     m->lh = m->s.height / f;
+    int kv = c->text2_dim > c->text_dim ? c->text2_dim : c->text_dim;
     shape_only(&p->ids, GK_I32, c->text_ctx, 1, 1, 1);
-    shape_only(&p->kcache, GK_F32, c->text_dim, c->text_ctx, 1, 1);
-    shape_only(&p->vcache, GK_F32, c->text_dim, c->text_ctx, 1, 1);
-    shape_only(&p->context, GK_F32, c->text_dim, c->text_ctx, m->batch, 1);
+    shape_only(&p->kcache, GK_F32, kv, c->text_ctx, 1, 1);
+    shape_only(&p->vcache, GK_F32, kv, c->text_ctx, 1, 1);
+    shape_only(&p->context, GK_F32, c->text_dim + c->text2_dim, c->text_ctx, m->batch, 1);
+    shape_only(&p->vector, GK_F32, c->adm_ch ? c->adm_ch : 1, m->batch, 1, 1);   /* {1, B}: unused */
+    shape_only(&p->adm_vals, GK_F32, SD_ADM_VALUES, 1, 1, 1);
     shape_only(&p->latent, GK_F32, m->lw, m->lh, c->latent_ch, 1);
     shape_only(&p->unet_in, GK_F32, m->lw, m->lh, c->latent_ch, m->batch);
     shape_only(&p->eps, GK_F32, m->lw, m->lh, c->latent_ch, m->batch);
@@ -169,6 +172,11 @@ static int plan_parts(sd_model *m, gc_err *err) {
 
 sd_model *sd_plan(const sd_config *c, const sd_shape *s, int wtype, gc_err *err) {
     if (sd_shape_check(c, s, err)) return NULL;
+    if (c->adm_ch && c->adm_ch != c->text2_dim + SD_ADM_VALUES * SD_ADM_EMBED)
+        return gc_errf(err, "sd %s: adm_ch %d is not the pooled text's %d + %d × %d", c->name, c->adm_ch, c->text2_dim,
+                       SD_ADM_VALUES, SD_ADM_EMBED), NULL;
+    if (c->unet_heads <= 0 && c->unet_head_dim <= 0)
+        return gc_errf(err, "sd %s: neither a head count nor a head width", c->name), NULL;
     if (!gk_type_get(wtype)) return gc_errf(err, "sd %s: unknown weight type %d", c->name, wtype), NULL;
     sd_model *m = calloc(1, sizeof *m);
     if (!m) return gc_errf(err, "out of memory"), NULL;
@@ -327,11 +335,11 @@ static int alloc_tensor(sd_model *m, gk_tensor *t, int type, const int64_t ne[4]
 }
 
 /* The generation's buffers outside the arena (sd_persist), for allocating and freeing alike. */
-#define SD_PERSIST 9
+#define SD_PERSIST 11
 static int persist_tensors(sd_model *m, gk_tensor **ts) {
     sd_persist *p = &m->p;
-    gk_tensor *all[SD_PERSIST] = {&p->ids, &p->kcache, &p->vcache, &p->context, &p->latent,
-                                  &p->unet_in, &p->eps, &p->tsteps, &p->image};
+    gk_tensor *all[SD_PERSIST] = {&p->ids, &p->kcache, &p->vcache, &p->context, &p->vector, &p->adm_vals,
+                                  &p->latent, &p->unet_in, &p->eps, &p->tsteps, &p->image};
     memcpy(ts, all, sizeof all);
     return SD_PERSIST;
 }

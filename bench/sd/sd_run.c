@@ -2,7 +2,8 @@
  * steps of the UNet with classifier-free guidance, and the decoder. Token ids stand for a
  * prompt (no tokenizer is needed to benchmark, as llama-bench does for text): the conditional
  * prompt is 20 seeded ids between CLIP's start and end tokens, the unconditional one empty;
- * both padded with the end token as SD 1.x's tokenizer pads. */
+ * both padded with the end token as SD 1.x's tokenizer pads. SDXL's size conditioning asks for
+ * the image the case makes: original and target size its height and width, no crop. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,11 @@ static void prompt_ids(const sd_model *m, int which, int32_t *ids) {
     }
 }
 
+int sd_prompt_eos(const sd_model *m, int which) {
+    int n = m->c.text_ctx;
+    return which ? 1 : PROMPT_TOKENS + 1 < n - 1 ? PROMPT_TOKENS + 1 : n - 1;
+}
+
 static int upload(sd_model *m, gk_tensor *t, const void *src, size_t bytes, const char *what, gc_err *err) {
     if (m->be->ops->upload(m->be, t, 0, src, bytes))
         return gc_errf(err, "sd %s on %s: upload of %s: %s", m->c.name, m->be->name, what, gk_backend_error(m->be));
@@ -45,6 +51,10 @@ int sd_start(sd_model *m, gc_err *err) {
 int sd_encode(sd_model *m, gc_err *err) {
     int32_t ids[512];
     if (m->c.text_ctx > 512) return gc_errf(err, "sd %s: a text context of %d is over 512", m->c.name, m->c.text_ctx);
+    if (m->c.adm_ch) {
+        float h = (float)m->s.height, w = (float)m->s.width, v[SD_ADM_VALUES] = {h, w, 0, 0, h, w};
+        if (upload(m, &m->p.adm_vals, v, sizeof v, "the size conditioning", err)) return -1;
+    }
     for (int which = 0; which < m->batch; which++) {
         prompt_ids(m, which, ids);
         if (upload(m, &m->p.ids, ids, (size_t)m->c.text_ctx * sizeof ids[0], "token ids", err) ||

@@ -24,6 +24,7 @@
 
 #include "base/png.h"
 #include "bench/gguf/gguf.h"
+#include "bench/llm/llm.h"
 #include "bench/metrics.h"
 #include "bench/probes/fma.h"
 #include "bench/sd/sd.h"
@@ -31,7 +32,7 @@
 
 enum { PH_TEXT, PH_STEP, PH_DECODE, PH_GENERATION };
 static const char *const phase_names[] = {"text-encode", "unet-step", "vae-decode", "generation", NULL};
-static const char *const presets[] = {"sd1.5", "sd-tiny", NULL};
+static const char *const presets[] = {"sd1.5", "sd-tiny", "sdxl", NULL};
 /* "native": with --model, the linear layers as the file stores them. */
 static const char *const quants[] = {"q8_0", "q4_0", "f16", "bf16", "f32", "q4_1", "q4_k", "native", NULL};
 static const char *const backends[] = {"cpu", "ref",
@@ -52,7 +53,7 @@ typedef struct sd_case {
     gc_verify ver;
     int step;                 /* the next unet-step run's step (cycles through the schedule) */
     const char *save_dir;     /* --save-images, NULL: none */
-    bool have_quality;
+    bool have_quality, skip_quality;   /* skip: its reference does not fit in memory beside the case */
     double psnr_db, latent_err;
     int quality_ref_type;
     double fma_gflops;        /* the FMA peak probed with the case's threads (CPU backends), 0 unknown */
@@ -94,7 +95,7 @@ static const sd_config *config_of(const gc_case *c, gguf_file *f, bool *have_fil
 
 static int shape_of(const gc_case *c, const sd_config *cfg, sd_shape *s, gc_err *err) {
     memset(s, 0, sizeof *s);
-    s->width = (int)gc_case_param_int(c, "width", 512);
+    s->width = (int)gc_case_param_int(c, "width", cfg->default_px);
     s->height = (int)gc_case_param_int(c, "height", s->width);
     s->steps = (int)gc_case_param_int(c, "steps", 20);
     s->guidance = gc_case_param_int(c, "guidance", 1) != 0;
@@ -190,8 +191,73 @@ static int verify_case(sd_case *s, gc_err *err) {
     return rc;
 }
 
-/* FLOPs counted by the planned model; bytes: the weights each pass reads (the text encoder once
- * per prompt, the UNet every step, the decoder once). */
+/* The quality reference's format: F32, F16 above 1B parameters. */
+static int quality_ref_type(const sd_model *m) { return sd_param_count(m) > 1000000000LL ? GK_F16 : GK_F32; }
+
+/* The weights and the largest activation arena of a planned model. */
+static uint64_t model_bytes(const sd_model *m) {
+    sd_counts t = sd_counts_text(m), u = sd_counts_step(m), d = sd_counts_decode(m);
+    uint64_t arena = t.arena_bytes > u.arena_bytes ? t.arena_bytes : u.arena_bytes;
+    return sd_weight_bytes(m) + (arena > d.arena_bytes ? arena : d.arena_bytes);
+}
+
+/* The host memory a case needs at its peaks: its model where the backend's memory is the host's,
+ * beside the verification's ref copy (the same weights at the verification shape, always on the
+ * host) in need->verify, and beside the quality reference (F32, or F16 above 1B parameters, at
+ * the case's shape on the case's backend; 0 when the format needs none) in need->quality — the
+ * case's model stays loaded while either runs, one after the other. -1 + err when a plan fails. */
+typedef struct mem_need {
+    uint64_t verify, quality;
+} mem_need;
+
+static int host_need(const sd_model *m, const sd_shape *s, int wtype, bool host, bool is_ref, mem_need *need,
+                     gc_err *err) {
+    const sd_config *c = sd_model_config(m);
+    uint64_t own = host ? model_bytes(m) : 0;
+    need->verify = own;
+    need->quality = 0;
+    if (!is_ref) {
+        sd_shape vs = verify_shape(c, s);
+        sd_model *v = sd_plan(c, &vs, wtype, err);
+        if (!v) return -1;
+        need->verify += model_bytes(v);
+        sd_free(v);
+    }
+    const gk_type_info *t = gk_type_get(wtype);
+    if (host && t && (t->quantized || wtype == GK_BF16)) {
+        sd_model *q = sd_plan(c, s, quality_ref_type(m), err);
+        if (!q) return -1;
+        need->quality = own + model_bytes(q);
+        sd_free(q);
+    }
+    return 0;
+}
+
+static const char *case_what(char *buf, size_t n, const sd_model *m, const sd_shape *s, int wtype, const char *with) {
+    snprintf(buf, n, "image: %s %d×%d (%s weights, %s)", sd_model_config(m)->name, s->width, s->height,
+             gk_type_name(wtype), with);
+    return buf;
+}
+
+/* Refuses a case whose model and ref copy do not fit; a quality reference that does not fit
+ * beside the case's model is left out (said on stderr), the speed still measured. */
+static int check_memory(sd_case *cs, gc_err *err) {
+    mem_need need;
+    char what[192];
+    if (host_need(cs->m, &cs->shape, cs->wtype, cs->be->caps & GK_CAP_HOST_MEMORY, !strcmp(cs->be->name, "ref"),
+                  &need, err) ||
+        llm_check_memory(case_what(what, sizeof what, cs->m, &cs->shape, cs->wtype, "with its ref copy to verify"),
+                         need.verify, err))
+        return -1;
+    gc_err e = {{0}};
+    if (need.quality && llm_check_memory(case_what(what, sizeof what, cs->m, &cs->shape, cs->wtype,
+                                                   "with its quality reference"), need.quality, &e)) {
+        fprintf(stderr, "%s: no PSNR and latent error this run\n", e.msg);
+        cs->skip_quality = true;
+    }
+    return 0;
+}
+
 /* The whole generation at the case's shape; the final latent and the pixels into the buffers. */
 static int full_run(sd_model *m, int steps, float *latent, float *image, gc_err *err) {
     if (sd_start(m, err) || sd_encode(m, err)) return -1;
@@ -212,8 +278,8 @@ static double psnr(const float *ref, const float *x, int64_t n) {
 
 static int quality(sd_case *s, gc_err *err) {
     const gk_type_info *t = gk_type_get(s->wtype);
-    if (!t->quantized && s->wtype != GK_BF16) return 0;   /* f32/f16 are the references */
-    s->quality_ref_type = sd_param_count(s->m) > 1000000000LL ? GK_F16 : GK_F32;
+    if ((!t->quantized && s->wtype != GK_BF16) || s->skip_quality) return 0;   /* f32/f16 are the references */
+    s->quality_ref_type = quality_ref_type(s->m);
     int64_t nl = sd_latent_elems(s->m), ni = sd_image_elems(s->m);
     float *buf = malloc((size_t)(2 * (nl + ni)) * sizeof *buf);
     if (!buf) return gc_errf(err, "image: out of memory for the quality reference");
@@ -275,7 +341,7 @@ static void declare_phases(const sd_case *s, gc_phase *ph, int *n) {
     }
 }
 
-static const gc_op_need *needs_of(int wtype, int *n) {
+static const gc_op_need *needs_of(int wtype, bool gelu, int *n) {
     static gc_op_need needs[24];
     int k = 0;
     needs[k++] = (gc_op_need){GK_OP_MATMUL, {GK_F32, wtype, GK_F32}, 3};
@@ -286,6 +352,7 @@ static const gc_op_need *needs_of(int wtype, int *n) {
                                   GK_OP_UPSAMPLE2X, GK_OP_CONCAT, GK_OP_ADD_CHANNEL, GK_OP_TIMESTEP_EMBED,
                                   GK_OP_FULL_ATTENTION, GK_OP_CONT, GK_OP_ADD, GK_OP_SCALE};
     for (size_t i = 0; i < sizeof f32_ops / sizeof f32_ops[0]; i++) needs[k++] = (gc_op_need){f32_ops[i], {0}, 0};
+    if (gelu) needs[k++] = (gc_op_need){GK_OP_GELU, {0}, 0};   /* SDXL's bigG text encoder */
     needs[k++] = (gc_op_need){GK_OP_KV_STORE, {GK_F32, GK_F32}, 2};
     needs[k++] = (gc_op_need){GK_OP_ATTENTION, {GK_F32, GK_F32, GK_F32, GK_F32}, 4};
     *n = k;
@@ -319,8 +386,9 @@ static int image_setup(const gc_case *c, void **state, gc_setup_out *out, gc_err
     if (!s->be) return gc_errf(err, "image: backend %s: %s", c->backend, why);
     gc_device_of(s->be, out->device, sizeof out->device);
     int n;
-    const gc_op_need *needs = needs_of(s->wtype, &n);
+    const gc_op_need *needs = needs_of(s->wtype, cfg->text2_dim > 0, &n);
     if (gc_require_ops(s->be, "image", needs, n, err)) return GC_SETUP_UNSUPPORTED;
+    if (check_memory(s, err)) return -1;
     s->save_dir = gc_case_param(c, "save-images");
     if (s->be->caps & GK_CAP_HOST_MEMORY) {   /* the CPU's FMA peak, for the fraction beside the figures */
         probe_fma_result pr;
@@ -412,10 +480,19 @@ static void image_describe(const gc_case *c) {
     printf("    model %s: %.3f B parameters, weights %s: %.3f GB; %d×%d, %d steps, guidance %s (scale %g)\n", cfg->name,
            sd_param_count(m) / 1e9, c->quant, sd_weight_bytes(m) / 1e9, sh.width, sh.height, sh.steps,
            sh.guidance ? "on" : "off", sh.guidance_scale);
-    printf("    FLOPs: text encode %.3g G, one UNet step %.4g G, decode %.4g G, a generation %.4g T; activations %.3f GB; "
-           "needs %.2f GB, %.2f GB available\n",
-           t.flops / 1e9, u.flops / 1e9, d.flops / 1e9, (t.flops + sh.steps * u.flops + d.flops) / 1e12, arena / 1e9,
-           (sd_weight_bytes(m) + arena) / 1e9, gc_mem_available_bytes() / 1e9);
+    /* the need as set-up counts it, for the CPU backends (where weights take host memory) */
+    bool is_ref = !strcmp(c->backend, "ref"), host = is_ref || !strcmp(c->backend, "cpu");
+    mem_need need = {0, 0};
+    gc_err mem = {{0}};
+    host_need(m, &sh, wtype, host, is_ref, &need, &err);
+    printf("    FLOPs: text encode %.3g G, one UNet step %.4g G, decode %.4g G, a generation %.4g T; activations %.3f GB\n",
+           t.flops / 1e9, u.flops / 1e9, d.flops / 1e9, (t.flops + sh.steps * u.flops + d.flops) / 1e12, arena / 1e9);
+    printf("    memory: model %.2f GB; host memory with the ref copy to verify %.2f GB%s", model_bytes(m) / 1e9,
+           need.verify / 1e9, llm_check_memory("it", need.verify, &mem) ? " (does not fit: refused)" : "");
+    if (need.quality)
+        printf(", with the quality reference %.2f GB%s", need.quality / 1e9,
+               llm_check_memory("it", need.quality, &mem) ? " (does not fit: no PSNR)" : "");
+    printf("; %.2f GB available\n", gc_mem_available_bytes() / 1e9);
     sd_free(m);
 }
 
@@ -441,10 +518,19 @@ static int check_model(const char *path, gc_err *err) {
     return c ? 0 : gc_errf(err, "%s: %s", path, e.msg);
 }
 
+/* A preset's own image size where it is not the table's 512 (sdxl's 1024). */
+static const char *preset_px(const char *preset) {
+    static char buf[16];
+    const sd_config *c = sd_preset(preset);
+    if (!c || c->default_px == 512) return NULL;
+    snprintf(buf, sizeof buf, "%d", c->default_px);
+    return buf;
+}
+
 /* clang-format off */
 static const gc_param params[] = {
-    {.name = "width", .kind = GC_PARAM_INT, .lo = 8, .hi = 4096, .def = "512", .quick_max = 64, .metavar = "PX",
-     .help = "image width in pixels"},
+    {.name = "width", .kind = GC_PARAM_INT, .lo = 8, .hi = 4096, .def = "512", .def_for = preset_px, .quick_max = 64,
+     .metavar = "PX", .help = "image width in pixels (sdxl: default 1024)"},
     {.name = "height", .kind = GC_PARAM_INT, .lo = 0, .hi = 4096, .same_as = "width", .metavar = "PX",
      .help = "image height in pixels"},
     {.name = "steps", .kind = GC_PARAM_INT, .lo = 1, .hi = 1000, .def = "20", .quick_max = 2, .metavar = "N",
