@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "bench/gguf/gguf.h"
 #include "bench/sd/sd_blocks.h"
 #include "bench/sd/sd_internal.h"
 #include "bench/workload.h"
@@ -382,6 +384,45 @@ static void held_layer_does_not_reach_the_context(void **s) {
     gk_backend_close(ref);
 }
 
+/* The SDXL layout through a GGUF file: the tiny model exported in q8_0 holds bigG's tensors under
+ * cond_stage_model.1.transformer.text_model (text_projection F32), the label embedding and the
+ * linear proj_in; loaded back (its bytes as they are), one step and the decoder are identical. */
+static void tiny_xl_export_then_load_is_identical(void **s) {
+    char path[] = "/tmp/gc_sdxl_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    gc_err err = {{0}};
+    if (sd_export_gguf(&tiny_xl, GK_Q8_0, 42, path, &err)) fail_msg("%s", err.msg);
+    gguf_file f;
+    if (gguf_open(path, &f, &err)) fail_msg("%s", err.msg);
+    const gguf_tensor *t = gguf_find_tensor(&f, BIGG "text_projection");
+    assert_non_null(t);
+    assert_int_equal(t->type, GK_F32);
+    assert_int_equal(t->n_dims, 2);
+    t = gguf_find_tensor(&f, UNET "label_emb.0.0.weight");
+    assert_non_null(t);
+    assert_int_equal(t->type, GK_Q8_0);
+    assert_int_equal(t->ne[0], 64 + SD_ADM_VALUES * SD_ADM_EMBED);
+    t = gguf_find_tensor(&f, UNET "input_blocks.3.1.proj_in.weight");   /* res_blocks 1: level 1 is block 3 */
+    assert_non_null(t);
+    assert_int_equal(t->n_dims, 2);
+    sd_shape sh = {PX, PX, 1, true, 7.5f, 42};
+    static float l1[LAT], i1[IMG], l2[LAT], i2[IMG];
+    gk_backend *cpu = open_be("cpu");
+    one_step(cpu, &sh, GK_Q8_0, l1, i1);
+    sd_model *m = sd_plan(&tiny_xl, &sh, GK_Q8_0, &err);
+    if (!m || sd_load_from(m, cpu, &f, 0, 2, &err) || sd_start(m, &err) || sd_encode(m, &err) ||
+        sd_denoise_step(m, 0, &err) || sd_read_latent(m, l2, &err) || sd_decode(m, &err) || sd_read_image(m, i2, &err))
+        fail_msg("%s", err.msg);
+    assert_memory_equal(l1, l2, sizeof l1);
+    assert_memory_equal(i1, i2, sizeof i1);
+    sd_free(m);
+    gguf_close(&f);
+    unlink(path);
+    gk_backend_close(cpu);
+}
+
 int main(void) {
     const struct CMUnitTest t[] = {
         cmocka_unit_test(sdxl_has_the_published_sizes),
@@ -390,6 +431,7 @@ int main(void) {
         cmocka_unit_test(adm_embedding_by_hand),
         cmocka_unit_test(tiny_xl_cpu_follows_ref),
         cmocka_unit_test(held_layer_does_not_reach_the_context),
+        cmocka_unit_test(tiny_xl_export_then_load_is_identical),
     };
     return cmocka_run_group_tests(t, NULL, NULL);
 }
