@@ -167,7 +167,8 @@ static int verify_case(sd_case *s, gc_err *err) {
     gk_backend *rbe = gk_backend_open("ref", &ro, why, sizeof why);
     if (!rbe) return gc_errf(err, "image: cannot open the ref backend to verify: %s", why);
     sd_model *ref = sd_plan(c, &vs, s->wtype, err);
-    int rc = ref && !sd_load_from(ref, rbe, s->have_file ? &s->file : NULL, s->seed, 1, err) ? 0 : -1;
+    /* the weights made on the case's threads (the same values for any count); ref runs on one */
+    int rc = ref && !sd_load_from(ref, rbe, s->have_file ? &s->file : NULL, s->seed, s->threads, err) ? 0 : -1;
     rc = rc ? rc : sd_reshape(s->m, &vs, err);
     int64_t nl = rc ? 0 : sd_latent_elems(ref), ni = rc ? 0 : sd_image_elems(ref);
     float *buf = rc ? NULL : malloc((size_t)(2 * (nl + ni)) * sizeof *buf);
@@ -341,7 +342,7 @@ static void declare_phases(const sd_case *s, gc_phase *ph, int *n) {
     }
 }
 
-static const gc_op_need *needs_of(int wtype, bool gelu, int *n) {
+static const gc_op_need *needs_of(int wtype, bool sdxl, int *n) {
     static gc_op_need needs[24];
     int k = 0;
     needs[k++] = (gc_op_need){GK_OP_MATMUL, {GK_F32, wtype, GK_F32}, 3};
@@ -352,7 +353,10 @@ static const gc_op_need *needs_of(int wtype, bool gelu, int *n) {
                                   GK_OP_UPSAMPLE2X, GK_OP_CONCAT, GK_OP_ADD_CHANNEL, GK_OP_TIMESTEP_EMBED,
                                   GK_OP_FULL_ATTENTION, GK_OP_CONT, GK_OP_ADD, GK_OP_SCALE};
     for (size_t i = 0; i < sizeof f32_ops / sizeof f32_ops[0]; i++) needs[k++] = (gc_op_need){f32_ops[i], {0}, 0};
-    if (gelu) needs[k++] = (gc_op_need){GK_OP_GELU, {0}, 0};   /* SDXL's bigG text encoder */
+    if (sdxl) {   /* SDXL's bigG text encoder: its GELU, its F32 text_projection */
+        needs[k++] = (gc_op_need){GK_OP_GELU, {0}, 0};
+        needs[k++] = (gc_op_need){GK_OP_MATMUL, {GK_F32, GK_F32, GK_F32}, 3};
+    }
     needs[k++] = (gc_op_need){GK_OP_KV_STORE, {GK_F32, GK_F32}, 2};
     needs[k++] = (gc_op_need){GK_OP_ATTENTION, {GK_F32, GK_F32, GK_F32, GK_F32}, 4};
     *n = k;
