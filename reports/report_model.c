@@ -1,5 +1,6 @@
 /* The report's model: results files merged per host, jobs compared across hosts, hosts without
- * results projected from their roofline, api hosts from their stated figures, and costs. */
+ * results projected from their roofline, api hosts from their stated figures, and costs. The
+ * endpoint workload's part (an API measured from its client) is report_endpoint.c. */
 #include "reports/report_model.h"
 
 #include <math.h>
@@ -10,6 +11,7 @@
 #include "bench/metrics.h"
 #include "bench/results.h"
 #include "reports/projection.h"
+#include "reports/report_internal.h"
 
 /* gencost's llm defaults (P = 512 prompt tokens, N = 128 new), used to price an api call when the
  * results do not say the generation's shape. */
@@ -49,7 +51,7 @@ double rp_host_bw(const rp_model *m, int h) {
     return x->meas_bw_gbs;
 }
 
-static rp_row *add_row(rp_model *m) {
+rp_row *rp_add_row(rp_model *m) {
     if (m->n_rows == m->cap_rows) {
         int cap = m->cap_rows ? 2 * m->cap_rows : 64;
         rp_row *r = realloc(m->rows, (size_t)cap * sizeof *r);
@@ -64,14 +66,14 @@ static rp_row *add_row(rp_model *m) {
     return r;
 }
 
-static double metric(const gc_metrics *mt, const char *name) {
+double rp_metric(const gc_metrics *mt, const char *name) {
     return gc_kv_get(mt->vals, mt->n_vals, name, 0);
 }
 
 /* A triad case is a memory-bandwidth ceiling only when its arrays overflow the last-level cache
  * (--quick arrays may fit in it and measure the cache). Files without the figures count. */
 static bool triad_streams_memory(const gc_case_result *c) {
-    double arrays = metric(&c->metrics, GC_METRIC_ARRAYS_TOTAL_BYTES), llc = metric(&c->metrics, GC_METRIC_LLC_BYTES);
+    double arrays = rp_metric(&c->metrics, GC_METRIC_ARRAYS_TOTAL_BYTES), llc = rp_metric(&c->metrics, GC_METRIC_LLC_BYTES);
     return arrays <= 0 || llc <= 0 || arrays >= 2 * llc;
 }
 
@@ -83,7 +85,7 @@ static bool is_generation(const rp_row *r) {
 /* A training step's figure (tokens per second) seen as the job people price: a million trained
  * tokens (RP_TRAIN_PHASE), the same measurement with every per-unit figure scaled. */
 static int add_train_job_row(rp_model *m, int step) {
-    rp_row *r = add_row(m);   /* may move the rows: the step is found again by its index */
+    rp_row *r = rp_add_row(m);   /* may move the rows: the step is found again by its index */
     if (!r) return -1;
     *r = m->rows[step];
     snprintf(r->id.phase, sizeof r->id.phase, "%s", RP_TRAIN_PHASE);
@@ -140,7 +142,7 @@ static const gc_profile *profile_by_facts(const rp_model *m, const gc_results *r
     return found;
 }
 
-static int host_index(rp_model *m, const char *label, const gc_profile *prof, bool measured, gc_err *err) {
+int rp_host_index(rp_model *m, const char *label, const gc_profile *prof, bool measured, gc_err *err) {
     for (int i = 0; i < m->n_hosts; i++)
         if (!strcmp(m->hosts[i].label, label)) {
             m->hosts[i].measured |= measured;
@@ -167,91 +169,9 @@ static void row_energy_from_case(rp_row *r, const gc_case_result *c, bool profil
     }
 }
 
-static bool is_endpoint(const gc_case_result *c) { return !strcmp(c->id.workload, RP_ENDPOINT); }
-
-/* Appends item to a ", "-separated list of capacity n, unless the list holds it already. */
-static void list_add(char *list, size_t n, const char *item) {
-    size_t k = strlen(item);
-    for (const char *p = list; *p;) {
-        size_t len = strcspn(p, ",");
-        if (len == k && !strncmp(p, item, k)) return;
-        p += len;
-        while (*p == ',' || *p == ' ') p++;
-    }
-    size_t used = strlen(list);
-    snprintf(list + used, n - used, "%s%s", used ? ", " : "", item);
-}
-
 static void add_file(rp_host *host, const char *path) {
     size_t used = strlen(host->files);
     snprintf(host->files + used, sizeof host->files - used, "%s%s", used ? ", " : "", path);
-}
-
-/* The host an endpoint case's figures belong to: the API, not the machine its client ran on.
- * Tied to an api profile, that profile's host; untied, one named by the model it served
- * ("endpoint:gencost-tiny"), measured and not priced. */
-static int endpoint_host(rp_model *m, const gc_results *res, const gc_case_result *c, const gc_profile *api,
-                         gc_err *err) {
-    char label[80];
-    snprintf(label, sizeof label, "%s:%.60s", RP_ENDPOINT, c->id.device[0] ? c->id.device : "?");
-    int h = host_index(m, api ? api->id : label, api, true, err);
-    if (h < 0) return -1;
-    rp_host *host = &m->hosts[h];
-    if (!api && !host->endpoint)
-        snprintf(host->name, sizeof host->name, "API serving %.50s (measured from %.40s)",
-                 c->id.device[0] ? c->id.device : "an unnamed model", res->host_name);
-    host->endpoint = true;
-    if (res->host_name[0]) list_add(host->client, sizeof host->client, res->host_name);
-    return h;
-}
-
-/* An endpoint phase's figures: the token counts the server's usage gave (the whole request of
- * its verification; the phase's metrics, which carry the same, for files without it), its
- * latencies, and energy unknown: a meter on the client measures the client, and the API's power
- * is not visible from it, so none is copied and none is estimated. */
-static void endpoint_row(rp_row *r, const gc_case_result *c) {
-    const gc_verify *v = &c->verify;
-    r->prompt_tokens = gc_kv_get(v->vals, v->n_vals, GC_VERIFY_EP_PROMPT_TOKENS, r->prompt_tokens);
-    r->gen_tokens = gc_kv_get(v->vals, v->n_vals, GC_VERIFY_EP_COMPLETION_TOKENS, r->gen_tokens);
-    rp_latency *l = &r->lat;
-    l->concurrency = (int)metric(&c->metrics, GC_METRIC_EP_CONCURRENCY);
-    if (l->concurrency <= 0 && sscanf(c->id.phase, "c%d", &l->concurrency) != 1) l->concurrency = 1;
-    static const char *const q[3] = {"median", "p90", "p99"};
-    for (int i = 0; i < 3; i++) {
-        char k[48];
-        snprintf(k, sizeof k, "%s_%s", GC_METRIC_EP_TTFT, q[i]);
-        l->ttft[i] = gc_kv_get(c->metrics.vals, c->metrics.n_vals, k, -1);
-        snprintf(k, sizeof k, "%s_%s", GC_METRIC_EP_ITL, q[i]);
-        l->itl[i] = gc_kv_get(c->metrics.vals, c->metrics.n_vals, k, -1);
-        snprintf(k, sizeof k, "%s_%s", GC_METRIC_EP_E2E, q[i]);
-        l->e2e[i] = gc_kv_get(c->metrics.vals, c->metrics.n_vals, k, -1);
-    }
-    l->request_tps = metric(&c->metrics, GC_METRIC_EP_REQUEST_TPS);
-    l->aggregate_tps = metric(&c->metrics, GC_METRIC_EP_AGGREGATE_TPS);
-    r->j_per_unit = -1;
-    snprintf(r->e_kind, sizeof r->e_kind, "none");
-    snprintf(r->e_source, sizeof r->e_source, "the API's power is not visible to its client");
-}
-
-/* RESULTS=PROFILE with an api profile: the file must hold endpoint runs only (the api is what
- * they measured), and the api must price tokens. The device-match guard (check_fit) is not
- * applied: it compares the facts of the machine a workload ran on, and an endpoint run's
- * machine is only its client — the measured host is the API, which no host facts describe. Nor
- * is an endpoint run matched to an api profile without one named: host_match.c knows the
- * client's facts only, and an api profile records no URL or served model to match on. */
-static int check_api_tie(const char *path, const gc_results *res, const gc_profile *p, gc_err *err) {
-    int n_ep = 0;
-    for (int i = 0; i < res->n_cases; i++) n_ep += is_endpoint(&res->cases[i]);
-    if (!n_ep)
-        return gc_errf(err, "%s=%s: an api profile is tied to endpoint results (gencost run --workload endpoint); "
-                       "this file holds none", path, p->id);
-    if (n_ep < res->n_cases)
-        return gc_errf(err, "%s=%s: an api profile is tied to endpoint results only; this file also holds other "
-                       "workloads' cases (give those in a file of their own)", path, p->id);
-    if (!(p->usd_per_m_input > 0 || p->usd_per_m_output > 0))
-        return gc_errf(err, "%s=%s: the profile prices no tokens (usd_per_m_input_tokens, usd_per_m_output_tokens); "
-                       "endpoint generations are priced per token", path, p->id);
-    return 0;
 }
 
 static int add_results(rp_model *m, const char *input, gc_err *err) {
@@ -271,15 +191,14 @@ static int add_results(rp_model *m, const char *input, gc_err *err) {
         return -1;
     }
     const gc_profile *api = prof && prof->kind == GC_COST_API ? prof : NULL;
-    int n_ep = 0;
-    for (int i = 0; i < res.n_cases; i++) n_ep += is_endpoint(&res.cases[i]);
+    int n_ep = rp_endpoint_cases(&res);
     if (prof && !api && n_ep && n_ep == res.n_cases) {
         gc_errf(err, "%s=%s: endpoint results are priced by an api profile (kind = api), and %s is %s; "
                 "without one they are shown unpriced", path, prof->id, prof->id, profile_kind_name(prof->kind));
         results_free(&res);
         return -1;
     }
-    if (api ? check_api_tie(path, &res, api, err) : prof && check_fit(m, path, &res, prof, why, sizeof why, err)) {
+    if (api ? rp_check_api_tie(path, &res, api, err) : prof && check_fit(m, path, &res, prof, why, sizeof why, err)) {
         results_free(&res);
         return -1;
     }
@@ -288,7 +207,7 @@ static int add_results(rp_model *m, const char *input, gc_err *err) {
     if (!api && (n_ep < res.n_cases || !res.n_cases)) {
         if (!prof) prof = profile_find(m->profs, m->n_profs, res.host_name);
         if (!prof) prof = profile_by_facts(m, &res);
-        if ((h = host_index(m, prof ? prof->id : res.host_name, prof, true, err)) < 0) {
+        if ((h = rp_host_index(m, prof ? prof->id : res.host_name, prof, true, err)) < 0) {
             results_free(&res);
             return -1;
         }
@@ -302,13 +221,13 @@ static int add_results(rp_model *m, const char *input, gc_err *err) {
     }
     for (int i = 0; i < res.n_cases; i++) {
         const gc_case_result *c = &res.cases[i];
-        bool ep = is_endpoint(c);
+        bool ep = rp_is_endpoint(c);
         int hc = h;
-        if (ep && (hc = endpoint_host(m, &res, c, api, err)) < 0) return results_free(&res), -1;
+        if (ep && (hc = rp_endpoint_host(m, &res, c, api, err)) < 0) return results_free(&res), -1;
         rp_host *host = &m->hosts[hc];
         if (!named[hc]) add_file(host, path), named[hc] = true;
         if (strcmp(c->status, "ok") || !(c->throughput.median > 0)) continue;   /* unverified: no figure */
-        rp_row *r = add_row(m);
+        rp_row *r = rp_add_row(m);
         if (!r) return results_free(&res), gc_errf(err, "out of memory");
         r->host = hc;
         r->how = RP_MEASURED;
@@ -323,123 +242,30 @@ static int add_results(rp_model *m, const char *input, gc_err *err) {
         r->work_per_rep = c->work_per_rep;
         r->bytes_per_rep = c->bytes_per_rep;
         r->flops_per_rep = c->flops_per_rep;
-        r->prompt_tokens = metric(&c->metrics, GC_METRIC_PROMPT_TOKENS);
-        r->gen_tokens = metric(&c->metrics, GC_METRIC_GEN_TOKENS);
+        r->prompt_tokens = rp_metric(&c->metrics, GC_METRIC_PROMPT_TOKENS);
+        r->gen_tokens = rp_metric(&c->metrics, GC_METRIC_GEN_TOKENS);
         if (ep) {
-            endpoint_row(r, c);
+            rp_endpoint_row(r, c);
             continue;
         }
         /* workloads may state their traffic per unit rather than per repetition */
-        double wbpt = metric(&c->metrics, GC_METRIC_WEIGHT_BYTES_PER_TOKEN);
+        double wbpt = rp_metric(&c->metrics, GC_METRIC_WEIGHT_BYTES_PER_TOKEN);
         if (r->bytes_per_rep <= 0 && wbpt > 0 && !strcmp(r->unit, "token"))
             r->bytes_per_rep = wbpt * r->work_per_rep;
-        if (r->flops_per_rep <= 0) r->flops_per_rep = metric(&c->metrics, GC_METRIC_FLOPS_PER_REP);
+        if (r->flops_per_rep <= 0) r->flops_per_rep = rp_metric(&c->metrics, GC_METRIC_FLOPS_PER_REP);
         row_energy_from_case(r, c, prof != NULL);
         if (!strcmp(r->id.workload, "triad") && !strcmp(r->unit, "GB") && triad_streams_memory(c) && r->tput > host->meas_bw_gbs)
             host->meas_bw_gbs = r->tput;
-        double probe = metric(&c->metrics, GC_METRIC_TRIAD_GBS);   /* the probe other workloads ran */
+        double probe = rp_metric(&c->metrics, GC_METRIC_TRIAD_GBS);   /* the probe other workloads ran */
         if (probe > host->meas_bw_gbs) host->meas_bw_gbs = probe;
-        host->meas_read_gbs = fmax(host->meas_read_gbs, metric(&c->metrics, GC_METRIC_READ_GBS));
-        host->meas_fma_gflops = fmax(host->meas_fma_gflops, metric(&c->metrics, GC_METRIC_FMA_PEAK_GFLOPS));
+        host->meas_read_gbs = fmax(host->meas_read_gbs, rp_metric(&c->metrics, GC_METRIC_READ_GBS));
+        host->meas_fma_gflops = fmax(host->meas_fma_gflops, rp_metric(&c->metrics, GC_METRIC_FMA_PEAK_GFLOPS));
         if (!strcmp(r->id.workload, "train") && !strcmp(r->id.phase, "step") && !strcmp(r->unit, "token") &&
             add_train_job_row(m, (int)(r - m->rows)))
             return results_free(&res), gc_errf(err, "out of memory");
     }
     results_free(&res);
     return 0;
-}
-
-/* The prompt and new tokens an endpoint row asked for (its parameters, else the workload's
- * defaults); 0 when unknown. */
-static void endpoint_asked(const rp_row *r, double *prompt, double *gen) {
-    char p[32] = "", g[32] = "";
-    rp_param_or_default(&r->id, "prompt", p, sizeof p);
-    rp_param_or_default(&r->id, "gen", g, sizeof g);
-    *prompt = atof(p);
-    *gen = atof(g);
-}
-
-/* Whether api host h has a measured row standing for its model's llm generation of params. */
-static bool has_endpoint_twin(const rp_model *m, int h, const char *params) {
-    for (int i = 0; i < m->n_rows; i++) {
-        const rp_row *r = &m->rows[i];
-        if (r->host == h && r->how == RP_MEASURED && r->lat.concurrency > 0 && !strcmp(r->id.workload, "llm") &&
-            !strcmp(r->id.params, params))
-            return true;
-    }
-    return false;
-}
-
-/* For each llm generation the results ran (preset, P, N) and each api host of that model measured
- * by endpoint runs that asked for the same P and N: the endpoint's lowest concurrency level (one
- * generation at a time, as the llm job runs, where the runs have it) as the api's row of that
- * job (RP_ENDPOINT). Its price is the measured usage's tokens, its time the measured rate. */
-typedef struct ep_ref {
-    int row;
-    double prompt, gen;   /* asked */
-} ep_ref;
-
-static int add_endpoint_twins(rp_model *m) {
-    int n_rows = m->n_rows, n_ep = 0, n_twins = 0;
-    for (int i = 0; i < n_rows; i++) {
-        const gc_profile *p = m->hosts[m->rows[i].host].prof;
-        n_ep += m->rows[i].lat.concurrency > 0 && p && p->kind == GC_COST_API;
-    }
-    if (!n_ep) return 0;
-    ep_ref *ep = malloc((size_t)n_ep * sizeof *ep);
-    if (!ep) return -1;
-    n_ep = 0;
-    for (int i = 0; i < n_rows; i++) {
-        const gc_profile *p = m->hosts[m->rows[i].host].prof;
-        if (m->rows[i].lat.concurrency <= 0 || !p || p->kind != GC_COST_API) continue;
-        ep[n_ep].row = i;
-        endpoint_asked(&m->rows[i], &ep[n_ep].prompt, &ep[n_ep].gen);
-        n_ep++;
-    }
-    int rc = 0;
-    for (int i = 0; i < n_rows && !rc; i++) {
-        const rp_row *llm = &m->rows[i];
-        if (llm->how != RP_MEASURED || llm->lat.concurrency || strcmp(llm->id.workload, "llm") ||
-            strcmp(llm->id.phase, "generation") || !(llm->prompt_tokens > 0) || !(llm->gen_tokens > 0))
-            continue;
-        for (int h = 0; h < m->n_hosts && !rc; h++) {
-            const gc_profile *p = m->hosts[h].prof;
-            if (!m->hosts[h].endpoint || !p || p->kind != GC_COST_API || strcmp(p->model, m->rows[i].id.preset))
-                continue;
-            bool done = false;   /* a twin of this job on h from an earlier llm row (another host or quant) */
-            for (int t = n_rows; t < n_rows + n_twins && !done; t++)
-                done = m->rows[t].host == h && !strcmp(m->rows[t].id.params, m->rows[i].id.params);
-            int level = 0;   /* the lowest level of h's endpoint rows of this shape */
-            for (int e = 0; e < n_ep && !done; e++) {
-                const rp_row *r = &m->rows[ep[e].row];
-                if (r->host == h && ep[e].prompt == m->rows[i].prompt_tokens && ep[e].gen == m->rows[i].gen_tokens &&
-                    (!level || r->lat.concurrency < level))
-                    level = r->lat.concurrency;
-            }
-            for (int e = 0; level && e < n_ep; e++) {
-                if (m->rows[ep[e].row].host != h || m->rows[ep[e].row].lat.concurrency != level ||
-                    ep[e].prompt != m->rows[i].prompt_tokens || ep[e].gen != m->rows[i].gen_tokens)
-                    continue;
-                rp_row *t = add_row(m);   /* may move the rows: every row is found again by index */
-                if (!t) {
-                    rc = -1;
-                    break;
-                }
-                n_twins++;
-                *t = m->rows[ep[e].row];
-                snprintf(t->id.workload, sizeof t->id.workload, "llm");
-                snprintf(t->id.preset, sizeof t->id.preset, "%s", p->model);
-                snprintf(t->id.quant, sizeof t->id.quant, "-");
-                snprintf(t->id.backend, sizeof t->id.backend, "%s", RP_ENDPOINT);
-                snprintf(t->id.phase, sizeof t->id.phase, "generation");
-                snprintf(t->id.params, sizeof t->id.params, "%s", m->rows[i].id.params);
-                snprintf(t->basis, sizeof t->basis, "measured: endpoint phase %.60s (%d at once) from %.100s",
-                         m->rows[ep[e].row].id.phase, level, m->hosts[h].client);
-            }
-        }
-    }
-    free(ep);
-    return rc;
 }
 
 /* ---- jobs ----------------------------------------------------------------------------------- */
@@ -544,7 +370,7 @@ static int project_host(rp_model *m, int h) {
         rp_row ref = m->rows[ref_i];
         rp_proj pr;
         if (rp_project(p, rp_host_bw(m, h), &ref, &pr)) continue;   /* no ceiling, or not its device */
-        rp_row *r = add_row(m);
+        rp_row *r = rp_add_row(m);
         if (!r) return -1;
         *r = ref;
         r->host = h;
@@ -593,7 +419,7 @@ static bool generation_shape(rp_model *m, const char *preset, double *prompt, do
 /* A row of api host h's stated figures: its model as the preset, quant "-" (an api standing in
  * for a preset compares with that preset's runs of every quant), backend "api". */
 static rp_row *api_row(rp_model *m, int h, const char *workload, const char *phase) {
-    rp_row *r = add_row(m);
+    rp_row *r = rp_add_row(m);
     if (!r) return NULL;
     r->host = h;
     r->how = RP_PROFILE;
@@ -631,7 +457,7 @@ static int add_api_rows(rp_model *m, int h) {
     bool ran = generation_shape(m, p->model, &prompt, &gen, params, sizeof params);
     /* an api its endpoint runs measured: its stated figures only for an llm job of its model the
      * endpoint did not measure (a different prompt or length), none beside its own measured jobs */
-    if (m->hosts[h].measured && (!ran || has_endpoint_twin(m, h, params))) return 0;
+    if (m->hosts[h].measured && (!ran || rp_has_endpoint_twin(m, h, params))) return 0;
     gc_job_shape shape = {prompt, gen, 0};
     static const char *const phases[] = {"decode", "generation"};
     for (int k = 0; k < 2; k++) {
@@ -735,9 +561,9 @@ int rp_model_build(rp_model *m, char *const *inputs, int n, const gc_report_opts
     if (profile_load_dir(o->hosts_dir ? o->hosts_dir : "hosts", &m->profs, &m->n_profs, err)) return -1;
     for (int i = 0; i < n; i++)
         if (add_results(m, inputs[i], err)) return -1;
-    if (add_endpoint_twins(m)) return gc_errf(err, "out of memory");
+    if (rp_add_endpoint_twins(m)) return gc_errf(err, "out of memory");
     for (int i = 0; i < m->n_profs; i++)
-        if (host_index(m, m->profs[i].id, &m->profs[i], false, err) < 0) return -1;
+        if (rp_host_index(m, m->profs[i].id, &m->profs[i], false, err) < 0) return -1;
     if (index_jobs(m)) return gc_errf(err, "out of memory");
     for (int h = 0; h < m->n_hosts; h++) {
         const gc_profile *p = m->hosts[h].prof;

@@ -1,5 +1,5 @@
 /* Inside `gencost report` (not a public surface): the merged model of hosts and figures that the
- * table, chart and file writers share. Built by report_model.c. */
+ * table, chart and file writers share. Built by report_model.c (and report_endpoint.c). */
 #ifndef GC_REPORT_MODEL_H
 #define GC_REPORT_MODEL_H
 #include <stdbool.h>
