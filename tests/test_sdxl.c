@@ -423,6 +423,51 @@ static void tiny_xl_export_then_load_is_identical(void **s) {
     gk_backend_close(cpu);
 }
 
+/* A file without gencost.sd.preset that fits no preset is told about the closest one: sd-tiny's
+ * tensors with one UNet kernel misshapen name that kernel and sd-tiny, not a tensor SDXL has
+ * and sd-tiny lacks. */
+static void misfit_named_for_the_closest_preset(void **s) {
+    char path[] = "/tmp/gc_sdxl_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *fp = fdopen(fd, "wb");
+    assert_non_null(fp);
+    sd_model *m = plan_cfg(sd_preset("sd-tiny"), 16, 16, GK_F32);
+    const char *bad = UNET "out.2.weight";
+    gguf_writer w;
+    gguf_w_init(&w, GGUF_DEFAULT_ALIGNMENT);
+    for (int i = 0; i < sd_tensor_count(m); i++) {
+        const sd_tensor_info *t = sd_tensor_at(m, i);
+        int64_t ne[4] = {t->ne[0], t->ne[1], t->ne[2], t->ne[3]};
+        if (!strcmp(t->name, bad)) ne[3] = 8;   /* 8 output channels instead of 4 */
+        int nd = ne[3] > 1 ? 4 : ne[2] > 1 ? 3 : ne[1] > 1 ? 2 : 1;
+        gguf_w_tensor(&w, t->name, nd, ne, GK_F32, (uint64_t)gk_nbytes(GK_F32, ne));
+    }
+    gc_err err = {{0}};
+    if (gguf_w_begin(&w, fp, &err)) fail_msg("%s", err.msg);
+    static const char zeros[1 << 16];
+    for (int i = 0; i < sd_tensor_count(m); i++) {
+        const sd_tensor_info *t = sd_tensor_at(m, i);
+        int64_t ne[4] = {t->ne[0], t->ne[1], t->ne[2], !strcmp(t->name, bad) ? 8 : t->ne[3]};
+        for (size_t left = gk_nbytes(GK_F32, ne); left;) {
+            size_t n = left < sizeof zeros ? left : sizeof zeros;
+            if (gguf_w_data(&w, zeros, n, &err)) fail_msg("%s", err.msg);
+            left -= n;
+        }
+    }
+    if (gguf_w_end(&w, &err)) fail_msg("%s", err.msg);
+    gguf_w_free(&w);
+    fclose(fp);
+    sd_free(m);
+    gguf_file f;
+    if (gguf_open(path, &f, &err)) fail_msg("%s", err.msg);
+    assert_null(sd_gguf_config(&f, &err));
+    assert_string_equal(err.msg, "not a Stable Diffusion model gencost runs (model.diffusion_model.out.2.weight: shape "
+                                 "3x3x32x8, sd-tiny needs 3x3x32x4)");
+    gguf_close(&f);
+    unlink(path);
+}
+
 int main(void) {
     const struct CMUnitTest t[] = {
         cmocka_unit_test(sdxl_has_the_published_sizes),
@@ -432,6 +477,7 @@ int main(void) {
         cmocka_unit_test(tiny_xl_cpu_follows_ref),
         cmocka_unit_test(held_layer_does_not_reach_the_context),
         cmocka_unit_test(tiny_xl_export_then_load_is_identical),
+        cmocka_unit_test(misfit_named_for_the_closest_preset),
     };
     return cmocka_run_group_tests(t, NULL, NULL);
 }

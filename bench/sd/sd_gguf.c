@@ -57,11 +57,13 @@ int sd_export_gguf(const sd_config *c, int wtype, unsigned long seed, const char
     return gc_commit_atomic(&a, err);
 }
 
-/* Whether every tensor m plans is in f with its shape; the first one that is not, in why. */
-static bool file_fits(const sd_model *m, const gguf_file *f, char *why, size_t n) {
+/* Whether every tensor m plans is in f with its shape; the first one that is not, in why, and in
+ * *matched (if given) how many tensors before it fit. */
+static bool file_fits_n(const sd_model *m, const gguf_file *f, char *why, size_t n, int *matched) {
     for (int i = 0; i < m->n_t; i++) {
         const sd_tensor_info *t = &m->ti[i];
         const gguf_tensor *g = gguf_find_tensor(f, t->name);
+        if (matched) *matched = i;
         if (!g) return snprintf(why, n, "%s: tensor missing", t->name), false;
         for (int k = 0; k < 4; k++)
             if (g->ne[k] != t->ne[k])
@@ -75,11 +77,16 @@ static bool file_fits(const sd_model *m, const gguf_file *f, char *why, size_t n
     return true;
 }
 
+static bool file_fits(const sd_model *m, const gguf_file *f, char *why, size_t n) {
+    return file_fits_n(m, f, why, n, NULL);
+}
+
 const sd_config *sd_gguf_config(const gguf_file *f, gc_err *err) {
     const char *name = NULL;
     size_t len = 0;
     gc_err e;
     char want[32] = "", why[320] = "no Stable Diffusion tensors";
+    int best = -1;   /* the most tensors a preset found before its first misfit; ties: the earlier preset */
     if (!gguf_get_str(f, "gencost.sd.preset", &name, &len, &e)) snprintf(want, sizeof want, "%.*s", (int)len, name);
     for (const char *const *p = sd_preset_names(); *p; p++) {
         if (want[0] && strcmp(want, *p)) continue;
@@ -88,9 +95,17 @@ const sd_config *sd_gguf_config(const gguf_file *f, gc_err *err) {
         sd_shape sh = {fac, fac, 1, true, 7.5f, 1};
         sd_model *m = sd_plan(c, &sh, GK_F16, err);
         if (!m) return NULL;
-        bool fits = file_fits(m, f, why, sizeof why);
+        /* without a preset key, the misfit named is the closest preset's (an SD 1.x file with one
+         * bad tensor is told about that tensor, not about SDXL's second text encoder) */
+        char mine[sizeof why];
+        int matched = 0;
+        bool fits = file_fits_n(m, f, mine, sizeof mine, &matched);
         sd_free(m);
         if (fits) return c;
+        if (matched > best) {
+            best = matched;
+            snprintf(why, sizeof why, "%s", mine);
+        }
         if (want[0]) break;   /* it says what it is: its first misfit is the answer */
     }
     return gc_errf(err, "not a Stable Diffusion model gencost runs (%s)", why), NULL;
