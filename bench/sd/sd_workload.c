@@ -534,7 +534,7 @@ static const char *preset_px(const char *preset) {
 /* clang-format off */
 static const gc_param params[] = {
     {.name = "width", .kind = GC_PARAM_INT, .lo = 8, .hi = 4096, .def = "512", .def_for = preset_px, .quick_max = 64,
-     .metavar = "PX", .help = "image width in pixels (sdxl: default 1024)"},
+     .metavar = "PX", .help = "image width in pixels, 1024 for sdxl unless given"},
     {.name = "height", .kind = GC_PARAM_INT, .lo = 0, .hi = 4096, .same_as = "width", .metavar = "PX",
      .help = "image height in pixels"},
     {.name = "steps", .kind = GC_PARAM_INT, .lo = 1, .hi = 1000, .def = "20", .quick_max = 2, .metavar = "N",
