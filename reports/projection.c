@@ -43,11 +43,14 @@ double rp_proj_peak(const gc_profile *p, const char *quant, const char **which, 
 }
 
 /* The image workload's forward passes: a prompt each through the text encoder, one UNet pass
- * per step (its guidance batch runs together), one decoder pass; a generation all of them. */
+ * per step (its guidance batch and its images run together), one decoder pass per image (its
+ * batch param, 1 when absent); a generation all of them. */
 static double image_passes(const rp_row *ref) {
     char v[16];
     double steps = gc_params_get(ref->id.params, "steps", v, sizeof v) ? atof(v) : 0;
-    if (!strcmp(ref->id.phase, "generation")) return steps > 0 ? steps + 3 : 0;
+    double images = gc_params_get(ref->id.params, "batch", v, sizeof v) && atof(v) >= 1 ? atof(v) : 1;
+    if (!strcmp(ref->id.phase, "generation")) return steps > 0 ? steps + 2 + images : 0;
+    if (!strcmp(ref->id.phase, "vae-decode")) return images;
     return !strcmp(ref->id.phase, "text-encode") ? ref->work_per_rep : 1;
 }
 

@@ -61,7 +61,7 @@ static void save_dir_not_in_identity(void **s) {
     assert_int_equal(gc_params_resolve(w->params, given, false, &v, &err), 0);
     char canon[256];
     assert_int_equal(gc_params_canonical(w->params, &v, canon, sizeof canon, &err), 0);
-    assert_string_equal(canon, "guidance=1,guidance-scale=7.5,height=512,steps=20,width=512");
+    assert_string_equal(canon, "batch=1,guidance=1,guidance-scale=7.5,height=512,sampler=euler,steps=20,width=512");
     gc_param_values_free(&v);
 }
 

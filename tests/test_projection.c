@@ -243,7 +243,7 @@ static void measured_rows_on_the_projected_device_only(void **s) {
  * 1.5× of the published it/s (shared/reference: A100 80GB SXM diffusers 31.4 it/s, fal's
  * benchmarks; T4 6.9 it/s). */
 static void sd15_step_within_1_5x_of_published(void **s) {
-    sd_shape sh = {512, 512, 20, true, 7.5f, 1};
+    sd_shape sh = {.width = 512, .height = 512, .steps = 20, .guidance = true, .guidance_scale = 7.5f, .seed = 1};
     gc_err err = {{0}};
     sd_model *m = sd_plan(sd_preset("sd1.5"), &sh, GK_F16, &err);
     if (!m) fail_msg("%s", err.msg);

@@ -20,7 +20,7 @@
 #include "bench/workload.h"
 
 static sd_model *plan_cfg(const sd_config *c, int w, int h, int wtype) {
-    sd_shape s = {w, h, 20, true, 7.5f, 42};
+    sd_shape s = {.width = w, .height = h, .steps = 20, .guidance = true, .guidance_scale = 7.5f, .seed = 42};
     gc_err err = {{0}};
     sd_model *m = sd_plan(c, &s, wtype, &err);
     if (!m) fail_msg("%s", err.msg);
@@ -176,18 +176,18 @@ static void sdxl_default_size(void **s) {
     char canon[256];
     assert_int_equal(gc_params_resolve_for(wl->params, NULL, false, "sdxl", &v, &err), 0);
     assert_int_equal(gc_params_canonical(wl->params, &v, canon, sizeof canon, &err), 0);
-    assert_string_equal(canon, "guidance=1,guidance-scale=7.5,height=1024,steps=20,width=1024");
+    assert_string_equal(canon, "batch=1,guidance=1,guidance-scale=7.5,height=1024,sampler=euler,steps=20,width=1024");
     gc_param_values_free(&v);
     assert_int_equal(gc_params_resolve_for(wl->params, NULL, true, "sdxl", &v, &err), 0);   /* --quick caps it */
     assert_int_equal(gc_params_canonical(wl->params, &v, canon, sizeof canon, &err), 0);
-    assert_string_equal(canon, "guidance=1,guidance-scale=7.5,height=64,steps=2,width=64");
+    assert_string_equal(canon, "batch=1,guidance=1,guidance-scale=7.5,height=64,sampler=euler,steps=2,width=64");
     gc_param_values_free(&v);
     assert_int_equal(gc_params_resolve_for(wl->params, NULL, false, "sd1.5", &v, &err), 0);
     assert_int_equal(gc_params_canonical(wl->params, &v, canon, sizeof canon, &err), 0);
-    assert_string_equal(canon, "guidance=1,guidance-scale=7.5,height=512,steps=20,width=512");
+    assert_string_equal(canon, "batch=1,guidance=1,guidance-scale=7.5,height=512,sampler=euler,steps=20,width=512");
     gc_param_values_free(&v);
     /* and SDXL's shapes: multiples of 32 (VAE 8 × UNet 4) */
-    sd_shape bad = {1000, 1024, 20, true, 7.5f, 1};
+    sd_shape bad = {.width = 1000, .height = 1024, .steps = 20, .guidance = true, .guidance_scale = 7.5f, .seed = 1};
     assert_null(sd_plan(sd_preset("sdxl"), &bad, GK_F16, &err));
     assert_string_equal(err.msg, "sdxl: width and height must be positive multiples of 32 (got 1000×1024)");
 }
@@ -260,7 +260,7 @@ static void sinusoid(double v, int dim, float *out) {
  * silu(time_embed(t) + label_emb.0.2(silu(label_emb.0.0(vector)))). */
 static void adm_embedding_by_hand(void **s) {
     enum { ADM = 64 + SD_ADM_VALUES * SD_ADM_EMBED, TE = 4 * 32 };
-    sd_shape sh = {48, 32, 1, true, 7.5f, 42};
+    sd_shape sh = {.width = 48, .height = 32, .steps = 1, .guidance = true, .guidance_scale = 7.5f, .seed = 42};
     gk_backend *ref = open_be("ref");
     sd_model *m = load_tiny(ref, &sh, GK_F32);
     gc_err err = {{0}};
@@ -329,7 +329,7 @@ enum { PX = 16, LAT = (PX / 2) * (PX / 2) * 4, IMG = PX * PX * 3 };
 /* The SDXL-shaped tiny model's verified step: cpu within the format's tolerance of ref (the
  * workload's 5e-3 float, 5e-2 quantized), and the image finite and not flat. */
 static void tiny_xl_cpu_follows_ref(void **s) {
-    sd_shape sh = {PX, PX, 1, true, 7.5f, 42};
+    sd_shape sh = {.width = PX, .height = PX, .steps = 1, .guidance = true, .guidance_scale = 7.5f, .seed = 42};
     static float rl[LAT], ri[IMG], cl[LAT], ci[IMG];
     gk_backend *ref = open_be("ref"), *cpu = open_be("cpu");
     static const struct { int type; double tol; } formats[] = {{GK_F32, 5e-3}, {GK_Q8_0, 5e-2}};
@@ -355,7 +355,7 @@ static void tiny_xl_cpu_follows_ref(void **s) {
  * overwriting a layer that runs changes it. */
 static void held_layer_does_not_reach_the_context(void **s) {
     enum { CTX = (32 + 64) * 77 * 2 };
-    sd_shape sh = {PX, PX, 1, true, 7.5f, 42};
+    sd_shape sh = {.width = PX, .height = PX, .steps = 1, .guidance = true, .guidance_scale = 7.5f, .seed = 42};
     gk_backend *ref = open_be("ref");
     sd_model *m = load_tiny(ref, &sh, GK_F32);
     gc_err err = {{0}};
@@ -407,7 +407,7 @@ static void tiny_xl_export_then_load_is_identical(void **s) {
     t = gguf_find_tensor(&f, UNET "input_blocks.3.1.proj_in.weight");   /* res_blocks 1: level 1 is block 3 */
     assert_non_null(t);
     assert_int_equal(t->n_dims, 2);
-    sd_shape sh = {PX, PX, 1, true, 7.5f, 42};
+    sd_shape sh = {.width = PX, .height = PX, .steps = 1, .guidance = true, .guidance_scale = 7.5f, .seed = 42};
     static float l1[LAT], i1[IMG], l2[LAT], i2[IMG];
     gk_backend *cpu = open_be("cpu");
     one_step(cpu, &sh, GK_Q8_0, l1, i1);

@@ -69,9 +69,19 @@ typedef struct sd_shape {
     bool guidance;               /* classifier-free guidance: the UNet runs a batch of 2 */
     float guidance_scale;
     unsigned long seed;          /* initial noise and prompt ids */
+    int batch;                   /* images per generation (0 or 1: one); the UNet runs 2·batch with
+                                  * guidance (conditional entries first, then unconditional), batch
+                                  * without; one prompt's context repeated to every image */
+    int sampler;                 /* SD_EULER (0, the default), SD_EULER_A, SD_DDIM */
 } sd_shape;
 
-/* Width and height the model can run (positive multiples of the down/up-sampling factors). */
+enum { SD_EULER, SD_EULER_A, SD_DDIM, SD_SAMPLERS };
+const char *sd_sampler_name(int sampler);        /* "euler", "euler_a", "ddim"; NULL when unknown */
+int sd_sampler_from_name(const char *name);      /* -1 when unknown */
+
+/* Width and height the model can run (positive multiples of the down/up-sampling factors), the
+ * steps, the batch (1 to SD_MAX_BATCH) and the sampler. */
+#define SD_MAX_BATCH 64
 int sd_shape_check(const sd_config *c, const sd_shape *s, gc_err *err);
 
 /* ---- the model (sd_model.c) ------------------------------------------------------------------ */
@@ -130,8 +140,11 @@ int sd_start(sd_model *m, gc_err *err);
 int sd_encode(sd_model *m, gc_err *err);
 int sd_denoise_step(sd_model *m, int step, gc_err *err);
 int sd_decode(sd_model *m, gc_err *err);
-/* Downloads the current latent {W/8 · H/8 · 4} or the decoded image {W · H · 3}, RGB in [−1, 1]
- * planar (as the decoder outputs it), into out (sizes from sd_latent_elems / sd_image_elems). */
+/* Downloads the current latents {W/8 · H/8 · 4} or the decoded images {W · H · 3}, RGB in [−1, 1]
+ * planar (as the decoder outputs it), of every image of the batch one after the other, into out
+ * (sd_images × sd_latent_elems / sd_image_elems: the elements of one image). decode runs the
+ * decoder once per image of the batch. */
+int sd_images(const sd_model *m);
 int64_t sd_latent_elems(const sd_model *m);
 int64_t sd_image_elems(const sd_model *m);
 int sd_read_latent(sd_model *m, float *out, gc_err *err);
@@ -154,5 +167,28 @@ const sd_config *sd_gguf_config(const struct gguf_file *f, gc_err *err);
 void sd_schedule(int steps, float *sigmas, float *timesteps);
 /* Standard normal noise from the seed (a counter-based PRNG: Box–Muller on splitmix64). */
 void sd_noise(float *out, int64_t n, unsigned long seed);
+/* Image `image` of a batch: its initial noise is sd_noise(seed + image) (as stable-diffusion.cpp
+ * seeds image b of a batch with seed + b), so image 0 of any batch is the batch-1 image; the
+ * fresh noise Euler-ancestral adds after step `step` is the same generator started at another
+ * state of (seed + image, step) (sd_sampler.c). */
+void sd_noise_image(float *out, int64_t n, unsigned long seed, int image);
+void sd_step_noise(float *out, int64_t n, unsigned long seed, int image, int step);
+
+/* One sampler step: the UNet sees c_in·x at timestep t, and the latent becomes
+ * x' = a·x + b·eps + c·noise (eps the guided noise prediction, noise fresh standard normal).
+ * Each sampler's own function gives these from its schedule's values (sd_sampler.c). */
+typedef struct sd_step {
+    float t, c_in, a, b, c;
+} sd_step;
+sd_step sd_euler_step(float sigma, float next);
+sd_step sd_euler_a_step(float sigma, float next);
+sd_step sd_ddim_step(double abar, double abar_prev);
+/* The sampler's `steps` steps (out[steps]) and the initial noise's scale (σ_max for the
+ * k-diffusion samplers, 1 for DDIM); -1 when the sampler is unknown. */
+int sd_sampler_plan(int sampler, int steps, sd_step *out, float *x_scale);
+/* DDIM's timesteps as diffusers' DDIMScheduler spaces them for SD ("leading", steps_offset 1):
+ * t[i] = (steps − 1 − i)·⌊1000 / steps⌋ + 1, and ᾱ at each (abar[i]) and at the step's target
+ * t[i] − ⌊1000 / steps⌋ (abar[i + 1]; below 0: ᾱ_0, SD's set_alpha_to_one false). steps ≤ 999. */
+void sd_schedule_ddim(int steps, double *abar, float *timesteps);
 
 #endif

@@ -390,7 +390,8 @@ static int text_layer(sd_model *m, gk_tensor *x, const text_enc *e, int i, gc_er
     return 0;
 }
 
-/* SD 1.x: context entry `which` {768, 77} = final_layer_norm(CLIP-L's last layer). */
+/* SD 1.x: prompt `which`'s context {768, 77} = final_layer_norm(CLIP-L's last layer), into its
+ * first entry (which · N; sd_encode repeats it to the batch's other images). */
 static int text_forward_sd1(sd_model *m, int which, gc_err *err) {
     text_enc e = clip_l(&m->c);
     name_t b;
@@ -399,8 +400,8 @@ static int text_forward_sd1(sd_model *m, int which, gc_err *err) {
     SD_TRY(sd_act(m, &x, e.dim, t, 1, 1, err));
     SD_TRY(text_embed(m, &x, &e, err));
     for (int i = 0; i < e.layers; i++) SD_TRY(text_layer(m, &x, &e, i, err));
-    SD_TRY(sd_view(m, &ctx, &m->p.context, (size_t)(which * e.dim * t) * sizeof(float), (const int64_t[4]){e.dim, t, 1, 1},
-                   NULL, err));
+    SD_TRY(sd_view(m, &ctx, &m->p.context, (size_t)((int64_t)which * m->images * e.dim * t) * sizeof(float),
+                   (const int64_t[4]){e.dim, t, 1, 1}, NULL, err));
     return layer_norm(m, &ctx, &x, nm(b, e.prefix, "final_layer_norm"), err);
 }
 
@@ -456,12 +457,12 @@ static int text_forward_xl(sd_model *m, int which, gc_err *err) {
         SD_TRY(text_layer(m, &xg, &g, i, err));
     }
     /* the two along features: a channel concatenation of {1, 1, C, 77} images */
-    SD_TRY(sd_view(m, &ctx, &m->p.context, (size_t)(which * dc * t) * sizeof(float), (const int64_t[4]){1, 1, dc, t},
-                   NULL, err));
+    SD_TRY(sd_view(m, &ctx, &m->p.context, (size_t)((int64_t)which * m->images * dc * t) * sizeof(float),
+                   (const int64_t[4]){1, 1, dc, t}, NULL, err));
     SD_TRY(sd_view(m, &a, &xl, 0, (const int64_t[4]){1, 1, l.dim, t}, NULL, err));
     SD_TRY(sd_view(m, &cc, &pen, 0, (const int64_t[4]){1, 1, g.dim, t}, NULL, err));
     SD_RUN(m, gk_concat(m->be, &ctx, &a, &cc), "text context");
-    size_t vec = (size_t)(which * c->adm_ch) * sizeof(float);
+    size_t vec = (size_t)((int64_t)which * m->images * c->adm_ch) * sizeof(float);
     SD_TRY(sd_view(m, &pooled, &m->p.vector, vec, (const int64_t[4]){c->text2_dim, 1, 1, 1}, NULL, err));
     SD_TRY(pooled_text(m, &pooled, &xg, &g, which, err));
     SD_TRY(sd_view(m, &sizes, &m->p.vector, vec + (size_t)c->text2_dim * sizeof(float),
@@ -629,17 +630,22 @@ static int64_t vae_chain_elems(const sd_model *m) {
     return best;
 }
 
-int sd_vae_forward(sd_model *m, gc_err *err) {
+int sd_vae_forward(sd_model *m, int image, gc_err *err) {
     const sd_config *c = &m->c;
     if (!m->planning) m->cursor = m->part_first[SD_PART_VAE];
     m->top = 0;
     const char *P = "first_stage_model";
     name_t b;
     int64_t top_ch = c->vae_ch * c->vae_mult[c->vae_levels - 1];
-    gk_tensor z, zq, o;
+    gk_tensor z, zq, o, lat, img;
+    size_t f = sizeof(float);
+    SD_TRY(sd_view(m, &lat, &m->p.latent, (size_t)(image * m->lw * m->lh * c->latent_ch) * f,
+                   (const int64_t[4]){m->lw, m->lh, c->latent_ch, 1}, NULL, err));
+    SD_TRY(sd_view(m, &img, &m->p.image, (size_t)((int64_t)image * m->s.width * m->s.height * 3) * f,
+                   (const int64_t[4]){m->s.width, m->s.height, 3, 1}, NULL, err));
     SD_TRY(sd_act(m, &z, m->lw, m->lh, c->latent_ch, 1, err));
     SD_TRY(sd_act(m, &zq, m->lw, m->lh, c->latent_ch, 1, err));
-    SD_RUN(m, gk_scale(m->be, &z, &m->p.latent, 1.0f / m->c.latent_scale), "latent scaling");
+    SD_RUN(m, gk_scale(m->be, &z, &lat, 1.0f / m->c.latent_scale), "latent scaling");
     SD_TRY(conv(m, &zq, &z, nm(b, P, "post_quant_conv"), 1, 0, 1, err));
     chain cn;
     SD_TRY(chain_init(m, &cn, vae_chain_elems(m), err));
@@ -674,5 +680,5 @@ int sd_vae_forward(sd_model *m, gc_err *err) {
     SD_TRY(act_like(m, &g, &cn.h, cn.h.ne[2], err));
     SD_TRY(group_norm(m, &g, &cn.h, nm(b, P, "decoder.norm_out"), 1e-6f, err));
     SD_RUN(m, gk_silu(m->be, &g, &g), "VAE out");
-    return conv(m, &m->p.image, &g, nm(b, P, "decoder.conv_out"), 1, 1, 3, err);
+    return conv(m, &img, &g, nm(b, P, "decoder.conv_out"), 1, 1, 3, err);
 }

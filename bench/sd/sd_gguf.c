@@ -17,7 +17,7 @@ static int n_dims(const int64_t ne[4]) {
 
 int sd_export_gguf(const sd_config *c, int wtype, unsigned long seed, const char *path, gc_err *err) {
     int f = (1 << (c->vae_levels - 1)) * (1 << (c->n_levels - 1));
-    sd_shape sh = {f, f, 1, true, 7.5f, seed};   /* the tensors do not depend on the shape */
+    sd_shape sh = {.width = f, .height = f, .steps = 1, .guidance = true, .guidance_scale = 7.5f, .seed = seed};   /* the tensors do not depend on the shape */
     sd_model *m = sd_plan(c, &sh, wtype, err);
     if (!m) return -1;
     gguf_writer w;
@@ -92,7 +92,7 @@ const sd_config *sd_gguf_config(const gguf_file *f, gc_err *err) {
         if (want[0] && strcmp(want, *p)) continue;
         const sd_config *c = sd_preset(*p);
         int fac = (1 << (c->vae_levels - 1)) * (1 << (c->n_levels - 1));
-        sd_shape sh = {fac, fac, 1, true, 7.5f, 1};
+        sd_shape sh = {.width = fac, .height = fac, .steps = 1, .guidance = true, .guidance_scale = 7.5f, .seed = 1};
         sd_model *m = sd_plan(c, &sh, GK_F16, err);
         if (!m) return NULL;
         /* without a preset key, the misfit named is the closest preset's (an SD 1.x file with one

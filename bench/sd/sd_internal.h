@@ -10,16 +10,18 @@
 typedef struct sd_persist {
     gk_tensor ids;               /* I32 {77}: one prompt's token ids */
     gk_tensor kcache, vcache;    /* F32 {the wider encoder's width, 77}: one text layer's keys and values */
-    gk_tensor context;           /* {text_dim (+ text2_dim), 77, B}: conditional, then unconditional */
+    gk_tensor context;           /* {text_dim (+ text2_dim), 77, B}: the conditional prompt's for each
+                                  * image, then the unconditional one's (encoded once, repeated) */
     gk_tensor vector;            /* SDXL: {adm_ch, B}, the UNet's vector conditioning per prompt:
                                   * pooled text, then the size and crop values' embeddings */
     gk_tensor adm_vals;          /* SDXL: F32 {6}: original height, width, crop top, left, target
                                   * height, width (pixels), as sd_xl_base's conditioner orders them */
-    gk_tensor latent;            /* {lw, lh, 4, 1} */
-    gk_tensor unet_in;           /* {lw, lh, 4, B}: the scaled latent, once per batch entry */
+    gk_tensor latent;            /* {lw, lh, 4, N}: one per image */
+    gk_tensor noise;             /* {lw, lh, 4, N}: Euler-ancestral's fresh noise of a step */
+    gk_tensor unet_in;           /* {lw, lh, 4, B}: the scaled latents, once per prompt */
     gk_tensor eps;               /* {lw, lh, 4, B}: the UNet's noise prediction */
     gk_tensor tsteps;            /* F32 {B}: the timestep, once per batch entry */
-    gk_tensor image;             /* {W, H, 3, 1} */
+    gk_tensor image;             /* {W, H, 3, N} */
 } sd_persist;
 
 enum { SD_PART_TEXT, SD_PART_UNET, SD_PART_VAE, SD_PARTS };
@@ -31,7 +33,9 @@ enum { SD_PART_TEXT, SD_PART_UNET, SD_PART_VAE, SD_PARTS };
 struct sd_model {
     sd_config c;
     sd_shape s;
-    int wtype, batch;            /* batch: 2 with guidance, else 1 */
+    int wtype;
+    int images, prompts, batch;  /* images N per generation; prompts 2 with guidance, else 1; the
+                                  * UNet's batch B = prompts · N */
     int lw, lh;                  /* latent width and height */
     /* the tensor list, in the order the forward passes use it */
     sd_tensor_info *ti;
@@ -55,7 +59,8 @@ struct sd_model {
     gk_tensor arena;
     uint64_t top, peak;
     sd_persist p;
-    float *sigmas, *timesteps;   /* steps + 1, steps */
+    sd_step *sched;              /* the sampler's steps (timestep, input scale, update) */
+    float x_scale;               /* the initial noise's scale */
 };
 
 /* The position of prompt `which`'s first end token (its pooled token). sd_run.c */

@@ -144,11 +144,12 @@ static void persist_shapes(sd_model *m) {
     shape_only(&p->context, GK_F32, c->text_dim + c->text2_dim, c->text_ctx, m->batch, 1);
     shape_only(&p->vector, GK_F32, c->adm_ch ? c->adm_ch : 1, m->batch, 1, 1);   /* {1, B}: unused */
     shape_only(&p->adm_vals, GK_F32, SD_ADM_VALUES, 1, 1, 1);
-    shape_only(&p->latent, GK_F32, m->lw, m->lh, c->latent_ch, 1);
+    shape_only(&p->latent, GK_F32, m->lw, m->lh, c->latent_ch, m->images);
+    shape_only(&p->noise, GK_F32, m->lw, m->lh, c->latent_ch, m->images);
     shape_only(&p->unet_in, GK_F32, m->lw, m->lh, c->latent_ch, m->batch);
     shape_only(&p->eps, GK_F32, m->lw, m->lh, c->latent_ch, m->batch);
     shape_only(&p->tsteps, GK_F32, m->batch, 1, 1, 1);
-    shape_only(&p->image, GK_F32, m->s.width, m->s.height, 3, 1);
+    shape_only(&p->image, GK_F32, m->s.width, m->s.height, 3, m->images);
 }
 
 /* Runs each network on shapes, recording its tensors, FLOPs and arena need. */
@@ -159,11 +160,12 @@ static int plan_parts(sd_model *m, gc_err *err) {
         m->top = m->peak = 0;
         int rc = part == SD_PART_TEXT ? sd_text_forward(m, 0, err)
                  : part == SD_PART_UNET ? sd_unet_forward(m, err)
-                                        : sd_vae_forward(m, err);
+                                        : sd_vae_forward(m, 0, err);
         if (rc) return -1;
         m->part_end[part] = m->n_t;
-        /* both prompts go through the encoder; the UNet's guidance batch is in its shapes */
-        m->counts[part].flops = part == SD_PART_TEXT ? m->batch * m->flops : m->flops;
+        /* both prompts go through the encoder (once for the batch); the UNet's batch (guidance
+         * and images) is in its shapes; the decoder's counts are one image's */
+        m->counts[part].flops = part == SD_PART_TEXT ? m->prompts * m->flops : m->flops;
         m->counts[part].arena_bytes = m->peak;
         for (int i = m->part_first[part]; i < m->n_t; i++) m->counts[part].weight_bytes += gk_nbytes(m->ti[i].type, m->ti[i].ne);
     }
@@ -183,15 +185,16 @@ sd_model *sd_plan(const sd_config *c, const sd_shape *s, int wtype, gc_err *err)
     m->c = *c;
     m->s = *s;
     m->wtype = wtype;
-    m->batch = s->guidance ? 2 : 1;
+    m->images = s->batch > 1 ? s->batch : 1;
+    m->prompts = s->guidance ? 2 : 1;
+    m->batch = m->prompts * m->images;
     m->planning = true;
-    m->sigmas = malloc((size_t)(s->steps + 1) * sizeof *m->sigmas);
-    m->timesteps = malloc((size_t)s->steps * sizeof *m->timesteps);
-    if (!m->sigmas || !m->timesteps) {
+    m->sched = malloc((size_t)s->steps * sizeof *m->sched);
+    if (!m->sched) {
         sd_free(m);
         return gc_errf(err, "out of memory"), NULL;
     }
-    sd_schedule(s->steps, m->sigmas, m->timesteps);
+    sd_sampler_plan(s->sampler, s->steps, m->sched, &m->x_scale);   /* the shape check took the sampler */
     persist_shapes(m);
     if (plan_parts(m, err)) {
         sd_free(m);
@@ -219,6 +222,7 @@ uint64_t sd_weight_bytes(const sd_model *m) {
     return n;
 }
 
+int sd_images(const sd_model *m) { return m->images; }
 int64_t sd_latent_elems(const sd_model *m) { return (int64_t)m->lw * m->lh * m->c.latent_ch; }
 int64_t sd_image_elems(const sd_model *m) { return (int64_t)m->s.width * m->s.height * 3; }
 
@@ -335,11 +339,11 @@ static int alloc_tensor(sd_model *m, gk_tensor *t, int type, const int64_t ne[4]
 }
 
 /* The generation's buffers outside the arena (sd_persist), for allocating and freeing alike. */
-#define SD_PERSIST 11
+#define SD_PERSIST 12
 static int persist_tensors(sd_model *m, gk_tensor **ts) {
     sd_persist *p = &m->p;
     gk_tensor *all[SD_PERSIST] = {&p->ids, &p->kcache, &p->vcache, &p->context, &p->vector, &p->adm_vals,
-                                  &p->latent, &p->unet_in, &p->eps, &p->tsteps, &p->image};
+                                  &p->latent, &p->noise, &p->unet_in, &p->eps, &p->tsteps, &p->image};
     memcpy(ts, all, sizeof all);
     return SD_PERSIST;
 }
@@ -384,9 +388,12 @@ int sd_reshape(sd_model *m, const sd_shape *s, gc_err *err) {
     m->lh = p->lh;
     memcpy(m->counts, p->counts, sizeof m->counts);
     m->p = p->p;   /* shapes only: allocated below */
-    float *sig = m->sigmas, *ts = m->timesteps;
-    m->sigmas = p->sigmas, m->timesteps = p->timesteps;
-    p->sigmas = sig, p->timesteps = ts;
+    m->images = p->images;
+    m->prompts = p->prompts;
+    m->x_scale = p->x_scale;
+    sd_step *sched = m->sched;
+    m->sched = p->sched;
+    p->sched = sched;
     sd_free(p);
     return m->be ? alloc_persist(m, err) : 0;
 }
@@ -417,7 +424,6 @@ void sd_free(sd_model *m) {
     }
     free(m->w);
     free(m->ti);
-    free(m->sigmas);
-    free(m->timesteps);
+    free(m->sched);
     free(m);
 }

@@ -48,5 +48,10 @@ int sd_shape_check(const sd_config *c, const sd_shape *s, gc_err *err) {
         return gc_errf(err, "%s: %d×%d is over the 4096×4096 this workload runs", c->name, s->width, s->height);
     if (s->steps < 1 || s->steps > 1000)
         return gc_errf(err, "%s: steps must be 1 to 1000 (got %d)", c->name, s->steps);
+    if (s->batch < 0 || s->batch > SD_MAX_BATCH)
+        return gc_errf(err, "%s: batch must be 1 to %d (got %d)", c->name, SD_MAX_BATCH, s->batch);
+    if (!sd_sampler_name(s->sampler)) return gc_errf(err, "%s: unknown sampler %d", c->name, s->sampler);
+    if (s->sampler == SD_DDIM && s->steps > 999)   /* leading spacing + steps_offset 1 would reach t = 1000 */
+        return gc_errf(err, "%s: ddim takes at most 999 steps (got %d)", c->name, s->steps);
     return 0;
 }

@@ -1,9 +1,11 @@
 /* image: Stable Diffusion image generation, measured as people quote it.
  *
- * Phases: text-encode (both prompts through CLIP's text transformer; unit prompt), unet-step
- * (one Euler step of the UNet with classifier-free guidance: the it/s people quote; unit it),
- * vae-decode (the latent to pixels; unit decode), and generation (start, text encode, every
- * step, decode; unit image — what reports price).
+ * Phases: text-encode (both prompts through CLIP's text transformer, once for the batch; unit
+ * prompt), unet-step (one sampler step of the UNet with classifier-free guidance over the whole
+ * batch — 2·N entries — : the it/s people quote, per step of the batch, not per image; unit it),
+ * vae-decode (every image's latent to pixels; unit decode, N of them a run), and generation
+ * (start, text encode, every step, decode: N images a run; unit image — what reports price, so
+ * a batch's time is divided among its images).
  *
  * Verification (once per case, before any timing): the same weights on the scalar ref backend
  * and on the case's backend, both at a reduced size (the latent 8 × 8 for sd1.5), run the text
@@ -12,8 +14,9 @@
  *
  * Quality (once per case, quantized or bf16 weights): the whole generation at the case's size
  * beside the same one with F32 weights (F16 above 1B parameters) on the same backend: PSNR of
- * the decoded image and the relative error of the final latent. --save-images DIR writes the
- * image a generation made as a PNG (noise-like with synthetic weights). Beside the unet-step and
+ * the decoded images and the relative error of the final latents. --save-images DIR writes the
+ * images a generation made as PNGs, each with its index in the batch (noise-like with synthetic
+ * weights). Beside the unet-step and
  * vae-decode figures, the FMA peak probed in the same run, and their fraction of it. */
 #include <math.h>
 #include <stdio.h>
@@ -102,6 +105,10 @@ static int shape_of(const gc_case *c, const sd_config *cfg, sd_shape *s, gc_err 
     const char *scale = gc_case_param(c, "guidance-scale");
     s->guidance_scale = scale ? strtof(scale, NULL) : 7.5f;
     s->seed = c->opt->seed;
+    s->batch = (int)gc_case_param_int(c, "batch", 1);
+    const char *sampler = gc_case_param(c, "sampler");
+    s->sampler = sampler ? sd_sampler_from_name(sampler) : SD_EULER;
+    if (s->sampler < 0) return gc_errf(err, "image: unknown sampler %s", sampler);
     return sd_shape_check(cfg, s, err);
 }
 
@@ -124,13 +131,15 @@ static int parse_quant(const gc_case *c, int *wtype, gc_err *err) {
 }
 
 /* The verification shape: the smallest latent the model's down and up sampling allow, at least
- * 8 × 8; one step with the case's guidance. */
+ * 8 × 8; one step with the case's guidance, sampler and batch — of a 1-step schedule, or for
+ * Euler-ancestral and DDIM the first of 3 (Euler-ancestral's one step to σ = 0 adds no noise;
+ * from σ_max to the middle, 14.6 to 1.62, it adds σ_up 1.61). */
 static sd_shape verify_shape(const sd_config *c, const sd_shape *s) {
     int f = (1 << (c->vae_levels - 1)) * (1 << (c->n_levels - 1)), px = f;
     while (px / (1 << (c->vae_levels - 1)) < 8) px += f;
     sd_shape v = *s;
     v.width = v.height = px;
-    v.steps = 1;
+    v.steps = s->sampler == SD_EULER ? 1 : 3;
     return v;
 }
 
@@ -170,7 +179,7 @@ static int verify_case(sd_case *s, gc_err *err) {
     /* the weights made on the case's threads (the same values for any count); ref runs on one */
     int rc = ref && !sd_load_from(ref, rbe, s->have_file ? &s->file : NULL, s->seed, s->threads, err) ? 0 : -1;
     rc = rc ? rc : sd_reshape(s->m, &vs, err);
-    int64_t nl = rc ? 0 : sd_latent_elems(ref), ni = rc ? 0 : sd_image_elems(ref);
+    int64_t nl = rc ? 0 : sd_latent_elems(ref) * sd_images(ref), ni = rc ? 0 : sd_image_elems(ref) * sd_images(ref);
     float *buf = rc ? NULL : malloc((size_t)(2 * (nl + ni)) * sizeof *buf);
     if (!rc && !buf) rc = gc_errf(err, "image: out of memory for verification");
     if (!rc) rc = small_run(ref, buf, buf + nl, err) || small_run(s->m, buf + nl + ni, buf + 2 * nl + ni, err) ? -1 : 0;
@@ -178,8 +187,9 @@ static int verify_case(sd_case *s, gc_err *err) {
         double el = rel_err(buf, buf + nl + ni, nl), ei = rel_err(buf + nl, buf + 2 * nl + ni, ni), tol = tolerance(s->be, s->wtype);
         v->ok = el <= tol && ei <= tol;
         snprintf(v->detail, sizeof v->detail,
-                 "%d×%d, one guided step and the decoder vs the ref backend: latent max rel err %.3g, pixels %.3g "
-                 "(tolerance %.3g)", vs.width, vs.height, el, ei, tol);
+                 "%d×%d%s, one guided %s step and the decoder vs the ref backend: latent max rel err %.3g, pixels %.3g "
+                 "(tolerance %.3g)", vs.width, vs.height, vs.batch > 1 ? " (the batch)" : "", sd_sampler_name(vs.sampler),
+                 el, ei, tol);
         gc_kv_add(v->vals, &v->n_vals, GC_MAX_KV, "max_rel_err", fmax(el, ei));
         gc_kv_add(v->vals, &v->n_vals, GC_MAX_KV, "latent_rel_err", el);
         gc_kv_add(v->vals, &v->n_vals, GC_MAX_KV, "pixel_rel_err", ei);
@@ -281,7 +291,7 @@ static int quality(sd_case *s, gc_err *err) {
     const gk_type_info *t = gk_type_get(s->wtype);
     if ((!t->quantized && s->wtype != GK_BF16) || s->skip_quality) return 0;   /* f32/f16 are the references */
     s->quality_ref_type = quality_ref_type(s->m);
-    int64_t nl = sd_latent_elems(s->m), ni = sd_image_elems(s->m);
+    int64_t nl = sd_latent_elems(s->m) * sd_images(s->m), ni = sd_image_elems(s->m) * sd_images(s->m);
     float *buf = malloc((size_t)(2 * (nl + ni)) * sizeof *buf);
     if (!buf) return gc_errf(err, "image: out of memory for the quality reference");
     sd_model *ref = sd_plan(sd_model_config(s->m), &s->shape, s->quality_ref_type, err);
@@ -299,24 +309,34 @@ static int quality(sd_case *s, gc_err *err) {
     return rc;
 }
 
-/* The image the last generation made, as DIR/<preset>-<quant>-<W>x<H>-<steps>steps-seed<S>.png. */
+/* The images the last generation made, as DIR/<preset>-<quant>-<W>x<H>-<steps>steps-seed<S>.png
+ * (one image: the batch and sampler defaults) or ...-seed<S>-<sampler>-<k>.png, k the image's
+ * index in the batch (its noise from seed + k), otherwise. */
 static void save_image(sd_case *s) {
+    int nimg = sd_images(s->m);
     int64_t n = sd_image_elems(s->m), px = (int64_t)s->shape.width * s->shape.height;
-    float *f = malloc((size_t)n * sizeof *f);
+    float *f = malloc((size_t)(n * nimg) * sizeof *f);
     uint8_t *rgb = malloc((size_t)n);
     gc_err err = {{0}};
-    if (f && rgb && !sd_read_image(s->m, f, &err)) {
+    if (!f || !rgb || sd_read_image(s->m, f, &err)) {
+        fprintf(stderr, "image: --save-images: %s\n", err.msg[0] ? err.msg : "out of memory");
+        nimg = 0;
+    }
+    bool plain = nimg == 1 && s->shape.sampler == SD_EULER;
+    for (int k = 0; k < nimg; k++) {
+        const float *fk = f + k * n;
         for (int64_t i = 0; i < px; i++)   /* planar {W, H, 3}, rows top first, to interleaved RGB */
             for (int c = 0; c < 3; c++)
-                rgb[3 * i + c] = (uint8_t)lround(255 * (fmax(-1, fmin(1, f[c * px + i])) + 1) / 2);
-        char path[1200];
-        snprintf(path, sizeof path, "%s/%s-%s-%dx%d-%dsteps-seed%lu.png", s->save_dir, sd_model_config(s->m)->name,
-                 gk_type_name(s->wtype), s->shape.width, s->shape.height, s->shape.steps, s->seed);
-        if (gc_mkdirs(s->save_dir, &err) || gc_write_png(path, rgb, s->shape.width, s->shape.height, &err))
+                rgb[3 * i + c] = (uint8_t)lround(255 * (fmax(-1, fmin(1, fk[c * px + i])) + 1) / 2);
+        char path[1200], tail[64] = "";
+        if (!plain) snprintf(tail, sizeof tail, "-%s-%d", sd_sampler_name(s->shape.sampler), k);
+        snprintf(path, sizeof path, "%s/%s-%s-%dx%d-%dsteps-seed%lu%s.png", s->save_dir, sd_model_config(s->m)->name,
+                 gk_type_name(s->wtype), s->shape.width, s->shape.height, s->shape.steps, s->seed, tail);
+        if (gc_mkdirs(s->save_dir, &err) || gc_write_png(path, rgb, s->shape.width, s->shape.height, &err)) {
             fprintf(stderr, "image: --save-images: %s\n", err.msg);
-        else fprintf(stderr, "image: wrote %s\n", path);
-    } else {
-        fprintf(stderr, "image: --save-images: %s\n", err.msg[0] ? err.msg : "out of memory");
+            break;
+        }
+        fprintf(stderr, "image: wrote %s\n", path);
     }
     free(f);
     free(rgb);
@@ -325,11 +345,14 @@ static void save_image(sd_case *s) {
 static void declare_phases(const sd_case *s, gc_phase *ph, int *n) {
     static const char *const units[] = {"prompt", "it", "decode", "image"};
     sd_counts t = sd_counts_text(s->m), u = sd_counts_step(s->m), d = sd_counts_decode(s->m);
-    int batch = s->shape.guidance ? 2 : 1, steps = s->shape.steps;
-    double flops[] = {t.flops, u.flops, d.flops, t.flops + steps * u.flops + d.flops};
-    double bytes[] = {(double)batch * t.weight_bytes, (double)u.weight_bytes, (double)d.weight_bytes,
-                      (double)batch * t.weight_bytes + (double)steps * u.weight_bytes + (double)d.weight_bytes};
-    double work[] = {batch, 1, 1, 1};
+    /* prompts: the text encoder's passes; images: the decoder's passes of a generation; one
+     * UNet pass a step runs the whole batch */
+    int prompts = s->shape.guidance ? 2 : 1, steps = s->shape.steps, images = sd_images(s->m);
+    double flops[] = {t.flops, u.flops, images * d.flops, t.flops + steps * u.flops + images * d.flops};
+    double bytes[] = {(double)prompts * t.weight_bytes, (double)u.weight_bytes, (double)images * d.weight_bytes,
+                      (double)prompts * t.weight_bytes + (double)steps * u.weight_bytes +
+                          (double)images * d.weight_bytes};
+    double work[] = {prompts, 1, images, images};
     *n = 0;
     for (int p = PH_TEXT; p <= PH_GENERATION; p++) {
         gc_phase *x = &ph[(*n)++];
@@ -446,7 +469,7 @@ static void image_finish(void *state, int phase, gc_metrics *mt) {
     gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, "width", s->shape.width);
     gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, "height", s->shape.height);
     gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, "steps", s->shape.steps);
-    gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, "images", 1);
+    gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, "images", sd_images(s->m));
     gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, "peak_rss_bytes", (double)gc_peak_rss_bytes());
     if (s->have_quality) {
         gc_kv_add(mt->vals, &mt->n_vals, GC_MAX_KV, "psnr_db", s->psnr_db);
@@ -481,16 +504,18 @@ static void image_describe(const gc_case *c) {
     sd_counts t = sd_counts_text(m), u = sd_counts_step(m), d = sd_counts_decode(m);
     uint64_t arena = t.arena_bytes > u.arena_bytes ? t.arena_bytes : u.arena_bytes;
     arena = arena > d.arena_bytes ? arena : d.arena_bytes;
-    printf("    model %s: %.3f B parameters, weights %s: %.3f GB; %d×%d, %d steps, guidance %s (scale %g)\n", cfg->name,
-           sd_param_count(m) / 1e9, c->quant, sd_weight_bytes(m) / 1e9, sh.width, sh.height, sh.steps,
-           sh.guidance ? "on" : "off", sh.guidance_scale);
+    int n = sd_images(m);
+    printf("    model %s: %.3f B parameters, weights %s: %.3f GB; %d×%d, %d image%s, %d %s steps, guidance %s (scale %g)\n",
+           cfg->name, sd_param_count(m) / 1e9, c->quant, sd_weight_bytes(m) / 1e9, sh.width, sh.height, n,
+           n == 1 ? "" : "s", sh.steps, sd_sampler_name(sh.sampler), sh.guidance ? "on" : "off", sh.guidance_scale);
     /* the need as set-up counts it, for the CPU backends (where weights take host memory) */
     bool is_ref = !strcmp(c->backend, "ref"), host = is_ref || !strcmp(c->backend, "cpu");
     mem_need need = {0, 0};
     gc_err mem = {{0}};
     host_need(m, &sh, wtype, host, is_ref, &need, &err);
-    printf("    FLOPs: text encode %.3g G, one UNet step %.4g G, decode %.4g G, a generation %.4g T; activations %.3f GB\n",
-           t.flops / 1e9, u.flops / 1e9, d.flops / 1e9, (t.flops + sh.steps * u.flops + d.flops) / 1e12, arena / 1e9);
+    printf("    FLOPs: text encode %.3g G, one UNet step%s %.4g G, decode%s %.4g G, a generation %.4g T; activations %.3f GB\n",
+           t.flops / 1e9, n > 1 ? " (the batch)" : "", u.flops / 1e9, n > 1 ? " (the batch)" : "", n * d.flops / 1e9,
+           (t.flops + sh.steps * u.flops + n * d.flops) / 1e12, arena / 1e9);
     printf("    memory: model %.2f GB; host memory with the ref copy to verify %.2f GB%s", model_bytes(m) / 1e9,
            need.verify / 1e9, llm_check_memory("it", need.verify, &mem) ? " (does not fit: refused)" : "");
     if (need.quality)
@@ -538,13 +563,17 @@ static const gc_param params[] = {
     {.name = "height", .kind = GC_PARAM_INT, .lo = 0, .hi = 4096, .same_as = "width", .metavar = "PX",
      .help = "image height in pixels"},
     {.name = "steps", .kind = GC_PARAM_INT, .lo = 1, .hi = 1000, .def = "20", .quick_max = 2, .metavar = "N",
-     .help = "denoising steps (Euler)"},
+     .help = "denoising steps (ddim: at most 999)"},
+    {.name = "sampler", .kind = GC_PARAM_STRING, .choices = "euler,euler_a,ddim", .def = "euler",
+     .metavar = "NAME", .help = "euler, euler_a (Euler-ancestral, seeded noise each step) or ddim (eta 0)"},
+    {.name = "batch", .kind = GC_PARAM_INT, .lo = 1, .hi = SD_MAX_BATCH, .def = "1", .metavar = "N",
+     .help = "images per generation (the UNet runs 2N with guidance); priced per image"},
     {.name = "guidance", .kind = GC_PARAM_INT, .lo = 0, .hi = 1, .def = "1", .metavar = "0|1",
      .help = "classifier-free guidance (a batch of 2 through the UNet)"},
     {.name = "guidance-scale", .kind = GC_PARAM_DOUBLE, .lo = 0, .hi = 100, .def = "7.5", .metavar = "S",
      .help = "guidance scale"},
     {.name = "save-images", .kind = GC_PARAM_STRING, .output_only = true, .metavar = "DIR",
-     .help = "write the generated image as a PNG in DIR"},
+     .help = "write the generated images as PNGs in DIR"},
     {.name = "model", .kind = GC_PARAM_STRING, .names_preset = true, .check = check_model, .metavar = "FILE",
      .help = "a Stable Diffusion GGUF file (stable-diffusion.cpp's layout) instead of the synthetic preset"},
     {.name = NULL},
