@@ -205,11 +205,13 @@ static int verify_case(sd_case *s, gc_err *err) {
 /* The quality reference's format: F32, F16 above 1B parameters. */
 static int quality_ref_type(const sd_model *m) { return sd_param_count(m) > 1000000000LL ? GK_F16 : GK_F32; }
 
-/* The weights and the largest activation arena of a planned model. */
+/* The weights, the largest activation arena of a planned model and the batch's own buffers (its
+ * images, and per image its latent, the step's noise, the UNet's input and output twice). */
 static uint64_t model_bytes(const sd_model *m) {
     sd_counts t = sd_counts_text(m), u = sd_counts_step(m), d = sd_counts_decode(m);
     uint64_t arena = t.arena_bytes > u.arena_bytes ? t.arena_bytes : u.arena_bytes;
-    return sd_weight_bytes(m) + (arena > d.arena_bytes ? arena : d.arena_bytes);
+    uint64_t batch = (uint64_t)sd_images(m) * (uint64_t)(sd_image_elems(m) + 6 * sd_latent_elems(m)) * sizeof(float);
+    return sd_weight_bytes(m) + (arena > d.arena_bytes ? arena : d.arena_bytes) + batch;
 }
 
 /* The host memory a case needs at its peaks: its model where the backend's memory is the host's,
