@@ -4,9 +4,10 @@
  *   token ids -> CLIP text encoder -> context {768, 77}
  *               (SDXL: CLIP-L and OpenCLIP bigG -> context {768 + 1280, 77} and a pooled vector,
  *                which with the image's size and crop makes the UNet's extra "vector" conditioning)
- *   noise latent {W/8, H/8, 4} -> N x [ UNet(latent, t, context) with classifier-free guidance
- *                                      (a batch of 2: conditional, unconditional) -> Euler step ]
- *   -> VAE decoder -> RGB image {W, H, 3}
+ *   noise latents {W/8, H/8, 4, n} -> steps x [ UNet(latents, t, context) with classifier-free
+ *                                      guidance (a batch of 2n: conditional, unconditional) ->
+ *                                      sampler step (Euler, Euler-ancestral or DDIM) ]
+ *   -> VAE decoder, once per image -> RGB images {W, H, 3, n}     (n: the batch, default 1)
  *
  * The architecture is described once, by the code that runs it: every block declares its
  * tensors (stable-diffusion.cpp's / the original checkpoint's names and shapes) through a

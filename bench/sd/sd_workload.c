@@ -567,7 +567,7 @@ static const gc_param params[] = {
     {.name = "steps", .kind = GC_PARAM_INT, .lo = 1, .hi = 1000, .def = "20", .quick_max = 2, .metavar = "N",
      .help = "denoising steps (ddim: at most 999)"},
     {.name = "sampler", .kind = GC_PARAM_STRING, .choices = "euler,euler_a,ddim", .def = "euler",
-     .metavar = "NAME", .help = "euler, euler_a (Euler-ancestral, seeded noise each step) or ddim (eta 0)"},
+     .metavar = "NAME", .help = "Euler, Euler-ancestral (seeded noise each step) or DDIM (eta 0)"},
     {.name = "batch", .kind = GC_PARAM_INT, .lo = 1, .hi = SD_MAX_BATCH, .def = "1", .metavar = "N",
      .help = "images per generation (the UNet runs 2N with guidance); priced per image"},
     {.name = "guidance", .kind = GC_PARAM_INT, .lo = 0, .hi = 1, .def = "1", .metavar = "0|1",
