@@ -26,13 +26,29 @@ static void csv_num(FILE *f, double x, bool known) {
     else fputc(',', f);
 }
 
+/* An endpoint row's latencies (empty cells elsewhere, and where a figure is unknown): the
+ * concurrency level, then TTFT, ITL and end-to-end seconds as median, p90, p99, then tokens/s. */
+static void csv_latency(FILE *f, const rp_latency *l) {
+    bool ep = l->concurrency > 0;
+    if (ep) fprintf(f, "%d,", l->concurrency);
+    else fputc(',', f);
+    const double *q[3] = {l->ttft, l->itl, l->e2e};
+    for (int k = 0; k < 3; k++)
+        for (int i = 0; i < 3; i++) csv_num(f, q[k][i], ep && q[k][i] >= 0);
+    csv_num(f, l->request_tps, ep && l->request_tps > 0);
+    if (ep && l->aggregate_tps > 0) fprintf(f, "%.6g", l->aggregate_tps);
+    fputc('\n', f);
+}
+
 int rp_write_csv(const rp_model *m, const char *path, gc_err *err) {
     gc_memfile mf;
     FILE *f = gc_memfile_open(&mf);
     if (!f) return gc_errf(err, "%s: cannot write: out of memory", path);
     fputs("host,host_name,figure,workload,preset,quant,backend,threads,phase,unit,median_per_s,ci95_low,"
           "ci95_high,cv,n,joules_per_unit,energy_kind,energy_source,usd_per_hour,usd_per_unit,"
-          "usd_per_1000,gco2_per_unit,basis,device,params\n", f);
+          "usd_per_1000,gco2_per_unit,basis,device,params,concurrency,ttft_s_median,ttft_s_p90,ttft_s_p99,"
+          "itl_s_median,itl_s_p90,itl_s_p99,e2e_s_median,e2e_s_p90,e2e_s_p99,request_tokens_per_s,"
+          "aggregate_tokens_per_s\n", f);
     for (int i = 0; i < m->n_rows; i++) {
         const rp_row *r = &m->rows[i];
         const rp_host *h = &m->hosts[r->host];
@@ -63,7 +79,8 @@ int rp_write_csv(const rp_model *m, const char *path, gc_err *err) {
         csv_num(f, c ? c->gco2 : 0, c && c->gco2 >= 0);
         csv_field(f, r->basis, false);
         csv_field(f, r->id.device, false);   /* the identity's newer fields go last: old columns keep their place */
-        csv_field(f, r->id.params, true);
+        csv_field(f, r->id.params, false);
+        csv_latency(f, &r->lat);
     }
     return gc_memfile_commit(&mf, path, err);
 }

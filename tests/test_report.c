@@ -309,8 +309,8 @@ static void schema2_params_and_device(void **s) {
     if (!l) fail_msg("no api cost row with %s", want);
     snprintf(a, sizeof a, "| %s | apple-m1-macbook-air | api-llama3-8b", job);
     if (!table_line(text, "## Break-even", a, "|")) fail_msg("no break-even row of %s against the api", job);
-    assert_non_null(strstr(table, ",basis,device,params\n"));
-    assert_non_null(strstr(table, ",dotprod,\"gen=64,prompt=256\"\n"));
+    assert_non_null(strstr(table, ",basis,device,params,concurrency,"));   /* the endpoint latencies follow */
+    assert_non_null(strstr(table, ",dotprod,\"gen=64,prompt=256\",,,,,,,,,,,,\n"));
     free(text);
     free(table);
     char cmd[128];

@@ -135,6 +135,23 @@ static void tied_to_an_api_profile(void **state) {
     expect(md, "## Energy", "| " JOB_512 " | api-llama3-8b | measured |", "| — | unknown |");
     expect(md, "## Energy", "| llm/llama3-8b/-/generation | api-llama3-8b |", "| — | unknown |");
     assert_null(line_in(md, "## Energy", "api-llama3-8b", "| 5 |"));
+
+    /* report.csv carries the latencies last (seconds): c4's level, TTFT, ITL, e2e, tokens/s */
+    char path[64];
+    snprintf(path, sizeof path, "%s/report.csv", dir);
+    gc_err err;
+    char *csv = gc_read_file(path, NULL, &err);
+    if (!csv) fail_msg("%s", err.msg);
+    assert_non_null(strstr(csv, ",params,concurrency,ttft_s_median,ttft_s_p90,ttft_s_p99,itl_s_median,itl_s_p90,"
+                                "itl_s_p99,e2e_s_median,e2e_s_p90,e2e_s_p99,request_tokens_per_s,"
+                                "aggregate_tokens_per_s\n"));
+    assert_non_null(strstr(csv, ",4,0.3,0.4,0.5,0.005,0.006,0.008,0.625,0.7,0.8,204.8,819.2\n"));
+    /* a row of another workload leaves the twelve cells empty */
+    const char *m1 = strstr(csv, "\napple-m1-macbook-air,");
+    assert_non_null(m1);
+    const char *eol = strchr(m1 + 1, '\n');
+    assert_true(eol - m1 > 12 && !strncmp(eol - 12, ",,,,,,,,,,,,", 12));
+    free(csv);
     free(md);
     remove_dir(dir);
 }
