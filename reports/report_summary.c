@@ -106,14 +106,16 @@ static void add_line(sum_job *s, const char *label, const char *text) {
     snprintf(s->text[s->n++], sizeof s->text[0], "%s", text);
 }
 
+/* Over the same targets as the cost tables: the hosts that ran or project the job, and an api
+ * standing in for its model (a measured endpoint, or a profile's stated rate). */
 static void fastest(const rp_model *m, const rp_job *job, sum_job *s) {
-    int best = -1;
+    const rp_row *r = NULL;
     for (int h = 0; h < m->n_hosts; h++) {
-        int b = job->best[h];
-        if (b >= 0 && (best < 0 || m->rows[b].tput > m->rows[best].tput)) best = b;
+        const rp_row *t = rp_target_row(m, job, h);
+        if (t && strcmp(t->unit, job->unit)) t = NULL;   /* a figure of the job's own unit only */
+        if (t && (!r || t->tput > r->tput)) r = t;
     }
-    if (best < 0) return;
-    const rp_row *r = &m->rows[best];
+    if (!r) return;
     char tag[128], t[48], line[400];
     rp_host_tag(m, r->host, tag, sizeof tag);
     fmt_seconds(t, sizeof t, 1.0 / r->tput);

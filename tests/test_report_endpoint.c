@@ -119,6 +119,9 @@ static void tied_to_an_api_profile(void **state) {
     assert_null(line_in(md, "## Throughput", "api-llama3-8b", "| profile |"));
     assert_null(strstr(md, "api-llama3-8b (profile figures)"));
     assert_null(strstr(md, "$0.0358"));
+    /* and the summary's fastest target for that job is the api's measured figure (0.5 s) */
+    assert_non_null(strstr(md, "**llama3-8b q4_0: one generation = 512-token prompt + 128 new tokens**\n\n"
+                               "- Fastest: api-llama3-8b — 0.5 s per generation (measured)\n"));
     expect(md, "## Cost at a month's volume", "| llama3-8b q4_0 | api-llama3-8b | measured | 1,000 |",
            "| $0.0359 | $0.0359 |");
     expect(md, "## Cheapest target at each volume", "| llama3-8b q4_0 | 1,000 | apple-m1-macbook-air |",
