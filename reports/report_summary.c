@@ -59,9 +59,8 @@ void rp_job_title(const rp_model *m, const rp_job *job, char *b, size_t n) {
         char p[16] = "?", g[16] = "?";
         int level = 0;
         rp_param_or_default(id, "prompt", p, sizeof p), rp_param_or_default(id, "gen", g, sizeof g);
-        for (int k = 0; k < m->n_hosts && !level; k++)
+        for (int k = 0; k < m->n_hosts && !level; k++)   /* every endpoint row has its level (rp_endpoint_row) */
             if (job->best[k] >= 0) level = m->rows[job->best[k]].lat.concurrency;
-        if (!level && sscanf(id->phase, "c%d", &level) != 1) level = 0;
         snprintf(b, n, "%s: one generation = %s-token prompt + %s new tokens at concurrency %d", what, p, g, level);
     } else if (!strcmp(job->unit, "generation") && prompt > 0 && gen > 0)
         snprintf(b, n, "%s: one generation = %.0f-token prompt + %.0f new tokens", what, prompt, gen);

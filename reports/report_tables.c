@@ -167,12 +167,14 @@ static int throughput_table(const rp_model *m, rp_table **ts, int *n) {
         gc_job_key(&r->id, key, sizeof key);
         snprintf(job, sizeof job, "%s (%s)", key, r->unit);
         host_tag(m, r->host, host, sizeof host);
-        if (r->how == RP_MEASURED && r->lat.concurrency > 0) {   /* an API timed from its client */
-            snprintf(cfg, sizeof cfg, "endpoint (%.60s), %d at once", r->id.device[0] ? r->id.device : "?",
-                     r->lat.concurrency);
+        if (r->how == RP_MEASURED) {
             snprintf(ci, sizeof ci, "%s … %s", num(a, r->lo), num(b, r->hi));
             snprintf(cv, sizeof cv, "%.1f%%", 100 * r->cv);
             snprintf(nn, sizeof nn, "%d", r->n);
+        }
+        if (r->how == RP_MEASURED && r->lat.concurrency > 0) {   /* an API timed from its client */
+            snprintf(cfg, sizeof cfg, "endpoint (%.60s), %d at once", r->id.device[0] ? r->id.device : "?",
+                     r->lat.concurrency);
             char t[32], l[32];
             snprintf(note, sizeof note, "%.100s%sTTFT %s ms, ITL %s ms (medians, Endpoint latency)%s%s",
                      r->basis, r->basis[0] ? "; " : "",
@@ -182,9 +184,6 @@ static int throughput_table(const rp_model *m, rp_table **ts, int *n) {
         } else if (r->how == RP_MEASURED) {
             snprintf(cfg, sizeof cfg, "%s%s%s%s × %d", r->id.backend, r->id.device[0] ? " (" : "", r->id.device,
                      r->id.device[0] ? ")" : "", r->id.threads);
-            snprintf(ci, sizeof ci, "%s … %s", num(a, r->lo), num(b, r->hi));
-            snprintf(cv, sizeof cv, "%.1f%%", 100 * r->cv);
-            snprintf(nn, sizeof nn, "%d", r->n);
             snprintf(note, sizeof note, "%s%s", r->best ? "fastest here" : "",
                      r->high_spread ? (r->best ? "; HIGH SPREAD" : "HIGH SPREAD") : "");
         } else {
