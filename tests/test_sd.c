@@ -17,6 +17,7 @@
 #include "bench/llm/llm.h"
 #include "bench/sd/sd.h"
 #include "bench/workload.h"
+#include "tests/sd_test_util.h"
 
 static sd_model *plan(const char *preset, int px, int wtype) {
     sd_shape s = {.width = px, .height = px, .steps = 20, .guidance = true, .guidance_scale = 7.5f, .seed = 42};
@@ -24,22 +25,6 @@ static sd_model *plan(const char *preset, int px, int wtype) {
     sd_model *m = sd_plan(sd_preset(preset), &s, wtype, &err);
     if (!m) fail_msg("%s", err.msg);
     return m;
-}
-
-static int64_t params_with_prefix(const sd_model *m, const char *prefix) {
-    int64_t n = 0;
-    for (int i = 0; i < sd_tensor_count(m); i++) {
-        const sd_tensor_info *t = sd_tensor_at(m, i);
-        if (!strncmp(t->name, prefix, strlen(prefix))) n += t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3];
-    }
-    return n;
-}
-
-static const sd_tensor_info *find(const sd_model *m, const char *name) {
-    for (int i = 0; i < sd_tensor_count(m); i++)
-        if (!strcmp(sd_tensor_at(m, i)->name, name)) return sd_tensor_at(m, i);
-    fail_msg("no tensor %s", name);
-    return NULL;
 }
 
 /* SD 1.5: UNet 859,520,964 parameters, CLIP ViT-L/14's text model 123,060,480, the VAE's decoder
@@ -244,14 +229,6 @@ static void batch_noise(void **s) {
 
 /* ---- generating: sd-tiny on the ref and cpu backends ---- */
 
-static gk_backend *open_be(const char *name) {
-    char why[256];
-    gk_backend_opts o = {.n_threads = 2};
-    gk_backend *b = gk_backend_open(name, &o, why, sizeof why);
-    if (!b) fail_msg("%s: %s", name, why);
-    return b;
-}
-
 /* A whole small generation; the latents after the last step and the pixels (every image of the
  * batch) into out. */
 static void generate(gk_backend *be, const sd_shape *sh, int wtype, float *latent, float *image) {
@@ -262,15 +239,6 @@ static void generate(gk_backend *be, const sd_shape *sh, int wtype, float *laten
         if (sd_denoise_step(m, i, &err)) fail_msg("%s", err.msg);
     if (sd_read_latent(m, latent, &err) || sd_decode(m, &err) || sd_read_image(m, image, &err)) fail_msg("%s", err.msg);
     sd_free(m);
-}
-
-static double rel_err(const float *ref, const float *x, int n) {
-    double e = 0, top = 0;
-    for (int i = 0; i < n; i++) {
-        e = fmax(e, fabs((double)x[i] - ref[i]));
-        top = fmax(top, fabs((double)ref[i]));
-    }
-    return e / top;
 }
 
 enum { PX = 16, LAT = (PX / 2) * (PX / 2) * 4, IMG = PX * PX * 3 };
@@ -293,12 +261,7 @@ static void cpu_follows_ref(void **s) {
     generate(cpu, &sh, GK_Q8_0, cl2, ci2);
     assert_memory_equal(cl, cl2, sizeof cl);
     assert_memory_equal(ci, ci2, sizeof ci);
-    float lo = ci[0], hi = ci[0];
-    for (int i = 0; i < IMG; i++) {
-        assert_true(isfinite(ci[i]));
-        lo = fminf(lo, ci[i]), hi = fmaxf(hi, ci[i]);
-    }
-    assert_true(hi > lo);
+    expect_a_picture(ci, IMG);
     gk_backend_close(ref);
     gk_backend_close(cpu);
 }

@@ -18,6 +18,7 @@
 #include "bench/sd/sd_blocks.h"
 #include "bench/sd/sd_internal.h"
 #include "bench/workload.h"
+#include "tests/sd_test_util.h"
 
 static sd_model *plan_cfg(const sd_config *c, int w, int h, int wtype) {
     sd_shape s = {.width = w, .height = h, .steps = 20, .guidance = true, .guidance_scale = 7.5f, .seed = 42};
@@ -25,27 +26,6 @@ static sd_model *plan_cfg(const sd_config *c, int w, int h, int wtype) {
     sd_model *m = sd_plan(c, &s, wtype, &err);
     if (!m) fail_msg("%s", err.msg);
     return m;
-}
-
-static int64_t params_with_prefix(const sd_model *m, const char *prefix) {
-    int64_t n = 0;
-    for (int i = 0; i < sd_tensor_count(m); i++) {
-        const sd_tensor_info *t = sd_tensor_at(m, i);
-        if (!strncmp(t->name, prefix, strlen(prefix))) n += t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3];
-    }
-    return n;
-}
-
-static int index_of(const sd_model *m, const char *name) {
-    for (int i = 0; i < sd_tensor_count(m); i++)
-        if (!strcmp(sd_tensor_at(m, i)->name, name)) return i;
-    return -1;
-}
-
-static const sd_tensor_info *find(const sd_model *m, const char *name) {
-    int i = index_of(m, name);
-    if (i < 0) fail_msg("no tensor %s", name);
-    return sd_tensor_at(m, i);
 }
 
 #define UNET "model.diffusion_model."
@@ -203,14 +183,6 @@ static const sd_config tiny_xl = {
     .latent_scale = 0.13025f, .default_px = 1024, .vae_ch = 16, .vae_mult = {1, 2}, .vae_levels = 2,
     .vae_res_blocks = 1};
 
-static gk_backend *open_be(const char *name) {
-    char why[256];
-    gk_backend_opts o = {.n_threads = 2};
-    gk_backend *b = gk_backend_open(name, &o, why, sizeof why);
-    if (!b) fail_msg("%s: %s", name, why);
-    return b;
-}
-
 static sd_model *load_tiny(gk_backend *be, const sd_shape *sh, int wtype) {
     gc_err err = {{0}};
     sd_model *m = sd_plan(&tiny_xl, sh, wtype, &err);
@@ -305,15 +277,6 @@ static void adm_embedding_by_hand(void **s) {
     gk_backend_close(ref);
 }
 
-static double rel_err(const float *ref, const float *x, int64_t n) {
-    double e = 0, top = 0;
-    for (int64_t i = 0; i < n; i++) {
-        e = fmax(e, fabs((double)x[i] - ref[i]));
-        top = fmax(top, fabs((double)ref[i]));
-    }
-    return e / top;
-}
-
 /* Encode, one guided step and the decoder; the latent and the pixels into out. */
 static void one_step(gk_backend *be, const sd_shape *sh, int wtype, float *latent, float *image) {
     gc_err err = {{0}};
@@ -341,12 +304,7 @@ static void tiny_xl_cpu_follows_ref(void **s) {
             fail_msg("%s: latent rel err %.3g, pixels %.3g (tolerance %.3g)", gk_type_name(formats[f].type), el, ei,
                      formats[f].tol);
     }
-    float lo = ci[0], hi = ci[0];
-    for (int i = 0; i < IMG; i++) {
-        assert_true(isfinite(ci[i]));
-        lo = fminf(lo, ci[i]), hi = fmaxf(hi, ci[i]);
-    }
-    assert_true(hi > lo);
+    expect_a_picture(ci, IMG);
     gk_backend_close(ref);
     gk_backend_close(cpu);
 }
