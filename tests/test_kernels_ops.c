@@ -170,26 +170,39 @@ static void check_matmul(pair *p, int wtype, mm_shape s) {
     free(wf), free(x), free(wq);
 }
 
-/* Q4_0 at its extremes: every nibble 0 or 15 (weights -8, +7) and every activation ±amax (the
- * quantised ±127), so the per-block integer sums reach their bounds. The AVX2 packed GEMM sums
- * the vpmaddubsw pairs of a block as int16 (at most 8·2·15·127 = 30480 here): an overflow, or a
- * saturation, would show as a wrong result. Shape: 2 panels + 3 rows, 8 + 8 + 3 columns. */
-static void matmul_q4_0_extremes(pair *p) {
-    const mm_shape s = {256, 35, 19};
-    const size_t wrow = gk_type_bytes(GK_Q4_0, s.k);
+/* Q4_0 and Q8_0 at their extremes: every nibble 0 or 15 (weights -8, +7), every Q8_0 byte -128
+ * or +127, and every activation ±amax (the quantised ±127), so the per-block integer sums reach
+ * their bounds. The AVX2 packed GEMM sums the vpmaddubsw pairs of a block as int16 (at most
+ * 8·2·15·127 = 30480 here), the AVX2 matrix-vector kernel four products a lane (4·15·127), the
+ * Q8_0 dots two (2·128·127 = 32512): an overflow, or a saturation, would show as a wrong result.
+ * Shapes: 2 panels + 3 rows, 8 + 8 + 3 columns; and one column (the matrix-vector kernels) over
+ * 65 blocks (16 groups of four and a tail). */
+static void matmul_extremes_shape(pair *p, int wtype, mm_shape s, int kind0) {
+    const size_t wrow = gk_type_bytes(wtype, s.k), bb = wtype == GK_Q4_0 ? 18 : 34;
     unsigned char *wq = malloc(wrow * (size_t)s.n);
     float *wf = malloc((size_t)(s.k * s.n) * sizeof *wf), *x = malloc((size_t)(s.k * s.m) * sizeof *x);
-    const unsigned char pat[] = {0xff, 0x00, 0x0f, 0xf0};
+    const unsigned char pat4[] = {0xff, 0x00, 0x0f, 0xf0}, pat8[] = {0x80, 0x7f, 0x80, 0x7f};
     for (int64_t r = 0; r < s.n; r++)
         for (int64_t b = 0; b < s.k / 32; b++) {
-            unsigned char *blk = wq + (size_t)r * wrow + (size_t)b * 18;
+            unsigned char *blk = wq + (size_t)r * wrow + (size_t)b * bb;
             blk[0] = 0x00, blk[1] = 0x3c;   /* f16 1.0 */
-            memset(blk + 2, pat[(r + b) % 4], 16);
+            if (wtype == GK_Q4_0) memset(blk + 2, pat4[(r + b) % 4], 16);
+            else for (int i = 0; i < 32; i++) blk[2 + i] = (r + b) % 3 ? pat8[(r + b) % 4] : pat8[i % 2];
         }
-    for (int64_t m = 0; m < s.m; m++)   /* columns: all +2, all -2, then alternating by block */
-        for (int64_t i = 0; i < s.k; i++) x[m * s.k + i] = m % 3 == 0 ? 2.0f : m % 3 == 1 ? -2.0f : (i / 32) % 2 ? 2.0f : -2.0f;
-    check_matmul_data(p, GK_Q4_0, s, wq, wf, x);
+    for (int64_t m = 0; m < s.m; m++) {   /* columns: all +2, all -2, then alternating by block */
+        int kind = (int)((kind0 + m) % 3);
+        for (int64_t i = 0; i < s.k; i++) x[m * s.k + i] = kind == 0 ? 2.0f : kind == 1 ? -2.0f : (i / 32) % 2 ? 2.0f : -2.0f;
+    }
+    check_matmul_data(p, wtype, s, wq, wf, x);
     free(wq), free(wf), free(x);
+}
+
+static void matmul_q4_0_extremes(pair *p) {
+    matmul_extremes_shape(p, GK_Q4_0, (mm_shape){256, 35, 19}, 0);
+    for (int kind = 0; kind < 3; kind++) {
+        matmul_extremes_shape(p, GK_Q4_0, (mm_shape){2080, 37, 1}, kind);
+        matmul_extremes_shape(p, GK_Q8_0, (mm_shape){2080, 37, 1}, kind);
+    }
 }
 
 static void test_matmul_q4_0_extremes(void **state) {

@@ -23,6 +23,11 @@ GK_AVX2_DOT(f16)
 GK_AVX2_DOT(bf16)
 #undef GK_AVX2_DOT
 
+/* Matrix-vector (matvec_avx2.c): the activations prepared once per call, four rows at a time. */
+void gk_avx2_matvec_q4_0(int64_t k, const void *w, size_t w_stride, int64_t nr, const void *xq, float *y);
+void gk_avx2_matvec_q4_1(int64_t k, const void *w, size_t w_stride, int64_t nr, const void *xq, float *y);
+void gk_avx2_matvec_q8_0(int64_t k, const void *w, size_t w_stride, int64_t nr, const void *xq, float *y);
+
 void gk_avx2_sgemm_6x16(int64_t kc, const float *a, const float *b, float *c, int64_t ldc);
 void gk_avx2_sgemm_pack_b(int type, const char *w, size_t wrow, int rows, int64_t k0, int64_t kc, int nr,
                           float *panel);

@@ -5,6 +5,7 @@
 #include "kernels/cpu/x86/avx2.h"
 
 #define QT(act, quant, name, tr, tc) {act, quant, gk_avx2_vec_dot_##name, gk_avx2_dot_tile_##name, tr, tc, NULL}
+#define QM(name) {GK_Q8_0, gk_avx2_quantize_q8_0, gk_avx2_vec_dot_##name, gk_avx2_dot_tile_##name, 4, 4, gk_avx2_matvec_##name}
 #define FT(name) {GK_F32, NULL, gk_avx2_vec_dot_##name, gk_avx2_dot_tile_##name, 2, 4, NULL}
 
 static const gk_ukernels table = {
@@ -13,9 +14,9 @@ static const gk_ukernels table = {
         [GK_F32] = FT(f32),
         [GK_F16] = FT(f16),
         [GK_BF16] = FT(bf16),
-        [GK_Q4_0] = QT(GK_Q8_0, gk_avx2_quantize_q8_0, q4_0, 4, 4),
-        [GK_Q4_1] = QT(GK_Q8_0, gk_avx2_quantize_q8_0, q4_1, 4, 4),
-        [GK_Q8_0] = QT(GK_Q8_0, gk_avx2_quantize_q8_0, q8_0, 4, 4),
+        [GK_Q4_0] = QM(q4_0),
+        [GK_Q4_1] = QM(q4_1),
+        [GK_Q8_0] = QM(q8_0),
         [GK_Q4_K] = QT(GK_Q8_K, gk_avx2_quantize_q8_k, q4_k, 1, 4),
         [GK_Q6_K] = QT(GK_Q8_K, gk_avx2_quantize_q8_k, q6_k, 1, 4),
     },

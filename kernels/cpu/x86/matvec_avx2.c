@@ -1,0 +1,164 @@
+/* Matrix-vector kernels (decode) for the 32-element block formats on AVX2: Q4_0, Q4_1, Q8_0
+ * weights against one row of Q8_0 activations (the gk_matvec_fn contract, microkernels.h).
+ *
+ * Against one vec_dot per row (qdot_avx2.h), everything that depends on the activations alone
+ * is done once per call instead of once per row:
+ *  - the activation bytes are rearranged for the weights' nibble order: per pair of blocks,
+ *    elements 0..15 of both blocks in one register and 16..31 in another, so one 32-byte load
+ *    of two blocks' nibbles gives both halves with one shift and two ANDs;
+ *  - Q4_0's offset (Σ(q-8)·y = Σq·y - 8·Σy) and Q4_1's min term (m·d_x·Σy) are summed per block;
+ *  - the activation scales sit in the lane layout the weights' scales are multiplied into.
+ * Four rows go at once, each from its own quarter of the rows (as the AVX-512 kernel does):
+ * four weight streams per core, and each activation register is loaded once for four rows.
+ * The weight scales of four blocks of a row are converted with one vcvtph2ps.
+ */
+#include "kernels/cpu/x86/avx2.h"
+#include "kernels/cpu/x86/qdot_avx2.h"
+
+#define MV_INLINE static inline __attribute__((always_inline))
+
+enum { MV_GROUP = 4, MV_MAX_GROUPS = 128 };   /* 4 blocks a group; <= 512 blocks a pass (~32 KiB) */
+
+/* The activations of one group of four blocks, prepared for every row. */
+typedef struct mv_act {
+    __m256i y[4];      /* Q8_0: block b's 32 values. Q4_0/Q4_1: [b0 0..15 | b1 0..15], [b0 16..31 | b1 16..31], same for b2, b3 */
+    __m256i off[2];    /* Q4_0: 8·Σy per int32 lane of the dot's layout (pairs b0b1, b2b3) */
+    __m128 dx;         /* the four blocks' d_x */
+    __m128 dxs;        /* Q4_1: d_x·Σy of the four blocks */
+} mv_act;
+
+/* Σ u·y per int32 lane for a pair of blocks: u the unsigned nibbles (lo: elements 0..15 of
+ * both blocks, hi: 16..31), y the matching activations. Four products a lane, |sum| <= 4·15·127
+ * fits int16 before the widening madd. */
+MV_INLINE __m256i mv_pair_dot(__m256i lo, __m256i hi, __m256i ylo, __m256i yhi) {
+    __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, ylo), _mm256_maddubs_epi16(hi, yhi));
+    return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+}
+
+MV_INLINE int32_t mv_hsum128(__m128i v) {
+    v = _mm_add_epi32(v, _mm_unpackhi_epi64(v, v));
+    return _mm_cvtsi128_si32(_mm_add_epi32(v, _mm_shuffle_epi32(v, 1)));
+}
+
+MV_INLINE void mv_prepare(int fmt, const uint8_t *x, int64_t ng, mv_act *a) {
+    for (int64_t g = 0; g < ng; g++, x += MV_GROUP * GK_Q8_0_BYTES) {
+        mv_act *p = &a[g];
+        p->dx = qd_f16x4s(x, GK_Q8_0_BYTES);
+        if (fmt == QF_Q8_0) {
+            for (int b = 0; b < 4; b++) p->y[b] = qd_act(x + b * GK_Q8_0_BYTES);
+            continue;
+        }
+        float sy[4];
+        for (int pr = 0; pr < 2; pr++) {
+            const uint8_t *b0 = x + 2 * pr * GK_Q8_0_BYTES + 2, *b1 = b0 + GK_Q8_0_BYTES;
+            __m256i ylo = _mm256_loadu2_m128i((const __m128i *)b1, (const __m128i *)b0);
+            __m256i yhi = _mm256_loadu2_m128i((const __m128i *)(b1 + 16), (const __m128i *)(b0 + 16));
+            p->y[2 * pr] = ylo, p->y[2 * pr + 1] = yhi;
+            const __m256i eight = _mm256_set1_epi8(8);
+            p->off[pr] = mv_pair_dot(eight, eight, ylo, yhi);
+            __m256i s = mv_pair_dot(_mm256_set1_epi8(1), _mm256_set1_epi8(1), ylo, yhi);
+            sy[2 * pr] = (float)mv_hsum128(_mm256_castsi256_si128(s));   /* lanes 0..3: b0, 4..7: b1 */
+            sy[2 * pr + 1] = (float)mv_hsum128(_mm256_extracti128_si256(s, 1));
+        }
+        p->dxs = _mm_mul_ps(p->dx, _mm_loadu_ps(sy));
+    }
+}
+
+/* [s_lane | s_lane+1] broadcast over four lanes each: the scales of a pair of blocks. */
+MV_INLINE __m256 mv_pair_scale(__m128 s, int pair) {
+    const __m256i idx = pair ? _mm256_setr_epi32(2, 2, 2, 2, 3, 3, 3, 3) : _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1);
+    return _mm256_permutevar8x32_ps(_mm256_castps128_ps256(s), idx);
+}
+
+/* One row's group of four blocks at w, added into acc (and Q4_1's min term into accm). */
+MV_INLINE __m256 mv_group(int fmt, const uint8_t *w, const mv_act *a, __m256 acc, __m128 *accm) {
+    const size_t wb = qd_bytes(fmt);
+    const __m128 s = _mm_mul_ps(qd_f16x4s(w, wb), a->dx);   /* d_w·d_x of the four blocks */
+    if (fmt == QF_Q8_0) {
+        for (int b = 0; b < 4; b++) {
+            __m256i d = gk_dot_i8(_mm256_loadu_si256((const __m256i *)(w + b * wb + 2)), a->y[b]);
+            acc = _mm256_fmadd_ps(qd_lane(s, b), _mm256_cvtepi32_ps(d), acc);
+        }
+        return acc;
+    }
+    const size_t qo = fmt == QF_Q4_0 ? 2 : 4;
+    const __m256i m = _mm256_set1_epi8(0x0f);
+    for (int pr = 0; pr < 2; pr++) {
+        const uint8_t *q0 = w + 2 * pr * wb + qo;
+        __m256i q = _mm256_loadu2_m128i((const __m128i *)(q0 + wb), (const __m128i *)q0);
+        __m256i lo = _mm256_and_si256(q, m), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m);
+        __m256i d = mv_pair_dot(lo, hi, a->y[2 * pr], a->y[2 * pr + 1]);
+        if (fmt == QF_Q4_0) d = _mm256_sub_epi32(d, a->off[pr]);
+        acc = _mm256_fmadd_ps(mv_pair_scale(s, pr), _mm256_cvtepi32_ps(d), acc);
+    }
+    if (fmt == QF_Q4_1) *accm = _mm_fmadd_ps(qd_f16x4s(w + 2, wb), a->dxs, *accm);
+    return acc;
+}
+
+/* Four rows over ng groups. */
+MV_INLINE void mv_rows4(int fmt, int64_t ng, const uint8_t *const w[4], const mv_act *a, float out[4]) {
+    const size_t gb = MV_GROUP * qd_bytes(fmt);
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    __m128 accm[4] = {_mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps()};
+    for (int64_t g = 0; g < ng; g++) {
+#pragma GCC unroll 4
+        for (int r = 0; r < 4; r++) {
+            gk_prefetch_ahead(w[r] + g * gb, gb > 128 ? 3 : 2);   /* 72, 80 or 136 bytes a group */
+            acc[r] = mv_group(fmt, w[r] + g * gb, &a[g], acc[r], &accm[r]);
+        }
+    }
+    for (int r = 0; r < 4; r++) {
+        __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc[r]), _mm256_extractf128_ps(acc[r], 1));
+        s = _mm_add_ps(s, accm[r]);
+        s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        out[r] = _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+    }
+}
+
+/* y[r] (+)= row r · x over ng groups, rows r < nr: row i of each quarter together (rows past nr
+ * repeat row 0 and are not stored). */
+MV_INLINE void mv_pass(int fmt, int64_t ng, const uint8_t *w, size_t w_stride, int64_t nr, const mv_act *a, float *y,
+                    bool accumulate) {
+    const int64_t q = (nr + 3) / 4;
+    for (int64_t i = 0; i < q; i++) {
+        const uint8_t *rows[4];
+        float v[4];
+        for (int r = 0; r < 4; r++) rows[r] = w + (size_t)(r * q + i < nr ? r * q + i : 0) * w_stride;
+        mv_rows4(fmt, ng, rows, a, v);
+        for (int r = 0; r < 4; r++) {
+            int64_t row = r * q + i;
+            if (row < nr) y[row] = accumulate ? y[row] + v[r] : v[r];
+        }
+    }
+}
+
+MV_INLINE void mv_matvec(int fmt, int64_t k, const void *w, size_t w_stride, int64_t nr, const void *xq, float *y) {
+    const int64_t nb = k / 32, ng = nb / MV_GROUP;
+    const size_t wb = qd_bytes(fmt);
+    const uint8_t *wp = w, *xp = xq;
+    mv_act a[MV_MAX_GROUPS];
+    for (int64_t g0 = 0; g0 < ng; g0 += MV_MAX_GROUPS) {   /* K in passes of at most MV_MAX_GROUPS groups */
+        int64_t n = ng - g0 < MV_MAX_GROUPS ? ng - g0 : MV_MAX_GROUPS;
+        mv_prepare(fmt, xp + (size_t)(g0 * MV_GROUP) * GK_Q8_0_BYTES, n, a);
+        mv_pass(fmt, n, wp + (size_t)(g0 * MV_GROUP) * wb, w_stride, nr, a, y, g0 > 0);
+    }
+    if (ng * MV_GROUP == nb) return;
+    /* blocks past the last whole group: the one-row dot over the tail */
+    const int64_t b0 = ng * MV_GROUP, kt = (nb - b0) * 32;
+    for (int64_t r = 0; r < nr; r++) {
+        float v = qd_vec_dot(fmt, kt, wp + (size_t)r * w_stride + (size_t)b0 * wb, xp + (size_t)b0 * GK_Q8_0_BYTES);
+        y[r] = ng > 0 ? y[r] + v : v;
+    }
+}
+
+void gk_avx2_matvec_q4_0(int64_t k, const void *w, size_t w_stride, int64_t nr, const void *xq, float *y) {
+    mv_matvec(QF_Q4_0, k, w, w_stride, nr, xq, y);
+}
+
+void gk_avx2_matvec_q4_1(int64_t k, const void *w, size_t w_stride, int64_t nr, const void *xq, float *y) {
+    mv_matvec(QF_Q4_1, k, w, w_stride, nr, xq, y);
+}
+
+void gk_avx2_matvec_q8_0(int64_t k, const void *w, size_t w_stride, int64_t nr, const void *xq, float *y) {
+    mv_matvec(QF_Q8_0, k, w, w_stride, nr, xq, y);
+}
