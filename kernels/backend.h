@@ -86,13 +86,23 @@ typedef struct gk_attn_params {
     float scale;         /* usually 1/sqrt(head_dim) */
 } gk_attn_params;
 
+/* rope_kv_store's parameters: rope's (see gk_core_ops.rope) for q's n_head and k's n_kv_head
+ * heads of head_dim, at positions pos0 .., and where in the caches K and V go (rows pos0 ..). */
+typedef struct gk_rope_kv_params {
+    int n_head, n_kv_head, head_dim;
+    int pos0;
+    float base;
+    const gk_tensor *freq_factors;   /* F32 {head_dim/2} of this backend, or NULL (every factor 1) */
+} gk_rope_kv_params;
+
 /* ---- ops and families ------------------------------------------------------------------- */
 
 /* Every op, as X(ENUM_NAME, field_name), by family; the order is the family struct's. */
 #define GK_CORE_OPS(X)                                                                           \
     X(MATMUL, matmul) X(EMBEDDING, embedding) X(RMSNORM, rmsnorm) X(ROPE, rope)                  \
     X(KV_STORE, kv_store) X(ATTENTION, attention) X(SILU_MUL, silu_mul) X(ADD, add)              \
-    X(SCALE, scale) X(SOFTMAX, softmax)
+    X(SCALE, scale) X(SOFTMAX, softmax) X(ADD_RMSNORM, add_rmsnorm)                              \
+    X(ROPE_KV_STORE, rope_kv_store)
 #define GK_IMAGE_OPS(X)                                                                          \
     X(CONV2D, conv2d) X(GROUP_NORM, group_norm) X(LAYER_NORM, layer_norm) X(GELU, gelu)          \
     X(GELU_QUICK, gelu_quick) X(GEGLU, geglu) X(SILU, silu) X(UPSAMPLE2X, upsample2x)            \
@@ -143,6 +153,19 @@ typedef struct gk_core_ops {
     int (*add)(gk_backend *b, gk_tensor *y, const gk_tensor *a, const gk_tensor *c);  /* y = a + c */
     int (*scale)(gk_backend *b, gk_tensor *y, const gk_tensor *x, float s);           /* y = s * x */
     int (*softmax)(gk_backend *b, gk_tensor *y, const gk_tensor *x);                  /* per row */
+    /* Fused ops: what two or four of the ops above do, in one pass (one kernel on cuda), with the
+     * same results as that sequence on each backend (ref: bit for bit). Optional: a caller asks
+     * gk_has_op() and runs the sequence itself where a backend leaves them NULL.
+     * add_rmsnorm: x += r (the residual add), then y = rmsnorm(x) · w (the next norm); x, r, y
+     * {dim, T}, w {dim}. y may equal r, not x; r must not overlap x. */
+    int (*add_rmsnorm)(gk_backend *b, gk_tensor *y, gk_tensor *x, const gk_tensor *r, const gk_tensor *w,
+                       float eps);
+    /* rope_kv_store: rope(q), rope(k), kv_store(kcache, k), kv_store(vcache, v) with p's heads,
+     * pos0 and base: q{n_head*head_dim, T} turned in place; k{n_kv_head*head_dim, T} turned into
+     * kcache's rows pos0.. (k itself left as it is); v stored into vcache's. The caches may be of
+     * different types (each F32, F16 or Q8_0). */
+    int (*rope_kv_store)(gk_backend *b, gk_tensor *q, gk_tensor *kcache, gk_tensor *vcache,
+                         const gk_tensor *k, const gk_tensor *v, const gk_rope_kv_params *p);
 } gk_core_ops;
 
 /* ---- the image family: the Stable Diffusion text encoder, UNet and VAE (bench/sd) ----------
@@ -383,6 +406,18 @@ static inline int gk_scale(gk_backend *b, gk_tensor *y, const gk_tensor *x, floa
 static inline int gk_softmax(gk_backend *b, gk_tensor *y, const gk_tensor *x) {
     const gk_core_ops *f = b->ops->core;
     return f && f->softmax ? f->softmax(b, y, x) : gk_op_missing(b, GK_OP_SOFTMAX);
+}
+
+static inline int gk_add_rmsnorm(gk_backend *b, gk_tensor *y, gk_tensor *x, const gk_tensor *r,
+                                 const gk_tensor *w, float eps) {
+    const gk_core_ops *f = b->ops->core;
+    return f && f->add_rmsnorm ? f->add_rmsnorm(b, y, x, r, w, eps) : gk_op_missing(b, GK_OP_ADD_RMSNORM);
+}
+static inline int gk_rope_kv_store(gk_backend *b, gk_tensor *q, gk_tensor *kcache, gk_tensor *vcache,
+                                   const gk_tensor *k, const gk_tensor *v, const gk_rope_kv_params *p) {
+    const gk_core_ops *f = b->ops->core;
+    return f && f->rope_kv_store ? f->rope_kv_store(b, q, kcache, vcache, k, v, p)
+                                 : gk_op_missing(b, GK_OP_ROPE_KV_STORE);
 }
 
 static inline int gk_conv2d(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_tensor *x, const gk_tensor *bias,

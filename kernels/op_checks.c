@@ -117,29 +117,42 @@ int gk_check_rmsnorm(gk_backend *b, const gk_tensor *y, const gk_tensor *x, cons
     return f32_2d(b, "rmsnorm", "weight", w, x->ne[0], 1);
 }
 
-int gk_check_rope(gk_backend *b, const gk_tensor *x, int n_head, int head_dim, int pos0, float base,
-                  const gk_tensor *ff) {
+/* rope's checks for op (rope, rope_kv_store) on its tensor what. */
+static int rope_args(gk_backend *b, const char *op, const char *what, const gk_tensor *x, int n_head,
+                     int head_dim, int pos0, float base, const gk_tensor *ff) {
     if (n_head < 1 || head_dim < 2 || head_dim % 2 || pos0 < 0 || !(base > 0))
-        return gk_fail(b, "rope: bad parameters (n_head %d, head_dim %d, pos0 %d, base %g)", n_head,
+        return gk_fail(b, "%s: bad parameters (n_head %d, head_dim %d, pos0 %d, base %g)", op, n_head,
                        head_dim, pos0, (double)base);
     if (ff && ff->be && ff->be != b)
-        return gk_fail(b, "rope: frequency factors belong to backend %s, not %s", ff->be->name, b->name);
-    if (ff && f32_2d(b, "rope", "frequency factors", ff, head_dim / 2, 1)) return -1;
-    return f32_2d(b, "rope", "x", x, (int64_t)n_head * head_dim, -1);
+        return gk_fail(b, "%s: frequency factors belong to backend %s, not %s", op, ff->be->name, b->name);
+    if (ff && f32_2d(b, op, "frequency factors", ff, head_dim / 2, 1)) return -1;
+    return f32_2d(b, op, what, x, (int64_t)n_head * head_dim, -1);
+}
+
+int gk_check_rope(gk_backend *b, const gk_tensor *x, int n_head, int head_dim, int pos0, float base,
+                  const gk_tensor *ff) {
+    return rope_args(b, "rope", "x", x, n_head, head_dim, pos0, base, ff);
 }
 
 static bool cache_type(int type) { return type == GK_F32 || type == GK_F16 || type == GK_Q8_0; }
 
-int gk_check_kv_store(gk_backend *b, const gk_tensor *cache, const gk_tensor *src, int pos0) {
-    if (!cache || !cache->data) return gk_fail(b, "kv_store: cache has no storage");
+/* kv_store's checks for op (kv_store, rope_kv_store): cache what_c, source what_s. */
+static int kv_args(gk_backend *b, const char *op, const char *what_c, const gk_tensor *cache,
+                   const char *what_s, const gk_tensor *src, int pos0) {
+    if (!cache || !cache->data) return gk_fail(b, "%s: %s has no storage", op, what_c);
     if (!cache_type(cache->type))
-        return gk_fail(b, "kv_store: cache type %s not supported (f32, f16, q8_0)", gk_type_name(cache->type));
-    if (gk_check_contiguous(b, "kv_store", "cache", cache)) return -1;
-    if (f32_2d(b, "kv_store", "src", src, cache->ne[0], -1)) return -1;
+        return gk_fail(b, "%s: %s type %s not supported (f32, f16, q8_0)", op, what_c,
+                       gk_type_name(cache->type));
+    if (gk_check_contiguous(b, op, what_c, cache)) return -1;
+    if (f32_2d(b, op, what_s, src, cache->ne[0], -1)) return -1;
     if (pos0 < 0 || pos0 + gk_rows(src) > gk_rows(cache))
-        return gk_fail(b, "kv_store: rows %d..%lld outside the cache's %lld", pos0,
-                       (long long)(pos0 + gk_rows(src)), (long long)gk_rows(cache));
+        return gk_fail(b, "%s: rows %d..%lld outside the %s's %lld", op, pos0,
+                       (long long)(pos0 + gk_rows(src)), what_c, (long long)gk_rows(cache));
     return 0;
+}
+
+int gk_check_kv_store(gk_backend *b, const gk_tensor *cache, const gk_tensor *src, int pos0) {
+    return kv_args(b, "kv_store", "cache", cache, "src", src, pos0);
 }
 
 int gk_check_attention(gk_backend *b, const gk_tensor *out, const gk_tensor *q, const gk_tensor *k,
@@ -165,6 +178,44 @@ int gk_check_attention(gk_backend *b, const gk_tensor *out, const gk_tensor *q, 
             return gk_fail(b, "attention: positions up to %lld exceed the %s's %lld rows",
                            (long long)(p->pos0 + gk_rows(q)), name, (long long)gk_rows(c[i]));
     }
+    return 0;
+}
+
+int gk_check_add_rmsnorm(gk_backend *b, const gk_tensor *y, const gk_tensor *x, const gk_tensor *r,
+                         const gk_tensor *w) {
+    const char *op = "add_rmsnorm";
+    if (!x) return gk_fail(b, "%s: no input", op);
+    const int64_t dim = x->ne[0], rows = gk_rows(x);
+    if (f32_2d(b, op, "x", x, dim, -1) || f32_2d(b, op, "residual", r, dim, rows) ||
+        f32_2d(b, op, "y", y, dim, rows) || f32_2d(b, op, "weight", w, dim, 1))
+        return -1;
+    if (overlap(r, x)) return gk_fail(b, "%s: the residual overlaps x (x += residual needs them apart)", op);
+    if (overlap(y, x)) return gk_fail(b, "%s: y overlaps x (x keeps the sum; y may be the residual)", op);
+    if (overlap(y, r) && y->data != r->data)
+        return gk_fail(b, "%s: y overlaps the residual without being it", op);
+    return 0;
+}
+
+int gk_check_rope_kv_store(gk_backend *b, const gk_tensor *q, const gk_tensor *kcache,
+                           const gk_tensor *vcache, const gk_tensor *k, const gk_tensor *v,
+                           const gk_rope_kv_params *p) {
+    const char *op = "rope_kv_store";
+    if (!p) return gk_fail(b, "%s: no parameters", op);
+    if (rope_args(b, op, "q", q, p->n_head, p->head_dim, p->pos0, p->base, p->freq_factors) ||
+        rope_args(b, op, "k", k, p->n_kv_head, p->head_dim, p->pos0, p->base, p->freq_factors) ||
+        kv_args(b, op, "kcache", kcache, "k", k, p->pos0) ||
+        kv_args(b, op, "vcache", vcache, "v", v, p->pos0))
+        return -1;
+    if (gk_rows(k) != gk_rows(q) || gk_rows(v) != gk_rows(q))
+        return gk_fail(b, "%s: q, k and v have %lld, %lld and %lld rows (one per token each)", op,
+                       (long long)gk_rows(q), (long long)gk_rows(k), (long long)gk_rows(v));
+    if (overlap(q, k) || overlap(q, v)) return gk_fail(b, "%s: q overlaps %s", op, overlap(q, k) ? "k" : "v");
+    const gk_tensor *c[2] = {kcache, vcache}, *in[3] = {q, k, v};
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 3; j++)
+            if (overlap(c[i], in[j]))
+                return gk_fail(b, "%s: %s overlaps an input", op, i ? "vcache" : "kcache");
+    if (overlap(kcache, vcache)) return gk_fail(b, "%s: kcache and vcache overlap", op);
     return 0;
 }
 
@@ -450,7 +501,8 @@ float gk_rope_theta(int pos, int i, int head_dim, float base, float ff) {
 static const char *const operands[GK_OP_COUNT] = {
     [GK_OP_MATMUL] = "fwf",  [GK_OP_EMBEDDING] = "fwi", [GK_OP_RMSNORM] = "fff", [GK_OP_ROPE] = "ff",
     [GK_OP_KV_STORE] = "cf", [GK_OP_ATTENTION] = "ffcc", [GK_OP_SILU_MUL] = "fff", [GK_OP_ADD] = "fff",
-    [GK_OP_SCALE] = "ff",    [GK_OP_SOFTMAX] = "ff",
+    [GK_OP_SCALE] = "ff",    [GK_OP_SOFTMAX] = "ff", [GK_OP_ADD_RMSNORM] = "ffff",
+    [GK_OP_ROPE_KV_STORE] = "fccff",
     [GK_OP_CONV2D] = "fkff", [GK_OP_GROUP_NORM] = "ffff", [GK_OP_LAYER_NORM] = "ffff", [GK_OP_GELU] = "ff",
     [GK_OP_GELU_QUICK] = "ff", [GK_OP_GEGLU] = "ff", [GK_OP_SILU] = "ff", [GK_OP_UPSAMPLE2X] = "ff",
     [GK_OP_CONCAT] = "fff", [GK_OP_ADD_CHANNEL] = "fff", [GK_OP_TIMESTEP_EMBED] = "ff",

@@ -44,6 +44,12 @@ int gk_check_rope(gk_backend *b, const gk_tensor *x, int n_head, int head_dim, i
 int gk_check_kv_store(gk_backend *b, const gk_tensor *cache, const gk_tensor *src, int pos0);
 int gk_check_attention(gk_backend *b, const gk_tensor *out, const gk_tensor *q, const gk_tensor *k,
                        const gk_tensor *v, const gk_attn_params *p);
+/* The fused ops: add_rmsnorm's y, x, residual r and weight w; rope_kv_store's q, caches, k, v. */
+int gk_check_add_rmsnorm(gk_backend *b, const gk_tensor *y, const gk_tensor *x, const gk_tensor *r,
+                         const gk_tensor *w);
+int gk_check_rope_kv_store(gk_backend *b, const gk_tensor *q, const gk_tensor *kcache,
+                           const gk_tensor *vcache, const gk_tensor *k, const gk_tensor *v,
+                           const gk_rope_kv_params *p);
 /* Same-shape F32 tensors (c may be NULL). */
 int gk_check_same_f32(gk_backend *b, const char *op, const gk_tensor *y, const gk_tensor *a,
                       const gk_tensor *c);

@@ -84,18 +84,23 @@ static int cpu_rmsnorm(gk_backend *b, gk_tensor *y, const gk_tensor *x, const gk
     return 0;
 }
 
+/* One token's n_head heads at position pos, turned in place (ff: NULL or head_dim/2 factors). */
+static void rope_row(float *row, int n_head, int head_dim, int pos, float base, const float *ff) {
+    for (int i = 0; i < head_dim / 2; i++) {
+        float th = gk_rope_theta(pos, i, head_dim, base, ff ? ff[i] : 1.0f), c = cosf(th), s = sinf(th);
+        for (int h = 0; h < n_head; h++) {
+            float *v = row + (int64_t)h * head_dim + 2 * i, a = v[0], d = v[1];
+            v[0] = a * c - d * s;
+            v[1] = a * s + d * c;
+        }
+    }
+}
+
 static void rope_rows(void *ctx, int64_t r0, int64_t r1) {
     row_op *o = ctx;
+    const float *ff = o->w ? (const float *)o->w->data : NULL;
     for (int64_t t = r0; t < r1; t++)
-        for (int i = 0; i < o->head_dim / 2; i++) {
-            float ff = o->w ? ((const float *)o->w->data)[i] : 1.0f;
-            float th = gk_rope_theta(o->pos0 + (int)t, i, o->head_dim, o->f, ff), c = cosf(th), s = sinf(th);
-            for (int h = 0; h < o->n_head; h++) {
-                float *v = roww(o->y, t) + (int64_t)h * o->head_dim + 2 * i, a = v[0], d = v[1];
-                v[0] = a * c - d * s;
-                v[1] = a * s + d * c;
-            }
-        }
+        rope_row(roww(o->y, t), o->n_head, o->head_dim, o->pos0 + (int)t, o->f, ff);
 }
 
 static int cpu_rope(gk_backend *b, gk_tensor *x, int n_head, int head_dim, int pos0, float base,
@@ -209,22 +214,78 @@ static int cpu_embedding(gk_backend *b, gk_tensor *y, const gk_tensor *table, co
     return 0;
 }
 
+/* src (cache->ne[0] floats) into cache row pos, converted. */
+static void kv_row(const gk_cpu *c, gk_tensor *cache, int64_t pos, const float *src) {
+    char *dst = (char *)cache->data + (size_t)pos * gk_row_bytes(cache);
+    if (cache->type == GK_F16) c->uk->f32_to_f16(src, (uint16_t *)dst, cache->ne[0]);
+    else gk_type_get(cache->type)->from_f32(src, dst, cache->ne[0]);
+}
+
 static void kv_rows(void *ctx, int64_t r0, int64_t r1) {
     row_op *o = ctx;
-    gk_tensor *cache = o->y;
-    size_t rb = gk_row_bytes(cache);
-    int64_t n = cache->ne[0];
-    for (int64_t t = r0; t < r1; t++) {
-        char *dst = (char *)cache->data + (size_t)(o->pos0 + t) * rb;
-        if (cache->type == GK_F16) o->c->uk->f32_to_f16(rowp(o->a, t), (uint16_t *)dst, n);
-        else gk_type_get(cache->type)->from_f32(rowp(o->a, t), dst, n);
-    }
+    for (int64_t t = r0; t < r1; t++) kv_row(o->c, o->y, o->pos0 + t, rowp(o->a, t));
 }
 
 static int cpu_kv_store(gk_backend *b, gk_tensor *cache, const gk_tensor *src, int pos0) {
     if (gk_check_kv_store(b, cache, src, pos0)) return -1;
     row_op o = {.c = gk_cpu_of(b), .a = src, .y = cache, .pos0 = pos0};
     gk_cpu_rows(o.c, gk_rows(src), 8.0 * src->ne[0], kv_rows, &o);
+    return 0;
+}
+
+/* ---- the fused ops: each row in one pass, the unfused ops' arithmetic in their order ------------ */
+
+static void add_rmsnorm_rows(void *ctx, int64_t r0, int64_t r1) {
+    row_op *o = ctx;
+    int64_t n = o->a->ne[0];
+    for (int64_t r = r0; r < r1; r++) {
+        float *x = (float *)o->a->data + r * n, *y = roww(o->y, r);   /* a: x, updated in place */
+        const float *res = rowp(o->b, r), *w = o->w->data;
+        for (int64_t i = 0; i < n; i++) x[i] = x[i] + res[i];
+        float s = 1.0f / sqrtf(o->c->uk->dot_f32(x, x, n) / (float)n + o->f);
+        for (int64_t i = 0; i < n; i++) y[i] = x[i] * s * w[i];
+    }
+}
+
+static int cpu_add_rmsnorm(gk_backend *b, gk_tensor *y, gk_tensor *x, const gk_tensor *r, const gk_tensor *w,
+                           float eps) {
+    if (gk_check_add_rmsnorm(b, y, x, r, w)) return -1;
+    row_op o = {.c = gk_cpu_of(b), .a = x, .b = r, .w = w, .y = y, .f = eps};
+    gk_cpu_rows(o.c, gk_rows(x), 16.0 * x->ne[0], add_rmsnorm_rows, &o);
+    return 0;
+}
+
+typedef struct rope_kv_job {
+    const gk_cpu *c;
+    gk_tensor *q, *kcache, *vcache;
+    const gk_tensor *k, *v;
+    const gk_rope_kv_params *p;
+    float *kbuf;   /* T rows of k, turned here (k stays as it is) */
+} rope_kv_job;
+
+static void rope_kv_rows(void *ctx, int64_t r0, int64_t r1) {
+    rope_kv_job *j = ctx;
+    const gk_rope_kv_params *p = j->p;
+    const float *ff = p->freq_factors ? (const float *)p->freq_factors->data : NULL;
+    const int64_t kw = j->k->ne[0];
+    for (int64_t t = r0; t < r1; t++) {
+        const int pos = p->pos0 + (int)t;
+        float *kr = j->kbuf + t * kw;
+        rope_row(roww(j->q, t), p->n_head, p->head_dim, pos, p->base, ff);
+        memcpy(kr, rowp(j->k, t), (size_t)kw * sizeof *kr);
+        rope_row(kr, p->n_kv_head, p->head_dim, pos, p->base, ff);
+        kv_row(j->c, j->kcache, pos, kr);
+        kv_row(j->c, j->vcache, pos, rowp(j->v, t));
+    }
+}
+
+static int cpu_rope_kv_store(gk_backend *b, gk_tensor *q, gk_tensor *kcache, gk_tensor *vcache,
+                             const gk_tensor *k, const gk_tensor *v, const gk_rope_kv_params *p) {
+    if (gk_check_rope_kv_store(b, q, kcache, vcache, k, v, p)) return -1;
+    gk_cpu *c = gk_cpu_of(b);
+    rope_kv_job j = {c, q, kcache, vcache, k, v, p, gk_cpu_scratch(c, CPU_SCRATCH_ACT, k->nbytes)};
+    if (!j.kbuf) return gk_fail(b, "rope_kv_store: out of memory for %zu bytes of keys", k->nbytes);
+    gk_cpu_rows(c, gk_rows(q), 16.0 * (double)(q->ne[0] + 2 * k->ne[0]), rope_kv_rows, &j);
     return 0;
 }
 
@@ -253,6 +314,8 @@ static const gk_core_ops cpu_core = {
     .add = cpu_add,
     .scale = cpu_scale,
     .softmax = cpu_softmax,
+    .add_rmsnorm = cpu_add_rmsnorm,
+    .rope_kv_store = cpu_rope_kv_store,
 };
 
 static const gk_ops cpu_ops = {

@@ -84,18 +84,33 @@ static int ref_embedding(gk_backend *b, gk_tensor *y, const gk_tensor *table, co
     return 0;
 }
 
+/* One row: yr = xr / rms(xr) * w (yr may be xr). */
+static void rmsnorm_row(const float *xr, const float *w, float *yr, int64_t dim, float eps) {
+    double ss = 0;
+    for (int64_t i = 0; i < dim; i++) ss += (double)xr[i] * xr[i];
+    double s = 1.0 / sqrt(ss / (double)dim + eps);
+    for (int64_t i = 0; i < dim; i++) yr[i] = (float)(xr[i] * s * w[i]);
+}
+
 static int ref_rmsnorm(gk_backend *b, gk_tensor *y, const gk_tensor *x, const gk_tensor *w, float eps) {
     if (gk_check_rmsnorm(b, y, x, w)) return -1;
     int64_t dim = x->ne[0];
-    for (int64_t r = 0; r < gk_rows(x); r++) {
-        const float *xr = f32(x) + r * dim;
-        float *yr = f32w(y) + r * dim;
-        double ss = 0;
-        for (int64_t i = 0; i < dim; i++) ss += (double)xr[i] * xr[i];
-        double s = 1.0 / sqrt(ss / (double)dim + eps);
-        for (int64_t i = 0; i < dim; i++) yr[i] = (float)(xr[i] * s * f32(w)[i]);
-    }
+    for (int64_t r = 0; r < gk_rows(x); r++)
+        rmsnorm_row(f32(x) + r * dim, f32(w), f32w(y) + r * dim, dim, eps);
     return 0;
+}
+
+/* One token's heads v[n_head * head_dim], at position pos, turned in place. */
+static void rope_row(float *row, int n_head, int head_dim, int pos, float base, const float *ff) {
+    for (int h = 0; h < n_head; h++) {
+        float *v = row + (int64_t)h * head_dim;
+        for (int i = 0; i < head_dim / 2; i++) {
+            double th = gk_rope_theta(pos, i, head_dim, base, ff ? ff[i] : 1.0f);
+            double c = cos(th), s = sin(th), a = v[2 * i], d = v[2 * i + 1];
+            v[2 * i] = (float)(a * c - d * s);
+            v[2 * i + 1] = (float)(a * s + d * c);
+        }
+    }
 }
 
 static int ref_rope(gk_backend *b, gk_tensor *x, int n_head, int head_dim, int pos0, float base,
@@ -103,24 +118,51 @@ static int ref_rope(gk_backend *b, gk_tensor *x, int n_head, int head_dim, int p
     if (gk_check_rope(b, x, n_head, head_dim, pos0, base, freq_factors)) return -1;
     const float *ff = freq_factors ? f32(freq_factors) : NULL;
     for (int64_t t = 0; t < gk_rows(x); t++)
-        for (int h = 0; h < n_head; h++) {
-            float *v = f32w(x) + t * x->ne[0] + (int64_t)h * head_dim;
-            for (int i = 0; i < head_dim / 2; i++) {
-                double th = gk_rope_theta(pos0 + (int)t, i, head_dim, base, ff ? ff[i] : 1.0f);
-                double c = cos(th), s = sin(th), a = v[2 * i], d = v[2 * i + 1];
-                v[2 * i] = (float)(a * c - d * s);
-                v[2 * i + 1] = (float)(a * s + d * c);
-            }
-        }
+        rope_row(f32w(x) + t * x->ne[0], n_head, head_dim, pos0 + (int)t, base, ff);
     return 0;
+}
+
+/* Source row src (cache->ne[0] floats) into cache row pos. */
+static void cache_store_row(gk_tensor *cache, int64_t pos, const float *src) {
+    char *row = (char *)cache->data + (size_t)pos * gk_row_bytes(cache);
+    gk_type_get(cache->type)->from_f32(src, row, cache->ne[0]);
 }
 
 static int ref_kv_store(gk_backend *b, gk_tensor *cache, const gk_tensor *src, int pos0) {
     if (gk_check_kv_store(b, cache, src, pos0)) return -1;
-    const gk_type_info *ti = gk_type_get(cache->type);
-    size_t rb = gk_row_bytes(cache);
-    for (int64_t t = 0; t < gk_rows(src); t++)
-        ti->from_f32(f32(src) + t * src->ne[0], (char *)cache->data + (size_t)(pos0 + t) * rb, src->ne[0]);
+    for (int64_t t = 0; t < gk_rows(src); t++) cache_store_row(cache, pos0 + t, f32(src) + t * src->ne[0]);
+    return 0;
+}
+
+/* The fused ops: the unfused ops' row functions in the same order, so the results are theirs bit for bit. */
+static int ref_add_rmsnorm(gk_backend *b, gk_tensor *y, gk_tensor *x, const gk_tensor *r, const gk_tensor *w,
+                           float eps) {
+    if (gk_check_add_rmsnorm(b, y, x, r, w)) return -1;
+    int64_t dim = x->ne[0];
+    for (int64_t t = 0; t < gk_rows(x); t++) {
+        float *xr = f32w(x) + t * dim;
+        const float *rr = f32(r) + t * dim;
+        for (int64_t i = 0; i < dim; i++) xr[i] = xr[i] + rr[i];
+        rmsnorm_row(xr, f32(w), f32w(y) + t * dim, dim, eps);
+    }
+    return 0;
+}
+
+static int ref_rope_kv_store(gk_backend *b, gk_tensor *q, gk_tensor *kcache, gk_tensor *vcache,
+                             const gk_tensor *k, const gk_tensor *v, const gk_rope_kv_params *p) {
+    if (gk_check_rope_kv_store(b, q, kcache, vcache, k, v, p)) return -1;
+    const float *ff = p->freq_factors ? f32(p->freq_factors) : NULL;
+    float *kr = malloc((size_t)k->ne[0] * sizeof *kr);   /* k stays as it is: its row turned here */
+    if (!kr) return gk_fail(b, "rope_kv_store: out of memory");
+    for (int64_t t = 0; t < gk_rows(q); t++) {
+        const int pos = p->pos0 + (int)t;
+        rope_row(f32w(q) + t * q->ne[0], p->n_head, p->head_dim, pos, p->base, ff);
+        memcpy(kr, f32(k) + t * k->ne[0], (size_t)k->ne[0] * sizeof *kr);
+        rope_row(kr, p->n_kv_head, p->head_dim, pos, p->base, ff);
+        cache_store_row(kcache, pos, kr);
+        cache_store_row(vcache, pos, f32(v) + t * v->ne[0]);
+    }
+    free(kr);
     return 0;
 }
 
@@ -216,6 +258,8 @@ static const gk_core_ops ref_core = {
     .add = ref_add,
     .scale = ref_scale,
     .softmax = ref_softmax,
+    .add_rmsnorm = ref_add_rmsnorm,
+    .rope_kv_store = ref_rope_kv_store,
 };
 
 static const gk_ops ref_ops = {
