@@ -498,6 +498,160 @@ static void kv_store_rows(void **s)
     }
 }
 
+/* ---- the fused ops ------------------------------------------------------------------------ */
+
+/* add_rmsnorm as the llm pass calls it (y is the residual's storage): the emulated body gives
+ * what the add and rmsnorm bodies give one after the other, bit for bit; against ref the sum
+ * is exact and the norm within rmsnorm's tolerance; the device likewise. */
+static void add_rmsnorm_rows(void **s)
+{
+    static const int64_t dims[] = {1, 7, 256, 1000, 4099};
+    for (size_t di = 0; di < sizeof dims / sizeof dims[0]; di++) {
+        const int64_t dim = dims[di], T = 3, n = dim * T;
+        const size_t bytes = (size_t)n * 4;
+        float *x = rand_f32(n, 30.0f), *r = rand_f32(n, 10.0f), *w = rand_f32(dim, 1.0f);
+        float *want_x = malloc(bytes), *want_y = malloc(bytes);
+        float *xf = dalloc(bytes), *rf = dalloc(bytes), *xu = dalloc(bytes), *ru = dalloc(bytes);
+        gk_tensor tx = put(ref_be, GK_F32, dim, T, x), tr = put(ref_be, GK_F32, dim, T, r);
+        gk_tensor tw = put(ref_be, GK_F32, dim, 1, w);
+        OK(ref_be, gk_add_rmsnorm(ref_be, &tr, &tx, &tr, &tw, 1e-5f));
+        get(ref_be, &tx, want_x), get(ref_be, &tr, want_y);
+        drop(ref_be, &tx), drop(ref_be, &tr), drop(ref_be, &tw);
+        for (int rev = 0; rev < 2; rev++) {
+            memcpy(xf, x, bytes), memcpy(rf, r, bytes), memcpy(xu, x, bytes), memcpy(ru, r, bytes);
+            gk_arn_args a = {xf, rf, w, rf, dim, 1e-5f};
+            gk_grid g = gk_plan_rows(T);
+            GK_EMUL_LAUNCH(gk_body_add_rmsnorm, g.gx, g.gy, g.gz, g.nt, rev, a);
+            gk_ew_args add = {xu, ru, xu, n, 0.0f, GK_EW_ADD};
+            gk_grid ge = gk_plan_elems(n);
+            GK_EMUL_LAUNCH(gk_body_elementwise, ge.gx, ge.gy, ge.gz, ge.nt, rev, add);
+            gk_row_args norm = {xu, w, ru, dim, 1e-5f};
+            GK_EMUL_LAUNCH(gk_body_rmsnorm, g.gx, g.gy, g.gz, g.nt, rev, norm);
+            if (memcmp(xf, xu, bytes) || memcmp(rf, ru, bytes))
+                fail_msg("add_rmsnorm dim %lld: the fused body differs from add, rmsnorm", (long long)dim);
+            if (memcmp(xf, want_x, bytes))
+                fail_msg("add_rmsnorm dim %lld: x + r differs from ref", (long long)dim);
+            expect_close("add_rmsnorm", rf, want_y, n, 1e-6f, 2e-5f);
+        }
+        if (dev_be) {
+            tx = put(dev_be, GK_F32, dim, T, x), tr = put(dev_be, GK_F32, dim, T, r);
+            tw = put(dev_be, GK_F32, dim, 1, w);
+            OK(dev_be, gk_add_rmsnorm(dev_be, &tr, &tx, &tr, &tw, 1e-5f));
+            get(dev_be, &tx, xf), get(dev_be, &tr, rf);
+            drop(dev_be, &tx), drop(dev_be, &tr), drop(dev_be, &tw);
+            if (memcmp(xf, want_x, bytes))
+                fail_msg("device add_rmsnorm dim %lld: x + r differs from ref", (long long)dim);
+            expect_close("device add_rmsnorm", rf, want_y, n, 1e-6f, 2e-5f);
+        }
+        free(x), free(r), free(w), free(want_x), free(want_y), free(xf), free(rf), free(xu), free(ru);
+    }
+}
+
+typedef struct rkv_case { int n_head, n_kv, hd, pos0; int64_t T; int kt, vt, ff; } rkv_case;
+enum { RKV_CTX = 12 };
+
+/* The caches' floats, decoded with the type table. */
+static float *cache_as_f32(int type, const uint8_t *c, int64_t width)
+{
+    float *f = malloc((size_t)(width * RKV_CTX) * 4);
+    gk_type_get(type)->to_f32(c, f, width * RKV_CTX);
+    return f;
+}
+
+/* q, caches of one rope_kv_store case: ref's op, the emulated fused body, and the rope and
+ * kv_store bodies it replaces. */
+static void check_rope_kv_store(const rkv_case *c)
+{
+    const int64_t qw = (int64_t)c->n_head * c->hd, kw = (int64_t)c->n_kv * c->hd;
+    const int64_t qn = qw * c->T, kn = kw * c->T;
+    const size_t kcb = gk_type_bytes(c->kt, kw) * RKV_CTX, vcb = gk_type_bytes(c->vt, kw) * RKV_CTX;
+    float *q = rand_f32(qn, 2.0f), *k = rand_f32(kn, 2.0f), *v = rand_f32(kn, 2.0f), *ff = NULL;
+    if (c->ff) {
+        ff = dalloc((size_t)c->hd / 2 * 4);
+        for (int i = 0; i < c->hd / 2; i++) ff[i] = 0.5f + 7.5f * (float)i / (float)(c->hd / 2);
+    }
+    float *want_q = malloc((size_t)qn * 4);
+    uint8_t *want_kc = calloc(1, kcb), *want_vc = calloc(1, vcb);
+    gk_tensor tq = put(ref_be, GK_F32, qw, c->T, q), tk = put(ref_be, GK_F32, kw, c->T, k);
+    gk_tensor tv = put(ref_be, GK_F32, kw, c->T, v), tf = {0};
+    gk_tensor tkc = put(ref_be, c->kt, kw, RKV_CTX, want_kc), tvc = put(ref_be, c->vt, kw, RKV_CTX, want_vc);
+    if (ff) tf = put(ref_be, GK_F32, c->hd / 2, 1, ff);
+    gk_rope_kv_params p = {c->n_head, c->n_kv, c->hd, c->pos0, 10000.0f, ff ? &tf : NULL};
+    OK(ref_be, gk_rope_kv_store(ref_be, &tq, &tkc, &tvc, &tk, &tv, &p));
+    get(ref_be, &tq, want_q), get(ref_be, &tkc, want_kc), get(ref_be, &tvc, want_vc);
+    drop(ref_be, &tq), drop(ref_be, &tk), drop(ref_be, &tv), drop(ref_be, &tkc), drop(ref_be, &tvc);
+    if (ff) drop(ref_be, &tf);
+    char what[160];
+    snprintf(what, sizeof what, "rope_kv_store heads %d/%d of %d pos0 %d T %lld %s/%s%s", c->n_head, c->n_kv,
+             c->hd, c->pos0, (long long)c->T, gk_type_name(c->kt), gk_type_name(c->vt), ff ? " factors" : "");
+    float *qf = dalloc((size_t)qn * 4), *qu = dalloc((size_t)qn * 4);
+    float *kd = dalloc((size_t)kn * 4), *ku = dalloc((size_t)kn * 4), *vd = dalloc((size_t)kn * 4);
+    uint8_t *kcf = dalloc(kcb), *vcf = dalloc(vcb), *kcu = dalloc(kcb), *vcu = dalloc(vcb);
+    memcpy(kd, k, (size_t)kn * 4), memcpy(vd, v, (size_t)kn * 4);
+    for (int rev = 0; rev < 2; rev++) {
+        memcpy(qf, q, (size_t)qn * 4), memcpy(qu, q, (size_t)qn * 4), memcpy(ku, k, (size_t)kn * 4);
+        memset(kcf, 0, kcb), memset(vcf, 0, vcb), memset(kcu, 0, kcb), memset(vcu, 0, vcb);
+        gk_rkv_args a = {qf, kd, vd, kcf, vcf, gk_type_bytes(c->kt, kw), gk_type_bytes(c->vt, kw), c->kt,
+                         c->vt, c->n_head, c->n_kv, c->hd, c->pos0, c->T, kw, 10000.0f, ff};
+        gk_grid g = gk_plan_rope_kv_store(&a);
+        GK_EMUL_LAUNCH(gk_body_rope_kv_store, g.gx, g.gy, g.gz, g.nt, rev, a);
+        gk_rope_args rq = {qu, c->n_head, c->hd, c->pos0, c->T, 10000.0f, ff};
+        gk_rope_args rk = {ku, c->n_kv, c->hd, c->pos0, c->T, 10000.0f, ff};
+        g = gk_plan_rope(c->n_head, c->hd, c->T);
+        GK_EMUL_LAUNCH(gk_body_rope, g.gx, g.gy, g.gz, g.nt, rev, rq);
+        g = gk_plan_rope(c->n_kv, c->hd, c->T);
+        GK_EMUL_LAUNCH(gk_body_rope, g.gx, g.gy, g.gz, g.nt, rev, rk);
+        gk_kvs_args sk = {kcu, gk_type_bytes(c->kt, kw), ku, kw, c->T, c->pos0, c->kt};
+        gk_kvs_args sv = {vcu, gk_type_bytes(c->vt, kw), vd, kw, c->T, c->pos0, c->vt};
+        g = gk_plan_kv_store(kw, c->T);
+        GK_EMUL_LAUNCH(gk_body_kv_store, g.gx, g.gy, g.gz, g.nt, rev, sk);
+        GK_EMUL_LAUNCH(gk_body_kv_store, g.gx, g.gy, g.gz, g.nt, rev, sv);
+        if (memcmp(qf, qu, (size_t)qn * 4) || memcmp(kcf, kcu, kcb) || memcmp(vcf, vcu, vcb))
+            fail_msg("%s: the fused body differs from rope, rope, kv_store, kv_store", what);
+        if (memcmp(kd, k, (size_t)kn * 4)) fail_msg("%s: k changed", what);
+        /* against ref: q as rope's; V a plain conversion, bytes equal (kv_store_rows); K turned,
+         * within rope's tolerance plus one step of the cache type where a rounding boundary
+         * lies between (values below 2 * sqrt(2): F16 2^-9, Q8_0 amax/127) */
+        expect_close(what, qf, want_q, qn, 2e-5f, 2e-5f);
+        if (memcmp(vcf, want_vc, vcb)) fail_msg("%s: V cache bytes differ from ref", what);
+        float *gk = cache_as_f32(c->kt, kcf, kw), *wk = cache_as_f32(c->kt, want_kc, kw);
+        const float step = c->kt == GK_Q8_0 ? 2.83f / 127 : c->kt == GK_F16 ? 0x1p-9f : 0.0f;
+        expect_close(what, gk, wk, kw * RKV_CTX, 2e-5f + step, 2e-5f);
+        free(gk), free(wk);
+    }
+    if (dev_be) {
+        /* the device's angles are CUDA's powf/sinf (expect_rope_device); V exact as on the host */
+        tq = put(dev_be, GK_F32, qw, c->T, q), tk = put(dev_be, GK_F32, kw, c->T, k);
+        tv = put(dev_be, GK_F32, kw, c->T, v);
+        memset(kcf, 0, kcb), memset(vcf, 0, vcb);
+        tkc = put(dev_be, c->kt, kw, RKV_CTX, kcf), tvc = put(dev_be, c->vt, kw, RKV_CTX, vcf);
+        if (ff) tf = put(dev_be, GK_F32, c->hd / 2, 1, ff);
+        p.freq_factors = ff ? &tf : NULL;
+        OK(dev_be, gk_rope_kv_store(dev_be, &tq, &tkc, &tvc, &tk, &tv, &p));
+        get(dev_be, &tq, qf), get(dev_be, &tkc, kcf), get(dev_be, &tvc, vcf);
+        drop(dev_be, &tq), drop(dev_be, &tk), drop(dev_be, &tv), drop(dev_be, &tkc), drop(dev_be, &tvc);
+        if (ff) drop(dev_be, &tf);
+        expect_rope_device(qf, want_q, q, c->n_head, c->hd, c->pos0, c->T, ff);
+        if (memcmp(vcf, want_vc, vcb)) fail_msg("device %s: V cache bytes differ from ref", what);
+        const size_t at = (size_t)c->pos0 * (size_t)kw * 4;   /* the rows written, as floats */
+        if (c->kt == GK_F32)
+            expect_rope_device((const float *)(void *)(kcf + at), (const float *)(void *)(want_kc + at), k,
+                               c->n_kv, c->hd, c->pos0, c->T, ff);
+    }
+    free(q), free(k), free(v), free(ff), free(want_q), free(want_kc), free(want_vc), free(qf), free(qu);
+    free(kd), free(ku), free(vd), free(kcf), free(vcf), free(kcu), free(vcu);
+}
+
+static void rope_kv_store_rows(void **s)
+{
+    static const rkv_case cases[] = {
+        {4, 2, 8, 0, 3, GK_F32, GK_F32, 0},     {4, 4, 16, 5, 2, GK_F16, GK_Q8_0, 0},
+        {8, 2, 64, 7, 4, GK_Q8_0, GK_F16, 1},   {2, 1, 128, 9, 1, GK_Q8_0, GK_Q8_0, 1},
+        {3, 3, 32, 11, 1, GK_F32, GK_F16, 1},   {32, 8, 128, 4, 1, GK_F32, GK_F32, 0},   /* llama3-8b's */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_rope_kv_store(&cases[i]);
+}
+
 typedef struct attn_case { int n_head, n_kv, hd, pos0; int64_t T; } attn_case;
 
 static void emul_attention(const gk_attn_args *in, int rev)
@@ -1333,6 +1487,8 @@ int main(void)
         cmocka_unit_test(rope_positions),
         cmocka_unit_test(embedding_rows),
         cmocka_unit_test(kv_store_rows),
+        cmocka_unit_test(add_rmsnorm_rows),
+        cmocka_unit_test(rope_kv_store_rows),
         cmocka_unit_test(attention_decode),
         cmocka_unit_test(attention_prefill),
         cmocka_unit_test(device_supports),

@@ -20,6 +20,8 @@
  * works) on machines without CUDA libraries; without cuBLAS the custom kernels serve every M.
  * The CUDA runtime is linked statically (Makefile) and finds the driver itself at run time.
  *
+ * A decoded token is 13 launches a layer + 3 (each residual add fused into the next norm,
+ * add_rmsnorm; RoPE with both cache stores, rope_kv_store; test_cuda_emul counts them).
  * Decode launches are not captured in a CUDA graph: the op table has no begin/end of a step,
  * and capturing transparently between sync points would defer the upload()s of pageable host
  * memory past the call that owns the buffer and move every launch error to the sync point. */
@@ -618,6 +620,27 @@ static int cu_kv_store(gk_backend *b, gk_tensor *cache, const gk_tensor *src, in
     return cu_check(b, "kv_store", gk_cu_kv_store(&a, impl_of(b)->stream));
 }
 
+static int cu_add_rmsnorm(gk_backend *b, gk_tensor *y, gk_tensor *x, const gk_tensor *r, const gk_tensor *w,
+                          float eps)
+{
+    if (gk_check_add_rmsnorm(b, y, x, r, w) || enter(b, "add_rmsnorm")) return -1;
+    gk_arn_args a = {(float *)x->data, (const float *)r->data, (const float *)w->data, (float *)y->data,
+                     x->ne[0], eps};
+    return cu_check(b, "add_rmsnorm", gk_cu_add_rmsnorm(&a, gk_rows(x), impl_of(b)->stream));
+}
+
+static int cu_rope_kv_store(gk_backend *b, gk_tensor *q, gk_tensor *kcache, gk_tensor *vcache,
+                            const gk_tensor *k, const gk_tensor *v, const gk_rope_kv_params *p)
+{
+    if (gk_check_rope_kv_store(b, q, kcache, vcache, k, v, p) || enter(b, "rope_kv_store")) return -1;
+    gk_rkv_args a = {(float *)q->data, (const float *)k->data, (const float *)v->data,
+                     (uint8_t *)kcache->data, (uint8_t *)vcache->data, gk_row_bytes(kcache),
+                     gk_row_bytes(vcache), kcache->type, vcache->type, p->n_head, p->n_kv_head, p->head_dim,
+                     p->pos0, gk_rows(q), v->ne[0], p->base,
+                     p->freq_factors ? (const float *)p->freq_factors->data : NULL};
+    return cu_check(b, "rope_kv_store", gk_cu_rope_kv_store(&a, impl_of(b)->stream));
+}
+
 static int cu_attention(gk_backend *b, gk_tensor *out, const gk_tensor *q, const gk_tensor *k,
                         const gk_tensor *v, const gk_attn_params *p)
 {
@@ -954,6 +977,8 @@ static const gk_core_ops cu_core = [] {
     o.add = cu_add;
     o.scale = cu_scale;
     o.softmax = cu_softmax;
+    o.add_rmsnorm = cu_add_rmsnorm;
+    o.rope_kv_store = cu_rope_kv_store;
     return o;
 }();
 

@@ -33,6 +33,8 @@ GK_GLOBAL(gk_k_elementwise, gk_body_elementwise, gk_ew_args, 256)
 GK_GLOBAL(gk_k_rope, gk_body_rope, gk_rope_args, 128)
 GK_GLOBAL(gk_k_embedding, gk_body_embedding, gk_emb_args, 128)
 GK_GLOBAL(gk_k_kv_store, gk_body_kv_store, gk_kvs_args, 128)
+GK_GLOBAL(gk_k_add_rmsnorm, gk_body_add_rmsnorm, gk_arn_args, 256)
+GK_GLOBAL(gk_k_rope_kv_store, gk_body_rope_kv_store, gk_rkv_args, 128)
 GK_GLOBAL(gk_k_attn_decode, gk_body_attn_decode, gk_attn_args, GK_AT_SPLIT)
 GK_GLOBAL(gk_k_attn_combine, gk_body_attn_combine, gk_attn_args, 128)
 GK_GLOBAL(gk_k_attn_prefill, gk_body_attn_prefill, gk_attn_args, 128)
@@ -106,6 +108,14 @@ cudaError_t gk_cu_embedding(const gk_emb_args *a, cudaStream_t s) {
 
 cudaError_t gk_cu_kv_store(const gk_kvs_args *a, cudaStream_t s) {
     return launch(gk_k_kv_store, gk_plan_kv_store(a->width, a->T), a, s);
+}
+
+cudaError_t gk_cu_add_rmsnorm(const gk_arn_args *a, int64_t T, cudaStream_t s) {
+    return launch(gk_k_add_rmsnorm, gk_plan_rows(T), a, s);
+}
+
+cudaError_t gk_cu_rope_kv_store(const gk_rkv_args *a, cudaStream_t s) {
+    return launch(gk_k_rope_kv_store, gk_plan_rope_kv_store(a), a, s);
 }
 
 /* gk_plan_attn_launches(T) kernels (test_cuda_emul counts a decode step's launches with it). */

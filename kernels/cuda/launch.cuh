@@ -17,6 +17,9 @@ cudaError_t gk_cu_elementwise(const gk_ew_args *a, cudaStream_t s);
 cudaError_t gk_cu_rope(const gk_rope_args *a, cudaStream_t s);
 cudaError_t gk_cu_embedding(const gk_emb_args *a, cudaStream_t s);
 cudaError_t gk_cu_kv_store(const gk_kvs_args *a, cudaStream_t s);
+/* The fused ops: one kernel each. */
+cudaError_t gk_cu_add_rmsnorm(const gk_arn_args *a, int64_t T, cudaStream_t s);
+cudaError_t gk_cu_rope_kv_store(const gk_rkv_args *a, cudaStream_t s);
 /* Decode or prefill kernels by gk_attn_use_decode(); a->part must hold
  * gk_attn_part_floats() floats on the decode path. */
 cudaError_t gk_cu_attention(const gk_attn_args *a, cudaStream_t s);

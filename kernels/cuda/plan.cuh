@@ -192,6 +192,48 @@ static inline gk_grid gk_plan_kv_store(int64_t width, int64_t T) {
     return g;
 }
 
+/* The fused ops. add_rmsnorm: x += r, then y = rmsnorm(x) · w, one block per row (gk_plan_rows). */
+typedef struct gk_arn_args {
+    float *x;       /* {dim, T}, updated */
+    const float *r; /* the residual, {dim, T} */
+    const float *w; /* {dim} */
+    float *y;       /* {dim, T}; may be r */
+    int64_t dim;
+    float eps;
+} gk_arn_args;
+
+/* rope_kv_store: one launch over three ranges of blocks of 128 threads (blockIdx.x), token t =
+ * blockIdx.y: Q's pairs (rope's layout), then K's elements (each turned with its pair's other
+ * element and stored), then V's elements (stored; kv_store's layout). */
+typedef struct gk_rkv_args {
+    float *q;           /* {n_head*head_dim, T}, turned in place */
+    const float *k, *v; /* {k_width, T}, {v_width, T} */
+    uint8_t *kc, *vc;   /* cache rows of kc_row_bytes, vc_row_bytes */
+    size_t kc_row_bytes, vc_row_bytes;
+    int kc_type, vc_type;
+    int n_head, n_kv_head, head_dim, pos0;
+    int64_t T, v_width; /* k_width = n_kv_head * head_dim */
+    float base;
+    const float *ff; /* head_dim/2 frequency factors, or NULL */
+} gk_rkv_args;
+
+/* Its block ranges, which the body reads too (hence callable on the device). */
+#ifdef __CUDACC__
+#define GK_PLAN_HD static inline __host__ __device__
+#else
+#define GK_PLAN_HD static inline
+#endif
+GK_PLAN_HD int64_t gk_rkv_q_blocks(const gk_rkv_args *a) {
+    return ((int64_t)a->n_head * (a->head_dim / 2) + 127) / 128;
+}
+GK_PLAN_HD int64_t gk_rkv_k_blocks(const gk_rkv_args *a) {
+    return ((int64_t)a->n_kv_head * a->head_dim + 127) / 128;
+}
+static inline gk_grid gk_plan_rope_kv_store(const gk_rkv_args *a) {
+    gk_grid g = {gk_rkv_q_blocks(a) + gk_rkv_k_blocks(a) + (a->v_width + 127) / 128, a->T, 1, 128};
+    return g;
+}
+
 /* ---- attention ---------------------------------------------------------------------------- */
 /* Decode (few query rows): one block of GK_AT_SPLIT threads per (split of GK_AT_SPLIT
  * positions, head, query row), one thread per key; partial (max, sum, o) per split, then a

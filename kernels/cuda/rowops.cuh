@@ -1,5 +1,7 @@
 /* Block bodies of the small ops: rmsnorm, softmax, elementwise (silu_mul, add, scale), RoPE,
- * embedding lookup and KV-cache store. Execution model: simt.cuh; geometry: plan.cuh. */
+ * embedding lookup and KV-cache store, and the fused add_rmsnorm and rope_kv_store (the same
+ * arithmetic as the ops they replace, in the same order: equal results, fewer launches).
+ * Execution model: simt.cuh; geometry: plan.cuh. */
 #ifndef GK_ROWOPS_CUH
 #define GK_ROWOPS_CUH
 #include "kernels/cuda/simt.cuh"
@@ -17,6 +19,29 @@ GK_BODY(gk_body_rmsnorm, gk_row_args) {
         float s = 0.0f;
         for (int64_t i = tid; i < a.dim; i += GK_NT) {
             const float v = gk_ldf(x + i);
+            s += v * v;
+        }
+        R(ss) = s;
+    }
+    GK_BLOCK_SUM(ss, red);
+    GK_THREADS {
+        const float inv = 1.0f / sqrtf(R(ss) / (float)a.dim + a.eps);
+        for (int64_t i = tid; i < a.dim; i += GK_NT) gk_stf(y + i, gk_ldf(x + i) * inv * gk_ldf(a.w + i));
+    }
+}
+
+/* x += r, then rmsnorm's two passes over the updated x: each thread reads back only what it
+ * wrote, and writes y[i] (which may be r[i]) after reading r[i] itself. */
+GK_BODY(gk_body_add_rmsnorm, gk_arn_args) {
+    GK_SHARED(float, red, GK_MAX_THREADS / 32);
+    GK_LOCAL(float, ss);
+    float *x = a.x + GK_BX * a.dim, *y = a.y + GK_BX * a.dim;
+    const float *r = a.r + GK_BX * a.dim;
+    GK_THREADS {
+        float s = 0.0f;
+        for (int64_t i = tid; i < a.dim; i += GK_NT) {
+            const float v = gk_ldf(x + i) + gk_ldf(r + i);
+            gk_stf(x + i, v);
             s += v * v;
         }
         R(ss) = s;
@@ -67,25 +92,36 @@ GK_BODY(gk_body_elementwise, gk_ew_args) {
     }
 }
 
-/* Rotates pair (2i, 2i+1) of each head by the angle of position pos0+t, divided by the pair's
- * frequency factor when there are factors (Llama 3.1's rope_freqs, as ggml_rope_ext). */
+/* RoPE's angle of pair i at position pos, divided by the pair's frequency factor when there are
+ * factors (Llama 3.1's rope_freqs, as ggml_rope_ext); ggml's form theta = pos *
+ * (base^(-2/head_dim))^i. */
+GK_DEV float gk_rope_angle(int64_t pos, int i, int head_dim, float base, const float *ff) {
+    const float theta_scale = powf(base, -2.0f / (float)head_dim);
+    return (float)pos * powf(theta_scale, (float)i) / (ff ? gk_ldf(ff + i) : 1.0f);
+}
+
+/* Turns pair p of one token's row x (n_head heads of head_dim, pairs counted across the heads),
+ * if there is one: adjacent lanes take adjacent pairs, each pair one 8-byte access. */
+GK_DEV void gk_rope_pair(float *x, int64_t p, int n_head, int head_dim, int64_t pos, float base,
+                         const float *ff) {
+    const int half = head_dim / 2;
+    if (p < (int64_t)n_head * half) {
+        const int h = (int)(p / half), i = (int)(p % half);
+        const float ang = gk_rope_angle(pos, i, head_dim, base, ff);
+        const float c = cosf(ang), s = sinf(ang);
+        float *v = x + (int64_t)h * head_dim + 2 * i;
+        float p2[2];
+        gk_ldf2(v, p2);
+        const float r2[2] = {p2[0] * c - p2[1] * s, p2[0] * s + p2[1] * c};
+        gk_stf2(v, r2);
+    }
+}
+
+/* Rotates pair (2i, 2i+1) of each head by the angle of position pos0+t. */
 GK_BODY(gk_body_rope, gk_rope_args) {
     GK_THREADS {
-        const int half = a.head_dim / 2;
-        const int64_t p = GK_BX * GK_NT + tid;
-        if (p < (int64_t)a.n_head * half) {
-            const int h = (int)(p / half), i = (int)(p % half);
-            /* ggml's form: theta = pos * (base^(-2/head_dim))^i */
-            const float theta_scale = powf(a.base, -2.0f / (float)a.head_dim);
-            const float ang =
-                (float)(a.pos0 + GK_BY) * powf(theta_scale, (float)i) / (a.ff ? gk_ldf(a.ff + i) : 1.0f);
-            const float c = cosf(ang), s = sinf(ang);
-            float *v = a.x + GK_BY * (int64_t)a.n_head * a.head_dim + (int64_t)h * a.head_dim + 2 * i;
-            float p2[2];
-            gk_ldf2(v, p2); /* the pair in one 8-byte access: adjacent lanes, adjacent pairs */
-            const float r2[2] = {p2[0] * c - p2[1] * s, p2[0] * s + p2[1] * c};
-            gk_stf2(v, r2);
-        }
+        gk_rope_pair(a.x + GK_BY * (int64_t)a.n_head * a.head_dim, GK_BX * GK_NT + tid, a.n_head, a.head_dim,
+                     a.pos0 + GK_BY, a.base, a.ff);
     }
 }
 
@@ -141,6 +177,20 @@ GK_BODY(gk_body_embedding, gk_emb_args) {
     }
 }
 
+/* Element e of a cache row of type, value v; amax: the max |value| of e's 32-block (Q8_0). */
+GK_DEV void gk_kv_put(uint8_t *row, int type, int64_t e, float v, float amax) {
+    if (type == GK_Q8_0) {
+        const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+        uint8_t *blk = row + 34 * (e >> 5);
+        if ((e & 31) == 0) gk_st_u16((uint16_t *)(void *)blk, gk_f2h(d));
+        gk_st_u8(blk + 2 + (e & 31), (uint8_t)(int8_t)fminf(fmaxf(roundf(v * id), -127.0f), 127.0f));
+    } else if (type == GK_F16) {
+        gk_st_u16((uint16_t *)(void *)row + e, gk_f2h(v));
+    } else {
+        gk_stf((float *)(void *)row + e, v);
+    }
+}
+
 /* One thread per element of a source row, 128 a block: adjacent lanes read and write adjacent
  * elements. A Q8_0 block is one warp: its amax a warp max, then ggml's quantize_row_q8_0
  * (d = amax/127 stored as F16, q = round(x/d) within ±127). */
@@ -156,19 +206,46 @@ GK_BODY(gk_body_kv_store, gk_kvs_args) {
     if (a.type == GK_Q8_0) GK_WARP_MAX(amax);
     GK_THREADS {
         const int64_t e = GK_BX * GK_NT + tid;
-        uint8_t *row = a.cache + (size_t)(a.pos0 + t) * a.row_bytes;
-        if (e < a.width) {
-            if (a.type == GK_Q8_0) {
-                const float d = R(amax) / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
-                uint8_t *blk = row + 34 * (e >> 5);
-                if ((e & 31) == 0) gk_st_u16((uint16_t *)(void *)blk, gk_f2h(d));
-                gk_st_u8(blk + 2 + (e & 31),
-                         (uint8_t)(int8_t)fminf(fmaxf(roundf(R(v) * id), -127.0f), 127.0f));
-            } else if (a.type == GK_F16) {
-                gk_st_u16((uint16_t *)(void *)row + e, gk_f2h(R(v)));
-            } else {
-                gk_stf((float *)(void *)row + e, R(v));
+        if (e < a.width) gk_kv_put(a.cache + (size_t)(a.pos0 + t) * a.row_bytes, a.type, e, R(v), R(amax));
+    }
+}
+
+/* rope(q), rope(k) and both cache stores in one launch (block ranges: plan.cuh). A K element is
+ * turned from its pair, loaded whole by both of the pair's lanes (one 8-byte access each, the
+ * same sectors), with rope's arithmetic; the stores are kv_store's. */
+GK_BODY(gk_body_rope_kv_store, gk_rkv_args) {
+    GK_LOCAL(float, v);
+    GK_LOCAL(float, amax);
+    const int64_t t = GK_BY, nq = gk_rkv_q_blocks(&a), nk = gk_rkv_k_blocks(&a);
+    const int64_t qw = (int64_t)a.n_head * a.head_dim, kw = (int64_t)a.n_kv_head * a.head_dim;
+    if (GK_BX < nq) {
+        GK_THREADS {
+            gk_rope_pair(a.q + t * qw, GK_BX * GK_NT + tid, a.n_head, a.head_dim, a.pos0 + t, a.base, a.ff);
+        }
+    } else {
+        const int is_v = GK_BX >= nq + nk, type = is_v ? a.vc_type : a.kc_type;
+        const int64_t e0 = (GK_BX - nq - (is_v ? nk : 0)) * GK_NT, width = is_v ? a.v_width : kw;
+        GK_THREADS {
+            const int64_t e = e0 + tid;
+            R(v) = 0.0f;
+            if (e < width && is_v) {
+                R(v) = gk_ldf(a.v + t * width + e);
+            } else if (e < width) {
+                const int i = (int)(e % a.head_dim) / 2;
+                const float ang = gk_rope_angle(a.pos0 + t, i, a.head_dim, a.base, a.ff);
+                const float c = cosf(ang), s = sinf(ang);
+                float p2[2];
+                gk_ldf2(a.k + t * width + (e & ~(int64_t)1), p2);
+                R(v) = (e & 1) ? p2[0] * s + p2[1] * c : p2[0] * c - p2[1] * s;
             }
+            R(amax) = fabsf(R(v));
+        }
+        if (type == GK_Q8_0) GK_WARP_MAX(amax);
+        GK_THREADS {
+            const int64_t e = e0 + tid;
+            uint8_t *row =
+                (is_v ? a.vc : a.kc) + (size_t)(a.pos0 + t) * (is_v ? a.vc_row_bytes : a.kc_row_bytes);
+            if (e < width) gk_kv_put(row, type, e, R(v), R(amax));
         }
     }
 }
