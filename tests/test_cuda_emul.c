@@ -215,6 +215,29 @@ static const eff_want eff_wants[] = {
     {"kv_store", "f16", "cache", 's', 100.00},
     {"kv_store", "q8_0", "src", 'l', 100.00},
     {"kv_store", "q8_0", "cache", 's', 35.42},
+    {"add_rmsnorm", "f32", "x", 'l', 100.00},
+    {"add_rmsnorm", "f32", "x", 's', 100.00},
+    {"add_rmsnorm", "f32", "r", 'l', 100.00},
+    {"add_rmsnorm", "f32", "r", 's', 100.00},
+    {"add_rmsnorm", "f32", "w", 'l', 100.00},
+    {"rope_kv_store", "f32", "q", 'l', 100.00},
+    {"rope_kv_store", "f32", "q", 's', 100.00},
+    {"rope_kv_store", "f32", "k", 'l', 100.00},
+    {"rope_kv_store", "f32", "v", 'l', 100.00},
+    {"rope_kv_store", "f32", "kcache", 's', 100.00},
+    {"rope_kv_store", "f32", "vcache", 's', 100.00},
+    {"rope_kv_store", "f16", "q", 'l', 100.00},
+    {"rope_kv_store", "f16", "q", 's', 100.00},
+    {"rope_kv_store", "f16", "k", 'l', 100.00},
+    {"rope_kv_store", "f16", "v", 'l', 100.00},
+    {"rope_kv_store", "f16", "kcache", 's', 100.00},
+    {"rope_kv_store", "f16", "vcache", 's', 100.00},
+    {"rope_kv_store", "q8_0", "q", 'l', 100.00},
+    {"rope_kv_store", "q8_0", "q", 's', 100.00},
+    {"rope_kv_store", "q8_0", "k", 'l', 100.00},
+    {"rope_kv_store", "q8_0", "v", 'l', 100.00},
+    {"rope_kv_store", "q8_0", "kcache", 's', 35.42},
+    {"rope_kv_store", "q8_0", "vcache", 's', 35.42},
     {"convert_half", "f32", "x", 'l', 100.00},
     {"convert_half", "f32", "out", 's', 100.00},
 };
@@ -387,6 +410,38 @@ static void kernels_have_their_barriers(void **s) {
             GK_EMUL_LAUNCH(gk_body_attn_prefill, g.gx, g.gy, g.gz, g.nt, 1, a);
         }
         free(a.part), free(q), free(out), free(k), free(v);
+    }
+    { /* the fused row ops (their block reduction and warp max), both thread orders */
+        const int64_t dim = 1000, T = 3, kw = (int64_t)n_kv * hd;
+        float *x = rand_dev_f32(dim * T, 1.0f), *r = rand_dev_f32(dim * T, 1.0f),
+              *w = rand_dev_f32(dim, 1.0f);
+        float *q = rand_dev_f32((int64_t)n_head * hd * T, 1.0f), *k = rand_dev_f32(kw * T, 1.0f);
+        uint8_t *kc = dalloc(gk_type_bytes(GK_Q8_0, kw) * 8), *vc = dalloc(gk_type_bytes(GK_F16, kw) * 8);
+        for (int rev = 0; rev < 2; rev++) {
+            gk_arn_args an = {x, r, w, r, dim, 1e-5f};
+            gk_grid g = gk_plan_rows(T);
+            GK_EMUL_LAUNCH(gk_body_add_rmsnorm, g.gx, g.gy, g.gz, g.nt, rev, an);
+            gk_rkv_args ar = {q,
+                              k,
+                              k,
+                              kc,
+                              vc,
+                              gk_type_bytes(GK_Q8_0, kw),
+                              gk_type_bytes(GK_F16, kw),
+                              GK_Q8_0,
+                              GK_F16,
+                              n_head,
+                              n_kv,
+                              hd,
+                              4,
+                              T,
+                              kw,
+                              10000.0f,
+                              NULL};
+            g = gk_plan_rope_kv_store(&ar);
+            GK_EMUL_LAUNCH(gk_body_rope_kv_store, g.gx, g.gy, g.gz, g.nt, rev, ar);
+        }
+        free(x), free(r), free(w), free(q), free(k), free(kc), free(vc);
     }
     assert_int_equal(gk_emul_races(), 0);
     gk_emul_races_collect(0);
@@ -711,6 +766,36 @@ static void rowops_sector_efficiency(void **s) {
         check_row("kv_store", gk_type_name(cache_types[ci]), b, 2);
         free(cache);
     }
+    { /* the fused ones: as the llm pass calls add_rmsnorm, y is the residual r */
+        float *xa = rand_dev_f32(dim * T, 1.0f), *r = rand_dev_f32(dim * T, 1.0f);
+        gk_mem_buf b[3] = {gk_trace_buf("x", xa, (size_t)(dim * T) * 4),
+                           gk_trace_buf("r", r, (size_t)(dim * T) * 4),
+                           gk_trace_buf("w", w, (size_t)dim * 4)};
+        gk_trace_begin(b, 3);
+        gk_arn_args a = {xa, r, w, r, dim, 1e-5f};
+        gk_grid g = gk_plan_rows(T);
+        GK_EMUL_LAUNCH(gk_body_add_rmsnorm, g.gx, g.gy, g.gz, g.nt, 0, a);
+        gk_trace_end();
+        check_row("add_rmsnorm", "f32", b, 3);
+        free(xa), free(r);
+    }
+    for (int ci = 0; ci < 3; ci++) { /* llama2-7b's 32 heads of 128 for Q, 2 KV heads, one token */
+        const int64_t qw = 32 * 128, kw = 256, ctx = 4;
+        const size_t rb = gk_type_bytes(cache_types[ci], kw);
+        float *q = rand_dev_f32(qw, 1.0f), *k = rand_dev_f32(kw, 1.0f), *v = rand_dev_f32(kw, 1.0f);
+        uint8_t *kc = dalloc(rb * ctx), *vc = dalloc(rb * ctx);
+        gk_mem_buf b[5] = {gk_trace_buf("q", q, (size_t)qw * 4), gk_trace_buf("k", k, (size_t)kw * 4),
+                           gk_trace_buf("v", v, (size_t)kw * 4), gk_trace_buf("kcache", kc, rb * ctx),
+                           gk_trace_buf("vcache", vc, rb * ctx)};
+        gk_trace_begin(b, 5);
+        gk_rkv_args a = {q, k,   v, kc, vc, rb,       rb,  cache_types[ci], cache_types[ci], 32,
+                         2, 128, 2, 1,  kw, 10000.0f, NULL};
+        gk_grid g = gk_plan_rope_kv_store(&a);
+        GK_EMUL_LAUNCH(gk_body_rope_kv_store, g.gx, g.gy, g.gz, g.nt, 0, a);
+        gk_trace_end();
+        check_row("rope_kv_store", gk_type_name(cache_types[ci]), b, 5);
+        free(q), free(k), free(v), free(kc), free(vc);
+    }
     {
         uint16_t *h = dalloc((size_t)dim * 2);
         gk_mem_buf b[2] = {gk_trace_buf("x", x, (size_t)dim * 4), gk_trace_buf("out", h, (size_t)dim * 2)};
@@ -776,6 +861,16 @@ static int cnt_softmax(gk_backend *b, gk_tensor *y, const gk_tensor *x) {
     n_launches++;
     return count_ref->ops->core->softmax(b, y, x);
 }
+static int cnt_add_rmsnorm(gk_backend *b, gk_tensor *y, gk_tensor *x, const gk_tensor *r, const gk_tensor *w,
+                           float eps) {
+    n_launches++;
+    return count_ref->ops->core->add_rmsnorm(b, y, x, r, w, eps);
+}
+static int cnt_rope_kv_store(gk_backend *b, gk_tensor *q, gk_tensor *kc, gk_tensor *vc, const gk_tensor *k,
+                             const gk_tensor *v, const gk_rope_kv_params *p) {
+    n_launches++;
+    return count_ref->ops->core->rope_kv_store(b, q, kc, vc, k, v, p);
+}
 static int cnt_upload(gk_backend *b, gk_tensor *t, size_t off, const void *src, size_t n) {
     n_copies++;
     return count_ref->ops->upload(b, t, off, src, n);
@@ -790,15 +885,28 @@ static int cnt_sync(gk_backend *b) {
     return count_ref->ops->sync(b);
 }
 
-static const gk_core_ops cnt_core = {cnt_matmul,    cnt_embedding, cnt_rmsnorm, cnt_rope,  cnt_kv_store,
-                                     cnt_attention, cnt_silu_mul,  cnt_add,     cnt_scale, cnt_softmax};
+static const gk_core_ops cnt_core = {
+    .matmul = cnt_matmul,
+    .embedding = cnt_embedding,
+    .rmsnorm = cnt_rmsnorm,
+    .rope = cnt_rope,
+    .kv_store = cnt_kv_store,
+    .attention = cnt_attention,
+    .silu_mul = cnt_silu_mul,
+    .add = cnt_add,
+    .scale = cnt_scale,
+    .softmax = cnt_softmax,
+    .add_rmsnorm = cnt_add_rmsnorm,
+    .rope_kv_store = cnt_rope_kv_store,
+};
 
-static void launches_per_decoded_token(void **s) {
-    char why[256];
-    count_ref = gk_backend_open("ref", NULL, why, sizeof why);
-    if (!count_ref) fail_msg("ref backend: %s", why);
+/* One decode step (token 1 after token 0) of the tiny preset on the counting backend, with the
+ * fused ops or without them (as a backend that lacks them runs: the unfused sequence). */
+static void count_decode_step(bool fused, float *logits) {
+    gk_core_ops core = cnt_core;
+    if (!fused) core.add_rmsnorm = NULL, core.rope_kv_store = NULL;
     gk_ops ops = *count_ref->ops;
-    ops.core = &cnt_core, ops.upload = cnt_upload, ops.download = cnt_download, ops.sync = cnt_sync;
+    ops.core = &core, ops.upload = cnt_upload, ops.download = cnt_download, ops.sync = cnt_sync;
     gk_backend cb = *count_ref; /* the same ref state, counted */
     cb.ops = &ops;
     const llm_config *c = llm_preset("tiny");
@@ -810,24 +918,49 @@ static void launches_per_decoded_token(void **s) {
     gc_err err = {{0}};
     if (llm_load(&m, &o, 1, &src, &err)) fail_msg("%s", err.msg);
     int32_t tok[2] = {3, 5};
-    float *logits = malloc((size_t)c->vocab * sizeof *logits);
-    assert_non_null(logits);
     if (llm_forward(&m, tok, 1, 0, LLM_LOGITS_LAST, logits, &err)) fail_msg("%s", err.msg);
     n_launches = n_copies = n_syncs = 0;
     if (llm_forward(&m, tok + 1, 1, 1, LLM_LOGITS_LAST, logits, &err)) fail_msg("%s", err.msg);
-    /* Per layer: rmsnorm, Q/K/V matvecs, 2 ropes, 2 KV stores, attention (scan + combine), the
-     * output matvec, residual add, rmsnorm, gate/up matvecs, silu_mul, down matvec, residual add
-     * = 18; then the embedding, the final rmsnorm and the output head. Copies: the token id up,
-     * the logits down (the one sync). */
-    printf("launches per decoded token: %lld for %d layers (18 a layer + 3), %lld copies, %lld sync\n",
-           (long long)n_launches, c->n_layers, (long long)n_copies, (long long)n_syncs);
-    assert_int_equal(n_launches, 18 * c->n_layers + 3);
+    llm_free(&m);
+}
+
+static void launches_per_decoded_token(void **s) {
+    char why[256];
+    count_ref = gk_backend_open("ref", NULL, why, sizeof why);
+    if (!count_ref) fail_msg("ref backend: %s", why);
+    const int layers = llm_preset("tiny")->n_layers, l7b = llm_preset("llama2-7b")->n_layers;
+    const int64_t vocab = llm_preset("tiny")->vocab;
+    float *logits[2] = {malloc((size_t)vocab * sizeof(float)), malloc((size_t)vocab * sizeof(float))};
+    assert_non_null(logits[0]), assert_non_null(logits[1]);
+    /* Before (a backend without the fused ops), per layer: rmsnorm, Q/K/V matvecs, 2 ropes, 2 KV
+     * stores, attention (scan + combine), the output matvec, residual add, rmsnorm, gate/up
+     * matvecs, silu_mul, down matvec, residual add = 18; then the embedding, the final rmsnorm
+     * and the output head. */
+    count_decode_step(false, logits[0]);
+    const int64_t before = n_launches;
+    printf("launches per decoded token, unfused: %lld for %d layers (18 a layer + 3; llama2-7b: %d)\n",
+           (long long)before, layers, 18 * l7b + 3);
+    assert_int_equal(before, 18 * layers + 3);
     assert_int_equal(n_copies, 2);
     assert_int_equal(n_syncs, 1);
-    /* The same pass on llama2-7b's 32 layers (the count depends only on the layer count). */
-    assert_int_equal(18 * llm_preset("llama2-7b")->n_layers + 3, 579);
-    llm_free(&m);
-    free(logits);
+    /* After: each residual add fused into the norm after it (add_rmsnorm: the attention residual
+     * with the ffn norm, the ffn residual with the next layer's attention norm or the final
+     * norm; layer 0's attention norm has no residual before it, a plain rmsnorm), RoPE of Q and
+     * K with both cache stores (rope_kv_store). Per layer: norm, Q/K/V, rope_kv_store,
+     * attention x2, output, add_rmsnorm, gate/up, silu_mul, down = 13; then the embedding, the
+     * final add_rmsnorm and the head. Copies: the token id up, the logits down (the one sync). */
+    count_decode_step(true, logits[1]);
+    printf("launches per decoded token, fused:   %lld for %d layers (13 a layer + 3; llama2-7b: %d)\n",
+           (long long)n_launches, layers, 13 * l7b + 3);
+    assert_int_equal(n_launches, 13 * layers + 3);
+    assert_int_equal(n_copies, 2);
+    assert_int_equal(n_syncs, 1);
+    /* llama2-7b's 32 layers (the count depends only on the layer count): 579 before, 419 after */
+    assert_int_equal(18 * l7b + 3, 579);
+    assert_int_equal(13 * l7b + 3, 419);
+    /* and the same logits, bit for bit (ref's fused ops are its unfused sequence) */
+    assert_memory_equal(logits[0], logits[1], (size_t)vocab * sizeof(float));
+    free(logits[0]), free(logits[1]);
     gk_backend_close(count_ref);
 }
 

@@ -165,6 +165,79 @@ static void cpu_matches_ref(void **st) {
     }
 }
 
+/* b as a backend without the fused ops (add_rmsnorm, rope_kv_store): the same state and every
+ * other op, so the forward pass runs the unfused sequence (as on a backend that lacks them). */
+typedef struct unfused_be {
+    gk_core_ops core;
+    gk_ops ops;
+    gk_backend be;
+} unfused_be;
+
+static void unfused_of(unfused_be *u, gk_backend *b) {
+    u->core = *b->ops->core;
+    u->core.add_rmsnorm = NULL, u->core.rope_kv_store = NULL;
+    u->ops = *b->ops;
+    u->ops.core = &u->core;
+    u->be = *b;
+    u->be.ops = &u->ops;
+}
+
+/* A prefill of 5 tokens (every row's logits), then 3 decoded tokens, on the tiny preset with a
+ * kv_type cache: every logit into out (8 rows). */
+static void prefill_and_decode(gk_backend *b, int wtype, int kv_type, float *out) {
+    llm_source src;
+    llm_source_synthetic(&src, llm_preset("tiny"), 11);
+    llm_load_opts o = opts(wtype);
+    o.kv_type = kv_type;
+    llm_model m = {.be = b};
+    gc_err err = {{0}};
+    if (llm_load(&m, &o, 1, &src, &err)) fail_msg("%s", err.msg);
+    int32_t tok[8];
+    llm_tokens(tok, 8, m.c.vocab, 3);
+    if (llm_forward(&m, tok, 5, 0, LLM_LOGITS_ALL, out, &err)) fail_msg("%s", err.msg);
+    for (int p = 5; p < 8; p++)
+        if (llm_forward(&m, &tok[p], 1, p, LLM_LOGITS_LAST, out + (size_t)p * m.c.vocab, &err))
+            fail_msg("%s", err.msg);
+    llm_free(&m);
+}
+
+/* The fused ops change launches, not results: ref with and without them gives the same logits
+ * bit for bit (its fused ops are its unfused sequence), cpu too (the same arithmetic in the
+ * same order), and cpu with them is within cpu_matches_ref's tolerance of ref. */
+static void fused_ops_same_logits(void **st) {
+    static const struct {
+        int wtype, kv_type;
+    } cases[] = {{GK_Q4_0, GK_F16}, {GK_F32, GK_Q8_0}, {GK_Q8_0, GK_F32}};
+    const size_t n = 8 * (size_t)llm_preset("tiny")->vocab;
+    float *lf = malloc(n * sizeof *lf), *lu = malloc(n * sizeof *lu), *cf = malloc(n * sizeof *cf);
+    assert_non_null(lf), assert_non_null(lu), assert_non_null(cf);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const int wt = cases[i].wtype, kt = cases[i].kv_type;
+        gk_backend *rb = open_be("ref", 1), *cb = open_be("cpu", 2);
+        assert_true(gk_has_op(rb, GK_OP_ADD_RMSNORM) && gk_has_op(rb, GK_OP_ROPE_KV_STORE));
+        assert_true(gk_has_op(cb, GK_OP_ADD_RMSNORM) && gk_has_op(cb, GK_OP_ROPE_KV_STORE));
+        unfused_be ru, cu;
+        unfused_of(&ru, rb), unfused_of(&cu, cb);
+        prefill_and_decode(rb, wt, kt, lf);
+        prefill_and_decode(&ru.be, wt, kt, lu);
+        assert_memory_equal(lf, lu, n * sizeof *lf);
+        prefill_and_decode(cb, wt, kt, cf);
+        prefill_and_decode(&cu.be, wt, kt, lu);
+        assert_memory_equal(cf, lu, n * sizeof *cf);
+        llm_compare cmp;
+        double tol = gk_type_get(wt)->quantized ? 0.03 : 2e-3;
+        llm_compare_logits(lf, cf, 8, llm_preset("tiny")->vocab, tol, &cmp);
+        printf("  %s weights, %s cache: fused = unfused (ref, cpu); cpu vs ref max rel err %.3g, "
+               "top-1 %d/%d\n",
+               gk_type_name(wt), gk_type_name(kt), cmp.max_rel_err, cmp.top1_agree, cmp.rows);
+        assert_true(cmp.max_rel_err < tol);
+        assert_int_equal(cmp.top1_agree, 8);
+        gk_backend_close(rb);
+        gk_backend_close(cb);
+    }
+    free(lf), free(lu), free(cf);
+}
+
 static void export_load_identical_logits(void **st) {
     char path[] = "/tmp/gc_llm_XXXXXX";
     int fd = mkstemp(path);
@@ -357,6 +430,7 @@ int main(void) {
         cmocka_unit_test(quality_arithmetic),
         cmocka_unit_test(decode_after_prefill_equals_longer_prefill),
         cmocka_unit_test(cpu_matches_ref),
+        cmocka_unit_test(fused_ops_same_logits),
         cmocka_unit_test(export_load_identical_logits),
         cmocka_unit_test(rope_factors_from_gguf),
         cmocka_unit_test(kl_of_a_format_vs_itself_is_zero),

@@ -3,6 +3,10 @@
  *   tokens -> embedding -> n_layers x [ x += attention(rmsnorm(x)); x += ffn(rmsnorm(x)) ]
  *          -> rmsnorm -> output head -> logits
  *
+ * Each residual add runs with the norm that follows it (add_rmsnorm: x += block output, then the
+ * next block's input norm), and RoPE with the KV-cache stores (rope_kv_store), on backends that
+ * have these fused ops: fewer kernel launches per token on a GPU, the same results.
+ *
  * Every buffer is allocated once in llm_load(); a forward pass only takes row views of them,
  * uploads the token ids and, when asked, downloads the logits (its one synchronisation).
  */
@@ -37,49 +41,79 @@ static int embedding_forward(llm_model *m, acts *a, const int32_t *tokens, gc_er
     return 0;
 }
 
-/* x: (dim, T) in, (dim, T) out: x += Wo · attention(rope(Wq·n), rope(Wk·n), Wv·n), n = rmsnorm(x);
+/* x += xb (the previous block's output), then xb = rmsnorm(x) · w: each residual add is merged
+ * into the norm after it, one op (add_rmsnorm) where the backend has it, else the two. first:
+ * no block before (the first layer's attention norm), only the norm. Every row of x. */
+static int residual_rmsnorm(llm_model *m, acts *a, bool first, const gk_tensor *w, int l, const char *what,
+                            gc_err *err) {
+    gk_backend *b = m->be;
+    float eps = m->c.norm_eps;
+    if (first) OP(gk_rmsnorm(b, &a->xb, &a->x, w, eps), l, what);
+    else if (gk_has_op(b, GK_OP_ADD_RMSNORM)) OP(gk_add_rmsnorm(b, &a->xb, &a->x, &a->xb, w, eps), l, what);
+    else {
+        OP(gk_add(b, &a->x, &a->x, &a->xb), l, "residual add");
+        OP(gk_rmsnorm(b, &a->xb, &a->x, w, eps), l, what);
+    }
+    return 0;
+}
+
+/* q, k: (dim, T), (kv_dim, T) turned by RoPE at positions pos0..; this layer's K (turned) and V
+ * appended to the cache: one op (rope_kv_store) where the backend has it, else four. */
+static int rope_and_cache(llm_model *m, int l, acts *a, int pos0, gc_err *err) {
+    gk_backend *b = m->be;
+    const llm_config *c = &m->c;
+    int hd = c->dim / c->n_heads;
+    const gk_tensor *ff = c->rope_factors ? &m->w.rope_freqs : NULL;   /* Llama 3.1's frequency factors */
+    gk_tensor *kc = &m->s.kcache[l], *vc = &m->s.vcache[l];
+    if (gk_has_op(b, GK_OP_ROPE_KV_STORE)) {
+        gk_rope_kv_params p = {c->n_heads, c->n_kv_heads, hd, pos0, c->rope_base, ff};
+        OP(gk_rope_kv_store(b, &a->q, kc, vc, &a->k, &a->v, &p), l, "rope and KV cache store");
+        return 0;
+    }
+    OP(gk_rope(b, &a->q, c->n_heads, hd, pos0, c->rope_base, ff), l, "rope of Q");
+    OP(gk_rope(b, &a->k, c->n_kv_heads, hd, pos0, c->rope_base, ff), l, "rope of K");
+    OP(gk_kv_store(b, kc, &a->k, pos0), l, "K cache store");
+    OP(gk_kv_store(b, vc, &a->v, pos0), l, "V cache store");
+    return 0;
+}
+
+/* x: (dim, T) in (before the previous block's output xb is added), xb out: Wo · attention(rope(Wq·n),
+ * rope(Wk·n), Wv·n), n = rmsnorm(x + xb) — the residual add of x += xb is the next norm's;
  * appends this layer's K and V of positions pos0..pos0+T-1 to the cache. */
 static int attention_forward(llm_model *m, int l, acts *a, int pos0, gc_err *err) {
     gk_backend *b = m->be;
     const llm_layer *L = &m->w.layers[l];
     const llm_config *c = &m->c;
     int hd = c->dim / c->n_heads;
-    OP(gk_rmsnorm(b, &a->xb, &a->x, &L->attn_norm, c->norm_eps), l, "attention rmsnorm");
+    if (residual_rmsnorm(m, a, l == 0, &L->attn_norm, l, "attention rmsnorm", err)) return -1;
     OP(gk_matmul(b, &a->q, &L->wq, &a->xb, NULL), l, "Q projection");      /* q: (dim, T) */
     OP(gk_matmul(b, &a->k, &L->wk, &a->xb, NULL), l, "K projection");      /* k: (kv_dim, T) */
     OP(gk_matmul(b, &a->v, &L->wv, &a->xb, NULL), l, "V projection");      /* v: (kv_dim, T) */
-    const gk_tensor *ff = c->rope_factors ? &m->w.rope_freqs : NULL;   /* Llama 3.1's frequency factors */
-    OP(gk_rope(b, &a->q, c->n_heads, hd, pos0, c->rope_base, ff), l, "rope of Q");
-    OP(gk_rope(b, &a->k, c->n_kv_heads, hd, pos0, c->rope_base, ff), l, "rope of K");
-    OP(gk_kv_store(b, &m->s.kcache[l], &a->k, pos0), l, "K cache store");
-    OP(gk_kv_store(b, &m->s.vcache[l], &a->v, pos0), l, "V cache store");
+    if (rope_and_cache(m, l, a, pos0, err)) return -1;
     gk_attn_params p = {c->n_heads, c->n_kv_heads, hd, pos0, 1.0f / sqrtf((float)hd)};
     OP(gk_attention(b, &a->att, &a->q, &m->s.kcache[l], &m->s.vcache[l], &p), l, "attention");
     OP(gk_matmul(b, &a->xb, &L->wo, &a->att, NULL), l, "output projection");
-    OP(gk_add(b, &a->x, &a->x, &a->xb), l, "attention residual");
     return 0;
 }
 
-/* x: (dim, T) in, (dim, T) out: x += W_down · (silu(W_gate·n) * (W_up·n)), n = rmsnorm(x);
- * hidden activations (ffn, T). */
+/* x: (dim, T) in (before the attention's output xb is added), xb out: W_down · (silu(W_gate·n) *
+ * (W_up·n)), n = rmsnorm(x + xb); hidden activations (ffn, T). */
 static int ffn_forward(llm_model *m, int l, acts *a, gc_err *err) {
     gk_backend *b = m->be;
     const llm_layer *L = &m->w.layers[l];
-    OP(gk_rmsnorm(b, &a->xb, &a->x, &L->ffn_norm, m->c.norm_eps), l, "ffn rmsnorm");
+    if (residual_rmsnorm(m, a, false, &L->ffn_norm, l, "ffn rmsnorm", err)) return -1;
     OP(gk_matmul(b, &a->hb, &L->w_gate, &a->xb, NULL), l, "gate projection");
     OP(gk_matmul(b, &a->hb2, &L->w_up, &a->xb, NULL), l, "up projection");
     OP(gk_silu_mul(b, &a->hb, &a->hb, &a->hb2), l, "silu_mul");
     OP(gk_matmul(b, &a->xb, &L->w_down, &a->hb, NULL), l, "down projection");
-    OP(gk_add(b, &a->x, &a->x, &a->xb), l, "ffn residual");
     return 0;
 }
 
-/* x rows [r0, r0+n): (dim, n) -> logits (vocab, n) -> out (downloaded: the pass's one sync). */
+/* xb rows [r0, r0+n) (the final norm, every row already normed) -> logits (vocab, n) -> out
+ * (downloaded: the pass's one sync). */
 static int head_forward(llm_model *m, acts *a, int r0, int n, float *out, gc_err *err) {
     gk_backend *b = m->be;
-    gk_tensor x = gk_view_rows(&a->x, r0, n), xb = gk_view_rows(&a->xb, r0, n);
-    gk_tensor logits = gk_view_rows(&m->s.logits, 0, n);
-    OP(gk_rmsnorm(b, &xb, &x, &m->w.out_norm, m->c.norm_eps), -1, "final rmsnorm");
+    gk_tensor xb = gk_view_rows(&a->xb, r0, n), logits = gk_view_rows(&m->s.logits, 0, n);
     OP(gk_matmul(b, &logits, &m->w.output, &xb, NULL), -1, "output head");
     OP(b->ops->download(b, &logits, 0, out, (size_t)n * (size_t)m->c.vocab * sizeof(float)), -1, "download of logits");
     return 0;
@@ -111,6 +145,9 @@ int llm_forward(llm_model *m, const int32_t *tokens, int T, int pos0, int mode, 
         if (attention_forward(m, l, &a, pos0, err)) return -1;
         if (ffn_forward(m, l, &a, err)) return -1;
     }
+    /* The last residual add and the final norm, on every row (x complete whatever the head reads;
+     * a row's norm is a small part of its matmuls). */
+    if (residual_rmsnorm(m, &a, false, &m->w.out_norm, -1, "final rmsnorm", err)) return -1;
     if (mode == LLM_LOGITS_LAST) return head_forward(m, &a, T - 1, 1, out, err);
     if (mode == LLM_LOGITS_ALL) return head_forward(m, &a, 0, T, out, err);
     if (m->be->ops->sync(m->be)) return op_failed(m, -1, "sync", err);
