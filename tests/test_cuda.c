@@ -167,6 +167,46 @@ static void emul_matvec(int type, const uint8_t *w, const float *x, int64_t K, i
     }
 }
 
+/* The integer path of quantized weights, as the backend runs it: x quantised to 8-bit blocks,
+ * then the dp4a matvec. */
+static void emul_matvec_x8(int type, const uint8_t *w, const float *x, int64_t K, int64_t N, int64_t M,
+                           float *y, int rev)
+{
+    uint8_t *xq = dalloc(gk_mv_xq_bytes(K, M));
+    gk_xq_args q = {x, xq, K, M};
+    gk_grid g = gk_plan_quantize_x8(K, M);
+    GK_EMUL_LAUNCH(gk_body_quantize_x8, g.gx, g.gy, g.gz, g.nt, rev, q);
+    gk_mvx_args a = {{w, gk_type_bytes(type, K), x, y, K, N, M, type}, xq};
+    g = gk_plan_matvec(N, M);
+    switch (type) {
+    case GK_Q8_0: GK_EMUL_LAUNCH(gk_body_matvec_x8_q8_0, g.gx, g.gy, g.gz, g.nt, rev, a); break;
+    case GK_Q4_0: GK_EMUL_LAUNCH(gk_body_matvec_x8_q4_0, g.gx, g.gy, g.gz, g.nt, rev, a); break;
+    case GK_Q4_1: GK_EMUL_LAUNCH(gk_body_matvec_x8_q4_1, g.gx, g.gy, g.gz, g.nt, rev, a); break;
+    case GK_Q4_K: GK_EMUL_LAUNCH(gk_body_matvec_x8_q4_k, g.gx, g.gy, g.gz, g.nt, rev, a); break;
+    default: GK_EMUL_LAUNCH(gk_body_matvec_x8_q6_k, g.gx, g.gy, g.gz, g.nt, rev, a); break;
+    }
+    free(xq);
+}
+
+/* |got - want| within the kernels workload's bound per output (bench/probes/matrix_kernels.c:
+ * F32 summation, and the 8-bit activation blocks' rounding for quantized weights). */
+static void expect_within_x8_bound(const char *what, int type, const float *got, const float *want,
+                                   const uint8_t *w, const float *x, int64_t K, int64_t N, int64_t M)
+{
+    float *row = malloc((size_t)K * sizeof *row);
+    for (int64_t n = 0; n < N; n++) {
+        gk_type_get(type)->to_f32(w + (size_t)n * gk_type_bytes(type, K), row, K);
+        for (int64_t m = 0; m < M; m++) {
+            const double bound = kernels_error_bound(type, GK_F32, row, x + m * K, K);
+            const double d = fabs((double)got[m * N + n] - want[m * N + n]);
+            if (!(d <= bound))
+                fail_msg("%s: output (%lld, %lld) is %.7g, reference %.7g (|diff| %.3g, bound %.3g)", what,
+                         (long long)n, (long long)m, got[m * N + n], want[m * N + n], d, bound);
+        }
+    }
+    free(row);
+}
+
 static void check_matmul(int type, int64_t K, int64_t N, int64_t M)
 {
     float *wf = rand_f32(K * N, 1.0f), *xh = rand_f32(K * M, 1.0f);
@@ -176,6 +216,7 @@ static void check_matmul(int type, int64_t K, int64_t N, int64_t M)
     float *want = malloc((size_t)(N * M) * sizeof(float)), *got = dalloc((size_t)(N * M) * sizeof(float));
     be_matmul(ref_be, type, w, x, K, N, M, want);
     const float atol = 2e-5f * (float)K, rtol = 1e-4f;   /* F32 sums of K products of magnitude <= 1 */
+    const bool quant = gk_cu_qblock(type) != 0;
     char what[96];
     for (int rev = 0; rev < 2; rev++) {
         memset(got, 0xff, (size_t)(N * M) * sizeof(float));
@@ -183,15 +224,62 @@ static void check_matmul(int type, int64_t K, int64_t N, int64_t M)
         snprintf(what, sizeof what, "matvec %s K=%lld N=%lld M=%lld rev=%d", gk_type_name(type), (long long)K,
                  (long long)N, (long long)M, rev);
         expect_close(what, got, want, N * M, atol, rtol);
+        if (quant) {
+            memset(got, 0xff, (size_t)(N * M) * sizeof(float));
+            emul_matvec_x8(type, w, x, K, N, M, got, rev);
+            snprintf(what, sizeof what, "matvec x8 %s K=%lld N=%lld M=%lld rev=%d", gk_type_name(type),
+                     (long long)K, (long long)N, (long long)M, rev);
+            expect_within_x8_bound(what, type, got, want, w, x, K, N, M);
+        }
     }
     if (dev_be) {
-        /* The device takes the cuBLAS path for M > GK_MV_MAX_M: F16 inputs, so a looser bound. */
+        /* The device takes the cuBLAS path for M > GK_MV_MAX_M: F16 inputs, so a looser bound;
+         * below it quantized weights take the integer path (8-bit activations). */
         be_matmul(dev_be, type, w, x, K, N, M, got);
         snprintf(what, sizeof what, "device matmul %s K=%lld N=%lld M=%lld", gk_type_name(type), (long long)K,
                  (long long)N, (long long)M);
-        expect_close(what, got, want, N * M, M > GK_MV_MAX_M ? 2e-3f * (float)K : atol, M > GK_MV_MAX_M ? 1e-2f : rtol);
+        if (M > GK_MV_MAX_M) expect_close(what, got, want, N * M, 2e-3f * (float)K, 1e-2f);
+        else if (quant) expect_within_x8_bound(what, type, got, want, w, x, K, N, M);
+        else expect_close(what, got, want, N * M, atol, rtol);
     }
     free(wf), free(xh), free(w), free(x), free(want), free(got);
+}
+
+/* The device's integer path quantises x once for consecutive matmuls of it (Q, K, V): the
+ * second matmul of an x reuses its quantisation, and whatever writes x in between (an op in
+ * place, an upload) or another x is seen by the next one. Each result against ref. */
+static void device_x8_reuses_activations(void **s)
+{
+    if (!dev_be) {
+        printf("device integer-path reuse skipped: %s\n", dev_why);
+        return;
+    }
+    const int64_t K = 512, N = 9, M = 2;
+    float *wf = rand_f32(K * N * 2, 1.0f), *x = rand_f32(K * M, 1.0f), *x2 = rand_f32(K * M, 1.0f);
+    uint8_t *w[2] = {encode(GK_Q4_0, wf, K, N), encode(GK_Q4_K, wf + K * N, K, N)};
+    float *got = malloc((size_t)(N * M) * 4), *want = malloc((size_t)(N * M) * 4);
+    gk_tensor tw[2] = {put(dev_be, GK_Q4_0, K, N, w[0]), put(dev_be, GK_Q4_K, K, N, w[1])};
+    gk_tensor tx = put(dev_be, GK_F32, K, M, x), tx2 = put(dev_be, GK_F32, K, M, x2);
+    gk_tensor ty = put(dev_be, GK_F32, N, M, NULL);
+    /* steps: w0·x, w1·x (reused), x *= -0.5 on the device, w0·x, x2 uploaded into x, w1·x, w0·(another x) */
+    for (int step = 0; step < 5; step++) {
+        const float *xs = step < 2 ? x : x2;
+        if (step == 2) {
+            OK(dev_be, gk_scale(dev_be, &tx, &tx, -0.5f));
+            for (int64_t i = 0; i < K * M; i++) x[i] *= -0.5f;
+            xs = x;
+        }
+        if (step == 3) OK(dev_be, dev_be->ops->upload(dev_be, &tx, 0, x2, tx.nbytes));
+        const int wi = step & 1;
+        OK(dev_be, gk_matmul(dev_be, &ty, &tw[wi], step == 4 ? &tx2 : &tx, NULL));
+        get(dev_be, &ty, got);
+        be_matmul(ref_be, wi ? GK_Q4_K : GK_Q4_0, w[wi], xs, K, N, M, want);
+        char what[64];
+        snprintf(what, sizeof what, "device integer path, step %d", step);
+        expect_within_x8_bound(what, wi ? GK_Q4_K : GK_Q4_0, got, want, w[wi], xs, K, N, M);
+    }
+    drop(dev_be, &tw[0]), drop(dev_be, &tw[1]), drop(dev_be, &tx), drop(dev_be, &tx2), drop(dev_be, &ty);
+    free(wf), free(x), free(x2), free(w[0]), free(w[1]), free(got), free(want);
 }
 
 static const int all_weight_types[] = {GK_F32, GK_F16, GK_BF16, GK_Q8_0, GK_Q4_0, GK_Q4_1, GK_Q4_K, GK_Q6_K};
@@ -1479,6 +1567,7 @@ int main(void)
         cmocka_unit_test(matvec_all_types),
         cmocka_unit_test(matvec_float_odd_k),
         cmocka_unit_test(matmul_many_columns),
+        cmocka_unit_test(device_x8_reuses_activations),
         cmocka_unit_test(dequant_f16_matches_type_table),
         cmocka_unit_test(convert_half_rounds_to_nearest_even),
         cmocka_unit_test(gemm_plan_computes_y_equals_x_wt),

@@ -812,76 +812,96 @@ static void rowops_sector_efficiency(void **s) {
 
 /* ---- launches per decoded token ------------------------------------------------------------ */
 /* A backend that runs "ref" and counts, per op, the kernels the CUDA backend enqueues for it:
- * decode matmuls (M <= GK_MV_MAX_M) one matvec, attention gk_plan_attn_launches(T), every
- * other op one kernel; and the copies and syncs the pass asks for. */
+ * decode matmuls (M <= GK_MV_MAX_M) gk_plan_matvec_launches (quantized weights: the activation
+ * quantisation unless the previous matmul read the same x with no other op since, as
+ * backend.cu keeps it; then the matvec), attention gk_plan_attn_launches(T), every other op
+ * one kernel; and the copies and syncs the pass asks for. int_path 0 counts the matvecs as
+ * they were before the integer path (one kernel each, F32 activations). */
 static gk_backend *count_ref;
 static int64_t n_launches, n_copies, n_syncs;
+static int int_path;
+static const void *xq_of; /* the x the modelled backend holds quantised, or NULL */
+static int64_t xq_k, xq_m;
+
+static void other_op(int64_t launches) {
+    n_launches += launches;
+    xq_of = NULL;
+}
 
 static int cnt_matmul(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_tensor *x,
                       const gk_matmul_params *p) {
     if (gk_rows(x) > GK_MV_MAX_M)
         fail_msg("a matmul of %lld columns takes the GEMM path, not counted here", (long long)gk_rows(x));
-    n_launches++;
+    if (!int_path) {
+        other_op(1);
+    } else {
+        const int held = xq_of == x->data && xq_k == x->ne[0] && xq_m == gk_rows(x);
+        n_launches += gk_plan_matvec_launches(w->type, held);
+        xq_of = gk_cu_qblock(w->type) ? x->data : NULL, xq_k = x->ne[0], xq_m = gk_rows(x);
+    }
     return count_ref->ops->core->matmul(b, y, w, x, p);
 }
 static int cnt_embedding(gk_backend *b, gk_tensor *y, const gk_tensor *t, const gk_tensor *ids) {
-    n_launches++;
+    other_op(1);
     return count_ref->ops->core->embedding(b, y, t, ids);
 }
 static int cnt_rmsnorm(gk_backend *b, gk_tensor *y, const gk_tensor *x, const gk_tensor *w, float eps) {
-    n_launches++;
+    other_op(1);
     return count_ref->ops->core->rmsnorm(b, y, x, w, eps);
 }
 static int cnt_rope(gk_backend *b, gk_tensor *x, int nh, int hd, int pos0, float base, const gk_tensor *ff) {
-    n_launches++;
+    other_op(1);
     return count_ref->ops->core->rope(b, x, nh, hd, pos0, base, ff);
 }
 static int cnt_kv_store(gk_backend *b, gk_tensor *c, const gk_tensor *src, int pos0) {
-    n_launches++;
+    other_op(1);
     return count_ref->ops->core->kv_store(b, c, src, pos0);
 }
 static int cnt_attention(gk_backend *b, gk_tensor *o, const gk_tensor *q, const gk_tensor *k,
                          const gk_tensor *v, const gk_attn_params *p) {
-    n_launches += gk_plan_attn_launches(gk_rows(q));
+    other_op(gk_plan_attn_launches(gk_rows(q)));
     return count_ref->ops->core->attention(b, o, q, k, v, p);
 }
 static int cnt_silu_mul(gk_backend *b, gk_tensor *y, const gk_tensor *g, const gk_tensor *u) {
-    n_launches++;
+    other_op(1);
     return count_ref->ops->core->silu_mul(b, y, g, u);
 }
 static int cnt_add(gk_backend *b, gk_tensor *y, const gk_tensor *x, const gk_tensor *c) {
-    n_launches++;
+    other_op(1);
     return count_ref->ops->core->add(b, y, x, c);
 }
 static int cnt_scale(gk_backend *b, gk_tensor *y, const gk_tensor *x, float s) {
-    n_launches++;
+    other_op(1);
     return count_ref->ops->core->scale(b, y, x, s);
 }
 static int cnt_softmax(gk_backend *b, gk_tensor *y, const gk_tensor *x) {
-    n_launches++;
+    other_op(1);
     return count_ref->ops->core->softmax(b, y, x);
 }
 static int cnt_add_rmsnorm(gk_backend *b, gk_tensor *y, gk_tensor *x, const gk_tensor *r, const gk_tensor *w,
                            float eps) {
-    n_launches++;
+    other_op(1);
     return count_ref->ops->core->add_rmsnorm(b, y, x, r, w, eps);
 }
 static int cnt_rope_kv_store(gk_backend *b, gk_tensor *q, gk_tensor *kc, gk_tensor *vc, const gk_tensor *k,
                              const gk_tensor *v, const gk_rope_kv_params *p) {
-    n_launches++;
+    other_op(1);
     return count_ref->ops->core->rope_kv_store(b, q, kc, vc, k, v, p);
 }
 static int cnt_upload(gk_backend *b, gk_tensor *t, size_t off, const void *src, size_t n) {
     n_copies++;
+    xq_of = NULL;
     return count_ref->ops->upload(b, t, off, src, n);
 }
 static int cnt_download(gk_backend *b, const gk_tensor *t, size_t off, void *dst, size_t n) {
     n_copies++;
     n_syncs++; /* download() synchronises */
+    xq_of = NULL;
     return count_ref->ops->download(b, t, off, dst, n);
 }
 static int cnt_sync(gk_backend *b) {
     n_syncs++;
+    xq_of = NULL;
     return count_ref->ops->sync(b);
 }
 
@@ -900,9 +920,10 @@ static const gk_core_ops cnt_core = {
     .rope_kv_store = cnt_rope_kv_store,
 };
 
-/* One decode step (token 1 after token 0) of the tiny preset on the counting backend, with the
- * fused ops or without them (as a backend that lacks them runs: the unfused sequence). */
-static void count_decode_step(bool fused, float *logits) {
+/* One decode step (token 1 after token 0) of the tiny preset with wtype weights on the counting
+ * backend, with the fused ops or without them (as a backend that lacks them runs: the unfused
+ * sequence); its logits into logits. */
+static void count_decode_step(bool fused, int wtype, float *logits) {
     gk_core_ops core = cnt_core;
     if (!fused) core.add_rmsnorm = NULL, core.rope_kv_store = NULL;
     gk_ops ops = *count_ref->ops;
@@ -913,7 +934,7 @@ static void count_decode_step(bool fused, float *logits) {
     assert_non_null(c);
     llm_source src;
     llm_source_synthetic(&src, c, 7);
-    llm_load_opts o = {.wtype = GK_Q4_0, .kv_type = GK_F16, .ctx = 16, .max_t = 4, .max_logits = 4};
+    llm_load_opts o = {.wtype = wtype, .kv_type = GK_F16, .ctx = 16, .max_t = 4, .max_logits = 4};
     llm_model m = {.be = &cb};
     gc_err err = {{0}};
     if (llm_load(&m, &o, 1, &src, &err)) fail_msg("%s", err.msg);
@@ -921,6 +942,8 @@ static void count_decode_step(bool fused, float *logits) {
     if (llm_forward(&m, tok, 1, 0, LLM_LOGITS_LAST, logits, &err)) fail_msg("%s", err.msg);
     n_launches = n_copies = n_syncs = 0;
     if (llm_forward(&m, tok + 1, 1, 1, LLM_LOGITS_LAST, logits, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(n_copies, 2); /* the token id up, the logits down (the one sync) */
+    assert_int_equal(n_syncs, 1);
     llm_free(&m);
 }
 
@@ -928,38 +951,48 @@ static void launches_per_decoded_token(void **s) {
     char why[256];
     count_ref = gk_backend_open("ref", NULL, why, sizeof why);
     if (!count_ref) fail_msg("ref backend: %s", why);
-    const int layers = llm_preset("tiny")->n_layers, l7b = llm_preset("llama2-7b")->n_layers;
+    const int L = llm_preset("tiny")->n_layers, L7 = llm_preset("llama2-7b")->n_layers;
     const int64_t vocab = llm_preset("tiny")->vocab;
     float *logits[2] = {malloc((size_t)vocab * sizeof(float)), malloc((size_t)vocab * sizeof(float))};
     assert_non_null(logits[0]), assert_non_null(logits[1]);
-    /* Before (a backend without the fused ops), per layer: rmsnorm, Q/K/V matvecs, 2 ropes, 2 KV
-     * stores, attention (scan + combine), the output matvec, residual add, rmsnorm, gate/up
-     * matvecs, silu_mul, down matvec, residual add = 18; then the embedding, the final rmsnorm
-     * and the output head. */
-    count_decode_step(false, logits[0]);
-    const int64_t before = n_launches;
-    printf("launches per decoded token, unfused: %lld for %d layers (18 a layer + 3; llama2-7b: %d)\n",
-           (long long)before, layers, 18 * l7b + 3);
-    assert_int_equal(before, 18 * layers + 3);
-    assert_int_equal(n_copies, 2);
-    assert_int_equal(n_syncs, 1);
-    /* After: each residual add fused into the norm after it (add_rmsnorm: the attention residual
-     * with the ffn norm, the ffn residual with the next layer's attention norm or the final
-     * norm; layer 0's attention norm has no residual before it, a plain rmsnorm), RoPE of Q and
-     * K with both cache stores (rope_kv_store). Per layer: norm, Q/K/V, rope_kv_store,
-     * attention x2, output, add_rmsnorm, gate/up, silu_mul, down = 13; then the embedding, the
-     * final add_rmsnorm and the head. Copies: the token id up, the logits down (the one sync). */
-    count_decode_step(true, logits[1]);
-    printf("launches per decoded token, fused:   %lld for %d layers (13 a layer + 3; llama2-7b: %d)\n",
-           (long long)n_launches, layers, 13 * l7b + 3);
-    assert_int_equal(n_launches, 13 * layers + 3);
-    assert_int_equal(n_copies, 2);
-    assert_int_equal(n_syncs, 1);
-    /* llama2-7b's 32 layers (the count depends only on the layer count): 579 before, 419 after */
-    assert_int_equal(18 * l7b + 3, 579);
-    assert_int_equal(13 * l7b + 3, 419);
-    /* and the same logits, bit for bit (ref's fused ops are its unfused sequence) */
+    /* Before (unfused ops, every matvec one kernel on F32 activations), per layer: rmsnorm,
+     * Q/K/V matvecs, 2 ropes, 2 KV stores, attention (scan + combine), the output matvec,
+     * residual add, rmsnorm, gate/up matvecs, silu_mul, down matvec, residual add = 18; then
+     * the embedding, the final rmsnorm and the output head. */
+    int_path = 0;
+    count_decode_step(false, GK_Q4_0, logits[0]);
+    printf("launches per decoded token, q4_0, before:            %3lld for %d layers (18 a layer + 3; "
+           "llama2-7b %d)\n", (long long)n_launches, L, 18 * L7 + 3);
+    assert_int_equal(n_launches, 18 * L + 3);
+    /* Each residual add fused into the norm after it (add_rmsnorm: the attention residual with
+     * the ffn norm, the ffn residual with the next layer's attention norm or the final norm;
+     * layer 0's attention norm has no residual before it, a plain rmsnorm), RoPE of Q and K with
+     * both cache stores (rope_kv_store). Per layer: norm, Q/K/V, rope_kv_store, attention x2,
+     * output, add_rmsnorm, gate/up, silu_mul, down = 13; then the embedding, the final
+     * add_rmsnorm and the head. The same logits, bit for bit (ref's fused ops are its unfused
+     * sequence). */
+    count_decode_step(true, GK_Q4_0, logits[1]);
+    printf("launches per decoded token, q4_0, fused ops:         %3lld for %d layers (13 a layer + 3; "
+           "llama2-7b %d)\n", (long long)n_launches, L, 13 * L7 + 3);
+    assert_int_equal(n_launches, 13 * L + 3);
     assert_memory_equal(logits[0], logits[1], (size_t)vocab * sizeof(float));
+    /* As backend.cu runs quantized weights now (the integer path): one quantisation of each new
+     * matmul input, shared by the matmuls after it that read the same x: Q (K, V share it),
+     * output, gate (up shares it), down; and the head's. 17 a layer + 4. Float weights never
+     * quantise: 13 a layer + 3. */
+    int_path = 1;
+    count_decode_step(true, GK_Q4_0, logits[1]);
+    printf("launches per decoded token, q4_0, fused, dp4a path:  %3lld for %d layers (17 a layer + 4; "
+           "llama2-7b %d)\n", (long long)n_launches, L, 17 * L7 + 4);
+    assert_int_equal(n_launches, 17 * L + 4);
+    count_decode_step(true, GK_F16, logits[1]);
+    printf("launches per decoded token, f16,  fused:             %3lld for %d layers (13 a layer + 3)\n",
+           (long long)n_launches, L);
+    assert_int_equal(n_launches, 13 * L + 3);
+    /* llama2-7b's 32 layers (the count depends only on the layer count) */
+    assert_int_equal(18 * L7 + 3, 579);
+    assert_int_equal(13 * L7 + 3, 419);
+    assert_int_equal(17 * L7 + 4, 548);
     free(logits[0]), free(logits[1]);
     gk_backend_close(count_ref);
 }

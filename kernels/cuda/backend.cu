@@ -2,11 +2,13 @@
  * enqueued asynchronously; download() and sync() are the only synchronisation points.
  *
  * matmul: M <= GK_MV_MAX_M columns (decode) run the custom kernels that read ggml blocks
- * directly; more columns (prefill) run cuBLAS GemmEx on tensor cores, F16/BF16 inputs with
- * F32 accumulation. Quantized weights are dequantised to F16 into a scratch buffer on every
- * such call: it costs one read of the weight plus one F16 write (for a 4096² Q4_0 weight and
- * 512 tokens about 40% of the GEMM's own time on an H100), but needs no second copy of the
- * model in F16, which would not fit beside a 7B model on 8-16 GB laptop GPUs.
+ * directly (quantized weights on the integer path: the activations quantised to 8-bit blocks,
+ * once for consecutive matmuls of one x, and dp4a); more columns (prefill) run cuBLAS GemmEx
+ * on tensor cores, F16/BF16 inputs with F32 accumulation. There quantized weights are
+ * dequantised to F16 into a scratch buffer on every such call: it costs one read of the weight
+ * plus one F16 write (for a 4096² Q4_0 weight and 512 tokens about 40% of the GEMM's own time
+ * on an H100), but needs no second copy of the model in F16, which would not fit beside a 7B
+ * model on 8-16 GB laptop GPUs.
  * The other forms (training's dX = dY·W and dW += dYᵀ·X, any alpha and beta) run on cuBLAS
  * only, in F32: an F32 W as it is, any other type dequantised to F32 panels of bounded size
  * (plan_train.cuh), one GEMM a panel; without cuBLAS they are refused (supports() says why).
@@ -21,7 +23,9 @@
  * The CUDA runtime is linked statically (Makefile) and finds the driver itself at run time.
  *
  * A decoded token is 13 launches a layer + 3 (each residual add fused into the next norm,
- * add_rmsnorm; RoPE with both cache stores, rope_kv_store; test_cuda_emul counts them).
+ * add_rmsnorm; RoPE with both cache stores, rope_kv_store), and with quantized weights one
+ * activation quantisation for each matmul input (Q, output, gate, down, the head): 17 a layer
+ * + 4. test_cuda_emul counts them.
  * Decode launches are not captured in a CUDA graph: the op table has no begin/end of a step,
  * and capturing transparently between sync points would defer the upload()s of pageable host
  * memory past the call that owns the buffer and move every launch error to the sync point. */
@@ -182,6 +186,13 @@ struct cu_impl {
     bool have_blas;
     bool faulted;                /* a sticky device error happened: reset the device at close */
     cudaEvent_t t0, t1;          /* device_timer marks, created on first use */
+    /* The integer matvec's activations: xq_of's K x M floats quantised (gk_mv_xq_bytes), kept
+     * for the next matmuls of the same x (Q, K, V; gate, up). Any other entry point may write
+     * x, so enter() forgets them (xq_of = NULL); only the integer matmul keeps them. */
+    uint8_t *xq;
+    size_t xq_bytes;
+    const float *xq_of;
+    int64_t xq_k, xq_m;
 };
 
 static cu_impl *impl_of(gk_backend *b) { return (cu_impl *)b->impl; }
@@ -223,7 +234,7 @@ static int cu_check(gk_backend *b, const char *what, cudaError_t e)
  * call: a backend opened on device 1, or called from another thread than the one that opened
  * it, would otherwise run on device 0. An error already pending (left by an earlier
  * asynchronous operation) is reported as that, not blamed on this op's launch. */
-static int enter(gk_backend *b, const char *what)
+static int enter_keeping_xq(gk_backend *b, const char *what)
 {
     cu_impl *c = impl_of(b);
     cudaError_t e = cudaSetDevice(c->dev);
@@ -232,6 +243,12 @@ static int enter(gk_backend *b, const char *what)
     if (e == cudaSuccess) return 0;
     if (is_sticky(e)) c->faulted = true;
     return fail(b, "%s: not run: an earlier operation failed: %s", what, cudaGetErrorString(e));
+}
+
+static int enter(gk_backend *b, const char *what)
+{
+    impl_of(b)->xq_of = NULL;
+    return enter_keeping_xq(b, what);
 }
 
 /* cudaFree reports errors of earlier asynchronous work too; they mark the context and leave
@@ -252,6 +269,21 @@ static int ensure_scratch(gk_backend *b, size_t bytes)
     size_t want = bytes + bytes / 4;
     if (cu_check(b, "scratch buffer", cudaMalloc(&c->scratch, want))) return -1;
     c->scratch_bytes = want;
+    return 0;
+}
+
+/* A buffer of at least bytes for the quantised activations (what it held is dropped). */
+static int ensure_xq(gk_backend *b, size_t bytes)
+{
+    cu_impl *c = impl_of(b);
+    c->xq_of = NULL;
+    if (bytes <= c->xq_bytes) return 0;
+    uint8_t *old = c->xq;
+    c->xq = NULL;
+    c->xq_bytes = 0;
+    if (old && cu_check(b, "activation buffer: free", cudaFree(old))) return -1;
+    if (cu_check(b, "activation buffer", cudaMalloc(&c->xq, bytes))) return -1;
+    c->xq_bytes = bytes;
     return 0;
 }
 
@@ -559,24 +591,45 @@ static int matmul_form(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk
     return 0;
 }
 
-/* The default form Y = X·Wᵀ: decode on the matvec kernels, prefill on cuBLAS (gemm_path);
- * the other forms on matmul_form. Contiguous tensors only. */
+/* Quantized weights on the matvec kernels: x in 8-bit blocks times the weights with dp4a,
+ * quantised only when the previous matmul did not leave this x quantised already. */
+static int matvec_x8(gk_backend *b, const gk_mv_args *a)
+{
+    cu_impl *c = impl_of(b);
+    if (c->xq_of != a->x || c->xq_k != a->K || c->xq_m != a->M) {
+        if (ensure_xq(b, gk_mv_xq_bytes(a->K, a->M))) return -1;
+        const gk_xq_args q = {a->x, c->xq, a->K, a->M};
+        if (cu_check(b, "matmul: quantising the activations", gk_cu_quantize_x8(&q, c->stream))) return -1;
+        c->xq_of = a->x, c->xq_k = a->K, c->xq_m = a->M;
+    }
+    return cu_check(b, "matmul", gk_cu_matvec_x8(a, c->xq, c->stream));
+}
+
+/* The default form Y = X·Wᵀ: decode on the matvec kernels (quantized weights on the integer
+ * path), prefill on cuBLAS (gemm_path); the other forms on matmul_form. Contiguous tensors
+ * only. Only the integer path keeps the quantised activations of an earlier matmul: the
+ * others may write over that x. */
 static int cu_matmul(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_tensor *x,
                      const gk_matmul_params *p)
 {
     gk_mm_dims d;
     if (gk_check_matmul(b, y, w, x, p, &d) || gk_check_contiguous(b, "matmul", "y", y) ||
-        gk_check_contiguous(b, "matmul", "w", w) || gk_check_contiguous(b, "matmul", "x", x) || enter(b, "matmul"))
+        gk_check_contiguous(b, "matmul", "w", w) || gk_check_contiguous(b, "matmul", "x", x) ||
+        enter_keeping_xq(b, "matmul"))
         return -1;
-    if (!gk_matmul_is_default(p)) return matmul_form(b, y, w, x, p, &d);
     cu_impl *c = impl_of(b);
+    const float *kept = c->xq_of;
+    c->xq_of = NULL;
+    if (!gk_matmul_is_default(p)) return matmul_form(b, y, w, x, p, &d);
     const int64_t K = d.k, N = d.n, M = d.m;
     const int qb = gk_cu_qblock(w->type);
     if (qb && K % qb) return fail(b, "matmul: K=%lld is not a multiple of the %s block (%d)", (long long)K, gk_type_name(w->type), qb);
     if (N >= INT32_MAX || M >= INT32_MAX || K >= INT32_MAX) return fail(b, "matmul: dimension too large");
     if (uses_gemm(w->type, M, c->have_blas, c->cc)) return gemm_path(b, y, w, x, K, N, M);
     gk_mv_args a = {(const uint8_t *)w->data, gk_row_bytes(w), (const float *)x->data, (float *)y->data, K, N, M, w->type};
-    return cu_check(b, "matmul", gk_cu_matvec(&a, c->stream));
+    if (!qb) return cu_check(b, "matmul", gk_cu_matvec(&a, c->stream));
+    c->xq_of = kept;
+    return matvec_x8(b, &a);
 }
 
 /* ---- the other ops ----------------------------------------------------------------------- */
@@ -1040,6 +1093,7 @@ static void cu_close(gk_backend *b)
         if (c->stream) cudaStreamSynchronize(c->stream);
         if (c->handle) c->blas->destroy(c->handle);
         free_checked(b, "close", c->scratch);
+        free_checked(b, "close", c->xq);
         free_checked(b, "close", c->err_dev);
         if (c->err_host) cudaFreeHost(c->err_host);
         if (c->t0) cudaEventDestroy(c->t0);

@@ -59,9 +59,13 @@ cudaError_t gk_cu_matvec(const gk_mv_args *a, cudaStream_t s) {
     return launch(k, gk_plan_matvec(a->N, a->M), a, s);
 }
 
-/* The integer path: the activations quantised once into xq (gk_mv_xq_bytes(K, M) bytes of
- * device memory), then the dp4a matvec; float weights take gk_cu_matvec. Two launches. */
-cudaError_t gk_cu_matvec_x8(const gk_mv_args *a, uint8_t *xq, cudaStream_t s) {
+cudaError_t gk_cu_quantize_x8(const gk_xq_args *q, cudaStream_t s) {
+    return launch(gk_k_quantize_x8, gk_plan_quantize_x8(q->K, q->M), q, s);
+}
+
+/* The integer path's matvec on activations already quantised into xq (gk_cu_quantize_x8 of
+ * a->x); float weights take gk_cu_matvec. */
+cudaError_t gk_cu_matvec_x8(const gk_mv_args *a, const uint8_t *xq, cudaStream_t s) {
     void (*k)(const gk_mvx_args);
     switch (a->type) {
         case GK_Q8_0: k = gk_k_matvec_x8_q8_0; break;
@@ -71,9 +75,6 @@ cudaError_t gk_cu_matvec_x8(const gk_mv_args *a, uint8_t *xq, cudaStream_t s) {
         case GK_Q6_K: k = gk_k_matvec_x8_q6_k; break;
         default: return gk_cu_matvec(a, s);
     }
-    const gk_xq_args q = {a->x, xq, a->K, a->M};
-    cudaError_t e = launch(gk_k_quantize_x8, gk_plan_quantize_x8(a->K, a->M), &q, s);
-    if (e != cudaSuccess) return e;
     const gk_mvx_args x = {*a, xq};
     return launch(k, gk_plan_matvec(a->N, a->M), &x, s);
 }

@@ -9,6 +9,10 @@
 #include "kernels/cuda/plan_image.cuh"
 
 cudaError_t gk_cu_matvec(const gk_mv_args *a, cudaStream_t s);
+/* The integer path of quantized weights: x quantised to 8-bit blocks into q->xq
+ * (gk_mv_xq_bytes), then any number of dp4a matvecs reading it. */
+cudaError_t gk_cu_quantize_x8(const gk_xq_args *q, cudaStream_t s);
+cudaError_t gk_cu_matvec_x8(const gk_mv_args *a, const uint8_t *xq, cudaStream_t s);
 cudaError_t gk_cu_dequant_f16(const gk_dq_args *a, cudaStream_t s);
 cudaError_t gk_cu_convert_half(const gk_cvt_args *a, cudaStream_t s);
 cudaError_t gk_cu_rmsnorm(const gk_row_args *a, int64_t T, cudaStream_t s);

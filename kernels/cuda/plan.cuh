@@ -70,6 +70,13 @@ static inline size_t gk_mv_xq_bytes(int64_t K, int64_t M) {
     return (size_t)(K * M) + (size_t)(K / 32 * M) * 4;
 }
 
+/* Kernels a decode matmul (M <= GK_MV_MAX_M) enqueues: quantized weights take the integer
+ * path, which quantises x first unless the backend holds x quantised already (the previous
+ * matmul read the same x and no other op ran since: Q, K, V; gate, up); float weights one. */
+static inline int gk_plan_matvec_launches(int wtype, int x_quantised) {
+    return gk_cu_qblock(wtype) && !x_quantised ? 2 : 1;
+}
+
 /* One warp per 32-block of activations, 8 a block of threads. */
 static inline gk_grid gk_plan_quantize_x8(int64_t K, int64_t M) {
     gk_grid g = {(K / 32 * M + 7) / 8, 1, 1, 256};
