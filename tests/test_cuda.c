@@ -245,9 +245,24 @@ static void check_matmul(int type, int64_t K, int64_t N, int64_t M)
     free(wf), free(xh), free(w), free(x), free(want), free(got);
 }
 
-/* The device's integer path quantises x once for consecutive matmuls of it (Q, K, V): the
- * second matmul of an x reuses its quantisation, and whatever writes x in between (an op in
- * place, an upload) or another x is seen by the next one. Each result against ref. */
+/* y = w·x on the device against ref (the integer path's bound); x as the device holds it. */
+static void device_x8_check(const char *what, int type, const uint8_t *w, gk_tensor *ty, gk_tensor *tx,
+                            int64_t K, int64_t N, int64_t M)
+{
+    float *got = malloc((size_t)(N * M) * 4), *want = malloc((size_t)(N * M) * 4);
+    float *x = malloc((size_t)(K * M) * 4);
+    get(dev_be, ty, got);
+    get(dev_be, tx, x);
+    be_matmul(ref_be, type, w, x, K, N, M, want);
+    expect_within_x8_bound(what, type, got, want, w, x, K, N, M);
+    free(got), free(want), free(x);
+}
+
+/* The device's integer path quantises x once for consecutive matmuls of it (Q, K, V): each
+ * stage runs its matmuls back to back (no download between, which would forget the
+ * quantisation), then checks them. The second matmul of an x reuses its quantisation; an op
+ * writing x in place, an upload into it, another x between are seen; a norm's output comes
+ * quantised by the norm. */
 static void device_x8_reuses_activations(void **s)
 {
     if (!dev_be) {
@@ -255,31 +270,34 @@ static void device_x8_reuses_activations(void **s)
         return;
     }
     const int64_t K = 512, N = 9, M = 2;
-    float *wf = rand_f32(K * N * 2, 1.0f), *x = rand_f32(K * M, 1.0f), *x2 = rand_f32(K * M, 1.0f);
+    float *wf = rand_f32(K * N * 2, 1.0f);
+    float *xs[3] = {rand_f32(K * M, 1.0f), rand_f32(K * M, 1.0f), rand_f32(K * M, 1.0f)};
+    float *nw = rand_f32(K, 1.0f);
+    const int types[2] = {GK_Q4_0, GK_Q4_K};
     uint8_t *w[2] = {encode(GK_Q4_0, wf, K, N), encode(GK_Q4_K, wf + K * N, K, N)};
-    float *got = malloc((size_t)(N * M) * 4), *want = malloc((size_t)(N * M) * 4);
     gk_tensor tw[2] = {put(dev_be, GK_Q4_0, K, N, w[0]), put(dev_be, GK_Q4_K, K, N, w[1])};
-    gk_tensor tx = put(dev_be, GK_F32, K, M, x), tx2 = put(dev_be, GK_F32, K, M, x2);
-    gk_tensor ty = put(dev_be, GK_F32, N, M, NULL);
-    /* steps: w0·x, w1·x (reused), x *= -0.5 on the device, w0·x, x2 uploaded into x, w1·x, w0·(another x) */
-    for (int step = 0; step < 5; step++) {
-        const float *xs = step < 2 ? x : x2;
-        if (step == 2) {
-            OK(dev_be, gk_scale(dev_be, &tx, &tx, -0.5f));
-            for (int64_t i = 0; i < K * M; i++) x[i] *= -0.5f;
-            xs = x;
+    gk_tensor tx = put(dev_be, GK_F32, K, M, xs[0]), tx2 = put(dev_be, GK_F32, K, M, xs[1]);
+    gk_tensor ty[2] = {put(dev_be, GK_F32, N, M, NULL), put(dev_be, GK_F32, N, M, NULL)};
+    gk_tensor tn = put(dev_be, GK_F32, K, 1, nw);
+    for (int stage = 0; stage < 4; stage++) {
+        gk_tensor *second = &tx;
+        if (stage == 1) OK(dev_be, gk_scale(dev_be, &tx, &tx, -0.5f));                    /* in place */
+        if (stage == 2) { /* an upload into x, and another x for the second matmul */
+            OK(dev_be, dev_be->ops->upload(dev_be, &tx, 0, xs[2], tx.nbytes));
+            second = &tx2;
         }
-        if (step == 3) OK(dev_be, dev_be->ops->upload(dev_be, &tx, 0, x2, tx.nbytes));
-        const int wi = step & 1;
-        OK(dev_be, gk_matmul(dev_be, &ty, &tw[wi], step == 4 ? &tx2 : &tx, NULL));
-        get(dev_be, &ty, got);
-        be_matmul(ref_be, wi ? GK_Q4_K : GK_Q4_0, w[wi], xs, K, N, M, want);
+        if (stage == 3) OK(dev_be, gk_rmsnorm(dev_be, &tx, &tx2, &tn, 1e-5f));           /* x = rmsnorm(x2) */
+        OK(dev_be, gk_matmul(dev_be, &ty[0], &tw[0], &tx, NULL));
+        OK(dev_be, gk_matmul(dev_be, &ty[1], &tw[1], second, NULL));
         char what[64];
-        snprintf(what, sizeof what, "device integer path, step %d", step);
-        expect_within_x8_bound(what, wi ? GK_Q4_K : GK_Q4_0, got, want, w[wi], xs, K, N, M);
+        for (int i = 0; i < 2; i++) {
+            snprintf(what, sizeof what, "device integer path, stage %d, matmul %d", stage, i);
+            device_x8_check(what, types[i], w[i], &ty[i], i ? second : &tx, K, N, M);
+        }
     }
-    drop(dev_be, &tw[0]), drop(dev_be, &tw[1]), drop(dev_be, &tx), drop(dev_be, &tx2), drop(dev_be, &ty);
-    free(wf), free(x), free(x2), free(w[0]), free(w[1]), free(got), free(want);
+    drop(dev_be, &tw[0]), drop(dev_be, &tw[1]), drop(dev_be, &tx), drop(dev_be, &tx2);
+    drop(dev_be, &ty[0]), drop(dev_be, &ty[1]), drop(dev_be, &tn);
+    free(wf), free(xs[0]), free(xs[1]), free(xs[2]), free(nw), free(w[0]), free(w[1]);
 }
 
 static const int all_weight_types[] = {GK_F32, GK_F16, GK_BF16, GK_Q8_0, GK_Q4_0, GK_Q4_1, GK_Q4_K, GK_Q6_K};
@@ -395,7 +413,7 @@ static void rmsnorm_and_softmax(void **s)
             for (int rev = 0; rev < 2; rev++) {
                 /* in place (y = x) for rmsnorm, as the op allows */
                 memcpy(xd, x, (size_t)(dim * T) * 4);
-                gk_row_args a = {xd, w, op ? got : xd, dim, 1e-5f};
+                gk_row_args a = {xd, w, op ? got : xd, dim, 1e-5f, NULL, T};
                 gk_grid g = gk_plan_rows(T);
                 if (op) GK_EMUL_LAUNCH(gk_body_softmax, g.gx, g.gy, g.gz, g.nt, rev, a);
                 else GK_EMUL_LAUNCH(gk_body_rmsnorm, g.gx, g.gy, g.gz, g.nt, rev, a);
@@ -607,13 +625,13 @@ static void add_rmsnorm_rows(void **s)
         drop(ref_be, &tx), drop(ref_be, &tr), drop(ref_be, &tw);
         for (int rev = 0; rev < 2; rev++) {
             memcpy(xf, x, bytes), memcpy(rf, r, bytes), memcpy(xu, x, bytes), memcpy(ru, r, bytes);
-            gk_arn_args a = {xf, rf, w, rf, dim, 1e-5f};
+            gk_arn_args a = {xf, rf, w, rf, dim, 1e-5f, NULL, T};
             gk_grid g = gk_plan_rows(T);
             GK_EMUL_LAUNCH(gk_body_add_rmsnorm, g.gx, g.gy, g.gz, g.nt, rev, a);
             gk_ew_args add = {xu, ru, xu, n, 0.0f, GK_EW_ADD};
             gk_grid ge = gk_plan_elems(n);
             GK_EMUL_LAUNCH(gk_body_elementwise, ge.gx, ge.gy, ge.gz, ge.nt, rev, add);
-            gk_row_args norm = {xu, w, ru, dim, 1e-5f};
+            gk_row_args norm = {xu, w, ru, dim, 1e-5f, NULL, T};
             GK_EMUL_LAUNCH(gk_body_rmsnorm, g.gx, g.gy, g.gz, g.nt, rev, norm);
             if (memcmp(xf, xu, bytes) || memcmp(rf, ru, bytes))
                 fail_msg("add_rmsnorm dim %lld: the fused body differs from add, rmsnorm", (long long)dim);
@@ -633,6 +651,49 @@ static void add_rmsnorm_rows(void **s)
         }
         free(x), free(r), free(w), free(want_x), free(want_y), free(xf), free(rf), free(xu), free(ru);
     }
+}
+
+/* At decode the norms also write their output quantised for the integer matvec: the output is
+ * the same bit for bit, and the quantised copy is the quantize_x8 kernel's of it, bit for bit
+ * (both thread orders; rows of one block, several steps, a partial last step). */
+static void norms_write_quantised_output(void **s)
+{
+    static const int64_t dims[] = {32, 256, 1056, 4096};
+    for (size_t di = 0; di < sizeof dims / sizeof dims[0]; di++)
+        for (int64_t T = 1; T <= 3; T += 2) {
+            const int64_t dim = dims[di], n = dim * T;
+            const size_t bytes = (size_t)n * 4, qb = gk_mv_xq_bytes(dim, T);
+            float *x = rand_f32(n, 30.0f), *r = rand_f32(n, 10.0f), *w = rand_f32(dim, 1.0f);
+            float *x0 = dalloc(bytes), *y0 = dalloc(bytes), *x1 = dalloc(bytes), *y1 = dalloc(bytes);
+            uint8_t *xq = dalloc(qb), *want = dalloc(qb);
+            for (int op = 0; op < 2; op++)
+                for (int rev = 0; rev < 2; rev++) {
+                    memcpy(x0, x, bytes), memcpy(y0, r, bytes), memcpy(x1, x, bytes), memcpy(y1, r, bytes);
+                    memset(xq, 0x5a, qb);
+                    gk_grid g = gk_plan_rows(T);
+                    if (op) {
+                        gk_arn_args a = {x0, y0, w, y0, dim, 1e-5f, NULL, T};
+                        gk_arn_args aq = {x1, y1, w, y1, dim, 1e-5f, xq, T};
+                        GK_EMUL_LAUNCH(gk_body_add_rmsnorm, g.gx, g.gy, g.gz, g.nt, rev, a);
+                        GK_EMUL_LAUNCH(gk_body_add_rmsnorm, g.gx, g.gy, g.gz, g.nt, rev, aq);
+                    } else {
+                        gk_row_args a = {x, w, y0, dim, 1e-5f, NULL, T}, aq = {x, w, y1, dim, 1e-5f, xq, T};
+                        GK_EMUL_LAUNCH(gk_body_rmsnorm, g.gx, g.gy, g.gz, g.nt, rev, a);
+                        GK_EMUL_LAUNCH(gk_body_rmsnorm, g.gx, g.gy, g.gz, g.nt, rev, aq);
+                    }
+                    gk_xq_args q = {y0, want, dim, T};
+                    g = gk_plan_quantize_x8(dim, T);
+                    GK_EMUL_LAUNCH(gk_body_quantize_x8, g.gx, g.gy, g.gz, g.nt, rev, q);
+                    const char *name = op ? "add_rmsnorm" : "rmsnorm";
+                    if (memcmp(y0, y1, bytes) || memcmp(x0, x1, bytes))
+                        fail_msg("%s dim %lld T %lld: the output changes when it is also quantised", name,
+                                 (long long)dim, (long long)T);
+                    if (memcmp(xq, want, qb))
+                        fail_msg("%s dim %lld T %lld: its quantised output differs from quantize_x8's", name,
+                                 (long long)dim, (long long)T);
+                }
+            free(x), free(r), free(w), free(x0), free(y0), free(x1), free(y1), free(xq), free(want);
+        }
 }
 
 typedef struct rkv_case { int n_head, n_kv, hd, pos0; int64_t T; int kt, vt, ff; } rkv_case;
@@ -1577,6 +1638,7 @@ int main(void)
         cmocka_unit_test(embedding_rows),
         cmocka_unit_test(kv_store_rows),
         cmocka_unit_test(add_rmsnorm_rows),
+        cmocka_unit_test(norms_write_quantised_output),
         cmocka_unit_test(rope_kv_store_rows),
         cmocka_unit_test(attention_decode),
         cmocka_unit_test(attention_prefill),

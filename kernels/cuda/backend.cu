@@ -24,8 +24,8 @@
  *
  * A decoded token is 13 launches a layer + 3 (each residual add fused into the next norm,
  * add_rmsnorm; RoPE with both cache stores, rope_kv_store), and with quantized weights one
- * activation quantisation for each matmul input (Q, output, gate, down, the head): 17 a layer
- * + 4. test_cuda_emul counts them.
+ * activation quantisation for each input no norm wrote quantised (the output and down
+ * projection inputs): 15 a layer + 3. test_cuda_emul counts them.
  * Decode launches are not captured in a CUDA graph: the op table has no begin/end of a step,
  * and capturing transparently between sync points would defer the upload()s of pageable host
  * memory past the call that owns the buffer and move every launch error to the sync point. */
@@ -186,7 +186,8 @@ struct cu_impl {
     bool have_blas;
     bool faulted;                /* a sticky device error happened: reset the device at close */
     cudaEvent_t t0, t1;          /* device_timer marks, created on first use */
-    /* The integer matvec's activations: xq_of's K x M floats quantised (gk_mv_xq_bytes), kept
+    /* The integer matvec's activations: xq_of's K x M floats quantised (gk_mv_xq_bytes), written
+     * by the norm that produced xq_of (at decode) or the first integer matmul of it, and kept
      * for the next matmuls of the same x (Q, K, V; gate, up). Any other entry point may write
      * x, so enter() forgets them (xq_of = NULL); only the integer matmul keeps them. */
     uint8_t *xq;
@@ -642,17 +643,40 @@ static int cu_embedding(gk_backend *b, gk_tensor *y, const gk_tensor *table, con
     return cu_check(b, "embedding", gk_cu_embedding(&a, impl_of(b)->stream));
 }
 
+/* A norm at decode (gk_plan_norm_quantises) also writes its output y quantised for the integer
+ * matvecs that read it next (Q, K, V; gate, up; the head): *xq is where, NULL when it does not. */
+static int norm_xq(gk_backend *b, const gk_tensor *y, uint8_t **xq)
+{
+    *xq = NULL;
+    if (!gk_plan_norm_quantises(y->ne[0], gk_rows(y))) return 0;
+    if (ensure_xq(b, gk_mv_xq_bytes(y->ne[0], gk_rows(y)))) return -1;
+    *xq = impl_of(b)->xq;
+    return 0;
+}
+
+/* The norm's launch status; once launched with xq, the buffer holds y. */
+static int norm_launched(gk_backend *b, const char *what, cudaError_t e, const uint8_t *xq,
+                         const gk_tensor *y)
+{
+    if (cu_check(b, what, e)) return -1;
+    cu_impl *c = impl_of(b);
+    if (xq) c->xq_of = (const float *)y->data, c->xq_k = y->ne[0], c->xq_m = gk_rows(y);
+    return 0;
+}
+
 static int cu_rmsnorm(gk_backend *b, gk_tensor *y, const gk_tensor *x, const gk_tensor *w, float eps)
 {
-    if (gk_check_rmsnorm(b, y, x, w) || enter(b, "rmsnorm")) return -1;
-    gk_row_args a = {(const float *)x->data, (const float *)w->data, (float *)y->data, x->ne[0], eps};
-    return cu_check(b, "rmsnorm", gk_cu_rmsnorm(&a, gk_rows(x), impl_of(b)->stream));
+    uint8_t *xq;
+    if (gk_check_rmsnorm(b, y, x, w) || enter(b, "rmsnorm") || norm_xq(b, y, &xq)) return -1;
+    gk_row_args a = {(const float *)x->data, (const float *)w->data, (float *)y->data, x->ne[0], eps, xq,
+                     gk_rows(x)};
+    return norm_launched(b, "rmsnorm", gk_cu_rmsnorm(&a, gk_rows(x), impl_of(b)->stream), xq, y);
 }
 
 static int cu_softmax(gk_backend *b, gk_tensor *y, const gk_tensor *x)
 {
     if (gk_check_same_f32(b, "softmax", y, x, NULL) || enter(b, "softmax")) return -1;
-    gk_row_args a = {(const float *)x->data, NULL, (float *)y->data, x->ne[0], 0.0f};
+    gk_row_args a = {(const float *)x->data, NULL, (float *)y->data, x->ne[0], 0.0f, NULL, gk_rows(x)};
     return cu_check(b, "softmax", gk_cu_softmax(&a, gk_rows(x), impl_of(b)->stream));
 }
 
@@ -676,10 +700,11 @@ static int cu_kv_store(gk_backend *b, gk_tensor *cache, const gk_tensor *src, in
 static int cu_add_rmsnorm(gk_backend *b, gk_tensor *y, gk_tensor *x, const gk_tensor *r, const gk_tensor *w,
                           float eps)
 {
-    if (gk_check_add_rmsnorm(b, y, x, r, w) || enter(b, "add_rmsnorm")) return -1;
+    uint8_t *xq;
+    if (gk_check_add_rmsnorm(b, y, x, r, w) || enter(b, "add_rmsnorm") || norm_xq(b, y, &xq)) return -1;
     gk_arn_args a = {(float *)x->data, (const float *)r->data, (const float *)w->data, (float *)y->data,
-                     x->ne[0], eps};
-    return cu_check(b, "add_rmsnorm", gk_cu_add_rmsnorm(&a, gk_rows(x), impl_of(b)->stream));
+                     x->ne[0], eps, xq, gk_rows(x)};
+    return norm_launched(b, "add_rmsnorm", gk_cu_add_rmsnorm(&a, gk_rows(x), impl_of(b)->stream), xq, y);
 }
 
 static int cu_rope_kv_store(gk_backend *b, gk_tensor *q, gk_tensor *kcache, gk_tensor *vcache,

@@ -134,7 +134,13 @@ typedef struct gk_row_args { /* rmsnorm, softmax: one block per row of x{dim, T}
     float *y;
     int64_t dim;
     float eps;
+    uint8_t *xq; /* rmsnorm: y also quantised here (gk_mv_xq_bytes(dim, T)), or NULL */
+    int64_t T;
 } gk_row_args;
+
+/* A norm at decode also writes its output quantised for the integer matvec (the matmuls after
+ * it, Q/K/V or gate/up or the head, then read it without a quantisation kernel of their own). */
+static inline int gk_plan_norm_quantises(int64_t dim, int64_t T) { return T <= GK_MV_MAX_M && dim % 32 == 0; }
 
 static inline gk_grid gk_plan_rows(int64_t T) {
     gk_grid g = {T, 1, 1, 256};
@@ -207,6 +213,8 @@ typedef struct gk_arn_args {
     float *y;       /* {dim, T}; may be r */
     int64_t dim;
     float eps;
+    uint8_t *xq; /* y also quantised here, or NULL (as gk_row_args) */
+    int64_t T;
 } gk_arn_args;
 
 /* rope_kv_store: one launch over three ranges of blocks of 128 threads (blockIdx.x), token t =

@@ -8,11 +8,60 @@
 #include "kernels/cuda/formats.cuh"
 #include "kernels/cuda/plan.cuh"
 
+/* A norm's output pass over row x (its sum of squares in R(ss)): y = x / sqrt(ss/dim + eps) * w;
+ * with a.xq also y quantised as gk_body_quantize_x8 does (dim a multiple of 32: at each step
+ * of GK_NT elements warp w holds one 32-block, its amax a warp max; the block's q bytes from
+ * its lanes, the step's scales staged in ds and stored together). */
+#define GK_NORM_OUT(a, x, y, ss, ds, v, amax)                                                                \
+    do {                                                                                                     \
+        if (!(a).xq) {                                                                                       \
+            GK_THREADS {                                                                                     \
+                const float inv = 1.0f / sqrtf(R(ss) / (float)(a).dim + (a).eps);                            \
+                for (int64_t i = tid; i < (a).dim; i += GK_NT)                                               \
+                    gk_stf((y) + i, gk_ldf((x) + i) * inv * gk_ldf((a).w + i));                              \
+            }                                                                                                \
+        } else {                                                                                             \
+            uint8_t *q_ = (a).xq + GK_BX * (a).dim;                                                          \
+            float *d_ = (float *)(void *)((a).xq + (a).T * (a).dim) + GK_BX * ((a).dim / 32);                \
+            for (int64_t i0 = 0; i0 < (a).dim; i0 += GK_NT) {                                                \
+                GK_THREADS {                                                                                 \
+                    const float inv = 1.0f / sqrtf(R(ss) / (float)(a).dim + (a).eps);                        \
+                    const int64_t i = i0 + tid;                                                              \
+                    R(v) = 0.0f;                                                                             \
+                    if (i < (a).dim) {                                                                       \
+                        R(v) = gk_ldf((x) + i) * inv * gk_ldf((a).w + i);                                    \
+                        gk_stf((y) + i, R(v));                                                               \
+                    }                                                                                        \
+                    R(amax) = fabsf(R(v));                                                                   \
+                }                                                                                            \
+                GK_WARP_MAX(amax);                                                                           \
+                GK_THREADS {                                                                                 \
+                    const int64_t i = i0 + tid;                                                              \
+                    if (i < (a).dim) {                                                                       \
+                        const float d = R(amax) / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;                  \
+                        const float q = fminf(fmaxf(roundf(R(v) * id), -127.0f), 127.0f);                    \
+                        gk_st_u8(q_ + i, (uint8_t)(int8_t)q);                                                \
+                        if ((tid & 31) == 0) GK_SST(ds, tid >> 5, d);                                        \
+                    }                                                                                        \
+                }                                                                                            \
+                GK_SYNC();                                                                                   \
+                GK_THREADS {                                                                                 \
+                    if (tid < GK_NT / 32 && i0 + 32 * tid < (a).dim)                                         \
+                        gk_stf(d_ + i0 / 32 + tid, GK_SLD(ds, tid));                                         \
+                }                                                                                            \
+                GK_SYNC();                                                                                   \
+            }                                                                                                \
+        }                                                                                                    \
+    } while (0)
+
 /* y = x / sqrt(mean(x²) + eps) * w, one block per row; y may be x (each thread reads the
  * elements it writes, after the reduction). */
 GK_BODY(gk_body_rmsnorm, gk_row_args) {
     GK_SHARED(float, red, GK_MAX_THREADS / 32);
+    GK_SHARED(float, ds, GK_MAX_THREADS / 32);
     GK_LOCAL(float, ss);
+    GK_LOCAL(float, yv); /* with a.xq: an output element and its block's amax */
+    GK_LOCAL(float, ya);
     const float *x = a.x + GK_BX * a.dim;
     float *y = a.y + GK_BX * a.dim;
     GK_THREADS {
@@ -24,17 +73,17 @@ GK_BODY(gk_body_rmsnorm, gk_row_args) {
         R(ss) = s;
     }
     GK_BLOCK_SUM(ss, red);
-    GK_THREADS {
-        const float inv = 1.0f / sqrtf(R(ss) / (float)a.dim + a.eps);
-        for (int64_t i = tid; i < a.dim; i += GK_NT) gk_stf(y + i, gk_ldf(x + i) * inv * gk_ldf(a.w + i));
-    }
+    GK_NORM_OUT(a, x, y, ss, ds, yv, ya);
 }
 
 /* x += r, then rmsnorm's two passes over the updated x: each thread reads back only what it
  * wrote, and writes y[i] (which may be r[i]) after reading r[i] itself. */
 GK_BODY(gk_body_add_rmsnorm, gk_arn_args) {
     GK_SHARED(float, red, GK_MAX_THREADS / 32);
+    GK_SHARED(float, ds, GK_MAX_THREADS / 32);
     GK_LOCAL(float, ss);
+    GK_LOCAL(float, yv); /* with a.xq: an output element and its block's amax */
+    GK_LOCAL(float, ya);
     float *x = a.x + GK_BX * a.dim, *y = a.y + GK_BX * a.dim;
     const float *r = a.r + GK_BX * a.dim;
     GK_THREADS {
@@ -47,10 +96,7 @@ GK_BODY(gk_body_add_rmsnorm, gk_arn_args) {
         R(ss) = s;
     }
     GK_BLOCK_SUM(ss, red);
-    GK_THREADS {
-        const float inv = 1.0f / sqrtf(R(ss) / (float)a.dim + a.eps);
-        for (int64_t i = tid; i < a.dim; i += GK_NT) gk_stf(y + i, gk_ldf(x + i) * inv * gk_ldf(a.w + i));
-    }
+    GK_NORM_OUT(a, x, y, ss, ds, yv, ya);
 }
 
 GK_BODY(gk_body_softmax, gk_row_args) {
