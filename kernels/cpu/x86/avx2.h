@@ -27,6 +27,9 @@ GK_AVX2_DOT(bf16)
 void gk_avx2_matvec_q4_0(int64_t k, const void *w, size_t w_stride, int64_t nr, const void *xq, float *y);
 void gk_avx2_matvec_q4_1(int64_t k, const void *w, size_t w_stride, int64_t nr, const void *xq, float *y);
 void gk_avx2_matvec_q8_0(int64_t k, const void *w, size_t w_stride, int64_t nr, const void *xq, float *y);
+void gk_avx2_matvec_f16(int64_t k, const void *w, size_t w_stride, int64_t nr, const void *xq, float *y);
+void gk_avx2_matvec_bf16(int64_t k, const void *w, size_t w_stride, int64_t nr, const void *xq, float *y);
+void gk_avx2_matvec_f32(int64_t k, const void *w, size_t w_stride, int64_t nr, const void *xq, float *y);
 
 void gk_avx2_sgemm_6x16(int64_t kc, const float *a, const float *b, float *c, int64_t ldc);
 void gk_avx2_sgemm_pack_b(int type, const char *w, size_t wrow, int rows, int64_t k0, int64_t kc, int nr,

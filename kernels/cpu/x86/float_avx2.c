@@ -57,8 +57,9 @@ FL_INLINE void fw_tile2x4(int fmt, int64_t k, const uint8_t *const wr[2], const 
 FL_INLINE void fw_dot_tile(int fmt, int64_t k, const void *w, size_t w_stride, int nr, const void *xq,
                            size_t x_stride, int nc, float *y, int64_t ldy) {
     if (nc == 1) {
-        /* Matrix-vector: one row after another keeps each thread on one sequential stream;
-         * four interleaved row streams measured about half the DRAM bandwidth here. */
+        /* One column of a tile: one row after another (four interleaved neighbouring rows
+         * measured about half the DRAM bandwidth on the machine this was written on). Decode's
+         * M = 1 goes to gk_avx2_matvec_* instead: four rows from four quarters of the matrix. */
         for (int r = 0; r < nr; r++)
             y[r] = fw_vec_dot(fmt, true, k, (const uint8_t *)w + (size_t)r * w_stride, xq);
         return;

@@ -6,7 +6,7 @@
 
 #define QT(act, quant, name, tr, tc) {act, quant, gk_avx2_vec_dot_##name, gk_avx2_dot_tile_##name, tr, tc, NULL}
 #define QM(name) {GK_Q8_0, gk_avx2_quantize_q8_0, gk_avx2_vec_dot_##name, gk_avx2_dot_tile_##name, 4, 4, gk_avx2_matvec_##name}
-#define FT(name) {GK_F32, NULL, gk_avx2_vec_dot_##name, gk_avx2_dot_tile_##name, 2, 4, NULL}
+#define FT(name) {GK_F32, NULL, gk_avx2_vec_dot_##name, gk_avx2_dot_tile_##name, 2, 4, gk_avx2_matvec_##name}
 
 static const gk_ukernels table = {
     .isa = "avx2",
