@@ -173,3 +173,110 @@ void gk_avx2_dot_tile_q6_k(int64_t k, const void *w, size_t w_stride, int nr, co
                            size_t x_stride, int nc, float *y, int64_t ldy) {
     kq_dot_tile(1, k, w, w_stride, nr, xq, x_stride, nc, y, ldy);
 }
+
+/* ---- matrix-vector: four rows against one activation row ----------------------------------
+ * Rows from four quarters of the matrix (four streams a core, no software prefetch: see
+ * matvec_avx2.c), each activation register loaded once for the four rows; what depends on the
+ * activations alone (Q4_K's pair sums of bsums, the block's d) once per super-block. */
+
+KQ_INLINE void q4k_rows4(int64_t k, const uint8_t *const w[4], const uint8_t *x, float out[4]) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    __m128 macc[4] = {_mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps()};
+    for (int64_t i = 0; i < k / 256; i++, x += Q8K_BYTES) {
+        const __m256i b = load_bsums(x);
+        const __m128i ysum = _mm_hadd_epi16(_mm256_castsi256_si128(b), _mm256_extracti128_si256(b, 1));
+        const float dx = gk_ld_f32(x);
+        const __m256i y[8] = {
+            _mm256_loadu_si256((const __m256i *)(x + 4)),       _mm256_loadu_si256((const __m256i *)(x + 36)),
+            _mm256_loadu_si256((const __m256i *)(x + 68)),      _mm256_loadu_si256((const __m256i *)(x + 100)),
+            _mm256_loadu_si256((const __m256i *)(x + 132)),     _mm256_loadu_si256((const __m256i *)(x + 164)),
+            _mm256_loadu_si256((const __m256i *)(x + 196)),     _mm256_loadu_si256((const __m256i *)(x + 228)),
+        };
+#pragma GCC unroll 4
+        for (int r = 0; r < 4; r++) {
+            const uint8_t *wb = w[r] + (size_t)i * Q4K_BYTES;
+            const __m128i sm = gk_q4k_scales_mins(wb + 4);
+            const __m128i mins16 = _mm_cvtepu8_epi16(_mm_unpackhi_epi64(sm, sm));
+            const __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));
+            __m256i sumi = _mm256_setzero_si256();
+            for (int j = 0; j < 4; j++) {
+                __m256i q = _mm256_loadu_si256((const __m256i *)(wb + 16 + 32 * j));
+                __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+                __m256i s_lo = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(0x0100 + 0x0202 * (2 * j))));
+                __m256i s_hi = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(0x0100 + 0x0202 * (2 * j + 1))));
+                __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, y[2 * j]), s_lo);
+                __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, y[2 * j + 1]), s_hi);
+                sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p0, p1));
+            }
+            const float d = gk_ld_f16(wb) * dx, dmin = gk_ld_f16(wb + 2) * dx;
+            acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc[r]);
+            macc[r] = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(_mm_madd_epi16(ysum, mins16)), macc[r]);
+        }
+    }
+    for (int r = 0; r < 4; r++) {
+        __m128 t = macc[r];
+        t = _mm_add_ps(t, _mm_movehl_ps(t, t));
+        t = _mm_add_ss(t, _mm_movehdup_ps(t));
+        out[r] = gk_hsum_ps(acc[r]) - _mm_cvtss_f32(t);
+    }
+}
+
+KQ_INLINE void q6k_rows4(int64_t k, const uint8_t *const w[4], const uint8_t *x, float out[4]) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(0x30);
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (int64_t i = 0; i < k / 256; i++, x += Q8K_BYTES) {
+        const __m256i bsums = load_bsums(x);
+        const float dx = gk_ld_f32(x);
+#pragma GCC unroll 4
+        for (int r = 0; r < 4; r++) {
+            const uint8_t *wb = w[r] + (size_t)i * Q6K_BYTES;
+            const int8_t *sc = (const int8_t *)(wb + 192);
+            const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc));
+            /* Σ sc·(q-32)·y = Σ sc·q·y - 32·Σ sc·bsum */
+            __m256i sumi = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(_mm256_madd_epi16(sc16, bsums), 5));
+            for (int h = 0; h < 2; h++) {
+                const uint8_t *ql = wb + 64 * h, *qh = wb + 128 + 32 * h;
+                __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
+                __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+                __m256i hb = _mm256_loadu_si256((const __m256i *)qh);
+                __m256i q[4];
+                q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_and_si256(_mm256_slli_epi16(hb, 4), m2));
+                q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(hb, 2), m2));
+                q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(hb, m2));
+                q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                       _mm256_and_si256(_mm256_srli_epi16(hb, 2), m2));
+                const __m256i sc8 =
+                    _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)(sc + 8 * h))));
+                for (int g = 0; g < 4; g++) {
+                    const __m256i yv = _mm256_loadu_si256((const __m256i *)(x + 4 + 128 * h + 32 * g));
+                    __m256i p = _mm256_maddubs_epi16(q[g], yv);
+                    sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, q6k_scale_pair(sc8, g)));
+                }
+            }
+            acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(gk_ld_f16(wb + 208) * dx), _mm256_cvtepi32_ps(sumi), acc[r]);
+        }
+    }
+    for (int r = 0; r < 4; r++) out[r] = gk_hsum_ps(acc[r]);
+}
+
+KQ_INLINE void kq_matvec(int fmt6, int64_t k, const void *w, size_t w_stride, int64_t nr, const void *xq, float *y) {
+    const int64_t q = (nr + 3) / 4;
+    for (int64_t i = 0; i < q; i++) {
+        const uint8_t *rows[4];
+        float v[4];
+        for (int r = 0; r < 4; r++) rows[r] = (const uint8_t *)w + (size_t)(r * q + i < nr ? r * q + i : 0) * w_stride;
+        if (fmt6) q6k_rows4(k, rows, xq, v);
+        else q4k_rows4(k, rows, xq, v);
+        for (int r = 0; r < 4; r++)
+            if (r * q + i < nr) y[r * q + i] = v[r];
+    }
+}
+
+void gk_avx2_matvec_q4_k(int64_t k, const void *w, size_t w_stride, int64_t nr, const void *xq, float *y) {
+    kq_matvec(0, k, w, w_stride, nr, xq, y);
+}
+
+void gk_avx2_matvec_q6_k(int64_t k, const void *w, size_t w_stride, int64_t nr, const void *xq, float *y) {
+    kq_matvec(1, k, w, w_stride, nr, xq, y);
+}

@@ -6,6 +6,7 @@
 
 #define QT(act, quant, name, tr, tc) {act, quant, gk_avx2_vec_dot_##name, gk_avx2_dot_tile_##name, tr, tc, NULL}
 #define QM(name) {GK_Q8_0, gk_avx2_quantize_q8_0, gk_avx2_vec_dot_##name, gk_avx2_dot_tile_##name, 4, 4, gk_avx2_matvec_##name}
+#define KM(name) {GK_Q8_K, gk_avx2_quantize_q8_k, gk_avx2_vec_dot_##name, gk_avx2_dot_tile_##name, 1, 4, gk_avx2_matvec_##name}
 #define FT(name) {GK_F32, NULL, gk_avx2_vec_dot_##name, gk_avx2_dot_tile_##name, 2, 4, gk_avx2_matvec_##name}
 
 static const gk_ukernels table = {
@@ -17,8 +18,8 @@ static const gk_ukernels table = {
         [GK_Q4_0] = QM(q4_0),
         [GK_Q4_1] = QM(q4_1),
         [GK_Q8_0] = QM(q8_0),
-        [GK_Q4_K] = QT(GK_Q8_K, gk_avx2_quantize_q8_k, q4_k, 1, 4),
-        [GK_Q6_K] = QT(GK_Q8_K, gk_avx2_quantize_q8_k, q6_k, 1, 4),
+        [GK_Q4_K] = KM(q4_k),
+        [GK_Q6_K] = KM(q6_k),
     },
     /* Not Q8_0: its w+128 would saturate vpmaddubsw (igemm_avx2.c); the K-quants' 4- and 6-bit
      * quants do not (igemm_kquants_avx2.c) */
