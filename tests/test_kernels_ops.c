@@ -211,8 +211,9 @@ static void test_matmul_q4_0_extremes(void **state) {
 }
 
 /* Which tables carry a packed integer GEMM: none for scalar (the table the others fall back
- * to), never Q8_0 on AVX2 (its w+128 bytes would saturate vpmaddubsw), Q4_0, Q4_K and Q6_K on
- * every x86-64 SIMD table (AVX2's own, or AVX-512's); only those and Q8_0 anywhere. */
+ * to), Q4_0, Q8_0 (on AVX2 with its bytes split into nibbles: w+128 would saturate
+ * vpmaddubsw), Q4_K and Q6_K on every x86-64 SIMD table (its own, or AVX-512's); only those
+ * anywhere. */
 static void test_igemm_tables(void **state) {
     (void)state;
     for (const char *const *n = gk_ukernels_available(); *n; n++) {
@@ -226,10 +227,10 @@ static void test_igemm_tables(void **state) {
             if (ik->kernel) assert_true(t == GK_Q4_0 || t == GK_Q8_0 || t == GK_Q4_K || t == GK_Q6_K);
             if (strcmp(*n, "scalar") == 0) assert_null(ik->kernel);
         }
-        if (strcmp(*n, "avx2") == 0) assert_null(u->igemm[GK_Q8_0].kernel);
 #if defined(__x86_64__)
         if (strcmp(*n, "avx2") == 0 || strcmp(*n, "avx512") == 0) {
             assert_non_null(u->igemm[GK_Q4_0].kernel);
+            assert_non_null(u->igemm[GK_Q8_0].kernel);
             assert_non_null(u->igemm[GK_Q4_K].kernel);
             assert_non_null(u->igemm[GK_Q6_K].kernel);
         }
@@ -622,21 +623,25 @@ static void test_sgemm_pack(void **state) {
 /* Every table's packed integer GEMM layout (ukernel.h) written out by hand from the raw block
  * bytes: byte (g*R + r)*4 + i of a block is row r's weight 4g+i as an unsigned byte, then the R
  * row scales as float; rows past those packed are zero with scale 0. Q4_0 weight e is the low
- * nibble of byte e (e < 16) or the high nibble of byte e-16; Q8_0's is the int8 plus 128. */
-static void igemm_pack_expect(int wtype, const unsigned char *w, size_t wrow, int rows, int R, int64_t b0,
-                              int64_t nb, unsigned char *want) {
-    const size_t bb = wtype == GK_Q4_0 ? 18 : 34, pb = (size_t)R * 32 + (size_t)R * 4;
+ * nibble of byte e (e < 16) or the high nibble of byte e-16; Q8_0's is the int8 plus 128.
+ * split (AVX2's Q8_0): that byte's low nibbles in the layout above, then its high nibbles in the
+ * same layout, then the scales. */
+static void igemm_pack_expect(int wtype, bool split, const unsigned char *w, size_t wrow, int rows, int R,
+                              int64_t b0, int64_t nb, unsigned char *want) {
+    const size_t bb = wtype == GK_Q4_0 ? 18 : 34, qb = (size_t)R * 32 * (split ? 2 : 1), pb = qb + (size_t)R * 4;
     memset(want, 0, pb * (size_t)nb);
     for (int64_t b = 0; b < nb; b++)
         for (int r = 0; r < rows; r++) {
             const unsigned char *blk = w + (size_t)r * wrow + (size_t)(b0 + b) * bb;
             for (int e = 0; e < 32; e++) {
                 unsigned v = wtype == GK_Q4_0 ? (e < 16 ? blk[2 + e] & 15u : blk[2 + e - 16] >> 4) : blk[2 + e] ^ 0x80u;
-                want[(size_t)b * pb + (size_t)((e / 4) * R + r) * 4 + e % 4] = (unsigned char)v;
+                size_t at = (size_t)b * pb + (size_t)((e / 4) * R + r) * 4 + e % 4;
+                if (split) want[at] = (unsigned char)(v & 15u), want[at + (size_t)R * 32] = (unsigned char)(v >> 4);
+                else want[at] = (unsigned char)v;
             }
             uint16_t h = (uint16_t)(blk[0] | blk[1] << 8);
             float sc = gk_f16_to_f32(h);
-            memcpy(want + (size_t)b * pb + (size_t)R * 32 + (size_t)r * 4, &sc, 4);
+            memcpy(want + (size_t)b * pb + qb + (size_t)r * 4, &sc, 4);
         }
 }
 
@@ -655,7 +660,9 @@ static void test_igemm_pack(void **state) {
             assert_int_equal(u->t[types[t]].act_type, GK_Q8_0);
             print_message("igemm packing under test: %s %s (%d rows)\n", *n, gk_type_name(types[t]), ik->rows);
             const int R = ik->rows;
-            const size_t wrow = gk_type_bytes(types[t], K), pb = (size_t)R * 36;
+            const bool split = types[t] == GK_Q8_0 && strcmp(u->isa, "avx2") == 0;   /* igemm_avx2.c */
+            const size_t wrow = gk_type_bytes(types[t], K), pb = (size_t)R * (split ? 68 : 36);
+            assert_int_equal(ik->block_bytes, pb);
             unsigned char *w = malloc(wrow * ROWS), *got = malloc(pb * 3), *want = malloc(pb * 3);
             for (size_t i = 0; i < wrow * ROWS; i++) w[i] = (unsigned char)((i * 151 + 7) % 251);
             for (int r = 0; r < ROWS; r++)   /* scales: small normal halves (exponent 0x38 = 2^-1) */
@@ -665,13 +672,14 @@ static void test_igemm_pack(void **state) {
             w[2] = 0x3a;
             for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
                 int rows = cases[c].rows < R ? cases[c].rows : R;
-                igemm_pack_expect(types[t], w, wrow, rows, R, cases[c].b0, cases[c].nb, want);
+                igemm_pack_expect(types[t], split, w, wrow, rows, R, cases[c].b0, cases[c].nb, want);
                 memset(got, 0xee, pb * 3);
                 ik->pack((const char *)w, wrow, rows, cases[c].b0, cases[c].nb, got);
                 assert_memory_equal(got, want, pb * (size_t)cases[c].nb);
                 if (cases[c].b0 == 0) {
-                    assert_int_equal(got[0], types[t] == GK_Q4_0 ? 0x0a : 0xba);
-                    assert_int_equal(got[4 * R * 4], types[t] == GK_Q4_0 ? 0x03 : w[2 + 16] ^ 0x80);
+                    assert_int_equal(got[0], types[t] == GK_Q4_0 ? 0x0a : split ? 0x0a : 0xba);
+                    if (split) assert_int_equal(got[R * 32], 0x0b);   /* 0x3a ^ 0x80 = 0xba: nibbles a, b */
+                    assert_int_equal(got[4 * R * 4], types[t] == GK_Q4_0 ? 0x03 : split ? (w[2 + 16] ^ 0x80) & 15 : w[2 + 16] ^ 0x80);
                 }
             }
             free(w), free(got), free(want);

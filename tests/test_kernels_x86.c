@@ -432,7 +432,7 @@ static void check_linear(const char *isa, int threads, int wtype, int64_t k, int
 static void test_igemm_driver(void **st) {
     (void)st;
     static const int64_t shapes[][3] = {{2304, 130, 8}, {256, 35, 71}, {512, 17, 9}, {2304, 33, 64}, {768, 16, 7}};
-    const int types[] = {GK_Q4_K, GK_Q6_K, GK_Q4_0};
+    const int types[] = {GK_Q4_K, GK_Q6_K, GK_Q4_0, GK_Q8_0};
     for (const char *const *isa = gk_ukernels_available(); *isa; isa++) {
         const gk_ukernels *u = gk_ukernels_select(*isa);
         for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {

@@ -34,11 +34,12 @@ typedef void (*gk_matvec_fn)(int64_t k, const void *w, size_t w_stride, int64_t 
  * are packed by the table's pack function into panels of R (gk_igemm_kernels.rows) weight rows
  * over nb blocks of the weight type (32 elements for Q4_0/Q8_0, 256-element super-blocks for
  * Q4_K/Q6_K), block_bytes per block; rows past those packed contribute 0. The panel's layout
- * belongs to the pack/kernel pair (the driver only sizes it), except that for Q4_0/Q8_0 every
- * ISA uses the same one: per block, R*32 bytes then R floats: byte (g*R + r)*4 + i is row r's
- * weight 4g+i of the block as an unsigned byte (Q4_0: the nibble q, the weight being q-8;
- * Q8_0: w+128), then row r's block scale. The K-quant panels are described in their files
- * (igemm_kquants_<isa>.c).
+ * belongs to the pack/kernel pair (the driver only sizes it). For Q4_0 every ISA, and for Q8_0
+ * every ISA but AVX2, uses the same one: per block, R*32 bytes then R floats: byte
+ * (g*R + r)*4 + i is row r's weight 4g+i of the block as an unsigned byte (Q4_0: the nibble q,
+ * the weight being q-8; Q8_0: w+128), then row r's block scale. AVX2's Q8_0 panel (w+128 split
+ * into nibbles) and the K-quant panels are described in their files (igemm_avx2.c,
+ * igemm_kquants_<isa>.c).
  * Pack: weight rows w[0..rows) (rows <= R, row stride wrow bytes), blocks b0..b0+nb. */
 typedef void (*gk_igemm_pack_fn)(const char *w, size_t wrow, int rows, int64_t b0, int64_t nb, void *panel);
 /* Activations for that kernel, packed by the driver from the weight type's act_type blocks, in

@@ -42,6 +42,13 @@ void gk_avx2_igemm_pack_q4_0(const char *w, size_t wrow, int rows, int64_t b0, i
 void gk_avx2_igemm_q4_0(int64_t nb, const void *panel, const void *xp, size_t group_bytes, int nc, float *y,
                         int64_t ldy, int nr);
 
+/* The packed integer GEMM for Q8_0 weights (igemm_avx2.c): its own panel layout of
+ * GK_AVX2_IGEMM_Q8_0_BLOCK bytes per block (the weights split into nibbles). */
+enum { GK_AVX2_IGEMM_Q8_0_BLOCK = 16 * 32 * 2 + 16 * 4 };
+void gk_avx2_igemm_pack_q8_0(const char *w, size_t wrow, int rows, int64_t b0, int64_t nb, void *panel);
+void gk_avx2_igemm_q8_0(int64_t nb, const void *panel, const void *xp, size_t group_bytes, int nc, float *y,
+                        int64_t ldy, int nr);
+
 /* The packed integer GEMM for K-quants (igemm_kquants_avx2.c): 16-row panels of the sizes below
  * per super-block. */
 enum { GK_AVX2_IGEMM_Q4_K_BLOCK = 5248, GK_AVX2_IGEMM_Q6_K_BLOCK = 5760 };
