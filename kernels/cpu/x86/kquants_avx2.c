@@ -265,7 +265,7 @@ KQ_INLINE void kq_matvec(int fmt6, int64_t k, const void *w, size_t w_stride, in
     for (int64_t i = 0; i < q; i++) {
         const uint8_t *rows[4];
         float v[4];
-        for (int r = 0; r < 4; r++) rows[r] = (const uint8_t *)w + (size_t)(r * q + i < nr ? r * q + i : 0) * w_stride;
+        gk_mv_quarter_rows(w, w_stride, nr, q, i, rows);
         if (fmt6) q6k_rows4(k, rows, xq, v);
         else q4k_rows4(k, rows, xq, v);
         for (int r = 0; r < 4; r++)

@@ -124,7 +124,7 @@ MV_INLINE void mv_pass(int fmt, int64_t ng, const uint8_t *w, size_t w_stride, i
     for (int64_t i = 0; i < q; i++) {
         const uint8_t *rows[4];
         float v[4];
-        for (int r = 0; r < 4; r++) rows[r] = w + (size_t)(r * q + i < nr ? r * q + i : 0) * w_stride;
+        gk_mv_quarter_rows(w, w_stride, nr, q, i, rows);
         mv_rows4(fmt, ng, rows, a, v);
         for (int r = 0; r < 4; r++) {
             int64_t row = r * q + i;
@@ -191,7 +191,7 @@ MV_INLINE void mvf_matvec(int type, int64_t k, const void *w, size_t w_stride, i
     for (int64_t i = 0; i < q; i++) {
         const uint8_t *rows[4];
         float v[4];
-        for (int r = 0; r < 4; r++) rows[r] = (const uint8_t *)w + (size_t)(r * q + i < nr ? r * q + i : 0) * w_stride;
+        gk_mv_quarter_rows(w, w_stride, nr, q, i, rows);
         mvf_rows4(type, k, rows, xq, v);
         for (int r = 0; r < 4; r++)
             if (r * q + i < nr) y[r * q + i] = v[r];

@@ -30,6 +30,14 @@ static inline __attribute__((always_inline)) void gk_prefetch_ahead(const void *
     if (lines > 3) _mm_prefetch((const char *)(a + 192), _MM_HINT_T0);
 }
 
+/* The matrix-vector kernels' four rows of step i (of q = ceil(nr/4)): row i of each quarter of
+ * the nr rows, so a core keeps four streams from memory; rows past nr repeat row 0 (their
+ * results are not stored). */
+static inline void gk_mv_quarter_rows(const void *w, size_t w_stride, int64_t nr, int64_t q, int64_t i,
+                                      const uint8_t *rows[4]) {
+    for (int r = 0; r < 4; r++) rows[r] = (const uint8_t *)w + (size_t)(r * q + i < nr ? r * q + i : 0) * w_stride;
+}
+
 /* Block fields sit at byte offsets that need not be aligned: read them with memcpy. */
 static inline float gk_ld_f16(const uint8_t *p) {
     uint16_t h;
