@@ -1,0 +1,19 @@
+/* The AMX micro-kernels (files *_amx.c, built with the AVX-512 flags plus AMX-TILE/INT8/BF16),
+ * gathered into a table by table_amx.c. Private to kernels/cpu. Entries not listed stay NULL
+ * and come from the AVX-512 table. */
+#ifndef GK_UKERNEL_AMX_H
+#define GK_UKERNEL_AMX_H
+#include <stddef.h>
+#include <stdint.h>
+
+/* Packed integer GEMM on AMX-INT8 tiles (igemm_amx.c), activations in the VNNI16 layout
+ * (microkernels.h). A panel's block: 16 rows of 32 signed weights (Q4_0: q-8, Q8_0: the int8;
+ * rows past those packed: 0), row r at 32r, then the 16 row scales as
+ * float (0 past the rows): 576 bytes. */
+enum { GK_AMX_IGEMM_BLOCK = 16 * (32 + 4) };
+void gk_amx_igemm_pack_q4_0(const char *w, size_t wrow, int rows, int64_t b0, int64_t nb, void *panel);
+void gk_amx_igemm_pack_q8_0(const char *w, size_t wrow, int rows, int64_t b0, int64_t nb, void *panel);
+void gk_amx_igemm(int64_t nb, const void *panel, const void *xp, size_t group_bytes, int nc, float *y, int64_t ldy,
+                  int nr);
+
+#endif
