@@ -43,12 +43,13 @@ LDLIBS   := $(PKG_LIBS) -lm -ldl -pthread
 # ISA-specific flags, by file-name suffix.
 FLAGS_avx2    := -mavx2 -mfma -mf16c
 FLAGS_avx512  := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx512bf16 -mfma -mf16c
+FLAGS_amx     := $(FLAGS_avx512) -mamx-tile -mamx-int8 -mamx-bf16
 FLAGS_neon    := -march=armv8-a
 FLAGS_dotprod := -march=armv8.2-a+dotprod+fp16
 FLAGS_i8mm    := -march=armv8.6-a+i8mm+dotprod+fp16
-X86_ONLY  := %_avx2.c %_avx512.c
+X86_ONLY  := %_avx2.c %_avx512.c %_amx.c
 ARM_ONLY  := %_neon.c %_dotprod.c %_i8mm.c
-isa_flags = $(foreach s,avx2 avx512 neon dotprod i8mm,$(if $(filter %_$(s).c,$(1)),$(FLAGS_$(s))))
+isa_flags = $(foreach s,avx2 avx512 amx neon dotprod i8mm,$(if $(filter %_$(s).c,$(1)),$(FLAGS_$(s))))
 
 # Layers, lowest first: base/ -> kernels/ -> bench/ -> reports/ -> cli/ (tests/test_layers.c).
 SRC_DIRS  := base kernels bench reports cli

@@ -24,7 +24,7 @@
 #define MAX_STORAGE 64
 #define MAX_NAMES 64  /* distinct workload parameter names over the registry */
 #define MAX_TABLE 256 /* run's options plus every workload's parameters, for --help */
-#define ISA_NAMES "scalar,avx2,avx512,neon,dotprod,i8mm"
+#define ISA_NAMES "scalar,avx2,avx512,amx,neon,dotprod,i8mm"
 
 /* The workload parameters as options: one per distinct name, its value as given (text). */
 typedef struct param_opts {
@@ -62,7 +62,7 @@ static int table_head(run_args *a, gc_opt *t) {
         {.name = "--backend", .kind = GC_OPT_STRING, .dest = &a->backends, .metavar = "B[,B]",
          .help = "backends (default: each workload's first)"},
         {.name = "--isa", .kind = GC_OPT_STRING, .dest = &a->isas, .metavar = "I[,I]", .seen = &a->isa_set,
-         .help = "cpu micro-kernels: scalar|avx2|avx512|neon|dotprod|i8mm (default $GENCOST_ISA or best)"},
+         .help = "cpu micro-kernels: scalar|avx2|avx512|amx|neon|dotprod|i8mm (default $GENCOST_ISA or best)"},
         {.name = "--threads", .kind = GC_OPT_STRING, .dest = &a->threads, .metavar = "N[,N|all]",
          .help = "CPU threads; all = every physical core (default: per workload)"},
         {.name = "--suite", .kind = GC_OPT_STRING, .dest = &a->suite, .metavar = "NAME",

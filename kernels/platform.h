@@ -14,6 +14,7 @@ typedef struct gk_cpu_features {
     /* x86-64 */
     bool sse42, avx, avx2, fma, f16c;
     bool avx512f, avx512bw, avx512vl, avx512dq, avx512vnni, avx512bf16, avxvnni;
+    bool amx_tile, amx_int8, amx_bf16;   /* the hardware and XCR0; Linux's permission is asked by table_amx.c */
     /* AArch64 */
     bool neon, fp16, dotprod, i8mm, bf16, sve, sme;
 } gk_cpu_features;

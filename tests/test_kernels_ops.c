@@ -228,7 +228,7 @@ static void test_igemm_tables(void **state) {
             if (strcmp(*n, "scalar") == 0) assert_null(ik->kernel);
         }
 #if defined(__x86_64__)
-        if (strcmp(*n, "avx2") == 0 || strcmp(*n, "avx512") == 0) {
+        if (strcmp(*n, "avx2") == 0 || strcmp(*n, "avx512") == 0 || strcmp(*n, "amx") == 0) {
             assert_non_null(u->igemm[GK_Q4_0].kernel);
             assert_non_null(u->igemm[GK_Q8_0].kernel);
             assert_non_null(u->igemm[GK_Q4_K].kernel);
@@ -625,10 +625,12 @@ static void test_sgemm_pack(void **state) {
  * row scales as float; rows past those packed are zero with scale 0. Q4_0 weight e is the low
  * nibble of byte e (e < 16) or the high nibble of byte e-16; Q8_0's is the int8 plus 128.
  * split (AVX2's Q8_0): that byte's low nibbles in the layout above, then its high nibbles in the
- * same layout, then the scales. */
-static void igemm_pack_expect(int wtype, bool split, const unsigned char *w, size_t wrow, int rows, int R,
+ * same layout, then the scales. sign (AMX, igemm_amx.c): no transpose, row r's 32 weights as
+ * signed bytes (the unsigned byte minus 8 or 128) at 32r, then the scales; padding rows 0. */
+static void igemm_pack_expect(int wtype, bool split, bool sign, const unsigned char *w, size_t wrow, int rows, int R,
                               int64_t b0, int64_t nb, unsigned char *want) {
     const size_t bb = wtype == GK_Q4_0 ? 18 : 34, qb = (size_t)R * 32 * (split ? 2 : 1), pb = qb + (size_t)R * 4;
+    const unsigned bias = sign ? (wtype == GK_Q4_0 ? 8u : 128u) : 0u;
     memset(want, 0, pb * (size_t)nb);
     for (int64_t b = 0; b < nb; b++)
         for (int r = 0; r < rows; r++) {
@@ -637,6 +639,7 @@ static void igemm_pack_expect(int wtype, bool split, const unsigned char *w, siz
                 unsigned v = wtype == GK_Q4_0 ? (e < 16 ? blk[2 + e] & 15u : blk[2 + e - 16] >> 4) : blk[2 + e] ^ 0x80u;
                 size_t at = (size_t)b * pb + (size_t)((e / 4) * R + r) * 4 + e % 4;
                 if (split) want[at] = (unsigned char)(v & 15u), want[at + (size_t)R * 32] = (unsigned char)(v >> 4);
+                else if (sign) want[(size_t)b * pb + (size_t)r * 32 + e] = (unsigned char)((v - bias) & 0xffu);
                 else want[at] = (unsigned char)v;
             }
             uint16_t h = (uint16_t)(blk[0] | blk[1] << 8);
@@ -661,6 +664,7 @@ static void test_igemm_pack(void **state) {
             print_message("igemm packing under test: %s %s (%d rows)\n", *n, gk_type_name(types[t]), ik->rows);
             const int R = ik->rows;
             const bool split = types[t] == GK_Q8_0 && strcmp(u->isa, "avx2") == 0;   /* igemm_avx2.c */
+            const bool sign = strcmp(u->isa, "amx") == 0;   /* igemm_amx.c: signed bytes for TDPBSSD */
             const size_t wrow = gk_type_bytes(types[t], K), pb = (size_t)R * (split ? 68 : 36);
             assert_int_equal(ik->block_bytes, pb);
             unsigned char *w = malloc(wrow * ROWS), *got = malloc(pb * 3), *want = malloc(pb * 3);
@@ -672,11 +676,16 @@ static void test_igemm_pack(void **state) {
             w[2] = 0x3a;
             for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
                 int rows = cases[c].rows < R ? cases[c].rows : R;
-                igemm_pack_expect(types[t], split, w, wrow, rows, R, cases[c].b0, cases[c].nb, want);
+                igemm_pack_expect(types[t], split, sign, w, wrow, rows, R, cases[c].b0, cases[c].nb, want);
                 memset(got, 0xee, pb * 3);
                 ik->pack((const char *)w, wrow, rows, cases[c].b0, cases[c].nb, got);
                 assert_memory_equal(got, want, pb * (size_t)cases[c].nb);
                 if (cases[c].b0 == 0) {
+                    if (sign) {   /* row 0's elements 0 and 16: Q4_0 0x0a - 8, 0x03 - 8; Q8_0 the int8s */
+                        assert_int_equal(got[0], types[t] == GK_Q4_0 ? 0x02 : 0x3a);
+                        assert_int_equal(got[16], types[t] == GK_Q4_0 ? 0xfb : w[2 + 16]);
+                        continue;
+                    }
                     assert_int_equal(got[0], types[t] == GK_Q4_0 ? 0x0a : split ? 0x0a : 0xba);
                     if (split) assert_int_equal(got[R * 32], 0x0b);   /* 0x3a ^ 0x80 = 0xba: nibbles a, b */
                     assert_int_equal(got[4 * R * 4], types[t] == GK_Q4_0 ? 0x03 : split ? (w[2 + 16] ^ 0x80) & 15 : w[2 + 16] ^ 0x80);

@@ -46,7 +46,7 @@ typedef struct isa_case {
     const gk_ukernels *(*get)(void);
 } isa_case;
 
-static const isa_case isas[] = {{"avx2", gk_ukernels_avx2}, {"avx512", gk_ukernels_avx512}};
+static const isa_case isas[] = {{"avx2", gk_ukernels_avx2}, {"avx512", gk_ukernels_avx512}, {"amx", gk_ukernels_amx}};
 
 /* The table, or NULL after printing why it is skipped. */
 static const gk_ukernels *table_or_skip(const isa_case *ic) {
@@ -257,11 +257,13 @@ static void igemm_weights(int wtype, int kind, uint8_t *w, size_t ws, int n, int
     free(f);
 }
 
-/* Activation rows (act type; row c at xq + c*xs) in the kernel's column groups (microkernels.h). */
-static uint8_t *igemm_pack_act(int act, const uint8_t *xq, size_t xs, int64_t nblk, int m, size_t *group_bytes) {
-    const bool kq = act == GK_Q8_K;
-    const size_t ab = kq ? GK_IGEMM_ACT_K_BYTES : GK_IGEMM_ACT_BYTES;
-    const int groups = (m + GK_IGEMM_COLS - 1) / GK_IGEMM_COLS;
+/* Activation rows (act type; row c at xq + c*xs) in the kernel's groups (microkernels.h): the
+ * column layout, or VNNI16's rows of four-byte groups. */
+static uint8_t *igemm_pack_act(int act, int layout, const uint8_t *xq, size_t xs, int64_t nblk, int m,
+                               size_t *group_bytes) {
+    const bool kq = act == GK_Q8_K, vnni = layout == GK_IGEMM_ACT_VNNI16;
+    const size_t ab = kq ? GK_IGEMM_ACT_K_BYTES : vnni ? GK_IGEMM_ACT_VNNI_BYTES : GK_IGEMM_ACT_BYTES;
+    const int gc = vnni ? GK_IGEMM_VNNI_COLS : GK_IGEMM_COLS, groups = (m + gc - 1) / gc;
     uint8_t *xp = malloc((size_t)groups * nblk * ab);
     assert_non_null(xp);
     memset(xp, 0x5a, (size_t)groups * nblk * ab);   /* columns past m: garbage, never read */
@@ -269,8 +271,8 @@ static uint8_t *igemm_pack_act(int act, const uint8_t *xq, size_t xs, int64_t nb
     for (int c = 0; c < m; c++)
         for (int64_t b = 0; b < nblk; b++) {
             const uint8_t *q = xq + (size_t)c * xs + (size_t)b * (kq ? 292 : 34);
-            uint8_t *dst = xp + (size_t)(c / GK_IGEMM_COLS) * *group_bytes + (size_t)b * ab;
-            const int cc = c % GK_IGEMM_COLS;
+            uint8_t *dst = xp + (size_t)(c / gc) * *group_bytes + (size_t)b * ab;
+            const int cc = c % gc;
             if (kq) {
                 memcpy(dst + 256 * cc, q + 4, 256);
                 memcpy(dst + 256 * GK_IGEMM_COLS + 4 * cc, q, 4);
@@ -282,10 +284,25 @@ static uint8_t *igemm_pack_act(int act, const uint8_t *xq, size_t xs, int64_t nb
             float d = gk_f16_to_f32(h);
             int32_t sum = 0;
             for (int i = 0; i < 32; i++) sum += (int8_t)q[2 + i];
-            memcpy(dst + 32 * cc, q + 2, 32);
-            memcpy(dst + 32 * GK_IGEMM_COLS + 4 * cc, &d, 4);
-            memcpy(dst + 36 * GK_IGEMM_COLS + 4 * cc, &sum, 4);
+            if (vnni)
+                for (int i = 0; i < 32; i++) dst[((i / 4) * gc + cc) * 4 + i % 4] = q[2 + i];
+            else
+                memcpy(dst + 32 * cc, q + 2, 32);
+            memcpy(dst + 32 * gc + 4 * cc, &d, 4);
+            memcpy(dst + 36 * gc + 4 * cc, &sum, 4);
         }
+    return xp;
+}
+
+/* F32 activation rows (row c at x + c*k) in the BF16X16 groups, by the table's own pack_act. */
+static uint8_t *igemm_pack_bf16(const gk_igemm_kernels *ik, const float *x, int64_t k, int m, size_t *group_bytes) {
+    const int groups = (m + GK_IGEMM_BF16_COLS - 1) / GK_IGEMM_BF16_COLS;
+    *group_bytes = (size_t)(k / 32) * GK_IGEMM_ACT_BF16_BYTES;
+    uint8_t *xp = malloc((size_t)groups * *group_bytes);
+    assert_non_null(xp);
+    memset(xp, 0x5a, (size_t)groups * *group_bytes);   /* columns past m: garbage, never read */
+    for (int c = 0; c < m; c++)
+        ik->pack_act(x + (int64_t)c * k, k, xp + (size_t)(c / GK_IGEMM_BF16_COLS) * *group_bytes, c % GK_IGEMM_BF16_COLS);
     return xp;
 }
 
@@ -301,20 +318,26 @@ static void check_igemm(const gk_ukernels *u, const gk_ukernels *s, int wtype, i
     const int act = sk->act_type, R = ik->rows, ldy = n + 5;
     const int64_t blk = gk_type_get(wtype)->block, nblk = k / blk, nb1 = nblk / 2;
     const size_t wrow = gk_type_bytes(wtype, k), ws = wrow + 3, xs = gk_type_bytes(act, k);
+    const bool bf16 = ik->act_layout == GK_IGEMM_ACT_BF16X16;
     uint8_t *w = calloc(1, ws * (size_t)n + 1), *xq = malloc(xs * (size_t)m);
-    float *f = malloc((size_t)k * sizeof(float)), *y = malloc((size_t)(m + 1) * ldy * sizeof(float));
+    float *f = malloc((size_t)(k * m) * sizeof(float)), *y = malloc((size_t)(m + 1) * ldy * sizeof(float));
+    float *wd = malloc((size_t)k * sizeof(float));
     uint8_t *panel = malloc((size_t)nblk * ik->block_bytes);
-    assert_true(w && xq && f && y && panel);
+    assert_true(w && xq && f && y && panel && wd);
     uint8_t *wb = w + 1;   /* odd row starts */
     igemm_weights(wtype, kind, wb, ws, n, k);
     for (int c = 0; c < m; c++) {
-        if (kind == 2) for (int64_t i = 0; i < k; i++) f[i] = c % 2 ? 3.0f : -3.0f;   /* all -128 or 127 */
-        else fill(f, k, 0.5f + (float)c);
-        sk->quantize_act(f, xq + (size_t)c * xs, k);
+        float *fc = f + (int64_t)c * k;
+        if (kind == 2) for (int64_t i = 0; i < k; i++) fc[i] = c % 2 ? 3.0f : -3.0f;   /* all -128 or 127 */
+        else fill(fc, k, 0.5f + (float)c);
+        sk->quantize_act(fc, xq + (size_t)c * xs, k);
     }
     size_t gb;
-    uint8_t *xp = igemm_pack_act(act, xq, xs, nblk, m, &gb);
-    const size_t ab = act == GK_Q8_K ? GK_IGEMM_ACT_K_BYTES : GK_IGEMM_ACT_BYTES;
+    uint8_t *xp = bf16 ? igemm_pack_bf16(ik, f, k, m, &gb) : igemm_pack_act(act, ik->act_layout, xq, xs, nblk, m, &gb);
+    const size_t ab = act == GK_Q8_K                            ? GK_IGEMM_ACT_K_BYTES
+                      : bf16                                   ? GK_IGEMM_ACT_BF16_BYTES
+                      : ik->act_layout == GK_IGEMM_ACT_VNNI16 ? GK_IGEMM_ACT_VNNI_BYTES
+                                                               : GK_IGEMM_ACT_BYTES;
     for (int i = 0; i < (m + 1) * ldy; i++) y[i] = (float)(i % 13) * 0.5f - 3.0f;
     for (int p = 0; p * R < n; p++) {
         const int rows = n - p * R < R ? n - p * R : R;
@@ -337,13 +360,23 @@ static void check_igemm(const gk_ukernels *u, const gk_ukernels *s, int wtype, i
             }
             const uint8_t *wr = wb + (size_t)r * ws, *xc = xq + (size_t)c * xs;
             float want;
-            sk->vec_dot(k, wr, xc, &want);
-            double tol = 1e-5 * abs_dot(wtype, act, wr, xc, k) + 1e-6 + 1e-6 * fabs(y0);
+            double tol;
+            if (bf16) {   /* against the float product: each factor rounded once to BF16 */
+                gk_type_get(wtype)->to_f32(wr, wd, k);
+                double sum = 0, sabs = 0;
+                for (int64_t i = 0; i < k; i++)
+                    sum += (double)wd[i] * f[(int64_t)c * k + i], sabs += fabs((double)wd[i] * f[(int64_t)c * k + i]);
+                want = (float)sum;
+                tol = (0x1p-8 + 1e-5) * sabs + 1e-6 + 1e-6 * fabs(y0);
+            } else {
+                sk->vec_dot(k, wr, xc, &want);
+                tol = 1e-5 * abs_dot(wtype, act, wr, xc, k) + 1e-6 + 1e-6 * fabs(y0);
+            }
             if (!(fabs((double)got - y0 - want) <= tol))
                 fail_msg("%s %s igemm kind %d k=%lld %dx%d row %d col %d: %.9g, scalar %.9g (tolerance %.3g)", u->isa,
                          gk_type_name(wtype), kind, (long long)k, n, m, r, c, (double)got - y0, want, tol);
         }
-    free(w), free(xq), free(f), free(y), free(panel), free(xp);
+    free(w), free(xq), free(f), free(y), free(panel), free(xp), free(wd);
 }
 
 /* Every packed GEMM of every x86 table: K of one block to several (K-quants: 1, 3 and 9
@@ -389,6 +422,8 @@ static void check_linear(const char *isa, int threads, int wtype, int64_t k, int
     const gk_type_info *ti = gk_type_get(wtype);
     const int act = gk_ukernels_scalar()->t[wtype].act_type;
     const size_t wrow = gk_type_bytes(wtype, k), xs = gk_type_bytes(act, k);
+    const gk_ukernels *u = gk_ukernels_select(isa);
+    const bool bf16 = m >= 8 && u->igemm[wtype].kernel && u->igemm[wtype].act_layout == GK_IGEMM_ACT_BF16X16;
     uint8_t *wq = malloc(wrow * (size_t)n), *xq = malloc(xs);
     float *x = malloc((size_t)(k * m) * sizeof(float)), *wf = malloc((size_t)k * sizeof(float));
     float *xd = malloc((size_t)k * sizeof(float)), *wd = malloc((size_t)(k * n) * sizeof(float));
@@ -418,6 +453,11 @@ static void check_linear(const char *isa, int threads, int wtype, int64_t k, int
             double w2 = 0, sabs = 0;
             for (int64_t i = 0; i < k; i++) w2 += (double)wd[r * k + i] * wd[r * k + i], sabs += fabs((double)wd[r * k + i] * xd[i]);
             double tol = sqrt(w2 * e2) + 1e-5 * sabs + 1e-6, got = y[1][c * n + r], want = y[0][c * n + r];
+            if (bf16) {   /* the AMX-BF16 path: each factor of Σ w·x rounded once to BF16 */
+                double fabs_sum = 0;
+                for (int64_t i = 0; i < k; i++) fabs_sum += fabs((double)wd[r * k + i] * x[c * k + i]);
+                tol = (0x1p-8 + 1e-5) * fabs_sum + 1e-6;
+            }
             if (!(fabs(got - want) <= tol))
                 fail_msg("%s matmul %s K=%lld N=%lld M=%lld (%s, %d threads): y[%lld][%lld] cpu %.9g, ref %.9g, tolerance %.3g",
                          gk_type_name(wtype), isa, (long long)k, (long long)n, (long long)m, isa, threads, (long long)c,

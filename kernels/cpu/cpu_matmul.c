@@ -70,6 +70,7 @@ typedef struct mm_job {
     int64_t nblk;         /* blocks of the weight type per row */
     int64_t kb;           /* blocks per packed range */
     size_t act_block;     /* bytes of one group's block of packed activations */
+    int group_cols;       /* columns of one group of packed activations */
 } mm_job;
 
 static int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
@@ -78,11 +79,32 @@ static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 
 /* ---- activation quantisation (once per matmul) ---------------------------------------------- */
 
+/* Row r's Q8_0 blocks (at q) in GK_IGEMM_ACT_VNNI16's groups (microkernels.h): each group of
+ * four values at its column's place in the group's row of four-byte groups. */
+static void act_pack_row_vnni16(mm_job *j, const unsigned char *q, int64_t r) {
+    const int c = (int)(r % GK_IGEMM_VNNI_COLS);
+    char *dst = j->xp + (size_t)(r / GK_IGEMM_VNNI_COLS * j->nblk) * GK_IGEMM_ACT_VNNI_BYTES;
+    for (int64_t b = 0; b < j->nblk; b++, q += 34, dst += GK_IGEMM_ACT_VNNI_BYTES) {
+        uint16_t h;
+        memcpy(&h, q, 2);
+        float d = gk_f16_to_f32(h);
+        int32_t s = 0;
+        for (int i = 0; i < 32; i++) s += (int8_t)q[2 + i];
+        for (int g = 0; g < 8; g++) memcpy(dst + (g * GK_IGEMM_VNNI_COLS + c) * 4, q + 2 + 4 * g, 4);
+        memcpy(dst + 32 * GK_IGEMM_VNNI_COLS + 4 * c, &d, 4);
+        memcpy(dst + 36 * GK_IGEMM_VNNI_COLS + 4 * c, &s, 4);
+    }
+}
+
 /* Row r's Q8_0 blocks (quant.h: f16 scale, 32 int8) into the igemm's packed activations: its
  * values, its scale as float and the sum of its values, at column r % 8 of group r / 8. */
 static void act_pack_row_q8_0(mm_job *j, int64_t r) {
     const unsigned char *q = (const unsigned char *)j->xq + (size_t)r * j->xrow;
     const int c = (int)(r % GK_IGEMM_COLS);
+    if (j->ik->act_layout == GK_IGEMM_ACT_VNNI16) {
+        act_pack_row_vnni16(j, q, r);
+        return;
+    }
     char *dst = j->xp + (size_t)(r / GK_IGEMM_COLS * j->nblk) * GK_IGEMM_ACT_BYTES;
     for (int64_t b = 0; b < j->nblk; b++, q += 34, dst += GK_IGEMM_ACT_BYTES) {
         uint16_t h;
@@ -313,7 +335,7 @@ static void igemm_unit(mm_job *j, int64_t n0, int64_t nc, char *pack) {
                      pack + (size_t)p * nb * panel_bytes);
         for (int64_t c0 = 0; c0 < j->m; c0 += IGEMM_COLS) {   /* IGEMM_COLS: a multiple of the groups */
             int ncol = (int)min64(IGEMM_COLS, j->m - c0);
-            const char *xp = j->xp + (size_t)(c0 / GK_IGEMM_COLS * j->nblk + b0) * j->act_block;
+            const char *xp = j->xp + (size_t)(c0 / j->group_cols * j->nblk + b0) * j->act_block;
             for (int p = 0; p < np; p++)
                 ik->kernel(nb, pack + (size_t)p * nb * panel_bytes, xp, (size_t)j->nblk * j->act_block, ncol,
                            j->y + c0 * j->ldy + n0 + p * R, j->ldy, (int)min64(R, nc - p * R));
@@ -346,6 +368,29 @@ static int matmul_igemm(gk_backend *b, mm_job *j) {
     return 0;
 }
 
+/* ---- AMX-BF16: the same driver, the activations converted instead of quantised ------------- */
+
+static void bf16_rows(void *ctx, int64_t r0, int64_t r1) {
+    mm_job *j = ctx;
+    for (int64_t r = r0; r < r1; r++)
+        j->ik->pack_act(j->x + r * j->k, j->k,
+                        j->xp + (size_t)(r / GK_IGEMM_BF16_COLS * j->nblk) * GK_IGEMM_ACT_BF16_BYTES,
+                        (int)(r % GK_IGEMM_BF16_COLS));
+}
+
+static int matmul_bf16(gk_backend *b, mm_job *j) {
+    gk_cpu *c = gk_cpu_of(b);
+    j->nblk = j->k / 32;
+    j->kb = IGEMM_K / 32;
+    j->act_block = GK_IGEMM_ACT_BF16_BYTES;
+    j->group_cols = GK_IGEMM_BF16_COLS;
+    const int64_t groups = (j->m + GK_IGEMM_BF16_COLS - 1) / GK_IGEMM_BF16_COLS;
+    j->xp = gk_cpu_scratch(c, CPU_SCRATCH_ACT, (size_t)(groups * j->nblk) * j->act_block);
+    if (!j->xp) return gk_fail(b, "matmul: out of memory for activations");
+    gk_cpu_rows(c, j->m, (double)j->k * 4, bf16_rows, j);
+    return matmul_igemm(b, j);
+}
+
 bool gk_cpu_linear_accumulates(gk_backend *b, int wtype, int64_t m) {
     return gk_cpu_of(b)->uk->t[wtype].act_type == GK_F32 && m >= SGEMM_MIN_COLS;
 }
@@ -364,6 +409,9 @@ int gk_cpu_linear_into(gk_backend *b, float *y, int64_t ldy, bool accumulate, in
     if (accumulate && !gk_cpu_linear_accumulates(b, wtype, m))
         return gk_fail(b, "matmul: accumulating into Y needs F32 activations and %d+ columns", SGEMM_MIN_COLS);
     if (j.m == 0 || j.n == 0) return 0;
+    if (j.ik->kernel && j.ik->act_layout == GK_IGEMM_ACT_BF16X16 && j.m >= IGEMM_MIN_COLS && j.k % 32 == 0 &&
+        gk_type_get(wtype)->block == 32)
+        return matmul_bf16(b, &j);
     if (j.tk->act_type == GK_F32 && j.m >= SGEMM_MIN_COLS) return matmul_sgemm(b, &j);
     if (j.tk->act_type == GK_F32) {
         j.xq = (char *)x;
@@ -379,8 +427,10 @@ int gk_cpu_linear_into(gk_backend *b, float *y, int64_t ldy, bool accumulate, in
         const int64_t blk = act_k ? 256 : 32;
         j.nblk = j.k / blk;
         j.kb = max64(1, IGEMM_K / blk);
-        j.act_block = act_k ? GK_IGEMM_ACT_K_BYTES : GK_IGEMM_ACT_BYTES;
-        size_t packed = igemm ? (size_t)((j.m + GK_IGEMM_COLS - 1) / GK_IGEMM_COLS * j.nblk) * j.act_block : 0;
+        const bool vnni = igemm && j.ik->act_layout == GK_IGEMM_ACT_VNNI16;
+        j.act_block = act_k ? GK_IGEMM_ACT_K_BYTES : vnni ? GK_IGEMM_ACT_VNNI_BYTES : GK_IGEMM_ACT_BYTES;
+        j.group_cols = vnni ? GK_IGEMM_VNNI_COLS : GK_IGEMM_COLS;
+        size_t packed = igemm ? (size_t)((j.m + j.group_cols - 1) / j.group_cols * j.nblk) * j.act_block : 0;
         j.xq = gk_cpu_scratch(c, CPU_SCRATCH_ACT, qbytes + packed);
         if (!j.xq) return gk_fail(b, "matmul: out of memory for activations");
         if (igemm) j.xp = j.xq + qbytes;

@@ -50,13 +50,28 @@ typedef void (*gk_igemm_pack_fn)(const char *w, size_t wrow, int rows, int64_t b
  *    values as int32 (at 288 + 4c);
  *  - Q8_K (256 elements), GK_IGEMM_ACT_K_BYTES: the 256 int8 values of each column (at 256c),
  *    then their scales d as float (at 2048 + 4c), then Q8_K's 16 sums of 16 values as int16
- *    (at 2080 + 32c).
+ *    (at 2080 + 32c);
+ *  - Q8_0 for a kernel whose act_layout is GK_IGEMM_ACT_VNNI16 (AMX's tiles multiply a matrix
+ *    by one whose rows are four-byte groups), groups of GK_IGEMM_VNNI_COLS = 16 columns,
+ *    GK_IGEMM_ACT_VNNI_BYTES per block: byte (g*16 + c)*4 + i is column c's value 4g+i (g < 8),
+ *    then the 16 scales as float (at 512 + 4c), then the sums as int32 (at 576 + 4c);
+ *  - no quantisation for a kernel whose act_layout is GK_IGEMM_ACT_BF16X16 (AMX-BF16): the F32
+ *    rows as BF16, groups of GK_IGEMM_BF16_COLS = 16 columns, GK_IGEMM_ACT_BF16_BYTES per 32
+ *    inputs (the driver's block): row p (of 16) holds each column's inputs 2p, 2p+1, column c's
+ *    pair at 4c; written by the entry's pack_act.
  * Kernel: one panel of nb blocks × nc columns, xp at the first group's first block, group i at
  * xp + i*group_bytes: y[j*ldy + r] += dot(row r, column j) for r < nr, j < nc. */
 enum {
     GK_IGEMM_COLS = 8,
     GK_IGEMM_ACT_BYTES = GK_IGEMM_COLS * (32 + 4 + 4),
     GK_IGEMM_ACT_K_BYTES = GK_IGEMM_COLS * (256 + 4 + 32),
+    GK_IGEMM_ACT_COLUMNS = 0,
+    GK_IGEMM_ACT_VNNI16 = 1,
+    GK_IGEMM_VNNI_COLS = 16,
+    GK_IGEMM_ACT_VNNI_BYTES = GK_IGEMM_VNNI_COLS * (32 + 4 + 4),
+    GK_IGEMM_ACT_BF16X16 = 2,
+    GK_IGEMM_BF16_COLS = 16,
+    GK_IGEMM_ACT_BF16_BYTES = GK_IGEMM_BF16_COLS * 32 * 2,
 };
 typedef void (*gk_igemm_fn)(int64_t nb, const void *panel, const void *xp, size_t group_bytes, int nc, float *y,
                             int64_t ldy, int nr);
@@ -77,6 +92,9 @@ typedef struct gk_igemm_kernels {
     gk_igemm_fn kernel;
     int rows;                   /* R, the rows of one panel */
     int block_bytes;            /* bytes of one block of one panel */
+    int act_layout;             /* GK_IGEMM_ACT_COLUMNS (0), _VNNI16 (Q8_0 only) or _BF16X16 */
+    /* BF16X16 only: activation row x (k floats, k a multiple of 32) into column c of its group */
+    void (*pack_act)(const float *x, int64_t k, void *group, int c);
 } gk_igemm_kernels;
 
 /* Dense F32 micro-kernel: C[MR×NR] (row-major, ldc) += A·B over kc, where A is packed MR-row
@@ -90,7 +108,7 @@ typedef void (*gk_sgemm_pack_fn)(int type, const char *w, size_t wrow, int rows,
                                  float *panel);
 
 typedef struct gk_ukernels {
-    const char *isa;            /* "scalar", "avx2", "avx512", "neon", "dotprod", "i8mm" */
+    const char *isa;            /* "scalar", "avx2", "avx512", "amx", "neon", "dotprod", "i8mm" */
     gk_type_kernels t[GK_TYPE_COUNT];   /* indexed by weight type */
     gk_igemm_kernels igemm[GK_TYPE_COUNT];   /* optional, by weight type (Q4_0, Q8_0, Q4_K, Q6_K) */
     int sgemm_mr, sgemm_nr;
@@ -115,6 +133,7 @@ typedef struct gk_ukernels {
 const gk_ukernels *gk_ukernels_scalar(void);
 const gk_ukernels *gk_ukernels_avx2(void);      /* x86-64: AVX2 + FMA + F16C */
 const gk_ukernels *gk_ukernels_avx512(void);    /* x86-64: AVX-512 F/BW/VL (+VNNI, BF16) */
+const gk_ukernels *gk_ukernels_amx(void);       /* x86-64: AVX-512 + AMX-TILE/INT8, with Linux's permission */
 const gk_ukernels *gk_ukernels_neon(void);      /* AArch64 baseline */
 const gk_ukernels *gk_ukernels_dotprod(void);   /* AArch64 + SDOT */
 const gk_ukernels *gk_ukernels_i8mm(void);      /* AArch64 + SMMLA */

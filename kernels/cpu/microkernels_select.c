@@ -9,6 +9,7 @@
 #include "kernels/cpu/microkernels.h"
 
 #if defined(__x86_64__)
+#define HAVE_AMX 1
 #define HAVE_AVX512 1
 #define HAVE_AVX2 1
 #elif defined(__aarch64__)
@@ -27,6 +28,9 @@ static bool always(const gk_cpu_features *f) {
     (void)f;
     return true;
 }
+#ifdef HAVE_AMX
+static bool has_amx(const gk_cpu_features *f) { return f->amx_tile && f->amx_int8 && f->avx512f && f->avx512bw && f->avx512vl; }
+#endif
 #ifdef HAVE_AVX512
 static bool has_avx512(const gk_cpu_features *f) { return f->avx512f && f->avx512bw && f->avx512vl && f->fma && f->f16c; }
 #endif
@@ -45,6 +49,9 @@ static bool has_neon(const gk_cpu_features *f) { return f->neon; }
 
 /* Best first; each table's gaps are filled from the ones after it. */
 static const isa_entry isas[] = {
+#ifdef HAVE_AMX
+    {"amx", gk_ukernels_amx, has_amx},
+#endif
 #ifdef HAVE_AVX512
     {"avx512", gk_ukernels_avx512, has_avx512},
 #endif

@@ -33,6 +33,10 @@ static void detect(gk_cpu_features *f) {
     f->avx512bw = zmm && (b & (1u << 30));
     f->avx512vl = zmm && (b & (1u << 31));
     f->avx512vnni = zmm && (c & (1u << 11));
+    bool tiles = (xcr0 & 0x60000) == 0x60000;   /* XTILECFG + XTILEDATA state */
+    f->amx_bf16 = tiles && (d & (1u << 22));
+    f->amx_tile = tiles && (d & (1u << 24));
+    f->amx_int8 = tiles && (d & (1u << 25));
     __cpuid_count(7, 1, a, b, c, d);
     f->avxvnni = ymm && (a & (1u << 4));
     f->avx512bf16 = zmm && (a & (1u << 5));
@@ -101,7 +105,7 @@ void gk_cpu_features_string(const gk_cpu_features *f, char *buf, int n) {
         {f->sse42, "sse4.2"}, {f->avx, "avx"}, {f->avx2, "avx2"}, {f->fma, "fma"}, {f->f16c, "f16c"},
         {f->avx512f, "avx512f"}, {f->avx512bw, "avx512bw"}, {f->avx512vl, "avx512vl"},
         {f->avx512dq, "avx512dq"}, {f->avx512vnni, "avx512vnni"}, {f->avx512bf16, "avx512bf16"},
-        {f->avxvnni, "avxvnni"}, {f->neon, "neon"}, {f->fp16, "fp16"}, {f->dotprod, "dotprod"},
+        {f->avxvnni, "avxvnni"}, {f->amx_tile, "amx-tile"}, {f->amx_int8, "amx-int8"}, {f->amx_bf16, "amx-bf16"}, {f->neon, "neon"}, {f->fp16, "fp16"}, {f->dotprod, "dotprod"},
         {f->i8mm, "i8mm"}, {f->bf16, "bf16"}, {f->sve, "sve"}, {f->sme, "sme"},
     };
     int used = 0;

@@ -109,10 +109,12 @@ void gk_amx_igemm_pack_q8_0(const char *w, size_t wrow, int rows, int64_t b0, in
         _tile_dpbssd(c, wt, xt);                                           \
     } while (0)
 
-/* f[r] += block b's C row r (tile c, stored to buf) × the column scales × row r's scale. */
-#define SCALE(c, b, buf)                                                                           \
+/* Block b's C (tile c) to buf. */
+#define STORE(c, buf) _tile_stored(c, buf, 64)
+
+/* f[r] += block b's C row r (stored at buf) × the column scales × row r's scale. */
+#define SCALE(b, buf)                                                                              \
     do {                                                                                           \
-        _tile_stored(c, buf, 64);                                                                  \
         const __m512 xs_ = _mm512_maskz_loadu_ps(cols, x + (size_t)(b) * XBYTES + XSCALES);        \
         const float *ws_ = (const float *)(panel + (size_t)(b) * GK_AMX_IGEMM_BLOCK + QBYTES);     \
         for (int r = 0; r < ROWS; r++) {                                                           \
@@ -154,20 +156,34 @@ static void group(int64_t nb, const uint8_t *panel, const uint8_t *x, int n, flo
     const __mmask16 cols = (__mmask16)((1u << n) - 1u);
     __m512 f[ROWS], t[16];
     for (int r = 0; r < ROWS; r++) f[r] = _mm512_setzero_ps();
+    /* block b: multiplied two steps before its scaling, stored one step before (the tile
+     * store's latency is long), in C0/even for even b, C1/odd for odd b */
     PRODUCTS(T_W0, T_X0, T_C0, 0);
+    if (nb > 1) PRODUCTS(T_W1, T_X1, T_C1, 1);
+    STORE(T_C0, even);
     int64_t b = 0;
-    for (; b + 2 < nb; b += 2) {
-        PRODUCTS(T_W1, T_X1, T_C1, b + 1);
-        SCALE(T_C0, b, even);
+    for (; b + 3 < nb; b += 2) {
         PRODUCTS(T_W0, T_X0, T_C0, b + 2);
-        SCALE(T_C1, b + 1, odd);
+        STORE(T_C1, odd);
+        SCALE(b, even);
+        PRODUCTS(T_W1, T_X1, T_C1, b + 3);
+        STORE(T_C0, even);
+        SCALE(b + 1, odd);
     }
-    if (b + 1 < nb) {   /* two left: b in C0, b+1 not yet multiplied */
-        PRODUCTS(T_W1, T_X1, T_C1, b + 1);
-        SCALE(T_C0, b, even);
-        SCALE(T_C1, b + 1, odd);
+    /* left: b (stored), b+1 (multiplied) and maybe b+2 */
+    if (b + 2 < nb) {
+        PRODUCTS(T_W0, T_X0, T_C0, b + 2);
+        STORE(T_C1, odd);
+        SCALE(b, even);
+        STORE(T_C0, even);
+        SCALE(b + 1, odd);
+        SCALE(b + 2, even);
+    } else if (b + 1 < nb) {
+        STORE(T_C1, odd);
+        SCALE(b, even);
+        SCALE(b + 1, odd);
     } else {
-        SCALE(T_C0, b, even);
+        SCALE(b, even);
     }
     transpose16(f, t);
     gk_igemm_add_columns(y, ldy, n, rows, t);

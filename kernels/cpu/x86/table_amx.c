@@ -14,13 +14,15 @@
 
 enum { ARCH_REQ_XCOMP_PERM_ = 0x1023, XFEATURE_XTILEDATA_ = 18 };
 
-#define IGEMM(name) {gk_amx_igemm_pack_##name, gk_amx_igemm, 16, GK_AMX_IGEMM_BLOCK, GK_IGEMM_ACT_VNNI16}
+#define IGEMM(name) {gk_amx_igemm_pack_##name, gk_amx_igemm, 16, GK_AMX_IGEMM_BLOCK, GK_IGEMM_ACT_VNNI16, NULL}
+#define BGEMM(name) \
+    {gk_amx_bgemm_pack_##name, gk_amx_bgemm, 16, GK_AMX_BGEMM_BLOCK, GK_IGEMM_ACT_BF16X16, gk_amx_bgemm_pack_act}
 
 static const gk_ukernels table = {
     .isa = "amx",
     .igemm = {
-        [GK_Q4_0] = IGEMM(q4_0),
-        [GK_Q8_0] = IGEMM(q8_0),
+        [GK_Q4_0] = BGEMM(q4_0),
+        [GK_Q8_0] = BGEMM(q8_0),
     },
 };
 
