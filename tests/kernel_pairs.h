@@ -51,6 +51,7 @@ static bool threads_work(void) {
 
 typedef struct pair {
     gk_backend *ref, *cpu;
+    const char *isa;   /* the cpu backend's micro-kernel table */
     char label[64];
 } pair;
 
@@ -66,7 +67,7 @@ static gk_backend *open_backend(const char *name, const char *isa, int threads) 
 static void for_each_config(void (*fn)(pair *p)) {
     for (const char *const *isa = gk_ukernels_available(); *isa; isa++)
         for (int threads = 1; threads <= (threads_work() ? 2 : 1); threads++) {
-            pair p = {.ref = open_backend("ref", NULL, 1), .cpu = open_backend("cpu", *isa, threads)};
+            pair p = {.ref = open_backend("ref", NULL, 1), .cpu = open_backend("cpu", *isa, threads), .isa = *isa};
             snprintf(p.label, sizeof p.label, "%s, %d thread%s", *isa, threads, threads > 1 ? "s" : "");
             fn(&p);
             gk_backend_close(p.ref);

@@ -131,6 +131,22 @@ static void check_matmul_tight(const char *label, int wtype, mm_shape s, const f
     free(xq);
 }
 
+/* Whether the cpu backend's table takes the AMX-BF16 path for this matmul (cpu_matmul.c:
+ * weights in 32-blocks, 8+ columns, a BF16X16 packed GEMM): there each factor of Σ w·x is
+ * rounded once to BF16 instead of the activations being quantised. */
+static bool bf16_path(const char *isa, int wtype, mm_shape s) {
+    const gk_igemm_kernels *ik = &gk_ukernels_select(isa)->igemm[wtype];
+    return ik->kernel && ik->act_layout == GK_IGEMM_ACT_BF16X16 && s.m >= 8 && s.k % 32 == 0 &&
+           gk_type_get(wtype)->block == 32;
+}
+
+/* That path's bound: 2^-9 relative per factor, and float accumulation as in mm_tol. */
+static double bf16_tol(const float *wrow, const float *x, int64_t k) {
+    double sabs = 0;
+    for (int64_t i = 0; i < k; i++) sabs += fabs((double)wrow[i] * x[i]);
+    return (0x1p-8 + 2e-4) * sabs + 1e-6;
+}
+
 /* ref vs cpu on weights wq (wtype) and activations x; wf: the weights decoded (overwritten). */
 static void check_matmul_data(pair *p, int wtype, mm_shape s, const void *wq, float *wf, const float *x) {
     const gk_type_info *ti = gk_type_get(wtype);
@@ -147,16 +163,17 @@ static void check_matmul_data(pair *p, int wtype, mm_shape s, const void *wq, fl
         y[i] = download_f32(bs[i], &ty);
         free_t(bs[i], &tw), free_t(bs[i], &tx), free_t(bs[i], &ty);
     }
+    const bool bf16 = bf16_path(p->isa, wtype, s);
     for (int64_t m = 0; m < s.m; m++)
         for (int64_t n = 0; n < s.n; n++) {
-            double tol = mm_tol(wtype, wf + n * s.k, x + m * s.k, s.k);
+            double tol = bf16 ? bf16_tol(wf + n * s.k, x + m * s.k, s.k) : mm_tol(wtype, wf + n * s.k, x + m * s.k, s.k);
             double d = fabs((double)y[0][m * s.n + n] - y[1][m * s.n + n]);
             if (!(d <= tol))
                 fail_msg("matmul %s K=%lld N=%lld M=%lld (%s): y[%lld][%lld] ref %g cpu %g, tolerance %g",
                          gk_type_name(wtype), (long long)s.k, (long long)s.n, (long long)s.m, p->label,
                          (long long)m, (long long)n, (double)y[0][m * s.n + n], (double)y[1][m * s.n + n], tol);
         }
-    if (gk_type_get(wtype)->quantized) check_matmul_tight(p->label, wtype, s, wf, x, y[1]);
+    if (gk_type_get(wtype)->quantized && !bf16) check_matmul_tight(p->label, wtype, s, wf, x, y[1]);
     free(y[0]), free(y[1]);
 }
 
@@ -625,12 +642,12 @@ static void test_sgemm_pack(void **state) {
  * row scales as float; rows past those packed are zero with scale 0. Q4_0 weight e is the low
  * nibble of byte e (e < 16) or the high nibble of byte e-16; Q8_0's is the int8 plus 128.
  * split (AVX2's Q8_0): that byte's low nibbles in the layout above, then its high nibbles in the
- * same layout, then the scales. sign (AMX, igemm_amx.c): no transpose, row r's 32 weights as
- * signed bytes (the unsigned byte minus 8 or 128) at 32r, then the scales; padding rows 0. */
-static void igemm_pack_expect(int wtype, bool split, bool sign, const unsigned char *w, size_t wrow, int rows, int R,
+ * same layout, then the scales. bf16 (AMX, gemm_bf16_amx.c): row r's 32 weights (the signed
+ * value times the block scale, rounded to nearest even as BF16) at 64r, no scales; padding rows 0. */
+static void igemm_pack_expect(int wtype, bool split, bool bf16, const unsigned char *w, size_t wrow, int rows, int R,
                               int64_t b0, int64_t nb, unsigned char *want) {
-    const size_t bb = wtype == GK_Q4_0 ? 18 : 34, qb = (size_t)R * 32 * (split ? 2 : 1), pb = qb + (size_t)R * 4;
-    const unsigned bias = sign ? (wtype == GK_Q4_0 ? 8u : 128u) : 0u;
+    const size_t bb = wtype == GK_Q4_0 ? 18 : 34, qb = (size_t)R * 32 * (split ? 2 : 1);
+    const size_t pb = bf16 ? (size_t)R * 64 : qb + (size_t)R * 4;
     memset(want, 0, pb * (size_t)nb);
     for (int64_t b = 0; b < nb; b++)
         for (int r = 0; r < rows; r++) {
@@ -638,10 +655,21 @@ static void igemm_pack_expect(int wtype, bool split, bool sign, const unsigned c
             for (int e = 0; e < 32; e++) {
                 unsigned v = wtype == GK_Q4_0 ? (e < 16 ? blk[2 + e] & 15u : blk[2 + e - 16] >> 4) : blk[2 + e] ^ 0x80u;
                 size_t at = (size_t)b * pb + (size_t)((e / 4) * R + r) * 4 + e % 4;
-                if (split) want[at] = (unsigned char)(v & 15u), want[at + (size_t)R * 32] = (unsigned char)(v >> 4);
-                else if (sign) want[(size_t)b * pb + (size_t)r * 32 + e] = (unsigned char)((v - bias) & 0xffu);
-                else want[at] = (unsigned char)v;
+                uint16_t h = (uint16_t)(blk[0] | blk[1] << 8);
+                if (bf16) {
+                    float f = gk_f16_to_f32(h) * (float)((int)v - (wtype == GK_Q4_0 ? 8 : 128));
+                    uint32_t u;
+                    memcpy(&u, &f, 4);
+                    u += 0x7fffu + ((u >> 16) & 1u);   /* round to nearest even (no NaNs here) */
+                    want[(size_t)b * pb + (size_t)r * 64 + 2 * e] = (unsigned char)(u >> 16);
+                    want[(size_t)b * pb + (size_t)r * 64 + 2 * e + 1] = (unsigned char)(u >> 24);
+                } else if (split) {
+                    want[at] = (unsigned char)(v & 15u), want[at + (size_t)R * 32] = (unsigned char)(v >> 4);
+                } else {
+                    want[at] = (unsigned char)v;
+                }
             }
+            if (bf16) continue;
             uint16_t h = (uint16_t)(blk[0] | blk[1] << 8);
             float sc = gk_f16_to_f32(h);
             memcpy(want + (size_t)b * pb + qb + (size_t)r * 4, &sc, 4);
@@ -664,8 +692,8 @@ static void test_igemm_pack(void **state) {
             print_message("igemm packing under test: %s %s (%d rows)\n", *n, gk_type_name(types[t]), ik->rows);
             const int R = ik->rows;
             const bool split = types[t] == GK_Q8_0 && strcmp(u->isa, "avx2") == 0;   /* igemm_avx2.c */
-            const bool sign = strcmp(u->isa, "amx") == 0;   /* igemm_amx.c: signed bytes for TDPBSSD */
-            const size_t wrow = gk_type_bytes(types[t], K), pb = (size_t)R * (split ? 68 : 36);
+            const bool bf16 = ik->act_layout == GK_IGEMM_ACT_BF16X16;   /* gemm_bf16_amx.c */
+            const size_t wrow = gk_type_bytes(types[t], K), pb = (size_t)R * (bf16 ? 64 : split ? 68 : 36);
             assert_int_equal(ik->block_bytes, pb);
             unsigned char *w = malloc(wrow * ROWS), *got = malloc(pb * 3), *want = malloc(pb * 3);
             for (size_t i = 0; i < wrow * ROWS; i++) w[i] = (unsigned char)((i * 151 + 7) % 251);
@@ -676,14 +704,13 @@ static void test_igemm_pack(void **state) {
             w[2] = 0x3a;
             for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
                 int rows = cases[c].rows < R ? cases[c].rows : R;
-                igemm_pack_expect(types[t], split, sign, w, wrow, rows, R, cases[c].b0, cases[c].nb, want);
+                igemm_pack_expect(types[t], split, bf16, w, wrow, rows, R, cases[c].b0, cases[c].nb, want);
                 memset(got, 0xee, pb * 3);
                 ik->pack((const char *)w, wrow, rows, cases[c].b0, cases[c].nb, got);
                 assert_memory_equal(got, want, pb * (size_t)cases[c].nb);
                 if (cases[c].b0 == 0) {
-                    if (sign) {   /* row 0's elements 0 and 16: Q4_0 0x0a - 8, 0x03 - 8; Q8_0 the int8s */
-                        assert_int_equal(got[0], types[t] == GK_Q4_0 ? 0x02 : 0x3a);
-                        assert_int_equal(got[16], types[t] == GK_Q4_0 ? 0xfb : w[2 + 16]);
+                    if (bf16) {   /* row 0, element 0: scale 0x3807 (0.50342) × (0x0a - 8 = 2, or 0x3a = 58) */
+                        assert_int_equal(got[0] | got[1] << 8, types[t] == GK_Q4_0 ? 0x3f81 : 0x41ea);   /* 1.0078, 29.25 */
                         continue;
                     }
                     assert_int_equal(got[0], types[t] == GK_Q4_0 ? 0x0a : split ? 0x0a : 0xba);

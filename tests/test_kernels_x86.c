@@ -257,13 +257,11 @@ static void igemm_weights(int wtype, int kind, uint8_t *w, size_t ws, int n, int
     free(f);
 }
 
-/* Activation rows (act type; row c at xq + c*xs) in the kernel's groups (microkernels.h): the
- * column layout, or VNNI16's rows of four-byte groups. */
-static uint8_t *igemm_pack_act(int act, int layout, const uint8_t *xq, size_t xs, int64_t nblk, int m,
-                               size_t *group_bytes) {
-    const bool kq = act == GK_Q8_K, vnni = layout == GK_IGEMM_ACT_VNNI16;
-    const size_t ab = kq ? GK_IGEMM_ACT_K_BYTES : vnni ? GK_IGEMM_ACT_VNNI_BYTES : GK_IGEMM_ACT_BYTES;
-    const int gc = vnni ? GK_IGEMM_VNNI_COLS : GK_IGEMM_COLS, groups = (m + gc - 1) / gc;
+/* Activation rows (act type; row c at xq + c*xs) in the kernel's column groups (microkernels.h). */
+static uint8_t *igemm_pack_act(int act, const uint8_t *xq, size_t xs, int64_t nblk, int m, size_t *group_bytes) {
+    const bool kq = act == GK_Q8_K;
+    const size_t ab = kq ? GK_IGEMM_ACT_K_BYTES : GK_IGEMM_ACT_BYTES;
+    const int groups = (m + GK_IGEMM_COLS - 1) / GK_IGEMM_COLS;
     uint8_t *xp = malloc((size_t)groups * nblk * ab);
     assert_non_null(xp);
     memset(xp, 0x5a, (size_t)groups * nblk * ab);   /* columns past m: garbage, never read */
@@ -271,8 +269,8 @@ static uint8_t *igemm_pack_act(int act, int layout, const uint8_t *xq, size_t xs
     for (int c = 0; c < m; c++)
         for (int64_t b = 0; b < nblk; b++) {
             const uint8_t *q = xq + (size_t)c * xs + (size_t)b * (kq ? 292 : 34);
-            uint8_t *dst = xp + (size_t)(c / gc) * *group_bytes + (size_t)b * ab;
-            const int cc = c % gc;
+            uint8_t *dst = xp + (size_t)(c / GK_IGEMM_COLS) * *group_bytes + (size_t)b * ab;
+            const int cc = c % GK_IGEMM_COLS;
             if (kq) {
                 memcpy(dst + 256 * cc, q + 4, 256);
                 memcpy(dst + 256 * GK_IGEMM_COLS + 4 * cc, q, 4);
@@ -284,12 +282,9 @@ static uint8_t *igemm_pack_act(int act, int layout, const uint8_t *xq, size_t xs
             float d = gk_f16_to_f32(h);
             int32_t sum = 0;
             for (int i = 0; i < 32; i++) sum += (int8_t)q[2 + i];
-            if (vnni)
-                for (int i = 0; i < 32; i++) dst[((i / 4) * gc + cc) * 4 + i % 4] = q[2 + i];
-            else
-                memcpy(dst + 32 * cc, q + 2, 32);
-            memcpy(dst + 32 * gc + 4 * cc, &d, 4);
-            memcpy(dst + 36 * gc + 4 * cc, &sum, 4);
+            memcpy(dst + 32 * cc, q + 2, 32);
+            memcpy(dst + 32 * GK_IGEMM_COLS + 4 * cc, &d, 4);
+            memcpy(dst + 36 * GK_IGEMM_COLS + 4 * cc, &sum, 4);
         }
     return xp;
 }
@@ -333,11 +328,8 @@ static void check_igemm(const gk_ukernels *u, const gk_ukernels *s, int wtype, i
         sk->quantize_act(fc, xq + (size_t)c * xs, k);
     }
     size_t gb;
-    uint8_t *xp = bf16 ? igemm_pack_bf16(ik, f, k, m, &gb) : igemm_pack_act(act, ik->act_layout, xq, xs, nblk, m, &gb);
-    const size_t ab = act == GK_Q8_K                            ? GK_IGEMM_ACT_K_BYTES
-                      : bf16                                   ? GK_IGEMM_ACT_BF16_BYTES
-                      : ik->act_layout == GK_IGEMM_ACT_VNNI16 ? GK_IGEMM_ACT_VNNI_BYTES
-                                                               : GK_IGEMM_ACT_BYTES;
+    uint8_t *xp = bf16 ? igemm_pack_bf16(ik, f, k, m, &gb) : igemm_pack_act(act, xq, xs, nblk, m, &gb);
+    const size_t ab = act == GK_Q8_K ? GK_IGEMM_ACT_K_BYTES : bf16 ? GK_IGEMM_ACT_BF16_BYTES : GK_IGEMM_ACT_BYTES;
     for (int i = 0; i < (m + 1) * ldy; i++) y[i] = (float)(i % 13) * 0.5f - 3.0f;
     for (int p = 0; p * R < n; p++) {
         const int rows = n - p * R < R ? n - p * R : R;

@@ -79,32 +79,11 @@ static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 
 /* ---- activation quantisation (once per matmul) ---------------------------------------------- */
 
-/* Row r's Q8_0 blocks (at q) in GK_IGEMM_ACT_VNNI16's groups (microkernels.h): each group of
- * four values at its column's place in the group's row of four-byte groups. */
-static void act_pack_row_vnni16(mm_job *j, const unsigned char *q, int64_t r) {
-    const int c = (int)(r % GK_IGEMM_VNNI_COLS);
-    char *dst = j->xp + (size_t)(r / GK_IGEMM_VNNI_COLS * j->nblk) * GK_IGEMM_ACT_VNNI_BYTES;
-    for (int64_t b = 0; b < j->nblk; b++, q += 34, dst += GK_IGEMM_ACT_VNNI_BYTES) {
-        uint16_t h;
-        memcpy(&h, q, 2);
-        float d = gk_f16_to_f32(h);
-        int32_t s = 0;
-        for (int i = 0; i < 32; i++) s += (int8_t)q[2 + i];
-        for (int g = 0; g < 8; g++) memcpy(dst + (g * GK_IGEMM_VNNI_COLS + c) * 4, q + 2 + 4 * g, 4);
-        memcpy(dst + 32 * GK_IGEMM_VNNI_COLS + 4 * c, &d, 4);
-        memcpy(dst + 36 * GK_IGEMM_VNNI_COLS + 4 * c, &s, 4);
-    }
-}
-
 /* Row r's Q8_0 blocks (quant.h: f16 scale, 32 int8) into the igemm's packed activations: its
  * values, its scale as float and the sum of its values, at column r % 8 of group r / 8. */
 static void act_pack_row_q8_0(mm_job *j, int64_t r) {
     const unsigned char *q = (const unsigned char *)j->xq + (size_t)r * j->xrow;
     const int c = (int)(r % GK_IGEMM_COLS);
-    if (j->ik->act_layout == GK_IGEMM_ACT_VNNI16) {
-        act_pack_row_vnni16(j, q, r);
-        return;
-    }
     char *dst = j->xp + (size_t)(r / GK_IGEMM_COLS * j->nblk) * GK_IGEMM_ACT_BYTES;
     for (int64_t b = 0; b < j->nblk; b++, q += 34, dst += GK_IGEMM_ACT_BYTES) {
         uint16_t h;
@@ -427,9 +406,8 @@ int gk_cpu_linear_into(gk_backend *b, float *y, int64_t ldy, bool accumulate, in
         const int64_t blk = act_k ? 256 : 32;
         j.nblk = j.k / blk;
         j.kb = max64(1, IGEMM_K / blk);
-        const bool vnni = igemm && j.ik->act_layout == GK_IGEMM_ACT_VNNI16;
-        j.act_block = act_k ? GK_IGEMM_ACT_K_BYTES : vnni ? GK_IGEMM_ACT_VNNI_BYTES : GK_IGEMM_ACT_BYTES;
-        j.group_cols = vnni ? GK_IGEMM_VNNI_COLS : GK_IGEMM_COLS;
+        j.act_block = act_k ? GK_IGEMM_ACT_K_BYTES : GK_IGEMM_ACT_BYTES;
+        j.group_cols = GK_IGEMM_COLS;
         size_t packed = igemm ? (size_t)((j.m + j.group_cols - 1) / j.group_cols * j.nblk) * j.act_block : 0;
         j.xq = gk_cpu_scratch(c, CPU_SCRATCH_ACT, qbytes + packed);
         if (!j.xq) return gk_fail(b, "matmul: out of memory for activations");

@@ -51,10 +51,6 @@ typedef void (*gk_igemm_pack_fn)(const char *w, size_t wrow, int rows, int64_t b
  *  - Q8_K (256 elements), GK_IGEMM_ACT_K_BYTES: the 256 int8 values of each column (at 256c),
  *    then their scales d as float (at 2048 + 4c), then Q8_K's 16 sums of 16 values as int16
  *    (at 2080 + 32c);
- *  - Q8_0 for a kernel whose act_layout is GK_IGEMM_ACT_VNNI16 (AMX's tiles multiply a matrix
- *    by one whose rows are four-byte groups), groups of GK_IGEMM_VNNI_COLS = 16 columns,
- *    GK_IGEMM_ACT_VNNI_BYTES per block: byte (g*16 + c)*4 + i is column c's value 4g+i (g < 8),
- *    then the 16 scales as float (at 512 + 4c), then the sums as int32 (at 576 + 4c);
  *  - no quantisation for a kernel whose act_layout is GK_IGEMM_ACT_BF16X16 (AMX-BF16): the F32
  *    rows as BF16, groups of GK_IGEMM_BF16_COLS = 16 columns, GK_IGEMM_ACT_BF16_BYTES per 32
  *    inputs (the driver's block): row p (of 16) holds each column's inputs 2p, 2p+1, column c's
@@ -66,10 +62,7 @@ enum {
     GK_IGEMM_ACT_BYTES = GK_IGEMM_COLS * (32 + 4 + 4),
     GK_IGEMM_ACT_K_BYTES = GK_IGEMM_COLS * (256 + 4 + 32),
     GK_IGEMM_ACT_COLUMNS = 0,
-    GK_IGEMM_ACT_VNNI16 = 1,
-    GK_IGEMM_VNNI_COLS = 16,
-    GK_IGEMM_ACT_VNNI_BYTES = GK_IGEMM_VNNI_COLS * (32 + 4 + 4),
-    GK_IGEMM_ACT_BF16X16 = 2,
+    GK_IGEMM_ACT_BF16X16 = 1,
     GK_IGEMM_BF16_COLS = 16,
     GK_IGEMM_ACT_BF16_BYTES = GK_IGEMM_BF16_COLS * 32 * 2,
 };
@@ -92,7 +85,7 @@ typedef struct gk_igemm_kernels {
     gk_igemm_fn kernel;
     int rows;                   /* R, the rows of one panel */
     int block_bytes;            /* bytes of one block of one panel */
-    int act_layout;             /* GK_IGEMM_ACT_COLUMNS (0), _VNNI16 (Q8_0 only) or _BF16X16 */
+    int act_layout;             /* GK_IGEMM_ACT_COLUMNS (0) or GK_IGEMM_ACT_BF16X16 */
     /* BF16X16 only: activation row x (k floats, k a multiple of 32) into column c of its group */
     void (*pack_act)(const float *x, int64_t k, void *group, int c);
 } gk_igemm_kernels;

@@ -6,16 +6,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Packed integer GEMM on AMX-INT8 tiles (igemm_amx.c), activations in the VNNI16 layout
- * (microkernels.h). A panel's block: 16 rows of 32 signed weights (Q4_0: q-8, Q8_0: the int8;
- * rows past those packed: 0), row r at 32r, then the 16 row scales as
- * float (0 past the rows): 576 bytes. */
-enum { GK_AMX_IGEMM_BLOCK = 16 * (32 + 4) };
-void gk_amx_igemm_pack_q4_0(const char *w, size_t wrow, int rows, int64_t b0, int64_t nb, void *panel);
-void gk_amx_igemm_pack_q8_0(const char *w, size_t wrow, int rows, int64_t b0, int64_t nb, void *panel);
-void gk_amx_igemm(int64_t nb, const void *panel, const void *xp, size_t group_bytes, int nc, float *y, int64_t ldy,
-                  int nr);
-
 /* Many-column GEMM on AMX-BF16 tiles (gemm_bf16_amx.c): the weights dequantised to BF16 while
  * packing, the activations converted to BF16 in the BF16X16 layout (microkernels.h). */
 enum { GK_AMX_BGEMM_BLOCK = 16 * 32 * 2 };

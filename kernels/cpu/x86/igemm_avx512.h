@@ -1,7 +1,7 @@
 /* The register transpose shared by the AVX-512 packed integer GEMMs (igemm_avx512.c,
  * igemm_kquants_avx512.c): 16 weight rows of 8 dwords (four unsigned weight bytes each) become
  * the panel's group-major order, each group's 16 row dwords one 64-byte vector. AVX-512 only:
- * include it from *_avx512.c files alone. */
+ * include it from *_avx512.c and *_amx.c files alone (both built with the AVX-512 flags). */
 #ifndef GK_IGEMM_AVX512_H
 #define GK_IGEMM_AVX512_H
 #include <immintrin.h>

@@ -1,5 +1,5 @@
-/* The AMX micro-kernel table: the packed integer GEMMs of Q4_0 and Q8_0 on AMX-INT8 tiles
- * (igemm_amx.c); every other entry is NULL and comes from the AVX-512 table. Linux keeps the
+/* The AMX micro-kernel table: the many-column GEMMs of Q4_0 and Q8_0 on AMX-BF16 tiles
+ * (gemm_bf16_amx.c); every other entry is NULL and comes from the AVX-512 table. Linux keeps the
  * 8 KiB tile state off until a process asks (arch_prctl ARCH_REQ_XCOMP_PERM, Linux 5.16+,
  * Documentation/arch/x86/xstate.rst); without that permission the first tile instruction
  * raises SIGILL, so the table exists only once the request succeeded. */
@@ -14,7 +14,6 @@
 
 enum { ARCH_REQ_XCOMP_PERM_ = 0x1023, XFEATURE_XTILEDATA_ = 18 };
 
-#define IGEMM(name) {gk_amx_igemm_pack_##name, gk_amx_igemm, 16, GK_AMX_IGEMM_BLOCK, GK_IGEMM_ACT_VNNI16, NULL}
 #define BGEMM(name) \
     {gk_amx_bgemm_pack_##name, gk_amx_bgemm, 16, GK_AMX_BGEMM_BLOCK, GK_IGEMM_ACT_BF16X16, gk_amx_bgemm_pack_act}
 
