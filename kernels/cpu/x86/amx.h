@@ -8,7 +8,7 @@
 
 /* Many-column GEMM on AMX-BF16 tiles (gemm_bf16_amx.c): the weights dequantised to BF16 while
  * packing, the activations converted to BF16 in the BF16X16 layout (microkernels.h). */
-enum { GK_AMX_BGEMM_BLOCK = 16 * 32 * 2 };
+enum { GK_AMX_BGEMM_ROWS = 32, GK_AMX_BGEMM_BLOCK = GK_AMX_BGEMM_ROWS * 32 * 2 };
 void gk_amx_bgemm_pack_q4_0(const char *w, size_t wrow, int rows, int64_t b0, int64_t nb, void *panel);
 void gk_amx_bgemm_pack_q8_0(const char *w, size_t wrow, int rows, int64_t b0, int64_t nb, void *panel);
 void gk_amx_bgemm_pack_act(const float *x, int64_t k, void *group, int c);

@@ -10,11 +10,11 @@
  * FP32: weight and activation each rounded once to 8 significant bits (relative error <= 2^-9
  * each), against Q8_0 activations' absolute error of up to max|x|/254 on the integer path.
  *
- * A panel's block (32 inputs of 16 weight rows): row r's 32 weights × scale as BF16 at 64r,
- * 1024 bytes; rows past those packed are 0. Tile A is that block, tile B one activation group's
- * 32 inputs (16 rows of input pairs × 16 columns), tile C 16 weight rows × 16 columns of float.
- * Two column groups share each A tile; blocks alternate between two sets of tiles so loads and
- * products overlap. One 16×16 transpose per group turns weight rows into y's columns.
+ * A panel's block (32 inputs of 32 weight rows): row r's 32 weights × scale as BF16 at 64r,
+ * 2048 bytes; rows past those packed are 0. Tile A is 16 of those rows, tile B one activation
+ * group's 32 inputs (16 rows of input pairs × 16 columns), tile C 16 weight rows × 16 columns of
+ * float. Two row halves × two column groups: four C tiles, each A and B tile used twice. One
+ * 16×16 transpose per C tile turns weight rows into y's columns.
  *
  * The tile configuration is written with our own ldtilecfg (GCC 12's _tile_loadconfig gives the
  * instruction an 8-byte operand and the compiler drops the stores that fill the 64 bytes),
@@ -29,19 +29,22 @@
 #include "kernels/cpu/x86/igemm_avx512.h"
 
 enum {
-    ROWS = 16,
+    ROWS = 16,                    /* rows of one tile */
+    PANEL_ROWS = GK_AMX_BGEMM_ROWS,
     COLS = GK_IGEMM_BF16_COLS,    /* columns of one activation group */
-    TILE = 1024,                  /* one 32-input block of a panel or of an activation group */
+    TILE = 1024,                  /* 16 rows × 32 inputs as BF16 */
+    BLOCK = GK_AMX_BGEMM_BLOCK,   /* one 32-input block of a panel: two tiles */
 };
-/* Tile numbers: literal macros, since the intrinsics paste them into the instruction's text. */
+/* Tile numbers: literal macros, since the intrinsics paste them into the instruction's text.
+ * W0/W1: the panel's rows 0..15 and 16..31; XA/XB: two column groups; C<group><half>. */
 #define T_W0 0
 #define T_W1 1
-#define T_XA0 2
-#define T_XA1 3
-#define T_XB0 4
-#define T_XB1 5
-#define T_CA 6
-#define T_CB 7
+#define T_XA 2
+#define T_XB 3
+#define T_CA0 4
+#define T_CA1 5
+#define T_CB0 6
+#define T_CB1 7
 
 /* The 64-byte tile configuration (palette 1): bytes per row of tile t at 16 + 2t, rows at 48 + t. */
 typedef struct tile_config {
@@ -58,8 +61,8 @@ static void load_config(int na, int nb) {
     cfg.palette = 1;
     for (int t = 0; t < 8; t++) cfg.rows[t] = ROWS;
     cfg.colsb[T_W0] = cfg.colsb[T_W1] = 64;
-    cfg.colsb[T_XA0] = cfg.colsb[T_XA1] = cfg.colsb[T_CA] = (uint16_t)(4 * na);
-    cfg.colsb[T_XB0] = cfg.colsb[T_XB1] = cfg.colsb[T_CB] = (uint16_t)(4 * (nb ? nb : na));
+    cfg.colsb[T_XA] = cfg.colsb[T_CA0] = cfg.colsb[T_CA1] = (uint16_t)(4 * na);
+    cfg.colsb[T_XB] = cfg.colsb[T_CB0] = cfg.colsb[T_CB1] = (uint16_t)(4 * (nb ? nb : na));
     __asm__ volatile("ldtilecfg %0" ::"m"(*(const char(*)[64]) & cfg));
 }
 
@@ -70,46 +73,53 @@ static inline void store_bf16(uint8_t *dst, __m512 lo, __m512 hi) {
     _mm512_storeu_si512(dst, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
 }
 
-static inline float f16_scale(const char *p) {
-    uint16_t h;
-    memcpy(&h, p, 2);
-    return _cvtsh_ss(h);
+/* Block b's row scales (the f16 at the start of each row's block of bb bytes) as float, 0 past
+ * the rows, so each row's scale is one broadcast load. */
+static inline void row_scales(const char *w, size_t wrow, int rows, size_t off, float *sc) {
+    _Alignas(32) uint16_t h[PANEL_ROWS];
+    for (int r = 0; r < PANEL_ROWS; r++) {
+        h[r] = 0;
+        if (r < rows) memcpy(&h[r], w + (size_t)r * wrow + off, 2);
+    }
+    _mm512_store_ps(sc, _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)h)));
+    _mm512_store_ps(sc + 16, _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(h + 16))));
 }
 
+/* Q4_0: weight = d·q - 8d, the nibbles q of inputs 0..15 low, 16..31 high. */
 void gk_amx_bgemm_pack_q4_0(const char *w, size_t wrow, int rows, int64_t b0, int64_t nb, void *panel) {
-    const __m128i lo = _mm_set1_epi8(0x0f), eight = _mm_set1_epi8(8);
+    const __m128i lo = _mm_set1_epi8(0x0f);
+    _Alignas(64) float sc[PANEL_ROWS];
     for (int64_t b = 0; b < nb; b++) {
-        uint8_t *dst = (uint8_t *)panel + (size_t)b * TILE;
-        for (int r = 0; r < ROWS; r++, dst += 64) {
-            if (r >= rows) {
-                _mm512_storeu_si512(dst, _mm512_setzero_si512());
-                continue;
-            }
-            const char *blk = w + (size_t)r * wrow + (size_t)(b0 + b) * 18;
-            const __m128i q = _mm_loadu_si128((const __m128i *)(blk + 2));
-            const __m512 d = _mm512_set1_ps(f16_scale(blk));
-            const __m128i ql = _mm_sub_epi8(_mm_and_si128(q, lo), eight);   /* inputs 0..15 */
-            const __m128i qh = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(q, 4), lo), eight);
-            store_bf16(dst, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(ql)), d),
-                       _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(qh)), d));
+        const size_t off = (size_t)(b0 + b) * 18;
+        uint8_t *dst = (uint8_t *)panel + (size_t)b * BLOCK;
+        row_scales(w, wrow, rows, off, sc);
+        int r = 0;
+        for (; r < rows && r < PANEL_ROWS; r++) {
+            const __m128i q = _mm_loadu_si128((const __m128i *)(w + (size_t)r * wrow + off + 2));
+            const __m512 d = _mm512_set1_ps(sc[r]), m8 = _mm512_mul_ps(d, _mm512_set1_ps(-8.0f));
+            const __m512 ql = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_and_si128(q, lo)));
+            const __m512 qh = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_and_si128(_mm_srli_epi16(q, 4), lo)));
+            store_bf16(dst + 64 * r, _mm512_fmadd_ps(ql, d, m8), _mm512_fmadd_ps(qh, d, m8));
         }
+        for (; r < PANEL_ROWS; r++) _mm512_storeu_si512(dst + 64 * r, _mm512_setzero_si512());
     }
 }
 
 void gk_amx_bgemm_pack_q8_0(const char *w, size_t wrow, int rows, int64_t b0, int64_t nb, void *panel) {
+    _Alignas(64) float sc[PANEL_ROWS];
     for (int64_t b = 0; b < nb; b++) {
-        uint8_t *dst = (uint8_t *)panel + (size_t)b * TILE;
-        for (int r = 0; r < ROWS; r++, dst += 64) {
-            if (r >= rows) {
-                _mm512_storeu_si512(dst, _mm512_setzero_si512());
-                continue;
-            }
-            const char *blk = w + (size_t)r * wrow + (size_t)(b0 + b) * 34;
-            const __m256i q = _mm256_loadu_si256((const __m256i *)(blk + 2));
-            const __m512 d = _mm512_set1_ps(f16_scale(blk));
-            store_bf16(dst, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_castsi256_si128(q))), d),
-                       _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_extracti128_si256(q, 1))), d));
+        const size_t off = (size_t)(b0 + b) * 34;
+        uint8_t *dst = (uint8_t *)panel + (size_t)b * BLOCK;
+        row_scales(w, wrow, rows, off, sc);
+        int r = 0;
+        for (; r < rows && r < PANEL_ROWS; r++) {
+            const char *q = w + (size_t)r * wrow + off + 2;
+            const __m512 d = _mm512_set1_ps(sc[r]);
+            const __m512 ql = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)q)));
+            const __m512 qh = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(q + 16))));
+            store_bf16(dst + 64 * r, _mm512_mul_ps(ql, d), _mm512_mul_ps(qh, d));
         }
+        for (; r < PANEL_ROWS; r++) _mm512_storeu_si512(dst + 64 * r, _mm512_setzero_si512());
     }
 }
 
@@ -161,43 +171,57 @@ static void add_tile(const float *buf, int n, float *y, int64_t ldy, __mmask16 r
     gk_igemm_add_columns(y, ldy, n, rows, t);
 }
 
-#define STEP(w, xa, xb, s)                                            \
+/* Block s: both row halves × group A and, when two, group B. */
+#define STEP(two, s)                                                  \
     do {                                                              \
-        _tile_loadd(w, p + (size_t)(s) * TILE, 64);                   \
-        _tile_loadd(xa, xa_ + (size_t)(s) * TILE, 64);                \
-        _tile_dpbf16ps(T_CA, w, xa);                                  \
+        _tile_loadd(T_W0, p + (size_t)(s) * BLOCK, 64);               \
+        _tile_loadd(T_XA, xa_ + (size_t)(s) * TILE, 64);              \
+        _tile_loadd(T_W1, p + (size_t)(s) * BLOCK + TILE, 64);        \
+        _tile_dpbf16ps(T_CA0, T_W0, T_XA);                            \
+        _tile_dpbf16ps(T_CA1, T_W1, T_XA);                            \
         if (two) {                                                    \
-            _tile_loadd(xb, xb_ + (size_t)(s) * TILE, 64);            \
-            _tile_dpbf16ps(T_CB, w, xb);                              \
+            _tile_loadd(T_XB, xb_ + (size_t)(s) * TILE, 64);          \
+            _tile_dpbf16ps(T_CB0, T_W0, T_XB);                        \
+            _tile_dpbf16ps(T_CB1, T_W1, T_XB);                        \
         }                                                             \
     } while (0)
 
-/* ns blocks of one panel × group A (na columns at xa_) and, when two, group B (full, at xb_). */
+/* ns blocks of one panel × group A (na columns at xa_, into ya) and, when two, group B (full, at
+ * xb_, into yb). Each A tile meets two groups and each X tile two row halves: 1 KiB of tile
+ * loads per product, which L2 can feed (2 KiB per product was L2-bound at ~550 GMAC/s). */
 static inline __attribute__((always_inline)) void pass(int two, int64_t ns, const uint8_t *p, const uint8_t *xa_,
-                                                       const uint8_t *xb_, int na, float *y, int64_t ldy,
-                                                       __mmask16 rows) {
+                                                       const uint8_t *xb_, int na, float *ya, float *yb,
+                                                       int64_t ldy, int nr) {
     _Alignas(64) float buf[ROWS * 16];
-    _tile_zero(T_CA);
-    if (two) _tile_zero(T_CB);
-    int64_t s = 0;
-    for (; s + 2 <= ns; s += 2) {
-        STEP(T_W0, T_XA0, T_XB0, s);
-        STEP(T_W1, T_XA1, T_XB1, s + 1);
-    }
-    if (s < ns) STEP(T_W0, T_XA0, T_XB0, s);
-    _tile_stored(T_CA, buf, 64);
-    add_tile(buf, na, y, ldy, rows);
+    const __mmask16 lo = (__mmask16)(nr >= 16 ? 0xffffu : (1u << nr) - 1u);
+    const __mmask16 hi = (__mmask16)(nr <= 16 ? 0u : nr >= 32 ? 0xffffu : (1u << (nr - 16)) - 1u);
+    _tile_zero(T_CA0);
+    _tile_zero(T_CA1);
     if (two) {
-        _tile_stored(T_CB, buf, 64);
-        add_tile(buf, COLS, y - COLS * ldy, ldy, rows);   /* group B comes first in y: see below */
+        _tile_zero(T_CB0);
+        _tile_zero(T_CB1);
+    }
+    for (int64_t s = 0; s < ns; s++) STEP(two, s);
+    _tile_stored(T_CA0, buf, 64);
+    add_tile(buf, na, ya, ldy, lo);
+    if (hi) {
+        _tile_stored(T_CA1, buf, 64);
+        add_tile(buf, na, ya + ROWS, ldy, hi);
+    }
+    if (two) {
+        _tile_stored(T_CB0, buf, 64);
+        add_tile(buf, COLS, yb, ldy, lo);
+        if (hi) {
+            _tile_stored(T_CB1, buf, 64);
+            add_tile(buf, COLS, yb + ROWS, ldy, hi);
+        }
     }
 }
 
 /* The groups of nc columns in pairs: a pass takes a full group B and group A after it (A may be
- * the partial last one), so every configuration is (n, 16) or (16, 16). */
+ * the partial last one), so every configuration is (n, 16) or (n, -). */
 static void bgemm(int64_t ns, const void *panel, const void *xp, size_t group_bytes, int nc, float *y, int64_t ldy,
                   int nr) {
-    const __mmask16 rows = (__mmask16)((1u << nr) - 1u);
     const uint8_t *p = panel, *x = xp;
     const int groups = (nc + COLS - 1) / COLS;
     int configured = -1;
@@ -207,11 +231,12 @@ static void bgemm(int64_t ns, const void *panel, const void *xp, size_t group_by
         const int na = nc - ga * COLS < COLS ? nc - ga * COLS : COLS;
         const int key = two ? na : 100 + na;
         if (key != configured) load_config(na, two ? COLS : 0), configured = key;
+        float *ya = y + (int64_t)ga * COLS * ldy;
         if (two)
-            pass(1, ns, p, x + (size_t)ga * group_bytes, x + (size_t)g * group_bytes, na, y + (int64_t)ga * COLS * ldy,
-                 ldy, rows);
+            pass(1, ns, p, x + (size_t)ga * group_bytes, x + (size_t)g * group_bytes, na, ya, y + (int64_t)g * COLS * ldy,
+                 ldy, nr);
         else
-            pass(0, ns, p, x + (size_t)ga * group_bytes, NULL, na, y + (int64_t)ga * COLS * ldy, ldy, rows);
+            pass(0, ns, p, x + (size_t)ga * group_bytes, NULL, na, ya, NULL, ldy, nr);
     }
     _tile_release();
 }

@@ -15,7 +15,8 @@
 enum { ARCH_REQ_XCOMP_PERM_ = 0x1023, XFEATURE_XTILEDATA_ = 18 };
 
 #define BGEMM(name) \
-    {gk_amx_bgemm_pack_##name, gk_amx_bgemm, 16, GK_AMX_BGEMM_BLOCK, GK_IGEMM_ACT_BF16X16, gk_amx_bgemm_pack_act}
+    {gk_amx_bgemm_pack_##name, gk_amx_bgemm, GK_AMX_BGEMM_ROWS, GK_AMX_BGEMM_BLOCK, GK_IGEMM_ACT_BF16X16, \
+     gk_amx_bgemm_pack_act}
 
 static const gk_ukernels table = {
     .isa = "amx",
