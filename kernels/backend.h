@@ -310,7 +310,8 @@ typedef struct gk_ops {
     int (*device_timer)(gk_backend *b, int stop, double *seconds);
     /* Optional, NULL = GK_F32: the float type matmul rounds the activations X to before it
      * multiplies, for weights of type wtype and m columns: GK_F32 (none), GK_F16 or GK_BF16
-     * (cuda's GEMM path). Verification bounds add its rounding (gk_matmul_act_type()).
+     * (cuda's GEMM path; cpu's AMX-BF16 path, which rounds the weights to BF16 too). Verification
+     * bounds add its rounding (gk_matmul_act_type()).
      * Quantised weights may also meet 8-bit block activations (ggml's Q8_0/Q8_K) on any
      * backend; this does not report those. */
     int (*matmul_act_type)(gk_backend *b, int wtype, int64_t m);

@@ -131,13 +131,12 @@ static void check_matmul_tight(const char *label, int wtype, mm_shape s, const f
     free(xq);
 }
 
-/* Whether the cpu backend's table takes the AMX-BF16 path for this matmul (cpu_matmul.c:
- * weights in 32-blocks, 8+ columns, a BF16X16 packed GEMM): there each factor of Σ w·x is
- * rounded once to BF16 instead of the activations being quantised. */
+/* Whether the cpu backend's table takes the AMX-BF16 path for this matmul (cpu_matmul.c: K a
+ * multiple of 32, 8+ columns, a BF16X16 packed GEMM for the weight type): there each factor of
+ * Σ w·x is rounded once to BF16 (instead of the activations being quantised, or nothing). */
 static bool bf16_path(const char *isa, int wtype, mm_shape s) {
     const gk_igemm_kernels *ik = &gk_ukernels_select(isa)->igemm[wtype];
-    return ik->kernel && ik->act_layout == GK_IGEMM_ACT_BF16X16 && s.m >= 8 && s.k % 32 == 0 &&
-           gk_type_get(wtype)->block == 32;
+    return ik->kernel && ik->act_layout == GK_IGEMM_ACT_BF16X16 && s.m >= 8 && s.k % 32 == 0;
 }
 
 /* That path's bound: 2^-9 relative per factor, and float accumulation as in mm_tol. */
@@ -229,8 +228,8 @@ static void test_matmul_q4_0_extremes(void **state) {
 
 /* Which tables carry a packed integer GEMM: none for scalar (the table the others fall back
  * to), Q4_0, Q8_0 (on AVX2 with its bytes split into nibbles: w+128 would saturate
- * vpmaddubsw), Q4_K and Q6_K on every x86-64 SIMD table (its own, or AVX-512's); only those
- * anywhere. */
+ * vpmaddubsw), Q4_K and Q6_K on every x86-64 SIMD table (its own, or AVX-512's), and F16/BF16
+ * on AMX's BF16 tiles; only those anywhere. */
 static void test_igemm_tables(void **state) {
     (void)state;
     for (const char *const *n = gk_ukernels_available(); *n; n++) {
@@ -241,7 +240,9 @@ static void test_igemm_tables(void **state) {
         for (int t = 0; t < GK_TYPE_COUNT; t++) {
             const gk_igemm_kernels *ik = &u->igemm[t];
             assert_true((ik->kernel == NULL) == (ik->pack == NULL));
-            if (ik->kernel) assert_true(t == GK_Q4_0 || t == GK_Q8_0 || t == GK_Q4_K || t == GK_Q6_K);
+            if (ik->kernel)
+                assert_true(t == GK_Q4_0 || t == GK_Q8_0 || t == GK_Q4_K || t == GK_Q6_K ||
+                            ((t == GK_F16 || t == GK_BF16) && ik->act_layout == GK_IGEMM_ACT_BF16X16));
             if (strcmp(*n, "scalar") == 0) assert_null(ik->kernel);
         }
 #if defined(__x86_64__)

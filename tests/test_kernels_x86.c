@@ -311,9 +311,9 @@ static void check_igemm(const gk_ukernels *u, const gk_ukernels *s, int wtype, i
     const gk_igemm_kernels *ik = &u->igemm[wtype];
     const gk_type_kernels *sk = &s->t[wtype];
     const int act = sk->act_type, R = ik->rows, ldy = n + 5;
-    const int64_t blk = gk_type_get(wtype)->block, nblk = k / blk, nb1 = nblk / 2;
+    const bool bf16 = ik->act_layout == GK_IGEMM_ACT_BF16X16;   /* blocks of 32 inputs for every type */
+    const int64_t blk = bf16 ? 32 : gk_type_get(wtype)->block, nblk = k / blk, nb1 = nblk / 2;
     const size_t wrow = gk_type_bytes(wtype, k), ws = wrow + 3, xs = gk_type_bytes(act, k);
-    const bool bf16 = ik->act_layout == GK_IGEMM_ACT_BF16X16;
     uint8_t *w = calloc(1, ws * (size_t)n + 1), *xq = malloc(xs * (size_t)m);
     float *f = malloc((size_t)(k * m) * sizeof(float)), *y = malloc((size_t)(m + 1) * ldy * sizeof(float));
     float *wd = malloc((size_t)k * sizeof(float));
@@ -325,7 +325,7 @@ static void check_igemm(const gk_ukernels *u, const gk_ukernels *s, int wtype, i
         float *fc = f + (int64_t)c * k;
         if (kind == 2) for (int64_t i = 0; i < k; i++) fc[i] = c % 2 ? 3.0f : -3.0f;   /* all -128 or 127 */
         else fill(fc, k, 0.5f + (float)c);
-        sk->quantize_act(fc, xq + (size_t)c * xs, k);
+        if (sk->quantize_act) sk->quantize_act(fc, xq + (size_t)c * xs, k);
     }
     size_t gb;
     uint8_t *xp = bf16 ? igemm_pack_bf16(ik, f, k, m, &gb) : igemm_pack_act(act, xq, xs, nblk, m, &gb);
@@ -389,7 +389,8 @@ static void test_igemm(void **st) {
             assert_true(ik->rows >= 1 && ik->block_bytes > 0);
             const bool kq = gk_type_get(wt)->block == 256;
             const int64_t ks[] = {kq ? 256 : 32, kq ? 768 : 96, kq ? 2304 : 2080};
-            for (int kind = 0; kind < 3; kind++)
+            const int kinds = gk_type_get(wt)->quantized ? 3 : 1;   /* float weights: raw bytes are NaNs */
+            for (int kind = 0; kind < kinds; kind++)
                 for (int ki = 0; ki < 3; ki++)
                     for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++)
                         for (size_t mi = 0; mi < sizeof ms / sizeof ms[0]; mi++) check_igemm(u, s, wt, kind, ks[ki], ns[ni], ms[mi]);
@@ -420,7 +421,7 @@ static void check_linear(const char *isa, int threads, int wtype, int64_t k, int
     float *x = malloc((size_t)(k * m) * sizeof(float)), *wf = malloc((size_t)k * sizeof(float));
     float *xd = malloc((size_t)k * sizeof(float)), *wd = malloc((size_t)(k * n) * sizeof(float));
     assert_true(wq && xq && x && wf && xd && wd);
-    igemm_weights(wtype, (int)(n % 2), wq, wrow, (int)n, k);
+    igemm_weights(wtype, ti->quantized ? (int)(n % 2) : 0, wq, wrow, (int)n, k);
     for (int64_t r = 0; r < n; r++) ti->to_f32(wq + (size_t)r * wrow, wd + r * k, k);
     fill(x, k * m, 2.0f);
     float *y[2];
@@ -437,8 +438,8 @@ static void check_linear(const char *isa, int threads, int wtype, int64_t k, int
         bs[i]->ops->free(bs[i], &tw), bs[i]->ops->free(bs[i], &tx), bs[i]->ops->free(bs[i], &ty);
     }
     for (int64_t c = 0; c < m; c++) {
-        gk_ukernels_scalar()->t[wtype].quantize_act(x + c * k, xq, k);
-        gk_type_get(act)->to_f32(xq, xd, k);
+        if (act == GK_F32) memcpy(xd, x + c * k, (size_t)k * sizeof(float));   /* float weights: no quantisation */
+        else gk_ukernels_scalar()->t[wtype].quantize_act(x + c * k, xq, k), gk_type_get(act)->to_f32(xq, xd, k);
         double e2 = 0;
         for (int64_t i = 0; i < k; i++) e2 += ((double)xd[i] - x[c * k + i]) * ((double)xd[i] - x[c * k + i]);
         for (int64_t r = 0; r < n; r++) {
@@ -464,10 +465,12 @@ static void check_linear(const char *isa, int threads, int wtype, int64_t k, int
 static void test_igemm_driver(void **st) {
     (void)st;
     static const int64_t shapes[][3] = {{2304, 130, 8}, {256, 35, 71}, {512, 17, 9}, {2304, 33, 64}, {768, 16, 7}};
-    const int types[] = {GK_Q4_K, GK_Q6_K, GK_Q4_0, GK_Q8_0};
+    const int types[] = {GK_Q4_K, GK_Q6_K, GK_Q4_0, GK_Q8_0, GK_F16, GK_BF16};
     for (const char *const *isa = gk_ukernels_available(); *isa; isa++) {
         const gk_ukernels *u = gk_ukernels_select(*isa);
         for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+            const bool fl = !gk_type_get(types[t])->quantized;   /* float weights: AMX's BF16 tiles only */
+            if (fl && !u->igemm[types[t]].kernel) continue;
             if (strcmp(*isa, "scalar") != 0) assert_non_null(u->igemm[types[t]].kernel);   /* the path under test */
             for (int threads = 1; threads <= 2; threads++)
                 for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {

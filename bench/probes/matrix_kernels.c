@@ -27,7 +27,8 @@
  *                      quantising the activations to 8-bit blocks (32 elements, 256 for K-quants:
  *                      ggml's Q8_0 / Q8_K) can make; Q8_0's rounding is d/2, Q8_K's clamp d.
  *   activations rounded to a float type (the backend says which: gk_matmul_act_type; cuda's
- *   GEMM path above 8 columns: BF16 for BF16 weights, F16 otherwise): + u·Σ|w·x|, the unit
+ *   GEMM path above 8 columns: BF16 for BF16 weights, F16 otherwise; cpu's AMX path from 8
+ *   columns: BF16, weights rounded to BF16 as well, which 2^-8 covers for both factors): + u·Σ|w·x|, the unit
  *   roundoff u (F16 2^-11, BF16 2^-8) being the largest relative change rounding to nearest
  *   makes, and the summation term taken on the rounded x (1 + u). Without it BF16 at K = 2048
  *   fails on cuda's GEMM path (tests/test_cuda.c reproduces it). The F16 that the GEMM path

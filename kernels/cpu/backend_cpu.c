@@ -325,6 +325,7 @@ static const gk_ops cpu_ops = {
     .download = gk_host_download,
     .sync = gk_host_sync,
     .supports = cpu_supports,
+    .matmul_act_type = gk_cpu_matmul_act_type,
     .core = &cpu_core,
     .image = &gk_cpu_image_ops,   /* cpu_image.c, cpu_conv.c, cpu_image_attention.c */
     .train = &gk_cpu_train_ops,   /* cpu_train.c */

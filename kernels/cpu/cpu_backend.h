@@ -49,6 +49,9 @@ int gk_cpu_linear(gk_backend *b, float *y, int wtype, const void *w, size_t wrow
 int gk_cpu_linear_into(gk_backend *b, float *y, int64_t ldy, bool accumulate, int wtype, const void *w, size_t wrow,
                        int64_t k, int64_t n, const float *x, int64_t m);
 bool gk_cpu_linear_accumulates(gk_backend *b, int wtype, int64_t m);
+/* gk_ops.matmul_act_type: GK_BF16 where the table's packed GEMM multiplies on BF16 tiles (AMX:
+ * weights and activations both rounded to BF16), else GK_F32. */
+int gk_cpu_matmul_act_type(gk_backend *b, int wtype, int64_t m);
 /* W's columns per panel of matmul's trans_w form (cpu_matmul_forms.c) with that many threads:
  * its extra memory is this many rows of W's row count in F32, however wide W is. */
 int64_t gk_cpu_wt_panel_cols(int n_threads);

@@ -300,12 +300,14 @@ static int matmul_sgemm(gk_backend *b, mm_job *j) {
 
 /* ---- integer weights × many columns: packed integer GEMM --------------------------------- */
 
-/* Weight rows n0..n0+nc over all of K into y (zeroed first), kb blocks at a time. */
+/* Weight rows n0..n0+nc over all of K into y (zeroed first unless accumulating: the BF16 path
+ * for float weights), kb blocks at a time. */
 static void igemm_unit(mm_job *j, int64_t n0, int64_t nc, char *pack) {
     const gk_igemm_kernels *ik = j->ik;
     const int R = ik->rows;
     const int np = (int)((nc + R - 1) / R);
-    for (int64_t i = 0; i < j->m; i++) memset(j->y + i * j->ldy + n0, 0, (size_t)nc * sizeof(float));
+    if (!j->acc)
+        for (int64_t i = 0; i < j->m; i++) memset(j->y + i * j->ldy + n0, 0, (size_t)nc * sizeof(float));
     const size_t panel_bytes = (size_t)ik->block_bytes;
     for (int64_t b0 = 0; b0 < j->nblk; b0 += j->kb) {
         int64_t nb = min64(j->kb, j->nblk - b0);
@@ -357,6 +359,7 @@ static void bf16_rows(void *ctx, int64_t r0, int64_t r1) {
                         (int)(r % GK_IGEMM_BF16_COLS));
 }
 
+/* Blocks of 32 inputs (the weight type's block for Q4_0/Q8_0; for float weights, 32 of them). */
 static int matmul_bf16(gk_backend *b, mm_job *j) {
     gk_cpu *c = gk_cpu_of(b);
     j->nblk = j->k / 32;
@@ -368,6 +371,11 @@ static int matmul_bf16(gk_backend *b, mm_job *j) {
     if (!j->xp) return gk_fail(b, "matmul: out of memory for activations");
     gk_cpu_rows(c, j->m, (double)j->k * 4, bf16_rows, j);
     return matmul_igemm(b, j);
+}
+
+int gk_cpu_matmul_act_type(gk_backend *b, int wtype, int64_t m) {
+    const gk_igemm_kernels *ik = &gk_cpu_of(b)->uk->igemm[wtype];
+    return ik->kernel && ik->act_layout == GK_IGEMM_ACT_BF16X16 && m >= IGEMM_MIN_COLS ? GK_BF16 : GK_F32;
 }
 
 bool gk_cpu_linear_accumulates(gk_backend *b, int wtype, int64_t m) {
@@ -388,8 +396,7 @@ int gk_cpu_linear_into(gk_backend *b, float *y, int64_t ldy, bool accumulate, in
     if (accumulate && !gk_cpu_linear_accumulates(b, wtype, m))
         return gk_fail(b, "matmul: accumulating into Y needs F32 activations and %d+ columns", SGEMM_MIN_COLS);
     if (j.m == 0 || j.n == 0) return 0;
-    if (j.ik->kernel && j.ik->act_layout == GK_IGEMM_ACT_BF16X16 && j.m >= IGEMM_MIN_COLS && j.k % 32 == 0 &&
-        gk_type_get(wtype)->block == 32)
+    if (j.ik->kernel && j.ik->act_layout == GK_IGEMM_ACT_BF16X16 && j.m >= IGEMM_MIN_COLS && j.k % 32 == 0)
         return matmul_bf16(b, &j);
     if (j.tk->act_type == GK_F32 && j.m >= SGEMM_MIN_COLS) return matmul_sgemm(b, &j);
     if (j.tk->act_type == GK_F32) {

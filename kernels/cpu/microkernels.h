@@ -54,7 +54,8 @@ typedef void (*gk_igemm_pack_fn)(const char *w, size_t wrow, int rows, int64_t b
  *  - no quantisation for a kernel whose act_layout is GK_IGEMM_ACT_BF16X16 (AMX-BF16): the F32
  *    rows as BF16, groups of GK_IGEMM_BF16_COLS = 16 columns, GK_IGEMM_ACT_BF16_BYTES per 32
  *    inputs (the driver's block): row p (of 16) holds each column's inputs 2p, 2p+1, column c's
- *    pair at 4c; written by the entry's pack_act.
+ *    pair at 4c; written by the entry's pack_act. Its pack's blocks are 32 inputs for every
+ *    weight type (F16 and BF16 included; Y += the product when the driver accumulates).
  * Kernel: one panel of nb blocks × nc columns, xp at the first group's first block, group i at
  * xp + i*group_bytes: y[j*ldy + r] += dot(row r, column j) for r < nr, j < nc. */
 enum {

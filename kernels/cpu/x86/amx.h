@@ -11,6 +11,8 @@
 enum { GK_AMX_BGEMM_ROWS = 32, GK_AMX_BGEMM_BLOCK = GK_AMX_BGEMM_ROWS * 32 * 2 };
 void gk_amx_bgemm_pack_q4_0(const char *w, size_t wrow, int rows, int64_t b0, int64_t nb, void *panel);
 void gk_amx_bgemm_pack_q8_0(const char *w, size_t wrow, int rows, int64_t b0, int64_t nb, void *panel);
+void gk_amx_bgemm_pack_f16(const char *w, size_t wrow, int rows, int64_t b0, int64_t nb, void *panel);
+void gk_amx_bgemm_pack_bf16(const char *w, size_t wrow, int rows, int64_t b0, int64_t nb, void *panel);
 void gk_amx_bgemm_pack_act(const float *x, int64_t k, void *group, int c);
 void gk_amx_bgemm(int64_t nb, const void *panel, const void *xp, size_t group_bytes, int nc, float *y, int64_t ldy,
                   int nr);

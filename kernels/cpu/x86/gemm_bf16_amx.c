@@ -1,4 +1,4 @@
-/* Many-column GEMM on AMX-BF16 tiles for Q4_0 and Q8_0 weights (the packed-GEMM path of
+/* Many-column GEMM on AMX-BF16 tiles for Q4_0, Q8_0, F16 and BF16 weights (the packed-GEMM path of
  * cpu_matmul.c with activations in microkernels.h's BF16X16 layout).
  *
  * Why BF16 and not INT8 for integer weights: every 32-element block has its own scale, so an
@@ -86,6 +86,34 @@ static inline void row_scales(const char *w, size_t wrow, int rows, size_t off, 
 }
 
 /* Q4_0: weight = d·q - 8d, the nibbles q of inputs 0..15 low, 16..31 high. */
+/* F16 and BF16 weights: 32 inputs of a row, converted (BF16: copied). */
+static void pack_float(int bf16, const char *w, size_t wrow, int rows, int64_t b0, int64_t nb, void *panel) {
+    for (int64_t b = 0; b < nb; b++) {
+        uint8_t *dst = (uint8_t *)panel + (size_t)b * BLOCK;
+        for (int r = 0; r < PANEL_ROWS; r++, dst += 64) {
+            if (r >= rows) {
+                _mm512_storeu_si512(dst, _mm512_setzero_si512());
+                continue;
+            }
+            const char *src = w + (size_t)r * wrow + (size_t)(b0 + b) * 64;
+            if (bf16) {
+                _mm512_storeu_si512(dst, _mm512_loadu_si512(src));
+                continue;
+            }
+            store_bf16(dst, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)src)),
+                       _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(src + 32))));
+        }
+    }
+}
+
+void gk_amx_bgemm_pack_f16(const char *w, size_t wrow, int rows, int64_t b0, int64_t nb, void *panel) {
+    pack_float(0, w, wrow, rows, b0, nb, panel);
+}
+
+void gk_amx_bgemm_pack_bf16(const char *w, size_t wrow, int rows, int64_t b0, int64_t nb, void *panel) {
+    pack_float(1, w, wrow, rows, b0, nb, panel);
+}
+
 void gk_amx_bgemm_pack_q4_0(const char *w, size_t wrow, int rows, int64_t b0, int64_t nb, void *panel) {
     const __m128i lo = _mm_set1_epi8(0x0f);
     _Alignas(64) float sc[PANEL_ROWS];

@@ -1,4 +1,4 @@
-/* The AMX micro-kernel table: the many-column GEMMs of Q4_0 and Q8_0 on AMX-BF16 tiles
+/* The AMX micro-kernel table: the many-column GEMMs of Q4_0, Q8_0, F16 and BF16 on AMX-BF16 tiles
  * (gemm_bf16_amx.c); every other entry is NULL and comes from the AVX-512 table. Linux keeps the
  * 8 KiB tile state off until a process asks (arch_prctl ARCH_REQ_XCOMP_PERM, Linux 5.16+,
  * Documentation/arch/x86/xstate.rst); without that permission the first tile instruction
@@ -23,6 +23,8 @@ static const gk_ukernels table = {
     .igemm = {
         [GK_Q4_0] = BGEMM(q4_0),
         [GK_Q8_0] = BGEMM(q8_0),
+        [GK_F16] = BGEMM(f16),
+        [GK_BF16] = BGEMM(bf16),
     },
 };
 
