@@ -591,7 +591,7 @@ static void test_tables_complete(void **state) {
         assert_true(u->sgemm_mr > 0 && u->sgemm_nr > 0);
         assert_non_null(u->f16_to_f32), assert_non_null(u->f32_to_f16), assert_non_null(u->bf16_to_f32);
         assert_non_null(u->dot_f32), assert_non_null(u->axpy_f32);
-        assert_non_null(u->dot_f32_f16), assert_non_null(u->axpy_f16);
+        assert_non_null(u->dot_f32_f16), assert_non_null(u->axpy_f16), assert_non_null(u->axpy_rows_f16);
         assert_non_null(u->dot_f32_q8_0), assert_non_null(u->axpy_q8_0);
     }
     assert_ptr_equal(gk_ukernels_select(NULL), gk_ukernels_select(names[0]));   /* best first */

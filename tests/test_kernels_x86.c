@@ -602,6 +602,19 @@ static void test_vector_helpers(void **st) {
                 s->axpy_f16(-1.25f, bh, y1, n);
                 for (int i = 0; i < N; i++) assert_true(fabsf(y0[i] - y1[i]) <= 1e-6f * (1 + fabsf(y1[i])));
             }
+            if (u->axpy_rows_f16) {   /* n rows of n values (64 + tails when n >= 64), stride N */
+                static uint16_t xr[N * N];
+                float c[N], mag1[N] = {0};
+                fill(c, N, 1.5f);
+                for (int i = 0; i < N * N; i++) xr[i] = gk_f32_to_f16(2.0f * frand());
+                fill(y0, N, 1.0f);
+                memcpy(y1, y0, sizeof y0);
+                u->axpy_rows_f16(c, xr, N, n, y0, n);
+                s->axpy_rows_f16(c, xr, N, n, y1, n);
+                for (int i = 0; i < n; i++)
+                    for (int r = 0; r < n; r++) mag1[i] += fabsf(c[r] * gk_f16_to_f32(xr[r * N + i]));
+                for (int i = 0; i < N; i++) assert_true(fabsf(y0[i] - y1[i]) <= 1e-6f * (1 + fabsf(y1[i]) + mag1[i]));
+            }
         }
     }
 }

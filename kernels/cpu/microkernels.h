@@ -117,6 +117,9 @@ typedef struct gk_ukernels {
     void (*axpy_f32)(float a, const float *x, float *y, int64_t n);        /* y += a*x */
     float (*dot_f32_f16)(const float *a, const uint16_t *b, int64_t n);
     void (*axpy_f16)(float a, const uint16_t *x, float *y, int64_t n);    /* y += a*x */
+    /* y[0..n) += Σ_{i<rows} a[i]·x_i, x_i the F16 row at x + i·stride elements: attention's
+     * weighted sum of values, y kept in registers across the rows (optional: NULL = axpy_f16). */
+    void (*axpy_rows_f16)(const float *a, const uint16_t *x, size_t stride, int64_t rows, float *y, int64_t n);
     /* Q8_0 KV-cache rows (n a multiple of 32): the dot with an F32 query, and y += a*x,
      * dequantising in registers. */
     float (*dot_f32_q8_0)(const float *a, const void *b, int64_t n);

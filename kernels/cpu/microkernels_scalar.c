@@ -215,6 +215,9 @@ static float vdot_f32_f16(const float *a, const uint16_t *b, int64_t n) {
 static void vaxpy_f16(float a, const uint16_t *x, float *y, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] += a * gk_f16_to_f32(x[i]);
 }
+static void vaxpy_rows_f16(const float *a, const uint16_t *x, size_t stride, int64_t rows, float *y, int64_t n) {
+    for (int64_t i = 0; i < rows; i++) vaxpy_f16(a[i], x + (size_t)i * stride, y, n);
+}
 /* Q8_0 rows: per 32-block, the f16 scale d then 32 int8 (quant.h). */
 static float vdot_f32_q8_0(const float *a, const void *b, int64_t n) {
     const uint8_t *blk = b;
@@ -261,6 +264,7 @@ static const gk_ukernels scalar = {
     .axpy_f32 = vaxpy_f32,
     .dot_f32_f16 = vdot_f32_f16,
     .axpy_f16 = vaxpy_f16,
+    .axpy_rows_f16 = vaxpy_rows_f16,
     .dot_f32_q8_0 = vdot_f32_q8_0,
     .axpy_q8_0 = vaxpy_q8_0,
 };

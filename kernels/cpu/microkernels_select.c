@@ -117,6 +117,7 @@ static void fill_table(gk_ukernels *dst, const gk_ukernels *src) {
     FILL(axpy_f32);
     FILL(dot_f32_f16);
     FILL(axpy_f16);
+    FILL(axpy_rows_f16);
     FILL(dot_f32_q8_0);
     FILL(axpy_q8_0);
 }

@@ -66,6 +66,7 @@ float gk_avx2_dot_f32(const float *a, const float *b, int64_t n);
 void gk_avx2_axpy_f32(float a, const float *x, float *y, int64_t n);
 float gk_avx2_dot_f32_f16(const float *a, const uint16_t *b, int64_t n);
 void gk_avx2_axpy_f16(float a, const uint16_t *x, float *y, int64_t n);
+void gk_avx2_axpy_rows_f16(const float *a, const uint16_t *x, size_t stride, int64_t rows, float *y, int64_t n);
 float gk_avx2_dot_f32_q8_0(const float *a, const void *b, int64_t n);
 void gk_avx2_axpy_q8_0(float a, const void *x, float *y, int64_t n);
 

@@ -160,6 +160,32 @@ void gk_avx2_axpy_q8_0(float a, const void *x, float *y, int64_t n) {
     }
 }
 
+/* 64 outputs at a time in eight accumulators that stay in registers over all rows (axpy_f16
+ * per row loads and stores them for every row); then 8 at a time, then one. */
+void gk_avx2_axpy_rows_f16(const float *a, const uint16_t *x, size_t stride, int64_t rows, float *y, int64_t n) {
+    int64_t d = 0;
+    for (; d + 64 <= n; d += 64) {
+        __m256 acc[8];
+        for (int c = 0; c < 8; c++) acc[c] = _mm256_loadu_ps(y + d + 8 * c);
+        for (int64_t i = 0; i < rows; i++) {
+            const uint16_t *xi = x + i * stride + d;
+            const __m256 va = _mm256_set1_ps(a[i]);
+#pragma GCC unroll 8
+            for (int c = 0; c < 8; c++)
+                acc[c] = _mm256_fmadd_ps(va, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(xi + 8 * c))), acc[c]);
+        }
+        for (int c = 0; c < 8; c++) _mm256_storeu_ps(y + d + 8 * c, acc[c]);
+    }
+    for (; d + 8 <= n; d += 8) {
+        __m256 acc = _mm256_loadu_ps(y + d);
+        for (int64_t i = 0; i < rows; i++)
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(a[i]), _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i * stride + d))), acc);
+        _mm256_storeu_ps(y + d, acc);
+    }
+    for (; d < n; d++)
+        for (int64_t i = 0; i < rows; i++) y[d] += a[i] * _cvtsh_ss(x[i * stride + d]);
+}
+
 void gk_avx2_axpy_f16(float a, const uint16_t *x, float *y, int64_t n) {
     const __m256 va = _mm256_set1_ps(a);
     int64_t i = 0;

@@ -40,6 +40,7 @@ static const gk_ukernels table = {
     .axpy_f32 = gk_avx2_axpy_f32,
     .dot_f32_f16 = gk_avx2_dot_f32_f16,
     .axpy_f16 = gk_avx2_axpy_f16,
+    .axpy_rows_f16 = gk_avx2_axpy_rows_f16,
     .dot_f32_q8_0 = gk_avx2_dot_f32_q8_0,
     .axpy_q8_0 = gk_avx2_axpy_q8_0,
 };
