@@ -24,10 +24,10 @@ static const gk_ukernels table = {
     /* Q8_0's w+128 would saturate vpmaddubsw, so its pack splits the bytes into nibbles
      * (igemm_avx2.c); the K-quants' 4- and 6-bit quants do not saturate (igemm_kquants_avx2.c) */
     .igemm = {
-        [GK_Q4_0] = {gk_avx2_igemm_pack_q4_0, gk_avx2_igemm_q4_0, 16, 16 * (32 + 4)},
-        [GK_Q8_0] = {gk_avx2_igemm_pack_q8_0, gk_avx2_igemm_q8_0, 16, GK_AVX2_IGEMM_Q8_0_BLOCK},
-        [GK_Q4_K] = {gk_avx2_igemm_pack_q4_k, gk_avx2_igemm_q4_k, 16, GK_AVX2_IGEMM_Q4_K_BLOCK},
-        [GK_Q6_K] = {gk_avx2_igemm_pack_q6_k, gk_avx2_igemm_q6_k, 16, GK_AVX2_IGEMM_Q6_K_BLOCK},
+        [GK_Q4_0] = {gk_avx2_igemm_pack_q4_0, gk_avx2_igemm_q4_0, 16, 16 * (32 + 4), GK_IGEMM_ACT_COLUMNS, NULL},
+        [GK_Q8_0] = {gk_avx2_igemm_pack_q8_0, gk_avx2_igemm_q8_0, 16, GK_AVX2_IGEMM_Q8_0_BLOCK, GK_IGEMM_ACT_COLUMNS, NULL},
+        [GK_Q4_K] = {gk_avx2_igemm_pack_q4_k, gk_avx2_igemm_q4_k, 16, GK_AVX2_IGEMM_Q4_K_BLOCK, GK_IGEMM_ACT_COLUMNS, NULL},
+        [GK_Q6_K] = {gk_avx2_igemm_pack_q6_k, gk_avx2_igemm_q6_k, 16, GK_AVX2_IGEMM_Q6_K_BLOCK, GK_IGEMM_ACT_COLUMNS, NULL},
     },
     .sgemm_mr = 6,
     .sgemm_nr = 16,
