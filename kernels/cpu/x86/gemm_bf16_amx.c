@@ -119,48 +119,51 @@ void gk_amx_bgemm_pack_bf16(const char *w, size_t wrow, int rows, int64_t b0, in
  * ahead in each row is worth ~10% of tinyllama Q4_0 prefill 128 (2 threads, Xeon VM; 512 bytes
  * ahead was slower). */
 
-/* Q4_0: weight = d·(q - 8), q the nibbles (inputs 0..15 low, 16..31 high). A row's block takes
- * only 16 values: they are computed (one multiply, one conversion) and the 32 nibbles pick
- * theirs with one word permute, the same BF16 as converting each product (half the work). */
-void gk_amx_bgemm_pack_q4_0(const char *w, size_t wrow, int rows, int64_t b0, int64_t nb, void *panel) {
+/* Q4_0 row block at src (past its scale), scale d: weight = d·(q - 8), q the nibbles (inputs
+ * 0..15 low, 16..31 high). A row's block takes only 16 values: they are computed (one
+ * multiply, one conversion) and the 32 nibbles pick theirs with one word permute, the same
+ * BF16 as converting each product (half the work). */
+static inline void q4_0_row(const char *src, float d, uint8_t *dst) {
     const __m128i lo = _mm_set1_epi8(0x0f);
     const __m512 q8 = _mm512_setr_ps(-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7);
+    const __m128i q = _mm_loadu_si128((const __m128i *)src);
+    const __m256i nib = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), lo), _mm_and_si128(q, lo));
+    const __m256i vals = (__m256i)_mm512_cvtneps_pbh(_mm512_mul_ps(q8, _mm512_set1_ps(d)));
+    _mm512_storeu_si512(dst, _mm512_permutexvar_epi16(_mm512_cvtepu8_epi16(nib), _mm512_castsi256_si512(vals)));
+}
+
+/* Q8_0 likewise: weight = d·q. */
+static inline void q8_0_row(const char *src, float d, uint8_t *dst) {
+    const __m512 vd = _mm512_set1_ps(d);
+    const __m512 ql = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)src)));
+    const __m512 qh = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(src + 16))));
+    store_bf16(dst, _mm512_mul_ps(ql, vd), _mm512_mul_ps(qh, vd));
+}
+
+static inline __attribute__((always_inline)) void pack_quant(int q4, const char *w, size_t wrow, int rows,
+                                                             int64_t b0, int64_t nb, void *panel) {
     _Alignas(64) float sc[PANEL_ROWS];
     for (int64_t b = 0; b < nb; b++) {
-        const size_t off = (size_t)(b0 + b) * 18;
+        const size_t off = (size_t)(b0 + b) * (q4 ? 18 : 34);
         uint8_t *dst = (uint8_t *)panel + (size_t)b * BLOCK;
         row_scales(w, wrow, rows, off, sc);
         int r = 0;
         for (; r < rows && r < PANEL_ROWS; r++) {
             const char *src = w + (size_t)r * wrow + off + 2;
             _mm_prefetch(src + 256, _MM_HINT_T0);
-            const __m128i q = _mm_loadu_si128((const __m128i *)src);
-            const __m256i nib = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), lo), _mm_and_si128(q, lo));
-            const __m256i vals = (__m256i)_mm512_cvtneps_pbh(_mm512_mul_ps(q8, _mm512_set1_ps(sc[r])));
-            _mm512_storeu_si512(dst + 64 * r,
-                                _mm512_permutexvar_epi16(_mm512_cvtepu8_epi16(nib), _mm512_castsi256_si512(vals)));
+            if (q4) q4_0_row(src, sc[r], dst + 64 * r);
+            else q8_0_row(src, sc[r], dst + 64 * r);
         }
         for (; r < PANEL_ROWS; r++) _mm512_storeu_si512(dst + 64 * r, _mm512_setzero_si512());
     }
 }
 
+void gk_amx_bgemm_pack_q4_0(const char *w, size_t wrow, int rows, int64_t b0, int64_t nb, void *panel) {
+    pack_quant(1, w, wrow, rows, b0, nb, panel);
+}
+
 void gk_amx_bgemm_pack_q8_0(const char *w, size_t wrow, int rows, int64_t b0, int64_t nb, void *panel) {
-    _Alignas(64) float sc[PANEL_ROWS];
-    for (int64_t b = 0; b < nb; b++) {
-        const size_t off = (size_t)(b0 + b) * 34;
-        uint8_t *dst = (uint8_t *)panel + (size_t)b * BLOCK;
-        row_scales(w, wrow, rows, off, sc);
-        int r = 0;
-        for (; r < rows && r < PANEL_ROWS; r++) {
-            const char *q = w + (size_t)r * wrow + off + 2;
-            _mm_prefetch(q + 256, _MM_HINT_T0);
-            const __m512 d = _mm512_set1_ps(sc[r]);
-            const __m512 ql = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)q)));
-            const __m512 qh = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(q + 16))));
-            store_bf16(dst + 64 * r, _mm512_mul_ps(ql, d), _mm512_mul_ps(qh, d));
-        }
-        for (; r < PANEL_ROWS; r++) _mm512_storeu_si512(dst + 64 * r, _mm512_setzero_si512());
-    }
+    pack_quant(0, w, wrow, rows, b0, nb, panel);
 }
 
 /* One activation row (k floats, k a multiple of 32) into column c of its group (at group):
