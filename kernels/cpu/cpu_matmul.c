@@ -14,7 +14,9 @@
  *    integer GEMM: each thread takes a few 16-row panels, packs them (lanes = rows,
  *    microkernels.h) a range of blocks at a time (kept in L1/L2), and runs the igemm kernel over
  *    all columns; the activations are packed for it (column groups of the act type's blocks,
- *    with their scales and sums) once per matmul, as they are quantised.
+ *    with their scales and sums) once per matmul, as they are quantised. Where the table's
+ *    packed GEMM multiplies on BF16 tiles (AMX: Q4_0, Q8_0, F16, BF16; act_layout BF16X16), the
+ *    same driver runs with X converted to BF16 instead of quantised, in blocks of 32 inputs.
  * Integer formats quantise X once per matmul (not per thread) into the table's activation type.
  */
 #include <stdatomic.h>

@@ -38,8 +38,8 @@ typedef void (*gk_matvec_fn)(int64_t k, const void *w, size_t w_stride, int64_t 
  * every ISA but AVX2, uses the same one: per block, R*32 bytes then R floats: byte
  * (g*R + r)*4 + i is row r's weight 4g+i of the block as an unsigned byte (Q4_0: the nibble q,
  * the weight being q-8; Q8_0: w+128), then row r's block scale. AVX2's Q8_0 panel (w+128 split
- * into nibbles) and the K-quant panels are described in their files (igemm_avx2.c,
- * igemm_kquants_<isa>.c).
+ * into nibbles), the K-quant panels and AMX's BF16 panels (32 rows of 32 dequantised weights a
+ * block) are described in their files (igemm_avx2.c, igemm_kquants_<isa>.c, gemm_bf16_amx.c).
  * Pack: weight rows w[0..rows) (rows <= R, row stride wrow bytes), blocks b0..b0+nb. */
 typedef void (*gk_igemm_pack_fn)(const char *w, size_t wrow, int rows, int64_t b0, int64_t nb, void *panel);
 /* Activations for that kernel, packed by the driver from the weight type's act_type blocks, in
