@@ -353,6 +353,11 @@ static int matmul_igemm(gk_backend *b, mm_job *j) {
 
 /* ---- AMX-BF16: the same driver, the activations converted instead of quantised ------------- */
 
+/* Whether m columns of this weight type take the BF16 path (K must also be whole 32s). */
+static bool bf16_path(const gk_igemm_kernels *ik, int64_t m) {
+    return ik->kernel && ik->act_layout == GK_IGEMM_ACT_BF16X16 && m >= IGEMM_MIN_COLS;
+}
+
 static void bf16_rows(void *ctx, int64_t r0, int64_t r1) {
     mm_job *j = ctx;
     for (int64_t r = r0; r < r1; r++)
@@ -376,8 +381,7 @@ static int matmul_bf16(gk_backend *b, mm_job *j) {
 }
 
 int gk_cpu_matmul_act_type(gk_backend *b, int wtype, int64_t m) {
-    const gk_igemm_kernels *ik = &gk_cpu_of(b)->uk->igemm[wtype];
-    return ik->kernel && ik->act_layout == GK_IGEMM_ACT_BF16X16 && m >= IGEMM_MIN_COLS ? GK_BF16 : GK_F32;
+    return bf16_path(&gk_cpu_of(b)->uk->igemm[wtype], m) ? GK_BF16 : GK_F32;
 }
 
 bool gk_cpu_linear_accumulates(gk_backend *b, int wtype, int64_t m) {
@@ -398,8 +402,7 @@ int gk_cpu_linear_into(gk_backend *b, float *y, int64_t ldy, bool accumulate, in
     if (accumulate && !gk_cpu_linear_accumulates(b, wtype, m))
         return gk_fail(b, "matmul: accumulating into Y needs F32 activations and %d+ columns", SGEMM_MIN_COLS);
     if (j.m == 0 || j.n == 0) return 0;
-    if (j.ik->kernel && j.ik->act_layout == GK_IGEMM_ACT_BF16X16 && j.m >= IGEMM_MIN_COLS && j.k % 32 == 0)
-        return matmul_bf16(b, &j);
+    if (bf16_path(j.ik, j.m) && j.k % 32 == 0) return matmul_bf16(b, &j);
     if (j.tk->act_type == GK_F32 && j.m >= SGEMM_MIN_COLS) return matmul_sgemm(b, &j);
     if (j.tk->act_type == GK_F32) {
         j.xq = (char *)x;

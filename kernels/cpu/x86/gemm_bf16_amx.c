@@ -245,25 +245,24 @@ static inline __attribute__((always_inline)) void pass(int two, int64_t ns, cons
         _tile_zero(T_CB1);
     }
     for (int64_t s = 0; s < ns; s++) STEP(two, s);
-    _tile_stored(T_CA0, buf, 64);
-    add_tile(buf, na, ya, ldy, lo);
-    if (hi) {
-        _tile_stored(T_CA1, buf, 64);
-        add_tile(buf, na, ya + ROWS, ldy, hi);
-    }
+    /* tile c (n columns) through buf into yy's rows in mask */
+#define FLUSH(c, n, yy, mask)                    \
+    do {                                         \
+        _tile_stored(c, buf, 64);                \
+        add_tile(buf, n, yy, ldy, mask);         \
+    } while (0)
+    FLUSH(T_CA0, na, ya, lo);
+    if (hi) FLUSH(T_CA1, na, ya + ROWS, hi);
     if (two) {
-        _tile_stored(T_CB0, buf, 64);
-        add_tile(buf, COLS, yb, ldy, lo);
-        if (hi) {
-            _tile_stored(T_CB1, buf, 64);
-            add_tile(buf, COLS, yb + ROWS, ldy, hi);
-        }
+        FLUSH(T_CB0, COLS, yb, lo);
+        if (hi) FLUSH(T_CB1, COLS, yb + ROWS, hi);
     }
+#undef FLUSH
 }
 
 /* The groups of nc columns in pairs: a pass takes a full group B and group A after it (A may be
  * the partial last one), so every configuration is (n, 16) or (n, -). */
-static void bgemm(int64_t ns, const void *panel, const void *xp, size_t group_bytes, int nc, float *y, int64_t ldy,
+void gk_amx_bgemm(int64_t ns, const void *panel, const void *xp, size_t group_bytes, int nc, float *y, int64_t ldy,
                   int nr) {
     const uint8_t *p = panel, *x = xp;
     const int groups = (nc + COLS - 1) / COLS;
@@ -282,9 +281,4 @@ static void bgemm(int64_t ns, const void *panel, const void *xp, size_t group_by
             pass(0, ns, p, x + (size_t)ga * group_bytes, NULL, na, ya, NULL, ldy, nr);
     }
     _tile_release();
-}
-
-void gk_amx_bgemm(int64_t nb, const void *panel, const void *xp, size_t group_bytes, int nc, float *y, int64_t ldy,
-                  int nr) {
-    bgemm(nb, panel, xp, group_bytes, nc, y, ldy, nr);
 }
