@@ -747,6 +747,59 @@ static void test_pool(void **state) {
     assert_true(gk_physical_cores() >= 1);
 }
 
+/* ---- host memory ---------------------------------------------------------------------------- */
+
+/* The "THPeligible" flag of the mapping of /proc/self/smaps that holds addr: 1 or 0, -1 when the
+ * file or the field is missing (old kernels, no /proc). */
+static int thp_eligible(const void *addr) {
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (!f) return -1;
+    char line[512];
+    int found = 0, flag = -1;
+    uintptr_t a = (uintptr_t)addr;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        char dash;
+        if (sscanf(line, "%lx%c%lx ", &lo, &dash, &hi) == 3 && dash == '-') {
+            if (found) break;
+            found = a >= lo && a < hi;
+            continue;
+        }
+        if (found && sscanf(line, "THPeligible: %d", &flag) == 1) break;
+    }
+    fclose(f);
+    return found ? flag : -1;
+}
+
+static bool thp_advisable(void) {
+    FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+    char mode[128] = "";
+    if (!f) return false;
+    bool ok = fgets(mode, sizeof mode, f) && (strstr(mode, "[madvise]") || strstr(mode, "[always]"));
+    fclose(f);
+    return ok;
+}
+
+/* Tensors of 4 MiB and more (weights, caches) sit on 2 MiB boundaries, advised for huge pages;
+ * small ones keep the 64-byte alignment. */
+static void test_host_huge_pages(void **state) {
+    (void)state;
+    gk_backend *b = open_backend("cpu", NULL, 1);
+    gk_tensor big, small;
+    tensor_from(b, &big, GK_F32, 3 << 20, 1, NULL);   /* 12 MiB */
+    tensor_from(b, &small, GK_F32, 1000, 1, NULL);
+    assert_int_equal((uintptr_t)big.data % (2u << 20), 0);
+    assert_int_equal((uintptr_t)small.data % 64, 0);
+    float one = 1.0f;
+    assert_int_equal(b->ops->upload(b, &big, big.nbytes - sizeof one, &one, sizeof one), 0);   /* the last element is ours */
+    int e = thp_eligible(big.data);
+    if (thp_advisable() && e >= 0) assert_int_equal(e, 1);
+    else print_message("huge pages: THP off or smaps without THPeligible here; alignment checked only\n");
+    free_t(b, &big);
+    free_t(b, &small);
+    gk_backend_close(b);
+}
+
 /* ---- strided views ------------------------------------------------------------------------- */
 
 /* Strides that alloc sets (ggml's convention), and what a view may and may not be. */
@@ -1113,7 +1166,7 @@ static void test_isa_not_from_environment(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pool),           cmocka_unit_test(test_tables_complete),
+        cmocka_unit_test(test_pool),           cmocka_unit_test(test_host_huge_pages),           cmocka_unit_test(test_tables_complete),
         cmocka_unit_test(test_bad_calls_refused), cmocka_unit_test(test_matmul),
         cmocka_unit_test(test_row_ops),        cmocka_unit_test(test_embedding_kv_store),
         cmocka_unit_test(test_attention),      cmocka_unit_test(test_sgemm_pack),
