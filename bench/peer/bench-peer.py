@@ -12,9 +12,9 @@ What it does
   1. Exports each model/quant once with `gencost export --preset P --quant Q` into the cache
      folder (default /tmp/gencost-peer/P-Q.gguf) and reuses the file afterwards. Both tools
      load that one file; gencost runs it with `--quant native` (the file's own tensor types).
-  2. Runs ROUNDS rounds (default 3). Each round first measures the machine's read bandwidth
-     (`gencost run --workload triad`: its `read` phase where the build has one, else the
-     `triad` phase, labelled so), then for each model/quant runs both tools, alternating which
+  2. Runs ROUNDS rounds (default 3). In each round, for each model/quant, it first measures the
+     machine's read bandwidth (`gencost run --workload triad`: its `read` phase where the build
+     has one, else the `triad` phase, labelled so), then runs both tools, alternating which
      goes first from round to round (A B, B A, ...), with the same thread count (default:
      every physical core, as `gencost info --json` counts them).
   3. Prints ONE markdown table and writes it with the raw figures into the output folder
@@ -51,7 +51,7 @@ What each side measures (defaults; --prompts, --depths and --gen change the numb
 Decode bandwidth
   weight bytes read per token (gencost's `weight_bytes_per_token` of the file: every weight
   tensor once, the token embedding as one row; both tools read those tensors per token) x
-  token/s, as a fraction of the read bandwidth's median over the rounds. KV-cache reads are
+  token/s, as a fraction of the read bandwidth's median over every probe of the run. KV-cache reads are
   not counted (0.5 MB per 128 positions for tinyllama-1.1b, f16).
 
 Checking identical work
@@ -290,9 +290,9 @@ def gencost_side(a, model, quant, path, rnd, threads):
     return got
 
 
-def read_bandwidth(a, rnd, threads):
-    """The machine's read bandwidth this round, GB/s: the triad workload's read phase, else triad."""
-    stem = os.path.join(a.raw, f"triad-r{rnd + 1}")
+def read_bandwidth(a, rnd, idx, threads):
+    """The machine's read bandwidth now, GB/s: the triad workload's read phase, else triad."""
+    stem = os.path.join(a.raw, f"triad-r{rnd + 1}-{idx + 1}")
     rc, out, err = run([a.gencost, "run", "--workload", "triad", "--threads", str(threads), "--out",
                         stem + ".json"], stem + ".log", "read bandwidth (gencost triad)")
     try:
@@ -378,7 +378,7 @@ def table(a, rows, bw, bw_med, facts, threads, checks):
         f"{a.reps} repetitions per test per round; token/s median (min–max) over every timed sample.",
         f"{facts['gencost_version']}; llama-bench {facts['llama_bench_version']}.",
         (f"Read bandwidth: {bw_note}, median {bw_med:.1f} GB/s (min {min(figs):.1f}, max {max(figs):.1f}) "
-         f"over {len(figs)} round(s); decode ÷ BW = weight bytes per token × token/s ÷ that median."
+         f"over {len(figs)} sample(s), one before each model/quant of every round; decode ÷ BW = weight bytes per token × token/s ÷ that median."
          if figs else "Read bandwidth: not measured (see raw/triad-*.log), so no decode fractions."),
         "Same file for both tools: " + ("; ".join(checks) if checks else "not checked (no pair ran)") +
         ". Logits not compared: this llama.cpp build has no tool that prints them.",
@@ -446,11 +446,13 @@ def utc_now():
 def measure(a, facts, threads, meas, bw):
     for rnd in range(a.rounds):
         log(f"round {rnd + 1}/{a.rounds}")
-        phase, gbs = read_bandwidth(a, rnd, threads)
-        if gbs:
-            bw["phase"] = bw["phase"] or phase
-            bw["figures"].append(gbs)
         for idx, (model, quant) in enumerate(a.items):
+            # One probe before each pair, not one a round: a shared VM's bandwidth drifts within
+            # minutes (one sample a round read 48 and 30 GB/s an hour apart, 34-36 between).
+            phase, gbs = read_bandwidth(a, rnd, idx, threads)
+            if gbs:
+                bw["phase"] = bw["phase"] or phase
+                bw["figures"].append(gbs)
             path = a.files[(model, quant)]
             order = TOOLS if (rnd + idx) % 2 == 0 else TOOLS[::-1]
             for tool in order:
