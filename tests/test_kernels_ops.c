@@ -70,12 +70,13 @@ static const mm_shape shapes256[] = {
 };
 static const mm_shape shapes_float[] = {
     {1, 1, 1}, {7, 3, 5}, {33, 17, 17}, {300, 130, 33}, {64, 1, 64}, {17, 64, 1}, {260, 3, 3}, {33, 17, 40},
+    {1100, 40, 35},   /* K past two of the sgemm's F16-panel blocks (512), partial panels and tiles */
 };
 
 /* Tolerance for Y[m][n]. The cpu backend quantises activations to the table's activation type;
  * each element then errs by at most amax(block)/254 (Q8_0, plus its f16 scale's 2^-11) or
  * amax(block)/128 (Q8_K), so by Cauchy-Schwarz |ΔY| <= ||w_n|| * ||e_m||. Float accumulation
- * in a different order adds at most 2e-4 * Σ|w·x| here (K <= 512). */
+ * in a different order adds at most 2e-4 * Σ|w·x| here (K <= 1100: K·2^-24 < 7e-5). */
 static double mm_tol(int wtype, const float *wrow, const float *x, int64_t k) {
     double sabs = 0, w2 = 0, e2 = 0;
     for (int64_t i = 0; i < k; i++) sabs += fabs((double)wrow[i] * x[i]), w2 += (double)wrow[i] * wrow[i];
@@ -590,6 +591,7 @@ static void test_tables_complete(void **state) {
         }
         assert_non_null(u->sgemm);
         assert_true(u->sgemm_mr > 0 && u->sgemm_nr > 0);
+        assert_true(!u->sgemm_h == !u->sgemm_pack_h);   /* the F16-panel pair: both or neither */
         assert_non_null(u->f16_to_f32), assert_non_null(u->f32_to_f16), assert_non_null(u->bf16_to_f32);
         assert_non_null(u->dot_f32), assert_non_null(u->axpy_f32);
         assert_non_null(u->dot_f32_f16), assert_non_null(u->axpy_f16), assert_non_null(u->axpy_rows_f16);
@@ -597,6 +599,25 @@ static void test_tables_complete(void **state) {
     }
     assert_ptr_equal(gk_ukernels_select(NULL), gk_ukernels_select(names[0]));   /* best first */
     assert_string_equal(gk_ukernels_select("scalar")->isa, "scalar");
+}
+
+/* The F16-panel packing (sgemm_pack_h): the stored halves of rows[0..rows) at k0.. in panel
+ * order, zeros past rows, bit for bit. */
+static void sgemm_pack_h_check(const gk_ukernels *u, const char *w, size_t wrow, int rows, int64_t k0, int64_t kc,
+                               int K) {
+    const int nr = u->sgemm_nr;
+    uint16_t *got = malloc(sizeof(uint16_t) * (size_t)(kc * nr)), *want = malloc(sizeof(uint16_t) * (size_t)(kc * nr));
+    assert_true(got && want && k0 + kc <= K);
+    for (int64_t p = 0; p < kc; p++)
+        for (int r = 0; r < nr; r++) {
+            uint16_t h = 0;
+            if (r < rows) memcpy(&h, w + (size_t)r * wrow + (size_t)(k0 + p) * 2, 2);
+            want[p * nr + r] = h;
+        }
+    memset(got, 0xff, sizeof(uint16_t) * (size_t)(kc * nr));
+    u->sgemm_pack_h(w, wrow, rows, k0, kc, nr, got);
+    assert_memory_equal(got, want, sizeof(uint16_t) * (size_t)(kc * nr));
+    free(got), free(want);
 }
 
 /* Every table's optional sgemm packing against the panel written out by hand from the format's
@@ -633,6 +654,7 @@ static void test_sgemm_pack(void **state) {
                 memset(got, 0xff, sizeof(float) * (size_t)(kc * nr));
                 u->sgemm_pack_b(types[t], w, wrow, rows, k0, kc, nr, got);
                 assert_memory_equal(got, want, sizeof(float) * (size_t)(kc * nr));
+                if (types[t] == GK_F16 && u->sgemm_pack_h) sgemm_pack_h_check(u, w, wrow, rows, k0, kc, K);
             }
             free(w), free(f), free(got), free(want);
         }
@@ -790,17 +812,25 @@ static int control_eligible(void) {
 static void test_host_huge_pages(void **state) {
     (void)state;
     gk_backend *b = open_backend("cpu", NULL, 1);
-    gk_tensor big, small;
-    tensor_from(b, &big, GK_F32, 3 << 20, 1, NULL);   /* 12 MiB */
+    gk_tensor big, mid, small;
+    tensor_from(b, &big, GK_F32, 3 << 20, 1, NULL);          /* 12 MiB */
+    tensor_from(b, &mid, GK_F32, (3 << 18) + 25, 1, NULL);   /* 3 MiB + 100 bytes: one whole huge page */
     tensor_from(b, &small, GK_F32, 1000, 1, NULL);
     assert_int_equal((uintptr_t)big.data % (2u << 20), 0);
+    assert_int_equal((uintptr_t)mid.data % (2u << 20), 0);
     assert_int_equal((uintptr_t)small.data % 64, 0);
     float one = 1.0f;
     assert_int_equal(b->ops->upload(b, &big, big.nbytes - sizeof one, &one, sizeof one), 0);   /* the last element is ours */
-    int e = thp_eligible(big.data);
-    if (control_eligible() == 1) assert_int_equal(e, 1);
-    else print_message("huge pages: THP off, or advice not honoured here (emulator?); alignment checked only\n");
+    assert_int_equal(b->ops->upload(b, &mid, mid.nbytes - sizeof one, &one, sizeof one), 0);
+    int e = thp_eligible(big.data), em = thp_eligible(mid.data);
+    if (control_eligible() == 1) {
+        assert_int_equal(e, 1);
+        assert_int_equal(em, 1);
+    } else {
+        print_message("huge pages: THP off, or advice not honoured here (emulator?); alignment checked only\n");
+    }
     free_t(b, &big);
+    free_t(b, &mid);
     free_t(b, &small);
     gk_backend_close(b);
 }

@@ -482,6 +482,27 @@ static void test_igemm_driver(void **st) {
 
 /* ---- sgemm ---------------------------------------------------------------------------------- */
 
+/* The F16-panel kernel (sgemm_h) on B rounded to F16: bit-identical to sgemm on the same values
+ * as F32 (the conversion is exact, the FMA order the same), C outside the tile untouched. */
+static void sgemm_h_check(const gk_ukernels *u, int64_t kc, const float *a, const float *b, const float *c0, int ldc) {
+    const int mr = u->sgemm_mr, nr = u->sgemm_nr;
+    const size_t nb = (size_t)(kc * nr), nc = (size_t)(mr * ldc);
+    uint16_t *bh = malloc(nb * 2);
+    float *bf = malloc(nb * 4), *want = malloc(nc * 4), *got = malloc(nc * 4);
+    assert_true(bh && bf && want && got);
+    gk_ukernels_select("scalar")->f32_to_f16(b, bh, (int64_t)nb);
+    gk_ukernels_select("scalar")->f16_to_f32(bh, bf, (int64_t)nb);
+    memcpy(want, c0, nc * 4);
+    memcpy(got, c0, nc * 4);
+    u->sgemm(kc, a, bf, want, ldc);
+    u->sgemm_h(kc, a, bh, got, ldc);
+    for (size_t e = 0; e < nc; e++)
+        if (memcmp(&got[e], &want[e], 4))
+            fail_msg("%s sgemm_h kc=%lld C[%zu] = %.9g, sgemm on the same F16 values %.9g", u->isa, (long long)kc, e,
+                     got[e], want[e]);
+    free(bh), free(bf), free(want), free(got);
+}
+
 static void test_sgemm(void **st) {
     (void)st;
     for (size_t t = 0; t < sizeof isas / sizeof isas[0]; t++) {
@@ -503,6 +524,7 @@ static void test_sgemm(void **st) {
             fill(c, mr * ldc, 1.0f);
             memcpy(c0, c, (size_t)(mr * ldc) * 4);
             u->sgemm(kc, a, b, c, ldc);
+            if (u->sgemm_h) sgemm_h_check(u, kc, a, b, c0, ldc);
             for (int i = 0; i < mr; i++)
                 for (int j = 0; j < ldc; j++) {
                     if (j >= nr) {

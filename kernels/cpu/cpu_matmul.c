@@ -9,7 +9,9 @@
  *    weights and activations stay in L2; inside a unit, dot_tile covers tile_rows × tile_cols.
  *  - float weights with many columns: X is packed once into MR-row panels (shared), then each
  *    thread takes NC weight rows, converts them to F32 into NR-column panels KC deep (kept in
- *    L2) and runs the MR×NR sgemm kernel over all of X.
+ *    L2) and runs the MR×NR sgemm kernel over all of X. F16 weights on a table with sgemm_h
+ *    are packed as F16 halves instead and converted in the kernel: half the panel bytes, and no
+ *    conversion in the pack (at 128 columns the pack was ~15% of the product on AVX2).
  *  - integer weights (Q4_0, Q8_0, Q4_K, Q6_K) with many columns, where the table has a packed
  *    integer GEMM: each thread takes a few 16-row panels, packs them (lanes = rows,
  *    microkernels.h) a range of blocks at a time (kept in L1/L2), and runs the igemm kernel over
@@ -64,6 +66,7 @@ typedef struct mm_job {
     _Atomic int64_t next;
     int64_t units, rows_per_unit, cols_per_unit, col_units;
     /* sgemm path */
+    bool half;           /* B panels of F16 halves (sgemm_h) */
     float *apack;
     char *thread_mem;
     size_t thread_bytes;
@@ -216,6 +219,12 @@ static void pack_b(mm_job *j, int64_t n0, int64_t nc, int64_t k0, int64_t kc, fl
     int nr = j->uk->sgemm_nr;
     int type = j->wtype;
     int64_t ncp = round_up(nc, nr);
+    if (j->half) {
+        for (int64_t c0 = 0; c0 < ncp; c0 += nr)
+            j->uk->sgemm_pack_h(j->w + (size_t)(n0 + c0) * j->wrow, j->wrow, (int)min64(nr, nc - c0), k0, kc, nr,
+                                (uint16_t *)bp + (c0 / nr) * kc * nr);
+        return;
+    }
     if (j->uk->sgemm_pack_b) {
         for (int64_t c0 = 0; c0 < ncp; c0 += nr)
             j->uk->sgemm_pack_b(type, j->w + (size_t)(n0 + c0) * j->wrow, j->wrow, (int)min64(nr, nc - c0), k0, kc,
@@ -243,26 +252,36 @@ static void pack_b(mm_job *j, int64_t n0, int64_t nc, int64_t k0, int64_t kc, fl
     }
 }
 
+/* C[MR×NR] += A·B for panel number pi of the packed block bp (F32 or F16 halves). */
+static void sgemm_tile(const mm_job *j, int64_t kc, const float *a, const float *bp, int64_t pi, float *c,
+                       int64_t ldc) {
+    size_t off = (size_t)(pi * kc * j->uk->sgemm_nr);
+    if (j->half) j->uk->sgemm_h(kc, a, (const uint16_t *)bp + off, c, ldc);
+    else j->uk->sgemm(kc, a, bp + off, c, ldc);
+}
+
 static void sgemm_unit(mm_job *j, int64_t n0, int64_t nc, float *bp, float *row, float *ct) {
     int mr = j->uk->sgemm_mr, nr = j->uk->sgemm_nr;
     if (!j->acc)
         for (int64_t i = 0; i < j->m; i++) memset(j->y + i * j->ldy + n0, 0, (size_t)nc * sizeof(float));
-    for (int64_t k0 = 0; k0 < j->k; k0 += SGEMM_KC) {
-        int64_t kc = min64(SGEMM_KC, j->k - k0);
+    /* F16 panels are half the bytes: twice as deep in the same L2 share (measured: +2%, longer
+     * runs of each weight row per pack) */
+    const int64_t kstep = j->half ? 2 * SGEMM_KC : SGEMM_KC;
+    for (int64_t k0 = 0; k0 < j->k; k0 += kstep) {
+        int64_t kc = min64(kstep, j->k - k0);
         pack_b(j, n0, nc, k0, kc, bp, row);
         for (int64_t i0 = 0; i0 < j->m; i0 += mr) {
             const float *a = j->apack + (i0 / mr) * j->k * mr + k0 * mr;
             int64_t mi = min64(mr, j->m - i0);
             for (int64_t c0 = 0; c0 < nc; c0 += nr) {
-                const float *b = bp + (c0 / nr) * kc * nr;
                 float *y = j->y + i0 * j->ldy + n0 + c0;
                 int64_t ni = min64(nr, nc - c0);
                 if (mi == mr && ni == nr) {
-                    j->uk->sgemm(kc, a, b, y, j->ldy);
+                    sgemm_tile(j, kc, a, bp, c0 / nr, y, j->ldy);
                     continue;
                 }
                 memset(ct, 0, (size_t)mr * nr * sizeof *ct);   /* edge: compute whole, add part */
-                j->uk->sgemm(kc, a, b, ct, nr);
+                sgemm_tile(j, kc, a, bp, c0 / nr, ct, nr);
                 for (int64_t i = 0; i < mi; i++)
                     for (int64_t c = 0; c < ni; c++) y[i * j->ldy + c] += ct[i * nr + c];
             }
@@ -288,6 +307,7 @@ static int matmul_sgemm(gk_backend *b, mm_job *j) {
     gk_cpu *c = gk_cpu_of(b);
     int mr = j->uk->sgemm_mr, nr = j->uk->sgemm_nr, nth = gk_pool_size(c->pool);
     int64_t panels = (j->m + mr - 1) / mr;
+    j->half = j->wtype == GK_F16 && j->uk->sgemm_h && j->uk->sgemm_pack_h;
     j->apack = gk_cpu_scratch(c, CPU_SCRATCH_ACT, (size_t)(panels * mr * j->k) * sizeof(float));
     /* per thread: B panels, one converted row, one edge tile; 64-byte multiples */
     j->thread_bytes = (size_t)round_up((SGEMM_KC * round_up(SGEMM_NC, nr) + SGEMM_KC + mr * nr) * 4, 64);

@@ -101,6 +101,16 @@ typedef void (*gk_sgemm_fn)(int64_t kc, const float *a, const float *b, float *c
 typedef void (*gk_sgemm_pack_fn)(int type, const char *w, size_t wrow, int rows, int64_t k0, int64_t kc, int nr,
                                  float *panel);
 
+/* Optional F16 counterpart for F16 weights: the same product with B packed as F16 halves in the
+ * same panel layout (b[p*NR + j]) and converted in registers. Both or neither are set. The
+ * conversion is exact and the FMA order the F32 kernel's, so C is bit-identical to sgemm on the
+ * converted panel; the panel is half the bytes (L2 traffic per k step) and packing it is a
+ * 16-bit transpose with no conversion. pack_h: F16 weight rows w[0..rows) (row stride wrow
+ * bytes), inputs k0..k0+kc, into one NR-column panel of halves, rows..nr-1 zero. */
+typedef void (*gk_sgemm_h_fn)(int64_t kc, const float *a, const uint16_t *b, float *c, int64_t ldc);
+typedef void (*gk_sgemm_pack_h_fn)(const char *w, size_t wrow, int rows, int64_t k0, int64_t kc, int nr,
+                                   uint16_t *panel);
+
 typedef struct gk_ukernels {
     const char *isa;            /* "scalar", "avx2", "avx512", "amx", "neon", "dotprod", "i8mm" */
     gk_type_kernels t[GK_TYPE_COUNT];   /* indexed by weight type */
@@ -108,6 +118,8 @@ typedef struct gk_ukernels {
     int sgemm_mr, sgemm_nr;
     gk_sgemm_fn sgemm;
     gk_sgemm_pack_fn sgemm_pack_b;   /* NULL = portable packing; any nr */
+    gk_sgemm_h_fn sgemm_h;           /* optional: F16 weights on F16 panels */
+    gk_sgemm_pack_h_fn sgemm_pack_h;
     /* Conversions for packing and the KV cache. */
     void (*f16_to_f32)(const uint16_t *x, float *y, int64_t n);
     void (*f32_to_f16)(const float *x, uint16_t *y, int64_t n);

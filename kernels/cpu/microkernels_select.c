@@ -108,8 +108,10 @@ static void fill_table(gk_ukernels *dst, const gk_ukernels *src) {
         dst->sgemm = src->sgemm;
         dst->sgemm_mr = src->sgemm_mr;
         dst->sgemm_nr = src->sgemm_nr;
+        dst->sgemm_h = src->sgemm_h;   /* its F16-panel twin has the same MR×NR; never another's */
     }
     FILL(sgemm_pack_b);
+    FILL(sgemm_pack_h);   /* any nr, as sgemm_pack_b */
     FILL(f16_to_f32);
     FILL(f32_to_f16);
     FILL(bf16_to_f32);

@@ -36,6 +36,8 @@ void gk_avx2_matvec_f32(int64_t k, const void *w, size_t w_stride, int64_t nr, c
 void gk_avx2_sgemm_6x16(int64_t kc, const float *a, const float *b, float *c, int64_t ldc);
 void gk_avx2_sgemm_pack_b(int type, const char *w, size_t wrow, int rows, int64_t k0, int64_t kc, int nr,
                           float *panel);
+void gk_avx2_sgemm_h_6x16(int64_t kc, const float *a, const uint16_t *b, float *c, int64_t ldc);
+void gk_avx2_sgemm_pack_h(const char *w, size_t wrow, int rows, int64_t k0, int64_t kc, int nr, uint16_t *panel);
 
 /* The packed integer GEMM for Q4_0 weights (igemm_avx2.c; layouts in microkernels.h). */
 void gk_avx2_igemm_pack_q4_0(const char *w, size_t wrow, int rows, int64_t b0, int64_t nb, void *panel);

@@ -27,12 +27,14 @@
         V_STORE(ci + VW, V_ADD(V_LOAD(ci + VW), c##i##1));       \
     } while (0)
 
-#define GK_SGEMM_6X2V(name)                                                             \
-    void name(int64_t kc, const float *a, const float *b, float *c, int64_t ldc) {      \
+/* B's element type BT and its load as VW floats, BLOAD(p): float panels (V_LOAD), or F16
+ * panels converted in registers (the sgemm_h entry of microkernels.h). */
+#define GK_SGEMM_6X2V_B(name, BT, BLOAD)                                                \
+    void name(int64_t kc, const float *a, const BT *b, float *c, int64_t ldc) {         \
         V c00 = V_ZERO(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;        \
         V c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;             \
         for (int64_t p = 0; p < kc; p++, a += 6, b += 2 * VW) {                         \
-            V b0 = V_LOAD(b), b1 = V_LOAD(b + VW);                                      \
+            V b0 = BLOAD(b), b1 = BLOAD(b + VW);                                        \
             GK_SGEMM_ROW_FMA(0);                                                        \
             GK_SGEMM_ROW_FMA(1);                                                        \
             GK_SGEMM_ROW_FMA(2);                                                        \
@@ -47,5 +49,7 @@
         GK_SGEMM_ROW_STORE(4);                                                          \
         GK_SGEMM_ROW_STORE(5);                                                          \
     }
+
+#define GK_SGEMM_6X2V(name) GK_SGEMM_6X2V_B(name, float, V_LOAD)
 
 #endif

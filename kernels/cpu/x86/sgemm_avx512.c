@@ -15,9 +15,11 @@
 #define V_STORE(p, v) _mm512_storeu_ps(p, v)
 #define V_ADD(x, y) _mm512_add_ps(x, y)
 #define V_FMA(x, y, acc) _mm512_fmadd_ps(x, y, acc)
+#define V_LOAD_H(p) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p)))
 #include "kernels/cpu/x86/sgemm_6x2v.h"
 
 GK_SGEMM_6X2V(gk_avx512_sgemm_6x32)
+GK_SGEMM_6X2V_B(gk_avx512_sgemm_h_6x32, uint16_t, V_LOAD_H)   /* F16 panels (sgemm_h) */
 
 /* F16 -> F32 sixteen at a time (packing F16 weights into sgemm panels). */
 void gk_avx512_f16_to_f32(const uint16_t *x, float *y, int64_t n) {

@@ -35,6 +35,7 @@ static const gk_ukernels table_vnni = {
     .sgemm_mr = 6,
     .sgemm_nr = 32,
     .sgemm = gk_avx512_sgemm_6x32,
+    .sgemm_h = gk_avx512_sgemm_h_6x32,   /* its pack (any nr) from the AVX2 table */
     .f16_to_f32 = gk_avx512_f16_to_f32,
 };
 
@@ -43,6 +44,7 @@ static const gk_ukernels table_plain = {
     .sgemm_mr = 6,
     .sgemm_nr = 32,
     .sgemm = gk_avx512_sgemm_6x32,
+    .sgemm_h = gk_avx512_sgemm_h_6x32,   /* its pack (any nr) from the AVX2 table */
     .f16_to_f32 = gk_avx512_f16_to_f32,
 };
 
