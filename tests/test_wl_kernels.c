@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "bench/metrics.h"
+#include "bench/probes/matrix_kernels.h"
 #include "bench/probes/triad.h"
 #include "bench/results.h"
 #include "base/util.h"
@@ -67,6 +68,7 @@ static void test_quick_run(void **st) {
             assert_true(fabs(c->work_per_rep - 2 * n * k * 16 / 1e9) < 1e-12);
         }
         assert_true(th_metric(c, "weight_gbs") > 0);
+        assert_true(th_metric(c, "calls_per_sample") == 1);   /* a host backend: one call, one sample */
         assert_true(th_metric(c, GC_METRIC_FMA_PEAK_GFLOPS) > 0);
         assert_true(th_metric(c, GC_METRIC_TRIAD_GBS) > 0);
         /* the FMA peak names the vector width it was measured with */
@@ -114,6 +116,21 @@ static void test_isa_scalar(void **st) {
     results_free(&r);
 }
 
+/* Calls per sample, by hand: one on a host backend; on a device, enough for 2 GB of weights
+ * (matvec) or 500 GFLOP (matmul), rounded up, capped at 1024. */
+static void test_calls_per_sample(void **st) {
+    (void)st;
+    const double q4_4096 = 4096.0 * 4096 / 32 * 18;   /* 9437184 bytes */
+    assert_int_equal(kernels_calls_per_sample(false, 1, q4_4096, 2.0 * 4096 * 4096), 1);
+    assert_int_equal(kernels_calls_per_sample(false, 512, q4_4096, 2.0 * 4096 * 4096 * 512), 1);
+    assert_int_equal(kernels_calls_per_sample(true, 1, q4_4096, 2.0 * 4096 * 4096), 212);   /* 2e9 / 9437184 = 211.9 */
+    assert_int_equal(kernels_calls_per_sample(true, 1, 4e9, 1), 1);                        /* more than a sample's bytes */
+    assert_int_equal(kernels_calls_per_sample(true, 1, 1e6, 1), 1024);                     /* 2000, capped */
+    assert_int_equal(kernels_calls_per_sample(true, 16, q4_4096, 2.0 * 4096 * 4096 * 16), 932);   /* 5e11 / 536870912 */
+    assert_int_equal(kernels_calls_per_sample(true, 512, q4_4096, 2.0 * 4096 * 4096 * 512), 30);  /* 29.1 */
+    assert_int_equal(kernels_calls_per_sample(true, 1, 0, 0), 1);   /* no work modelled: one call */
+}
+
 static void test_unknown_quant(void **st) {
     (void)st;
     const char *args[] = {"run", "--workload", "kernels", "--quant", "q5_0", "--quick", "--out", "/tmp/gc_wlk_never.json", NULL};
@@ -124,6 +141,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_quick_run),
         cmocka_unit_test(test_isa_scalar),
+        cmocka_unit_test(test_calls_per_sample),
         cmocka_unit_test(test_unknown_quant),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
