@@ -447,7 +447,7 @@ static void elementwise_ops(void **s)
                                        : gk_scale(b, &ty, &ta, -0.375f));
             get(b, &ty, want);
             drop(b, &ta), drop(b, &tc), drop(b, &ty);
-            gk_ew_args a = {x, c, got, n, -0.375f, op};
+            gk_ew_args a = {x, c, got, n, -0.375f, op, NULL};
             gk_grid g = gk_plan_elems(n);
             GK_EMUL_LAUNCH(gk_body_elementwise, g.gx, g.gy, g.gz, g.nt, op & 1, a);
             expect_close("elementwise", got, want, n, 1e-6f, 1e-6f);
@@ -628,7 +628,7 @@ static void add_rmsnorm_rows(void **s)
             gk_arn_args a = {xf, rf, w, rf, dim, 1e-5f, NULL, T};
             gk_grid g = gk_plan_rows(T);
             GK_EMUL_LAUNCH(gk_body_add_rmsnorm, g.gx, g.gy, g.gz, g.nt, rev, a);
-            gk_ew_args add = {xu, ru, xu, n, 0.0f, GK_EW_ADD};
+            gk_ew_args add = {xu, ru, xu, n, 0.0f, GK_EW_ADD, NULL};
             gk_grid ge = gk_plan_elems(n);
             GK_EMUL_LAUNCH(gk_body_elementwise, ge.gx, ge.gy, ge.gz, ge.nt, rev, add);
             gk_row_args norm = {xu, w, ru, dim, 1e-5f, NULL, T};
@@ -653,9 +653,10 @@ static void add_rmsnorm_rows(void **s)
     }
 }
 
-/* At decode the norms also write their output quantised for the integer matvec: the output is
- * the same bit for bit, and the quantised copy is the quantize_x8 kernel's of it, bit for bit
- * (both thread orders; rows of one block, several steps, a partial last step). */
+/* At decode the norms and silu_mul also write their output quantised for the integer matvec:
+ * the output is the same bit for bit, and the quantised copy is the quantize_x8 kernel's of it,
+ * bit for bit (both thread orders; rows of one block, several steps, a partial last step; for
+ * silu_mul, whose blocks of threads run over the flat T×dim elements, a partial last block). */
 static void norms_write_quantised_output(void **s)
 {
     static const int64_t dims[] = {32, 256, 1056, 4096};
@@ -666,12 +667,17 @@ static void norms_write_quantised_output(void **s)
             float *x = rand_f32(n, 30.0f), *r = rand_f32(n, 10.0f), *w = rand_f32(dim, 1.0f);
             float *x0 = dalloc(bytes), *y0 = dalloc(bytes), *x1 = dalloc(bytes), *y1 = dalloc(bytes);
             uint8_t *xq = dalloc(qb), *want = dalloc(qb);
-            for (int op = 0; op < 2; op++)
+            for (int op = 0; op < 3; op++)
                 for (int rev = 0; rev < 2; rev++) {
                     memcpy(x0, x, bytes), memcpy(y0, r, bytes), memcpy(x1, x, bytes), memcpy(y1, r, bytes);
                     memset(xq, 0x5a, qb);
                     gk_grid g = gk_plan_rows(T);
-                    if (op) {
+                    if (op == 2) {
+                        gk_ew_args a = {x, r, y0, n, 0.0f, GK_EW_SILU_MUL, NULL}, aq = {x, r, y1, n, 0.0f, GK_EW_SILU_MUL, xq};
+                        g = gk_plan_elems(n);
+                        GK_EMUL_LAUNCH(gk_body_elementwise, g.gx, g.gy, g.gz, g.nt, rev, a);
+                        GK_EMUL_LAUNCH(gk_body_elementwise, g.gx, g.gy, g.gz, g.nt, rev, aq);
+                    } else if (op) {
                         gk_arn_args a = {x0, y0, w, y0, dim, 1e-5f, NULL, T};
                         gk_arn_args aq = {x1, y1, w, y1, dim, 1e-5f, xq, T};
                         GK_EMUL_LAUNCH(gk_body_add_rmsnorm, g.gx, g.gy, g.gz, g.nt, rev, a);
@@ -684,7 +690,7 @@ static void norms_write_quantised_output(void **s)
                     gk_xq_args q = {y0, want, dim, T};
                     g = gk_plan_quantize_x8(dim, T);
                     GK_EMUL_LAUNCH(gk_body_quantize_x8, g.gx, g.gy, g.gz, g.nt, rev, q);
-                    const char *name = op ? "add_rmsnorm" : "rmsnorm";
+                    const char *name = op == 2 ? "silu_mul" : op ? "add_rmsnorm" : "rmsnorm";
                     if (memcmp(y0, y1, bytes) || memcmp(x0, x1, bytes))
                         fail_msg("%s dim %lld T %lld: the output changes when it is also quantised", name,
                                  (long long)dim, (long long)T);

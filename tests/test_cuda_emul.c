@@ -230,6 +230,10 @@ static const eff_want eff_wants[] = {
     {"rmsnorm x8", "f32", "w", 'l', 100.00},
     {"rmsnorm x8", "f32", "y", 's', 100.00},
     {"rmsnorm x8", "f32", "xq", 's', 100.00},
+    {"silu_mul x8", "f32", "a", 'l', 100.00},
+    {"silu_mul x8", "f32", "c", 'l', 100.00},
+    {"silu_mul x8", "f32", "y", 's', 100.00},
+    {"silu_mul x8", "f32", "xq", 's', 100.00},
     {"rope_kv_store", "f32", "q", 'l', 100.00},
     {"rope_kv_store", "f32", "q", 's', 100.00},
     {"rope_kv_store", "f32", "k", 'l', 100.00},
@@ -438,6 +442,9 @@ static void kernels_have_their_barriers(void **s) {
             GK_EMUL_LAUNCH(gk_body_add_rmsnorm, g.gx, g.gy, g.gz, g.nt, rev, an);
             gk_row_args rn = {x, w, r, 1024, 1e-5f, xq, T};
             GK_EMUL_LAUNCH(gk_body_rmsnorm, g.gx, g.gy, g.gz, g.nt, rev, rn);
+            gk_ew_args se = {x, r, x, 1024 * T, 0.0f, GK_EW_SILU_MUL, xq};   /* silu_mul quantising: its barrier */
+            g = gk_plan_elems(se.n);
+            GK_EMUL_LAUNCH(gk_body_elementwise, g.gx, g.gy, g.gz, g.nt, rev, se);
             gk_rkv_args ar = {q,
                               k,
                               k,
@@ -735,11 +742,21 @@ static void rowops_sector_efficiency(void **s) {
         gk_mem_buf b[3] = {gk_trace_buf("a", x, (size_t)dim * 4), gk_trace_buf("c", x + dim, (size_t)dim * 4),
                            gk_trace_buf("y", y, (size_t)dim * 4)};
         gk_trace_begin(b, 3);
-        gk_ew_args a = {x, x + dim, y, dim, 0.0f, GK_EW_SILU_MUL};
+        gk_ew_args a = {x, x + dim, y, dim, 0.0f, GK_EW_SILU_MUL, NULL};
         gk_grid g = gk_plan_elems(dim);
         GK_EMUL_LAUNCH(gk_body_elementwise, g.gx, g.gy, g.gz, g.nt, 0, a);
         gk_trace_end();
         check_row("silu_mul", "f32", b, 3);
+        /* at decode silu_mul writes its output quantised too (the down projection's input) */
+        uint8_t *xq = dalloc(gk_mv_xq_bytes(dim, 1));
+        gk_mem_buf bq[4] = {gk_trace_buf("a", x, (size_t)dim * 4), gk_trace_buf("c", x + dim, (size_t)dim * 4),
+                            gk_trace_buf("y", y, (size_t)dim * 4), gk_trace_buf("xq", xq, gk_mv_xq_bytes(dim, 1))};
+        gk_trace_begin(bq, 4);
+        a.xq = xq;
+        GK_EMUL_LAUNCH(gk_body_elementwise, g.gx, g.gy, g.gz, g.nt, 0, a);
+        gk_trace_end();
+        check_row("silu_mul x8", "f32", bq, 4);
+        free(xq);
     }
     {
         gk_mem_buf b[1] = {gk_trace_buf("x", y, (size_t)dim * 4)};
@@ -880,14 +897,15 @@ static int cnt_embedding(gk_backend *b, gk_tensor *y, const gk_tensor *t, const 
     other_op(1);
     return count_ref->ops->core->embedding(b, y, t, ids);
 }
-/* A norm at decode leaves its output quantised (gk_plan_norm_quantises), as backend.cu does. */
-static void norm_op(const gk_tensor *y) {
+/* A norm or silu_mul at decode leaves its output quantised (gk_plan_norm_quantises), as
+ * backend.cu does. */
+static void quantising_op(const gk_tensor *y) {
     other_op(1);
     if (int_path && gk_plan_norm_quantises(y->ne[0], gk_rows(y)))
         xq_of = y->data, xq_k = y->ne[0], xq_m = gk_rows(y);
 }
 static int cnt_rmsnorm(gk_backend *b, gk_tensor *y, const gk_tensor *x, const gk_tensor *w, float eps) {
-    norm_op(y);
+    quantising_op(y);
     return count_ref->ops->core->rmsnorm(b, y, x, w, eps);
 }
 static int cnt_rope(gk_backend *b, gk_tensor *x, int nh, int hd, int pos0, float base, const gk_tensor *ff) {
@@ -904,7 +922,7 @@ static int cnt_attention(gk_backend *b, gk_tensor *o, const gk_tensor *q, const 
     return count_ref->ops->core->attention(b, o, q, k, v, p);
 }
 static int cnt_silu_mul(gk_backend *b, gk_tensor *y, const gk_tensor *g, const gk_tensor *u) {
-    other_op(1);
+    quantising_op(y);
     return count_ref->ops->core->silu_mul(b, y, g, u);
 }
 static int cnt_add(gk_backend *b, gk_tensor *y, const gk_tensor *x, const gk_tensor *c) {
@@ -921,7 +939,7 @@ static int cnt_softmax(gk_backend *b, gk_tensor *y, const gk_tensor *x) {
 }
 static int cnt_add_rmsnorm(gk_backend *b, gk_tensor *y, gk_tensor *x, const gk_tensor *r, const gk_tensor *w,
                            float eps) {
-    norm_op(y);
+    quantising_op(y);
     return count_ref->ops->core->add_rmsnorm(b, y, x, r, w, eps);
 }
 static int cnt_rope_kv_store(gk_backend *b, gk_tensor *q, gk_tensor *kc, gk_tensor *vc, const gk_tensor *k,
@@ -1021,14 +1039,15 @@ static void launches_per_decoded_token(void **s) {
     assert_memory_equal(logits[0], logits[1], (size_t)vocab * sizeof(float));
     /* As backend.cu runs quantized weights now (the integer path): each matmul input quantised
      * once, shared by the matmuls after it that read the same x; the norms write theirs as they
-     * go (Q, K, V; gate, up; the head), the output and down projections' inputs take a
-     * quantisation kernel each: 15 a layer + 3. Float weights never quantise: 13 a layer + 3. */
+     * go (Q, K, V; gate, up; the head) and so does silu_mul (down); only the output
+     * projection's input (attention's output) takes a quantisation kernel: 14 a layer + 3 (15
+     * before silu_mul quantised). Float weights never quantise: 13 a layer + 3. */
     int_path = 1;
     count_decode_step(true, GK_Q4_0, logits[1]);
-    printf("launches per decoded token, q4_0, fused, dp4a path:  %3lld for %d layers (15 a layer + 3; "
+    printf("launches per decoded token, q4_0, fused, dp4a path:  %3lld for %d layers (14 a layer + 3; "
            "llama2-7b %d)\n",
-           (long long)n_launches, L, 15 * L7 + 3);
-    assert_int_equal(n_launches, 15 * L + 3);
+           (long long)n_launches, L, 14 * L7 + 3);
+    assert_int_equal(n_launches, 14 * L + 3);
     count_decode_step(true, GK_F16, logits[1]);
     printf("launches per decoded token, f16,  fused:             %3lld for %d layers (13 a layer + 3)\n",
            (long long)n_launches, L);
@@ -1036,7 +1055,7 @@ static void launches_per_decoded_token(void **s) {
     /* llama2-7b's 32 layers (the count depends only on the layer count) */
     assert_int_equal(18 * L7 + 3, 579);
     assert_int_equal(13 * L7 + 3, 419);
-    assert_int_equal(15 * L7 + 3, 483);
+    assert_int_equal(14 * L7 + 3, 451);
     free(logits[0]), free(logits[1]);
     gk_backend_close(count_ref);
 }

@@ -24,8 +24,8 @@
  *
  * A decoded token is 13 launches a layer + 3 (each residual add fused into the next norm,
  * add_rmsnorm; RoPE with both cache stores, rope_kv_store), and with quantized weights one
- * activation quantisation for each input no norm wrote quantised (the output and down
- * projection inputs): 15 a layer + 3. test_cuda_emul counts them.
+ * activation quantisation for each input that neither a norm nor silu_mul wrote quantised (the
+ * output projection's input, attention's output): 14 a layer + 3. test_cuda_emul counts them.
  * Decode launches are not captured in a CUDA graph: the op table has no begin/end of a step,
  * and capturing transparently between sync points would defer the upload()s of pageable host
  * memory past the call that owns the buffer and move every launch error to the sync point. */
@@ -644,7 +644,8 @@ static int cu_embedding(gk_backend *b, gk_tensor *y, const gk_tensor *table, con
 }
 
 /* A norm at decode (gk_plan_norm_quantises) also writes its output y quantised for the integer
- * matvecs that read it next (Q, K, V; gate, up; the head): *xq is where, NULL when it does not. */
+ * matvecs that read it next (Q, K, V; gate, up; the head), and so does silu_mul (down): *xq is
+ * where, NULL when it does not. */
 static int norm_xq(gk_backend *b, const gk_tensor *y, uint8_t **xq)
 {
     *xq = NULL;
@@ -738,24 +739,29 @@ static int cu_attention(gk_backend *b, gk_tensor *out, const gk_tensor *q, const
     return cu_check(b, "attention", gk_cu_attention(&a, c->stream));
 }
 
-static int elementwise(gk_backend *b, const char *what, gk_tensor *y, const gk_tensor *x, const gk_tensor *x2, float s, int op)
+/* quantise: at decode y is also written quantised, as a norm's is (norm_xq), for the matvec that
+ * reads it next (silu_mul's output: the down projection's input). */
+static int elementwise(gk_backend *b, const char *what, gk_tensor *y, const gk_tensor *x, const gk_tensor *x2, float s,
+                       int op, bool quantise)
 {
-    if (gk_check_same_f32(b, what, y, x, x2) || enter(b, what)) return -1;
-    gk_ew_args a = {(const float *)x->data, x2 ? (const float *)x2->data : NULL, (float *)y->data, gk_nelements(x), s, op};
-    return cu_check(b, what, gk_cu_elementwise(&a, impl_of(b)->stream));
+    uint8_t *xq = NULL;
+    if (gk_check_same_f32(b, what, y, x, x2) || enter(b, what) || (quantise && norm_xq(b, y, &xq))) return -1;
+    gk_ew_args a = {(const float *)x->data, x2 ? (const float *)x2->data : NULL, (float *)y->data, gk_nelements(x), s, op,
+                    xq};
+    return norm_launched(b, what, gk_cu_elementwise(&a, impl_of(b)->stream), xq, y);
 }
 
 static int cu_silu_mul(gk_backend *b, gk_tensor *y, const gk_tensor *g, const gk_tensor *u)
 {
-    return elementwise(b, "silu_mul", y, g, u, 0.0f, GK_EW_SILU_MUL);
+    return elementwise(b, "silu_mul", y, g, u, 0.0f, GK_EW_SILU_MUL, true);
 }
 static int cu_add(gk_backend *b, gk_tensor *y, const gk_tensor *a, const gk_tensor *c)
 {
-    return elementwise(b, "add", y, a, c, 0.0f, GK_EW_ADD);
+    return elementwise(b, "add", y, a, c, 0.0f, GK_EW_ADD, false);
 }
 static int cu_scale(gk_backend *b, gk_tensor *y, const gk_tensor *x, float s)
 {
-    return elementwise(b, "scale", y, x, NULL, s, GK_EW_SCALE);
+    return elementwise(b, "scale", y, x, NULL, s, GK_EW_SCALE, false);
 }
 
 /* ---- the train family (train.cuh) -------------------------------------------------------- */

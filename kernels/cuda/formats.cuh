@@ -277,4 +277,28 @@ GK_DEV float gk_float_elem(int type, const uint8_t *row, int64_t k) {
     return type == GK_F16 ? gk_h2f(h) : gk_bf2f(h);
 }
 
+/* The activation quantisation of one step of GK_NT elements, shared by quantize_x8 and the ops
+ * that write their output quantised (the norms at decode, silu_mul): each thread holds one
+ * element in R(v) (0 past the end), 32-block g0 + (tid >> 5) of nb; warp w's block amax is a
+ * warp max; d = amax/127 (ggml's q8_0), q = round(v/d) clamped to ±127 at q + 32·g0 + tid, the
+ * step's scales staged in ds (GK_NT/32 floats of shared memory) and stored together at
+ * d + g0 (one sector for 8 warps). Uniform control: every thread of the block runs it. */
+#define GK_Q8_STORE(v, amax, ds, q, d, g0, nb)                                                               \
+    do {                                                                                                     \
+        GK_THREADS { R(amax) = fabsf(R(v)); }                                                                \
+        GK_WARP_MAX(amax);                                                                                   \
+        GK_THREADS {                                                                                         \
+            if ((g0) + (tid >> 5) < (nb)) {                                                                  \
+                const float qd_ = R(amax) / 127.0f, qid_ = qd_ != 0.0f ? 1.0f / qd_ : 0.0f;                      \
+                const float qv_ = fminf(fmaxf(roundf(R(v) * qid_), -127.0f), 127.0f);                          \
+                gk_st_u8((q) + 32 * (g0) + tid, (uint8_t)(int8_t)qv_);                                        \
+                if ((tid & 31) == 0) GK_SST(ds, tid >> 5, qd_);                                               \
+            }                                                                                                \
+        }                                                                                                    \
+        GK_SYNC();                                                                                           \
+        GK_THREADS {                                                                                         \
+            if (tid < GK_NT / 32 && (g0) + tid < (nb)) gk_stf((d) + (g0) + tid, GK_SLD(ds, tid));            \
+        }                                                                                                    \
+    } while (0)
+
 #endif

@@ -146,23 +146,8 @@ GK_BODY(gk_body_quantize_x8, gk_xq_args) {
     GK_THREADS {
         const int64_t g = g0 + (tid >> 5);
         R(v) = g < nb ? gk_ldf(a.x + 32 * g + (tid & 31)) : 0.0f;
-        R(amax) = fabsf(R(v));
     }
-    GK_WARP_MAX(amax);
-    GK_THREADS {
-        const int64_t g = g0 + (tid >> 5);
-        if (g < nb) {
-            const float d = R(amax) / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
-            const float q = fminf(fmaxf(roundf(R(v) * id), -127.0f), 127.0f);
-            gk_st_u8(a.xq + 32 * g + (tid & 31), (uint8_t)(int8_t)q);
-            if ((tid & 31) == 0) GK_SST(ds, tid >> 5, d);
-        }
-    }
-    GK_SYNC();
-    GK_THREADS {
-        if (tid < GK_NT / 32 && g0 + tid < nb)
-            gk_stf((float *)(void *)(a.xq + a.K * a.M) + g0 + tid, GK_SLD(ds, tid));
-    }
+    GK_Q8_STORE(v, amax, ds, a.xq, (float *)(void *)(a.xq + a.K * a.M), g0, nb);
 }
 
 /* Float weights (F32/F16/BF16), any K: lanes take adjacent elements, so a warp reads a

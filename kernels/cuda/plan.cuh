@@ -152,7 +152,9 @@ typedef struct gk_ew_args { /* silu_mul, add, scale: y = f(a, c) over n elements
     float *y;
     int64_t n;
     float s;
-    int op; /* GK_EW_* */
+    int op;      /* GK_EW_* */
+    uint8_t *xq; /* NULL, or y also quantised there as gk_body_quantize_x8 writes it (n a multiple of 32;
+                    q bytes at xq + i, block scales at (float *)(xq + n) + i/32) */
 } gk_ew_args;
 enum { GK_EW_SILU_MUL = 0, GK_EW_ADD = 1, GK_EW_SCALE = 2 };
 

@@ -10,8 +10,7 @@
 
 /* A norm's output pass over row x (its sum of squares in R(ss)): y = x / sqrt(ss/dim + eps) * w;
  * with a.xq also y quantised as gk_body_quantize_x8 does (dim a multiple of 32: at each step
- * of GK_NT elements warp w holds one 32-block, its amax a warp max; the block's q bytes from
- * its lanes, the step's scales staged in ds and stored together). */
+ * of GK_NT elements warp w holds one 32-block: GK_Q8_STORE, formats.cuh). */
 #define GK_NORM_OUT(a, x, y, ss, ds, v, amax)                                                                \
     do {                                                                                                     \
         if (!(a).xq) {                                                                                       \
@@ -32,23 +31,8 @@
                         R(v) = gk_ldf((x) + i) * inv * gk_ldf((a).w + i);                                    \
                         gk_stf((y) + i, R(v));                                                               \
                     }                                                                                        \
-                    R(amax) = fabsf(R(v));                                                                   \
                 }                                                                                            \
-                GK_WARP_MAX(amax);                                                                           \
-                GK_THREADS {                                                                                 \
-                    const int64_t i = i0 + tid;                                                              \
-                    if (i < (a).dim) {                                                                       \
-                        const float d = R(amax) / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;                  \
-                        const float q = fminf(fmaxf(roundf(R(v) * id), -127.0f), 127.0f);                    \
-                        gk_st_u8(q_ + i, (uint8_t)(int8_t)q);                                                \
-                        if ((tid & 31) == 0) GK_SST(ds, tid >> 5, d);                                        \
-                    }                                                                                        \
-                }                                                                                            \
-                GK_SYNC();                                                                                   \
-                GK_THREADS {                                                                                 \
-                    if (tid < GK_NT / 32 && i0 + 32 * tid < (a).dim)                                         \
-                        gk_stf(d_ + i0 / 32 + tid, GK_SLD(ds, tid));                                         \
-                }                                                                                            \
+                GK_Q8_STORE(v, amax, ds, q_, d_, i0 / 32, (a).dim / 32);                                     \
                 GK_SYNC();                                                                                   \
             }                                                                                                \
         }                                                                                                    \
@@ -124,18 +108,22 @@ GK_BODY(gk_body_softmax, gk_row_args) {
 }
 
 GK_BODY(gk_body_elementwise, gk_ew_args) {
+    GK_SHARED(float, ds, GK_MAX_THREADS / 32);
+    GK_LOCAL(float, v); /* with a.xq: the output element and its block's amax */
+    GK_LOCAL(float, amax);
     GK_THREADS {
         const int64_t i = GK_BX * GK_NT + tid;
+        R(v) = 0.0f;
         if (i < a.n) {
-            const float v = gk_ldf(a.a + i);
-            if (a.op == GK_EW_SILU_MUL)
-                gk_stf(a.y + i, v / (1.0f + gk_expf(-v)) * gk_ldf(a.c + i));
-            else if (a.op == GK_EW_ADD)
-                gk_stf(a.y + i, v + gk_ldf(a.c + i));
-            else
-                gk_stf(a.y + i, a.s * v);
+            const float x = gk_ldf(a.a + i);
+            if (a.op == GK_EW_SILU_MUL) R(v) = x / (1.0f + gk_expf(-x)) * gk_ldf(a.c + i);
+            else if (a.op == GK_EW_ADD) R(v) = x + gk_ldf(a.c + i);
+            else R(v) = a.s * x;
+            gk_stf(a.y + i, R(v));
         }
     }
+    /* with a.xq also y quantised (n a multiple of 32, so the block's 32-blocks are whole) */
+    if (a.xq) GK_Q8_STORE(v, amax, ds, a.xq, (float *)(void *)(a.xq + a.n), GK_BX * (GK_NT / 32), a.n / 32);
 }
 
 /* RoPE's angle of pair i at position pos, divided by the pair's frequency factor when there are
