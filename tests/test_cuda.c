@@ -828,6 +828,26 @@ static void emul_attention(const gk_attn_args *in, int rev)
     free(part);
 }
 
+/* At decode the combine also writes its output quantised for the output projection: the output
+ * the same bit for bit, the quantised copy quantize_x8's of it, bit for bit. */
+static void attention_quantised_output(const gk_attn_args *plain, int rev, const char *what)
+{
+    const int64_t n = (int64_t)plain->n_head * plain->head_dim;
+    const size_t bytes = (size_t)(n * plain->T) * 4, qb = gk_mv_xq_bytes(n, plain->T);
+    float *out = dalloc(bytes);
+    uint8_t *xq = dalloc(qb), *want = dalloc(qb);
+    memset(xq, 0x5a, qb);
+    gk_attn_args a = *plain;
+    a.out = out, a.xq = xq;
+    emul_attention(&a, rev);
+    if (memcmp(out, plain->out, bytes)) fail_msg("%s: the output changes when it is also quantised", what);
+    gk_xq_args q = {out, want, n, plain->T};
+    gk_grid g = gk_plan_quantize_x8(n, plain->T);
+    GK_EMUL_LAUNCH(gk_body_quantize_x8, g.gx, g.gy, g.gz, g.nt, rev, q);
+    if (memcmp(xq, want, qb)) fail_msg("%s: its quantised output differs from quantize_x8's", what);
+    free(out), free(xq), free(want);
+}
+
 static void check_attention(int type, attn_case c)
 {
     const int64_t qw = (int64_t)c.n_head * c.hd, kw = (int64_t)c.n_kv * c.hd, ctx = c.pos0 + c.T + 3;
@@ -847,9 +867,10 @@ static void check_attention(int type, attn_case c)
              c.n_kv, c.hd, c.pos0, (long long)c.T, gk_attn_use_decode(c.T) ? "decode" : "prefill");
     for (int rev = 0; rev < 2; rev++) {
         memset(got, 0xff, (size_t)(qw * c.T) * 4);
-        gk_attn_args a = {qd, got, k, v, gk_type_bytes(type, kw), NULL, type, c.n_head, c.n_kv, c.hd, c.pos0, 0, c.T, p.scale};
+        gk_attn_args a = {qd, got, k, v, gk_type_bytes(type, kw), NULL, type, c.n_head, c.n_kv, c.hd, c.pos0, 0, c.T, p.scale, NULL};
         emul_attention(&a, rev);
         expect_close(what, got, want, qw * c.T, 2e-5f, 1e-4f);
+        if (gk_plan_attn_quantises(c.hd, c.T)) attention_quantised_output(&a, rev, what);
     }
     if (dev_be) {
         b = dev_be;

@@ -101,14 +101,19 @@ GK_BODY(gk_body_attn_decode, gk_attn_args) {
     }
 }
 
-/* Combine: block (head h, query row t), thread d merges the splits' partials. */
+/* Combine: block (head h, query row t), thread d merges the splits' partials; with a.xq
+ * (gk_plan_attn_quantises: hd <= the block's threads) the head's output also quantised. */
 GK_BODY(gk_body_attn_combine, gk_attn_args) {
+    GK_SHARED(float, ds, GK_MAX_THREADS / 32);
+    GK_LOCAL(float, v); /* with a.xq: the output element and its block's amax */
+    GK_LOCAL(float, amax);
+    const int64_t h = GK_BX, t = GK_BY, row = t * a.n_head + h;
+    const int hd = a.head_dim;
     GK_THREADS {
-        const int64_t h = GK_BX, t = GK_BY;
-        const int hd = a.head_dim;
-        const float *part = a.part + (t * a.n_head + h) * a.n_split * (int64_t)(hd + 2);
+        const float *part = a.part + row * a.n_split * (int64_t)(hd + 2);
         float m = -INFINITY;
         for (int sp = 0; sp < a.n_split; sp++) m = fmaxf(m, gk_ldf(part + sp * (hd + 2)));
+        R(v) = 0.0f;
         for (int d = tid; d < hd; d += GK_NT) {
             float o = 0.0f, l = 0.0f;
             for (int sp = 0; sp < a.n_split; sp++) {
@@ -119,9 +124,13 @@ GK_BODY(gk_body_attn_combine, gk_attn_args) {
                 l += w * gk_ldf(ps + 1);
                 o += w * gk_ldf(ps + 2 + d);
             }
-            gk_stf(a.out + (t * a.n_head + h) * hd + d, o / l);
+            R(v) = o / l;
+            gk_stf(a.out + row * hd + d, R(v));
         }
     }
+    if (a.xq)
+        GK_Q8_STORE(v, amax, ds, a.xq + row * hd, (float *)(void *)(a.xq + a.T * a.n_head * hd) + row * (hd / 32), 0,
+                    hd / 32);
 }
 
 #define GK_AT_KSTRIDE (GK_AT_DMAX + 1) /* +1: threads reading one column hit distinct banks */

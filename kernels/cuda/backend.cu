@@ -23,9 +23,10 @@
  * The CUDA runtime is linked statically (Makefile) and finds the driver itself at run time.
  *
  * A decoded token is 13 launches a layer + 3 (each residual add fused into the next norm,
- * add_rmsnorm; RoPE with both cache stores, rope_kv_store), and with quantized weights one
- * activation quantisation for each input that neither a norm nor silu_mul wrote quantised (the
- * output projection's input, attention's output): 14 a layer + 3. test_cuda_emul counts them.
+ * add_rmsnorm; RoPE with both cache stores, rope_kv_store). With quantized weights the norms,
+ * silu_mul and attention's combine write their outputs quantised as well, so no quantisation
+ * kernel is left: 13 a layer + 3 too (one more a layer where head_dim is over 128 or not a
+ * multiple of 32, gk_plan_attn_quantises). test_cuda_emul counts them.
  * Decode launches are not captured in a CUDA graph: the op table has no begin/end of a step,
  * and capturing transparently between sync points would defer the upload()s of pageable host
  * memory past the call that owns the buffer and move every launch error to the sync point. */
@@ -730,13 +731,18 @@ static int cu_attention(gk_backend *b, gk_tensor *out, const gk_tensor *q, const
     if (k->type != v->type) return fail(b, "attention: k and v caches of different types (%s, %s)", gk_type_name(k->type), gk_type_name(v->type));
     cu_impl *c = impl_of(b);
     gk_attn_args a = {(const float *)q->data, (float *)out->data, (const uint8_t *)k->data, (const uint8_t *)v->data,
-                      gk_row_bytes(k), NULL, k->type, p->n_head, p->n_kv_head, hd, p->pos0, 0, T, p->scale};
+                      gk_row_bytes(k), NULL, k->type, p->n_head, p->n_kv_head, hd, p->pos0, 0, T, p->scale, NULL};
     if (gk_attn_use_decode(T)) {
         a.n_split = gk_attn_n_split(p->pos0, T);
         if (ensure_scratch(b, gk_attn_part_floats(a.n_split, p->n_head, hd, T) * sizeof(float))) return -1;
         a.part = (float *)c->scratch;
     }
-    return cu_check(b, "attention", gk_cu_attention(&a, c->stream));
+    /* at decode the output is also written quantised, for the output projection (norm_xq) */
+    if (gk_plan_attn_quantises(hd, T)) {
+        if (ensure_xq(b, gk_mv_xq_bytes((int64_t)p->n_head * hd, T))) return -1;
+        a.xq = c->xq;
+    }
+    return norm_launched(b, "attention", gk_cu_attention(&a, c->stream), a.xq, out);
 }
 
 /* quantise: at decode y is also written quantised, as a norm's is (norm_xq), for the matvec that

@@ -271,6 +271,8 @@ typedef struct gk_attn_args {
     int kv_type, n_head, n_kv_head, head_dim, pos0, n_split;
     int64_t T;
     float scale;
+    uint8_t *xq; /* NULL, or (decode, gk_plan_attn_quantises) out also quantised there as
+                    gk_body_quantize_x8 writes it for {n_head*hd, T} */
 } gk_attn_args;
 
 /* Few query rows scan the cache per row (parallel over the sequence); many share tiles. */
@@ -282,9 +284,16 @@ static inline gk_grid gk_plan_attn_decode(int n_split, int n_head, int64_t T) {
     gk_grid g = {n_split, n_head, T, GK_AT_SPLIT};
     return g;
 }
+#define GK_AT_COMBINE_NT 128 /* threads of a combine block: one output element each up to 128 */
 static inline gk_grid gk_plan_attn_combine(int n_head, int64_t T) {
-    gk_grid g = {n_head, T, 1, 128};
+    gk_grid g = {n_head, T, 1, GK_AT_COMBINE_NT};
     return g;
+}
+/* At decode the combine also writes its output quantised for the output projection's integer
+ * matvec (as the norms do theirs) where each of its blocks holds whole 32-blocks, one element a
+ * thread. */
+static inline int gk_plan_attn_quantises(int head_dim, int64_t T) {
+    return gk_attn_use_decode(T) && T <= GK_MV_MAX_M && head_dim % 32 == 0 && head_dim <= GK_AT_COMBINE_NT;
 }
 static inline gk_grid gk_plan_attn_prefill(int n_head, int64_t T) {
     gk_grid g = {(T + GK_AT_BR - 1) / GK_AT_BR, n_head, 1, 128};
