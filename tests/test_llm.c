@@ -59,6 +59,11 @@ static void preset_parameter_counts(void **st) {
     const llm_config *c = llm_preset("tinyllama-1.1b");
     int64_t norms = (2LL * c->n_layers + 1) * c->dim;
     assert_int_equal(llm_weight_bytes(c, GK_Q4_0), (uint64_t)((llm_param_count(c) - norms) / 32 * 18 + norms * 4));
+    /* A 128-token prefill asking the last logits, by hand: 22 layers of Q, K, V projections
+     * (2·(2048² + 2·2048·256) each) on every row, 21 of the rest (Wo and the FFN, 2·(2048² +
+     * 3·2048·5632), attention 4·2048·(t+1)) and the last layer's rest on row 127, one head. */
+    assert_true(llm_prefill_flops(c, 128) == 239732260864.0);
+    assert_true(llm_prefill_flops(c, 1) == llm_flops_per_token(c, 0));
     /* KV: 2 caches x 22 layers x 256 wide x 2 bytes (f16) per position. */
     assert_int_equal(llm_kv_bytes(c, GK_F16, 100), 2ull * 22 * 256 * 2 * 100);
     assert_null(llm_preset("llama-9000"));
@@ -138,6 +143,42 @@ static void decode_after_prefill_equals_longer_prefill(void **st) {
     free(all);
     llm_free(&m);
     gk_backend_close(b);
+}
+
+/* Where only the last token's logits are asked, the last layer runs past its K and V on the last
+ * row alone: the same logits as the full pass's last row (bit for bit on ref, whose rows are
+ * independent; within the kernels' rounding on cpu, whose one-row matmuls take the matrix-vector
+ * path), and a complete cache: the token after it decodes as in the longer full pass. */
+static void last_logits_prefill_same_logits(void **st) {
+    for (int be = 0; be < 2; be++) {
+        gk_backend *b = open_be(be ? "cpu" : "ref", 2);
+        llm_model m = {0};
+        load_tiny(&m, b, GK_Q8_0, 11);
+        int32_t tok[NTOK];
+        llm_tokens(tok, NTOK, m.c.vocab, 3);
+        float *all = run_all(&m, tok, NTOK);
+        float *last = malloc((size_t)m.c.vocab * sizeof *last);
+        gc_err err;
+        for (int n = NTOK - 1; n <= NTOK; n++) {   /* a prefill of 5 then one decoded; a prefill of 6 */
+            assert_int_equal(llm_forward(&m, tok, n, 0, LLM_LOGITS_LAST, last, &err), 0);
+            if (n < NTOK) assert_int_equal(llm_forward(&m, &tok[n], 1, n, LLM_LOGITS_LAST, last, &err), 0);
+            const float *want = all + (size_t)(NTOK - 1) * m.c.vocab;
+            if (!be) {
+                assert_memory_equal(last, want, (size_t)m.c.vocab * sizeof *last);
+                continue;
+            }
+            llm_compare c;
+            llm_compare_logits(want, last, 1, m.c.vocab, 0, &c);
+            printf("  cpu, prefill of %d%s: max rel err %.3g vs the full pass's last row\n", n,
+                   n < NTOK ? " and one decoded" : "", c.max_rel_err);
+            assert_true(c.max_rel_err < 1e-3);
+            assert_int_equal(c.top1_agree, 1);
+        }
+        free(last);
+        free(all);
+        llm_free(&m);
+        gk_backend_close(b);
+    }
 }
 
 static void cpu_matches_ref(void **st) {
@@ -429,6 +470,7 @@ int main(void) {
         cmocka_unit_test(synthetic_weights_are_deterministic),
         cmocka_unit_test(quality_arithmetic),
         cmocka_unit_test(decode_after_prefill_equals_longer_prefill),
+        cmocka_unit_test(last_logits_prefill_same_logits),
         cmocka_unit_test(cpu_matches_ref),
         cmocka_unit_test(fused_ops_same_logits),
         cmocka_unit_test(export_load_identical_logits),

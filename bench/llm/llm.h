@@ -48,6 +48,10 @@ uint64_t llm_weight_bytes_per_token(const llm_config *c, int wtype);
 uint64_t llm_kv_bytes(const llm_config *c, int kv_type, int ctx);
 /* Floating-point operations of one token at KV depth `depth` (2 per multiply-add). */
 double llm_flops_per_token(const llm_config *c, int depth);
+/* Floating-point operations of a P-token prefill from an empty cache that asks the last token's
+ * logits (llm_forward's LAST): every row's layers but the last one's attention, output projection
+ * and FFN, which run on the last row alone; the head once. */
+double llm_prefill_flops(const llm_config *c, int P);
 
 /* ---- tensors -------------------------------------------------------------------------------- */
 enum llm_tensor_kind {
@@ -150,9 +154,9 @@ int llm_load(llm_model *m, const llm_load_opts *o /* one per model */, int n_mod
 void llm_free(llm_model *m);
 
 enum llm_logits_mode { LLM_LOGITS_NONE, LLM_LOGITS_LAST, LLM_LOGITS_ALL };
-/* Runs T tokens at positions pos0..pos0+T-1 (KV cache holds 0..pos0-1). LAST: logits of the
- * last token into out[vocab]; ALL: T rows into out[T*vocab] (T <= max_logits); NONE: no head,
- * synchronises. */
+/* Runs T tokens at positions pos0..pos0+T-1 (KV cache holds 0..pos0-1; all T appended). LAST:
+ * logits of the last token into out[vocab] (the last layer past its K and V on that row alone);
+ * ALL: T rows into out[T*vocab] (T <= max_logits); NONE: no head, synchronises. */
 int llm_forward(llm_model *m, const int32_t *tokens, int T, int pos0, int mode, float *out, gc_err *err);
 /* Runs any number of tokens in batches of max_t (prompt fill); logits of the last if out. */
 int llm_prefill(llm_model *m, const int32_t *tokens, int n, int pos0, float *out, gc_err *err);

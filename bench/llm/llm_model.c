@@ -77,10 +77,21 @@ static int rope_and_cache(llm_model *m, int l, acts *a, int pos0, gc_err *err) {
     return 0;
 }
 
+/* The last row of every activation: what is left to compute where only the last token's
+ * logits are asked, once the last layer's K and V are in the cache. */
+static acts last_row(const acts *a) {
+    acts r = {.T = 1};
+    const gk_tensor *src[] = {&a->x, &a->xb, &a->q, &a->k, &a->v, &a->att, &a->hb, &a->hb2};
+    gk_tensor *dst[] = {&r.x, &r.xb, &r.q, &r.k, &r.v, &r.att, &r.hb, &r.hb2};
+    for (size_t i = 0; i < sizeof src / sizeof *src; i++) *dst[i] = gk_view_rows(src[i], a->T - 1, 1);
+    return r;
+}
+
 /* x: (dim, T) in (before the previous block's output xb is added), xb out: Wo · attention(rope(Wq·n),
  * rope(Wk·n), Wv·n), n = rmsnorm(x + xb) — the residual add of x += xb is the next norm's;
- * appends this layer's K and V of positions pos0..pos0+T-1 to the cache. */
-static int attention_forward(llm_model *m, int l, acts *a, int pos0, gc_err *err) {
+ * appends this layer's K and V of positions pos0..pos0+T-1 to the cache. last_only: only the
+ * last row's attention and output projection (xb's last row out; the others are not needed). */
+static int attention_forward(llm_model *m, int l, acts *a, int pos0, bool last_only, gc_err *err) {
     gk_backend *b = m->be;
     const llm_layer *L = &m->w.layers[l];
     const llm_config *c = &m->c;
@@ -90,9 +101,11 @@ static int attention_forward(llm_model *m, int l, acts *a, int pos0, gc_err *err
     OP(gk_matmul(b, &a->k, &L->wk, &a->xb, NULL), l, "K projection");      /* k: (kv_dim, T) */
     OP(gk_matmul(b, &a->v, &L->wv, &a->xb, NULL), l, "V projection");      /* v: (kv_dim, T) */
     if (rope_and_cache(m, l, a, pos0, err)) return -1;
-    gk_attn_params p = {c->n_heads, c->n_kv_heads, hd, pos0, 1.0f / sqrtf((float)hd)};
-    OP(gk_attention(b, &a->att, &a->q, &m->s.kcache[l], &m->s.vcache[l], &p), l, "attention");
-    OP(gk_matmul(b, &a->xb, &L->wo, &a->att, NULL), l, "output projection");
+    acts r = last_only ? last_row(a) : *a;
+    const int qpos = last_only ? pos0 + a->T - 1 : pos0;   /* the position of r's first query row */
+    gk_attn_params p = {c->n_heads, c->n_kv_heads, hd, qpos, 1.0f / sqrtf((float)hd)};
+    OP(gk_attention(b, &r.att, &r.q, &m->s.kcache[l], &m->s.vcache[l], &p), l, "attention");
+    OP(gk_matmul(b, &r.xb, &L->wo, &r.att, NULL), l, "output projection");
     return 0;
 }
 
@@ -142,13 +155,18 @@ int llm_forward(llm_model *m, const int32_t *tokens, int T, int pos0, int mode, 
 
     if (embedding_forward(m, &a, tokens, err)) return -1;
     for (int l = 0; l < m->c.n_layers; l++) {
-        if (attention_forward(m, l, &a, pos0, err)) return -1;
+        /* Where only the last token's logits are asked, the last layer needs every row's K and V
+         * (the cache) but only the last row's attention, output projection and FFN: 4% of a
+         * tinyllama prefill's matmul work not done, the logits the same. */
+        const bool last_only = mode == LLM_LOGITS_LAST && T > 1 && l == m->c.n_layers - 1;
+        if (attention_forward(m, l, &a, pos0, last_only, err)) return -1;
+        if (last_only) a = last_row(&a);
         if (ffn_forward(m, l, &a, err)) return -1;
     }
-    /* The last residual add and the final norm, on every row (x complete whatever the head reads;
-     * a row's norm is a small part of its matmuls). */
+    /* The last residual add and the final norm, on every row left (x complete whatever the head
+     * reads; a row's norm is a small part of its matmuls). */
     if (residual_rmsnorm(m, &a, false, &m->w.out_norm, -1, "final rmsnorm", err)) return -1;
-    if (mode == LLM_LOGITS_LAST) return head_forward(m, &a, T - 1, 1, out, err);
+    if (mode == LLM_LOGITS_LAST) return head_forward(m, &a, a.T - 1, 1, out, err);
     if (mode == LLM_LOGITS_ALL) return head_forward(m, &a, 0, T, out, err);
     if (m->be->ops->sync(m->be)) return op_failed(m, -1, "sync", err);
     return 0;

@@ -131,9 +131,26 @@ uint64_t llm_kv_bytes(const llm_config *c, int kv_type, int ctx) {
     return 2u * (uint64_t)c->n_layers * (uint64_t)gk_type_bytes(kv_type, kv_dim) * (uint64_t)ctx;
 }
 
-double llm_flops_per_token(const llm_config *c, int depth) {
+/* One token's layer at KV depth `depth`: the Q, K, V projections; attention, the output
+ * projection and the FFN (rest). */
+static void layer_flops(const llm_config *c, int depth, double *qkv, double *rest) {
     double d = c->dim, kv_dim = (double)c->dim / c->n_heads * c->n_kv_heads;
-    double per_layer = 2.0 * (d * d * 2 + d * kv_dim * 2 + 3.0 * d * c->ffn)   /* projections, FFN */
-                       + 4.0 * d * (depth + 1);                                  /* QK^T and AV */
-    return c->n_layers * per_layer + 2.0 * d * c->vocab;
+    *qkv = 2.0 * (d * d + d * kv_dim * 2);
+    *rest = 2.0 * (d * d + 3.0 * d * c->ffn) + 4.0 * d * (depth + 1);   /* Wo, FFN; QK^T and AV */
+}
+
+double llm_flops_per_token(const llm_config *c, int depth) {
+    double qkv, rest;
+    layer_flops(c, depth, &qkv, &rest);
+    return c->n_layers * (qkv + rest) + 2.0 * (double)c->dim * c->vocab;
+}
+
+double llm_prefill_flops(const llm_config *c, int P) {
+    double f = 0, qkv, rest;
+    for (int t = 0; t < P; t++) {
+        layer_flops(c, t, &qkv, &rest);
+        f += c->n_layers * qkv + (c->n_layers - 1) * rest;
+    }
+    layer_flops(c, P - 1, &qkv, &rest);
+    return f + rest + 2.0 * (double)c->dim * c->vocab;   /* the last row's last layer; the head once */
 }

@@ -326,7 +326,7 @@ static void declare_phases(llm_case *s, gc_phase *ph, int *n) {
             snprintf(x->unit, sizeof x->unit, "token");
             x->work_per_rep = s->P;
             x->bytes_per_rep = wbytes + kv_row * s->P;
-            for (int t = 0; t < s->P; t++) x->flops_per_rep += llm_flops_per_token(c, t);
+            x->flops_per_rep = llm_prefill_flops(c, s->P);
         } else if (p == PH_DECODE) {
             snprintf(x->unit, sizeof x->unit, "token");
             x->work_per_rep = 1;
@@ -336,7 +336,8 @@ static void declare_phases(llm_case *s, gc_phase *ph, int *n) {
             snprintf(x->unit, sizeof x->unit, "generation");
             x->work_per_rep = 1;
             x->bytes_per_rep = wbytes * s->N + kv_row * s->P;
-            for (int t = 0; t < s->P + s->N - 1; t++) x->flops_per_rep += llm_flops_per_token(c, t);
+            x->flops_per_rep = llm_prefill_flops(c, s->P);   /* then N-1 tokens decoded, one at a time */
+            for (int t = s->P; t < s->P + s->N - 1; t++) x->flops_per_rep += llm_flops_per_token(c, t);
         }
     }
 }
