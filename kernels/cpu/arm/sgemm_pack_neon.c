@@ -42,8 +42,10 @@ void gk_neon_sgemm_pack_b(int type, const char *w, size_t wrow, int rows, int64_
         const char *w0 = w + (size_t)r0 * wrow;
         for (int64_t p = 0; p < kv; p += 4) {
             float32x4_t v[4];
+#pragma GCC unroll 4   /* v[] in registers: GCC otherwise keeps it on the stack (as on x86) */
             for (int i = 0; i < 4; i++) v[i] = load4(type, w0 + (size_t)i * wrow, k0 + p);
             transpose4(v);
+#pragma GCC unroll 4
             for (int i = 0; i < 4; i++) vst1q_f32(panel + (p + i) * nr + r0, v[i]);
         }
         for (int i = 0; i < 4; i++) pack_col(type, w0 + (size_t)i * wrow, k0, kv, kc, nr, panel + r0 + i);
