@@ -596,6 +596,7 @@ static void test_tables_complete(void **state) {
         assert_non_null(u->dot_f32), assert_non_null(u->axpy_f32);
         assert_non_null(u->dot_f32_f16), assert_non_null(u->axpy_f16), assert_non_null(u->axpy_rows_f16);
         assert_non_null(u->dot_f32_q8_0), assert_non_null(u->axpy_q8_0);
+        assert_non_null(u->scale_max), assert_non_null(u->exp_sum), assert_non_null(u->silu_mul);
     }
     assert_ptr_equal(gk_ukernels_select(NULL), gk_ukernels_select(names[0]));   /* best first */
     assert_string_equal(gk_ukernels_select("scalar")->isa, "scalar");

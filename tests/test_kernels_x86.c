@@ -29,6 +29,7 @@
 #include "kernels/quant.h"
 
 #if defined(__x86_64__)
+#include "kernels/cpu/x86/avx2.h"   /* gk_avx2_exp8: the polynomial on its own */
 
 static uint32_t rng = 2463534242u;
 static float frand(void) {   /* xorshift32, uniform in [-1, 1) */
@@ -641,6 +642,67 @@ static void test_vector_helpers(void **st) {
     }
 }
 
+/* Bits of a positive float as an ordered integer: the ulp distance is a difference. */
+static int32_t ord_bits(float f) {
+    int32_t i;
+    memcpy(&i, &f, sizeof i);
+    return i;
+}
+
+/* The AVX2 exp polynomial against expf, in ulps, over the range it keeps (every 1/1024 from
+ * -87 to 88, and points around 0), 0 below it; then the softmax and SiLU helpers of each table
+ * against the scalar table's (which calls expf), every tail length. */
+static void test_exp_helpers(void **st) {
+    (void)st;
+    const gk_ukernels *s = gk_ukernels_scalar();
+    if (gk_ukernels_avx2()) {
+        int32_t worst = 0;
+        float at = 0;
+        for (int i = -87 * 1024; i <= 88 * 1024; i += 8) {
+            float x[8], y[8];
+            for (int l = 0; l < 8; l++) x[l] = (float)(i + l) / 1024.0f + (i == 0 ? 1e-7f * l : 0.0f);
+            gk_avx2_exp8(x, y);
+            for (int l = 0; l < 8 && x[l] <= 88.0f; l++) {
+                int32_t d = abs(ord_bits(y[l]) - ord_bits(expf(x[l])));
+                if (d > worst) worst = d, at = x[l];
+            }
+        }
+        printf("  avx2 exp: worst %d ulp from expf (at %g) over [-87, 88]\n", (int)worst, (double)at);
+        assert_true(worst <= 2);
+        float x[8] = {-87.5f, -100.0f, -1e30f, 0.0f, 1.0f, -1.0f, 88.0f, 20.0f}, y[8];
+        gk_avx2_exp8(x, y);
+        assert_true(y[0] == 0.0f && y[1] == 0.0f && y[2] == 0.0f);
+        assert_true(y[3] == 1.0f);
+        assert_true(fabsf(y[4] - 2.7182818f) <= 2e-7f * 2.7182818f && fabsf(y[5] - 0.36787944f) <= 1e-7f);
+        assert_true(isfinite(y[6]) && fabsf(y[6] / expf(88.0f) - 1.0f) < 1e-6f);
+    }
+    enum { N = 41 };
+    for (size_t t = 0; t < sizeof isas / sizeof isas[0]; t++) {
+        const gk_ukernels *u = table_or_skip(&isas[t]);
+        if (!u || !u->exp_sum || !u->scale_max || !u->silu_mul) continue;   /* raw tables may leave them to AVX2 */
+        for (int n = 1; n <= N; n++) {
+            float x0[N + 1], x1[N + 1], g[N], up[N], y0[N + 1], y1[N + 1];
+            fill(x0, N, 6.0f);
+            x0[n] = 12345.0f;   /* past the end: neither read into the result nor written */
+            memcpy(x1, x0, sizeof x0);
+            float m0 = u->scale_max(x0, n, 0.125f), m1 = s->scale_max(x1, n, 0.125f);
+            assert_true(m0 == m1);
+            assert_memory_equal(x0, x1, sizeof x0);   /* the scaling is one multiply: exact */
+            float s0 = u->exp_sum(x0, n, m0), s1 = s->exp_sum(x1, n, m1);
+            assert_true(fabsf(s0 - s1) <= 2e-6f * s1);
+            for (int i = 0; i < n; i++) assert_true(fabsf(x0[i] - x1[i]) <= 3e-7f * x1[i] + 1e-37f);
+            assert_true(x0[n] == 12345.0f);
+            fill(g, N, 30.0f);
+            fill(up, N, 2.0f);
+            y0[n] = y1[n] = -7.0f;
+            u->silu_mul(g, up, y0, n);
+            s->silu_mul(g, up, y1, n);
+            for (int i = 0; i < n; i++) assert_true(fabsf(y0[i] - y1[i]) <= 5e-7f * fabsf(y1[i]) + 1e-30f);
+            assert_true(y0[n] == -7.0f);
+        }
+    }
+}
+
 /* Q8_0 KV-cache helpers against the scalar table, and the scalar table against a dot with the
  * row decoded by quant.c (exact dequantisation: d · q). */
 static void test_q8_0_kv_helpers(void **st) {
@@ -701,6 +763,7 @@ int main(void) {
         cmocka_unit_test(test_sgemm),
         cmocka_unit_test(test_conversions),
         cmocka_unit_test(test_vector_helpers), cmocka_unit_test(test_q8_0_kv_helpers),
+        cmocka_unit_test(test_exp_helpers),
         cmocka_unit_test(test_selected_complete),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

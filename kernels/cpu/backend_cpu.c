@@ -117,9 +117,9 @@ static void softmax_rows(void *ctx, int64_t r0, int64_t r1) {
     int64_t n = o->a->ne[0];
     for (int64_t r = r0; r < r1; r++) {
         const float *x = rowp(o->a, r);
-        float *y = roww(o->y, r), mx = -INFINITY, sum = 0;
-        for (int64_t i = 0; i < n; i++) mx = fmaxf(mx, x[i]);
-        for (int64_t i = 0; i < n; i++) sum += y[i] = expf(x[i] - mx);
+        float *y = roww(o->y, r);
+        if (y != x) memcpy(y, x, (size_t)n * sizeof *y);
+        const float mx = o->c->uk->scale_max(y, n, 1.0f), sum = o->c->uk->exp_sum(y, n, mx);
         for (int64_t i = 0; i < n; i++) y[i] /= sum;
     }
 }
@@ -146,7 +146,7 @@ static void silu_mul_rows(void *ctx, int64_t r0, int64_t r1) {
     elem_range(o, r0, r1, &i0, &i1);
     const float *g = o->a->data, *u = o->b->data;
     float *y = o->y->data;
-    for (int64_t i = i0; i < i1; i++) y[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+    o->c->uk->silu_mul(g + i0, u + i0, y + i0, i1 - i0);
 }
 
 static void add_rows(void *ctx, int64_t r0, int64_t r1) {

@@ -2,6 +2,7 @@
  * SIMD tables must agree with these within the tolerances tests/test_kernels_ops.c states.
  * Block layouts are ggml's (see kernels/quant.h); all multi-byte fields are read with memcpy
  * because blocks sit at unaligned offsets. */
+#include <math.h>
 #include <string.h>
 
 #include "kernels/cpu/microkernels.h"
@@ -241,6 +242,20 @@ static void vaxpy_q8_0(float a, const void *x, float *y, int64_t n) {
     }
 }
 
+static float vscale_max(float *x, int64_t n, float s) {
+    float m = -INFINITY;
+    for (int64_t i = 0; i < n; i++) m = fmaxf(m, x[i] *= s);
+    return m;
+}
+static float vexp_sum(float *x, int64_t n, float m) {
+    float s = 0;
+    for (int64_t i = 0; i < n; i++) s += x[i] = expf(x[i] - m);
+    return s;
+}
+static void vsilu_mul(const float *g, const float *u, float *y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
+
 #define TK(act, q, dot, tile) {act, q, dot, tile, 4, 4, NULL}
 static const gk_ukernels scalar = {
     .isa = "scalar",
@@ -267,6 +282,9 @@ static const gk_ukernels scalar = {
     .axpy_rows_f16 = vaxpy_rows_f16,
     .dot_f32_q8_0 = vdot_f32_q8_0,
     .axpy_q8_0 = vaxpy_q8_0,
+    .scale_max = vscale_max,
+    .exp_sum = vexp_sum,
+    .silu_mul = vsilu_mul,
 };
 
 const gk_ukernels *gk_ukernels_scalar(void) { return &scalar; }

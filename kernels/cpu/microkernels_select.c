@@ -122,6 +122,9 @@ static void fill_table(gk_ukernels *dst, const gk_ukernels *src) {
     FILL(axpy_rows_f16);
     FILL(dot_f32_q8_0);
     FILL(axpy_q8_0);
+    FILL(scale_max);
+    FILL(exp_sum);
+    FILL(silu_mul);
 }
 
 static void build(void) {

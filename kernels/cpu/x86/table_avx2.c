@@ -43,6 +43,9 @@ static const gk_ukernels table = {
     .dot_f32_f16 = gk_avx2_dot_f32_f16,
     .axpy_f16 = gk_avx2_axpy_f16,
     .axpy_rows_f16 = gk_avx2_axpy_rows_f16,
+    .scale_max = gk_avx2_scale_max,
+    .exp_sum = gk_avx2_exp_sum,
+    .silu_mul = gk_avx2_silu_mul,
     .dot_f32_q8_0 = gk_avx2_dot_f32_q8_0,
     .axpy_q8_0 = gk_avx2_axpy_q8_0,
 };
