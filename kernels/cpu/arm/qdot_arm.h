@@ -174,6 +174,7 @@ static void vec_dot_q4_K(int64_t k, const void *w, const void *xq, float *out) {
         const uint8_t *q = blk + ARM_Q4_K_QS;
         const int8_t *x = (const int8_t *)xk + ARM_Q8_K_QS;
         int32x4_t acc = vdupq_n_s32(0);
+#pragma GCC unroll 4
         for (int j = 0; j < 4; j++) {   /* 64 elements: low nibbles of 32 bytes, then high */
             int8x16_t l0, h0, l1, h1;
             arm_unpack_nibbles(q + 32 * j, &l0, &h0);
@@ -202,6 +203,7 @@ static void vec_dot_q6_K(int64_t k, const void *w, const void *xq, float *out) {
         const uint8_t *blk = wb + b * ARM_Q6_K_BYTES, *xk = xb + b * ARM_Q8_K_BYTES;
         const int8_t *sc = (const int8_t *)blk + ARM_Q6_K_SC;
         int32x4_t acc = vdupq_n_s32(0);
+#pragma GCC unroll 2
         for (int h = 0; h < 2; h++) {          /* 128 elements: ql[64], qh[32], scales[8] */
             const uint8_t *ql = blk + 64 * h, *qh = blk + ARM_Q6_K_QH + 32 * h;
             const int8_t *x = (const int8_t *)xk + ARM_Q8_K_QS + 128 * h, *s = sc + 8 * h;
@@ -300,6 +302,7 @@ static void dot_tile_q6_K(int64_t k, const void *w, size_t w_stride, int nr, con
             const int8_t *sc = (const int8_t *)blk + ARM_Q6_K_SC;
             const int64_t xoff = b * ARM_Q8_K_BYTES + ARM_Q8_K_QS;
             int32x4_t acc[4] = {vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0)};
+#pragma GCC unroll 2
             for (int h = 0; h < 2; h++) {
                 const uint8_t *ql = blk + 64 * h, *qh = blk + ARM_Q6_K_QH + 32 * h;
                 const int8_t *s = sc + 8 * h;

@@ -13,6 +13,9 @@
  *   Q8_K (292 B): f32 d, int8 qs[256], int16 bsums[16].
  * A row is processed against up to four activation columns at once so that the weight unpacking
  * and scale decoding are shared (dot_tile); vec_dot is the one-column case.
+ * The loops over a super-block's parts (j, h, g) are unrolled by pragma: left as loops, GCC
+ * built each part's scale-shuffle mask at run time (one-thread matvec from cache, Zen 3, before
+ * -> after: Q4_K 14.2 -> 18.3 GB/s, Q6_K 14.2 -> 23.1).
  */
 #include "kernels/cpu/x86/kquant_scales.h"
 #include "kernels/cpu/x86/simd_avx2.h"
@@ -41,6 +44,7 @@ KQ_INLINE void q4k_row(int n, int64_t k, const uint8_t *w, const uint8_t *const 
         const float d = gk_ld_f16(w), dmin = gk_ld_f16(w + 2);
         __m256i sumi[4];
         for (int c = 0; c < n; c++) sumi[c] = _mm256_setzero_si256();
+#pragma GCC unroll 4
         for (int j = 0; j < 4; j++) {
             __m256i q = _mm256_loadu_si256((const __m256i *)(w + 16 + 32 * j));
             __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
@@ -97,6 +101,7 @@ KQ_INLINE void q6k_row(int n, int64_t k, const uint8_t *w, const uint8_t *const 
             __m256i corr = _mm256_madd_epi16(sc16, load_bsums(xc[c] + (size_t)i * Q8K_BYTES));
             sumi[c] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(corr, 5));
         }
+#pragma GCC unroll 2
         for (int h = 0; h < 2; h++) {
             const uint8_t *ql = w + 64 * h, *qh = w + 128 + 32 * h;
             __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
@@ -109,6 +114,7 @@ KQ_INLINE void q6k_row(int n, int64_t k, const uint8_t *w, const uint8_t *const 
             q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
                                    _mm256_and_si256(_mm256_srli_epi16(hb, 2), m2));
             const __m256i sc8 = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)(sc + 8 * h))));
+#pragma GCC unroll 4
             for (int g = 0; g < 4; g++) {
                 __m256i s = q6k_scale_pair(sc8, g);
                 for (int c = 0; c < n; c++) {
@@ -200,6 +206,7 @@ KQ_INLINE void q4k_rows4(int64_t k, const uint8_t *const w[4], const uint8_t *x,
             const __m128i mins16 = _mm_cvtepu8_epi16(_mm_unpackhi_epi64(sm, sm));
             const __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));
             __m256i sumi = _mm256_setzero_si256();
+#pragma GCC unroll 4
             for (int j = 0; j < 4; j++) {
                 __m256i q = _mm256_loadu_si256((const __m256i *)(wb + 16 + 32 * j));
                 __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
@@ -235,6 +242,7 @@ KQ_INLINE void q6k_rows4(int64_t k, const uint8_t *const w[4], const uint8_t *x,
             const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc));
             /* Σ sc·(q-32)·y = Σ sc·q·y - 32·Σ sc·bsum */
             __m256i sumi = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(_mm256_madd_epi16(sc16, bsums), 5));
+#pragma GCC unroll 2
             for (int h = 0; h < 2; h++) {
                 const uint8_t *ql = wb + 64 * h, *qh = wb + 128 + 32 * h;
                 __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
@@ -248,6 +256,7 @@ KQ_INLINE void q6k_rows4(int64_t k, const uint8_t *const w[4], const uint8_t *x,
                                        _mm256_and_si256(_mm256_srli_epi16(hb, 2), m2));
                 const __m256i sc8 =
                     _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)(sc + 8 * h))));
+#pragma GCC unroll 4
                 for (int g = 0; g < 4; g++) {
                     const __m256i yv = _mm256_loadu_si256((const __m256i *)(x + 4 + 128 * h + 32 * g));
                     __m256i p = _mm256_maddubs_epi16(q[g], yv);
