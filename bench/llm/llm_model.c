@@ -89,8 +89,8 @@ static acts last_row(const acts *a) {
 
 /* x: (dim, T) in (before the previous block's output xb is added), xb out: Wo · attention(rope(Wq·n),
  * rope(Wk·n), Wv·n), n = rmsnorm(x + xb) — the residual add of x += xb is the next norm's;
- * appends this layer's K and V of positions pos0..pos0+T-1 to the cache. last_only: only the
- * last row's attention and output projection (xb's last row out; the others are not needed). */
+ * appends this layer's K and V of positions pos0..pos0+T-1 to the cache. last_only: then only
+ * the last row's attention and output projection, and *a left as that row (last_row). */
 static int attention_forward(llm_model *m, int l, acts *a, int pos0, bool last_only, gc_err *err) {
     gk_backend *b = m->be;
     const llm_layer *L = &m->w.layers[l];
@@ -101,11 +101,13 @@ static int attention_forward(llm_model *m, int l, acts *a, int pos0, bool last_o
     OP(gk_matmul(b, &a->k, &L->wk, &a->xb, NULL), l, "K projection");      /* k: (kv_dim, T) */
     OP(gk_matmul(b, &a->v, &L->wv, &a->xb, NULL), l, "V projection");      /* v: (kv_dim, T) */
     if (rope_and_cache(m, l, a, pos0, err)) return -1;
-    acts r = last_only ? last_row(a) : *a;
-    const int qpos = last_only ? pos0 + a->T - 1 : pos0;   /* the position of r's first query row */
-    gk_attn_params p = {c->n_heads, c->n_kv_heads, hd, qpos, 1.0f / sqrtf((float)hd)};
-    OP(gk_attention(b, &r.att, &r.q, &m->s.kcache[l], &m->s.vcache[l], &p), l, "attention");
-    OP(gk_matmul(b, &r.xb, &L->wo, &r.att, NULL), l, "output projection");
+    if (last_only) {
+        pos0 += a->T - 1;   /* the position of the one query row left */
+        *a = last_row(a);
+    }
+    gk_attn_params p = {c->n_heads, c->n_kv_heads, hd, pos0, 1.0f / sqrtf((float)hd)};
+    OP(gk_attention(b, &a->att, &a->q, &m->s.kcache[l], &m->s.vcache[l], &p), l, "attention");
+    OP(gk_matmul(b, &a->xb, &L->wo, &a->att, NULL), l, "output projection");
     return 0;
 }
 
@@ -160,7 +162,6 @@ int llm_forward(llm_model *m, const int32_t *tokens, int T, int pos0, int mode, 
          * tinyllama prefill's matmul work not done, the logits the same. */
         const bool last_only = mode == LLM_LOGITS_LAST && T > 1 && l == m->c.n_layers - 1;
         if (attention_forward(m, l, &a, pos0, last_only, err)) return -1;
-        if (last_only) a = last_row(&a);
         if (ffn_forward(m, l, &a, err)) return -1;
     }
     /* The last residual add and the final norm, on every row left (x complete whatever the head

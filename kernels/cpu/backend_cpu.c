@@ -118,8 +118,7 @@ static void softmax_rows(void *ctx, int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; r++) {
         const float *x = rowp(o->a, r);
         float *y = roww(o->y, r);
-        if (y != x) memcpy(y, x, (size_t)n * sizeof *y);
-        const float mx = o->c->uk->scale_max(y, n, 1.0f), sum = o->c->uk->exp_sum(y, n, mx);
+        const float mx = o->c->uk->scale_max(x, y, n, 1.0f), sum = o->c->uk->exp_sum(y, n, mx);
         for (int64_t i = 0; i < n; i++) y[i] /= sum;
     }
 }

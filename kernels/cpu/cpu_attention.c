@@ -66,7 +66,7 @@ static void attend_one(const attn_job *j, int64_t t, int h, float *sc, float *ac
     if (mv) mv(hd, slice(j->k, j->k_row, j->k_head, 0, kvh), j->k_row, last + 1, q, sc);
     else
         for (int64_t pos = 0; pos <= last; pos++) sc[pos] = key_dot(j, q, slice(j->k, j->k_row, j->k_head, pos, kvh), tmp);
-    const float mx = j->uk->scale_max(sc, last + 1, p->scale), sum = j->uk->exp_sum(sc, last + 1, mx);
+    const float mx = j->uk->scale_max(sc, sc, last + 1, p->scale), sum = j->uk->exp_sum(sc, last + 1, mx);
     memset(acc, 0, (size_t)hd * sizeof *acc);
     if (j->v->type == GK_F16)
         j->uk->axpy_rows_f16(sc, (const uint16_t *)slice(j->v, j->v_row, j->v_head, 0, kvh), j->v_row / 2, last + 1,

@@ -136,10 +136,11 @@ typedef struct gk_ukernels {
      * dequantising in registers. */
     float (*dot_f32_q8_0)(const float *a, const void *b, int64_t n);
     void (*axpy_q8_0)(float a, const void *x, float *y, int64_t n);
-    /* Softmax and SiLU (n arbitrary): x[i] *= s, returning the largest; x[i] = exp(x[i] - m),
-     * returning their sum; y[i] = silu(g[i])·u[i]. Vector tables may evaluate exp by a
-     * polynomial (within 2 ulp of expf; 0 below -87), the scalar table calls expf. */
-    float (*scale_max)(float *x, int64_t n, float s);
+    /* Softmax and SiLU (n arbitrary): y[i] = s·x[i] (y may be x), returning the largest;
+     * x[i] = exp(x[i] - m), returning their sum; y[i] = silu(g[i])·u[i]. Vector tables may
+     * evaluate exp by a polynomial (within 2 ulp of expf; 0 below -87), the scalar table calls
+     * expf. */
+    float (*scale_max)(const float *x, float *y, int64_t n, float s);
     float (*exp_sum)(float *x, int64_t n, float m);
     void (*silu_mul)(const float *g, const float *u, float *y, int64_t n);
 } gk_ukernels;

@@ -242,9 +242,9 @@ static void vaxpy_q8_0(float a, const void *x, float *y, int64_t n) {
     }
 }
 
-static float vscale_max(float *x, int64_t n, float s) {
+static float vscale_max(const float *x, float *y, int64_t n, float s) {
     float m = -INFINITY;
-    for (int64_t i = 0; i < n; i++) m = fmaxf(m, x[i] *= s);
+    for (int64_t i = 0; i < n; i++) m = fmaxf(m, y[i] = x[i] * s);
     return m;
 }
 static float vexp_sum(float *x, int64_t n, float m) {

@@ -40,19 +40,19 @@ static inline __m256i tail_mask(int64_t n) {
 
 void gk_avx2_exp8(const float *x, float *y) { _mm256_storeu_ps(y, exp8(_mm256_loadu_ps(x))); }
 
-float gk_avx2_scale_max(float *x, int64_t n, float s) {
+float gk_avx2_scale_max(const float *x, float *y, int64_t n, float s) {
     const __m256 vs = _mm256_set1_ps(s);
     __m256 m = _mm256_set1_ps(-INFINITY);
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
         __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + i), vs);
-        _mm256_storeu_ps(x + i, v);
+        _mm256_storeu_ps(y + i, v);
         m = _mm256_max_ps(m, v);
     }
     if (i < n) {
         const __m256i k = tail_mask(n - i);
         __m256 v = _mm256_mul_ps(_mm256_maskload_ps(x + i, k), vs);
-        _mm256_maskstore_ps(x + i, k, v);
+        _mm256_maskstore_ps(y + i, k, v);
         m = _mm256_max_ps(m, _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), v, _mm256_castsi256_ps(k)));
     }
     __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));

@@ -58,23 +58,8 @@ void gk_avx2_sgemm_pack_b(int type, const char *w, size_t wrow, int rows, int64_
     for (; r0 < nr; r0++) pack_col(type, r0 < rows ? w + (size_t)r0 * wrow : NULL, k0, 0, kc, nr, panel + r0);
 }
 
-/* r[i] (row i, 8 halves) → r[p] (input p, 8 rows): 16-, 32-, then 64-bit interleaves. */
-static inline void transpose8_epi16(__m128i r[8]) {
-    __m128i a0 = _mm_unpacklo_epi16(r[0], r[1]), a1 = _mm_unpackhi_epi16(r[0], r[1]);
-    __m128i a2 = _mm_unpacklo_epi16(r[2], r[3]), a3 = _mm_unpackhi_epi16(r[2], r[3]);
-    __m128i a4 = _mm_unpacklo_epi16(r[4], r[5]), a5 = _mm_unpackhi_epi16(r[4], r[5]);
-    __m128i a6 = _mm_unpacklo_epi16(r[6], r[7]), a7 = _mm_unpackhi_epi16(r[6], r[7]);
-    __m128i b0 = _mm_unpacklo_epi32(a0, a2), b1 = _mm_unpackhi_epi32(a0, a2);   /* inputs 0,1 | 2,3 of rows 0-3 */
-    __m128i b2 = _mm_unpacklo_epi32(a1, a3), b3 = _mm_unpackhi_epi32(a1, a3);   /* 4,5 | 6,7 */
-    __m128i b4 = _mm_unpacklo_epi32(a4, a6), b5 = _mm_unpackhi_epi32(a4, a6);   /* rows 4-7 */
-    __m128i b6 = _mm_unpacklo_epi32(a5, a7), b7 = _mm_unpackhi_epi32(a5, a7);
-    r[0] = _mm_unpacklo_epi64(b0, b4), r[1] = _mm_unpackhi_epi64(b0, b4);
-    r[2] = _mm_unpacklo_epi64(b1, b5), r[3] = _mm_unpackhi_epi64(b1, b5);
-    r[4] = _mm_unpacklo_epi64(b2, b6), r[5] = _mm_unpackhi_epi64(b2, b6);
-    r[6] = _mm_unpacklo_epi64(b3, b7), r[7] = _mm_unpackhi_epi64(b3, b7);
-}
-
-/* One panel column of halves element by element (as pack_col). Rows are 2-byte aligned. */
+/* One panel column of halves element by element (as pack_col): the rows after the groups of
+ * eight, the inputs after the last whole sixteen, the zero padding. Rows are 2-byte aligned. */
 static void pack_col_h(const char *row, int64_t k0, int64_t p0, int64_t kc, int nr, uint16_t *col) {
     const uint16_t *h = row ? (const uint16_t *)row + k0 : NULL;
     for (int64_t p = p0; p < kc; p++) col[p * nr] = h ? h[p] : 0;
@@ -101,12 +86,11 @@ static inline void transpose8x2_epi16(__m256i r[8]) {
  * on the stack, each element stored and reloaded: 7.3 GB/s of packing on a Zen 3 core, however
  * near the weights were); sixteen inputs a step, two transposes in the two lanes. */
 void gk_avx2_sgemm_pack_h(const char *w, size_t wrow, int rows, int64_t k0, int64_t kc, int nr, uint16_t *panel) {
-    const int64_t kv = kc & ~(int64_t)7, kv16 = kc & ~(int64_t)15;
+    const int64_t kv = kc & ~(int64_t)15;   /* the inputs after the last whole sixteen: pack_col_h */
     int r0 = 0;
     for (; r0 + 8 <= rows; r0 += 8) {
         const char *w0 = w + (size_t)r0 * wrow;
-        int64_t p = 0;
-        for (; p < kv16; p += 16) {
+        for (int64_t p = 0; p < kv; p += 16) {
             __m256i v[8];
 #pragma GCC unroll 8
             for (int i = 0; i < 8; i++)
@@ -117,15 +101,6 @@ void gk_avx2_sgemm_pack_h(const char *w, size_t wrow, int rows, int64_t k0, int6
                 _mm_storeu_si128((__m128i *)(panel + (p + i) * nr + r0), _mm256_castsi256_si128(v[i]));
                 _mm_storeu_si128((__m128i *)(panel + (p + 8 + i) * nr + r0), _mm256_extracti128_si256(v[i], 1));
             }
-        }
-        for (; p < kv; p += 8) {
-            __m128i v[8];
-#pragma GCC unroll 8
-            for (int i = 0; i < 8; i++)
-                v[i] = _mm_loadu_si128((const __m128i *)((const uint16_t *)(w0 + (size_t)i * wrow) + k0 + p));
-            transpose8_epi16(v);
-#pragma GCC unroll 8
-            for (int i = 0; i < 8; i++) _mm_storeu_si128((__m128i *)(panel + (p + i) * nr + r0), v[i]);
         }
         for (int i = 0; i < 8; i++) pack_col_h(w0 + (size_t)i * wrow, k0, kv, kc, nr, panel + r0 + i);
     }
