@@ -165,7 +165,7 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/libgencost-test.a $(wildcard tests/*.h)
 	$(CC) $(BASEFLAGS) $(TEST_WARN) $(SANITIZE) -o $@ $< $(BUILD)/libgencost-test.a $(CUDA_LIBS) $(LDLIBS) -lcmocka
 
 # The CUDA tests run the kernel bodies in host emulation: they include kernels/cuda/*.cuh.
-$(BUILD)/tests/test_cuda $(BUILD)/tests/test_cuda_emul $(BUILD)/tests/test_cuda_train_emul \
+$(BUILD)/tests/test_cuda $(BUILD)/tests/test_cuda_emul $(BUILD)/tests/test_cuda_mma_emul $(BUILD)/tests/test_cuda_train_emul \
   $(BUILD)/tests/test_cuda_image_emul: $(call find_src,kernels,cuh)
 
 TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))

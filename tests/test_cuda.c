@@ -30,6 +30,7 @@
 #include "kernels/backend.h"
 #include "kernels/cuda/attention.cuh"
 #include "kernels/cuda/matvec.cuh"
+#include "kernels/cuda/mma.cuh"
 #include "kernels/cuda/rowops.cuh"
 #ifdef GC_HAVE_CUDA
 #include "kernels/cuda/cuda_backend.h"
@@ -169,16 +170,24 @@ static void emul_matvec(int type, const uint8_t *w, const float *x, int64_t K, i
 
 /* The integer path of quantized weights, as the backend runs it: x quantised to 8-bit blocks,
  * then the dp4a matvec. */
-static void emul_matvec_x8(int type, const uint8_t *w, const float *x, int64_t K, int64_t N, int64_t M,
-                           float *y, int rev)
+/* The integer path: quantize_x8, then the dp4a matvec or (mma) the 8-bit tensor-core kernel. */
+static void emul_x8(int type, const uint8_t *w, const float *x, int64_t K, int64_t N, int64_t M, float *y,
+                    int rev, bool mma)
 {
     uint8_t *xq = dalloc(gk_mv_xq_bytes(K, M));
     gk_xq_args q = {x, xq, K, M};
     gk_grid g = gk_plan_quantize_x8(K, M);
     GK_EMUL_LAUNCH(gk_body_quantize_x8, g.gx, g.gy, g.gz, g.nt, rev, q);
     gk_mvx_args a = {{w, gk_type_bytes(type, K), x, y, K, N, M, type}, xq};
-    g = gk_plan_matvec(N, M);
-    switch (type) {
+    g = mma ? gk_plan_mma_x8(N, M) : gk_plan_matvec(N, M);
+    if (mma) switch (type) {
+    case GK_Q8_0: GK_EMUL_LAUNCH(gk_body_mma_x8_q8_0, g.gx, g.gy, g.gz, g.nt, rev, a); break;
+    case GK_Q4_0: GK_EMUL_LAUNCH(gk_body_mma_x8_q4_0, g.gx, g.gy, g.gz, g.nt, rev, a); break;
+    case GK_Q4_1: GK_EMUL_LAUNCH(gk_body_mma_x8_q4_1, g.gx, g.gy, g.gz, g.nt, rev, a); break;
+    case GK_Q4_K: GK_EMUL_LAUNCH(gk_body_mma_x8_q4_k, g.gx, g.gy, g.gz, g.nt, rev, a); break;
+    default: GK_EMUL_LAUNCH(gk_body_mma_x8_q6_k, g.gx, g.gy, g.gz, g.nt, rev, a); break;
+    }
+    else switch (type) {
     case GK_Q8_0: GK_EMUL_LAUNCH(gk_body_matvec_x8_q8_0, g.gx, g.gy, g.gz, g.nt, rev, a); break;
     case GK_Q4_0: GK_EMUL_LAUNCH(gk_body_matvec_x8_q4_0, g.gx, g.gy, g.gz, g.nt, rev, a); break;
     case GK_Q4_1: GK_EMUL_LAUNCH(gk_body_matvec_x8_q4_1, g.gx, g.gy, g.gz, g.nt, rev, a); break;
@@ -207,6 +216,21 @@ static void expect_within_x8_bound(const char *what, int type, const float *got,
     free(row);
 }
 
+/* The path a matmul of M columns takes on the device dev_be opened (gk_plan_matmul_path). */
+static int dev_path(int type, int64_t M)
+{
+#ifdef GC_HAVE_CUDA
+    gk_device_info info;
+    char which[512];
+    assert_int_equal(gk_backend_devices("cuda", &info, 1), 1);
+    return gk_plan_matmul_path(type, M, gk_cuda_cublas_probe(which, sizeof which), info.cc_major * 10 + info.cc_minor);
+#else
+    (void)type, (void)M;
+    fail_msg("no device without CUDA");
+    return -1;
+#endif
+}
+
 static void check_matmul(int type, int64_t K, int64_t N, int64_t M)
 {
     float *wf = rand_f32(K * N, 1.0f), *xh = rand_f32(K * M, 1.0f);
@@ -224,21 +248,22 @@ static void check_matmul(int type, int64_t K, int64_t N, int64_t M)
         snprintf(what, sizeof what, "matvec %s K=%lld N=%lld M=%lld rev=%d", gk_type_name(type), (long long)K,
                  (long long)N, (long long)M, rev);
         expect_close(what, got, want, N * M, atol, rtol);
-        if (quant) {
+        for (int mma = 0; quant && mma < 2; mma++) {
             memset(got, 0xff, (size_t)(N * M) * sizeof(float));
-            emul_matvec_x8(type, w, x, K, N, M, got, rev);
-            snprintf(what, sizeof what, "matvec x8 %s K=%lld N=%lld M=%lld rev=%d", gk_type_name(type),
-                     (long long)K, (long long)N, (long long)M, rev);
+            emul_x8(type, w, x, K, N, M, got, rev, mma);
+            snprintf(what, sizeof what, "%s %s K=%lld N=%lld M=%lld rev=%d", mma ? "mma x8" : "matvec x8",
+                     gk_type_name(type), (long long)K, (long long)N, (long long)M, rev);
             expect_within_x8_bound(what, type, got, want, w, x, K, N, M);
         }
     }
     if (dev_be) {
-        /* The device takes the cuBLAS path for M > GK_MV_MAX_M: F16 inputs, so a looser bound;
-         * below it quantized weights take the integer path (8-bit activations). */
+        /* The path the device takes (gk_plan_matmul_path): the integer ones (dp4a matvec, 8-bit
+         * tensor cores) within the 8-bit bound, cuBLAS (F16 inputs) within a looser one. */
         be_matmul(dev_be, type, w, x, K, N, M, got);
-        snprintf(what, sizeof what, "device matmul %s K=%lld N=%lld M=%lld", gk_type_name(type), (long long)K,
-                 (long long)N, (long long)M);
-        if (M > GK_MV_MAX_M) expect_close(what, got, want, N * M, 2e-3f * (float)K, 1e-2f);
+        const int path = dev_path(type, M);
+        snprintf(what, sizeof what, "device matmul %s K=%lld N=%lld M=%lld (path %d)", gk_type_name(type),
+                 (long long)K, (long long)N, (long long)M, path);
+        if (path == GK_PATH_GEMM) expect_close(what, got, want, N * M, 2e-3f * (float)K, 1e-2f);
         else if (quant) expect_within_x8_bound(what, type, got, want, w, x, K, N, M);
         else expect_close(what, got, want, N * M, atol, rtol);
     }
@@ -1032,7 +1057,10 @@ static void matmul_activation_precision(void **s)
     assert_int_equal(gk_cuda_matmul_act_type(GK_BF16, 16, true, 75), GK_F32);    /* no BF16 GEMM before sm_80 */
     assert_int_equal(gk_cuda_matmul_act_type(GK_BF16, GK_MV_MAX_M, true, 90), GK_F32);   /* matvec kernels */
     assert_int_equal(gk_cuda_matmul_act_type(GK_F16, 512, true, 80), GK_F16);
-    assert_int_equal(gk_cuda_matmul_act_type(GK_Q4_K, 9, true, 86), GK_F16);
+    assert_int_equal(gk_cuda_matmul_act_type(GK_Q4_K, 9, true, 75), GK_F16);
+    /* sm_80+: quantized prefill on the 8-bit tensor cores, whose rounding the quantized bound holds */
+    assert_int_equal(gk_cuda_matmul_act_type(GK_Q4_K, 9, true, 86), GK_F32);
+    assert_int_equal(gk_cuda_matmul_act_type(GK_Q4_K, GK_MMA_MAX_M + 1, true, 86), GK_F16);
     assert_int_equal(gk_cuda_matmul_act_type(GK_F32, 512, true, 90), GK_F32);
     assert_int_equal(gk_cuda_matmul_act_type(GK_Q4_0, 512, false, 90), GK_F32);  /* no cuBLAS: matvec for all M */
     assert_int_equal(gk_matmul_act_type(ref_be, GK_BF16, 512), GK_F32);          /* no entry: F32 */
@@ -1626,7 +1654,11 @@ static void device_image_ops(void **s)
                 for (int64_t i = 0; i < nx; i++) x[i] = fabsf(x[i]);
                 io.type[0] = GK_F32, io.out[3] = mag;
                 im_run(ref_be, &io, im_conv_nobias, &p, "conv2d of magnitudes");
+#ifdef GC_HAVE_CUDA
                 const double u = gk_cuda_conv2d_act_type(types[ti]) == GK_F16 ? 0x1p-11 : 0.0;
+#else
+                const double u = 0.0; /* not reached: no device without CUDA */
+#endif
                 const int64_t kk = K * K * ci_;
                 for (int64_t i = 0; i < ny; i++) {
                     const double d = fabs((double)yg[i] - yw[i]), bound = u * mag[i] + 1e-6 * (double)kk * 0.2 + 1e-5;

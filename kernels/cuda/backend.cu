@@ -3,8 +3,10 @@
  *
  * matmul: M <= GK_MV_MAX_M columns (decode) run the custom kernels that read ggml blocks
  * directly (quantized weights on the integer path: the activations quantised to 8-bit blocks,
- * once for consecutive matmuls of one x, and dp4a); more columns (prefill) run cuBLAS GemmEx
- * on tensor cores, F16/BF16 inputs with F32 accumulation. There quantized weights are
+ * once for consecutive matmuls of one x, and dp4a). Prefill of quantized weights up to
+ * GK_MMA_MAX_M columns on sm_80+ stays on that integer path, on the 8-bit tensor cores
+ * (mma.cuh: the weights read as stored, no dequantised copy); the rest of prefill runs cuBLAS
+ * GemmEx on tensor cores, F16/BF16 inputs with F32 accumulation. There quantized weights are
  * dequantised to F16 into a scratch buffer on every such call: it costs one read of the weight
  * plus one F16 write (for a 4096² Q4_0 weight and 512 tokens about 40% of the GEMM's own time
  * on an H100), but needs no second copy of the model in F16, which would not fit beside a 7B
@@ -156,13 +158,14 @@ extern "C" void gk_cuda_blas_fact(char *out, size_t n)
 }
 
 /* Said once per process: without cuBLAS every matmul of more than GK_MV_MAX_M columns (prefill)
- * re-reads the weights on the matvec kernels, 50-100x slower than the GEMM. */
-static void warn_no_blas_once(const char *why)
+ * re-reads the weights on the matvec kernels, 50-100x slower than the GEMM, except quantized
+ * weights on sm_80+ (the 8-bit tensor-core path serves every M there). */
+static void warn_no_blas_once(const char *why, int cc)
 {
     static std::atomic<bool> warned{false};
     if (!warned.exchange(true))
-        fprintf(stderr, "gencost: warning: cuda: %s: matmuls of more than %d columns (prefill) run on the "
-                        "matvec kernels, 50-100x slower\n", why, GK_MV_MAX_M);
+        fprintf(stderr, "gencost: warning: cuda: %s: %smatmuls of more than %d columns (prefill) run on the "
+                        "matvec kernels, 50-100x slower\n", why, cc >= 80 ? "float-weight " : "", GK_MV_MAX_M);
 }
 
 /* cuBLAS statuses after which the device may hold half-done work (a kernel that failed, an
@@ -185,6 +188,7 @@ struct cu_impl {
     const cublas_fns *blas;      /* NULL without cuBLAS */
     cublasHandle_t handle;
     bool have_blas;
+    bool force_cublas;           /* GENCOST_CUDA_FORCE_CUBLAS=1: no tensor-core integer path */
     bool faulted;                /* a sticky device error happened: reset the device at close */
     cudaEvent_t t0, t1;          /* device_timer marks, created on first use */
     /* The integer matvec's activations: xq_of's K x M floats quantised (gk_mv_xq_bytes), written
@@ -513,24 +517,31 @@ static int gemm_path(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_t
                 c->blas->status_string(s), e != cudaSuccess ? ": " : "", e != cudaSuccess ? cudaGetErrorString(e) : "");
 }
 
-/* The GEMM path takes more than GK_MV_MAX_M columns when cuBLAS is there (BF16 from sm_80). */
-static bool uses_gemm(int wtype, int64_t m, bool have_blas, int cc)
+/* What the kernels of a path round the activations to: gemm_path() the weight's half type
+ * (quantised weights are dequantised to F16), none for F32; the matvec kernels read them as
+ * F32, the integer paths in 8-bit blocks (inside the quantized weights' own bound). */
+static int path_act_type(int wtype, int path)
 {
-    return have_blas && m > GK_MV_MAX_M && !(wtype == GK_BF16 && cc < 80);
+    if (path != GK_PATH_GEMM || wtype == GK_F32) return GK_F32;
+    return wtype == GK_BF16 ? GK_BF16 : GK_F16;
 }
 
-/* What gemm_path() rounds the activations to: the weight's half type (quantised weights are
- * dequantised to F16), none for F32. The matvec kernels read them as F32. */
 extern "C" int gk_cuda_matmul_act_type(int wtype, int64_t m, bool have_blas, int cc)
 {
-    if (!uses_gemm(wtype, m, have_blas, cc) || wtype == GK_F32) return GK_F32;
-    return wtype == GK_BF16 ? GK_BF16 : GK_F16;
+    return path_act_type(wtype, gk_plan_matmul_path(wtype, m, have_blas, cc));
+}
+
+/* The backend's path for a matmul: the plan's, but GENCOST_CUDA_FORCE_CUBLAS=1 (read at open,
+ * for measuring the two side by side) sends the tensor-core integer path's M to cuBLAS. */
+static int matmul_path(const cu_impl *c, int wtype, int64_t m)
+{
+    const int p = gk_plan_matmul_path(wtype, m, c->have_blas, c->cc);
+    return p == GK_PATH_MMA_X8 && c->force_cublas && c->have_blas ? GK_PATH_GEMM : p;
 }
 
 static int cu_matmul_act_type(gk_backend *b, int wtype, int64_t m)
 {
-    const cu_impl *c = impl_of(b);
-    return gk_cuda_matmul_act_type(wtype, m, c->have_blas, c->cc);
+    return path_act_type(wtype, matmul_path(impl_of(b), wtype, m));
 }
 
 /* The status of a cuBLAS call of op, as the op's error (what it left on the device marks a fault). */
@@ -593,9 +604,10 @@ static int matmul_form(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk
     return 0;
 }
 
-/* Quantized weights on the matvec kernels: x in 8-bit blocks times the weights with dp4a,
- * quantised only when the previous matmul did not leave this x quantised already. */
-static int matvec_x8(gk_backend *b, const gk_mv_args *a)
+/* Quantized weights on the integer path: x in 8-bit blocks, quantised only when the previous
+ * matmul did not leave this x quantised already, times the weights with dp4a (decode) or on
+ * the 8-bit tensor cores (mma: prefill). */
+static int matvec_x8(gk_backend *b, const gk_mv_args *a, bool mma)
 {
     cu_impl *c = impl_of(b);
     if (c->xq_of != a->x || c->xq_k != a->K || c->xq_m != a->M) {
@@ -604,6 +616,7 @@ static int matvec_x8(gk_backend *b, const gk_mv_args *a)
         if (cu_check(b, "matmul: quantising the activations", gk_cu_quantize_x8(&q, c->stream))) return -1;
         c->xq_of = a->x, c->xq_k = a->K, c->xq_m = a->M;
     }
+    if (mma) return cu_check(b, "matmul (8-bit tensor cores)", gk_cu_mma_x8(a, c->xq, c->stream));
     return cu_check(b, "matmul", gk_cu_matvec_x8(a, c->xq, c->stream));
 }
 
@@ -627,11 +640,12 @@ static int cu_matmul(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_t
     const int qb = gk_cu_qblock(w->type);
     if (qb && K % qb) return fail(b, "matmul: K=%lld is not a multiple of the %s block (%d)", (long long)K, gk_type_name(w->type), qb);
     if (N >= INT32_MAX || M >= INT32_MAX || K >= INT32_MAX) return fail(b, "matmul: dimension too large");
-    if (uses_gemm(w->type, M, c->have_blas, c->cc)) return gemm_path(b, y, w, x, K, N, M);
+    const int path = matmul_path(c, w->type, M);
+    if (path == GK_PATH_GEMM) return gemm_path(b, y, w, x, K, N, M);
     gk_mv_args a = {(const uint8_t *)w->data, gk_row_bytes(w), (const float *)x->data, (float *)y->data, K, N, M, w->type};
     if (!qb) return cu_check(b, "matmul", gk_cu_matvec(&a, c->stream));
     c->xq_of = kept;
-    return matvec_x8(b, &a);
+    return matvec_x8(b, &a, path == GK_PATH_MMA_X8);
 }
 
 /* ---- the other ops ----------------------------------------------------------------------- */
@@ -1183,6 +1197,8 @@ static gk_backend *cu_open(const gk_backend_opts *o, char *err, size_t errlen)
     }
     *c->err_host = 0;
     c->cc = p.major * 10 + p.minor;
+    const char *fc = getenv("GENCOST_CUDA_FORCE_CUBLAS");
+    c->force_cublas = fc && !strcmp(fc, "1");
     char why[320] = "";
     c->blas = cublas_get(why, sizeof why);
     if (c->blas) {
@@ -1191,7 +1207,7 @@ static gk_backend *cu_open(const gk_backend_opts *o, char *err, size_t errlen)
         if (s == CUBLAS_STATUS_SUCCESS) c->have_blas = true;
         else snprintf(why, sizeof why, "cuBLAS: %s", c->blas->status_string(s));
     }
-    if (!c->have_blas) warn_no_blas_once(why);
+    if (!c->have_blas) warn_no_blas_once(why, c->cc);
     cudaGetLastError();   /* nothing that set-up left behind is the first op's error */
     snprintf(b->device_name, sizeof b->device_name, "%.60s (sm_%d, %d SMs%s)", p.name, c->cc,
              p.multiProcessorCount, c->have_blas ? "" : "; cublas: missing");

@@ -34,8 +34,9 @@ bool gk_cuda_blas_status_faults(int status);
 bool gk_cuda_driver_floor(int driver, int runtime, bool insufficient, char *msg, size_t n);
 
 /* The type matmul rounds activations to on a device with compute capability cc (·10), for
- * weights of wtype and m columns, with or without cuBLAS: GK_F32 (none: the matvec kernels),
- * GK_F16 (the GEMM path for F16 and quantised weights) or GK_BF16 (BF16 weights). The op
+ * weights of wtype and m columns, with or without cuBLAS: GK_F32 (none beyond the 8-bit
+ * blocks of quantized weights' integer path: the matvec and tensor-core kernels), GK_F16 (the
+ * GEMM path for F16 and quantised weights) or GK_BF16 (BF16 weights). The op
  * table's matmul_act_type() answers with it. */
 int gk_cuda_matmul_act_type(int wtype, int64_t m, bool have_blas, int cc);
 /* The type conv2d's GEMM rounds activations to for a kernel of wtype: GK_F16 for F16 kernels

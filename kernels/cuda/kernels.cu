@@ -3,6 +3,7 @@
  * so the fat binary compiles every kernel once per architecture. */
 #include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/matvec.cuh"
+#include "kernels/cuda/mma.cuh"
 #include "kernels/cuda/rowops.cuh"
 #include "kernels/cuda/attention.cuh"
 
@@ -25,6 +26,11 @@ GK_GLOBAL_MIN(gk_k_matvec_x8_q4_1, gk_body_matvec_x8_q4_1, gk_mvx_args, 32 * GK_
 GK_GLOBAL_MIN(gk_k_matvec_x8_q4_k, gk_body_matvec_x8_q4_k, gk_mvx_args, 32 * GK_MV_ROWS, 8)
 GK_GLOBAL_MIN(gk_k_matvec_x8_q6_k, gk_body_matvec_x8_q6_k, gk_mvx_args, 32 * GK_MV_ROWS, 8)
 GK_GLOBAL(gk_k_quantize_x8, gk_body_quantize_x8, gk_xq_args, 256)
+GK_GLOBAL(gk_k_mma_x8_q8_0, gk_body_mma_x8_q8_0, gk_mvx_args, 128)
+GK_GLOBAL(gk_k_mma_x8_q4_0, gk_body_mma_x8_q4_0, gk_mvx_args, 128)
+GK_GLOBAL(gk_k_mma_x8_q4_1, gk_body_mma_x8_q4_1, gk_mvx_args, 128)
+GK_GLOBAL(gk_k_mma_x8_q4_k, gk_body_mma_x8_q4_k, gk_mvx_args, 128)
+GK_GLOBAL(gk_k_mma_x8_q6_k, gk_body_mma_x8_q6_k, gk_mvx_args, 128)
 GK_GLOBAL(gk_k_dequant_f16, gk_body_dequant_f16, gk_dq_args, 32 * GK_DQ_ROWS)
 GK_GLOBAL(gk_k_convert_half, gk_body_convert_half, gk_cvt_args, 256)
 GK_GLOBAL(gk_k_rmsnorm, gk_body_rmsnorm, gk_row_args, 256)
@@ -77,6 +83,21 @@ cudaError_t gk_cu_matvec_x8(const gk_mv_args *a, const uint8_t *xq, cudaStream_t
     }
     const gk_mvx_args x = {*a, xq};
     return launch(k, gk_plan_matvec(a->N, a->M), &x, s);
+}
+
+/* Prefill on the 8-bit tensor cores (sm_80+), activations already quantised into xq. */
+cudaError_t gk_cu_mma_x8(const gk_mv_args *a, const uint8_t *xq, cudaStream_t s) {
+    void (*k)(const gk_mvx_args);
+    switch (a->type) {
+        case GK_Q8_0: k = gk_k_mma_x8_q8_0; break;
+        case GK_Q4_0: k = gk_k_mma_x8_q4_0; break;
+        case GK_Q4_1: k = gk_k_mma_x8_q4_1; break;
+        case GK_Q4_K: k = gk_k_mma_x8_q4_k; break;
+        case GK_Q6_K: k = gk_k_mma_x8_q6_k; break;
+        default: return cudaErrorInvalidValue;
+    }
+    const gk_mvx_args x = {*a, xq};
+    return launch(k, gk_plan_mma_x8(a->N, a->M), &x, s);
 }
 
 cudaError_t gk_cu_dequant_f16(const gk_dq_args *a, cudaStream_t s) {

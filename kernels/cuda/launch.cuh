@@ -13,6 +13,9 @@ cudaError_t gk_cu_matvec(const gk_mv_args *a, cudaStream_t s);
  * (gk_mv_xq_bytes), then any number of dp4a matvecs reading it. */
 cudaError_t gk_cu_quantize_x8(const gk_xq_args *q, cudaStream_t s);
 cudaError_t gk_cu_matvec_x8(const gk_mv_args *a, const uint8_t *xq, cudaStream_t s);
+/* Prefill (plan.cuh's GK_PATH_MMA_X8) of quantized weights on the 8-bit tensor cores, on xq
+ * as gk_cu_quantize_x8 wrote it. */
+cudaError_t gk_cu_mma_x8(const gk_mv_args *a, const uint8_t *xq, cudaStream_t s);
 cudaError_t gk_cu_dequant_f16(const gk_dq_args *a, cudaStream_t s);
 cudaError_t gk_cu_convert_half(const gk_cvt_args *a, cudaStream_t s);
 cudaError_t gk_cu_rmsnorm(const gk_row_args *a, int64_t T, cudaStream_t s);

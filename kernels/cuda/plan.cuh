@@ -77,6 +77,41 @@ static inline int gk_plan_matvec_launches(int wtype, int x_quantised) {
     return gk_cu_qblock(wtype) && !x_quantised ? 2 : 1;
 }
 
+/* Prefill of quantized weights on the 8-bit tensor cores (sm_80+, mma.cuh): x quantised once
+ * as the integer matvec's is, then a block computes a GK_MMA_BM-token x GK_MMA_BN-row tile of
+ * y from 8-chunk (256-weight) steps of both staged in shared memory: the weights as their
+ * blocks' words (gk_stage_load, one row at a time a warp), the activations as 128 adjacent
+ * bytes a warp-step. Four warps, 2 x 2, each 32 tokens x 32 rows = 2 x 4 m16n8k32 tiles a
+ * chunk, each tile's 32-bit sums scaled by the weight's and the token's block scales into F32.
+ * It serves GK_MV_MAX_M < M <= GK_MMA_MAX_M (any M > GK_MV_MAX_M without cuBLAS); cuBLAS (F16
+ * dequantised weights) takes larger M, where its larger tiles' reuse wins. Not tuned on a GPU yet:
+ * scripts/gpu-check.sh times both at 128 and 512 tokens. */
+#define GK_MMA_BM 64
+#define GK_MMA_BN 64
+#define GK_MMA_KC 8        /* chunks a step: one K-quant super-block */
+#define GK_MMA_MAX_M 512
+#define GK_MMA_W_WORDS 81  /* a row's stage: 8 Q8_0 blocks (272 bytes) from the 32-byte boundary
+                              below (+28) and the word of the last byte; odd, so the 8 rows a
+                              fragment load reads fall in different banks */
+#define GK_MMA_X_WORDS 68  /* a token's 256 bytes + 16: 8 tokens of a fragment in 8 bank groups */
+
+/* Token tiles along x, so the blocks the GPU starts together share one weight tile: the weight
+ * is read from memory about once, the 8-bit activations (K·M bytes, a few MB) again from L2. */
+static inline gk_grid gk_plan_mma_x8(int64_t N, int64_t M) {
+    gk_grid g = {(M + GK_MMA_BM - 1) / GK_MMA_BM, (N + GK_MMA_BN - 1) / GK_MMA_BN, 1, 128};
+    return g;
+}
+
+/* Which kernels the default matmul form takes, for weights of wtype, m columns, on compute
+ * capability cc (·10), with or without cuBLAS. */
+enum { GK_PATH_MATVEC, GK_PATH_MATVEC_X8, GK_PATH_MMA_X8, GK_PATH_GEMM };
+static inline int gk_plan_matmul_path(int wtype, int64_t m, int have_blas, int cc) {
+    const int quant = gk_cu_qblock(wtype) != 0;
+    if (quant && m > GK_MV_MAX_M && cc >= 80 && (m <= GK_MMA_MAX_M || !have_blas)) return GK_PATH_MMA_X8;
+    if (have_blas && m > GK_MV_MAX_M && !(wtype == GK_BF16 && cc < 80)) return GK_PATH_GEMM;
+    return quant ? GK_PATH_MATVEC_X8 : GK_PATH_MATVEC;
+}
+
 /* One warp per 32-block of activations, 8 a block of threads. */
 static inline gk_grid gk_plan_quantize_x8(int64_t K, int64_t M) {
     gk_grid g = {(K / 32 * M + 7) / 8, 1, 1, 256};

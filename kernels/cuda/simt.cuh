@@ -8,6 +8,8 @@
  *   GK_THREADS { ... }       code every thread of the block runs, with its index `tid`
  *   GK_SYNC();               __syncthreads(): the regions before it finish before any after it
  *   GK_WARP_SUM(v);          butterfly sum of the per-thread value v across each warp
+ *   GK_MMA_S8(d, i, a, j, b, k);  the warp's m16n8k32 8-bit tensor-core product on fragments
+ *                            held in GK_LOCAL_ARR arrays from elements i, j, k (sm_80+)
  *   GK_LOCAL(float, v);      a per-thread value that lives across regions: R(v) inside regions
  *   GK_SHARED(float, s, n);  block-shared memory (16-byte aligned), read GK_SLD(s, i) and
  *                            written GK_SST(s, i, v); a helper function takes it as
@@ -71,6 +73,26 @@
 #define GK_WARP_SUM(name) (name[0] = gk_warp_sum_(name[0]))
 #define GK_WARP_MAX(name) (name[0] = gk_warp_max_(name[0]))
 #define GK_WARP_SUM_AT(name, i) (name[0][i] = gk_warp_sum_(name[0][i]))
+
+/* D += A·B on the tensor cores, one m16n8k32 tile of signed 8-bit products summed in 32 bits
+ * (PTX mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32, sm_80+). Per lane (g = lane/4,
+ * t = lane%4), each 32-bit word four consecutive bytes along k:
+ *   a[0] = A[g][4t..], a[1] = A[g+8][4t..], a[2] = A[g][16+4t..], a[3] = A[g+8][16+4t..]
+ *   b[0] = B[4t..][g], b[1] = B[16+4t..][g]     (B is k x n: column g of it)
+ *   d[0] = D[g][2t], d[1] = D[g][2t+1], d[2] = D[g+8][2t], d[3] = D[g+8][2t+1]
+ * (the PTX ISA's fragment layout for .s8 m16n8k32; the emulation below follows it, and
+ * tests/test_cuda_mma_emul.c checks it against a plain product). */
+#define GK_MMA_S8(d, di, a, ai, b, bi) gk_mma_s8_(&d[0][di], &a[0][ai], &b[0][bi])
+static __device__ __forceinline__ void gk_mma_s8_(int *d, const uint32_t *a, const uint32_t *b) {
+#if __CUDA_ARCH__ >= 800
+    asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+                 "{%0,%1,%2,%3};"
+                 : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+#else
+    __trap(); /* never launched: gk_plan_matmul_path picks the mma kernels from sm_80 only */
+#endif
+}
 
 static __device__ __forceinline__ float gk_warp_sum_(float v) {
     GK_UNROLL
@@ -346,6 +368,40 @@ static inline void gk_emul_block_(int end) {
 #define GK_WARP_MAX(name) gk_emul_warp_(&name[0], 1, gk_blk_->nt, 1)
 #define GK_WARP_SUM_AT(name, i)                                                                              \
     gk_emul_warp_(&name[0][i], (int)(sizeof(name[0]) / sizeof(float)), gk_blk_->nt, 0)
+
+#define GK_MMA_S8(d, di, a, ai, b, bi)                                                                       \
+    gk_emul_mma_s8_(&d[0][di], (int)(sizeof(d[0]) / sizeof(int)), &a[0][ai], (int)(sizeof(a[0]) / 4), &b[0][bi], \
+                    (int)(sizeof(b[0]) / 4), gk_blk_->nt)
+
+static inline int gk_emul_s8_(uint32_t w, int i) { return (int)(int8_t)(uint8_t)(w >> (8 * i)); }
+
+/* The warp's tile as the device's mma computes it (the layout above GK_MMA_S8 on the device
+ * side): A and B gathered from the lanes' fragments, D scattered back. Thread t's fragments
+ * start at d[t * ds], a[t * as], b[t * bs]. */
+static inline void gk_emul_mma_s8_(int *d, int ds, const uint32_t *a, int as, const uint32_t *b, int bs, int nt) {
+    for (int w = 0; w < nt; w += GK_WARP_SIZE) {
+        int A[16][32], B[32][8];
+        for (int l = 0; l < GK_WARP_SIZE; l++) {
+            const int g = l >> 2, t = l & 3;
+            const uint32_t *al = a + (size_t)(w + l) * as, *bl = b + (size_t)(w + l) * bs;
+            for (int i = 0; i < 4; i++) {
+                A[g][4 * t + i] = gk_emul_s8_(al[0], i), A[g + 8][4 * t + i] = gk_emul_s8_(al[1], i);
+                A[g][16 + 4 * t + i] = gk_emul_s8_(al[2], i), A[g + 8][16 + 4 * t + i] = gk_emul_s8_(al[3], i);
+                B[4 * t + i][g] = gk_emul_s8_(bl[0], i), B[16 + 4 * t + i][g] = gk_emul_s8_(bl[1], i);
+            }
+        }
+        for (int l = 0; l < GK_WARP_SIZE; l++) {
+            const int g = l >> 2, t = l & 3;
+            int *dl = d + (size_t)(w + l) * ds;
+            for (int i = 0; i < 4; i++) {
+                const int r = g + 8 * (i >> 1), c = 2 * t + (i & 1);
+                int s = 0;
+                for (int k = 0; k < 32; k++) s += A[r][k] * B[k][c];
+                dl[i] += s;
+            }
+        }
+    }
+}
 
 /* The same xor butterfly as the shuffles: after step m, lane l holds f(v[l], v[l^m]).
  * Thread t's value is v[t * stride]. */
