@@ -29,6 +29,7 @@
 #include "bench/probes/matrix_kernels.h"
 #include "kernels/backend.h"
 #include "kernels/cuda/attention.cuh"
+#include "kernels/cuda/attention_mma.cuh"
 #include "kernels/cuda/matvec.cuh"
 #include "kernels/cuda/mma.cuh"
 #include "kernels/cuda/rowops.cuh"
@@ -216,14 +217,20 @@ static void expect_within_x8_bound(const char *what, int type, const float *got,
     free(row);
 }
 
+/* The compute capability (·10) of the device dev_be opened. */
+static int dev_cc(void)
+{
+    gk_device_info info;
+    assert_int_equal(gk_backend_devices("cuda", &info, 1), 1);
+    return info.cc_major * 10 + info.cc_minor;
+}
+
 /* The path a matmul of M columns takes on the device dev_be opened (gk_plan_matmul_path). */
 static int dev_path(int type, int64_t M)
 {
 #ifdef GC_HAVE_CUDA
-    gk_device_info info;
     char which[512];
-    assert_int_equal(gk_backend_devices("cuda", &info, 1), 1);
-    return gk_plan_matmul_path(type, M, gk_cuda_cublas_probe(which, sizeof which), info.cc_major * 10 + info.cc_minor);
+    return gk_plan_matmul_path(type, M, gk_cuda_cublas_probe(which, sizeof which), dev_cc());
 #else
     (void)type, (void)M;
     fail_msg("no device without CUDA");
@@ -846,6 +853,9 @@ static void emul_attention(const gk_attn_args *in, int rev)
         GK_EMUL_LAUNCH(gk_body_attn_decode, g.gx, g.gy, g.gz, g.nt, rev, a);
         g = gk_plan_attn_combine(a.n_head, a.T);
         GK_EMUL_LAUNCH(gk_body_attn_combine, g.gx, g.gy, g.gz, g.nt, rev, a);
+    } else if (a.mma) {
+        gk_grid g = gk_plan_attn_prefill_mma(a.n_head, a.T);
+        GK_EMUL_LAUNCH(gk_body_attn_prefill_mma, g.gx, g.gy, g.gz, g.nt, rev, a);
     } else {
         gk_grid g = gk_plan_attn_prefill(a.n_head, a.T);
         GK_EMUL_LAUNCH(gk_body_attn_prefill, g.gx, g.gy, g.gz, g.nt, rev, a);
@@ -873,6 +883,11 @@ static void attention_quantised_output(const gk_attn_args *plain, int rev, const
     free(out), free(xq), free(want);
 }
 
+/* The tensor-core prefill rounds Q·scale, K, V and P to F16: test_cuda_mma_emul derives its
+ * bound (about 1e-2 for these magnitudes; measured worst 2e-4 with values within ±1) and
+ * checks it; here the keys are within ±2, so a flat 4e-3 absolute and relative. */
+#define MMA_ATTN_TOL 4e-3f
+
 static void check_attention(int type, attn_case c)
 {
     const int64_t qw = (int64_t)c.n_head * c.hd, kw = (int64_t)c.n_kv * c.hd, ctx = c.pos0 + c.T + 3;
@@ -892,10 +907,16 @@ static void check_attention(int type, attn_case c)
              c.n_kv, c.hd, c.pos0, (long long)c.T, gk_attn_use_decode(c.T) ? "decode" : "prefill");
     for (int rev = 0; rev < 2; rev++) {
         memset(got, 0xff, (size_t)(qw * c.T) * 4);
-        gk_attn_args a = {qd, got, k, v, gk_type_bytes(type, kw), NULL, type, c.n_head, c.n_kv, c.hd, c.pos0, 0, c.T, p.scale, NULL};
+        gk_attn_args a = {qd, got, k, v, gk_type_bytes(type, kw), NULL, type, c.n_head, c.n_kv, c.hd, c.pos0, 0, c.T, p.scale, NULL, 0};
         emul_attention(&a, rev);
         expect_close(what, got, want, qw * c.T, 2e-5f, 1e-4f);
         if (gk_plan_attn_quantises(c.hd, c.T)) attention_quantised_output(&a, rev, what);
+        if (gk_plan_attn_mma(type, c.hd, c.T, 80)) { /* the tensor-core kernel too */
+            memset(got, 0xff, (size_t)(qw * c.T) * 4);
+            a.mma = 1;
+            emul_attention(&a, rev);
+            expect_close(what, got, want, qw * c.T, MMA_ATTN_TOL, MMA_ATTN_TOL);
+        }
     }
     if (dev_be) {
         b = dev_be;
@@ -904,7 +925,8 @@ static void check_attention(int type, attn_case c)
         OK(b, gk_attention(b, &to, &tq, &tk, &tv, &p));
         get(b, &to, got);
         drop(b, &tq), drop(b, &tk), drop(b, &tv), drop(b, &to);
-        expect_close(what, got, want, qw * c.T, 2e-5f, 1e-4f);
+        const float tol = gk_plan_attn_mma(type, c.hd, c.T, dev_cc()) ? MMA_ATTN_TOL : 0.0f;
+        expect_close(what, got, want, qw * c.T, tol ? tol : 2e-5f, tol ? tol : 1e-4f);
     }
     free(q), free(kf), free(vf), free(k), free(v), free(qd), free(want), free(got);
 }

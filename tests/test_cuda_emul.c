@@ -422,7 +422,7 @@ static void kernels_have_their_barriers(void **s) {
         float *k = rand_dev_f32(kw * ctx, 1.0f), *v = rand_dev_f32(kw * ctx, 1.0f);
         gk_attn_args a = {q,      out,    (uint8_t *)k, (uint8_t *)v, (size_t)kw * 4, NULL,
                           GK_F32, n_head, n_kv,         hd,           pos0,           0,
-                          T,      0.125f, NULL};
+                          T,      0.125f, NULL,         0};
         if (decode) {
             a.n_split = gk_attn_n_split(pos0, T);
             a.part = dalloc(gk_attn_part_floats(a.n_split, n_head, hd, T) * 4);
@@ -696,7 +696,7 @@ static void attention_sector_efficiency(void **s) {
             uint8_t *k = encode(type, kf, kw, ctx), *v = encode(type, vf, kw, ctx);
             const size_t rb = gk_type_bytes(type, kw);
             gk_attn_args a = {q,      out,  k,  v,    rb, NULL, type,
-                              n_head, n_kv, hd, pos0, 0,  T,    1.0f / sqrtf((float)hd), NULL};
+                              n_head, n_kv, hd, pos0, 0,  T,    1.0f / sqrtf((float)hd), NULL, 0};
             size_t part_bytes = 0;
             if (decode) {
                 a.n_split = gk_attn_n_split(pos0, T);

@@ -2,7 +2,8 @@
  *  - decode: split along the sequence, one thread per key, partial (max, sum, o) per split,
  *    then a combine step (flash-decoding);
  *  - prefill: tiles of GK_AT_BR queries × GK_AT_BC keys with an online softmax
- *    (FlashAttention), so only a tile of scores ever exists.
+ *    (FlashAttention), so only a tile of scores ever exists; in F32 here, on the F16 tensor
+ *    cores in attention_mma.cuh (F16 and Q8_0 caches, sm_80+).
  * Execution model: simt.cuh; geometry and limits: plan.cuh. */
 #ifndef GK_ATTENTION_CUH
 #define GK_ATTENTION_CUH

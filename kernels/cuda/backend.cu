@@ -745,7 +745,8 @@ static int cu_attention(gk_backend *b, gk_tensor *out, const gk_tensor *q, const
     if (k->type != v->type) return fail(b, "attention: k and v caches of different types (%s, %s)", gk_type_name(k->type), gk_type_name(v->type));
     cu_impl *c = impl_of(b);
     gk_attn_args a = {(const float *)q->data, (float *)out->data, (const uint8_t *)k->data, (const uint8_t *)v->data,
-                      gk_row_bytes(k), NULL, k->type, p->n_head, p->n_kv_head, hd, p->pos0, 0, T, p->scale, NULL};
+                      gk_row_bytes(k), NULL, k->type, p->n_head, p->n_kv_head, hd, p->pos0, 0, T, p->scale, NULL,
+                      gk_plan_attn_mma(k->type, hd, T, c->cc)};
     if (gk_attn_use_decode(T)) {
         a.n_split = gk_attn_n_split(p->pos0, T);
         if (ensure_scratch(b, gk_attn_part_floats(a.n_split, p->n_head, hd, T) * sizeof(float))) return -1;

@@ -6,6 +6,7 @@
 #include "kernels/cuda/mma.cuh"
 #include "kernels/cuda/rowops.cuh"
 #include "kernels/cuda/attention.cuh"
+#include "kernels/cuda/attention_mma.cuh"
 
 #define GK_GLOBAL(kname, body, argtype, nt)                                                                  \
     __global__ void __launch_bounds__(nt) kname(const argtype a) { body(a); }
@@ -44,6 +45,7 @@ GK_GLOBAL(gk_k_rope_kv_store, gk_body_rope_kv_store, gk_rkv_args, 128)
 GK_GLOBAL(gk_k_attn_decode, gk_body_attn_decode, gk_attn_args, GK_AT_SPLIT)
 GK_GLOBAL(gk_k_attn_combine, gk_body_attn_combine, gk_attn_args, 128)
 GK_GLOBAL(gk_k_attn_prefill, gk_body_attn_prefill, gk_attn_args, 128)
+GK_GLOBAL(gk_k_attn_prefill_mma, gk_body_attn_prefill_mma, gk_attn_args, 128)
 
 template <typename A> static cudaError_t launch(void (*k)(const A), gk_grid g, const A *a, cudaStream_t s) {
     if (g.gx <= 0 || g.gy <= 0 || g.gz <= 0) return cudaSuccess; /* nothing to do */
@@ -142,6 +144,8 @@ cudaError_t gk_cu_rope_kv_store(const gk_rkv_args *a, cudaStream_t s) {
 
 /* gk_plan_attn_launches(T) kernels (test_cuda_emul counts a decode step's launches with it). */
 cudaError_t gk_cu_attention(const gk_attn_args *a, cudaStream_t s) {
+    if (!gk_attn_use_decode(a->T) && a->mma)
+        return launch(gk_k_attn_prefill_mma, gk_plan_attn_prefill_mma(a->n_head, a->T), a, s);
     if (!gk_attn_use_decode(a->T))
         return launch(gk_k_attn_prefill, gk_plan_attn_prefill(a->n_head, a->T), a, s);
     cudaError_t e = launch(gk_k_attn_decode, gk_plan_attn_decode(a->n_split, a->n_head, a->T), a, s);

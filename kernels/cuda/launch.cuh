@@ -27,8 +27,8 @@ cudaError_t gk_cu_kv_store(const gk_kvs_args *a, cudaStream_t s);
 /* The fused ops: one kernel each. */
 cudaError_t gk_cu_add_rmsnorm(const gk_arn_args *a, int64_t T, cudaStream_t s);
 cudaError_t gk_cu_rope_kv_store(const gk_rkv_args *a, cudaStream_t s);
-/* Decode or prefill kernels by gk_attn_use_decode(); a->part must hold
- * gk_attn_part_floats() floats on the decode path. */
+/* Decode or prefill kernels by gk_attn_use_decode() (prefill on the tensor cores where a->mma,
+ * gk_plan_attn_mma); a->part must hold gk_attn_part_floats() floats on the decode path. */
 cudaError_t gk_cu_attention(const gk_attn_args *a, cudaStream_t s);
 
 /* The train family (plan_train.cuh: scratch each needs, launches each enqueues). */

@@ -308,6 +308,7 @@ typedef struct gk_attn_args {
     float scale;
     uint8_t *xq; /* NULL, or (decode, gk_plan_attn_quantises) out also quantised there as
                     gk_body_quantize_x8 writes it for {n_head*hd, T} */
+    int mma;     /* prefill on the tensor cores (gk_plan_attn_mma) */
 } gk_attn_args;
 
 /* Few query rows scan the cache per row (parallel over the sequence); many share tiles. */
@@ -332,6 +333,23 @@ static inline int gk_plan_attn_quantises(int head_dim, int64_t T) {
 }
 static inline gk_grid gk_plan_attn_prefill(int n_head, int64_t T) {
     gk_grid g = {(T + GK_AT_BR - 1) / GK_AT_BR, n_head, 1, 128};
+    return g;
+}
+/* Prefill on the F16 tensor cores (attention_mma.cuh): blocks of GK_TCA_BR query rows (a warp
+ * per 16), key tiles of GK_TCA_BC, for F16 and Q8_0 caches (an F32 cache keeps the scalar
+ * tiles), head_dim a multiple of 16 up to GK_TCA_DMAX, sm_80+. Shared rows padded so the 8
+ * rows a fragment load reads fall in 8 different bank groups. */
+#define GK_TCA_BR 64
+#define GK_TCA_BC 32
+#define GK_TCA_DMAX 128
+#define GK_TCA_QW (GK_TCA_DMAX / 2 + 4)  /* words of a query or key row: dimension pairs */
+#define GK_TCA_VW (GK_TCA_BC / 2 + 4)    /* words of a value column: key pairs */
+static inline int gk_plan_attn_mma(int kv_type, int head_dim, int64_t T, int cc) {
+    return !gk_attn_use_decode(T) && cc >= 80 && head_dim % 16 == 0 && head_dim <= GK_TCA_DMAX &&
+           (kv_type == GK_F16 || kv_type == GK_Q8_0);
+}
+static inline gk_grid gk_plan_attn_prefill_mma(int n_head, int64_t T) {
+    gk_grid g = {(T + GK_TCA_BR - 1) / GK_TCA_BR, n_head, 1, 128};
     return g;
 }
 /* Kernels one attention call enqueues (gk_cu_attention): the split scan and its combine on

@@ -9,7 +9,9 @@
  *   GK_SYNC();               __syncthreads(): the regions before it finish before any after it
  *   GK_WARP_SUM(v);          butterfly sum of the per-thread value v across each warp
  *   GK_MMA_S8(d, i, a, j, b, k);  the warp's m16n8k32 8-bit tensor-core product on fragments
- *                            held in GK_LOCAL_ARR arrays from elements i, j, k (sm_80+)
+ *                            held in GK_LOCAL_ARR arrays from elements i, j, k (sm_80+);
+ *                            GK_MMA_F16 the m16n8k16 F16 one (F32 sums)
+ *   GK_QUAD_MAX_AT(v, i);    max (GK_QUAD_SUM_AT: sum) over each group of 4 lanes (an mma row)
  *   GK_LOCAL(float, v);      a per-thread value that lives across regions: R(v) inside regions
  *   GK_SHARED(float, s, n);  block-shared memory (16-byte aligned), read GK_SLD(s, i) and
  *                            written GK_SST(s, i, v); a helper function takes it as
@@ -94,6 +96,36 @@ static __device__ __forceinline__ void gk_mma_s8_(int *d, const uint32_t *a, con
 #endif
 }
 
+/* D += A·B for F16 A (16x16) and B (16x8), F32 D (PTX mma.sync.aligned.m16n8k16.row.col.f32.
+ * f16.f16.f32, sm_80+). Per lane (g = lane/4, t = lane%4), each word two halves along k, the
+ * lower one first:
+ *   a[0] = A[g][2t..], a[1] = A[g+8][2t..], a[2] = A[g][2t+8..], a[3] = A[g+8][2t+8..]
+ *   b[0] = B[2t..][g], b[1] = B[2t+8..][g]
+ *   d as the 8-bit tile's: d[0] = D[g][2t], d[1] = D[g][2t+1], d[2] = D[g+8][2t], d[3] = D[g+8][2t+1] */
+#define GK_MMA_F16(d, di, a, ai, b, bi) gk_mma_f16_(&d[0][di], &a[0][ai], &b[0][bi])
+static __device__ __forceinline__ void gk_mma_f16_(float *d, const uint32_t *a, const uint32_t *b) {
+#if __CUDA_ARCH__ >= 800
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+                 "{%0,%1,%2,%3};"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+#else
+    __trap(); /* never launched: gk_plan_attn_mma picks the tensor-core attention from sm_80 only */
+#endif
+}
+/* The max or sum of a value over the 4 lanes of a group (lanes 4g .. 4g+3: one row of an mma
+ * tile), every lane of the group ending with it. */
+#define GK_QUAD_MAX_AT(name, i) (name[0][i] = gk_quad_(name[0][i], 1))
+#define GK_QUAD_SUM_AT(name, i) (name[0][i] = gk_quad_(name[0][i], 0))
+static __device__ __forceinline__ float gk_quad_(float v, int is_max) {
+    GK_UNROLL
+    for (int m = 1; m < 4; m <<= 1) {
+        const float o = __shfl_xor_sync(0xffffffffu, v, m);
+        v = is_max ? fmaxf(v, o) : v + o;
+    }
+    return v;
+}
+
 static __device__ __forceinline__ float gk_warp_sum_(float v) {
     GK_UNROLL
     for (int m = 16; m > 0; m >>= 1) v += __shfl_xor_sync(0xffffffffu, v, m);
@@ -107,6 +139,7 @@ static __device__ __forceinline__ float gk_warp_max_(float v) {
 
 #else
 /* ---- host emulation -------------------------------------------------------------------- */
+#include "kernels/quant.h" /* gk_f16_to_f32: the F16 tile's inputs */
 #include <assert.h>
 #include <math.h>
 #include <stdio.h>
@@ -400,6 +433,55 @@ static inline void gk_emul_mma_s8_(int *d, int ds, const uint32_t *a, int as, co
                 dl[i] += s;
             }
         }
+    }
+}
+
+#define GK_MMA_F16(d, di, a, ai, b, bi)                                                                      \
+    gk_emul_mma_f16_(&d[0][di], (int)(sizeof(d[0]) / sizeof(float)), &a[0][ai], (int)(sizeof(a[0]) / 4),     \
+                     &b[0][bi], (int)(sizeof(b[0]) / 4), gk_blk_->nt)
+#define GK_QUAD_MAX_AT(name, i) gk_emul_quad_(&name[0][i], (int)(sizeof(name[0]) / sizeof(float)), gk_blk_->nt, 1)
+#define GK_QUAD_SUM_AT(name, i) gk_emul_quad_(&name[0][i], (int)(sizeof(name[0]) / sizeof(float)), gk_blk_->nt, 0)
+
+static inline float gk_emul_h_(uint32_t w, int hi) { return gk_f16_to_f32((uint16_t)(w >> (16 * hi))); }
+
+/* The F16 tile as the device's mma computes it: products exact in F32, summed along k in F32
+ * (the hardware's order and internal width are its own: tests allow for F32 rounding). */
+static inline void gk_emul_mma_f16_(float *d, int ds, const uint32_t *a, int as, const uint32_t *b, int bs, int nt) {
+    for (int w = 0; w < nt; w += GK_WARP_SIZE) {
+        float A[16][16], B[16][8];
+        for (int l = 0; l < GK_WARP_SIZE; l++) {
+            const int g = l >> 2, t = l & 3;
+            const uint32_t *al = a + (size_t)(w + l) * as, *bl = b + (size_t)(w + l) * bs;
+            for (int i = 0; i < 2; i++) {
+                A[g][2 * t + i] = gk_emul_h_(al[0], i), A[g + 8][2 * t + i] = gk_emul_h_(al[1], i);
+                A[g][2 * t + 8 + i] = gk_emul_h_(al[2], i), A[g + 8][2 * t + 8 + i] = gk_emul_h_(al[3], i);
+                B[2 * t + i][g] = gk_emul_h_(bl[0], i), B[2 * t + 8 + i][g] = gk_emul_h_(bl[1], i);
+            }
+        }
+        for (int l = 0; l < GK_WARP_SIZE; l++) {
+            const int g = l >> 2, t = l & 3;
+            float *dl = d + (size_t)(w + l) * ds;
+            for (int i = 0; i < 4; i++) {
+                const int r = g + 8 * (i >> 1), c = 2 * t + (i & 1);
+                float s = 0.0f;
+                for (int k = 0; k < 16; k++) s += A[r][k] * B[k][c];
+                dl[i] += s;
+            }
+        }
+    }
+}
+
+/* The two xor steps of the shuffles: lane l ends with f(f(v_l, v_l^1), f(v_l^2, v_l^3)). */
+static inline void gk_emul_quad_(float *v, int stride, int nt, int is_max) {
+    for (int q = 0; q < nt; q += 4) {
+        float x[4];
+        for (int l = 0; l < 4; l++) x[l] = v[(size_t)(q + l) * stride];
+        for (int m = 1; m < 4; m <<= 1) {
+            float y[4];
+            for (int l = 0; l < 4; l++) y[l] = is_max ? fmaxf(x[l], x[l ^ m]) : x[l] + x[l ^ m];
+            memcpy(x, y, sizeof y);
+        }
+        for (int l = 0; l < 4; l++) v[(size_t)(q + l) * stride] = x[l];
     }
 }
 
