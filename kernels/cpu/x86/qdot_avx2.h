@@ -104,6 +104,7 @@ QD_INLINE float qd_vec_dot(int fmt, int64_t k, const uint8_t *w, const uint8_t *
         if (fmt == QF_Q4_1) {
             /* m·d_x·Σy, Σy spread over eight int32 lanes. */
             __m128 m = _mm_mul_ps(qd_f16x4s(w + 2, wb), dx);
+#pragma GCC unroll 4   /* constant lanes for qd_lane, as the other formats' four blocks */
             for (int i = 0; i < 4; i++)
                 a0 = _mm256_fmadd_ps(qd_lane(m, i), _mm256_cvtepi32_ps(qd_sum_i8(qd_act(x + i * xb))), a0);
         }
