@@ -130,6 +130,8 @@ static bool train_has(const gk_train_ops *f, gk_op op) {
 }
 #undef GK_HAS_
 
+int gk_step(gk_backend *b, int begin) { return b->ops->step ? b->ops->step(b, begin) : 0; }
+
 bool gk_has_op(const gk_backend *b, gk_op op) {
     const gk_ops *o = b->ops;
     switch (gk_op_family(op)) {

@@ -308,6 +308,13 @@ typedef struct gk_ops {
      * events). stop = 0 marks the start; stop = 1 marks the end, waits for it (a sync point)
      * and fills *seconds with the device time between the two marks. */
     int (*device_timer)(gk_backend *b, int stop, double *seconds);
+    /* Optional, NULL on host backends: brackets a step of queued work that repeats with the
+     * same shape from call to call (a decoded token). begin = 1 before its first op, 0 after
+     * its last (the work then runs), -1 to drop it after an op failed; no upload, download
+     * or sync falls inside. cuda captures the step into a CUDA graph and launches it at the
+     * end, updating one executable graph from token to token (GENCOST_CUDA_GRAPHS=1). Call
+     * it through gk_step(). */
+    int (*step)(gk_backend *b, int begin);
     /* Optional, NULL = GK_F32: the float type matmul rounds the activations X to before it
      * multiplies, for weights of type wtype and m columns: GK_F32 (none), GK_F16 or GK_BF16
      * (cuda's GEMM path; cpu's AMX-BF16 path, which rounds the weights to BF16 too). Verification
@@ -584,6 +591,8 @@ typedef struct gk_backend_desc {
  * parameter forms it does not implement) with gk_unsupported() for the reason. */
 bool gk_supports_default(gk_backend *b, gk_op op, const int *types, int n_types, const void *params);
 bool gk_has_op(const gk_backend *b, gk_op op);
+/* The step bracket (gk_ops.step), 0 where the backend has none. */
+int gk_step(gk_backend *b, int begin);
 bool gk_unsupported(gk_backend *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));   /* false */
 /* Lays out t contiguously: dimensions < 1 become 1, nb and nbytes set. -1 with b->err when the
  * type is unknown or a row is not whole blocks. For alloc(). */

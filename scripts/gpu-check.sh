@@ -12,7 +12,8 @@
 #   6 kernels on cuda --quick     q4_0, q8_0 and bf16 matvec/matmul: GB/s, GFLOP/s, roofline
 #                                 fraction, verification against ref
 #   7 llm decode and prefill      tinyllama-1.1b and llama2-7b Q4_0 on cuda: token/s, device
-#                                 time, roofline fraction; prefill again on cuBLAS
+#                                 time, roofline fraction; decode again as CUDA graphs
+#                                 (GENCOST_CUDA_GRAPHS=1); prefill again on cuBLAS
 #                                 (GENCOST_CUDA_FORCE_CUBLAS=1) beside the 8-bit tensor cores
 #   8 train tiny on cuda --quick  full (F32) and LoRA on a Q4_0 base: the train family and
 #                                 matmul's backward forms end to end, verified against ref
@@ -156,6 +157,12 @@ for preset in tinyllama-1.1b llama2-7b; do
         "$build/gencost" run --workload llm --preset "$preset" --quant q4_0 --backend cuda --phases prefill,decode \
         --reps 3 --out "$out/llm-$preset.json"
     [ "$gpu" = 1 ] && figures "$out/llm-$preset.json"
+    # decode again with each token as one CUDA graph (off by default until this passes): its
+    # verification against ref runs a decode step through the graph too
+    gpu_step "llm $preset q4_0 on cuda: decode as CUDA graphs (GENCOST_CUDA_GRAPHS=1)" 120 \
+        env GENCOST_CUDA_GRAPHS=1 "$build/gencost" run --workload llm --preset "$preset" --quant q4_0 \
+        --backend cuda --phases decode --reps 3 --out "$out/llm-$preset-graphs.json"
+    [ "$gpu" = 1 ] && figures "$out/llm-$preset-graphs.json"
     # the same prefill with the 8-bit tensor-core path off (cuBLAS on F16-dequantised weights),
     # side by side: which of the two GK_MMA_MAX_M (kernels/cuda/plan.cuh) should prefer
     gpu_step "llm $preset q4_0 on cuda: prefill on cuBLAS (GENCOST_CUDA_FORCE_CUBLAS=1)" 120 \

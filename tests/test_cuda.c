@@ -335,6 +335,59 @@ static void device_x8_reuses_activations(void **s)
 static const int all_weight_types[] = {GK_F32, GK_F16, GK_BF16, GK_Q8_0, GK_Q4_0, GK_Q4_1, GK_Q4_K, GK_Q6_K};
 enum { N_WTYPES = sizeof all_weight_types / sizeof all_weight_types[0] };
 
+/* A decode-like step run as a CUDA graph (GENCOST_CUDA_GRAPHS=1: a second backend) gives the
+ * eager backend's results bit for bit, three times with new inputs and a new position-like
+ * scale (the executable graph updated in place), and a dropped step runs nothing; copies inside
+ * a step are refused. */
+static void device_graph_step(void **s)
+{
+    if (!dev_be) {
+        printf("device graph step skipped: %s\n", dev_why);
+        return;
+    }
+    char err[512];
+    setenv("GENCOST_CUDA_GRAPHS", "1", 1);
+    gk_backend *gb = gk_backend_open("cuda", NULL, err, sizeof err);
+    unsetenv("GENCOST_CUDA_GRAPHS");
+    if (!gb) fail_msg("cuda with graphs: %s", err);
+    const int64_t K = 512, N = 96;
+    float *wf = rand_f32(K * N, 1.0f), *nw = rand_f32(K, 1.0f), *x = rand_f32(K, 1.0f);
+    uint8_t *w = encode(GK_Q4_0, wf, K, N);
+    gk_backend *be[2] = {dev_be, gb};
+    gk_tensor tw[2], tn[2], tx[2], tx2[2], ty[2];
+    for (int i = 0; i < 2; i++)
+        tw[i] = put(be[i], GK_Q4_0, K, N, w), tn[i] = put(be[i], GK_F32, K, 1, nw), tx[i] = put(be[i], GK_F32, K, 1, x),
+        tx2[i] = put(be[i], GK_F32, K, 1, NULL), ty[i] = put(be[i], GK_F32, N, 1, NULL);
+    float got[2][96];
+    for (int round = 0; round < 3; round++) {
+        for (int k = 0; k < K; k++) x[k] = frand();
+        for (int i = 0; i < 2; i++) {
+            OK(be[i], be[i]->ops->upload(be[i], &tx[i], 0, x, (size_t)K * 4));
+            OK(be[i], gk_step(be[i], 1));
+            OK(be[i], gk_rmsnorm(be[i], &tx2[i], &tx[i], &tn[i], 1e-5f));
+            OK(be[i], gk_scale(be[i], &tx2[i], &tx2[i], 0.5f + (float)round));
+            OK(be[i], gk_matmul(be[i], &ty[i], &tw[i], &tx2[i], NULL));
+            if (i == 1 && round == 0) { /* a copy inside the step is refused, the step goes on */
+                assert_int_not_equal(gb->ops->download(gb, &ty[1], 0, got[1], sizeof got[1]), 0);
+                assert_non_null(strstr(gk_backend_error(gb), "inside a captured decode step"));
+            }
+            OK(be[i], gk_step(be[i], 0));
+            get(be[i], &ty[i], got[i]);
+        }
+        assert_memory_equal(got[0], got[1], sizeof got[0]);
+    }
+    /* dropped: y keeps the last round's values */
+    OK(gb, gk_step(gb, 1));
+    OK(gb, gk_scale(gb, &ty[1], &ty[1], 0.0f));
+    OK(gb, gk_step(gb, -1));
+    float after[96];
+    get(gb, &ty[1], after);
+    assert_memory_equal(after, got[1], sizeof after);
+    for (int i = 0; i < 2; i++) drop(be[i], &tw[i]), drop(be[i], &tn[i]), drop(be[i], &tx[i]), drop(be[i], &tx2[i]), drop(be[i], &ty[i]);
+    gk_backend_close(gb);
+    free(wf), free(nw), free(x), free(w);
+}
+
 static void matvec_all_types(void **s)
 {
     for (int i = 0; i < N_WTYPES; i++) {
@@ -1707,6 +1760,7 @@ int main(void)
         cmocka_unit_test(bound_by_hand_bf16_tie),
         cmocka_unit_test(bound_bf16_k2048_gemm_path),
         cmocka_unit_test(matvec_all_types),
+        cmocka_unit_test(device_graph_step),
         cmocka_unit_test(matvec_float_odd_k),
         cmocka_unit_test(matmul_many_columns),
         cmocka_unit_test(device_x8_reuses_activations),

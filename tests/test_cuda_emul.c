@@ -889,12 +889,18 @@ static void rowops_sector_efficiency(void **s) {
  * they were before the integer path (one kernel each, F32 activations). */
 static gk_backend *count_ref;
 static int64_t n_launches, n_copies, n_syncs;
+/* The step bracket (gk_step: a CUDA graph on cuda): steps begun, ended (the graph launched),
+ * dropped; launches, copies and syncs inside the open step; a matmul to fail (0: none). */
+static int64_t n_begun, n_ended, n_dropped, in_launches, in_copies, in_syncs, fail_at_matmul;
+static int in_step;
+static int64_t step_launches; /* inside the decoded token's step */
 static int int_path;
 static const void *xq_of; /* the x the modelled backend holds quantised, or NULL */
 static int64_t xq_k, xq_m;
 
 static void other_op(int64_t launches) {
     n_launches += launches;
+    if (in_step) in_launches += launches;
     xq_of = NULL;
 }
 
@@ -902,11 +908,13 @@ static int cnt_matmul(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_
                       const gk_matmul_params *p) {
     if (gk_rows(x) > GK_MV_MAX_M)
         fail_msg("a matmul of %lld columns takes the GEMM path, not counted here", (long long)gk_rows(x));
+    if (fail_at_matmul && --fail_at_matmul == 0) return -1;
     if (!int_path) {
         other_op(1);
     } else {
         const int held = xq_of == x->data && xq_k == x->ne[0] && xq_m == gk_rows(x);
         n_launches += gk_plan_matvec_launches(w->type, held);
+        if (in_step) in_launches += gk_plan_matvec_launches(w->type, held);
         xq_of = gk_cu_qblock(w->type) ? x->data : NULL, xq_k = x->ne[0], xq_m = gk_rows(x);
     }
     return count_ref->ops->core->matmul(b, y, w, x, p);
@@ -967,19 +975,32 @@ static int cnt_rope_kv_store(gk_backend *b, gk_tensor *q, gk_tensor *kc, gk_tens
     other_op(1);
     return count_ref->ops->core->rope_kv_store(b, q, kc, vc, k, v, p);
 }
+static int cnt_step(gk_backend *b, int begin) {
+    (void)b;
+    if (begin == 1) {
+        if (in_step) fail_msg("a step begun inside a step");
+        n_begun++, in_step = 1;
+    } else if (in_step) {
+        begin ? n_dropped++ : n_ended++;
+        in_step = 0;
+    }
+    return 0;
+}
 static int cnt_upload(gk_backend *b, gk_tensor *t, size_t off, const void *src, size_t n) {
-    n_copies++;
+    n_copies += 1, in_copies += in_step;
     xq_of = NULL;
     return count_ref->ops->upload(b, t, off, src, n);
 }
 static int cnt_download(gk_backend *b, const gk_tensor *t, size_t off, void *dst, size_t n) {
     n_copies++;
     n_syncs++; /* download() synchronises */
+    in_copies += in_step, in_syncs += in_step;
     xq_of = NULL;
     return count_ref->ops->download(b, t, off, dst, n);
 }
 static int cnt_sync(gk_backend *b) {
     n_syncs++;
+    in_syncs += in_step;
     xq_of = NULL;
     return count_ref->ops->sync(b);
 }
@@ -1007,6 +1028,7 @@ static void count_decode_step(bool fused, int wtype, float *logits) {
     if (!fused) core.add_rmsnorm = NULL, core.rope_kv_store = NULL;
     gk_ops ops = *count_ref->ops;
     ops.core = &core, ops.upload = cnt_upload, ops.download = cnt_download, ops.sync = cnt_sync;
+    ops.step = cnt_step;
     gk_backend cb = *count_ref; /* the same ref state, counted */
     cb.ops = &ops;
     const llm_config *c = llm_preset("tiny");
@@ -1017,12 +1039,33 @@ static void count_decode_step(bool fused, int wtype, float *logits) {
     llm_model m = {.be = &cb};
     gc_err err = {{0}};
     if (llm_load(&m, &o, 1, &src, &err)) fail_msg("%s", err.msg);
-    int32_t tok[2] = {3, 5};
+    int32_t tok[3] = {3, 5, 7};
     if (llm_forward(&m, tok, 1, 0, LLM_LOGITS_LAST, logits, &err)) fail_msg("%s", err.msg);
     n_launches = n_copies = n_syncs = 0;
+    n_begun = n_ended = n_dropped = in_launches = in_copies = in_syncs = 0;
     if (llm_forward(&m, tok + 1, 1, 1, LLM_LOGITS_LAST, logits, &err)) fail_msg("%s", err.msg);
     assert_int_equal(n_copies, 2); /* the token id up, the logits down (the one sync) */
     assert_int_equal(n_syncs, 1);
+    /* the token is one step (one graph on cuda) holding every kernel, no copy or sync */
+    assert_int_equal(n_begun, 1), assert_int_equal(n_ended, 1), assert_int_equal(n_dropped, 0);
+    assert_int_equal(in_launches, n_launches);
+    assert_int_equal(in_copies, 0), assert_int_equal(in_syncs, 0);
+    /* a prompt of two tokens is not a step; a step whose matmul fails is dropped, not launched
+     * (the decoded token's counts are kept for the caller) */
+    const int64_t launches = n_launches;
+    step_launches = in_launches;
+    n_begun = 0;
+    float *all = malloc((size_t)2 * (size_t)c->vocab * sizeof(float));
+    assert_non_null(all);
+    if (llm_forward(&m, tok, 2, 0, LLM_LOGITS_ALL, all, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(n_begun, 0);
+    fail_at_matmul = 5;
+    assert_int_not_equal(llm_forward(&m, tok + 2, 1, 2, LLM_LOGITS_LAST, logits, &err), 0);
+    assert_int_equal(n_begun, 1), assert_int_equal(n_dropped, 1), assert_int_equal(n_ended, 1);
+    assert_false(in_step);
+    fail_at_matmul = 0;
+    n_launches = launches;
+    free(all);
     llm_free(&m);
 }
 
@@ -1068,6 +1111,8 @@ static void launches_per_decoded_token(void **s) {
            "llama2-7b %d)\n",
            (long long)n_launches, L, 13 * L7 + 3);
     assert_int_equal(n_launches, 13 * L + 3);
+    printf("decode step as a CUDA graph: 1 graph a token, %lld of its %lld launches inside, no copy or sync\n",
+           (long long)step_launches, (long long)n_launches);
     count_decode_step(true, GK_F16, logits[1]);
     printf("launches per decoded token, f16,  fused:             %3lld for %d layers (13 a layer + 3)\n",
            (long long)n_launches, L);

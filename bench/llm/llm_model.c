@@ -31,12 +31,14 @@ static int op_failed(const llm_model *m, int layer, const char *op, gc_err *err)
 }
 #define OP(call, layer, name) do { if ((call) != 0) return op_failed(m, layer, name, err); } while (0)
 
-/* tokens: (T) ids -> x: (dim, T) rows of the embedding table */
-static int embedding_forward(llm_model *m, acts *a, const int32_t *tokens, gc_err *err) {
+/* tokens: (T) ids -> x: (dim, T) rows of the embedding table. step: a decoded token, one step
+ * of the backend (gk_step: cuda's graph) from after the token's upload. */
+static int embedding_forward(llm_model *m, acts *a, const int32_t *tokens, bool step, gc_err *err) {
     gk_backend *b = m->be;
     gk_tensor ids;
     OP(gk_view(&ids, &m->s.ids, 0, (const int64_t[4]){a->T, 1, 1, 1}, NULL), -1, "view of token ids");
     OP(b->ops->upload(b, &ids, 0, tokens, ids.nbytes), -1, "upload of token ids");
+    if (step) OP(gk_step(b, 1), -1, "start of a decode step");
     OP(gk_embedding(b, &a->x, &m->w.tok_embd, &ids), -1, "embedding");
     return 0;
 }
@@ -126,11 +128,32 @@ static int ffn_forward(llm_model *m, int l, acts *a, gc_err *err) {
 
 /* xb rows [r0, r0+n) (the final norm, every row already normed) -> logits (vocab, n) -> out
  * (downloaded: the pass's one sync). */
-static int head_forward(llm_model *m, acts *a, int r0, int n, float *out, gc_err *err) {
+static int head_forward(llm_model *m, acts *a, int r0, int n, bool step, float *out, gc_err *err) {
     gk_backend *b = m->be;
     gk_tensor xb = gk_view_rows(&a->xb, r0, n), logits = gk_view_rows(&m->s.logits, 0, n);
     OP(gk_matmul(b, &logits, &m->w.output, &xb, NULL), -1, "output head");
+    if (step) OP(gk_step(b, 0), -1, "end of a decode step");
     OP(b->ops->download(b, &logits, 0, out, (size_t)n * (size_t)m->c.vocab * sizeof(float)), -1, "download of logits");
+    return 0;
+}
+
+/* The layers, the final norm and (but for the download) the head of a forward pass. */
+static int body_forward(llm_model *m, acts *a, int pos0, int mode, bool step, float *out, gc_err *err) {
+    for (int l = 0; l < m->c.n_layers; l++) {
+        /* Where only the last token's logits are asked, the last layer needs every row's K and V
+         * (the cache) but only the last row's attention, output projection and FFN: 4% of a
+         * tinyllama prefill's matmul work not done, the logits the same. */
+        const bool last_only = mode == LLM_LOGITS_LAST && a->T > 1 && l == m->c.n_layers - 1;
+        if (attention_forward(m, l, a, pos0, last_only, err)) return -1;
+        if (ffn_forward(m, l, a, err)) return -1;
+    }
+    /* The last residual add and the final norm, on every row left (x complete whatever the head
+     * reads; a row's norm is a small part of its matmuls). */
+    if (residual_rmsnorm(m, a, false, &m->w.out_norm, -1, "final rmsnorm", err)) return -1;
+    if (mode == LLM_LOGITS_LAST) return head_forward(m, a, a->T - 1, 1, step, out, err);
+    if (mode == LLM_LOGITS_ALL) return head_forward(m, a, 0, a->T, step, out, err);
+    if (step) OP(gk_step(m->be, 0), -1, "end of a decode step");
+    if (m->be->ops->sync(m->be)) return op_failed(m, -1, "sync", err);
     return 0;
 }
 
@@ -155,21 +178,12 @@ int llm_forward(llm_model *m, const int32_t *tokens, int T, int pos0, int mode, 
     a.hb = gk_view_rows(&s->hb, 0, T);
     a.hb2 = gk_view_rows(&s->hb2, 0, T);
 
-    if (embedding_forward(m, &a, tokens, err)) return -1;
-    for (int l = 0; l < m->c.n_layers; l++) {
-        /* Where only the last token's logits are asked, the last layer needs every row's K and V
-         * (the cache) but only the last row's attention, output projection and FFN: 4% of a
-         * tinyllama prefill's matmul work not done, the logits the same. */
-        const bool last_only = mode == LLM_LOGITS_LAST && T > 1 && l == m->c.n_layers - 1;
-        if (attention_forward(m, l, &a, pos0, last_only, err)) return -1;
-        if (ffn_forward(m, l, &a, err)) return -1;
+    /* A decoded token is one step of the backend (a CUDA graph), the same shape every token. */
+    const bool step = T == 1;
+    if (embedding_forward(m, &a, tokens, step, err) || body_forward(m, &a, pos0, mode, step, out, err)) {
+        if (step) gk_step(m->be, -1); /* drop what the step held (if it began); err says what failed */
+        return -1;
     }
-    /* The last residual add and the final norm, on every row left (x complete whatever the head
-     * reads; a row's norm is a small part of its matmuls). */
-    if (residual_rmsnorm(m, &a, false, &m->w.out_norm, -1, "final rmsnorm", err)) return -1;
-    if (mode == LLM_LOGITS_LAST) return head_forward(m, &a, a.T - 1, 1, out, err);
-    if (mode == LLM_LOGITS_ALL) return head_forward(m, &a, 0, T, out, err);
-    if (m->be->ops->sync(m->be)) return op_failed(m, -1, "sync", err);
     return 0;
 }
 

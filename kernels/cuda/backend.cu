@@ -29,9 +29,12 @@
  * silu_mul and attention's combine write their outputs quantised as well, so no quantisation
  * kernel is left: 13 a layer + 3 too (one more a layer where head_dim is over 128 or not a
  * multiple of 32, gk_plan_attn_quantises). test_cuda_emul counts them.
- * Decode launches are not captured in a CUDA graph: the op table has no begin/end of a step,
- * and capturing transparently between sync points would defer the upload()s of pageable host
- * memory past the call that owns the buffer and move every launch error to the sync point. */
+ * A decoded token can run as one CUDA graph (GENCOST_CUDA_GRAPHS=1; off by default until a
+ * GPU run has verified it): bench/llm brackets the token's ops with the step op (gk_step)
+ * after the token id's upload and before the logits' download, cu_step captures them and
+ * launches the graph, updating one executable graph in place from token to token (the
+ * position and the attention's split count are kernel parameters; cudaGraphExecUpdate, or a
+ * new instantiation where the shape changed). Launch errors then surface at the step's end. */
 #include <atomic>
 #include <cuda_runtime.h>
 #include <cublas_v2.h>
@@ -199,6 +202,14 @@ struct cu_impl {
     size_t xq_bytes;
     const float *xq_of;
     int64_t xq_k, xq_m;
+    /* Decode steps as CUDA graphs (GENCOST_CUDA_GRAPHS=1, read at open; cu_step): the step
+     * being captured, the executable graph updated from step to step, and the buffers a step
+     * outgrew while capturing (freed once the capture ends: cudaFree would wait on the device
+     * in the middle of it, and the previous graph may still read them). */
+    bool graphs, capturing;
+    cudaGraphExec_t gexec;
+    void *deferred[4];
+    int n_deferred;
 };
 
 static cu_impl *impl_of(gk_backend *b) { return (cu_impl *)b->impl; }
@@ -264,6 +275,19 @@ static void free_checked(gk_backend *b, const char *what, void *p)
     if (p) cu_check(b, what, cudaFree(p));
 }
 
+/* Frees a buffer being replaced: now (cudaFree waits for the kernels using it), or after the
+ * step being captured. */
+static int retire(gk_backend *b, const char *what, void *old)
+{
+    cu_impl *c = impl_of(b);
+    if (!old) return 0;
+    if (!c->capturing) return cu_check(b, what, cudaFree(old));
+    if (c->n_deferred == (int)(sizeof c->deferred / sizeof c->deferred[0]))
+        return fail(b, "%s: more than %d buffers outgrown in one captured step", what, c->n_deferred);
+    c->deferred[c->n_deferred++] = old;
+    return 0;
+}
+
 static int ensure_scratch(gk_backend *b, size_t bytes)
 {
     cu_impl *c = impl_of(b);
@@ -271,7 +295,7 @@ static int ensure_scratch(gk_backend *b, size_t bytes)
     void *old = c->scratch;
     c->scratch = NULL;
     c->scratch_bytes = 0;
-    if (old && cu_check(b, "scratch buffer: free", cudaFree(old))) return -1;   /* waits for kernels using it */
+    if (retire(b, "scratch buffer: free", old)) return -1;
     size_t want = bytes + bytes / 4;
     if (cu_check(b, "scratch buffer", cudaMalloc(&c->scratch, want))) return -1;
     c->scratch_bytes = want;
@@ -287,7 +311,7 @@ static int ensure_xq(gk_backend *b, size_t bytes)
     uint8_t *old = c->xq;
     c->xq = NULL;
     c->xq_bytes = 0;
-    if (old && cu_check(b, "activation buffer: free", cudaFree(old))) return -1;
+    if (retire(b, "activation buffer: free", old)) return -1;
     if (cu_check(b, "activation buffer", cudaMalloc(&c->xq, bytes))) return -1;
     c->xq_bytes = bytes;
     return 0;
@@ -425,10 +449,16 @@ static void cu_free(gk_backend *b, gk_tensor *t)
     t->data = NULL;
 }
 
+/* Copies and syncs are not part of a captured step (gk_ops.step). */
+static int outside_step(gk_backend *b, const char *what)
+{
+    return impl_of(b)->capturing ? fail(b, "%s inside a captured decode step", what) : 0;
+}
+
 static int cu_upload(gk_backend *b, gk_tensor *t, size_t off, const void *src, size_t n)
 {
     if (off > t->nbytes || n > t->nbytes - off) return fail(b, "upload: %zu bytes at %zu past tensor end %zu", n, off, t->nbytes);
-    if (enter(b, "upload")) return -1;
+    if (outside_step(b, "upload") || enter(b, "upload")) return -1;
     /* From pageable memory this returns once src has been staged, so the caller may reuse it. */
     return cu_check(b, "upload", cudaMemcpyAsync((char *)t->data + off, src, n, cudaMemcpyHostToDevice,
                                                  impl_of(b)->stream));
@@ -457,20 +487,20 @@ static int sync_point(gk_backend *b, const char *what)
 static int cu_download(gk_backend *b, const gk_tensor *t, size_t off, void *dst, size_t n)
 {
     if (off > t->nbytes || n > t->nbytes - off) return fail(b, "download: %zu bytes at %zu past tensor end %zu", n, off, t->nbytes);
-    if (enter(b, "download")) return -1;
+    if (outside_step(b, "download") || enter(b, "download")) return -1;
     if (cu_check(b, "download", cudaMemcpyAsync(dst, (const char *)t->data + off, n, cudaMemcpyDeviceToHost,
                                                 impl_of(b)->stream)))
         return -1;
     return sync_point(b, "download");
 }
 
-static int cu_sync(gk_backend *b) { return enter(b, "sync") ? -1 : sync_point(b, "sync"); }
+static int cu_sync(gk_backend *b) { return outside_step(b, "sync") || enter(b, "sync") ? -1 : sync_point(b, "sync"); }
 
 /* CUDA events time the work on the stream itself, free of host launch and wake-up noise. */
 static int cu_device_timer(gk_backend *b, int stop, double *seconds)
 {
     cu_impl *c = impl_of(b);
-    if (enter(b, "timer")) return -1;
+    if (outside_step(b, "timer") || enter(b, "timer")) return -1;
     if (!c->t0 && (cu_check(b, "timer", cudaEventCreate(&c->t0)) || cu_check(b, "timer", cudaEventCreate(&c->t1))))
         return -1;
     if (!stop) return cu_check(b, "timer", cudaEventRecord(c->t0, c->stream));
@@ -480,6 +510,67 @@ static int cu_device_timer(gk_backend *b, int stop, double *seconds)
         return -1;
     *seconds = ms * 1e-3;
     return 0;
+}
+
+/* ---- decode steps as CUDA graphs ---------------------------------------------------------- */
+/* An executable graph of the step just captured: the previous one updated in place where the
+ * step has its shape (positions and split counts are kernel parameters), else built anew. */
+static int step_exec(gk_backend *b, cudaGraph_t g)
+{
+    cu_impl *c = impl_of(b);
+    if (c->gexec) {
+#if CUDART_VERSION >= 12000
+        cudaGraphExecUpdateResultInfo info;
+        const cudaError_t e = cudaGraphExecUpdate(c->gexec, g, &info);
+#else
+        cudaGraphNode_t node;
+        cudaGraphExecUpdateResult r;
+        const cudaError_t e = cudaGraphExecUpdate(c->gexec, g, &node, &r);
+#endif
+        if (e == cudaSuccess) return 0;
+        cudaGetLastError(); /* a refused update is not an error of the work */
+        cudaGraphExecDestroy(c->gexec);
+        c->gexec = NULL;
+    }
+#if CUDART_VERSION >= 12000
+    const cudaError_t e = cudaGraphInstantiate(&c->gexec, g, 0);
+#else
+    const cudaError_t e = cudaGraphInstantiate(&c->gexec, g, NULL, NULL, 0);
+#endif
+    if (e != cudaSuccess) c->gexec = NULL;
+    return cu_check(b, "decode step: cudaGraphInstantiate", e);
+}
+
+/* begin 1: capture what the stream is given (relaxed: the buffers a step outgrows may still be
+ * allocated); 0: end the capture, launch the step's graph; -1: end it and drop the work. */
+static int cu_step(gk_backend *b, int begin)
+{
+    cu_impl *c = impl_of(b);
+    if (!c->graphs) return 0;
+    if (begin == 1) {
+        if (c->capturing) return fail(b, "decode step: begun twice");
+        if (enter(b, "decode step") ||
+            cu_check(b, "decode step: cudaStreamBeginCapture", cudaStreamBeginCapture(c->stream, cudaStreamCaptureModeRelaxed)))
+            return -1;
+        c->capturing = true;
+        return 0;
+    }
+    if (!c->capturing) return 0;
+    cudaGraph_t g = NULL;
+    const cudaError_t e = cudaStreamEndCapture(c->stream, &g);
+    c->capturing = false;
+    for (int i = 0; i < c->n_deferred; i++) free_checked(b, "a buffer outgrown in a decode step", c->deferred[i]);
+    c->n_deferred = 0;
+    int rc = 0;
+    if (begin < 0) cudaGetLastError();
+    else if (e != cudaSuccess)
+        rc = fail(b, "decode step: capture failed: %s (GENCOST_CUDA_GRAPHS=0 runs without graphs)", cudaGetErrorString(e));
+    else if (step_exec(b, g) == 0)
+        rc = cu_check(b, "decode step: cudaGraphLaunch", cudaGraphLaunch(c->gexec, c->stream));
+    else
+        rc = -1;
+    if (g) cudaGraphDestroy(g);
+    return rc;
 }
 
 /* ---- matmul ------------------------------------------------------------------------------ */
@@ -1127,6 +1218,7 @@ static const gk_ops cu_ops = [] {
     o.download = cu_download;
     o.sync = cu_sync;
     o.device_timer = cu_device_timer;
+    o.step = cu_step;
     o.supports = cu_supports;
     o.matmul_act_type = cu_matmul_act_type;
     o.core = &cu_core;
@@ -1142,6 +1234,8 @@ static void cu_close(gk_backend *b)
     cu_impl *c = impl_of(b);
     if (c) {
         cudaSetDevice(c->dev);   /* close may run on another thread than open */
+        if (c->capturing) cu_step(b, -1);
+        if (c->gexec) cudaGraphExecDestroy(c->gexec);
         if (c->stream) cudaStreamSynchronize(c->stream);
         if (c->handle) c->blas->destroy(c->handle);
         free_checked(b, "close", c->scratch);
@@ -1198,8 +1292,9 @@ static gk_backend *cu_open(const gk_backend_opts *o, char *err, size_t errlen)
     }
     *c->err_host = 0;
     c->cc = p.major * 10 + p.minor;
-    const char *fc = getenv("GENCOST_CUDA_FORCE_CUBLAS");
+    const char *fc = getenv("GENCOST_CUDA_FORCE_CUBLAS"), *gr = getenv("GENCOST_CUDA_GRAPHS");
     c->force_cublas = fc && !strcmp(fc, "1");
+    c->graphs = gr && !strcmp(gr, "1");
     char why[320] = "";
     c->blas = cublas_get(why, sizeof why);
     if (c->blas) {
