@@ -54,6 +54,18 @@ static uint32_t pack4(const int8_t *v) {
     return u;
 }
 
+/* Each lane's A and B fragments of an m16n8k32 tile, by the PTX ISA's layout. */
+static void s8_fragments(int8_t A[16][32], int8_t B[32][8], uint32_t *fa, uint32_t *fb) {
+    for (int l = 0; l < 32; l++) {
+        const int g = l / 4, t = l % 4;
+        int8_t col[32];
+        for (int k = 0; k < 32; k++) col[k] = B[k][g];
+        fa[4 * l] = pack4(&A[g][4 * t]), fa[4 * l + 1] = pack4(&A[g + 8][4 * t]);
+        fa[4 * l + 2] = pack4(&A[g][16 + 4 * t]), fa[4 * l + 3] = pack4(&A[g + 8][16 + 4 * t]);
+        fb[2 * l] = pack4(&col[4 * t]), fb[2 * l + 1] = pack4(&col[16 + 4 * t]);
+    }
+}
+
 static void mma_tile_matches_plain_product(void **s) {
     (void)s;
     int8_t A[16][32], B[32][8]; /* B is k x n */
@@ -64,14 +76,7 @@ static void mma_tile_matches_plain_product(void **s) {
     A[3][5] = -128, B[5][6] = -128; /* the extremes */
     uint32_t fa[32 * 4], fb[32 * 2];
     int d[32 * 4];
-    for (int l = 0; l < 32; l++) {
-        const int g = l / 4, t = l % 4;
-        int8_t col[32];
-        for (int k = 0; k < 32; k++) col[k] = B[k][g];
-        fa[4 * l] = pack4(&A[g][4 * t]), fa[4 * l + 1] = pack4(&A[g + 8][4 * t]);
-        fa[4 * l + 2] = pack4(&A[g][16 + 4 * t]), fa[4 * l + 3] = pack4(&A[g + 8][16 + 4 * t]);
-        fb[2 * l] = pack4(&col[4 * t]), fb[2 * l + 1] = pack4(&col[16 + 4 * t]);
-    }
+    s8_fragments(A, B, fa, fb);
     tile_args a = {fa, fb, d};
     GK_EMUL_LAUNCH(body_one_tile, 1, 1, 1, 32, 0, a);
     for (int l = 0; l < 32; l++)
@@ -86,14 +91,7 @@ static void mma_tile_matches_plain_product(void **s) {
     memset(A, 1, sizeof A), memset(A[9], 2, sizeof A[9]);
     memset(B, 0, sizeof B);
     for (int k = 0; k < 32; k++) B[k][3] = k == 31 ? 5 : -1;
-    for (int l = 0; l < 32; l++) {
-        const int g = l / 4, t = l % 4;
-        int8_t col[32];
-        for (int k = 0; k < 32; k++) col[k] = B[k][g];
-        fa[4 * l] = pack4(&A[g][4 * t]), fa[4 * l + 1] = pack4(&A[g + 8][4 * t]);
-        fa[4 * l + 2] = pack4(&A[g][16 + 4 * t]), fa[4 * l + 3] = pack4(&A[g + 8][16 + 4 * t]);
-        fb[2 * l] = pack4(&col[4 * t]), fb[2 * l + 1] = pack4(&col[16 + 4 * t]);
-    }
+    s8_fragments(A, B, fa, fb);
     GK_EMUL_LAUNCH(body_one_tile, 1, 1, 1, 32, 0, a);
     /* D[9][3]: row g+8 = 9 -> g = 1, column 2t+1 = 3 -> t = 1: lane 5, d[3] */
     assert_int_equal(d[4 * 5 + 3], 100 * 5 + 3 + 2 * -31 + 2 * 5);
