@@ -6,7 +6,8 @@
  * output in registers across positions); other types a dot or an axpy per position. The softmax
  * between them is the table's too (scale_max, exp_sum: eight exps a step on AVX2). With
  * head_dim 64 the per-position calls cost more than their arithmetic (prefill 512 on a 2-vCPU
- * Xeon VM: a quarter of the time). */
+ * Xeon VM: a quarter of the time), so prompts from 256 rows take flash attention on the sgemm
+ * micro-kernel instead (gk_cpu_flash_prefill, cpu_image_attention.c). */
 #include <math.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -94,6 +95,7 @@ static void attn_worker(void *ctx, int ith, int nth) {
 int gk_cpu_attention(gk_backend *b, gk_tensor *out, const gk_tensor *q, const gk_tensor *kc,
                      const gk_tensor *vc, const gk_attn_params *p) {
     if (gk_check_attention(b, out, q, kc, vc, p)) return -1;
+    if (gk_cpu_flash_prefill_fits(b, p, gk_rows(q))) return gk_cpu_flash_prefill(b, out, q, kc, vc, p);
     gk_cpu *c = gk_cpu_of(b);
     attn_job j = {.uk = c->uk, .p = p, .q = q, .k = kc, .v = vc, .out = out, .nt = gk_rows(q),
                   .k_row = gk_row_bytes(kc), .v_row = gk_row_bytes(vc),

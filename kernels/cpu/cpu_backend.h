@@ -57,5 +57,10 @@ int gk_cpu_matmul_act_type(gk_backend *b, int wtype, int64_t m);
 int64_t gk_cpu_wt_panel_cols(int n_threads);
 int gk_cpu_attention(gk_backend *b, gk_tensor *out, const gk_tensor *q, const gk_tensor *kc,
                      const gk_tensor *vc, const gk_attn_params *p);
+/* Its prefill path (cpu_image_attention.c): flash attention on the sgemm micro-kernel, the KV
+ * cache's tiles packed once per KV head; taken from 256 query rows where head_dim allows. */
+bool gk_cpu_flash_prefill_fits(gk_backend *b, const gk_attn_params *p, int64_t T);
+int gk_cpu_flash_prefill(gk_backend *b, gk_tensor *out, const gk_tensor *q, const gk_tensor *kc,
+                         const gk_tensor *vc, const gk_attn_params *p);
 
 #endif
