@@ -527,7 +527,7 @@ static void attention_all(pair *p) {
     const int ctypes[] = {GK_F32, GK_F16, GK_Q8_0};
     const attn_case cases[] = {
         {4, 2, 32, 1, 0, 0}, {4, 2, 32, 5, 7, 0}, {6, 1, 64, 3, 0, 0}, {2, 2, 32, 9, 3, 0}, {8, 4, 32, 1, 40, 0},
-        /* from 256 rows the flash path (cpu_image_attention.c): query blocks over key tiles
+        /* from 192 rows the flash path (cpu_image_attention.c): query blocks over key tiles
          * with the diagonal inside, GQA, head_dim 32 (not a multiple of AVX2's 6 rows); a prompt
          * continuing a cache (its first tiles unmasked, a last block of 1 row) */
         {4, 2, 32, 256, 0, 0}, {2, 1, 32, 257, 100, 0},

@@ -703,6 +703,61 @@ static void test_exp_helpers(void **st) {
     }
 }
 
+/* Flash attention's softmax step: every vector table against the scalar one (and the scalar one
+ * against expf in double) for 1..5 rows and 4..20 columns, a first tile (m = -inf) with masked
+ * (-inf) scores and a second tile on top of it; columns past nc untouched. */
+static void test_softmax_cols(void **st) {
+    (void)st;
+    const gk_ukernels *s = gk_ukernels_scalar();
+    enum { R = 5, C = 20 };
+    for (size_t t = 0; t < sizeof isas / sizeof isas[0]; t++) {
+        const gk_ukernels *u = table_or_skip(&isas[t]);
+        if (!u || !u->softmax_cols) continue; /* raw tables may leave it to AVX2 */
+        for (int rows = 1; rows <= R; rows++)
+            for (int nc = 4; nc <= C; nc += 4) {
+                float sc[2][R * C + 1], m[2][C + 1], l[2][C + 1], a[2][C + 1], first[R * C];
+                fill(first, R * C, 8.0f);
+                for (int c = 0; c < nc; c++)
+                    for (int p = 1; p < rows; p++)
+                        if ((p + c) % 3 == 0) first[p * nc + c] = -INFINITY; /* row 0 always seen */
+                for (int k = 0; k < 2; k++) {
+                    memcpy(sc[k], first, sizeof first), sc[k][rows * nc] = 777.0f;
+                    for (int c = 0; c <= C; c++) m[k][c] = -INFINITY, l[k][c] = 0.0f, a[k][c] = 555.0f;
+                }
+                u->softmax_cols(sc[0], rows, nc, m[0], l[0], a[0]);
+                s->softmax_cols(sc[1], rows, nc, m[1], l[1], a[1]);
+                for (int c = 0; c < nc; c++) {
+                    double mx = -INFINITY, sum = 0;
+                    for (int p = 0; p < rows; p++) mx = fmax(mx, first[p * nc + c]);
+                    for (int p = 0; p < rows; p++) sum += exp((double)(first[p * nc + c] - (float)mx));
+                    assert_true(m[0][c] == (float)mx && m[1][c] == (float)mx);
+                    assert_true(fabs(l[1][c] - sum) <= 4e-7 * sum && fabsf(l[0][c] - l[1][c]) <= 4e-7f * l[1][c]);
+                    assert_true(a[0][c] == 0.0f && a[1][c] < 1e-37f); /* from m = -inf */
+                    for (int p = 0; p < rows; p++)
+                        assert_true(fabsf(sc[0][p * nc + c] - sc[1][p * nc + c]) <= 3e-7f * sc[1][p * nc + c] + 1e-37f);
+                }
+                assert_true(sc[0][rows * nc] == 777.0f && a[0][nc] == 555.0f && m[0][nc] == -INFINITY);
+                /* a second tile: the running max moves where the new scores are larger */
+                float second[R * C];
+                fill(second, R * C, 10.0f);
+                for (int k = 0; k < 2; k++) memcpy(sc[k], second, sizeof second);
+                float m_old[C];
+                memcpy(m_old, m[1], sizeof m_old);
+                u->softmax_cols(sc[0], rows, nc, m[0], l[0], a[0]);
+                s->softmax_cols(sc[1], rows, nc, m[1], l[1], a[1]);
+                for (int c = 0; c < nc; c++) {
+                    double mx = m_old[c];
+                    for (int p = 0; p < rows; p++) mx = fmax(mx, second[p * nc + c]);
+                    assert_true(m[0][c] == (float)mx);
+                    const double want = exp((double)(m_old[c] - (float)mx)); /* the kernels' float difference */
+                    assert_true(fabs(a[1][c] - want) <= 4e-7 * want);
+                    assert_true(fabsf(a[0][c] - a[1][c]) <= 4e-7f * a[1][c]);
+                    assert_true(fabsf(l[0][c] - l[1][c]) <= 8e-7f * l[1][c]);
+                }
+            }
+    }
+}
+
 /* Q8_0 KV-cache helpers against the scalar table, and the scalar table against a dot with the
  * row decoded by quant.c (exact dequantisation: d · q). */
 static void test_q8_0_kv_helpers(void **st) {
@@ -762,7 +817,7 @@ int main(void) {
         cmocka_unit_test(test_igemm_driver),
         cmocka_unit_test(test_sgemm),
         cmocka_unit_test(test_conversions),
-        cmocka_unit_test(test_vector_helpers), cmocka_unit_test(test_q8_0_kv_helpers),
+        cmocka_unit_test(test_vector_helpers), cmocka_unit_test(test_softmax_cols), cmocka_unit_test(test_q8_0_kv_helpers),
         cmocka_unit_test(test_exp_helpers),
         cmocka_unit_test(test_selected_complete),
     };

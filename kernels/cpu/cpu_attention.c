@@ -6,7 +6,7 @@
  * output in registers across positions); other types a dot or an axpy per position. The softmax
  * between them is the table's too (scale_max, exp_sum: eight exps a step on AVX2). With
  * head_dim 64 the per-position calls cost more than their arithmetic (prefill 512 on a 2-vCPU
- * Xeon VM: a quarter of the time), so prompts from 256 rows take flash attention on the sgemm
+ * Xeon VM: a quarter of the time), so prompts from 192 rows take flash attention on the sgemm
  * micro-kernel instead (gk_cpu_flash_prefill, cpu_image_attention.c). */
 #include <math.h>
 #include <stdatomic.h>

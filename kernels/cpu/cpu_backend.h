@@ -58,7 +58,7 @@ int64_t gk_cpu_wt_panel_cols(int n_threads);
 int gk_cpu_attention(gk_backend *b, gk_tensor *out, const gk_tensor *q, const gk_tensor *kc,
                      const gk_tensor *vc, const gk_attn_params *p);
 /* Its prefill path (cpu_image_attention.c): flash attention on the sgemm micro-kernel, the KV
- * cache's tiles packed once per KV head; taken from 256 query rows where head_dim allows. */
+ * cache's tiles packed once per KV head; taken from 192 query rows where head_dim allows. */
 bool gk_cpu_flash_prefill_fits(gk_backend *b, const gk_attn_params *p, int64_t T);
 int gk_cpu_flash_prefill(gk_backend *b, gk_tensor *out, const gk_tensor *q, const gk_tensor *kc,
                          const gk_tensor *vc, const gk_attn_params *p);

@@ -15,9 +15,9 @@
  *  - for each key tile (in L1/L2 while the unit's QP panels use it) and each query panel: the
  *    micro-kernel gives the transposed scores S[key][query] = K·Qᵀ (BK × NR, row stride NR),
  *    exactly the layout of a B panel for the second product, so it is never repacked;
- *  - the online softmax runs down the columns (a running maximum m and sum l per query; the
- *    loops are over the queries of a row, contiguous, and vectorise with gk_exp_fast), and
- *    rescales the panel's accumulator by e^(m_old − m_new);
+ *  - the online softmax runs down the columns (a running maximum m and sum l per query: the
+ *    table's softmax_cols, whose vectors are the contiguous queries of a row), and rescales the
+ *    panel's accumulator by e^(m_old − m_new);
  *  - Oᵀ[d][query] += Vᵀ·P in the micro-kernel;
  *  - at the end each query's column of Oᵀ divided by its l is written to out.
  * Scratch: the packed keys and values (as large as k and v); per thread Qp, S, Oᵀ and the m
@@ -33,11 +33,10 @@
 enum {
     KEY_TILE = 96,      /* keys per tile, rounded up to a multiple of MR */
     /* prompts from which the LLM's attention takes this path: tinyllama's shape (32 heads, 4 KV
-     * heads, head_dim 64, F16 cache), 2 threads, AMD Zen 3 VM, the attention op alone, old path vs
-     * this one alternating, best of 10 calls: T=128 1.33 -> 1.5 ms, T=256 about even, T=512
-     * 22.8 -> 17.4 ms (median of 5), T=1024 105 -> 62 ms (3). Its softmax is generic C (4-wide
-     * on x86-64), which costs as much as the GEMMs at head_dim 64. */
-    FLASH_MIN_T = 256,
+     * heads, head_dim 64, F16 cache), 2 threads, AMD Zen 3 VM, the attention op alone, the
+     * per-row path vs this one alternating 3 times, best of 10 calls: T=128 1.53 -> 1.61 ms,
+     * 192 4.2 -> 3.8, 256 5.4 -> 3.7, 512 19.2 -> 11.8, 1024 87 -> 41 ms. */
+    FLASH_MIN_T = 192,
     QUERY_PANELS = 4,   /* NR-query panels per unit: each key tile is used QP times from cache */
 };
 
@@ -87,7 +86,10 @@ static fa_mem fa_carve(const fa_job *j, int ith) {
     return m;
 }
 
-enum { ROW_MAX = 1024 };   /* head_dim of a converted cache row (gk_cpu_flash_prefill checks) */
+enum {
+    ROW_MAX = 1024, /* head_dim of a converted cache row (gk_cpu_flash_prefill_fits checks) */
+    NR_MAX = 64,    /* a micro-kernel's columns (fa_run checks) */
+};
 
 /* Key or value `key` of KV head kvh of image n as hd floats: in place for F32 rows, converted
  * into tmp from a cache row of another type. */
@@ -156,31 +158,14 @@ static void mask_tile(const fa_job *j, float *s, int64_t k0, int bk, int64_t qa)
     }
 }
 
-/* Online softmax over the bk score rows of S (columns: the NR queries), leaving e^(s − m) in S,
- * and Oᵀ rescaled to the new maxima. Columns go four at a time into local arrays (every table's
- * NR is a multiple of 4, checked at the call), which GCC's -O2 vectoriser takes as straight-line
- * code; a loop over all NR it would leave scalar. */
+/* Online softmax over the bk score rows of S (columns: the NR queries; the table's
+ * softmax_cols), leaving e^(s − m) in S, and Oᵀ rescaled to the new maxima. */
 static void softmax_tile(const fa_job *j, float *s, float *m, float *l, float *o, int bk) {
     const int nr = j->nr;
-    for (int c0 = 0; c0 < nr; c0 += 4) {
-        float mx[4], sum[4] = {0, 0, 0, 0}, a[4];
-        for (int c = 0; c < 4; c++) mx[c] = m[c0 + c];
-        for (int p = 0; p < bk; p++)
-            for (int c = 0; c < 4; c++) mx[c] = s[p * nr + c0 + c] > mx[c] ? s[p * nr + c0 + c] : mx[c];
-        for (int p = 0; p < bk; p++)
-            for (int c = 0; c < 4; c++) {
-                float e = gk_exp_fast(s[p * nr + c0 + c] - mx[c]);
-                s[p * nr + c0 + c] = e;
-                sum[c] += e;
-            }
-        for (int c = 0; c < 4; c++) {
-            a[c] = gk_exp_fast(m[c0 + c] - mx[c]);   /* m = −inf before the first tile: a ≈ 0 */
-            m[c0 + c] = mx[c];
-            l[c0 + c] = l[c0 + c] * a[c] + sum[c];
-        }
-        for (int e = 0; e < j->hdp; e++)
-            for (int c = 0; c < 4; c++) o[e * nr + c0 + c] *= a[c];
-    }
+    float a[NR_MAX];
+    j->uk->softmax_cols(s, bk, nr, m, l, a);
+    for (int e = 0; e < j->hdp; e++)
+        for (int c = 0; c < nr; c++) o[e * nr + c] *= a[c];
 }
 
 static void fa_unit(const fa_job *j, fa_mem *w, int64_t u) {
@@ -240,8 +225,9 @@ static void fa_worker(void *ctx, int ith, int nth) {
 
 /* Tiles, scratch, the packing and the units of a job whose shape fields are set. */
 static int fa_run(gk_backend *b, gk_cpu *c, fa_job *j, int64_t batch, const char *op) {
-    if (j->nr % 4)
-        return gk_fail(b, "%s: the %s micro-kernel's %d columns are not a multiple of 4", op, c->uk->isa, j->nr);
+    if (j->nr % 4 || j->nr > NR_MAX)
+        return gk_fail(b, "%s: the %s micro-kernel's %d columns are not a multiple of 4 up to %d", op, c->uk->isa,
+                       j->nr, NR_MAX);
     j->hdp = round_up_i(j->hd, j->mr);
     j->bk = round_up_i(KEY_TILE, j->mr);
     j->ktiles = (j->tk + j->bk - 1) / j->bk;
@@ -278,7 +264,8 @@ int gk_cpu_full_attention(gk_backend *b, gk_tensor *out, const gk_tensor *q, con
 }
 
 bool gk_cpu_flash_prefill_fits(gk_backend *b, const gk_attn_params *p, int64_t T) {
-    return T >= FLASH_MIN_T && p->head_dim <= ROW_MAX && gk_cpu_of(b)->uk->sgemm_nr % 4 == 0;
+    const int nr = gk_cpu_of(b)->uk->sgemm_nr;
+    return T >= FLASH_MIN_T && p->head_dim <= ROW_MAX && nr % 4 == 0 && nr <= NR_MAX;
 }
 
 int gk_cpu_flash_prefill(gk_backend *b, gk_tensor *out, const gk_tensor *q, const gk_tensor *kc,

@@ -143,6 +143,12 @@ typedef struct gk_ukernels {
     float (*scale_max)(const float *x, float *y, int64_t n, float s);
     float (*exp_sum)(float *x, int64_t n, float m);
     void (*silu_mul)(const float *g, const float *u, float *y, int64_t n);
+    /* Flash attention's online-softmax step on a tile of scores s (rows × nc, row-major: a
+     * column per query, nc a multiple of 4), per column c: m' = max(m[c], s[·][c]); s[r][c] =
+     * exp(s[r][c] - m'); alpha[c] = exp(m[c] - m') (0 for m[c] = -inf); l[c] = l[c]·alpha[c] +
+     * Σ_r s[r][c]; m[c] = m'. A column's m' must be finite (it sees at least one key). exp as
+     * gk_exp_fast (the scalar table) or exp_sum's polynomial. */
+    void (*softmax_cols)(float *s, int64_t rows, int nc, float *m, float *l, float *alpha);
 } gk_ukernels;
 
 /* Tables compiled into this binary (NULL when the ISA is not compiled or not present). */

@@ -125,6 +125,7 @@ static void fill_table(gk_ukernels *dst, const gk_ukernels *src) {
     FILL(scale_max);
     FILL(exp_sum);
     FILL(silu_mul);
+    FILL(softmax_cols);
 }
 
 static void build(void) {

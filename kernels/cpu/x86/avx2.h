@@ -73,6 +73,7 @@ float gk_avx2_dot_f32_q8_0(const float *a, const void *b, int64_t n);
 void gk_avx2_axpy_q8_0(float a, const void *x, float *y, int64_t n);
 float gk_avx2_scale_max(const float *x, float *y, int64_t n, float s);
 float gk_avx2_exp_sum(float *x, int64_t n, float m);
+void gk_avx2_softmax_cols(float *s, int64_t rows, int nc, float *m, float *l, float *alpha);
 void gk_avx2_silu_mul(const float *g, const float *u, float *y, int64_t n);
 void gk_avx2_exp8(const float *x, float *y);   /* eight exps (the tests' view of the polynomial) */
 

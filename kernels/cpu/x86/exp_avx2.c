@@ -93,3 +93,23 @@ void gk_avx2_silu_mul(const float *g, const float *u, float *y, int64_t n) {
         _mm256_maskstore_ps(y + i, k, _mm256_mul_ps(t, _mm256_maskload_ps(u + i, k)));
     }
 }
+
+/* The flash-attention softmax step (gk_ukernels.softmax_cols) eight columns a vector: the rows
+ * are contiguous runs of queries, so the column maxima, exps and sums need no shuffle. A last
+ * group of four columns goes through masked loads and stores. */
+void gk_avx2_softmax_cols(float *s, int64_t rows, int nc, float *m, float *l, float *alpha) {
+    for (int c0 = 0; c0 < nc; c0 += 8) {
+        const __m256i k = tail_mask(nc - c0 < 8 ? nc - c0 : 8);
+        __m256 mx = _mm256_maskload_ps(m + c0, k), sum = _mm256_setzero_ps();
+        for (int64_t p = 0; p < rows; p++) mx = _mm256_max_ps(mx, _mm256_maskload_ps(s + p * nc + c0, k));
+        for (int64_t p = 0; p < rows; p++) {
+            const __m256 e = exp8(_mm256_sub_ps(_mm256_maskload_ps(s + p * nc + c0, k), mx));
+            _mm256_maskstore_ps(s + p * nc + c0, k, e);
+            sum = _mm256_add_ps(sum, e);
+        }
+        const __m256 a = exp8(_mm256_sub_ps(_mm256_maskload_ps(m + c0, k), mx)); /* -inf - m': 0 */
+        _mm256_maskstore_ps(alpha + c0, k, a);
+        _mm256_maskstore_ps(m + c0, k, mx);
+        _mm256_maskstore_ps(l + c0, k, _mm256_fmadd_ps(_mm256_maskload_ps(l + c0, k), a, sum));
+    }
+}

@@ -45,6 +45,7 @@ static const gk_ukernels table = {
     .axpy_rows_f16 = gk_avx2_axpy_rows_f16,
     .scale_max = gk_avx2_scale_max,
     .exp_sum = gk_avx2_exp_sum,
+    .softmax_cols = gk_avx2_softmax_cols,
     .silu_mul = gk_avx2_silu_mul,
     .dot_f32_q8_0 = gk_avx2_dot_f32_q8_0,
     .axpy_q8_0 = gk_avx2_axpy_q8_0,
