@@ -223,9 +223,12 @@ static void fa_worker(void *ctx, int ith, int nth) {
     }
 }
 
+/* The micro-kernel's columns: softmax_cols takes four at a time, softmax_tile's alphas NR_MAX. */
+static bool nr_fits(int nr) { return nr % 4 == 0 && nr <= NR_MAX; }
+
 /* Tiles, scratch, the packing and the units of a job whose shape fields are set. */
 static int fa_run(gk_backend *b, gk_cpu *c, fa_job *j, int64_t batch, const char *op) {
-    if (j->nr % 4 || j->nr > NR_MAX)
+    if (!nr_fits(j->nr))
         return gk_fail(b, "%s: the %s micro-kernel's %d columns are not a multiple of 4 up to %d", op, c->uk->isa,
                        j->nr, NR_MAX);
     j->hdp = round_up_i(j->hd, j->mr);
@@ -264,8 +267,7 @@ int gk_cpu_full_attention(gk_backend *b, gk_tensor *out, const gk_tensor *q, con
 }
 
 bool gk_cpu_flash_prefill_fits(gk_backend *b, const gk_attn_params *p, int64_t T) {
-    const int nr = gk_cpu_of(b)->uk->sgemm_nr;
-    return T >= FLASH_MIN_T && p->head_dim <= ROW_MAX && nr % 4 == 0 && nr <= NR_MAX;
+    return T >= FLASH_MIN_T && p->head_dim <= ROW_MAX && nr_fits(gk_cpu_of(b)->uk->sgemm_nr);
 }
 
 int gk_cpu_flash_prefill(gk_backend *b, gk_tensor *out, const gk_tensor *q, const gk_tensor *kc,

@@ -98,11 +98,7 @@ GK_BODY(gk_body_attn_prefill_mma, gk_attn_args) {
         const int row = 16 * (tid >> 5) + ((tid & 31) >> 2), t = tid & 3;
         GK_UNROLL
         for (int ks = 0; ks < GK_TCA_DMAX / 16; ks++) {
-            if (ks >= nks) continue;
-            R(qf)[4 * ks] = GK_SLD(qs, row * GK_TCA_QW + 8 * ks + t);
-            R(qf)[4 * ks + 1] = GK_SLD(qs, (row + 8) * GK_TCA_QW + 8 * ks + t);
-            R(qf)[4 * ks + 2] = GK_SLD(qs, row * GK_TCA_QW + 8 * ks + 4 + t);
-            R(qf)[4 * ks + 3] = GK_SLD(qs, (row + 8) * GK_TCA_QW + 8 * ks + 4 + t);
+            if (ks < nks) gk_frag_a(GK_SHARED_PASS(qs), row, GK_TCA_QW, 8 * ks, t, &R(qf)[4 * ks]);
         }
     }
     for (int64_t kt = 0; kt < ntiles; kt++) {
@@ -116,10 +112,8 @@ GK_BODY(gk_body_attn_prefill_mma, gk_attn_args) {
             if (ks >= nks) continue;
             GK_THREADS {
                 const int g = (tid & 31) >> 2, t = tid & 3;
-                for (int nt = 0; nt < 4; nt++) {
-                    R(kf)[2 * nt] = GK_SLD(kh, (8 * nt + g) * GK_TCA_QW + 8 * ks + t);
-                    R(kf)[2 * nt + 1] = GK_SLD(kh, (8 * nt + g) * GK_TCA_QW + 8 * ks + 4 + t);
-                }
+                for (int nt = 0; nt < 4; nt++)
+                    gk_frag_b(GK_SHARED_PASS(kh), 8 * nt + g, GK_TCA_QW, 8 * ks, t, &R(kf)[2 * nt]);
             }
             GK_UNROLL
             for (int nt = 0; nt < 4; nt++) GK_MMA_F16(s, 4 * nt, qf, 4 * ks, kf, 2 * nt);
@@ -165,10 +159,8 @@ GK_BODY(gk_body_attn_prefill_mma, gk_attn_args) {
             if (dt >= ndt) continue;
             GK_THREADS {
                 const int g = (tid & 31) >> 2, t = tid & 3;
-                for (int kk = 0; kk < 2; kk++) {
-                    R(vf)[2 * kk] = GK_SLD(vt, (8 * dt + g) * GK_TCA_VW + 8 * kk + t);
-                    R(vf)[2 * kk + 1] = GK_SLD(vt, (8 * dt + g) * GK_TCA_VW + 8 * kk + 4 + t);
-                }
+                for (int kk = 0; kk < 2; kk++)
+                    gk_frag_b(GK_SHARED_PASS(vt), 8 * dt + g, GK_TCA_VW, 8 * kk, t, &R(vf)[2 * kk]);
             }
             GK_MMA_F16(o, 4 * dt, pf, 0, vf, 0);
             GK_MMA_F16(o, 4 * dt, pf, 4, vf, 2);

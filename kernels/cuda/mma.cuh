@@ -84,13 +84,9 @@ GK_HD uint32_t gk_fold_off(uint32_t u, int off) {
     GK_THREADS {                                                                                             \
         const int lane_ = tid & 31, g_ = lane_ >> 2, t_ = lane_ & 3;                                         \
         const int wm_ = (tid >> 5) & 1, wn_ = tid >> 6;                                                      \
-        for (int mt_ = 0; mt_ < 2; mt_++) {                                                                  \
-            const int b_ = (wm_ * 32 + mt_ * 16 + g_) * GK_MMA_X_WORDS + 8 * (ci) + t_;                      \
-            R(fa)[4 * mt_] = GK_SLD(xs, b_);                                                                 \
-            R(fa)[4 * mt_ + 1] = GK_SLD(xs, b_ + 8 * GK_MMA_X_WORDS);                                        \
-            R(fa)[4 * mt_ + 2] = GK_SLD(xs, b_ + 4);                                                         \
-            R(fa)[4 * mt_ + 3] = GK_SLD(xs, b_ + 8 * GK_MMA_X_WORDS + 4);                                    \
-        }                                                                                                    \
+        for (int mt_ = 0; mt_ < 2; mt_++)                                                                    \
+            gk_frag_a(GK_SHARED_PASS(xs), wm_ * 32 + mt_ * 16 + g_, GK_MMA_X_WORDS, 8 * (ci), t_,             \
+                      &R(fa)[4 * mt_]);                                                                      \
         for (int nt_ = 0; nt_ < 4; nt_++) {                                                                  \
             const int at_ = GK_SLD(w_at, wn_ * 32 + nt_ * 8 + g_);                                           \
             uint32_t b0_ = 0, b1_ = 0;                                                                       \

@@ -544,4 +544,20 @@ static inline void gk_emul_warp_(float *v, int stride, int nt, int is_max) {
     }                                                                                                        \
     GK_SYNC()
 
+/* Fragments of the warp's mma tiles from shared memory (row-major tiles of 32-bit words,
+ * `stride` words a row), for the lane of group g = lane/4 and t = lane%4: A from rows r (= its
+ * tile's row g) and r + 8, B from row r (the tile's column g), each words w0 + t and w0 + 4 + t.
+ * One pattern serves the 8-bit m16n8k32 tile (four bytes a word) and the F16 m16n8k16 one (two
+ * halves a word): the layouts at GK_MMA_S8 and GK_MMA_F16. Called inside a region. */
+GK_DEV void gk_frag_a(GK_SHARED_PARAM(const uint32_t, sh), int r, int stride, int w0, int t, uint32_t *a) {
+    a[0] = GK_SLD(sh, r * stride + w0 + t);
+    a[1] = GK_SLD(sh, (r + 8) * stride + w0 + t);
+    a[2] = GK_SLD(sh, r * stride + w0 + 4 + t);
+    a[3] = GK_SLD(sh, (r + 8) * stride + w0 + 4 + t);
+}
+GK_DEV void gk_frag_b(GK_SHARED_PARAM(const uint32_t, sh), int r, int stride, int w0, int t, uint32_t *b) {
+    b[0] = GK_SLD(sh, r * stride + w0 + t);
+    b[1] = GK_SLD(sh, r * stride + w0 + 4 + t);
+}
+
 #endif
