@@ -192,7 +192,7 @@ KQ_INLINE void q4k_rows4(int64_t k, const uint8_t *const w[4], const uint8_t *x,
     for (int64_t i = 0; i < k / 256; i++, x += Q8K_BYTES) {
         const __m256i b = load_bsums(x);
         const __m128i ysum = _mm_hadd_epi16(_mm256_castsi256_si128(b), _mm256_extracti128_si256(b, 1));
-        const float dx = gk_ld_f32(x);
+        const __m128 dx4 = _mm_set1_ps(gk_ld_f32(x));
         const __m256i y[8] = {
             _mm256_loadu_si256((const __m256i *)(x + 4)),       _mm256_loadu_si256((const __m256i *)(x + 36)),
             _mm256_loadu_si256((const __m256i *)(x + 68)),      _mm256_loadu_si256((const __m256i *)(x + 100)),
@@ -216,9 +216,10 @@ KQ_INLINE void q4k_rows4(int64_t k, const uint8_t *const w[4], const uint8_t *x,
                 __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, y[2 * j + 1]), s_hi);
                 sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p0, p1));
             }
-            const float d = gk_ld_f16(wb) * dx, dmin = gk_ld_f16(wb + 2) * dx;
-            acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc[r]);
-            macc[r] = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(_mm_madd_epi16(ysum, mins16)), macc[r]);
+            /* d and dmin (adjacent halves) converted together, times d_x */
+            const __m128 dd = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128(gk_ld_i32(wb))), dx4);
+            acc[r] = _mm256_fmadd_ps(_mm256_broadcastss_ps(dd), _mm256_cvtepi32_ps(sumi), acc[r]);
+            macc[r] = _mm_fmadd_ps(_mm_permute_ps(dd, 0x55), _mm_cvtepi32_ps(_mm_madd_epi16(ysum, mins16)), macc[r]);
         }
     }
     for (int r = 0; r < 4; r++) {
