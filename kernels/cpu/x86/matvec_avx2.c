@@ -74,6 +74,16 @@ MV_INLINE void mv_prepare(int fmt, const uint8_t *x, int64_t ng, mv_act *a) {
     }
 }
 
+/* The fold of a group's dots: lanes of x and y summed in twos, by 32-bit lanes ([x y x y |
+ * x y x y], each lane the sum of two of x's or y's) or by 64-bit halves ([x x y y | x x y y]). */
+MV_INLINE __m256i mv_fold32(__m256i x, __m256i y) {
+    return _mm256_add_epi32(_mm256_unpacklo_epi32(x, y), _mm256_unpackhi_epi32(x, y));
+}
+
+MV_INLINE __m256i mv_fold64(__m256i x, __m256i y) {
+    return _mm256_add_epi32(_mm256_unpacklo_epi64(x, y), _mm256_unpackhi_epi64(x, y));
+}
+
 /* One row's group of four blocks at w, added into acc (and Q4_1's min term or Q4_0's offset
  * into accm). */
 MV_INLINE __m256 mv_group(int fmt, const uint8_t *w, const mv_act *a, __m256 acc, __m128 *accm) {
@@ -84,9 +94,8 @@ MV_INLINE __m256 mv_group(int fmt, const uint8_t *w, const mv_act *a, __m256 acc
         __m256i d[4];
 #pragma GCC unroll 4
         for (int b = 0; b < 4; b++) d[b] = gk_dot_i8(_mm256_loadu_si256((const __m256i *)(w + b * wb + 2)), a->y[b]);
-        __m256i e01 = _mm256_add_epi32(_mm256_unpacklo_epi32(d[0], d[1]), _mm256_unpackhi_epi32(d[0], d[1]));
-        __m256i e23 = _mm256_add_epi32(_mm256_unpacklo_epi32(d[2], d[3]), _mm256_unpackhi_epi32(d[2], d[3]));
-        __m256i f = _mm256_add_epi32(_mm256_unpacklo_epi64(e01, e23), _mm256_unpackhi_epi64(e01, e23));
+        /* [b0 b1 b2 b3 | b0 b1 b2 b3] against the scales as they are */
+        __m256i f = mv_fold64(mv_fold32(d[0], d[1]), mv_fold32(d[2], d[3]));
         return _mm256_fmadd_ps(_mm256_set_m128(s, s), _mm256_cvtepi32_ps(f), acc);
     }
     const size_t qo = fmt == QF_Q4_0 ? 2 : 4;
@@ -100,7 +109,7 @@ MV_INLINE __m256 mv_group(int fmt, const uint8_t *w, const mv_act *a, __m256 acc
     }
     /* [b0 b0 b2 b2 | b1 b1 b3 b3]: the two pairs' lanes summed in twos, so one conversion and
      * one FMA take the four blocks against one permutation of their scales */
-    __m256i t = _mm256_add_epi32(_mm256_unpacklo_epi64(d[0], d[1]), _mm256_unpackhi_epi64(d[0], d[1]));
+    __m256i t = mv_fold64(d[0], d[1]);
     acc = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(_mm256_castps128_ps256(s), _mm256_setr_epi32(0, 0, 2, 2, 1, 1, 3, 3)),
                           _mm256_cvtepi32_ps(t), acc);
     if (fmt == QF_Q4_1) *accm = _mm_fmadd_ps(qd_f16x4s(w + 2, wb), a->dxs, *accm);
