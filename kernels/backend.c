@@ -132,6 +132,10 @@ static bool train_has(const gk_train_ops *f, gk_op op) {
 
 int gk_step(gk_backend *b, int begin) { return b->ops->step ? b->ops->step(b, begin) : 0; }
 
+int gk_prepare_weight(gk_backend *b, gk_tensor *t) {
+    return b->ops->prepare_weight ? b->ops->prepare_weight(b, t) : 0;
+}
+
 bool gk_has_op(const gk_backend *b, gk_op op) {
     const gk_ops *o = b->ops;
     switch (gk_op_family(op)) {
@@ -251,6 +255,7 @@ static int view_fail(const gk_tensor *t, const char *fmt, ...) {
 int gk_view(gk_tensor *v, const gk_tensor *t, size_t offset, const int64_t ne[4], const size_t nb[4]) {
     const gk_type_info *ti = gk_type_get(t->type);
     if (!ti || !t->data) return view_fail(t, "the tensor has no storage");
+    if (t->layout) return view_fail(t, "a prepared weight's storage is laid out by its backend, not in rows");
     size_t st[4], bb = ti->block_bytes;
     for (int i = 0; i < 4; i++)
         if (ne[i] < 0) return view_fail(t, "dimension %d of %lld elements", i, (long long)ne[i]);

@@ -49,6 +49,10 @@ typedef struct gk_tensor {
     size_t nbytes;       /* bytes of storage this tensor spans from data (gaps of a view included) */
     void *data;          /* backend-owned storage; opaque to workloads */
     bool view;           /* true: shares another tensor's storage, never freed */
+    /* How the backend lays out the bytes: 0 = rows as the type describes (every tensor, until
+     * gk_prepare_weight lets a backend choose its own). upload() and download() move bytes in
+     * the row layout whatever this says; only the backend reads the value. */
+    int layout;
     gk_backend *be;
 } gk_tensor;
 
@@ -304,6 +308,13 @@ typedef struct gk_ops {
     int (*upload)(gk_backend *b, gk_tensor *t, size_t offset, const void *src, size_t bytes);
     int (*download)(gk_backend *b, const gk_tensor *t, size_t offset, void *dst, size_t bytes);
     int (*sync)(gk_backend *b);
+    /* Optional, NULL = no-op: t is a weight, uploaded whole, that ops will only read from now
+     * on; the backend may re-lay its storage for them (cpu: Q4_0 rows interleaved in groups of
+     * eight for AVX2's matrix-vector kernel; t->layout says so). Its bytes, as upload() and
+     * download() see them, do not change, and later uploads still work; views of it are
+     * refused (gk_view), and ops the new layout does not serve refuse it with a message. Call
+     * it through gk_prepare_weight(). */
+    int (*prepare_weight)(gk_backend *b, gk_tensor *t);
     /* Optional, NULL on host backends: the device's own clock around queued work (CUDA
      * events). stop = 0 marks the start; stop = 1 marks the end, waits for it (a sync point)
      * and fills *seconds with the device time between the two marks. */
@@ -591,6 +602,8 @@ typedef struct gk_backend_desc {
  * parameter forms it does not implement) with gk_unsupported() for the reason. */
 bool gk_supports_default(gk_backend *b, gk_op op, const int *types, int n_types, const void *params);
 bool gk_has_op(const gk_backend *b, gk_op op);
+/* gk_ops.prepare_weight, 0 where the backend has none. */
+int gk_prepare_weight(gk_backend *b, gk_tensor *t);
 /* The step bracket (gk_ops.step), 0 where the backend has none. */
 int gk_step(gk_backend *b, int begin);
 bool gk_unsupported(gk_backend *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));   /* false */

@@ -64,6 +64,10 @@ static const mm_shape shapes32[] = {
     /* matvec kernels that prepare the activations per call (groups of 2 or 4 blocks, at most
      * 512 or 256 blocks a pass): K = 131 blocks (a tail past the groups), 517 blocks (two passes and a tail) */
     {4192, 37, 1}, {16544, 3, 1},
+    /* whole groups of eight rows, for prepared Q4_0 weights (q4_0_x8.h): 9 groups (a pair of
+     * halves and a lone one) over 131 blocks, 2 groups over 517 (two passes of its kernel), the
+     * packed GEMM from groups at 3, 9 and 2 columns (one panel of 8 rows, a last of 8) */
+    {4192, 72, 1}, {16544, 16, 1}, {2080, 64, 3}, {1088, 40, 9}, {64, 8, 2},
 };
 static const mm_shape shapes256[] = {
     {256, 1, 1}, {256, 17, 3}, {512, 3, 17}, {256, 64, 1}, {256, 1, 64}, {512, 67, 9},
@@ -148,34 +152,50 @@ static double bf16_tol(const float *wrow, const float *x, int64_t k) {
     return (0x1p-8 + 2e-4) * sabs + 1e-6;
 }
 
-/* ref vs cpu on weights wq (wtype) and activations x; wf: the weights decoded (overwritten). */
+/* Y on backend b, the weights prepared first (gk_prepare_weight) when prepare. A Q4_0 matrix of
+ * whole groups of eight rows is then stored in those groups where the table has the kernel for
+ * it (cpu, AVX2): checked here, so the prepared paths are known to have run. */
+static float *matmul_of(gk_backend *b, const char *isa, int wtype, mm_shape s, const void *wq, const float *x,
+                        bool prepare) {
+    gk_tensor tw, tx, ty;
+    tensor_from(b, &tw, wtype, s.k, s.n, wq);
+    tensor_from(b, &tx, GK_F32, s.k, s.m, x);
+    tensor_from(b, &ty, GK_F32, s.n, s.m, NULL);
+    if (prepare) {
+        assert_int_equal(gk_prepare_weight(b, &tw), 0);
+        const bool x8 = gk_ukernels_select(isa)->t[GK_Q4_0].matvec_x8 && wtype == GK_Q4_0 && s.n % 8 == 0;
+        assert_int_equal(tw.layout != 0, x8);
+    }
+    if (gk_matmul(b, &ty, &tw, &tx, NULL)) fail_msg("%s", gk_backend_error(b));
+    float *y = download_f32(b, &ty);
+    free_t(b, &tw), free_t(b, &tx), free_t(b, &ty);
+    return y;
+}
+
+/* ref vs cpu on weights wq (wtype) and activations x, cpu's weights as uploaded and prepared
+ * (the same bound for both); wf: the weights decoded (overwritten). */
 static void check_matmul_data(pair *p, int wtype, mm_shape s, const void *wq, float *wf, const float *x) {
     const gk_type_info *ti = gk_type_get(wtype);
     for (int64_t r = 0; r < s.n; r++)   /* what the weights really are, for the tolerance */
         ti->to_f32((const char *)wq + (size_t)r * gk_type_bytes(wtype, s.k), wf + r * s.k, s.k);
-    float *y[2];
-    gk_backend *bs[2] = {p->ref, p->cpu};
-    for (int i = 0; i < 2; i++) {
-        gk_tensor tw, tx, ty;
-        tensor_from(bs[i], &tw, wtype, s.k, s.n, wq);
-        tensor_from(bs[i], &tx, GK_F32, s.k, s.m, x);
-        tensor_from(bs[i], &ty, GK_F32, s.n, s.m, NULL);
-        if (gk_matmul(bs[i], &ty, &tw, &tx, NULL)) fail_msg("%s", gk_backend_error(bs[i]));
-        y[i] = download_f32(bs[i], &ty);
-        free_t(bs[i], &tw), free_t(bs[i], &tx), free_t(bs[i], &ty);
-    }
+    float *y[3] = {matmul_of(p->ref, NULL, wtype, s, wq, x, false), matmul_of(p->cpu, p->isa, wtype, s, wq, x, false),
+                   matmul_of(p->cpu, p->isa, wtype, s, wq, x, true)};
     const bool bf16 = bf16_path(p->isa, wtype, s);
-    for (int64_t m = 0; m < s.m; m++)
-        for (int64_t n = 0; n < s.n; n++) {
-            double tol = bf16 ? bf16_tol(wf + n * s.k, x + m * s.k, s.k) : mm_tol(wtype, wf + n * s.k, x + m * s.k, s.k);
-            double d = fabs((double)y[0][m * s.n + n] - y[1][m * s.n + n]);
-            if (!(d <= tol))
-                fail_msg("matmul %s K=%lld N=%lld M=%lld (%s): y[%lld][%lld] ref %g cpu %g, tolerance %g",
-                         gk_type_name(wtype), (long long)s.k, (long long)s.n, (long long)s.m, p->label,
-                         (long long)m, (long long)n, (double)y[0][m * s.n + n], (double)y[1][m * s.n + n], tol);
-        }
-    if (gk_type_get(wtype)->quantized && !bf16) check_matmul_tight(p->label, wtype, s, wf, x, y[1]);
-    free(y[0]), free(y[1]);
+    for (int c = 1; c < 3; c++) {
+        char label[96];
+        snprintf(label, sizeof label, "%s%s", p->label, c == 2 ? ", prepared" : "");
+        for (int64_t m = 0; m < s.m; m++)
+            for (int64_t n = 0; n < s.n; n++) {
+                double tol = bf16 ? bf16_tol(wf + n * s.k, x + m * s.k, s.k) : mm_tol(wtype, wf + n * s.k, x + m * s.k, s.k);
+                double d = fabs((double)y[0][m * s.n + n] - y[c][m * s.n + n]);
+                if (!(d <= tol))
+                    fail_msg("matmul %s K=%lld N=%lld M=%lld (%s): y[%lld][%lld] ref %g cpu %g, tolerance %g",
+                             gk_type_name(wtype), (long long)s.k, (long long)s.n, (long long)s.m, label,
+                             (long long)m, (long long)n, (double)y[0][m * s.n + n], (double)y[c][m * s.n + n], tol);
+            }
+        if (gk_type_get(wtype)->quantized && !bf16) check_matmul_tight(label, wtype, s, wf, x, y[c]);
+    }
+    free(y[0]), free(y[1]), free(y[2]);
 }
 
 static void check_matmul(pair *p, int wtype, mm_shape s) {
@@ -193,8 +213,10 @@ static void check_matmul(pair *p, int wtype, mm_shape s) {
  * their bounds. The AVX2 packed GEMM sums the vpmaddubsw pairs of a block as int16 (at most
  * 8·2·15·127 = 30480 here), the AVX2 matrix-vector kernel four products a lane (4·15·127), the
  * Q8_0 dots two (2·128·127 = 32512): an overflow, or a saturation, would show as a wrong result.
- * Shapes: 2 panels + 3 rows, 8 + 8 + 3 columns; and one column (the matrix-vector kernels) over
- * 65 blocks (16 groups of four and a tail). */
+ * The kernel on groups of eight rows (prepared Q4_0) sums a block's eight vpmaddubsw pairs as
+ * int16 too (8·2·15·127). Shapes: 2 panels + 3 rows, 8 + 8 + 3 columns; one column (the
+ * matrix-vector kernels) over 65 blocks (16 groups of four and a tail); 40 rows, one column (five
+ * groups of eight when prepared). */
 static void matmul_extremes_shape(pair *p, int wtype, mm_shape s, int kind0) {
     const size_t wrow = gk_type_bytes(wtype, s.k), bb = wtype == GK_Q4_0 ? 18 : 34;
     unsigned char *wq = malloc(wrow * (size_t)s.n);
@@ -219,6 +241,7 @@ static void matmul_q4_0_extremes(pair *p) {
     matmul_extremes_shape(p, GK_Q4_0, (mm_shape){256, 35, 19}, 0);
     for (int kind = 0; kind < 3; kind++) {
         matmul_extremes_shape(p, GK_Q4_0, (mm_shape){2080, 37, 1}, kind);
+        matmul_extremes_shape(p, GK_Q4_0, (mm_shape){2080, 40, 1}, kind);
         matmul_extremes_shape(p, GK_Q8_0, (mm_shape){2080, 37, 1}, kind);
     }
 }
@@ -368,6 +391,7 @@ static void expect_rotated(const char *what, const float *x, const float *y, int
 static void rope_factors_all(pair *p) {
     enum { NH = 3, HD = 16, T = 4, POS0 = 7 };
     float *x = rand_vec(NH * HD * T, 2.0f), halves[HD / 2], ones[HD / 2], mixed[HD / 2];
+    x[NH * HD] = 1.5f, x[NH * HD + 1] = -0.5f;   /* row 1's pair 0, checked last: not near 0 whatever the draw */
     for (int i = 0; i < HD / 2; i++) halves[i] = 2.0f, ones[i] = 1.0f, mixed[i] = 0.5f + 0.75f * (float)i;
     gk_backend *bs[2] = {p->ref, p->cpu};
     float *y[2];
@@ -458,6 +482,27 @@ static void embed_kv_all(pair *p) {
         float row[512];
         ti->to_f32((char *)tq + 6 * gk_type_bytes(types[t], dim), row, dim);
         assert_memory_equal(y[1] + 2 * dim, row, sizeof row);   /* token 2 is row 6 */
+        free(tf), free(tq), free(y[0]), free(y[1]);
+    }
+    /* a prepared Q4_0 table (cpu on AVX2: groups of eight rows): the rows the ref reads unprepared */
+    {
+        const int64_t dim = 512, vocab = 16;
+        const int32_t pids[] = {9, 0, 15, 7, 8};
+        float *tf = rand_vec(dim * vocab, 1.0f), *y[2];
+        void *tq = malloc(gk_type_bytes(GK_Q4_0, dim * vocab));
+        gk_type_get(GK_Q4_0)->from_f32(tf, tq, dim * vocab);
+        gk_backend *bs[2] = {p->ref, p->cpu};
+        for (int i = 0; i < 2; i++) {
+            gk_tensor tt, ti32, ty;
+            tensor_from(bs[i], &tt, GK_Q4_0, dim, vocab, tq);
+            assert_int_equal(gk_prepare_weight(bs[i], &tt), 0);
+            tensor_from(bs[i], &ti32, GK_I32, 5, 1, pids);
+            tensor_from(bs[i], &ty, GK_F32, dim, 5, NULL);
+            assert_int_equal(gk_embedding(bs[i], &ty, &tt, &ti32), 0);
+            y[i] = download_f32(bs[i], &ty);
+            free_t(bs[i], &tt), free_t(bs[i], &ti32), free_t(bs[i], &ty);
+        }
+        assert_memory_equal(y[0], y[1], (size_t)dim * 5 * sizeof(float));
         free(tf), free(tq), free(y[0]), free(y[1]);
     }
     const int ctypes[] = {GK_F32, GK_F16, GK_Q8_0};

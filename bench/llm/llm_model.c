@@ -348,6 +348,18 @@ static int fill_weights(llm_model *m, int n, const llm_source *src, gc_err *err)
     return rc;
 }
 
+/* Every weight uploaded: the backend may now lay them out for its kernels (gk_prepare_weight). */
+static int prepare_weights(llm_model *m, gc_err *err) {
+    llm_tinfo t;
+    for (int i = 0; i < llm_tensor_count(&m->c); i++) {
+        llm_tensor_info(&m->c, i, &t);
+        if (gk_prepare_weight(m->be, llm_weight_slot(&m->w, &t)))
+            return gc_errf(err, "llm %s on %s: preparing %s failed: %s", m->c.name, m->be->name, t.name,
+                           gk_backend_error(m->be));
+    }
+    return 0;
+}
+
 int llm_load(llm_model *m, const llm_load_opts *o, int n_models, const llm_source *src, gc_err *err) {
     uint64_t host_need = CHUNK_BYTES;
     for (int k = 0; k < n_models; k++) {
@@ -368,6 +380,7 @@ int llm_load(llm_model *m, const llm_load_opts *o, int n_models, const llm_sourc
     int rc = 0;
     for (int k = 0; k < n_models && !rc; k++) rc = alloc_weights(&m[k], src, err) || alloc_state(&m[k], &o[k], err);
     if (!rc) rc = fill_weights(m, n_models, src, err);
+    for (int k = 0; k < n_models && !rc; k++) rc = prepare_weights(&m[k], err);
     if (rc) {
         for (int k = 0; k < n_models; k++) llm_free(&m[k]);
         return -1;

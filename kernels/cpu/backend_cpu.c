@@ -61,6 +61,7 @@ typedef struct row_op {
     gk_tensor *y;
     float f;                  /* eps, scale, rope base */
     int n_head, head_dim, pos0;
+    _Atomic bool failed;      /* embedding: a worker ran out of memory */
 } row_op;
 
 static const float *rowp(const gk_tensor *t, int64_t r) { return (const float *)t->data + r * t->ne[0]; }
@@ -197,8 +198,22 @@ static void embed_rows(void *ctx, int64_t r0, int64_t r1) {
     row_op *o = ctx;
     const gk_type_info *ti = gk_type_get(o->w->type);
     const int32_t *id = o->a->data;
-    for (int64_t t = r0; t < r1; t++)
-        ti->to_f32((const char *)o->w->data + (size_t)id[t] * gk_row_bytes(o->w), roww(o->y, t), o->w->ne[0]);
+    if (!o->w->layout) {
+        for (int64_t t = r0; t < r1; t++)
+            ti->to_f32((const char *)o->w->data + (size_t)id[t] * gk_row_bytes(o->w), roww(o->y, t), o->w->ne[0]);
+        return;
+    }
+    /* a prepared table: each row gathered into the row layout first */
+    void *row = malloc(gk_row_bytes(o->w));
+    if (!row) {
+        o->failed = true;
+        return;
+    }
+    for (int64_t t = r0; t < r1; t++) {
+        gk_cpu_weight_row(o->w, id[t], row);
+        ti->to_f32(row, roww(o->y, t), o->w->ne[0]);
+    }
+    free(row);
 }
 
 static int cpu_embedding(gk_backend *b, gk_tensor *y, const gk_tensor *table, const gk_tensor *ids) {
@@ -210,7 +225,7 @@ static int cpu_embedding(gk_backend *b, gk_tensor *y, const gk_tensor *table, co
                            (long long)t, (long long)gk_rows(table));
     row_op o = {.c = gk_cpu_of(b), .a = ids, .w = table, .y = y};
     gk_cpu_rows(o.c, gk_nelements(ids), 8.0 * table->ne[0], embed_rows, &o);
-    return 0;
+    return o.failed ? gk_fail(b, "embedding: out of memory for a row of %s", gk_type_name(table->type)) : 0;
 }
 
 /* src (cache->ne[0] floats) into cache row pos, converted. */
@@ -320,9 +335,10 @@ static const gk_core_ops cpu_core = {
 static const gk_ops cpu_ops = {
     .alloc = gk_host_alloc,
     .free = gk_host_free,
-    .upload = gk_host_upload,
-    .download = gk_host_download,
+    .upload = gk_cpu_upload,
+    .download = gk_cpu_download,
     .sync = gk_host_sync,
+    .prepare_weight = gk_cpu_prepare_weight,   /* cpu_weights.c */
     .supports = cpu_supports,
     .matmul_act_type = gk_cpu_matmul_act_type,
     .core = &cpu_core,

@@ -37,6 +37,14 @@ void *gk_cpu_scratch(gk_cpu *c, int slot, size_t bytes);
 void gk_cpu_rows(gk_cpu *c, int64_t n, double row_cost, void (*fn)(void *ctx, int64_t r0, int64_t r1),
                  void *ctx);
 
+/* Prepared weights (cpu_weights.c): gk_ops.prepare_weight, upload and download (which convert
+ * a prepared tensor's groups to and from the row layout), and row r of a weight matrix in the
+ * row layout whatever its storage (row: gk_row_bytes(t) bytes). */
+int gk_cpu_prepare_weight(gk_backend *b, gk_tensor *t);
+int gk_cpu_upload(gk_backend *b, gk_tensor *t, size_t offset, const void *src, size_t bytes);
+int gk_cpu_download(gk_backend *b, const gk_tensor *t, size_t offset, void *dst, size_t bytes);
+void gk_cpu_weight_row(const gk_tensor *t, int64_t r, void *row);
+
 /* The op table's matmul: every form of gk_matmul_params, any strides (cpu_matmul_forms.c). */
 int gk_cpu_matmul(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_tensor *x,
                   const gk_matmul_params *p);
@@ -44,10 +52,11 @@ int gk_cpu_matmul(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_tens
  * x (k floats a row, m rows) · wᵀ, w: n rows of k elements of wtype, wrow bytes apart. */
 int gk_cpu_linear(gk_backend *b, float *y, int wtype, const void *w, size_t wrow, int64_t k, int64_t n,
                   const float *x, int64_t m);
-/* The same with y's rows ldy floats apart, and with accumulate y += the product: only where
- * gk_cpu_linear_accumulates() (float weights, m large enough for the sgemm path), else -1. */
-int gk_cpu_linear_into(gk_backend *b, float *y, int64_t ldy, bool accumulate, int wtype, const void *w, size_t wrow,
-                       int64_t k, int64_t n, const float *x, int64_t m);
+/* The same with y's rows ldy floats apart, with accumulate y += the product (only where
+ * gk_cpu_linear_accumulates(): float weights, m large enough for the sgemm path, else -1), and
+ * w stored in layout wlayout (gk_tensor.layout: 0 rows, or a prepared weight's). */
+int gk_cpu_linear_into(gk_backend *b, float *y, int64_t ldy, bool accumulate, int wtype, int wlayout, const void *w,
+                       size_t wrow, int64_t k, int64_t n, const float *x, int64_t m);
 bool gk_cpu_linear_accumulates(gk_backend *b, int wtype, int64_t m);
 /* gk_ops.matmul_act_type: GK_BF16 where the table's packed GEMM multiplies on BF16 tiles (AMX:
  * weights and activations both rounded to BF16), else GK_F32. */

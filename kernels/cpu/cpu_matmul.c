@@ -27,11 +27,14 @@
 
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/host_memory.h"
+#include "kernels/cpu/q4_0_x8.h"
 #include "kernels/op_checks.h"
 
 enum {
     L2_BLOCK_BYTES = 128 * 1024,   /* per operand block: two fit a 256 KiB+ L2 with room */
     CHUNKS_PER_THREAD = 16,        /* matvec: tail imbalance <= 1/16 of a thread's share */
+    X8_MIN_ROWS = 64,              /* matvec on groups of eight rows: 8 groups a call at least, so its
+                                      per-call work on the activations is <= ~6% of the call */
     SGEMM_MIN_COLS = 32,           /* float weights: below this, dot_tile beats packing (measured: F16 x 16 columns 55 vs 34 GFLOP/s) */
     SGEMM_KC = 256,
     SGEMM_NC = 128,
@@ -56,6 +59,7 @@ typedef struct mm_job {
     int64_t k, n, m;
     const char *w;
     size_t wrow;
+    bool x8;             /* w in groups of eight rows (q4_0_x8.h), a prepared Q4_0 weight */
     const float *x;
     char *xq;            /* activations in act type (== x for F32 activations) */
     size_t xrow;
@@ -133,6 +137,10 @@ static void matvec_worker(void *ctx, int ith, int nth) {
         int64_t u = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
         if (u >= j->units) return;
         int64_t r0 = u * j->rows_per_unit, r1 = min64(j->n, r0 + j->rows_per_unit);
+        if (j->x8) {   /* units are whole groups (plan_matvec) */
+            j->tk->matvec_x8(j->k, j->w + (size_t)r0 * j->wrow, (r1 - r0) / GK_X8_ROWS, j->xq, &j->y[r0]);
+            continue;
+        }
         if (j->tk->matvec) {
             j->tk->matvec(j->k, j->w + (size_t)r0 * j->wrow, j->wrow, r1 - r0, j->xq, &j->y[r0]);
             continue;
@@ -178,6 +186,8 @@ static void tile_worker(void *ctx, int ith, int nth) {
 static void plan_matvec(mm_job *j, int nth) {
     int64_t chunks = (int64_t)nth * CHUNKS_PER_THREAD;
     j->rows_per_unit = max64(8, round_up((j->n + chunks - 1) / chunks, 4));
+    /* x8: whole groups, and at least eight of them, as the kernel prepares the activations per call */
+    if (j->x8) j->rows_per_unit = max64(X8_MIN_ROWS, round_up(j->rows_per_unit, GK_X8_ROWS));
     j->units = (j->n + j->rows_per_unit - 1) / j->rows_per_unit;
 }
 
@@ -333,9 +343,13 @@ static void igemm_unit(mm_job *j, int64_t n0, int64_t nc, char *pack) {
     const size_t panel_bytes = (size_t)ik->block_bytes;
     for (int64_t b0 = 0; b0 < j->nblk; b0 += j->kb) {
         int64_t nb = min64(j->kb, j->nblk - b0);
-        for (int p = 0; p < np; p++)
-            ik->pack(j->w + (size_t)(n0 + p * R) * j->wrow, j->wrow, (int)min64(R, nc - p * R), b0, nb,
-                     pack + (size_t)p * nb * panel_bytes);
+        for (int p = 0; p < np; p++) {
+            const char *w = j->w + (size_t)(n0 + p * R) * j->wrow;   /* a group's start too: R, n0 whole groups */
+            int rows = (int)min64(R, nc - p * R);
+            char *panel = pack + (size_t)p * nb * panel_bytes;
+            if (j->x8) gk_q4_0_x8_igemm_pack((const uint8_t *)w, j->nblk, rows, R, b0, nb, (uint8_t *)panel);
+            else ik->pack(w, j->wrow, rows, b0, nb, panel);
+        }
         for (int64_t c0 = 0; c0 < j->m; c0 += IGEMM_COLS) {   /* IGEMM_COLS: a multiple of the groups */
             int ncol = (int)min64(IGEMM_COLS, j->m - c0);
             const char *xp = j->xp + (size_t)(c0 / j->group_cols * j->nblk + b0) * j->act_block;
@@ -410,14 +424,16 @@ bool gk_cpu_linear_accumulates(gk_backend *b, int wtype, int64_t m) {
 
 int gk_cpu_linear(gk_backend *b, float *y, int wtype, const void *w, size_t wrow, int64_t k, int64_t n,
                   const float *x, int64_t m) {
-    return gk_cpu_linear_into(b, y, n, false, wtype, w, wrow, k, n, x, m);
+    return gk_cpu_linear_into(b, y, n, false, wtype, 0, w, wrow, k, n, x, m);
 }
 
-int gk_cpu_linear_into(gk_backend *b, float *y, int64_t ldy, bool accumulate, int wtype, const void *w, size_t wrow,
-                       int64_t k, int64_t n, const float *x, int64_t m) {
+int gk_cpu_linear_into(gk_backend *b, float *y, int64_t ldy, bool accumulate, int wtype, int wlayout, const void *w,
+                       size_t wrow, int64_t k, int64_t n, const float *x, int64_t m) {
     gk_cpu *c = gk_cpu_of(b);
     mm_job j = {.uk = c->uk, .tk = &c->uk->t[wtype], .ik = &c->uk->igemm[wtype], .wtype = wtype,
-                .k = k, .n = n, .m = m, .w = w, .wrow = wrow, .x = x, .y = y, .ldy = ldy, .acc = accumulate};
+                .k = k, .n = n, .m = m, .w = w, .wrow = wrow, .x8 = wlayout == GK_LAYOUT_Q4_0_X8,
+                .x = x, .y = y, .ldy = ldy, .acc = accumulate};
+    if (wlayout && !j.x8) return gk_fail(b, "matmul: weight storage layout %d is not one of this backend's", wlayout);
     if (!j.tk->vec_dot) return gk_fail(b, "matmul: no kernel for %s weights", gk_type_name(wtype));
     if (accumulate && !gk_cpu_linear_accumulates(b, wtype, m))
         return gk_fail(b, "matmul: accumulating into Y needs F32 activations and %d+ columns", SGEMM_MIN_COLS);
@@ -432,7 +448,8 @@ int gk_cpu_linear_into(gk_backend *b, float *y, int64_t ldy, bool accumulate, in
         if (!j.xrow) return gk_fail(b, "matmul: K = %lld is not a whole number of %s blocks",
                                     (long long)j.k, gk_type_name(j.tk->act_type));
         const bool act_k = j.tk->act_type == GK_Q8_K;
-        bool igemm = j.ik->kernel && (act_k || j.tk->act_type == GK_Q8_0) && j.m >= IGEMM_MIN_COLS;
+        /* a prepared Q4_0 weight is read by its x8 matvec or by the packed GEMM, never by tiles */
+        bool igemm = j.ik->kernel && (act_k || j.tk->act_type == GK_Q8_0) && (j.m >= IGEMM_MIN_COLS || (j.x8 && j.m > 1));
         /* igemm: the quantised rows, then the same packed in column groups for the kernel */
         size_t qbytes = (size_t)round_up((int64_t)(j.xrow * (size_t)j.m), 64);
         const int64_t blk = act_k ? 256 : 32;

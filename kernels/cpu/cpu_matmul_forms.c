@@ -241,7 +241,7 @@ static int matmul_wt_panels(gk_backend *b, gk_tensor *y, const gk_tensor *w, con
         const int64_t units = (d->k + PANEL_UNIT - 1) / PANEL_UNIT * ((j.pw + PANEL_SPAN - 1) / PANEL_SPAN);
         gk_cpu_rows(c, units, 8.0 * PANEL_UNIT * PANEL_SPAN, panel_tiles, &j);
         if (direct) {
-            if (gk_cpu_linear_into(b, (float *)y->data + k0, d->n, acc && q->beta != 0.0f, GK_F32, panel,
+            if (gk_cpu_linear_into(b, (float *)y->data + k0, d->n, acc && q->beta != 0.0f, GK_F32, 0, panel,
                                    (size_t)d->k * sizeof(float), d->k, j.pw, xp, d->m))
                 return -1;
             continue;
@@ -259,6 +259,10 @@ int gk_cpu_matmul(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_tens
     gk_cpu *c = gk_cpu_of(b);
     const gk_matmul_params q = gk_matmul_resolve(p);
     if (d.m == 0 || d.n == 0) return 0;
+    /* a prepared weight's storage is not rows (cpu_weights.c): only its own paths read it */
+    if (w->layout && q.trans_w)
+        return gk_fail(b, "matmul: a prepared %s weight is read only in the default form, not transposed",
+                       gk_type_name(w->type));
 
     /* Wᵀ of whole-block rows: by panels (op(X) brought to contiguous F32 rows first) */
     if (q.trans_w && whole_rows(w)) {
@@ -286,7 +290,9 @@ int gk_cpu_matmul(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_tens
     if (!y_direct) yp = gk_cpu_scratch(c, CPU_SCRATCH_FORM_Y, (size_t)(d.m * d.n) * sizeof(float));
     if (!wp || !xp || !yp) return gk_fail(b, "matmul: out of memory for operands in the default form");
 
-    if (gk_cpu_linear_into(b, yp, d.n, y_direct && acc, wtype, wp, wrow, d.k, d.n, xp, d.m)) return -1;
+    if (gk_cpu_linear_into(b, yp, d.n, y_direct && acc, wtype, wtype == w->type ? w->layout : 0, wp, wrow, d.k, d.n,
+                           xp, d.m))
+        return -1;
     if (y_direct && q.alpha == 1.0f) return 0;
     form_job j = {.src = yp, .dst_cols = d.n, .y = y, .alpha = q.alpha, .beta = y_direct ? 0.0f : q.beta};
     gk_cpu_rows(c, d.m, 12.0 * (double)d.n, combine_rows, &j);

@@ -36,6 +36,7 @@ int gk_host_alloc(gk_backend *b, gk_tensor *t) {
     if (!p) return gk_fail(b, "alloc: out of memory for %zu bytes", n);
     t->data = p;
     t->view = false;
+    t->layout = 0;
     t->be = b;
     return 0;
 }
@@ -47,7 +48,7 @@ void gk_host_free(gk_backend *b, gk_tensor *t) {
     t->data = NULL;
 }
 
-static int range_ok(gk_backend *b, const char *op, const gk_tensor *t, size_t offset, size_t bytes) {
+int gk_host_range_ok(gk_backend *b, const char *op, const gk_tensor *t, size_t offset, size_t bytes) {
     if (!t->data) return gk_fail(b, "%s: tensor has no storage", op);
     if (offset > t->nbytes || bytes > t->nbytes - offset)
         return gk_fail(b, "%s: %zu bytes at offset %zu exceed the tensor's %zu bytes", op, bytes,
@@ -56,13 +57,13 @@ static int range_ok(gk_backend *b, const char *op, const gk_tensor *t, size_t of
 }
 
 int gk_host_upload(gk_backend *b, gk_tensor *t, size_t offset, const void *src, size_t bytes) {
-    if (range_ok(b, "upload", t, offset, bytes)) return -1;
+    if (gk_host_range_ok(b, "upload", t, offset, bytes)) return -1;
     if (bytes) memcpy((char *)t->data + offset, src, bytes);
     return 0;
 }
 
 int gk_host_download(gk_backend *b, const gk_tensor *t, size_t offset, void *dst, size_t bytes) {
-    if (range_ok(b, "download", t, offset, bytes)) return -1;
+    if (gk_host_range_ok(b, "download", t, offset, bytes)) return -1;
     if (bytes) memcpy(dst, (const char *)t->data + offset, bytes);
     return 0;
 }

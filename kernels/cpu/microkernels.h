@@ -29,6 +29,9 @@ typedef void (*gk_dot_tile_fn)(int64_t k, const void *w, size_t w_stride, int nr
  * one activation row, any nr: for kernels that prepare what depends on the activations alone
  * once per call (decode's case, where every row meets the same activation row). */
 typedef void (*gk_matvec_fn)(int64_t k, const void *w, size_t w_stride, int64_t nr, const void *xq, float *y);
+/* Matrix-vector on weights in groups of eight rows (Q4_0 only: q4_0_x8.h), ng groups from w:
+ * y[0..8·ng) = those rows · xq. */
+typedef void (*gk_matvec_x8_fn)(int64_t k, const void *w, int64_t ng, const void *xq, float *y);
 
 /* Packed integer GEMM, used for many columns (gk_igemm_kernels, by weight type). The weights
  * are packed by the table's pack function into panels of R (gk_igemm_kernels.rows) weight rows
@@ -77,6 +80,9 @@ typedef struct gk_type_kernels {
     gk_dot_tile_fn dot_tile;    /* optional; NULL = loop of vec_dot */
     int tile_rows, tile_cols;   /* the tile dot_tile computes best */
     gk_matvec_fn matvec;        /* optional; NULL = vec_dot per row */
+    /* Optional (Q4_0): with it, gk_prepare_weight stores Q4_0 matrices in groups of eight rows
+     * for this kernel. Never filled from another table: the storage is this table's choice. */
+    gk_matvec_x8_fn matvec_x8;
 } gk_type_kernels;
 
 /* The packed integer GEMM of one weight type (act_type GK_Q8_0 or GK_Q8_K, whose blocks the

@@ -84,6 +84,7 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 static void fill_type(gk_type_kernels *dst, const gk_type_kernels *src) {
     if (!dst->vec_dot) {
         *dst = *src;
+        dst->matvec_x8 = NULL;   /* the storage layout is a table's own choice (microkernels.h) */
         return;
     }
     if (dst->act_type != src->act_type) return;

@@ -15,7 +15,9 @@ static const gk_ukernels table = {
         [GK_F32] = FT(f32),
         [GK_F16] = FT(f16),
         [GK_BF16] = FT(bf16),
-        [GK_Q4_0] = QM(q4_0),
+        /* Q4_0 prepared weights in groups of eight rows (q4_0_x8.h) */
+        [GK_Q4_0] = {GK_Q8_0, gk_avx2_quantize_q8_0, gk_avx2_vec_dot_q4_0, gk_avx2_dot_tile_q4_0, 4, 4,
+                     gk_avx2_matvec_q4_0, gk_avx2_matvec_x8_q4_0},
         [GK_Q4_1] = QM(q4_1),
         [GK_Q8_0] = QM(q8_0),
         [GK_Q4_K] = KM(q4_k),
