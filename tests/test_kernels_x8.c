@@ -74,7 +74,7 @@ static void test_igemm_pack_from_groups(void **state) {
         for (int n = 8; n <= 16 && n <= ik->rows; n += 8) {
             memset(want, 0xa5, bytes), memset(got, 0x5a, bytes);   /* every byte written by both */
             ik->pack((const char *)rows, WROW, n, B0, KB, want);
-            gk_q4_0_x8_igemm_pack(groups, NB, n, ik->rows, B0, KB, got);
+            gk_q4_0_x8_igemm_pack(groups, NB, n, ik->rows, B0, KB, gk_ukernels_select(*isa)->f16_to_f32, got);
             if (memcmp(want, got, bytes)) fail_msg("%s: panel of %d rows from groups differs from the row pack", *isa, n);
             checked++;
         }

@@ -254,6 +254,9 @@ static int load_shape(kcase *s, int si, gc_err *err) {
             return gc_errf(err, "kernels: weights %lldx%lld: %s", (long long)sh->n, (long long)sh->k, gk_backend_error(s->be));
         }
         if (upload_matrix(s, t, sh->n, err)) return -1;
+        /* laid out as the llm workload's weights are (cpu: Q4_0 in groups of eight rows on AVX2) */
+        if (gk_prepare_weight(s->be, t))
+            return gc_errf(err, "kernels: preparing the weights: %s", gk_backend_error(s->be));
     }
     if (gk_new2d(s->be, &s->x, GK_F32, sh->k, MAX_COLS) || gk_new2d(s->be, &s->y, GK_F32, sh->n, MAX_COLS))
         return gc_errf(err, "kernels: activations: %s", gk_backend_error(s->be));

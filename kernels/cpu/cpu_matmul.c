@@ -347,7 +347,7 @@ static void igemm_unit(mm_job *j, int64_t n0, int64_t nc, char *pack) {
             const char *w = j->w + (size_t)(n0 + p * R) * j->wrow;   /* a group's start too: R, n0 whole groups */
             int rows = (int)min64(R, nc - p * R);
             char *panel = pack + (size_t)p * nb * panel_bytes;
-            if (j->x8) gk_q4_0_x8_igemm_pack((const uint8_t *)w, j->nblk, rows, R, b0, nb, (uint8_t *)panel);
+            if (j->x8) gk_q4_0_x8_igemm_pack((const uint8_t *)w, j->nblk, rows, R, b0, nb, j->uk->f16_to_f32, (uint8_t *)panel);
             else ik->pack(w, j->wrow, rows, b0, nb, panel);
         }
         for (int64_t c0 = 0; c0 < j->m; c0 += IGEMM_COLS) {   /* IGEMM_COLS: a multiple of the groups */

@@ -4,7 +4,6 @@
 
 #include <string.h>
 
-#include "kernels/quant.h"
 
 enum { Q4_BYTES = 18, Q4_QUANTS = 16, VEC = 32 };
 
@@ -44,7 +43,7 @@ static void split_nibbles(const uint8_t *q, uint8_t *lo, uint8_t *hi) {
  * vector g, for g >= 4 the high nibbles of vector g-4, each already in row order, so a group's
  * eight rows are one 32-byte run of the panel. */
 void gk_q4_0_x8_igemm_pack(const uint8_t *group, int64_t nb_row, int rows, int R, int64_t b0, int64_t nb,
-                           uint8_t *panel) {
+                           gk_f16_rows_fn f16_to_f32, uint8_t *panel) {
     const size_t block_bytes = (size_t)R * (32 + 4), group_bytes = (size_t)nb_row * GK_X8_BLOCK;
     const int groups = rows / GK_X8_ROWS;
     for (int64_t b = 0; b < nb; b++) {
@@ -53,12 +52,11 @@ void gk_q4_0_x8_igemm_pack(const uint8_t *group, int64_t nb_row, int rows, int R
             const uint8_t *src = group + (size_t)h * group_bytes + (size_t)(b0 + b) * GK_X8_BLOCK;
             for (int v = 0; v < 4; v++)
                 split_nibbles(src + 16 + VEC * v, dst + ((size_t)v * R + 8 * h) * 4, dst + ((size_t)(v + 4) * R + 8 * h) * 4);
-            for (int r = 0; r < GK_X8_ROWS; r++) {
-                uint16_t s;
-                memcpy(&s, src + 2 * r, 2);
-                const float f = gk_f16_to_f32(s);
-                memcpy(dst + (size_t)R * 32 + 4 * (8 * (size_t)h + r), &f, 4);
-            }
+            uint16_t hs[GK_X8_ROWS];
+            float fs[GK_X8_ROWS];
+            memcpy(hs, src, sizeof hs);
+            f16_to_f32(hs, fs, GK_X8_ROWS);
+            memcpy(dst + (size_t)R * 32 + 4 * 8 * (size_t)h, fs, sizeof fs);
         }
         for (int h = groups; h < R / GK_X8_ROWS; h++) {   /* rows past those packed: zero weights and scales */
             for (int g = 0; g < 8; g++) memset(dst + ((size_t)g * R + 8 * h) * 4, 0, VEC);

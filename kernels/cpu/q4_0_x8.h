@@ -30,8 +30,10 @@ void gk_q4_0_x8_unpack(const uint8_t *group, int64_t nb, uint8_t *rows, size_t w
 void gk_q4_0_x8_row(const uint8_t *group, int64_t nb, int r, uint8_t *row);
 /* The packed GEMM's Q4_0 panel (microkernels.h: per block, R*32 bytes of unsigned nibbles then R
  * float scales) of `rows` rows (a multiple of 8, <= R) starting at group `group`, blocks
- * b0..b0+nb of rows of nb_row blocks; rows past those packed are zero. */
+ * b0..b0+nb of rows of nb_row blocks; rows past those packed are zero. The scales are converted
+ * by f16_to_f32 (the table's: F16C on x86). */
+typedef void (*gk_f16_rows_fn)(const uint16_t *x, float *y, int64_t n);
 void gk_q4_0_x8_igemm_pack(const uint8_t *group, int64_t nb_row, int rows, int R, int64_t b0, int64_t nb,
-                           uint8_t *panel);
+                           gk_f16_rows_fn f16_to_f32, uint8_t *panel);
 
 #endif
