@@ -80,8 +80,8 @@ static void test_igemm_pack_from_groups(void **state) {
         }
         free(want), free(got);
     }
-    print_message("note: %d panel layouts checked\n", checked);
     free(rows), free(groups);
+    if (!checked) skip();   /* no table here has a Q4_0 packed GEMM on the common panel (AArch64) */
 }
 
 static int x8_configs;   /* configurations whose table stores Q4_0 in groups */

@@ -279,7 +279,7 @@ static void vsoftmax_cols(float *s, int64_t rows, int nc, float *m, float *l, fl
     }
 }
 
-#define TK(act, q, dot, tile) {act, q, dot, tile, 4, 4, NULL}
+#define TK(act, q, dot, tile) {act, q, dot, tile, 4, 4, NULL, NULL}
 static const gk_ukernels scalar = {
     .isa = "scalar",
     .t = {

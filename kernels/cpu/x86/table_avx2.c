@@ -4,10 +4,9 @@
 #include "kernels/platform.h"
 #include "kernels/cpu/x86/avx2.h"
 
-#define QT(act, quant, name, tr, tc) {act, quant, gk_avx2_vec_dot_##name, gk_avx2_dot_tile_##name, tr, tc, NULL}
-#define QM(name) {GK_Q8_0, gk_avx2_quantize_q8_0, gk_avx2_vec_dot_##name, gk_avx2_dot_tile_##name, 4, 4, gk_avx2_matvec_##name}
-#define KM(name) {GK_Q8_K, gk_avx2_quantize_q8_k, gk_avx2_vec_dot_##name, gk_avx2_dot_tile_##name, 1, 4, gk_avx2_matvec_##name}
-#define FT(name) {GK_F32, NULL, gk_avx2_vec_dot_##name, gk_avx2_dot_tile_##name, 2, 4, gk_avx2_matvec_##name}
+#define QM(name) {GK_Q8_0, gk_avx2_quantize_q8_0, gk_avx2_vec_dot_##name, gk_avx2_dot_tile_##name, 4, 4, gk_avx2_matvec_##name, NULL}
+#define KM(name) {GK_Q8_K, gk_avx2_quantize_q8_k, gk_avx2_vec_dot_##name, gk_avx2_dot_tile_##name, 1, 4, gk_avx2_matvec_##name, NULL}
+#define FT(name) {GK_F32, NULL, gk_avx2_vec_dot_##name, gk_avx2_dot_tile_##name, 2, 4, gk_avx2_matvec_##name, NULL}
 
 static const gk_ukernels table = {
     .isa = "avx2",

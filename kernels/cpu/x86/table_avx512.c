@@ -10,13 +10,13 @@
 #include "kernels/cpu/x86/avx512.h"
 
 #define VNNI(name) \
-    {GK_Q8_0, gk_avx2_quantize_q8_0, gk_avx512_vec_dot_##name, gk_avx512_dot_tile_##name, 4, 4, gk_avx512_matvec_##name}
+    {GK_Q8_0, gk_avx2_quantize_q8_0, gk_avx512_vec_dot_##name, gk_avx512_dot_tile_##name, 4, 4, gk_avx512_matvec_##name, NULL}
 /* The packed integer GEMMs (16-row panels) behind Q4_0/Q8_0/Q4_K/Q6_K × many columns: 16 rows
  * of 32 bytes + a float scale per block (microkernels.h), or the K-quant panels of
  * igemm_kquants_avx512.c. */
 #define IGEMM(name, bytes) {gk_avx512_igemm_pack_##name, gk_avx512_igemm_##name, 16, bytes, GK_IGEMM_ACT_COLUMNS, NULL}
 /* K-quants: Q8_K activations from the AVX2 quantiser, as in the AVX2 table. */
-#define KQUANT(name) {GK_Q8_K, gk_avx2_quantize_q8_k, gk_avx512_vec_dot_##name, gk_avx512_dot_tile_##name, 4, 4, NULL}
+#define KQUANT(name) {GK_Q8_K, gk_avx2_quantize_q8_k, gk_avx512_vec_dot_##name, gk_avx512_dot_tile_##name, 4, 4, NULL, NULL}
 
 static const gk_ukernels table_vnni = {
     .isa = "avx512",
