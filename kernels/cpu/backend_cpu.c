@@ -3,7 +3,8 @@
  * image and train families: matmul in every form lives in cpu_matmul_forms.c (the kernels in
  * cpu_matmul.c), attention in cpu_attention.c, the core family's row-wise ops here; the image
  * family in cpu_image.c (conv2d in cpu_conv.c, full_attention in cpu_image_attention.c); the
- * train family in cpu_train.c. */
+ * train family in cpu_train.c; prepared weights (storage in the kernels' own layout, upload and
+ * download through it) in cpu_weights.c. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -20,6 +20,9 @@
  *    packed GEMM multiplies on BF16 tiles (AMX: Q4_0, Q8_0, F16, BF16; act_layout BF16X16), the
  *    same driver runs with X converted to BF16 instead of quantised, in blocks of 32 inputs.
  * Integer formats quantise X once per matmul (not per thread) into the table's activation type.
+ * A prepared Q4_0 weight stored in groups of eight rows (q4_0_x8.h, cpu_weights.c) takes the
+ * table's matvec_x8 for one column (units of whole groups) and the packed GEMM, packed from the
+ * groups, for every other column count.
  */
 #include <stdatomic.h>
 #include <stdbool.h>
