@@ -38,8 +38,8 @@ void gk_cpu_rows(gk_cpu *c, int64_t n, double row_cost, void (*fn)(void *ctx, in
                  void *ctx);
 
 /* Prepared weights (cpu_weights.c): gk_ops.prepare_weight, upload and download (which convert
- * a prepared tensor's groups to and from the row layout), and row r of a weight matrix in the
- * row layout whatever its storage (row: gk_row_bytes(t) bytes). */
+ * a prepared tensor's groups to and from the row layout), and row r of a prepared weight matrix
+ * in the row layout (row: gk_row_bytes(t) bytes; a tensor in rows is read in place instead). */
 int gk_cpu_prepare_weight(gk_backend *b, gk_tensor *t);
 int gk_cpu_upload(gk_backend *b, gk_tensor *t, size_t offset, const void *src, size_t bytes);
 int gk_cpu_download(gk_backend *b, const gk_tensor *t, size_t offset, void *dst, size_t bytes);

@@ -78,10 +78,6 @@ int gk_cpu_download(gk_backend *b, const gk_tensor *t, size_t offset, void *dst,
 }
 
 void gk_cpu_weight_row(const gk_tensor *t, int64_t r, void *row) {
-    if (!t->layout) {
-        memcpy(row, (const char *)t->data + (size_t)r * gk_row_bytes(t), gk_row_bytes(t));
-        return;
-    }
     const uint8_t *g = (const uint8_t *)t->data + (size_t)(r / GK_X8_ROWS) * group_bytes(t);
     gk_q4_0_x8_row(g, t->ne[0] / 32, (int)(r % GK_X8_ROWS), row);
 }

@@ -4,8 +4,7 @@
 
 #include <string.h>
 
-
-enum { Q4_BYTES = 18, Q4_QUANTS = 16, VEC = 32 };
+enum { Q4_BYTES = 18, VEC = 32 };
 
 void gk_q4_0_x8_pack(const uint8_t *rows, size_t wrow, int64_t nb, uint8_t *group) {
     for (int64_t b = 0; b < nb; b++, group += GK_X8_BLOCK)

@@ -20,12 +20,12 @@
 #include <string.h>
 
 #include "kernels/cpu/x86/avx2.h"
+#include "kernels/cpu/x86/qdot_avx2.h"
 #include "kernels/cpu/q4_0_x8.h"
-#include "kernels/quant.h"
 
 #define X8_INLINE static inline __attribute__((always_inline))
 
-enum { X8_PASS = 512, Q8_BYTES = 34 };   /* Q8_0 block: f16 scale, 32 int8 */   /* blocks of K per pass: the prepared activations stay in L1 */
+enum { X8_PASS = 512 };   /* blocks of K per pass: the prepared activations stay in L1 */
 
 /* What depends on the activations alone: each block's d_x and 8·Σx. */
 typedef struct x8_act {
@@ -34,17 +34,9 @@ typedef struct x8_act {
 } x8_act;
 
 static void x8_prepare(const uint8_t *x, int64_t nb, x8_act *a) {
-    const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
-    for (int64_t b = 0; b < nb; b++, x += Q8_BYTES) {
-        uint16_t h;
-        memcpy(&h, x, 2);
-        a->dx[b] = gk_f16_to_f32(h);
-        /* Σx: |x| <= 127 times 1 as u8 × s8 pairs, then pairs of int16 into int32 */
-        __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, _mm256_loadu_si256((const __m256i *)(x + 2))), ones16);
-        __m128i t = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
-        t = _mm_add_epi32(t, _mm_unpackhi_epi64(t, t));
-        t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 1));
-        a->off[b] = 8 * _mm_cvtsi128_si32(t);
+    for (int64_t b = 0; b < nb; b++, x += GK_Q8_0_BYTES) {
+        a->dx[b] = gk_ld_f16(x);
+        a->off[b] = 8 * gk_hsum_epi32(qd_sum_i8(qd_act(x)));
     }
 }
 
@@ -82,7 +74,7 @@ X8_INLINE void x8_bcast(const uint8_t *x, __m256i xl[4], __m256i xh[4]) {
 X8_INLINE void x8_groups(int two, int64_t nb, const uint8_t *g0, const uint8_t *g1, const uint8_t *x, const x8_act *a,
                          float *y0, float *y1, bool accumulate) {
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    for (int64_t b = 0; b < nb; b++, g0 += GK_X8_BLOCK, g1 += GK_X8_BLOCK, x += Q8_BYTES) {
+    for (int64_t b = 0; b < nb; b++, g0 += GK_X8_BLOCK, g1 += GK_X8_BLOCK, x += GK_Q8_0_BYTES) {
         __m256i xl[4], xh[4];
         x8_bcast(x, xl, xh);
         const __m256i off = _mm256_set1_epi32(a->off[b]);
@@ -114,7 +106,7 @@ void gk_avx2_matvec_x8_q4_0(int64_t k, const void *w, int64_t ng, const void *xq
     for (int64_t b0 = 0; b0 < nb; b0 += X8_PASS) {
         const int64_t n = nb - b0 < X8_PASS ? nb - b0 : X8_PASS;
         const size_t wo = (size_t)b0 * GK_X8_BLOCK;
-        const uint8_t *xp = x + (size_t)b0 * Q8_BYTES;
+        const uint8_t *xp = x + (size_t)b0 * GK_Q8_0_BYTES;
         x8_prepare(xp, n, &a);
         for (int64_t i = 0; i < half; i++)
             x8_pair(n, wg + (size_t)i * gb + wo, wg + (size_t)(i + half) * gb + wo, xp, &a, y + 8 * i,
