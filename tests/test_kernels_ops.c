@@ -71,6 +71,11 @@ static const mm_shape shapes32[] = {
 };
 static const mm_shape shapes256[] = {
     {256, 1, 1}, {256, 17, 3}, {512, 3, 17}, {256, 64, 1}, {256, 1, 64}, {512, 67, 9},
+    /* whole groups of eight rows, for prepared Q4_K weights (q4_k_x8.h): 9 groups (a pair of
+     * halves and a lone one) over 3 super-blocks, 2 groups over 65 (two passes of its kernel),
+     * the packed GEMM from groups at 3, 9 and 2 columns (K = 2304: a packed range of 8
+     * super-blocks and a partial one; a last panel of 8 rows) */
+    {768, 72, 1}, {16640, 16, 1}, {2304, 64, 3}, {512, 40, 9}, {256, 8, 2},
 };
 static const mm_shape shapes_float[] = {
     {1, 1, 1}, {7, 3, 5}, {33, 17, 17}, {300, 130, 33}, {64, 1, 64}, {17, 64, 1}, {260, 3, 3}, {33, 17, 40},
@@ -152,9 +157,9 @@ static double bf16_tol(const float *wrow, const float *x, int64_t k) {
     return (0x1p-8 + 2e-4) * sabs + 1e-6;
 }
 
-/* Y on backend b, the weights prepared first (gk_prepare_weight) when prepare. A Q4_0 matrix of
- * whole groups of eight rows is then stored in those groups where the table has the kernel for
- * it (cpu, AVX2): checked here, so the prepared paths are known to have run. */
+/* Y on backend b, the weights prepared first (gk_prepare_weight) when prepare. A Q4_0 or Q4_K
+ * matrix of whole groups of eight rows is then stored in those groups where the table has the
+ * kernel for it (cpu, AVX2): checked here, so the prepared paths are known to have run. */
 static float *matmul_of(gk_backend *b, const char *isa, int wtype, mm_shape s, const void *wq, const float *x,
                         bool prepare) {
     gk_tensor tw, tx, ty;
@@ -163,7 +168,8 @@ static float *matmul_of(gk_backend *b, const char *isa, int wtype, mm_shape s, c
     tensor_from(b, &ty, GK_F32, s.n, s.m, NULL);
     if (prepare) {
         assert_int_equal(gk_prepare_weight(b, &tw), 0);
-        const bool x8 = gk_ukernels_select(isa)->t[GK_Q4_0].matvec_x8 && wtype == GK_Q4_0 && s.n % 8 == 0;
+        const bool x8 = (wtype == GK_Q4_0 || wtype == GK_Q4_K) && gk_ukernels_select(isa)->t[wtype].matvec_x8 &&
+                        s.n % 8 == 0;
         assert_int_equal(tw.layout != 0, x8);
     }
     if (gk_matmul(b, &ty, &tw, &tx, NULL)) fail_msg("%s", gk_backend_error(b));
@@ -462,7 +468,7 @@ static void embed_kv_all(pair *p) {
     const int types[] = {GK_F32, GK_F16, GK_BF16, GK_Q8_0, GK_Q4_0, GK_Q4_1, GK_Q4_K, GK_Q6_K};
     const int32_t ids[] = {3, 0, 6, 15, 9};
     for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
-        int64_t dim = 512, vocab = 16;   /* two groups of eight rows: a prepared Q4_0 table (cpu, AVX2) */
+        int64_t dim = 512, vocab = 16;   /* two groups of eight rows: prepared Q4_0, Q4_K tables (cpu, AVX2) */
         const gk_type_info *ti = gk_type_get(types[t]);
         float *tf = rand_vec(dim * vocab, 1.0f);
         void *tq = malloc(gk_type_bytes(types[t], dim * vocab));

@@ -20,9 +20,10 @@
  *    packed GEMM multiplies on BF16 tiles (AMX: Q4_0, Q8_0, F16, BF16; act_layout BF16X16), the
  *    same driver runs with X converted to BF16 instead of quantised, in blocks of 32 inputs.
  * Integer formats quantise X once per matmul (not per thread) into the table's activation type.
- * A prepared Q4_0 weight stored in groups of eight rows (q4_0_x8.h, cpu_weights.c) takes the
- * table's matvec_x8 for one column (units of whole groups) and the packed GEMM, packed from the
- * groups, for every other column count.
+ * A prepared Q4_0 or Q4_K weight stored in groups of eight rows (q4_0_x8.h, q4_k_x8.h,
+ * cpu_weights.c) takes the table's matvec_x8 for one column (units of whole groups) and the
+ * packed GEMM for every other column count: Q4_0's panels packed straight from the groups, Q4_K's
+ * by the table's own pack from the panel's rows, gathered from the groups a range at a time.
  */
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -31,6 +32,7 @@
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/host_memory.h"
 #include "kernels/cpu/q4_0_x8.h"
+#include "kernels/cpu/q4_k_x8.h"
 #include "kernels/op_checks.h"
 
 enum {
@@ -62,7 +64,7 @@ typedef struct mm_job {
     int64_t k, n, m;
     const char *w;
     size_t wrow;
-    bool x8;             /* w in groups of eight rows (q4_0_x8.h), a prepared Q4_0 weight */
+    int x8;              /* w in groups of eight rows: its layout (q4_0_x8.h, q4_k_x8.h), else 0 */
     const float *x;
     char *xq;            /* activations in act type (== x for F32 activations) */
     size_t xrow;
@@ -77,6 +79,7 @@ typedef struct mm_job {
     float *apack;
     char *thread_mem;
     size_t thread_bytes;
+    size_t pack_bytes;    /* igemm: of thread_bytes, the packed panels (then the gathered rows) */
     /* igemm path: the activations packed for the kernel (microkernels.h) */
     char *xp;
     int64_t nblk;         /* blocks of the weight type per row */
@@ -337,7 +340,7 @@ static int matmul_sgemm(gk_backend *b, mm_job *j) {
 
 /* Weight rows n0..n0+nc over all of K into y (zeroed first unless accumulating: the BF16 path
  * for float weights), kb blocks at a time. */
-static void igemm_unit(mm_job *j, int64_t n0, int64_t nc, char *pack) {
+static void igemm_unit(mm_job *j, int64_t n0, int64_t nc, char *pack, char *rowbuf) {
     const gk_igemm_kernels *ik = j->ik;
     const int R = ik->rows;
     const int np = (int)((nc + R - 1) / R);
@@ -350,8 +353,17 @@ static void igemm_unit(mm_job *j, int64_t n0, int64_t nc, char *pack) {
             const char *w = j->w + (size_t)(n0 + p * R) * j->wrow;   /* a group's start too: R, n0 whole groups */
             int rows = (int)min64(R, nc - p * R);
             char *panel = pack + (size_t)p * nb * panel_bytes;
-            if (j->x8) gk_q4_0_x8_igemm_pack((const uint8_t *)w, j->nblk, rows, R, b0, nb, j->uk->f16_to_f32, (uint8_t *)panel);
-            else ik->pack(w, j->wrow, rows, b0, nb, panel);
+            if (j->x8 == GK_LAYOUT_Q4_0_X8)
+                gk_q4_0_x8_igemm_pack((const uint8_t *)w, j->nblk, rows, R, b0, nb, j->uk->f16_to_f32, (uint8_t *)panel);
+            else if (j->x8) {   /* the panel's rows in row layout first, a group at a time, then the table's pack */
+                const size_t gb = (size_t)GK_X8_ROWS * j->wrow, rb = (size_t)nb * GK_X8K_BLOCK / GK_X8_ROWS;
+                for (int h = 0; h < rows; h += GK_X8_ROWS)
+                    gk_q4_k_x8_rows((const uint8_t *)w + (size_t)(h / GK_X8_ROWS) * gb, GK_X8_ROWS, b0, nb,
+                                    (uint8_t *)rowbuf + (size_t)h * rb, rb);
+                ik->pack(rowbuf, rb, rows, 0, nb, panel);
+            } else {
+                ik->pack(w, j->wrow, rows, b0, nb, panel);
+            }
         }
         for (int64_t c0 = 0; c0 < j->m; c0 += IGEMM_COLS) {   /* IGEMM_COLS: a multiple of the groups */
             int ncol = (int)min64(IGEMM_COLS, j->m - c0);
@@ -366,12 +378,12 @@ static void igemm_unit(mm_job *j, int64_t n0, int64_t nc, char *pack) {
 static void igemm_worker(void *ctx, int ith, int nth) {
     (void)nth;
     mm_job *j = ctx;
-    char *pack = j->thread_mem + (size_t)ith * j->thread_bytes;
+    char *pack = j->thread_mem + (size_t)ith * j->thread_bytes, *rowbuf = pack + j->pack_bytes;
     const int64_t rows = (int64_t)IGEMM_PANELS * j->ik->rows;
     for (;;) {
         int64_t u = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
         if (u >= j->units) return;
-        igemm_unit(j, u * rows, min64(rows, j->n - u * rows), pack);
+        igemm_unit(j, u * rows, min64(rows, j->n - u * rows), pack, rowbuf);
     }
 }
 
@@ -379,7 +391,10 @@ static int matmul_igemm(gk_backend *b, mm_job *j) {
     gk_cpu *c = gk_cpu_of(b);
     int nth = gk_pool_size(c->pool);
     const int R = j->ik->rows;
-    j->thread_bytes = (size_t)round_up(IGEMM_PANELS * j->kb * j->ik->block_bytes, 64);
+    j->pack_bytes = (size_t)round_up(IGEMM_PANELS * j->kb * j->ik->block_bytes, 64);
+    /* Q4_K in groups: one panel's rows over a packed range, gathered into the row layout */
+    const size_t rows_bytes = j->x8 == GK_LAYOUT_Q4_K_X8 ? (size_t)(R * j->kb) * GK_X8K_BLOCK / GK_X8_ROWS : 0;
+    j->thread_bytes = j->pack_bytes + (size_t)round_up((int64_t)rows_bytes, 64);
     j->thread_mem = gk_cpu_scratch(c, CPU_SCRATCH_THREADS, j->thread_bytes * (size_t)nth);
     if (!j->thread_mem) return gk_fail(b, "matmul: out of memory for packing");
     j->units = (j->n + IGEMM_PANELS * R - 1) / (IGEMM_PANELS * R);
@@ -434,9 +449,11 @@ int gk_cpu_linear_into(gk_backend *b, float *y, int64_t ldy, bool accumulate, in
                        size_t wrow, int64_t k, int64_t n, const float *x, int64_t m) {
     gk_cpu *c = gk_cpu_of(b);
     mm_job j = {.uk = c->uk, .tk = &c->uk->t[wtype], .ik = &c->uk->igemm[wtype], .wtype = wtype,
-                .k = k, .n = n, .m = m, .w = w, .wrow = wrow, .x8 = wlayout == GK_LAYOUT_Q4_0_X8,
+                .k = k, .n = n, .m = m, .w = w, .wrow = wrow, .x8 = wlayout,
                 .x = x, .y = y, .ldy = ldy, .acc = accumulate};
-    if (wlayout && !j.x8) return gk_fail(b, "matmul: weight storage layout %d is not one of this backend's", wlayout);
+    if (wlayout && !(wlayout == GK_LAYOUT_Q4_0_X8 && wtype == GK_Q4_0) && !(wlayout == GK_LAYOUT_Q4_K_X8 && wtype == GK_Q4_K))
+        return gk_fail(b, "matmul: weight storage layout %d is not one of this backend's for %s weights", wlayout,
+                       gk_type_name(wtype));
     if (!j.tk->vec_dot) return gk_fail(b, "matmul: no kernel for %s weights", gk_type_name(wtype));
     if (accumulate && !gk_cpu_linear_accumulates(b, wtype, m))
         return gk_fail(b, "matmul: accumulating into Y needs F32 activations and %d+ columns", SGEMM_MIN_COLS);
@@ -451,7 +468,7 @@ int gk_cpu_linear_into(gk_backend *b, float *y, int64_t ldy, bool accumulate, in
         if (!j.xrow) return gk_fail(b, "matmul: K = %lld is not a whole number of %s blocks",
                                     (long long)j.k, gk_type_name(j.tk->act_type));
         const bool act_k = j.tk->act_type == GK_Q8_K;
-        /* a prepared Q4_0 weight is read by its x8 matvec or by the packed GEMM, never by tiles */
+        /* a prepared weight (in groups) is read by its x8 matvec or by the packed GEMM, never by tiles */
         bool igemm = j.ik->kernel && (act_k || j.tk->act_type == GK_Q8_0) && (j.m >= IGEMM_MIN_COLS || (j.x8 && j.m > 1));
         /* igemm: the quantised rows, then the same packed in column groups for the kernel */
         size_t qbytes = (size_t)round_up((int64_t)(j.xrow * (size_t)j.m), 64);

@@ -29,7 +29,7 @@ typedef void (*gk_dot_tile_fn)(int64_t k, const void *w, size_t w_stride, int nr
  * one activation row, any nr: for kernels that prepare what depends on the activations alone
  * once per call (decode's case, where every row meets the same activation row). */
 typedef void (*gk_matvec_fn)(int64_t k, const void *w, size_t w_stride, int64_t nr, const void *xq, float *y);
-/* Matrix-vector on weights in groups of eight rows (Q4_0 only: q4_0_x8.h), ng groups from w:
+/* Matrix-vector on weights in groups of eight rows (Q4_0, Q4_K: q4_0_x8.h, q4_k_x8.h), ng groups from w:
  * y[0..8·ng) = those rows · xq. */
 typedef void (*gk_matvec_x8_fn)(int64_t k, const void *w, int64_t ng, const void *xq, float *y);
 

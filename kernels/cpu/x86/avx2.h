@@ -28,6 +28,7 @@ void gk_avx2_matvec_q4_0(int64_t k, const void *w, size_t w_stride, int64_t nr, 
 void gk_avx2_matvec_q4_1(int64_t k, const void *w, size_t w_stride, int64_t nr, const void *xq, float *y);
 void gk_avx2_matvec_q8_0(int64_t k, const void *w, size_t w_stride, int64_t nr, const void *xq, float *y);
 void gk_avx2_matvec_x8_q4_0(int64_t k, const void *w, int64_t ng, const void *xq, float *y);   /* matvec_x8_avx2.c */
+void gk_avx2_matvec_x8_q4_k(int64_t k, const void *w, int64_t ng, const void *xq, float *y);   /* matvec_x8_q4_k_avx2.c */
 void gk_avx2_matvec_q4_k(int64_t k, const void *w, size_t w_stride, int64_t nr, const void *xq, float *y);  /* kquants_avx2.c */
 void gk_avx2_matvec_q6_k(int64_t k, const void *w, size_t w_stride, int64_t nr, const void *xq, float *y);
 void gk_avx2_matvec_f16(int64_t k, const void *w, size_t w_stride, int64_t nr, const void *xq, float *y);

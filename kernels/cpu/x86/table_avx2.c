@@ -14,12 +14,13 @@ static const gk_ukernels table = {
         [GK_F32] = FT(f32),
         [GK_F16] = FT(f16),
         [GK_BF16] = FT(bf16),
-        /* Q4_0 prepared weights in groups of eight rows (q4_0_x8.h) */
+        /* Q4_0 and Q4_K prepared weights in groups of eight rows (q4_0_x8.h, q4_k_x8.h) */
         [GK_Q4_0] = {GK_Q8_0, gk_avx2_quantize_q8_0, gk_avx2_vec_dot_q4_0, gk_avx2_dot_tile_q4_0, 4, 4,
                      gk_avx2_matvec_q4_0, gk_avx2_matvec_x8_q4_0},
         [GK_Q4_1] = QM(q4_1),
         [GK_Q8_0] = QM(q8_0),
-        [GK_Q4_K] = KM(q4_k),
+        [GK_Q4_K] = {GK_Q8_K, gk_avx2_quantize_q8_k, gk_avx2_vec_dot_q4_k, gk_avx2_dot_tile_q4_k, 1, 4,
+                     gk_avx2_matvec_q4_k, gk_avx2_matvec_x8_q4_k},
         [GK_Q6_K] = KM(q6_k),
     },
     /* Q8_0's w+128 would saturate vpmaddubsw, so its pack splits the bytes into nibbles
