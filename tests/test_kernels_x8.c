@@ -21,6 +21,7 @@
 #include "tests/rand32.h"
 
 #include "tests/kernel_pairs.h"
+#include "tests/prepared_check.h"
 
 enum { Q4 = 18 };
 
@@ -89,50 +90,13 @@ static int x8_configs;   /* configurations whose table stores Q4_0 in groups */
 /* Upload and download of a prepared tensor see the row layout: whole, and ranges that cut
  * groups and rows; then a matrix-vector product on it equals the same bytes unprepared. */
 static void upload_download(pair *p) {
-    enum { K = 96, N = 24, NB = K / 32, WROW = NB * Q4 };
+    enum { K = 96, N = 24, NB = K / 32 };
     gk_backend *b = p->cpu;
     if (!x8_table(p->isa)) return;
     x8_configs++;
-    unsigned char *a = q4_rows(N, NB), *c = q4_rows(N, NB), *got = malloc(N * WROW);
-    gk_tensor t;
-    assert_int_equal(gk_new2d(b, &t, GK_Q4_0, K, N), 0);
-    assert_int_equal(b->ops->upload(b, &t, 0, a, t.nbytes), 0);
-    assert_int_equal(gk_prepare_weight(b, &t), 0);
-    assert_int_equal(t.layout, GK_LAYOUT_Q4_0_X8);
-    assert_memory_not_equal(t.data, a, t.nbytes);   /* the storage did move */
-    assert_int_equal(b->ops->download(b, &t, 0, got, t.nbytes), 0);
-    assert_memory_equal(got, a, t.nbytes);
-    assert_int_equal(gk_prepare_weight(b, &t), 0);   /* twice: no change */
-    assert_int_equal(b->ops->download(b, &t, 0, got, t.nbytes), 0);
-    assert_memory_equal(got, a, t.nbytes);
-    /* rows 5 (from its second block) .. 17: parts of groups 0 and 2, all of group 1 */
-    const size_t off = 5 * WROW + Q4, len = 12 * WROW;
-    assert_int_equal(b->ops->upload(b, &t, off, c + off, len), 0);
-    memcpy(a + off, c + off, len);
-    assert_int_equal(b->ops->download(b, &t, 0, got, t.nbytes), 0);
-    assert_memory_equal(got, a, t.nbytes);
-    memset(got, 0, t.nbytes);
-    assert_int_equal(b->ops->download(b, &t, 3 * WROW + 7, got, 10 * WROW), 0);
-    assert_memory_equal(got, a + 3 * WROW + 7, 10 * WROW);
-    assert_int_not_equal(b->ops->download(b, &t, t.nbytes - 4, got, 8), 0);
-    assert_non_null(strstr(gk_backend_error(b), "exceed"));
-    /* y on the prepared tensor vs on its bytes unprepared */
-    gk_tensor u, x, y0, y1;
-    float *xf = rand_vec(K, 1.0f), yp[N], yu[N];
-    assert_int_equal(gk_new2d(b, &u, GK_Q4_0, K, N), 0);
-    assert_int_equal(b->ops->upload(b, &u, 0, a, u.nbytes), 0);
-    assert_int_equal(gk_new2d(b, &x, GK_F32, K, 1), 0);
-    assert_int_equal(b->ops->upload(b, &x, 0, xf, x.nbytes), 0);
-    assert_int_equal(gk_new2d(b, &y0, GK_F32, N, 1), 0);
-    assert_int_equal(gk_new2d(b, &y1, GK_F32, N, 1), 0);
-    assert_int_equal(gk_matmul(b, &y0, &t, &x, NULL), 0);
-    assert_int_equal(gk_matmul(b, &y1, &u, &x, NULL), 0);
-    assert_int_equal(b->ops->download(b, &y0, 0, yp, sizeof yp), 0);
-    assert_int_equal(b->ops->download(b, &y1, 0, yu, sizeof yu), 0);
-    for (int i = 0; i < N; i++) assert_float_equal(yp[i], yu[i], 1e-5 * (1 + fabsf(yu[i])));
-    gk_tensor *all[] = {&t, &u, &x, &y0, &y1};
-    for (int i = 0; i < 5; i++) b->ops->free(b, all[i]);
-    free(a), free(c), free(got), free(xf);
+    unsigned char *a = q4_rows(N, NB), *c = q4_rows(N, NB);
+    check_prepared_copies(b, GK_Q4_0, K, N, a, c, GK_LAYOUT_Q4_0_X8);
+    free(a), free(c);
 }
 
 static void test_prepared_upload_download(void **state) {

@@ -21,6 +21,7 @@
 #include "tests/rand32.h"
 
 #include "tests/kernel_pairs.h"
+#include "tests/prepared_check.h"
 
 enum { SB = 144 };
 
@@ -94,43 +95,13 @@ static int x8k_configs;   /* configurations whose table stores Q4_K in groups */
 /* Upload and download of a prepared Q4_K tensor see the row layout, whole and in ranges that
  * cut groups and rows; then its matrix-vector product equals the same bytes unprepared. */
 static void upload_download(pair *p) {
-    enum { K = 512, N = 24, NB = K / 256, WROW = NB * SB };
+    enum { K = 512, N = 24, NB = K / 256 };
     gk_backend *b = p->cpu;
     if (!gk_ukernels_select(p->isa)->t[GK_Q4_K].matvec_x8) return;
     x8k_configs++;
-    unsigned char *a = q4k_rows(N, NB), *c = q4k_rows(N, NB), *got = malloc(N * WROW);
-    gk_tensor t;
-    assert_int_equal(gk_new2d(b, &t, GK_Q4_K, K, N), 0);
-    assert_int_equal(b->ops->upload(b, &t, 0, a, t.nbytes), 0);
-    assert_int_equal(gk_prepare_weight(b, &t), 0);
-    assert_int_equal(t.layout, GK_LAYOUT_Q4_K_X8);
-    assert_memory_not_equal(t.data, a, t.nbytes);
-    assert_int_equal(b->ops->download(b, &t, 0, got, t.nbytes), 0);
-    assert_memory_equal(got, a, t.nbytes);
-    const size_t off = 5 * WROW + SB + 7, len = 12 * WROW;   /* parts of groups 0 and 2, all of 1 */
-    assert_int_equal(b->ops->upload(b, &t, off, c + off, len), 0);
-    memcpy(a + off, c + off, len);
-    assert_int_equal(b->ops->download(b, &t, 0, got, t.nbytes), 0);
-    assert_memory_equal(got, a, t.nbytes);
-    memset(got, 0, t.nbytes);
-    assert_int_equal(b->ops->download(b, &t, 3 * WROW + 9, got, 10 * WROW), 0);
-    assert_memory_equal(got, a + 3 * WROW + 9, 10 * WROW);
-    gk_tensor u, x, y0, y1;
-    float *xf = rand_vec(K, 1.0f), yp[N], yu[N];
-    assert_int_equal(gk_new2d(b, &u, GK_Q4_K, K, N), 0);
-    assert_int_equal(b->ops->upload(b, &u, 0, a, u.nbytes), 0);
-    assert_int_equal(gk_new2d(b, &x, GK_F32, K, 1), 0);
-    assert_int_equal(b->ops->upload(b, &x, 0, xf, x.nbytes), 0);
-    assert_int_equal(gk_new2d(b, &y0, GK_F32, N, 1), 0);
-    assert_int_equal(gk_new2d(b, &y1, GK_F32, N, 1), 0);
-    assert_int_equal(gk_matmul(b, &y0, &t, &x, NULL), 0);
-    assert_int_equal(gk_matmul(b, &y1, &u, &x, NULL), 0);
-    assert_int_equal(b->ops->download(b, &y0, 0, yp, sizeof yp), 0);
-    assert_int_equal(b->ops->download(b, &y1, 0, yu, sizeof yu), 0);
-    for (int i = 0; i < N; i++) assert_float_equal(yp[i], yu[i], 1e-5 * (1 + fabsf(yu[i])));
-    gk_tensor *all[] = {&t, &u, &x, &y0, &y1};
-    for (int i = 0; i < 5; i++) b->ops->free(b, all[i]);
-    free(a), free(c), free(got), free(xf);
+    unsigned char *a = q4k_rows(N, NB), *c = q4k_rows(N, NB);
+    check_prepared_copies(b, GK_Q4_K, K, N, a, c, GK_LAYOUT_Q4_K_X8);
+    free(a), free(c);
 }
 
 static void test_prepared_upload_download(void **state) {
