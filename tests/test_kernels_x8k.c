@@ -110,7 +110,8 @@ static void test_prepared_upload_download(void **state) {
     if (!x8k_configs) skip();   /* no table here stores Q4_K in groups (AArch64) */
 }
 
-/* A weight whose layout field names no layout of its type is refused by name, not misread. */
+/* A weight whose layout field names no layout of its type, or none of its table, is refused by
+ * name, not misread. */
 static void test_unknown_layout_refused(void **state) {
     (void)state;
     gk_backend *b = open_backend("cpu", NULL, 1);
@@ -124,6 +125,17 @@ static void test_unknown_layout_refused(void **state) {
     unsigned char buf[SB];
     assert_int_not_equal(b->ops->download(b, &t, 0, buf, sizeof buf), 0);
     assert_non_null(strstr(gk_backend_error(b), "storage layout 1"));
+    t.layout = 0;
+    b->ops->free(b, &t), b->ops->free(b, &x), b->ops->free(b, &y);
+    gk_backend_close(b);
+    /* Q4_K's own layout on a table without its kernel (scalar): refused, not called */
+    b = open_backend("cpu", "scalar", 1);
+    assert_int_equal(gk_new2d(b, &t, GK_Q4_K, 256, 8), 0);
+    assert_int_equal(gk_new2d(b, &x, GK_F32, 256, 1), 0);
+    assert_int_equal(gk_new2d(b, &y, GK_F32, 8, 1), 0);
+    t.layout = GK_LAYOUT_Q4_K_X8;
+    assert_int_not_equal(gk_matmul(b, &y, &t, &x, NULL), 0);
+    assert_non_null(strstr(gk_backend_error(b), "storage layout 2"));
     t.layout = 0;
     b->ops->free(b, &t), b->ops->free(b, &x), b->ops->free(b, &y);
     gk_backend_close(b);

@@ -218,7 +218,7 @@ static void embed_rows(void *ctx, int64_t r0, int64_t r1) {
 }
 
 static int cpu_embedding(gk_backend *b, gk_tensor *y, const gk_tensor *table, const gk_tensor *ids) {
-    if (gk_check_embedding(b, y, table, ids) || gk_cpu_check_layout(b, table, "embedding")) return -1;
+    if (gk_check_embedding(b, y, table, ids) || gk_cpu_check_layout(b, table->type, table->layout, "embedding")) return -1;
     const int32_t *id = ids->data;
     for (int64_t t = 0; t < gk_nelements(ids); t++)
         if (id[t] < 0 || id[t] >= gk_rows(table))

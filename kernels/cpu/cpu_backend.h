@@ -44,8 +44,9 @@ int gk_cpu_prepare_weight(gk_backend *b, gk_tensor *t);
 int gk_cpu_upload(gk_backend *b, gk_tensor *t, size_t offset, const void *src, size_t bytes);
 int gk_cpu_download(gk_backend *b, const gk_tensor *t, size_t offset, void *dst, size_t bytes);
 void gk_cpu_weight_row(const gk_tensor *t, int64_t r, void *row);
-/* 0 when t is in rows or in a layout this backend prepares for its type; else an error naming op. */
-int gk_cpu_check_layout(gk_backend *b, const gk_tensor *t, const char *op);
+/* 0 when a weight of this type and layout is in rows or in a layout this backend (its table)
+ * prepares for that type; else an error naming op. */
+int gk_cpu_check_layout(gk_backend *b, int type, int layout, const char *op);
 
 /* The op table's matmul: every form of gk_matmul_params, any strides (cpu_matmul_forms.c). */
 int gk_cpu_matmul(gk_backend *b, gk_tensor *y, const gk_tensor *w, const gk_tensor *x,

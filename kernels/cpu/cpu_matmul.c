@@ -451,9 +451,7 @@ int gk_cpu_linear_into(gk_backend *b, float *y, int64_t ldy, bool accumulate, in
     mm_job j = {.uk = c->uk, .tk = &c->uk->t[wtype], .ik = &c->uk->igemm[wtype], .wtype = wtype,
                 .k = k, .n = n, .m = m, .w = w, .wrow = wrow, .x8 = wlayout,
                 .x = x, .y = y, .ldy = ldy, .acc = accumulate};
-    if (wlayout && !(wlayout == GK_LAYOUT_Q4_0_X8 && wtype == GK_Q4_0) && !(wlayout == GK_LAYOUT_Q4_K_X8 && wtype == GK_Q4_K))
-        return gk_fail(b, "matmul: weight storage layout %d is not one of this backend's for %s weights", wlayout,
-                       gk_type_name(wtype));
+    if (gk_cpu_check_layout(b, wtype, wlayout, "matmul")) return -1;
     if (!j.tk->vec_dot) return gk_fail(b, "matmul: no kernel for %s weights", gk_type_name(wtype));
     if (accumulate && !gk_cpu_linear_accumulates(b, wtype, m))
         return gk_fail(b, "matmul: accumulating into Y needs F32 activations and %d+ columns", SGEMM_MIN_COLS);

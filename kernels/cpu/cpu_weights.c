@@ -31,10 +31,10 @@ static const x8_format *format_of(int type, int layout) {
     return NULL;
 }
 
-int gk_cpu_check_layout(gk_backend *b, const gk_tensor *t, const char *op) {
-    if (!t->layout || format_of(t->type, t->layout)) return 0;
-    return gk_fail(b, "%s: storage layout %d is not one of this backend's for %s weights", op, t->layout,
-                   gk_type_name(t->type));
+int gk_cpu_check_layout(gk_backend *b, int type, int layout, const char *op) {
+    if (!layout || (format_of(type, layout) && gk_cpu_of(b)->uk->t[type].matvec_x8)) return 0;
+    return gk_fail(b, "%s: storage layout %d is not one of this backend's for %s weights", op, layout,
+                   gk_type_name(type));
 }
 
 static size_t group_bytes(const gk_tensor *t) { return GK_X8_ROWS * gk_row_bytes(t); }
@@ -70,7 +70,7 @@ int gk_cpu_prepare_weight(gk_backend *b, gk_tensor *t) {
  * (download; src NULL), converted through tmp where the range covers a group only in part. */
 static int x8_copy(gk_backend *b, const gk_tensor *t, size_t offset, size_t bytes, const uint8_t *src, uint8_t *dst) {
     const bool up = src != NULL;
-    if (gk_cpu_check_layout(b, t, up ? "upload" : "download")) return -1;
+    if (gk_cpu_check_layout(b, t->type, t->layout, up ? "upload" : "download")) return -1;
     const x8_format *f = format_of(t->type, t->layout);
     const size_t gb = group_bytes(t), wrow = gk_row_bytes(t), end = offset + bytes;
     const int64_t nb = t->ne[0] / f->block;
