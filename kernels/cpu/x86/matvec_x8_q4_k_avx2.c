@@ -16,48 +16,16 @@
 #include <string.h>
 
 #include "kernels/cpu/x86/avx2.h"
-#include "kernels/cpu/q4_k_x8.h"
+#include "kernels/cpu/x86/q4_k_x8_common.h"
 
 #define X8_INLINE static inline __attribute__((always_inline))
-
-enum {
-    Q8K_BYTES = 292,   /* quant.h: float d, int8 qs[256], int16 bsums[16] */
-    X8K_PASS = 64,     /* super-blocks of K per pass: the prepared activations stay in L1 */
-};
-
-/* What depends on the activations alone, per super-block: d_x, and sub-block sums in pairs
- * (sub-blocks 2i and 2i+1 as two int16 in one int32) for the mins' vpmaddwd. */
-typedef struct x8k_act {
-    float dx[X8K_PASS];
-    int32_t pair[X8K_PASS][4];
-} x8k_act;
-
-static void x8k_prepare(const uint8_t *x, int64_t nb, x8k_act *a) {
-    for (int64_t b = 0; b < nb; b++, x += Q8K_BYTES) {
-        int16_t bs[16];
-        memcpy(&a->dx[b], x, 4);
-        memcpy(bs, x + 260, sizeof bs);
-        for (int i = 0; i < 4; i++) {   /* |sum of 32| <= 4096: an int16 */
-            uint16_t lo = (uint16_t)(bs[4 * i] + bs[4 * i + 1]), hi = (uint16_t)(bs[4 * i + 2] + bs[4 * i + 3]);
-            a->pair[b][i] = (int32_t)((uint32_t)lo | (uint32_t)hi << 16);
-        }
-    }
-}
 
 /* A super-block's scales as int16 a row twice over (s[j], sub-block j, for vpmaddwd against the
  * pair sums) and its mins as int16 pairs (m[i]: row r's mins of sub-blocks 2i, 2i+1 in lanes
  * 2r, 2r+1). */
 X8_INLINE void x8k_scales(const uint8_t *g, __m256i s[8], __m256i m[4]) {
-    const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(3);
-    const __m256i lo = _mm256_loadu_si256((const __m256i *)(g + 32)), mn = _mm256_loadu_si256((const __m256i *)(g + 64));
-    const __m256i hi = _mm256_loadu_si256((const __m256i *)(g + 96));
-    __m256i v[4];   /* bytes: sc[0..32), sc[32..64), mn[0..32), mn[32..64) */
-    v[0] = _mm256_or_si256(_mm256_and_si256(lo, m4), _mm256_slli_epi16(_mm256_and_si256(hi, m2), 4));
-    v[1] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(lo, 4), m4),
-                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hi, 2), m2), 4));
-    v[2] = _mm256_or_si256(_mm256_and_si256(mn, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hi, 4), m2), 4));
-    v[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(mn, 4), m4),
-                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hi, 6), m2), 4));
+    __m256i v[4];
+    x8k_bytes(g, v);
     for (int h = 0; h < 2; h++) {   /* 128-bit lane L of v[h] holds sub-blocks 4h+2L (low 8 bytes), 4h+2L+1 */
         const __m256i d0 = _mm256_unpacklo_epi8(v[h], v[h]), d1 = _mm256_unpackhi_epi8(v[h], v[h]);
         s[4 * h + 0] = _mm256_cvtepu8_epi16(_mm256_castsi256_si128(d0));
@@ -65,20 +33,13 @@ X8_INLINE void x8k_scales(const uint8_t *g, __m256i s[8], __m256i m[4]) {
         s[4 * h + 2] = _mm256_cvtepu8_epi16(_mm256_extracti128_si256(d0, 1));
         s[4 * h + 3] = _mm256_cvtepu8_epi16(_mm256_extracti128_si256(d1, 1));
     }
-    const __m256i il = _mm256_setr_epi8(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15,
-                                        0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
-    for (int h = 0; h < 2; h++) {   /* interleave each lane's two sub-blocks row by row */
-        const __m256i p = _mm256_shuffle_epi8(v[2 + h], il);
-        m[2 * h] = _mm256_cvtepu8_epi16(_mm256_castsi256_si128(p));
-        m[2 * h + 1] = _mm256_cvtepu8_epi16(_mm256_extracti128_si256(p, 1));
-    }
+    x8k_min_pairs(v, m);
 }
 
 /* acc += one super-block of one group: d·d_x·Σ_j s_j·(q·x)_j − dmin·d_x·Σ_j m_j·Σx_j. */
 X8_INLINE __m256 x8k_finish(const uint8_t *g, __m256i dot, const __m256i m[4], const int32_t pair[4], __m256 dx,
                             __m256 acc) {
-    __m256i mins = _mm256_madd_epi16(m[0], _mm256_set1_epi32(pair[0]));
-    for (int i = 1; i < 4; i++) mins = _mm256_add_epi32(mins, _mm256_madd_epi16(m[i], _mm256_set1_epi32(pair[i])));
+    const __m256i mins = x8k_mins(m, pair);
     const __m256 d = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g)), dx);
     const __m256 dm = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(g + 16))), dx);
     acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot), acc);
@@ -113,7 +74,7 @@ X8_INLINE void x8k_chunk(const uint8_t *q, const uint8_t *x, __m256i s0, __m256i
 X8_INLINE void x8k_groups(int two, int64_t nb, const uint8_t *g0, const uint8_t *g1, const uint8_t *x,
                           const x8k_act *a, float *y0, float *y1, bool accumulate) {
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    for (int64_t b = 0; b < nb; b++, g0 += GK_X8K_BLOCK, g1 += GK_X8K_BLOCK, x += Q8K_BYTES) {
+    for (int64_t b = 0; b < nb; b++, g0 += GK_X8K_BLOCK, g1 += GK_X8K_BLOCK, x += X8K_Q8K_BYTES) {
         __m256i s0[8], m0[4], s1[8], m1[4];
         x8k_scales(g0, s0, m0);
         if (two) x8k_scales(g1, s1, m1);
@@ -149,7 +110,7 @@ void gk_avx2_matvec_x8_q4_k(int64_t k, const void *w, int64_t ng, const void *xq
     for (int64_t b0 = 0; b0 < nb; b0 += X8K_PASS) {
         const int64_t n = nb - b0 < X8K_PASS ? nb - b0 : X8K_PASS;
         const size_t wo = (size_t)b0 * GK_X8K_BLOCK;
-        const uint8_t *xp = x + (size_t)b0 * Q8K_BYTES;
+        const uint8_t *xp = x + (size_t)b0 * X8K_Q8K_BYTES;
         x8k_prepare(xp, n, &a);
         for (int64_t i = 0; i < half; i++)
             x8k_pair(n, wg + (size_t)i * gb + wo, wg + (size_t)(i + half) * gb + wo, xp, &a, y + 8 * i,

@@ -11,20 +11,24 @@
 
 #define VNNI(name) \
     {GK_Q8_0, gk_avx2_quantize_q8_0, gk_avx512_vec_dot_##name, gk_avx512_dot_tile_##name, 4, 4, gk_avx512_matvec_##name, NULL}
+/* With the matrix-vector kernel on weights in groups of eight rows (q4_0_x8.h). */
+#define VNNI_X8(name) \
+    {GK_Q8_0, gk_avx2_quantize_q8_0, gk_avx512_vec_dot_##name, gk_avx512_dot_tile_##name, 4, 4, gk_avx512_matvec_##name, \
+     gk_avx512_matvec_x8_##name}
 /* The packed integer GEMMs (16-row panels) behind Q4_0/Q8_0/Q4_K/Q6_K × many columns: 16 rows
  * of 32 bytes + a float scale per block (microkernels.h), or the K-quant panels of
  * igemm_kquants_avx512.c. */
 #define IGEMM(name, bytes) {gk_avx512_igemm_pack_##name, gk_avx512_igemm_##name, 16, bytes, GK_IGEMM_ACT_COLUMNS, NULL}
 /* K-quants: Q8_K activations from the AVX2 quantiser, as in the AVX2 table. */
-#define KQUANT(name) {GK_Q8_K, gk_avx2_quantize_q8_k, gk_avx512_vec_dot_##name, gk_avx512_dot_tile_##name, 4, 4, NULL, NULL}
+#define KQUANT(name, x8) {GK_Q8_K, gk_avx2_quantize_q8_k, gk_avx512_vec_dot_##name, gk_avx512_dot_tile_##name, 4, 4, NULL, x8}
 
 static const gk_ukernels table_vnni = {
     .isa = "avx512",
     .t = {
-        [GK_Q4_0] = VNNI(q4_0),
+        [GK_Q4_0] = VNNI_X8(q4_0),   /* decode on groups of eight rows (q4_0_x8.h) */
         [GK_Q8_0] = VNNI(q8_0),
-        [GK_Q4_K] = KQUANT(q4_k),
-        [GK_Q6_K] = KQUANT(q6_k),
+        [GK_Q4_K] = KQUANT(q4_k, gk_avx512_matvec_x8_q4_k),   /* decode on groups of eight rows (q4_k_x8.h) */
+        [GK_Q6_K] = KQUANT(q6_k, NULL),
     },
     .igemm = {
         [GK_Q4_0] = IGEMM(q4_0, 16 * (32 + 4)),
