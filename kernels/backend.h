@@ -309,11 +309,11 @@ typedef struct gk_ops {
     int (*download)(gk_backend *b, const gk_tensor *t, size_t offset, void *dst, size_t bytes);
     int (*sync)(gk_backend *b);
     /* Optional, NULL = no-op: t is a weight, uploaded whole, that ops will only read from now
-     * on; the backend may re-lay its storage for them (cpu: Q4_0 rows interleaved in groups of
-     * eight for AVX2's matrix-vector kernel; t->layout says so). Its bytes, as upload() and
-     * download() see them, do not change, and later uploads still work; views of it are
-     * refused (gk_view), and ops the new layout does not serve refuse it with a message. Call
-     * it through gk_prepare_weight(). */
+     * on; the backend may re-lay its storage for them (cpu: Q4_0 and Q4_K rows interleaved in
+     * groups of eight for the AVX2 and AVX-512 matrix-vector kernels; t->layout says so). Its
+     * bytes, as upload() and download() see them, do not change, and later uploads still work;
+     * views of it are refused (gk_view), and ops the new layout does not serve refuse it with a
+     * message. Call it through gk_prepare_weight(). */
     int (*prepare_weight)(gk_backend *b, gk_tensor *t);
     /* Optional, NULL on host backends: the device's own clock around queued work (CUDA
      * events). stop = 0 marks the start; stop = 1 marks the end, waits for it (a sync point)

@@ -64,9 +64,10 @@ static const mm_shape shapes32[] = {
     /* matvec kernels that prepare the activations per call (groups of 2 or 4 blocks, at most
      * 512 or 256 blocks a pass): K = 131 blocks (a tail past the groups), 517 blocks (two passes and a tail) */
     {4192, 37, 1}, {16544, 3, 1},
-    /* whole groups of eight rows, for prepared Q4_0 weights (q4_0_x8.h): 9 groups (a pair of
-     * halves and a lone one) over 131 blocks, 2 groups over 517 (two passes of its kernel), the
-     * packed GEMM from groups at 3, 9 and 2 columns (one panel of 8 rows, a last of 8) */
+    /* whole groups of eight rows, for prepared Q4_0 and Q8_0 weights (q4_0_x8.h, q8_0_x8.h): 9
+     * groups (a pair of halves and a lone one) over 131 blocks, 2 groups over 517 (two or three
+     * passes of the kernels), the packed GEMM from groups at 3, 9 and 2 columns (one panel of 8
+     * rows, a last of 8) */
     {4192, 72, 1}, {16544, 16, 1}, {2080, 64, 3}, {1088, 40, 9}, {64, 8, 2},
 };
 static const mm_shape shapes256[] = {
@@ -157,9 +158,10 @@ static double bf16_tol(const float *wrow, const float *x, int64_t k) {
     return (0x1p-8 + 2e-4) * sabs + 1e-6;
 }
 
-/* Y on backend b, the weights prepared first (gk_prepare_weight) when prepare. A Q4_0 or Q4_K
- * matrix of whole groups of eight rows is then stored in those groups where the table has the
- * kernel for it (cpu, AVX2): checked here, so the prepared paths are known to have run. */
+/* Y on backend b, the weights prepared first (gk_prepare_weight) when prepare. A Q4_0, Q4_K or
+ * Q8_0 matrix of whole groups of eight rows is then stored in those groups where the table has
+ * the kernel for it (cpu: AVX2 for Q4_0/Q4_K, AVX-512 for all three): checked here, so the
+ * prepared paths are known to have run. */
 static float *matmul_of(gk_backend *b, const char *isa, int wtype, mm_shape s, const void *wq, const float *x,
                         bool prepare) {
     gk_tensor tw, tx, ty;
@@ -168,7 +170,8 @@ static float *matmul_of(gk_backend *b, const char *isa, int wtype, mm_shape s, c
     tensor_from(b, &ty, GK_F32, s.n, s.m, NULL);
     if (prepare) {
         assert_int_equal(gk_prepare_weight(b, &tw), 0);
-        const bool x8 = (wtype == GK_Q4_0 || wtype == GK_Q4_K) && gk_ukernels_select(isa)->t[wtype].matvec_x8 &&
+        const bool x8 = (wtype == GK_Q4_0 || wtype == GK_Q4_K || wtype == GK_Q8_0) &&
+                        gk_ukernels_select(isa)->t[wtype].matvec_x8 &&
                         s.n % 8 == 0;
         assert_int_equal(tw.layout != 0, x8);
     }
@@ -222,7 +225,8 @@ static void check_matmul(pair *p, int wtype, mm_shape s) {
  * The kernel on groups of eight rows (prepared Q4_0) sums a block's eight vpmaddubsw pairs as
  * int16 too (8·2·15·127). Shapes: 2 panels + 3 rows, 8 + 8 + 3 columns; one column (the
  * matrix-vector kernels) over 65 blocks (16 groups of four and a tail); 40 rows, one column (five
- * groups of eight when prepared). */
+ * groups of eight when prepared: Q4_0, and Q8_0 on AVX-512, whose vpdpbusd sums sixteen
+ * (w+128)·x a lane). */
 static void matmul_extremes_shape(pair *p, int wtype, mm_shape s, int kind0) {
     const size_t wrow = gk_type_bytes(wtype, s.k), bb = wtype == GK_Q4_0 ? 18 : 34;
     unsigned char *wq = malloc(wrow * (size_t)s.n);
@@ -249,6 +253,7 @@ static void matmul_q4_0_extremes(pair *p) {
         matmul_extremes_shape(p, GK_Q4_0, (mm_shape){2080, 37, 1}, kind);
         matmul_extremes_shape(p, GK_Q4_0, (mm_shape){2080, 40, 1}, kind);
         matmul_extremes_shape(p, GK_Q8_0, (mm_shape){2080, 37, 1}, kind);
+        matmul_extremes_shape(p, GK_Q8_0, (mm_shape){2080, 40, 1}, kind);
     }
 }
 

@@ -20,7 +20,7 @@
  *    packed GEMM multiplies on BF16 tiles (AMX: Q4_0, Q8_0, F16, BF16; act_layout BF16X16), the
  *    same driver runs with X converted to BF16 instead of quantised, in blocks of 32 inputs.
  * Integer formats quantise X once per matmul (not per thread) into the table's activation type.
- * A prepared Q4_0 or Q4_K weight stored in groups of eight rows (q4_0_x8.h, q4_k_x8.h,
+ * A prepared Q4_0, Q4_K or Q8_0 weight stored in groups of eight rows (q4_0_x8.h, q4_k_x8.h, q8_0_x8.h,
  * cpu_weights.c) takes the table's matvec_x8 for one column (units of whole groups) and the
  * packed GEMM for every other column count: Q4_0's panels packed straight from the groups, Q4_K's
  * by the table's own pack from the panel's rows, gathered from the groups a range at a time.
@@ -64,7 +64,7 @@ typedef struct mm_job {
     int64_t k, n, m;
     const char *w;
     size_t wrow;
-    int x8;              /* w in groups of eight rows: its layout (q4_0_x8.h, q4_k_x8.h), else 0 */
+    int x8;              /* w in groups of eight rows: its layout (q4_0_x8.h, q4_k_x8.h, q8_0_x8.h), else 0 */
     const float *x;
     char *xq;            /* activations in act type (== x for F32 activations) */
     size_t xrow;
@@ -356,10 +356,11 @@ static void igemm_unit(mm_job *j, int64_t n0, int64_t nc, char *pack, char *rowb
             if (j->x8 == GK_LAYOUT_Q4_0_X8)
                 gk_q4_0_x8_igemm_pack((const uint8_t *)w, j->nblk, rows, R, b0, nb, j->uk->f16_to_f32, (uint8_t *)panel);
             else if (j->x8) {   /* the panel's rows in row layout first, a group at a time, then the table's pack */
-                const size_t gb = (size_t)GK_X8_ROWS * j->wrow, rb = (size_t)nb * GK_X8K_BLOCK / GK_X8_ROWS;
+                const size_t gb = (size_t)GK_X8_ROWS * j->wrow, rb = (size_t)nb * (j->wrow / (size_t)j->nblk);
+                const gk_x8_rows_fn gather = gk_cpu_x8_rows(j->wtype, j->x8);
                 for (int h = 0; h < rows; h += GK_X8_ROWS)
-                    gk_q4_k_x8_rows((const uint8_t *)w + (size_t)(h / GK_X8_ROWS) * gb, GK_X8_ROWS, b0, nb,
-                                    (uint8_t *)rowbuf + (size_t)h * rb, rb);
+                    gather((const uint8_t *)w + (size_t)(h / GK_X8_ROWS) * gb, GK_X8_ROWS, b0, nb,
+                           (uint8_t *)rowbuf + (size_t)h * rb, rb);
                 ik->pack(rowbuf, rb, rows, 0, nb, panel);
             } else {
                 ik->pack(w, j->wrow, rows, b0, nb, panel);
@@ -392,8 +393,8 @@ static int matmul_igemm(gk_backend *b, mm_job *j) {
     int nth = gk_pool_size(c->pool);
     const int R = j->ik->rows;
     j->pack_bytes = (size_t)round_up(IGEMM_PANELS * j->kb * j->ik->block_bytes, 64);
-    /* Q4_K in groups: one panel's rows over a packed range, gathered into the row layout */
-    const size_t rows_bytes = j->x8 == GK_LAYOUT_Q4_K_X8 ? (size_t)(R * j->kb) * GK_X8K_BLOCK / GK_X8_ROWS : 0;
+    /* Q4_K or Q8_0 in groups: one panel's rows over a packed range, gathered into the row layout */
+    const size_t rows_bytes = gk_cpu_x8_rows(j->wtype, j->x8) ? (size_t)(R * j->kb) * (j->wrow / (size_t)j->nblk) : 0;
     j->thread_bytes = j->pack_bytes + (size_t)round_up((int64_t)rows_bytes, 64);
     j->thread_mem = gk_cpu_scratch(c, CPU_SCRATCH_THREADS, j->thread_bytes * (size_t)nth);
     if (!j->thread_mem) return gk_fail(b, "matmul: out of memory for packing");

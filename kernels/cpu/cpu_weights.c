@@ -1,5 +1,6 @@
-/* Prepared weights of the "cpu" backend (gk_ops.prepare_weight): a Q4_0 or Q4_K matrix on a table
- * with that type's matvec_x8 kernel is stored in groups of eight rows (q4_0_x8.h, q4_k_x8.h),
+/* Prepared weights of the "cpu" backend (gk_ops.prepare_weight): a Q4_0, Q4_K or Q8_0 matrix on a
+ * table with that type's matvec_x8 kernel is stored in groups of eight rows (q4_0_x8.h,
+ * q4_k_x8.h, q8_0_x8.h),
  * converted in place one group at a time; upload and download convert the groups they touch, so
  * the bytes a caller sees stay the row layout. Other tensors and tables keep the row layout (and
  * host_memory.c's storage). */
@@ -10,6 +11,7 @@
 #include "kernels/cpu/host_memory.h"
 #include "kernels/cpu/q4_0_x8.h"
 #include "kernels/cpu/q4_k_x8.h"
+#include "kernels/cpu/q8_0_x8.h"
 #include "kernels/op_checks.h"
 
 /* One grouped layout: its weight type, the block it counts in, and its conversions. */
@@ -18,17 +20,24 @@ typedef struct x8_format {
     void (*pack)(const uint8_t *rows, size_t wrow, int64_t nb, uint8_t *group);
     void (*unpack)(const uint8_t *group, int64_t nb, uint8_t *rows, size_t wrow);
     void (*row)(const uint8_t *group, int64_t nb, int r, uint8_t *row);
+    gk_x8_rows_fn rows;   /* NULL for Q4_0, whose packed GEMM packs from the groups */
 } x8_format;
 
 static const x8_format formats[] = {
-    {GK_Q4_0, GK_LAYOUT_Q4_0_X8, 32, gk_q4_0_x8_pack, gk_q4_0_x8_unpack, gk_q4_0_x8_row},
-    {GK_Q4_K, GK_LAYOUT_Q4_K_X8, 256, gk_q4_k_x8_pack, gk_q4_k_x8_unpack, gk_q4_k_x8_row},
+    {GK_Q4_0, GK_LAYOUT_Q4_0_X8, 32, gk_q4_0_x8_pack, gk_q4_0_x8_unpack, gk_q4_0_x8_row, NULL},
+    {GK_Q4_K, GK_LAYOUT_Q4_K_X8, 256, gk_q4_k_x8_pack, gk_q4_k_x8_unpack, gk_q4_k_x8_row, gk_q4_k_x8_rows},
+    {GK_Q8_0, GK_LAYOUT_Q8_0_X8, 32, gk_q8_0_x8_pack, gk_q8_0_x8_unpack, gk_q8_0_x8_row, gk_q8_0_x8_rows},
 };
 
 static const x8_format *format_of(int type, int layout) {
     for (size_t i = 0; i < sizeof formats / sizeof *formats; i++)
         if (type == formats[i].type && (!layout || layout == formats[i].layout)) return &formats[i];
     return NULL;
+}
+
+gk_x8_rows_fn gk_cpu_x8_rows(int type, int layout) {
+    const x8_format *f = layout ? format_of(type, layout) : NULL;
+    return f ? f->rows : NULL;
 }
 
 int gk_cpu_check_layout(gk_backend *b, int type, int layout, const char *op) {

@@ -80,8 +80,8 @@ typedef struct gk_type_kernels {
     gk_dot_tile_fn dot_tile;    /* optional; NULL = loop of vec_dot */
     int tile_rows, tile_cols;   /* the tile dot_tile computes best */
     gk_matvec_fn matvec;        /* optional; NULL = vec_dot per row */
-    /* Optional (Q4_0): with it, gk_prepare_weight stores Q4_0 matrices in groups of eight rows
-     * for this kernel. Never filled from another table: the storage is this table's choice. */
+    /* Optional (Q4_0, Q4_K): with it, gk_prepare_weight stores such matrices in groups of eight
+     * rows for this kernel. Never filled from another table: the storage is this table's choice. */
     gk_matvec_x8_fn matvec_x8;
 } gk_type_kernels;
 

@@ -1,6 +1,6 @@
 /* Q4_K weights in groups of eight rows: the storage gk_prepare_weight gives a Q4_K matrix on a
- * table with a Q4_K matvec_x8 kernel (AVX2), and the conversions to and from the row layout that
- * upload, download, embedding and the packed GEMM (through the rows) use.
+ * table with a Q4_K matvec_x8 kernel (AVX2, AVX-512), and the conversions to and from the row
+ * layout that upload, download, embedding and the packed GEMM (through the rows) use.
  *
  * Per group of rows 8g..8g+7 and per super-block of 256 inputs, 1152 bytes (the eight rows'
  * 144-byte super-blocks, rearranged; the same size, so the storage does not change). With

@@ -9,10 +9,8 @@
 #include "kernels/cpu/x86/avx2.h"
 #include "kernels/cpu/x86/avx512.h"
 
+/* With the matrix-vector kernel on weights in groups of eight rows (q4_0_x8.h, q8_0_x8.h). */
 #define VNNI(name) \
-    {GK_Q8_0, gk_avx2_quantize_q8_0, gk_avx512_vec_dot_##name, gk_avx512_dot_tile_##name, 4, 4, gk_avx512_matvec_##name, NULL}
-/* With the matrix-vector kernel on weights in groups of eight rows (q4_0_x8.h). */
-#define VNNI_X8(name) \
     {GK_Q8_0, gk_avx2_quantize_q8_0, gk_avx512_vec_dot_##name, gk_avx512_dot_tile_##name, 4, 4, gk_avx512_matvec_##name, \
      gk_avx512_matvec_x8_##name}
 /* The packed integer GEMMs (16-row panels) behind Q4_0/Q8_0/Q4_K/Q6_K × many columns: 16 rows
@@ -25,7 +23,7 @@
 static const gk_ukernels table_vnni = {
     .isa = "avx512",
     .t = {
-        [GK_Q4_0] = VNNI_X8(q4_0),   /* decode on groups of eight rows (q4_0_x8.h) */
+        [GK_Q4_0] = VNNI(q4_0),   /* decode on groups of eight rows */
         [GK_Q8_0] = VNNI(q8_0),
         [GK_Q4_K] = KQUANT(q4_k, gk_avx512_matvec_x8_q4_k),   /* decode on groups of eight rows (q4_k_x8.h) */
         [GK_Q6_K] = KQUANT(q6_k, NULL),

@@ -1,0 +1,112 @@
+/* Matrix-vector product (decode) for Q8_0 weights in groups of eight rows (q8_0_x8.h) against
+ * one row of Q8_0 activations, on AVX-512 VNNI: the gk_matvec_x8_fn contract of microkernels.h.
+ *
+ * As the Q4_0 kernel (matvec_x8_avx512.c): lanes are rows, one 64-byte load takes two of a
+ * block's eight quant vectors (lanes 0-7 the rows' bytes 4v..4v+3, lanes 8-15 their bytes
+ * 4v+4..4v+7) against the activations laid out to match (one vpermd each, shared by the two
+ * groups in flight). vpdpbusd multiplies unsigned by signed bytes, so the weights are made
+ * unsigned (w+128, one XOR) and the accumulator starts at −128·Σx in lanes 0-7 (qdot_avx512.c's
+ * offset). Per block of one group: four loads, four XORs, four vpdpbusd, one conversion and one
+ * FMA against d_w (row r's in lanes r and r+8) · d_x; lanes r and r+8 are added once, at the
+ * end. Two groups at a time from the two halves of the rows, each prefetched 4 KiB ahead, one
+ * hint a cache line. Only called after the CPU was checked for AVX512F/BW/VL/DQ and VNNI. */
+#include <immintrin.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kernels/cpu/x86/avx2.h"
+#include "kernels/cpu/x86/avx512.h"
+#include "kernels/cpu/x86/qdot_avx2.h"
+#include "kernels/cpu/q8_0_x8.h"
+
+#define X8_INLINE static inline __attribute__((always_inline))
+
+enum {
+    X8_PASS = 256,   /* blocks of K per pass: the prepared activations stay in L1 */
+    X8_PF = 4096,    /* bytes of prefetch distance (as matvec_x8_avx512.c) */
+};
+
+/* What depends on the activations alone: each block's d_x and −128·Σx. */
+typedef struct x8_act {
+    float dx[X8_PASS];
+    int32_t off[X8_PASS];
+} x8_act;
+
+static void x8_prepare(const uint8_t *x, int64_t nb, x8_act *a) {
+    for (int64_t b = 0; b < nb; b++, x += GK_Q8_0_BYTES) {
+        a->dx[b] = gk_ld_f16(x);
+        a->off[b] = -128 * gk_hsum_epi32(qd_sum_i8(qd_act(x)));
+    }
+}
+
+/* The block's activations as vpdpbusd operands for quant vectors (2h, 2h+1), h < 4. */
+X8_INLINE void x8_act4(const uint8_t *x, __m512i xa[4]) {
+    const __m512i y = _mm512_castsi256_si512(qd_act(x));
+    const __m512i i01 = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+#pragma GCC unroll 4
+    for (int h = 0; h < 4; h++) xa[h] = _mm512_permutexvar_epi32(_mm512_add_epi32(i01, _mm512_set1_epi32(2 * h)), y);
+}
+
+/* acc += d_w · d_x · Σ w·x for one block of one group (lanes r, r+8: row r's halves). */
+X8_INLINE __m512 x8_block(const uint8_t *g, const __m512i xa[4], __m512i off, __m512 dx, __m512 acc) {
+    const __m512i sign = _mm512_set1_epi8((char)0x80);
+    __m512i d = off;
+#pragma GCC unroll 4
+    for (int h = 0; h < 4; h++) {
+        _mm_prefetch((const char *)((uintptr_t)g + 64 * h + X8_PF), _MM_HINT_T0);
+        const __m512i q = _mm512_loadu_si512((const void *)(g + 16 + 64 * h));
+        d = _mm512_dpbusd_epi32(d, _mm512_xor_si512(q, sign), xa[h]);
+    }
+    _mm_prefetch((const char *)((uintptr_t)g + 256 + X8_PF), _MM_HINT_T0);
+    const __m512 s = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)g))), dx);
+    return _mm512_fmadd_ps(s, _mm512_cvtepi32_ps(d), acc);
+}
+
+/* y[0..8) (+)= lanes r + r+8 of acc. */
+X8_INLINE void x8_store(__m512 acc, float *y, bool accumulate) {
+    __m256 v = _mm256_add_ps(_mm512_castps512_ps256(acc), _mm512_extractf32x8_ps(acc, 1));
+    if (accumulate) v = _mm256_add_ps(v, _mm256_loadu_ps(y));
+    _mm256_storeu_ps(y, v);
+}
+
+/* Groups g0 and, when two, g1 over nb blocks: y0[0..8) and y1[0..8) (+)= their rows · x. */
+X8_INLINE void x8_groups(int two, int64_t nb, const uint8_t *g0, const uint8_t *g1, const uint8_t *x, const x8_act *a,
+                         float *y0, float *y1, bool accumulate) {
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0;
+    for (int64_t b = 0; b < nb; b++, g0 += GK_X8Q8_BLOCK, g1 += GK_X8Q8_BLOCK, x += GK_Q8_0_BYTES) {
+        __m512i xa[4];
+        x8_act4(x, xa);
+        const __m512i off = _mm512_zextsi256_si512(_mm256_set1_epi32(a->off[b]));
+        const __m512 dx = _mm512_set1_ps(a->dx[b]);
+        acc0 = x8_block(g0, xa, off, dx, acc0);
+        if (two) acc1 = x8_block(g1, xa, off, dx, acc1);
+    }
+    x8_store(acc0, y0, accumulate);
+    if (two) x8_store(acc1, y1, accumulate);
+}
+
+static void x8_pair(int64_t nb, const uint8_t *g0, const uint8_t *g1, const uint8_t *x, const x8_act *a, float *y0,
+                    float *y1, bool accumulate) {
+    x8_groups(1, nb, g0, g1, x, a, y0, y1, accumulate);
+}
+
+static void x8_one(int64_t nb, const uint8_t *g, const uint8_t *x, const x8_act *a, float *y, bool accumulate) {
+    x8_groups(0, nb, g, g, x, a, y, y, accumulate);
+}
+
+void gk_avx512_matvec_x8_q8_0(int64_t k, const void *w, int64_t ng, const void *xq, float *y) {
+    const int64_t nb = k / 32, half = ng / 2;
+    const size_t gb = (size_t)nb * GK_X8Q8_BLOCK;
+    const uint8_t *wg = w, *x = xq;
+    x8_act a;
+    for (int64_t b0 = 0; b0 < nb; b0 += X8_PASS) {
+        const int64_t n = nb - b0 < X8_PASS ? nb - b0 : X8_PASS;
+        const size_t wo = (size_t)b0 * GK_X8Q8_BLOCK;
+        const uint8_t *xp = x + (size_t)b0 * GK_Q8_0_BYTES;
+        x8_prepare(xp, n, &a);
+        for (int64_t i = 0; i < half; i++)
+            x8_pair(n, wg + (size_t)i * gb + wo, wg + (size_t)(i + half) * gb + wo, xp, &a, y + 8 * i,
+                    y + 8 * (i + half), b0 > 0);
+        if (ng % 2) x8_one(n, wg + (size_t)(ng - 1) * gb + wo, xp, &a, y + 8 * (ng - 1), b0 > 0);
+    }
+}
