@@ -41,6 +41,8 @@ void gk_avx512_igemm_q4_k(int64_t nb, const void *panel, const void *xp, size_t 
                           int64_t ldy, int nr);
 void gk_avx512_igemm_q6_k(int64_t nb, const void *panel, const void *xp, size_t group_bytes, int nc, float *y,
                           int64_t ldy, int nr);
+/* F16 weights · F32 activations, many rows · one column (matvec_f16_avx512.c). */
+void gk_avx512_matvec_f16(int64_t k, const void *w, size_t w_stride, int64_t nr, const void *xq, float *y);
 void gk_avx512_sgemm_6x32(int64_t kc, const float *a, const float *b, float *c, int64_t ldc);
 void gk_avx512_sgemm_h_6x32(int64_t kc, const float *a, const uint16_t *b, float *c, int64_t ldc);
 void gk_avx512_f16_to_f32(const uint16_t *x, float *y, int64_t n);

@@ -1,6 +1,7 @@
 /* The AVX-512 micro-kernel table: a few hot entries (the 6×32 sgemm behind float weights × many
- * columns, F16 unpacking, VNNI integer dots for Q4_0/Q8_0 and Q4_K/Q6_K, each with a packed
- * integer GEMM); every other entry is NULL and is filled from the AVX2 table by the dispatcher.
+ * columns, F16 unpacking and F16 decode, VNNI integer dots for Q4_0/Q8_0 and Q4_K/Q6_K, each with
+ * a packed integer GEMM, and decode on Q4_0/Q8_0/Q4_K weights in groups of eight rows); every
+ * other entry is NULL and is filled from the AVX2 table by the dispatcher.
  * Two tables: with VNNI (Ice Lake, Zen 4 and later) and without (Skylake-X: only the float
  * entries). The quantised entries quantise activations with the AVX2 Q8_0 quantiser (the format is the same). */
 #include "kernels/cpu/microkernels.h"
@@ -20,9 +21,13 @@
 /* K-quants: Q8_K activations from the AVX2 quantiser, as in the AVX2 table. */
 #define KQUANT(name, x8) {GK_Q8_K, gk_avx2_quantize_q8_k, gk_avx512_vec_dot_##name, gk_avx512_dot_tile_##name, 4, 4, NULL, x8}
 
+/* F16 weights: AVX2's dots and tiles, this table's matrix-vector kernel (matvec_f16_avx512.c). */
+#define F16_MV {GK_F32, NULL, gk_avx2_vec_dot_f16, gk_avx2_dot_tile_f16, 2, 4, gk_avx512_matvec_f16, NULL}
+
 static const gk_ukernels table_vnni = {
     .isa = "avx512",
     .t = {
+        [GK_F16] = F16_MV,
         [GK_Q4_0] = VNNI(q4_0),   /* decode on groups of eight rows */
         [GK_Q8_0] = VNNI(q8_0),
         [GK_Q4_K] = KQUANT(q4_k, gk_avx512_matvec_x8_q4_k),   /* decode on groups of eight rows (q4_k_x8.h) */
@@ -43,6 +48,7 @@ static const gk_ukernels table_vnni = {
 
 static const gk_ukernels table_plain = {
     .isa = "avx512",
+    .t = {[GK_F16] = F16_MV},
     .sgemm_mr = 6,
     .sgemm_nr = 32,
     .sgemm = gk_avx512_sgemm_6x32,
