@@ -81,6 +81,8 @@ static const mm_shape shapes256[] = {
 static const mm_shape shapes_float[] = {
     {1, 1, 1}, {7, 3, 5}, {33, 17, 17}, {300, 130, 33}, {64, 1, 64}, {17, 64, 1}, {260, 3, 3}, {33, 17, 40},
     {1100, 40, 35},   /* K past two of the sgemm's F16-panel blocks (512), partial panels and tiles */
+    {1100, 9, 1},     /* one column: AVX-512's F16 matvec, 17 steps of 64 and a masked tail of 12 */
+    {1104, 5, 1},     /* its steps of 16 after the 64s (1088 + 16) */
 };
 
 /* Tolerance for Y[m][n]. The cpu backend quantises activations to the table's activation type;
@@ -473,7 +475,7 @@ static void embed_kv_all(pair *p) {
     const int types[] = {GK_F32, GK_F16, GK_BF16, GK_Q8_0, GK_Q4_0, GK_Q4_1, GK_Q4_K, GK_Q6_K};
     const int32_t ids[] = {3, 0, 6, 15, 9};
     for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
-        int64_t dim = 512, vocab = 16;   /* two groups of eight rows: prepared Q4_0, Q4_K tables (cpu, AVX2) */
+        int64_t dim = 512, vocab = 16;   /* two groups of eight rows: prepared Q4_0, Q4_K (AVX2, AVX-512), Q8_0 (AVX-512) */
         const gk_type_info *ti = gk_type_get(types[t]);
         float *tf = rand_vec(dim * vocab, 1.0f);
         void *tq = malloc(gk_type_bytes(types[t], dim * vocab));
