@@ -91,7 +91,7 @@ static void upload_download(pair *p) {
 static void test_prepared_upload_download(void **state) {
     (void)state;
     for_each_config(upload_download);
-    if (!x8q8_configs) skip();   /* no table here stores Q8_0 in groups (AVX-512 VNNI only) */
+    if (!x8q8_configs) skip();   /* no table here stores Q8_0 in groups (AVX-512 VNNI, SDOT only) */
 }
 
 /* Q8_0's layout on a table without its kernel (AVX2, scalar) is refused by name, not called. */

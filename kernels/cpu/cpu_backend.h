@@ -47,9 +47,9 @@ void gk_cpu_weight_row(const gk_tensor *t, int64_t r, void *row);
 /* 0 when a weight of this type and layout is in rows or in a layout this backend (its table)
  * prepares for that type; else an error naming op. */
 int gk_cpu_check_layout(gk_backend *b, int type, int layout, const char *op);
-/* For the packed GEMM on a prepared weight: blocks b0..b0+nb of a group's first `rows` (<= 8)
- * rows in the row layout, row r's at out + r*out_row. NULL for rows (layout 0) and for Q4_0's
- * layout, whose panels are packed from the groups directly (q4_0_x8.h). */
+/* For many columns on a prepared weight (the packed GEMM's panels, or the tiles of a table
+ * without one): blocks b0..b0+nb of a group's first `rows` (<= 8) rows in the row layout, row
+ * r's at out + r*out_row. NULL for rows (layout 0). */
 typedef void (*gk_x8_rows_fn)(const uint8_t *group, int rows, int64_t b0, int64_t nb, uint8_t *out, size_t out_row);
 gk_x8_rows_fn gk_cpu_x8_rows(int type, int layout);
 

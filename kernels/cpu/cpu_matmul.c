@@ -22,8 +22,10 @@
  * Integer formats quantise X once per matmul (not per thread) into the table's activation type.
  * A prepared Q4_0, Q4_K or Q8_0 weight stored in groups of eight rows (q4_0_x8.h, q4_k_x8.h, q8_0_x8.h,
  * cpu_weights.c) takes the table's matvec_x8 for one column (units of whole groups) and the
- * packed GEMM for every other column count: Q4_0's panels packed straight from the groups, Q4_K's
- * by the table's own pack from the panel's rows, gathered from the groups a range at a time.
+ * packed GEMM for every other column count: Q4_0's panels packed straight from the groups, the
+ * others' by the table's own pack from the panel's rows, gathered from the groups a range at a
+ * time. A table without a packed GEMM (AArch64) runs its tiles on each row block gathered into
+ * rows in the thread's scratch.
  */
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -155,7 +157,8 @@ static void matvec_worker(void *ctx, int ith, int nth) {
     }
 }
 
-static void tile_unit(mm_job *j, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+/* Rows r0..r1 × columns c0..c1 by tiles; row r's bytes at wbase + (r - rbase)*wrow. */
+static void tile_unit(mm_job *j, const char *wbase, int64_t rbase, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
     const gk_type_kernels *tk = j->tk;
     int tr = tk->dot_tile ? tk->tile_rows : 1, tc = tk->dot_tile ? tk->tile_cols : 1;
     for (int64_t c = c0; c < c1; c += tc) {
@@ -163,7 +166,7 @@ static void tile_unit(mm_job *j, int64_t r0, int64_t r1, int64_t c0, int64_t c1)
         const char *xq = j->xq + (size_t)c * j->xrow;
         for (int64_t r = r0; r < r1; r += tr) {
             int nr = (int)min64(tr, r1 - r);
-            const char *w = j->w + (size_t)r * j->wrow;
+            const char *w = wbase + (size_t)(r - rbase) * j->wrow;
             float *y = j->y + c * j->ldy + r;
             if (tk->dot_tile) {
                 tk->dot_tile(j->k, w, j->wrow, nr, xq, j->xrow, nc, y, j->ldy);
@@ -176,16 +179,33 @@ static void tile_unit(mm_job *j, int64_t r0, int64_t r1, int64_t c0, int64_t c1)
     }
 }
 
+/* Rows r0..r1 (whole groups) of a weight in groups of eight, gathered into dst in rows. */
+static void gather_rows(const mm_job *j, int64_t r0, int64_t r1, char *dst) {
+    const gk_x8_rows_fn gather = gk_cpu_x8_rows(j->wtype, j->x8);
+    for (int64_t g = r0; g < r1; g += GK_X8_ROWS)
+        gather((const uint8_t *)j->w + (size_t)g * j->wrow, GK_X8_ROWS, 0, j->nblk, (uint8_t *)dst + (size_t)(g - r0) * j->wrow,
+               j->wrow);
+}
+
 static void tile_worker(void *ctx, int ith, int nth) {
-    (void)ith, (void)nth;
+    (void)nth;
     mm_job *j = ctx;
+    /* a weight in groups (tables without a packed GEMM): each row block gathered into rows once */
+    char *rows = j->x8 ? j->thread_mem + (size_t)ith * j->thread_bytes : NULL;
+    int64_t gathered = -1;
     for (;;) {
         int64_t u = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
         if (u >= j->units) return;
         /* Consecutive units share a row block, so the two threads' weights overlap in L3. */
         int64_t rb = u / j->col_units, cb = u % j->col_units;
         int64_t r0 = rb * j->rows_per_unit, c0 = cb * j->cols_per_unit;
-        tile_unit(j, r0, min64(j->n, r0 + j->rows_per_unit), c0, min64(j->m, c0 + j->cols_per_unit));
+        int64_t r1 = min64(j->n, r0 + j->rows_per_unit), c1 = min64(j->m, c0 + j->cols_per_unit);
+        if (!rows) {
+            tile_unit(j, j->w, 0, r0, r1, c0, c1);
+            continue;
+        }
+        if (rb != gathered) gather_rows(j, r0, r1, rows), gathered = rb;
+        tile_unit(j, rows, r0, r0, r1, c0, c1);
     }
 }
 
@@ -205,6 +225,7 @@ static void plan_tiles(mm_job *j, int nth) {
     /* Enough units that every thread gets several (balance), without tiles thinner than a tile. */
     while (rows > tr && ((j->n + rows - 1) / rows) * ((j->m + cols - 1) / cols) < (int64_t)nth * 8)
         rows = max64(tr, (rows / 2) / tr * tr);
+    if (j->x8) rows = round_up(rows, GK_X8_ROWS);   /* whole groups, gathered a row block at a time */
     j->rows_per_unit = rows;
     j->cols_per_unit = cols;
     j->col_units = (j->m + cols - 1) / cols;
@@ -394,7 +415,8 @@ static int matmul_igemm(gk_backend *b, mm_job *j) {
     const int R = j->ik->rows;
     j->pack_bytes = (size_t)round_up(IGEMM_PANELS * j->kb * j->ik->block_bytes, 64);
     /* Q4_K or Q8_0 in groups: one panel's rows over a packed range, gathered into the row layout */
-    const size_t rows_bytes = gk_cpu_x8_rows(j->wtype, j->x8) ? (size_t)(R * j->kb) * (j->wrow / (size_t)j->nblk) : 0;
+    const bool gather = j->x8 && j->x8 != GK_LAYOUT_Q4_0_X8;
+    const size_t rows_bytes = gather ? (size_t)(R * j->kb) * (j->wrow / (size_t)j->nblk) : 0;
     j->thread_bytes = j->pack_bytes + (size_t)round_up((int64_t)rows_bytes, 64);
     j->thread_mem = gk_cpu_scratch(c, CPU_SCRATCH_THREADS, j->thread_bytes * (size_t)nth);
     if (!j->thread_mem) return gk_fail(b, "matmul: out of memory for packing");
@@ -490,6 +512,11 @@ int gk_cpu_linear_into(gk_backend *b, float *y, int64_t ldy, bool accumulate, in
         gk_pool_run(c->pool, matvec_worker, &j);
     } else {
         plan_tiles(&j, nth);
+        if (j.x8) {
+            j.thread_bytes = (size_t)round_up(j.rows_per_unit * (int64_t)j.wrow, 64);
+            j.thread_mem = gk_cpu_scratch(c, CPU_SCRATCH_THREADS, j.thread_bytes * (size_t)nth);
+            if (!j.thread_mem) return gk_fail(b, "matmul: out of memory for gathering rows");
+        }
         gk_pool_run(c->pool, tile_worker, &j);
     }
     return 0;

@@ -20,11 +20,11 @@ typedef struct x8_format {
     void (*pack)(const uint8_t *rows, size_t wrow, int64_t nb, uint8_t *group);
     void (*unpack)(const uint8_t *group, int64_t nb, uint8_t *rows, size_t wrow);
     void (*row)(const uint8_t *group, int64_t nb, int r, uint8_t *row);
-    gk_x8_rows_fn rows;   /* NULL for Q4_0, whose packed GEMM packs from the groups */
+    gk_x8_rows_fn rows;
 } x8_format;
 
 static const x8_format formats[] = {
-    {GK_Q4_0, GK_LAYOUT_Q4_0_X8, 32, gk_q4_0_x8_pack, gk_q4_0_x8_unpack, gk_q4_0_x8_row, NULL},
+    {GK_Q4_0, GK_LAYOUT_Q4_0_X8, 32, gk_q4_0_x8_pack, gk_q4_0_x8_unpack, gk_q4_0_x8_row, gk_q4_0_x8_rows},
     {GK_Q4_K, GK_LAYOUT_Q4_K_X8, 256, gk_q4_k_x8_pack, gk_q4_k_x8_unpack, gk_q4_k_x8_row, gk_q4_k_x8_rows},
     {GK_Q8_0, GK_LAYOUT_Q8_0_X8, 32, gk_q8_0_x8_pack, gk_q8_0_x8_unpack, gk_q8_0_x8_row, gk_q8_0_x8_rows},
 };
@@ -48,14 +48,15 @@ int gk_cpu_check_layout(gk_backend *b, int type, int layout, const char *op) {
 
 static size_t group_bytes(const gk_tensor *t) { return GK_X8_ROWS * gk_row_bytes(t); }
 
-/* Whether the selected table stores t in groups of eight: its own x8 kernel for decode, and a
- * packed GEMM on the column-group panel for everything else (packed from the groups). */
+/* Whether the selected table stores t in groups of eight: its own x8 kernel for decode, and for
+ * everything else either a packed GEMM on the column-group panel (packed from the groups) or,
+ * without one, its tiles on rows gathered from the groups (cpu_matmul.c). */
 static bool x8_fits(const gk_cpu *c, const gk_tensor *t) {
     if (!format_of(t->type, 0)) return false;
     const gk_igemm_kernels *ik = &c->uk->igemm[t->type];
-    return !t->view && t->data && c->uk->t[t->type].matvec_x8 && ik->kernel && ik->act_layout == GK_IGEMM_ACT_COLUMNS &&
-           ik->rows % GK_X8_ROWS == 0 && t->ne[2] == 1 && t->ne[3] == 1 && t->ne[1] % GK_X8_ROWS == 0 &&
-           gk_is_contiguous(t);
+    const bool many = !ik->kernel || (ik->act_layout == GK_IGEMM_ACT_COLUMNS && ik->rows % GK_X8_ROWS == 0);
+    return !t->view && t->data && c->uk->t[t->type].matvec_x8 && many && t->ne[2] == 1 && t->ne[3] == 1 &&
+           t->ne[1] % GK_X8_ROWS == 0 && gk_is_contiguous(t);
 }
 
 int gk_cpu_prepare_weight(gk_backend *b, gk_tensor *t) {

@@ -26,6 +26,10 @@ void gk_q4_0_x8_unpack(const uint8_t *group, int64_t nb, uint8_t *rows, size_t w
     for (int r = 0; r < GK_X8_ROWS; r++) gk_q4_0_x8_row(group, nb, r, rows + (size_t)r * wrow);
 }
 
+void gk_q4_0_x8_rows(const uint8_t *group, int rows, int64_t b0, int64_t nb, uint8_t *out, size_t out_row) {
+    for (int r = 0; r < rows; r++) gk_q4_0_x8_row(group + (size_t)b0 * GK_X8_BLOCK, nb, r, out + (size_t)r * out_row);
+}
+
 /* Eight nibbles' bytes at a time (a word, SWAR): low nibbles to lo, high nibbles to hi. */
 static void split_nibbles(const uint8_t *q, uint8_t *lo, uint8_t *hi) {
     const uint64_t m = 0x0f0f0f0f0f0f0f0full;

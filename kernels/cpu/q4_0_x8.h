@@ -28,6 +28,9 @@ void gk_q4_0_x8_pack(const uint8_t *rows, size_t wrow, int64_t nb, uint8_t *grou
 void gk_q4_0_x8_unpack(const uint8_t *group, int64_t nb, uint8_t *rows, size_t wrow);
 /* Row r (< 8) of one group, as nb Q4_0 blocks. */
 void gk_q4_0_x8_row(const uint8_t *group, int64_t nb, int r, uint8_t *row);
+/* Blocks b0..b0+nb of a group's first `rows` (<= 8) rows in row layout, row r's at
+ * out + r*out_row (the tiles of a table without a packed GEMM run on these). */
+void gk_q4_0_x8_rows(const uint8_t *group, int rows, int64_t b0, int64_t nb, uint8_t *out, size_t out_row);
 /* The packed GEMM's Q4_0 panel (microkernels.h: per block, R*32 bytes of unsigned nibbles then R
  * float scales) of `rows` rows (a multiple of 8, <= R) starting at group `group`, blocks
  * b0..b0+nb of rows of nb_row blocks; rows past those packed are zero. The scales are converted

@@ -132,6 +132,10 @@ void gk_neon_sgemm_pack_b(int type, const char *w, size_t wrow, int rows, int64_
  * name a vec_dot. */
 void gk_dotprod_vec_dot_q8_0(int64_t k, const void *w, const void *xq, float *out);
 void gk_dotprod_vec_dot_q4_0(int64_t k, const void *w, const void *xq, float *out);
+/* Decode on Q4_0 / Q8_0 weights in groups of eight rows (matvec_x8_dotprod.c), for the dotprod
+ * and i8mm tables. */
+void gk_dotprod_matvec_x8_q4_0(int64_t k, const void *w, int64_t ng, const void *xq, float *y);
+void gk_dotprod_matvec_x8_q8_0(int64_t k, const void *w, int64_t ng, const void *xq, float *y);
 
 #endif
 #endif

@@ -27,10 +27,10 @@ static const gk_ukernels table = {
     .t = {
         [GK_Q8_0] = {.act_type = GK_Q8_0, .vec_dot = vec_dot_q8_0,
                      .dot_tile = dot_tile_q8_0, .tile_rows = QDOT_TILE_ROWS, .tile_cols = QDOT_TILE_COLS,
-                     .matvec = matvec_q8_0},
+                     .matvec = matvec_q8_0, .matvec_x8 = gk_dotprod_matvec_x8_q8_0},
         [GK_Q4_0] = {.act_type = GK_Q8_0, .vec_dot = vec_dot_q4_0,
                      .dot_tile = dot_tile_q4_0, .tile_rows = QDOT_TILE_ROWS, .tile_cols = QDOT_TILE_COLS,
-                     .matvec = matvec_q4_0},
+                     .matvec = matvec_q4_0, .matvec_x8 = gk_dotprod_matvec_x8_q4_0},
         [GK_Q4_1] = {.act_type = GK_Q8_0, .vec_dot = vec_dot_q4_1,
                      .dot_tile = dot_tile_q4_1, .tile_rows = QDOT_TILE_ROWS, .tile_cols = QDOT_TILE_COLS,
                      .matvec = matvec_q4_1},

@@ -80,9 +80,9 @@ static const gk_ukernels table = {
     .isa = "i8mm",
     .t = {
         [GK_Q8_0] = {.act_type = GK_Q8_0, .vec_dot = gk_dotprod_vec_dot_q8_0, .dot_tile = dot_tile_q8_0,
-                     .tile_rows = MM_TILE_ROWS, .tile_cols = MM_TILE_COLS},
+                     .tile_rows = MM_TILE_ROWS, .tile_cols = MM_TILE_COLS, .matvec_x8 = gk_dotprod_matvec_x8_q8_0},
         [GK_Q4_0] = {.act_type = GK_Q8_0, .vec_dot = gk_dotprod_vec_dot_q4_0, .dot_tile = dot_tile_q4_0,
-                     .tile_rows = MM_TILE_ROWS, .tile_cols = MM_TILE_COLS},
+                     .tile_rows = MM_TILE_ROWS, .tile_cols = MM_TILE_COLS, .matvec_x8 = gk_dotprod_matvec_x8_q4_0},
     },
 };
 
