@@ -1,6 +1,6 @@
 /* Q4_0 weights in groups of eight rows: the storage gk_prepare_weight gives a Q4_0 matrix on a
- * table with a matvec_x8 kernel (AVX2, AVX-512), and the conversions to and from the row layout
- * that upload, download, embedding and the packed GEMM use.
+ * table with a matvec_x8 kernel (AVX2, AVX-512, AArch64 SDOT), and the conversions to and from
+ * the row layout that upload, download, embedding and the packed GEMM use.
  *
  * Per group of rows 8g..8g+7 and per block of 32 inputs, 144 bytes (the same bytes as the eight
  * rows' 18-byte blocks, moved):

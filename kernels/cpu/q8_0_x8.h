@@ -1,6 +1,6 @@
 /* Q8_0 weights in groups of eight rows: the storage gk_prepare_weight gives a Q8_0 matrix on a
- * table with a Q8_0 matvec_x8 kernel (AVX-512), and the conversions to and from the row layout
- * that upload, download, embedding and the packed GEMM (through the rows) use.
+ * table with a Q8_0 matvec_x8 kernel (AVX-512, AArch64 SDOT), and the conversions to and from
+ * the row layout that upload, download, embedding and the packed GEMM (through the rows) use.
  *
  * Per group of rows 8g..8g+7 and per block of 32 inputs, 272 bytes (the same bytes as the eight
  * rows' 34-byte blocks, moved):
