@@ -72,10 +72,10 @@ static const mm_shape shapes32[] = {
 };
 static const mm_shape shapes256[] = {
     {256, 1, 1}, {256, 17, 3}, {512, 3, 17}, {256, 64, 1}, {256, 1, 64}, {512, 67, 9},
-    /* whole groups of eight rows, for prepared Q4_K weights (q4_k_x8.h): 9 groups (a pair of
-     * halves and a lone one) over 3 super-blocks, 2 groups over 65 (two passes of its kernel),
-     * the packed GEMM from groups at 3, 9 and 2 columns (K = 2304: a packed range of 8
-     * super-blocks and a partial one; a last panel of 8 rows) */
+    /* whole groups of eight rows, for prepared Q4_K and Q6_K weights (q4_k_x8.h, q6_k_x8.h): 9
+     * groups (a pair of halves and a lone one) over 3 super-blocks, 2 groups over 65 (two passes
+     * of the kernels), the packed GEMM from groups at 3, 9 and 2 columns (K = 2304: a packed
+     * range of 8 super-blocks and a partial one; a last panel of 8 rows) */
     {768, 72, 1}, {16640, 16, 1}, {2304, 64, 3}, {512, 40, 9}, {256, 8, 2},
 };
 static const mm_shape shapes_float[] = {
@@ -160,10 +160,10 @@ static double bf16_tol(const float *wrow, const float *x, int64_t k) {
     return (0x1p-8 + 2e-4) * sabs + 1e-6;
 }
 
-/* Y on backend b, the weights prepared first (gk_prepare_weight) when prepare. A Q4_0, Q4_K or
- * Q8_0 matrix of whole groups of eight rows is then stored in those groups where the table has
- * the kernel for it (cpu: AVX2 for Q4_0/Q4_K, AVX-512 for all three): checked here, so the
- * prepared paths are known to have run. */
+/* Y on backend b, the weights prepared first (gk_prepare_weight) when prepare. A Q4_0, Q4_K,
+ * Q8_0 or Q6_K matrix of whole groups of eight rows is then stored in those groups where the
+ * table has the kernel for it (cpu: AVX2 for Q4_0/Q4_K, AVX-512 for all four, SDOT for
+ * Q4_0/Q8_0): checked here, so the prepared paths are known to have run. */
 static float *matmul_of(gk_backend *b, const char *isa, int wtype, mm_shape s, const void *wq, const float *x,
                         bool prepare) {
     gk_tensor tw, tx, ty;
@@ -172,7 +172,7 @@ static float *matmul_of(gk_backend *b, const char *isa, int wtype, mm_shape s, c
     tensor_from(b, &ty, GK_F32, s.n, s.m, NULL);
     if (prepare) {
         assert_int_equal(gk_prepare_weight(b, &tw), 0);
-        const bool x8 = (wtype == GK_Q4_0 || wtype == GK_Q4_K || wtype == GK_Q8_0) &&
+        const bool x8 = (wtype == GK_Q4_0 || wtype == GK_Q4_K || wtype == GK_Q8_0 || wtype == GK_Q6_K) &&
                         gk_ukernels_select(isa)->t[wtype].matvec_x8 &&
                         s.n % 8 == 0;
         assert_int_equal(tw.layout != 0, x8);

@@ -1,6 +1,6 @@
-/* Prepared weights of the "cpu" backend (gk_ops.prepare_weight): a Q4_0, Q4_K or Q8_0 matrix on a
- * table with that type's matvec_x8 kernel is stored in groups of eight rows (q4_0_x8.h,
- * q4_k_x8.h, q8_0_x8.h),
+/* Prepared weights of the "cpu" backend (gk_ops.prepare_weight): a Q4_0, Q4_K, Q8_0 or Q6_K matrix
+ * on a table with that type's matvec_x8 kernel is stored in groups of eight rows (q4_0_x8.h,
+ * q4_k_x8.h, q8_0_x8.h, q6_k_x8.h),
  * converted in place one group at a time; upload and download convert the groups they touch, so
  * the bytes a caller sees stay the row layout. Other tensors and tables keep the row layout (and
  * host_memory.c's storage). */
@@ -11,6 +11,7 @@
 #include "kernels/cpu/host_memory.h"
 #include "kernels/cpu/q4_0_x8.h"
 #include "kernels/cpu/q4_k_x8.h"
+#include "kernels/cpu/q6_k_x8.h"
 #include "kernels/cpu/q8_0_x8.h"
 #include "kernels/op_checks.h"
 
@@ -27,6 +28,7 @@ static const x8_format formats[] = {
     {GK_Q4_0, GK_LAYOUT_Q4_0_X8, 32, gk_q4_0_x8_pack, gk_q4_0_x8_unpack, gk_q4_0_x8_row, gk_q4_0_x8_rows},
     {GK_Q4_K, GK_LAYOUT_Q4_K_X8, 256, gk_q4_k_x8_pack, gk_q4_k_x8_unpack, gk_q4_k_x8_row, gk_q4_k_x8_rows},
     {GK_Q8_0, GK_LAYOUT_Q8_0_X8, 32, gk_q8_0_x8_pack, gk_q8_0_x8_unpack, gk_q8_0_x8_row, gk_q8_0_x8_rows},
+    {GK_Q6_K, GK_LAYOUT_Q6_K_X8, 256, gk_q6_k_x8_pack, gk_q6_k_x8_unpack, gk_q6_k_x8_row, gk_q6_k_x8_rows},
 };
 
 static const x8_format *format_of(int type, int layout) {

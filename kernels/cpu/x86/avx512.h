@@ -14,11 +14,12 @@ void gk_avx512_dot_tile_q8_0(int64_t k, const void *w, size_t w_stride, int nr, 
 /* Many rows · one column (qdot_avx512.c): the activations prepared once per call. */
 void gk_avx512_matvec_q4_0(int64_t k, const void *w, size_t w_stride, int64_t nr, const void *xq, float *y);
 void gk_avx512_matvec_q8_0(int64_t k, const void *w, size_t w_stride, int64_t nr, const void *xq, float *y);
-/* Matrix-vector on Q4_0 / Q4_K / Q8_0 weights in groups of eight rows (matvec_x8_avx512.c,
- * matvec_x8_q4_k_avx512.c, matvec_x8_q8_0_avx512.c; q4_0_x8.h, q4_k_x8.h, q8_0_x8.h). */
+/* Matrix-vector on Q4_0 / Q4_K / Q8_0 / Q6_K weights in groups of eight rows (matvec_x8_avx512.c,
+ * matvec_x8_<type>_avx512.c; q4_0_x8.h, q4_k_x8.h, q8_0_x8.h, q6_k_x8.h). */
 void gk_avx512_matvec_x8_q4_0(int64_t k, const void *w, int64_t ng, const void *xq, float *y);
 void gk_avx512_matvec_x8_q4_k(int64_t k, const void *w, int64_t ng, const void *xq, float *y);
 void gk_avx512_matvec_x8_q8_0(int64_t k, const void *w, int64_t ng, const void *xq, float *y);
+void gk_avx512_matvec_x8_q6_k(int64_t k, const void *w, int64_t ng, const void *xq, float *y);
 void gk_avx512_vec_dot_q4_k(int64_t k, const void *w, const void *xq, float *out);
 void gk_avx512_dot_tile_q4_k(int64_t k, const void *w, size_t w_stride, int nr, const void *xq, size_t x_stride,
                              int nc, float *y, int64_t ldy);

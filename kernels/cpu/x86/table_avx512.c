@@ -1,6 +1,6 @@
 /* The AVX-512 micro-kernel table: a few hot entries (the 6×32 sgemm behind float weights × many
  * columns, F16 unpacking and F16 decode, VNNI integer dots for Q4_0/Q8_0 and Q4_K/Q6_K, each with
- * a packed integer GEMM, and decode on Q4_0/Q8_0/Q4_K weights in groups of eight rows); every
+ * a packed integer GEMM, and decode on Q4_0/Q8_0/Q4_K/Q6_K weights in groups of eight rows); every
  * other entry is NULL and is filled from the AVX2 table by the dispatcher.
  * Two tables: with VNNI (Ice Lake, Zen 4 and later) and without (Skylake-X: only the float
  * entries). The quantised entries quantise activations with the AVX2 Q8_0 quantiser (the format is the same). */
@@ -31,7 +31,7 @@ static const gk_ukernels table_vnni = {
         [GK_Q4_0] = VNNI(q4_0),   /* decode on groups of eight rows */
         [GK_Q8_0] = VNNI(q8_0),
         [GK_Q4_K] = KQUANT(q4_k, gk_avx512_matvec_x8_q4_k),   /* decode on groups of eight rows (q4_k_x8.h) */
-        [GK_Q6_K] = KQUANT(q6_k, NULL),
+        [GK_Q6_K] = KQUANT(q6_k, gk_avx512_matvec_x8_q6_k),   /* likewise (q6_k_x8.h) */
     },
     .igemm = {
         [GK_Q4_0] = IGEMM(q4_0, 16 * (32 + 4)),
