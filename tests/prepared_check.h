@@ -1,12 +1,31 @@
-/* Shared by the prepared-weight tests (test_kernels_x8*.c): a matrix-vector product on a
- * prepared tensor against the same bytes uploaded in rows. Include after cmocka, the backend
- * header and tests/rand32.h. */
+/* Shared by the prepared-weight tests (test_kernels_x8*.c): random bytes and real rows of a
+ * type, a matrix-vector product on a prepared tensor against the same bytes uploaded in rows,
+ * copies through a prepared tensor, and a layout refused where its kernel is missing. Include
+ * after cmocka, the backend header, kernels/cpu/microkernels.h, tests/rand32.h and
+ * tests/kernel_pairs.h. */
 #ifndef GC_TESTS_PREPARED_CHECK_H
 #define GC_TESTS_PREPARED_CHECK_H
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* n random bytes: any bit pattern, since the layouts only move bytes. */
+static inline unsigned char *prepared_rand_bytes(size_t n) {
+    unsigned char *p = malloc(n);
+    for (size_t i = 0; i < n; i++) p[i] = (unsigned char)((frand() + 1.0f) * 128.0f);
+    return p;
+}
+
+/* rows real rows of type, k wide (quantised from random floats). */
+static inline unsigned char *prepared_rows(int type, int64_t rows, int64_t k) {
+    float *f = rand_vec(rows * k, 1.0f);
+    unsigned char *q = malloc(gk_type_bytes(type, k) * (size_t)rows);
+    gk_type_get(type)->from_f32(f, q, rows * k);
+    free(f);
+    return q;
+}
 
 /* y = t · x for one random x, on t (prepared) and on `rows` (t's bytes in the row layout). */
 static inline void check_prepared_matvec(gk_backend *b, gk_tensor *t, const void *rows) {
@@ -59,6 +78,30 @@ static inline void check_prepared_copies(gk_backend *b, int type, int64_t k, int
     check_prepared_matvec(b, &t, a);
     b->ops->free(b, &t);
     free(got);
+}
+
+/* On every table here without type's matvec_x8 kernel: a weight of that type is not grouped by
+ * preparing it, and one whose layout field names the type's grouped layout is refused by a
+ * matmul, by name ("storage layout N"), not read. */
+static inline void check_layout_refused(int type, int64_t k, int layout) {
+    char want[32];
+    snprintf(want, sizeof want, "storage layout %d", layout);
+    for (const char *const *isa = gk_ukernels_available(); *isa; isa++) {
+        if (gk_ukernels_select(*isa)->t[type].matvec_x8) continue;
+        gk_backend *b = open_backend("cpu", *isa, 1);
+        gk_tensor t, x, y;
+        assert_int_equal(gk_new2d(b, &t, type, k, 8), 0);
+        assert_int_equal(gk_new2d(b, &x, GK_F32, k, 1), 0);
+        assert_int_equal(gk_new2d(b, &y, GK_F32, 8, 1), 0);
+        assert_int_equal(gk_prepare_weight(b, &t), 0);
+        assert_int_equal(t.layout, 0);
+        t.layout = layout;
+        assert_int_not_equal(gk_matmul(b, &y, &t, &x, NULL), 0);
+        assert_non_null(strstr(gk_backend_error(b), want));
+        t.layout = 0;
+        b->ops->free(b, &t), b->ops->free(b, &x), b->ops->free(b, &y);
+        gk_backend_close(b);
+    }
 }
 
 #endif

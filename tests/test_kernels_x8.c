@@ -25,15 +25,6 @@
 
 enum { Q4 = 18 };
 
-/* Random Q4_0 rows (real blocks: from floats) of nb blocks. */
-static unsigned char *q4_rows(int64_t rows, int64_t nb) {
-    float *f = rand_vec(rows * nb * 32, 1.0f);
-    unsigned char *q = malloc((size_t)(rows * nb) * Q4);
-    gk_type_get(GK_Q4_0)->from_f32(f, q, rows * nb * 32);
-    free(f);
-    return q;
-}
-
 static bool x8_table(const char *isa) { return gk_ukernels_select(isa)->t[GK_Q4_0].matvec_x8 != NULL; }
 
 /* q4_0_x8.h's layout by hand: 8 rows of 2 blocks whose bytes are all different. */
@@ -65,7 +56,7 @@ static void test_layout_by_hand(void **state) {
 static void test_igemm_pack_from_groups(void **state) {
     (void)state;
     enum { NB = 70, B0 = 3, KB = 64, WROW = NB * Q4 };
-    unsigned char *rows = q4_rows(16, NB), *groups = malloc(16 * WROW);
+    unsigned char *rows = prepared_rows(GK_Q4_0, 16, NB * 32), *groups = malloc(16 * WROW);
     gk_q4_0_x8_pack(rows, WROW, NB, groups);
     gk_q4_0_x8_pack(rows + 8 * WROW, WROW, NB, groups + 8 * WROW);
     int checked = 0;
@@ -97,7 +88,7 @@ static void upload_download(pair *p) {
     gk_backend *b = p->cpu;
     if (!x8_table(p->isa)) return;
     x8_configs++;
-    unsigned char *a = q4_rows(N, NB), *c = q4_rows(N, NB);
+    unsigned char *a = prepared_rows(GK_Q4_0, N, K), *c = prepared_rows(GK_Q4_0, N, K);
     check_prepared_copies(b, GK_Q4_0, K, N, a, c, GK_LAYOUT_Q4_0_X8);
     free(a), free(c);
 }
@@ -116,7 +107,7 @@ static void test_prepared_refusals(void **state) {
         gk_backend_close(b);
         skip();
     }
-    unsigned char *a = q4_rows(16, 2);
+    unsigned char *a = prepared_rows(GK_Q4_0, 16, 64);
     gk_tensor t, v, x, y;
     assert_int_equal(gk_new2d(b, &t, GK_Q4_0, 64, 16), 0);
     assert_int_equal(b->ops->upload(b, &t, 0, a, t.nbytes), 0);

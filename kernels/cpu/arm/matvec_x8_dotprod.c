@@ -9,7 +9,8 @@
  * block meet the eight sums in two vectors. Q4_0: the nibbles (0..15) are valid signed bytes,
  * so SDOT takes them as they are and each block's sum is offset by 8·Σx (prepared once a pass);
  * Q8_0: the weights are signed bytes already. Two groups at a time, from the two halves of the
- * rows, so each activation vector is built once for both and a core reads two streams. Tested
+ * rows (x8_driver.h), so each activation vector is built once for both and a core reads two
+ * streams. Tested
  * under qemu; no timing was possible on this project's x86 machines. */
 #include <stdbool.h>
 #include <stddef.h>
@@ -17,6 +18,7 @@
 #include "kernels/cpu/arm/arm.h"
 #include "kernels/cpu/q4_0_x8.h"
 #include "kernels/cpu/q8_0_x8.h"
+#include "kernels/cpu/x8_driver.h"
 
 #define X8_INLINE static inline __attribute__((always_inline))
 
@@ -28,7 +30,8 @@ typedef struct x8_act {
     int32_t off[X8_PASS];
 } x8_act;
 
-static void x8_prepare(const uint8_t *x, int64_t nb, x8_act *a) {
+static void x8_prepare(const uint8_t *x, int64_t nb, void *act) {
+    x8_act *a = act;
     const int8x16_t ones = vdupq_n_s8(1);
     for (int64_t b = 0; b < nb; b++, x += ARM_Q8_0_BYTES) {
         int32x4_t s = vdotq_s32(vdupq_n_s32(0), vld1q_s8((const int8_t *)x + 2), ones);
@@ -94,26 +97,33 @@ X8_INLINE void x8_groups(bool q4, bool two, int64_t nb, const uint8_t *g0, const
     if (two) x8_store(acc1, y1, accumulate);
 }
 
-X8_INLINE void x8_matvec(bool q4, int64_t k, const uint8_t *w, int64_t ng, const uint8_t *x, float *y) {
-    const int64_t nb = k / 32, half = ng / 2;
-    const size_t bb = q4 ? GK_X8_BLOCK : GK_X8Q8_BLOCK, gb = (size_t)nb * bb;
-    x8_act a;
-    for (int64_t b0 = 0; b0 < nb; b0 += X8_PASS) {
-        const int64_t n = nb - b0 < X8_PASS ? nb - b0 : X8_PASS;
-        const uint8_t *wp = w + (size_t)b0 * bb, *xp = x + (size_t)b0 * ARM_Q8_0_BYTES;
-        x8_prepare(xp, n, &a);
-        for (int64_t i = 0; i < half; i++)
-            x8_groups(q4, true, n, wp + (size_t)i * gb, wp + (size_t)(i + half) * gb, xp, &a, y + 8 * i,
-                      y + 8 * (i + half), b0 > 0);
-        if (ng % 2)
-            x8_groups(q4, false, n, wp + (size_t)(ng - 1) * gb, wp, xp, &a, y + 8 * (ng - 1), y, b0 > 0);
-    }
+/* The driver's pair and lone-group functions (x8_driver.h), one of each per format. */
+static void x8_q4_pair(int64_t nb, const uint8_t *g0, const uint8_t *g1, const uint8_t *x, const void *a, float *y0,
+                       float *y1, bool accumulate) {
+    x8_groups(true, true, nb, g0, g1, x, a, y0, y1, accumulate);
+}
+
+static void x8_q4_one(int64_t nb, const uint8_t *g, const uint8_t *x, const void *a, float *y, bool accumulate) {
+    x8_groups(true, false, nb, g, g, x, a, y, y, accumulate);
+}
+
+static void x8_q8_pair(int64_t nb, const uint8_t *g0, const uint8_t *g1, const uint8_t *x, const void *a, float *y0,
+                       float *y1, bool accumulate) {
+    x8_groups(false, true, nb, g0, g1, x, a, y0, y1, accumulate);
+}
+
+static void x8_q8_one(int64_t nb, const uint8_t *g, const uint8_t *x, const void *a, float *y, bool accumulate) {
+    x8_groups(false, false, nb, g, g, x, a, y, y, accumulate);
 }
 
 void gk_dotprod_matvec_x8_q4_0(int64_t k, const void *w, int64_t ng, const void *xq, float *y) {
-    x8_matvec(true, k, w, ng, xq, y);
+    static const gk_x8_kernel x8k = {32, GK_X8_BLOCK, ARM_Q8_0_BYTES, X8_PASS, x8_prepare, x8_q4_pair, x8_q4_one};
+    x8_act a;
+    gk_x8_drive(&x8k, k, w, ng, xq, &a, y);
 }
 
 void gk_dotprod_matvec_x8_q8_0(int64_t k, const void *w, int64_t ng, const void *xq, float *y) {
-    x8_matvec(false, k, w, ng, xq, y);
+    static const gk_x8_kernel x8k = {32, GK_X8Q8_BLOCK, ARM_Q8_0_BYTES, X8_PASS, x8_prepare, x8_q8_pair, x8_q8_one};
+    x8_act a;
+    gk_x8_drive(&x8k, k, w, ng, xq, &a, y);
 }

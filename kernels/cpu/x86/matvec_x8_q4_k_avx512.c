@@ -110,28 +110,17 @@ X8_INLINE void x8k_groups(int two, int64_t nb, const uint8_t *g0, const uint8_t 
     if (two) x8k_store(acc1, accm1, y1, accumulate);
 }
 
-static void x8k_pair(int64_t nb, const uint8_t *g0, const uint8_t *g1, const uint8_t *x, const x8k_act *a, float *y0,
+static void x8k_pair(int64_t nb, const uint8_t *g0, const uint8_t *g1, const uint8_t *x, const void *a, float *y0,
                      float *y1, bool accumulate) {
     x8k_groups(1, nb, g0, g1, x, a, y0, y1, accumulate);
 }
 
-static void x8k_one(int64_t nb, const uint8_t *g, const uint8_t *x, const x8k_act *a, float *y, bool accumulate) {
+static void x8k_one(int64_t nb, const uint8_t *g, const uint8_t *x, const void *a, float *y, bool accumulate) {
     x8k_groups(0, nb, g, g, x, a, y, y, accumulate);
 }
 
 void gk_avx512_matvec_x8_q4_k(int64_t k, const void *w, int64_t ng, const void *xq, float *y) {
-    const int64_t nb = k / 256, half = ng / 2;
-    const size_t gb = (size_t)nb * GK_X8K_BLOCK;
-    const uint8_t *wg = w, *x = xq;
+    static const gk_x8_kernel x8k = {256, GK_X8K_BLOCK, X8K_Q8K_BYTES, X8K_PASS, x8k_prepare, x8k_pair, x8k_one};
     x8k_act a;
-    for (int64_t b0 = 0; b0 < nb; b0 += X8K_PASS) {
-        const int64_t n = nb - b0 < X8K_PASS ? nb - b0 : X8K_PASS;
-        const size_t wo = (size_t)b0 * GK_X8K_BLOCK;
-        const uint8_t *xp = x + (size_t)b0 * X8K_Q8K_BYTES;
-        x8k_prepare(xp, n, &a);
-        for (int64_t i = 0; i < half; i++)
-            x8k_pair(n, wg + (size_t)i * gb + wo, wg + (size_t)(i + half) * gb + wo, xp, &a, y + 8 * i,
-                     y + 8 * (i + half), b0 > 0);
-        if (ng % 2) x8k_one(n, wg + (size_t)(ng - 1) * gb + wo, xp, &a, y + 8 * (ng - 1), b0 > 0);
-    }
+    gk_x8_drive(&x8k, k, w, ng, xq, &a, y);
 }

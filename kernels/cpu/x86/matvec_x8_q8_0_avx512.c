@@ -18,6 +18,7 @@
 #include "kernels/cpu/x86/avx512.h"
 #include "kernels/cpu/x86/qdot_avx2.h"
 #include "kernels/cpu/q8_0_x8.h"
+#include "kernels/cpu/x8_driver.h"
 
 #define X8_INLINE static inline __attribute__((always_inline))
 
@@ -32,7 +33,8 @@ typedef struct x8_act {
     int32_t off[X8_PASS];
 } x8_act;
 
-static void x8_prepare(const uint8_t *x, int64_t nb, x8_act *a) {
+static void x8_prepare(const uint8_t *x, int64_t nb, void *act) {
+    x8_act *a = act;
     for (int64_t b = 0; b < nb; b++, x += GK_Q8_0_BYTES) {
         a->dx[b] = gk_ld_f16(x);
         a->off[b] = -128 * gk_hsum_epi32(qd_sum_i8(qd_act(x)));
@@ -85,28 +87,17 @@ X8_INLINE void x8_groups(int two, int64_t nb, const uint8_t *g0, const uint8_t *
     if (two) x8_store(acc1, y1, accumulate);
 }
 
-static void x8_pair(int64_t nb, const uint8_t *g0, const uint8_t *g1, const uint8_t *x, const x8_act *a, float *y0,
+static void x8_pair(int64_t nb, const uint8_t *g0, const uint8_t *g1, const uint8_t *x, const void *a, float *y0,
                     float *y1, bool accumulate) {
     x8_groups(1, nb, g0, g1, x, a, y0, y1, accumulate);
 }
 
-static void x8_one(int64_t nb, const uint8_t *g, const uint8_t *x, const x8_act *a, float *y, bool accumulate) {
+static void x8_one(int64_t nb, const uint8_t *g, const uint8_t *x, const void *a, float *y, bool accumulate) {
     x8_groups(0, nb, g, g, x, a, y, y, accumulate);
 }
 
 void gk_avx512_matvec_x8_q8_0(int64_t k, const void *w, int64_t ng, const void *xq, float *y) {
-    const int64_t nb = k / 32, half = ng / 2;
-    const size_t gb = (size_t)nb * GK_X8Q8_BLOCK;
-    const uint8_t *wg = w, *x = xq;
+    static const gk_x8_kernel x8k = {32, GK_X8Q8_BLOCK, GK_Q8_0_BYTES, X8_PASS, x8_prepare, x8_pair, x8_one};
     x8_act a;
-    for (int64_t b0 = 0; b0 < nb; b0 += X8_PASS) {
-        const int64_t n = nb - b0 < X8_PASS ? nb - b0 : X8_PASS;
-        const size_t wo = (size_t)b0 * GK_X8Q8_BLOCK;
-        const uint8_t *xp = x + (size_t)b0 * GK_Q8_0_BYTES;
-        x8_prepare(xp, n, &a);
-        for (int64_t i = 0; i < half; i++)
-            x8_pair(n, wg + (size_t)i * gb + wo, wg + (size_t)(i + half) * gb + wo, xp, &a, y + 8 * i,
-                    y + 8 * (i + half), b0 > 0);
-        if (ng % 2) x8_one(n, wg + (size_t)(ng - 1) * gb + wo, xp, &a, y + 8 * (ng - 1), b0 > 0);
-    }
+    gk_x8_drive(&x8k, k, w, ng, xq, &a, y);
 }

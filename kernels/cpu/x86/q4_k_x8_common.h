@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "kernels/cpu/q4_k_x8.h"
+#include "kernels/cpu/x8_driver.h"
 
 #define X8K_INLINE static inline __attribute__((always_inline))
 
@@ -24,7 +25,8 @@ typedef struct x8k_act {
     int32_t pair[X8K_PASS][4];
 } x8k_act;
 
-static inline void x8k_prepare(const uint8_t *x, int64_t nb, x8k_act *a) {
+static inline void x8k_prepare(const uint8_t *x, int64_t nb, void *act) {
+    x8k_act *a = act;
     for (int64_t b = 0; b < nb; b++, x += X8K_Q8K_BYTES) {
         int16_t bs[16];
         memcpy(&a->dx[b], x, 4);
