@@ -51,7 +51,7 @@ static void test_layout_by_hand(void **state) {
     for (int b = 0; b < NB; b++)
         for (int r = 0; r < 8; r++) {
             const unsigned char *q = rows + r * WROW + b * SB, *g = group + b * GK_X8Q6_BLOCK;
-            assert_memory_equal(g + 2 * r, q + 208, 2);   /* d */
+            assert_memory_equal(g + 2 * r, q + 208, 2); /* d */
             for (int j = 0; j < 16; j++) assert_int_equal(g[GK_X8Q6_SC + 8 * j + r], q[192 + j]);
             for (int p = 0; p < 256; p++) assert_int_equal(group_q(g, r, p), row_q(q, p));
         }
@@ -61,20 +61,21 @@ static void test_layout_by_hand(void **state) {
 static void test_pack_inverse(void **state) {
     (void)state;
     enum { NB = 3, WROW = NB * SB };
-    unsigned char *rows = prepared_rand_bytes(8 * WROW), *group = malloc(NB * GK_X8Q6_BLOCK), *back = malloc(8 * WROW);
+    unsigned char *rows = prepared_rand_bytes(8 * WROW), *group = malloc(NB * GK_X8Q6_BLOCK),
+                  *back = malloc(8 * WROW);
     gk_q6_k_x8_pack(rows, WROW, NB, group);
     gk_q6_k_x8_unpack(group, NB, back, WROW);
     assert_memory_equal(back, rows, 8 * WROW);
     memset(back, 0, 8 * WROW);
     gk_q6_k_x8_row(group, NB, 7, back);
     assert_memory_equal(back, rows + 7 * WROW, WROW);
-    unsigned char part[4 * 2 * SB];   /* super-blocks 1..2 of rows 0..3 */
+    unsigned char part[4 * 2 * SB]; /* super-blocks 1..2 of rows 0..3 */
     gk_q6_k_x8_rows(group, 4, 1, 2, part, 2 * SB);
     for (int r = 0; r < 4; r++) assert_memory_equal(part + r * 2 * SB, rows + r * WROW + SB, 2 * SB);
     free(rows), free(group), free(back);
 }
 
-static int x8q6_configs;   /* configurations whose table stores Q6_K in groups */
+static int x8q6_configs; /* configurations whose table stores Q6_K in groups */
 
 static void upload_download(pair *p) {
     enum { K = 512, N = 24, NB = K / 256 };
@@ -88,7 +89,7 @@ static void upload_download(pair *p) {
 static void test_prepared_upload_download(void **state) {
     (void)state;
     for_each_config(upload_download);
-    if (!x8q6_configs) skip();   /* no table here stores Q6_K in groups (AVX-512 VNNI only) */
+    if (!x8q6_configs) skip(); /* no table here stores Q6_K in groups (AVX-512 VNNI only) */
 }
 
 /* Q6_K's layout on a table without its kernel is refused by name, not called. */

@@ -47,20 +47,21 @@ static void test_layout_by_hand(void **state) {
 static void test_pack_inverse(void **state) {
     (void)state;
     enum { NB = 5, WROW = NB * BB };
-    unsigned char *rows = prepared_rand_bytes(8 * WROW), *group = malloc(NB * GK_X8Q8_BLOCK), *back = malloc(8 * WROW);
+    unsigned char *rows = prepared_rand_bytes(8 * WROW), *group = malloc(NB * GK_X8Q8_BLOCK),
+                  *back = malloc(8 * WROW);
     gk_q8_0_x8_pack(rows, WROW, NB, group);
     gk_q8_0_x8_unpack(group, NB, back, WROW);
     assert_memory_equal(back, rows, 8 * WROW);
     memset(back, 0, 8 * WROW);
     gk_q8_0_x8_row(group, NB, 3, back);
     assert_memory_equal(back, rows + 3 * WROW, WROW);
-    unsigned char part[5 * 2 * BB];   /* blocks 3..4 of rows 0..4 */
+    unsigned char part[5 * 2 * BB]; /* blocks 3..4 of rows 0..4 */
     gk_q8_0_x8_rows(group, 5, 3, 2, part, 2 * BB);
     for (int r = 0; r < 5; r++) assert_memory_equal(part + r * 2 * BB, rows + r * WROW + 3 * BB, 2 * BB);
     free(rows), free(group), free(back);
 }
 
-static int x8q8_configs;   /* configurations whose table stores Q8_0 in groups */
+static int x8q8_configs; /* configurations whose table stores Q8_0 in groups */
 
 /* Upload and download of a prepared Q8_0 tensor see the row layout, whole and in ranges that
  * cut groups and rows; then its matrix-vector product equals the same bytes unprepared. */
@@ -76,7 +77,7 @@ static void upload_download(pair *p) {
 static void test_prepared_upload_download(void **state) {
     (void)state;
     for_each_config(upload_download);
-    if (!x8q8_configs) skip();   /* no table here stores Q8_0 in groups (AVX-512 VNNI, SDOT only) */
+    if (!x8q8_configs) skip(); /* no table here stores Q8_0 in groups (AVX-512 VNNI, SDOT only) */
 }
 
 /* Q8_0's layout on a table without its kernel is refused by name, not called. */

@@ -183,8 +183,8 @@ static void tile_unit(mm_job *j, const char *wbase, int64_t rbase, int64_t r0, i
 static void gather_rows(const mm_job *j, int64_t r0, int64_t r1, char *dst) {
     const gk_x8_rows_fn gather = gk_cpu_x8_rows(j->wtype, j->x8);
     for (int64_t g = r0; g < r1; g += GK_X8_ROWS)
-        gather((const uint8_t *)j->w + (size_t)g * j->wrow, GK_X8_ROWS, 0, j->nblk, (uint8_t *)dst + (size_t)(g - r0) * j->wrow,
-               j->wrow);
+        gather((const uint8_t *)j->w + (size_t)g * j->wrow, GK_X8_ROWS, 0, j->nblk,
+               (uint8_t *)dst + (size_t)(g - r0) * j->wrow, j->wrow);
 }
 
 static void tile_worker(void *ctx, int ith, int nth) {

@@ -24,9 +24,11 @@
 #include <stdint.h>
 
 enum {
-    GK_LAYOUT_Q6_K_X8 = 4,     /* gk_tensor.layout on the cpu backend (q4_0_x8.h 1, q4_k_x8.h 2, q8_0_x8.h 3) */
-    GK_X8Q6_BLOCK = 8 * 210,   /* bytes of one super-block of one group */
-    GK_X8Q6_SC = 16, GK_X8Q6_STEPS = 144, GK_X8Q6_STEP = 192,   /* field offsets and sizes in it */
+    GK_LAYOUT_Q6_K_X8 = 4,   /* gk_tensor.layout on the cpu backend (q4_0_x8.h 1, q4_k_x8.h 2, q8_0_x8.h 3) */
+    GK_X8Q6_BLOCK = 8 * 210, /* bytes of one super-block of one group */
+    GK_X8Q6_SC = 16,
+    GK_X8Q6_STEPS = 144,
+    GK_X8Q6_STEP = 192, /* field offsets and sizes in it */
 };
 
 /* Eight rows of nb Q6_K super-blocks (row r at rows + r*wrow) into one group. */

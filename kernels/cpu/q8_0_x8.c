@@ -27,5 +27,6 @@ void gk_q8_0_x8_unpack(const uint8_t *group, int64_t nb, uint8_t *rows, size_t w
 }
 
 void gk_q8_0_x8_rows(const uint8_t *group, int rows, int64_t b0, int64_t nb, uint8_t *out, size_t out_row) {
-    for (int r = 0; r < rows; r++) gk_q8_0_x8_row(group + (size_t)b0 * GK_X8Q8_BLOCK, nb, r, out + (size_t)r * out_row);
+    for (int r = 0; r < rows; r++)
+        gk_q8_0_x8_row(group + (size_t)b0 * GK_X8Q8_BLOCK, nb, r, out + (size_t)r * out_row);
 }

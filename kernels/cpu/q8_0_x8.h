@@ -16,8 +16,8 @@
 #include <stdint.h>
 
 enum {
-    GK_LAYOUT_Q8_0_X8 = 3,      /* gk_tensor.layout on the cpu backend (q4_0_x8.h: 1, q4_k_x8.h: 2) */
-    GK_X8Q8_BLOCK = 8 * 34,     /* bytes of one block of one group */
+    GK_LAYOUT_Q8_0_X8 = 3,  /* gk_tensor.layout on the cpu backend (q4_0_x8.h: 1, q4_k_x8.h: 2) */
+    GK_X8Q8_BLOCK = 8 * 34, /* bytes of one block of one group */
 };
 
 /* Eight rows of nb Q8_0 blocks (row r at rows + r*wrow) into one group. */

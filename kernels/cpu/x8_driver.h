@@ -12,21 +12,22 @@
 #include <stdint.h>
 
 typedef struct gk_x8_kernel {
-    int64_t block_inputs;   /* inputs per block of the weight type (32 or 256) */
-    size_t group_block;     /* bytes of one block of one group */
-    size_t act_block;       /* bytes of one block of the activations (Q8_0 34, Q8_K 292) */
-    int64_t pass;           /* blocks per pass: the size of the kernel's prepared activations */
+    int64_t block_inputs; /* inputs per block of the weight type (32 or 256) */
+    size_t group_block;   /* bytes of one block of one group */
+    size_t act_block;     /* bytes of one block of the activations (Q8_0 34, Q8_K 292) */
+    int64_t pass;         /* blocks per pass: the size of the kernel's prepared activations */
     /* what depends on the activations alone, for nb blocks at x, into act */
     void (*prepare)(const uint8_t *x, int64_t nb, void *act);
     /* groups g0 and g1 (or g alone) over nb blocks against x: y0[0..8), y1[0..8) (+)= their rows · x */
-    void (*pair)(int64_t nb, const uint8_t *g0, const uint8_t *g1, const uint8_t *x, const void *act, float *y0,
-                 float *y1, bool accumulate);
+    void (*pair)(int64_t nb, const uint8_t *g0, const uint8_t *g1, const uint8_t *x, const void *act,
+                 float *y0, float *y1, bool accumulate);
     void (*one)(int64_t nb, const uint8_t *g, const uint8_t *x, const void *act, float *y, bool accumulate);
 } gk_x8_kernel;
 
 /* y[0..8·ng) = the ng groups at w · x (k inputs); act: the kernel's prepared activations for a pass. */
-static inline __attribute__((always_inline)) void gk_x8_drive(const gk_x8_kernel *x8k, int64_t k, const void *w,
-                                                               int64_t ng, const void *xq, void *act, float *y) {
+static inline __attribute__((always_inline)) void gk_x8_drive(const gk_x8_kernel *x8k, int64_t k,
+                                                              const void *w, int64_t ng, const void *xq,
+                                                              void *act, float *y) {
     const int64_t nb = k / x8k->block_inputs, half = ng / 2;
     const size_t gb = (size_t)nb * x8k->group_block;
     const uint8_t *wg = w, *x = xq;

@@ -22,7 +22,7 @@
 
 #define X8_INLINE static inline __attribute__((always_inline))
 
-enum { X8_PASS = 256 };   /* blocks of K per pass: the prepared activations stay in L1 */
+enum { X8_PASS = 256 }; /* blocks of K per pass: the prepared activations stay in L1 */
 
 /* What depends on the activations alone, per block: d_x and the Q4_0 offset 8·Σx. */
 typedef struct x8_act {
@@ -68,7 +68,8 @@ X8_INLINE void x8_sums(bool q4, const uint8_t *g, const int8x16_t b[8], int32x4_
 }
 
 /* acc[h] += d_w · d_x · (Σ q·x − off) for one block of one group. */
-X8_INLINE void x8_block(bool q4, const uint8_t *g, const int8x16_t b[8], int32_t off, float dx, float32x4_t acc[2]) {
+X8_INLINE void x8_block(bool q4, const uint8_t *g, const int8x16_t b[8], int32_t off, float dx,
+                        float32x4_t acc[2]) {
     int32x4_t s[2];
     x8_sums(q4, g, b, s);
     for (int h = 0; h < 2; h++) {
@@ -78,12 +79,13 @@ X8_INLINE void x8_block(bool q4, const uint8_t *g, const int8x16_t b[8], int32_t
 }
 
 X8_INLINE void x8_store(const float32x4_t acc[2], float *y, bool accumulate) {
-    for (int h = 0; h < 2; h++) vst1q_f32(y + 4 * h, accumulate ? vaddq_f32(acc[h], vld1q_f32(y + 4 * h)) : acc[h]);
+    for (int h = 0; h < 2; h++)
+        vst1q_f32(y + 4 * h, accumulate ? vaddq_f32(acc[h], vld1q_f32(y + 4 * h)) : acc[h]);
 }
 
 /* Groups g0 and, when two, g1 over nb blocks: y0[0..8) and y1[0..8) (+)= their rows · x. */
-X8_INLINE void x8_groups(bool q4, bool two, int64_t nb, const uint8_t *g0, const uint8_t *g1, const uint8_t *x,
-                         const x8_act *a, float *y0, float *y1, bool accumulate) {
+X8_INLINE void x8_groups(bool q4, bool two, int64_t nb, const uint8_t *g0, const uint8_t *g1,
+                         const uint8_t *x, const x8_act *a, float *y0, float *y1, bool accumulate) {
     const size_t gb = q4 ? GK_X8_BLOCK : GK_X8Q8_BLOCK;
     float32x4_t acc0[2] = {vdupq_n_f32(0), vdupq_n_f32(0)}, acc1[2] = {vdupq_n_f32(0), vdupq_n_f32(0)};
     for (int64_t i = 0; i < nb; i++, g0 += gb, g1 += gb, x += ARM_Q8_0_BYTES) {
@@ -98,32 +100,36 @@ X8_INLINE void x8_groups(bool q4, bool two, int64_t nb, const uint8_t *g0, const
 }
 
 /* The driver's pair and lone-group functions (x8_driver.h), one of each per format. */
-static void x8_q4_pair(int64_t nb, const uint8_t *g0, const uint8_t *g1, const uint8_t *x, const void *a, float *y0,
-                       float *y1, bool accumulate) {
+static void x8_q4_pair(int64_t nb, const uint8_t *g0, const uint8_t *g1, const uint8_t *x, const void *a,
+                       float *y0, float *y1, bool accumulate) {
     x8_groups(true, true, nb, g0, g1, x, a, y0, y1, accumulate);
 }
 
-static void x8_q4_one(int64_t nb, const uint8_t *g, const uint8_t *x, const void *a, float *y, bool accumulate) {
+static void x8_q4_one(int64_t nb, const uint8_t *g, const uint8_t *x, const void *a, float *y,
+                      bool accumulate) {
     x8_groups(true, false, nb, g, g, x, a, y, y, accumulate);
 }
 
-static void x8_q8_pair(int64_t nb, const uint8_t *g0, const uint8_t *g1, const uint8_t *x, const void *a, float *y0,
-                       float *y1, bool accumulate) {
+static void x8_q8_pair(int64_t nb, const uint8_t *g0, const uint8_t *g1, const uint8_t *x, const void *a,
+                       float *y0, float *y1, bool accumulate) {
     x8_groups(false, true, nb, g0, g1, x, a, y0, y1, accumulate);
 }
 
-static void x8_q8_one(int64_t nb, const uint8_t *g, const uint8_t *x, const void *a, float *y, bool accumulate) {
+static void x8_q8_one(int64_t nb, const uint8_t *g, const uint8_t *x, const void *a, float *y,
+                      bool accumulate) {
     x8_groups(false, false, nb, g, g, x, a, y, y, accumulate);
 }
 
 void gk_dotprod_matvec_x8_q4_0(int64_t k, const void *w, int64_t ng, const void *xq, float *y) {
-    static const gk_x8_kernel x8k = {32, GK_X8_BLOCK, ARM_Q8_0_BYTES, X8_PASS, x8_prepare, x8_q4_pair, x8_q4_one};
+    static const gk_x8_kernel x8k = {32,         GK_X8_BLOCK, ARM_Q8_0_BYTES, X8_PASS,
+                                     x8_prepare, x8_q4_pair,  x8_q4_one};
     x8_act a;
     gk_x8_drive(&x8k, k, w, ng, xq, &a, y);
 }
 
 void gk_dotprod_matvec_x8_q8_0(int64_t k, const void *w, int64_t ng, const void *xq, float *y) {
-    static const gk_x8_kernel x8k = {32, GK_X8Q8_BLOCK, ARM_Q8_0_BYTES, X8_PASS, x8_prepare, x8_q8_pair, x8_q8_one};
+    static const gk_x8_kernel x8k = {32,         GK_X8Q8_BLOCK, ARM_Q8_0_BYTES, X8_PASS,
+                                     x8_prepare, x8_q8_pair,    x8_q8_one};
     x8_act a;
     gk_x8_drive(&x8k, k, w, ng, xq, &a, y);
 }

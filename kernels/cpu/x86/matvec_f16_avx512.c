@@ -15,7 +15,7 @@
 
 #define MV_INLINE static inline __attribute__((always_inline))
 
-enum { MV_PF = 4096 };   /* bytes of prefetch distance (as matvec_x8_avx512.c) */
+enum { MV_PF = 4096 }; /* bytes of prefetch distance (as matvec_x8_avx512.c) */
 
 MV_INLINE __m512 mv_ld(const uint8_t *p, int64_t i) {
     return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p + 2 * i)));
@@ -26,7 +26,7 @@ MV_INLINE float mv_row(int64_t k, const uint8_t *p, const float *x) {
     __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     int64_t i = 0;
     for (; i + 64 <= k; i += 64) {
-        const uintptr_t pf = (uintptr_t)(p + 2 * i) + MV_PF;   /* may lie past the weights: an integer */
+        const uintptr_t pf = (uintptr_t)(p + 2 * i) + MV_PF; /* may lie past the weights: an integer */
         _mm_prefetch((const char *)pf, _MM_HINT_T0);
         _mm_prefetch((const char *)(pf + 64), _MM_HINT_T0);
         a0 = _mm512_fmadd_ps(mv_ld(p, i), _mm512_loadu_ps(x + i), a0);
@@ -37,7 +37,8 @@ MV_INLINE float mv_row(int64_t k, const uint8_t *p, const float *x) {
     for (; i + 16 <= k; i += 16) a0 = _mm512_fmadd_ps(mv_ld(p, i), _mm512_loadu_ps(x + i), a0);
     if (i < k) {
         const __mmask16 m = (__mmask16)((1u << (k - i)) - 1);
-        a1 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p + 2 * i)), _mm512_maskz_loadu_ps(m, x + i), a1);
+        a1 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p + 2 * i)),
+                             _mm512_maskz_loadu_ps(m, x + i), a1);
     }
     return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
 }

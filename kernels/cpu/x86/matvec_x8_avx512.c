@@ -23,7 +23,7 @@
 
 #define X8_INLINE static inline __attribute__((always_inline))
 
-enum { X8_PASS = 512 };   /* blocks of K per pass: the prepared activations stay in L1 */
+enum { X8_PASS = 512 }; /* blocks of K per pass: the prepared activations stay in L1 */
 
 /* What depends on the activations alone: each block's d_x and −8·Σx. */
 typedef struct x8_act {
@@ -61,7 +61,8 @@ X8_INLINE __m512 x8_block(const uint8_t *g, const __m512i xl[2], const __m512i x
         d = _mm512_dpbusd_epi32(d, _mm512_and_si512(q, m), xl[h]);
         d = _mm512_dpbusd_epi32(d, _mm512_and_si512(_mm512_srli_epi16(q, 4), m), xh[h]);
     }
-    const __m512 s = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)g))), dx);
+    const __m512 s =
+        _mm512_mul_ps(_mm512_cvtph_ps(_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)g))), dx);
     return _mm512_fmadd_ps(s, _mm512_cvtepi32_ps(d), acc);
 }
 
@@ -112,14 +113,15 @@ X8_INLINE void x8_groups(int n, int64_t nb, const uint8_t *const g[], const uint
     for (int i = 0; i < n; i++) x8_store(acc[i], y[i], accumulate);
 }
 
-static void x8_pair(int64_t nb, const uint8_t *g0, const uint8_t *g1, const uint8_t *x, const void *a, float *y0,
-                    float *y1, bool accumulate) {
+static void x8_pair(int64_t nb, const uint8_t *g0, const uint8_t *g1, const uint8_t *x, const void *a,
+                    float *y0, float *y1, bool accumulate) {
     const uint8_t *g[X8_STREAMS] = {g0, g1};
     float *const y[X8_STREAMS] = {y0, y1};
     x8_groups(2, nb, g, x, a, y, accumulate);
 }
 
-static void x8_one(int64_t nb, const uint8_t *g0, const uint8_t *x, const void *a, float *y0, bool accumulate) {
+static void x8_one(int64_t nb, const uint8_t *g0, const uint8_t *x, const void *a, float *y0,
+                   bool accumulate) {
     const uint8_t *g[1] = {g0};
     float *const y[1] = {y0};
     x8_groups(1, nb, g, x, a, y, accumulate);

@@ -27,7 +27,9 @@ enum { X8K_PF = 4096 };
 
 /* A hint for the cache line X8K_PF bytes past p (as matvec_x8_avx512.c: one a line of the
  * weights, the address computed as an integer since it may lie past them). */
-X8_INLINE void x8k_prefetch(const uint8_t *p) { _mm_prefetch((const char *)((uintptr_t)p + X8K_PF), _MM_HINT_T0); }
+X8_INLINE void x8k_prefetch(const uint8_t *p) {
+    _mm_prefetch((const char *)((uintptr_t)p + X8K_PF), _MM_HINT_T0);
+}
 
 /* The super-block's scales as int32, sub-block j's eight rows in lanes 0-7 and again in 8-15,
  * and its mins as int16 pairs (x8k_min_pairs). */
@@ -37,7 +39,7 @@ X8_INLINE void x8k_scales(const uint8_t *g, __m512i s[8], __m256i m[4]) {
     __m256i v[4];
     x8k_bytes(g, v);
     for (int h = 0; h < 2; h++)
-        for (int l = 0; l < 2; l++) {   /* 128-bit lane l of v[h]: sub-blocks 4h+2l (low 8 bytes), 4h+2l+1 */
+        for (int l = 0; l < 2; l++) { /* 128-bit lane l of v[h]: sub-blocks 4h+2l (low 8 bytes), 4h+2l+1 */
             const __m128i b = l ? _mm256_extracti128_si256(v[h], 1) : _mm256_castsi256_si128(v[h]);
             s[4 * h + 2 * l] = _mm512_cvtepu8_epi32(_mm_unpacklo_epi64(b, b));
             s[4 * h + 2 * l + 1] = _mm512_cvtepu8_epi32(_mm_unpackhi_epi64(b, b));
@@ -50,12 +52,13 @@ X8_INLINE void x8k_act4(const uint8_t *x, __m512i xa[4]) {
     const __m512i y = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)x));
     const __m512i i01 = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
 #pragma GCC unroll 4
-    for (int h = 0; h < 4; h++) xa[h] = _mm512_permutexvar_epi32(_mm512_add_epi32(i01, _mm512_set1_epi32(2 * h)), y);
+    for (int h = 0; h < 4; h++)
+        xa[h] = _mm512_permutexvar_epi32(_mm512_add_epi32(i01, _mm512_set1_epi32(2 * h)), y);
 }
 
 /* dot += s_lo·(q·x) of sub-block 2i + s_hi·(q·x) of 2i+1, for the 64 inputs q of one group. */
-X8_INLINE __m512i x8k_chunk(const uint8_t *q, const __m512i xl[4], const __m512i xh[4], __m512i s_lo, __m512i s_hi,
-                            __m512i dot) {
+X8_INLINE __m512i x8k_chunk(const uint8_t *q, const __m512i xl[4], const __m512i xh[4], __m512i s_lo,
+                            __m512i s_hi, __m512i dot) {
     const __m512i m = _mm512_set1_epi8(0x0f);
     __m512i a = _mm512_setzero_si512(), b = _mm512_setzero_si512();
 #pragma GCC unroll 4
@@ -71,16 +74,19 @@ X8_INLINE __m512i x8k_chunk(const uint8_t *q, const __m512i xl[4], const __m512i
 /* One super-block of one group: acc += d·d_x·Σ_j s_j·(q·x)_j, accm −= dmin·d_x·Σ_j m_j·Σx_j. */
 X8_INLINE void x8k_finish(const uint8_t *g, __m512i dot, const __m256i m[4], const int32_t pair[4], float dx,
                           __m512 *acc, __m256 *accm) {
-    const __m512 d = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)g))),
-                                   _mm512_set1_ps(dx));
-    const __m256 dm = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(g + 16))), _mm256_set1_ps(dx));
+    const __m512 d =
+        _mm512_mul_ps(_mm512_cvtph_ps(_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)g))),
+                      _mm512_set1_ps(dx));
+    const __m256 dm =
+        _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(g + 16))), _mm256_set1_ps(dx));
     *acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(dot), *acc);
     *accm = _mm256_fnmadd_ps(dm, _mm256_cvtepi32_ps(x8k_mins(m, pair)), *accm);
 }
 
 /* y[0..8) (+)= lanes r + r+8 of acc, + accm. */
 X8_INLINE void x8k_store(__m512 acc, __m256 accm, float *y, bool accumulate) {
-    __m256 v = _mm256_add_ps(_mm256_add_ps(_mm512_castps512_ps256(acc), _mm512_extractf32x8_ps(acc, 1)), accm);
+    __m256 v =
+        _mm256_add_ps(_mm256_add_ps(_mm512_castps512_ps256(acc), _mm512_extractf32x8_ps(acc, 1)), accm);
     if (accumulate) v = _mm256_add_ps(v, _mm256_loadu_ps(y));
     _mm256_storeu_ps(y, v);
 }
@@ -110,17 +116,19 @@ X8_INLINE void x8k_groups(int two, int64_t nb, const uint8_t *g0, const uint8_t 
     if (two) x8k_store(acc1, accm1, y1, accumulate);
 }
 
-static void x8k_pair(int64_t nb, const uint8_t *g0, const uint8_t *g1, const uint8_t *x, const void *a, float *y0,
-                     float *y1, bool accumulate) {
+static void x8k_pair(int64_t nb, const uint8_t *g0, const uint8_t *g1, const uint8_t *x, const void *a,
+                     float *y0, float *y1, bool accumulate) {
     x8k_groups(1, nb, g0, g1, x, a, y0, y1, accumulate);
 }
 
-static void x8k_one(int64_t nb, const uint8_t *g, const uint8_t *x, const void *a, float *y, bool accumulate) {
+static void x8k_one(int64_t nb, const uint8_t *g, const uint8_t *x, const void *a, float *y,
+                    bool accumulate) {
     x8k_groups(0, nb, g, g, x, a, y, y, accumulate);
 }
 
 void gk_avx512_matvec_x8_q4_k(int64_t k, const void *w, int64_t ng, const void *xq, float *y) {
-    static const gk_x8_kernel x8k = {256, GK_X8K_BLOCK, X8K_Q8K_BYTES, X8K_PASS, x8k_prepare, x8k_pair, x8k_one};
+    static const gk_x8_kernel x8k = {256,         GK_X8K_BLOCK, X8K_Q8K_BYTES, X8K_PASS,
+                                     x8k_prepare, x8k_pair,     x8k_one};
     x8k_act a;
     gk_x8_drive(&x8k, k, w, ng, xq, &a, y);
 }

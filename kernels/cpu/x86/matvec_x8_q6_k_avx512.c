@@ -30,9 +30,9 @@
 #define X8_INLINE static inline __attribute__((always_inline))
 
 enum {
-    Q8K_BYTES = 292,   /* quant.h: float d, int8 qs[256], int16 bsums[16] */
-    X8_PASS = 16,      /* super-blocks of K per pass: the prepared activations (32 KiB) stay in L1 */
-    X8_PF = 4096,      /* bytes of prefetch distance (as matvec_x8_avx512.c) */
+    Q8K_BYTES = 292, /* quant.h: float d, int8 qs[256], int16 bsums[16] */
+    X8_PASS = 16,    /* super-blocks of K per pass: the prepared activations (32 KiB) stay in L1 */
+    X8_PF = 4096,    /* bytes of prefetch distance (as matvec_x8_avx512.c) */
 };
 
 /* The activations of inputs 128h + 32k + 8u .. +8 (k < 4) as vpdpbusd operands for vectors
@@ -42,18 +42,18 @@ static void x8_act4(const uint8_t *x, int h, int u, __m512i xa[4]) {
     const __m512i idx = _mm512_add_epi32(i01, _mm512_set1_epi32(2 * u));
 #pragma GCC unroll 4
     for (int k = 0; k < 4; k++)
-        xa[k] = _mm512_permutexvar_epi32(idx, _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(x + 128 * h + 32 * k))));
+        xa[k] = _mm512_permutexvar_epi32(
+            idx, _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(x + 128 * h + 32 * k))));
 }
 
-/* What depends on the activations alone, per super-block: d_x, and 32 × the sums of 16 in
- * pairs (sub-blocks 2i and 2i+1 as two int16 in one int32; |32·sum| <= 65536 would not fit, so
- * the sums stay unscaled and the factor 32 is applied after the vpmaddwd). */
+/* What depends on the activations alone, per super-block: the activations as x8_act4 lays them
+ * out, d_x, and the sums of 16 in pairs (sub-blocks 2i and 2i+1 as two int16 in one int32; the
+ * factor 32 is applied after the vpdpwssd, since 32 times a sum need not fit an int16). */
 typedef struct x8_act {
-    __m512i xa[X8_PASS][2][4][4];   /* [h][u][k]: x8_act4's operands for step u, input quarter k of half h */
+    __m512i xa[X8_PASS][2][4][4]; /* [h][u][k]: x8_act4's operands for step u, input quarter k of half h */
     float dx[X8_PASS];
     int32_t pair[X8_PASS][8];
 } x8_act;
-
 
 static void x8_prepare(const uint8_t *x, int64_t nb, void *act) {
     x8_act *a = act;
@@ -62,15 +62,18 @@ static void x8_prepare(const uint8_t *x, int64_t nb, void *act) {
         memcpy(&a->dx[b], x, 4);
         memcpy(bs, x + 260, sizeof bs);
         for (int i = 0; i < 8; i++)
-            a->pair[b][i] = (int32_t)((uint32_t)(uint16_t)bs[2 * i] | (uint32_t)(uint16_t)bs[2 * i + 1] << 16);
+            a->pair[b][i] =
+                (int32_t)((uint32_t)(uint16_t)bs[2 * i] | (uint32_t)(uint16_t)bs[2 * i + 1] << 16);
         for (int h = 0; h < 2; h++)
             for (int u = 0; u < 4; u++) x8_act4(x + 4, h, u, a->xa[b][h][u]);
     }
 }
 
-X8_INLINE void x8_prefetch(const uint8_t *p) { _mm_prefetch((const char *)((uintptr_t)p + X8_PF), _MM_HINT_T0); }
+X8_INLINE void x8_prefetch(const uint8_t *p) {
+    _mm_prefetch((const char *)((uintptr_t)p + X8_PF), _MM_HINT_T0);
+}
 
-/* Sub-block j's scale, row r's in lanes r and r+8, as int32. */
+/* Sub-block j's scale, row r's in lanes r and r+8, as float. */
 X8_INLINE __m512 x8_scale(const uint8_t *g, int j) {
     int64_t s;
     memcpy(&s, g + GK_X8Q6_SC + 8 * j, 8);
@@ -98,24 +101,30 @@ X8_INLINE void x8_step(const uint8_t *g, int h, int u, const __m512i xa[4], __m5
     x8_prefetch(p), x8_prefetch(p + 64), x8_prefetch(p + 128);
     const __m512i a = _mm512_loadu_si512((const void *)p), b = _mm512_loadu_si512((const void *)(p + 64));
     const __m512i c = _mm512_loadu_si512((const void *)(p + 128));
-    t[0] = _mm512_dpbusd_epi32(t[0], _mm512_or_si512(_mm512_and_si512(a, m4), _mm512_and_si512(_mm512_slli_epi16(c, 4), m2)), xa[0]);
-    t[1] = _mm512_dpbusd_epi32(t[1], _mm512_or_si512(_mm512_and_si512(b, m4), _mm512_and_si512(_mm512_slli_epi16(c, 2), m2)), xa[1]);
-    t[2] = _mm512_dpbusd_epi32(t[2], _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(a, 4), m4), _mm512_and_si512(c, m2)), xa[2]);
-    t[3] = _mm512_dpbusd_epi32(t[3], _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(b, 4), m4),
-                                                     _mm512_and_si512(_mm512_srli_epi16(c, 2), m2)), xa[3]);
+    t[0] = _mm512_dpbusd_epi32(
+        t[0], _mm512_or_si512(_mm512_and_si512(a, m4), _mm512_and_si512(_mm512_slli_epi16(c, 4), m2)), xa[0]);
+    t[1] = _mm512_dpbusd_epi32(
+        t[1], _mm512_or_si512(_mm512_and_si512(b, m4), _mm512_and_si512(_mm512_slli_epi16(c, 2), m2)), xa[1]);
+    t[2] = _mm512_dpbusd_epi32(
+        t[2], _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(a, 4), m4), _mm512_and_si512(c, m2)), xa[2]);
+    t[3] = _mm512_dpbusd_epi32(t[3],
+                               _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(b, 4), m4),
+                                               _mm512_and_si512(_mm512_srli_epi16(c, 2), m2)),
+                               xa[3]);
 }
 
 /* dot += Σ_k sc_j · t[k], j = 8h + 2k + s. */
 X8_INLINE __m512 x8_scaled(const uint8_t *g, int h, int s, const __m512i t[4], __m512 dot) {
 #pragma GCC unroll 4
-    for (int k = 0; k < 4; k++) dot = _mm512_fmadd_ps(_mm512_cvtepi32_ps(t[k]), x8_scale(g, 8 * h + 2 * k + s), dot);
+    for (int k = 0; k < 4; k++)
+        dot = _mm512_fmadd_ps(_mm512_cvtepi32_ps(t[k]), x8_scale(g, 8 * h + 2 * k + s), dot);
     return dot;
 }
 
 /* Half h of one super-block of groups g0 and (two) g1: dot0, dot1 += Σ_j sc_j · Σ q·x. The
  * sub-blocks of l in [16s, 16s+16) are 8h + 2k + s (k < 4), two steps u = 2s, 2s+1 each. */
-X8_INLINE void x8_half(int two, const uint8_t *g0, const uint8_t *g1, int h, const __m512i xa[4][4], __m512 *dot0,
-                       __m512 *dot1) {
+X8_INLINE void x8_half(int two, const uint8_t *g0, const uint8_t *g1, int h, const __m512i xa[4][4],
+                       __m512 *dot0, __m512 *dot1) {
 #pragma GCC unroll 2
     for (int s = 0; s < 2; s++) {
         __m512i t0[4], t1[4];
@@ -146,8 +155,8 @@ X8_INLINE void x8_store(__m512 acc, float *y, bool accumulate) {
 }
 
 /* Groups g0 and, when two, g1 over nb super-blocks: y0[0..8) and y1[0..8) (+)= their rows · x. */
-X8_INLINE void x8_groups(int two, int64_t nb, const uint8_t *g0, const uint8_t *g1, const x8_act *a, float *y0,
-                         float *y1, bool accumulate) {
+X8_INLINE void x8_groups(int two, int64_t nb, const uint8_t *g0, const uint8_t *g1, const x8_act *a,
+                         float *y0, float *y1, bool accumulate) {
     __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0;
     for (int64_t b = 0; b < nb; b++, g0 += GK_X8Q6_BLOCK, g1 += GK_X8Q6_BLOCK) {
         x8_prefetch(g0), x8_prefetch(g0 + 64), x8_prefetch(g0 + 128);
@@ -163,8 +172,8 @@ X8_INLINE void x8_groups(int two, int64_t nb, const uint8_t *g0, const uint8_t *
 }
 
 /* x: the pass's activations, read only through their preparation (a) here. */
-static void x8_pair(int64_t nb, const uint8_t *g0, const uint8_t *g1, const uint8_t *x, const void *a, float *y0,
-                    float *y1, bool accumulate) {
+static void x8_pair(int64_t nb, const uint8_t *g0, const uint8_t *g1, const uint8_t *x, const void *a,
+                    float *y0, float *y1, bool accumulate) {
     (void)x;
     x8_groups(1, nb, g0, g1, a, y0, y1, accumulate);
 }

@@ -23,8 +23,8 @@
 #define X8_INLINE static inline __attribute__((always_inline))
 
 enum {
-    X8_PASS = 256,   /* blocks of K per pass: the prepared activations stay in L1 */
-    X8_PF = 4096,    /* bytes of prefetch distance (as matvec_x8_avx512.c) */
+    X8_PASS = 256, /* blocks of K per pass: the prepared activations stay in L1 */
+    X8_PF = 4096,  /* bytes of prefetch distance (as matvec_x8_avx512.c) */
 };
 
 /* What depends on the activations alone: each block's d_x and −128·Σx. */
@@ -46,7 +46,8 @@ X8_INLINE void x8_act4(const uint8_t *x, __m512i xa[4]) {
     const __m512i y = _mm512_castsi256_si512(qd_act(x));
     const __m512i i01 = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
 #pragma GCC unroll 4
-    for (int h = 0; h < 4; h++) xa[h] = _mm512_permutexvar_epi32(_mm512_add_epi32(i01, _mm512_set1_epi32(2 * h)), y);
+    for (int h = 0; h < 4; h++)
+        xa[h] = _mm512_permutexvar_epi32(_mm512_add_epi32(i01, _mm512_set1_epi32(2 * h)), y);
 }
 
 /* acc += d_w · d_x · Σ w·x for one block of one group (lanes r, r+8: row r's halves). */
@@ -60,7 +61,8 @@ X8_INLINE __m512 x8_block(const uint8_t *g, const __m512i xa[4], __m512i off, __
         d = _mm512_dpbusd_epi32(d, _mm512_xor_si512(q, sign), xa[h]);
     }
     _mm_prefetch((const char *)((uintptr_t)g + 256 + X8_PF), _MM_HINT_T0);
-    const __m512 s = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)g))), dx);
+    const __m512 s =
+        _mm512_mul_ps(_mm512_cvtph_ps(_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)g))), dx);
     return _mm512_fmadd_ps(s, _mm512_cvtepi32_ps(d), acc);
 }
 
@@ -72,8 +74,8 @@ X8_INLINE void x8_store(__m512 acc, float *y, bool accumulate) {
 }
 
 /* Groups g0 and, when two, g1 over nb blocks: y0[0..8) and y1[0..8) (+)= their rows · x. */
-X8_INLINE void x8_groups(int two, int64_t nb, const uint8_t *g0, const uint8_t *g1, const uint8_t *x, const x8_act *a,
-                         float *y0, float *y1, bool accumulate) {
+X8_INLINE void x8_groups(int two, int64_t nb, const uint8_t *g0, const uint8_t *g1, const uint8_t *x,
+                         const x8_act *a, float *y0, float *y1, bool accumulate) {
     __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0;
     for (int64_t b = 0; b < nb; b++, g0 += GK_X8Q8_BLOCK, g1 += GK_X8Q8_BLOCK, x += GK_Q8_0_BYTES) {
         __m512i xa[4];
@@ -87,8 +89,8 @@ X8_INLINE void x8_groups(int two, int64_t nb, const uint8_t *g0, const uint8_t *
     if (two) x8_store(acc1, y1, accumulate);
 }
 
-static void x8_pair(int64_t nb, const uint8_t *g0, const uint8_t *g1, const uint8_t *x, const void *a, float *y0,
-                    float *y1, bool accumulate) {
+static void x8_pair(int64_t nb, const uint8_t *g0, const uint8_t *g1, const uint8_t *x, const void *a,
+                    float *y0, float *y1, bool accumulate) {
     x8_groups(1, nb, g0, g1, x, a, y0, y1, accumulate);
 }
 
