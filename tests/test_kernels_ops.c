@@ -65,8 +65,8 @@ static const mm_shape shapes32[] = {
      * 512 or 256 blocks a pass): K = 131 blocks (a tail past the groups), 517 blocks (two passes and a tail) */
     {4192, 37, 1}, {16544, 3, 1},
     /* whole groups of eight rows, for prepared Q4_0 and Q8_0 weights (q4_0_x8.h, q8_0_x8.h): 9
-     * groups (a pair of halves and a lone one) over 131 blocks, 2 groups over 517 (two or three
-     * passes of the kernels), the packed GEMM from groups at 3, 9 and 2 columns (one panel of 8
+     * groups (a pair of halves and a lone one) over 131 blocks, 2 groups over 517 (two passes of
+     * the kernels), the packed GEMM from groups at 3, 9 and 2 columns (one panel of 8
      * rows, a last of 8) */
     {4192, 72, 1}, {16544, 16, 1}, {2080, 64, 3}, {1088, 40, 9}, {64, 8, 2},
 };
