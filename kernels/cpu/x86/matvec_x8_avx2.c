@@ -21,26 +21,14 @@
 
 #include "kernels/cpu/x86/avx2.h"
 #include "kernels/cpu/x86/qdot_avx2.h"
+#include "kernels/cpu/x86/x8_q8_act.h"
 #include "kernels/cpu/q4_0_x8.h"
 #include "kernels/cpu/x8_driver.h"
 
 #define X8_INLINE static inline __attribute__((always_inline))
 
-enum { X8_PASS = 512 };   /* blocks of K per pass: the prepared activations stay in L1 */
-
-/* What depends on the activations alone: each block's d_x and 8·Σx. */
-typedef struct x8_act {
-    float dx[X8_PASS];
-    int32_t off[X8_PASS];
-} x8_act;
-
-static void x8_prepare(const uint8_t *x, int64_t nb, void *act) {
-    x8_act *a = act;
-    for (int64_t b = 0; b < nb; b++, x += GK_Q8_0_BYTES) {
-        a->dx[b] = gk_ld_f16(x);
-        a->off[b] = 8 * gk_hsum_epi32(qd_sum_i8(qd_act(x)));
-    }
-}
+/* The activations' d_x and −8·Σx per block (Q4_0's weights are q − 8). */
+static void x8_prepare(const uint8_t *x, int64_t nb, void *a) { gk_x8_q8_prepare(x, nb, 8, a); }
 
 /* Σ q·x of one block of one group as int16 pair sums (lanes: rows, two a row). */
 X8_INLINE __m256i x8_block(const uint8_t *g, const __m256i xl[4], const __m256i xh[4]) {
@@ -55,9 +43,9 @@ X8_INLINE __m256i x8_block(const uint8_t *g, const __m256i xl[4], const __m256i 
     return _mm256_add_epi16(_mm256_add_epi16(p[0], p[1]), _mm256_add_epi16(p[2], p[3]));
 }
 
-/* acc += d_w · d_x · (Σ q·x − 8·Σx) for one block of one group. */
+/* acc += d_w · d_x · (Σ q·x − 8·Σx) for one block of one group (off: −8·Σx). */
 X8_INLINE __m256 x8_scale(const uint8_t *g, __m256i p, __m256i off, __m256 dx, __m256 acc) {
-    __m256i d = _mm256_sub_epi32(_mm256_madd_epi16(p, _mm256_set1_epi16(1)), off);
+    __m256i d = _mm256_add_epi32(_mm256_madd_epi16(p, _mm256_set1_epi16(1)), off);
     __m256 s = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g)), dx);
     return _mm256_fmadd_ps(s, _mm256_cvtepi32_ps(d), acc);
 }
@@ -73,7 +61,7 @@ X8_INLINE void x8_bcast(const uint8_t *x, __m256i xl[4], __m256i xh[4]) {
 }
 
 /* Groups g0 and, when two, g1 over nb blocks: y0[0..8) and y1[0..8) (+)= their rows · x. */
-X8_INLINE void x8_groups(int two, int64_t nb, const uint8_t *g0, const uint8_t *g1, const uint8_t *x, const x8_act *a,
+X8_INLINE void x8_groups(int two, int64_t nb, const uint8_t *g0, const uint8_t *g1, const uint8_t *x, const gk_x8_q8_act *a,
                          float *y0, float *y1, bool accumulate) {
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++, g0 += GK_X8_BLOCK, g1 += GK_X8_BLOCK, x += GK_Q8_0_BYTES) {
@@ -101,7 +89,7 @@ static void x8_one(int64_t nb, const uint8_t *g, const uint8_t *x, const void *a
 }
 
 void gk_avx2_matvec_x8_q4_0(int64_t k, const void *w, int64_t ng, const void *xq, float *y) {
-    static const gk_x8_kernel x8k = {32, GK_X8_BLOCK, GK_Q8_0_BYTES, X8_PASS, x8_prepare, x8_pair, x8_one};
-    x8_act a;
+    static const gk_x8_kernel x8k = {32, GK_X8_BLOCK, GK_Q8_0_BYTES, GK_X8_Q8_PASS, x8_prepare, x8_pair, x8_one};
+    gk_x8_q8_act a;
     gk_x8_drive(&x8k, k, w, ng, xq, &a, y);
 }

@@ -18,26 +18,14 @@
 #include "kernels/cpu/x86/avx2.h"
 #include "kernels/cpu/x86/avx512.h"
 #include "kernels/cpu/x86/qdot_avx2.h"
+#include "kernels/cpu/x86/x8_q8_act.h"
 #include "kernels/cpu/q4_0_x8.h"
 #include "kernels/cpu/x8_driver.h"
 
 #define X8_INLINE static inline __attribute__((always_inline))
 
-enum { X8_PASS = 512 }; /* blocks of K per pass: the prepared activations stay in L1 */
-
-/* What depends on the activations alone: each block's d_x and −8·Σx. */
-typedef struct x8_act {
-    float dx[X8_PASS];
-    int32_t off[X8_PASS];
-} x8_act;
-
-static void x8_prepare(const uint8_t *x, int64_t nb, void *act) {
-    x8_act *a = act;
-    for (int64_t b = 0; b < nb; b++, x += GK_Q8_0_BYTES) {
-        a->dx[b] = gk_ld_f16(x);
-        a->off[b] = -8 * gk_hsum_epi32(qd_sum_i8(qd_act(x)));
-    }
-}
+/* The activations' d_x and −8·Σx per block (Q4_0's weights are q − 8). */
+static void x8_prepare(const uint8_t *x, int64_t nb, void *a) { gk_x8_q8_prepare(x, nb, 8, a); }
 
 /* The block's activations as vpdpbusd operands for quant vectors (0,1) and (2,3): xl for the low
  * nibbles (inputs 4v..4v+3), xh for the high (16+4v..). */
@@ -92,7 +80,7 @@ X8_INLINE void x8_prefetch(const uint8_t *blk) {
 }
 
 /* n (1..X8_STREAMS) groups g[i] over nb blocks: y[i][0..8) (+)= their rows · x. */
-X8_INLINE void x8_groups(int n, int64_t nb, const uint8_t *const g[], const uint8_t *x, const x8_act *a,
+X8_INLINE void x8_groups(int n, int64_t nb, const uint8_t *const g[], const uint8_t *x, const gk_x8_q8_act *a,
                          float *const y[], bool accumulate) {
     __m512 acc[X8_STREAMS];
 #pragma GCC unroll 4
@@ -128,7 +116,8 @@ static void x8_one(int64_t nb, const uint8_t *g0, const uint8_t *x, const void *
 }
 
 void gk_avx512_matvec_x8_q4_0(int64_t k, const void *w, int64_t ng, const void *xq, float *y) {
-    static const gk_x8_kernel x8k = {32, GK_X8_BLOCK, GK_Q8_0_BYTES, X8_PASS, x8_prepare, x8_pair, x8_one};
-    x8_act a;
+    static const gk_x8_kernel x8k = {32,         GK_X8_BLOCK, GK_Q8_0_BYTES, GK_X8_Q8_PASS,
+                                     x8_prepare, x8_pair,     x8_one};
+    gk_x8_q8_act a;
     gk_x8_drive(&x8k, k, w, ng, xq, &a, y);
 }

@@ -17,30 +17,16 @@
 #include "kernels/cpu/x86/avx2.h"
 #include "kernels/cpu/x86/avx512.h"
 #include "kernels/cpu/x86/qdot_avx2.h"
+#include "kernels/cpu/x86/x8_q8_act.h"
 #include "kernels/cpu/q8_0_x8.h"
 #include "kernels/cpu/x8_driver.h"
 
 #define X8_INLINE static inline __attribute__((always_inline))
 
-enum {
-    X8_PASS =
-        512,      /* blocks of K per pass (K up to 16384 in one sweep); the prepared activations stay in L1 */
-    X8_PF = 4096, /* bytes of prefetch distance (as matvec_x8_avx512.c) */
-};
+enum { X8_PF = 4096 }; /* bytes of prefetch distance (as matvec_x8_avx512.c) */
 
-/* What depends on the activations alone: each block's d_x and −128·Σx. */
-typedef struct x8_act {
-    float dx[X8_PASS];
-    int32_t off[X8_PASS];
-} x8_act;
-
-static void x8_prepare(const uint8_t *x, int64_t nb, void *act) {
-    x8_act *a = act;
-    for (int64_t b = 0; b < nb; b++, x += GK_Q8_0_BYTES) {
-        a->dx[b] = gk_ld_f16(x);
-        a->off[b] = -128 * gk_hsum_epi32(qd_sum_i8(qd_act(x)));
-    }
-}
+/* The activations' d_x and −128·Σx per block (the weights are made w + 128). */
+static void x8_prepare(const uint8_t *x, int64_t nb, void *a) { gk_x8_q8_prepare(x, nb, 128, a); }
 
 /* The block's activations as vpdpbusd operands for quant vectors (2h, 2h+1), h < 4. */
 X8_INLINE void x8_act4(const uint8_t *x, __m512i xa[4]) {
@@ -76,7 +62,7 @@ X8_INLINE void x8_store(__m512 acc, float *y, bool accumulate) {
 
 /* Groups g0 and, when two, g1 over nb blocks: y0[0..8) and y1[0..8) (+)= their rows · x. */
 X8_INLINE void x8_groups(int two, int64_t nb, const uint8_t *g0, const uint8_t *g1, const uint8_t *x,
-                         const x8_act *a, float *y0, float *y1, bool accumulate) {
+                         const gk_x8_q8_act *a, float *y0, float *y1, bool accumulate) {
     __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0;
     for (int64_t b = 0; b < nb; b++, g0 += GK_X8Q8_BLOCK, g1 += GK_X8Q8_BLOCK, x += GK_Q8_0_BYTES) {
         __m512i xa[4];
@@ -100,7 +86,8 @@ static void x8_one(int64_t nb, const uint8_t *g, const uint8_t *x, const void *a
 }
 
 void gk_avx512_matvec_x8_q8_0(int64_t k, const void *w, int64_t ng, const void *xq, float *y) {
-    static const gk_x8_kernel x8k = {32, GK_X8Q8_BLOCK, GK_Q8_0_BYTES, X8_PASS, x8_prepare, x8_pair, x8_one};
-    x8_act a;
+    static const gk_x8_kernel x8k = {32,         GK_X8Q8_BLOCK, GK_Q8_0_BYTES, GK_X8_Q8_PASS,
+                                     x8_prepare, x8_pair,       x8_one};
+    gk_x8_q8_act a;
     gk_x8_drive(&x8k, k, w, ng, xq, &a, y);
 }
