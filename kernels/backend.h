@@ -309,8 +309,9 @@ typedef struct gk_ops {
     int (*download)(gk_backend *b, const gk_tensor *t, size_t offset, void *dst, size_t bytes);
     int (*sync)(gk_backend *b);
     /* Optional, NULL = no-op: t is a weight, uploaded whole, that ops will only read from now
-     * on; the backend may re-lay its storage for them (cpu: Q4_0 and Q4_K rows interleaved in
-     * groups of eight for the AVX2 and AVX-512 matrix-vector kernels; t->layout says so). Its
+     * on; the backend may re-lay its storage for them (cpu: Q4_0, Q4_K, Q8_0 and Q6_K rows
+     * interleaved in groups of eight for the matrix-vector kernels of the tables that have them:
+     * AVX2, AVX-512, AArch64 SDOT; t->layout says so). Its
      * bytes, as upload() and download() see them, do not change, and later uploads still work;
      * views of it are refused (gk_view), and ops the new layout does not serve refuse it with a
      * message. Call it through gk_prepare_weight(). */

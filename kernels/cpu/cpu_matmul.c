@@ -20,11 +20,11 @@
  *    packed GEMM multiplies on BF16 tiles (AMX: Q4_0, Q8_0, F16, BF16; act_layout BF16X16), the
  *    same driver runs with X converted to BF16 instead of quantised, in blocks of 32 inputs.
  * Integer formats quantise X once per matmul (not per thread) into the table's activation type.
- * A prepared Q4_0, Q4_K or Q8_0 weight stored in groups of eight rows (q4_0_x8.h, q4_k_x8.h, q8_0_x8.h,
- * cpu_weights.c) takes the table's matvec_x8 for one column (units of whole groups) and the
- * packed GEMM for every other column count: Q4_0's panels packed straight from the groups, the
- * others' by the table's own pack from the panel's rows, gathered from the groups a range at a
- * time. A table without a packed GEMM (AArch64) runs its tiles on each row block gathered into
+ * A prepared Q4_0, Q4_K, Q8_0 or Q6_K weight stored in groups of eight rows (q4_0_x8.h,
+ * q4_k_x8.h, q8_0_x8.h, q6_k_x8.h, cpu_weights.c) takes the table's matvec_x8 for one column
+ * (units of whole groups) and the packed GEMM for every other column count: Q4_0's panels packed
+ * straight from the groups, the others' by the table's own pack from the panel's rows, gathered
+ * from the groups a range at a time. A table without a packed GEMM (AArch64) runs its tiles on each row block gathered into
  * rows in the thread's scratch.
  */
 #include <stdatomic.h>
@@ -66,7 +66,7 @@ typedef struct mm_job {
     int64_t k, n, m;
     const char *w;
     size_t wrow;
-    int x8;              /* w in groups of eight rows: its layout (q4_0_x8.h, q4_k_x8.h, q8_0_x8.h), else 0 */
+    int x8;              /* w in groups of eight rows: its layout (cpu_weights.c's formats), else 0 */
     const float *x;
     char *xq;            /* activations in act type (== x for F32 activations) */
     size_t xrow;
@@ -414,7 +414,7 @@ static int matmul_igemm(gk_backend *b, mm_job *j) {
     int nth = gk_pool_size(c->pool);
     const int R = j->ik->rows;
     j->pack_bytes = (size_t)round_up(IGEMM_PANELS * j->kb * j->ik->block_bytes, 64);
-    /* Q4_K or Q8_0 in groups: one panel's rows over a packed range, gathered into the row layout */
+    /* Q4_K, Q8_0 or Q6_K in groups: one panel's rows over a packed range, gathered into rows */
     const bool gather = j->x8 && j->x8 != GK_LAYOUT_Q4_0_X8;
     const size_t rows_bytes = gather ? (size_t)(R * j->kb) * (j->wrow / (size_t)j->nblk) : 0;
     j->thread_bytes = j->pack_bytes + (size_t)round_up((int64_t)rows_bytes, 64);

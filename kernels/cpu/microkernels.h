@@ -29,8 +29,8 @@ typedef void (*gk_dot_tile_fn)(int64_t k, const void *w, size_t w_stride, int nr
  * one activation row, any nr: for kernels that prepare what depends on the activations alone
  * once per call (decode's case, where every row meets the same activation row). */
 typedef void (*gk_matvec_fn)(int64_t k, const void *w, size_t w_stride, int64_t nr, const void *xq, float *y);
-/* Matrix-vector on weights in groups of eight rows (Q4_0, Q4_K: q4_0_x8.h, q4_k_x8.h), ng groups from w:
- * y[0..8·ng) = those rows · xq. */
+/* Matrix-vector on weights in groups of eight rows (q4_0_x8.h, q4_k_x8.h, q8_0_x8.h,
+ * q6_k_x8.h), ng groups from w: y[0..8·ng) = those rows · xq. */
 typedef void (*gk_matvec_x8_fn)(int64_t k, const void *w, int64_t ng, const void *xq, float *y);
 
 /* Packed integer GEMM, used for many columns (gk_igemm_kernels, by weight type). The weights
@@ -80,8 +80,9 @@ typedef struct gk_type_kernels {
     gk_dot_tile_fn dot_tile;    /* optional; NULL = loop of vec_dot */
     int tile_rows, tile_cols;   /* the tile dot_tile computes best */
     gk_matvec_fn matvec;        /* optional; NULL = vec_dot per row */
-    /* Optional (Q4_0, Q4_K): with it, gk_prepare_weight stores such matrices in groups of eight
-     * rows for this kernel. Never filled from another table: the storage is this table's choice. */
+    /* Optional (Q4_0, Q4_K, Q8_0, Q6_K): with it, gk_prepare_weight stores such matrices in
+     * groups of eight rows for this kernel. Never filled from another table: the storage is this
+     * table's choice. */
     gk_matvec_x8_fn matvec_x8;
 } gk_type_kernels;
 
