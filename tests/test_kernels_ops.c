@@ -163,7 +163,8 @@ static double bf16_tol(const float *wrow, const float *x, int64_t k) {
 /* Y on backend b, the weights prepared first (gk_prepare_weight) when prepare. A Q4_0, Q4_K,
  * Q8_0 or Q6_K matrix of whole groups of eight rows is then stored in those groups where the
  * table has the kernel for it (cpu: AVX2 for Q4_0/Q4_K, AVX-512 for all four, SDOT for
- * Q4_0/Q8_0): checked here, so the prepared paths are known to have run. */
+ * Q4_0/Q8_0 and, on the dotprod table, Q4_K): checked here, so the prepared paths are known to
+ * have run. */
 static float *matmul_of(gk_backend *b, const char *isa, int wtype, mm_shape s, const void *wq, const float *x,
                         bool prepare) {
     gk_tensor tw, tx, ty;

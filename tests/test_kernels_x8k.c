@@ -92,7 +92,7 @@ static void upload_download(pair *p) {
 static void test_prepared_upload_download(void **state) {
     (void)state;
     for_each_config(upload_download);
-    if (!x8k_configs) skip();   /* no table here stores Q4_K in groups (AArch64) */
+    if (!x8k_configs) skip();   /* no table here stores Q4_K in groups (scalar only) */
 }
 
 /* A weight whose layout field names no layout of its type, or none of its table, is refused by

@@ -136,6 +136,8 @@ void gk_dotprod_vec_dot_q4_0(int64_t k, const void *w, const void *xq, float *ou
  * and i8mm tables. */
 void gk_dotprod_matvec_x8_q4_0(int64_t k, const void *w, int64_t ng, const void *xq, float *y);
 void gk_dotprod_matvec_x8_q8_0(int64_t k, const void *w, int64_t ng, const void *xq, float *y);
+/* The same on Q4_K weights (matvec_x8_q4_k_dotprod.c; q4_k_x8.h), for the dotprod table. */
+void gk_dotprod_matvec_x8_q4_k(int64_t k, const void *w, int64_t ng, const void *xq, float *y);
 
 #endif
 #endif
