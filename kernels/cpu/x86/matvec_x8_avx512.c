@@ -18,6 +18,7 @@
 #include "kernels/cpu/x86/avx2.h"
 #include "kernels/cpu/x86/avx512.h"
 #include "kernels/cpu/x86/qdot_avx2.h"
+#include "kernels/cpu/x86/x8_avx512.h"
 #include "kernels/cpu/x86/x8_q8_act.h"
 #include "kernels/cpu/q4_0_x8.h"
 #include "kernels/cpu/x8_driver.h"
@@ -31,11 +32,8 @@ static void x8_prepare(const uint8_t *x, int64_t nb, void *a) { gk_x8_q8_prepare
  * nibbles (inputs 4v..4v+3), xh for the high (16+4v..). */
 X8_INLINE void x8_act4(const uint8_t *x, __m512i xl[2], __m512i xh[2]) {
     const __m512i y = _mm512_castsi256_si512(qd_act(x));
-    const __m512i i01 = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
-    xl[0] = _mm512_permutexvar_epi32(i01, y);
-    xl[1] = _mm512_permutexvar_epi32(_mm512_add_epi32(i01, _mm512_set1_epi32(2)), y);
-    xh[0] = _mm512_permutexvar_epi32(_mm512_add_epi32(i01, _mm512_set1_epi32(4)), y);
-    xh[1] = _mm512_permutexvar_epi32(_mm512_add_epi32(i01, _mm512_set1_epi32(6)), y);
+    xl[0] = gk_x8_dword_pair(y, 0), xl[1] = gk_x8_dword_pair(y, 2);
+    xh[0] = gk_x8_dword_pair(y, 4), xh[1] = gk_x8_dword_pair(y, 6);
 }
 
 /* acc += d_w · d_x · (Σ q·x − 8·Σx) for one block of one group (lanes r, r+8: row r's halves). */
@@ -49,16 +47,8 @@ X8_INLINE __m512 x8_block(const uint8_t *g, const __m512i xl[2], const __m512i x
         d = _mm512_dpbusd_epi32(d, _mm512_and_si512(q, m), xl[h]);
         d = _mm512_dpbusd_epi32(d, _mm512_and_si512(_mm512_srli_epi16(q, 4), m), xh[h]);
     }
-    const __m512 s =
-        _mm512_mul_ps(_mm512_cvtph_ps(_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)g))), dx);
+    const __m512 s = _mm512_mul_ps(gk_x8_f16_rows2(g), dx);
     return _mm512_fmadd_ps(s, _mm512_cvtepi32_ps(d), acc);
-}
-
-/* y[0..8) (+)= lanes r + r+8 of acc. */
-X8_INLINE void x8_store(__m512 acc, float *y, bool accumulate) {
-    __m256 v = _mm256_add_ps(_mm512_castps512_ps256(acc), _mm512_extractf32x8_ps(acc, 1));
-    if (accumulate) v = _mm256_add_ps(v, _mm256_loadu_ps(y));
-    _mm256_storeu_ps(y, v);
 }
 
 /* Two weight streams a core (groups from the two halves of the rows: x8_driver.h), each prefetched 4 KiB
@@ -98,7 +88,7 @@ X8_INLINE void x8_groups(int n, int64_t nb, const uint8_t *const g[], const uint
         }
     }
 #pragma GCC unroll 4
-    for (int i = 0; i < n; i++) x8_store(acc[i], y[i], accumulate);
+    for (int i = 0; i < n; i++) gk_x8_store(acc[i], _mm256_setzero_ps(), y[i], accumulate);
 }
 
 static void x8_pair(int64_t nb, const uint8_t *g0, const uint8_t *g1, const uint8_t *x, const void *a,

@@ -20,6 +20,7 @@
 
 #include "kernels/cpu/x86/avx512.h"
 #include "kernels/cpu/x86/q4_k_x8_common.h"
+#include "kernels/cpu/x86/x8_avx512.h"
 
 #define X8_INLINE static inline __attribute__((always_inline))
 
@@ -50,10 +51,8 @@ X8_INLINE void x8k_scales(const uint8_t *g, __m512i s[8], __m256i m[4]) {
 /* The activations of 32 inputs (one sub-block) as vpdpbusd operands for quant vectors (2h, 2h+1). */
 X8_INLINE void x8k_act4(const uint8_t *x, __m512i xa[4]) {
     const __m512i y = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)x));
-    const __m512i i01 = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
 #pragma GCC unroll 4
-    for (int h = 0; h < 4; h++)
-        xa[h] = _mm512_permutexvar_epi32(_mm512_add_epi32(i01, _mm512_set1_epi32(2 * h)), y);
+    for (int h = 0; h < 4; h++) xa[h] = gk_x8_dword_pair(y, 2 * h);
 }
 
 /* dot += s_lo·(q·x) of sub-block 2i + s_hi·(q·x) of 2i+1, for the 64 inputs q of one group. */
@@ -74,21 +73,11 @@ X8_INLINE __m512i x8k_chunk(const uint8_t *q, const __m512i xl[4], const __m512i
 /* One super-block of one group: acc += d·d_x·Σ_j s_j·(q·x)_j, accm −= dmin·d_x·Σ_j m_j·Σx_j. */
 X8_INLINE void x8k_finish(const uint8_t *g, __m512i dot, const __m256i m[4], const int32_t pair[4], float dx,
                           __m512 *acc, __m256 *accm) {
-    const __m512 d =
-        _mm512_mul_ps(_mm512_cvtph_ps(_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)g))),
-                      _mm512_set1_ps(dx));
+    const __m512 d = _mm512_mul_ps(gk_x8_f16_rows2(g), _mm512_set1_ps(dx));
     const __m256 dm =
         _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(g + 16))), _mm256_set1_ps(dx));
     *acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(dot), *acc);
     *accm = _mm256_fnmadd_ps(dm, _mm256_cvtepi32_ps(x8k_mins(m, pair)), *accm);
-}
-
-/* y[0..8) (+)= lanes r + r+8 of acc, + accm. */
-X8_INLINE void x8k_store(__m512 acc, __m256 accm, float *y, bool accumulate) {
-    __m256 v =
-        _mm256_add_ps(_mm256_add_ps(_mm512_castps512_ps256(acc), _mm512_extractf32x8_ps(acc, 1)), accm);
-    if (accumulate) v = _mm256_add_ps(v, _mm256_loadu_ps(y));
-    _mm256_storeu_ps(y, v);
 }
 
 /* Groups g0 and, when two, g1 over nb super-blocks: y0[0..8) and y1[0..8) (+)= their rows · x. */
@@ -112,8 +101,8 @@ X8_INLINE void x8k_groups(int two, int64_t nb, const uint8_t *g0, const uint8_t 
         x8k_finish(g0, dot0, m0, a->pair[b], a->dx[b], &acc0, &accm0);
         if (two) x8k_finish(g1, dot1, m1, a->pair[b], a->dx[b], &acc1, &accm1);
     }
-    x8k_store(acc0, accm0, y0, accumulate);
-    if (two) x8k_store(acc1, accm1, y1, accumulate);
+    gk_x8_store(acc0, accm0, y0, accumulate);
+    if (two) gk_x8_store(acc1, accm1, y1, accumulate);
 }
 
 static void x8k_pair(int64_t nb, const uint8_t *g0, const uint8_t *g1, const uint8_t *x, const void *a,

@@ -25,6 +25,7 @@
 
 #include "kernels/cpu/x86/avx512.h"
 #include "kernels/cpu/q6_k_x8.h"
+#include "kernels/cpu/x86/x8_avx512.h"
 #include "kernels/cpu/x8_driver.h"
 
 #define X8_INLINE static inline __attribute__((always_inline))
@@ -41,12 +42,10 @@ enum {
 /* The activations of inputs 128h + 32k + 8u .. +8 (k < 4) as vpdpbusd operands for vectors
  * (2u, 2u+1): lanes 0-7 the four bytes of 8u..8u+3, lanes 8-15 those of 8u+4.. . */
 static void x8_act4(const uint8_t *x, int h, int u, __m512i xa[4]) {
-    const __m512i i01 = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
-    const __m512i idx = _mm512_add_epi32(i01, _mm512_set1_epi32(2 * u));
 #pragma GCC unroll 4
     for (int k = 0; k < 4; k++)
-        xa[k] = _mm512_permutexvar_epi32(
-            idx, _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(x + 128 * h + 32 * k))));
+        xa[k] = gk_x8_dword_pair(
+            _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(x + 128 * h + 32 * k))), 2 * u);
 }
 
 /* What depends on the activations alone, per super-block: the activations as x8_act4 lays them
@@ -142,19 +141,11 @@ X8_INLINE void x8_half(int two, const uint8_t *g0, const uint8_t *g1, int h, con
     }
 }
 
-/* acc += d·d_x·(dot − 32·Σ_j sc_j·Σx_j) for one super-block of one group (the offset in lanes
- * 0-7: |dot| and |offset| are each below 2^28, so the int32 difference is exact). */
+/* acc += d·d_x·(dot − 32·Σ_j sc_j·Σx_j) for one super-block of one group (the offset, an exact
+ * int32, in lanes 0-7). */
 X8_INLINE __m512 x8_finish(const uint8_t *g, __m512 dotf, const int32_t pair[8], float dx, __m512 acc) {
     const __m512 dot = _mm512_sub_ps(dotf, _mm512_zextps256_ps512(_mm256_cvtepi32_ps(x8_offset(g, pair))));
-    const __m512 d = _mm512_cvtph_ps(_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)g)));
-    return _mm512_fmadd_ps(_mm512_mul_ps(d, _mm512_set1_ps(dx)), dot, acc);
-}
-
-/* y[0..8) (+)= lanes r + r+8 of acc. */
-X8_INLINE void x8_store(__m512 acc, float *y, bool accumulate) {
-    __m256 v = _mm256_add_ps(_mm512_castps512_ps256(acc), _mm512_extractf32x8_ps(acc, 1));
-    if (accumulate) v = _mm256_add_ps(v, _mm256_loadu_ps(y));
-    _mm256_storeu_ps(y, v);
+    return _mm512_fmadd_ps(_mm512_mul_ps(gk_x8_f16_rows2(g), _mm512_set1_ps(dx)), dot, acc);
 }
 
 /* Groups g0 and, when two, g1 over nb super-blocks: y0[0..8) and y1[0..8) (+)= their rows · x. */
@@ -170,8 +161,8 @@ X8_INLINE void x8_groups(int two, int64_t nb, const uint8_t *g0, const uint8_t *
         acc0 = x8_finish(g0, dot0, a->pair[b], a->dx[b], acc0);
         if (two) acc1 = x8_finish(g1, dot1, a->pair[b], a->dx[b], acc1);
     }
-    x8_store(acc0, y0, accumulate);
-    if (two) x8_store(acc1, y1, accumulate);
+    gk_x8_store(acc0, _mm256_setzero_ps(), y0, accumulate);
+    if (two) gk_x8_store(acc1, _mm256_setzero_ps(), y1, accumulate);
 }
 
 /* x: the pass's activations, read only through their preparation (a) here. */

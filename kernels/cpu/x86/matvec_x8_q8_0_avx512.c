@@ -17,6 +17,7 @@
 #include "kernels/cpu/x86/avx2.h"
 #include "kernels/cpu/x86/avx512.h"
 #include "kernels/cpu/x86/qdot_avx2.h"
+#include "kernels/cpu/x86/x8_avx512.h"
 #include "kernels/cpu/x86/x8_q8_act.h"
 #include "kernels/cpu/q8_0_x8.h"
 #include "kernels/cpu/x8_driver.h"
@@ -31,10 +32,8 @@ static void x8_prepare(const uint8_t *x, int64_t nb, void *a) { gk_x8_q8_prepare
 /* The block's activations as vpdpbusd operands for quant vectors (2h, 2h+1), h < 4. */
 X8_INLINE void x8_act4(const uint8_t *x, __m512i xa[4]) {
     const __m512i y = _mm512_castsi256_si512(qd_act(x));
-    const __m512i i01 = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
 #pragma GCC unroll 4
-    for (int h = 0; h < 4; h++)
-        xa[h] = _mm512_permutexvar_epi32(_mm512_add_epi32(i01, _mm512_set1_epi32(2 * h)), y);
+    for (int h = 0; h < 4; h++) xa[h] = gk_x8_dword_pair(y, 2 * h);
 }
 
 /* acc += d_w · d_x · Σ w·x for one block of one group (lanes r, r+8: row r's halves). */
@@ -48,16 +47,8 @@ X8_INLINE __m512 x8_block(const uint8_t *g, const __m512i xa[4], __m512i off, __
         d = _mm512_dpbusd_epi32(d, _mm512_xor_si512(q, sign), xa[h]);
     }
     _mm_prefetch((const char *)((uintptr_t)g + 256 + X8_PF), _MM_HINT_T0);
-    const __m512 s =
-        _mm512_mul_ps(_mm512_cvtph_ps(_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)g))), dx);
+    const __m512 s = _mm512_mul_ps(gk_x8_f16_rows2(g), dx);
     return _mm512_fmadd_ps(s, _mm512_cvtepi32_ps(d), acc);
-}
-
-/* y[0..8) (+)= lanes r + r+8 of acc. */
-X8_INLINE void x8_store(__m512 acc, float *y, bool accumulate) {
-    __m256 v = _mm256_add_ps(_mm512_castps512_ps256(acc), _mm512_extractf32x8_ps(acc, 1));
-    if (accumulate) v = _mm256_add_ps(v, _mm256_loadu_ps(y));
-    _mm256_storeu_ps(y, v);
 }
 
 /* Groups g0 and, when two, g1 over nb blocks: y0[0..8) and y1[0..8) (+)= their rows · x. */
@@ -72,8 +63,8 @@ X8_INLINE void x8_groups(int two, int64_t nb, const uint8_t *g0, const uint8_t *
         acc0 = x8_block(g0, xa, off, dx, acc0);
         if (two) acc1 = x8_block(g1, xa, off, dx, acc1);
     }
-    x8_store(acc0, y0, accumulate);
-    if (two) x8_store(acc1, y1, accumulate);
+    gk_x8_store(acc0, _mm256_setzero_ps(), y0, accumulate);
+    if (two) gk_x8_store(acc1, _mm256_setzero_ps(), y1, accumulate);
 }
 
 static void x8_pair(int64_t nb, const uint8_t *g0, const uint8_t *g1, const uint8_t *x, const void *a,
